@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# rewindd build. Quiet by default; `make V=1` shows the commands.
+
+OUTPUT ?= build
+prefix ?= /usr/local
+DESTDIR ?=
+SBINDIR := $(prefix)/sbin
+MANDIR := $(prefix)/share/man
+UNITDIR ?= /lib/systemd/system
+
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH := x86
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+MAKEFLAGS += --no-print-directory
+endif
+
+SAN_FLAGS ?=
+ifeq ($(ASAN),1)
+OUTPUT := build-asan
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+CFLAGS ?= -g -O2
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE $(SAN_FLAGS)
+CPPFLAGS += -Iinclude -Iuser/lib -I$(OUTPUT) -MMD -MP
+LDFLAGS += $(SAN_FLAGS)
+LIBS := $(shell pkg-config --libs libbpf json-c 2>/dev/null || echo -lbpf -lelf -lz -ljson-c)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -mcpu=v3 -Wall -Werror \
+	-Iinclude -Ivmlinux/$(ARCH) -MMD -MP
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+# tracker.bpf.o defines the shared maps: link it first.
+BPF_OBJS := $(OUTPUT)/bpf/tracker.bpf.o $(filter-out $(OUTPUT)/bpf/tracker.bpf.o,$(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS)))
+SKEL := $(OUTPUT)/tracker.skel.h
+
+LIB_SRCS := $(wildcard user/lib/*.c)
+LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
+LIB := $(OUTPUT)/librewind.a
+
+BINS := $(OUTPUT)/rewindd $(OUTPUT)/rewindctl
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/unit/%,$(UNIT_SRCS))
+LIBTEST_SRCS := $(wildcard tests/lib/test_*.c)
+LIBTEST_BINS := $(patsubst tests/lib/%.c,$(OUTPUT)/tests/lib/%,$(LIBTEST_SRCS))
+INTEG_SRCS := $(wildcard tests/integ/*.c)
+INTEG_BINS := $(patsubst tests/integ/%.c,$(OUTPUT)/tests/integ/%,$(INTEG_SRCS))
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
+
+.PHONY: all test unit integ asan bench deps ensure-deps check demo install uninstall clean vmlinux
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+# --- BPF -------------------------------------------------------------------
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c | $(OUTPUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+
+# One object and one skeleton for all tracker programs, so they share maps.
+$(OUTPUT)/tracker.bpf.o: $(BPF_OBJS)
+	$(call msg,LINK-BPF,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
+
+$(SKEL): $(OUTPUT)/tracker.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name tracker_bpf > $@.tmp && mv $@.tmp $@
+
+# --- user space ------------------------------------------------------------
+$(OUTPUT)/lib/%.o: user/lib/%.c | $(OUTPUT)/lib $(SKEL)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)$(AR) rcs $@ $^
+
+$(OUTPUT)/%.o: user/%.c | $(OUTPUT) $(SKEL)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/rewindd: $(OUTPUT)/rewindd.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+$(OUTPUT)/rewindctl: $(OUTPUT)/rewindctl.o $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) -o $@
+
+# --- tests -----------------------------------------------------------------
+$(OUTPUT)/tests/unit/%: tests/unit/%.c $(LIB) | $(OUTPUT)/tests/unit
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LIBS) $(CMOCKA_LIBS) -o $@
+
+# Library tests drive the engine against real child processes (need root).
+$(OUTPUT)/tests/lib/%: tests/lib/%.c $(LIB) | $(OUTPUT)/tests/lib
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LIBS) $(CMOCKA_LIBS) -o $@
+
+# Test programs are targets, not linked against the engine; -O0 keeps their
+# memory accesses exactly as written.
+$(OUTPUT)/tests/integ/%: tests/integ/%.c tests/integ/handshake.h | $(OUTPUT)/tests/integ
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra -Werror -O0 -g -D_GNU_SOURCE $< -lpthread -o $@
+
+$(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
+	$(call msg,CC-BENCH,$@)
+	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE $< -lpthread -o $@
+
+DEMO_BIN := $(OUTPUT)/tests/demo/function
+$(DEMO_BIN): tests/demo/function.c | $(OUTPUT)/tests/demo
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -g $< -o $@
+
+unit: $(UNIT_BINS) $(LIBTEST_BINS)
+integ: $(BINS) $(INTEG_BINS)
+
+# The README's test command runs this (as root: BPF and ptrace need it).
+test: $(BINS) $(UNIT_BINS) $(LIBTEST_BINS) $(INTEG_BINS)
+	$(Q)OUTPUT=$(OUTPUT) tests/run.sh
+
+asan:
+	$(Q)$(MAKE) ASAN=1 test
+
+# The README's two commands: each installs what is missing, builds, runs.
+check: ensure-deps
+	$(Q)$(MAKE) test
+
+demo: ensure-deps
+	$(Q)$(MAKE) all $(DEMO_BIN)
+	$(Q)OUTPUT=$(OUTPUT) tests/demo/demo.sh
+
+bench: $(BINS) $(BENCH_BINS)
+	$(Q)OUTPUT=$(OUTPUT) bench/run.sh
+
+# --- housekeeping ----------------------------------------------------------
+DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcmocka-dev libjson-c-dev \
+	pkg-config make gcc libc6-dev util-linux procps passwd jq python3
+
+deps:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y $(DEPS)
+
+# Install only what is missing (apt-get update first, as a fresh machine needs).
+ensure-deps:
+	$(Q)missing=$$(for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing missing packages:" $$missing; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h
+
+install: $(BINS)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BINS) $(DESTDIR)$(SBINDIR)/
+	install -m 0644 docs/rewindd.8 docs/rewindctl.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' docs/rewindd.service > $(DESTDIR)$(UNITDIR)/rewindd.service
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/rewindd $(DESTDIR)$(SBINDIR)/rewindctl
+	rm -f $(DESTDIR)$(MANDIR)/man8/rewindd.8 $(DESTDIR)$(MANDIR)/man8/rewindctl.8
+	rm -f $(DESTDIR)$(UNITDIR)/rewindd.service
+
+clean:
+	rm -rf build build-asan
+
+$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/lib $(OUTPUT)/tests/unit $(OUTPUT)/tests/lib $(OUTPUT)/tests/demo $(OUTPUT)/tests/integ $(OUTPUT)/bench:
+	$(Q)mkdir -p $@
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d $(OUTPUT)/*/*/*.d)

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Shared by every tracker BPF object: the maps (defined once, in
+ * tracker.bpf.c, which sets RW_DEFINE_MAPS; extern everywhere else), the
+ * tracking filter and the ring-buffer helpers. The objects are linked into
+ * one skeleton by `bpftool gen object`.
+ */
+#ifndef RW_COMMON_BPF_H
+#define RW_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "rewind/events.h"
+#include "rewind/syscalls.h"
+
+#ifdef RW_DEFINE_MAPS
+#define RW_MAP
+#else
+#define RW_MAP extern
+#endif
+
+/* tgid -> struct rw_tracked. Sized by user space before load. */
+RW_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, struct rw_tracked);
+} tracked_tgids SEC(".maps");
+
+/* cgroup id (inode of the cgroup v2 directory) -> session id. */
+RW_MAP struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, RW_MAX_SESSIONS);
+	__type(key, __u64);
+	__type(value, __u32);
+} tracked_cgroups SEC(".maps");
+
+/* Events that did not fit in the ring buffer, per session. Never silent. */
+RW_MAP struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RW_MAX_SESSIONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} dropped SEC(".maps");
+
+/* Size set by user space before load (a power of two pages). */
+RW_MAP struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+/*
+ * Number of entries in tracked_cgroups, kept by user space: while it is 0 an
+ * untracked task pays exactly one hash lookup per event.
+ */
+extern __u32 nr_tracked_cgroups;
+
+/* The session tracking the current task, or 0. The hot path for everyone. */
+static __always_inline __u32 current_session(__u32 tgid)
+{
+	struct rw_tracked *t;
+	__u64 cgid;
+	__u32 *s;
+
+	t = bpf_map_lookup_elem(&tracked_tgids, &tgid);
+	if (t)
+		return t->session;
+	if (!nr_tracked_cgroups)
+		return 0;
+	cgid = bpf_get_current_cgroup_id();
+	s = bpf_map_lookup_elem(&tracked_cgroups, &cgid);
+	return s ? *s : 0;
+}
+
+static __always_inline void count_drop(__u32 session)
+{
+	__u64 *n = bpf_map_lookup_elem(&dropped, &session);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* Reserve a record and fill its header; counts a drop when the buffer is full. */
+static __always_inline void *reserve_event(__u64 size, __u32 kind, __u32 session)
+{
+	struct rw_event_hdr *h;
+	__u64 id;
+
+	h = bpf_ringbuf_reserve(&events, size, 0);
+	if (!h) {
+		count_drop(session);
+		return NULL;
+	}
+	id = bpf_get_current_pid_tgid();
+	h->kind = kind;
+	h->session = session;
+	h->tgid = id >> 32;
+	h->tid = (__u32)id;
+	h->ts_ns = bpf_ktime_get_ns();
+	return h;
+}
+
+/*
+ * What the sys_exit dispatcher hands to the per-concern handlers: the raw
+ * x86_64 arguments (still in pt_regs at exit) and the result.
+ */
+struct rw_sys_args {
+	__u64 args[6];
+	__s64 ret;
+	__u32 nr;
+	__u32 session;
+};
+
+/* The generic record: syscall number, raw arguments, result. */
+static __always_inline int emit_syscall(const struct rw_sys_args *a)
+{
+	struct rw_syscall_event *e;
+
+	e = reserve_event(sizeof(*e), RW_EV_SYSCALL, a->session);
+	if (!e)
+		return 0;
+	e->nr = a->nr;
+	e->__pad = 0;
+	__builtin_memcpy(e->args, a->args, sizeof(e->args));
+	e->ret = a->ret;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+/* Handlers, one per concern, in memory.bpf.c, tasks.bpf.c, files.bpf.c; each returns 0. */
+int rw_memory_syscall(struct rw_sys_args *a);
+int rw_file_syscall(struct rw_sys_args *a);
+int rw_task_syscall(struct rw_sys_args *a);
+
+#define RW_IS_ERR(ret) ((__u64)(ret) >= (__u64)-4095)
+
+#endif /* RW_COMMON_BPF_H */

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * x86_64 numbers of the syscalls the tracker records (the `nr` of
+ * rw_syscall_event and rw_file_event). Spelled out here because BPF code
+ * cannot include the host's <asm/unistd_64.h> and Debian 12's copy predates
+ * openat2's neighbours such as fchmodat2. tests/unit/test_syscalls.c checks
+ * them against the host header.
+ */
+#ifndef REWIND_SYSCALLS_H
+#define REWIND_SYSCALLS_H
+
+enum rw_syscall_nr {
+	RW_NR_write = 1,
+	RW_NR_open = 2,
+	RW_NR_close = 3,
+	RW_NR_mmap = 9,
+	RW_NR_mprotect = 10,
+	RW_NR_munmap = 11,
+	RW_NR_brk = 12,
+	RW_NR_rt_sigaction = 13,
+	RW_NR_pwrite64 = 18,
+	RW_NR_writev = 20,
+	RW_NR_mremap = 25,
+	RW_NR_madvise = 28,
+	RW_NR_dup = 32,
+	RW_NR_dup2 = 33,
+	RW_NR_alarm = 37,
+	RW_NR_setitimer = 38,
+	RW_NR_sendfile = 40,
+	RW_NR_fcntl = 72,
+	RW_NR_truncate = 76,
+	RW_NR_ftruncate = 77,
+	RW_NR_chdir = 80,
+	RW_NR_fchdir = 81,
+	RW_NR_rename = 82,
+	RW_NR_mkdir = 83,
+	RW_NR_rmdir = 84,
+	RW_NR_creat = 85,
+	RW_NR_link = 86,
+	RW_NR_unlink = 87,
+	RW_NR_symlink = 88,
+	RW_NR_chmod = 90,
+	RW_NR_fchmod = 91,
+	RW_NR_chown = 92,
+	RW_NR_fchown = 93,
+	RW_NR_lchown = 94,
+	RW_NR_umask = 95,
+	RW_NR_utime = 132,
+	RW_NR_mknod = 133,
+	RW_NR_setxattr = 188,
+	RW_NR_lsetxattr = 189,
+	RW_NR_fsetxattr = 190,
+	RW_NR_removexattr = 197,
+	RW_NR_lremovexattr = 198,
+	RW_NR_fremovexattr = 199,
+	RW_NR_timer_create = 222,
+	RW_NR_utimes = 235,
+	RW_NR_openat = 257,
+	RW_NR_mkdirat = 258,
+	RW_NR_mknodat = 259,
+	RW_NR_fchownat = 260,
+	RW_NR_futimesat = 261,
+	RW_NR_unlinkat = 263,
+	RW_NR_renameat = 264,
+	RW_NR_linkat = 265,
+	RW_NR_symlinkat = 266,
+	RW_NR_fchmodat = 268,
+	RW_NR_splice = 275,
+	RW_NR_utimensat = 280,
+	RW_NR_fallocate = 285,
+	RW_NR_dup3 = 292,
+	RW_NR_pwritev = 296,
+	RW_NR_renameat2 = 316,
+	RW_NR_copy_file_range = 326,
+	RW_NR_pwritev2 = 328,
+	RW_NR_pkey_mprotect = 329,
+	RW_NR_openat2 = 437,
+	RW_NR_fchmodat2 = 452,
+};
+
+#endif /* REWIND_SYSCALLS_H */

@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# Helpers for the integration scripts: a private rewindd, target programs
+# driven over pipes (never sleeps), and PASS/FAIL/SKIP lines for tests/run.sh.
+
+OUTPUT=${OUTPUT:-build}
+RWD=$PWD/$OUTPUT/rewindd
+CTL=$PWD/$OUTPUT/rewindctl
+TARGET=$PWD/$OUTPUT/tests/integ/target
+TMP=$(mktemp -d /tmp/rewindd-test.XXXXXX)
+SOCK=$TMP/rewindd.sock
+export REWINDD_SOCKET=$SOCK
+DAEMON_PID=
+# Test cgroups are named after the script's shell ($$ is the same in subshells).
+CG_NAME=rewindd-test-$$
+
+cleanup() {
+	stop_daemon
+	local cg
+	cg=$(cgroup2_root)/$CG_NAME
+	if [ -d "$cg" ]; then
+		echo 1 >"$cg/cgroup.kill" 2>/dev/null
+		rmdir "$cg" 2>/dev/null
+	fi
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# Service mode returns only once the socket serves: no polling needed.
+start_daemon() {
+	"$RWD" --socket "$SOCK" --pidfile "$TMP/rewindd.pid" "$@" || return 1
+	DAEMON_PID=$(cat "$TMP/rewindd.pid")
+}
+
+kill_and_wait() {
+	kill "$1" 2>/dev/null
+	# Blocks until the process is gone (no sleep loop).
+	tail --pid="$1" -f /dev/null
+}
+
+stop_daemon() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill_and_wait "$DAEMON_PID"
+	DAEMON_PID=
+# Test cgroups are named after the script's shell ($$ is the same in subshells).
+CG_NAME=rewindd-test-$$
+}
+
+# A second daemon with its own options for one test: start_extra_daemon NAME ARGS...
+# Its socket is $TMP/NAME.sock; run_test stops it when the test ends.
+start_extra_daemon() {
+	local name=$1
+	shift
+	"$RWD" --socket "$TMP/$name.sock" --pidfile "$TMP/$name.extra.pid" "$@"
+}
+
+# start_target SCENARIO [ARGS]: runs the target as a coprocess, reads its ready line.
+start_target() {
+	coproc TGT { exec "$TARGET" "$@"; }
+	TPID=$TGT_PID
+	exec {TIN}>&"${TGT[1]}" {TOUT}<&"${TGT[0]}"
+	read -r READY <&"$TOUT" || return 1
+	case "$READY" in ready*) ;; *) echo "target said: $READY"; return 1 ;; esac
+}
+
+# One invocation: "go", then wait for "done ...".
+invoke() {
+	echo go >&"$TIN"
+	read -r DONE <&"$TOUT" || return 1
+	case "$DONE" in done*) ;; *) echo "target said: $DONE"; return 1 ;; esac
+}
+
+stop_target() {
+	[ -n "${TPID:-}" ] || return 0
+	echo exit >&"$TIN" 2>/dev/null
+	exec {TIN}>&- {TOUT}<&-
+	wait "$TPID" 2>/dev/null
+	TPID=
+}
+
+# The cgroup v2 mount (here /sys/fs/cgroup/unified, elsewhere /sys/fs/cgroup).
+cgroup2_root() {
+	awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts
+}
+
+# run_test NAME FUNCTION: FUNCTION returns 0 to pass; its output explains a failure.
+run_test() {
+	local name=$1 out rc
+	shift
+	out=$("$@" 2>&1; rc=$?; stop_target >/dev/null 2>&1; exit $rc)
+	rc=$?
+	for f in "$TMP"/*.extra.pid; do
+		[ -f "$f" ] && kill_and_wait "$(cat "$f")" && rm -f "$f"
+	done
+	if [ $rc = 0 ]; then
+		echo "PASS $name"
+	elif [ $rc = 77 ]; then
+		echo "SKIP $name: $out"
+	else
+		echo "FAIL $name: $(printf '%s' "$out" | tail -5 | tr '\n' ' ')"
+	fi
+}
+
+# expect DESCRIPTION ACTUAL WANTED
+expect() {
+	if [ "$2" != "$3" ]; then
+		echo "$1: got '$2', want '$3'"
+		return 1
+	fi
+}
+
+# The report of invocation N as one JSON object.
+report_of() {
+	"$CTL" report "$1" --json | jq -c "select(.invocation == $2)"
+}
+
+# Fail every test of a script up front when it cannot run at all.
+require_root() {
+	if [ "$(id -u)" != 0 ]; then
+		for t in "$@"; do echo "SKIP $t: needs root (BPF, ptrace)"; done
+		exit 0
+	fi
+}

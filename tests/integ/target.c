@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A tracked process that performs known work per invocation, so tests can
+ * check the report exactly. Usage: target SCENARIO [ARG]; see handshake.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "handshake.h"
+
+#define PAGE 4096UL
+
+static char *region_new(size_t pages, int prefault)
+{
+	char *p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		say("error mmap %d", errno);
+		exit(2);
+	}
+	/* No THP: the tests count 4 KiB pages. */
+	madvise(p, pages * PAGE, MADV_NOHUGEPAGE);
+	if (prefault)
+		for (size_t i = 0; i < pages; i++)
+			p[i * PAGE] = 1;
+	return p;
+}
+
+/* 37 distinct pages of a 64-page pre-faulted region; some written twice, one 1000 times. */
+static void pages37(void)
+{
+	volatile char *r = region_new(64, 1);
+
+	say("ready %lx 64", (unsigned long)r);
+	while (next_command()) {
+		for (int i = 0; i < 37; i++)
+			r[((i * 7) % 64) * PAGE + 10] = (char)i;
+		for (int i = 0; i < 10; i++)
+			r[((i * 7) % 64) * PAGE + 20] = (char)i;
+		for (int i = 0; i < 1000; i++)
+			r[i % 64];	/* reads are not writes */
+		for (int i = 0; i < 1000; i++)
+			r[100 + i] = (char)i;	/* page 0 again and again */
+		say("done");
+	}
+}
+
+static void mmap5(void)
+{
+	say("ready");
+	while (next_command()) {
+		char *p = mmap(NULL, 5 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		madvise(p, 5 * PAGE, MADV_NOHUGEPAGE);
+		for (int i = 0; i < 5; i++)
+			p[i * PAGE + 1] = 1;
+		say("done %lx", (unsigned long)p);
+	}
+}
+
+static void brk_grow(int pages)
+{
+	say("ready");
+	while (next_command()) {
+		char *old = sbrk(0);
+
+		if (sbrk(pages * PAGE) == (void *)-1) {
+			say("error sbrk %d", errno);
+			exit(2);
+		}
+		for (int i = 0; i < pages; i++)
+			old[i * PAGE] = 1;
+		say("done %lx %d", (unsigned long)old, pages);
+	}
+}
+
+/* The kernel writes into a page the program never touched. */
+static void readbuf(void)
+{
+	char *r = region_new(4, 0);
+
+	say("ready %lx 4", (unsigned long)r);
+	while (next_command()) {
+		char src[100] = "kernel-mode write";
+		int p[2];
+
+		if (pipe(p) || write(p[1], src, sizeof(src)) != sizeof(src) ||
+		    read(p[0], r + 2 * PAGE, sizeof(src)) != sizeof(src)) {
+			say("error pipe %d", errno);
+			exit(2);
+		}
+		close(p[0]);
+		close(p[1]);
+		say("done %lx", (unsigned long)(r + 2 * PAGE));
+	}
+}
+
+static void write_file(const char *dir, const char *name, size_t n)
+{
+	char path[512], buf[256] = { 0 };
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_CREAT | O_WRONLY | O_APPEND, 0600);
+	if (fd < 0 || write(fd, buf, n) != (ssize_t)n) {
+		say("error %s %d", path, errno);
+		exit(2);
+	}
+	close(fd);
+}
+
+/* Writes to two files and an unlink; relative names exercise cwd resolution. */
+static void files(const char *dir)
+{
+	if (chdir(dir)) {
+		say("error chdir %d", errno);
+		exit(2);
+	}
+	say("ready");
+	while (next_command()) {
+		write_file(dir, "a", 100);
+		write_file(".", "b", 50);
+		if (unlink("c") && errno != ENOENT) {
+			say("error unlink %d", errno);
+			exit(2);
+		}
+		say("done");
+	}
+}
+
+static volatile int thread_word;
+static pid_t thread_tid;
+
+static void *thread_main(void *arg)
+{
+	thread_tid = syscall(SYS_gettid);
+	thread_word = 42;
+	return arg;
+}
+
+static void thread(void)
+{
+	say("ready");
+	while (next_command()) {
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, thread_main, NULL) || pthread_join(t, NULL)) {
+			say("error pthread");
+			exit(2);
+		}
+		say("done %d", thread_tid);
+	}
+}
+
+/* A child that writes 3 pages of its own and exits. */
+static void forker(void)
+{
+	char *r = region_new(8, 1);
+
+	say("ready %lx 8", (unsigned long)r);
+	while (next_command()) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			for (int i = 0; i < 3; i++)
+				r[i * PAGE] = 2;
+			_exit(0);
+		}
+		waitpid(pid, NULL, 0);
+		say("done %d", pid);
+	}
+}
+
+/* Writes every page of a large pre-faulted region: floods the ring buffer. */
+static void many(long pages)
+{
+	volatile char *r = region_new(pages, 1);
+
+	say("ready %lx %ld", (unsigned long)r, pages);
+	while (next_command()) {
+		for (long i = 0; i < pages; i++)
+			r[i * PAGE + 1] = 3;
+		say("done");
+	}
+}
+
+/* Exits in the middle of its first invocation. */
+static void quitter(void)
+{
+	say("ready");
+	if (next_command())
+		_exit(0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *s = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(s, "pages37"))
+		pages37();
+	else if (!strcmp(s, "mmap5"))
+		mmap5();
+	else if (!strcmp(s, "brk"))
+		brk_grow(argc > 2 ? atoi(argv[2]) : 6);
+	else if (!strcmp(s, "readbuf"))
+		readbuf();
+	else if (!strcmp(s, "files") && argc > 2)
+		files(argv[2]);
+	else if (!strcmp(s, "thread"))
+		thread();
+	else if (!strcmp(s, "fork"))
+		forker();
+	else if (!strcmp(s, "many") && argc > 2)
+		many(atol(argv[2]));
+	else if (!strcmp(s, "quit"))
+		quitter();
+	else {
+		say("error usage: target pages37|mmap5|brk [N]|readbuf|files DIR|thread|fork|many N|quit");
+		return 2;
+	}
+	return 0;
+}

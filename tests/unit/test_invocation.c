@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Aggregation of tracker records into one invocation's report, from synthetic records. */
+#include <linux/types.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "invocation.h"
+#include "rewind/events.h"
+#include "rewind/syscalls.h"
+
+#define TGID 100
+
+static struct rw_fault_event fault(uint32_t tid, uint64_t addr, uint32_t flags)
+{
+	struct rw_fault_event e = { .hdr = { .kind = RW_EV_FAULT, .session = 1, .tgid = TGID,
+					     .tid = tid }, .addr = addr, .flags = flags };
+	return e;
+}
+
+/* Leaf-first components, as the BPF walk writes them. */
+static void set_dir(char *dst, uint16_t *len, const char *const *leaf_first, int n)
+{
+	uint16_t off = 0;
+
+	for (int i = 0; i < n; i++) {
+		strcpy(dst + off, leaf_first[i]);
+		off += strlen(leaf_first[i]) + 1;
+	}
+	*len = off;
+}
+
+static struct rw_file_event *file_event(uint32_t op, uint32_t flags)
+{
+	struct rw_file_event *e = calloc(1, sizeof(*e));
+
+	e->hdr.kind = RW_EV_FILE;
+	e->hdr.session = 1;
+	e->hdr.tgid = TGID;
+	e->op = op;
+	e->flags = flags;
+	return e;
+}
+
+static json_object *get(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+
+	json_object_object_get_ex(o, k, &v);
+	return v;
+}
+
+/* Two VMAs: [0x10000, 0x20000) rw-p "" and [0x30000, 0x31000) rw-p [heap]. */
+static struct rw_vma vmas[2];
+static struct rw_maps maps = { .v = vmas, .n = 2, .cap = 2 };
+
+static const struct rw_maps *maps_of(void *ctx, pid_t tgid)
+{
+	return tgid == TGID ? &maps : NULL;
+}
+
+/* The scan covers [0x10000, 0x20000). */
+static bool covered(void *ctx, pid_t tgid, uint64_t page)
+{
+	return page >= 0x10000 && page < 0x20000;
+}
+
+static int setup(void **state)
+{
+	memset(vmas, 0, sizeof(vmas));
+	vmas[0].start = 0x10000;
+	vmas[0].end = 0x20000;
+	vmas[0].prot = 3;
+	vmas[1].start = 0x30000;
+	vmas[1].end = 0x31000;
+	vmas[1].prot = 3;
+	strcpy(vmas[1].name, "[heap]");
+	return 0;
+}
+
+static void repeated_faults_are_one_page(void **state)
+{
+	struct rw_invocation *inv = invocation_new(1, 0);
+	struct rw_fault_event e;
+	json_object *j;
+
+	for (int i = 0; i < 1000; i++) {
+		e = fault(i % 2 ? 101 : 102, 0x30000 + (i % 4096), 0);
+		assert_int_equal(invocation_add_record(inv, &e, sizeof(e)), 0);
+	}
+	assert_int_equal(invocation_close(inv, 10, NULL, maps_of, NULL), 0);
+	assert_int_equal(inv->pages_written, 1);
+	assert_int_equal(inv->nwriters, 2);
+	j = invocation_to_json(inv);
+	assert_int_equal(json_object_get_int64(get(j, "pages_written")), 1);
+	assert_int_equal(json_object_get_int64(get(j, "fault_records")), 1000);
+	json_object_put(j);
+	invocation_free(inv);
+}
+
+/* The scan is the authority where it covers; faults elsewhere; no double count. */
+static void scan_and_faults_union(void **state)
+{
+	struct rw_invocation *inv = invocation_new(1, 0);
+	struct rw_fault_event e;
+	json_object *j, *rows;
+
+	assert_int_equal(invocation_add_written(inv, TGID, 0x10000, 0x12000), 0);	/* 2 pages */
+	e = fault(101, 0x11008, 0);	/* covered and also scanned: no double count */
+	invocation_add_record(inv, &e, sizeof(e));
+	e = fault(101, 0x15000, 0);	/* covered but not scanned: a failed write, ignored */
+	invocation_add_record(inv, &e, sizeof(e));
+	e = fault(101, 0x30010, RW_FAULT_KERNEL);	/* heap, not covered: counts */
+	invocation_add_record(inv, &e, sizeof(e));
+	e = fault(101, 0x50000, 0);	/* no longer mapped: counts as (unmapped) */
+	invocation_add_record(inv, &e, sizeof(e));
+
+	assert_int_equal(invocation_close(inv, 10, covered, maps_of, NULL), 0);
+	assert_int_equal(inv->pages_written, 4);
+	j = invocation_to_json(inv);
+	rows = get(j, "mappings");
+	assert_int_equal(json_object_array_length(rows), 3);
+	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 0), "start")), 0x10000);
+	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 0), "pages_written")), 2);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(rows, 1), "name")), "[heap]");
+	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 1), "pages_written")), 1);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(rows, 2), "name")), "(unmapped)");
+	assert_int_equal(json_object_get_int64(get(j, "kernel_write_faults")), 1);
+	json_object_put(j);
+	invocation_free(inv);
+}
+
+static void files_resolved_and_merged(void **state)
+{
+	static const char *const tmp_x[] = { "x", "tmp" };
+	static const char *const file_a[] = { "a", "x", "tmp" };
+	struct rw_invocation *inv = invocation_new(1, 0);
+	struct rw_file_event *e;
+	json_object *j, *files, *f;
+
+	/* open(O_CREAT) of /tmp/x/a, then two writes to it through its fd. */
+	e = file_event(RW_FOP_OPEN, RW_F_DIR_IS_FILE | RW_F_CREATED);
+	set_dir(e->dir, &e->dir_len, file_a, 3);
+	strcpy(e->name, "a");
+	assert_int_equal(invocation_add_record(inv, e, sizeof(*e)), 0);
+	e->op = RW_FOP_WRITE;
+	e->flags = RW_F_DIR_IS_FILE;
+	e->bytes = 10;
+	invocation_add_record(inv, e, sizeof(*e));
+	e->bytes = 5;
+	invocation_add_record(inv, e, sizeof(*e));
+	free(e);
+
+	/* unlink("../y/old") relative to cwd /tmp/x */
+	e = file_event(RW_FOP_UNLINK, 0);
+	set_dir(e->dir, &e->dir_len, tmp_x, 2);
+	strcpy(e->name, "../y/old");
+	invocation_add_record(inv, e, sizeof(*e));
+	free(e);
+
+	/* rename("a", "/tmp/b") in cwd /tmp/x */
+	e = file_event(RW_FOP_RENAME, 0);
+	set_dir(e->dir, &e->dir_len, tmp_x, 2);
+	set_dir(e->dir2, &e->dir2_len, tmp_x, 2);
+	strcpy(e->name, "a");
+	strcpy(e->name2, "/tmp/b");
+	invocation_add_record(inv, e, sizeof(*e));
+	free(e);
+
+	invocation_close(inv, 1, NULL, maps_of, NULL);
+	j = invocation_to_json(inv);
+	files = get(j, "files");
+	assert_int_equal(json_object_array_length(files), 3);
+	f = json_object_array_get_idx(files, 0);
+	assert_string_equal(json_object_get_string(get(f, "path")), "/tmp/x/a");
+	assert_int_equal(json_object_get_int64(get(f, "bytes_written")), 15);
+	assert_true(json_object_get_boolean(get(f, "created")));
+	assert_true(json_object_get_boolean(get(f, "deleted")));	/* renamed away */
+	assert_string_equal(json_object_get_string(get(f, "renamed_to")), "/tmp/b");
+	assert_string_equal(json_object_to_json_string(get(f, "ops")), "[ \"write\", \"open\", \"rename\" ]");
+	f = json_object_array_get_idx(files, 1);
+	assert_string_equal(json_object_get_string(get(f, "path")), "/tmp/y/old");
+	assert_true(json_object_get_boolean(get(f, "deleted")));
+	f = json_object_array_get_idx(files, 2);
+	assert_string_equal(json_object_get_string(get(f, "path")), "/tmp/b");
+	assert_string_equal(json_object_get_string(get(f, "renamed_from")), "/tmp/x/a");
+	assert_true(json_object_get_boolean(get(f, "created")));
+	json_object_put(j);
+	invocation_free(inv);
+}
+
+static void layout_and_tasks(void **state)
+{
+	struct rw_invocation *inv = invocation_new(3, 1000);
+	struct rw_syscall_event s = { .hdr = { .kind = RW_EV_SYSCALL, .session = 1, .tgid = TGID, .tid = TGID },
+				      .nr = RW_NR_mmap, .args = { 0, 20480, 3, 0x22, (uint64_t)-1, 0 },
+				      .ret = 0x7f0000000000 };
+	struct rw_task_event t = { .hdr = { .kind = RW_EV_TASK, .session = 1, .tgid = TGID, .tid = TGID },
+				   .op = RW_TASK_NEW_THREAD, .pid = 101, .pid_tgid = TGID, .comm = "worker" };
+	json_object *j, *l;
+
+	invocation_add_record(inv, &s, sizeof(s));
+	s.nr = RW_NR_close;
+	s.args[0] = 7;
+	s.ret = 0;
+	invocation_add_record(inv, &s, sizeof(s));
+	invocation_add_record(inv, &t, sizeof(t));
+	invocation_close(inv, 3000, NULL, maps_of, NULL);
+	j = invocation_to_json(inv);
+	assert_int_equal(json_object_get_int64(get(j, "invocation")), 3);
+	assert_int_equal(json_object_get_int64(get(j, "duration_ns")), 2000);
+	l = json_object_array_get_idx(get(j, "layout"), 0);
+	assert_string_equal(json_object_get_string(get(l, "op")), "mmap");
+	assert_int_equal(json_object_get_int64(get(l, "len")), 20480);
+	assert_int_equal(json_object_get_int64(get(l, "result")), 0x7f0000000000);
+	assert_int_equal(json_object_array_length(get(j, "layout")), 1);
+	l = json_object_array_get_idx(get(j, "process_state"), 0);
+	assert_string_equal(json_object_get_string(get(l, "op")), "close");
+	l = json_object_array_get_idx(get(j, "tasks"), 0);
+	assert_string_equal(json_object_get_string(get(l, "op")), "new_thread");
+	assert_string_equal(json_object_get_string(get(l, "comm")), "worker");
+	json_object_put(j);
+	invocation_free(inv);
+}
+
+static void malformed_records(void **state)
+{
+	struct rw_invocation *inv = invocation_new(1, 0);
+	struct rw_fault_event e = fault(1, 0x1000, 0);
+	struct rw_file_event *f = file_event(99, 0);
+
+	assert_int_equal(invocation_add_record(inv, &e, 8), -EINVAL);
+	assert_int_equal(invocation_add_record(inv, &e, sizeof(e) - 1), -EINVAL);
+	e.hdr.kind = 42;
+	assert_int_equal(invocation_add_record(inv, &e, sizeof(e)), -EINVAL);
+	assert_int_equal(invocation_add_record(inv, f, sizeof(*f)), -EINVAL);
+	/* A dir_len past the buffer is clamped, not trusted. */
+	f->op = RW_FOP_WRITE;
+	f->flags = RW_F_DIR_IS_FILE;
+	f->dir_len = 65535;
+	memset(f->dir, 'x', sizeof(f->dir));
+	assert_int_equal(invocation_add_record(inv, f, sizeof(*f)), 0);
+	free(f);
+	invocation_free(inv);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(repeated_faults_are_one_page, setup),
+		cmocka_unit_test_setup(scan_and_faults_union, setup),
+		cmocka_unit_test_setup(files_resolved_and_merged, setup),
+		cmocka_unit_test_setup(layout_and_tasks, setup),
+		cmocka_unit_test_setup(malformed_records, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <inttypes.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "report.h"
+
+static json_object *get(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	json_object_object_get_ex(o, key, &v);
+	return v;
+}
+
+static int64_t num(json_object *o, const char *key)
+{
+	return json_object_get_int64(get(o, key));
+}
+
+static const char *str(json_object *o, const char *key)
+{
+	const char *s = json_object_get_string(get(o, key));
+
+	return s ? s : "";
+}
+
+static size_t len(json_object *o, const char *key)
+{
+	json_object *a = get(o, key);
+
+	return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
+}
+
+static void prot_text(int64_t prot, char buf[4])
+{
+	buf[0] = prot & PROT_READ ? 'r' : '-';
+	buf[1] = prot & PROT_WRITE ? 'w' : '-';
+	buf[2] = prot & PROT_EXEC ? 'x' : '-';
+	buf[3] = '\0';
+}
+
+void report_print_summary(FILE *f, json_object *inv)
+{
+	fprintf(f, "invocation %" PRId64 ": %" PRId64 " pages written in %zu mappings, "
+		"%zu layout changes, %zu files, %zu tasks, %" PRId64 " dropped\n",
+		num(inv, "invocation"), num(inv, "pages_written"), len(inv, "mappings"),
+		len(inv, "layout"), len(inv, "files"), len(inv, "tasks"), num(inv, "dropped"));
+}
+
+static void print_layout(FILE *f, json_object *l)
+{
+	const char *op = str(l, "op");
+	char prot[4];
+
+	fprintf(f, "    %-13s addr=0x%" PRIx64, op, num(l, "addr"));
+	if (strcmp(op, "brk"))
+		fprintf(f, " len=%" PRId64, num(l, "len"));
+	if (get(l, "prot")) {
+		prot_text(num(l, "prot"), prot);
+		fprintf(f, " prot=%s", prot);
+	}
+	if (get(l, "new_len"))
+		fprintf(f, " new_len=%" PRId64, num(l, "new_len"));
+	if (get(l, "flags"))
+		fprintf(f, " flags=0x%" PRIx64, num(l, "flags"));
+	if (get(l, "advice"))
+		fprintf(f, " advice=%" PRId64, num(l, "advice"));
+	if (!strcmp(op, "mmap") || !strcmp(op, "mremap") || !strcmp(op, "brk"))
+		fprintf(f, " -> 0x%" PRIx64 "\n", num(l, "result"));
+	else
+		fprintf(f, " -> %" PRId64 "\n", num(l, "result"));
+}
+
+static void print_file(FILE *f, json_object *fo)
+{
+	json_object *ops = get(fo, "ops");
+
+	fprintf(f, "    %s  [", str(fo, "path"));
+	for (size_t i = 0; i < len(fo, "ops"); i++)
+		fprintf(f, "%s%s", i ? "," : "", json_object_get_string(json_object_array_get_idx(ops, i)));
+	fprintf(f, "]");
+	if (num(fo, "bytes_written"))
+		fprintf(f, " %" PRId64 " bytes written", num(fo, "bytes_written"));
+	if (json_object_get_boolean(get(fo, "created")))
+		fprintf(f, " created");
+	if (json_object_get_boolean(get(fo, "deleted")))
+		fprintf(f, " deleted");
+	if (get(fo, "renamed_to"))
+		fprintf(f, " renamed to %s", str(fo, "renamed_to"));
+	if (get(fo, "renamed_from"))
+		fprintf(f, " renamed from %s", str(fo, "renamed_from"));
+	if (get(fo, "link_target"))
+		fprintf(f, " -> %s", str(fo, "link_target"));
+	fprintf(f, "\n");
+}
+
+void report_print_invocation(FILE *f, json_object *inv)
+{
+	json_object *a;
+
+	fprintf(f, "invocation %" PRId64 "  duration %.3f ms  pages written %" PRId64
+		"  dropped %" PRId64 "%s\n",
+		num(inv, "invocation"), num(inv, "duration_ns") / 1e6, num(inv, "pages_written"),
+		num(inv, "dropped"), json_object_get_boolean(get(inv, "complete")) ? "" : "  INCOMPLETE");
+
+	a = get(inv, "mappings");
+	if (len(inv, "mappings")) {
+		fprintf(f, "  pages written per mapping:\n");
+		fprintf(f, "    %-7s %-14s %-14s %-5s %8s  %s\n", "PID", "START", "END", "PERMS",
+			"PAGES", "NAME");
+		for (size_t i = 0; i < len(inv, "mappings"); i++) {
+			json_object *m = json_object_array_get_idx(a, i);
+
+			fprintf(f, "    %-7" PRId64 " %-14" PRIx64 " %-14" PRIx64 " %-5s %8" PRId64
+				"  %s\n", num(m, "pid"), num(m, "start"), num(m, "end"), str(m, "perms"),
+				num(m, "pages_written"), str(m, "name"));
+		}
+	}
+	a = get(inv, "layout");
+	if (len(inv, "layout")) {
+		fprintf(f, "  layout changes:\n");
+		for (size_t i = 0; i < len(inv, "layout"); i++)
+			print_layout(f, json_object_array_get_idx(a, i));
+	}
+	a = get(inv, "files");
+	if (len(inv, "files")) {
+		fprintf(f, "  files:\n");
+		for (size_t i = 0; i < len(inv, "files"); i++)
+			print_file(f, json_object_array_get_idx(a, i));
+	}
+	a = get(inv, "tasks");
+	if (len(inv, "tasks")) {
+		fprintf(f, "  tasks:\n");
+		for (size_t i = 0; i < len(inv, "tasks"); i++) {
+			json_object *t = json_object_array_get_idx(a, i);
+
+			fprintf(f, "    %-13s pid=%" PRId64 " tgid=%" PRId64 " comm=%s\n", str(t, "op"),
+				num(t, "pid"), num(t, "tgid"), str(t, "comm"));
+		}
+	}
+	a = get(inv, "process_state");
+	if (len(inv, "process_state")) {
+		fprintf(f, "  process state (fds, signals, timers, cwd):\n");
+		for (size_t i = 0; i < len(inv, "process_state"); i++) {
+			json_object *s = json_object_array_get_idx(a, i), *args = get(s, "args");
+
+			fprintf(f, "    %s(%" PRId64 ", %" PRId64 ", ...) = %" PRId64 "\n", str(s, "op"),
+				json_object_get_int64(json_object_array_get_idx(args, 0)),
+				json_object_get_int64(json_object_array_get_idx(args, 1)),
+				num(s, "result"));
+		}
+	}
+	a = get(inv, "notes");
+	for (size_t i = 0; i < len(inv, "notes"); i++)
+		fprintf(f, "  note: %s\n", json_object_get_string(json_object_array_get_idx(a, i)));
+}
+
+void report_print_status(FILE *f, json_object *resp)
+{
+	json_object *a = get(resp, "sessions");
+
+	fprintf(f, "%-8s %-7s %-7s %-10s %-10s %-8s %s\n", "SESSION", "MODE", "STATE", "INVOCATION",
+		"TARGETS", "DROPPED", "TARGET");
+	for (size_t i = 0; i < len(resp, "sessions"); i++) {
+		json_object *s = json_object_array_get_idx(a, i);
+		char target[300];
+
+		if (get(s, "cgroup"))
+			snprintf(target, sizeof(target), "cgroup %s", str(s, "cgroup"));
+		else
+			snprintf(target, sizeof(target), "pid %" PRId64, num(s, "pid"));
+		fprintf(f, "%-8" PRId64 " %-7s %-7s %-10" PRId64 " %-10zu %-8" PRId64 " %s\n",
+			num(s, "session"), str(s, "mode"), str(s, "state"), num(s, "invocation"),
+			len(s, "targets"), num(s, "dropped"), target);
+		if (get(s, "reason"))
+			fprintf(f, "         reason: %s\n", str(s, "reason"));
+	}
+}

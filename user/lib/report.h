@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Human-readable rendering of the daemon's JSON answers (rewindctl's side). */
+#ifndef RW_REPORT_H
+#define RW_REPORT_H
+
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+/* One invocation object, as `report` and `mark` return it, as a text block. */
+void report_print_invocation(FILE *f, json_object *inv);
+/* One line: "invocation 3: 37 pages written in 2 mappings, ..." */
+void report_print_summary(FILE *f, json_object *inv);
+/* The `status` answer as a table. */
+void report_print_status(FILE *f, json_object *resp);
+
+#endif /* RW_REPORT_H */

@@ -1,0 +1,378 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "server: "
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "protocol.h"
+#include "server.h"
+
+struct client {
+	int fd;
+	struct ucred peer;
+	char in[RW_REQ_MAX + 1];
+	size_t in_len;
+	char *out;		/* pending response bytes */
+	size_t out_len, out_off;
+	bool closing;		/* close once `out` is flushed */
+};
+
+struct rw_server {
+	struct rw_sessions *S;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int listen_fd, epoll_fd, signal_fd;
+	struct client *clients[RW_MAX_CLIENTS];
+};
+
+/* epoll data: small integers for the fixed fds, client pointers otherwise. */
+enum { EV_LISTEN = 1, EV_TRACKER, EV_SIGNAL };
+
+static int make_dirs(const char *path)
+{
+	char tmp[PATH_MAX], *dir;
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	dir = dirname(tmp);
+	if (!strcmp(dir, "/") || !strcmp(dir, "."))
+		return 0;
+	if (mkdir(dir, 0755) && errno == ENOENT) {
+		if (make_dirs(dir))
+			return -errno;
+		if (mkdir(dir, 0755) && errno != EEXIST)
+			return -errno;
+	}
+	return 0;
+}
+
+/* A stale socket from a crashed daemon may be replaced; a live one may not. */
+static int claim_path(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, live;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	live = !connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (live)
+		return -EADDRINUSE;
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int epoll_add(int epfd, int fd, uint32_t events, uint64_t data)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = data };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) ? -errno : 0;
+}
+
+int server_open(struct rw_server **out, const struct rw_server_opts *opts, struct rw_sessions *S)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = opts->socket_path ? opts->socket_path : RW_DEFAULT_SOCKET;
+	struct rw_server *srv;
+	mode_t old_umask;
+	sigset_t mask;
+	int err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		pr_err("socket path too long: %s\n", path);
+		return -ENAMETOOLONG;
+	}
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->S = S;
+	srv->listen_fd = srv->epoll_fd = srv->signal_fd = -1;
+	snprintf(srv->path, sizeof(srv->path), "%s", path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+
+	err = make_dirs(path);
+	if (err) {
+		pr_err("cannot create the directory of %s: %s\n", path, strerror(-err));
+		goto fail;
+	}
+	err = claim_path(path);
+	if (err == -EADDRINUSE) {
+		pr_err("another rewindd is serving %s\n", path);
+		goto fail;
+	}
+	if (err) {
+		pr_err("cannot remove the stale socket %s: %s\n", path, strerror(-err));
+		goto fail;
+	}
+	srv->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (srv->listen_fd < 0) {
+		err = -errno;
+		pr_perror("socket");
+		goto fail;
+	}
+	/* Never world-accessible, not even between bind and chmod. */
+	old_umask = umask(0177);
+	err = bind(srv->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
+	umask(old_umask);
+	if (err) {
+		pr_err("cannot bind %s: %s\n", path, strerror(-err));
+		goto fail;
+	}
+	if (opts->socket_gid != (gid_t)-1 &&
+	    (chown(path, 0, opts->socket_gid) || chmod(path, 0660))) {
+		err = -errno;
+		pr_perror("cannot give group %u access to %s", opts->socket_gid, path);
+		goto fail;
+	}
+	if (listen(srv->listen_fd, 16)) {
+		err = -errno;
+		pr_perror("listen");
+		goto fail;
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	/* A client that hangs up before reading its answer must not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	srv->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	srv->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->signal_fd < 0 || srv->epoll_fd < 0) {
+		err = -errno;
+		pr_perror("signalfd/epoll");
+		goto fail;
+	}
+	err = epoll_add(srv->epoll_fd, srv->listen_fd, EPOLLIN, EV_LISTEN);
+	if (!err)
+		err = epoll_add(srv->epoll_fd, tracker_epoll_fd(S->tracker), EPOLLIN, EV_TRACKER);
+	if (!err)
+		err = epoll_add(srv->epoll_fd, srv->signal_fd, EPOLLIN, EV_SIGNAL);
+	if (err) {
+		pr_err("epoll_ctl: %s\n", strerror(-err));
+		goto fail;
+	}
+	*out = srv;
+	return 0;
+fail:
+	server_close(srv);
+	return err;
+}
+
+static void client_free(struct rw_server *srv, struct client *c)
+{
+	for (int i = 0; i < RW_MAX_CLIENTS; i++)
+		if (srv->clients[i] == c)
+			srv->clients[i] = NULL;
+	epoll_ctl(srv->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->out);
+	free(c);
+}
+
+static void accept_clients(struct rw_server *srv)
+{
+	for (;;) {
+		socklen_t len = sizeof(struct ucred);
+		struct client *c;
+		int fd, slot;
+
+		fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				pr_perror("accept");
+			return;
+		}
+		for (slot = 0; slot < RW_MAX_CLIENTS && srv->clients[slot]; slot++)
+			;
+		c = slot < RW_MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
+		if (!c) {
+			static const char busy[] = "{\"ok\":false,\"error\":\"too many clients\"}\n";
+
+			if (write(fd, busy, sizeof(busy) - 1) < 0)
+				pr_debug("client gone before the busy answer\n");
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) ||
+		    epoll_add(srv->epoll_fd, fd, EPOLLIN, (uintptr_t)c)) {
+			pr_perror("cannot set up a client");
+			close(fd);
+			free(c);
+			continue;
+		}
+		srv->clients[slot] = c;
+	}
+}
+
+/* Queue one response line; the flush happens when the socket is writable. */
+static int queue_response(struct rw_server *srv, struct client *c, const char *json)
+{
+	size_t n = strlen(json);
+	char *buf = realloc(c->out, c->out_len + n + 1);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.u64 = (uintptr_t)c };
+
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf + c->out_len, json, n);
+	buf[c->out_len + n] = '\n';
+	c->out = buf;
+	c->out_len += n + 1;
+	return epoll_ctl(srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) ? -errno : 0;
+}
+
+static void handle_line(struct rw_server *srv, struct client *c, const char *line, size_t len)
+{
+	struct rw_request *req = calloc(1, sizeof(*req));
+	json_object *resp = NULL;
+	char err[256];
+	char *msg = NULL;
+
+	if (!req) {
+		msg = protocol_error("out of memory");
+	} else if (protocol_parse_request(line, len, req, err, sizeof(err))) {
+		msg = protocol_error("%s", err);
+	} else {
+		pr_debug("uid %u: %s\n", c->peer.uid, protocol_cmd_name(req->cmd));
+		resp = sessions_handle(srv->S, req, &c->peer);
+	}
+	if (resp)
+		queue_response(srv, c, json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN));
+	else if (msg)
+		queue_response(srv, c, msg);
+	json_object_put(resp);
+	free(msg);
+	free(req);
+}
+
+static void read_client(struct rw_server *srv, struct client *c)
+{
+	for (;;) {
+		ssize_t n = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+		char *nl;
+
+		if (n == 0) {	/* the client is done sending; answer what it asked, then close */
+			c->closing = true;
+			return;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			c->closing = true;
+			c->out_len = c->out_off;	/* nobody to answer */
+			return;
+		}
+		if (n < 0)
+			return;
+		c->in_len += n;
+		while ((nl = memchr(c->in, '\n', c->in_len))) {
+			size_t len = nl - c->in;
+
+			handle_line(srv, c, c->in, len);
+			memmove(c->in, nl + 1, c->in_len - len - 1);
+			c->in_len -= len + 1;
+		}
+		if (c->in_len == sizeof(c->in)) {
+			char *msg = protocol_error("request too large (limit %d bytes)", RW_REQ_MAX);
+
+			if (msg)
+				queue_response(srv, c, msg);
+			free(msg);
+			c->in_len = 0;
+			c->closing = true;
+			return;
+		}
+	}
+}
+
+static void flush_client(struct rw_server *srv, struct client *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uintptr_t)c };
+
+	while (c->out_off < c->out_len) {
+		ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return;
+			c->closing = true;
+			c->out_off = c->out_len;
+			break;
+		}
+		c->out_off += n;
+	}
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = 0;
+	epoll_ctl(srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+int server_run(struct rw_server *srv)
+{
+	struct epoll_event evs[16];
+
+	for (;;) {
+		int n = epoll_wait(srv->epoll_fd, evs, 16, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_perror("epoll_wait");
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t d = evs[i].data.u64;
+			struct client *c;
+
+			if (d == EV_SIGNAL) {
+				pr_info("signal received, stopping\n");
+				return 0;
+			}
+			if (d == EV_LISTEN) {
+				accept_clients(srv);
+				continue;
+			}
+			if (d == EV_TRACKER) {
+				tracker_drain(srv->S->tracker);
+				continue;
+			}
+			c = (struct client *)(uintptr_t)d;
+			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+				read_client(srv, c);
+			if (c->out_len)
+				flush_client(srv, c);
+			if (c->closing && !c->out_len)
+				client_free(srv, c);
+		}
+	}
+}
+
+void server_close(struct rw_server *srv)
+{
+	if (!srv)
+		return;
+	for (int i = 0; i < RW_MAX_CLIENTS; i++)
+		if (srv->clients[i])
+			client_free(srv, srv->clients[i]);
+	if (srv->listen_fd >= 0) {
+		close(srv->listen_fd);
+		unlink(srv->path);
+	}
+	if (srv->epoll_fd >= 0)
+		close(srv->epoll_fd);
+	if (srv->signal_fd >= 0)
+		close(srv->signal_fd);
+	free(srv);
+}

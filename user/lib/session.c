@@ -1,0 +1,675 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "session: "
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/types.h>
+
+#include "auth.h"
+#include "cgroup.h"
+#include "invocation.h"
+#include "log.h"
+#include "proc.h"
+#include "rewind/events.h"
+#include "session.h"
+#include "wp.h"
+
+enum rw_session_state {
+	RW_SESSION_ACTIVE,
+	RW_SESSION_EXITED,	/* every target process is gone */
+};
+
+/* One tracked process. */
+struct rw_target {
+	pid_t tgid;
+	bool alive;
+	struct rw_wp *wp;	/* NULL: not armed, its pages come from fault records only */
+	struct rw_maps maps;	/* layout when the current invocation was closed */
+};
+
+struct rw_session {
+	uint32_t id;
+	uid_t owner;
+	pid_t pid;			/* pid mode: the process attached to */
+	char cgroup[PATH_MAX];		/* cgroup mode: its directory */
+	uint64_t cgid;
+	enum rw_session_state state;
+	char why[256];			/* why the state is not ACTIVE */
+	struct rw_target *targets;
+	size_t ntargets;
+	struct rw_invocation *cur;
+	struct rw_invocation **done;
+	size_t ndone;
+	uint64_t dropped_seen;		/* BPF drop counter at the last mark */
+	uint64_t dropped_total;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static json_object *error_response(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static json_object *error_response(const char *fmt, ...)
+{
+	json_object *o = json_object_new_object();
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
+
+/* ---- targets ------------------------------------------------------------ */
+
+static struct rw_target *find_target(struct rw_session *s, pid_t tgid)
+{
+	for (size_t i = 0; i < s->ntargets; i++)
+		if (s->targets[i].tgid == tgid)
+			return &s->targets[i];
+	return NULL;
+}
+
+static struct rw_target *add_target(struct rw_session *s, pid_t tgid)
+{
+	struct rw_target *t = find_target(s, tgid), *arr;
+
+	if (t)
+		return t;
+	arr = realloc(s->targets, (s->ntargets + 1) * sizeof(*arr));
+	if (!arr)
+		return NULL;
+	s->targets = arr;
+	t = &arr[s->ntargets++];
+	memset(t, 0, sizeof(*t));
+	t->tgid = tgid;
+	t->alive = true;
+	return t;
+}
+
+static void target_disarm(struct rw_target *t)
+{
+	wp_close(t->wp);
+	t->wp = NULL;
+}
+
+/*
+ * Arm write protection on every private writable mapping of a target. When
+ * that is impossible (seccomp forbids userfaultfd, another tracer holds the
+ * process), the target stays tracked by faults only and the caller says so.
+ */
+static int target_arm(struct rw_target *t, char *why, size_t whylen)
+{
+	struct rw_maps maps = { 0 };
+	int err;
+
+	if (!t->wp) {
+		err = wp_open(&t->wp, t->tgid);
+		if (err) {
+			snprintf(why, whylen, "write protection unavailable for pid %d (%s): "
+				 "pages are counted from first-write faults only", t->tgid,
+				 strerror(-err));
+			t->wp = NULL;
+			return err;
+		}
+	}
+	err = proc_read_maps(t->tgid, &maps);
+	if (!err) {
+		err = wp_sync(t->wp, &maps);
+		err = err < 0 ? err : 0;
+	}
+	proc_maps_free(&maps);
+	if (err)
+		snprintf(why, whylen, "cannot arm write protection for pid %d: %s", t->tgid,
+			 strerror(-err));
+	return err;
+}
+
+static bool target_covers(void *ctx, pid_t tgid, uint64_t page)
+{
+	struct rw_target *t = find_target(ctx, tgid);
+
+	return t && t->alive && t->wp && wp_covers(t->wp, page);
+}
+
+static const struct rw_maps *target_maps(void *ctx, pid_t tgid)
+{
+	struct rw_target *t = find_target(ctx, tgid);
+
+	return t && t->alive ? &t->maps : NULL;
+}
+
+/* ---- session lifecycle -------------------------------------------------- */
+
+static struct rw_session *find_session_target(struct rw_sessions *S, pid_t pid, uint64_t cgid)
+{
+	for (size_t i = 0; i < RW_MAX_SESSIONS; i++) {
+		struct rw_session *s = S->slot[i];
+
+		if (!s)
+			continue;
+		if (cgid && s->cgid == cgid)
+			return s;
+		if (pid && find_target(s, pid) && find_target(s, pid)->alive)
+			return s;
+	}
+	return NULL;
+}
+
+static int alloc_id(struct rw_sessions *S)
+{
+	for (int tries = 0; tries < RW_MAX_SESSIONS; tries++) {
+		uint32_t id = S->next_id;
+
+		S->next_id = S->next_id + 1 >= RW_MAX_SESSIONS ? 1 : S->next_id + 1;
+		if (!S->slot[id])
+			return id;
+	}
+	return -ENOSPC;
+}
+
+static void session_free(struct rw_session *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->ntargets; i++) {
+		target_disarm(&s->targets[i]);
+		proc_maps_free(&s->targets[i].maps);
+	}
+	free(s->targets);
+	invocation_free(s->cur);
+	for (size_t i = 0; i < s->ndone; i++)
+		invocation_free(s->done[i]);
+	free(s->done);
+	free(s);
+}
+
+/* Check the target exists, is a user process, and the peer may reach it. */
+static json_object *check_pid(pid_t pid, uid_t uid)
+{
+	struct rw_proc_status st;
+	struct rw_maps maps = { 0 };
+	char err[256];
+	int r;
+
+	r = proc_read_status(pid, &st);
+	if (r == -ESRCH || r == -ENOENT)
+		return error_response("no such process: %d", pid);
+	if (r)
+		return error_response("cannot read /proc/%d/status: %s", pid, strerror(-r));
+	if (st.tgid != pid)
+		return error_response("%d is a thread of process %d: attach to the process", pid,
+				      st.tgid);
+	if (st.state == 'Z' || st.state == 'X')
+		return error_response("process %d has exited (zombie)", pid);
+	if (pid == getpid())
+		return error_response("refusing to attach rewindd to itself");
+	r = auth_may_attach_pid(uid, pid, err, sizeof(err));
+	if (r == -ESRCH)
+		return error_response("no such process: %d", pid);
+	if (r)
+		return error_response("permission denied: %s", err);
+	r = proc_read_maps(pid, &maps);
+	if (!r && maps.n == 0)
+		r = -EINVAL;
+	proc_maps_free(&maps);
+	if (r == -EINVAL)
+		return error_response("process %d has no user memory (a kernel thread?)", pid);
+	if (r)
+		return error_response("cannot read /proc/%d/maps: %s", pid, strerror(-r));
+	return NULL;
+}
+
+static json_object *do_attach(struct rw_sessions *S, const struct rw_request *req, uid_t uid)
+{
+	struct rw_session *s = NULL, *other;
+	json_object *resp = NULL, *warnings, *targets;
+	char path[PATH_MAX];
+	pid_t *pids = NULL;
+	size_t npids = 0;
+	uint64_t cgid = 0;
+	int id, err;
+
+	if (!req->report)
+		return error_response("checkpoint/rewind sessions are not available in this version: "
+				      "attach with --report (audit mode)");
+	if (req->pid) {
+		resp = check_pid(req->pid, uid);
+		if (resp)
+			return resp;
+		other = find_session_target(S, req->pid, 0);
+		if (other)
+			return error_response("process %d is already attached (session %u)",
+					      req->pid, other->id);
+		pids = malloc(sizeof(*pids));
+		if (!pids)
+			return error_response("out of memory");
+		pids[0] = req->pid;
+		npids = 1;
+	} else {
+		char why[512];
+
+		if (req->cgroup_id) {
+			err = cgroup_path_of_id(req->cgroup_id, path, sizeof(path));
+			if (err)
+				return error_response("no cgroup with id %llu",
+						      (unsigned long long)req->cgroup_id);
+		} else {
+			snprintf(path, sizeof(path), "%s", req->cgroup);
+		}
+		err = cgroup_id_of_path(path, &cgid);
+		if (err == -ENOENT)
+			return error_response("no such cgroup: %s", path);
+		if (err)
+			return error_response("%s is not a cgroup v2 directory: %s", path,
+					      strerror(-err));
+		other = find_session_target(S, 0, cgid);
+		if (other)
+			return error_response("cgroup %s is already attached (session %u)", path,
+					      other->id);
+		err = auth_may_attach_cgroup(uid, path, why, sizeof(why));
+		if (err)
+			return error_response("permission denied: %s", why);
+		err = cgroup_list_procs(path, &pids, &npids);
+		if (err)
+			return error_response("cannot list the processes of %s: %s", path,
+					      strerror(-err));
+		for (size_t i = 0; i < npids; i++) {
+			other = find_session_target(S, pids[i], 0);
+			if (other) {
+				resp = error_response("process %d of %s is already attached "
+						      "(session %u)", pids[i], path, other->id);
+				free(pids);
+				return resp;
+			}
+		}
+	}
+
+	id = alloc_id(S);
+	s = calloc(1, sizeof(*s));
+	if (id < 0 || !s) {
+		free(pids);
+		free(s);
+		if (id < 0)
+			return error_response("too many sessions (%d)", RW_MAX_SESSIONS - 1);
+		return error_response("out of memory");
+	}
+	s->id = id;
+	s->owner = uid;
+	s->pid = req->pid;
+	s->cgid = cgid;
+	if (cgid)
+		snprintf(s->cgroup, sizeof(s->cgroup), "%s", path);
+
+	/* Track in BPF first, so no write between arming and tracking goes unseen. */
+	err = cgid ? tracker_track_cgroup(S->tracker, cgid, id) : tracker_track_tgid(S->tracker, req->pid, id);
+	if (err) {
+		resp = error_response("cannot add the target to the BPF filter: %s", strerror(-err));
+		goto fail;
+	}
+	S->slot[id] = s;
+	tracker_reset_dropped(S->tracker, id);
+
+	warnings = json_object_new_array();
+	targets = json_object_new_array();
+	for (size_t i = 0; i < npids; i++) {
+		struct rw_target *t = add_target(s, pids[i]);
+		char why[256];
+
+		if (!t) {
+			json_object_put(warnings);
+			json_object_put(targets);
+			resp = error_response("out of memory");
+			goto fail_tracked;
+		}
+		if (target_arm(t, why, sizeof(why))) {
+			pr_warn("session %u: %s\n", id, why);
+			json_object_array_add(warnings, json_object_new_string(why));
+		}
+		json_object_array_add(targets, json_object_new_int(pids[i]));
+	}
+	s->cur = invocation_new(1, now_ns());
+	if (!s->cur) {
+		json_object_put(warnings);
+		json_object_put(targets);
+		resp = error_response("out of memory");
+		goto fail_tracked;
+	}
+	for (size_t i = 0; i < json_object_array_length(warnings); i++)
+		invocation_note(s->cur, "%s",
+				json_object_get_string(json_object_array_get_idx(warnings, i)));
+	free(pids);
+	if (cgid)
+		pr_info("session %d: attached to cgroup %s (uid %u)\n", id, path, uid);
+	else
+		pr_info("session %d: attached to pid %d (uid %u)\n", id, req->pid, uid);
+
+	resp = json_object_new_object();
+	json_object_object_add(resp, "ok", json_object_new_boolean(1));
+	json_object_object_add(resp, "session", json_object_new_int(id));
+	json_object_object_add(resp, "targets", targets);
+	json_object_object_add(resp, "warnings", warnings);
+	return resp;
+
+fail_tracked:
+	tracker_untrack_session(S->tracker, id);
+	tracker_drain(S->tracker);
+	S->slot[id] = NULL;
+fail:
+	free(pids);
+	session_free(s);
+	return resp;
+}
+
+/* cgroup mode: processes that joined the cgroup without a fork we saw. */
+static void sync_cgroup_targets(struct rw_session *s)
+{
+	pid_t *pids = NULL;
+	size_t n = 0;
+
+	if (!s->cgid || cgroup_list_procs(s->cgroup, &pids, &n))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!find_target(s, pids[i]) && add_target(s, pids[i]))
+			invocation_note(s->cur, "pid %d joined the cgroup", pids[i]);
+	free(pids);
+}
+
+struct scan_ctx {
+	struct rw_invocation *inv;
+	pid_t tgid;
+	int err;
+};
+
+static void on_written(void *ctx, uint64_t start, uint64_t end)
+{
+	struct scan_ctx *c = ctx;
+
+	if (!c->err)
+		c->err = invocation_add_written(c->inv, c->tgid, start, end);
+}
+
+/*
+ * End the current invocation: drain the log, scan and re-arm every target,
+ * fold the scans into the records, attribute pages, start the next one.
+ */
+static json_object *do_mark(struct rw_sessions *S, struct rw_session *s)
+{
+	struct rw_invocation *inv = s->cur, *next, **done;
+	json_object *resp, *obj;
+	uint64_t dropped;
+	bool root_gone = false;
+	int err;
+
+	if (s->state != RW_SESSION_ACTIVE)
+		return error_response("session %u: %s; its report is still available", s->id, s->why);
+
+	tracker_drain(S->tracker);
+	dropped = tracker_dropped(S->tracker, s->id);
+	inv->dropped = dropped - s->dropped_seen;
+	s->dropped_seen = dropped;
+	s->dropped_total = dropped;
+	if (inv->dropped) {
+		pr_warn("session %u: %llu events dropped in invocation %u (ring buffer full)\n",
+			s->id, (unsigned long long)inv->dropped, inv->number);
+		invocation_note(inv, "%llu events were dropped (ring buffer full): files, layout and "
+				"tasks may be incomplete; pages in armed memory come from the scan",
+				(unsigned long long)inv->dropped);
+	}
+	sync_cgroup_targets(s);
+
+	for (size_t i = 0; i < s->ntargets; i++) {
+		struct rw_target *t = &s->targets[i];
+		struct scan_ctx c = { .inv = inv, .tgid = t->tgid };
+
+		proc_maps_free(&t->maps);
+		if (!t->alive)
+			continue;
+		err = proc_read_maps(t->tgid, &t->maps);
+		if (err) {
+			t->alive = false;
+			invocation_note(inv, "pid %d exited during the invocation", t->tgid);
+			continue;
+		}
+		if (!t->wp)
+			continue;
+		if (wp_scan(t->wp, true, on_written, &c) < 0 || c.err) {
+			invocation_note(inv, "pid %d: write-protection scan failed; pages from faults "
+					"only", t->tgid);
+			target_disarm(t);
+		}
+	}
+	err = invocation_close(inv, now_ns(), target_covers, target_maps, s);
+	if (err)
+		invocation_note(inv, "aggregation incomplete: %s", strerror(-err));
+
+	/* Arm what is new (mappings, children) for the next invocation. */
+	for (size_t i = 0; i < s->ntargets; i++) {
+		struct rw_target *t = &s->targets[i];
+		char why[256];
+
+		if (!t->alive) {
+			target_disarm(t);
+			if (t->tgid == s->pid)
+				root_gone = true;
+			continue;
+		}
+		if (target_arm(t, why, sizeof(why)))
+			pr_warn("session %u: %s\n", s->id, why);
+	}
+
+	done = realloc(s->done, (s->ndone + 1) * sizeof(*done));
+	next = invocation_new(inv->number + 1, inv->end_ns);
+	if (!done || !next) {
+		free(next);
+		if (done)
+			s->done = done;
+		return error_response("out of memory");
+	}
+	s->done = done;
+	s->done[s->ndone++] = inv;
+	s->cur = next;
+
+	if (root_gone || (s->pid && !find_target(s, s->pid)->alive)) {
+		s->state = RW_SESSION_EXITED;
+		snprintf(s->why, sizeof(s->why), "target process %d exited during invocation %u",
+			 s->pid, inv->number);
+	}
+	obj = invocation_to_json(inv);
+	if (s->state == RW_SESSION_EXITED) {
+		json_object_put(obj);
+		return error_response("session %u: %s; its report is kept", s->id, s->why);
+	}
+	resp = json_object_new_object();
+	json_object_object_add(resp, "ok", json_object_new_boolean(1));
+	json_object_object_add(resp, "session", json_object_new_int(s->id));
+	json_object_object_add(resp, "report", obj);
+	return resp;
+}
+
+static json_object *do_report(struct rw_sessions *S, struct rw_session *s)
+{
+	json_object *resp = json_object_new_object(), *arr = json_object_new_array();
+
+	tracker_drain(S->tracker);
+	for (size_t i = 0; i < s->ndone; i++)
+		json_object_array_add(arr, invocation_to_json(s->done[i]));
+	json_object_object_add(resp, "ok", json_object_new_boolean(1));
+	json_object_object_add(resp, "session", json_object_new_int(s->id));
+	json_object_object_add(resp, "invocations", arr);
+	return resp;
+}
+
+static json_object *session_json(struct rw_session *s)
+{
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+	json_object_object_add(o, "session", json_object_new_int(s->id));
+	json_object_object_add(o, "mode", json_object_new_string("report"));
+	json_object_object_add(o, "state", json_object_new_string(s->state == RW_SESSION_ACTIVE ?
+								  "active" : "exited"));
+	if (s->state != RW_SESSION_ACTIVE)
+		json_object_object_add(o, "reason", json_object_new_string(s->why));
+	json_object_object_add(o, "owner_uid", json_object_new_int(s->owner));
+	if (s->cgid) {
+		json_object_object_add(o, "cgroup", json_object_new_string(s->cgroup));
+		json_object_object_add(o, "cgroup_id", json_object_new_int64(s->cgid));
+	} else {
+		json_object_object_add(o, "pid", json_object_new_int(s->pid));
+	}
+	for (size_t i = 0; i < s->ntargets; i++) {
+		json_object *t = json_object_new_object();
+
+		json_object_object_add(t, "pid", json_object_new_int(s->targets[i].tgid));
+		json_object_object_add(t, "alive", json_object_new_boolean(s->targets[i].alive));
+		json_object_object_add(t, "armed", json_object_new_boolean(s->targets[i].wp != NULL));
+		json_object_array_add(arr, t);
+	}
+	json_object_object_add(o, "targets", arr);
+	json_object_object_add(o, "invocation", json_object_new_int64(s->cur->number));
+	json_object_object_add(o, "invocations_recorded", json_object_new_int64(s->ndone));
+	json_object_object_add(o, "dropped", json_object_new_int64(s->dropped_total));
+	return o;
+}
+
+static json_object *do_status(struct rw_sessions *S, struct rw_session *only, uid_t uid)
+{
+	json_object *resp = json_object_new_object(), *arr = json_object_new_array();
+
+	tracker_drain(S->tracker);
+	for (size_t i = 0; i < RW_MAX_SESSIONS; i++) {
+		struct rw_session *s = S->slot[i];
+
+		if (!s || (only && s != only) || (uid != 0 && s->owner != uid))
+			continue;
+		s->dropped_total = tracker_dropped(S->tracker, s->id);
+		json_object_array_add(arr, session_json(s));
+	}
+	json_object_object_add(resp, "ok", json_object_new_boolean(1));
+	json_object_object_add(resp, "sessions", arr);
+	json_object_object_add(resp, "ringbuf_bytes", json_object_new_int64(S->ringbuf_bytes));
+	json_object_object_add(resp, "bad_records", json_object_new_int64(S->bad_records));
+	return resp;
+}
+
+static json_object *do_detach(struct rw_sessions *S, struct rw_session *s)
+{
+	json_object *resp;
+	uint32_t id = s->id;
+
+	tracker_untrack_session(S->tracker, id);
+	/* Records already in the ring still name this id: consume them before it is reused. */
+	tracker_drain(S->tracker);
+	S->slot[id] = NULL;
+	session_free(s);
+	pr_info("session %u: detached\n", id);
+	resp = json_object_new_object();
+	json_object_object_add(resp, "ok", json_object_new_boolean(1));
+	json_object_object_add(resp, "session", json_object_new_int(id));
+	return resp;
+}
+
+json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req,
+			     const struct ucred *peer)
+{
+	struct rw_session *s = NULL;
+
+	if (req->cmd == RW_CMD_ATTACH)
+		return do_attach(S, req, peer->uid);
+	if (req->session) {
+		s = req->session < RW_MAX_SESSIONS ? S->slot[req->session] : NULL;
+		if (!s)
+			return error_response("no session %u", req->session);
+		/* Only root and the uid that attached may see or steer a session. */
+		if (peer->uid != 0 && peer->uid != s->owner)
+			return error_response("permission denied: session %u belongs to uid %u",
+					      s->id, s->owner);
+	}
+	switch (req->cmd) {
+	case RW_CMD_STATUS:
+		return do_status(S, s, peer->uid);
+	case RW_CMD_MARK:
+		return s ? do_mark(S, s) : error_response("mark needs a session id");
+	case RW_CMD_REPORT:
+		if (req->canary[0])
+			return error_response("--canary is not available in this version");
+		return s ? do_report(S, s) : error_response("report needs a session id");
+	case RW_CMD_DETACH:
+		return s ? do_detach(S, s) : error_response("detach needs a session id");
+	case RW_CMD_CHECKPOINT:
+	case RW_CMD_REWIND:
+		return error_response("%s is not available in this version (audit mode only)",
+				      protocol_cmd_name(req->cmd));
+	default:
+		return error_response("unknown command");
+	}
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+static void on_task_record(struct rw_session *s, const struct rw_task_event *e)
+{
+	struct rw_target *t;
+
+	switch (e->op) {
+	case RW_TASK_NEW_PROCESS:
+		/* Armed at the next mark; until then its pages come from its faults. */
+		add_target(s, e->pid_tgid);
+		break;
+	case RW_TASK_EXIT_PROCESS:
+		t = find_target(s, e->pid_tgid);
+		if (t)
+			t->alive = false;
+		break;
+	}
+}
+
+int sessions_on_record(void *ctx, const void *data, size_t size)
+{
+	const struct rw_event_hdr *h = data;
+	struct rw_sessions *S = ctx;
+	struct rw_session *s;
+
+	if (size < sizeof(*h) || h->session == 0 || h->session >= RW_MAX_SESSIONS ||
+	    !(s = S->slot[h->session])) {
+		S->bad_records++;
+		return 0;
+	}
+	if (h->kind == RW_EV_TASK && size >= sizeof(struct rw_task_event))
+		on_task_record(s, data);
+	if (invocation_add_record(s->cur, data, size))
+		S->bad_records++;
+	return 0;
+}
+
+int sessions_init(struct rw_sessions *S, const struct rw_tracker_opts *opts)
+{
+	memset(S, 0, sizeof(*S));
+	S->next_id = 1;
+	S->ringbuf_bytes = opts && opts->ringbuf_bytes ? opts->ringbuf_bytes : 16u << 20;
+	return tracker_open(&S->tracker, opts, sessions_on_record, S);
+}
+
+void sessions_fini(struct rw_sessions *S)
+{
+	for (size_t i = 0; i < RW_MAX_SESSIONS; i++) {
+		if (S->slot[i])
+			tracker_untrack_session(S->tracker, i);
+		session_free(S->slot[i]);
+		S->slot[i] = NULL;
+	}
+	tracker_close(S->tracker);
+	S->tracker = NULL;
+}

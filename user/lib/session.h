@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Sessions: a tracked target (a process and the children it spawns, or every
+ * process of a cgroup), its write-protection state and its invocations.
+ * Every control request ends up here; this is what the daemon *does*.
+ */
+#ifndef RW_SESSION_H
+#define RW_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+#include <linux/types.h>
+
+#include "rewind/events.h"
+
+#include "protocol.h"
+#include "tracker.h"
+
+struct rw_session;
+
+struct rw_sessions {
+	struct rw_tracker *tracker;
+	struct rw_session *slot[RW_MAX_SESSIONS];	/* index = session id */
+	uint32_t next_id;		/* ids rotate so a stale record never meets a new session */
+	size_t ringbuf_bytes;
+	uint64_t bad_records;		/* malformed or for no live session */
+};
+
+int sessions_init(struct rw_sessions *S, const struct rw_tracker_opts *opts);
+void sessions_fini(struct rw_sessions *S);
+
+/*
+ * Execute one request on behalf of a peer. Returns the response object
+ * ({"ok":true,...} or {"ok":false,"error":...}); never NULL.
+ */
+json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req,
+			     const struct ucred *peer);
+
+/* The tracker's record callback: routes a record to its session. */
+int sessions_on_record(void *ctx, const void *data, size_t size);
+
+#endif /* RW_SESSION_H */

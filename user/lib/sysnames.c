@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <stddef.h>
+#include <sys/mman.h>
+#include <linux/types.h>
+
+#include "rewind/events.h"
+#include "rewind/syscalls.h"
+#include "sysnames.h"
+
+#define NR(name) [RW_NR_##name] = #name
+static const char *const syscall_names[] = {
+	NR(write), NR(open), NR(close), NR(mmap), NR(mprotect), NR(munmap), NR(brk),
+	NR(rt_sigaction), NR(pwrite64), NR(writev), NR(mremap), NR(madvise), NR(dup),
+	NR(dup2), NR(alarm), NR(setitimer), NR(sendfile), NR(fcntl), NR(truncate),
+	NR(ftruncate), NR(chdir), NR(fchdir), NR(rename), NR(mkdir), NR(rmdir), NR(creat),
+	NR(link), NR(unlink), NR(symlink), NR(chmod), NR(fchmod), NR(chown), NR(fchown),
+	NR(lchown), NR(umask), NR(utime), NR(mknod), NR(setxattr), NR(lsetxattr),
+	NR(fsetxattr), NR(removexattr), NR(lremovexattr), NR(fremovexattr),
+	NR(timer_create), NR(utimes), NR(openat), NR(mkdirat), NR(mknodat), NR(fchownat),
+	NR(futimesat), NR(unlinkat), NR(renameat), NR(linkat), NR(symlinkat), NR(fchmodat),
+	NR(splice), NR(utimensat), NR(fallocate), NR(dup3), NR(pwritev), NR(renameat2),
+	NR(copy_file_range), NR(pwritev2), NR(pkey_mprotect), NR(openat2), NR(fchmodat2),
+};
+#undef NR
+
+const char *syscall_name(uint32_t nr)
+{
+	return nr < sizeof(syscall_names) / sizeof(syscall_names[0]) ? syscall_names[nr] : NULL;
+}
+
+const char *file_op_name(uint32_t op)
+{
+	static const char *const names[RW_FOP__COUNT] = {
+		[RW_FOP_WRITE] = "write",	[RW_FOP_OPEN] = "open",
+		[RW_FOP_TRUNCATE] = "truncate",	[RW_FOP_FALLOCATE] = "fallocate",
+		[RW_FOP_UNLINK] = "unlink",	[RW_FOP_RENAME] = "rename",
+		[RW_FOP_MKDIR] = "mkdir",	[RW_FOP_RMDIR] = "rmdir",
+		[RW_FOP_LINK] = "link",		[RW_FOP_SYMLINK] = "symlink",
+		[RW_FOP_CHMOD] = "chmod",	[RW_FOP_CHOWN] = "chown",
+		[RW_FOP_UTIMES] = "utimes",	[RW_FOP_XATTR] = "xattr",
+		[RW_FOP_COPY] = "copy",		[RW_FOP_MKNOD] = "mknod",
+	};
+
+	return op < RW_FOP__COUNT && names[op] ? names[op] : "?";
+}
+
+const char *task_op_name(uint32_t op)
+{
+	switch (op) {
+	case RW_TASK_NEW_THREAD:	return "new_thread";
+	case RW_TASK_NEW_PROCESS:	return "new_process";
+	case RW_TASK_EXIT_THREAD:	return "exit_thread";
+	case RW_TASK_EXIT_PROCESS:	return "exit_process";
+	case RW_TASK_EXEC:		return "exec";
+	}
+	return "?";
+}
+
+int syscall_is_layout(uint32_t nr)
+{
+	switch (nr) {
+	case RW_NR_mmap: case RW_NR_munmap: case RW_NR_mremap: case RW_NR_mprotect:
+	case RW_NR_pkey_mprotect: case RW_NR_brk: case RW_NR_madvise:
+		return 1;
+	}
+	return 0;
+}
+
+void prot_string(uint32_t prot, int shared, char buf[5])
+{
+	buf[0] = prot & PROT_READ ? 'r' : '-';
+	buf[1] = prot & PROT_WRITE ? 'w' : '-';
+	buf[2] = prot & PROT_EXEC ? 'x' : '-';
+	buf[3] = shared ? 's' : 'p';
+	buf[4] = '\0';
+}

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "tracker: "
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "rewind/events.h"
+#include "tracker.h"
+#include "tracker.skel.h"
+
+struct rw_tracker {
+	struct tracker_bpf *skel;
+	struct ring_buffer *rb;
+	rw_event_fn fn;
+	void *ctx;
+};
+
+static int libbpf_verbose;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	if (level == LIBBPF_DEBUG && !libbpf_verbose)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	rw_log(level == LIBBPF_WARN ? RW_LOG_WARN : RW_LOG_DEBUG, "libbpf: %s", buf);
+	return 0;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct rw_tracker *t = ctx;
+
+	return t->fn(t->ctx, data, size);
+}
+
+static size_t round_pow2(size_t v)
+{
+	size_t p = 4096;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+int tracker_open(struct rw_tracker **out, const struct rw_tracker_opts *opts,
+		 rw_event_fn fn, void *ctx)
+{
+	struct rw_tracker *t;
+	int err;
+
+	libbpf_verbose = opts && opts->verbose;
+	libbpf_set_print(libbpf_print);
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->fn = fn;
+	t->ctx = ctx;
+
+	t->skel = tracker_bpf__open();
+	if (!t->skel) {
+		err = -errno;
+		pr_err("cannot open the BPF object: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	err = bpf_map__set_max_entries(t->skel->maps.events,
+				       round_pow2(opts && opts->ringbuf_bytes ? opts->ringbuf_bytes
+									      : 16u << 20));
+	if (!err && opts && opts->max_tgids)
+		err = bpf_map__set_max_entries(t->skel->maps.tracked_tgids, opts->max_tgids);
+	if (err) {
+		pr_err("cannot size maps: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	err = tracker_bpf__load(t->skel);
+	if (err) {
+		pr_err("cannot load the BPF programs (root and a BTF kernel are needed): %s\n",
+		       strerror(-err));
+		goto cleanup;
+	}
+	err = tracker_bpf__attach(t->skel);
+	if (err) {
+		pr_err("cannot attach the BPF programs: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, t, NULL);
+	if (!t->rb) {
+		err = -errno;
+		pr_err("cannot map the ring buffer: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	*out = t;
+	return 0;
+cleanup:
+	tracker_close(t);
+	return err;
+}
+
+void tracker_close(struct rw_tracker *t)
+{
+	if (!t)
+		return;
+	ring_buffer__free(t->rb);
+	tracker_bpf__destroy(t->skel);
+	free(t);
+}
+
+int tracker_epoll_fd(const struct rw_tracker *t)
+{
+	return ring_buffer__epoll_fd(t->rb);
+}
+
+int tracker_drain(struct rw_tracker *t)
+{
+	int n = ring_buffer__consume(t->rb);
+
+	return n == -EINTR ? 0 : n;
+}
+
+int tracker_track_tgid(struct rw_tracker *t, pid_t tgid, uint32_t session)
+{
+	struct rw_tracked v = { .session = session };
+	__u32 key = tgid;
+
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.tracked_tgids), &key, &v, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int tracker_untrack_tgid(struct rw_tracker *t, pid_t tgid)
+{
+	__u32 key = tgid;
+
+	if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.tracked_tgids), &key) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int count_cgroups(struct rw_tracker *t)
+{
+	int fd = bpf_map__fd(t->skel->maps.tracked_cgroups);
+	__u64 key, next;
+	__u32 n = 0;
+	int err;
+
+	for (err = bpf_map_get_next_key(fd, NULL, &next); !err;
+	     err = bpf_map_get_next_key(fd, &key, &next)) {
+		key = next;
+		n++;
+	}
+	t->skel->bss->nr_tracked_cgroups = n;
+	return 0;
+}
+
+int tracker_track_cgroup(struct rw_tracker *t, uint64_t cgid, uint32_t session)
+{
+	__u64 key = cgid;
+	__u32 v = session;
+
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.tracked_cgroups), &key, &v, BPF_ANY))
+		return -errno;
+	return count_cgroups(t);
+}
+
+int tracker_untrack_cgroup(struct rw_tracker *t, uint64_t cgid)
+{
+	__u64 key = cgid;
+
+	if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.tracked_cgroups), &key) && errno != ENOENT)
+		return -errno;
+	return count_cgroups(t);
+}
+
+/*
+ * Delete every entry whose value starts with this session id (both filter
+ * maps' values do). Deleting during a walk restarts it, so find, delete, repeat.
+ */
+static void delete_session_entries(int fd, uint32_t session)
+{
+	__u64 key = 0, next = 0, value;	/* keys are u32 or u64: zero the high half */
+
+	for (;;) {
+		void *prev = NULL;
+		bool found = false;
+
+		while (!bpf_map_get_next_key(fd, prev, &next)) {
+			key = next;
+			prev = &key;
+			value = 0;
+			if (!bpf_map_lookup_elem(fd, &key, &value) && (__u32)value == session) {
+				found = true;
+				break;
+			}
+		}
+		if (!found)
+			return;
+		bpf_map_delete_elem(fd, &key);
+	}
+}
+
+int tracker_untrack_session(struct rw_tracker *t, uint32_t session)
+{
+	delete_session_entries(bpf_map__fd(t->skel->maps.tracked_tgids), session);
+	delete_session_entries(bpf_map__fd(t->skel->maps.tracked_cgroups), session);
+	return count_cgroups(t);
+}
+
+uint64_t tracker_dropped(const struct rw_tracker *t, uint32_t session)
+{
+	__u32 key = session;
+	__u64 v = 0;
+
+	bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.dropped), &key, &v);
+	return v;
+}
+
+void tracker_reset_dropped(struct rw_tracker *t, uint32_t session)
+{
+	__u32 key = session;
+	__u64 v = 0;
+
+	bpf_map_update_elem(bpf_map__fd(t->skel->maps.dropped), &key, &v, BPF_ANY);
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The BPF tracker: loads and attaches the programs, keeps the filter maps,
+ * and hands every ring-buffer record to one callback.
+ */
+#ifndef RW_TRACKER_H
+#define RW_TRACKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct rw_tracker;
+
+/* Called for each record; return 0 to continue, negative to stop consuming. */
+typedef int (*rw_event_fn)(void *ctx, const void *data, size_t size);
+
+struct rw_tracker_opts {
+	size_t ringbuf_bytes;	/* 0: 16 MiB. Rounded up to a power of two. */
+	size_t max_tgids;	/* 0: 8192 tracked processes */
+	int verbose;		/* show libbpf's debug messages */
+};
+
+int tracker_open(struct rw_tracker **out, const struct rw_tracker_opts *opts,
+		 rw_event_fn fn, void *ctx);
+void tracker_close(struct rw_tracker *t);
+
+/* An fd for epoll: readable when records wait. */
+int tracker_epoll_fd(const struct rw_tracker *t);
+/* Consume every waiting record. Returns records consumed or -errno. */
+int tracker_drain(struct rw_tracker *t);
+
+int tracker_track_tgid(struct rw_tracker *t, pid_t tgid, uint32_t session);
+int tracker_untrack_tgid(struct rw_tracker *t, pid_t tgid);
+int tracker_track_cgroup(struct rw_tracker *t, uint64_t cgid, uint32_t session);
+int tracker_untrack_cgroup(struct rw_tracker *t, uint64_t cgid);
+/* Remove every tgid and cgroup entry of a session (including inherited children). */
+int tracker_untrack_session(struct rw_tracker *t, uint32_t session);
+
+/* Events lost because the ring buffer was full, since the counter was last reset. */
+uint64_t tracker_dropped(const struct rw_tracker *t, uint32_t session);
+void tracker_reset_dropped(struct rw_tracker *t, uint32_t session);
+
+#endif /* RW_TRACKER_H */

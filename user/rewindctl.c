@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * rewindctl: the command-line client of rewindd. One request, one answer.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "protocol.h"
+#include "report.h"
+#include "server.h"
+
+enum { EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3 };
+
+static const char usage[] =
+"Usage: rewindctl [--socket PATH] [--json] COMMAND [ARGS]\n"
+"\n"
+"Commands:\n"
+"  attach (--pid PID | --cgroup PATH | --cgroup-id ID) [--watch DIR]... --report\n"
+"                      track a process (and the children it spawns) or every\n"
+"                      process of a cgroup v2; prints the session id\n"
+"  mark ID             end the current invocation (call after each invocation)\n"
+"  report ID           what each finished invocation touched (--json: one\n"
+"                      JSON object per invocation and line)\n"
+"  status [ID]         sessions, their state and dropped events\n"
+"  detach ID           stop tracking, forget the session\n"
+"  checkpoint ID, rewind ID [--verify]\n"
+"                      checkpoint/rewind (not available in this version)\n"
+"\n"
+"Options:\n"
+"  -s, --socket PATH   rewindd's socket (default $REWINDD_SOCKET or " RW_DEFAULT_SOCKET ")\n"
+"  -j, --json          print the daemon's JSON answer\n"
+"  -h, --help          this text\n"
+"\n"
+"Exit status: 0 success, 1 the daemon refused or failed, 2 usage, 3 no daemon.\n"
+"\n"
+"Examples:\n"
+"  ID=$(rewindctl attach --pid 4242 --report)\n"
+"  rewindctl mark $ID            # after each invocation\n"
+"  rewindctl report $ID\n"
+"  rewindctl report $ID --json | jq .pages_written\n"
+"  rewindctl attach --cgroup /sys/fs/cgroup/unified/fn --report\n"
+"  rewindctl status; rewindctl detach $ID\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "rewindctl: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'rewindctl --help'.\n");
+	return EXIT_USAGE;
+}
+
+/* The daemon resolves nothing against its own cwd: send absolute paths. */
+static int absolute(const char *opt, const char *path, char *out, size_t outlen)
+{
+	char *abs = realpath(path, NULL);
+
+	if (!abs) {
+		fprintf(stderr, "rewindctl: %s %s: %s\n", opt, path, strerror(errno));
+		return -1;
+	}
+	if (strlen(abs) >= outlen) {
+		fprintf(stderr, "rewindctl: %s path too long: %s\n", opt, abs);
+		free(abs);
+		return -1;
+	}
+	strcpy(out, abs);
+	free(abs);
+	return 0;
+}
+
+static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	*out = strtoull(s, &end, 10);
+	if (errno || *end || *out == 0 || *out > max)
+		return -EINVAL;
+	return 0;
+}
+
+/* Send one request line; read one response line. */
+static json_object *transact(const char *path, const char *line, int *status)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t cap = 65536, used = 0;
+	char *buf = NULL, *nl = NULL;
+	json_object *resp = NULL;
+	int fd;
+
+	*status = EXIT_CONNECT;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "rewindctl: socket path too long: %s\n", path);
+		return NULL;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		fprintf(stderr, "rewindctl: cannot connect to rewindd at %s: %s%s\n", path,
+			strerror(errno), errno == ENOENT ? " (is rewindd running?)" :
+			errno == EACCES ? " (root only: try sudo)" : "");
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	*status = EXIT_ERROR;
+	for (size_t off = 0, n = strlen(line); off < n;) {
+		ssize_t w = write(fd, line + off, n - off);
+
+		if (w < 0) {
+			fprintf(stderr, "rewindctl: cannot send the request: %s\n", strerror(errno));
+			goto out;
+		}
+		off += w;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (!buf || used + 1 >= cap) {
+			char *nb = realloc(buf, buf ? cap *= 2 : cap);
+
+			if (!nb) {
+				fprintf(stderr, "rewindctl: out of memory\n");
+				goto out;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + used, cap - used - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		used += r;
+		buf[used] = '\0';
+		nl = memchr(buf, '\n', used);
+		if (nl)
+			break;
+	}
+	if (!nl) {
+		fprintf(stderr, "rewindctl: rewindd closed the connection without an answer\n");
+		goto out;
+	}
+	*nl = '\0';
+	resp = json_tokener_parse(buf);
+	if (!resp)
+		fprintf(stderr, "rewindctl: malformed answer from rewindd\n");
+out:
+	free(buf);
+	close(fd);
+	return resp;
+}
+
+static json_object *field(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	json_object_object_get_ex(o, key, &v);
+	return v;
+}
+
+static void print_warnings(json_object *resp)
+{
+	json_object *w = field(resp, "warnings");
+
+	for (size_t i = 0; w && i < json_object_array_length(w); i++)
+		fprintf(stderr, "rewindctl: warning: %s\n",
+			json_object_get_string(json_object_array_get_idx(w, i)));
+}
+
+static void print_result(const struct rw_request *req, json_object *resp, bool json)
+{
+	json_object *a;
+
+	if (json && req->cmd != RW_CMD_REPORT) {
+		printf("%s\n", json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN));
+		return;
+	}
+	switch (req->cmd) {
+	case RW_CMD_ATTACH:
+		print_warnings(resp);
+		printf("%d\n", json_object_get_int(field(resp, "session")));
+		break;
+	case RW_CMD_MARK:
+		report_print_summary(stdout, field(resp, "report"));
+		break;
+	case RW_CMD_REPORT:
+		a = field(resp, "invocations");
+		for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+			json_object *inv = json_object_array_get_idx(a, i);
+
+			if (json)
+				printf("%s\n", json_object_to_json_string_ext(inv, JSON_C_TO_STRING_PLAIN));
+			else
+				report_print_invocation(stdout, inv);
+		}
+		if (!json && (!a || !json_object_array_length(a)))
+			printf("no finished invocation yet (rewindctl mark %u ends one)\n", req->session);
+		break;
+	case RW_CMD_STATUS:
+		report_print_status(stdout, resp);
+		break;
+	case RW_CMD_DETACH:
+		printf("detached session %u\n", req->session);
+		break;
+	default:
+		break;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pid", required_argument, NULL, 'P' },
+		{ "cgroup", required_argument, NULL, 'C' },
+		{ "cgroup-id", required_argument, NULL, 'I' },
+		{ "watch", required_argument, NULL, 'W' },
+		{ "report", no_argument, NULL, 'R' },
+		{ "verify", no_argument, NULL, 'V' },
+		{ "canary", required_argument, NULL, 'K' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static const struct { const char *name; enum rw_cmd cmd; } cmds[] = {
+		{ "attach", RW_CMD_ATTACH }, { "checkpoint", RW_CMD_CHECKPOINT },
+		{ "rewind", RW_CMD_REWIND }, { "mark", RW_CMD_MARK }, { "report", RW_CMD_REPORT },
+		{ "status", RW_CMD_STATUS }, { "detach", RW_CMD_DETACH },
+	};
+	const char *sock = getenv("REWINDD_SOCKET");
+	struct rw_request req = { 0 };
+	unsigned long long v;
+	json_object *resp;
+	bool json = false;
+	char *line;
+	int opt, status;
+
+	if (!sock || !*sock)
+		sock = RW_DEFAULT_SOCKET;
+	while ((opt = getopt_long(argc, argv, "s:jh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			sock = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'P':
+			if (parse_u64(optarg, 0x7fffffff, &v))
+				return usage_error("--pid needs a positive process id, not '%s'", optarg);
+			req.pid = v;
+			break;
+		case 'C':
+			/* A missing cgroup is the daemon's error to report, with its words. */
+			if (access(optarg, F_OK) == 0) {
+				if (absolute("--cgroup", optarg, req.cgroup, sizeof(req.cgroup)))
+					return EXIT_USAGE;
+			} else if (optarg[0] != '/' || strlen(optarg) >= sizeof(req.cgroup)) {
+				return usage_error("--cgroup needs an existing or absolute path: %s", optarg);
+			} else {
+				strcpy(req.cgroup, optarg);
+			}
+			break;
+		case 'I':
+			if (parse_u64(optarg, ~0ULL, &v))
+				return usage_error("--cgroup-id needs a positive number, not '%s'", optarg);
+			req.cgroup_id = v;
+			break;
+		case 'W':
+			if (req.nwatch == RW_MAX_WATCH)
+				return usage_error("too many --watch (at most 16): %s", optarg);
+			if (absolute("--watch", optarg, req.watch[req.nwatch], sizeof(req.watch[0])))
+				return EXIT_USAGE;
+			req.nwatch++;
+			break;
+		case 'R':
+			req.report = true;
+			break;
+		case 'V':
+			req.verify = true;
+			break;
+		case 'K':
+			if (strlen(optarg) >= sizeof(req.canary))
+				return usage_error("--canary too long: %s", optarg);
+			strcpy(req.canary, optarg);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc)
+		return usage_error("%s", "a command is needed");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(argv[optind], cmds[i].name))
+			req.cmd = cmds[i].cmd;
+	if (!req.cmd)
+		return usage_error("unknown command '%s'", argv[optind]);
+	optind++;
+	if (req.cmd != RW_CMD_ATTACH && optind < argc) {
+		if (parse_u64(argv[optind], 0xffffffffULL, &v))
+			return usage_error("a session id is a positive number, not '%s'", argv[optind]);
+		req.session = v;
+		optind++;
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	if (req.cmd == RW_CMD_ATTACH && !!req.pid + !!req.cgroup[0] + !!req.cgroup_id != 1)
+		return usage_error("%s", "attach needs exactly one of --pid, --cgroup, --cgroup-id");
+	if (req.cmd != RW_CMD_ATTACH && req.cmd != RW_CMD_STATUS && !req.session)
+		return usage_error("%s needs a session id", argv[optind - 1]);
+
+	line = protocol_format_request(&req);
+	if (!line) {
+		fprintf(stderr, "rewindctl: out of memory\n");
+		return EXIT_ERROR;
+	}
+	{
+		size_t n = strlen(line);
+		char *l2 = realloc(line, n + 2);
+
+		if (!l2) {
+			free(line);
+			return EXIT_ERROR;
+		}
+		line = l2;
+		line[n] = '\n';
+		line[n + 1] = '\0';
+	}
+	resp = transact(sock, line, &status);
+	free(line);
+	if (!resp)
+		return status;
+	if (!json_object_get_boolean(field(resp, "ok"))) {
+		if (json)
+			printf("%s\n", json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN));
+		fprintf(stderr, "rewindctl: error: %s\n", json_object_get_string(field(resp, "error")));
+		json_object_put(resp);
+		return EXIT_ERROR;
+	}
+	print_result(&req, resp, json);
+	json_object_put(resp);
+	return 0;
+}

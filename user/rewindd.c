@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * rewindd: the daemon. Loads the BPF tracker, serves the control socket.
+ */
+#define LOG_PREFIX ""
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+#include "session.h"
+
+static const char usage[] =
+"Usage: rewindd [OPTIONS]\n"
+"\n"
+"Track serverless function processes with eBPF and report, per invocation,\n"
+"the pages, mappings, files and tasks each invocation touched.\n"
+"\n"
+"Options:\n"
+"  -f, --foreground        stay in the foreground, log to stderr\n"
+"  -s, --socket PATH       control socket (default " RW_DEFAULT_SOCKET ")\n"
+"  -g, --group NAME        let members of group NAME use the socket (mode 0660);\n"
+"                          default: root only (0600)\n"
+"  -r, --ringbuf-size N    ring buffer bytes, power of two (default 16777216)\n"
+"  -p, --pidfile PATH      write the daemon's pid to PATH (service mode)\n"
+"  -v, --verbose           debug messages (twice: libbpf's too)\n"
+"  -h, --help              this text\n"
+"\n"
+"Examples:\n"
+"  rewindd --foreground &                      # run in a terminal\n"
+"  rewindd                                     # service: returns once the socket is ready\n"
+"  rewindd -f --socket /tmp/rw.sock -g faas    # a group may drive it\n"
+"  rewindctl attach --pid 4242 --report        # then drive it with rewindctl(8)\n";
+
+/*
+ * Service mode: the parent returns only when the child serves the socket
+ * (or failed), so `rewindd && rewindctl ...` never races the bind.
+ */
+static int daemonize(int *ready_fd)
+{
+	int pipefd[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(pipefd, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(pipefd[1]);
+		exit(read(pipefd[0], &c, 1) == 1 && c == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	}
+	close(pipefd[0]);
+	if (setsid() < 0)
+		return -errno;
+	if (chdir("/"))
+		return -errno;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		close(null);
+	}
+	rw_log_use_syslog("rewindd");
+	*ready_fd = pipefd[1];
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "ringbuf-size", required_argument, NULL, 'r' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct rw_server_opts sopts = { .socket_path = RW_DEFAULT_SOCKET, .socket_gid = (gid_t)-1 };
+	struct rw_tracker_opts topts = { 0 };
+	const char *pidfile = NULL;
+	struct rw_server *srv = NULL;
+	struct rw_sessions S;
+	bool foreground = false;
+	int ready_fd = -1, verbose = 0, opt, err;
+	char *end;
+
+	while ((opt = getopt_long(argc, argv, "fs:g:r:p:vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'f':
+			foreground = true;
+			break;
+		case 's':
+			sopts.socket_path = optarg;
+			break;
+		case 'g': {
+			struct group *g = getgrnam(optarg);
+
+			if (!g) {
+				fprintf(stderr, "rewindd: no such group: %s\n", optarg);
+				return 2;
+			}
+			sopts.socket_gid = g->gr_gid;
+			break;
+		}
+		case 'r':
+			errno = 0;
+			topts.ringbuf_bytes = strtoull(optarg, &end, 0);
+			if (errno || *end || topts.ringbuf_bytes < 4096 ||
+			    (topts.ringbuf_bytes & (topts.ringbuf_bytes - 1))) {
+				fprintf(stderr, "rewindd: --ringbuf-size must be a power of two >= 4096\n");
+				return 2;
+			}
+			break;
+		case 'p':
+			pidfile = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "rewindd: unexpected argument: %s\n", argv[optind]);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "rewindd: must run as root (BPF and ptrace)\n");
+		return 1;
+	}
+	rw_log_level = verbose ? RW_LOG_DEBUG : RW_LOG_INFO;
+	topts.verbose = verbose > 1;
+
+	if (!foreground) {
+		err = daemonize(&ready_fd);
+		if (err) {
+			fprintf(stderr, "rewindd: cannot daemonize: %s\n", strerror(-err));
+			return 1;
+		}
+	}
+	err = sessions_init(&S, &topts);
+	if (!err)
+		err = server_open(&srv, &sopts, &S);
+	if (err) {
+		pr_err("rewindd: cannot start: %s\n", strerror(-err));
+		sessions_fini(&S);
+		return 1;
+	}
+	if (pidfile) {
+		FILE *f = fopen(pidfile, "we");
+
+		if (!f || fprintf(f, "%d\n", getpid()) < 0 || fclose(f)) {
+			pr_perror("cannot write %s", pidfile);
+			server_close(srv);
+			sessions_fini(&S);
+			return 1;
+		}
+	}
+	pr_info("rewindd: serving %s\n", sopts.socket_path);
+	if (ready_fd >= 0) {
+		char ok = 0;
+
+		if (write(ready_fd, &ok, 1) != 1)
+			pr_warn("the parent went away before the daemon was ready\n");
+		close(ready_fd);
+	}
+	err = server_run(srv);
+	server_close(srv);
+	sessions_fini(&S);
+	if (pidfile)
+		unlink(pidfile);
+	return err ? 1 : 0;
+}
