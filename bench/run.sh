@@ -40,29 +40,40 @@ measure() {
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
+# Configurations, each measured once per round, in this order:
+#   off        no rewindd at all
+#   idle       rewindd running, nothing attached (programs are detached then)
+#   untracked  rewindd tracking another process: this one is filtered out
+#   tracked    this process attached in report mode
 declare -A R
 for ((r = 1; r <= ROUNDS; r++)); do
 	for w in faults writes; do
 		n=$FAULTS; [ $w = writes ] && n=$WRITES
 		R[$w.off]+="$(measure $w $n) "
 		daemon_on || exit 1
+		R[$w.idle]+="$(measure $w $n) "
+		sleep 3600 & other=$!
+		oid=$("$CTL" --socket "$SOCK" attach --pid "$other" --report 2>/dev/null) || exit 1
 		R[$w.untracked]+="$(measure $w $n) "
+		"$CTL" --socket "$SOCK" detach "$oid" >/dev/null
+		kill "$other"; wait "$other" 2>/dev/null
 		R[$w.tracked]+="$(measure $w $n track) "
 		daemon_off
 	done
 	R[memcpy]+="$(measure memcpy 200000) "
 done
 
-printf '\nrewindd tracker overhead (median of %d alternating rounds, ns per operation)\n' "$ROUNDS"
-printf '%-32s %10s %10s %10s %9s %9s\n' workload "no rewindd" untracked tracked "untr/off" "trk/off"
+med() { tr ' ' '\n' <<<"${R[$1]}" | grep . | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+
+printf '\nrewindd tracker overhead: median of %d alternating rounds, ns per operation\n' "$ROUNDS"
+printf '%-34s %8s %8s %9s %8s  %9s %9s %9s\n' workload off idle untracked tracked \
+	idle/off untr/off trk/off
 for w in faults writes; do
-	off=$(tr ' ' '\n' <<<"${R[$w.off]}" | grep . | median)
-	un=$(tr ' ' '\n' <<<"${R[$w.untracked]}" | grep . | median)
-	tr_=$(tr ' ' '\n' <<<"${R[$w.tracked]}" | grep . | median)
+	off=$(med $w.off) idle=$(med $w.idle) un=$(med $w.untracked) tr_=$(med $w.tracked)
 	label="page-fault loop (per fault)"; [ $w = writes ] && label="write(2) to /dev/null (per call)"
-	printf '%-32s %10s %10s %10s %9s %9s\n' "$label" "$off" "$un" "$tr_" \
-		"$(awk -v a="$un" -v b="$off" 'BEGIN { printf "%.3f", a / b }')" \
-		"$(awk -v a="$tr_" -v b="$off" 'BEGIN { printf "%.3f", a / b }')"
+	printf '%-34s %8s %8s %9s %8s  %9s %9s %9s\n' "$label" "$off" "$idle" "$un" "$tr_" \
+		"$(ratio "$idle" "$off")" "$(ratio "$un" "$off")" "$(ratio "$tr_" "$off")"
 done
-printf '%-32s %10s\n' "memcpy of one 4 KiB page" "$(tr ' ' '\n' <<<"${R[memcpy]}" | grep . | median)"
+printf '%-34s %8s\n' "memcpy of one 4 KiB page" "$(med memcpy)"
 echo "goals: untracked overhead <= 3% (faults), <= 5% (writes)"

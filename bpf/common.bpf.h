@@ -58,6 +58,13 @@ RW_MAP struct {
  */
 extern __u32 nr_tracked_cgroups;
 
+/*
+ * Wake the daemon only once this many bytes wait (user space sets it to a
+ * quarter of the ring): a wakeup per record would cost a context switch per
+ * write fault. The daemon drains the rest before answering any request.
+ */
+extern __u64 wakeup_bytes;
+
 /* The session tracking the current task, or 0. The hot path for everyone. */
 static __always_inline __u32 current_session(__u32 tgid)
 {
@@ -103,6 +110,14 @@ static __always_inline void *reserve_event(__u64 size, __u32 kind, __u32 session
 	return h;
 }
 
+static __always_inline void submit_event(void *e)
+{
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+		      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(e, flags);
+}
+
 /*
  * What the sys_exit dispatcher hands to the per-concern handlers: the raw
  * x86_64 arguments (still in pt_regs at exit) and the result.
@@ -126,7 +141,7 @@ static __always_inline int emit_syscall(const struct rw_sys_args *a)
 	e->__pad = 0;
 	__builtin_memcpy(e->args, a->args, sizeof(e->args));
 	e->ret = a->ret;
-	bpf_ringbuf_submit(e, 0);
+	submit_event(e);
 	return 0;
 }
 

@@ -290,6 +290,6 @@ __noinline int rw_file_syscall(struct rw_sys_args *a)
 	if (c.op == RW_FOP_UNLINK && a->nr == RW_NR_unlinkat && (a->args[2] & AT_REMOVEDIR))
 		e->op = RW_FOP_RMDIR;
 	e->flags = flags;
-	bpf_ringbuf_submit(e, 0);
+	submit_event(e);
 	return 0;
 }

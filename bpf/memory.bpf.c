@@ -27,7 +27,7 @@ static __always_inline int emit_fault(unsigned long address, __u32 flags)
 	e->addr = address;
 	e->flags = flags;
 	e->__pad = 0;
-	bpf_ringbuf_submit(e, 0);
+	submit_event(e);
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "common.bpf.h"
 
 __u32 nr_tracked_cgroups = 0;
+__u64 wakeup_bytes = 1;
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
@@ -122,7 +123,7 @@ static __always_inline void emit_task(__u32 session, __u32 op, struct task_struc
 	e->pid_tgid = BPF_CORE_READ(t, tgid);
 	e->parent = parent;
 	BPF_CORE_READ_STR_INTO(&e->comm, t, comm);
-	bpf_ringbuf_submit(e, 0);
+	submit_event(e);
 }
 
 /* Runs in the parent; the child is not yet running. */

@@ -10,6 +10,8 @@ TMP=$(mktemp -d /tmp/rewindd-test.XXXXXX)
 SOCK=$TMP/rewindd.sock
 export REWINDD_SOCKET=$SOCK
 DAEMON_PID=
+# Writing "exit" to a target that already died must not kill the test shell.
+trap "" PIPE
 # Test cgroups are named after the script's shell ($$ is the same in subshells).
 CG_NAME=rewindd-test-$$
 
@@ -91,6 +93,12 @@ run_test() {
 	for f in "$TMP"/*.extra.pid; do
 		[ -f "$f" ] && kill_and_wait "$(cat "$f")" && rm -f "$f"
 	done
+	# A failed test may leave sessions behind: the next test starts clean.
+	if [ -n "$DAEMON_PID" ]; then
+		for id in $("$CTL" status --json 2>/dev/null | jq -r '.sessions[].session'); do
+			"$CTL" detach "$id" >/dev/null 2>&1
+		done
+	fi
 	if [ $rc = 0 ]; then
 		echo "PASS $name"
 	elif [ $rc = 77 ]; then

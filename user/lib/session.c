@@ -445,7 +445,9 @@ static json_object *do_mark(struct rw_sessions *S, struct rw_session *s)
 		}
 		if (!t->wp)
 			continue;
-		if (wp_scan(t->wp, true, on_written, &c) < 0 || c.err) {
+		/* Coverage as the kernel has it now: layout changes drop registrations. */
+		if (wp_scan(t->wp, true, on_written, &c) < 0 || c.err ||
+		    wp_refresh(t->wp, &t->maps)) {
 			invocation_note(inv, "pid %d: write-protection scan failed; pages from faults "
 					"only", t->tgid);
 			target_disarm(t);

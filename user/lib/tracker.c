@@ -17,6 +17,7 @@
 
 struct rw_tracker {
 	struct tracker_bpf *skel;
+	bool attached;
 	struct ring_buffer *rb;
 	rw_event_fn fn;
 	void *ctx;
@@ -87,11 +88,7 @@ int tracker_open(struct rw_tracker **out, const struct rw_tracker_opts *opts,
 		       strerror(-err));
 		goto cleanup;
 	}
-	err = tracker_bpf__attach(t->skel);
-	if (err) {
-		pr_err("cannot attach the BPF programs: %s\n", strerror(-err));
-		goto cleanup;
-	}
+	t->skel->data->wakeup_bytes = bpf_map__max_entries(t->skel->maps.events) / 4;
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, t, NULL);
 	if (!t->rb) {
 		err = -errno;
@@ -114,6 +111,45 @@ void tracker_close(struct rw_tracker *t)
 	free(t);
 }
 
+/*
+ * The programs are attached only while something is tracked: enabling any
+ * syscall tracepoint sends every syscall of every task through the kernel's
+ * slow path, so an idle rewindd must cost the machine nothing.
+ */
+static int attach_if_needed(struct rw_tracker *t)
+{
+	int err;
+
+	if (t->attached)
+		return 0;
+	err = tracker_bpf__attach(t->skel);
+	if (err) {
+		pr_err("cannot attach the BPF programs: %s\n", strerror(-err));
+		tracker_bpf__detach(t->skel);
+		return err;
+	}
+	t->attached = true;
+	pr_debug("programs attached\n");
+	return 0;
+}
+
+static bool map_empty(struct bpf_map *map)
+{
+	__u64 key = 0;
+
+	return bpf_map_get_next_key(bpf_map__fd(map), NULL, &key) != 0;
+}
+
+static void detach_if_idle(struct rw_tracker *t)
+{
+	if (!t->attached || !map_empty(t->skel->maps.tracked_tgids) ||
+	    !map_empty(t->skel->maps.tracked_cgroups))
+		return;
+	tracker_bpf__detach(t->skel);
+	t->attached = false;
+	pr_debug("nothing tracked: programs detached\n");
+}
+
 int tracker_epoll_fd(const struct rw_tracker *t)
 {
 	return ring_buffer__epoll_fd(t->rb);
@@ -130,9 +166,15 @@ int tracker_track_tgid(struct rw_tracker *t, pid_t tgid, uint32_t session)
 {
 	struct rw_tracked v = { .session = session };
 	__u32 key = tgid;
+	int err = attach_if_needed(t);
 
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.tracked_tgids), &key, &v, BPF_ANY))
-		return -errno;
+	if (err)
+		return err;
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.tracked_tgids), &key, &v, BPF_ANY)) {
+		err = -errno;
+		detach_if_idle(t);
+		return err;
+	}
 	return 0;
 }
 
@@ -142,6 +184,7 @@ int tracker_untrack_tgid(struct rw_tracker *t, pid_t tgid)
 
 	if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.tracked_tgids), &key) && errno != ENOENT)
 		return -errno;
+	detach_if_idle(t);
 	return 0;
 }
 
@@ -165,9 +208,15 @@ int tracker_track_cgroup(struct rw_tracker *t, uint64_t cgid, uint32_t session)
 {
 	__u64 key = cgid;
 	__u32 v = session;
+	int err = attach_if_needed(t);
 
-	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.tracked_cgroups), &key, &v, BPF_ANY))
-		return -errno;
+	if (err)
+		return err;
+	if (bpf_map_update_elem(bpf_map__fd(t->skel->maps.tracked_cgroups), &key, &v, BPF_ANY)) {
+		err = -errno;
+		detach_if_idle(t);
+		return err;
+	}
 	return count_cgroups(t);
 }
 
@@ -177,7 +226,9 @@ int tracker_untrack_cgroup(struct rw_tracker *t, uint64_t cgid)
 
 	if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.tracked_cgroups), &key) && errno != ENOENT)
 		return -errno;
-	return count_cgroups(t);
+	count_cgroups(t);
+	detach_if_idle(t);
+	return 0;
 }
 
 /*
@@ -211,7 +262,9 @@ int tracker_untrack_session(struct rw_tracker *t, uint32_t session)
 {
 	delete_session_entries(bpf_map__fd(t->skel->maps.tracked_tgids), session);
 	delete_session_entries(bpf_map__fd(t->skel->maps.tracked_cgroups), session);
-	return count_cgroups(t);
+	count_cgroups(t);
+	detach_if_idle(t);
+	return 0;
 }
 
 uint64_t tracker_dropped(const struct rw_tracker *t, uint32_t session)
