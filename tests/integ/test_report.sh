@@ -22,6 +22,8 @@ report_pages37() {
 	invoke && "$CTL" mark "$id" >/dev/null || return 1
 	r=$(report_of "$id" 1)
 	expect "pages written in the 64-page region (37 distinct, one 1000 times)" "$(row_pages "$r" "$addr")" 37 || return 1
+	expect "region row is anonymous" "$(jq -r --argjson a "$((16#$addr))" '.mappings[] | select(.start == $a) | .name' <<<"$r")" "" || return 1
+	expect "stack row named" "$(jq -r '[.mappings[] | select(.name == "[stack]")] | length' <<<"$r")" 1 || return 1
 	expect "every row belongs to the target" "$(jq '[.mappings[].pid] | unique' -c <<<"$r")" "[$TPID]" || return 1
 	expect "JSON keys" "$(jq -c '[has("invocation","pages_written","mappings","layout","files","tasks","dropped")] | all' <<<"$r")" true || return 1
 	expect "dropped" "$(jq .dropped <<<"$r")" 0 || return 1

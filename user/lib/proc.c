@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,7 @@ static int read_file(const char *path, char **out)
 	return 0;
 }
 
+/* line is one NUL-terminated line: sscanf's " " would otherwise run into the next. */
 static int parse_maps_line(const char *line, struct rw_vma *v)
 {
 	char perms[5];
@@ -93,9 +95,15 @@ int proc_parse_maps(const char *text, struct rw_maps *out)
 	out->n = 0;
 	while (*line) {
 		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		char one[PATH_MAX + 128];
 		struct rw_vma v;
 
-		if (parse_maps_line(line, &v))
+		if (len >= sizeof(one))
+			return -EINVAL;
+		memcpy(one, line, len);
+		one[len] = '\0';
+		if (parse_maps_line(one, &v))
 			return -EINVAL;
 		if (out->n == out->cap) {
 			size_t cap = out->cap ? out->cap * 2 : 64;
