@@ -428,7 +428,7 @@ static json_object *sys_record_json(const struct rw_sys_record *r)
 		}
 	} else {
 		args = json_object_new_array();
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < syscall_report_args(r->nr); i++)
 			json_object_array_add(args, json_object_new_int64(r->args[i]));
 		json_object_object_add(o, "args", args);
 	}

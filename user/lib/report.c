@@ -146,10 +146,11 @@ void report_print_invocation(FILE *f, json_object *inv)
 		for (size_t i = 0; i < len(inv, "process_state"); i++) {
 			json_object *s = json_object_array_get_idx(a, i), *args = get(s, "args");
 
-			fprintf(f, "    %s(%" PRId64 ", %" PRId64 ", ...) = %" PRId64 "\n", str(s, "op"),
-				json_object_get_int64(json_object_array_get_idx(args, 0)),
-				json_object_get_int64(json_object_array_get_idx(args, 1)),
-				num(s, "result"));
+			fprintf(f, "    %s(", str(s, "op"));
+			for (size_t k = 0; k < len(s, "args"); k++)
+				fprintf(f, "%s%" PRId64, k ? ", " : "",
+					json_object_get_int64(json_object_array_get_idx(args, k)));
+			fprintf(f, ") = %" PRId64 "\n", num(s, "result"));
 		}
 	}
 	a = get(inv, "notes");

@@ -13,6 +13,8 @@ const char *file_op_name(uint32_t op);
 const char *task_op_name(uint32_t op);
 /* True for mmap, munmap, mremap, mprotect, pkey_mprotect, brk, madvise. */
 int syscall_is_layout(uint32_t nr);
+/* How many leading arguments of a process-state syscall mean something in a report (not pointers). */
+int syscall_report_args(uint32_t nr);
 /* "rw-p"-style protection string into buf[5]. */
 void prot_string(uint32_t prot, int shared, char buf[5]);
 
