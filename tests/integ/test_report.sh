@@ -7,9 +7,33 @@ cd "$(dirname "$0")/../.."
 
 TESTS=(report_pages37 report_rearm_each_mark report_new_mmap report_brk report_kernel_write
        report_files report_thread report_fork_child report_cgroup report_cgroup_id
-       report_dropped_events report_human_output)
+       report_cgroup_fork report_dropped_events report_human_output daemon_foreground
+       daemon_second_instance)
 require_root "${TESTS[@]}"
-start_daemon || { for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
+start_daemon || { # Foreground mode: logs to stderr; its "serving" line says the socket is ready.
+daemon_foreground() {
+	local sock=$TMP/fg.sock line pid
+	coproc FG { exec "$RWD" --foreground --socket "$sock" 2>&1; }
+	pid=$FG_PID
+	read -r line <&"${FG[0]}"
+	grep -q "serving $sock" <<<"$line" || { echo "first line: $line"; kill "$pid"; return 1; }
+	"$CTL" --socket "$sock" status >/dev/null || { kill "$pid"; return 1; }
+	kill -TERM "$pid"
+	wait "$pid"
+	expect "exit status after SIGTERM" $? 0 || return 1
+	[ ! -e "$sock" ] || { echo "socket left behind"; return 1; }
+}
+
+# A second daemon on a live socket refuses to start; the first keeps serving.
+daemon_second_instance() {
+	local out
+	out=$("$RWD" --foreground --socket "$SOCK" 2>&1)
+	[ $? = 1 ] || { echo "second daemon did not fail: $out"; return 1; }
+	grep -q "another rewindd is serving" <<<"$out" || { echo "message: $out"; return 1; }
+	"$CTL" status >/dev/null
+}
+
+for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
 
 # The row of a mapping that starts at a hex address, from one invocation's JSON.
 row_pages() { jq -r --argjson a "$((16#$2))" '[.mappings[] | select(.start == $a) | .pages_written] | add // 0' <<<"$1"; }
@@ -163,6 +187,24 @@ cgroup_case() {
 report_cgroup() { cgroup_case path; }
 report_cgroup_id() { cgroup_case id; }
 
+# cgroup mode tracks every process of the cgroup, including children, by cgroup id.
+report_cgroup_fork() {
+	local id r child
+	make_cgroup || return $?
+	start_target fork || return 1
+	echo "$TPID" >"$CG/cgroup.procs" || return 1
+	id=$("$CTL" attach --cgroup "$CG" --report) || return 1
+	invoke && "$CTL" mark "$id" >/dev/null || return 1
+	child=$(cut -d' ' -f2 <<<"$DONE")
+	r=$(report_of "$id" 1)
+	expect "child's tasks" "$(jq -c --argjson c "$child" '[.tasks[] | select(.pid == $c) | .op]' <<<"$r")" '["new_process","exit_process"]' || return 1
+	[ "$(jq --argjson c "$child" '[.mappings[] | select(.pid == $c) | .pages_written] | add // 0' <<<"$r")" -ge 3 ] ||
+		{ echo "child's pages missing: $r"; return 1; }
+	"$CTL" detach "$id" >/dev/null
+	stop_target
+	rmdir "$CG"
+}
+
 # A ring buffer far too small: drops are counted and reported, and the page
 # count stays exact because the write-protection scan is the authority.
 report_dropped_events() {
@@ -194,6 +236,29 @@ report_human_output() {
 	grep -q "^invocation 1 " <<<"$out" || { echo "no invocation header: $out"; return 1; }
 	grep -Eq "^ +$TPID +$addr +[0-9a-f]+ +rw-p +37 " <<<"$out" || { echo "no region row with 37 pages: $out"; return 1; }
 	"$CTL" detach "$id" >/dev/null
+}
+
+# Foreground mode: logs to stderr; its "serving" line says the socket is ready.
+daemon_foreground() {
+	local sock=$TMP/fg.sock line pid
+	coproc FG { exec "$RWD" --foreground --socket "$sock" 2>&1; }
+	pid=$FG_PID
+	read -r line <&"${FG[0]}"
+	grep -q "serving $sock" <<<"$line" || { echo "first line: $line"; kill "$pid"; return 1; }
+	"$CTL" --socket "$sock" status >/dev/null || { kill "$pid"; return 1; }
+	kill -TERM "$pid"
+	wait "$pid"
+	expect "exit status after SIGTERM" $? 0 || return 1
+	[ ! -e "$sock" ] || { echo "socket left behind"; return 1; }
+}
+
+# A second daemon on a live socket refuses to start; the first keeps serving.
+daemon_second_instance() {
+	local out
+	out=$("$RWD" --foreground --socket "$SOCK" 2>&1)
+	[ $? = 1 ] || { echo "second daemon did not fail: $out"; return 1; }
+	grep -q "another rewindd is serving" <<<"$out" || { echo "message: $out"; return 1; }
+	"$CTL" status >/dev/null
 }
 
 for t in "${TESTS[@]}"; do
