@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* /proc parsing on fixture text. */
+/* /proc parsing on fixture text, plus the read wrappers on this very process. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -19,35 +21,122 @@ static const char maps_text[] =
 	"55d0c0a01000-55d0c0a02000 rw-p 00001000 fe:00 332835                     /usr/bin/prog\n"
 	"55d0c1000000-55d0c1021000 rw-p 00000000 00:00 0                          [heap]\n"
 	"7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \n"
-	"7f0000004000-7f0000005000 rw-s 00000000 00:05 12                         /dev/shm/my file (deleted)\n"
+	"7f0000004000-7f0000005000 rw-s 00000000 00:05 12                         /dev/shm/my  file (deleted)\n"
 	"7f0000005000-7f0000006000 ---p 00000000 00:00 0\n"
+	"7f0000006000-7f0000008000 r-xp 0001a000 103:02 4294967296               /lib/x86_64-linux-gnu/libc.so.6\n"
 	"7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0                          [stack]\n"
-	"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n";
+	"7ffc000fe000-7ffc00100000 r-xp 00000000 00:00 0                          [vdso]\n"
+	"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]";	/* no final newline */
 
-static void parse_maps(void **state)
+static void parse_maps_fields(void **state)
 {
 	struct rw_maps m = { 0 };
 
 	assert_int_equal(proc_parse_maps(maps_text, &m), 0);
-	assert_int_equal(m.n, 8);
+	assert_int_equal(m.n, 10);
+
 	assert_int_equal(m.v[0].start, 0x55d0c0a00000);
 	assert_int_equal(m.v[0].end, 0x55d0c0a01000);
 	assert_int_equal(m.v[0].prot, PROT_READ);
+	assert_false(m.v[0].shared);
 	assert_string_equal(m.v[0].name, "/usr/bin/prog");
+	assert_false(rw_vma_private_writable(&m.v[0]));
+
+	assert_int_equal(m.v[1].prot, PROT_READ | PROT_WRITE);
 	assert_int_equal(m.v[1].offset, 0x1000);
-	assert_int_equal(m.v[1].inode, 332835);
 	assert_int_equal(m.v[1].dev_major, 0xfe);
+	assert_int_equal(m.v[1].dev_minor, 0);
+	assert_int_equal(m.v[1].inode, 332835);
 	assert_true(rw_vma_private_writable(&m.v[1]));
+
 	assert_string_equal(m.v[2].name, "[heap]");
-	/* Anonymous: no name, with or without the trailing blank. */
+	assert_true(rw_vma_private_writable(&m.v[2]));
+
+	/* Anonymous: no name, with or without the kernel's trailing blank. */
 	assert_string_equal(m.v[3].name, "");
+	assert_true(rw_vma_private_writable(&m.v[3]));
 	assert_string_equal(m.v[5].name, "");
 	assert_int_equal(m.v[5].prot, 0);
-	/* Spaces and "(deleted)" stay part of the name; shared is not private writable. */
-	assert_string_equal(m.v[4].name, "/dev/shm/my file (deleted)");
+
+	/* Inner spaces (even two) and "(deleted)" stay part of the name. */
+	assert_string_equal(m.v[4].name, "/dev/shm/my  file (deleted)");
 	assert_true(m.v[4].shared);
 	assert_false(rw_vma_private_writable(&m.v[4]));
-	assert_string_equal(m.v[7].name, "[vsyscall]");
+
+	/* Three-digit major, inode past 32 bits. */
+	assert_int_equal(m.v[6].prot, PROT_READ | PROT_EXEC);
+	assert_int_equal(m.v[6].offset, 0x1a000);
+	assert_int_equal(m.v[6].dev_major, 0x103);
+	assert_int_equal(m.v[6].dev_minor, 2);
+	assert_int_equal(m.v[6].inode, 4294967296ULL);
+
+	assert_string_equal(m.v[7].name, "[stack]");
+	assert_string_equal(m.v[8].name, "[vdso]");
+	assert_string_equal(m.v[9].name, "[vsyscall]");
+	assert_int_equal(m.v[9].start, 0xffffffffff600000ULL);
+	assert_int_equal(m.v[9].prot, PROT_EXEC);
+	proc_maps_free(&m);
+	assert_null(m.v);
+	assert_int_equal(m.n, 0);
+}
+
+static void parse_maps_long_name_and_blank_lines(void **state)
+{
+	struct rw_maps m = { 0 };
+	char name[400], text[600];
+
+	memset(name, 'a', sizeof(name) - 1);
+	name[0] = '/';
+	name[sizeof(name) - 1] = '\0';
+	snprintf(text, sizeof(text), "\n1000-2000 rw-p 00000000 08:01 7 %s\n\n3000-4000 r--p 0 0:0 0\n",
+		 name);
+	assert_int_equal(proc_parse_maps(text, &m), 0);
+	assert_int_equal(m.n, 2);
+	/* Truncated to the buffer, NUL-terminated. */
+	assert_int_equal(strlen(m.v[0].name), sizeof(m.v[0].name) - 1);
+	assert_memory_equal(m.v[0].name, name, sizeof(m.v[0].name) - 1);
+	assert_int_equal(m.v[1].start, 0x3000);
+
+	/* out is reused: emptied first. */
+	assert_int_equal(proc_parse_maps("5000-6000 rw-p 00000000 00:00 0\n", &m), 0);
+	assert_int_equal(m.n, 1);
+	assert_int_equal(m.v[0].start, 0x5000);
+	assert_int_equal(proc_parse_maps("", &m), 0);
+	assert_int_equal(m.n, 0);
+	proc_maps_free(&m);
+}
+
+static void parse_maps_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"zz00-2000 rw-p 00000000 00:00 0\n",		/* not hex */
+		"1000 2000 rw-p 00000000 00:00 0\n",		/* no dash */
+		"1000-2000 rw-p 00000000 00:00\n",		/* no inode */
+		"1000-2000 rw-p 00000000 00:00 ",		/* no inode, blank */
+		"1000-2000 rwzp 00000000 00:00 0\n",		/* bad perms */
+		"1000-2000 rw-q 00000000 00:00 0\n",		/* neither p nor s */
+		"1000-2000 rw- 00000000 00:00 0\n",		/* short perms */
+		"1000-2000 rw-p 00000000 0000 0\n",		/* no major:minor */
+		"1000-2000 rw-p 00000000 00:00 12x /foo\n",	/* junk on the inode */
+		"1000-2000 rw-p 00000000 00:00 -1\n",		/* signed inode */
+		"2000-1000 rw-p 00000000 00:00 0\n",		/* end before start */
+		"1000-1000 rw-p 00000000 00:00 0\n",		/* empty */
+		"10000000000000000-10000000000000001 rw-p 0 00:00 0\n",	/* 65 bits */
+		"1000-2000 rw-p 00000000 100000000:00 0\n",	/* major over 32 bits */
+		"3000-4000 rw-p 0 00:00 0\n1000-2000 rw-p 0 00:00 0\n",	/* out of order */
+		"1000-3000 rw-p 0 00:00 0\n2000-4000 rw-p 0 00:00 0\n",	/* overlapping */
+		"1000-2000 rw-p 0 00:00 0\ngarbage\n",		/* a good line, then junk */
+		" 1000-2000 rw-p 0 00:00 0\n",			/* leading blank */
+	};
+	struct rw_maps m = { 0 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int err = proc_parse_maps(bad[i], &m);
+
+		if (err != -EINVAL)
+			fail_msg("accepted (%d): %s", err, bad[i]);
+		assert_int_equal(m.n, 0);
+	}
 	proc_maps_free(&m);
 }
 
@@ -55,93 +144,201 @@ static void find(void **state)
 {
 	struct rw_maps m = { 0 };
 
+	assert_int_equal(proc_maps_find(&m, 0x1000), -1);	/* empty */
 	assert_int_equal(proc_parse_maps(maps_text, &m), 0);
+	assert_int_equal(proc_maps_find(&m, 0), -1);
+	assert_int_equal(proc_maps_find(&m, 0x55d0c09fffff), -1);
+	assert_int_equal(proc_maps_find(&m, 0x55d0c0a00000), 0);
+	assert_int_equal(proc_maps_find(&m, 0x55d0c0a00fff), 0);
+	assert_int_equal(proc_maps_find(&m, 0x55d0c0a01000), 1);	/* adjacent */
+	assert_int_equal(proc_maps_find(&m, 0x55d0c0a02000), -1);	/* gap */
 	assert_int_equal(proc_maps_find(&m, 0x55d0c1000000), 2);
 	assert_int_equal(proc_maps_find(&m, 0x55d0c1020fff), 2);
 	assert_int_equal(proc_maps_find(&m, 0x55d0c1021000), -1);
-	assert_int_equal(proc_maps_find(&m, 0x7ffc00000010), 6);
-	assert_int_equal(proc_maps_find(&m, 0x1000), -1);
-	assert_int_equal(proc_maps_find(&m, 0xffffffffff600000), 7);
+	assert_int_equal(proc_maps_find(&m, 0x7f0000004800), 4);
+	assert_int_equal(proc_maps_find(&m, 0x7ffc00010000), 7);
+	assert_int_equal(proc_maps_find(&m, 0xffffffffff600000ULL), 9);
+	assert_int_equal(proc_maps_find(&m, 0xffffffffff601000ULL), -1);
+	assert_int_equal(proc_maps_find(&m, UINT64_MAX), -1);
 	proc_maps_free(&m);
 }
 
-static void malformed_maps(void **state)
-{
-	struct rw_maps m = { 0 };
-
-	assert_int_equal(proc_parse_maps("not a maps line\n", &m), -EINVAL);
-	assert_int_equal(proc_parse_maps("7f00-7e00 rw-p 0 00:00 0\n", &m), -EINVAL);
-	assert_int_equal(proc_parse_maps("7f00-7f01 rw 0 00:00 0\n", &m), -EINVAL);
-	assert_int_equal(proc_parse_maps("", &m), 0);
-	assert_int_equal(m.n, 0);
-	proc_maps_free(&m);
-}
-
-static void long_name_truncated(void **state)
-{
-	char text[1024];
-	struct rw_maps m = { 0 };
-	int n = snprintf(text, sizeof(text), "1000-2000 rw-p 0 00:00 7 /");
-
-	for (int i = 0; i < 400; i++)
-		text[n++] = 'a';
-	text[n] = '\0';
-	assert_int_equal(proc_parse_maps(text, &m), 0);
-	assert_int_equal(strlen(m.v[0].name), sizeof(m.v[0].name) - 1);
-	proc_maps_free(&m);
-}
+static const char status_text[] =
+	"Name:\tmy prog x\n"
+	"Umask:\t0022\n"
+	"State:\tS (sleeping)\n"
+	"Tgid:\t4242\n"
+	"Ngid:\t0\n"
+	"Pid:\t4243\n"
+	"PPid:\t1\n"
+	"TracerPid:\t0\n"
+	"Uid:\t1000\t1001\t1002\t1003\n"
+	"Gid:\t2000\t2001\t2002\t4294967294\n"
+	"FDSize:\t64\n"
+	"Groups:\t27 100 \n"
+	"NStgid:\t4242\n"
+	"VmRSS:\t    1234 kB\n"
+	"Threads:\t7\n"
+	"SigQ:\t0/63397\n";
 
 static void parse_status(void **state)
 {
-	static const char text[] =
-		"Name:\tpython3\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4242\nNgid:\t0\n"
-		"Pid:\t4242\nPPid:\t1\nTracerPid:\t0\nUid:\t1000\t1000\t1001\t1000\n"
-		"Gid:\t100\t100\t100\t100\nThreads:\t7\n";
 	struct rw_proc_status st;
 
-	assert_int_equal(proc_parse_status(text, &st), 0);
-	assert_string_equal(st.name, "python3");
+	assert_int_equal(proc_parse_status(status_text, &st), 0);
+	assert_string_equal(st.name, "my prog x");
 	assert_int_equal(st.state, 'S');
 	assert_int_equal(st.tgid, 4242);
 	assert_int_equal(st.ppid, 1);
-	assert_int_equal(st.uid[2], 1001);
-	assert_int_equal(st.gid[0], 100);
+	assert_int_equal(st.uid[0], 1000);
+	assert_int_equal(st.uid[1], 1001);
+	assert_int_equal(st.uid[2], 1002);
+	assert_int_equal(st.uid[3], 1003);
+	assert_int_equal(st.gid[0], 2000);
+	assert_int_equal(st.gid[3], 4294967294U);
 	assert_int_equal(st.threads, 7);
-	assert_int_equal(proc_parse_status("Name:\tx\n", &st), -EINVAL);
+
+	/* A zombie's status, a long name truncated to comm's 15 characters. */
+	assert_int_equal(proc_parse_status("Name:\tabcdefghijklmnopq\nState:\tZ (zombie)\n"
+					   "Tgid:\t9\nPPid:\t8\nUid:\t0\t0\t0\t0\n"
+					   "Gid:\t0\t0\t0\t0\nThreads:\t1\n", &st), 0);
+	assert_string_equal(st.name, "abcdefghijklmno");
+	assert_int_equal(st.state, 'Z');
+	assert_int_equal(st.uid[0], 0);
 }
 
-static void live_self(void **state)
+static void parse_status_malformed(void **state)
 {
 	struct rw_proc_status st;
+	char text[sizeof(status_text) + 64];
+	static const char *const edits[][2] = {
+		{ "Threads:\t7\n", "" },			/* missing field */
+		{ "Name:\tmy prog x\n", "" },
+		{ "Uid:\t1000\t1001\t1002\t1003\n", "Uid:\t1000\t1001\t1002\n" },	/* 3 ids */
+		{ "Uid:\t1000\t1001\t1002\t1003\n", "Uid:\t1000\t1001\t1002\t1003\t5\n" },
+		{ "Tgid:\t4242\n", "Tgid:\tx\n" },
+		{ "PPid:\t1\n", "PPid:\t-1\n" },
+		{ "Gid:\t2000\t2001\t2002\t4294967294\n", "Gid:\t2000\t2001\t2002\t4294967296\n" },
+		{ "State:\tS (sleeping)\n", "State:\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		const char *at = strstr(status_text, edits[i][0]);
+
+		assert_non_null(at);
+		snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - status_text), status_text,
+			 edits[i][1], at + strlen(edits[i][0]));
+		if (proc_parse_status(text, &st) != -EINVAL)
+			fail_msg("accepted edit %zu: %s", i, text);
+	}
+	assert_int_equal(proc_parse_status("", &st), -EINVAL);
+}
+
+/* ready: thread -> main; go: main -> thread. */
+static int ready_fds[2], go_fds[2];
+
+static void *blocked_thread(void *arg)
+{
+	char c;
+
+	prctl(PR_SET_NAME, "worker two", 0, 0, 0);
+	*(pid_t *)arg = gettid();
+	if (write(ready_fds[1], "r", 1) != 1 || read(go_fds[0], &c, 1) != 1)
+		return (void *)1;
+	return NULL;
+}
+
+/* The wrappers, on this process. */
+static void read_self(void **state)
+{
 	struct rw_maps m = { 0 };
-	pid_t *tids = NULL;
-	size_t n = 0;
-	char comm[16];
-	int on_stack = 0;
+	struct rw_proc_status st;
+	int on_stack = 1;
+	pid_t tid = 0, *tids;
+	pthread_t th;
+	char comm[16], c;
+	void *heap = malloc(64), *ret;
+	ssize_t i;
+	size_t n;
+
+	assert_int_equal(proc_read_maps(getpid(), &m), 0);
+	i = proc_maps_find(&m, (uintptr_t)&on_stack);
+	assert_true(i >= 0);
+	assert_true(rw_vma_private_writable(&m.v[i]));
+	assert_true(proc_maps_find(&m, (uintptr_t)heap) >= 0);
+	i = proc_maps_find(&m, (uintptr_t)&read_self);
+	assert_true(i >= 0);
+	assert_true(m.v[i].prot & PROT_EXEC);
+	proc_maps_free(&m);
+	free(heap);
 
 	assert_int_equal(proc_read_status(getpid(), &st), 0);
 	assert_int_equal(st.tgid, getpid());
-	assert_int_equal(proc_read_maps(getpid(), &m), 0);
-	assert_true(proc_maps_find(&m, (uintptr_t)&on_stack) >= 0);
-	proc_maps_free(&m);
+	assert_int_equal(st.ppid, getppid());
+	assert_int_equal(st.uid[0], getuid());
+	assert_int_equal(st.state, 'R');
+	assert_int_equal(st.threads, 1);
+
+	/* A second thread: listed in order, with its own comm. */
+	assert_int_equal(pipe(ready_fds), 0);
+	assert_int_equal(pipe(go_fds), 0);
+	assert_int_equal(pthread_create(&th, NULL, blocked_thread, &tid), 0);
+	assert_int_equal(read(ready_fds[0], &c, 1), 1);
 	assert_int_equal(proc_list_threads(getpid(), &tids, &n), 0);
-	assert_int_equal(n, 1);
-	assert_int_equal(tids[0], getpid());
+	assert_int_equal(n, 2);
+	assert_true(tids[0] < tids[1]);
+	assert_true((tids[0] == getpid() && tids[1] == tid) || (tids[1] == getpid() && tids[0] == tid));
 	free(tids);
+	assert_int_equal(proc_read_comm(getpid(), tid, comm), 0);
+	assert_string_equal(comm, "worker two");
+	assert_int_equal(proc_read_status(getpid(), &st), 0);
+	assert_int_equal(st.threads, 2);
+	assert_int_equal(write(go_fds[1], "x", 1), 1);
+	assert_int_equal(pthread_join(th, &ret), 0);
+	assert_null(ret);
+	for (int k = 0; k < 2; k++) {
+		close(ready_fds[k]);
+		close(go_fds[k]);
+	}
+
+	assert_int_equal(prctl(PR_SET_NAME, "test-proc-self", 0, 0, 0), 0);
+	assert_int_equal(proc_read_comm(getpid(), 0, comm), 0);
+	assert_string_equal(comm, "test-proc-self");
 	assert_int_equal(proc_read_comm(getpid(), getpid(), comm), 0);
-	assert_string_equal(comm, "test_proc");
-	assert_int_equal(proc_read_maps(0x3fffffff, &m), -ESRCH);
+	assert_string_equal(comm, "test-proc-self");
+}
+
+static void read_gone(void **state)
+{
+	/* Above any pid_max: never exists. */
+	const pid_t none = 0x7ffffff0;
+	struct rw_maps m = { 0 };
+	struct rw_proc_status st;
+	char comm[16];
+	pid_t *tids;
+	size_t n;
+
+	assert_int_equal(proc_read_maps(none, &m), -ESRCH);
+	assert_int_equal(m.n, 0);
+	assert_int_equal(proc_read_status(none, &st), -ESRCH);
+	assert_int_equal(proc_read_comm(none, none, comm), -ESRCH);
+	assert_int_equal(proc_list_threads(none, &tids, &n), -ESRCH);
+	assert_null(tids);
+	assert_int_equal(n, 0);
+	proc_maps_free(&m);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(parse_maps),
+		cmocka_unit_test(parse_maps_fields),
+		cmocka_unit_test(parse_maps_long_name_and_blank_lines),
+		cmocka_unit_test(parse_maps_malformed),
 		cmocka_unit_test(find),
-		cmocka_unit_test(malformed_maps),
-		cmocka_unit_test(long_name_truncated),
 		cmocka_unit_test(parse_status),
-		cmocka_unit_test(live_self),
+		cmocka_unit_test(parse_status_malformed),
+		cmocka_unit_test(read_self),
+		cmocka_unit_test(read_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -14,103 +14,102 @@
 #include "log.h"
 #include "proc.h"
 
-/* Kernel-internal restart codes a blocked syscall leaves in rax when interrupted. */
-#define ERESTARTSYS		512
-#define ERESTARTNOINTR		513
-#define ERESTARTNOHAND		514
-#define ERESTART_RESTARTBLOCK	516
+#define USER64_CS	0x33		/* __USER_CS: the thread runs 64-bit code */
+/* Signals we deliver while waiting for one of our stops before giving up. */
+#define STOP_LOOPS	1000
+/* Reading code to find a syscall instruction: chunk size, and a bound for
+ * the fallback over all executable mappings when there is no vDSO. */
+#define SCAN_CHUNK	(64UL << 10)
+#define SCAN_BUDGET	(64UL << 20)
 
-/* Wait for the next stop of ij->tid; a signal-delivery stop is held back for later. */
-static int wait_stop(struct rw_inject *ij, int *status)
+enum stop_kind {
+	STOP_EVENT,	/* PTRACE_EVENT_STOP: our interrupt, or a group-stop */
+	STOP_SYSCALL,	/* syscall entry or exit (SIGTRAP | 0x80) */
+	STOP_SIGNAL,	/* signal-delivery stop */
+	STOP_OTHER,	/* another ptrace event */
+};
+
+static enum stop_kind stop_kind(int status)
 {
-	for (;;) {
-		if (waitpid(ij->tid, status, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (WIFEXITED(*status) || WIFSIGNALED(*status)) {
-			ij->seized = false;
-			return -ESRCH;
-		}
-		return 0;
-	}
+	int event = (unsigned int)status >> 16;
+
+	if (event == PTRACE_EVENT_STOP)
+		return STOP_EVENT;
+	if (event)
+		return STOP_OTHER;
+	if (WSTOPSIG(status) == (SIGTRAP | 0x80))
+		return STOP_SYSCALL;
+	return STOP_SIGNAL;
 }
 
-/* The thread stops with a syscall stop (SIGTRAP|0x80) or a ptrace event stop. */
-static bool is_syscall_stop(int status)
+/* A failed ptrace request: log it with context, return -errno. */
+static int ptrace_failed(struct rw_inject *ij, const char *what)
 {
-	return WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80);
-}
+	int err = -errno;
 
-static bool is_event_stop(int status)
-{
-	return WIFSTOPPED(status) && (status >> 16) == PTRACE_EVENT_STOP;
-}
-
-static int find_syscall_insn(struct rw_inject *ij)
-{
-	struct rw_maps maps = { 0 };
-	int err = proc_read_maps(ij->tid, &maps);
-
-	if (err)
-		return err;
-	err = -ENOENT;
-	for (size_t i = 0; i < maps.n && err; i++) {
-		struct rw_vma *v = &maps.v[i];
-		size_t len = v->end - v->start;
-		struct iovec local, remote;
-		unsigned char *buf;
-
-		if (strcmp(v->name, "[vdso]") || len > (1 << 20))
-			continue;
-		buf = malloc(len);
-		if (!buf) {
-			err = -ENOMEM;
-			break;
-		}
-		local = (struct iovec){ buf, len };
-		remote = (struct iovec){ (void *)(uintptr_t)v->start, len };
-		if (process_vm_readv(ij->tid, &local, 1, &remote, 1, 0) == (ssize_t)len) {
-			unsigned char *p = memmem(buf, len, "\x0f\x05", 2);
-
-			if (p) {
-				ij->syscall_ip = v->start + (p - buf);
-				err = 0;
-			}
-		} else {
-			err = -errno;
-		}
-		free(buf);
-	}
-	proc_maps_free(&maps);
-	if (err)
-		pr_err("no syscall instruction in the vDSO of %d: %s\n", ij->tid, strerror(-err));
+	if (err != -ESRCH)
+		pr_err("thread %d: %s: %s\n", ij->tid, what, strerror(-err));
 	return err;
 }
 
-/*
- * A thread stopped inside a blocking syscall holds a restart code in rax.
- * Turn it into "execute the syscall again" now, as the kernel would on a
- * return without a handler, so restoring these registers later resumes it.
- */
-static void prepare_restart(struct user_regs_struct *r)
+/* The next stop of the tracee; -ESRCH if it exited (then it is no longer traced). */
+static int wait_stop(struct rw_inject *ij, int *status)
 {
-	if ((long)r->orig_rax < 0)
-		return;
-	switch (-(long)r->rax) {
-	case ERESTARTSYS:
-	case ERESTARTNOINTR:
-	case ERESTARTNOHAND:
-		r->rax = r->orig_rax;
-		r->rip -= 2;
-		break;
-	case ERESTART_RESTARTBLOCK:
-		r->rax = SYS_restart_syscall;
-		r->rip -= 2;
-		break;
+	while (waitpid(ij->tid, status, __WALL) < 0) {
+		int err = errno == ECHILD ? -ESRCH : -errno;
+
+		if (errno == EINTR)
+			continue;
+		if (err != -ESRCH)
+			pr_perror("thread %d: waitpid", ij->tid);
+		ij->seized = false;
+		return err;
 	}
-	r->orig_rax = -1;
+	if (WIFSTOPPED(*status))
+		return 0;
+	pr_debug("thread %d exited while traced\n", ij->tid);
+	ij->seized = false;
+	return -ESRCH;
+}
+
+/*
+ * Resume the stopped tracee with sig and wait for the stop a pending
+ * PTRACE_INTERRUPT brings. Signals met on the way are delivered, just as
+ * they would have been without us.
+ */
+static int restop(struct rw_inject *ij, int sig)
+{
+	int status, err;
+
+	for (int i = 0; i < STOP_LOOPS; i++) {
+		if (ptrace(PTRACE_CONT, ij->tid, NULL, (void *)(long)sig))
+			return ptrace_failed(ij, "PTRACE_CONT");
+		err = wait_stop(ij, &status);
+		if (err)
+			return err;
+		switch (stop_kind(status)) {
+		case STOP_EVENT:
+			return 0;
+		case STOP_SIGNAL:
+			sig = WSTOPSIG(status);
+			pr_debug("thread %d: delivering signal %d\n", ij->tid, sig);
+			break;
+		default:
+			sig = 0;
+			break;
+		}
+	}
+	pr_err("thread %d: no interrupt stop after %d signals\n", ij->tid, STOP_LOOPS);
+	return -EBUSY;
+}
+
+/* Seizing a zombie fails with EPERM: say -ESRCH for that. */
+static bool thread_gone(pid_t tid)
+{
+	struct rw_proc_status st;
+	int err = proc_read_status(tid, &st);
+
+	return err == -ESRCH || (!err && (st.state == 'Z' || st.state == 'X'));
 }
 
 int inject_seize(struct rw_inject *ij, pid_t tid)
@@ -119,89 +118,221 @@ int inject_seize(struct rw_inject *ij, pid_t tid)
 
 	memset(ij, 0, sizeof(*ij));
 	ij->tid = tid;
-	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD))
-		return errno == ESRCH ? -ESRCH : -errno;
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD)) {
+		err = -errno;
+		if (err == -EPERM && thread_gone(tid))
+			err = -ESRCH;
+		if (err != -ESRCH)
+			pr_err("thread %d: PTRACE_SEIZE: %s\n", tid, strerror(-err));
+		return err;
+	}
 	ij->seized = true;
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
-		err = -errno;
+		err = ptrace_failed(ij, "PTRACE_INTERRUPT");
 		goto fail;
 	}
-	for (;;) {
-		err = wait_stop(ij, &status);
-		if (err)
-			goto fail;
-		if (is_event_stop(status))
-			break;
-		/* A signal-delivery stop came first: hold the signal, go on to our stop. */
-		ij->pending_sig = WSTOPSIG(status);
-		if (ptrace(PTRACE_CONT, tid, NULL, NULL)) {
-			err = -errno;
-			goto fail;
-		}
-	}
-	if (ptrace(PTRACE_GETREGS, tid, NULL, &ij->saved)) {
-		err = -errno;
-		goto fail;
-	}
-	prepare_restart(&ij->saved);
-	err = find_syscall_insn(ij);
+	err = wait_stop(ij, &status);
 	if (err)
 		goto fail;
+	switch (stop_kind(status)) {
+	case STOP_EVENT:
+		break;
+	case STOP_SIGNAL:
+		/*
+		 * The thread was already on its way to deliver a signal: let it,
+		 * then take the interrupt stop that follows. Holding the signal
+		 * back and re-sending it later would lose its siginfo.
+		 */
+		err = restop(ij, WSTOPSIG(status));
+		break;
+	default:
+		err = restop(ij, 0);
+		break;
+	}
+	if (err)
+		goto fail;
+	if (ptrace(PTRACE_GETREGS, tid, NULL, &ij->saved)) {
+		err = ptrace_failed(ij, "PTRACE_GETREGS");
+		goto fail;
+	}
 	return 0;
 fail:
 	if (ij->seized)
-		ptrace(PTRACE_DETACH, tid, NULL, (void *)(long)ij->pending_sig);
+		ptrace(PTRACE_DETACH, tid, NULL, NULL);
 	ij->seized = false;
 	return err;
 }
 
-/* Resume to the next syscall stop, holding back any signal that gets in the way. */
-static int to_syscall_stop(struct rw_inject *ij)
+/* A 0f 05 in the target's [start, end): 0 and ij->syscall_ip set, or -ENOENT. */
+static int scan_code(struct rw_inject *ij, uint64_t start, uint64_t end, unsigned char *buf,
+		     uint64_t *budget)
 {
-	int status, err;
+	uint64_t addr = start;
+	size_t carry = 0;	/* buf[0] holds the previous chunk's last byte */
 
-	for (;;) {
-		if (ptrace(PTRACE_SYSCALL, ij->tid, NULL, NULL))
-			return -errno;
-		err = wait_stop(ij, &status);
-		if (err)
-			return err;
-		if (is_syscall_stop(status))
+	while (addr < end && *budget) {
+		size_t want = SCAN_CHUNK;
+		struct iovec local, remote;
+		unsigned char *p;
+		ssize_t n;
+
+		if (want > end - addr)
+			want = end - addr;
+		if (want > *budget)
+			want = *budget;
+		local = (struct iovec){ buf + carry, want };
+		remote = (struct iovec){ (void *)(uintptr_t)addr, want };
+		n = process_vm_readv(ij->tid, &local, 1, &remote, 1, 0);
+		if (n < 0 && errno == ESRCH)
+			return -ESRCH;
+		if (n <= 0)
+			return -ENOENT;	/* unreadable: try another mapping */
+		p = memmem(buf, carry + n, "\x0f\x05", 2);
+		if (p) {
+			/* Any 0f 05 will do: executing from its first byte decodes as syscall. */
+			ij->syscall_ip = addr - carry + (p - buf);
 			return 0;
-		if (!is_event_stop(status))
-			ij->pending_sig = WSTOPSIG(status);
+		}
+		buf[0] = buf[carry + n - 1];
+		carry = 1;
+		addr += n;
+		*budget -= n;
 	}
+	return -ENOENT;
+}
+
+static int find_syscall_ip(struct rw_inject *ij)
+{
+	struct rw_maps maps = { 0 };
+	uint64_t budget = SCAN_BUDGET;
+	unsigned char *buf;
+	int err;
+
+	err = proc_read_maps(ij->tid, &maps);
+	if (err)
+		return err;
+	buf = malloc(SCAN_CHUNK + 1);
+	if (!buf) {
+		proc_maps_free(&maps);
+		return -ENOMEM;
+	}
+	err = -ENOENT;
+	/* x86_64's vDSO has one (clock_gettime's fallback); without a vDSO, any code. */
+	for (int pass = 0; pass < 2 && err == -ENOENT; pass++) {
+		for (size_t i = 0; i < maps.n && err == -ENOENT; i++) {
+			const struct rw_vma *v = &maps.v[i];
+			bool vdso = !strcmp(v->name, "[vdso]");
+
+			if (!(v->prot & PROT_EXEC) || vdso != (pass == 0) ||
+			    !strcmp(v->name, "[vsyscall]"))
+				continue;
+			err = scan_code(ij, v->start, v->end, buf, &budget);
+		}
+	}
+	free(buf);
+	proc_maps_free(&maps);
+	if (err && err != -ESRCH)
+		pr_err("thread %d: no syscall instruction in its code: %s\n", ij->tid,
+		       strerror(-err));
+	else if (!err)
+		pr_debug("thread %d: syscall instruction at %#llx\n", ij->tid,
+			 (unsigned long long)ij->syscall_ip);
+	return err;
+}
+
+/*
+ * A signal stopped the thread before our syscall ran: put its own registers
+ * back so the kernel delivers the signal (and handles syscall restart) as it
+ * would have, then take a new interrupt stop and save the registers again.
+ */
+static int deliver_and_restop(struct rw_inject *ij, int sig)
+{
+	int err;
+
+	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &ij->saved))
+		return ptrace_failed(ij, "PTRACE_SETREGS");
+	if (ptrace(PTRACE_INTERRUPT, ij->tid, NULL, NULL))
+		return ptrace_failed(ij, "PTRACE_INTERRUPT");
+	err = restop(ij, sig);
+	if (err)
+		return err;
+	if (ptrace(PTRACE_GETREGS, ij->tid, NULL, &ij->saved))
+		return ptrace_failed(ij, "PTRACE_GETREGS");
+	return 0;
 }
 
 int inject_syscall(struct rw_inject *ij, long nr, const long args[6], long *result)
 {
-	struct user_regs_struct r = ij->saved;
-	int err;
+	struct user_regs_struct r;
+	int status, err;
 
 	if (!ij->seized)
 		return -ESRCH;
-	r.rax = nr;
-	r.orig_rax = -1;	/* keep the kernel's restart logic away from these registers */
-	r.rdi = args[0];
-	r.rsi = args[1];
-	r.rdx = args[2];
-	r.r10 = args[3];
-	r.r8 = args[4];
-	r.r9 = args[5];
-	r.rip = ij->syscall_ip;
-	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))
-		return -errno;
-	err = to_syscall_stop(ij);	/* entry */
-	if (!err)
-		err = to_syscall_stop(ij);	/* exit */
-	if (!err && ptrace(PTRACE_GETREGS, ij->tid, NULL, &r))
-		err = -errno;
-	if (err) {
-		pr_err("injecting syscall %ld into %d: %s\n", nr, ij->tid, strerror(-err));
-		return err;
+	if (ij->saved.cs != USER64_CS) {
+		pr_err("thread %d: not running 64-bit code (cs %#llx)\n", ij->tid,
+		       (unsigned long long)ij->saved.cs);
+		return -EOPNOTSUPP;
 	}
-	*result = r.rax;
-	return 0;
+	if (!ij->syscall_ip) {
+		err = find_syscall_ip(ij);
+		if (err)
+			return err;
+	}
+	for (int tries = 0; tries < STOP_LOOPS; tries++) {
+		bool entered = false;
+
+		r = ij->saved;
+		r.rip = ij->syscall_ip;
+		r.rax = nr;
+		/* Not "in a syscall": keeps the kernel's restart logic off these registers. */
+		r.orig_rax = -1;
+		r.rdi = args[0];
+		r.rsi = args[1];
+		r.rdx = args[2];
+		r.r10 = args[3];
+		r.r8 = args[4];
+		r.r9 = args[5];
+		if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))
+			return ptrace_failed(ij, "PTRACE_SETREGS");
+		if (ptrace(PTRACE_SYSCALL, ij->tid, NULL, NULL))
+			return ptrace_failed(ij, "PTRACE_SYSCALL");
+		for (;;) {
+			err = wait_stop(ij, &status);
+			if (err)
+				return err;
+			if (stop_kind(status) == STOP_SIGNAL)
+				break;
+			if (stop_kind(status) == STOP_SYSCALL) {
+				if (ptrace(PTRACE_GETREGS, ij->tid, NULL, &r))
+					return ptrace_failed(ij, "PTRACE_GETREGS");
+				if (entered) {
+					*result = r.rax;
+					return 0;
+				}
+				if ((long)r.orig_rax != nr || r.rip != ij->syscall_ip + 2) {
+					pr_err("thread %d: entered syscall %lld at %#llx, not ours\n",
+					       ij->tid, (long long)r.orig_rax,
+					       (unsigned long long)r.rip);
+					return -EIO;
+				}
+				entered = true;
+			}
+			/* Past the entry stop, or a group-stop on the way: go on. */
+			if (ptrace(PTRACE_SYSCALL, ij->tid, NULL, NULL))
+				return ptrace_failed(ij, "PTRACE_SYSCALL");
+		}
+		if (entered) {
+			/* The exit stop always comes first: this cannot happen. */
+			pr_err("thread %d: signal %d inside injected syscall %ld\n", ij->tid,
+			       WSTOPSIG(status), nr);
+			return -EIO;
+		}
+		err = deliver_and_restop(ij, WSTOPSIG(status));
+		if (err)
+			return err;
+	}
+	pr_err("thread %d: syscall %ld kept being interrupted by signals\n", ij->tid, nr);
+	return -EBUSY;
 }
 
 int inject_release(struct rw_inject *ij)
@@ -209,13 +340,18 @@ int inject_release(struct rw_inject *ij)
 	int err = 0;
 
 	if (!ij->seized)
-		return -ESRCH;
+		return 0;
 	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &ij->saved))
-		err = -errno;
-	if (ptrace(PTRACE_DETACH, ij->tid, NULL, (void *)(long)ij->pending_sig) && !err)
-		err = -errno;
+		err = ptrace_failed(ij, "PTRACE_SETREGS");
+	/*
+	 * Also right from a syscall-exit stop: detaching wakes the thread with
+	 * TIF_SIGPENDING set (__ptrace_unlink), so it passes get_signal() on
+	 * its way out, and the kernel restarts the syscall our seize
+	 * interrupted (or delivers a pending signal with the right restart
+	 * semantics) from these registers.
+	 */
+	if (ij->seized && ptrace(PTRACE_DETACH, ij->tid, NULL, NULL) && !err)
+		err = ptrace_failed(ij, "PTRACE_DETACH");
 	ij->seized = false;
-	if (err)
-		pr_err("releasing %d: %s\n", ij->tid, strerror(-err));
 	return err;
 }

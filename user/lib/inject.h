@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Run a syscall inside a stopped thread of another process (a tiny compel):
- * the thread is pointed at a `syscall` instruction that already exists in its
- * vDSO, so nothing is ever written into its memory.
+ * Run a syscall inside a stopped thread of another process (a tiny compel).
+ * The thread is pointed at a `syscall` instruction that already exists in
+ * its vDSO, so nothing is ever written into its memory. x86_64 targets only.
+ *
+ * ptrace ties the tracee to the tracing thread: call all three from the same
+ * thread. Other threads of the target keep running.
  */
 #ifndef RW_INJECT_H
 #define RW_INJECT_H
@@ -15,16 +18,32 @@
 struct rw_inject {
 	pid_t tid;
 	bool seized;
-	struct user_regs_struct saved;	/* restored by inject_release() */
-	uint64_t syscall_ip;		/* address of a 0f 05 in the vDSO */
-	int pending_sig;		/* a signal that arrived while we held the thread */
+	/* The thread's registers at the stop, untouched (an interrupted blocking
+	 * syscall still shows its -ERESTART* code); restored by inject_release(). */
+	struct user_regs_struct saved;
+	uint64_t syscall_ip;		/* a 0f 05 in the vDSO, found on first use */
 };
 
-/* PTRACE_SEIZE + PTRACE_INTERRUPT; -ESRCH if gone, -EPERM/-EBUSY if not ours to trace. */
+/*
+ * PTRACE_SEIZE (with PTRACE_O_TRACESYSGOOD) + PTRACE_INTERRUPT, wait for the
+ * interrupt stop and save the registers. A signal that reaches the thread
+ * first is delivered right there, exactly as without us (CRIU's way: nothing
+ * is held back or re-sent). -ESRCH if the thread is gone or a zombie,
+ * -EPERM/-EBUSY if it cannot be traced (another tracer, ...).
+ */
 int inject_seize(struct rw_inject *ij, pid_t tid);
-/* 0, or -errno when ptrace itself failed; *result is the syscall's raw return. */
+/*
+ * Run syscall nr with args in the thread. 0, or -errno when ptrace failed
+ * (-ESRCH: the thread died); *result is the syscall's raw return (-errno on
+ * failure). A signal arriving meanwhile is delivered with the thread's own
+ * registers and the syscall re-issued. -EOPNOTSUPP for a non-64-bit thread.
+ */
 int inject_syscall(struct rw_inject *ij, long nr, const long args[6], long *result);
-/* Restore the registers and detach (re-delivering any signal held back). */
+/*
+ * Restore the saved registers and detach; the kernel then restarts the
+ * syscall the seize interrupted, or delivers what is pending. 0 if not
+ * seized; -ESRCH if the thread died meanwhile.
+ */
 int inject_release(struct rw_inject *ij);
 
 #endif /* RW_INJECT_H */

@@ -3,8 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,36 +12,46 @@
 #include "log.h"
 #include "proc.h"
 
-/* Read a whole /proc file (their sizes are not known in advance). */
-static int read_file(const char *path, char **out)
+/* maps of a huge process can be tens of MiB; anything past this is runaway. */
+#define PROC_READ_MAX	(512UL << 20)
+/* A running process can change its layout between read() calls: retry then. */
+#define MAPS_TRIES	4
+
+/* The whole of a /proc file, NUL-terminated: sizes are not known in advance. */
+static int read_file(const char *path, char **out, size_t *outlen)
 {
-	size_t cap = 16384, len = 0;
-	char *buf = malloc(cap);
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap), *nb;
 	int fd, err = 0;
+	ssize_t n;
 
 	if (!buf)
 		return -ENOMEM;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
+		err = errno == ENOENT ? -ESRCH : -errno;
 		free(buf);
-		return errno == ENOENT ? -ESRCH : -errno;
+		return err;
 	}
 	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= cap) {
-			char *nb = realloc(buf, cap *= 2);
-
+		if (cap - len < 2) {
+			if (cap >= PROC_READ_MAX) {
+				err = -EFBIG;
+				break;
+			}
+			nb = realloc(buf, cap * 2);
 			if (!nb) {
 				err = -ENOMEM;
 				break;
 			}
 			buf = nb;
+			cap *= 2;
 		}
 		n = read(fd, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
+			/* The task died under us (ESRCH) or its mm is gone. */
 			err = errno == ESRCH ? -ESRCH : -errno;
 			break;
 		}
@@ -58,66 +66,149 @@ static int read_file(const char *path, char **out)
 	}
 	buf[len] = '\0';
 	*out = buf;
+	if (outlen)
+		*outlen = len;
 	return 0;
 }
 
-/* line is one NUL-terminated line: sscanf's " " would otherwise run into the next. */
-static int parse_maps_line(const char *line, struct rw_vma *v)
+static int hexval(char c)
 {
-	char perms[5];
-	int name_at = 0;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * An unsigned number at *p (no sign, no leading blanks: strtoull would skip
+ * a newline and read the next line). At least one digit; overflow fails.
+ */
+static int parse_u64(const char **p, const char *end, unsigned int base, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	int d;
+
+	if (s == end)
+		return -EINVAL;
+	while (s < end && (d = hexval(*s)) >= 0 && (unsigned int)d < base) {
+		if (v > (UINT64_MAX - d) / base)
+			return -EINVAL;
+		v = v * base + d;
+		s++;
+	}
+	if (s == *p)
+		return -EINVAL;
+	*p = s;
+	*out = v;
+	return 0;
+}
+
+static int expect(const char **p, const char *end, char c)
+{
+	if (*p == end || **p != c)
+		return -EINVAL;
+	(*p)++;
+	return 0;
+}
+
+/* One or more blanks between fields. */
+static int skip_blanks(const char **p, const char *end)
+{
+	const char *s = *p;
+
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	if (s == *p)
+		return -EINVAL;
+	*p = s;
+	return 0;
+}
+
+/* "start-end perms offset major:minor inode [name]" for [line, end). */
+static int parse_maps_line(const char *line, const char *end, struct rw_vma *v)
+{
+	const char *p = line;
+	uint64_t maj, min;
+	size_t n;
 
 	memset(v, 0, sizeof(*v));
-	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n", &v->start,
-		   &v->end, perms, &v->offset, &v->dev_major, &v->dev_minor, &v->inode,
-		   &name_at) < 7 || v->end <= v->start || strlen(perms) != 4)
+	if (parse_u64(&p, end, 16, &v->start) || expect(&p, end, '-') ||
+	    parse_u64(&p, end, 16, &v->end) || skip_blanks(&p, end))
 		return -EINVAL;
-	/* %n is not set when the line ends right after the inode (anonymous mapping). */
-	if (name_at > 0) {
-		const char *name = line + name_at;
-		size_t n = strcspn(name, "\n");
-
-		if (n >= sizeof(v->name))
-			n = sizeof(v->name) - 1;
-		memcpy(v->name, name, n);
-		v->name[n] = '\0';
-	}
-	v->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
-		  (perms[2] == 'x' ? PROT_EXEC : 0);
-	v->shared = perms[3] == 's';
+	if (end - p < 4)
+		return -EINVAL;
+	if ((p[0] != 'r' && p[0] != '-') || (p[1] != 'w' && p[1] != '-') ||
+	    (p[2] != 'x' && p[2] != '-') || (p[3] != 'p' && p[3] != 's'))
+		return -EINVAL;
+	v->prot = (p[0] == 'r' ? PROT_READ : 0) | (p[1] == 'w' ? PROT_WRITE : 0) |
+		  (p[2] == 'x' ? PROT_EXEC : 0);
+	v->shared = p[3] == 's';
+	p += 4;
+	if (skip_blanks(&p, end) || parse_u64(&p, end, 16, &v->offset) || skip_blanks(&p, end) ||
+	    parse_u64(&p, end, 16, &maj) || expect(&p, end, ':') ||
+	    parse_u64(&p, end, 16, &min) || skip_blanks(&p, end) ||
+	    parse_u64(&p, end, 10, &v->inode))
+		return -EINVAL;
+	if (v->start >= v->end || maj > UINT32_MAX || min > UINT32_MAX)
+		return -EINVAL;
+	v->dev_major = maj;
+	v->dev_minor = min;
+	if (p == end)
+		return 0;		/* anonymous, no trailing blank */
+	if (skip_blanks(&p, end))
+		return -EINVAL;		/* junk glued to the inode */
+	/* The rest is the name, spaces and " (deleted)" included. */
+	n = end - p;
+	if (n >= sizeof(v->name))
+		n = sizeof(v->name) - 1;
+	memcpy(v->name, p, n);
+	v->name[n] = '\0';
 	return 0;
 }
 
 int proc_parse_maps(const char *text, struct rw_maps *out)
 {
 	const char *line = text;
+	size_t lineno = 0;
 
 	out->n = 0;
 	while (*line) {
-		const char *nl = strchr(line, '\n');
-		size_t len = nl ? (size_t)(nl - line) : strlen(line);
-		char one[PATH_MAX + 128];
+		const char *end = strchrnul(line, '\n');
 		struct rw_vma v;
 
-		if (len >= sizeof(one))
+		lineno++;
+		if (end == line) {
+			line++;
+			continue;
+		}
+		if (parse_maps_line(line, end, &v)) {
+			pr_debug("malformed maps line %zu: %.*s\n", lineno, (int)(end - line), line);
+			out->n = 0;
 			return -EINVAL;
-		memcpy(one, line, len);
-		one[len] = '\0';
-		if (parse_maps_line(one, &v))
+		}
+		/* Sorted and disjoint, or proc_maps_find() would lie. */
+		if (out->n && v.start < out->v[out->n - 1].end) {
+			pr_debug("maps line %zu out of order\n", lineno);
+			out->n = 0;
 			return -EINVAL;
+		}
 		if (out->n == out->cap) {
 			size_t cap = out->cap ? out->cap * 2 : 64;
 			struct rw_vma *nv = realloc(out->v, cap * sizeof(*nv));
 
-			if (!nv)
+			if (!nv) {
+				out->n = 0;
 				return -ENOMEM;
+			}
 			out->v = nv;
 			out->cap = cap;
 		}
 		out->v[out->n++] = v;
-		if (!nl)
-			break;
-		line = nl + 1;
+		line = *end ? end + 1 : end;
 	}
 	return 0;
 }
@@ -125,19 +216,32 @@ int proc_parse_maps(const char *text, struct rw_maps *out)
 int proc_read_maps(pid_t pid, struct rw_maps *out)
 {
 	char path[64], *text;
-	int err;
+	int err = 0, i;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	err = read_file(path, &text);
+	for (i = 0; i < MAPS_TRIES; i++) {
+		err = read_file(path, &text, NULL);
+		if (err) {
+			out->n = 0;
+			if (err != -ESRCH)
+				pr_err("reading %s: %s\n", path, strerror(-err));
+			return err;
+		}
+		err = proc_parse_maps(text, out);
+		free(text);
+		/* Overlapping lines come from a layout change between reads. */
+		if (err != -EINVAL)
+			break;
+	}
 	if (err)
-		return err;
-	err = proc_parse_maps(text, out);
-	free(text);
+		pr_err("parsing %s: %s\n", path, strerror(-err));
 	return err;
 }
 
 void proc_maps_free(struct rw_maps *m)
 {
+	if (!m)
+		return;
 	free(m->v);
 	m->v = NULL;
 	m->n = m->cap = 0;
@@ -165,41 +269,106 @@ bool rw_vma_private_writable(const struct rw_vma *v)
 	return (v->prot & PROT_WRITE) && !v->shared;
 }
 
+enum {
+	ST_NAME = 1 << 0,
+	ST_STATE = 1 << 1,
+	ST_TGID = 1 << 2,
+	ST_PPID = 1 << 3,
+	ST_UID = 1 << 4,
+	ST_GID = 1 << 5,
+	ST_THREADS = 1 << 6,
+	ST_ALL = (1 << 7) - 1,
+};
+
+/* n blank-separated decimal numbers that each fit in 32 bits, then the end of the line. */
+static int parse_u32s(const char *p, const char *end, uint32_t *out, int n)
+{
+	for (int i = 0; i < n; i++) {
+		uint64_t v;
+
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		if (parse_u64(&p, end, 10, &v) || v > UINT32_MAX)
+			return -EINVAL;
+		out[i] = v;
+	}
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	return p == end ? 0 : -EINVAL;
+}
+
 int proc_parse_status(const char *text, struct rw_proc_status *out)
 {
 	const char *line = text;
 	int seen = 0;
 
 	memset(out, 0, sizeof(*out));
-	while (line && *line) {
-		if (!strncmp(line, "Name:\t", 6)) {
-			size_t n = strcspn(line + 6, "\n");
+	while (*line) {
+		const char *end = strchrnul(line, '\n');
+		const char *colon = memchr(line, ':', end - line);
+		const char *val;
+		size_t klen;
+		uint32_t u[4];
+		int err = 0;
 
+		if (!colon)
+			goto next;
+		klen = colon - line;
+		val = colon + 1;
+		while (val < end && (*val == ' ' || *val == '\t'))
+			val++;
+#define KEY(k) (klen == sizeof(k) - 1 && !memcmp(line, k, klen))
+		if (KEY("Name")) {
+			/* Names may hold spaces: take the rest of the line. */
+			size_t n = end - (colon + 1);
+
+			val = colon + 1;
+			if (n && *val == '\t') {
+				val++;
+				n--;
+			}
 			if (n >= sizeof(out->name))
 				n = sizeof(out->name) - 1;
-			memcpy(out->name, line + 6, n);
-			seen |= 1;
-		} else if (sscanf(line, "State: %c", &out->state) == 1) {
-			seen |= 2;
-		} else if (sscanf(line, "Tgid: %d", &out->tgid) == 1) {
-			seen |= 4;
-		} else if (sscanf(line, "PPid: %d", &out->ppid) == 1) {
-			seen |= 8;
-		} else if (sscanf(line, "Uid: %u %u %u %u", &out->uid[0], &out->uid[1], &out->uid[2],
-				  &out->uid[3]) == 4) {
-			seen |= 16;
-		} else if (sscanf(line, "Gid: %u %u %u %u", &out->gid[0], &out->gid[1], &out->gid[2],
-				  &out->gid[3]) == 4) {
-			seen |= 32;
-		} else if (sscanf(line, "Threads: %d", &out->threads) == 1) {
-			seen |= 64;
+			memcpy(out->name, val, n);
+			out->name[n] = '\0';
+			seen |= ST_NAME;
+		} else if (KEY("State")) {
+			if (val == end)
+				err = -EINVAL;
+			out->state = *val;
+			seen |= ST_STATE;
+		} else if (KEY("Tgid")) {
+			err = parse_u32s(val, end, u, 1);
+			out->tgid = u[0];
+			seen |= ST_TGID;
+		} else if (KEY("PPid")) {
+			err = parse_u32s(val, end, u, 1);
+			out->ppid = u[0];
+			seen |= ST_PPID;
+		} else if (KEY("Uid")) {
+			err = parse_u32s(val, end, u, 4);
+			for (int i = 0; i < 4; i++)
+				out->uid[i] = u[i];
+			seen |= ST_UID;
+		} else if (KEY("Gid")) {
+			err = parse_u32s(val, end, u, 4);
+			for (int i = 0; i < 4; i++)
+				out->gid[i] = u[i];
+			seen |= ST_GID;
+		} else if (KEY("Threads")) {
+			err = parse_u32s(val, end, u, 1);
+			out->threads = u[0];
+			seen |= ST_THREADS;
 		}
-		line = strchr(line, '\n');
-		if (line)
-			line++;
+#undef KEY
+		if (err) {
+			pr_debug("malformed status line: %.*s\n", (int)(end - line), line);
+			return -EINVAL;
+		}
+next:
+		line = *end ? end + 1 : end;
 	}
-	/* Threads is absent for zombies; everything else must be there. */
-	return (seen & 63) == 63 ? 0 : -EINVAL;
+	return seen == ST_ALL ? 0 : -EINVAL;
 }
 
 int proc_read_status(pid_t pid, struct rw_proc_status *out)
@@ -208,10 +377,15 @@ int proc_read_status(pid_t pid, struct rw_proc_status *out)
 	int err;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	err = read_file(path, &text);
-	if (err)
+	err = read_file(path, &text, NULL);
+	if (err) {
+		if (err != -ESRCH)
+			pr_err("reading %s: %s\n", path, strerror(-err));
 		return err;
+	}
 	err = proc_parse_status(text, out);
+	if (err)
+		pr_err("parsing %s: %s\n", path, strerror(-err));
 	free(text);
 	return err;
 }
@@ -219,49 +393,90 @@ int proc_read_status(pid_t pid, struct rw_proc_status *out)
 int proc_read_comm(pid_t pid, pid_t tid, char comm[16])
 {
 	char path[64], *text;
+	size_t len;
 	int err;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
-	err = read_file(path, &text);
-	if (err)
+	if (tid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	err = read_file(path, &text, &len);
+	if (err) {
+		if (err != -ESRCH)
+			pr_err("reading %s: %s\n", path, strerror(-err));
 		return err;
-	text[strcspn(text, "\n")] = '\0';
-	snprintf(comm, 16, "%s", text);
+	}
+	if (len && text[len - 1] == '\n')
+		text[--len] = '\0';
+	if (len > 15)
+		len = 15;
+	memcpy(comm, text, len);
+	comm[len] = '\0';
 	free(text);
 	return 0;
 }
 
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 int proc_list_threads(pid_t pid, pid_t **tids, size_t *n)
 {
-	char path[64];
+	pid_t *v = NULL, *nv;
+	size_t cnt = 0, cap = 0;
 	struct dirent *de;
-	size_t cap = 0;
+	char path[64];
+	int err = 0;
 	DIR *d;
 
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	d = opendir(path);
-	if (!d)
-		return errno == ENOENT ? -ESRCH : -errno;
 	*tids = NULL;
 	*n = 0;
-	while ((de = readdir(d))) {
-		pid_t tid = atoi(de->d_name);
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d) {
+		err = errno == ENOENT ? -ESRCH : -errno;
+		if (err != -ESRCH)
+			pr_perror("opendir %s", path);
+		return err;
+	}
+	for (;;) {
+		const char *s;
+		uint64_t tid;
 
-		if (tid <= 0)
-			continue;
-		if (*n == cap) {
-			pid_t *nt = realloc(*tids, (cap = cap ? cap * 2 : 16) * sizeof(*nt));
-
-			if (!nt) {
-				closedir(d);
-				free(*tids);
-				*tids = NULL;
-				return -ENOMEM;
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno) {
+				err = errno == ENOENT ? -ESRCH : -errno;
+				pr_perror("readdir %s", path);
 			}
-			*tids = nt;
+			break;
 		}
-		(*tids)[(*n)++] = tid;
+		s = de->d_name;
+		if (parse_u64(&s, s + strlen(s), 10, &tid) || *s || !tid || tid > INT32_MAX)
+			continue;	/* "." and ".." */
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*nv));
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[cnt++] = tid;
 	}
 	closedir(d);
+	if (err) {
+		free(v);
+		return err;
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_pid);
+	*tids = v;
+	*n = cnt;
 	return 0;
 }

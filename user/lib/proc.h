@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * /proc parsing. The parse_* functions take text so they are unit-testable;
- * the read_* wrappers read the live files.
+ * the read_* wrappers read the live files and map "no such process" to -ESRCH.
  */
 #ifndef RW_PROC_H
 #define RW_PROC_H
@@ -18,36 +18,51 @@ struct rw_vma {
 	uint64_t offset;
 	uint32_t dev_major, dev_minor;
 	uint64_t inode;
-	char name[256];		/* path, "[heap]", "[stack]", ... or "" (anonymous); truncated */
+	/* As maps shows it: a path (maybe with spaces or " (deleted)"), "[heap]",
+	 * "[stack]", "[vdso]", ... or "" when anonymous; truncated to fit. */
+	char name[256];
 };
 
 struct rw_maps {
-	struct rw_vma *v;
+	struct rw_vma *v;	/* sorted by start, non-overlapping */
 	size_t n, cap;
 };
 
-/* -EINVAL on a malformed line; out is emptied first. */
+/*
+ * Parse maps text into out. out must be zeroed or hold an earlier result:
+ * it is emptied first and its buffer reused. Blank lines are skipped.
+ * -EINVAL on a malformed line or vmas out of order (out is left empty),
+ * -ENOMEM.
+ */
 int proc_parse_maps(const char *text, struct rw_maps *out);
-/* -ESRCH when the process is gone. */
+/*
+ * Read /proc/PID/maps (any size) and parse it; -ESRCH when the process is
+ * gone. pid may be any thread id: a process whose main thread has exited
+ * shows empty maps under its pid, its live threads show them all.
+ */
 int proc_read_maps(pid_t pid, struct rw_maps *out);
 void proc_maps_free(struct rw_maps *m);
 /* Index of the vma holding addr, or -1 (binary search: maps are sorted). */
 ssize_t proc_maps_find(const struct rw_maps *m, uint64_t addr);
+/* Writable and not shared: the memory a rollback has to restore. */
 bool rw_vma_private_writable(const struct rw_vma *v);
 
 struct rw_proc_status {
 	pid_t tgid, ppid;
 	uid_t uid[4];		/* real, effective, saved, fs */
 	gid_t gid[4];
-	char name[16];
-	char state;		/* 'R', 'S', 'Z', ... */
+	char name[16];		/* as status shows it (escaped), truncated */
+	char state;		/* 'R', 'S', 'D', 'T', 't', 'Z', 'X', ... */
 	int threads;
 };
 
+/* -EINVAL if Name, State, Tgid, PPid, Uid, Gid or Threads is missing or malformed. */
 int proc_parse_status(const char *text, struct rw_proc_status *out);
+/* -ESRCH if gone. */
 int proc_read_status(pid_t pid, struct rw_proc_status *out);
+/* comm of thread tid of pid (tid <= 0: of pid itself), newline stripped; -ESRCH if gone. */
 int proc_read_comm(pid_t pid, pid_t tid, char comm[16]);
-/* Thread ids from /proc/PID/task; the caller frees *tids. */
+/* Thread ids from /proc/PID/task in ascending order; the caller frees *tids. -ESRCH if gone. */
 int proc_list_threads(pid_t pid, pid_t **tids, size_t *n);
 
 #endif /* RW_PROC_H */

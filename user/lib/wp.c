@@ -18,18 +18,40 @@
 /* UAPI newer than Debian 12's 6.1 headers (include/uapi/linux/fs.h, userfaultfd.h). */
 #ifndef PAGEMAP_SCAN
 struct page_region {
-	__u64 start, end, categories;
+	__u64 start;
+	__u64 end;
+	__u64 categories;
 };
 
 struct pm_scan_arg {
-	__u64 size, flags, start, end, walk_end, vec, vec_len, max_pages;
-	__u64 category_inverted, category_mask, category_anyof_mask, return_mask;
+	__u64 size;
+	__u64 flags;
+	__u64 start;
+	__u64 end;
+	__u64 walk_end;
+	__u64 vec;
+	__u64 vec_len;
+	__u64 max_pages;
+	__u64 category_inverted;
+	__u64 category_mask;
+	__u64 category_anyof_mask;
+	__u64 return_mask;
 };
 
 #define PAGEMAP_SCAN		_IOWR('f', 16, struct pm_scan_arg)
+#endif
+#ifndef PAGE_IS_WPALLOWED
 #define PAGE_IS_WPALLOWED	(1 << 0)
 #define PAGE_IS_WRITTEN		(1 << 1)
+#define PAGE_IS_FILE		(1 << 2)
+#define PAGE_IS_PRESENT		(1 << 3)
+#define PAGE_IS_SWAPPED		(1 << 4)
+#define PAGE_IS_PFNZERO		(1 << 5)
+#define PAGE_IS_HUGE		(1 << 6)
+#endif
+#ifndef PM_SCAN_WP_MATCHING
 #define PM_SCAN_WP_MATCHING	(1 << 0)
+#define PM_SCAN_CHECK_WPASYNC	(1 << 1)
 #endif
 #ifndef UFFD_FEATURE_WP_UNPOPULATED
 #define UFFD_FEATURE_WP_UNPOPULATED	(1 << 13)
@@ -37,97 +59,644 @@ struct pm_scan_arg {
 #ifndef UFFD_FEATURE_WP_ASYNC
 #define UFFD_FEATURE_WP_ASYNC		(1 << 15)
 #endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY		1
+#endif
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD		O_EXCL	/* Linux 6.9: a pidfd for one thread */
+#endif
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open		434
+#endif
+#ifndef __NR_pidfd_getfd
+#define __NR_pidfd_getfd	438
+#endif
 
-#define USER_SPACE_END	0x00007ffffffff000ULL
-#define SCAN_BATCH	512
+_Static_assert(sizeof(struct pm_scan_arg) == 96, "pm_scan_arg is 96 bytes in the UAPI");
+
+#define WP_FEATURES	(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)
+/* One PAGEMAP_SCAN call returns at most this many regions. */
+#define SCAN_VEC_LEN	512
+/* User addresses end below 2^56 even with 5-level paging; [vsyscall] is above. */
+#define USER_ADDR_END	(1ULL << 56)
+#define PAGE_SZ		4096ULL
 
 struct range {
 	uint64_t start, end;
+};
+
+/* Sorted, disjoint, non-adjacent ranges. */
+struct ranges {
+	struct range *r;
+	size_t n, cap;
 };
 
 struct rw_wp {
 	pid_t pid;
 	int uffd;
 	int pagemap;
-	struct range *armed;	/* sorted, from the last refresh */
-	size_t narmed, cap;
+	struct ranges regs;	/* registered, as last learnt or done */
+	struct ranges failed;	/* private writable, could not be registered */
+	struct page_region *vec;
 };
 
-/* Open a userfaultfd in the target and bring it over here. */
-static int steal_uffd(pid_t pid, int *out)
+static inline int sys_pidfd_open(pid_t pid, unsigned int flags)
 {
-	struct rw_inject ij;
-	long args[6] = { O_CLOEXEC | O_NONBLOCK };
-	long fd = -1, ret;
-	int pidfd, err;
+	return syscall(__NR_pidfd_open, pid, flags);
+}
 
-	pidfd = syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		return errno == ESRCH ? -ESRCH : -errno;
-	err = inject_seize(&ij, pid);
+static inline int sys_pidfd_getfd(int pidfd, int targetfd, unsigned int flags)
+{
+	return syscall(__NR_pidfd_getfd, pidfd, targetfd, flags);
+}
+
+/* ---- range lists -------------------------------------------------------- */
+
+/* Index of the first range ending after addr. */
+static size_t rl_search(const struct ranges *l, uint64_t addr)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->r[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static bool rl_covers(const struct ranges *l, uint64_t addr)
+{
+	size_t i = rl_search(l, addr);
+
+	return i < l->n && l->r[i].start <= addr;
+}
+
+static bool rl_contains(const struct ranges *l, uint64_t start, uint64_t end)
+{
+	size_t i = rl_search(l, start);
+
+	return i < l->n && l->r[i].start <= start && end <= l->r[i].end;
+}
+
+static int rl_reserve(struct ranges *l, size_t more)
+{
+	struct range *nr;
+	size_t cap;
+
+	if (l->n + more <= l->cap)
+		return 0;
+	cap = l->cap ? l->cap * 2 : 32;
+	while (cap < l->n + more)
+		cap *= 2;
+	nr = realloc(l->r, cap * sizeof(*nr));
+	if (!nr)
+		return -ENOMEM;
+	l->r = nr;
+	l->cap = cap;
+	return 0;
+}
+
+/* Add [start, end), merging what it overlaps or touches. */
+static int rl_add(struct ranges *l, uint64_t start, uint64_t end)
+{
+	size_t i, j;
+
+	if (start >= end)
+		return 0;
+	/* first range with end >= start: it may touch us */
+	i = start ? rl_search(l, start - 1) : 0;
+	for (j = i; j < l->n && l->r[j].start <= end; j++) {
+		if (l->r[j].start < start)
+			start = l->r[j].start;
+		if (l->r[j].end > end)
+			end = l->r[j].end;
+	}
+	if (j == i) {
+		if (rl_reserve(l, 1))
+			return -ENOMEM;
+		memmove(&l->r[i + 1], &l->r[i], (l->n - i) * sizeof(*l->r));
+		l->n++;
+	} else if (j > i + 1) {
+		memmove(&l->r[i + 1], &l->r[j], (l->n - j) * sizeof(*l->r));
+		l->n -= j - i - 1;
+	}
+	l->r[i] = (struct range){ start, end };
+	return 0;
+}
+
+/* Take [start, end) out; only splitting a range can fail (-ENOMEM). */
+static int rl_remove(struct ranges *l, uint64_t start, uint64_t end)
+{
+	size_t i, j;
+
+	if (start >= end)
+		return 0;
+	i = rl_search(l, start);
+	if (i < l->n && l->r[i].start < start && l->r[i].end > end) {
+		if (rl_reserve(l, 1))
+			return -ENOMEM;
+		memmove(&l->r[i + 2], &l->r[i + 1], (l->n - i - 1) * sizeof(*l->r));
+		l->r[i + 1] = (struct range){ end, l->r[i].end };
+		l->r[i].end = start;
+		l->n++;
+		return 0;
+	}
+	if (i < l->n && l->r[i].start < start) {
+		l->r[i].end = start;
+		i++;
+	}
+	for (j = i; j < l->n && l->r[j].end <= end; j++)
+		;
+	if (j < l->n && l->r[j].start < end)
+		l->r[j].start = end;
+	memmove(&l->r[i], &l->r[j], (l->n - j) * sizeof(*l->r));
+	l->n -= j - i;
+	return 0;
+}
+
+static void rl_free(struct ranges *l)
+{
+	free(l->r);
+	*l = (struct ranges){ 0 };
+}
+
+/* ---- PAGEMAP_SCAN --------------------------------------------------------- */
+
+typedef int (*region_fn)(void *arg, uint64_t start, uint64_t end);
+
+/*
+ * Walk [start, end) for pages whose categories, xor inverted, have all of
+ * mask; fn gets each region. One call returns at most SCAN_VEC_LEN regions:
+ * go on from walk_end until the end.
+ */
+static int pm_scan(struct rw_wp *wp, uint64_t start, uint64_t end, uint64_t flags,
+		   uint64_t inverted, uint64_t mask, region_fn fn, void *arg)
+{
+	while (start < end) {
+		struct pm_scan_arg a = {
+			.size = sizeof(a),
+			.flags = flags,
+			.start = start,
+			.end = end,
+			.vec = (uintptr_t)wp->vec,
+			.vec_len = SCAN_VEC_LEN,
+			.category_inverted = inverted,
+			.category_mask = mask,
+			.return_mask = mask,
+		};
+		int n, err;
+
+		n = ioctl(wp->pagemap, PAGEMAP_SCAN, &a);
+		if (n < 0) {
+			err = -errno;
+			if (err != -ESRCH)
+				pr_perror("pid %d: PAGEMAP_SCAN %#llx-%#llx", wp->pid,
+					  (unsigned long long)start, (unsigned long long)end);
+			return err;
+		}
+		for (int i = 0; i < n; i++) {
+			err = fn(arg, wp->vec[i].start, wp->vec[i].end);
+			if (err)
+				return err;
+		}
+		if (a.walk_end <= start || a.walk_end > end) {
+			pr_err("pid %d: PAGEMAP_SCAN from %#llx stopped at %#llx\n", wp->pid,
+			       (unsigned long long)start, (unsigned long long)a.walk_end);
+			return -EIO;
+		}
+		start = a.walk_end;
+	}
+	return 0;
+}
+
+static int add_region(void *arg, uint64_t start, uint64_t end)
+{
+	return rl_add(arg, start, end);
+}
+
+static bool skip_vma(const struct rw_vma *v)
+{
+	return v->start >= USER_ADDR_END || !strcmp(v->name, "[vsyscall]");
+}
+
+/* What the kernel has registered with async write protection over the span of maps. */
+static int learn(struct rw_wp *wp, const struct rw_maps *maps, struct ranges *out)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct rw_vma *v = &maps->v[i];
+
+		if (skip_vma(v))
+			continue;
+		if (v->start < lo)
+			lo = v->start;
+		if (v->end > hi)
+			hi = v->end;
+	}
+	if (lo >= hi)
+		return 0;
+	return pm_scan(wp, lo, hi, 0, 0, PAGE_IS_WPALLOWED, add_region, out);
+}
+
+/* ---- registration ---------------------------------------------------------- */
+
+static int uffd_unregister(struct rw_wp *wp, uint64_t start, uint64_t end)
+{
+	struct uffdio_range r = { .start = start, .len = end - start };
+
+	return ioctl(wp->uffd, UFFDIO_UNREGISTER, &r) ? -errno : 0;
+}
+
+static int arm(struct rw_wp *wp, uint64_t start, uint64_t end)
+{
+	struct uffdio_register reg = {
+		.range = { .start = start, .len = end - start },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	struct uffdio_writeprotect prot = {
+		.range = { .start = start, .len = end - start },
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+	int err;
+
+	if (ioctl(wp->uffd, UFFDIO_REGISTER, &reg))
+		return -errno;
+	for (int tries = 0;; tries++) {
+		if (!ioctl(wp->uffd, UFFDIO_WRITEPROTECT, &prot))
+			return 0;
+		/* EAGAIN: the target's layout is changing right now. */
+		if (errno != EAGAIN || tries == 16)
+			break;
+	}
+	err = -errno;
+	uffd_unregister(wp, start, end);
+	return err;
+}
+
+static int check_range(uint64_t start, uint64_t end)
+{
+	return start < end && !(start % PAGE_SZ) && !(end % PAGE_SZ) && end <= USER_ADDR_END ?
+		       0 : -EINVAL;
+}
+
+int wp_register(struct rw_wp *wp, uint64_t start, uint64_t end)
+{
+	int err = check_range(start, end);
+
+	if (!err)
+		err = arm(wp, start, end);
 	if (err) {
-		pr_err("cannot stop %d to create its userfaultfd: %s\n", pid, strerror(-err));
-		close(pidfd);
+		pr_debug("pid %d: registering %#llx-%#llx: %s\n", wp->pid,
+			 (unsigned long long)start, (unsigned long long)end, strerror(-err));
 		return err;
 	}
-	err = inject_syscall(&ij, SYS_userfaultfd, args, &fd);
-	if (!err && fd == -EPERM) {
-		/* vm.unprivileged_userfaultfd=0: user-mode-only is enough for async WP. */
-		args[0] |= UFFD_USER_MODE_ONLY;
-		err = inject_syscall(&ij, SYS_userfaultfd, args, &fd);
+	rl_remove(&wp->failed, start, end);
+	return rl_add(&wp->regs, start, end);
+}
+
+int wp_unregister(struct rw_wp *wp, uint64_t start, uint64_t end)
+{
+	int err = check_range(start, end);
+
+	if (!err)
+		err = uffd_unregister(wp, start, end);
+	if (err) {
+		pr_debug("pid %d: unregistering %#llx-%#llx: %s\n", wp->pid,
+			 (unsigned long long)start, (unsigned long long)end, strerror(-err));
+		return err;
 	}
-	if (!err && fd < 0) {
-		err = fd;
-		pr_err("userfaultfd() in %d failed: %s\n", pid, strerror(-err));
+	return rl_remove(&wp->regs, start, end);
+}
+
+bool wp_covers(const struct rw_wp *wp, uint64_t addr)
+{
+	return rl_covers(&wp->regs, addr);
+}
+
+int wp_refresh(struct rw_wp *wp, const struct rw_maps *maps)
+{
+	struct ranges truth = { 0 };
+	int err = learn(wp, maps, &truth);
+
+	if (err) {
+		rl_free(&truth);
+		return err;
 	}
-	if (!err) {
-		*out = syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0);
-		if (*out < 0) {
-			err = -errno;
-			pr_perror("pidfd_getfd of %d's userfaultfd", pid);
+	rl_free(&wp->regs);
+	wp->regs = truth;
+	return 0;
+}
+
+int wp_sync(struct rw_wp *wp, const struct rw_maps *maps)
+{
+	struct ranges truth = { 0 }, failed = { 0 };
+	int added = 0, err;
+
+	err = learn(wp, maps, &truth);
+	if (err)
+		goto out;
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct rw_vma *v = &maps->v[i];
+		uint64_t cur = v->start;
+
+		if (skip_vma(v) || !rw_vma_private_writable(v))
+			continue;
+		/* Arm each part of the vma the kernel does not have registered. */
+		while (cur < v->end) {
+			size_t k = rl_search(&truth, cur);
+			uint64_t next = v->end;
+
+			if (k < truth.n && truth.r[k].start <= cur) {
+				cur = truth.r[k].end;
+				continue;
+			}
+			if (k < truth.n && truth.r[k].start < next)
+				next = truth.r[k].start;
+			err = v->end - v->start > WP_SYNC_MAX_VMA ? -E2BIG : arm(wp, cur, next);
+			if (!err) {
+				err = rl_add(&truth, cur, next);
+				if (err)
+					goto out;
+				added++;
+			} else if (err == -ESRCH) {
+				goto out;
+			} else {
+				if (!rl_contains(&wp->failed, cur, next))
+					pr_warn("pid %d: not write-protecting %#llx-%#llx%s%s: %s; "
+						"scans will not see its writes\n", wp->pid,
+						(unsigned long long)cur, (unsigned long long)next,
+						*v->name ? " " : "", v->name,
+						err == -E2BIG ? "vma larger than WP_SYNC_MAX_VMA" :
+						strerror(-err));
+				err = rl_add(&failed, cur, next);
+				if (err)
+					goto out;
+			}
+			cur = next;
 		}
-		args[0] = fd;
-		if (inject_syscall(&ij, SYS_close, args, &ret) || ret)
-			pr_warn("could not close the userfaultfd copy in %d\n", pid);
 	}
-	inject_release(&ij);
-	close(pidfd);
+	rl_free(&wp->regs);
+	wp->regs = truth;
+	truth = (struct ranges){ 0 };
+	rl_free(&wp->failed);
+	wp->failed = failed;
+	failed = (struct ranges){ 0 };
+	err = 0;
+out:
+	rl_free(&truth);
+	rl_free(&failed);
+	if (err && err != -ESRCH)
+		pr_err("pid %d: syncing write protection: %s\n", wp->pid, strerror(-err));
+	return err ? err : added;
+}
+
+/* ---- scanning ---------------------------------------------------------- */
+
+/* Hands regions to the caller in order, merging adjacent ones. */
+struct emitter {
+	wp_region_cb cb;
+	void *ctx;
+	uint64_t start, end;	/* pending region */
+	long pages;
+};
+
+static void emit_flush(struct emitter *em)
+{
+	if (em->end > em->start) {
+		em->pages += (em->end - em->start) / PAGE_SZ;
+		if (em->cb)
+			em->cb(em->ctx, em->start, em->end);
+	}
+	em->start = em->end = 0;
+}
+
+static int emit(void *arg, uint64_t start, uint64_t end)
+{
+	struct emitter *em = arg;
+
+	if (em->end > em->start && em->end == start) {
+		em->end = end;
+		return 0;
+	}
+	emit_flush(em);
+	em->start = start;
+	em->end = end;
+	return 0;
+}
+
+long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx)
+{
+	struct emitter em = { .cb = cb, .ctx = ctx };
+	struct ranges lost = { 0 };
+	struct range *snap = NULL;
+	size_t nsnap = wp->regs.n;
+	uint64_t flags = rearm ? PM_SCAN_WP_MATCHING : 0;
+	int err = 0;
+
+	/* wp->regs shrinks below when coverage turns out lost: walk a copy. */
+	if (nsnap) {
+		snap = malloc(nsnap * sizeof(*snap));
+		if (!snap)
+			return -ENOMEM;
+		memcpy(snap, wp->regs.r, nsnap * sizeof(*snap));
+	}
+	for (size_t i = 0; i < nsnap && !err; i++) {
+		uint64_t cur = snap[i].start, end = snap[i].end;
+		size_t first = lost.n;
+
+		/*
+		 * Mapped parts that are not registered any more (mmap MAP_FIXED
+		 * over them, ...): a WP_MATCHING scan would skip them silently.
+		 * Cheap: registered vmas are not walked for this.
+		 */
+		err = pm_scan(wp, cur, end, 0, PAGE_IS_WPALLOWED, PAGE_IS_WPALLOWED, add_region,
+			      &lost);
+		for (size_t k = first; k <= lost.n && !err; k++) {
+			uint64_t stop = k < lost.n ? lost.r[k].start : end;
+
+			if (cur < stop)
+				err = pm_scan(wp, cur, stop, flags, 0, PAGE_IS_WRITTEN, emit, &em);
+			if (k < lost.n && !err) {
+				emit(&em, lost.r[k].start, lost.r[k].end);
+				cur = lost.r[k].end;
+			}
+		}
+	}
+	emit_flush(&em);
+	for (size_t k = 0; k < lost.n && !err; k++) {
+		pr_warn("pid %d: %#llx-%#llx lost its write protection (mapping replaced); "
+			"reported as written\n", wp->pid, (unsigned long long)lost.r[k].start,
+			(unsigned long long)lost.r[k].end);
+		err = rl_remove(&wp->regs, lost.r[k].start, lost.r[k].end);
+	}
+	free(snap);
+	rl_free(&lost);
+	if (err) {
+		if (err != -ESRCH)
+			pr_err("pid %d: scanning for written pages: %s\n", wp->pid, strerror(-err));
+		return err;
+	}
+	return em.pages;
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+/* The main thread, or any other if it has exited (a zombie leader). */
+static int seize_some_thread(struct rw_inject *ij, pid_t pid)
+{
+	pid_t *tids;
+	size_t n;
+	int err;
+
+	err = inject_seize(ij, pid);
+	if (err != -ESRCH)
+		return err;
+	if (proc_list_threads(pid, &tids, &n))
+		return -ESRCH;
+	for (size_t i = 0; i < n && err; i++)
+		if (tids[i] != pid)
+			err = inject_seize(ij, tids[i]);
+	free(tids);
+	return err;
+}
+
+/*
+ * Through the thread we hold: /proc/PID/pagemap of a process whose main
+ * thread exited fails (ESRCH), any live thread's reaches the same mm.
+ */
+static int open_pagemap(struct rw_wp *wp, pid_t tid)
+{
+	char path[64];
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/pagemap", wp->pid, tid);
+	wp->pagemap = open(path, O_RDONLY | O_CLOEXEC);
+	if (wp->pagemap >= 0)
+		return 0;
+	err = errno == ENOENT ? -ESRCH : -errno;
+	if (err != -ESRCH)
+		pr_perror("pid %d: open %s", wp->pid, path);
+	return err;
+}
+
+/*
+ * Create a userfaultfd in the target, bring it here, close the target's
+ * copy; open pagemap meanwhile.
+ */
+static int take_uffd(struct rw_wp *wp, int pidfd)
+{
+	long args[6] = { O_CLOEXEC | O_NONBLOCK }, tfd = -1, ret;
+	struct rw_inject ij;
+	int err, err2;
+
+	err = seize_some_thread(&ij, wp->pid);
+	if (err) {
+		if (err != -ESRCH)
+			pr_err("pid %d: stopping a thread to inject userfaultfd(): %s\n", wp->pid,
+			       strerror(-err));
+		return err;
+	}
+	err = inject_syscall(&ij, SYS_userfaultfd, args, &tfd);
+	if (!err && tfd == -EPERM) {
+		/* vm.unprivileged_userfaultfd=0: user-mode-only is enough, async WP never faults to us. */
+		args[0] |= UFFD_USER_MODE_ONLY;
+		err = inject_syscall(&ij, SYS_userfaultfd, args, &tfd);
+	}
+	if (err) {
+		if (err != -ESRCH)
+			pr_err("pid %d: injecting userfaultfd(): %s\n", wp->pid, strerror(-err));
+		goto release;
+	}
+	if (tfd < 0) {
+		err = tfd;
+		pr_err("pid %d: userfaultfd() in the target: %s\n", wp->pid, strerror(-err));
+		goto release;
+	}
+	wp->uffd = sys_pidfd_getfd(pidfd, tfd, 0);
+	if (wp->uffd < 0 && errno == ESRCH && ij.tid != wp->pid) {
+		/* The main thread has exited (no files any more): go through ours. */
+		int tpidfd = sys_pidfd_open(ij.tid, PIDFD_THREAD);
+
+		if (tpidfd >= 0) {
+			wp->uffd = sys_pidfd_getfd(tpidfd, tfd, 0);
+			close(tpidfd);
+		}
+	}
+	if (wp->uffd < 0) {
+		err = -errno;
+		pr_perror("pid %d: pidfd_getfd of its userfaultfd %ld", wp->pid, tfd);
+	}
+	if (!err)
+		err = open_pagemap(wp, ij.tid);
+	/* Whatever happened: the target must not keep an fd it never opened. */
+	args[0] = tfd;
+	err2 = inject_syscall(&ij, SYS_close, args, &ret);
+	if (!err2 && ret)
+		err2 = ret;
+	if (err2) {
+		pr_err("pid %d: close(%ld) in the target: %s\n", wp->pid, tfd, strerror(-err2));
+		if (!err)
+			err = err2;
+	}
+release:
+	err2 = inject_release(&ij);
+	if (err2) {
+		if (err2 != -ESRCH)
+			pr_err("pid %d: releasing thread %d: %s\n", wp->pid, ij.tid, strerror(-err2));
+		if (!err)
+			err = err2;
+	}
 	return err;
 }
 
 int wp_open(struct rw_wp **out, pid_t pid)
 {
-	struct uffdio_api api = {
-		.api = UFFD_API,
-		.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
-	};
+	struct uffdio_api api = { .api = UFFD_API, .features = WP_FEATURES };
 	struct rw_wp *wp;
-	char path[64];
-	int err;
+	int pidfd = -1, err;
 
+	*out = NULL;
 	wp = calloc(1, sizeof(*wp));
 	if (!wp)
 		return -ENOMEM;
 	wp->pid = pid;
 	wp->uffd = wp->pagemap = -1;
-	err = steal_uffd(pid, &wp->uffd);
+	wp->vec = calloc(SCAN_VEC_LEN, sizeof(*wp->vec));
+	if (!wp->vec) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	pidfd = sys_pidfd_open(pid, 0);
+	if (pidfd < 0) {
+		err = -errno;
+		if (err != -ESRCH)
+			pr_perror("pid %d: pidfd_open", pid);
+		goto fail;
+	}
+	err = take_uffd(wp, pidfd);
 	if (err)
 		goto fail;
 	if (ioctl(wp->uffd, UFFDIO_API, &api)) {
 		err = -errno;
-		pr_perror("UFFDIO_API (async write protection) for %d", pid);
+		pr_perror("pid %d: UFFDIO_API with WP_ASYNC | WP_UNPOPULATED", pid);
 		goto fail;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
-	wp->pagemap = open(path, O_RDONLY | O_CLOEXEC);
-	if (wp->pagemap < 0) {
-		err = errno == ENOENT ? -ESRCH : -errno;
-		pr_perror("open %s", path);
+	if ((api.features & WP_FEATURES) != WP_FEATURES) {
+		err = -EOPNOTSUPP;
+		pr_err("pid %d: UFFDIO_API: kernel lacks async write protection\n", pid);
 		goto fail;
 	}
+	close(pidfd);
 	*out = wp;
 	return 0;
 fail:
+	if (pidfd >= 0)
+		close(pidfd);
 	wp_close(wp);
 	return err;
 }
@@ -136,170 +705,21 @@ void wp_close(struct rw_wp *wp)
 {
 	if (!wp)
 		return;
-	/* Closing the uffd unregisters its ranges: the target runs on unprotected. */
+	/* Leave the target unprotected; fails harmlessly once its mm is gone. */
+	for (size_t i = 0; wp->uffd >= 0 && i < wp->regs.n; i++) {
+		int err = uffd_unregister(wp, wp->regs.r[i].start, wp->regs.r[i].end);
+
+		if (err)
+			pr_debug("pid %d: unregistering %#llx-%#llx: %s\n", wp->pid,
+				 (unsigned long long)wp->regs.r[i].start,
+				 (unsigned long long)wp->regs.r[i].end, strerror(-err));
+	}
 	if (wp->uffd >= 0)
 		close(wp->uffd);
 	if (wp->pagemap >= 0)
 		close(wp->pagemap);
-	free(wp->armed);
+	rl_free(&wp->regs);
+	rl_free(&wp->failed);
+	free(wp->vec);
 	free(wp);
-}
-
-static int scan(struct rw_wp *wp, struct pm_scan_arg *arg)
-{
-	long n = ioctl(wp->pagemap, PAGEMAP_SCAN, arg);
-
-	if (n < 0)
-		return errno == ESRCH || errno == ENOENT ? -ESRCH : -errno;
-	return n;
-}
-
-/* Is all of [start, end) in a mapping armed with async write protection? */
-static int vma_armed(struct rw_wp *wp, uint64_t start, uint64_t end)
-{
-	struct page_region r;
-	struct pm_scan_arg arg = {
-		.size = sizeof(arg), .start = start, .end = end,
-		.vec = (uintptr_t)&r, .vec_len = 1, .max_pages = 1,
-		/* ask for pages whose mapping is NOT armed; the kernel decides per vma */
-		.category_inverted = PAGE_IS_WPALLOWED, .category_mask = PAGE_IS_WPALLOWED,
-		.return_mask = PAGE_IS_WPALLOWED,
-	};
-	int n = scan(wp, &arg);
-
-	return n < 0 ? n : n == 0;
-}
-
-static bool armable(const struct rw_vma *v)
-{
-	return rw_vma_private_writable(v) && strcmp(v->name, "[vsyscall]");
-}
-
-static int push_range(struct rw_wp *wp, uint64_t start, uint64_t end)
-{
-	if (wp->narmed && wp->armed[wp->narmed - 1].end == start) {
-		wp->armed[wp->narmed - 1].end = end;
-		return 0;
-	}
-	if (wp->narmed == wp->cap) {
-		size_t cap = wp->cap ? wp->cap * 2 : 64;
-		struct range *r = realloc(wp->armed, cap * sizeof(*r));
-
-		if (!r)
-			return -ENOMEM;
-		wp->armed = r;
-		wp->cap = cap;
-	}
-	wp->armed[wp->narmed++] = (struct range){ start, end };
-	return 0;
-}
-
-static int arm(struct rw_wp *wp, const struct rw_vma *v)
-{
-	struct uffdio_register reg = {
-		.range = { .start = v->start, .len = v->end - v->start },
-		.mode = UFFDIO_REGISTER_MODE_WP,
-	};
-	struct uffdio_writeprotect prot = {
-		.range = { .start = v->start, .len = v->end - v->start },
-		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
-	};
-
-	if (ioctl(wp->uffd, UFFDIO_REGISTER, &reg) || ioctl(wp->uffd, UFFDIO_WRITEPROTECT, &prot)) {
-		int err = -errno;
-
-		pr_warn("cannot arm %d's %#llx-%#llx %s: %s\n", wp->pid,
-			(unsigned long long)v->start, (unsigned long long)v->end, v->name,
-			strerror(-err));
-		return err;
-	}
-	return 0;
-}
-
-static int refresh(struct rw_wp *wp, const struct rw_maps *maps, bool arm_missing)
-{
-	int armed = 0, err;
-
-	wp->narmed = 0;
-	for (size_t i = 0; i < maps->n; i++) {
-		const struct rw_vma *v = &maps->v[i];
-
-		if (!armable(v))
-			continue;
-		err = vma_armed(wp, v->start, v->end);
-		if (err < 0)
-			return err;
-		if (!err && arm_missing) {
-			if (arm(wp, v))
-				continue;	/* not coverable: its pages come from faults */
-			armed++;
-			err = 1;
-		}
-		if (err == 1 && push_range(wp, v->start, v->end))
-			return -ENOMEM;
-	}
-	return armed;
-}
-
-int wp_refresh(struct rw_wp *wp, const struct rw_maps *maps)
-{
-	int err = refresh(wp, maps, false);
-
-	return err < 0 ? err : 0;
-}
-
-int wp_sync(struct rw_wp *wp, const struct rw_maps *maps)
-{
-	return refresh(wp, maps, true);
-}
-
-bool wp_covers(const struct rw_wp *wp, uint64_t addr)
-{
-	size_t lo = 0, hi = wp->narmed;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (addr < wp->armed[mid].start)
-			hi = mid;
-		else if (addr >= wp->armed[mid].end)
-			lo = mid + 1;
-		else
-			return true;
-	}
-	return false;
-}
-
-long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx)
-{
-	struct page_region regions[SCAN_BATCH];
-	struct pm_scan_arg arg = {
-		.size = sizeof(arg),
-		.flags = rearm ? PM_SCAN_WP_MATCHING : 0,
-		.start = 0, .end = USER_SPACE_END,
-		.vec = (uintptr_t)regions, .vec_len = SCAN_BATCH,
-		/* written pages of armed mappings only: unarmed ones look "written" too */
-		.category_mask = PAGE_IS_WRITTEN | PAGE_IS_WPALLOWED,
-		.return_mask = PAGE_IS_WRITTEN,
-	};
-	long pages = 0;
-
-	/* One call fills at most SCAN_BATCH regions: go on from walk_end. */
-	for (;;) {
-		int n = scan(wp, &arg);
-
-		if (n < 0) {
-			pr_err("PAGEMAP_SCAN of %d: %s\n", wp->pid, strerror(-n));
-			return n;
-		}
-		for (int i = 0; i < n; i++) {
-			pages += (regions[i].end - regions[i].start) / 4096;
-			if (cb)
-				cb(ctx, regions[i].start, regions[i].end);
-		}
-		if (arg.walk_end >= arg.end)
-			break;
-		arg.start = arg.walk_end;
-	}
-	return pages;
 }
