@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "fileio.h"
 #include "cgroup.h"
 #include "log.h"
 
@@ -53,44 +54,9 @@ int auth_peer_cred(int sockfd, struct ucred *cred)
 /* Read dirfd/name whole, NUL-terminated. A vanished process reads as -ESRCH. */
 static int read_at(int dirfd, const char *name, char **out)
 {
-	size_t len = 0, cap = 4096;
-	char *buf = NULL, *nbuf;
-	int fd, err = 0;
-	ssize_t n;
+	int err = read_whole_file(dirfd, name, STATUS_MAX, out, NULL);
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
-	for (;;) {
-		if (!buf || cap - len < 2) {
-			if (buf)
-				cap *= 2;
-			nbuf = cap > STATUS_MAX ? NULL : realloc(buf, cap);
-			if (!nbuf) {
-				err = cap > STATUS_MAX ? -EFBIG : -ENOMEM;
-				break;
-			}
-			buf = nbuf;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno == ENOENT ? -ESRCH : -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	close(fd);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	return 0;
+	return err == -ENOENT ? -ESRCH : err;
 }
 
 /* The value of "Key:" at the start of a line of text, or NULL. */

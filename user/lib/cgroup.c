@@ -14,6 +14,7 @@
 #include <linux/magic.h>
 
 #include "cgroup.h"
+#include "fileio.h"
 #include "log.h"
 
 /* /proc/mounts can be big in containers, but not this big. */
@@ -24,54 +25,7 @@
 /* The whole of a (proc or kernfs) file, NUL-terminated; sizes are not known up front. */
 static int read_all(const char *path, char **out, size_t *outlen)
 {
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap), *nbuf;
-	ssize_t n;
-	int fd, err = 0;
-
-	if (!buf)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		free(buf);
-		return err;
-	}
-	for (;;) {
-		if (cap - len < 2) {
-			if (cap >= READ_MAX) {
-				err = -EFBIG;
-				break;
-			}
-			nbuf = realloc(buf, cap * 2);
-			if (!nbuf) {
-				err = -ENOMEM;
-				break;
-			}
-			buf = nbuf;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	close(fd);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	if (outlen)
-		*outlen = len;
-	return 0;
+	return read_whole_file(AT_FDCWD, path, READ_MAX, out, outlen);
 }
 
 /* Copy one mounts-file field up to the next space, decoding \ooo escapes. */

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "proc.h"
 
@@ -17,58 +18,12 @@
 /* A running process can change its layout between read() calls: retry then. */
 #define MAPS_TRIES	4
 
-/* The whole of a /proc file, NUL-terminated: sizes are not known in advance. */
+/* A /proc file of a process: a missing file means the process is gone. */
 static int read_file(const char *path, char **out, size_t *outlen)
 {
-	size_t cap = 65536, len = 0;
-	char *buf = malloc(cap), *nb;
-	int fd, err = 0;
-	ssize_t n;
+	int err = read_whole_file(AT_FDCWD, path, PROC_READ_MAX, out, outlen);
 
-	if (!buf)
-		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = errno == ENOENT ? -ESRCH : -errno;
-		free(buf);
-		return err;
-	}
-	for (;;) {
-		if (cap - len < 2) {
-			if (cap >= PROC_READ_MAX) {
-				err = -EFBIG;
-				break;
-			}
-			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				err = -ENOMEM;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			/* The task died under us (ESRCH) or its mm is gone. */
-			err = errno == ESRCH ? -ESRCH : -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
-	close(fd);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	if (outlen)
-		*outlen = len;
-	return 0;
+	return err == -ENOENT ? -ESRCH : err;
 }
 
 static int hexval(char c)
