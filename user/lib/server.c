@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "log.h"
 #include "protocol.h"
 #include "server.h"
@@ -186,7 +187,6 @@ static void client_free(struct rw_server *srv, struct client *c)
 static void accept_clients(struct rw_server *srv)
 {
 	for (;;) {
-		socklen_t len = sizeof(struct ucred);
 		struct client *c;
 		int fd, slot;
 
@@ -208,7 +208,7 @@ static void accept_clients(struct rw_server *srv)
 			continue;
 		}
 		c->fd = fd;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->peer, &len) ||
+		if (auth_peer_cred(fd, &c->peer) ||
 		    epoll_add(srv->epoll_fd, fd, EPOLLIN, (uintptr_t)c)) {
 			pr_perror("cannot set up a client");
 			close(fd);
