@@ -11,6 +11,8 @@
 #define RW_DEFINE_MAPS
 #include "common.bpf.h"
 
+#define TS_COMPAT	0x0002	/* arch/x86/include/asm/thread_info.h */
+
 __u32 nr_tracked_cgroups = 0;
 __u64 wakeup_bytes = 1;
 
@@ -25,6 +27,12 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 	if (!session)
 		return 0;
 
+	/*
+	 * An int 0x80 syscall of a compat task uses i386 numbers: reading them as
+	 * x86_64 would garble (or let the task forge) its report. Not recorded.
+	 */
+	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT)
+		return 0;
 	nr = regs->orig_ax;
 	a.nr = nr;
 	a.ret = ret;
@@ -173,10 +181,19 @@ int BPF_PROG(rw_exit, struct task_struct *task, bool group_dead)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(rw_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 session = current_session(task->tgid);
+	__u32 tgid = task->tgid;
+	__u32 session = current_session(tgid);
 
-	if (session)
-		emit_task(session, RW_TASK_EXEC, task, old_pid);
+	if (!session)
+		return 0;
+	emit_task(session, RW_TASK_EXEC, task, old_pid);
+	/*
+	 * A set-uid/-gid or capability-gaining exec: its owner could not ptrace
+	 * it, so neither may the session. pid mode stops following it here;
+	 * rewindd re-checks every process before touching it (cgroup mode too).
+	 */
+	if (bprm->secureexec)
+		bpf_map_delete_elem(&tracked_tgids, &tgid);
 	return 0;
 }
 

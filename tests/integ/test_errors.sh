@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 TESTS=(err_unknown_pid err_zombie_pid err_kernel_thread err_no_cgroup err_malformed_request
        err_oversized_request err_unknown_session err_unauthorised_client err_socket_mode
        err_second_attach err_target_exits err_no_daemon err_rewind_mode_unavailable
-       err_usage)
+       err_usage err_pipelined_requests)
 require_root "${TESTS[@]}"
 start_daemon || { for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
 
@@ -170,6 +170,22 @@ err_usage() {
 	out=$("$CTL" attach --pid 1 --cgroup /x 2>&1); [ $? = 2 ] || { echo "two targets: $out"; return 1; }
 	out=$("$CTL" mark 2>&1); [ $? = 2 ] || { echo "mark without id: $out"; return 1; }
 	"$CTL" --help | grep -q EXAMPLES -i && "$RWD" --help | grep -qi examples
+}
+
+# Several requests in one write get their answers one by one, in order.
+err_pipelined_requests() {
+	local r
+	r=$(/usr/bin/python3 - "$SOCK" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"status"}\n{"cmd":"mark","session":99}\n{"cmd":"status"}\n')
+s.shutdown(socket.SHUT_WR)
+f = s.makefile()
+print(" ".join(str(__import__("json").loads(f.readline())["ok"]) for _ in range(3)))
+PY
+)
+	expect "three answers in order" "$r" "True False True" && still_serving
 }
 
 for t in "${TESTS[@]}"; do

@@ -228,6 +228,39 @@ static void layout_and_tasks(void **state)
 	invocation_free(inv);
 }
 
+/* A page written and then discarded leaves no written bit: its fault is the witness. */
+static void discarded_pages_count(void **state)
+{
+	struct rw_invocation *inv = invocation_new(1, 0);
+	struct rw_syscall_event s = { .hdr = { .kind = RW_EV_SYSCALL, .session = 1, .tgid = TGID, .tid = TGID } };
+	struct rw_fault_event e;
+
+	for (uint64_t a = 0x10000; a < 0x14000; a += 0x1000) {
+		e = fault(101, a, 0);
+		invocation_add_record(inv, &e, sizeof(e));
+	}
+	s.nr = RW_NR_madvise;	/* pages 0x10000, 0x11000 zapped */
+	s.args[0] = 0x10000;
+	s.args[1] = 0x2000;
+	s.args[2] = 4;		/* MADV_DONTNEED */
+	invocation_add_record(inv, &s, sizeof(s));
+	s.args[0] = 0x12000;	/* MADV_WILLNEED discards nothing */
+	s.args[1] = 0x1000;
+	s.args[2] = 3;
+	invocation_add_record(inv, &s, sizeof(s));
+	s.nr = RW_NR_munmap;	/* page 0x13000 unmapped */
+	s.args[0] = 0x13000;
+	s.args[1] = 0x1000;
+	invocation_add_record(inv, &s, sizeof(s));
+	s.hdr.tgid = TGID + 1;	/* another process's munmap does not matter */
+	s.args[0] = 0x12000;
+	invocation_add_record(inv, &s, sizeof(s));
+
+	assert_int_equal(invocation_close(inv, 10, covered, maps_of, NULL), 0);
+	assert_int_equal(inv->pages_written, 3);
+	invocation_free(inv);
+}
+
 static void malformed_records(void **state)
 {
 	struct rw_invocation *inv = invocation_new(1, 0);
@@ -256,6 +289,7 @@ int main(void)
 		cmocka_unit_test_setup(scan_and_faults_union, setup),
 		cmocka_unit_test_setup(files_resolved_and_merged, setup),
 		cmocka_unit_test_setup(layout_and_tasks, setup),
+		cmocka_unit_test_setup(discarded_pages_count, setup),
 		cmocka_unit_test_setup(malformed_records, setup),
 	};
 

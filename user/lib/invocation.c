@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <linux/types.h>
 
 #include "invocation.h"
@@ -152,6 +153,7 @@ static int add_syscall(struct rw_invocation *inv, const struct rw_syscall_event 
 		r = push(&inv->state, &inv->nstate, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->tgid = e->hdr.tgid;
 	r->tid = e->hdr.tid;
 	r->nr = e->nr;
 	memcpy(r->args, e->args, sizeof(r->args));
@@ -369,6 +371,38 @@ static int attribute(struct rw_invocation *inv, pid_t tgid, const uint64_t *page
 	return 0;
 }
 
+/*
+ * Did tgid discard memory holding page during this invocation (munmap,
+ * mremap's old range, madvise DONTNEED/FREE/REMOVE)? A page written, then
+ * discarded, has no written bit left for the scan to find: its fault record
+ * is the only witness.
+ */
+static bool discarded(const struct rw_invocation *inv, pid_t tgid, uint64_t page)
+{
+	for (size_t i = 0; i < inv->nlayout; i++) {
+		const struct rw_sys_record *r = &inv->layout[i];
+		uint64_t start = r->args[0], len = r->args[1];
+
+		if (r->tgid != tgid)
+			continue;
+		switch (r->nr) {
+		case RW_NR_madvise:
+			if (r->args[2] != MADV_DONTNEED && r->args[2] != MADV_FREE &&
+			    r->args[2] != MADV_REMOVE)
+				continue;
+			break;
+		case RW_NR_munmap:
+		case RW_NR_mremap:
+			break;
+		default:
+			continue;
+		}
+		if (page + 4096 > start && page < start + len)
+			return true;
+	}
+	return false;
+}
+
 int invocation_close(struct rw_invocation *inv, uint64_t end_ns, rw_covered_fn covered,
 		     rw_maps_fn maps_of, void *ctx)
 {
@@ -385,7 +419,7 @@ int invocation_close(struct rw_invocation *inv, uint64_t end_ns, rw_covered_fn c
 
 		/* Where the scan covers a page it is the authority; elsewhere trust the faults. */
 		while (pageset_next(p->faulted, &it, &page))
-			if (!covered || !covered(ctx, p->tgid, page))
+			if (!covered || !covered(ctx, p->tgid, page) || discarded(inv, p->tgid, page))
 				if (pageset_add(p->written, page) < 0)
 					return -ENOMEM;
 		err = pageset_sorted(p->written, &pages, &n);

@@ -35,7 +35,7 @@ struct rw_file_touch {
 
 /* A layout or process-state syscall as recorded. */
 struct rw_sys_record {
-	pid_t tid;
+	pid_t tgid, tid;
 	uint32_t nr;
 	uint64_t args[6];
 	int64_t ret;

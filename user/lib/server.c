@@ -124,16 +124,19 @@ int server_open(struct rw_server **out, const struct rw_server_opts *opts, struc
 		pr_perror("socket");
 		goto fail;
 	}
-	/* Never world-accessible, not even between bind and chmod. */
-	old_umask = umask(0177);
+	/*
+	 * Never world-accessible, not even for a moment: bind creates the socket
+	 * with its final mode; the group is set without following a symlink
+	 * someone may have swapped in.
+	 */
+	old_umask = umask(opts->socket_gid != (gid_t)-1 ? 0117 : 0177);
 	err = bind(srv->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ? -errno : 0;
 	umask(old_umask);
 	if (err) {
 		pr_err("cannot bind %s: %s\n", path, strerror(-err));
 		goto fail;
 	}
-	if (opts->socket_gid != (gid_t)-1 &&
-	    (chown(path, 0, opts->socket_gid) || chmod(path, 0660))) {
+	if (opts->socket_gid != (gid_t)-1 && lchown(path, 0, opts->socket_gid)) {
 		err = -errno;
 		pr_perror("cannot give group %u access to %s", opts->socket_gid, path);
 		goto fail;
@@ -224,7 +227,8 @@ static int queue_response(struct rw_server *srv, struct client *c, const char *j
 {
 	size_t n = strlen(json);
 	char *buf = realloc(c->out, c->out_len + n + 1);
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.u64 = (uintptr_t)c };
+	/* Stop listening to the client until it has read this answer. */
+	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = (uintptr_t)c };
 
 	if (!buf)
 		return -ENOMEM;
@@ -259,31 +263,29 @@ static void handle_line(struct rw_server *srv, struct client *c, const char *lin
 	free(req);
 }
 
+/*
+ * Answer the next complete request line, if no answer is still unread: one
+ * request at a time, so a client that pipelines and never reads cannot make
+ * the daemon hold its answers.
+ */
+static void serve_next_line(struct rw_server *srv, struct client *c)
+{
+	char *nl;
+	size_t len;
+
+	if (c->out_len || !(nl = memchr(c->in, '\n', c->in_len)))
+		return;
+	len = nl - c->in;
+	handle_line(srv, c, c->in, len);
+	memmove(c->in, nl + 1, c->in_len - len - 1);
+	c->in_len -= len + 1;
+}
+
 static void read_client(struct rw_server *srv, struct client *c)
 {
-	for (;;) {
-		ssize_t n = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
-		char *nl;
+	while (!memchr(c->in, '\n', c->in_len)) {
+		ssize_t n;
 
-		if (n == 0) {	/* the client is done sending; answer what it asked, then close */
-			c->closing = true;
-			return;
-		}
-		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			c->closing = true;
-			c->out_len = c->out_off;	/* nobody to answer */
-			return;
-		}
-		if (n < 0)
-			return;
-		c->in_len += n;
-		while ((nl = memchr(c->in, '\n', c->in_len))) {
-			size_t len = nl - c->in;
-
-			handle_line(srv, c, c->in, len);
-			memmove(c->in, nl + 1, c->in_len - len - 1);
-			c->in_len -= len + 1;
-		}
 		if (c->in_len == sizeof(c->in)) {
 			char *msg = protocol_error("request too large (limit %d bytes)", RW_REQ_MAX);
 
@@ -294,7 +296,21 @@ static void read_client(struct rw_server *srv, struct client *c)
 			c->closing = true;
 			return;
 		}
+		n = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+		if (n == 0) {	/* the client is done sending; answer what it asked, then close */
+			c->closing = true;
+			break;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			c->closing = true;
+			c->out_len = c->out_off;	/* nobody to answer */
+			return;
+		}
+		if (n < 0)
+			break;
+		c->in_len += n;
 	}
+	serve_next_line(srv, c);
 }
 
 static void flush_client(struct rw_server *srv, struct client *c)
@@ -349,10 +365,16 @@ int server_run(struct rw_server *srv)
 				continue;
 			}
 			c = (struct client *)(uintptr_t)d;
-			if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			/* One answer at a time: a client that never reads cannot grow our memory. */
+			if ((evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !c->out_len)
 				read_client(srv, c);
-			if (c->out_len)
+			/* Lines that arrived together wait in our buffer: answer them in turn. */
+			while (c->out_len) {
 				flush_client(srv, c);
+				if (c->out_len)
+					break;	/* the client is not reading: wait for EPOLLOUT */
+				serve_next_line(srv, c);
+			}
 			if (c->closing && !c->out_len)
 				client_free(srv, c);
 		}

@@ -29,6 +29,8 @@ struct rw_target {
 	pid_t tgid;
 	bool alive;
 	struct rw_wp *wp;	/* NULL: not armed, its pages come from fault records only */
+	bool exec_seen;		/* exec replaced the mm: wp is stale, authority must be re-checked */
+	bool excluded;		/* the owner may no longer ptrace it: untracked, never touched again */
 	struct rw_maps maps;	/* layout when the current invocation was closed */
 };
 
@@ -110,12 +112,30 @@ static void target_disarm(struct rw_target *t)
  * that is impossible (seccomp forbids userfaultfd, another tracer holds the
  * process), the target stays tracked by faults only and the caller says so.
  */
-static int target_arm(struct rw_target *t, char *why, size_t whylen)
+static int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_target *t,
+		      char *why, size_t whylen)
 {
 	struct rw_maps maps = { 0 };
+	char denied[256];
 	int err;
 
+	if (t->exec_seen)
+		target_disarm(t);	/* bound to the mm that exec replaced */
 	if (!t->wp) {
+		/*
+		 * Every process is checked before rewindd touches it, not only the
+		 * one attached to: a child may have exec'd a setuid program.
+		 */
+		err = auth_may_attach_pid(s->owner, t->tgid, denied, sizeof(denied));
+		if (err == -EPERM) {
+			t->excluded = true;
+			t->alive = false;
+			tracker_untrack_tgid(S->tracker, t->tgid);
+			snprintf(why, whylen, "pid %d is no longer reachable by uid %u (%.120s): "
+				 "not tracked any more", t->tgid, s->owner, denied);
+			return err;
+		}
+		t->exec_seen = false;
 		err = wp_open(&t->wp, t->tgid);
 		if (err) {
 			snprintf(why, whylen, "write protection unavailable for pid %d (%s): "
@@ -267,7 +287,9 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 				return error_response("no cgroup with id %llu",
 						      (unsigned long long)req->cgroup_id);
 		} else {
-			snprintf(path, sizeof(path), "%s", req->cgroup);
+			/* Resolve symlinks once: what is stored must name a cgroup, not a link. */
+			if (!realpath(req->cgroup, path))
+				return error_response("no such cgroup: %s", req->cgroup);
 		}
 		err = cgroup_id_of_path(path, &cgid);
 		if (err == -ENOENT)
@@ -313,6 +335,13 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 	if (cgid)
 		snprintf(s->cgroup, sizeof(s->cgroup), "%s", path);
 
+	/* Records may arrive as soon as the slot is published: the invocation must exist. */
+	s->cur = invocation_new(1, now_ns());
+	if (!s->cur) {
+		resp = error_response("out of memory");
+		goto fail;
+	}
+
 	/* Track in BPF first, so no write between arming and tracking goes unseen. */
 	err = cgid ? tracker_track_cgroup(S->tracker, cgid, id) : tracker_track_tgid(S->tracker, req->pid, id);
 	if (err) {
@@ -334,19 +363,13 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 			resp = error_response("out of memory");
 			goto fail_tracked;
 		}
-		if (target_arm(t, why, sizeof(why))) {
+		if (target_arm(S, s, t, why, sizeof(why))) {
 			pr_warn("session %u: %s\n", id, why);
 			json_object_array_add(warnings, json_object_new_string(why));
 		}
 		json_object_array_add(targets, json_object_new_int(pids[i]));
 	}
-	s->cur = invocation_new(1, now_ns());
-	if (!s->cur) {
-		json_object_put(warnings);
-		json_object_put(targets);
-		resp = error_response("out of memory");
-		goto fail_tracked;
-	}
+	s->cur->start_ns = now_ns();
 	for (size_t i = 0; i < json_object_array_length(warnings); i++)
 		invocation_note(s->cur, "%s",
 				json_object_get_string(json_object_array_get_idx(warnings, i)));
@@ -379,7 +402,17 @@ static void sync_cgroup_targets(struct rw_session *s)
 	pid_t *pids = NULL;
 	size_t n = 0;
 
-	if (!s->cgid || cgroup_list_procs(s->cgroup, &pids, &n))
+	uint64_t id = 0;
+
+	if (!s->cgid)
+		return;
+	/* The path is only a name: make sure it still names the attached cgroup. */
+	if (cgroup_id_of_path(s->cgroup, &id) || id != s->cgid) {
+		invocation_note(s->cur, "%s no longer names the attached cgroup: its members are "
+				"followed by cgroup id only", s->cgroup);
+		return;
+	}
+	if (cgroup_list_procs(s->cgroup, &pids, &n))
 		return;
 	for (size_t i = 0; i < n; i++)
 		if (!find_target(s, pids[i]) && add_target(s, pids[i]))
@@ -445,6 +478,12 @@ static json_object *do_mark(struct rw_sessions *S, struct rw_session *s)
 		}
 		if (!t->wp)
 			continue;
+		if (t->exec_seen) {
+			invocation_note(inv, "pid %d exec'd: pages of its new image come from faults",
+					t->tgid);
+			target_disarm(t);
+			continue;
+		}
 		/* Coverage as the kernel has it now: layout changes drop registrations. */
 		if (wp_scan(t->wp, true, on_written, &c) < 0 || c.err ||
 		    wp_refresh(t->wp, &t->maps)) {
@@ -468,8 +507,10 @@ static json_object *do_mark(struct rw_sessions *S, struct rw_session *s)
 				root_gone = true;
 			continue;
 		}
-		if (target_arm(t, why, sizeof(why)))
+		if (target_arm(S, s, t, why, sizeof(why))) {
 			pr_warn("session %u: %s\n", s->id, why);
+			invocation_note(inv, "%s", why);
+		}
 	}
 
 	done = realloc(s->done, (s->ndone + 1) * sizeof(*done));
@@ -486,8 +527,12 @@ static json_object *do_mark(struct rw_sessions *S, struct rw_session *s)
 
 	if (root_gone || (s->pid && !find_target(s, s->pid)->alive)) {
 		s->state = RW_SESSION_EXITED;
-		snprintf(s->why, sizeof(s->why), "target process %d exited during invocation %u",
-			 s->pid, inv->number);
+		if (find_target(s, s->pid)->excluded)
+			snprintf(s->why, sizeof(s->why), "target process %d can no longer be traced "
+				 "by uid %u (exec of a privileged program?)", s->pid, s->owner);
+		else
+			snprintf(s->why, sizeof(s->why), "target process %d exited during "
+				 "invocation %u", s->pid, inv->number);
 	}
 	obj = invocation_to_json(inv);
 	if (s->state == RW_SESSION_EXITED) {
@@ -635,6 +680,11 @@ static void on_task_record(struct rw_session *s, const struct rw_task_event *e)
 		if (t)
 			t->alive = false;
 		break;
+	case RW_TASK_EXEC:
+		t = find_target(s, e->pid_tgid);
+		if (t)
+			t->exec_seen = true;
+		break;
 	}
 }
 
@@ -645,7 +695,7 @@ int sessions_on_record(void *ctx, const void *data, size_t size)
 	struct rw_session *s;
 
 	if (size < sizeof(*h) || h->session == 0 || h->session >= RW_MAX_SESSIONS ||
-	    !(s = S->slot[h->session])) {
+	    !(s = S->slot[h->session]) || !s->cur) {
 		S->bad_records++;
 		return 0;
 	}
