@@ -7,7 +7,11 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -189,6 +193,25 @@ static void many(long pages)
 	}
 }
 
+/* Like "mmap5", under a seccomp filter that kills the process on userfaultfd(). */
+static void seccomp_guarded(void)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_userfaultfd, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog)) {
+		say("error seccomp %d", errno);
+		exit(2);
+	}
+	mmap5();
+}
+
 /* Exits in the middle of its first invocation. */
 static void quitter(void)
 {
@@ -217,6 +240,8 @@ int main(int argc, char **argv)
 		forker();
 	else if (!strcmp(s, "many") && argc > 2)
 		many(atol(argv[2]));
+	else if (!strcmp(s, "seccomp"))
+		seccomp_guarded();
 	else if (!strcmp(s, "quit"))
 		quitter();
 	else {

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 
 TESTS=(report_pages37 report_rearm_each_mark report_new_mmap report_brk report_kernel_write
        report_files report_thread report_fork_child report_cgroup report_cgroup_id
-       report_cgroup_fork report_dropped_events report_human_output daemon_foreground
+       report_cgroup_fork report_seccomp_target report_dropped_events report_human_output daemon_foreground
        daemon_second_instance)
 require_root "${TESTS[@]}"
 start_daemon || { for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
@@ -180,6 +180,20 @@ report_cgroup_fork() {
 	"$CTL" detach "$id" >/dev/null
 	stop_target
 	rmdir "$CG"
+}
+
+# A target whose seccomp filter would kill it on userfaultfd() is not armed,
+# survives, and is still reported (from faults), with the reason said.
+report_seccomp_target() {
+	local id r err
+	start_target seccomp || return 1
+	id=$("$CTL" attach --pid "$TPID" --report 2>"$TMP/attach.err") || return 1
+	grep -q "seccomp" "$TMP/attach.err" || { echo "no seccomp warning: $(cat "$TMP/attach.err")"; return 1; }
+	invoke && "$CTL" mark "$id" >/dev/null || { echo "target died or mark failed"; return 1; }
+	r=$(report_of "$id" 1)
+	expect "new mapping pages from faults" "$(row_pages "$r" "$(cut -d' ' -f2 <<<"$DONE")")" 5 || return 1
+	kill -0 "$TPID" || { echo "target is gone"; return 1; }
+	"$CTL" detach "$id" >/dev/null
 }
 
 # A ring buffer far too small: drops are counted and reported, and the page

@@ -328,9 +328,18 @@ static void read_gone(void **state)
 	proc_maps_free(&m);
 }
 
+static void parse_seccomp(void **state)
+{
+	assert_int_equal(proc_parse_seccomp("Name:\tx\nSeccomp:\t2\nSeccomp_filters:\t1\n"), 2);
+	assert_int_equal(proc_parse_seccomp("Name:\tx\nSeccomp:\t0\n"), 0);
+	assert_int_equal(proc_parse_seccomp("Name:\tx\n"), -EINVAL);
+	assert_int_equal(proc_read_seccomp(getpid()), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parse_seccomp),
 		cmocka_unit_test(parse_maps_fields),
 		cmocka_unit_test(parse_maps_long_name_and_blank_lines),
 		cmocka_unit_test(parse_maps_malformed),

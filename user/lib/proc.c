@@ -435,3 +435,27 @@ int proc_list_threads(pid_t pid, pid_t **tids, size_t *n)
 	*n = cnt;
 	return 0;
 }
+
+int proc_parse_seccomp(const char *text)
+{
+	const char *line = strstr(text, "\nSeccomp:");
+	int mode;
+
+	if (!line || sscanf(line + 9, "%d", &mode) != 1 || mode < 0 || mode > 2)
+		return -EINVAL;
+	return mode;
+}
+
+int proc_read_seccomp(pid_t pid)
+{
+	char path[64], *text;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	err = read_file(path, &text, NULL);
+	if (err)
+		return err;
+	err = proc_parse_seccomp(text);
+	free(text);
+	return err;
+}

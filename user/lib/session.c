@@ -136,6 +136,17 @@ static int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_tar
 			return err;
 		}
 		t->exec_seen = false;
+		/*
+		 * Arming injects userfaultfd(): under a seccomp filter that could be
+		 * answered with SIGSYS or a kill. Never risk the target: count its
+		 * pages from faults instead.
+		 */
+		if (proc_read_seccomp(t->tgid) > 0) {
+			snprintf(why, whylen, "pid %d runs under seccomp: write protection not armed "
+				 "(injecting userfaultfd could kill it); pages are counted from "
+				 "first-write faults only", t->tgid);
+			return -EPERM;
+		}
 		err = wp_open(&t->wp, t->tgid);
 		if (err) {
 			snprintf(why, whylen, "write protection unavailable for pid %d (%s): "
