@@ -15,15 +15,10 @@
 #include "fileio.h"
 #include "cgroup.h"
 #include "log.h"
+#include "proc.h"
 
 /* /proc/PID/status grows with the Groups: line; bound it anyway. */
 #define STATUS_MAX	(1 << 20)
-
-struct ids {
-	unsigned int uid[4];	/* real, effective, saved, fs */
-	unsigned int gid[4];
-	unsigned long long cap_prm;
-};
 
 static int say(char *err, size_t errlen, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -59,37 +54,10 @@ static int read_at(int dirfd, const char *name, char **out)
 	return err == -ENOENT ? -ESRCH : err;
 }
 
-/* The value of "Key:" at the start of a line of text, or NULL. */
-static const char *field(const char *text, const char *key)
-{
-	size_t n = strlen(key);
-
-	for (const char *p = text; p; p = strchr(p, '\n')) {
-		if (*p == '\n')
-			p++;
-		if (!strncmp(p, key, n))
-			return p + n;
-	}
-	return NULL;
-}
-
-static int parse_status(const char *text, struct ids *ids)
-{
-	const char *u = field(text, "Uid:"), *g = field(text, "Gid:");
-	const char *c = field(text, "CapPrm:");
-
-	if (!u || !g || !c ||
-	    sscanf(u, "%u %u %u %u", &ids->uid[0], &ids->uid[1], &ids->uid[2], &ids->uid[3]) != 4 ||
-	    sscanf(g, "%u %u %u %u", &ids->gid[0], &ids->gid[1], &ids->gid[2], &ids->gid[3]) != 4 ||
-	    sscanf(c, "%llx", &ids->cap_prm) != 1)
-		return -EIO;
-	return 0;
-}
-
 int auth_may_attach_pid(uid_t uid, pid_t pid, char *err, size_t errlen)
 {
 	char path[32], *text = NULL;
-	struct ids ids;
+	struct rw_proc_status ids;
 	struct stat st;
 	int dfd, r;
 
@@ -111,7 +79,7 @@ int auth_may_attach_pid(uid_t uid, pid_t pid, char *err, size_t errlen)
 	}
 	if (uid == 0)
 		goto out;
-	r = parse_status(text, &ids);
+	r = proc_parse_status(text, &ids) ? -EIO : 0;
 	if (r) {
 		pr_err("cannot parse /proc/%d/status\n", pid);
 		say(err, errlen, r, "cannot parse /proc/%d/status", pid);
@@ -137,7 +105,8 @@ int auth_may_attach_pid(uid_t uid, pid_t pid, char *err, size_t errlen)
 	/* ptrace wants the target's capabilities to be a subset of the tracer's. */
 	if (ids.cap_prm) {
 		r = say(err, errlen, -EPERM, "uid %u may not attach to pid %d "
-			"(it holds capabilities %#llx)", uid, pid, ids.cap_prm);
+			"(it holds capabilities %#llx)", uid, pid,
+			(unsigned long long)ids.cap_prm);
 		goto out;
 	}
 	/*

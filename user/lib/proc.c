@@ -258,6 +258,7 @@ int proc_parse_status(const char *text, struct rw_proc_status *out)
 	int seen = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->seccomp = -1;
 	while (*line) {
 		const char *end = strchrnul(line, '\n');
 		const char *colon = memchr(line, ':', end - line);
@@ -310,6 +311,16 @@ int proc_parse_status(const char *text, struct rw_proc_status *out)
 			for (int i = 0; i < 4; i++)
 				out->gid[i] = u[i];
 			seen |= ST_GID;
+		} else if (KEY("CapPrm")) {
+			char *stop;
+
+			errno = 0;
+			out->cap_prm = strtoull(val, &stop, 16);
+			if (errno || stop == val || stop > end)
+				err = -EINVAL;
+		} else if (KEY("Seccomp")) {
+			err = parse_u32s(val, end, u, 1);
+			out->seccomp = u[0];
 		} else if (KEY("Threads")) {
 			err = parse_u32s(val, end, u, 1);
 			out->threads = u[0];
@@ -434,28 +445,4 @@ int proc_list_threads(pid_t pid, pid_t **tids, size_t *n)
 	*tids = v;
 	*n = cnt;
 	return 0;
-}
-
-int proc_parse_seccomp(const char *text)
-{
-	const char *line = strstr(text, "\nSeccomp:");
-	int mode;
-
-	if (!line || sscanf(line + 9, "%d", &mode) != 1 || mode < 0 || mode > 2)
-		return -EINVAL;
-	return mode;
-}
-
-int proc_read_seccomp(pid_t pid)
-{
-	char path[64], *text;
-	int err;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	err = read_file(path, &text, NULL);
-	if (err)
-		return err;
-	err = proc_parse_seccomp(text);
-	free(text);
-	return err;
 }

@@ -54,15 +54,14 @@ struct rw_proc_status {
 	char name[16];		/* as status shows it (escaped), truncated */
 	char state;		/* 'R', 'S', 'D', 'T', 't', 'Z', 'X', ... */
 	int threads;
+	uint64_t cap_prm;	/* CapPrm: permitted capabilities (0 if absent) */
+	int seccomp;		/* Seccomp: 0 none, 1 strict, 2 filter; -1 if absent */
 };
 
 /* -EINVAL if Name, State, Tgid, PPid, Uid, Gid or Threads is missing or malformed. */
 int proc_parse_status(const char *text, struct rw_proc_status *out);
 /* -ESRCH if gone. */
 int proc_read_status(pid_t pid, struct rw_proc_status *out);
-/* The "Seccomp:" mode of /proc/PID/status text: 0 none, 1 strict, 2 filter; -EINVAL if absent. */
-int proc_parse_seccomp(const char *status_text);
-int proc_read_seccomp(pid_t pid);
 /* comm of thread tid of pid (tid <= 0: of pid itself), newline stripped; -ESRCH if gone. */
 int proc_read_comm(pid_t pid, pid_t tid, char comm[16]);
 /* Thread ids from /proc/PID/task in ascending order; the caller frees *tids. -ESRCH if gone. */

@@ -141,7 +141,9 @@ static int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_tar
 		 * answered with SIGSYS or a kill. Never risk the target: count its
 		 * pages from faults instead.
 		 */
-		if (proc_read_seccomp(t->tgid) > 0) {
+		struct rw_proc_status st;
+
+		if (proc_read_status(t->tgid, &st) || st.seccomp != 0) {
 			snprintf(why, whylen, "pid %d runs under seccomp: write protection not armed "
 				 "(injecting userfaultfd could kill it); pages are counted from "
 				 "first-write faults only", t->tgid);
@@ -706,7 +708,7 @@ int sessions_on_record(void *ctx, const void *data, size_t size)
 	struct rw_session *s;
 
 	if (size < sizeof(*h) || h->session == 0 || h->session >= RW_MAX_SESSIONS ||
-	    !(s = S->slot[h->session]) || !s->cur) {
+	    !(s = S->slot[h->session])) {
 		S->bad_records++;
 		return 0;
 	}
