@@ -55,6 +55,8 @@ LIBTEST_SRCS := $(wildcard tests/lib/test_*.c)
 LIBTEST_BINS := $(patsubst tests/lib/%.c,$(OUTPUT)/tests/lib/%,$(LIBTEST_SRCS))
 INTEG_SRCS := $(wildcard tests/integ/*.c)
 INTEG_BINS := $(patsubst tests/integ/%.c,$(OUTPUT)/tests/integ/%,$(INTEG_SRCS))
+LEAK_SRCS := $(wildcard tests/leak/*.c)
+LEAK_BINS := $(patsubst tests/leak/%.c,$(OUTPUT)/tests/leak/%,$(LEAK_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
@@ -114,9 +116,15 @@ $(OUTPUT)/tests/integ/%: tests/integ/%.c tests/integ/handshake.h | $(OUTPUT)/tes
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra -Werror -O0 -g -D_GNU_SOURCE $< -lpthread -o $@
 
-$(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
+# Leak scenarios are functions under test, like the integ targets.
+$(OUTPUT)/tests/leak/%: tests/leak/%.c | $(OUTPUT)/tests/leak
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE $< -lpthread -o $@
+
+# Benchmarks may use the engine (protocol, json-c) as a library.
+$(OUTPUT)/bench/%: bench/%.c $(LIB) | $(OUTPUT)/bench
 	$(call msg,CC-BENCH,$@)
-	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE $< -lpthread -o $@
+	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE $< $(LIB) $(LIBS) -lpthread -o $@
 
 DEMO_BIN := $(OUTPUT)/tests/demo/function
 $(DEMO_BIN): tests/demo/function.c | $(OUTPUT)/tests/demo
@@ -127,7 +135,7 @@ unit: $(UNIT_BINS) $(LIBTEST_BINS)
 integ: $(BINS) $(INTEG_BINS)
 
 # The README's test command runs this (as root: BPF and ptrace need it).
-test: $(BINS) $(UNIT_BINS) $(LIBTEST_BINS) $(INTEG_BINS)
+test: $(BINS) $(UNIT_BINS) $(LIBTEST_BINS) $(INTEG_BINS) $(LEAK_BINS)
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh
 
 asan:
@@ -146,7 +154,7 @@ bench: $(BINS) $(BENCH_BINS)
 
 # --- housekeeping ----------------------------------------------------------
 DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcmocka-dev libjson-c-dev \
-	pkg-config make gcc libc6-dev util-linux procps passwd jq python3
+	pkg-config make gcc libc6-dev util-linux procps passwd jq python3 nodejs
 
 deps:
 	apt-get update
@@ -179,7 +187,7 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
-$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/lib $(OUTPUT)/tests/unit $(OUTPUT)/tests/lib $(OUTPUT)/tests/demo $(OUTPUT)/tests/integ $(OUTPUT)/bench:
+$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/lib $(OUTPUT)/tests/unit $(OUTPUT)/tests/lib $(OUTPUT)/tests/demo $(OUTPUT)/tests/integ $(OUTPUT)/tests/leak $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d $(OUTPUT)/*/*/*.d)

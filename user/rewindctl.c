@@ -24,16 +24,22 @@ static const char usage[] =
 "Usage: rewindctl [--socket PATH] [--json] COMMAND [ARGS]\n"
 "\n"
 "Commands:\n"
-"  attach (--pid PID | --cgroup PATH | --cgroup-id ID) [--watch DIR]... --report\n"
+"  attach (--pid PID | --cgroup PATH | --cgroup-id ID) [--watch DIR]...\n"
+"         [--report | --on-failure kill|stop]\n"
 "                      track a process (and the children it spawns) or every\n"
-"                      process of a cgroup v2; prints the session id\n"
-"  mark ID             end the current invocation (call after each invocation)\n"
+"                      process of a cgroup v2; prints the session id. Without\n"
+"                      --report the session checkpoints and rewinds;\n"
+"                      --on-failure says what a failed rewind does to the\n"
+"                      target (default kill): it never runs un-rewound\n"
+"  checkpoint ID       stop the target, record its state, arm tracking, resume\n"
+"  rewind ID [--verify]\n"
+"                      put the target back to its checkpoint (exit 0 only if\n"
+"                      fully restored); --verify then proves it byte for byte\n"
+"  mark ID             end the current invocation (--report sessions)\n"
 "  report ID           what each finished invocation touched (--json: one\n"
 "                      JSON object per invocation and line)\n"
 "  status [ID]         sessions, their state and dropped events\n"
 "  detach ID           stop tracking, forget the session\n"
-"  checkpoint ID, rewind ID [--verify]\n"
-"                      checkpoint/rewind (not available in this version)\n"
 "\n"
 "Options:\n"
 "  -s, --socket PATH   rewindd's socket (default $REWINDD_SOCKET or " RW_DEFAULT_SOCKET ")\n"
@@ -43,6 +49,9 @@ static const char usage[] =
 "Exit status: 0 success, 1 the daemon refused or failed, 2 usage, 3 no daemon.\n"
 "\n"
 "Examples:\n"
+"  ID=$(rewindctl attach --pid 4242)\n"
+"  rewindctl checkpoint $ID      # once, when the function is initialised and idle\n"
+"  rewindctl rewind $ID --verify # after each invocation\n"
 "  ID=$(rewindctl attach --pid 4242 --report)\n"
 "  rewindctl mark $ID            # after each invocation\n"
 "  rewindctl report $ID\n"
@@ -194,6 +203,13 @@ static void print_result(const struct rw_request *req, json_object *resp, bool j
 	case RW_CMD_MARK:
 		report_print_summary(stdout, field(resp, "report"));
 		break;
+	case RW_CMD_CHECKPOINT:
+		print_warnings(resp);
+		report_print_checkpoint(stdout, req->session, field(resp, "checkpoint"));
+		break;
+	case RW_CMD_REWIND:
+		report_print_rewind(stdout, req->session, field(resp, "rewind"));
+		break;
 	case RW_CMD_REPORT:
 		a = field(resp, "invocations");
 		for (size_t i = 0; a && i < json_object_array_length(a); i++) {
@@ -230,6 +246,7 @@ int main(int argc, char **argv)
 		{ "report", no_argument, NULL, 'R' },
 		{ "verify", no_argument, NULL, 'V' },
 		{ "canary", required_argument, NULL, 'K' },
+		{ "on-failure", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -290,6 +307,14 @@ int main(int argc, char **argv)
 		case 'V':
 			req.verify = true;
 			break;
+		case 'F': {
+			int f = protocol_on_failure_parse(optarg);
+
+			if (f < 0)
+				return usage_error("--on-failure is kill or stop, not '%s'", optarg);
+			req.on_failure = f;
+			break;
+		}
 		case 'K':
 			if (strlen(optarg) >= sizeof(req.canary))
 				return usage_error("--canary too long: %s", optarg);

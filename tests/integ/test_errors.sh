@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 
 TESTS=(err_unknown_pid err_zombie_pid err_kernel_thread err_no_cgroup err_malformed_request
        err_oversized_request err_unknown_session err_unauthorised_client err_socket_mode
-       err_second_attach err_target_exits err_no_daemon err_rewind_mode_unavailable
+       err_second_attach err_target_exits err_no_daemon err_mode_mismatch err_rewind_without_checkpoint
        err_usage err_pipelined_requests)
 require_root "${TESTS[@]}"
 start_daemon || { for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
@@ -158,9 +158,30 @@ err_no_daemon() {
 	grep -q "is rewindd running" <<<"$out"
 }
 
-err_rewind_mode_unavailable() {
+# A report session has no checkpoint; a rewind session ends invocations with rewind, not mark.
+err_mode_mismatch() {
+	local rep rew
 	start_target pages37 || return 1
-	expect_error "not available" "$CTL" attach --pid "$TPID" && still_serving
+	rep=$("$CTL" attach --pid "$TPID" --report) || return 1
+	expect_error "report session" "$CTL" checkpoint "$rep" || return 1
+	expect_error "report session" "$CTL" rewind "$rep" || return 1
+	"$CTL" detach "$rep" >/dev/null || return 1
+	rew=$("$CTL" attach --pid "$TPID") || return 1
+	expect_error "rewind session" "$CTL" mark "$rew" || return 1
+	"$CTL" attach --pid "$TPID" --on-failure maybe 2>/dev/null
+	[ $? = 2 ] || { echo "a bad --on-failure must be a usage error (2)"; return 1; }
+	still_serving
+}
+
+err_rewind_without_checkpoint() {
+	local id
+	start_target pages37 || return 1
+	id=$("$CTL" attach --pid "$TPID") || return 1
+	expect_error "no checkpoint" "$CTL" rewind "$id" --verify || return 1
+	expect_error "no session 200" "$CTL" rewind 200 || return 1
+	# Still usable: the refusal changed nothing.
+	"$CTL" checkpoint "$id" >/dev/null && invoke && "$CTL" rewind "$id" --verify >/dev/null &&
+		still_serving
 }
 
 err_usage() {

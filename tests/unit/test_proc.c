@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,8 @@ static const char status_text[] =
 	"VmRSS:\t    1234 kB\n"
 	"Threads:\t7\n"
 	"SigQ:\t0/63397\n"
+	"SigIgn:\t0000000000001000\n"
+	"SigCgt:\t0000000180004002\n"
 	"CapPrm:\t00000000a80425fb\n"
 	"Seccomp:\t2\n";
 
@@ -201,6 +204,9 @@ static void parse_status(void **state)
 	assert_int_equal(st.threads, 7);
 	assert_int_equal(st.cap_prm, 0xa80425fbULL);
 	assert_int_equal(st.seccomp, 2);
+	assert_int_equal(st.umask, 022);
+	assert_int_equal(st.sig_ignored, 1ULL << (SIGPIPE - 1));
+	assert_int_equal(st.sig_caught, 0x180004002ULL);
 
 	/* A zombie's status, a long name truncated to comm's 15 characters. */
 	assert_int_equal(proc_parse_status("Name:\tabcdefghijklmnopq\nState:\tZ (zombie)\n"
@@ -211,6 +217,7 @@ static void parse_status(void **state)
 	assert_int_equal(st.uid[0], 0);
 	assert_int_equal(st.seccomp, -1);	/* absent */
 	assert_int_equal(st.cap_prm, 0);
+	assert_int_equal(st.umask, -1);
 }
 
 static void parse_status_malformed(void **state)
@@ -226,6 +233,8 @@ static void parse_status_malformed(void **state)
 		{ "PPid:\t1\n", "PPid:\t-1\n" },
 		{ "Gid:\t2000\t2001\t2002\t4294967294\n", "Gid:\t2000\t2001\t2002\t4294967296\n" },
 		{ "State:\tS (sleeping)\n", "State:\n" },
+		{ "Umask:\t0022\n", "Umask:\t0999\n" },
+		{ "SigIgn:\t0000000000001000\n", "SigIgn:\tzz\n" },
 	};
 
 	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {

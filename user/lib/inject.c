@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -354,4 +355,46 @@ int inject_release(struct rw_inject *ij)
 		err = ptrace_failed(ij, "PTRACE_DETACH");
 	ij->seized = false;
 	return err;
+}
+
+int inject_exit_thread(struct rw_inject *ij)
+{
+	struct user_regs_struct r;
+	int status, err;
+
+	if (!ij->seized)
+		return -ESRCH;
+	if (!ij->syscall_ip) {
+		err = find_syscall_ip(ij);
+		if (err)
+			return err;
+	}
+	r = ij->saved;
+	r.rip = ij->syscall_ip;
+	r.rax = SYS_exit;
+	r.orig_rax = -1;
+	r.rdi = 0;
+	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))
+		return ptrace_failed(ij, "PTRACE_SETREGS");
+	if (ptrace(PTRACE_CONT, ij->tid, NULL, NULL))
+		return ptrace_failed(ij, "PTRACE_CONT");
+	for (int i = 0; i < STOP_LOOPS; i++) {
+		if (waitpid(ij->tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			ij->seized = false;
+			return errno == ECHILD ? 0 : -errno;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			ij->seized = false;
+			return 0;
+		}
+		/* A stop on the way out (a signal): keep it going, without the signal. */
+		if (ptrace(PTRACE_CONT, ij->tid, NULL, NULL) && errno == ESRCH) {
+			ij->seized = false;
+			return 0;
+		}
+	}
+	pr_err("thread %d: did not exit\n", ij->tid);
+	return -EBUSY;
 }

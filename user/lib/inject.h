@@ -45,5 +45,13 @@ int inject_syscall(struct rw_inject *ij, long nr, const long args[6], long *resu
  * seized; -ESRCH if the thread died meanwhile.
  */
 int inject_release(struct rw_inject *ij);
+/*
+ * Make the seized thread exit (exit(2), not exit_group): RIP at the syscall
+ * instruction, RAX = 60, orig_rax = -1, continue, and wait until it is gone.
+ * The process's other threads are untouched. The kernel writes the thread's
+ * clear_child_tid and robust-futex memory on the way out: do this before a
+ * memory rollback. 0 once the thread is gone.
+ */
+int inject_exit_thread(struct rw_inject *ij);
 
 #endif /* RW_INJECT_H */

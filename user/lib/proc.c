@@ -252,6 +252,25 @@ static int parse_u32s(const char *p, const char *end, uint32_t *out, int n)
 	return p == end ? 0 : -EINVAL;
 }
 
+/* A whole field of base digits up to the end of the line (trailing blanks allowed). */
+static int parse_u64_base(const char *val, const char *end, int base, uint64_t *out)
+{
+	char *stop;
+
+	errno = 0;
+	*out = strtoull(val, &stop, base);
+	if (errno || stop == val || stop > end || *val == '-')
+		return -EINVAL;
+	while (stop < end && (*stop == ' ' || *stop == '\t'))
+		stop++;
+	return stop == end ? 0 : -EINVAL;
+}
+
+static int parse_hex64(const char *val, const char *end, uint64_t *out)
+{
+	return parse_u64_base(val, end, 16, out);
+}
+
 int proc_parse_status(const char *text, struct rw_proc_status *out)
 {
 	const char *line = text;
@@ -259,6 +278,7 @@ int proc_parse_status(const char *text, struct rw_proc_status *out)
 
 	memset(out, 0, sizeof(*out));
 	out->seccomp = -1;
+	out->umask = -1;
 	while (*line) {
 		const char *end = strchrnul(line, '\n');
 		const char *colon = memchr(line, ':', end - line);
@@ -312,12 +332,18 @@ int proc_parse_status(const char *text, struct rw_proc_status *out)
 				out->gid[i] = u[i];
 			seen |= ST_GID;
 		} else if (KEY("CapPrm")) {
-			char *stop;
+			err = parse_hex64(val, end, &out->cap_prm);
+		} else if (KEY("SigIgn")) {
+			err = parse_hex64(val, end, &out->sig_ignored);
+		} else if (KEY("SigCgt")) {
+			err = parse_hex64(val, end, &out->sig_caught);
+		} else if (KEY("Umask")) {
+			uint64_t m;
 
-			errno = 0;
-			out->cap_prm = strtoull(val, &stop, 16);
-			if (errno || stop == val || stop > end)
+			err = parse_u64_base(val, end, 8, &m);
+			if (!err && m > 0777)
 				err = -EINVAL;
+			out->umask = m;
 		} else if (KEY("Seccomp")) {
 			err = parse_u32s(val, end, u, 1);
 			out->seccomp = u[0];

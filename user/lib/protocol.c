@@ -27,6 +27,24 @@ static const char *const cmd_names[] = {
 	[RW_CMD_DETACH] = "detach",
 };
 
+static const char *const on_failure_names[] = {
+	[RW_ON_FAILURE_KILL] = "kill",
+	[RW_ON_FAILURE_STOP] = "stop",
+};
+
+int protocol_on_failure_parse(const char *name)
+{
+	for (size_t i = 0; i < sizeof(on_failure_names) / sizeof(on_failure_names[0]); i++)
+		if (!strcmp(name, on_failure_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+const char *protocol_on_failure_name(enum rw_on_failure f)
+{
+	return f <= RW_ON_FAILURE_STOP ? on_failure_names[f] : "unknown";
+}
+
 const char *protocol_cmd_name(enum rw_cmd cmd)
 {
 	if ((unsigned int)cmd < sizeof(cmd_names) / sizeof(cmd_names[0]) && cmd_names[cmd])
@@ -124,7 +142,7 @@ static int get_watch(json_object *v, struct rw_request *req, char *err, size_t e
 }
 
 enum key_id { K_CMD, K_SESSION, K_PID, K_CGROUP, K_CGROUP_ID, K_REPORT, K_VERIFY, K_WATCH,
-	      K_CANARY };
+	      K_CANARY, K_ON_FAILURE };
 
 static const struct {
 	const char *name;
@@ -139,7 +157,9 @@ static const struct {
 	[K_VERIFY] = { "verify", CMD_BIT(RW_CMD_REWIND) },
 	[K_WATCH] = { "watch", CMD_BIT(RW_CMD_ATTACH) },
 	[K_CANARY] = { "canary", CMD_BIT(RW_CMD_REPORT) },
+	[K_ON_FAILURE] = { "on_failure", CMD_BIT(RW_CMD_ATTACH) },
 };
+
 
 static int parse_key(enum key_id k, json_object *v, struct rw_request *req, char *err,
 		     size_t errlen)
@@ -174,6 +194,18 @@ static int parse_key(enum key_id k, json_object *v, struct rw_request *req, char
 	case K_CANARY:
 		return get_string(v, "\"canary\"", false, req->canary, sizeof(req->canary), err,
 				  errlen);
+	case K_ON_FAILURE: {
+		char name[8];
+
+		r = get_string(v, "\"on_failure\"", false, name, sizeof(name), err, errlen);
+		if (r)
+			return r;
+		r = protocol_on_failure_parse(name);
+		if (r < 0)
+			return fail(err, errlen, "\"on_failure\" must be \"kill\" or \"stop\"");
+		req->on_failure = r;
+		return 0;
+	}
 	}
 	return -EINVAL;
 }
@@ -306,6 +338,8 @@ char *protocol_format_request(const struct rw_request *req)
 		r |= add(o, "report", json_object_new_boolean(true));
 	if (req->verify)
 		r |= add(o, "verify", json_object_new_boolean(true));
+	if (req->on_failure)
+		r |= add(o, "on_failure", json_object_new_string(on_failure_names[req->on_failure]));
 	if (req->nwatch) {
 		a = json_object_new_array_ext(req->nwatch);
 		r |= add(o, "watch", a);

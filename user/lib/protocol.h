@@ -27,6 +27,12 @@ enum rw_cmd {
 
 #define RW_MAX_WATCH 16
 
+/* What happens to the target when a rewind cannot restore it (fail closed). */
+enum rw_on_failure {
+	RW_ON_FAILURE_KILL = 0,
+	RW_ON_FAILURE_STOP,
+};
+
 struct rw_request {
 	enum rw_cmd cmd;
 	uint32_t session;		/* 0 = not given */
@@ -39,6 +45,7 @@ struct rw_request {
 	char watch[RW_MAX_WATCH][4096];	/* absolute directories */
 	size_t nwatch;
 	char canary[256];		/* report --canary */
+	enum rw_on_failure on_failure;	/* attach --on-failure */
 };
 
 /*
@@ -57,6 +64,10 @@ json_object *protocol_ok(void);
 
 /* {"ok":false,"error":msg} as a malloc'd string without newline, or NULL. */
 char *protocol_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "kill" / "stop" and back; -EINVAL for another name. */
+int protocol_on_failure_parse(const char *name);
+const char *protocol_on_failure_name(enum rw_on_failure f);
 
 /* "attach", ...; "unknown" for anything else. */
 const char *protocol_cmd_name(enum rw_cmd cmd);

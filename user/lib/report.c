@@ -179,3 +179,33 @@ void report_print_status(FILE *f, json_object *resp)
 			fprintf(f, "         reason: %s\n", str(s, "reason"));
 	}
 }
+
+static int64_t timing(json_object *o, const char *key)
+{
+	json_object *t = NULL;
+
+	json_object_object_get_ex(o, "timing_ns", &t);
+	return t ? num(t, key) : 0;
+}
+
+void report_print_checkpoint(FILE *f, unsigned int session, json_object *c)
+{
+	fprintf(f, "checkpoint of session %u: %lld process(es), %lld thread(s), %lld pages stored "
+		"(%.1f MiB of %.1f MiB private writable present), %lld zero pages, in %.2f ms\n",
+		session, (long long)num(c, "processes"), (long long)num(c, "threads"),
+		(long long)num(c, "pages_stored"), num(c, "image_bytes") / 1048576.0,
+		num(c, "private_writable_bytes") / 1048576.0, (long long)num(c, "pages_zero"),
+		timing(c, "total") / 1e6);
+}
+
+void report_print_rewind(FILE *f, unsigned int session, json_object *r)
+{
+	int verified = json_object_get_boolean(get(r, "verified"));
+
+	fprintf(f, "rewound session %u: %lld pages copied back, %lld dropped (%lld restored whole), "
+		"%lld process(es) killed, %lld thread(s) exited, in %.1f us%s\n", session,
+		(long long)num(r, "pages_copied"), (long long)num(r, "pages_dropped"),
+		(long long)num(r, "pages_wholesale"), (long long)num(r, "processes_killed"),
+		(long long)num(r, "threads_exited"), timing(r, "total") / 1e3,
+		verified ? "; verified byte for byte" : "");
+}

@@ -11,6 +11,9 @@
 void report_print_invocation(FILE *f, json_object *inv);
 /* One line: "invocation 3: 37 pages written in 2 mappings, ..." */
 void report_print_summary(FILE *f, json_object *inv);
+/* The `checkpoint` and `rewind` answers' bodies as one or two lines. */
+void report_print_checkpoint(FILE *f, unsigned int session, json_object *ckpt);
+void report_print_rewind(FILE *f, unsigned int session, json_object *rw);
 /* The `status` answer as a table. */
 void report_print_status(FILE *f, json_object *resp);
 

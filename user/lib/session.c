@@ -2,6 +2,7 @@
 #define LOG_PREFIX "session: "
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "invocation.h"
 #include "log.h"
 #include "proc.h"
+#include "rewind.h"
 #include "rewind/events.h"
 #include "session.h"
 #include "wp.h"
@@ -22,7 +24,17 @@
 enum rw_session_state {
 	RW_SESSION_ACTIVE,
 	RW_SESSION_EXITED,	/* every target process is gone */
+	RW_SESSION_FAILED,	/* a rewind could not restore it: nothing more is done */
 };
+
+static const char *const state_names[] = {
+	[RW_SESSION_ACTIVE] = "active",
+	[RW_SESSION_EXITED] = "exited",
+	[RW_SESSION_FAILED] = "failed",
+};
+
+/* Rewind sessions keep the reports of this many last invocations (no drift over millions). */
+#define REWIND_KEEP_INVOCATIONS	16
 
 /* One tracked process. */
 struct rw_target {
@@ -32,6 +44,7 @@ struct rw_target {
 	bool exec_seen;		/* exec replaced the mm: wp is stale, authority must be re-checked */
 	bool excluded;		/* the owner may no longer ptrace it: untracked, never touched again */
 	struct rw_maps maps;	/* layout when the current invocation was closed */
+	struct rw_proc_image *img;	/* rewind mode: its checkpoint, NULL if it is not in one */
 };
 
 struct rw_session {
@@ -41,7 +54,12 @@ struct rw_session {
 	char cgroup[PATH_MAX];		/* cgroup mode: its directory */
 	uint64_t cgid;
 	enum rw_session_state state;
-	char why[256];			/* why the state is not ACTIVE */
+	char why[512];			/* why the state is not ACTIVE */
+	bool rewind_mode;		/* attached without --report */
+	enum rw_on_failure on_failure;
+	bool checkpointed;
+	pid_t *bystanders;		/* pid mode: children that predate the checkpoint, left alone */
+	size_t nbystanders;
 	struct rw_target *targets;
 	size_t ntargets;
 	struct rw_invocation *cur;
@@ -105,6 +123,15 @@ static void target_disarm(struct rw_target *t)
 {
 	wp_close(t->wp);
 	t->wp = NULL;
+}
+
+static void target_drop_image(struct rw_target *t)
+{
+	if (t->img) {
+		image_free(t->img);
+		free(t->img);
+		t->img = NULL;
+	}
 }
 
 /*
@@ -219,9 +246,11 @@ static void session_free(struct rw_session *s)
 		return;
 	for (size_t i = 0; i < s->ntargets; i++) {
 		target_disarm(&s->targets[i]);
+		target_drop_image(&s->targets[i]);
 		proc_maps_free(&s->targets[i].maps);
 	}
 	free(s->targets);
+	free(s->bystanders);
 	invocation_free(s->cur);
 	for (size_t i = 0; i < s->ndone; i++)
 		invocation_free(s->done[i]);
@@ -275,9 +304,6 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 	uint64_t cgid = 0;
 	int id, err;
 
-	if (!req->report)
-		return error_response("checkpoint/rewind sessions are not available in this version: "
-				      "attach with --report (audit mode)");
 	if (req->pid) {
 		resp = check_pid(req->pid, uid);
 		if (resp)
@@ -344,6 +370,8 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 	s->id = id;
 	s->owner = uid;
 	s->pid = req->pid;
+	s->rewind_mode = !req->report;
+	s->on_failure = req->on_failure;
 	s->cgid = cgid;
 	if (cgid)
 		snprintf(s->cgroup, sizeof(s->cgroup), "%s", path);
@@ -376,7 +404,8 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 			resp = error_response("out of memory");
 			goto fail_tracked;
 		}
-		if (target_arm(S, s, t, why, sizeof(why))) {
+		/* Rewind sessions arm at the checkpoint, where it counts. */
+		if (!s->rewind_mode && target_arm(S, s, t, why, sizeof(why))) {
 			pr_warn("session %u: %s\n", id, why);
 			json_object_array_add(warnings, json_object_new_string(why));
 		}
@@ -461,6 +490,9 @@ static json_object *do_mark(struct rw_sessions *S, struct rw_session *s)
 
 	if (s->state != RW_SESSION_ACTIVE)
 		return error_response("session %u: %s; its report is still available", s->id, s->why);
+	if (s->rewind_mode)
+		return error_response("session %u is a rewind session: each rewind ends an "
+				      "invocation (mark is for --report sessions)", s->id);
 
 	tracker_drain(S->tracker);
 	dropped = tracker_dropped(S->tracker, s->id);
@@ -577,9 +609,20 @@ static json_object *session_json(struct rw_session *s)
 	json_object *o = json_object_new_object(), *arr = json_object_new_array();
 
 	json_object_object_add(o, "session", json_object_new_int(s->id));
-	json_object_object_add(o, "mode", json_object_new_string("report"));
-	json_object_object_add(o, "state", json_object_new_string(s->state == RW_SESSION_ACTIVE ?
-								  "active" : "exited"));
+	json_object_object_add(o, "mode", json_object_new_string(s->rewind_mode ? "rewind" :
+								 "report"));
+	json_object_object_add(o, "state", json_object_new_string(state_names[s->state]));
+	if (s->rewind_mode) {
+		uint64_t bytes = 0;
+
+		for (size_t i = 0; i < s->ntargets; i++)
+			if (s->targets[i].img)
+				bytes += s->targets[i].img->store_len;
+		json_object_object_add(o, "checkpointed", json_object_new_boolean(s->checkpointed));
+		json_object_object_add(o, "image_bytes", json_object_new_int64(bytes));
+		json_object_object_add(o, "on_failure",
+				       json_object_new_string(protocol_on_failure_name(s->on_failure)));
+	}
 	if (s->state != RW_SESSION_ACTIVE)
 		json_object_object_add(o, "reason", json_object_new_string(s->why));
 	json_object_object_add(o, "owner_uid", json_object_new_int(s->owner));
@@ -595,6 +638,9 @@ static json_object *session_json(struct rw_session *s)
 		json_object_object_add(t, "pid", json_object_new_int(s->targets[i].tgid));
 		json_object_object_add(t, "alive", json_object_new_boolean(s->targets[i].alive));
 		json_object_object_add(t, "armed", json_object_new_boolean(s->targets[i].wp != NULL));
+		if (s->rewind_mode)
+			json_object_object_add(t, "in_checkpoint",
+					       json_object_new_boolean(s->targets[i].img != NULL));
 		json_object_array_add(arr, t);
 	}
 	json_object_object_add(o, "targets", arr);
@@ -641,6 +687,478 @@ static json_object *do_detach(struct rw_sessions *S, struct rw_session *s)
 	return resp;
 }
 
+/* ---- checkpoint and rewind ------------------------------------------------ */
+
+static const struct rw_maps *image_maps(void *ctx, pid_t tgid)
+{
+	struct rw_target *t = find_target(ctx, tgid);
+
+	return t && t->img ? &t->img->maps : NULL;
+}
+
+static json_object *json_ns(const char *const *names, const uint64_t *vals, size_t n)
+{
+	json_object *o = json_object_new_object();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_object_add(o, names[i], json_object_new_int64(vals[i]));
+	return o;
+}
+
+/* Start the next invocation; rewind sessions keep only the last reports. */
+static int next_invocation(struct rw_session *s)
+{
+	struct rw_invocation **done, *next;
+
+	done = realloc(s->done, (s->ndone + 1) * sizeof(*done));
+	next = invocation_new(s->cur->number + 1, s->cur->end_ns);
+	if (!done || !next) {
+		free(next);
+		if (done)
+			s->done = done;
+		return -ENOMEM;
+	}
+	s->done = done;
+	s->done[s->ndone++] = s->cur;
+	s->cur = next;
+	if (s->rewind_mode && s->ndone > REWIND_KEEP_INVOCATIONS) {
+		invocation_free(s->done[0]);
+		memmove(s->done, s->done + 1, (s->ndone - 1) * sizeof(*s->done));
+		s->ndone--;
+	}
+	return 0;
+}
+
+/* Forget processes that are gone and were not in the checkpoint (killed new ones). */
+static void compact_targets(struct rw_session *s)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < s->ntargets; i++) {
+		struct rw_target *t = &s->targets[i];
+
+		if (!t->alive && !t->img && t->tgid != s->pid) {
+			target_disarm(t);
+			proc_maps_free(&t->maps);
+			continue;
+		}
+		s->targets[out++] = *t;
+	}
+	s->ntargets = out;
+}
+
+static bool is_bystander(const struct rw_session *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->nbystanders; i++)
+		if (s->bystanders[i] == pid)
+			return true;
+	return false;
+}
+
+static int add_pid(pid_t **arr, size_t *n, pid_t pid)
+{
+	pid_t *more;
+
+	for (size_t i = 0; i < *n; i++)
+		if ((*arr)[i] == pid)
+			return 0;
+	more = realloc(*arr, (*n + 1) * sizeof(*more));
+	if (!more)
+		return -ENOMEM;
+	*arr = more;
+	(*arr)[(*n)++] = pid;
+	return 1;
+}
+
+static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
+{
+	static const char *const names[] = { "stop", "arm", "capture", "resume", "total" };
+	uint64_t t0 = rw_now_ns(), stored = 0, zero = 0, bytes = 0, present = 0;
+	struct rw_ckpt_stats st = { 0 };
+	size_t nprocs = 0, nthreads = 0;
+	json_object *resp, *o, *warnings;
+	char why[512];
+	int err;
+
+	if (!s->rewind_mode)
+		return error_response("session %u is a report session (--report): attach without "
+				      "--report to checkpoint and rewind", s->id);
+	if (s->state != RW_SESSION_ACTIVE)
+		return error_response("session %u: %s", s->id, s->why);
+	tracker_drain(S->tracker);
+	sync_cgroup_targets(s);
+
+	/* Refuse up front what could not be rewound safely. */
+	for (size_t i = 0; i < s->ntargets; i++) {
+		struct rw_target *t = &s->targets[i];
+		struct rw_proc_status ps;
+
+		if (!t->alive)
+			continue;
+		err = auth_may_attach_pid(s->owner, t->tgid, why, sizeof(why));
+		if (err == -ESRCH) {
+			t->alive = false;
+			continue;
+		}
+		if (err)
+			return error_response("session %u: pid %d can no longer be traced by uid %u: %s",
+					      s->id, t->tgid, s->owner, why);
+		if (!proc_read_status(t->tgid, &ps) && ps.seccomp != 0)
+			return error_response("session %u: pid %d runs under seccomp: rewindd injects "
+					      "syscalls into the processes it rewinds and a filter "
+					      "could kill it; not supported", s->id, t->tgid);
+	}
+	if (s->pid && !find_target(s, s->pid)->alive)
+		return error_response("session %u: process %d has exited", s->id, s->pid);
+
+	warnings = json_object_new_array();
+	for (size_t i = 0; i < s->ntargets; i++) {
+		struct rw_target *t = &s->targets[i];
+
+		target_drop_image(t);
+		if (!t->alive)
+			continue;
+		t->img = calloc(1, sizeof(*t->img));
+		err = t->img ? rewind_checkpoint_process(t->tgid, &t->wp, t->img, &st, why,
+							 sizeof(why)) : -ENOMEM;
+		if (err) {
+			free(t->img);
+			t->img = NULL;
+			for (size_t k = 0; k < s->ntargets; k++)
+				target_drop_image(&s->targets[k]);
+			s->checkpointed = false;
+			json_object_put(warnings);
+			if (err == -ENOMEM)
+				snprintf(why, sizeof(why), "out of memory");
+			return error_response("session %u: checkpoint failed: %s (the processes run on "
+					      "as they were; no checkpoint is held)", s->id, why);
+		}
+		if (!t->wp) {
+			snprintf(why, sizeof(why), "pid %d: write protection unavailable: every rewind "
+				 "restores all of its private memory", t->tgid);
+			json_object_array_add(warnings, json_object_new_string(why));
+		}
+		nprocs++;
+		nthreads += t->img->nthreads;
+		stored += t->img->pages_stored;
+		zero += t->img->pages_zero;
+		bytes += t->img->store_len;
+		present += t->img->private_writable_present;
+	}
+	/* pid mode: children that predate the checkpoint are not the session's to kill. */
+	free(s->bystanders);
+	s->bystanders = NULL;
+	s->nbystanders = 0;
+	for (size_t i = 0; s->pid && i < s->ntargets; i++) {
+		pid_t *kids = NULL;
+		size_t n = 0;
+
+		if (!s->targets[i].img || rewind_children_of(s->targets[i].tgid, &kids, &n))
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			struct rw_target *c = find_target(s, kids[k]);
+
+			if (c && c->img)
+				continue;
+			if (add_pid(&s->bystanders, &s->nbystanders, kids[k]) > 0) {
+				snprintf(why, sizeof(why), "pid %d, a child of %d, predates the "
+					 "checkpoint and is not part of the session: it is neither "
+					 "rewound nor killed", kids[k], s->targets[i].tgid);
+				json_object_array_add(warnings, json_object_new_string(why));
+			}
+		}
+		free(kids);
+	}
+	/* What happened before the checkpoint is not the first invocation's. */
+	tracker_drain(S->tracker);
+	{
+		struct rw_invocation *fresh = invocation_new(s->cur->number, rw_now_ns());
+
+		if (fresh) {
+			invocation_free(s->cur);
+			s->cur = fresh;
+		}
+	}
+	s->dropped_seen = tracker_dropped(S->tracker, s->id);
+	s->checkpointed = true;
+	pr_info("session %u: checkpoint of %zu process(es), %zu thread(s), %llu pages stored\n",
+		s->id, nprocs, nthreads, (unsigned long long)stored);
+
+	resp = json_object_new_object();
+	o = json_object_new_object();
+	json_object_object_add(resp, "ok", json_object_new_boolean(1));
+	json_object_object_add(resp, "session", json_object_new_int(s->id));
+	json_object_object_add(o, "processes", json_object_new_int64(nprocs));
+	json_object_object_add(o, "threads", json_object_new_int64(nthreads));
+	json_object_object_add(o, "pages_stored", json_object_new_int64(stored));
+	json_object_object_add(o, "pages_zero", json_object_new_int64(zero));
+	json_object_object_add(o, "image_bytes", json_object_new_int64(bytes));
+	json_object_object_add(o, "private_writable_bytes", json_object_new_int64(present));
+	{
+		uint64_t v[] = { st.stop_ns, st.arm_ns, st.capture_ns, st.resume_ns,
+				 rw_now_ns() - t0 };
+
+		json_object_object_add(o, "timing_ns", json_ns(names, v, 5));
+	}
+	json_object_object_add(resp, "checkpoint", o);
+	json_object_object_add(resp, "warnings", warnings);
+	return resp;
+}
+
+/*
+ * Fail closed: nothing of the session may run un-rewound. Kill or stop
+ * every process, let go of them, mark the session failed.
+ */
+static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
+				struct rw_rewinding *procs, size_t nprocs, const char *why)
+{
+	int sig = s->on_failure == RW_ON_FAILURE_STOP ? SIGSTOP : SIGKILL;
+
+	for (size_t i = 0; i < s->ntargets; i++)
+		if (s->targets[i].alive)
+			kill(s->targets[i].tgid, sig);
+	/* Released after the signal is queued: a stopped process stays stopped. */
+	for (size_t i = 0; i < nprocs; i++)
+		rewind_abandon(&procs[i]);
+	for (size_t i = 0; i < s->ntargets; i++) {
+		target_disarm(&s->targets[i]);
+		target_drop_image(&s->targets[i]);
+	}
+	s->state = RW_SESSION_FAILED;
+	snprintf(s->why, sizeof(s->why), "rewind of invocation %u failed: %s", s->cur->number, why);
+	invocation_note(s->cur, "%s", s->why);
+	s->cur->end_ns = rw_now_ns();
+	next_invocation(s);
+	tracker_untrack_session(S->tracker, s->id);
+	pr_err("session %u: %s; target %s\n", s->id, s->why,
+	       sig == SIGKILL ? "killed" : "left stopped");
+	return error_response("session %u: %s; the target was %s and the session is failed", s->id,
+			      s->why, sig == SIGKILL ? "killed" : "left stopped");
+}
+
+/* Processes to kill: tracked or in the cgroup without being in the checkpoint, and their descendants. */
+static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
+{
+	pid_t *pids = NULL, *kids;
+	size_t nk;
+	int err = 0;
+
+	*n = 0;
+	for (size_t i = 0; i < s->ntargets && err >= 0; i++) {
+		struct rw_target *t = &s->targets[i];
+
+		if (t->alive && !t->img && !t->excluded)
+			err = add_pid(&pids, n, t->tgid);
+		if (!t->img || err < 0)
+			continue;
+		if (rewind_children_of(t->tgid, &kids, &nk))
+			continue;
+		for (size_t k = 0; k < nk && err >= 0; k++) {
+			struct rw_target *c = find_target(s, kids[k]);
+
+			if (!(c && c->img) && !is_bystander(s, kids[k]))
+				err = add_pid(&pids, n, kids[k]);
+		}
+		free(kids);
+	}
+	if (s->cgid && err >= 0) {
+		pid_t *members = NULL;
+		size_t nm = 0;
+
+		if (!cgroup_list_procs(s->cgroup, &members, &nm)) {
+			for (size_t k = 0; k < nm && err >= 0; k++) {
+				struct rw_target *c = find_target(s, members[k]);
+
+				if (!(c && c->img))
+					err = add_pid(&pids, n, members[k]);
+			}
+			free(members);
+		}
+	}
+	/* Their descendants too: killing a parent would let its children escape to init. */
+	for (size_t i = 0; i < *n && err >= 0; i++) {
+		if (rewind_children_of(pids[i], &kids, &nk))
+			continue;
+		for (size_t k = 0; k < nk && err >= 0; k++)
+			err = add_pid(&pids, n, kids[k]);
+		free(kids);
+	}
+	if (err < 0) {
+		free(pids);
+		*n = 0;
+		return err;
+	}
+	*out = pids;
+	return 0;
+}
+
+static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool verify)
+{
+	static const char *const names[] = { "stop", "kill", "scan", "plan", "layout", "copy",
+					     "inject", "regs", "rearm", "verify", "resume", "total" };
+	struct rw_invocation *inv = s->cur;
+	struct rw_rewind_stats st = { 0 };
+	struct rw_rewinding *procs;
+	json_object *resp, *o, *plans, *report;
+	uint64_t t0 = rw_now_ns(), dropped;
+	size_t nprocs = 0, nkilled = 0;
+	pid_t *killed = NULL;
+	char why[1024];
+	int err = 0;
+
+	if (!s->rewind_mode)
+		return error_response("session %u is a report session (--report): it has no "
+				      "checkpoint to rewind to", s->id);
+	if (s->state == RW_SESSION_FAILED)
+		return error_response("session %u: %s; it cannot be rewound any more (detach it)",
+				      s->id, s->why);
+	if (s->state != RW_SESSION_ACTIVE)
+		return error_response("session %u: %s", s->id, s->why);
+	if (!s->checkpointed)
+		return error_response("session %u has no checkpoint: run `rewindctl checkpoint %u` "
+				      "first", s->id, s->id);
+
+	tracker_drain(S->tracker);
+	dropped = tracker_dropped(S->tracker, s->id);
+	inv->dropped = dropped - s->dropped_seen;
+	s->dropped_seen = dropped;
+	s->dropped_total = dropped;
+	if (inv->dropped)
+		invocation_note(inv, "%llu events were dropped (ring buffer full): layout, "
+				"signals and timers were restored without trusting the log",
+				(unsigned long long)inv->dropped);
+	sync_cgroup_targets(s);
+
+	procs = calloc(s->ntargets ? s->ntargets : 1, sizeof(*procs));
+	if (!procs)
+		return error_response("out of memory");
+	for (size_t i = 0; i < s->ntargets; i++) {
+		if (!s->targets[i].img)
+			continue;
+		procs[nprocs].img = s->targets[i].img;
+		procs[nprocs].wp = s->targets[i].wp;
+		nprocs++;
+	}
+	for (size_t i = 0; i < nprocs && !err; i++)
+		err = rewind_stop(&procs[i], &st, why, sizeof(why));
+	if (!err) {
+		uint64_t t = rw_now_ns();
+
+		err = new_processes(s, &killed, &nkilled);
+		if (err)
+			snprintf(why, sizeof(why), "listing processes created since the checkpoint: %s",
+				 strerror(-err));
+		if (!err && nkilled)
+			err = rewind_kill(killed, nkilled, procs, nprocs, why, sizeof(why));
+		for (size_t i = 0; i < nkilled; i++) {
+			struct rw_target *t2 = find_target(s, killed[i]);
+
+			if (t2)
+				t2->alive = false;
+		}
+		st.kill_ns += rw_now_ns() - t;
+	}
+	for (size_t i = 0; i < nprocs && !err; i++) {
+		struct rw_log_facts facts;
+		struct rw_target *t = find_target(s, procs[i].img->tgid);
+
+		err = rewind_log_facts(inv, procs[i].img->tgid, inv->dropped > 0, &facts);
+		if (err) {
+			snprintf(why, sizeof(why), "reading the invocation's log: %s", strerror(-err));
+			break;
+		}
+		err = rewind_plan(&procs[i], &facts, &st, why, sizeof(why));
+		rewind_log_facts_free(&facts);
+		if (!procs[i].wp && t->wp) {
+			invocation_note(inv, "pid %d: write-protection scan failed: its private memory "
+					"was restored whole", t->tgid);
+			target_disarm(t);
+		}
+	}
+	for (size_t i = 0; i < nprocs && !err; i++)
+		err = rewind_apply(&procs[i], &st, why, sizeof(why));
+	for (size_t i = 0; i < nprocs && !err && verify; i++) {
+		struct rw_verify_result vr = { 0 };
+
+		err = rewind_verify(&procs[i], &vr, &st);
+		if (err) {
+			snprintf(why, sizeof(why), "pid %d: verification could not be made: %s",
+				 procs[i].img->tgid, strerror(-err));
+		} else if (vr.differences) {
+			size_t len = snprintf(why, sizeof(why), "verification found %llu difference(s)",
+					      (unsigned long long)vr.differences);
+
+			for (size_t k = 0; k < vr.nlisted && len < sizeof(why); k++)
+				len += snprintf(why + len, sizeof(why) - len, "%s %s", k ? ";" : ":",
+						vr.listed[k]);
+			err = -EIO;
+		}
+		verify_result_free(&vr);
+	}
+	if (err) {
+		free(killed);
+		resp = fail_closed(S, s, procs, nprocs, why);
+		free(procs);
+		return resp;
+	}
+
+	/* The invocation's report: what the scan found, per process. */
+	for (size_t i = 0; i < nprocs; i++)
+		for (size_t k = 0; k < procs[i].written.n; k++)
+			invocation_add_written(inv, procs[i].img->tgid, procs[i].written.r[k].start,
+					       procs[i].written.r[k].end);
+	plans = json_object_new_array();
+	for (size_t i = 0; i < nprocs; i++)
+		json_object_array_add(plans, plan_to_json(&procs[i].plan));
+	for (size_t i = 0; i < nprocs; i++)
+		if (rewind_resume(&procs[i], &st) && !err) {
+			err = -ESRCH;
+			snprintf(why, sizeof(why), "pid %d: a thread died while being released",
+				 procs[i].img->tgid);
+		}
+	if (err) {
+		json_object_put(plans);
+		free(killed);
+		resp = fail_closed(S, s, procs, 0, why);
+		free(procs);
+		return resp;
+	}
+	free(procs);
+	for (size_t i = 0; i < nkilled; i++)
+		invocation_note(inv, "pid %d was created since the checkpoint: killed", killed[i]);
+	free(killed);
+	invocation_close(inv, rw_now_ns(), target_covers, image_maps, s);
+	report = invocation_to_json(inv);
+	next_invocation(s);
+	compact_targets(s);
+
+	resp = json_object_new_object();
+	o = json_object_new_object();
+	json_object_object_add(resp, "ok", json_object_new_boolean(1));
+	json_object_object_add(resp, "session", json_object_new_int(s->id));
+	json_object_object_add(o, "pages_restored",
+			       json_object_new_int64(st.pages_copied + st.pages_dropped));
+	json_object_object_add(o, "pages_copied", json_object_new_int64(st.pages_copied));
+	json_object_object_add(o, "pages_dropped", json_object_new_int64(st.pages_dropped));
+	json_object_object_add(o, "pages_wholesale", json_object_new_int64(st.pages_wholesale));
+	json_object_object_add(o, "pages_zero_filled", json_object_new_int64(st.pages_zero_filled));
+	json_object_object_add(o, "threads_exited", json_object_new_int64(st.threads_exited));
+	json_object_object_add(o, "processes_killed", json_object_new_int64(nkilled));
+	json_object_object_add(o, "syscalls_injected", json_object_new_int64(st.injected));
+	json_object_object_add(o, "verified", json_object_new_boolean(verify));
+	{
+		uint64_t v[] = { st.stop_ns, st.kill_ns, st.scan_ns, st.plan_ns, st.layout_ns,
+				 st.copy_ns, st.inject_ns, st.regs_ns, st.rearm_ns, st.verify_ns,
+				 st.resume_ns, rw_now_ns() - t0 };
+
+		json_object_object_add(o, "timing_ns", json_ns(names, v, 12));
+	}
+	json_object_object_add(o, "plan", plans);
+	json_object_object_add(resp, "rewind", o);
+	json_object_object_add(resp, "report", report);
+	return resp;
+}
+
 json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req,
 			     const struct ucred *peer)
 {
@@ -669,9 +1187,9 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 	case RW_CMD_DETACH:
 		return s ? do_detach(S, s) : error_response("detach needs a session id");
 	case RW_CMD_CHECKPOINT:
+		return s ? do_checkpoint(S, s) : error_response("checkpoint needs a session id");
 	case RW_CMD_REWIND:
-		return error_response("%s is not available in this version (audit mode only)",
-				      protocol_cmd_name(req->cmd));
+		return s ? do_rewind(S, s, req->verify) : error_response("rewind needs a session id");
 	default:
 		return error_response("unknown command");
 	}

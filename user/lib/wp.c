@@ -13,46 +13,9 @@
 
 #include "inject.h"
 #include "log.h"
+#include "pagemap.h"
 #include "wp.h"
 
-/* UAPI newer than Debian 12's 6.1 headers (include/uapi/linux/fs.h, userfaultfd.h). */
-#ifndef PAGEMAP_SCAN
-struct page_region {
-	__u64 start;
-	__u64 end;
-	__u64 categories;
-};
-
-struct pm_scan_arg {
-	__u64 size;
-	__u64 flags;
-	__u64 start;
-	__u64 end;
-	__u64 walk_end;
-	__u64 vec;
-	__u64 vec_len;
-	__u64 max_pages;
-	__u64 category_inverted;
-	__u64 category_mask;
-	__u64 category_anyof_mask;
-	__u64 return_mask;
-};
-
-#define PAGEMAP_SCAN		_IOWR('f', 16, struct pm_scan_arg)
-#endif
-#ifndef PAGE_IS_WPALLOWED
-#define PAGE_IS_WPALLOWED	(1 << 0)
-#define PAGE_IS_WRITTEN		(1 << 1)
-#define PAGE_IS_FILE		(1 << 2)
-#define PAGE_IS_PRESENT		(1 << 3)
-#define PAGE_IS_SWAPPED		(1 << 4)
-#define PAGE_IS_PFNZERO		(1 << 5)
-#define PAGE_IS_HUGE		(1 << 6)
-#endif
-#ifndef PM_SCAN_WP_MATCHING
-#define PM_SCAN_WP_MATCHING	(1 << 0)
-#define PM_SCAN_CHECK_WPASYNC	(1 << 1)
-#endif
 #ifndef UFFD_FEATURE_WP_UNPOPULATED
 #define UFFD_FEATURE_WP_UNPOPULATED	(1 << 13)
 #endif
@@ -72,14 +35,9 @@ struct pm_scan_arg {
 #define __NR_pidfd_getfd	438
 #endif
 
-_Static_assert(sizeof(struct pm_scan_arg) == 96, "pm_scan_arg is 96 bytes in the UAPI");
-
 #define WP_FEATURES	(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)
-/* One PAGEMAP_SCAN call returns at most this many regions. */
-#define SCAN_VEC_LEN	512
-/* User addresses end below 2^56 even with 5-level paging; [vsyscall] is above. */
-#define USER_ADDR_END	(1ULL << 56)
-#define PAGE_SZ		4096ULL
+#define USER_ADDR_END	RW_USER_ADDR_END
+#define PAGE_SZ		RW_PAGE_SIZE
 
 struct range {
 	uint64_t start, end;
@@ -97,7 +55,6 @@ struct rw_wp {
 	int pagemap;
 	struct ranges regs;	/* registered, as last learnt or done */
 	struct ranges failed;	/* private writable, could not be registered */
-	struct page_region *vec;
 };
 
 static inline int sys_pidfd_open(pid_t pid, unsigned int flags)
@@ -228,49 +185,29 @@ static void rl_free(struct ranges *l)
 
 typedef int (*region_fn)(void *arg, uint64_t start, uint64_t end);
 
-/*
- * Walk [start, end) for pages whose categories, xor inverted, have all of
- * mask; fn gets each region. One call returns at most SCAN_VEC_LEN regions:
- * go on from walk_end until the end.
- */
+struct region_adapter {
+	region_fn fn;
+	void *arg;
+};
+
+static int adapt_region(void *arg, uint64_t start, uint64_t end, uint64_t categories)
+{
+	struct region_adapter *ra = arg;
+
+	return ra->fn(ra->arg, start, end);
+}
+
+/* Pages of [start, end) whose categories, xor inverted, have all of mask. */
 static int pm_scan(struct rw_wp *wp, uint64_t start, uint64_t end, uint64_t flags,
 		   uint64_t inverted, uint64_t mask, region_fn fn, void *arg)
 {
-	while (start < end) {
-		struct pm_scan_arg a = {
-			.size = sizeof(a),
-			.flags = flags,
-			.start = start,
-			.end = end,
-			.vec = (uintptr_t)wp->vec,
-			.vec_len = SCAN_VEC_LEN,
-			.category_inverted = inverted,
-			.category_mask = mask,
-			.return_mask = mask,
-		};
-		int n, err;
+	struct pagemap_query q = { .flags = flags, .inverted = inverted, .mask = mask };
+	struct region_adapter ra = { fn, arg };
+	int err = pagemap_scan(wp->pagemap, start, end, &q, adapt_region, &ra);
 
-		n = ioctl(wp->pagemap, PAGEMAP_SCAN, &a);
-		if (n < 0) {
-			err = -errno;
-			if (err != -ESRCH)
-				pr_perror("pid %d: PAGEMAP_SCAN %#llx-%#llx", wp->pid,
-					  (unsigned long long)start, (unsigned long long)end);
-			return err;
-		}
-		for (int i = 0; i < n; i++) {
-			err = fn(arg, wp->vec[i].start, wp->vec[i].end);
-			if (err)
-				return err;
-		}
-		if (a.walk_end <= start || a.walk_end > end) {
-			pr_err("pid %d: PAGEMAP_SCAN from %#llx stopped at %#llx\n", wp->pid,
-			       (unsigned long long)start, (unsigned long long)a.walk_end);
-			return -EIO;
-		}
-		start = a.walk_end;
-	}
-	return 0;
+	if (err && err != -ESRCH)
+		pr_err("pid %d: scanning its page tables: %s\n", wp->pid, strerror(-err));
+	return err;
 }
 
 static int add_region(void *arg, uint64_t start, uint64_t end)
@@ -571,41 +508,38 @@ static int seize_some_thread(struct rw_inject *ij, pid_t pid)
  */
 static int open_pagemap(struct rw_wp *wp, pid_t tid)
 {
-	char path[64];
-	int err;
+	int fd = pagemap_open(wp->pid, tid);
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/pagemap", wp->pid, tid);
-	wp->pagemap = open(path, O_RDONLY | O_CLOEXEC);
-	if (wp->pagemap >= 0)
-		return 0;
-	err = errno == ENOENT ? -ESRCH : -errno;
-	if (err != -ESRCH)
-		pr_perror("pid %d: open %s", wp->pid, path);
-	return err;
+	if (fd < 0)
+		return fd;
+	wp->pagemap = fd;
+	return 0;
 }
 
 /*
  * Create a userfaultfd in the target, bring it here, close the target's
  * copy; open pagemap meanwhile.
  */
-static int take_uffd(struct rw_wp *wp, int pidfd)
+static int take_uffd(struct rw_wp *wp, int pidfd, struct rw_inject *held)
 {
 	long args[6] = { O_CLOEXEC | O_NONBLOCK }, tfd = -1, ret;
-	struct rw_inject ij;
-	int err, err2;
+	struct rw_inject own, *ijp = held ? held : &own;
+	int err, err2 = 0;
 
-	err = seize_some_thread(&ij, wp->pid);
-	if (err) {
-		if (err != -ESRCH)
-			pr_err("pid %d: stopping a thread to inject userfaultfd(): %s\n", wp->pid,
-			       strerror(-err));
-		return err;
+	if (!held) {
+		err = seize_some_thread(&own, wp->pid);
+		if (err) {
+			if (err != -ESRCH)
+				pr_err("pid %d: stopping a thread to inject userfaultfd(): %s\n",
+				       wp->pid, strerror(-err));
+			return err;
+		}
 	}
-	err = inject_syscall(&ij, SYS_userfaultfd, args, &tfd);
+	err = inject_syscall(ijp, SYS_userfaultfd, args, &tfd);
 	if (!err && tfd == -EPERM) {
 		/* vm.unprivileged_userfaultfd=0: user-mode-only is enough, async WP never faults to us. */
 		args[0] |= UFFD_USER_MODE_ONLY;
-		err = inject_syscall(&ij, SYS_userfaultfd, args, &tfd);
+		err = inject_syscall(ijp, SYS_userfaultfd, args, &tfd);
 	}
 	if (err) {
 		if (err != -ESRCH)
@@ -618,9 +552,9 @@ static int take_uffd(struct rw_wp *wp, int pidfd)
 		goto release;
 	}
 	wp->uffd = sys_pidfd_getfd(pidfd, tfd, 0);
-	if (wp->uffd < 0 && errno == ESRCH && ij.tid != wp->pid) {
+	if (wp->uffd < 0 && errno == ESRCH && ijp->tid != wp->pid) {
 		/* The main thread has exited (no files any more): go through ours. */
-		int tpidfd = sys_pidfd_open(ij.tid, PIDFD_THREAD);
+		int tpidfd = sys_pidfd_open(ijp->tid, PIDFD_THREAD);
 
 		if (tpidfd >= 0) {
 			wp->uffd = sys_pidfd_getfd(tpidfd, tfd, 0);
@@ -632,10 +566,10 @@ static int take_uffd(struct rw_wp *wp, int pidfd)
 		pr_perror("pid %d: pidfd_getfd of its userfaultfd %ld", wp->pid, tfd);
 	}
 	if (!err)
-		err = open_pagemap(wp, ij.tid);
+		err = open_pagemap(wp, ijp->tid);
 	/* Whatever happened: the target must not keep an fd it never opened. */
 	args[0] = tfd;
-	err2 = inject_syscall(&ij, SYS_close, args, &ret);
+	err2 = inject_syscall(ijp, SYS_close, args, &ret);
 	if (!err2 && ret)
 		err2 = ret;
 	if (err2) {
@@ -644,17 +578,18 @@ static int take_uffd(struct rw_wp *wp, int pidfd)
 			err = err2;
 	}
 release:
-	err2 = inject_release(&ij);
+	if (!held)
+		err2 = inject_release(ijp);
 	if (err2) {
 		if (err2 != -ESRCH)
-			pr_err("pid %d: releasing thread %d: %s\n", wp->pid, ij.tid, strerror(-err2));
+			pr_err("pid %d: releasing thread %d: %s\n", wp->pid, ijp->tid, strerror(-err2));
 		if (!err)
 			err = err2;
 	}
 	return err;
 }
 
-int wp_open(struct rw_wp **out, pid_t pid)
+static int open_with(struct rw_wp **out, pid_t pid, struct rw_inject *held)
 {
 	struct uffdio_api api = { .api = UFFD_API, .features = WP_FEATURES };
 	struct rw_wp *wp;
@@ -666,11 +601,6 @@ int wp_open(struct rw_wp **out, pid_t pid)
 		return -ENOMEM;
 	wp->pid = pid;
 	wp->uffd = wp->pagemap = -1;
-	wp->vec = calloc(SCAN_VEC_LEN, sizeof(*wp->vec));
-	if (!wp->vec) {
-		err = -ENOMEM;
-		goto fail;
-	}
 	pidfd = sys_pidfd_open(pid, 0);
 	if (pidfd < 0) {
 		err = -errno;
@@ -678,7 +608,7 @@ int wp_open(struct rw_wp **out, pid_t pid)
 			pr_perror("pid %d: pidfd_open", pid);
 		goto fail;
 	}
-	err = take_uffd(wp, pidfd);
+	err = take_uffd(wp, pidfd, held);
 	if (err)
 		goto fail;
 	if (ioctl(wp->uffd, UFFDIO_API, &api)) {
@@ -701,6 +631,63 @@ fail:
 	return err;
 }
 
+int wp_open(struct rw_wp **out, pid_t pid)
+{
+	return open_with(out, pid, NULL);
+}
+
+int wp_open_seized(struct rw_wp **out, pid_t pid, struct rw_inject *ij)
+{
+	return open_with(out, pid, ij);
+}
+
+int wp_protect(struct rw_wp *wp, uint64_t start, uint64_t end)
+{
+	struct uffdio_writeprotect prot = {
+		.range = { .start = start, .len = end - start },
+		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
+	};
+
+	if (check_range(start, end))
+		return -EINVAL;
+	return ioctl(wp->uffd, UFFDIO_WRITEPROTECT, &prot) ? -errno : 0;
+}
+
+static int noop_region(void *arg, uint64_t start, uint64_t end)
+{
+	return 0;
+}
+
+int wp_rearm(struct rw_wp *wp, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < wp->regs.n; i++) {
+		uint64_t a = wp->regs.r[i].start > start ? wp->regs.r[i].start : start;
+		uint64_t e = wp->regs.r[i].end < end ? wp->regs.r[i].end : end;
+		int err;
+
+		if (a >= e)
+			continue;
+		err = pm_scan(wp, a, e, PM_SCAN_WP_MATCHING, 0, PAGE_IS_WRITTEN, noop_region, NULL);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+size_t wp_covered(const struct rw_wp *wp, size_t i, uint64_t *start, uint64_t *end)
+{
+	if (i < wp->regs.n) {
+		*start = wp->regs.r[i].start;
+		*end = wp->regs.r[i].end;
+	}
+	return wp->regs.n;
+}
+
+int wp_pagemap_fd(const struct rw_wp *wp)
+{
+	return wp->pagemap;
+}
+
 void wp_close(struct rw_wp *wp)
 {
 	if (!wp)
@@ -720,6 +707,5 @@ void wp_close(struct rw_wp *wp)
 		close(wp->pagemap);
 	rl_free(&wp->regs);
 	rl_free(&wp->failed);
-	free(wp->vec);
 	free(wp);
 }

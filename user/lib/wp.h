@@ -35,6 +35,9 @@ struct rw_wp;	/* one per target process (mm) */
  * zombie; other errors are logged naming the step. *out is NULL on failure.
  */
 int wp_open(struct rw_wp **out, pid_t pid);
+/* The same, injecting through ij, a thread of pid the caller has seized already. */
+struct rw_inject;
+int wp_open_seized(struct rw_wp **out, pid_t pid, struct rw_inject *ij);
 /* NULL-safe. Unregisters every range (if the target still lives), closes the fds. */
 void wp_close(struct rw_wp *wp);
 
@@ -47,6 +50,17 @@ void wp_close(struct rw_wp *wp);
  */
 int wp_register(struct rw_wp *wp, uint64_t start, uint64_t end);
 int wp_unregister(struct rw_wp *wp, uint64_t start, uint64_t end);
+/*
+ * Write-protect [start, end) again, inside a registered range: after our
+ * own process_vm_writev() or MADV_DONTNEED there. 0 or -errno.
+ */
+int wp_protect(struct rw_wp *wp, uint64_t start, uint64_t end);
+/* Write-protect again every written page of registered memory in [start, end) (one walk). */
+int wp_rearm(struct rw_wp *wp, uint64_t start, uint64_t end);
+/* Registered range i (ascending) into *start, *end; returns how many there are. */
+size_t wp_covered(const struct rw_wp *wp, size_t i, uint64_t *start, uint64_t *end);
+/* The /proc/PID/pagemap fd wp scans with (for other PAGEMAP_SCAN queries). */
+int wp_pagemap_fd(const struct rw_wp *wp);
 /* addr lies in a range registered as of the last register/sync/refresh/scan. */
 bool wp_covers(const struct rw_wp *wp, uint64_t addr);
 

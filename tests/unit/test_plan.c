@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Restore planning from a synthetic checkpoint image and synthetic
+ * observations: which steps a rewind takes, and which state it refuses.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <cmocka.h>
+
+#include "plan.h"
+
+#define PG 4096ULL
+#define TGID 100
+
+/*
+ * The checkpoint: a binary's .data (file-backed, 2 pages), the heap
+ * (16 pages), an anonymous region (64 pages), a read-only anonymous region
+ * (4 pages), the stack (8 pages), the vdso.
+ */
+static const char ckpt_maps[] =
+	"00400000-00402000 rw-p 00002000 08:01 77 /usr/bin/fn\n"
+	"01000000-01010000 rw-p 00000000 00:00 0 [heap]\n"
+	"7f0000000000-7f0000040000 rw-p 00000000 00:00 0 \n"
+	"7f0000100000-7f0000104000 r--p 00000000 00:00 0 \n"
+	"7ffc00000000-7ffc00008000 rw-p 00000000 00:00 0 [stack]\n"
+	"7ffc00100000-7ffc00102000 r-xp 00000000 00:00 0 [vdso]\n";
+
+#define REGION 0x7f0000000000ULL
+
+struct fixture {
+	struct rw_proc_image img;
+	struct rw_maps now;
+	pid_t tids[4];
+	struct rw_fd_now fds[4];
+	struct rw_observed obs;
+	struct rw_plan plan;
+	struct rw_range written[8];
+	struct rw_range covered[8];
+	struct rw_range touched[4];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct rw_proc_image *img = &f->img;
+
+	assert_non_null(f);
+	img->tgid = TGID;
+	assert_int_equal(proc_parse_maps(ckpt_maps, &img->maps), 0);
+	/* Stored: region pages 0-9 and 20-29; heap pages 0-3. */
+	img->runs = calloc(3, sizeof(*img->runs));
+	img->runs[0] = (struct rw_page_run){ 0x01000000, 4, 0 };
+	img->runs[1] = (struct rw_page_run){ REGION, 10, 4 * PG };
+	img->runs[2] = (struct rw_page_run){ REGION + 20 * PG, 10, 14 * PG };
+	img->nruns = 3;
+	img->threads = calloc(2, sizeof(*img->threads));
+	img->threads[0].tid = TGID;
+	img->threads[1].tid = TGID + 1;
+	img->nthreads = 2;
+	img->fds = calloc(3, sizeof(*img->fds));
+	img->fds[0] = (struct rw_fd_image){ .fd = 0, .held = 10, .pos = -1 };
+	img->fds[1] = (struct rw_fd_image){ .fd = 3, .held = 11, .pos = 100, .status_flags = 02 };
+	img->fds[2] = (struct rw_fd_image){ .fd = 5, .held = -1, .pos = -1 };
+	img->nfds = 3;
+	img->cwd_dev = 8;
+	img->cwd_ino = 2;
+	img->umask = 022;
+	img->brk = 0x01010000;
+
+	/* Now: the same, nothing written, everything writable covered. */
+	assert_int_equal(proc_parse_maps(ckpt_maps, &f->now), 0);
+	f->tids[0] = TGID;
+	f->tids[1] = TGID + 1;
+	f->fds[0] = (struct rw_fd_now){ .fd = 0, .same = true, .pos = -1 };
+	f->fds[1] = (struct rw_fd_now){ .fd = 3, .same = true, .pos = 100, .status_flags = 02 };
+	f->fds[2] = (struct rw_fd_now){ .fd = 5, .same = true, .pos = -1 };
+	f->covered[0] = (struct rw_range){ 0x00400000, 0x00402000 };
+	f->covered[1] = (struct rw_range){ 0x01000000, 0x01010000 };
+	f->covered[2] = (struct rw_range){ REGION, REGION + 64 * PG };
+	f->covered[3] = (struct rw_range){ 0x7ffc00000000, 0x7ffc00008000 };
+	f->obs = (struct rw_observed){
+		.maps = &f->now, .tids = f->tids, .ntids = 2, .written = f->written,
+		.covered = f->covered, .ncovered = 4, .layout_touched = f->touched,
+		.fds = f->fds, .nfds = 3, .cwd_dev = 8, .cwd_ino = 2, .umask = 022,
+	};
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	plan_free(&f->plan);
+	proc_maps_free(&f->img.maps);
+	proc_maps_free(&f->now);
+	free(f->img.runs);
+	free(f->img.threads);
+	free(f->img.fds);
+	free(f);
+	return 0;
+}
+
+static void build(struct fixture *f)
+{
+	plan_free(&f->plan);
+	assert_int_equal(plan_build(&f->img, &f->obs, &f->plan), 0);
+}
+
+static void nothing_changed(void **state)
+{
+	struct fixture *f = *state;
+
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.nexit, 0);
+	assert_false(f->plan.set_brk);
+	assert_int_equal(f->plan.nlayout, 0);
+	assert_int_equal(f->plan.ncopy + f->plan.ndrop, 0);
+	assert_int_equal(f->plan.nfdops, 0);
+	assert_false(f->plan.chdir);
+	assert_false(f->plan.umask);
+	assert_int_equal(f->plan.sigactions, 0);
+	assert_false(f->plan.timers);
+}
+
+/* Written pages split into stored ones (copied back) and the rest (dropped). */
+static void written_pages_split(void **state)
+{
+	struct fixture *f = *state;
+
+	f->written[0] = (struct rw_range){ REGION + 8 * PG, REGION + 22 * PG };
+	f->written[1] = (struct rw_range){ 0x7ffc00007000, 0x7ffc00008000 };
+	f->obs.nwritten = 2;
+	build(f);
+	assert_int_equal(f->plan.ncopy, 2);
+	assert_int_equal(f->plan.copy[0].start, REGION + 8 * PG);
+	assert_int_equal(f->plan.copy[0].end, REGION + 10 * PG);
+	assert_int_equal(f->plan.copy[1].start, REGION + 20 * PG);
+	assert_int_equal(f->plan.copy[1].end, REGION + 22 * PG);
+	assert_int_equal(f->plan.copy_pages, 4);
+	assert_int_equal(f->plan.ndrop, 2);
+	assert_int_equal(f->plan.drop[0].start, REGION + 10 * PG);
+	assert_int_equal(f->plan.drop[0].end, REGION + 20 * PG);
+	assert_int_equal(f->plan.drop[1].start, 0x7ffc00007000);
+	assert_int_equal(f->plan.drop_pages, 11);
+	assert_int_equal(f->plan.wholesale_pages, 0);
+}
+
+/* A new mapping goes; an unmapped one comes back whole with its stored pages. */
+static void layout_new_and_removed(void **state)
+{
+	struct fixture *f = *state;
+	static const char now[] =
+		"00400000-00402000 rw-p 00002000 08:01 77 /usr/bin/fn\n"
+		"01000000-01010000 rw-p 00000000 00:00 0 [heap]\n"
+		"7f0000000000-7f0000020000 rw-p 00000000 00:00 0 \n"
+		"7f0000100000-7f0000104000 r--p 00000000 00:00 0 \n"
+		"7f0000200000-7f0000205000 rw-p 00000000 00:00 0 \n"
+		"7ffc00000000-7ffc00008000 rw-p 00000000 00:00 0 [stack]\n"
+		"7ffc00100000-7ffc00102000 r-xp 00000000 00:00 0 [vdso]\n";
+
+	assert_int_equal(proc_parse_maps(now, &f->now), 0);
+	f->covered[2].end = REGION + 32 * PG;	/* the unmapped half lost its registration */
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.nlayout, 2);
+	/* Unmapping first. */
+	assert_int_equal(f->plan.layout[0].kind, RW_LAYOUT_MUNMAP);
+	assert_int_equal(f->plan.layout[0].start, 0x7f0000200000);
+	assert_int_equal(f->plan.layout[0].end, 0x7f0000205000);
+	assert_int_equal(f->plan.layout[1].kind, RW_LAYOUT_MAP_ANON);
+	assert_int_equal(f->plan.layout[1].start, REGION + 32 * PG);
+	assert_int_equal(f->plan.layout[1].end, REGION + 64 * PG);
+	assert_int_equal(f->plan.layout[1].prot, PROT_READ | PROT_WRITE);
+	/* Its range restored whole: nothing was stored there, so all dropped, none copied. */
+	assert_int_equal(f->plan.copy_pages, 0);
+	assert_int_equal(f->plan.drop_pages, 32);
+	assert_true(f->plan.wholesale_pages >= 32);
+}
+
+static void layout_mprotect(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Region pages 4-7 made read-only. */
+	static const char now[] =
+		"00400000-00402000 rw-p 00002000 08:01 77 /usr/bin/fn\n"
+		"01000000-01010000 rw-p 00000000 00:00 0 [heap]\n"
+		"7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \n"
+		"7f0000004000-7f0000008000 r--p 00000000 00:00 0 \n"
+		"7f0000008000-7f0000040000 rw-p 00000000 00:00 0 \n"
+		"7f0000100000-7f0000104000 r--p 00000000 00:00 0 \n"
+		"7ffc00000000-7ffc00008000 rw-p 00000000 00:00 0 [stack]\n"
+		"7ffc00100000-7ffc00102000 r-xp 00000000 00:00 0 [vdso]\n";
+
+	assert_int_equal(proc_parse_maps(now, &f->now), 0);
+	build(f);
+	assert_int_equal(f->plan.nlayout, 1);
+	assert_int_equal(f->plan.layout[0].kind, RW_LAYOUT_MPROTECT);
+	assert_int_equal(f->plan.layout[0].start, REGION + 4 * PG);
+	assert_int_equal(f->plan.layout[0].end, REGION + 8 * PG);
+	assert_int_equal(f->plan.layout[0].prot, PROT_READ | PROT_WRITE);
+	assert_int_equal(f->plan.ncopy + f->plan.ndrop, 0);
+}
+
+/* brk grown: reset through brk, never by unmapping part of the heap. */
+static void brk_grown(void **state)
+{
+	struct fixture *f = *state;
+	static const char now[] =
+		"00400000-00402000 rw-p 00002000 08:01 77 /usr/bin/fn\n"
+		"01000000-01030000 rw-p 00000000 00:00 0 [heap]\n"
+		"7f0000000000-7f0000040000 rw-p 00000000 00:00 0 \n"
+		"7f0000100000-7f0000104000 r--p 00000000 00:00 0 \n"
+		"7ffc00000000-7ffc00008000 rw-p 00000000 00:00 0 [stack]\n"
+		"7ffc00100000-7ffc00102000 r-xp 00000000 00:00 0 [vdso]\n";
+
+	assert_int_equal(proc_parse_maps(now, &f->now), 0);
+	f->obs.brk_called = true;
+	build(f);
+	assert_true(f->plan.set_brk);
+	assert_int_equal(f->plan.brk, 0x01010000);
+	assert_int_equal(f->plan.nlayout, 0);
+}
+
+/* brk shrunk below its checkpoint value: grows back, the regrown part restored whole. */
+static void brk_shrunk(void **state)
+{
+	struct fixture *f = *state;
+	static const char now[] =
+		"00400000-00402000 rw-p 00002000 08:01 77 /usr/bin/fn\n"
+		"01000000-01002000 rw-p 00000000 00:00 0 [heap]\n"
+		"7f0000000000-7f0000040000 rw-p 00000000 00:00 0 \n"
+		"7f0000100000-7f0000104000 r--p 00000000 00:00 0 \n"
+		"7ffc00000000-7ffc00008000 rw-p 00000000 00:00 0 [stack]\n"
+		"7ffc00100000-7ffc00102000 r-xp 00000000 00:00 0 [vdso]\n";
+
+	assert_int_equal(proc_parse_maps(now, &f->now), 0);
+	f->covered[1].end = 0x01002000;
+	build(f);
+	assert_true(f->plan.set_brk);
+	assert_int_equal(f->plan.nlayout, 0);
+	/* Heap pages 2-3 were stored: copied back; 4-15 dropped. */
+	assert_int_equal(f->plan.copy_pages, 2);
+	assert_int_equal(f->plan.copy[0].start, 0x01002000);
+	assert_int_equal(f->plan.drop_pages, 12);
+}
+
+static void threads(void **state)
+{
+	struct fixture *f = *state;
+
+	f->tids[1] = TGID + 7;	/* TGID + 1 exited, TGID + 7 is new */
+	build(f);
+	assert_int_equal(f->plan.nexit, 1);
+	assert_int_equal(f->plan.exit_threads[0], TGID + 7);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101"));
+	assert_non_null(strstr(f->plan.failures[0], "exited"));
+}
+
+static void fds(void **state)
+{
+	struct fixture *f = *state;
+
+	f->fds[0].same = false;			/* dup2 over stdin: put the held one back */
+	f->fds[1].pos = 4096;			/* moved */
+	f->fds[1].cloexec = true;		/* flag changed */
+	f->fds[2] = (struct rw_fd_now){ .fd = 9, .same = false, .pos = -1 };	/* 5 closed, 9 new */
+	build(f);
+	assert_int_equal(f->plan.nfdops, 4);
+	assert_int_equal(f->plan.fdops[0].kind, RW_FD_CLOSE);
+	assert_int_equal(f->plan.fdops[0].fd, 9);
+	assert_int_equal(f->plan.fdops[1].kind, RW_FD_INSTALL);
+	assert_int_equal(f->plan.fdops[1].fd, 0);
+	assert_int_equal(f->plan.fdops[2].kind, RW_FD_SEEK);
+	assert_int_equal(f->plan.fdops[3].kind, RW_FD_CLOEXEC);
+	/* fd 5 was not held: it cannot come back. */
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "fd 5"));
+}
+
+/* Coverage lost on writable memory: restored whole. Read-only memory only when a layout call touched it. */
+static void coverage(void **state)
+{
+	struct fixture *f = *state;
+
+	f->obs.ncovered = 2;		/* region and stack not write-protected */
+	f->touched[0] = (struct rw_range){ 0x7f0000101000, 0x7f0000102000 };
+	f->obs.nlayout_touched = 1;
+	build(f);
+	assert_int_equal(f->plan.wholesale_pages, 64 + 8 + 1);
+	assert_int_equal(f->plan.copy_pages, 20);
+	assert_int_equal(f->plan.drop_pages, 44 + 8 + 1);
+
+	f->obs.nlayout_touched = 0;
+	build(f);
+	assert_int_equal(f->plan.wholesale_pages, 64 + 8);
+}
+
+static void process_state(void **state)
+{
+	struct fixture *f = *state;
+	int ids[] = { 1, 2 };
+
+	f->obs.cwd_ino = 3;
+	f->obs.umask = 077;
+	f->obs.sigactions_called = 1ULL << (SIGUSR1 - 1);
+	f->obs.timers_called = true;
+	f->obs.timer_ids = ids;
+	f->obs.ntimers = 2;
+	build(f);
+	assert_true(f->plan.chdir);
+	assert_true(f->plan.umask);
+	assert_int_equal(f->plan.sigactions, 1ULL << (SIGUSR1 - 1));
+	assert_true(f->plan.timers);
+	assert_int_equal(f->plan.ndelete_timers, 2);
+
+	/* A disposition changed without a call the log saw (SA_RESETHAND): all of them. */
+	f->obs.sig_caught = 1;
+	build(f);
+	assert_int_equal(f->plan.sigactions,
+			 ~0ULL & ~(1ULL << (SIGKILL - 1)) & ~(1ULL << (SIGSTOP - 1)));
+}
+
+static void timer_deleted(void **state)
+{
+	struct fixture *f = *state;
+	struct rw_posix_timer t = { .id = 4 };
+
+	f->img.timers = &t;
+	f->img.ntimers = 1;
+	f->obs.timers_called = true;
+	build(f);
+	f->img.timers = NULL;
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "timer 4"));
+}
+
+static void ranges(void **state)
+{
+	struct rw_ranges l = { 0 };
+
+	assert_int_equal(ranges_add(&l, 30, 40), 0);
+	assert_int_equal(ranges_add(&l, 10, 20), 0);
+	assert_int_equal(ranges_add(&l, 20, 25), 0);
+	assert_int_equal(ranges_add(&l, 35, 50), 0);
+	assert_int_equal(ranges_add(&l, 60, 60), 0);	/* empty: ignored */
+	ranges_normalize(&l);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.r[0].start, 10);
+	assert_int_equal(l.r[0].end, 25);
+	assert_int_equal(l.r[1].start, 30);
+	assert_int_equal(l.r[1].end, 50);
+	ranges_free(&l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(nothing_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(written_pages_split, setup, teardown),
+		cmocka_unit_test_setup_teardown(layout_new_and_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(layout_mprotect, setup, teardown),
+		cmocka_unit_test_setup_teardown(brk_grown, setup, teardown),
+		cmocka_unit_test_setup_teardown(brk_shrunk, setup, teardown),
+		cmocka_unit_test_setup_teardown(threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(coverage, setup, teardown),
+		cmocka_unit_test_setup_teardown(process_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(timer_deleted, setup, teardown),
+		cmocka_unit_test(ranges),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

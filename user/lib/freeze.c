@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "freeze: "
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "freeze.h"
+#include "log.h"
+#include "proc.h"
+
+/* A process cannot have more threads than this many rounds of cloning while we seize. */
+#define MAX_ROUNDS	64
+
+static int cmp_tid(const void *a, const void *b)
+{
+	pid_t x = ((const struct rw_inject *)a)->tid, y = ((const struct rw_inject *)b)->tid;
+
+	return (x > y) - (x < y);
+}
+
+struct rw_inject *freeze_thread(struct rw_frozen *f, pid_t tid)
+{
+	struct rw_inject key = { .tid = tid };
+
+	if (!f->n)
+		return NULL;
+	return bsearch(&key, f->threads, f->n, sizeof(key), cmp_tid);
+}
+
+struct rw_inject *freeze_any(struct rw_frozen *f)
+{
+	struct rw_inject *ij = freeze_thread(f, f->tgid);
+
+	if (ij && ij->seized)
+		return ij;
+	for (size_t i = 0; i < f->n; i++)
+		if (f->threads[i].seized)
+			return &f->threads[i];
+	return NULL;
+}
+
+void freeze_forget(struct rw_frozen *f, pid_t tid)
+{
+	struct rw_inject *ij = freeze_thread(f, tid);
+	size_t i;
+
+	if (!ij)
+		return;
+	i = ij - f->threads;
+	memmove(ij, ij + 1, (f->n - i - 1) * sizeof(*ij));
+	f->n--;
+}
+
+/* Seize the threads of tids not held yet. Returns how many were new, or -errno. */
+static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n)
+{
+	struct rw_inject *arr;
+	int added = 0;
+
+	arr = realloc(f->threads, (f->n + n) * sizeof(*arr));
+	if (!arr)
+		return -ENOMEM;
+	f->threads = arr;
+	for (size_t i = 0; i < n; i++) {
+		struct rw_inject ij;
+		int err;
+
+		if (freeze_thread(f, tids[i]))
+			continue;
+		err = inject_seize(&ij, tids[i]);
+		if (err == -ESRCH)
+			continue;	/* exited meanwhile: not a thread any more */
+		if (err) {
+			pr_err("pid %d: cannot stop thread %d: %s\n", f->tgid, tids[i],
+			       strerror(-err));
+			return err;
+		}
+		f->threads[f->n++] = ij;
+		qsort(f->threads, f->n, sizeof(*arr), cmp_tid);
+		added++;
+	}
+	return added;
+}
+
+int freeze_process(struct rw_frozen *f, pid_t tgid)
+{
+	int err = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->tgid = tgid;
+	for (int round = 0; round < MAX_ROUNDS; round++) {
+		pid_t *tids;
+		size_t n;
+
+		err = proc_list_threads(tgid, &tids, &n);
+		if (err)
+			break;
+		err = seize_new(f, tids, n);
+		free(tids);
+		if (err <= 0)
+			break;
+	}
+	if (err > 0)
+		err = -EAGAIN;	/* still growing after MAX_ROUNDS */
+	if (!err && !freeze_any(f))
+		err = -ESRCH;
+	if (err) {
+		freeze_release(f);
+		return err;
+	}
+	return 0;
+}
+
+int freeze_release(struct rw_frozen *f)
+{
+	int first = 0;
+
+	for (size_t i = 0; i < f->n; i++) {
+		int err = inject_release(&f->threads[i]);
+
+		if (err && !first)
+			first = err;
+	}
+	free(f->threads);
+	f->threads = NULL;
+	f->n = 0;
+	return first;
+}

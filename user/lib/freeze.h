@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Stop every thread of a process with ptrace and hold them, so that its
+ * memory, layout and thread set stay still while we read or rewrite them.
+ * Threads created while we seize are found by listing again until the set
+ * no longer grows (a stopped thread cannot clone).
+ */
+#ifndef RW_FREEZE_H
+#define RW_FREEZE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "inject.h"
+
+struct rw_frozen {
+	pid_t tgid;
+	struct rw_inject *threads;	/* seized, ascending tid */
+	size_t n;
+};
+
+/*
+ * Seize and interrupt every thread of tgid. 0; -ESRCH if the process is
+ * gone (or only a zombie leader is left); other -errno if a thread cannot be
+ * seized (another tracer...). On failure nothing stays seized.
+ */
+int freeze_process(struct rw_frozen *f, pid_t tgid);
+/* The seized thread tid, or NULL. */
+struct rw_inject *freeze_thread(struct rw_frozen *f, pid_t tid);
+/* A live seized thread to inject through: the leader if it lives. NULL if none. */
+struct rw_inject *freeze_any(struct rw_frozen *f);
+/* Forget a thread that exited (inject_exit_thread()). */
+void freeze_forget(struct rw_frozen *f, pid_t tid);
+/*
+ * Let every thread go with the registers its rw_inject holds in .saved.
+ * Returns the first error (-ESRCH: a thread died); frees the array.
+ */
+int freeze_release(struct rw_frozen *f);
+
+#endif /* RW_FREEZE_H */

@@ -1,0 +1,529 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "image: "
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "image.h"
+#include "log.h"
+#include "pagemap.h"
+
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open		434
+#endif
+#ifndef __NR_pidfd_getfd
+#define __NR_pidfd_getfd	438
+#endif
+#define IOV_BATCH	1024
+
+/* ---- lookups ---------------------------------------------------------------- */
+
+/* Index of the first run ending after addr (nruns if none). */
+static size_t run_search(const struct rw_proc_image *img, uint64_t addr)
+{
+	size_t lo = 0, hi = img->nruns;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct rw_page_run *r = &img->runs[mid];
+
+		if (r->start + r->npages * RW_PAGE_SIZE <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const uint8_t *image_page(const struct rw_proc_image *img, uint64_t addr)
+{
+	size_t i = run_search(img, addr);
+	const struct rw_page_run *r;
+
+	if (i == img->nruns)
+		return NULL;
+	r = &img->runs[i];
+	if (addr < r->start)
+		return NULL;
+	return img->store + r->off + (addr - r->start);
+}
+
+size_t image_runs_in(const struct rw_proc_image *img, uint64_t start, uint64_t end, size_t *n)
+{
+	size_t first = run_search(img, start), i = first;
+
+	while (i < img->nruns && img->runs[i].start < end)
+		i++;
+	*n = i - first;
+	return first;
+}
+
+const struct rw_thread_state *image_thread(const struct rw_proc_image *img, pid_t tid)
+{
+	for (size_t i = 0; i < img->nthreads; i++)
+		if (img->threads[i].tid == tid)
+			return &img->threads[i];
+	return NULL;
+}
+
+const struct rw_map_file *image_map_file(const struct rw_proc_image *img, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < img->nmapfiles; i++)
+		if (img->mapfiles[i].dev == dev && img->mapfiles[i].ino == ino)
+			return &img->mapfiles[i];
+	return NULL;
+}
+
+const struct rw_fd_image *image_fd(const struct rw_proc_image *img, int fd)
+{
+	size_t lo = 0, hi = img->nfds;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (img->fds[mid].fd == fd)
+			return &img->fds[mid];
+		if (img->fds[mid].fd < fd)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+bool image_sig_settable(int sig)
+{
+	return sig >= 1 && sig <= RW_NSIG && sig != SIGKILL && sig != SIGSTOP;
+}
+
+/* ---- /proc helpers ------------------------------------------------------------ */
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+int image_list_fds(pid_t pid, int **fds, size_t *n)
+{
+	char path[64];
+	struct dirent *de;
+	size_t cap = 0;
+	int *arr = NULL;
+	DIR *d;
+
+	*fds = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		if (*n == cap) {
+			int *more = realloc(arr, (cap = cap ? 2 * cap : 64) * sizeof(*arr));
+
+			if (!more) {
+				free(arr);
+				closedir(d);
+				return -ENOMEM;
+			}
+			arr = more;
+		}
+		arr[(*n)++] = atoi(de->d_name);
+	}
+	closedir(d);
+	qsort(arr, *n, sizeof(*arr), cmp_int);
+	*fds = arr;
+	return 0;
+}
+
+int image_stat_proc_link(pid_t pid, const char *name, struct stat *st)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	return stat(path, st) ? -errno : 0;
+}
+
+int image_read_fdinfo(pid_t pid, int fd, bool *cloexec, int64_t *pos, int *flags)
+{
+	char path[64], *text, *p;
+	size_t len;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	err = read_whole_file(AT_FDCWD, path, 1 << 20, &text, &len);
+	if (err)
+		return err;
+	p = strstr(text, "pos:");
+	*pos = p ? strtoll(p + 4, NULL, 10) : -1;
+	p = strstr(text, "flags:");
+	if (!p) {
+		free(text);
+		return -EINVAL;
+	}
+	*flags = strtol(p + 6, NULL, 8);
+	*cloexec = *flags & O_CLOEXEC;
+	*flags &= ~O_CLOEXEC;
+	free(text);
+	return 0;
+}
+
+/* ---- capture ---------------------------------------------------------------- */
+
+struct page_collect {
+	struct rw_proc_image *img;
+	size_t cap;
+	uint64_t pages;
+};
+
+static int collect_page(void *arg, uint64_t start, uint64_t end, uint64_t cats)
+{
+	struct page_collect *c = arg;
+	struct rw_proc_image *img = c->img;
+	uint64_t n = (end - start) / RW_PAGE_SIZE;
+	struct rw_page_run *last;
+
+	img->private_writable_present += end - start;
+	if (cats & PAGE_IS_FILE)
+		return 0;	/* not copied on write yet: the file has the content */
+	if (cats & PAGE_IS_PFNZERO) {
+		img->pages_zero += n;
+		return 0;
+	}
+	last = img->nruns ? &img->runs[img->nruns - 1] : NULL;
+	if (last && last->start + last->npages * RW_PAGE_SIZE == start) {
+		last->npages += n;
+	} else {
+		if (img->nruns == c->cap) {
+			size_t cap = c->cap ? 2 * c->cap : 256;
+			struct rw_page_run *more = realloc(img->runs, cap * sizeof(*more));
+
+			if (!more)
+				return -ENOMEM;
+			img->runs = more;
+			c->cap = cap;
+		}
+		img->runs[img->nruns++] = (struct rw_page_run){ start, n, c->pages * RW_PAGE_SIZE };
+	}
+	c->pages += n;
+	return 0;
+}
+
+/*
+ * Private mappings but the kernel's special ones. Read-only ones too:
+ * relocated (RELRO) pages are anonymous copies, and an invocation can make a
+ * read-only mapping writable, write, and make it read-only again.
+ */
+static bool vma_in_image(const struct rw_vma *v)
+{
+	return !v->shared && v->start < RW_USER_ADDR_END && strcmp(v->name, "[vsyscall]") &&
+	       strcmp(v->name, "[vdso]") && strncmp(v->name, "[vvar", 5) &&
+	       strcmp(v->name, "[uprobes]");
+}
+
+/* Copy every run from the target into the store, IOV_BATCH runs per call. */
+static int read_runs(struct rw_proc_image *img)
+{
+	struct iovec remote[IOV_BATCH];
+
+	for (size_t i = 0; i < img->nruns;) {
+		size_t k = 0, bytes = 0;
+		struct iovec local;
+		ssize_t got;
+
+		for (; i < img->nruns && k < IOV_BATCH; i++, k++) {
+			remote[k].iov_base = (void *)(uintptr_t)img->runs[i].start;
+			remote[k].iov_len = img->runs[i].npages * RW_PAGE_SIZE;
+			bytes += remote[k].iov_len;
+		}
+		local.iov_base = img->store + img->runs[i - k].off;
+		local.iov_len = bytes;
+		got = process_vm_readv(img->tgid, &local, 1, remote, k, 0);
+		if (got < 0) {
+			int err = -errno;
+
+			if (err != -ESRCH)
+				pr_perror("pid %d: process_vm_readv of %zu bytes", img->tgid, bytes);
+			return err;
+		}
+		if ((size_t)got != bytes) {
+			pr_err("pid %d: read %zd of %zu bytes of its memory\n", img->tgid, got, bytes);
+			return -EIO;
+		}
+	}
+	return 0;
+}
+
+static int capture_pages(struct rw_proc_image *img, pid_t tid)
+{
+	struct pagemap_query q = {
+		.anyof = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.ret = PAGE_IS_FILE | PAGE_IS_PFNZERO,
+	};
+	struct page_collect c = { .img = img };
+	int fd, err = 0;
+
+	fd = pagemap_open(img->tgid, tid);
+	if (fd < 0)
+		return fd;
+	for (size_t i = 0; i < img->maps.n && !err; i++) {
+		const struct rw_vma *v = &img->maps.v[i];
+
+		if (vma_in_image(v))
+			err = pagemap_scan(fd, v->start, v->end, &q, collect_page, &c);
+	}
+	close(fd);
+	if (err)
+		return err;
+	img->pages_stored = c.pages;
+	if (!c.pages)
+		return 0;
+	img->store_len = c.pages * RW_PAGE_SIZE;
+	img->store = mmap(NULL, img->store_len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE, -1, 0);
+	if (img->store == MAP_FAILED) {
+		img->store = NULL;
+		err = -errno;
+		pr_perror("pid %d: allocating %zu bytes for its pages", img->tgid, img->store_len);
+		return err;
+	}
+	return read_runs(img);
+}
+
+static int capture_fds(struct rw_proc_image *img)
+{
+	int *fds = NULL, pidfd, err;
+	size_t n;
+
+	err = image_list_fds(img->tgid, &fds, &n);
+	if (err)
+		return err;
+	img->fds = calloc(n ? n : 1, sizeof(*img->fds));
+	pidfd = syscall(__NR_pidfd_open, img->tgid, 0);
+	if (!img->fds || pidfd < 0) {
+		err = img->fds ? -errno : -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct rw_fd_image *fi = &img->fds[img->nfds];
+		char link[64];
+		struct stat st;
+		ssize_t len;
+
+		fi->fd = fds[i];
+		snprintf(link, sizeof(link), "fd/%d", fds[i]);
+		if (image_stat_proc_link(img->tgid, link, &st) ||
+		    image_read_fdinfo(img->tgid, fds[i], &fi->cloexec, &fi->pos, &fi->status_flags))
+			continue;	/* closed meanwhile (by whom? it is frozen): not there */
+		fi->dev = st.st_dev;
+		fi->ino = st.st_ino;
+		fi->mode = st.st_mode;
+		if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode) && !S_ISBLK(st.st_mode))
+			fi->pos = -1;
+		snprintf(link, sizeof(link), "/proc/%d/fd/%d", img->tgid, fds[i]);
+		len = readlink(link, fi->path, sizeof(fi->path) - 1);
+		fi->path[len > 0 ? len : 0] = '\0';
+		/* Our own reference: the description survives a close in the target. */
+		fi->held = syscall(__NR_pidfd_getfd, pidfd, fds[i], 0);
+		if (fi->held < 0)
+			pr_debug("pid %d: cannot hold fd %d (%s): %s\n", img->tgid, fds[i], fi->path,
+				 strerror(errno));
+		img->nfds++;
+	}
+	err = 0;
+out:
+	if (pidfd >= 0)
+		close(pidfd);
+	free(fds);
+	return err;
+}
+
+/* Hold every mapped file: a mapping the invocation removes can then be mapped again. */
+static int capture_map_files(struct rw_proc_image *img)
+{
+	img->mapfiles = calloc(img->maps.n ? img->maps.n : 1, sizeof(*img->mapfiles));
+	if (!img->mapfiles)
+		return -ENOMEM;
+	for (size_t i = 0; i < img->maps.n; i++) {
+		const struct rw_vma *v = &img->maps.v[i];
+		dev_t dev = makedev(v->dev_major, v->dev_minor);
+		bool rw = v->shared && (v->prot & PROT_WRITE);
+		struct rw_map_file *mf;
+		char path[96];
+
+		if (!v->inode || v->start >= RW_USER_ADDR_END)
+			continue;
+		mf = (struct rw_map_file *)image_map_file(img, dev, v->inode);
+		if (mf && (mf->rw || !rw))
+			continue;
+		if (!mf) {
+			mf = &img->mapfiles[img->nmapfiles++];
+			mf->dev = dev;
+			mf->ino = v->inode;
+		} else if (mf->fd >= 0) {
+			close(mf->fd);
+		}
+		mf->rw = rw;
+		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", img->tgid,
+			 (unsigned long long)v->start, (unsigned long long)v->end);
+		mf->fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		if (mf->fd < 0)
+			pr_debug("pid %d: cannot hold %s (%s): %s\n", img->tgid, v->name, path,
+				 strerror(errno));
+	}
+	return 0;
+}
+
+static int capture_cwd(struct rw_proc_image *img)
+{
+	char link[64];
+	struct stat st;
+	ssize_t len;
+	int err;
+
+	snprintf(link, sizeof(link), "/proc/%d/cwd", img->tgid);
+	len = readlink(link, img->cwd, sizeof(img->cwd) - 1);
+	if (len < 0)
+		return -errno;
+	img->cwd[len] = '\0';
+	err = image_stat_proc_link(img->tgid, "cwd", &st);
+	if (err)
+		return err;
+	img->cwd_dev = st.st_dev;
+	img->cwd_ino = st.st_ino;
+	return 0;
+}
+
+/* State only the process itself can tell: asked through injected syscalls. */
+static int capture_injected(struct rw_proc_image *img, struct rw_remote *r)
+{
+	int *ids = NULL, err;
+	size_t n = 0;
+
+	for (int sig = 1; sig <= RW_NSIG; sig++) {
+		if (!image_sig_settable(sig))
+			continue;
+		err = remote_sigaction_get(r, sig, &img->sigactions[sig]);
+		if (err) {
+			pr_err("pid %d: reading the disposition of signal %d: %s\n", img->tgid, sig,
+			       strerror(-err));
+			return err;
+		}
+	}
+	for (int which = 0; which < 3; which++) {
+		err = remote_itimer_get(r, which, &img->itimers[which]);
+		if (err) {
+			pr_err("pid %d: getitimer(%d): %s\n", img->tgid, which, strerror(-err));
+			return err;
+		}
+	}
+	err = proc_list_posix_timers(img->tgid, &ids, &n);
+	if (err)
+		return err;
+	img->timers = calloc(n ? n : 1, sizeof(*img->timers));
+	if (!img->timers) {
+		free(ids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		img->timers[i].id = ids[i];
+		err = remote_timer_gettime(r, ids[i], &img->timers[i].spec);
+		if (err) {
+			pr_err("pid %d: timer_gettime(%d): %s\n", img->tgid, ids[i], strerror(-err));
+			free(ids);
+			return err;
+		}
+		img->ntimers++;
+	}
+	free(ids);
+	err = remote_brk(r, 0, &img->brk);
+	if (err)
+		pr_err("pid %d: reading its program break: %s\n", img->tgid, strerror(-err));
+	return err;
+}
+
+int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remote *r)
+{
+	struct rw_proc_status st;
+	int err;
+
+	memset(img, 0, sizeof(*img));
+	img->tgid = f->tgid;
+	img->threads = calloc(f->n ? f->n : 1, sizeof(*img->threads));
+	if (!img->threads)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->n; i++) {
+		err = thread_state_get(f->tgid, &f->threads[i], &img->threads[img->nthreads]);
+		if (err)
+			goto fail;
+		img->nthreads++;
+	}
+	err = proc_read_status(f->tgid, &st);
+	if (err)
+		goto fail;
+	img->umask = st.umask;
+	img->sig_ignored = st.sig_ignored;
+	img->sig_caught = st.sig_caught;
+	err = capture_injected(img, r);
+	/* The scratch page goes before the layout is taken. */
+	if (remote_close(r) && !err)
+		err = -EIO;
+	if (err)
+		goto fail;
+	err = proc_read_maps(r->ij->tid, &img->maps);
+	if (err)
+		goto fail;
+	err = capture_pages(img, r->ij->tid);
+	if (err)
+		goto fail;
+	err = capture_fds(img);
+	if (!err)
+		err = capture_map_files(img);
+	if (err)
+		goto fail;
+	err = capture_cwd(img);
+	if (err)
+		goto fail;
+	return 0;
+fail:
+	if (err != -ESRCH)
+		pr_err("pid %d: checkpoint image: %s\n", f->tgid, strerror(-err));
+	image_free(img);
+	return err;
+}
+
+void image_free(struct rw_proc_image *img)
+{
+	for (size_t i = 0; i < img->nthreads; i++)
+		thread_state_free(&img->threads[i]);
+	free(img->threads);
+	if (img->store)
+		munmap(img->store, img->store_len);
+	free(img->runs);
+	for (size_t i = 0; i < img->nfds; i++)
+		if (img->fds[i].held >= 0)
+			close(img->fds[i].held);
+	free(img->fds);
+	for (size_t i = 0; i < img->nmapfiles; i++)
+		if (img->mapfiles[i].fd >= 0)
+			close(img->mapfiles[i].fd);
+	free(img->mapfiles);
+	free(img->timers);
+	proc_maps_free(&img->maps);
+	memset(img, 0, sizeof(*img));
+}

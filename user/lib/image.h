@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The checkpoint image of one process, held in rewindd's memory: layout,
+ * the contents of its present private writable anonymous pages, every
+ * thread's state, and the process-wide state an invocation can change (brk,
+ * fds, cwd, umask, signal dispositions, timers).
+ *
+ * Pages are stored only where they are anonymous, present and not the zero
+ * page; every other page of a private writable mapping reads, at
+ * checkpoint, as zero (anonymous) or as the file (file-backed), which is
+ * what MADV_DONTNEED brings back.
+ */
+#ifndef RW_IMAGE_H
+#define RW_IMAGE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "freeze.h"
+#include "proc.h"
+#include "remote.h"
+#include "threadstate.h"
+
+/* Stored pages [start, start + npages * 4 KiB) at byte offset off of the page store. */
+struct rw_page_run {
+	uint64_t start;
+	uint64_t npages;
+	uint64_t off;
+};
+
+struct rw_fd_image {
+	int fd;
+	int held;		/* our reference to the same open file description, or -1 */
+	bool cloexec;
+	int status_flags;	/* F_GETFL of the description */
+	int64_t pos;		/* -1 where seeking makes no sense */
+	dev_t dev;
+	ino_t ino;
+	mode_t mode;
+	char path[256];		/* as /proc/PID/fd shows it, for messages */
+};
+
+/* A file some mapping maps, held so the mapping can be brought back if unmapped. */
+struct rw_map_file {
+	dev_t dev;
+	ino_t ino;
+	int fd;			/* or -1 */
+	bool rw;		/* opened O_RDWR: some mapping of it is shared writable */
+};
+
+struct rw_posix_timer {
+	int id;
+	struct itimerspec spec;
+};
+
+struct rw_proc_image {
+	pid_t tgid;
+	struct rw_maps maps;
+	struct rw_thread_state *threads;	/* ascending tid */
+	size_t nthreads;
+
+	uint8_t *store;			/* page contents (anonymous memory of ours) */
+	size_t store_len;
+	struct rw_page_run *runs;	/* ascending, disjoint */
+	size_t nruns;
+	uint64_t pages_stored, pages_zero;
+	uint64_t private_writable_present;	/* bytes, anonymous or file-backed */
+
+	struct rw_map_file *mapfiles;
+	size_t nmapfiles;
+	uint64_t brk;
+	struct rw_fd_image *fds;	/* ascending fd */
+	size_t nfds;
+	char cwd[PATH_MAX];
+	dev_t cwd_dev;
+	ino_t cwd_ino;
+	int umask;
+	uint64_t sig_ignored, sig_caught;
+	struct rw_ksigaction sigactions[RW_NSIG + 1];	/* [sig], 9 and 19 unused */
+	struct itimerval itimers[3];
+	struct rw_posix_timer *timers;
+	size_t ntimers;
+};
+
+/*
+ * Capture the image of a frozen process. r injects through one of its
+ * threads (its scratch page must be closed before capturing the layout:
+ * done here). 0 or -errno with the cause logged; img is freed on failure.
+ */
+int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remote *r);
+void image_free(struct rw_proc_image *img);
+
+/* Checkpoint contents of the page at addr (page aligned), or NULL when not stored. */
+const uint8_t *image_page(const struct rw_proc_image *img, uint64_t addr);
+/* The stored runs overlapping [start, end): index of the first, count in *n. */
+size_t image_runs_in(const struct rw_proc_image *img, uint64_t start, uint64_t end, size_t *n);
+const struct rw_thread_state *image_thread(const struct rw_proc_image *img, pid_t tid);
+const struct rw_map_file *image_map_file(const struct rw_proc_image *img, dev_t dev, ino_t ino);
+const struct rw_fd_image *image_fd(const struct rw_proc_image *img, int fd);
+/* Signals whose disposition can be read and set: 1..64 but SIGKILL, SIGSTOP. */
+bool image_sig_settable(int sig);
+
+/* Helpers shared with the rewind and verify steps. */
+/* fds open in pid now, ascending. -ESRCH if gone. */
+int image_list_fds(pid_t pid, int **fds, size_t *n);
+/* (dev, ino, mode) behind /proc/PID/fd/N or /proc/PID/cwd ("cwd" for name). */
+int image_stat_proc_link(pid_t pid, const char *name, struct stat *st);
+/* FD_CLOEXEC and position from /proc/PID/fdinfo/FD. */
+int image_read_fdinfo(pid_t pid, int fd, bool *cloexec, int64_t *pos, int *flags);
+
+#endif /* RW_IMAGE_H */

@@ -1,0 +1,674 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "plan: "
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
+#include <json-c/json.h>
+
+#include "log.h"
+#include "pagemap.h"
+#include "plan.h"
+
+/* ---- range lists ------------------------------------------------------------ */
+
+int ranges_add(struct rw_ranges *l, uint64_t start, uint64_t end)
+{
+	if (start >= end)
+		return 0;
+	if (l->n && l->r[l->n - 1].end == start) {
+		l->r[l->n - 1].end = end;	/* the common case: ascending and adjacent */
+		return 0;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 16;
+		struct rw_range *more = realloc(l->r, cap * sizeof(*more));
+
+		if (!more)
+			return -ENOMEM;
+		l->r = more;
+		l->cap = cap;
+	}
+	l->r[l->n++] = (struct rw_range){ start, end };
+	return 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct rw_range *x = a, *y = b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+void ranges_normalize(struct rw_ranges *l)
+{
+	size_t out = 0;
+
+	if (!l->n)
+		return;
+	qsort(l->r, l->n, sizeof(*l->r), cmp_range);
+	for (size_t i = 1; i < l->n; i++) {
+		if (l->r[i].start <= l->r[out].end) {
+			if (l->r[i].end > l->r[out].end)
+				l->r[out].end = l->r[i].end;
+		} else {
+			l->r[++out] = l->r[i];
+		}
+	}
+	l->n = out + 1;
+}
+
+void ranges_free(struct rw_ranges *l)
+{
+	free(l->r);
+	memset(l, 0, sizeof(*l));
+}
+
+/* ---- plan building blocks ---------------------------------------------------- */
+
+static int fail(struct rw_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct rw_plan *p, const char *fmt, ...)
+{
+	char **more = realloc(p->failures, (p->nfailures + 1) * sizeof(*more));
+	va_list ap;
+	char *msg;
+	int n;
+
+	if (!more)
+		return -ENOMEM;
+	p->failures = more;
+	va_start(ap, fmt);
+	n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	p->failures[p->nfailures++] = msg;
+	return 0;
+}
+
+/* Room for one more element in a malloc'd array: 0 or -ENOMEM. */
+#define GROW(arr, n)                                                               \
+	({                                                                         \
+		void *__m = realloc((arr), ((n) + 1) * sizeof(*(arr)));            \
+		if (__m)                                                           \
+			(arr) = __m;                                               \
+		__m ? 0 : -ENOMEM;                                                 \
+	})
+
+static bool vma_special(const struct rw_vma *v)
+{
+	return !strcmp(v->name, "[vdso]") || !strncmp(v->name, "[vvar", 5) ||
+	       !strcmp(v->name, "[vsyscall]") || !strcmp(v->name, "[uprobes]") ||
+	       v->start >= RW_USER_ADDR_END;
+}
+
+/* Private memory whose pages the image speaks for. */
+static bool vma_private(const struct rw_vma *v)
+{
+	return !v->shared && !vma_special(v);
+}
+
+static const struct rw_vma *vma_at(const struct rw_maps *m, uint64_t addr)
+{
+	ssize_t i = proc_maps_find(m, addr);
+
+	return i < 0 ? NULL : &m->v[i];
+}
+
+static const struct rw_vma *find_named(const struct rw_maps *m, const char *name)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->v[i].name, name))
+			return &m->v[i];
+	return NULL;
+}
+
+/* Same object behind addr in both: then only the protection may differ. */
+static bool same_backing(const struct rw_vma *a, const struct rw_vma *b, uint64_t addr)
+{
+	if (a->shared != b->shared || a->inode != b->inode || a->dev_major != b->dev_major ||
+	    a->dev_minor != b->dev_minor)
+		return false;
+	if (!a->inode)
+		return !strcmp(a->name, b->name);
+	return a->offset + (addr - a->start) == b->offset + (addr - b->start);
+}
+
+static int add_layout(struct rw_plan *p, const struct rw_layout_op *op)
+{
+	struct rw_layout_op *last = p->nlayout ? &p->layout[p->nlayout - 1] : NULL;
+
+	/* Merge with the previous step when it continues it exactly. */
+	if (last && last->kind == op->kind && last->end == op->start && last->prot == op->prot &&
+	    last->shared == op->shared && last->growsdown == op->growsdown &&
+	    (op->kind != RW_LAYOUT_MAP_FILE ||
+	     (last->dev == op->dev && last->ino == op->ino &&
+	      last->offset + (last->end - last->start) == op->offset))) {
+		last->end = op->end;
+		return 0;
+	}
+	if (GROW(p->layout, p->nlayout))
+		return -ENOMEM;
+	p->layout[p->nlayout++] = *op;
+	return 0;
+}
+
+/*
+ * The layout as it will be once brk is reset: the current maps with the
+ * [heap] vma replaced by the checkpoint's.
+ */
+static int layout_after_brk(const struct rw_maps *now, const struct rw_vma *heap0,
+			    struct rw_maps *out)
+{
+	size_t n = 0;
+
+	out->v = calloc(now->n + 1, sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < now->n; i++) {
+		if (!strcmp(now->v[i].name, "[heap]"))
+			continue;
+		if (heap0 && heap0->start < now->v[i].start && (!n || out->v[n - 1].start < heap0->start))
+			out->v[n++] = *heap0;
+		out->v[n++] = now->v[i];
+	}
+	if (heap0 && (!n || out->v[n - 1].start < heap0->start))
+		out->v[n++] = *heap0;
+	out->n = out->cap = n;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Walk both layouts over every elementary interval and emit the steps that
+ * turn `now` into `want`; remapped private ranges go to wholesale.
+ */
+static int diff_layout(struct rw_plan *p, const struct rw_maps *want, const struct rw_maps *now,
+		       struct rw_ranges *wholesale)
+{
+	size_t nb = 2 * (want->n + now->n), k = 0;
+	struct rw_layout_op *unmaps = NULL;
+	size_t nunmaps = 0;
+	uint64_t *b;
+	int err = 0;
+
+	b = malloc((nb ? nb : 1) * sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < want->n; i++) {
+		b[k++] = want->v[i].start;
+		b[k++] = want->v[i].end;
+	}
+	for (size_t i = 0; i < now->n; i++) {
+		b[k++] = now->v[i].start;
+		b[k++] = now->v[i].end;
+	}
+	qsort(b, k, sizeof(*b), cmp_u64);
+	for (size_t i = 0; i + 1 < k && !err; i++) {
+		uint64_t a = b[i], e = b[i + 1];
+		const struct rw_vma *v0, *v1;
+		struct rw_layout_op op = { .start = a, .end = e };
+
+		if (a == e)
+			continue;
+		v0 = vma_at(want, a);
+		v1 = vma_at(now, a);
+		if (!v0 && !v1)
+			continue;
+		if (!v0) {
+			if (vma_special(v1)) {
+				err = fail(p, "special mapping %s appeared at %#llx", v1->name,
+					   (unsigned long long)a);
+				continue;
+			}
+			op.kind = RW_LAYOUT_MUNMAP;
+			if (GROW(unmaps, nunmaps)) {
+				err = -ENOMEM;
+				break;
+			}
+			if (nunmaps && unmaps[nunmaps - 1].end == a)
+				unmaps[nunmaps - 1].end = e;
+			else
+				unmaps[nunmaps++] = op;
+			continue;
+		}
+		if (v1 && same_backing(v0, v1, a)) {
+			if (v0->prot != v1->prot) {
+				op.kind = RW_LAYOUT_MPROTECT;
+				op.prot = v0->prot;
+				err = add_layout(p, &op);
+			}
+			continue;
+		}
+		if (vma_special(v0)) {
+			err = fail(p, "special mapping %s at %#llx was changed", v0->name,
+				   (unsigned long long)a);
+			continue;
+		}
+		if (v0->shared && !v0->inode) {
+			err = fail(p, "shared anonymous mapping %#llx-%#llx was unmapped or replaced: "
+				   "its memory cannot be brought back", (unsigned long long)v0->start,
+				   (unsigned long long)v0->end);
+			continue;
+		}
+		op.prot = v0->prot;
+		op.shared = v0->shared;
+		if (v0->inode) {
+			op.kind = RW_LAYOUT_MAP_FILE;
+			op.offset = v0->offset + (a - v0->start);
+			op.dev = makedev(v0->dev_major, v0->dev_minor);
+			op.ino = v0->inode;
+		} else {
+			op.kind = RW_LAYOUT_MAP_ANON;
+			op.growsdown = !strcmp(v0->name, "[stack]");
+		}
+		err = add_layout(p, &op);
+		if (!err && !v0->shared)
+			err = ranges_add(wholesale, a, e);
+	}
+	/* Unmapping first frees the room mappings and brk may need. */
+	if (!err && nunmaps) {
+		struct rw_layout_op *all = malloc((nunmaps + p->nlayout) * sizeof(*all));
+
+		if (!all) {
+			err = -ENOMEM;
+		} else {
+			memcpy(all, unmaps, nunmaps * sizeof(*all));
+			if (p->nlayout)
+				memcpy(all + nunmaps, p->layout, p->nlayout * sizeof(*all));
+			free(p->layout);
+			p->layout = all;
+			p->nlayout += nunmaps;
+		}
+	}
+	free(unmaps);
+	free(b);
+	return err;
+}
+
+/* ranges ∩ [start, end) of a sorted list, added to out. */
+static int intersect_into(struct rw_ranges *out, const struct rw_range *r, size_t n, uint64_t start,
+			  uint64_t end)
+{
+	for (size_t i = 0; i < n; i++) {
+		uint64_t a = r[i].start > start ? r[i].start : start;
+		uint64_t e = r[i].end < end ? r[i].end : end;
+		int err;
+
+		if (r[i].start >= end)
+			break;
+		err = ranges_add(out, a, e);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* [start, end) minus a sorted list, added to out. */
+static int subtract_into(struct rw_ranges *out, uint64_t start, uint64_t end, const struct rw_range *r,
+			 size_t n)
+{
+	uint64_t cur = start;
+	int err;
+
+	for (size_t i = 0; i < n && cur < end; i++) {
+		if (r[i].end <= cur)
+			continue;
+		if (r[i].start >= end)
+			break;
+		if (r[i].start > cur) {
+			err = ranges_add(out, cur, r[i].start);
+			if (err)
+				return err;
+		}
+		cur = r[i].end;
+	}
+	return cur < end ? ranges_add(out, cur, end) : 0;
+}
+
+static bool overlaps(const struct rw_range *r, size_t n, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < n; i++)
+		if (r[i].start < end && start < r[i].end)
+			return true;
+	return false;
+}
+
+/* Split the pages to restore into stored ones (copy) and the rest (drop). */
+static int split_pages(struct rw_plan *p, const struct rw_proc_image *img, const struct rw_ranges *pages)
+{
+	struct rw_ranges copy = { 0 }, drop = { 0 };
+	int err = 0;
+
+	for (size_t i = 0; i < pages->n && !err; i++) {
+		uint64_t cur = pages->r[i].start, end = pages->r[i].end;
+		size_t n, first = image_runs_in(img, cur, end, &n);
+
+		for (size_t k = first; k < first + n && !err; k++) {
+			const struct rw_page_run *run = &img->runs[k];
+			uint64_t rs = run->start, re = run->start + run->npages * RW_PAGE_SIZE;
+
+			if (rs > cur)
+				err = ranges_add(&drop, cur, rs < end ? rs : end);
+			if (!err)
+				err = ranges_add(&copy, rs > cur ? rs : cur, re < end ? re : end);
+			cur = re;
+		}
+		if (!err && cur < end)
+			err = ranges_add(&drop, cur, end);
+	}
+	if (err) {
+		ranges_free(&copy);
+		ranges_free(&drop);
+		return err;
+	}
+	p->copy = copy.r;
+	p->ncopy = copy.n;
+	p->drop = drop.r;
+	p->ndrop = drop.n;
+	for (size_t i = 0; i < copy.n; i++)
+		p->copy_pages += (copy.r[i].end - copy.r[i].start) / RW_PAGE_SIZE;
+	for (size_t i = 0; i < drop.n; i++)
+		p->drop_pages += (drop.r[i].end - drop.r[i].start) / RW_PAGE_SIZE;
+	return 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static int plan_threads(struct rw_plan *p, const struct rw_proc_image *img,
+			const struct rw_observed *obs)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < img->nthreads && !err; i++) {
+		bool alive = bsearch(&img->threads[i].tid, obs->tids, obs->ntids, sizeof(pid_t),
+				     cmp_pid) != NULL;
+
+		if (!alive)
+			err = fail(p, "thread %d (%s) of pid %d existed at the checkpoint and has "
+				   "exited: its state cannot be brought back", img->threads[i].tid,
+				   img->threads[i].comm, img->tgid);
+	}
+	for (size_t i = 0; i < obs->ntids && !err; i++) {
+		if (image_thread(img, obs->tids[i]))
+			continue;
+		if (GROW(p->exit_threads, p->nexit))
+			return -ENOMEM;
+		p->exit_threads[p->nexit++] = obs->tids[i];
+	}
+	return err;
+}
+
+static int add_fdop(struct rw_plan *p, enum rw_fd_kind kind, int fd, const struct rw_fd_image *want)
+{
+	if (GROW(p->fdops, p->nfdops))
+		return -ENOMEM;
+	p->fdops[p->nfdops++] = (struct rw_fd_op){ kind, fd, want };
+	return 0;
+}
+
+static int plan_fds(struct rw_plan *p, const struct rw_proc_image *img, const struct rw_observed *obs)
+{
+	int err = 0;
+
+	/* Closing first: an install may reuse a number a new file holds. */
+	for (size_t i = 0; i < obs->nfds && !err; i++)
+		if (!image_fd(img, obs->fds[i].fd))
+			err = add_fdop(p, RW_FD_CLOSE, obs->fds[i].fd, NULL);
+	for (size_t i = 0; i < img->nfds && !err; i++) {
+		const struct rw_fd_image *want = &img->fds[i];
+		const struct rw_fd_now *now = NULL;
+
+		for (size_t k = 0; k < obs->nfds; k++)
+			if (obs->fds[k].fd == want->fd)
+				now = &obs->fds[k];
+		if (!now || !now->same) {
+			if (want->held < 0)
+				err = fail(p, "fd %d (%s) of pid %d was %s and cannot be re-installed",
+					   want->fd, want->path, img->tgid, now ? "replaced" : "closed");
+			else
+				err = add_fdop(p, RW_FD_INSTALL, want->fd, want);
+			continue;
+		}
+		if (want->pos >= 0 && now->pos != want->pos)
+			err = add_fdop(p, RW_FD_SEEK, want->fd, want);
+		if (!err && now->status_flags != want->status_flags)
+			err = add_fdop(p, RW_FD_SETFL, want->fd, want);
+		if (!err && now->cloexec != want->cloexec)
+			err = add_fdop(p, RW_FD_CLOEXEC, want->fd, want);
+	}
+	return err;
+}
+
+static int plan_timers(struct rw_plan *p, const struct rw_proc_image *img,
+		       const struct rw_observed *obs)
+{
+	if (!obs->timers_called && !obs->log_incomplete)
+		return 0;
+	p->timers = true;
+	for (size_t i = 0; i < obs->ntimers; i++) {
+		bool old = false;
+
+		for (size_t k = 0; k < img->ntimers; k++)
+			old |= img->timers[k].id == obs->timer_ids[i];
+		if (old)
+			continue;
+		if (GROW(p->delete_timers, p->ndelete_timers))
+			return -ENOMEM;
+		p->delete_timers[p->ndelete_timers++] = obs->timer_ids[i];
+	}
+	for (size_t k = 0; k < img->ntimers; k++) {
+		bool alive = false;
+
+		for (size_t i = 0; i < obs->ntimers; i++)
+			alive |= img->timers[k].id == obs->timer_ids[i];
+		if (!alive)
+			return fail(p, "POSIX timer %d of pid %d was deleted: it cannot be re-created "
+				    "with its id", img->timers[k].id, img->tgid);
+	}
+	return 0;
+}
+
+/* Which private pages to restore: written ones, and whole ranges the tracking cannot vouch for. */
+static int plan_pages(struct rw_plan *p, const struct rw_proc_image *img,
+		      const struct rw_observed *obs, struct rw_ranges *pages)
+{
+	struct rw_ranges touched = { 0 };
+	int err = 0;
+
+	for (size_t i = 0; i < obs->nlayout_touched && !err; i++)
+		err = ranges_add(&touched, obs->layout_touched[i].start, obs->layout_touched[i].end);
+	ranges_normalize(&touched);
+	for (size_t i = 0; i < img->maps.n && !err; i++) {
+		const struct rw_vma *v = &img->maps.v[i];
+		struct rw_ranges unc = { 0 };
+		bool writable = v->prot & PROT_WRITE;
+
+		if (!vma_private(v))
+			continue;
+		err = intersect_into(pages, obs->written, obs->nwritten, v->start, v->end);
+		if (!err)
+			err = subtract_into(&unc, v->start, v->end, obs->covered, obs->ncovered);
+		for (size_t k = 0; k < unc.n && !err; k++) {
+			uint64_t a = unc.r[k].start, e = unc.r[k].end;
+
+			/*
+			 * Writable and not write-protected: anything may have changed.
+			 * Read-only: only if a layout call made it writable meanwhile.
+			 */
+			if (writable || obs->log_incomplete) {
+				p->wholesale_pages += (e - a) / RW_PAGE_SIZE;
+				err = ranges_add(pages, a, e);
+			} else if (overlaps(touched.r, touched.n, a, e)) {
+				struct rw_ranges part = { 0 };
+
+				err = intersect_into(&part, touched.r, touched.n, a, e);
+				for (size_t j = 0; j < part.n && !err; j++) {
+					p->wholesale_pages += (part.r[j].end - part.r[j].start) /
+							      RW_PAGE_SIZE;
+					err = ranges_add(pages, part.r[j].start, part.r[j].end);
+				}
+				ranges_free(&part);
+			}
+		}
+		ranges_free(&unc);
+	}
+	ranges_free(&touched);
+	return err;
+}
+
+int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
+	       struct rw_plan *plan)
+{
+	const struct rw_vma *heap0 = find_named(&img->maps, "[heap]");
+	const struct rw_vma *heap1 = find_named(obs->maps, "[heap]");
+	struct rw_ranges pages = { 0 }, wholesale = { 0 };
+	struct rw_maps after = { 0 };
+	uint64_t changed;
+	int err;
+
+	memset(plan, 0, sizeof(*plan));
+	plan->tgid = img->tgid;
+	err = plan_threads(plan, img, obs);
+	if (err)
+		goto out;
+
+	/* brk first: the kernel keeps the break, a mapping over the heap would not move it. */
+	if (obs->brk_called || obs->log_incomplete || !heap0 != !heap1 ||
+	    (heap0 && (heap0->start != heap1->start || heap0->end != heap1->end))) {
+		plan->set_brk = true;
+		plan->brk = img->brk;
+		err = layout_after_brk(obs->maps, heap0, &after);
+		if (err)
+			goto out;
+		/* Memory the break grows back into is fresh: restore it whole. */
+		if (heap0 && (!heap1 || heap1->end < heap0->end))
+			err = ranges_add(&wholesale, heap1 && heap1->end > heap0->start ?
+						     heap1->end : heap0->start, heap0->end);
+	}
+	if (!err)
+		err = diff_layout(plan, &img->maps, plan->set_brk ? &after : obs->maps, &wholesale);
+	if (!err)
+		err = plan_pages(plan, img, obs, &pages);
+	for (size_t i = 0; i < wholesale.n && !err; i++) {
+		plan->wholesale_pages += (wholesale.r[i].end - wholesale.r[i].start) / RW_PAGE_SIZE;
+		err = ranges_add(&pages, wholesale.r[i].start, wholesale.r[i].end);
+	}
+	if (err)
+		goto out;
+	ranges_normalize(&pages);
+	err = split_pages(plan, img, &pages);
+	if (!err)
+		err = plan_fds(plan, img, obs);
+	if (err)
+		goto out;
+	plan->chdir = obs->cwd_dev != img->cwd_dev || obs->cwd_ino != img->cwd_ino;
+	plan->umask = obs->umask != img->umask;
+	changed = (obs->sig_ignored ^ img->sig_ignored) | (obs->sig_caught ^ img->sig_caught);
+	plan->sigactions = obs->sigactions_called | changed;
+	if (changed || obs->log_incomplete)
+		plan->sigactions = ~0ULL;
+	for (int sig = 1; sig <= RW_NSIG; sig++)
+		if (!image_sig_settable(sig))
+			plan->sigactions &= ~(1ULL << (sig - 1));
+	err = plan_timers(plan, img, obs);
+out:
+	free(after.v);
+	ranges_free(&pages);
+	ranges_free(&wholesale);
+	if (err)
+		plan_free(plan);
+	return err;
+}
+
+void plan_free(struct rw_plan *p)
+{
+	for (size_t i = 0; i < p->nfailures; i++)
+		free(p->failures[i]);
+	free(p->failures);
+	free(p->exit_threads);
+	free(p->layout);
+	free(p->copy);
+	free(p->drop);
+	free(p->fdops);
+	free(p->delete_timers);
+	memset(p, 0, sizeof(*p));
+}
+
+static const char *const layout_names[] = {
+	[RW_LAYOUT_MUNMAP] = "munmap",
+	[RW_LAYOUT_MAP_ANON] = "mmap-anon",
+	[RW_LAYOUT_MAP_FILE] = "mmap-file",
+	[RW_LAYOUT_MPROTECT] = "mprotect",
+};
+
+static const char *const fd_names[] = {
+	[RW_FD_CLOSE] = "close",
+	[RW_FD_INSTALL] = "reinstall",
+	[RW_FD_SEEK] = "seek",
+	[RW_FD_SETFL] = "setfl",
+	[RW_FD_CLOEXEC] = "cloexec",
+};
+
+static void add_step(json_object *arr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_step(json_object *arr, const char *fmt, ...)
+{
+	char buf[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	json_object_array_add(arr, json_object_new_string(buf));
+}
+
+json_object *plan_to_json(const struct rw_plan *p)
+{
+	json_object *o = json_object_new_object(), *steps = json_object_new_array();
+
+	json_object_object_add(o, "pid", json_object_new_int(p->tgid));
+	for (size_t i = 0; i < p->nexit; i++)
+		add_step(steps, "exit thread %d", p->exit_threads[i]);
+	if (p->set_brk)
+		add_step(steps, "brk %#llx", (unsigned long long)p->brk);
+	for (size_t i = 0; i < p->nlayout; i++)
+		add_step(steps, "%s %#llx-%#llx", layout_names[p->layout[i].kind],
+			 (unsigned long long)p->layout[i].start, (unsigned long long)p->layout[i].end);
+	if (p->ncopy)
+		add_step(steps, "copy %llu pages in %zu ranges", (unsigned long long)p->copy_pages,
+			 p->ncopy);
+	if (p->ndrop)
+		add_step(steps, "drop %llu pages in %zu ranges", (unsigned long long)p->drop_pages,
+			 p->ndrop);
+	for (size_t i = 0; i < p->nfdops; i++)
+		add_step(steps, "%s fd %d", fd_names[p->fdops[i].kind], p->fdops[i].fd);
+	if (p->chdir)
+		add_step(steps, "chdir");
+	if (p->umask)
+		add_step(steps, "umask");
+	if (p->sigactions)
+		add_step(steps, "sigactions %#llx", (unsigned long long)p->sigactions);
+	for (size_t i = 0; i < p->ndelete_timers; i++)
+		add_step(steps, "timer_delete %d", p->delete_timers[i]);
+	if (p->timers)
+		add_step(steps, "timers");
+	json_object_object_add(o, "steps", steps);
+	json_object_object_add(o, "pages_copied", json_object_new_int64(p->copy_pages));
+	json_object_object_add(o, "pages_dropped", json_object_new_int64(p->drop_pages));
+	json_object_object_add(o, "pages_wholesale", json_object_new_int64(p->wholesale_pages));
+	return o;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The restore plan of one process: pure data computed from its checkpoint
+ * image and what is observed now (layout, threads, written pages, fds,
+ * what the BPF log saw). No syscalls here: unit-testable, loggable, and
+ * what `rewind` reports. restore.c executes it in the order of the fields.
+ */
+#ifndef RW_PLAN_H
+#define RW_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "image.h"
+
+struct rw_range {
+	uint64_t start, end;
+};
+
+/* What is true of the process now, as the rewind found it (frozen). */
+struct rw_fd_now {
+	int fd;
+	bool same;		/* the checkpoint's open file description (kcmp) */
+	int64_t pos;		/* of that description; -1 if not seekable */
+	int status_flags;
+	bool cloexec;
+};
+
+struct rw_observed {
+	const struct rw_maps *maps;
+	const pid_t *tids;			/* ascending */
+	size_t ntids;
+	const struct rw_range *written;		/* sorted, merged: scan ∪ write faults */
+	size_t nwritten;
+	const struct rw_range *covered;		/* write-protected until now, sorted */
+	size_t ncovered;
+	const struct rw_range *layout_touched;	/* ranges layout syscalls named (any order) */
+	size_t nlayout_touched;
+	bool log_incomplete;			/* records were dropped: trust no log-only fact */
+	bool brk_called;
+	uint64_t sigactions_called;		/* bit sig - 1 */
+	bool timers_called;
+	const struct rw_fd_now *fds;		/* ascending fd */
+	size_t nfds;
+	dev_t cwd_dev;
+	ino_t cwd_ino;
+	int umask;
+	uint64_t sig_ignored, sig_caught;
+	const int *timer_ids;			/* ascending; read only when timers matter */
+	size_t ntimers;
+};
+
+enum rw_layout_kind {
+	RW_LAYOUT_MUNMAP,
+	RW_LAYOUT_MAP_ANON,
+	RW_LAYOUT_MAP_FILE,
+	RW_LAYOUT_MPROTECT,
+};
+
+struct rw_layout_op {
+	enum rw_layout_kind kind;
+	uint64_t start, end;
+	int prot;
+	bool shared;			/* MAP_SHARED (file only: shared anonymous memory cannot come back) */
+	bool growsdown;			/* MAP_ANON of a [stack] part */
+	uint64_t offset;		/* MAP_FILE */
+	dev_t dev;
+	ino_t ino;
+};
+
+enum rw_fd_kind {
+	RW_FD_CLOSE,		/* opened since the checkpoint */
+	RW_FD_INSTALL,		/* closed or replaced: put the held description back */
+	RW_FD_SEEK,		/* same description, moved */
+	RW_FD_SETFL,		/* same description, status flags changed */
+	RW_FD_CLOEXEC,		/* FD_CLOEXEC of the entry changed */
+};
+
+struct rw_fd_op {
+	enum rw_fd_kind kind;
+	int fd;
+	const struct rw_fd_image *want;	/* NULL for RW_FD_CLOSE */
+};
+
+struct rw_plan {
+	pid_t tgid;
+	char **failures;		/* non-empty: cannot be restored, apply nothing */
+	size_t nfailures;
+	pid_t *exit_threads;		/* created since the checkpoint */
+	size_t nexit;
+	bool set_brk;
+	uint64_t brk;
+	struct rw_layout_op *layout;	/* munmaps first, then maps and mprotects */
+	size_t nlayout;
+	struct rw_range *copy;		/* stored checkpoint pages to write back */
+	size_t ncopy;
+	uint64_t copy_pages;
+	struct rw_range *drop;		/* pages not stored at checkpoint: MADV_DONTNEED */
+	size_t ndrop;
+	uint64_t drop_pages;
+	uint64_t wholesale_pages;	/* restored whole (coverage lost or remapped) */
+	struct rw_fd_op *fdops;
+	size_t nfdops;
+	bool chdir, umask;
+	uint64_t sigactions;		/* bit sig - 1: dispositions to put back */
+	bool timers;			/* itimers and POSIX timers to put back */
+	int *delete_timers;		/* created since the checkpoint */
+	size_t ndelete_timers;
+};
+
+/* 0 or -ENOMEM. A plan with failures is still returned (0): check nfailures. */
+int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
+	       struct rw_plan *plan);
+void plan_free(struct rw_plan *plan);
+/* One line per step, for logs and `rewind --json` ("munmap 0x...-0x...", ...). */
+struct json_object;
+struct json_object *plan_to_json(const struct rw_plan *plan);
+
+/* Range lists (sorted, merged), shared with the rewind step. */
+struct rw_ranges {
+	struct rw_range *r;
+	size_t n, cap;
+};
+int ranges_add(struct rw_ranges *l, uint64_t start, uint64_t end);	/* any order; merges */
+void ranges_normalize(struct rw_ranges *l);				/* sort + merge */
+void ranges_free(struct rw_ranges *l);
+
+#endif /* RW_PLAN_H */

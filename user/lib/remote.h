@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Syscalls run inside a stopped target that need memory there (structs,
+ * paths, fd passing): a scratch page is mapped in the target on first use
+ * and unmapped by remote_close(), so the target's layout is what it was.
+ * Built on inject.h; every function needs a thread seized with
+ * inject_seize() by the calling thread.
+ *
+ * Return convention everywhere: 0 on success; the syscall's -errno when the
+ * target's kernel refused; a ptrace failure (the thread died: -ESRCH) is
+ * logged and returned as -errno too, and sets r->broken so the caller can
+ * tell "the target said no" from "we lost the target".
+ */
+#ifndef RW_REMOTE_H
+#define RW_REMOTE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "inject.h"
+
+/* The kernel's struct sigaction (rt_sigaction(2) ABI, x86_64), not glibc's. */
+struct rw_ksigaction {
+	uint64_t handler;	/* SIG_DFL 0, SIG_IGN 1, or an address */
+	uint64_t flags;		/* SA_* incl. SA_RESTORER */
+	uint64_t restorer;
+	uint64_t mask;		/* sigsetsize 8 */
+};
+
+#define RW_NSIG 64		/* signals 1..64 */
+
+struct rw_remote {
+	struct rw_inject *ij;	/* a seized thread of the target */
+	pid_t pid;		/* its tgid, for process_vm_readv/writev */
+	uint64_t scratch;	/* scratch mapping in the target, 0 until needed */
+	size_t scratch_len;
+	bool broken;		/* ptrace failed: the target is lost */
+};
+
+void remote_init(struct rw_remote *r, struct rw_inject *ij, pid_t pid);
+/* Unmap the scratch page if one was mapped. NULL-safe on r->ij. */
+int remote_close(struct rw_remote *r);
+
+/* A syscall without memory arguments; *res is its raw return. */
+int remote_call(struct rw_remote *r, long nr, long a0, long a1, long a2, long a3, long a4,
+		long a5, long *res);
+
+/* Layout (results as the syscall returns them). */
+int remote_mmap(struct rw_remote *r, uint64_t addr, uint64_t len, int prot, int flags, int fd,
+		uint64_t off, uint64_t *mapped);
+int remote_munmap(struct rw_remote *r, uint64_t addr, uint64_t len);
+int remote_mprotect(struct rw_remote *r, uint64_t addr, uint64_t len, int prot);
+int remote_madvise(struct rw_remote *r, uint64_t addr, uint64_t len, int advice);
+/* brk(addr); *now is the break afterwards (brk(0) reads it). */
+int remote_brk(struct rw_remote *r, uint64_t addr, uint64_t *now);
+
+/* Process state. */
+int remote_sigaction_get(struct rw_remote *r, int sig, struct rw_ksigaction *out);
+int remote_sigaction_set(struct rw_remote *r, int sig, const struct rw_ksigaction *act);
+/* which: ITIMER_REAL (alarm shares it), ITIMER_VIRTUAL, ITIMER_PROF. */
+int remote_itimer_get(struct rw_remote *r, int which, struct itimerval *out);
+int remote_itimer_set(struct rw_remote *r, int which, const struct itimerval *val);
+int remote_timer_gettime(struct rw_remote *r, int id, struct itimerspec *out);
+/* Absolute flag off: value is relative, as timer_gettime returned it. */
+int remote_timer_settime(struct rw_remote *r, int id, const struct itimerspec *val);
+int remote_timer_delete(struct rw_remote *r, int id);
+int remote_umask(struct rw_remote *r, mode_t mask, mode_t *old);
+/* chdir(path) as the target sees paths (its mount namespace). */
+int remote_chdir(struct rw_remote *r, const char *path);
+int remote_close_fd(struct rw_remote *r, int fd);
+/* fcntl(fd, F_SETFD, flags) in the target: FD_CLOEXEC is per fd-table entry. */
+int remote_set_fd_flags(struct rw_remote *r, int fd, int fd_flags);
+/* prctl(PR_SET_NAME) of the seized thread. */
+int remote_set_comm(struct rw_remote *r, const char *comm);
+/* wait4(pid, NULL, options | __WALL, NULL) in the target: reap a child it owns. */
+int remote_wait4(struct rw_remote *r, pid_t pid, int options, pid_t *reaped);
+/* Dequeue pending signals in set (sigtimedwait with a zero timeout) until none is left. */
+int remote_drain_signals(struct rw_remote *r, uint64_t set);
+
+/*
+ * Make the open file description of local_fd (ours) the target's fd
+ * target_fd (replacing what is there), with FD_CLOEXEC if cloexec. Works
+ * across pid, mount and network namespaces: a socketpair is created inside
+ * the target, one end taken with pidfd_getfd, the fd passed with
+ * SCM_RIGHTS, received, dup3'd into place, and everything temporary closed.
+ */
+int remote_install_fd(struct rw_remote *r, int local_fd, int target_fd, bool cloexec);
+
+/* /proc/PID/timers: the POSIX timer ids of a process, ascending. -ESRCH if gone. */
+int proc_list_posix_timers(pid_t pid, int **ids, size_t *n);
+
+#endif /* RW_REMOTE_H */

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "restore: "
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pagemap.h"
+#include "restore.h"
+
+#define IOV_BATCH	1024
+/*
+ * Past this many separate ranges to drop, anonymous ones are zero-filled
+ * through process_vm_writev instead of one injected madvise() each: the
+ * content is the same, a page just stays allocated.
+ */
+#define DROP_INJECT_MAX	64
+
+static const uint8_t zero_page[RW_PAGE_SIZE] __attribute__((aligned(4096)));
+
+uint64_t rw_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int failed(char *why, size_t whylen, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int failed(char *why, size_t whylen, int err, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(why, whylen, "%s: %s", msg, strerror(err < 0 ? -err : err));
+	pr_err("%s\n", why);
+	return err < 0 ? err : -err;
+}
+
+/* An fd number free in the target now and in the checkpoint, to stage a file on. */
+static int spare_fd(const struct rw_proc_image *img, pid_t pid)
+{
+	int *fds, best = 0;
+	size_t n;
+
+	if (!image_list_fds(pid, &fds, &n)) {
+		for (size_t i = 0; i < n; i++)
+			if (fds[i] >= best)
+				best = fds[i] + 1;
+		free(fds);
+	}
+	for (size_t i = 0; i < img->nfds; i++)
+		if (img->fds[i].fd >= best)
+			best = img->fds[i].fd + 1;
+	return best;
+}
+
+static int map_file(const struct rw_layout_op *op, const struct rw_proc_image *img,
+		    struct rw_remote *r, char *why, size_t whylen)
+{
+	const struct rw_map_file *mf = image_map_file(img, op->dev, op->ino);
+	uint64_t got;
+	long ignored;
+	int tfd, err;
+
+	if (!mf || mf->fd < 0)
+		return failed(why, whylen, -ENOENT, "pid %d: mapping %#llx-%#llx: its file was not "
+			      "held at the checkpoint", img->tgid, (unsigned long long)op->start,
+			      (unsigned long long)op->end);
+	tfd = spare_fd(img, img->tgid);
+	err = remote_install_fd(r, mf->fd, tfd, true);
+	if (err)
+		return failed(why, whylen, err, "pid %d: passing the file of %#llx-%#llx", img->tgid,
+			      (unsigned long long)op->start, (unsigned long long)op->end);
+	err = remote_mmap(r, op->start, op->end - op->start, op->prot,
+			  (op->shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, tfd, op->offset, &got);
+	remote_call(r, 3 /* close */, tfd, 0, 0, 0, 0, 0, &ignored);
+	if (!err && got != op->start)
+		err = (int64_t)got < 0 ? (int)(int64_t)got : -EFAULT;
+	if (err)
+		return failed(why, whylen, err, "pid %d: mapping its file back at %#llx-%#llx",
+			      img->tgid, (unsigned long long)op->start, (unsigned long long)op->end);
+	return 0;
+}
+
+static int apply_layout(const struct rw_plan *p, const struct rw_proc_image *img,
+			struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
+{
+	int err;
+
+	if (p->set_brk) {
+		uint64_t now;
+
+		err = remote_brk(r, p->brk, &now);
+		st->injected++;
+		if (!err && now != p->brk)
+			err = -ENOMEM;
+		if (err)
+			return failed(why, whylen, err, "pid %d: resetting the program break to %#llx",
+				      p->tgid, (unsigned long long)p->brk);
+	}
+	for (size_t i = 0; i < p->nlayout; i++) {
+		const struct rw_layout_op *op = &p->layout[i];
+		uint64_t len = op->end - op->start, got;
+
+		st->injected++;
+		switch (op->kind) {
+		case RW_LAYOUT_MUNMAP:
+			err = remote_munmap(r, op->start, len);
+			break;
+		case RW_LAYOUT_MPROTECT:
+			err = remote_mprotect(r, op->start, len, op->prot);
+			break;
+		case RW_LAYOUT_MAP_ANON:
+			err = remote_mmap(r, op->start, len, op->prot,
+					  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+						  (op->growsdown ? MAP_GROWSDOWN : 0),
+					  -1, 0, &got);
+			if (!err && got != op->start)
+				err = (int64_t)got < 0 ? (int)(int64_t)got : -EFAULT;
+			break;
+		case RW_LAYOUT_MAP_FILE:
+			err = map_file(op, img, r, why, whylen);
+			if (err)
+				return err;
+			continue;
+		default:
+			err = -EINVAL;
+		}
+		if (err)
+			return failed(why, whylen, err, "pid %d: restoring the layout at %#llx-%#llx",
+				      p->tgid, (unsigned long long)op->start,
+				      (unsigned long long)op->end);
+	}
+	return 0;
+}
+
+static int writev_batch(pid_t pid, struct iovec *local, struct iovec *remote, size_t n,
+			size_t bytes)
+{
+	ssize_t got = process_vm_writev(pid, local, n, remote, n, 0);
+
+	if (got < 0)
+		return -errno;
+	return (size_t)got == bytes ? 0 : -EIO;
+}
+
+/* Write every copy range back from the image, IOV_BATCH ranges per call. */
+static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img, char *why,
+		      size_t whylen)
+{
+	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
+	size_t k = 0, bytes = 0;
+	int err;
+
+	for (size_t i = 0; i < p->ncopy; i++) {
+		const struct rw_range *c = &p->copy[i];
+		const uint8_t *src = image_page(img, c->start);
+
+		if (!src)
+			return failed(why, whylen, -EINVAL, "pid %d: page %#llx is not in the image",
+				      p->tgid, (unsigned long long)c->start);
+		local[k] = (struct iovec){ (void *)src, c->end - c->start };
+		remote[k] = (struct iovec){ (void *)(uintptr_t)c->start, c->end - c->start };
+		bytes += c->end - c->start;
+		if (++k == IOV_BATCH || i + 1 == p->ncopy) {
+			err = writev_batch(p->tgid, local, remote, k, bytes);
+			if (err)
+				return failed(why, whylen, err, "pid %d: writing %zu bytes of pages back",
+					      p->tgid, bytes);
+			k = bytes = 0;
+		}
+	}
+	return 0;
+}
+
+static bool anonymous_at(const struct rw_proc_image *img, uint64_t addr)
+{
+	ssize_t i = proc_maps_find(&img->maps, addr);
+
+	return i >= 0 && !img->maps.v[i].inode;
+}
+
+static int zero_fill(pid_t pid, uint64_t start, uint64_t end)
+{
+	struct iovec local[IOV_BATCH], remote;
+	size_t pages = (end - start) / RW_PAGE_SIZE;
+
+	while (pages) {
+		size_t k = pages < IOV_BATCH ? pages : IOV_BATCH;
+		int err;
+
+		for (size_t i = 0; i < k; i++)
+			local[i] = (struct iovec){ (void *)zero_page, RW_PAGE_SIZE };
+		remote = (struct iovec){ (void *)(uintptr_t)start, k * RW_PAGE_SIZE };
+		if (process_vm_writev(pid, local, k, &remote, 1, 0) != (ssize_t)(k * RW_PAGE_SIZE)) {
+			err = errno ? -errno : -EIO;
+			return err;
+		}
+		start += k * RW_PAGE_SIZE;
+		pages -= k;
+	}
+	return 0;
+}
+
+static int drop_pages(const struct rw_plan *p, const struct rw_proc_image *img,
+		      struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
+{
+	bool many = p->ndrop > DROP_INJECT_MAX;
+
+	for (size_t i = 0; i < p->ndrop; i++) {
+		const struct rw_range *d = &p->drop[i];
+		int err;
+
+		if (many && anonymous_at(img, d->start)) {
+			err = zero_fill(p->tgid, d->start, d->end);
+			st->zero_filled_pages += (d->end - d->start) / RW_PAGE_SIZE;
+		} else {
+			err = remote_madvise(r, d->start, d->end - d->start, MADV_DONTNEED);
+			st->injected++;
+		}
+		if (err)
+			return failed(why, whylen, err, "pid %d: dropping pages %#llx-%#llx", p->tgid,
+				      (unsigned long long)d->start, (unsigned long long)d->end);
+	}
+	return 0;
+}
+
+static int apply_fds(const struct rw_plan *p, struct rw_remote *r, struct rw_restore_stats *st,
+		     char *why, size_t whylen)
+{
+	for (size_t i = 0; i < p->nfdops; i++) {
+		const struct rw_fd_op *op = &p->fdops[i];
+		int err = 0;
+
+		switch (op->kind) {
+		case RW_FD_CLOSE:
+			err = remote_close_fd(r, op->fd);
+			st->injected++;
+			break;
+		case RW_FD_INSTALL:
+			err = remote_install_fd(r, op->want->held, op->fd, op->want->cloexec);
+			st->injected += 6;
+			/* The held description keeps its own offset: nothing else to do. */
+			break;
+		case RW_FD_SEEK:
+			/* Same description as ours: seeking ours moves theirs. */
+			if (lseek(op->want->held, op->want->pos, SEEK_SET) < 0)
+				err = -errno;
+			break;
+		case RW_FD_SETFL:
+			if (fcntl(op->want->held, F_SETFL, op->want->status_flags) < 0)
+				err = -errno;
+			break;
+		case RW_FD_CLOEXEC:
+			err = remote_set_fd_flags(r, op->fd, op->want->cloexec ? FD_CLOEXEC : 0);
+			st->injected++;
+			break;
+		}
+		if (err)
+			return failed(why, whylen, err, "pid %d: restoring fd %d (%s)", p->tgid, op->fd,
+				      op->want ? op->want->path : "opened since the checkpoint");
+	}
+	return 0;
+}
+
+static int apply_process_state(const struct rw_plan *p, const struct rw_proc_image *img,
+			       struct rw_remote *r, struct rw_restore_stats *st, char *why,
+			       size_t whylen)
+{
+	int err;
+
+	if (p->chdir) {
+		err = remote_chdir(r, img->cwd);
+		st->injected++;
+		if (err)
+			return failed(why, whylen, err, "pid %d: chdir back to %s", p->tgid, img->cwd);
+	}
+	if (p->umask) {
+		mode_t old;
+
+		err = remote_umask(r, img->umask, &old);
+		st->injected++;
+		if (err)
+			return failed(why, whylen, err, "pid %d: umask", p->tgid);
+	}
+	for (int sig = 1; sig <= RW_NSIG; sig++) {
+		if (!(p->sigactions & (1ULL << (sig - 1))))
+			continue;
+		err = remote_sigaction_set(r, sig, &img->sigactions[sig]);
+		st->injected++;
+		if (err)
+			return failed(why, whylen, err, "pid %d: restoring the disposition of signal %d",
+				      p->tgid, sig);
+	}
+	for (size_t i = 0; i < p->ndelete_timers; i++) {
+		err = remote_timer_delete(r, p->delete_timers[i]);
+		st->injected++;
+		if (err)
+			return failed(why, whylen, err, "pid %d: deleting POSIX timer %d", p->tgid,
+				      p->delete_timers[i]);
+	}
+	if (!p->timers)
+		return 0;
+	for (int which = 0; which < 3; which++) {
+		err = remote_itimer_set(r, which, &img->itimers[which]);
+		st->injected++;
+		if (err)
+			return failed(why, whylen, err, "pid %d: setitimer(%d)", p->tgid, which);
+	}
+	for (size_t i = 0; i < img->ntimers; i++) {
+		err = remote_timer_settime(r, img->timers[i].id, &img->timers[i].spec);
+		st->injected++;
+		if (err)
+			return failed(why, whylen, err, "pid %d: timer_settime(%d)", p->tgid,
+				      img->timers[i].id);
+	}
+	return 0;
+}
+
+int restore_apply(const struct rw_plan *p, const struct rw_proc_image *img, struct rw_frozen *f,
+		  struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
+{
+	uint64_t t0 = rw_now_ns(), t1;
+	int err;
+
+	for (size_t i = 0; i < p->nexit; i++) {
+		struct rw_inject *ij = freeze_thread(f, p->exit_threads[i]);
+
+		if (!ij)
+			continue;
+		err = inject_exit_thread(ij);
+		if (err && err != -ESRCH)
+			return failed(why, whylen, err, "pid %d: making thread %d (created since the "
+				      "checkpoint) exit", p->tgid, p->exit_threads[i]);
+		freeze_forget(f, p->exit_threads[i]);
+	}
+	err = apply_layout(p, img, r, st, why, whylen);
+	if (err)
+		return err;
+	t1 = rw_now_ns();
+	st->layout_ns += t1 - t0;
+	err = copy_pages(p, img, why, whylen);
+	if (err)
+		return err;
+	t0 = rw_now_ns();
+	st->copy_ns += t0 - t1;
+	err = drop_pages(p, img, r, st, why, whylen);
+	if (!err)
+		err = apply_fds(p, r, st, why, whylen);
+	if (!err)
+		err = apply_process_state(p, img, r, st, why, whylen);
+	if (!err) {
+		err = remote_close(r);
+		if (err)
+			failed(why, whylen, err, "pid %d: unmapping our scratch page", p->tgid);
+	}
+	if (err)
+		return err;
+	t1 = rw_now_ns();
+	st->inject_ns += t1 - t0;
+	for (size_t i = 0; i < img->nthreads; i++) {
+		struct rw_inject *ij = freeze_thread(f, img->threads[i].tid);
+
+		err = ij ? thread_state_set(ij, &img->threads[i]) : -ESRCH;
+		if (err)
+			return failed(why, whylen, err, "pid %d: restoring the registers of thread %d",
+				      p->tgid, img->threads[i].tid);
+	}
+	st->regs_ns += rw_now_ns() - t1;
+	return 0;
+}

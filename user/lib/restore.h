@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Execute a restore plan on a frozen process, in the plan's order: threads
+ * created since the checkpoint exit first (their exit writes memory), then
+ * brk and the layout, then page contents, then fds, cwd, umask, signal
+ * dispositions, timers, and last every thread's registers, FPU state and
+ * signal mask. Re-arming write protection is the caller's (it owns wp).
+ */
+#ifndef RW_RESTORE_H
+#define RW_RESTORE_H
+
+#include <stdint.h>
+
+#include "freeze.h"
+#include "image.h"
+#include "plan.h"
+#include "remote.h"
+
+struct rw_restore_stats {
+	uint64_t layout_ns, copy_ns, inject_ns, regs_ns;
+	uint64_t injected;		/* syscalls run in the target */
+	uint64_t zero_filled_pages;	/* dropped by writing zeros rather than madvise */
+};
+
+/*
+ * 0, or -errno with the cause logged and in why (the first step that
+ * failed). r must inject through a thread of f that the plan keeps.
+ */
+int restore_apply(const struct rw_plan *p, const struct rw_proc_image *img, struct rw_frozen *f,
+		  struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen);
+
+/* Monotonic nanoseconds, for the timing breakdowns. */
+uint64_t rw_now_ns(void);
+
+#endif /* RW_RESTORE_H */

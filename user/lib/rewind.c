@@ -1,0 +1,608 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "rewind: "
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/kcmp.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "pagemap.h"
+#include "pageset.h"
+#include "rewind.h"
+#include "rewind/syscalls.h"
+
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open		434
+#endif
+#ifndef __NR_pidfd_send_signal
+#define __NR_pidfd_send_signal	424
+#endif
+/* Re-protecting restored ranges one ioctl each up to this many, else one page-table walk. */
+#define PROTECT_EACH_MAX	128
+/* How long a SIGKILLed process may take to go (a D-state sleeper, a core dump). */
+#define KILL_DEADLINE_MS	5000
+#define KILL_ROUNDS		16
+
+static int failed(char *why, size_t whylen, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int failed(char *why, size_t whylen, int err, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (err)
+		snprintf(why, whylen, "%s: %s", msg, strerror(-err));
+	else
+		snprintf(why, whylen, "%s", msg);
+	return err ? err : -EIO;
+}
+
+/* ---- checkpoint --------------------------------------------------------------- */
+
+int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_image *img,
+			      struct rw_ckpt_stats *st, char *why, size_t whylen)
+{
+	struct rw_maps maps = { 0 };
+	struct rw_frozen f;
+	struct rw_remote r;
+	uint64_t t = rw_now_ns(), t1;
+	int err;
+
+	err = freeze_process(&f, tgid);
+	if (err)
+		return failed(why, whylen, err, "pid %d: stopping its threads", tgid);
+	t1 = rw_now_ns();
+	st->stop_ns += t1 - t;
+	t = t1;
+
+	wp_close(*wp);
+	*wp = NULL;
+	err = wp_open_seized(wp, tgid, freeze_any(&f));
+	if (!err)
+		err = proc_read_maps(freeze_any(&f)->tid, &maps);
+	if (!err) {
+		err = wp_sync(*wp, &maps);
+		err = err < 0 ? err : 0;
+	}
+	proc_maps_free(&maps);
+	if (err) {
+		/* Without write protection every rewind restores all private memory. */
+		pr_warn("pid %d: write protection unavailable (%s): rewinds will restore all of its "
+			"private memory\n", tgid, strerror(-err));
+		wp_close(*wp);
+		*wp = NULL;
+	}
+	t1 = rw_now_ns();
+	st->arm_ns += t1 - t;
+	t = t1;
+
+	remote_init(&r, freeze_any(&f), tgid);
+	err = image_capture(img, &f, &r);
+	remote_close(&r);
+	t1 = rw_now_ns();
+	st->capture_ns += t1 - t;
+	t = t1;
+	if (freeze_release(&f) && !err)
+		err = -ESRCH;
+	st->resume_ns += rw_now_ns() - t;
+	if (err) {
+		image_free(img);
+		return failed(why, whylen, err, "pid %d: taking its checkpoint image", tgid);
+	}
+	return 0;
+}
+
+/* ---- what the log says ---------------------------------------------------------- */
+
+static int add_len(struct rw_ranges *l, uint64_t addr, uint64_t len)
+{
+	uint64_t start = addr & ~(RW_PAGE_SIZE - 1);
+	uint64_t end = (addr + len + RW_PAGE_SIZE - 1) & ~(RW_PAGE_SIZE - 1);
+
+	return end > start ? ranges_add(l, start, end) : 0;
+}
+
+int rewind_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplete,
+		     struct rw_log_facts *out)
+{
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->incomplete = incomplete;
+	for (size_t i = 0; i < inv->nlayout && !err; i++) {
+		const struct rw_sys_record *r = &inv->layout[i];
+
+		if (r->tgid != tgid)
+			continue;
+		switch (r->nr) {
+		case RW_NR_brk:
+			out->brk_called = true;
+			break;
+		case RW_NR_mmap:
+			if (r->ret >= 0)
+				err = add_len(&out->layout_touched, r->ret, r->args[1]);
+			break;
+		case RW_NR_mremap:
+			err = add_len(&out->layout_touched, r->args[0], r->args[1]);
+			if (!err && r->ret >= 0)
+				err = add_len(&out->layout_touched, r->ret, r->args[2]);
+			break;
+		default:	/* munmap, mprotect, pkey_mprotect, madvise */
+			err = add_len(&out->layout_touched, r->args[0], r->args[1]);
+			break;
+		}
+	}
+	for (size_t i = 0; i < inv->nstate; i++) {
+		const struct rw_sys_record *r = &inv->state[i];
+
+		if (r->tgid != tgid)
+			continue;
+		switch (r->nr) {
+		case RW_NR_rt_sigaction:
+			if (r->args[0] >= 1 && r->args[0] <= 64)
+				out->sigactions_called |= 1ULL << (r->args[0] - 1);
+			break;
+		case RW_NR_alarm:
+		case RW_NR_setitimer:
+		case RW_NR_timer_create:
+			out->timers_called = true;
+			break;
+		case RW_NR_dup2:
+		case RW_NR_dup3:
+		case RW_NR_fcntl:
+			out->fd_flags_changed = true;
+			break;
+		}
+	}
+	for (size_t i = 0; i < inv->nprocs && !err; i++) {
+		uint64_t *pages;
+		size_t n;
+
+		if (inv->procs[i].tgid != tgid || !inv->procs[i].faulted)
+			continue;
+		err = pageset_sorted(inv->procs[i].faulted, &pages, &n);
+		for (size_t k = 0; k < n && !err; k++)
+			err = ranges_add(&out->faulted, pages[k], pages[k] + RW_PAGE_SIZE);
+		if (!err)
+			free(pages);
+	}
+	if (err)
+		rewind_log_facts_free(out);
+	return err;
+}
+
+void rewind_log_facts_free(struct rw_log_facts *f)
+{
+	ranges_free(&f->layout_touched);
+	ranges_free(&f->faulted);
+}
+
+/* ---- stop, plan, apply, verify, resume --------------------------------------------- */
+
+int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen)
+{
+	uint64_t t = rw_now_ns();
+	int err = freeze_process(&rw->f, rw->img->tgid);
+
+	st->stop_ns += rw_now_ns() - t;
+	if (err == -ESRCH)
+		return failed(why, whylen, 0, "process %d of the checkpoint has exited", rw->img->tgid);
+	if (err)
+		return failed(why, whylen, err, "pid %d: stopping its threads", rw->img->tgid);
+	rw->frozen = true;
+	return 0;
+}
+
+static void on_written(void *ctx, uint64_t start, uint64_t end)
+{
+	ranges_add(ctx, start, end);	/* ENOMEM: caught by the count check below */
+}
+
+/* Where the image's checkpoint threads can be injected through: one the plan keeps. */
+static struct rw_inject *injector(struct rw_rewinding *rw)
+{
+	struct rw_inject *ij = freeze_thread(&rw->f, rw->img->tgid);
+
+	if (ij && ij->seized && image_thread(rw->img, ij->tid))
+		return ij;
+	for (size_t i = 0; i < rw->img->nthreads; i++) {
+		ij = freeze_thread(&rw->f, rw->img->threads[i].tid);
+		if (ij && ij->seized)
+			return ij;
+	}
+	return NULL;
+}
+
+static int observe_fds(struct rw_rewinding *rw, const struct rw_log_facts *facts,
+		       struct rw_fd_now **out, size_t *nout)
+{
+	const struct rw_proc_image *img = rw->img;
+	int *fds, err;
+	size_t n;
+
+	err = image_list_fds(img->tgid, &fds, &n);
+	if (err)
+		return err;
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out) {
+		free(fds);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct rw_fd_image *fi = image_fd(img, fds[i]);
+		struct rw_fd_now *now = &(*out)[i];
+
+		now->fd = fds[i];
+		if (!fi)
+			continue;
+		if (fi->held >= 0) {
+			now->same = syscall(SYS_kcmp, img->tgid, getpid(), KCMP_FILE, fds[i],
+					    fi->held) == 0;
+		} else {
+			char link[32];
+			struct stat st;
+
+			snprintf(link, sizeof(link), "fd/%d", fds[i]);
+			now->same = !image_stat_proc_link(img->tgid, link, &st) &&
+				    st.st_dev == fi->dev && st.st_ino == fi->ino;
+		}
+		if (!now->same)
+			continue;
+		now->pos = fi->pos >= 0 && fi->held >= 0 ? lseek(fi->held, 0, SEEK_CUR) : fi->pos;
+		now->status_flags = fi->held >= 0 ? fcntl(fi->held, F_GETFL) : fi->status_flags;
+		now->cloexec = fi->cloexec;
+		if (facts->fd_flags_changed || facts->incomplete) {
+			int64_t pos;
+			int flags;
+
+			image_read_fdinfo(img->tgid, fds[i], &now->cloexec, &pos, &flags);
+		}
+	}
+	*nout = n;
+	free(fds);
+	return 0;
+}
+
+int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
+		struct rw_rewind_stats *st, char *why, size_t whylen)
+{
+	const struct rw_proc_image *img = rw->img;
+	struct rw_ranges covered = { 0 };
+	struct rw_observed obs = { 0 };
+	struct rw_maps maps = { 0 };
+	struct rw_fd_now *fds = NULL;
+	struct rw_proc_status status;
+	struct stat cwd;
+	pid_t *tids = NULL;
+	int *timers = NULL, err;
+	size_t ntimers = 0;
+	uint64_t t = rw_now_ns(), t1;
+
+	if (rw->wp) {
+		long n = wp_scan(rw->wp, false, on_written, &rw->written);
+
+		if (n < 0) {
+			pr_warn("pid %d: write-protection scan failed (%s): restoring all of its "
+				"private memory\n", img->tgid, strerror(-n));
+			rw->wp = NULL;	/* the caller closes it: coverage unknown */
+		}
+	}
+	if (rw->wp) {
+		uint64_t a, e;
+		size_t ncov = wp_covered(rw->wp, SIZE_MAX, &a, &e);
+
+		for (size_t i = 0; i < ncov; i++) {
+			wp_covered(rw->wp, i, &a, &e);
+			ranges_add(&covered, a, e);
+		}
+	}
+	for (size_t i = 0; i < facts->faulted.n; i++)
+		ranges_add(&rw->written, facts->faulted.r[i].start, facts->faulted.r[i].end);
+	ranges_normalize(&rw->written);
+	t1 = rw_now_ns();
+	st->scan_ns += t1 - t;
+	t = t1;
+
+	err = proc_read_maps(freeze_any(&rw->f)->tid, &maps);
+	if (!err)
+		err = proc_read_status(img->tgid, &status);
+	if (!err)
+		err = image_stat_proc_link(img->tgid, "cwd", &cwd);
+	if (!err)
+		err = observe_fds(rw, facts, &fds, &obs.nfds);
+	if (!err && (facts->timers_called || facts->incomplete))
+		err = proc_list_posix_timers(img->tgid, &timers, &ntimers);
+	tids = calloc(rw->f.n ? rw->f.n : 1, sizeof(*tids));
+	if (!err && !tids)
+		err = -ENOMEM;
+	if (err) {
+		err = failed(why, whylen, err, "pid %d: observing its state", img->tgid);
+		goto out;
+	}
+	for (size_t i = 0; i < rw->f.n; i++)
+		tids[i] = rw->f.threads[i].tid;
+	obs.maps = &maps;
+	obs.tids = tids;
+	obs.ntids = rw->f.n;
+	obs.written = rw->written.r;
+	obs.nwritten = rw->written.n;
+	obs.covered = covered.r;
+	obs.ncovered = covered.n;
+	obs.layout_touched = facts->layout_touched.r;
+	obs.nlayout_touched = facts->layout_touched.n;
+	obs.log_incomplete = facts->incomplete;
+	obs.brk_called = facts->brk_called;
+	obs.sigactions_called = facts->sigactions_called;
+	obs.timers_called = facts->timers_called;
+	obs.fds = fds;
+	obs.cwd_dev = cwd.st_dev;
+	obs.cwd_ino = cwd.st_ino;
+	obs.umask = status.umask;
+	obs.sig_ignored = status.sig_ignored;
+	obs.sig_caught = status.sig_caught;
+	obs.timer_ids = timers;
+	obs.ntimers = ntimers;
+	err = plan_build(img, &obs, &rw->plan);
+	if (err) {
+		err = failed(why, whylen, err, "pid %d: planning the restore", img->tgid);
+		goto out;
+	}
+	rw->planned = true;
+	if (rw->plan.nfailures) {
+		if (rw->plan.nfailures > 1)
+			snprintf(why, whylen, "%s (and %zu more)", rw->plan.failures[0],
+				 rw->plan.nfailures - 1);
+		else
+			snprintf(why, whylen, "%s", rw->plan.failures[0]);
+		err = -ENOTRECOVERABLE;
+	}
+out:
+	st->plan_ns += rw_now_ns() - t;
+	proc_maps_free(&maps);
+	ranges_free(&covered);
+	free(fds);
+	free(tids);
+	free(timers);
+	return err;
+}
+
+/* Write-protect again every page we wrote or dropped, and register what was mapped anew. */
+static int rearm(struct rw_rewinding *rw)
+{
+	const struct rw_plan *p = &rw->plan;
+	struct rw_maps maps = { 0 };
+	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t nranges = p->ncopy + p->ndrop;
+	int err;
+
+	err = proc_read_maps(freeze_any(&rw->f)->tid, &maps);
+	if (!err) {
+		err = wp_sync(rw->wp, &maps);
+		err = err < 0 ? err : 0;
+	}
+	proc_maps_free(&maps);
+	for (size_t i = 0; i < nranges && !err; i++) {
+		const struct rw_range *r = i < p->ncopy ? &p->copy[i] : &p->drop[i - p->ncopy];
+
+		if (r->start < lo)
+			lo = r->start;
+		if (r->end > hi)
+			hi = r->end;
+		if (nranges > PROTECT_EACH_MAX || !wp_covers(rw->wp, r->start))
+			continue;
+		err = wp_protect(rw->wp, r->start, r->end);
+	}
+	if (!err && nranges > PROTECT_EACH_MAX)
+		err = wp_rearm(rw->wp, lo, hi);
+	return err;
+}
+
+int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen)
+{
+	struct rw_restore_stats rs = { 0 };
+	struct rw_inject *ij = injector(rw);
+	uint64_t t;
+	int err;
+
+	if (!ij)
+		return failed(why, whylen, -ESRCH, "pid %d: no thread of the checkpoint is left",
+			      rw->img->tgid);
+	remote_init(&rw->r, ij, rw->img->tgid);
+	err = restore_apply(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
+	remote_close(&rw->r);
+	st->layout_ns += rs.layout_ns;
+	st->copy_ns += rs.copy_ns;
+	st->inject_ns += rs.inject_ns;
+	st->regs_ns += rs.regs_ns;
+	st->injected += rs.injected;
+	st->pages_zero_filled += rs.zero_filled_pages;
+	st->pages_copied += rw->plan.copy_pages;
+	st->pages_dropped += rw->plan.drop_pages;
+	st->pages_wholesale += rw->plan.wholesale_pages;
+	st->threads_exited += rw->plan.nexit;
+	if (err)
+		return err;
+	t = rw_now_ns();
+	if (rw->wp) {
+		err = rearm(rw);
+		if (err)
+			err = failed(why, whylen, err, "pid %d: write-protecting the restored pages",
+				     rw->img->tgid);
+	}
+	st->rearm_ns += rw_now_ns() - t;
+	return err;
+}
+
+int rewind_verify(struct rw_rewinding *rw, struct rw_verify_result *res, struct rw_rewind_stats *st)
+{
+	uint64_t t = rw_now_ns();
+	struct rw_inject *ij = injector(rw);
+	int err;
+
+	if (!ij)
+		return -ESRCH;
+	remote_init(&rw->r, ij, rw->img->tgid);
+	err = verify_process(rw->img, &rw->f, &rw->r, res);
+	remote_close(&rw->r);
+	st->verify_ns += rw_now_ns() - t;
+	return err;
+}
+
+static void rewinding_free(struct rw_rewinding *rw)
+{
+	plan_free(&rw->plan);
+	ranges_free(&rw->written);
+	rw->planned = false;
+}
+
+int rewind_resume(struct rw_rewinding *rw, struct rw_rewind_stats *st)
+{
+	uint64_t t = rw_now_ns();
+	int err = 0;
+
+	if (rw->frozen)
+		err = freeze_release(&rw->f);
+	rw->frozen = false;
+	rewinding_free(rw);
+	st->resume_ns += rw_now_ns() - t;
+	return err;
+}
+
+void rewind_abandon(struct rw_rewinding *rw)
+{
+	remote_close(&rw->r);
+	if (rw->frozen)
+		freeze_release(&rw->f);
+	rw->frozen = false;
+	rewinding_free(rw);
+}
+
+/* ---- processes created since the checkpoint ---------------------------------------- */
+
+int rewind_children_of(pid_t pid, pid_t **out, size_t *n)
+{
+	pid_t *tids = NULL, *all = NULL;
+	size_t ntids = 0, cap = 0;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	err = proc_list_threads(pid, &tids, &ntids);
+	if (err)
+		return err;
+	for (size_t i = 0; i < ntids; i++) {
+		char path[96], *text, *p, *end;
+		size_t len;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tids[i]);
+		if (read_whole_file(AT_FDCWD, path, 1 << 20, &text, &len))
+			continue;
+		for (p = text;; p = end) {
+			long c = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (*n == cap) {
+				pid_t *more = realloc(all, (cap = cap ? 2 * cap : 16) * sizeof(*all));
+
+				if (!more) {
+					free(text);
+					free(all);
+					free(tids);
+					return -ENOMEM;
+				}
+				all = more;
+			}
+			all[(*n)++] = c;
+		}
+		free(text);
+	}
+	free(tids);
+	*out = all;
+	return 0;
+}
+
+static struct rw_rewinding *frozen_process(struct rw_rewinding *procs, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (procs[i].frozen && procs[i].img->tgid == pid)
+			return &procs[i];
+	return NULL;
+}
+
+int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t nprocs,
+		char *why, size_t whylen)
+{
+	int *pidfds = calloc(n ? n : 1, sizeof(int));
+	pid_t *parents = calloc(n ? n : 1, sizeof(pid_t));
+	int err = 0;
+
+	if (!pidfds || !parents) {
+		free(pidfds);
+		free(parents);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct rw_proc_status st;
+
+		parents[i] = proc_read_status(pids[i], &st) ? 0 : st.ppid;
+		/* A pidfd pins the process: the pid cannot be reused under us. */
+		pidfds[i] = syscall(__NR_pidfd_open, pids[i], 0);
+		if (pidfds[i] < 0)
+			continue;	/* already gone */
+		if (syscall(__NR_pidfd_send_signal, pidfds[i], SIGKILL, NULL, 0) && errno != ESRCH)
+			err = failed(why, whylen, -errno, "killing pid %d (created since the "
+				     "checkpoint)", pids[i]);
+	}
+	for (size_t i = 0; i < n && !err; i++) {
+		struct pollfd pfd = { .fd = pidfds[i], .events = POLLIN };
+		struct rw_rewinding *parent;
+
+		if (pidfds[i] < 0)
+			continue;
+		/* Readable once the process has exited (a zombie at least). */
+		if (poll(&pfd, 1, KILL_DEADLINE_MS) != 1) {
+			err = failed(why, whylen, -ETIMEDOUT, "pid %d (created since the checkpoint) "
+				     "did not die within %d ms of SIGKILL", pids[i], KILL_DEADLINE_MS);
+			break;
+		}
+		parent = frozen_process(procs, nprocs, parents[i]);
+		if (parent) {
+			struct rw_inject *ij = injector(parent);
+			pid_t reaped;
+
+			if (!ij)
+				continue;
+			remote_init(&parent->r, ij, parent->img->tgid);
+			err = remote_wait4(&parent->r, pids[i], 0, &reaped);
+			if (!err)
+				err = remote_drain_signals(&parent->r, 1ULL << (SIGCHLD - 1));
+			remote_close(&parent->r);
+			if (err == -ECHILD)
+				err = 0;	/* reaped by someone else meanwhile */
+			if (err)
+				err = failed(why, whylen, err, "pid %d: reaping its child %d",
+					     parents[i], pids[i]);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (pidfds[i] >= 0)
+			close(pidfds[i]);
+	free(pidfds);
+	free(parents);
+	return err;
+}

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Checkpoint and rewind of one process, in steps the session sequences
+ * over all of its processes: stop, (kill what is new), plan, apply and
+ * re-arm, verify, resume. Timings are kept per step for the breakdown
+ * `rewind --json` reports.
+ */
+#ifndef RW_REWIND_H
+#define RW_REWIND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "freeze.h"
+#include "image.h"
+#include "invocation.h"
+#include "plan.h"
+#include "remote.h"
+#include "restore.h"
+#include "verify.h"
+#include "wp.h"
+
+struct rw_ckpt_stats {
+	uint64_t stop_ns, arm_ns, capture_ns, resume_ns;
+};
+
+/*
+ * Freeze tgid, arm write protection afresh on all its private writable
+ * memory (*wp is replaced), capture its image, let it go. Arming happens
+ * while it is stopped and before the capture: no write can fall between.
+ * 0 or -errno with the cause in why.
+ */
+int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_image *img,
+			      struct rw_ckpt_stats *st, char *why, size_t whylen);
+
+/* What the BPF log of the invocation says about one process. */
+struct rw_log_facts {
+	struct rw_ranges layout_touched;
+	struct rw_ranges faulted;	/* pages named by write-fault records */
+	bool incomplete;		/* records were dropped */
+	bool brk_called, timers_called, fd_flags_changed;
+	uint64_t sigactions_called;
+};
+
+int rewind_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplete,
+		     struct rw_log_facts *out);
+void rewind_log_facts_free(struct rw_log_facts *f);
+
+struct rw_rewind_stats {
+	uint64_t stop_ns, kill_ns, scan_ns, plan_ns, layout_ns, copy_ns, inject_ns, regs_ns,
+		rearm_ns, verify_ns, resume_ns;
+	uint64_t pages_copied, pages_dropped, pages_wholesale, pages_zero_filled;
+	uint64_t threads_exited, injected;
+};
+
+/* One process while it is being rewound. */
+struct rw_rewinding {
+	struct rw_proc_image *img;
+	struct rw_wp *wp;		/* borrowed; NULL if it was not armed */
+	struct rw_frozen f;
+	struct rw_remote r;
+	struct rw_plan plan;
+	struct rw_ranges written;	/* what the scan found, for the report */
+	bool frozen, planned;
+};
+
+/* Stop every thread. -ESRCH: the process is gone. */
+int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen);
+/* Scan, observe and build the plan; plan failures come back as -ENOTRECOVERABLE with why set. */
+int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
+		struct rw_rewind_stats *st, char *why, size_t whylen);
+/* Execute the plan and write-protect again what was restored or remapped. */
+int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen);
+int rewind_verify(struct rw_rewinding *rw, struct rw_verify_result *res, struct rw_rewind_stats *st);
+/* Let it run (with its restored registers). Frees the per-rewind state. */
+int rewind_resume(struct rw_rewinding *rw, struct rw_rewind_stats *st);
+/* Abandon: release without restoring anything more; frees the per-rewind state. */
+void rewind_abandon(struct rw_rewinding *rw);
+
+/*
+ * SIGKILL every process of pids and wait until each is gone (a deadline
+ * bounds the wait); a zombie whose parent is one of the frozen processes
+ * is reaped there and the SIGCHLD it raised dequeued. 0, or -ETIMEDOUT /
+ * -errno with why set.
+ */
+int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t nprocs,
+		char *why, size_t whylen);
+
+/* Children of pid (every thread's), not recursive. */
+int rewind_children_of(pid_t pid, pid_t **out, size_t *n);
+
+#endif /* RW_REWIND_H */

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "threadstate: "
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+
+#include "log.h"
+#include "proc.h"
+#include "threadstate.h"
+
+#ifndef NT_X86_XSTATE
+#define NT_X86_XSTATE	0x202
+#endif
+#ifndef PTRACE_GETSIGMASK
+#define PTRACE_GETSIGMASK	0x420a
+#define PTRACE_SETSIGMASK	0x420b
+#endif
+/* Far more than any x86 CPU's XSAVE area today (AMX: ~11 KiB). */
+#define XSTATE_MAX	(64 << 10)
+
+int thread_state_get(pid_t tgid, const struct rw_inject *ij, struct rw_thread_state *ts)
+{
+	uint8_t *buf;
+	struct iovec iov;
+
+	memset(ts, 0, sizeof(*ts));
+	ts->tid = ij->tid;
+	ts->regs = ij->saved;
+	buf = malloc(XSTATE_MAX);
+	if (!buf)
+		return -ENOMEM;
+	iov = (struct iovec){ buf, XSTATE_MAX };
+	if (ptrace(PTRACE_GETREGSET, ij->tid, (void *)NT_X86_XSTATE, &iov)) {
+		int err = -errno;
+
+		free(buf);
+		pr_perror("thread %d: PTRACE_GETREGSET NT_X86_XSTATE", ij->tid);
+		return err;
+	}
+	ts->xstate = realloc(buf, iov.iov_len) ?: buf;
+	ts->xstate_len = iov.iov_len;
+	if (ptrace(PTRACE_GETSIGMASK, ij->tid, (void *)sizeof(ts->sigmask), &ts->sigmask)) {
+		int err = -errno;
+
+		pr_perror("thread %d: PTRACE_GETSIGMASK", ij->tid);
+		thread_state_free(ts);
+		return err;
+	}
+	if (proc_read_comm(tgid, ij->tid, ts->comm))
+		ts->comm[0] = '\0';
+	return 0;
+}
+
+struct user_regs_struct thread_state_restore_regs(const struct rw_thread_state *ts)
+{
+	struct user_regs_struct r = ts->regs;
+
+	if ((long long)r.orig_rax >= 0 && (long long)r.rax == -RW_ERESTART_RESTARTBLOCK)
+		r.rax = -EINTR;
+	return r;
+}
+
+int thread_state_set(struct rw_inject *ij, const struct rw_thread_state *ts)
+{
+	struct iovec iov = { ts->xstate, ts->xstate_len };
+	uint64_t mask = ts->sigmask;
+
+	if (ts->xstate_len && ptrace(PTRACE_SETREGSET, ij->tid, (void *)NT_X86_XSTATE, &iov)) {
+		int err = -errno;
+
+		pr_perror("thread %d: PTRACE_SETREGSET NT_X86_XSTATE", ij->tid);
+		return err;
+	}
+	if (ptrace(PTRACE_SETSIGMASK, ij->tid, (void *)sizeof(mask), &mask)) {
+		int err = -errno;
+
+		pr_perror("thread %d: PTRACE_SETSIGMASK", ij->tid);
+		return err;
+	}
+	/* Now, so they can be read back (verify); release puts them again. */
+	ij->saved = thread_state_restore_regs(ts);
+	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &ij->saved)) {
+		int err = -errno;
+
+		pr_perror("thread %d: PTRACE_SETREGS", ij->tid);
+		return err;
+	}
+	return 0;
+}
+
+void thread_state_free(struct rw_thread_state *ts)
+{
+	free(ts->xstate);
+	ts->xstate = NULL;
+	ts->xstate_len = 0;
+}

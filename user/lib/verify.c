@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "verify: "
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <linux/kcmp.h>
+
+#include "log.h"
+#include "pagemap.h"
+#include "verify.h"
+
+#ifndef NT_X86_XSTATE
+#define NT_X86_XSTATE	0x202
+#endif
+#ifndef PTRACE_GETSIGMASK
+#define PTRACE_GETSIGMASK	0x420a
+#endif
+#define CHUNK		(1UL << 20)
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION	0x420f
+#endif
+/* struct rseq: the kernel rewrites cpu_id_start, cpu_id, node_id, mm_cid whenever the thread runs. */
+#define RSEQ_AREA	32
+
+struct ptrace_rseq_conf {
+	uint64_t rseq_abi_pointer;
+	uint32_t rseq_abi_size;
+	uint32_t signature;
+	uint32_t flags;
+	uint32_t pad;
+};
+
+/* Memory the kernel owns and rewrites on its own: not the image's to compare. */
+struct kernel_owned {
+	uint64_t *addr;
+	size_t n;
+};
+
+static void kernel_owned_collect(struct rw_frozen *f, struct kernel_owned *ko)
+{
+	ko->addr = calloc(f->n ? f->n : 1, sizeof(*ko->addr));
+	ko->n = 0;
+	for (size_t i = 0; ko->addr && i < f->n; i++) {
+		struct ptrace_rseq_conf c = { 0 };
+
+		if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, f->threads[i].tid, sizeof(c), &c) > 0 &&
+		    c.rseq_abi_pointer)
+			ko->addr[ko->n++] = c.rseq_abi_pointer;
+	}
+}
+
+/* Overwrite kernel-owned bytes of buf (target memory at addr) with the image's. */
+static void kernel_owned_mask(const struct kernel_owned *ko, uint64_t addr, uint8_t *buf,
+			      const uint8_t *want, size_t len)
+{
+	for (size_t i = 0; i < ko->n; i++) {
+		uint64_t a = ko->addr[i], e = a + RSEQ_AREA;
+
+		if (e <= addr || a >= addr + len)
+			continue;
+		if (a < addr)
+			a = addr;
+		if (e > addr + len)
+			e = addr + len;
+		memcpy(buf + (a - addr), want + (a - addr), e - a);
+	}
+}
+
+static void differ(struct rw_verify_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void differ(struct rw_verify_result *res, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	if (res->nlisted < RW_VERIFY_MAX_LISTED) {
+		va_start(ap, fmt);
+		if (vasprintf(&msg, fmt, ap) >= 0)
+			res->listed[res->nlisted++] = msg;
+		va_end(ap);
+	}
+	res->differences++;
+}
+
+static bool vma_equal(const struct rw_vma *a, const struct rw_vma *b)
+{
+	return a->start == b->start && a->end == b->end && a->prot == b->prot &&
+	       a->shared == b->shared && a->offset == b->offset && a->inode == b->inode &&
+	       a->dev_major == b->dev_major && a->dev_minor == b->dev_minor &&
+	       !strcmp(a->name, b->name);
+}
+
+static void verify_layout(const struct rw_proc_image *img, const struct rw_maps *now,
+			  struct rw_verify_result *res)
+{
+	size_t i = 0, k = 0;
+
+	while (i < img->maps.n || k < now->n) {
+		const struct rw_vma *a = i < img->maps.n ? &img->maps.v[i] : NULL;
+		const struct rw_vma *b = k < now->n ? &now->v[k] : NULL;
+
+		if (a && b && vma_equal(a, b)) {
+			i++;
+			k++;
+		} else if (a && (!b || a->start <= b->start)) {
+			differ(res, "pid %d: mapping %llx-%llx %s of the checkpoint differs or is gone",
+			       img->tgid, (unsigned long long)a->start, (unsigned long long)a->end,
+			       a->name);
+			i++;
+			if (b && b->start == a->start)
+				k++;
+		} else {
+			differ(res, "pid %d: mapping %llx-%llx %s is not in the checkpoint", img->tgid,
+			       (unsigned long long)b->start, (unsigned long long)b->end, b->name);
+			k++;
+		}
+	}
+}
+
+static bool is_private_image_vma(const struct rw_vma *v)
+{
+	return !v->shared && v->start < RW_USER_ADDR_END && strcmp(v->name, "[vsyscall]") &&
+	       strcmp(v->name, "[vdso]") && strncmp(v->name, "[vvar", 5) &&
+	       strcmp(v->name, "[uprobes]");
+}
+
+/* Stored pages: read them back and compare. */
+static int verify_stored(const struct rw_proc_image *img, const struct kernel_owned *ko,
+			 uint8_t *buf, struct rw_verify_result *res)
+{
+	for (size_t i = 0; i < img->nruns; i++) {
+		const struct rw_page_run *run = &img->runs[i];
+		uint64_t len = run->npages * RW_PAGE_SIZE;
+
+		for (uint64_t off = 0; off < len; off += CHUNK) {
+			uint64_t n = len - off < CHUNK ? len - off : CHUNK;
+			struct iovec local = { buf, n };
+			struct iovec remote = { (void *)(uintptr_t)(run->start + off), n };
+
+			if (process_vm_readv(img->tgid, &local, 1, &remote, 1, 0) != (ssize_t)n) {
+				differ(res, "pid %d: page %#llx of the checkpoint cannot be read: %s",
+				       img->tgid, (unsigned long long)(run->start + off),
+				       strerror(errno));
+				continue;
+			}
+			res->pages_compared += n / RW_PAGE_SIZE;
+			kernel_owned_mask(ko, run->start + off, buf, img->store + run->off + off, n);
+			if (!memcmp(buf, img->store + run->off + off, n))
+				continue;
+			for (uint64_t p = 0; p < n; p += RW_PAGE_SIZE)
+				if (memcmp(buf + p, img->store + run->off + off + p, RW_PAGE_SIZE))
+					differ(res, "pid %d: page %#llx differs from the checkpoint",
+					       img->tgid, (unsigned long long)(run->start + off + p));
+		}
+	}
+	return 0;
+}
+
+struct unstored_ctx {
+	const struct rw_proc_image *img;
+	struct rw_verify_result *res;
+	uint8_t *buf;
+	const struct rw_vma *vma;
+};
+
+/* A present anonymous page the image does not store must read as zero (it was absent or zero). */
+static int check_unstored(void *arg, uint64_t start, uint64_t end, uint64_t cats)
+{
+	struct unstored_ctx *c = arg;
+
+	for (uint64_t a = start; a < end; a += RW_PAGE_SIZE) {
+		struct iovec local = { c->buf, RW_PAGE_SIZE };
+		struct iovec remote = { (void *)(uintptr_t)a, RW_PAGE_SIZE };
+
+		if (image_page(c->img, a))
+			continue;
+		c->res->pages_compared++;
+		if (c->vma->inode) {
+			differ(c->res, "pid %d: page %#llx of %s was copied on write since the "
+			       "checkpoint", c->img->tgid, (unsigned long long)a, c->vma->name);
+			continue;
+		}
+		if (process_vm_readv(c->img->tgid, &local, 1, &remote, 1, 0) != RW_PAGE_SIZE)
+			continue;
+		for (size_t k = 0; k < RW_PAGE_SIZE; k++) {
+			if (c->buf[k]) {
+				differ(c->res, "pid %d: page %#llx was empty at the checkpoint and "
+				       "holds data", c->img->tgid, (unsigned long long)a);
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+static int verify_memory(const struct rw_proc_image *img, struct rw_frozen *f, pid_t tid,
+			 struct rw_verify_result *res)
+{
+	struct kernel_owned ko;
+	struct pagemap_query q = {
+		.inverted = PAGE_IS_FILE | PAGE_IS_PFNZERO,
+		.mask = PAGE_IS_FILE | PAGE_IS_PFNZERO,
+		.anyof = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	};
+	struct unstored_ctx c = { .img = img, .res = res };
+	int fd, err = 0;
+
+	c.buf = malloc(CHUNK);
+	if (!c.buf)
+		return -ENOMEM;
+	kernel_owned_collect(f, &ko);
+	verify_stored(img, &ko, c.buf, res);
+	free(ko.addr);
+	fd = pagemap_open(img->tgid, tid);
+	if (fd < 0) {
+		free(c.buf);
+		return fd;
+	}
+	for (size_t i = 0; i < img->maps.n && !err; i++) {
+		c.vma = &img->maps.v[i];
+		if (is_private_image_vma(c.vma))
+			err = pagemap_scan(fd, c.vma->start, c.vma->end, &q, check_unstored, &c);
+	}
+	close(fd);
+	free(c.buf);
+	return err;
+}
+
+static void verify_threads(const struct rw_proc_image *img, struct rw_frozen *f,
+			   struct rw_verify_result *res)
+{
+	uint8_t *xs = malloc(64 << 10);
+
+	for (size_t i = 0; i < f->n; i++)
+		if (!image_thread(img, f->threads[i].tid))
+			differ(res, "pid %d: thread %d is not in the checkpoint", img->tgid,
+			       f->threads[i].tid);
+	for (size_t i = 0; i < img->nthreads; i++) {
+		const struct rw_thread_state *ts = &img->threads[i];
+		struct rw_inject *ij = freeze_thread(f, ts->tid);
+		struct user_regs_struct regs, want = thread_state_restore_regs(ts);
+		struct iovec iov = { xs, 64 << 10 };
+		uint64_t mask;
+
+		if (!ij) {
+			differ(res, "pid %d: thread %d of the checkpoint is missing", img->tgid, ts->tid);
+			continue;
+		}
+		if (ptrace(PTRACE_GETREGS, ts->tid, NULL, &regs) || memcmp(&regs, &want, sizeof(regs)))
+			differ(res, "pid %d: registers of thread %d differ (rip %#llx, want %#llx)",
+			       img->tgid, ts->tid, (unsigned long long)regs.rip,
+			       (unsigned long long)want.rip);
+		if (xs && (ptrace(PTRACE_GETREGSET, ts->tid, (void *)NT_X86_XSTATE, &iov) ||
+			   iov.iov_len != ts->xstate_len || memcmp(xs, ts->xstate, ts->xstate_len)))
+			differ(res, "pid %d: FPU/vector state of thread %d differs", img->tgid, ts->tid);
+		if (ptrace(PTRACE_GETSIGMASK, ts->tid, (void *)sizeof(mask), &mask) ||
+		    mask != ts->sigmask)
+			differ(res, "pid %d: signal mask of thread %d is %#llx, want %#llx", img->tgid,
+			       ts->tid, (unsigned long long)mask, (unsigned long long)ts->sigmask);
+	}
+	free(xs);
+}
+
+static void verify_fds(const struct rw_proc_image *img, struct rw_verify_result *res)
+{
+	int *fds = NULL;
+	size_t n = 0;
+
+	if (image_list_fds(img->tgid, &fds, &n)) {
+		differ(res, "pid %d: cannot list its fds", img->tgid);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!image_fd(img, fds[i]))
+			differ(res, "pid %d: fd %d was not open at the checkpoint", img->tgid, fds[i]);
+	for (size_t i = 0; i < img->nfds; i++) {
+		const struct rw_fd_image *fi = &img->fds[i];
+		bool open = false, cloexec;
+		int64_t pos;
+		int flags;
+
+		for (size_t k = 0; k < n; k++)
+			open |= fds[k] == fi->fd;
+		if (!open) {
+			differ(res, "pid %d: fd %d (%s) is closed", img->tgid, fi->fd, fi->path);
+			continue;
+		}
+		if (fi->held >= 0 &&
+		    syscall(SYS_kcmp, img->tgid, getpid(), KCMP_FILE, fi->fd, fi->held) != 0)
+			differ(res, "pid %d: fd %d is not the file it was (%s)", img->tgid, fi->fd,
+			       fi->path);
+		if (image_read_fdinfo(img->tgid, fi->fd, &cloexec, &pos, &flags)) {
+			differ(res, "pid %d: cannot read fdinfo of fd %d", img->tgid, fi->fd);
+			continue;
+		}
+		if (fi->pos >= 0 && pos != fi->pos)
+			differ(res, "pid %d: fd %d is at offset %lld, want %lld", img->tgid, fi->fd,
+			       (long long)pos, (long long)fi->pos);
+		if (flags != fi->status_flags || cloexec != fi->cloexec)
+			differ(res, "pid %d: flags of fd %d differ", img->tgid, fi->fd);
+	}
+	free(fds);
+}
+
+static void verify_process_state(const struct rw_proc_image *img, struct rw_remote *r,
+				 struct rw_verify_result *res)
+{
+	struct rw_proc_status st;
+	struct stat cwd;
+	int *ids = NULL;
+	size_t n = 0;
+
+	if (image_stat_proc_link(img->tgid, "cwd", &cwd) || cwd.st_dev != img->cwd_dev ||
+	    cwd.st_ino != img->cwd_ino)
+		differ(res, "pid %d: working directory differs from %s", img->tgid, img->cwd);
+	if (proc_read_status(img->tgid, &st) == 0) {
+		if (st.umask != img->umask)
+			differ(res, "pid %d: umask %03o, want %03o", img->tgid, st.umask, img->umask);
+		if (st.sig_ignored != img->sig_ignored || st.sig_caught != img->sig_caught)
+			differ(res, "pid %d: ignored/caught signal sets differ", img->tgid);
+	}
+	for (int sig = 1; sig <= RW_NSIG; sig++) {
+		struct rw_ksigaction now;
+
+		if (!image_sig_settable(sig))
+			continue;
+		if (remote_sigaction_get(r, sig, &now) ||
+		    memcmp(&now, &img->sigactions[sig], sizeof(now)))
+			differ(res, "pid %d: disposition of signal %d differs", img->tgid, sig);
+	}
+	for (int which = 0; which < 3; which++) {
+		struct itimerval now;
+		const struct itimerval *want = &img->itimers[which];
+		bool want_off = !want->it_value.tv_sec && !want->it_value.tv_usec;
+
+		if (remote_itimer_get(r, which, &now) ||
+		    (want_off && (now.it_value.tv_sec || now.it_value.tv_usec)) ||
+		    now.it_interval.tv_sec != want->it_interval.tv_sec ||
+		    now.it_interval.tv_usec != want->it_interval.tv_usec)
+			differ(res, "pid %d: interval timer %d differs", img->tgid, which);
+	}
+	if (proc_list_posix_timers(img->tgid, &ids, &n) == 0) {
+		bool same = n == img->ntimers;
+
+		for (size_t i = 0; same && i < n; i++)
+			same = ids[i] == img->timers[i].id;
+		if (!same)
+			differ(res, "pid %d: POSIX timers differ (%zu now, %zu at the checkpoint)",
+			       img->tgid, n, img->ntimers);
+		free(ids);
+	}
+}
+
+int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct rw_remote *r,
+		   struct rw_verify_result *res)
+{
+	struct rw_maps now = { 0 };
+	int err;
+
+	/* Injected queries first: their scratch page must be gone when the layout is read. */
+	verify_process_state(img, r, res);
+	err = remote_close(r);
+	if (err)
+		return err;
+	/* The queries ran through r->ij: put its (restored) registers back before comparing. */
+	if (ptrace(PTRACE_SETREGS, r->ij->tid, NULL, &r->ij->saved))
+		return -errno;
+	err = proc_read_maps(r->ij->tid, &now);
+	if (err)
+		return err;
+	verify_layout(img, &now, res);
+	proc_maps_free(&now);
+	verify_threads(img, f, res);
+	verify_fds(img, res);
+	return verify_memory(img, f, r->ij->tid, res);
+}
+
+void verify_result_free(struct rw_verify_result *res)
+{
+	for (size_t i = 0; i < res->nlisted; i++)
+		free(res->listed[i]);
+	memset(res, 0, sizeof(*res));
+}
