@@ -336,6 +336,29 @@ int inject_syscall(struct rw_inject *ij, long nr, const long args[6], long *resu
 	return -EBUSY;
 }
 
+/*
+ * A tracee that died (SIGKILL) stays a zombie traced by us until we wait
+ * for it; only then does its parent get to reap it. It is exiting: this
+ * wait ends.
+ */
+static void reap_dead(pid_t tid)
+{
+	int status;
+
+	for (;;) {
+		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;		/* ECHILD: not ours any more */
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			return;
+		/* Stopped after all (not dead): let it go for real. */
+		if (!ptrace(PTRACE_DETACH, tid, NULL, NULL))
+			return;
+	}
+}
+
 int inject_release(struct rw_inject *ij)
 {
 	int err = 0;
@@ -351,8 +374,12 @@ int inject_release(struct rw_inject *ij)
 	 * interrupted (or delivers a pending signal with the right restart
 	 * semantics) from these registers.
 	 */
-	if (ij->seized && ptrace(PTRACE_DETACH, ij->tid, NULL, NULL) && !err)
-		err = ptrace_failed(ij, "PTRACE_DETACH");
+	if (ij->seized && ptrace(PTRACE_DETACH, ij->tid, NULL, NULL)) {
+		if (errno == ESRCH)
+			reap_dead(ij->tid);
+		else if (!err)
+			err = ptrace_failed(ij, "PTRACE_DETACH");
+	}
 	ij->seized = false;
 	return err;
 }

@@ -329,10 +329,11 @@ static int apply_process_state(const struct rw_plan *p, const struct rw_proc_ima
 	return 0;
 }
 
-int restore_apply(const struct rw_plan *p, const struct rw_proc_image *img, struct rw_frozen *f,
-		  struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
+int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *img,
+			 struct rw_frozen *f, struct rw_remote *r, struct rw_restore_stats *st,
+			 char *why, size_t whylen)
 {
-	uint64_t t0 = rw_now_ns(), t1;
+	uint64_t t0 = rw_now_ns();
 	int err;
 
 	for (size_t i = 0; i < p->nexit; i++) {
@@ -347,15 +348,22 @@ int restore_apply(const struct rw_plan *p, const struct rw_proc_image *img, stru
 		freeze_forget(f, p->exit_threads[i]);
 	}
 	err = apply_layout(p, img, r, st, why, whylen);
-	if (err)
-		return err;
-	t1 = rw_now_ns();
-	st->layout_ns += t1 - t0;
+	st->layout_ns += rw_now_ns() - t0;
+	return err;
+}
+
+int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *img,
+			   struct rw_frozen *f, struct rw_remote *r, struct rw_restore_stats *st,
+			   char *why, size_t whylen)
+{
+	uint64_t t0 = rw_now_ns(), t1;
+	int err;
+
 	err = copy_pages(p, img, why, whylen);
 	if (err)
 		return err;
-	t0 = rw_now_ns();
-	st->copy_ns += t0 - t1;
+	t1 = rw_now_ns();
+	st->copy_ns += t1 - t0;
 	err = drop_pages(p, img, r, st, why, whylen);
 	if (!err)
 		err = apply_fds(p, r, st, why, whylen);
@@ -368,8 +376,8 @@ int restore_apply(const struct rw_plan *p, const struct rw_proc_image *img, stru
 	}
 	if (err)
 		return err;
-	t1 = rw_now_ns();
-	st->inject_ns += t1 - t0;
+	t0 = rw_now_ns();
+	st->inject_ns += t0 - t1;
 	for (size_t i = 0; i < img->nthreads; i++) {
 		struct rw_inject *ij = freeze_thread(f, img->threads[i].tid);
 
@@ -378,6 +386,6 @@ int restore_apply(const struct rw_plan *p, const struct rw_proc_image *img, stru
 			return failed(why, whylen, err, "pid %d: restoring the registers of thread %d",
 				      p->tgid, img->threads[i].tid);
 	}
-	st->regs_ns += rw_now_ns() - t1;
+	st->regs_ns += rw_now_ns() - t0;
 	return 0;
 }

@@ -23,11 +23,19 @@ struct rw_restore_stats {
 };
 
 /*
+ * In two halves: threads and layout, then contents and state. In between
+ * the caller registers re-created mappings for write protection: that is
+ * when the kernel can still merge them with their neighbours (an anonymous
+ * mapping that got pages has its own anon_vma and never merges again).
  * 0, or -errno with the cause logged and in why (the first step that
  * failed). r must inject through a thread of f that the plan keeps.
  */
-int restore_apply(const struct rw_plan *p, const struct rw_proc_image *img, struct rw_frozen *f,
-		  struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen);
+int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *img,
+			 struct rw_frozen *f, struct rw_remote *r, struct rw_restore_stats *st,
+			 char *why, size_t whylen);
+int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *img,
+			   struct rw_frozen *f, struct rw_remote *r, struct rw_restore_stats *st,
+			   char *why, size_t whylen);
 
 /* Monotonic nanoseconds, for the timing breakdowns. */
 uint64_t rw_now_ns(void);

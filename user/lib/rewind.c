@@ -380,13 +380,10 @@ out:
 	return err;
 }
 
-/* Write-protect again every page we wrote or dropped, and register what was mapped anew. */
-static int rearm(struct rw_rewinding *rw)
+/* Register what was mapped anew (before it gets content: it can still merge). */
+static int register_new(struct rw_rewinding *rw)
 {
-	const struct rw_plan *p = &rw->plan;
 	struct rw_maps maps = { 0 };
-	uint64_t lo = UINT64_MAX, hi = 0;
-	size_t nranges = p->ncopy + p->ndrop;
 	int err;
 
 	err = proc_read_maps(freeze_any(&rw->f)->tid, &maps);
@@ -395,6 +392,17 @@ static int rearm(struct rw_rewinding *rw)
 		err = err < 0 ? err : 0;
 	}
 	proc_maps_free(&maps);
+	return err;
+}
+
+/* Write-protect again every page we wrote or dropped. */
+static int rearm(struct rw_rewinding *rw)
+{
+	const struct rw_plan *p = &rw->plan;
+	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t nranges = p->ncopy + p->ndrop;
+	int err = 0;
+
 	for (size_t i = 0; i < nranges && !err; i++) {
 		const struct rw_range *r = i < p->ncopy ? &p->copy[i] : &p->drop[i - p->ncopy];
 
@@ -422,7 +430,17 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 		return failed(why, whylen, -ESRCH, "pid %d: no thread of the checkpoint is left",
 			      rw->img->tgid);
 	remote_init(&rw->r, ij, rw->img->tgid);
-	err = restore_apply(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
+	err = restore_apply_layout(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
+	t = rw_now_ns();
+	if (!err && rw->wp && (rw->plan.nlayout || rw->plan.set_brk)) {
+		err = register_new(rw);
+		if (err)
+			err = failed(why, whylen, err, "pid %d: write-protecting re-created mappings",
+				     rw->img->tgid);
+	}
+	st->rearm_ns += rw_now_ns() - t;
+	if (!err)
+		err = restore_apply_contents(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
 	remote_close(&rw->r);
 	st->layout_ns += rs.layout_ns;
 	st->copy_ns += rs.copy_ns;

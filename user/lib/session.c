@@ -58,6 +58,8 @@ struct rw_session {
 	bool rewind_mode;		/* attached without --report */
 	enum rw_on_failure on_failure;
 	bool checkpointed;
+	bool busy;			/* inside checkpoint or rewind: images are in use */
+	pid_t lost;			/* a checkpointed process that exited between rewinds */
 	pid_t *bystanders;		/* pid mode: children that predate the checkpoint, left alone */
 	size_t nbystanders;
 	struct rw_target *targets;
@@ -787,6 +789,7 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		return error_response("session %u: %s", s->id, s->why);
 	tracker_drain(S->tracker);
 	sync_cgroup_targets(s);
+	s->lost = 0;	/* a new checkpoint forgets the old one's losses */
 
 	/* Refuse up front what could not be rewound safely. */
 	for (size_t i = 0; i < s->ntargets; i++) {
@@ -812,6 +815,7 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		return error_response("session %u: process %d has exited", s->id, s->pid);
 
 	warnings = json_object_new_array();
+	s->busy = true;
 	for (size_t i = 0; i < s->ntargets; i++) {
 		struct rw_target *t = &s->targets[i];
 
@@ -827,6 +831,7 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 			for (size_t k = 0; k < s->ntargets; k++)
 				target_drop_image(&s->targets[k]);
 			s->checkpointed = false;
+			s->busy = false;
 			json_object_put(warnings);
 			if (err == -ENOMEM)
 				snprintf(why, sizeof(why), "out of memory");
@@ -870,6 +875,7 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		free(kids);
 	}
 	/* What happened before the checkpoint is not the first invocation's. */
+	s->busy = false;
 	tracker_drain(S->tracker);
 	{
 		struct rw_invocation *fresh = invocation_new(s->cur->number, rw_now_ns());
@@ -1019,6 +1025,11 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 				      "first", s->id, s->id);
 
 	tracker_drain(S->tracker);
+	if (s->lost) {
+		snprintf(why, sizeof(why), "process %d of the checkpoint has exited", s->lost);
+		return fail_closed(S, s, NULL, 0, why);
+	}
+	s->busy = true;
 	dropped = tracker_dropped(S->tracker, s->id);
 	inv->dropped = dropped - s->dropped_seen;
 	s->dropped_seen = dropped;
@@ -1097,6 +1108,7 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 	}
 	if (err) {
 		free(killed);
+		s->busy = false;
 		resp = fail_closed(S, s, procs, nprocs, why);
 		free(procs);
 		return resp;
@@ -1116,6 +1128,7 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 			snprintf(why, sizeof(why), "pid %d: a thread died while being released",
 				 procs[i].img->tgid);
 		}
+	s->busy = false;
 	if (err) {
 		json_object_put(plans);
 		free(killed);
@@ -1208,8 +1221,20 @@ static void on_task_record(struct rw_session *s, const struct rw_task_event *e)
 		break;
 	case RW_TASK_EXIT_PROCESS:
 		t = find_target(s, e->pid_tgid);
-		if (t)
-			t->alive = false;
+		if (!t)
+			break;
+		t->alive = false;
+		/*
+		 * A checkpointed process is gone: the next rewind must fail. Let go
+		 * of its image now, fds included: holding a dead process's pipes
+		 * would keep its peers from ever seeing EOF.
+		 */
+		if (t->img && !s->busy) {
+			if (!s->lost)
+				s->lost = t->tgid;
+			target_drop_image(t);
+			target_disarm(t);
+		}
 		break;
 	case RW_TASK_EXEC:
 		t = find_target(s, e->pid_tgid);

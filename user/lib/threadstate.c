@@ -2,6 +2,7 @@
 #define LOG_PREFIX "threadstate: "
 #include <elf.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,11 +56,15 @@ int thread_state_get(pid_t tgid, const struct rw_inject *ij, struct rw_thread_st
 	return 0;
 }
 
-struct user_regs_struct thread_state_restore_regs(const struct rw_thread_state *ts)
+struct user_regs_struct thread_state_restore_regs(const struct rw_thread_state *ts,
+						  const struct user_regs_struct *now)
 {
 	struct user_regs_struct r = ts->regs;
+	bool same_sleep = now && (long long)now->orig_rax >= 0 &&
+			  (long long)now->rax == -RW_ERESTART_RESTARTBLOCK && now->rip == r.rip;
 
-	if ((long long)r.orig_rax >= 0 && (long long)r.rax == -RW_ERESTART_RESTARTBLOCK)
+	if ((long long)r.orig_rax >= 0 && (long long)r.rax == -RW_ERESTART_RESTARTBLOCK &&
+	    !same_sleep)
 		r.rax = -EINTR;
 	return r;
 }
@@ -82,7 +87,7 @@ int thread_state_set(struct rw_inject *ij, const struct rw_thread_state *ts)
 		return err;
 	}
 	/* Now, so they can be read back (verify); release puts them again. */
-	ij->saved = thread_state_restore_regs(ts);
+	ij->saved = thread_state_restore_regs(ts, &ij->saved);
 	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &ij->saved)) {
 		int err = -errno;
 

@@ -1,0 +1,428 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Checkpoint/rewind end to end, in the shape of CRIU's zdtm: tests/integ/zdtm
+# sets up one scenario's state, the invocation ("go") changes it, and after
+# `rewind --verify` its own "check" must find the state it recorded. Each
+# scenario also proves once that its check fails when no rewind happens.
+# Then: cgroup mode, 1000 cycles without drift, and fail-closed rewinds.
+cd "$(dirname "$0")/../.."
+. tests/integ/lib.sh
+
+# Every target of this script is the zdtm program.
+TARGET=$PWD/$OUTPUT/tests/integ/zdtm
+# 1 = every rewind of the 1000-cycle test is verified; N = every Nth.
+CYCLE_VERIFY_EVERY=${CYCLE_VERIFY_EVERY:-1}
+
+SCENARIOS=(counter heap stack_secret setenv malloc_mmap munmap mremap_grow mremap_move mprotect
+	   brk_grow brk_shrink madv_dontneed thp kernel_write thread_running thread_blocked
+	   thread_pool fork_child fd_new fd_offset dup2_stdin chdir umask sigaction alarm setitimer
+	   timer_create threads_blocked pages100k sigprocmask)
+SELF_TESTS=() REWIND_TESTS=()
+for s in "${SCENARIOS[@]}"; do
+	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
+	REWIND_TESTS+=("zdtm_$s")
+done
+OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles fail_thread_exited_kill
+	     fail_thread_exited_stop fail_target_died fail_rewind_before_checkpoint)
+# ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
+if [ -n "${ZDTM_ONLY:-}" ]; then
+	only() { local t; for t in "$@"; do [[ $t =~ $ZDTM_ONLY ]] && echo "$t"; done; }
+	mapfile -t SELF_TESTS < <(only "${SELF_TESTS[@]}")
+	mapfile -t REWIND_TESTS < <(only "${REWIND_TESTS[@]}")
+	mapfile -t OTHER_TESTS < <(only "${OTHER_TESTS[@]}")
+fi
+require_root "${SELF_TESTS[@]}" "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"
+
+# Cgroups of this script are $CG_NAME-*; lib.sh's cleanup knows only $CG_NAME.
+remove_cgroup() {
+	local cg=$1 p
+	[ -d "$cg" ] || return 0
+	echo 1 >"$cg/cgroup.kill" 2>/dev/null
+	for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+		tail --pid="$p" -f /dev/null
+	done
+	rmdir "$cg" 2>/dev/null
+}
+zdtm_cleanup() {
+	local cg
+	for cg in "$(cgroup2_root)/$CG_NAME"-*; do
+		remove_cgroup "$cg"
+	done
+	cleanup
+}
+trap zdtm_cleanup EXIT
+
+# The target's stderr goes to a file, not into run_test's capture pipe: a copy
+# of it held elsewhere (rewindd keeps the checkpoint's fds) must not keep
+# run_test waiting for the end of the test's output.
+start_zdtm() {
+	start_target "$@" 2>>"$TMP/targets.err"
+}
+
+# rewindctl, bounded: an engine that hangs fails one test, not the whole run.
+rwctl() {
+	timeout 120 "$CTL" "$@"
+}
+
+# ask COMMAND: one line to the target, its answer in ANSWER. A target that
+# stops answering fails the test instead of hanging the suite.
+ask() {
+	echo "$1" >&"$TIN" || { echo "target gone before '$1'"; return 1; }
+	read -r -t 60 ANSWER <&"$TOUT" || { echo "no answer to '$1' (target dead or stuck)"; return 1; }
+}
+
+# invoke with a bounded wait ("done ..." in DONE).
+invoke() {
+	ask go || return 1
+	DONE=$ANSWER
+	case "$DONE" in done*) ;; *) echo "target said: $DONE"; return 1 ;; esac
+}
+
+check_passes() {
+	ask check || return 1
+	[ "$ANSWER" = pass ] || { echo "check $1: $ANSWER"; return 1; }
+}
+
+# The pid's State letter from /proc (empty when it is gone).
+proc_state() {
+	awk '$1 == "State:" { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+tracer_of() {
+	awk '$1 == "TracerPid:" { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# Before `wait PID` on a dead target: a zombie that rewindd still traces cannot
+# be reaped by its parent, and wait would block for ever. Bounded poll of /proc.
+await_reapable() {
+	local end=$((SECONDS + 10))
+	while [ $SECONDS -lt $end ]; do
+		[ "$(proc_state "$1")" = Z ] && [ "$(tracer_of "$1")" = 0 ] && return 0
+		[ -e "/proc/$1" ] || return 0
+	done
+	echo "pid $1 (State $(proc_state "$1")) is still traced by pid $(tracer_of "$1"): its parent cannot reap it"
+	return 1
+}
+
+vmrss_kb() {
+	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"
+}
+
+session_field() {
+	rwctl status "$1" --json | jq -r ".sessions[0].$2"
+}
+
+# checkpoint ID: must succeed and count the target (one process) and its threads.
+checkpoint() {
+	local out threads
+	threads=$(ls "/proc/$TPID/task" | wc -l)
+	out=$(rwctl checkpoint "$1" --json 2>&1) || { echo "checkpoint failed: $out"; return 1; }
+	expect "checkpoint ok" "$(jq -r .ok <<<"$out")" true || return 1
+	expect "checkpoint processes" "$(jq -r .checkpoint.processes <<<"$out")" 1 || return 1
+	expect "checkpoint threads" "$(jq -r .checkpoint.threads <<<"$out")" "$threads"
+}
+
+# rewind ID: `rewind --verify` must exit 0 and say verified; JSON in REWIND_JSON.
+rewind_verified() {
+	REWIND_JSON=$(rwctl rewind "$1" --verify --json 2>&1) ||
+		{ echo "rewind --verify failed: $REWIND_JSON"; return 1; }
+	expect "rewind verified" "$(jq -r .rewind.verified <<<"$REWIND_JSON")" true
+}
+
+# ---- per scenario: assertions from outside the target ------------------------------
+# before_S runs once the target is ready, after_S after each rewind and check.
+
+after_fork_child() {
+	local child=${DONE#done }
+	if kill -0 "$child" 2>/dev/null; then
+		echo "child $child survived the rewind (State $(proc_state "$child"))"
+		kill -9 "$child"
+		return 1
+	fi
+}
+after_thread_running() {
+	local tid=${DONE#done }
+	[ ! -e "/proc/$TPID/task/$tid" ] || { echo "thread $tid survived the rewind"; return 1; }
+	expect "threads after the rewind" "$(ls "/proc/$TPID/task" | wc -l)" 1
+}
+after_thread_blocked() { after_thread_running; }
+after_threads_blocked() { expect "threads after the rewind" "$(ls "/proc/$TPID/task" | wc -l)" 5; }
+after_thread_pool() { expect "threads after the rewind" "$(ls "/proc/$TPID/task" | wc -l)" 5; }
+after_fd_new() {
+	local fd
+	for fd in ${DONE#done }; do
+		[ ! -e "/proc/$TPID/fd/$fd" ] || { echo "fd $fd survived the rewind"; return 1; }
+	done
+}
+after_chdir() { expect "cwd" "$(readlink "/proc/$TPID/cwd")" /tmp; }
+after_umask() { expect "umask" "$(awk '$1 == "Umask:" { print $2 }' "/proc/$TPID/status")" 0022; }
+after_timer_create() { expect "POSIX timers" "$(cat "/proc/$TPID/timers")" ""; }
+sigblk() { awk '$1 == "SigBlk:" { print $2 }' "/proc/$TPID/status"; }
+before_sigprocmask() { SIGBLK0=$(sigblk); }
+after_sigprocmask() { expect "SigBlk of the main thread" "$(sigblk)" "$SIGBLK0"; }
+# Without a huge page the scenario would not test what it is named after.
+before_thp() {
+	case "$READY" in *AnonHugePages=0kB*) echo "no transparent huge page backs the region: $READY"; return 77 ;; esac
+}
+after_dup2_stdin() {
+	expect "fd 0" "$(readlink "/proc/$TPID/fd/0")" "$(readlink "/proc/$TPID/fd/10")"
+}
+after_pages100k() {
+	local n
+	n=$(jq -r .rewind.pages_restored <<<"$REWIND_JSON")
+	[ "$n" -ge 102400 ] 2>/dev/null || { echo "pages_restored $n, want >= 102400"; return 1; }
+}
+
+# ---- the scenarios -----------------------------------------------------------------
+
+# Without a rewind the check must see the invocation (and before it, nothing).
+zdtm_fails_without_rewind() {
+	start_zdtm "$1" || return 1
+	check_passes "before any invocation" || return 1
+	invoke || return 1
+	ask check || return 1
+	case "$ANSWER" in
+	fail*) ;;
+	*) echo "check after an invocation without rewind: '$ANSWER', want 'fail ...'"; return 1 ;;
+	esac
+	# A second check sees the same: checks do not change what they compare.
+	ask check || return 1
+	case "$ANSWER" in fail*) ;; *) echo "second check: '$ANSWER'"; return 1 ;; esac
+}
+
+# attach, checkpoint, then twice: invoke, rewind --verify, check.
+zdtm_rewind() {
+	local s=$1 id cycle
+	start_zdtm "$s" || return 1
+	if declare -F "before_$s" >/dev/null; then
+		"before_$s" || return $?
+	fi
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	for cycle in 1 2; do
+		invoke || return 1
+		rewind_verified "$id" || { echo "(cycle $cycle, target said '$DONE')"; return 1; }
+		check_passes "after rewind $cycle" || return 1
+		if declare -F "after_$s" >/dev/null; then
+			"after_$s" || { echo "(cycle $cycle)"; return 1; }
+		fi
+	done
+	expect "session state" "$(session_field "$id" state)" active || return 1
+	rwctl detach "$id" >/dev/null
+}
+
+for s in "${SCENARIOS[@]}"; do
+	eval "zdtm_${s}_fails_without_rewind() { zdtm_fails_without_rewind $s; }"
+	eval "zdtm_$s() { zdtm_rewind $s; }"
+done
+
+# ---- cgroup mode -------------------------------------------------------------------
+
+make_cgroup() {
+	local root
+	root=$(cgroup2_root)
+	[ -n "$root" ] || { echo "no cgroup v2 mount"; return 77; }
+	CG=$root/$CG_NAME-$1
+	mkdir -p "$CG" || return 1
+}
+
+cgroup_procs() {
+	sort -n "$CG/cgroup.procs" | tr '\n' ' '
+}
+
+# A child forked by the invocation (so in the cgroup) is gone after the rewind.
+rewind_cgroup_fork() {
+	local id child before
+	make_cgroup fork || return $?
+	start_zdtm fork_child || return 1
+	echo "$TPID" >"$CG/cgroup.procs" || return 1
+	before=$(cgroup_procs)
+	id=$(rwctl attach --cgroup "$CG") || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	child=${DONE#done }
+	grep -qx "$child" "$CG/cgroup.procs" || { echo "child $child is not in the cgroup"; return 1; }
+	rewind_verified "$id" || return 1
+	check_passes "after the rewind" || return 1
+	after_fork_child || return 1
+	expect "cgroup.procs after the rewind" "$(cgroup_procs)" "$before" || return 1
+	rwctl detach "$id" >/dev/null
+	stop_target
+	remove_cgroup "$CG"
+}
+
+# A process that joined the cgroup after the checkpoint is killed at rewind.
+rewind_cgroup_joiner() {
+	local id joiner before state
+	make_cgroup joiner || return $?
+	start_zdtm counter || return 1
+	echo "$TPID" >"$CG/cgroup.procs" || return 1
+	before=$(cgroup_procs)
+	id=$(rwctl attach --cgroup "$CG") || return 1
+	checkpoint "$id" || return 1
+	tail -f /dev/null &
+	joiner=$!
+	echo "$joiner" >"$CG/cgroup.procs" || { kill "$joiner"; return 1; }
+	invoke || return 1
+	rewind_verified "$id" || { kill -9 "$joiner"; return 1; }
+	state=$(proc_state "$joiner")
+	if [ -n "$state" ] && [ "$state" != Z ]; then
+		echo "the process that joined after the checkpoint survived the rewind (State $state)"
+		kill -9 "$joiner"
+		return 1
+	fi
+	await_reapable "$joiner" || return 1
+	wait "$joiner"
+	expect "joiner's end" $? 137 || return 1	# 128 + SIGKILL
+	check_passes "after the rewind" || return 1
+	expect "cgroup.procs after the rewind" "$(cgroup_procs)" "$before" || return 1
+	rwctl detach "$id" >/dev/null
+	stop_target
+	remove_cgroup "$CG"
+}
+
+# ---- no drift over many cycles ----------------------------------------------------------
+
+rewind_1000_cycles() {
+	local id i opt rss_d10 rss_t10 rss_d rss_t
+	start_zdtm counter || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	for ((i = 1; i <= 1000; i++)); do
+		invoke || { echo "cycle $i"; return 1; }
+		# The counter starts from the checkpoint's value every time.
+		[ "$DONE" = "done 1001" ] || { echo "cycle $i: target said '$DONE', want 'done 1001'"; return 1; }
+		opt=
+		((i % CYCLE_VERIFY_EVERY == 0)) && opt=--verify
+		rwctl rewind "$id" $opt >/dev/null || { echo "cycle $i: rewind $opt failed"; return 1; }
+		if [ $i = 10 ]; then
+			rss_d10=$(vmrss_kb "$DAEMON_PID") rss_t10=$(vmrss_kb "$TPID")
+		fi
+	done
+	rss_d=$(vmrss_kb "$DAEMON_PID") rss_t=$(vmrss_kb "$TPID")
+	check_passes "after 1000 cycles" || return 1
+	# A leak of one page per cycle would be 4 MB: the bound is half of that.
+	((rss_d - rss_d10 < 2048)) || { echo "rewindd VmRSS grew from ${rss_d10} kB (cycle 10) to ${rss_d} kB (cycle 1000)"; return 1; }
+	((rss_t - rss_t10 < 2048)) || { echo "target VmRSS grew from ${rss_t10} kB (cycle 10) to ${rss_t} kB (cycle 1000)"; return 1; }
+	rwctl detach "$id" >/dev/null
+}
+
+# ---- fail closed -------------------------------------------------------------------------
+
+# expect_rewind_fails ID REGEX: exit 1, the message matches, session failed.
+expect_rewind_fails() {
+	local out rc
+	out=$(rwctl rewind "$1" --verify 2>&1)
+	rc=$?
+	[ $rc = 1 ] || { echo "rewind exited $rc, want 1: $out"; return 1; }
+	grep -Eqi "$2" <<<"$out" || { echo "rewind said '$out', want /$2/"; return 1; }
+	REWIND_ERR=$out
+}
+
+# A thread of the checkpoint exits during the invocation: nothing can bring it back.
+thread_exited_case() {
+	local on_failure=$1 id tid out state
+	start_zdtm thread_exit || return 1
+	id=$(rwctl attach --pid "$TPID" ${on_failure:+--on-failure "$on_failure"}) || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	tid=${DONE#done }
+	expect_rewind_fails "$id" "thread $tid|$tid" || return 1
+	expect "session state" "$(session_field "$id" state)" failed || return 1
+	[ -n "$(session_field "$id" reason)" ] || { echo "no reason in status"; return 1; }
+	out=$(rwctl rewind "$id" --verify 2>&1) && { echo "a second rewind of a failed session succeeded: $out"; return 1; }
+	state=$(proc_state "$TPID")
+	if [ "$on_failure" = stop ]; then
+		if [ "$state" != T ]; then
+			echo "target State '$state' after the failed rewind, want T (stopped)"
+			kill -9 "$TPID"
+			return 1
+		fi
+		expect "tracer of the stopped target" "$(tracer_of "$TPID")" 0 || return 1
+		kill -9 "$TPID"
+		await_reapable "$TPID" || return 1
+		wait "$TPID"
+		rwctl detach "$id" >/dev/null
+		return 0
+	fi
+	if [ -n "$state" ] && [ "$state" != Z ]; then
+		echo "target still alive (State $state) after the failed rewind with --on-failure kill"
+		kill -9 "$TPID"
+		return 1
+	fi
+	await_reapable "$TPID" || return 1
+	wait "$TPID"
+	expect "target's end" $? 137 || return 1
+	rwctl detach "$id" >/dev/null
+}
+fail_thread_exited_kill() { thread_exited_case ""; }
+fail_thread_exited_stop() { thread_exited_case stop; }
+
+# The target exits during the invocation.
+fail_target_died() {
+	local id line state
+	start_zdtm die || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	echo go >&"$TIN"
+	# EOF instead of "done": it has exited.
+	if read -r -t 60 line <&"$TOUT"; then
+		echo "target said '$line', want EOF"
+		return 1
+	fi
+	await_reapable "$TPID" || return 1
+	wait "$TPID"
+	expect "target's exit status" $? 7 || return 1
+	expect_rewind_fails "$id" "exit|died|gone|no such process|zombie" || return 1
+	state=$(session_field "$id" state)
+	case "$state" in
+	failed | exited) ;;
+	*) echo "session state '$state' after the target died"; return 1 ;;
+	esac
+	rwctl detach "$id" >/dev/null
+}
+
+# rewind before any checkpoint: an error, the target untouched, the session usable.
+fail_rewind_before_checkpoint() {
+	local id
+	start_zdtm counter || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	expect_rewind_fails "$id" "checkpoint" || return 1
+	check_passes "after the refused rewind" || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	rewind_verified "$id" || return 1
+	check_passes "after a checkpoint and rewind" || return 1
+	rwctl detach "$id" >/dev/null
+}
+
+# A failed test may leave its target stopped or stuck: kill it, so that
+# run_test's stop_target can reap it; one rewindd still traces cannot be
+# reaped (stop_target would wait for ever): say so and leave it.
+guarded() {
+	"$@"
+	local rc=$? id
+	[ $rc = 0 ] || for id in $(rwctl status --json 2>/dev/null | jq -r '.sessions[].session'); do
+		rwctl detach "$id" >/dev/null 2>&1
+	done
+	if [ $rc != 0 ] && [ -n "${TPID:-}" ] && [ -e "/proc/$TPID" ]; then
+		kill -9 "$TPID" 2>/dev/null
+		if ! await_reapable "$TPID" >/dev/null; then
+			echo "target $TPID left as a zombie traced by rewindd (pid $(tracer_of "$TPID"))"
+			TPID=
+		fi
+	fi
+	return $rc
+}
+
+# The scenarios' own checks need no daemon.
+for t in "${SELF_TESTS[@]}"; do
+	run_test "$t" guarded "$t"
+done
+if ! start_daemon; then
+	for t in "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done
+	exit 0
+fi
+for t in "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"; do
+	run_test "$t" guarded "$t"
+done
