@@ -1,19 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Per-process state the rewind engine must undo beyond memory: fds (close,
- * dup family, fcntl F_DUPFD*), signal dispositions, timers, cwd and umask.
+ * dup family, fcntl F_DUPFD / F_SETFD / F_SETFL), signal dispositions, timers
+ * (alarm, setitimer, timer_create / settime / delete), cwd and umask.
  * Recorded raw (number, arguments, result); user space interprets them.
  */
 #include "common.bpf.h"
 
 #define F_DUPFD			0
+#define F_SETFD			2
+#define F_SETFL			4
 #define F_DUPFD_CLOEXEC		1030
 
 __noinline int rw_task_syscall(struct rw_sys_args *a)
 {
 	if (!a)
 		return 0;
-	if (a->nr == RW_NR_fcntl && a->args[1] != F_DUPFD && a->args[1] != F_DUPFD_CLOEXEC)
+	/* fcntl: new fds, and the flags a rewind must put back. */
+	if (a->nr == RW_NR_fcntl && a->args[1] != F_DUPFD && a->args[1] != F_DUPFD_CLOEXEC &&
+	    a->args[1] != F_SETFD && a->args[1] != F_SETFL)
 		return 0;
 	/* alarm returns the seconds left, umask the old mask: never errors. */
 	if (a->nr != RW_NR_alarm && a->nr != RW_NR_umask && RW_IS_ERR(a->ret))

@@ -52,6 +52,9 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 	case RW_NR_pkey_mprotect:
 	case RW_NR_brk:
 	case RW_NR_madvise:
+	case RW_NR_shmat:
+	case RW_NR_shmdt:
+	case RW_NR_remap_file_pages:
 		return rw_memory_syscall(&a);
 	case RW_NR_close:
 	case RW_NR_dup:
@@ -62,6 +65,8 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 	case RW_NR_alarm:
 	case RW_NR_setitimer:
 	case RW_NR_timer_create:
+	case RW_NR_timer_settime:
+	case RW_NR_timer_delete:
 	case RW_NR_chdir:
 	case RW_NR_fchdir:
 	case RW_NR_umask:

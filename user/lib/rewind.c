@@ -20,6 +20,8 @@
 #include "pagemap.h"
 #include "pageset.h"
 #include "rewind.h"
+#include <linux/types.h>
+#include "rewind/events.h"
 #include "rewind/syscalls.h"
 
 #ifndef __NR_pidfd_open
@@ -128,10 +130,15 @@ int rewind_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplet
 
 		if (r->tgid != tgid)
 			continue;
+		out->layout_changed = true;
 		switch (r->nr) {
 		case RW_NR_brk:
 			out->brk_called = true;
 			break;
+		case RW_NR_shmat:
+		case RW_NR_shmdt:
+		case RW_NR_remap_file_pages:
+			break;	/* no length to name: the maps tell */
 		case RW_NR_mmap:
 			if (r->ret >= 0)
 				err = add_len(&out->layout_touched, r->ret, r->args[1]);
@@ -159,6 +166,8 @@ int rewind_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplet
 		case RW_NR_alarm:
 		case RW_NR_setitimer:
 		case RW_NR_timer_create:
+		case RW_NR_timer_settime:
+		case RW_NR_timer_delete:
 			out->timers_called = true;
 			break;
 		case RW_NR_dup2:
@@ -166,8 +175,14 @@ int rewind_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplet
 		case RW_NR_fcntl:
 			out->fd_flags_changed = true;
 			break;
+		case RW_NR_umask:
+			out->umask_called = true;
+			break;
 		}
 	}
+	for (size_t i = 0; i < inv->ntasks; i++)
+		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_EXEC)
+			out->layout_changed = true;
 	for (size_t i = 0; i < inv->nprocs && !err; i++) {
 		uint64_t *pages;
 		size_t n;
@@ -277,6 +292,35 @@ static int observe_fds(struct rw_rewinding *rw, const struct rw_log_facts *facts
 	return 0;
 }
 
+/*
+ * The layout cannot have changed: write protection is armed, no event was
+ * lost, the log has no layout call nor exec, and every write fault fell in
+ * checkpoint memory (a stack that grows faults below its vma).
+ */
+static bool layout_as_checkpoint(const struct rw_rewinding *rw, const struct rw_log_facts *facts)
+{
+	if (!rw->wp || facts->incomplete || facts->layout_changed || rw->f.n != rw->img->nthreads)
+		return false;
+	for (size_t i = 0; i < facts->faulted.n; i++) {
+		ssize_t k = proc_maps_find(&rw->img->maps, facts->faulted.r[i].start);
+
+		if (k < 0 || rw->img->maps.v[k].end < facts->faulted.r[i].end)
+			return false;
+	}
+	return true;
+}
+
+/* umask and the ignored/caught sets only change by calls the log sees, or SA_RESETHAND. */
+static bool status_as_checkpoint(const struct rw_proc_image *img, const struct rw_log_facts *facts)
+{
+	if (facts->incomplete || facts->umask_called || facts->sigactions_called)
+		return false;
+	for (int sig = 1; sig <= RW_NSIG; sig++)
+		if (img->sigactions[sig].flags & SA_RESETHAND)
+			return false;
+	return true;
+}
+
 int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 		struct rw_rewind_stats *st, char *why, size_t whylen)
 {
@@ -288,7 +332,7 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	struct rw_proc_status status;
 	struct stat cwd;
 	pid_t *tids = NULL;
-	int *timers = NULL, err;
+	int *timers = NULL, err = 0;
 	size_t ntimers = 0;
 	uint64_t t = rw_now_ns(), t1;
 
@@ -317,9 +361,21 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	st->scan_ns += t1 - t;
 	t = t1;
 
-	err = proc_read_maps(freeze_any(&rw->f)->tid, &maps);
-	if (!err)
+	/*
+	 * Reading /proc costs more than the rest of a small rewind: skip what
+	 * the log proves unchanged (verify still reads it all).
+	 */
+	if (layout_as_checkpoint(rw, facts))
+		obs.maps = &img->maps;
+	else
+		err = proc_read_maps(freeze_any(&rw->f)->tid, &maps);
+	if (!err && status_as_checkpoint(img, facts)) {
+		status.umask = img->umask;
+		status.sig_ignored = img->sig_ignored;
+		status.sig_caught = img->sig_caught;
+	} else if (!err) {
 		err = proc_read_status(img->tgid, &status);
+	}
 	if (!err)
 		err = image_stat_proc_link(img->tgid, "cwd", &cwd);
 	if (!err)
@@ -335,7 +391,8 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	}
 	for (size_t i = 0; i < rw->f.n; i++)
 		tids[i] = rw->f.threads[i].tid;
-	obs.maps = &maps;
+	if (!obs.maps)
+		obs.maps = &maps;
 	obs.tids = tids;
 	obs.ntids = rw->f.n;
 	obs.written = rw->written.r;

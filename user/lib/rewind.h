@@ -40,6 +40,8 @@ struct rw_log_facts {
 	struct rw_ranges faulted;	/* pages named by write-fault records */
 	bool incomplete;		/* records were dropped */
 	bool brk_called, timers_called, fd_flags_changed;
+	bool layout_changed;		/* any layout call or exec: the maps must be read */
+	bool umask_called;
 	uint64_t sigactions_called;
 };
 

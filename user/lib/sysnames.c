@@ -16,7 +16,7 @@ static const char *const syscall_names[] = {
 	NR(link), NR(unlink), NR(symlink), NR(chmod), NR(fchmod), NR(chown), NR(fchown),
 	NR(lchown), NR(umask), NR(utime), NR(mknod), NR(setxattr), NR(lsetxattr),
 	NR(fsetxattr), NR(removexattr), NR(lremovexattr), NR(fremovexattr),
-	NR(timer_create), NR(utimes), NR(openat), NR(mkdirat), NR(mknodat), NR(fchownat),
+	NR(timer_create), NR(shmat), NR(shmdt), NR(remap_file_pages), NR(timer_settime), NR(timer_delete), NR(utimes), NR(openat), NR(mkdirat), NR(mknodat), NR(fchownat),
 	NR(futimesat), NR(unlinkat), NR(renameat), NR(linkat), NR(symlinkat), NR(fchmodat),
 	NR(splice), NR(utimensat), NR(fallocate), NR(dup3), NR(pwritev), NR(renameat2),
 	NR(copy_file_range), NR(pwritev2), NR(pkey_mprotect), NR(openat2), NR(fchmodat2),
@@ -60,7 +60,8 @@ int syscall_is_layout(uint32_t nr)
 {
 	switch (nr) {
 	case RW_NR_mmap: case RW_NR_munmap: case RW_NR_mremap: case RW_NR_mprotect:
-	case RW_NR_pkey_mprotect: case RW_NR_brk: case RW_NR_madvise:
+	case RW_NR_pkey_mprotect: case RW_NR_brk: case RW_NR_madvise: case RW_NR_shmat:
+	case RW_NR_shmdt: case RW_NR_remap_file_pages:
 		return 1;
 	}
 	return 0;
@@ -74,7 +75,8 @@ int syscall_report_args(uint32_t nr)
 	case RW_NR_dup2: case RW_NR_fcntl:
 		return 2;
 	case RW_NR_close: case RW_NR_dup: case RW_NR_rt_sigaction: case RW_NR_alarm:
-	case RW_NR_setitimer: case RW_NR_timer_create: case RW_NR_fchdir: case RW_NR_umask:
+	case RW_NR_setitimer: case RW_NR_timer_create:
+	case RW_NR_timer_settime: case RW_NR_timer_delete: case RW_NR_fchdir: case RW_NR_umask:
 		return 1;
 	}
 	return 0;	/* chdir: a path pointer */
