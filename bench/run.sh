@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# make bench: the tracker's overhead, measured side by side in one run.
-# Configurations alternate round by round (this machine is shared and noisy);
-# each figure is the median of the rounds. Nothing here asserts: it prints.
+# make bench: the tracker's overhead, then the copy-path study (bench/copypath)
+# and the end-to-end rewind benchmark (bench/rewind), each measured side by
+# side in one run. Configurations alternate round by round (this machine is
+# shared and noisy); each figure is the median of the rounds. Nothing here
+# asserts: it prints. BENCHES="overhead copypath rewind" (the default) picks
+# which to run; COPY_REPS, REWIND_REPS, CKPT_REPS set their rounds.
 set -u
 cd "$(dirname "$0")/.."
 OUTPUT=${OUTPUT:-build}
 RWD=$PWD/$OUTPUT/rewindd
 CTL=$PWD/$OUTPUT/rewindctl
 OVH=$PWD/$OUTPUT/bench/overhead
+COPY=$PWD/$OUTPUT/bench/copypath
+REW=$PWD/$OUTPUT/bench/rewind
+BENCHES=${BENCHES:-overhead copypath rewind}
 ROUNDS=${ROUNDS:-7}
 FAULTS=${FAULTS:-262144}
 WRITES=${WRITES:-2000000}
@@ -46,6 +52,7 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 #   untracked  rewindd tracking another process: this one is filtered out
 #   tracked    this process attached in report mode
 declare -A R
+overhead() {
 for ((r = 1; r <= ROUNDS; r++)); do
 	for w in faults writes; do
 		n=$FAULTS; [ $w = writes ] && n=$WRITES
@@ -77,3 +84,21 @@ for w in faults writes; do
 done
 printf '%-34s %8s\n' "memcpy of one 4 KiB page" "$(med memcpy)"
 echo "goals: untracked overhead <= 3% (faults), <= 5% (writes)"
+}
+
+has() { [[ " $BENCHES " == *" $1 "* ]]; }
+
+if has overhead; then
+	printf '\n=== tracker overhead (bench/overhead.c) ===\n'
+	overhead
+fi
+if has copypath; then
+	printf '\n=== copying pages back: which path (bench/copypath.c) ===\n'
+	REPS=${COPY_REPS:-9} "$COPY" || echo "bench: copypath failed"
+fi
+if has rewind; then
+	printf '\n=== rewind end to end through rewindd (bench/rewind.c) ===\n'
+	daemon_on || exit 1
+	REPS=${REWIND_REPS:-15} CKPT_REPS=${CKPT_REPS:-5} "$REW" "$SOCK" || echo "bench: rewind failed"
+	daemon_off
+fi

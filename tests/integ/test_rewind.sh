@@ -16,7 +16,7 @@ CYCLE_VERIFY_EVERY=${CYCLE_VERIFY_EVERY:-1}
 SCENARIOS=(counter heap stack_secret setenv malloc_mmap munmap mremap_grow mremap_move mprotect
 	   brk_grow brk_shrink madv_dontneed thp kernel_write thread_running thread_blocked
 	   thread_pool fork_child fd_new fd_offset dup2_stdin chdir umask sigaction alarm setitimer
-	   timer_create threads_blocked pages100k sigprocmask)
+	   timer_create threads_blocked pages100k sigprocmask pending_signal)
 SELF_TESTS=() REWIND_TESTS=()
 for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
@@ -160,6 +160,9 @@ after_timer_create() { expect "POSIX timers" "$(cat "/proc/$TPID/timers")" ""; }
 sigblk() { awk '$1 == "SigBlk:" { print $2 }' "/proc/$TPID/status"; }
 before_sigprocmask() { SIGBLK0=$(sigblk); }
 after_sigprocmask() { expect "SigBlk of the main thread" "$(sigblk)" "$SIGBLK0"; }
+after_pending_signal() {
+	expect "ShdPnd" "$(awk '$1 == "ShdPnd:" { print $2 }' "/proc/$TPID/status")" 0000000000000000
+}
 # Without a huge page the scenario would not test what it is named after.
 before_thp() {
 	case "$READY" in *AnonHugePages=0kB*) echo "no transparent huge page backs the region: $READY"; return 77 ;; esac

@@ -1296,6 +1296,42 @@ static void sigprocmask_check(void)
 		       (unsigned long long)sigmask_want);
 }
 
+/*
+ * ---- pending_signal: a blocked signal raised and left pending ------------------------
+ * After the rewind SIGUSR1 is unblocked again: delivered, its default action
+ * would kill the process. The rewind must dequeue it.
+ */
+static uint64_t pending_now(void)
+{
+	sigset_t s;
+	uint64_t m = 0;
+
+	if (sigpending(&s))
+		die("sigpending");
+	for (int sig = 1; sig <= 64; sig++)
+		if (sigismember(&s, sig) == 1)
+			m |= 1ULL << (sig - 1);
+	return m;
+}
+
+static void pending_signal_go(void)
+{
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &s, NULL);
+	kill(getpid(), SIGUSR1);	/* shared pending, as a timer's or another process's would be */
+	done("");
+}
+
+static void pending_signal_check(void)
+{
+	sigprocmask_check();
+	if (pending_now())
+		differ("signals pending: %#llx", (unsigned long long)pending_now());
+}
+
 /* ---- threads_blocked: threads in futex, read, epoll_wait, nanosleep ------------------ */
 
 enum { TB_FUTEX, TB_READ, TB_EPOLL, TB_SLEEP, TB_N };
@@ -1548,6 +1584,7 @@ static const struct scenario scenarios[] = {
 	{ "threads_blocked", threads_blocked_setup, threads_blocked_go, threads_blocked_check },
 	{ "pages100k", pages100k_setup, pages100k_go, pages100k_check },
 	{ "sigprocmask", sigprocmask_setup, sigprocmask_go, sigprocmask_check },
+	{ "pending_signal", sigprocmask_setup, pending_signal_go, pending_signal_check },
 	/* Helpers of the fail-closed tests: no rewind can undo these. */
 	{ "thread_exit", thread_exit_setup, thread_exit_go, nothing },
 	{ "die", nothing, die_go, nothing },

@@ -479,6 +479,7 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	img->umask = st.umask;
 	img->sig_ignored = st.sig_ignored;
 	img->sig_caught = st.sig_caught;
+	img->sig_pending_shared = st.sig_pending_shared;
 	err = capture_injected(img, r);
 	/* The scratch page goes before the layout is taken. */
 	if (remote_close(r) && !err)

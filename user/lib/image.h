@@ -81,6 +81,7 @@ struct rw_proc_image {
 	ino_t cwd_ino;
 	int umask;
 	uint64_t sig_ignored, sig_caught;
+	uint64_t sig_pending_shared;
 	struct rw_ksigaction sigactions[RW_NSIG + 1];	/* [sig], 9 and 19 unused */
 	struct itimerval itimers[3];
 	struct rw_posix_timer *timers;

@@ -14,6 +14,7 @@
 #include "inject.h"
 #include "log.h"
 #include "proc.h"
+#include "rewind/syscalls.h"
 
 #define USER64_CS	0x33		/* __USER_CS: the thread runs 64-bit code */
 /* Signals we deliver while waiting for one of our stops before giving up. */
@@ -384,6 +385,24 @@ int inject_release(struct rw_inject *ij)
 	return err;
 }
 
+/* The main thread cannot go alone: its exit waits, as a zombie, for all the others. */
+static int check_not_leader(struct rw_inject *ij)
+{
+	struct rw_proc_status st;
+	int err = proc_read_status(ij->tid, &st);
+
+	if (err) {
+		if (err != -ESRCH)
+			pr_err("thread %d: reading its status: %s\n", ij->tid, strerror(-err));
+		return err;
+	}
+	if (st.tgid == ij->tid) {
+		pr_err("thread %d: is its process's main thread, it cannot exit alone\n", ij->tid);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int inject_exit_thread(struct rw_inject *ij)
 {
 	struct user_regs_struct r;
@@ -391,18 +410,20 @@ int inject_exit_thread(struct rw_inject *ij)
 
 	if (!ij->seized)
 		return -ESRCH;
-	if (!ij->syscall_ip) {
+	err = check_not_leader(ij);
+	if (!err && !ij->syscall_ip)
 		err = find_syscall_ip(ij);
-		if (err)
-			return err;
-	}
+	if (err)
+		return err;
 	r = ij->saved;
 	r.rip = ij->syscall_ip;
-	r.rax = SYS_exit;
+	r.rax = RW_NR_exit;
+	/* Not "in a syscall": no restart of what the seize interrupted. */
 	r.orig_rax = -1;
 	r.rdi = 0;
 	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))
 		return ptrace_failed(ij, "PTRACE_SETREGS");
+	/* PTRACE_CONT, not PTRACE_SYSCALL: no stop at the entry of a syscall that never returns. */
 	if (ptrace(PTRACE_CONT, ij->tid, NULL, NULL))
 		return ptrace_failed(ij, "PTRACE_CONT");
 	for (int i = 0; i < STOP_LOOPS; i++) {
@@ -410,18 +431,29 @@ int inject_exit_thread(struct rw_inject *ij)
 			if (errno == EINTR)
 				continue;
 			ij->seized = false;
-			return errno == ECHILD ? 0 : -errno;
+			/* ECHILD: already reaped for us (our SIGCHLD is ignored). */
+			if (errno == ECHILD)
+				return 0;
+			err = -errno;
+			pr_err("thread %d: waitpid for its exit: %s\n", ij->tid, strerror(-err));
+			return err;
 		}
+		/* A traced thread reports its exit to its tracer, us: this reaps it. */
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
 			ij->seized = false;
+			pr_debug("thread %d exited\n", ij->tid);
 			return 0;
 		}
-		/* A stop on the way out (a signal): keep it going, without the signal. */
-		if (ptrace(PTRACE_CONT, ij->tid, NULL, NULL) && errno == ESRCH) {
-			ij->seized = false;
-			return 0;
-		}
+		/*
+		 * A signal stop on the way out (or a group-stop): go on without the
+		 * signal. The thread is as good as gone, but a process-wide signal it
+		 * dequeued here is lost to the other threads. ESRCH: killed
+		 * meanwhile, its exit is the next thing waitpid reports.
+		 */
+		pr_debug("thread %d: stop %#x on its way out, discarded\n", ij->tid, status);
+		if (ptrace(PTRACE_CONT, ij->tid, NULL, NULL) && errno != ESRCH)
+			return ptrace_failed(ij, "PTRACE_CONT");
 	}
-	pr_err("thread %d: did not exit\n", ij->tid);
+	pr_err("thread %d: did not exit after %d stops\n", ij->tid, STOP_LOOPS);
 	return -EBUSY;
 }

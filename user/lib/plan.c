@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "plan: "
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -585,6 +586,9 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	for (int sig = 1; sig <= RW_NSIG; sig++)
 		if (!image_sig_settable(sig))
 			plan->sigactions &= ~(1ULL << (sig - 1));
+	/* A signal raised during the invocation (an alarm that fired) must not be delivered after it. */
+	plan->drain_signals = obs->sig_pending_shared & ~img->sig_pending_shared &
+			      ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
 	err = plan_timers(plan, img, obs);
 out:
 	free(after.v);
@@ -666,6 +670,8 @@ json_object *plan_to_json(const struct rw_plan *p)
 		add_step(steps, "timer_delete %d", p->delete_timers[i]);
 	if (p->timers)
 		add_step(steps, "timers");
+	if (p->drain_signals)
+		add_step(steps, "dequeue pending signals %#llx", (unsigned long long)p->drain_signals);
 	json_object_object_add(o, "steps", steps);
 	json_object_object_add(o, "pages_copied", json_object_new_int64(p->copy_pages));
 	json_object_object_add(o, "pages_dropped", json_object_new_int64(p->drop_pages));

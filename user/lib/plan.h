@@ -48,6 +48,7 @@ struct rw_observed {
 	ino_t cwd_ino;
 	int umask;
 	uint64_t sig_ignored, sig_caught;
+	uint64_t sig_pending_shared;
 	const int *timer_ids;			/* ascending; read only when timers matter */
 	size_t ntimers;
 };
@@ -105,6 +106,7 @@ struct rw_plan {
 	size_t nfdops;
 	bool chdir, umask;
 	uint64_t sigactions;		/* bit sig - 1: dispositions to put back */
+	uint64_t drain_signals;		/* pending now, not at the checkpoint: dequeued */
 	bool timers;			/* itimers and POSIX timers to put back */
 	int *delete_timers;		/* created since the checkpoint */
 	size_t ndelete_timers;

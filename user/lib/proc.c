@@ -335,6 +335,8 @@ int proc_parse_status(const char *text, struct rw_proc_status *out)
 			err = parse_hex64(val, end, &out->cap_prm);
 		} else if (KEY("SigIgn")) {
 			err = parse_hex64(val, end, &out->sig_ignored);
+		} else if (KEY("ShdPnd")) {
+			err = parse_hex64(val, end, &out->sig_pending_shared);
 		} else if (KEY("SigCgt")) {
 			err = parse_hex64(val, end, &out->sig_caught);
 		} else if (KEY("Umask")) {

@@ -59,6 +59,7 @@ struct rw_proc_status {
 	int umask;		/* Umask (Linux 4.7); -1 if absent */
 	uint64_t sig_ignored;	/* SigIgn, SigCgt: dispositions, one bit per signal - 1 */
 	uint64_t sig_caught;
+	uint64_t sig_pending_shared;	/* ShdPnd: pending for the whole process */
 };
 
 /* -EINVAL if Name, State, Tgid, PPid, Uid, Gid or Threads is missing or malformed. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,14 +18,23 @@
 #include "fileio.h"
 #include "log.h"
 #include "remote.h"
+#include "rewind/syscalls.h"
 
+/* One page holds every argument block below and a PATH_MAX path. */
 #define SCRATCH_LEN	4096
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open		434
-#endif
-#ifndef __NR_pidfd_getfd
-#define __NR_pidfd_getfd	438
-#endif
+/*
+ * rt_sigtimedwait calls one drain may make: queued real-time signals come
+ * one per call, up to RLIMIT_SIGPENDING; past this something keeps sending.
+ */
+#define DRAIN_MAX	(1 << 16)
+/* The kernel's sigset_t for rt_sig*: 64 signals. */
+#define KSIGSET_SIZE	8
+
+/* A mmap-style return that is an error: the last page of the address space. */
+static bool is_err(long res)
+{
+	return (unsigned long)res >= -4095UL;
+}
 
 void remote_init(struct rw_remote *r, struct rw_inject *ij, pid_t pid)
 {
@@ -42,26 +52,42 @@ int remote_call(struct rw_remote *r, long nr, long a0, long a1, long a2, long a3
 	if (!r->ij || r->broken)
 		return -ESRCH;
 	err = inject_syscall(r->ij, nr, args, res);
-	if (err) {
-		r->broken = true;
-		if (err != -ESRCH)
-			pr_err("pid %d: injecting syscall %ld: %s\n", r->pid, nr, strerror(-err));
-	}
+	if (!err)
+		return 0;
+	/* Whatever went wrong, the thread's state is no longer one we can inject into. */
+	r->broken = true;
+	if (err == -ESRCH)
+		pr_warn("pid %d: thread %d gone while injecting syscall %ld\n", r->pid,
+			r->ij->tid, nr);
+	else
+		pr_err("pid %d: thread %d: injecting syscall %ld: %s\n", r->pid, r->ij->tid, nr,
+		       strerror(-err));
 	return err;
 }
 
-/* A syscall whose result is 0 or -errno. */
-static int call0(struct rw_remote *r, long nr, long a0, long a1, long a2, long a3, long a4,
-		 long a5)
+/*
+ * name(...) in the target: 0 and *res its raw return, or -errno. A refusal
+ * is logged at debug level only: whether it is an error is the caller's call
+ * (close of a free fd, wait4 with nothing to reap).
+ */
+static int sys(struct rw_remote *r, const char *name, long nr, long a0, long a1, long a2,
+	       long a3, long *res)
 {
-	long res;
-	int err = remote_call(r, nr, a0, a1, a2, a3, a4, a5, &res);
+	long ret;
+	int err = remote_call(r, nr, a0, a1, a2, a3, 0, 0, &ret);
 
 	if (err)
 		return err;
-	return res < 0 ? (int)res : 0;
+	if (is_err(ret)) {
+		pr_debug("pid %d: %s in the target: %s\n", r->pid, name, strerror((int)-ret));
+		return (int)ret;
+	}
+	if (res)
+		*res = ret;
+	return 0;
 }
 
+/* Map the scratch page on first need. */
 static int scratch(struct rw_remote *r)
 {
 	long res;
@@ -69,11 +95,11 @@ static int scratch(struct rw_remote *r)
 
 	if (r->scratch)
 		return 0;
-	err = remote_call(r, SYS_mmap, 0, SCRATCH_LEN, PROT_READ | PROT_WRITE,
+	err = remote_call(r, RW_NR_mmap, 0, SCRATCH_LEN, PROT_READ | PROT_WRITE,
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &res);
 	if (err)
 		return err;
-	if (res < 0 && res > -4096) {
+	if (is_err(res)) {
 		pr_err("pid %d: mmap of a scratch page in the target: %s\n", r->pid,
 		       strerror((int)-res));
 		return (int)res;
@@ -89,79 +115,96 @@ int remote_close(struct rw_remote *r)
 
 	if (!r->scratch || !r->ij)
 		return 0;
-	err = call0(r, SYS_munmap, r->scratch, r->scratch_len, 0, 0, 0, 0);
+	err = sys(r, "munmap", RW_NR_munmap, r->scratch, r->scratch_len, 0, 0, NULL);
 	if (err && err != -ESRCH)
-		pr_err("pid %d: unmapping our scratch page: %s\n", r->pid, strerror(-err));
+		pr_err("pid %d: unmapping our scratch page at %#llx: %s\n", r->pid,
+		       (unsigned long long)r->scratch, strerror(-err));
 	r->scratch = 0;
+	r->scratch_len = 0;
+	return err;
+}
+
+/* Copy to (write) or from the scratch page at off. */
+static int xfer(struct rw_remote *r, size_t off, void *buf, size_t len, bool write)
+{
+	struct iovec local = { buf, len };
+	struct iovec remote = { (void *)(uintptr_t)(r->scratch + off), len };
+	ssize_t n;
+	int err;
+
+	if (off + len > r->scratch_len)
+		return -E2BIG;
+	if (write)
+		n = process_vm_writev(r->pid, &local, 1, &remote, 1, 0);
+	else
+		n = process_vm_readv(r->pid, &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)len)
+		return 0;
+	err = n < 0 ? -errno : -EIO;
+	if (err == -ESRCH) {
+		r->broken = true;
+		pr_warn("pid %d: gone while using its scratch page\n", r->pid);
+	} else {
+		pr_err("pid %d: %s %zu bytes at %#llx in its scratch page: %s\n", r->pid,
+		       write ? "writing" : "reading", len, (unsigned long long)remote.iov_base,
+		       strerror(-err));
+	}
 	return err;
 }
 
 static int poke(struct rw_remote *r, size_t off, const void *buf, size_t len)
 {
-	struct iovec local = { (void *)buf, len };
-	struct iovec remote = { (void *)(uintptr_t)(r->scratch + off), len };
-
-	if (off + len > r->scratch_len)
-		return -E2BIG;
-	if (process_vm_writev(r->pid, &local, 1, &remote, 1, 0) != (ssize_t)len) {
-		r->broken = errno == ESRCH;
-		return errno ? -errno : -EIO;
-	}
-	return 0;
+	return xfer(r, off, (void *)buf, len, true);
 }
 
 static int peek(struct rw_remote *r, size_t off, void *buf, size_t len)
 {
-	struct iovec local = { buf, len };
-	struct iovec remote = { (void *)(uintptr_t)(r->scratch + off), len };
-
-	if (off + len > r->scratch_len)
-		return -E2BIG;
-	if (process_vm_readv(r->pid, &local, 1, &remote, 1, 0) != (ssize_t)len) {
-		r->broken = errno == ESRCH;
-		return errno ? -errno : -EIO;
-	}
-	return 0;
+	return xfer(r, off, buf, len, false);
 }
 
+/* The target's address of offset off in the scratch page. */
 #define ADDR(off)	((long)(r->scratch + (off)))
 
 int remote_mmap(struct rw_remote *r, uint64_t addr, uint64_t len, int prot, int flags, int fd,
 		uint64_t off, uint64_t *mapped)
 {
 	long res;
-	int err = remote_call(r, SYS_mmap, addr, len, prot, flags, fd, off, &res);
+	int err = remote_call(r, RW_NR_mmap, addr, len, prot, flags, fd, off, &res);
 
 	if (err)
 		return err;
-	if (res < 0 && res > -4096)
+	if (is_err(res)) {
+		pr_debug("pid %d: mmap(%#llx, %#llx) in the target: %s\n", r->pid,
+			 (unsigned long long)addr, (unsigned long long)len, strerror((int)-res));
 		return (int)res;
+	}
 	*mapped = res;
 	return 0;
 }
 
 int remote_munmap(struct rw_remote *r, uint64_t addr, uint64_t len)
 {
-	return call0(r, SYS_munmap, addr, len, 0, 0, 0, 0);
+	return sys(r, "munmap", RW_NR_munmap, addr, len, 0, 0, NULL);
 }
 
 int remote_mprotect(struct rw_remote *r, uint64_t addr, uint64_t len, int prot)
 {
-	return call0(r, SYS_mprotect, addr, len, prot, 0, 0, 0);
+	return sys(r, "mprotect", RW_NR_mprotect, addr, len, prot, 0, NULL);
 }
 
 int remote_madvise(struct rw_remote *r, uint64_t addr, uint64_t len, int advice)
 {
-	return call0(r, SYS_madvise, addr, len, advice, 0, 0, 0);
+	return sys(r, "madvise", RW_NR_madvise, addr, len, advice, 0, NULL);
 }
 
 int remote_brk(struct rw_remote *r, uint64_t addr, uint64_t *now)
 {
 	long res;
-	int err = remote_call(r, SYS_brk, addr, 0, 0, 0, 0, 0, &res);
+	/* brk never fails: it returns the old break when it cannot move it. */
+	int err = remote_call(r, RW_NR_brk, addr, 0, 0, 0, 0, 0, &res);
 
 	if (!err)
-		*now = res;	/* brk returns the break, never an error */
+		*now = res;
 	return err;
 }
 
@@ -170,7 +213,8 @@ int remote_sigaction_get(struct rw_remote *r, int sig, struct rw_ksigaction *out
 	int err = scratch(r);
 
 	if (!err)
-		err = call0(r, SYS_rt_sigaction, sig, 0, ADDR(0), 8, 0, 0);
+		err = sys(r, "rt_sigaction", RW_NR_rt_sigaction, sig, 0, ADDR(0), KSIGSET_SIZE,
+			  NULL);
 	if (!err)
 		err = peek(r, 0, out, sizeof(*out));
 	return err;
@@ -183,7 +227,8 @@ int remote_sigaction_set(struct rw_remote *r, int sig, const struct rw_ksigactio
 	if (!err)
 		err = poke(r, 0, act, sizeof(*act));
 	if (!err)
-		err = call0(r, SYS_rt_sigaction, sig, ADDR(0), 0, 8, 0, 0);
+		err = sys(r, "rt_sigaction", RW_NR_rt_sigaction, sig, ADDR(0), 0, KSIGSET_SIZE,
+			  NULL);
 	return err;
 }
 
@@ -192,7 +237,7 @@ int remote_itimer_get(struct rw_remote *r, int which, struct itimerval *out)
 	int err = scratch(r);
 
 	if (!err)
-		err = call0(r, SYS_getitimer, which, ADDR(0), 0, 0, 0, 0);
+		err = sys(r, "getitimer", RW_NR_getitimer, which, ADDR(0), 0, 0, NULL);
 	if (!err)
 		err = peek(r, 0, out, sizeof(*out));
 	return err;
@@ -205,7 +250,7 @@ int remote_itimer_set(struct rw_remote *r, int which, const struct itimerval *va
 	if (!err)
 		err = poke(r, 0, val, sizeof(*val));
 	if (!err)
-		err = call0(r, SYS_setitimer, which, ADDR(0), 0, 0, 0, 0);
+		err = sys(r, "setitimer", RW_NR_setitimer, which, ADDR(0), 0, 0, NULL);
 	return err;
 }
 
@@ -214,7 +259,7 @@ int remote_timer_gettime(struct rw_remote *r, int id, struct itimerspec *out)
 	int err = scratch(r);
 
 	if (!err)
-		err = call0(r, SYS_timer_gettime, id, ADDR(0), 0, 0, 0, 0);
+		err = sys(r, "timer_gettime", RW_NR_timer_gettime, id, ADDR(0), 0, 0, NULL);
 	if (!err)
 		err = peek(r, 0, out, sizeof(*out));
 	return err;
@@ -227,19 +272,19 @@ int remote_timer_settime(struct rw_remote *r, int id, const struct itimerspec *v
 	if (!err)
 		err = poke(r, 0, val, sizeof(*val));
 	if (!err)
-		err = call0(r, SYS_timer_settime, id, 0, ADDR(0), 0, 0, 0);
+		err = sys(r, "timer_settime", RW_NR_timer_settime, id, 0, ADDR(0), 0, NULL);
 	return err;
 }
 
 int remote_timer_delete(struct rw_remote *r, int id)
 {
-	return call0(r, SYS_timer_delete, id, 0, 0, 0, 0, 0);
+	return sys(r, "timer_delete", RW_NR_timer_delete, id, 0, 0, 0, NULL);
 }
 
 int remote_umask(struct rw_remote *r, mode_t mask, mode_t *old)
 {
 	long res;
-	int err = remote_call(r, SYS_umask, mask, 0, 0, 0, 0, 0, &res);
+	int err = sys(r, "umask", RW_NR_umask, mask, 0, 0, 0, &res);
 
 	if (!err)
 		*old = res;
@@ -251,29 +296,32 @@ int remote_chdir(struct rw_remote *r, const char *path)
 	size_t len = strlen(path) + 1;
 	int err;
 
-	if (len > SCRATCH_LEN)
+	if (len > SCRATCH_LEN) {
+		pr_err("pid %d: chdir path of %zu bytes does not fit our scratch page\n", r->pid,
+		       len);
 		return -ENAMETOOLONG;
+	}
 	err = scratch(r);
 	if (!err)
 		err = poke(r, 0, path, len);
 	if (!err)
-		err = call0(r, SYS_chdir, ADDR(0), 0, 0, 0, 0, 0);
+		err = sys(r, "chdir", RW_NR_chdir, ADDR(0), 0, 0, 0, NULL);
 	return err;
 }
 
 int remote_close_fd(struct rw_remote *r, int fd)
 {
-	return call0(r, SYS_close, fd, 0, 0, 0, 0, 0);
+	return sys(r, "close", RW_NR_close, fd, 0, 0, 0, NULL);
 }
 
 int remote_set_fd_flags(struct rw_remote *r, int fd, int fd_flags)
 {
-	return call0(r, SYS_fcntl, fd, F_SETFD, fd_flags, 0, 0, 0);
+	return sys(r, "fcntl(F_SETFD)", RW_NR_fcntl, fd, F_SETFD, fd_flags, 0, NULL);
 }
 
 int remote_set_comm(struct rw_remote *r, const char *comm)
 {
-	char buf[16] = { 0 };
+	char buf[16] = { 0 };	/* TASK_COMM_LEN: the kernel reads 16 bytes, truncates to 15 */
 	int err;
 
 	strncpy(buf, comm, sizeof(buf) - 1);
@@ -281,21 +329,18 @@ int remote_set_comm(struct rw_remote *r, const char *comm)
 	if (!err)
 		err = poke(r, 0, buf, sizeof(buf));
 	if (!err)
-		err = call0(r, SYS_prctl, PR_SET_NAME, ADDR(0), 0, 0, 0, 0);
+		err = sys(r, "prctl(PR_SET_NAME)", RW_NR_prctl, PR_SET_NAME, ADDR(0), 0, 0, NULL);
 	return err;
 }
 
 int remote_wait4(struct rw_remote *r, pid_t pid, int options, pid_t *reaped)
 {
 	long res;
-	int err = remote_call(r, SYS_wait4, pid, 0, options | __WALL, 0, 0, 0, &res);
+	int err = sys(r, "wait4", RW_NR_wait4, pid, 0, options | __WALL, 0, &res);
 
-	if (err)
-		return err;
-	if (res < 0)
-		return (int)res;
-	*reaped = res;
-	return 0;
+	if (!err)
+		*reaped = res;
+	return err;
 }
 
 int remote_drain_signals(struct rw_remote *r, uint64_t set)
@@ -306,128 +351,214 @@ int remote_drain_signals(struct rw_remote *r, uint64_t set)
 	if (!err)
 		err = poke(r, 0, &set, sizeof(set));
 	if (!err)
-		err = poke(r, 64, &zero, sizeof(zero));
-	for (int i = 0; !err && i < 64; i++) {
+		err = poke(r, 16, &zero, sizeof(zero));
+	for (int i = 0; !err && i < DRAIN_MAX; i++) {
 		long res;
 
-		err = remote_call(r, SYS_rt_sigtimedwait, ADDR(0), 0, ADDR(64), 8, 0, 0, &res);
-		if (!err && res < 0)
-			return res == -EAGAIN ? 0 : (int)res;
+		/* NULL siginfo, zero timeout: dequeue one signal or fail with EAGAIN at once. */
+		err = remote_call(r, RW_NR_rt_sigtimedwait, ADDR(0), 0, ADDR(16), KSIGSET_SIZE, 0,
+				  0, &res);
+		if (err)
+			return err;
+		if (res == -EAGAIN)
+			return 0;
+		if (res < 0) {
+			pr_err("pid %d: rt_sigtimedwait(%#llx) in the target: %s\n", r->pid,
+			       (unsigned long long)set, strerror((int)-res));
+			return (int)res;
+		}
+		pr_debug("pid %d: dropped pending signal %ld\n", r->pid, res);
+	}
+	if (!err) {
+		pr_err("pid %d: signals %#llx still pending after %d dequeues\n", r->pid,
+		       (unsigned long long)set, DRAIN_MAX);
+		err = -EBUSY;
 	}
 	return err;
 }
 
-/* Our end of a socketpair made in the target, through its pidfd. */
+/* fd tfd of pid, duplicated into our table. */
 static int take_fd(pid_t pid, int tfd)
 {
-	int pidfd = syscall(__NR_pidfd_open, pid, 0), fd;
+	int pidfd = syscall(RW_NR_pidfd_open, pid, 0), fd;
 
-	if (pidfd < 0)
+	if (pidfd < 0) {
+		pr_perror("pidfd_open(%d)", pid);
 		return -errno;
-	fd = syscall(__NR_pidfd_getfd, pidfd, tfd, 0);
-	if (fd < 0)
+	}
+	fd = syscall(RW_NR_pidfd_getfd, pidfd, tfd, 0);
+	if (fd < 0) {
 		fd = -errno;
+		pr_err("pid %d: pidfd_getfd of its fd %d: %s\n", pid, tfd, strerror(-fd));
+	}
 	close(pidfd);
 	return fd;
 }
 
-int remote_install_fd(struct rw_remote *r, int local_fd, int target_fd, bool cloexec)
+/* SCM_RIGHTS of one fd over our end of the target's socketpair. */
+static int send_fd(struct rw_remote *r, int sock, int fd)
 {
-	struct {
-		int sv[2];
-		int pad[2];
-		struct msghdr msg;
-		struct iovec iov;
-		char data[8];
-		union {
-			struct cmsghdr align;
-			char buf[CMSG_SPACE(sizeof(int))];
-		} cmsg;
-	} t;		/* laid out in the scratch page with target addresses */
 	char byte = 'f';
-	struct iovec liov = { &byte, 1 };
+	struct iovec iov = { &byte, 1 };
 	union {
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
-	} lc;
-	struct msghdr lmsg = { .msg_iov = &liov, .msg_iovlen = 1, .msg_control = lc.buf,
-			       .msg_controllen = sizeof(lc.buf) };
+	} c;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf,
+			      .msg_controllen = sizeof(c.buf) };
 	struct cmsghdr *cm;
-	int ours = -1, got = -1, err;
-	long res;
 
-	err = scratch(r);
-	if (err)
+	memset(&c, 0, sizeof(c));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) != 1) {
+		int err = -errno;
+
+		pr_err("pid %d: sending our fd %d to it: %s\n", r->pid, fd, strerror(-err));
 		return err;
-	err = call0(r, SYS_socketpair, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ADDR(0), 0, 0);
+	}
+	return 0;
+}
+
+/* What recvmsg needs, laid out in the scratch page with target addresses. */
+struct fd_pass {
+	int sv[2];
+	struct msghdr msg;
+	struct iovec iov;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cmsg;
+	char data[8];
+};
+
+#define PASS(field)	ADDR(offsetof(struct fd_pass, field))
+
+/* recvmsg on sock in the target: the fd number it got, or -errno. */
+static int recv_fd(struct rw_remote *r, struct fd_pass *t, int sock)
+{
+	struct msghdr view;
+	struct cmsghdr *cm;
+	int err, fd;
+
+	memset(&t->msg, 0, sizeof(t->msg));
+	memset(&t->cmsg, 0, sizeof(t->cmsg));
+	t->iov.iov_base = (void *)PASS(data);
+	t->iov.iov_len = sizeof(t->data);
+	t->msg.msg_iov = (void *)PASS(iov);
+	t->msg.msg_iovlen = 1;
+	t->msg.msg_control = (void *)PASS(cmsg);
+	t->msg.msg_controllen = sizeof(t->cmsg.buf);
+	err = poke(r, 0, t, sizeof(*t));
+	/* The datagram is already queued: MSG_DONTWAIT so a surprise cannot hang the target. */
 	if (!err)
-		err = peek(r, 0, t.sv, sizeof(t.sv));
+		err = sys(r, "recvmsg", RW_NR_recvmsg, sock, PASS(msg),
+			  MSG_CMSG_CLOEXEC | MSG_DONTWAIT, 0, NULL);
+	if (!err)
+		err = peek(r, 0, t, sizeof(*t));
+	if (err) {
+		pr_err("pid %d: recvmsg of the passed fd in the target: %s\n", r->pid,
+		       strerror(-err));
+		return err;
+	}
+	/* Walk the control data in our copy: only the lengths matter, not the addresses. */
+	view = (struct msghdr){ .msg_control = t->cmsg.buf, .msg_controllen = t->msg.msg_controllen };
+	if (view.msg_controllen > sizeof(t->cmsg.buf))
+		view.msg_controllen = sizeof(t->cmsg.buf);
+	cm = CMSG_FIRSTHDR(&view);
+	if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+	    cm->cmsg_len < CMSG_LEN(sizeof(int))) {
+		/* CTRUNC: the kernel could not install the fd (RLIMIT_NOFILE, ...). */
+		err = t->msg.msg_flags & MSG_CTRUNC ? -EMFILE : -EIO;
+		pr_err("pid %d: no fd arrived in the target (msg_flags %#x)\n", r->pid,
+		       t->msg.msg_flags);
+		return err;
+	}
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* Put fd got (FD_CLOEXEC set by MSG_CMSG_CLOEXEC) at target_fd with the wanted flag. */
+static int place_fd(struct rw_remote *r, int got, int target_fd, bool cloexec)
+{
+	int err;
+
+	/* dup3 refuses oldfd == newfd: only the flag needs fixing then. */
+	if (got == target_fd)
+		err = sys(r, "fcntl(F_SETFD)", RW_NR_fcntl, got, F_SETFD, cloexec ? FD_CLOEXEC : 0,
+			  0, NULL);
+	else
+		err = sys(r, "dup3", RW_NR_dup3, got, target_fd, cloexec ? O_CLOEXEC : 0, 0, NULL);
+	if (err)
+		pr_err("pid %d: placing the passed fd (%d) at %d: %s\n", r->pid, got, target_fd,
+		       strerror(-err));
+	return err;
+}
+
+/* Close a temporary fd in the target; a leak there is worth a warning. */
+static void close_temp(struct rw_remote *r, int fd)
+{
+	int err = sys(r, "close", RW_NR_close, fd, 0, 0, 0, NULL);
+
+	if (err && err != -ESRCH)
+		pr_warn("pid %d: closing our temporary fd %d in it: %s\n", r->pid, fd,
+			strerror(-err));
+}
+
+/*
+ * The temporaries are all fresh fd numbers, so one of them can be target_fd
+ * itself when that was free: sv[0] is closed before the recvmsg (the fd
+ * then lands there), sv[1] is replaced by dup3 and so not closed after.
+ */
+int remote_install_fd(struct rw_remote *r, int local_fd, int target_fd, bool cloexec)
+{
+	struct fd_pass t;
+	int ours, got = -1, err;
+
+	if (target_fd < 0 || local_fd < 0)
+		return -EBADF;
+	err = scratch(r);
+	if (!err)
+		err = sys(r, "socketpair", RW_NR_socketpair, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
+			  PASS(sv), NULL);
+	if (!err)
+		err = peek(r, offsetof(struct fd_pass, sv), t.sv, sizeof(t.sv));
 	if (err) {
 		pr_err("pid %d: socketpair in the target: %s\n", r->pid, strerror(-err));
 		return err;
 	}
 	ours = take_fd(r->pid, t.sv[0]);
+	close_temp(r, t.sv[0]);
 	if (ours < 0) {
 		err = ours;
-		pr_err("pid %d: taking our end of its socketpair: %s\n", r->pid, strerror(-err));
 		goto out;
 	}
-	/* Send the fd, then receive it in the target. */
-	memset(&lc, 0, sizeof(lc));
-	cm = CMSG_FIRSTHDR(&lmsg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &local_fd, sizeof(int));
-	if (sendmsg(ours, &lmsg, 0) != 1) {
-		err = -errno;
-		pr_err("pid %d: passing fd %d: %s\n", r->pid, local_fd, strerror(errno));
-		goto out;
-	}
-	memset(&t.msg, 0, sizeof(t.msg));
-	memset(&t.cmsg, 0, sizeof(t.cmsg));
-	t.iov.iov_base = (void *)ADDR(offsetof(typeof(t), data));
-	t.iov.iov_len = sizeof(t.data);
-	t.msg.msg_iov = (void *)ADDR(offsetof(typeof(t), iov));
-	t.msg.msg_iovlen = 1;
-	t.msg.msg_control = (void *)ADDR(offsetof(typeof(t), cmsg));
-	t.msg.msg_controllen = sizeof(t.cmsg.buf);
-	err = poke(r, 0, &t, sizeof(t));
-	if (!err)
-		err = remote_call(r, SYS_recvmsg, t.sv[1], ADDR(offsetof(typeof(t), msg)),
-				  MSG_CMSG_CLOEXEC, 0, 0, 0, &res);
-	if (!err && res < 0)
-		err = (int)res;
-	if (!err)
-		err = peek(r, 0, &t, sizeof(t));
-	if (err) {
-		pr_err("pid %d: receiving the fd in the target: %s\n", r->pid, strerror(-err));
-		goto out;
-	}
-	{
-		/* The control message now holds the target's new fd number. */
-		struct msghdr view = { .msg_control = t.cmsg.buf, .msg_controllen = sizeof(t.cmsg.buf) };
-		struct cmsghdr *c = CMSG_FIRSTHDR(&view);
-
-		if (!c || c->cmsg_type != SCM_RIGHTS) {
-			err = -EIO;
-			goto out;
-		}
-		memcpy(&got, CMSG_DATA(c), sizeof(int));
-	}
-	if (got == target_fd)
-		err = call0(r, SYS_fcntl, got, F_SETFD, cloexec ? FD_CLOEXEC : 0, 0, 0, 0);
-	else
-		err = call0(r, SYS_dup3, got, target_fd, cloexec ? O_CLOEXEC : 0, 0, 0, 0);
+	err = send_fd(r, ours, local_fd);
+	close(ours);
 	if (err)
-		pr_err("pid %d: placing the fd at %d: %s\n", r->pid, target_fd, strerror(-err));
+		goto out;
+	got = recv_fd(r, &t, t.sv[1]);
+	if (got < 0) {
+		err = got;
+		goto out;
+	}
+	err = place_fd(r, got, target_fd, cloexec);
+	if (!err) {
+		pr_debug("pid %d: our fd %d is its fd %d now\n", r->pid, local_fd, target_fd);
+		if (got != target_fd)
+			close_temp(r, got);
+		if (t.sv[1] != target_fd)
+			close_temp(r, t.sv[1]);
+		return 0;
+	}
 out:
-	if (got >= 0 && got != target_fd)
-		call0(r, SYS_close, got, 0, 0, 0, 0, 0);
-	call0(r, SYS_close, t.sv[0], 0, 0, 0, 0, 0);
-	call0(r, SYS_close, t.sv[1], 0, 0, 0, 0, 0);
-	if (ours >= 0)
-		close(ours);
+	/* Nothing here is target_fd as it was before: close it all. */
+	if (got >= 0)
+		close_temp(r, got);
+	close_temp(r, t.sv[1]);
 	return err;
 }
 
@@ -448,10 +579,17 @@ int proc_list_posix_timers(pid_t pid, int **ids, size_t *n)
 	*n = 0;
 	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
 	err = read_whole_file(AT_FDCWD, path, 16 << 20, &text, &len);
-	if (err == -ENOENT)
-		return -ESRCH;
-	if (err)
+	if (err == -ENOENT) {
+		/* No such process, or a kernel without CONFIG_CHECKPOINT_RESTORE. */
+		snprintf(path, sizeof(path), "/proc/%d", pid);
+		err = access(path, F_OK) ? -ESRCH : -EOPNOTSUPP;
+	}
+	if (err) {
+		if (err != -ESRCH)
+			pr_err("pid %d: reading /proc/%d/timers: %s\n", pid, pid, strerror(-err));
 		return err;
+	}
+	/* One "ID: <id>" line per timer, at the start of its block. */
 	for (p = text; (p = strstr(p, "ID: ")); p += 4) {
 		if (p != text && p[-1] != '\n')
 			continue;
@@ -461,12 +599,13 @@ int proc_list_posix_timers(pid_t pid, int **ids, size_t *n)
 			if (!more) {
 				free(*ids);
 				*ids = NULL;
+				*n = 0;
 				free(text);
 				return -ENOMEM;
 			}
 			*ids = more;
 		}
-		(*ids)[(*n)++] = atoi(p + 4);
+		(*ids)[(*n)++] = (int)strtol(p + 4, NULL, 10);
 	}
 	free(text);
 	qsort(*ids, *n, sizeof(int), cmp_int);

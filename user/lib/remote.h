@@ -9,7 +9,9 @@
  * Return convention everywhere: 0 on success; the syscall's -errno when the
  * target's kernel refused; a ptrace failure (the thread died: -ESRCH) is
  * logged and returned as -errno too, and sets r->broken so the caller can
- * tell "the target said no" from "we lost the target".
+ * tell "the target said no" from "we lost the target" (once set, every call
+ * fails with -ESRCH). Refusals are logged at debug level only: whether one
+ * is an error is the caller's call.
  */
 #ifndef RW_REMOTE_H
 #define RW_REMOTE_H
@@ -75,9 +77,17 @@ int remote_close_fd(struct rw_remote *r, int fd);
 int remote_set_fd_flags(struct rw_remote *r, int fd, int fd_flags);
 /* prctl(PR_SET_NAME) of the seized thread. */
 int remote_set_comm(struct rw_remote *r, const char *comm);
-/* wait4(pid, NULL, options | __WALL, NULL) in the target: reap a child it owns. */
+/*
+ * wait4(pid, NULL, options | __WALL, NULL) in the target: reap a child it
+ * owns. Without WNOHANG a child that is not a zombie yet blocks us too.
+ */
 int remote_wait4(struct rw_remote *r, pid_t pid, int options, pid_t *reaped);
-/* Dequeue pending signals in set (sigtimedwait with a zero timeout) until none is left. */
+/*
+ * Dequeue pending signals in set (sigtimedwait with a zero timeout) until
+ * none is left: the process's shared queue and the seized thread's own, not
+ * other threads' private queues. An unblocked pending signal is delivered by
+ * the injection itself before it could be dequeued (see inject_syscall()).
+ */
 int remote_drain_signals(struct rw_remote *r, uint64_t set);
 
 /*

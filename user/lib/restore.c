@@ -304,6 +304,13 @@ static int apply_process_state(const struct rw_plan *p, const struct rw_proc_ima
 			return failed(why, whylen, err, "pid %d: restoring the disposition of signal %d",
 				      p->tgid, sig);
 	}
+	if (p->drain_signals) {
+		err = remote_drain_signals(r, p->drain_signals);
+		st->injected++;
+		if (err)
+			return failed(why, whylen, err, "pid %d: dequeuing signals raised since the "
+				      "checkpoint", p->tgid);
+	}
 	for (size_t i = 0; i < p->ndelete_timers; i++) {
 		err = remote_timer_delete(r, p->delete_timers[i]);
 		st->injected++;

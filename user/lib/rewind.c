@@ -56,7 +56,8 @@ static int failed(char *why, size_t whylen, int err, const char *fmt, ...)
 /* ---- checkpoint --------------------------------------------------------------- */
 
 int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_image *img,
-			      struct rw_ckpt_stats *st, char *why, size_t whylen)
+			      void (*quiesce)(void *ctx), void *ctx, struct rw_ckpt_stats *st,
+			      char *why, size_t whylen)
 {
 	struct rw_maps maps = { 0 };
 	struct rw_frozen f;
@@ -95,6 +96,8 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	remote_init(&r, freeze_any(&f), tgid);
 	err = image_capture(img, &f, &r);
 	remote_close(&r);
+	if (quiesce)
+		quiesce(ctx);
 	t1 = rw_now_ns();
 	st->capture_ns += t1 - t;
 	t = t1;
@@ -174,9 +177,6 @@ int rewind_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplet
 		case RW_NR_dup3:
 		case RW_NR_fcntl:
 			out->fd_flags_changed = true;
-			break;
-		case RW_NR_umask:
-			out->umask_called = true;
 			break;
 		}
 	}
@@ -310,17 +310,6 @@ static bool layout_as_checkpoint(const struct rw_rewinding *rw, const struct rw_
 	return true;
 }
 
-/* umask and the ignored/caught sets only change by calls the log sees, or SA_RESETHAND. */
-static bool status_as_checkpoint(const struct rw_proc_image *img, const struct rw_log_facts *facts)
-{
-	if (facts->incomplete || facts->umask_called || facts->sigactions_called)
-		return false;
-	for (int sig = 1; sig <= RW_NSIG; sig++)
-		if (img->sigactions[sig].flags & SA_RESETHAND)
-			return false;
-	return true;
-}
-
 int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 		struct rw_rewind_stats *st, char *why, size_t whylen)
 {
@@ -369,13 +358,9 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 		obs.maps = &img->maps;
 	else
 		err = proc_read_maps(freeze_any(&rw->f)->tid, &maps);
-	if (!err && status_as_checkpoint(img, facts)) {
-		status.umask = img->umask;
-		status.sig_ignored = img->sig_ignored;
-		status.sig_caught = img->sig_caught;
-	} else if (!err) {
+	/* Always: a signal pending now, from anyone, must not be delivered after the rewind. */
+	if (!err)
 		err = proc_read_status(img->tgid, &status);
-	}
 	if (!err)
 		err = image_stat_proc_link(img->tgid, "cwd", &cwd);
 	if (!err)
@@ -411,6 +396,7 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	obs.umask = status.umask;
 	obs.sig_ignored = status.sig_ignored;
 	obs.sig_caught = status.sig_caught;
+	obs.sig_pending_shared = status.sig_pending_shared;
 	obs.timer_ids = timers;
 	obs.ntimers = ntimers;
 	err = plan_build(img, &obs, &rw->plan);

@@ -31,8 +31,13 @@ struct rw_ckpt_stats {
  * while it is stopped and before the capture: no write can fall between.
  * 0 or -errno with the cause in why.
  */
+/*
+ * quiesce(ctx) runs while the process is still stopped, after the capture:
+ * the caller consumes the records our own injected syscalls produced.
+ */
 int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_image *img,
-			      struct rw_ckpt_stats *st, char *why, size_t whylen);
+			      void (*quiesce)(void *ctx), void *ctx, struct rw_ckpt_stats *st,
+			      char *why, size_t whylen);
 
 /* What the BPF log of the invocation says about one process. */
 struct rw_log_facts {
@@ -41,7 +46,6 @@ struct rw_log_facts {
 	bool incomplete;		/* records were dropped */
 	bool brk_called, timers_called, fd_flags_changed;
 	bool layout_changed;		/* any layout call or exec: the maps must be read */
-	bool umask_called;
 	uint64_t sigactions_called;
 };
 

@@ -59,6 +59,7 @@ struct rw_session {
 	enum rw_on_failure on_failure;
 	bool checkpointed;
 	bool busy;			/* inside checkpoint or rewind: images are in use */
+	bool discard;			/* records now come from our own injected syscalls */
 	pid_t lost;			/* a checkpointed process that exited between rewinds */
 	pid_t *bystanders;		/* pid mode: children that predate the checkpoint, left alone */
 	size_t nbystanders;
@@ -772,6 +773,21 @@ static int add_pid(pid_t **arr, size_t *n, pid_t pid)
 	return 1;
 }
 
+struct quiesce_ctx {
+	struct rw_sessions *S;
+	struct rw_session *s;
+};
+
+/* What the target did up to its stop is the log's; what our injections did is not. */
+static void drop_own_records(void *arg)
+{
+	struct quiesce_ctx *q = arg;
+
+	q->s->discard = true;
+	tracker_drain(q->S->tracker);
+	q->s->discard = false;
+}
+
 static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 {
 	static const char *const names[] = { "stop", "arm", "capture", "resume", "total" };
@@ -814,6 +830,16 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	if (s->pid && !find_target(s, s->pid)->alive)
 		return error_response("session %u: process %d has exited", s->id, s->pid);
 
+	/* Nothing before the checkpoint belongs to the first invocation. */
+	tracker_drain(S->tracker);
+	{
+		struct rw_invocation *fresh = invocation_new(s->cur->number, rw_now_ns());
+
+		if (!fresh)
+			return error_response("out of memory");
+		invocation_free(s->cur);
+		s->cur = fresh;
+	}
 	warnings = json_object_new_array();
 	s->busy = true;
 	for (size_t i = 0; i < s->ntargets; i++) {
@@ -823,8 +849,10 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		if (!t->alive)
 			continue;
 		t->img = calloc(1, sizeof(*t->img));
-		err = t->img ? rewind_checkpoint_process(t->tgid, &t->wp, t->img, &st, why,
-							 sizeof(why)) : -ENOMEM;
+		struct quiesce_ctx q = { S, s };
+
+		err = t->img ? rewind_checkpoint_process(t->tgid, &t->wp, t->img, drop_own_records,
+							 &q, &st, why, sizeof(why)) : -ENOMEM;
 		if (err) {
 			free(t->img);
 			t->img = NULL;
@@ -874,17 +902,7 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		}
 		free(kids);
 	}
-	/* What happened before the checkpoint is not the first invocation's. */
 	s->busy = false;
-	tracker_drain(S->tracker);
-	{
-		struct rw_invocation *fresh = invocation_new(s->cur->number, rw_now_ns());
-
-		if (fresh) {
-			invocation_free(s->cur);
-			s->cur = fresh;
-		}
-	}
 	s->dropped_seen = tracker_dropped(S->tracker, s->id);
 	s->checkpointed = true;
 	pr_info("session %u: checkpoint of %zu process(es), %zu thread(s), %llu pages stored\n",
@@ -1052,6 +1070,9 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 	}
 	for (size_t i = 0; i < nprocs && !err; i++)
 		err = rewind_stop(&procs[i], &st, why, sizeof(why));
+	/* All stopped: the log up to here is the invocation's; from here on records are ours. */
+	tracker_drain(S->tracker);
+	s->discard = true;
 	if (!err) {
 		uint64_t t = rw_now_ns();
 
@@ -1109,6 +1130,8 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 	if (err) {
 		free(killed);
 		s->busy = false;
+		tracker_drain(S->tracker);
+		s->discard = false;
 		resp = fail_closed(S, s, procs, nprocs, why);
 		free(procs);
 		return resp;
@@ -1120,23 +1143,16 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 			invocation_add_written(inv, procs[i].img->tgid, procs[i].written.r[k].start,
 					       procs[i].written.r[k].end);
 	plans = json_object_new_array();
-	for (size_t i = 0; i < nprocs; i++)
-		json_object_array_add(plans, plan_to_json(&procs[i].plan));
-	for (size_t i = 0; i < nprocs; i++)
-		if (rewind_resume(&procs[i], &st) && !err) {
-			err = -ESRCH;
-			snprintf(why, sizeof(why), "pid %d: a thread died while being released",
-				 procs[i].img->tgid);
-		}
-	s->busy = false;
-	if (err) {
-		json_object_put(plans);
-		free(killed);
-		resp = fail_closed(S, s, procs, 0, why);
-		free(procs);
-		return resp;
+	for (size_t i = 0; i < nprocs; i++) {
+		json_object *pj = plan_to_json(&procs[i].plan);
+
+		pr_debug("session %u: plan %s\n", s->id,
+			 json_object_to_json_string_ext(pj, JSON_C_TO_STRING_PLAIN));
+		json_object_array_add(plans, pj);
 	}
-	free(procs);
+	/* Our injections' records go; the next invocation starts before anything runs. */
+	tracker_drain(S->tracker);
+	s->discard = false;
 	for (size_t i = 0; i < nkilled; i++)
 		invocation_note(inv, "pid %d was created since the checkpoint: killed", killed[i]);
 	free(killed);
@@ -1144,6 +1160,19 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 	report = invocation_to_json(inv);
 	next_invocation(s);
 	compact_targets(s);
+	for (size_t i = 0; i < nprocs; i++)
+		if (rewind_resume(&procs[i], &st) && !err) {
+			err = -ESRCH;
+			snprintf(why, sizeof(why), "pid %d: a thread died while being released",
+				 procs[i].img->tgid);
+		}
+	s->busy = false;
+	free(procs);
+	if (err) {
+		json_object_put(plans);
+		json_object_put(report);
+		return fail_closed(S, s, NULL, 0, why);
+	}
 
 	resp = json_object_new_object();
 	o = json_object_new_object();
@@ -1255,6 +1284,8 @@ int sessions_on_record(void *ctx, const void *data, size_t size)
 		S->bad_records++;
 		return 0;
 	}
+	if (s->discard)
+		return 0;
 	if (h->kind == RW_EV_TASK && size >= sizeof(struct rw_task_event))
 		on_task_record(s, data);
 	if (invocation_add_record(s->cur, data, size))
