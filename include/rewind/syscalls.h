@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * x86_64 numbers of the syscalls the tracker records (the `nr` of
- * rw_syscall_event and rw_file_event). Spelled out here because BPF code
+ * rw_syscall_event and rw_file_event) and of those rewindd injects into
+ * targets (remote.c, inject.c). Spelled out here because BPF code
  * cannot include the host's <asm/unistd_64.h> and Debian 12's copy predates
  * openat2's neighbours such as fchmodat2. tests/unit/test_syscalls.c checks
  * them against the host header.
@@ -25,9 +26,14 @@ enum rw_syscall_nr {
 	RW_NR_shmat = 30,
 	RW_NR_dup = 32,
 	RW_NR_dup2 = 33,
+	RW_NR_getitimer = 36,
 	RW_NR_alarm = 37,
 	RW_NR_setitimer = 38,
 	RW_NR_sendfile = 40,
+	RW_NR_recvmsg = 47,
+	RW_NR_socketpair = 53,
+	RW_NR_exit = 60,
+	RW_NR_wait4 = 61,
 	RW_NR_shmdt = 67,
 	RW_NR_fcntl = 72,
 	RW_NR_truncate = 76,
@@ -47,18 +53,21 @@ enum rw_syscall_nr {
 	RW_NR_fchown = 93,
 	RW_NR_lchown = 94,
 	RW_NR_umask = 95,
+	RW_NR_rt_sigtimedwait = 128,
 	RW_NR_utime = 132,
 	RW_NR_mknod = 133,
+	RW_NR_prctl = 157,
 	RW_NR_setxattr = 188,
 	RW_NR_lsetxattr = 189,
 	RW_NR_fsetxattr = 190,
 	RW_NR_removexattr = 197,
 	RW_NR_lremovexattr = 198,
 	RW_NR_fremovexattr = 199,
+	RW_NR_remap_file_pages = 216,
 	RW_NR_timer_create = 222,
 	RW_NR_timer_settime = 223,
+	RW_NR_timer_gettime = 224,
 	RW_NR_timer_delete = 226,
-	RW_NR_remap_file_pages = 216,
 	RW_NR_utimes = 235,
 	RW_NR_openat = 257,
 	RW_NR_mkdirat = 258,
@@ -79,7 +88,9 @@ enum rw_syscall_nr {
 	RW_NR_copy_file_range = 326,
 	RW_NR_pwritev2 = 328,
 	RW_NR_pkey_mprotect = 329,
+	RW_NR_pidfd_open = 434,
 	RW_NR_openat2 = 437,
+	RW_NR_pidfd_getfd = 438,
 	RW_NR_fchmodat2 = 452,
 };
 

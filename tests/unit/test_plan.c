@@ -324,6 +324,12 @@ static void process_state(void **state)
 	assert_true(f->plan.timers);
 	assert_int_equal(f->plan.ndelete_timers, 2);
 
+	/* An alarm that fired during the invocation: its signal must not be delivered after it. */
+	f->img.sig_pending_shared = 1ULL << (SIGUSR2 - 1);	/* pending at the checkpoint: kept */
+	f->obs.sig_pending_shared = (1ULL << (SIGALRM - 1)) | (1ULL << (SIGUSR2 - 1));
+	build(f);
+	assert_int_equal(f->plan.drain_signals, 1ULL << (SIGALRM - 1));
+
 	/* A disposition changed without a call the log saw (SA_RESETHAND): all of them. */
 	f->obs.sig_caught = 1;
 	build(f);

@@ -181,6 +181,7 @@ static const char status_text[] =
 	"VmRSS:\t    1234 kB\n"
 	"Threads:\t7\n"
 	"SigQ:\t0/63397\n"
+	"ShdPnd:\t0000000000002000\n"
 	"SigIgn:\t0000000000001000\n"
 	"SigCgt:\t0000000180004002\n"
 	"CapPrm:\t00000000a80425fb\n"
@@ -207,6 +208,7 @@ static void parse_status(void **state)
 	assert_int_equal(st.umask, 022);
 	assert_int_equal(st.sig_ignored, 1ULL << (SIGPIPE - 1));
 	assert_int_equal(st.sig_caught, 0x180004002ULL);
+	assert_int_equal(st.sig_pending_shared, 1ULL << (SIGALRM - 1));
 
 	/* A zombie's status, a long name truncated to comm's 15 characters. */
 	assert_int_equal(proc_parse_status("Name:\tabcdefghijklmnopq\nState:\tZ (zombie)\n"

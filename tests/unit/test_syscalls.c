@@ -29,6 +29,10 @@ static void numbers_match_host(void **state)
 	CHECK(fchmodat); CHECK(splice); CHECK(utimensat); CHECK(fallocate); CHECK(dup3);
 	CHECK(pwritev); CHECK(renameat2); CHECK(copy_file_range); CHECK(pwritev2);
 	CHECK(pkey_mprotect);
+	/* injected into targets */
+	CHECK(getitimer); CHECK(recvmsg); CHECK(socketpair); CHECK(exit); CHECK(wait4);
+	CHECK(rt_sigtimedwait); CHECK(prctl); CHECK(timer_gettime); CHECK(pidfd_open);
+	CHECK(pidfd_getfd);
 #ifdef __NR_openat2
 	CHECK(openat2);
 #endif

@@ -50,7 +50,12 @@ int inject_release(struct rw_inject *ij);
  * instruction, RAX = 60, orig_rax = -1, continue, and wait until it is gone.
  * The process's other threads are untouched. The kernel writes the thread's
  * clear_child_tid and robust-futex memory on the way out: do this before a
- * memory rollback. 0 once the thread is gone.
+ * memory rollback. 0 once the thread is gone (reaped by us, its tracer), and
+ * ij->seized is then false.
+ * The caller's duty: the thread must not be the process's last one (that
+ * would end the process). The main thread is refused (-EINVAL): its exit
+ * would wait as a zombie for all the others. A signal stop on the way out
+ * is continued without the signal.
  */
 int inject_exit_thread(struct rw_inject *ij);
 

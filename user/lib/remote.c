@@ -132,6 +132,8 @@ static int xfer(struct rw_remote *r, size_t off, void *buf, size_t len, bool wri
 	ssize_t n;
 	int err;
 
+	if (r->broken)
+		return -ESRCH;
 	if (off + len > r->scratch_len)
 		return -E2BIG;
 	if (write)
@@ -283,7 +285,7 @@ int remote_timer_delete(struct rw_remote *r, int id)
 
 int remote_umask(struct rw_remote *r, mode_t mask, mode_t *old)
 {
-	long res;
+	long res = 0;
 	int err = sys(r, "umask", RW_NR_umask, mask, 0, 0, 0, &res);
 
 	if (!err)
@@ -335,7 +337,7 @@ int remote_set_comm(struct rw_remote *r, const char *comm)
 
 int remote_wait4(struct rw_remote *r, pid_t pid, int options, pid_t *reaped)
 {
-	long res;
+	long res = 0;
 	int err = sys(r, "wait4", RW_NR_wait4, pid, 0, options | __WALL, 0, &res);
 
 	if (!err)
@@ -465,7 +467,8 @@ static int recv_fd(struct rw_remote *r, struct fd_pass *t, int sock)
 		return err;
 	}
 	/* Walk the control data in our copy: only the lengths matter, not the addresses. */
-	view = (struct msghdr){ .msg_control = t->cmsg.buf, .msg_controllen = t->msg.msg_controllen };
+	view = (struct msghdr){ .msg_control = t->cmsg.buf,
+				.msg_controllen = t->msg.msg_controllen };
 	if (view.msg_controllen > sizeof(t->cmsg.buf))
 		view.msg_controllen = sizeof(t->cmsg.buf);
 	cm = CMSG_FIRSTHDR(&view);
@@ -518,8 +521,11 @@ int remote_install_fd(struct rw_remote *r, int local_fd, int target_fd, bool clo
 	struct fd_pass t;
 	int ours, got = -1, err;
 
-	if (target_fd < 0 || local_fd < 0)
+	if (target_fd < 0 || local_fd < 0) {
+		pr_err("pid %d: installing our fd %d as its fd %d: bad fd\n", r->pid, local_fd,
+		       target_fd);
 		return -EBADF;
+	}
 	err = scratch(r);
 	if (!err)
 		err = sys(r, "socketpair", RW_NR_socketpair, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0,
@@ -608,6 +614,7 @@ int proc_list_posix_timers(pid_t pid, int **ids, size_t *n)
 		(*ids)[(*n)++] = (int)strtol(p + 4, NULL, 10);
 	}
 	free(text);
-	qsort(*ids, *n, sizeof(int), cmp_int);
+	if (*n > 1)
+		qsort(*ids, *n, sizeof(int), cmp_int);
 	return 0;
 }

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Plumbing for library tests that drive a real child process over pipes:
+ * whole-buffer pipe I/O and "is that thread blocked in syscall nr yet",
+ * read from /proc/PID/task/TID/syscall instead of sleeping. Include after
+ * <cmocka.h>.
+ */
+#ifndef RW_TEST_CHILD_H
+#define RW_TEST_CHILD_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+
+/* All of len bytes through fd (write if wr, else read); -1 on EOF or error. */
+static inline int io_full(int fd, void *buf, size_t len, bool wr)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t n = wr ? write(fd, p, len) : read(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Yield until thread tid of pid sits in syscall nr; fail the test after 10 s. */
+static inline void wait_in_syscall(pid_t pid, pid_t tid, long nr)
+{
+	struct timespec t0, t;
+	char path[96];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		char *text;
+		size_t len;
+		bool in;
+
+		assert_int_equal(read_whole_file(AT_FDCWD, path, 4096, &text, &len), 0);
+		/* "running" while it runs, else the syscall number first */
+		in = text[0] >= '0' && text[0] <= '9' && strtol(text, NULL, 10) == nr;
+		free(text);
+		if (in)
+			return;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > 10)
+			fail_msg("thread %d of %d never blocked in syscall %ld", tid, pid, nr);
+		sched_yield();
+	}
+}
+
+#endif /* RW_TEST_CHILD_H */
