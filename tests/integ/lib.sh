@@ -128,3 +128,51 @@ require_root() {
 		exit 0
 	fi
 }
+
+# leak scenarios
+# Functions under test (tests/leak) speak lines: "ready", then one answer
+# per request. start_fn COMMAND [ARGS...] runs any such program as the
+# coprocess FN: pid FPID, its stdin FIN, its stdout FOUT, first line READY.
+start_fn() {
+	coproc FN { exec "$@"; }
+	FPID=$FN_PID
+	exec {FIN}>&"${FN[1]}" {FOUT}<&"${FN[0]}"
+	read -r READY <&"$FOUT" || { echo "function exited before ready: $*"; return 1; }
+	case "$READY" in ready*) ;; *) echo "function said: $READY"; return 1 ;; esac
+}
+
+# fn_ask LINE: one request, its one-line answer in ANSWER. The bound only
+# keeps a function left stopped (a rewind bug) from hanging the suite.
+fn_ask() {
+	echo "$1" >&"$FIN" || { echo "function gone before: $1"; return 1; }
+	read -t 120 -r ANSWER <&"$FOUT" || { echo "function gone or stuck (no answer in 120 s) to: $1"; return 1; }
+}
+
+# stop_fn: "exit", then the end of its stdout says it is gone (bounded: a
+# rewind bug may leave it stopped), then kill what it left running.
+stop_fn() {
+	[ -n "${FPID:-}" ] || return 0
+	local kids k line rc
+	kids=$(cat /proc/"$FPID"/task/*/children 2>/dev/null)
+	echo exit >&"$FIN" 2>/dev/null
+	exec {FIN}>&-
+	while :; do
+		read -t 30 -r line <&"$FOUT"
+		rc=$?
+		[ $rc = 0 ] || break
+	done
+	[ $rc -gt 128 ] && kill -KILL "$FPID" 2>/dev/null
+	exec {FOUT}<&-
+	wait "$FPID" 2>/dev/null
+	for k in $kids; do kill -KILL "$k" 2>/dev/null; done
+	FPID=
+}
+
+# random_secret: 32 random letters from g-z and G-Z (never a hex digit,
+# never NUL), printed as 64 hex digits: the form the functions take.
+random_secret() {
+	local s
+	s=$(head -c 4096 /dev/urandom | LC_ALL=C tr -dc 'g-zG-Z' | head -c 32)
+	[ ${#s} = 32 ] || return 1
+	printf %s "$s" | od -An -tx1 -v | tr -d ' \n'
+}

@@ -12,8 +12,10 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "image.h"
 #include "log.h"
@@ -276,6 +278,7 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 		.ret = PAGE_IS_FILE | PAGE_IS_PFNZERO,
 	};
 	struct page_collect c = { .img = img };
+	uint64_t t0 = rw_now_ns(), t1, t2;
 	int fd, err = 0;
 
 	fd = pagemap_open(img->tgid, tid);
@@ -291,18 +294,32 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 	if (err)
 		return err;
 	img->pages_stored = c.pages;
+	t1 = rw_now_ns();
 	if (!c.pages)
 		return 0;
 	img->store_len = c.pages * RW_PAGE_SIZE;
 	img->store = mmap(NULL, img->store_len, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_POPULATE, -1, 0);
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (img->store == MAP_FAILED) {
 		img->store = NULL;
 		err = -errno;
 		pr_perror("pid %d: allocating %zu bytes for its pages", img->tgid, img->store_len);
 		return err;
 	}
-	return read_runs(img);
+	/*
+	 * Faulting the store in 4 KiB at a time costs more than copying into it
+	 * (measured: ~10 us a page here): huge pages, populated in one call.
+	 */
+	madvise(img->store, img->store_len, MADV_HUGEPAGE);
+	if (madvise(img->store, img->store_len, MADV_POPULATE_WRITE))
+		pr_debug("pid %d: MADV_POPULATE_WRITE: %s\n", img->tgid, strerror(errno));
+	t2 = rw_now_ns();
+	err = read_runs(img);
+	pr_debug("pid %d: %llu pages in %zu runs: scan %llu us, allocate %llu us, read %llu us\n",
+		 img->tgid, (unsigned long long)c.pages, img->nruns,
+		 (unsigned long long)(t1 - t0) / 1000, (unsigned long long)(t2 - t1) / 1000,
+		 (unsigned long long)(rw_now_ns() - t2) / 1000);
+	return err;
 }
 
 static int capture_fds(struct rw_proc_image *img)

@@ -25,14 +25,6 @@
 
 static const uint8_t zero_page[RW_PAGE_SIZE] __attribute__((aligned(4096)));
 
-uint64_t rw_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 static int failed(char *why, size_t whylen, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static int failed(char *why, size_t whylen, int err, const char *fmt, ...)

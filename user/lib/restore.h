@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 
+#include "clock.h"
 #include "freeze.h"
 #include "image.h"
 #include "plan.h"
@@ -37,7 +38,5 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 			   struct rw_frozen *f, struct rw_remote *r, struct rw_restore_stats *st,
 			   char *why, size_t whylen);
 
-/* Monotonic nanoseconds, for the timing breakdowns. */
-uint64_t rw_now_ns(void);
 
 #endif /* RW_RESTORE_H */

@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "cgroup.h"
+#include "clock.h"
 #include "invocation.h"
 #include "log.h"
 #include "proc.h"
@@ -71,14 +72,6 @@ struct rw_session {
 	uint64_t dropped_seen;		/* BPF drop counter at the last mark */
 	uint64_t dropped_total;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static json_object *error_response(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static json_object *error_response(const char *fmt, ...)
@@ -380,7 +373,7 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 		snprintf(s->cgroup, sizeof(s->cgroup), "%s", path);
 
 	/* Records may arrive as soon as the slot is published: the invocation must exist. */
-	s->cur = invocation_new(1, now_ns());
+	s->cur = invocation_new(1, rw_now_ns());
 	if (!s->cur) {
 		resp = error_response("out of memory");
 		goto fail;
@@ -414,7 +407,7 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 		}
 		json_object_array_add(targets, json_object_new_int(pids[i]));
 	}
-	s->cur->start_ns = now_ns();
+	s->cur->start_ns = rw_now_ns();
 	for (size_t i = 0; i < json_object_array_length(warnings); i++)
 		invocation_note(s->cur, "%s",
 				json_object_get_string(json_object_array_get_idx(warnings, i)));
@@ -540,7 +533,7 @@ static json_object *do_mark(struct rw_sessions *S, struct rw_session *s)
 			target_disarm(t);
 		}
 	}
-	err = invocation_close(inv, now_ns(), target_covers, target_maps, s);
+	err = invocation_close(inv, rw_now_ns(), target_covers, target_maps, s);
 	if (err)
 		invocation_note(inv, "aggregation incomplete: %s", strerror(-err));
 

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Leak scenarios (DESIGN.md §6): a function in C, Python (/usr/bin/python3)
+# and Node (/usr/bin/node) keeps a caller's secret in one persistence point
+# (tests/leak: global, heap, env, thread, child, fd); the next invocation
+# looks for it everywhere, its own memory included.
+#
+#   leak_LANG_SCENARIO_norewind  no rewindd: the next invocation finds the
+#       secret, in the scenario's own place. Proves the scenario leaks and
+#       that this test can fail. Controls: a search before the plant, and a
+#       search for another secret after it, find nothing (the search does not
+#       find its own key).
+#   leak_LANG_SCENARIO_rewind    attach, checkpoint, plant, rewind --verify
+#       (must exit 0), then the search must answer "clean".
+# One process per test: no scenario can hide or cause another's result.
+cd "$(dirname "$0")/../.."
+. tests/integ/lib.sh
+
+LANGS=(c py js)
+SCENARIOS=(global heap env thread child fd)
+
+# Where the norewind search must find the secret: the scenario's own place
+# (an extended regex over the comma-separated places of "found ...").
+declare -A OWN_PLACE=(
+	[global]='(^|,)global(,|$)'
+	[heap]='(^|,)mem:'
+	[env]='(^|,)getenv(,|$)'
+	[thread]='(^|,)thread:[0-9]+(,|$)'
+	[child]='(^|,)child:[0-9]+:(cmdline|mem:)'
+	[fd]='(^|,)fd:[0-9]+:'
+)
+
+# fn_command LANG: sets FN_CMD to the function's command line; returns 77
+# (skip) when its runtime is missing.
+fn_command() {
+	case $1 in
+	c)
+		FN_CMD=("$PWD/$OUTPUT/tests/leak/leak")
+		[ -x "${FN_CMD[0]}" ] || { echo "${FN_CMD[0]} not built (make OUTPUT=$OUTPUT test builds it)"; return 1; }
+		;;
+	py)
+		[ -x /usr/bin/python3 ] || { echo "/usr/bin/python3 is missing"; return 77; }
+		FN_CMD=(/usr/bin/python3 -I "$PWD/tests/leak/leak.py")
+		;;
+	js)
+		[ -x /usr/bin/node ] || { echo "/usr/bin/node is missing"; return 77; }
+		FN_CMD=(/usr/bin/node "$PWD/tests/leak/leak.js")
+		;;
+	esac
+}
+
+# The places of the last answer that say something exists (a thread, a
+# child) rather than that the secret's bytes were seen.
+content_places() {
+	tr ',' '\n' <<<"${ANSWER#found }" | grep -Ev '^(thread|child):[0-9]+$'
+}
+
+leak_norewind() {
+	local lang=$1 sc=$2 secret other
+	fn_command "$lang" || return $?
+	secret=$(random_secret) && other=$(random_secret) || { echo "no random secret"; return 1; }
+	start_fn "${FN_CMD[@]}" || return 1
+	fn_ask "search $sc $secret" || return 1
+	expect "$lang/$sc: search before any plant (the search's own key must not count)" "$ANSWER" clean || return 1
+	fn_ask "plant $sc $secret" || return 1
+	expect "$lang/$sc: plant" "$ANSWER" done || return 1
+	fn_ask "search $sc $secret" || return 1
+	case "$ANSWER" in
+	found\ *) ;;
+	*) echo "$lang/$sc: without rewind the next invocation did not find the secret: $ANSWER"; return 1 ;;
+	esac
+	grep -Eq "${OWN_PLACE[$sc]}" <<<"${ANSWER#found }" ||
+		{ echo "$lang/$sc: found, but not in the scenario's own place (${OWN_PLACE[$sc]}): $ANSWER"; return 1; }
+	fn_ask "search $sc $other" || return 1
+	case "$ANSWER" in
+	clean) ;;
+	found\ *)
+		[ -z "$(content_places)" ] ||
+			{ echo "$lang/$sc: a secret never planted was found: $ANSWER"; return 1; } ;;
+	*) echo "$lang/$sc: search answered: $ANSWER"; return 1 ;;
+	esac
+	stop_fn
+}
+
+# The engine of this release answers "not available in this version" to a
+# rewind-mode attach and to checkpoint: that is a skip, anything else fails.
+not_available() {
+	grep -q "not available in this version" "$1"
+}
+
+leak_rewind() {
+	local lang=$1 sc=$2 secret id rc
+	fn_command "$lang" || return $?
+	[ "$(id -u)" = 0 ] || { echo "needs root (BPF, ptrace)"; return 77; }
+	[ -n "$DAEMON_PID" ] || { echo "rewindd did not start"; return 1; }
+	secret=$(random_secret) || { echo "no random secret"; return 1; }
+	start_fn "${FN_CMD[@]}" || return 1
+	if ! id=$("$CTL" attach --pid "$FPID" 2>"$TMP/attach.err"); then
+		not_available "$TMP/attach.err" && { echo "checkpoint/rewind: $(cat "$TMP/attach.err")"; return 77; }
+		echo "$lang/$sc: attach --pid $FPID failed: $(cat "$TMP/attach.err")"
+		return 1
+	fi
+	if ! timeout 300 "$CTL" checkpoint "$id" >"$TMP/checkpoint.out" 2>&1; then
+		not_available "$TMP/checkpoint.out" && { echo "checkpoint: $(cat "$TMP/checkpoint.out")"; return 77; }
+		echo "$lang/$sc: checkpoint failed: $(tail -3 "$TMP/checkpoint.out")"
+		return 1
+	fi
+	fn_ask "plant $sc $secret" || return 1
+	expect "$lang/$sc: plant" "$ANSWER" done || return 1
+	timeout 300 "$CTL" rewind "$id" --verify >"$TMP/rewind.out" 2>&1
+	rc=$?
+	[ $rc = 0 ] || { echo "$lang/$sc: rewind --verify exited $rc: $(tail -3 "$TMP/rewind.out")"; return 1; }
+	fn_ask "search $sc $secret" || { echo "$lang/$sc: function unusable after rewind"; return 1; }
+	case "$ANSWER" in
+	clean) ;;
+	found\ *) echo "$lang/$sc: LEAK after rewind --verify, the next invocation found the secret at: ${ANSWER#found }"; return 1 ;;
+	*) echo "$lang/$sc: search after rewind answered: $ANSWER"; return 1 ;;
+	esac
+	"$CTL" detach "$id" >/dev/null || { echo "$lang/$sc: detach failed"; return 1; }
+	stop_fn
+}
+
+# Whatever happened, the function and what it left running are gone before
+# the next test.
+leak_case() {
+	local rc
+	"$@"
+	rc=$?
+	stop_fn >/dev/null 2>&1
+	return $rc
+}
+
+if [ "$(id -u)" = 0 ]; then
+	start_daemon || echo "rewindd did not start" >&2
+fi
+for l in "${LANGS[@]}"; do
+	for s in "${SCENARIOS[@]}"; do
+		run_test "leak_${l}_${s}_norewind" leak_case leak_norewind "$l" "$s"
+		run_test "leak_${l}_${s}_rewind" leak_case leak_rewind "$l" "$s"
+	done
+done
