@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "child.h"
 #include "inject.h"
 #include "log.h"
 #include "proc.h"
@@ -42,63 +43,12 @@
 
 static int read_full(int fd, void *buf, size_t len)
 {
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = read(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
+	return io_full(fd, buf, len, false);
 }
 
 static int write_full(int fd, const void *buf, size_t len)
 {
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* Spin (yielding) until thread tid of pid sits in syscall nr; fail after 10 s. */
-static void wait_in_syscall(pid_t pid, pid_t tid, long nr)
-{
-	struct timespec t0, t;
-	char path[96], buf[256];
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		int fd = open(path, O_RDONLY);
-		ssize_t n;
-
-		assert_true(fd >= 0);
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		assert_true(n > 0);
-		buf[n] = '\0';
-		/* "running" while it runs, else the syscall number first */
-		if (buf[0] >= '0' && buf[0] <= '9' && strtol(buf, NULL, 10) == nr)
-			return;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec > 10)
-			fail_msg("thread %d never blocked in syscall %ld: %s", tid, nr, buf);
-		sched_yield();
-	}
+	return io_full(fd, (void *)buf, len, true);
 }
 
 static pid_t tracer_of(pid_t pid, pid_t tid)

@@ -355,11 +355,19 @@ static int capture_fds(struct rw_proc_image *img)
 		snprintf(link, sizeof(link), "/proc/%d/fd/%d", img->tgid, fds[i]);
 		len = readlink(link, fi->path, sizeof(fi->path) - 1);
 		fi->path[len > 0 ? len : 0] = '\0';
-		/* Our own reference: the description survives a close in the target. */
-		fi->held = syscall(__NR_pidfd_getfd, pidfd, fds[i], 0);
-		if (fi->held < 0)
-			pr_debug("pid %d: cannot hold fd %d (%s): %s\n", img->tgid, fds[i], fi->path,
-				 strerror(errno));
+		/*
+		 * Our own reference: the description survives a close in the
+		 * target. Not for sockets and pipe write ends: holding those would
+		 * keep their peers from ever seeing the function close them (EOF).
+		 */
+		fi->held = -1;
+		if (!S_ISSOCK(st.st_mode) &&
+		    !(S_ISFIFO(st.st_mode) && (fi->status_flags & O_ACCMODE) != O_RDONLY)) {
+			fi->held = syscall(__NR_pidfd_getfd, pidfd, fds[i], 0);
+			if (fi->held < 0)
+				pr_debug("pid %d: cannot hold fd %d (%s): %s\n", img->tgid, fds[i],
+					 fi->path, strerror(errno));
+		}
 		img->nfds++;
 	}
 	err = 0;

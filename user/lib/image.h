@@ -35,7 +35,8 @@ struct rw_page_run {
 
 struct rw_fd_image {
 	int fd;
-	int held;		/* our reference to the same open file description, or -1 */
+	int held;		/* our reference to the same open file description, or -1
+				 * (sockets and pipe write ends are not held) */
 	bool cloexec;
 	int status_flags;	/* F_GETFL of the description */
 	int64_t pos;		/* -1 where seeking makes no sense */

@@ -31,3 +31,20 @@ void rw_log(int level, const char *fmt, ...)
 	va_end(ap);
 	errno = saved_errno;
 }
+
+int rw_why(char *why, size_t whylen, int err, const char *fmt, ...)
+{
+	char msg[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (err)
+		snprintf(why, whylen, "%s: %s", msg, strerror(err < 0 ? -err : err));
+	else
+		snprintf(why, whylen, "%s", msg);
+	if (err != -ESRCH)
+		rw_log(RW_LOG_ERR, "Error: %s\n", why);
+	return err > 0 ? -err : err ? err : -EIO;
+}

@@ -8,6 +8,7 @@
 #define RW_LOG_H
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #ifndef LOG_PREFIX
@@ -28,6 +29,14 @@ extern int rw_log_level;
 void rw_log_use_syslog(const char *ident);
 
 void rw_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Write "message: strerror(-err)" (or just the message when err is 0) into
+ * why, for an answer to a client, log it as an error unless err is -ESRCH
+ * (the target died: the caller says so), and return err (-EIO for 0).
+ */
+int rw_why(char *why, size_t whylen, int err, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #define pr_err(fmt, ...)	rw_log(RW_LOG_ERR, "Error: " LOG_PREFIX fmt, ##__VA_ARGS__)
 #define pr_warn(fmt, ...)	rw_log(RW_LOG_WARN, "Warn: " LOG_PREFIX fmt, ##__VA_ARGS__)

@@ -439,8 +439,10 @@ static int plan_fds(struct rw_plan *p, const struct rw_proc_image *img, const st
 				now = &obs->fds[k];
 		if (!now || !now->same) {
 			if (want->held < 0)
-				err = fail(p, "fd %d (%s) of pid %d was %s and cannot be re-installed",
-					   want->fd, want->path, img->tgid, now ? "replaced" : "closed");
+				err = fail(p, "fd %d (%s) of pid %d was %s and cannot be re-installed "
+					   "(rewindd holds no sockets nor pipe write ends: their peers "
+					   "would never see them closed)", want->fd, want->path, img->tgid,
+					   now ? "replaced" : "closed");
 			else
 				err = add_fdop(p, RW_FD_INSTALL, want->fd, want);
 			continue;

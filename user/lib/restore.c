@@ -25,21 +25,6 @@
 
 static const uint8_t zero_page[RW_PAGE_SIZE] __attribute__((aligned(4096)));
 
-static int failed(char *why, size_t whylen, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int failed(char *why, size_t whylen, int err, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	snprintf(why, whylen, "%s: %s", msg, strerror(err < 0 ? -err : err));
-	pr_err("%s\n", why);
-	return err < 0 ? err : -err;
-}
-
 /* An fd number free in the target now and in the checkpoint, to stage a file on. */
 static int spare_fd(const struct rw_proc_image *img, pid_t pid)
 {
@@ -67,13 +52,13 @@ static int map_file(const struct rw_layout_op *op, const struct rw_proc_image *i
 	int tfd, err;
 
 	if (!mf || mf->fd < 0)
-		return failed(why, whylen, -ENOENT, "pid %d: mapping %#llx-%#llx: its file was not "
+		return rw_why(why, whylen, -ENOENT, "pid %d: mapping %#llx-%#llx: its file was not "
 			      "held at the checkpoint", img->tgid, (unsigned long long)op->start,
 			      (unsigned long long)op->end);
 	tfd = spare_fd(img, img->tgid);
 	err = remote_install_fd(r, mf->fd, tfd, true);
 	if (err)
-		return failed(why, whylen, err, "pid %d: passing the file of %#llx-%#llx", img->tgid,
+		return rw_why(why, whylen, err, "pid %d: passing the file of %#llx-%#llx", img->tgid,
 			      (unsigned long long)op->start, (unsigned long long)op->end);
 	err = remote_mmap(r, op->start, op->end - op->start, op->prot,
 			  (op->shared ? MAP_SHARED : MAP_PRIVATE) | MAP_FIXED, tfd, op->offset, &got);
@@ -81,7 +66,7 @@ static int map_file(const struct rw_layout_op *op, const struct rw_proc_image *i
 	if (!err && got != op->start)
 		err = (int64_t)got < 0 ? (int)(int64_t)got : -EFAULT;
 	if (err)
-		return failed(why, whylen, err, "pid %d: mapping its file back at %#llx-%#llx",
+		return rw_why(why, whylen, err, "pid %d: mapping its file back at %#llx-%#llx",
 			      img->tgid, (unsigned long long)op->start, (unsigned long long)op->end);
 	return 0;
 }
@@ -99,7 +84,7 @@ static int apply_layout(const struct rw_plan *p, const struct rw_proc_image *img
 		if (!err && now != p->brk)
 			err = -ENOMEM;
 		if (err)
-			return failed(why, whylen, err, "pid %d: resetting the program break to %#llx",
+			return rw_why(why, whylen, err, "pid %d: resetting the program break to %#llx",
 				      p->tgid, (unsigned long long)p->brk);
 	}
 	for (size_t i = 0; i < p->nlayout; i++) {
@@ -131,7 +116,7 @@ static int apply_layout(const struct rw_plan *p, const struct rw_proc_image *img
 			err = -EINVAL;
 		}
 		if (err)
-			return failed(why, whylen, err, "pid %d: restoring the layout at %#llx-%#llx",
+			return rw_why(why, whylen, err, "pid %d: restoring the layout at %#llx-%#llx",
 				      p->tgid, (unsigned long long)op->start,
 				      (unsigned long long)op->end);
 	}
@@ -161,7 +146,7 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img, 
 		const uint8_t *src = image_page(img, c->start);
 
 		if (!src)
-			return failed(why, whylen, -EINVAL, "pid %d: page %#llx is not in the image",
+			return rw_why(why, whylen, -EINVAL, "pid %d: page %#llx is not in the image",
 				      p->tgid, (unsigned long long)c->start);
 		local[k] = (struct iovec){ (void *)src, c->end - c->start };
 		remote[k] = (struct iovec){ (void *)(uintptr_t)c->start, c->end - c->start };
@@ -169,7 +154,7 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img, 
 		if (++k == IOV_BATCH || i + 1 == p->ncopy) {
 			err = writev_batch(p->tgid, local, remote, k, bytes);
 			if (err)
-				return failed(why, whylen, err, "pid %d: writing %zu bytes of pages back",
+				return rw_why(why, whylen, err, "pid %d: writing %zu bytes of pages back",
 					      p->tgid, bytes);
 			k = bytes = 0;
 		}
@@ -223,7 +208,7 @@ static int drop_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 			st->injected++;
 		}
 		if (err)
-			return failed(why, whylen, err, "pid %d: dropping pages %#llx-%#llx", p->tgid,
+			return rw_why(why, whylen, err, "pid %d: dropping pages %#llx-%#llx", p->tgid,
 				      (unsigned long long)d->start, (unsigned long long)d->end);
 	}
 	return 0;
@@ -261,7 +246,7 @@ static int apply_fds(const struct rw_plan *p, struct rw_remote *r, struct rw_res
 			break;
 		}
 		if (err)
-			return failed(why, whylen, err, "pid %d: restoring fd %d (%s)", p->tgid, op->fd,
+			return rw_why(why, whylen, err, "pid %d: restoring fd %d (%s)", p->tgid, op->fd,
 				      op->want ? op->want->path : "opened since the checkpoint");
 	}
 	return 0;
@@ -277,7 +262,7 @@ static int apply_process_state(const struct rw_plan *p, const struct rw_proc_ima
 		err = remote_chdir(r, img->cwd);
 		st->injected++;
 		if (err)
-			return failed(why, whylen, err, "pid %d: chdir back to %s", p->tgid, img->cwd);
+			return rw_why(why, whylen, err, "pid %d: chdir back to %s", p->tgid, img->cwd);
 	}
 	if (p->umask) {
 		mode_t old;
@@ -285,7 +270,7 @@ static int apply_process_state(const struct rw_plan *p, const struct rw_proc_ima
 		err = remote_umask(r, img->umask, &old);
 		st->injected++;
 		if (err)
-			return failed(why, whylen, err, "pid %d: umask", p->tgid);
+			return rw_why(why, whylen, err, "pid %d: umask", p->tgid);
 	}
 	for (int sig = 1; sig <= RW_NSIG; sig++) {
 		if (!(p->sigactions & (1ULL << (sig - 1))))
@@ -293,21 +278,21 @@ static int apply_process_state(const struct rw_plan *p, const struct rw_proc_ima
 		err = remote_sigaction_set(r, sig, &img->sigactions[sig]);
 		st->injected++;
 		if (err)
-			return failed(why, whylen, err, "pid %d: restoring the disposition of signal %d",
+			return rw_why(why, whylen, err, "pid %d: restoring the disposition of signal %d",
 				      p->tgid, sig);
 	}
 	if (p->drain_signals) {
 		err = remote_drain_signals(r, p->drain_signals);
 		st->injected++;
 		if (err)
-			return failed(why, whylen, err, "pid %d: dequeuing signals raised since the "
+			return rw_why(why, whylen, err, "pid %d: dequeuing signals raised since the "
 				      "checkpoint", p->tgid);
 	}
 	for (size_t i = 0; i < p->ndelete_timers; i++) {
 		err = remote_timer_delete(r, p->delete_timers[i]);
 		st->injected++;
 		if (err)
-			return failed(why, whylen, err, "pid %d: deleting POSIX timer %d", p->tgid,
+			return rw_why(why, whylen, err, "pid %d: deleting POSIX timer %d", p->tgid,
 				      p->delete_timers[i]);
 	}
 	if (!p->timers)
@@ -316,13 +301,13 @@ static int apply_process_state(const struct rw_plan *p, const struct rw_proc_ima
 		err = remote_itimer_set(r, which, &img->itimers[which]);
 		st->injected++;
 		if (err)
-			return failed(why, whylen, err, "pid %d: setitimer(%d)", p->tgid, which);
+			return rw_why(why, whylen, err, "pid %d: setitimer(%d)", p->tgid, which);
 	}
 	for (size_t i = 0; i < img->ntimers; i++) {
 		err = remote_timer_settime(r, img->timers[i].id, &img->timers[i].spec);
 		st->injected++;
 		if (err)
-			return failed(why, whylen, err, "pid %d: timer_settime(%d)", p->tgid,
+			return rw_why(why, whylen, err, "pid %d: timer_settime(%d)", p->tgid,
 				      img->timers[i].id);
 	}
 	return 0;
@@ -342,7 +327,7 @@ int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *im
 			continue;
 		err = inject_exit_thread(ij);
 		if (err && err != -ESRCH)
-			return failed(why, whylen, err, "pid %d: making thread %d (created since the "
+			return rw_why(why, whylen, err, "pid %d: making thread %d (created since the "
 				      "checkpoint) exit", p->tgid, p->exit_threads[i]);
 		freeze_forget(f, p->exit_threads[i]);
 	}
@@ -371,7 +356,7 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 	if (!err) {
 		err = remote_close(r);
 		if (err)
-			failed(why, whylen, err, "pid %d: unmapping our scratch page", p->tgid);
+			rw_why(why, whylen, err, "pid %d: unmapping our scratch page", p->tgid);
 	}
 	if (err)
 		return err;
@@ -382,7 +367,7 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 
 		err = ij ? thread_state_set(ij, &img->threads[i]) : -ESRCH;
 		if (err)
-			return failed(why, whylen, err, "pid %d: restoring the registers of thread %d",
+			return rw_why(why, whylen, err, "pid %d: restoring the registers of thread %d",
 				      p->tgid, img->threads[i].tid);
 	}
 	st->regs_ns += rw_now_ns() - t0;

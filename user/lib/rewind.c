@@ -36,23 +36,6 @@
 #define KILL_DEADLINE_MS	5000
 #define KILL_ROUNDS		16
 
-static int failed(char *why, size_t whylen, int err, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int failed(char *why, size_t whylen, int err, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (err)
-		snprintf(why, whylen, "%s: %s", msg, strerror(-err));
-	else
-		snprintf(why, whylen, "%s", msg);
-	return err ? err : -EIO;
-}
-
 /* ---- checkpoint --------------------------------------------------------------- */
 
 int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_image *img,
@@ -67,7 +50,7 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 
 	err = freeze_process(&f, tgid);
 	if (err)
-		return failed(why, whylen, err, "pid %d: stopping its threads", tgid);
+		return rw_why(why, whylen, err, "pid %d: stopping its threads", tgid);
 	t1 = rw_now_ns();
 	st->stop_ns += t1 - t;
 	t = t1;
@@ -106,7 +89,7 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	st->resume_ns += rw_now_ns() - t;
 	if (err) {
 		image_free(img);
-		return failed(why, whylen, err, "pid %d: taking its checkpoint image", tgid);
+		return rw_why(why, whylen, err, "pid %d: taking its checkpoint image", tgid);
 	}
 	return 0;
 }
@@ -215,9 +198,9 @@ int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, 
 
 	st->stop_ns += rw_now_ns() - t;
 	if (err == -ESRCH)
-		return failed(why, whylen, 0, "process %d of the checkpoint has exited", rw->img->tgid);
+		return rw_why(why, whylen, 0, "process %d of the checkpoint has exited", rw->img->tgid);
 	if (err)
-		return failed(why, whylen, err, "pid %d: stopping its threads", rw->img->tgid);
+		return rw_why(why, whylen, err, "pid %d: stopping its threads", rw->img->tgid);
 	rw->frozen = true;
 	return 0;
 }
@@ -371,7 +354,7 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	if (!err && !tids)
 		err = -ENOMEM;
 	if (err) {
-		err = failed(why, whylen, err, "pid %d: observing its state", img->tgid);
+		err = rw_why(why, whylen, err, "pid %d: observing its state", img->tgid);
 		goto out;
 	}
 	for (size_t i = 0; i < rw->f.n; i++)
@@ -401,7 +384,7 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	obs.ntimers = ntimers;
 	err = plan_build(img, &obs, &rw->plan);
 	if (err) {
-		err = failed(why, whylen, err, "pid %d: planning the restore", img->tgid);
+		err = rw_why(why, whylen, err, "pid %d: planning the restore", img->tgid);
 		goto out;
 	}
 	rw->planned = true;
@@ -470,7 +453,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	int err;
 
 	if (!ij)
-		return failed(why, whylen, -ESRCH, "pid %d: no thread of the checkpoint is left",
+		return rw_why(why, whylen, -ESRCH, "pid %d: no thread of the checkpoint is left",
 			      rw->img->tgid);
 	remote_init(&rw->r, ij, rw->img->tgid);
 	err = restore_apply_layout(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
@@ -478,7 +461,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	if (!err && rw->wp && (rw->plan.nlayout || rw->plan.set_brk)) {
 		err = register_new(rw);
 		if (err)
-			err = failed(why, whylen, err, "pid %d: write-protecting re-created mappings",
+			err = rw_why(why, whylen, err, "pid %d: write-protecting re-created mappings",
 				     rw->img->tgid);
 	}
 	st->rearm_ns += rw_now_ns() - t;
@@ -501,7 +484,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	if (rw->wp) {
 		err = rearm(rw);
 		if (err)
-			err = failed(why, whylen, err, "pid %d: write-protecting the restored pages",
+			err = rw_why(why, whylen, err, "pid %d: write-protecting the restored pages",
 				     rw->img->tgid);
 	}
 	st->rearm_ns += rw_now_ns() - t;
@@ -626,7 +609,7 @@ int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t 
 		if (pidfds[i] < 0)
 			continue;	/* already gone */
 		if (syscall(__NR_pidfd_send_signal, pidfds[i], SIGKILL, NULL, 0) && errno != ESRCH)
-			err = failed(why, whylen, -errno, "killing pid %d (created since the "
+			err = rw_why(why, whylen, -errno, "killing pid %d (created since the "
 				     "checkpoint)", pids[i]);
 	}
 	for (size_t i = 0; i < n && !err; i++) {
@@ -637,7 +620,7 @@ int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t 
 			continue;
 		/* Readable once the process has exited (a zombie at least). */
 		if (poll(&pfd, 1, KILL_DEADLINE_MS) != 1) {
-			err = failed(why, whylen, -ETIMEDOUT, "pid %d (created since the checkpoint) "
+			err = rw_why(why, whylen, -ETIMEDOUT, "pid %d (created since the checkpoint) "
 				     "did not die within %d ms of SIGKILL", pids[i], KILL_DEADLINE_MS);
 			break;
 		}
@@ -656,7 +639,7 @@ int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t 
 			if (err == -ECHILD)
 				err = 0;	/* reaped by someone else meanwhile */
 			if (err)
-				err = failed(why, whylen, err, "pid %d: reaping its child %d",
+				err = rw_why(why, whylen, err, "pid %d: reaping its child %d",
 					     parents[i], pids[i]);
 		}
 	}
