@@ -1332,6 +1332,32 @@ static void pending_signal_check(void)
 		differ("signals pending: %#llx", (unsigned long long)pending_now());
 }
 
+/* ---- thread_name: prctl(PR_SET_NAME) can carry a secret ------------------------------ */
+static char name_want[16];
+
+static void thread_name_setup(void)
+{
+	if (prctl(PR_GET_NAME, name_want))
+		die("PR_GET_NAME");
+}
+
+static void thread_name_go(void)
+{
+	if (prctl(PR_SET_NAME, "tok_5f2a9c"))
+		die("PR_SET_NAME");
+	done("");
+}
+
+static void thread_name_check(void)
+{
+	char now[16] = { 0 };
+
+	if (prctl(PR_GET_NAME, now))
+		die("PR_GET_NAME");
+	if (strcmp(now, name_want))
+		differ("thread name '%s', want '%s'", now, name_want);
+}
+
 /* ---- threads_blocked: threads in futex, read, epoll_wait, nanosleep ------------------ */
 
 enum { TB_FUTEX, TB_READ, TB_EPOLL, TB_SLEEP, TB_N };
@@ -1585,6 +1611,7 @@ static const struct scenario scenarios[] = {
 	{ "pages100k", pages100k_setup, pages100k_go, pages100k_check },
 	{ "sigprocmask", sigprocmask_setup, sigprocmask_go, sigprocmask_check },
 	{ "pending_signal", sigprocmask_setup, pending_signal_go, pending_signal_check },
+	{ "thread_name", thread_name_setup, thread_name_go, thread_name_check },
 	/* Helpers of the fail-closed tests: no rewind can undo these. */
 	{ "thread_exit", thread_exit_setup, thread_exit_go, nothing },
 	{ "die", nothing, die_go, nothing },

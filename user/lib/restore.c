@@ -360,6 +360,25 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 	}
 	if (err)
 		return err;
+	/* Thread names (prctl PR_SET_NAME): a name can carry a secret too. */
+	for (size_t i = 0; i < img->nthreads && !err; i++) {
+		const struct rw_thread_state *ts = &img->threads[i];
+		struct rw_inject *ij = freeze_thread(f, ts->tid);
+		struct rw_remote tr;
+		char comm[16];
+
+		if (!ij || !ts->comm[0] || proc_read_comm(p->tgid, ts->tid, comm) ||
+		    !strcmp(comm, ts->comm))
+			continue;
+		remote_init(&tr, ij, p->tgid);
+		err = remote_set_comm(&tr, ts->comm);
+		if (!err)
+			err = remote_close(&tr);
+		st->injected += 3;
+		if (err)
+			return rw_why(why, whylen, err, "pid %d: restoring the name of thread %d",
+				      p->tgid, ts->tid);
+	}
 	t0 = rw_now_ns();
 	st->inject_ns += t0 - t1;
 	for (size_t i = 0; i < img->nthreads; i++) {

@@ -272,6 +272,14 @@ static void verify_threads(const struct rw_proc_image *img, struct rw_frozen *f,
 		if (xs && (ptrace(PTRACE_GETREGSET, ts->tid, (void *)NT_X86_XSTATE, &iov) ||
 			   iov.iov_len != ts->xstate_len || memcmp(xs, ts->xstate, ts->xstate_len)))
 			differ(res, "pid %d: FPU/vector state of thread %d differs", img->tgid, ts->tid);
+		{
+			char comm[16];
+
+			if (ts->comm[0] && (proc_read_comm(img->tgid, ts->tid, comm) ||
+					    strcmp(comm, ts->comm)))
+				differ(res, "pid %d: thread %d is named '%s', want '%s'", img->tgid,
+				       ts->tid, comm, ts->comm);
+		}
 		if (ptrace(PTRACE_GETSIGMASK, ts->tid, (void *)sizeof(mask), &mask) ||
 		    mask != ts->sigmask)
 			differ(res, "pid %d: signal mask of thread %d is %#llx, want %#llx", img->tgid,
