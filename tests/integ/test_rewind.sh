@@ -304,8 +304,12 @@ rewind_1000_cycles() {
 	done
 	rss_d=$(vmrss_kb "$DAEMON_PID") rss_t=$(vmrss_kb "$TPID")
 	check_passes "after 1000 cycles" || return 1
-	# A leak of one page per cycle would be 4 MB: the bound is half of that.
-	((rss_d - rss_d10 < 2048)) || { echo "rewindd VmRSS grew from ${rss_d10} kB (cycle 10) to ${rss_d} kB (cycle 1000)"; return 1; }
+	# A leak of one page per cycle would be 4 MB: the bound is half of that. Under
+	# AddressSanitizer freed memory sits in its quarantine (RSS grows by design):
+	# there the daemon's bound is not meaningful, the target's still is.
+	if [[ "$OUTPUT" != *asan* ]]; then
+		((rss_d - rss_d10 < 2048)) || { echo "rewindd VmRSS grew from ${rss_d10} kB (cycle 10) to ${rss_d} kB (cycle 1000)"; return 1; }
+	fi
 	((rss_t - rss_t10 < 2048)) || { echo "target VmRSS grew from ${rss_t10} kB (cycle 10) to ${rss_t} kB (cycle 1000)"; return 1; }
 	rwctl detach "$id" >/dev/null
 }
