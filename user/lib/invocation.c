@@ -566,3 +566,20 @@ json_object *invocation_to_json(const struct rw_invocation *inv)
 	json_object_object_add(o, "notes", arr);
 	return o;
 }
+
+json_object *invocation_summary_json(const struct rw_invocation *inv)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "invocation", json_object_new_int64(inv->number));
+	json_object_object_add(o, "duration_ns",
+			       json_object_new_int64(inv->end_ns > inv->start_ns ?
+						     inv->end_ns - inv->start_ns : 0));
+	json_object_object_add(o, "pages_written", json_object_new_int64(inv->pages_written));
+	json_object_object_add(o, "layout_changes", json_object_new_int64(inv->nlayout));
+	json_object_object_add(o, "files", json_object_new_int64(inv->nfiles));
+	json_object_object_add(o, "tasks", json_object_new_int64(inv->ntasks));
+	json_object_object_add(o, "dropped", json_object_new_int64(inv->dropped));
+	json_object_object_add(o, "complete", json_object_new_boolean(!inv->dropped));
+	return o;
+}

@@ -119,5 +119,11 @@ int invocation_note(struct rw_invocation *inv, const char *fmt, ...)
 
 /* The report object for one invocation (see README for the keys). */
 json_object *invocation_to_json(const struct rw_invocation *inv);
+/*
+ * Its counts only (invocation, duration_ns, pages_written, layout, files,
+ * tasks, dropped, complete): what a rewind answers, on the hot path; the
+ * whole report stays available through `report`.
+ */
+json_object *invocation_summary_json(const struct rw_invocation *inv);
 
 #endif /* RW_INVOCATION_H */

@@ -1150,7 +1150,7 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 		invocation_note(inv, "pid %d was created since the checkpoint: killed", killed[i]);
 	free(killed);
 	invocation_close(inv, rw_now_ns(), target_covers, image_maps, s);
-	report = invocation_to_json(inv);
+	report = invocation_summary_json(inv);
 	next_invocation(s);
 	compact_targets(s);
 	for (size_t i = 0; i < nprocs; i++)
