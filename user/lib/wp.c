@@ -426,28 +426,6 @@ static int emit(void *arg, uint64_t start, uint64_t end)
 	return 0;
 }
 
-struct scan_one {
-	struct emitter *em;
-	struct ranges *lost;
-};
-
-/*
- * Matched: written, or not write-protectable any more. Reported categories
- * are the kernel's, not inverted: no WPALLOWED means the registration is gone.
- */
-static int scan_one_region(void *arg, uint64_t start, uint64_t end, uint64_t cats)
-{
-	struct scan_one *one = arg;
-
-	if (!(cats & PAGE_IS_WPALLOWED)) {
-		int err = rl_add(one->lost, start, end);
-
-		if (err)
-			return err;
-	}
-	return emit(one->em, start, end);
-}
-
 long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx)
 {
 	struct emitter em = { .cb = cb, .ctx = ctx };
@@ -464,26 +442,17 @@ long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx)
 			return -ENOMEM;
 		memcpy(snap, wp->regs.r, nsnap * sizeof(*snap));
 	}
-	for (size_t i = 0; i < nsnap && !err && !rearm; i++) {
-		/* Without re-arming, one walk finds both: written, and no longer registered. */
-		struct scan_one one = { .em = &em, .lost = &lost };
-		struct pagemap_query q = {
-			.inverted = PAGE_IS_WPALLOWED,
-			.anyof = PAGE_IS_WRITTEN | PAGE_IS_WPALLOWED,
-			.ret = PAGE_IS_WRITTEN,
-		};
-
-		err = pagemap_scan(wp->pagemap, snap[i].start, snap[i].end, &q, scan_one_region,
-				   &one);
-	}
-	for (size_t i = 0; i < nsnap && !err && rearm; i++) {
+	for (size_t i = 0; i < nsnap && !err; i++) {
 		uint64_t cur = snap[i].start, end = snap[i].end;
 		size_t first = lost.n;
 
 		/*
 		 * Mapped parts that are not registered any more (mmap MAP_FIXED
 		 * over them, ...): a WP_MATCHING scan would skip them silently.
-		 * Cheap: registered vmas are not walked for this.
+		 * Cheap: the kernel decides this per vma, without walking page
+		 * tables. Two walks are faster than one that asks for "written or
+		 * not registered" (measured on 1 GiB: ~1 us + 0.2-0.35 ms against
+		 * 0.6-0.78 ms): that one must categorise every entry.
 		 */
 		err = pm_scan(wp, cur, end, 0, PAGE_IS_WPALLOWED, PAGE_IS_WPALLOWED, add_region,
 			      &lost);
