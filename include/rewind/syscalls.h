@@ -88,6 +88,7 @@ enum rw_syscall_nr {
 	RW_NR_copy_file_range = 326,
 	RW_NR_pwritev2 = 328,
 	RW_NR_pkey_mprotect = 329,
+	RW_NR_pidfd_send_signal = 424,
 	RW_NR_pidfd_open = 434,
 	RW_NR_openat2 = 437,
 	RW_NR_pidfd_getfd = 438,

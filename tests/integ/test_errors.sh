@@ -7,6 +7,7 @@ cd "$(dirname "$0")/../.."
 TESTS=(err_unknown_pid err_zombie_pid err_kernel_thread err_no_cgroup err_malformed_request
        err_oversized_request err_unknown_session err_unauthorised_client err_socket_mode
        err_second_attach err_target_exits err_no_daemon err_mode_mismatch err_rewind_without_checkpoint
+       err_checkpoint_seccomp err_checkpoint_exited
        err_usage err_pipelined_requests)
 require_root "${TESTS[@]}"
 start_daemon || { for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
@@ -182,6 +183,25 @@ err_rewind_without_checkpoint() {
 	# Still usable: the refusal changed nothing.
 	"$CTL" checkpoint "$id" >/dev/null && invoke && "$CTL" rewind "$id" --verify >/dev/null &&
 		still_serving
+}
+
+# Injecting into a process under a seccomp filter could kill it: refused, and it runs on.
+err_checkpoint_seccomp() {
+	local id
+	start_target seccomp || return 1
+	id=$("$CTL" attach --pid "$TPID") || return 1
+	expect_error "seccomp" "$CTL" checkpoint "$id" || return 1
+	expect_error "no checkpoint" "$CTL" rewind "$id" || return 1
+	invoke || { echo "the target did not survive the refusal"; return 1; }
+	still_serving
+}
+
+err_checkpoint_exited() {
+	local id
+	start_target pages37 || return 1
+	id=$("$CTL" attach --pid "$TPID") || return 1
+	stop_target
+	expect_error "exited|no longer|no such" "$CTL" checkpoint "$id" && still_serving
 }
 
 err_usage() {

@@ -16,7 +16,7 @@ CYCLE_VERIFY_EVERY=${CYCLE_VERIFY_EVERY:-1}
 SCENARIOS=(counter heap stack_secret setenv malloc_mmap munmap mremap_grow mremap_move mprotect
 	   brk_grow brk_shrink madv_dontneed thp kernel_write thread_running thread_blocked
 	   thread_pool fork_child fd_new fd_offset dup2_stdin chdir umask sigaction alarm setitimer
-	   timer_create threads_blocked pages100k sigprocmask pending_signal thread_name)
+	   timer_create threads_blocked pages100k sigprocmask pending_signal thread_name sparse_absent)
 SELF_TESTS=() REWIND_TESTS=()
 for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
@@ -94,6 +94,20 @@ tracer_of() {
 
 # Before `wait PID` on a dead target: a zombie that rewindd still traces cannot
 # be reaped by its parent, and wait would block for ever. Bounded poll of /proc.
+# expect_killed PID WHAT: our child PID was killed with SIGKILL (by rewindd), and can be reaped.
+expect_killed() {
+	local state
+	state=$(proc_state "$1")
+	if [ -n "$state" ] && [ "$state" != Z ]; then
+		echo "$2 is still alive (State $state)"
+		kill -9 "$1"
+		return 1
+	fi
+	await_reapable "$1" || return 1
+	wait "$1"
+	expect "$2: exit status" $? 137	# 128 + SIGKILL
+}
+
 await_reapable() {
 	local end=$((SECONDS + 10))
 	while [ $SECONDS -lt $end ]; do
@@ -169,6 +183,13 @@ before_thp() {
 }
 after_dup2_stdin() {
 	expect "fd 0" "$(readlink "/proc/$TPID/fd/0")" "$(readlink "/proc/$TPID/fd/10")"
+}
+# 200 separate written pages that were absent at the checkpoint: zero-filled, not one
+# madvise each (a few more, the stack's, may join them).
+after_sparse_absent() {
+	local n
+	n=$(jq -r .rewind.pages_zero_filled <<<"$REWIND_JSON")
+	[ "$n" -ge 200 ] 2>/dev/null || { echo "pages zero-filled $n, want >= 200"; return 1; }
 }
 after_pages100k() {
 	local n
@@ -256,7 +277,7 @@ rewind_cgroup_fork() {
 
 # A process that joined the cgroup after the checkpoint is killed at rewind.
 rewind_cgroup_joiner() {
-	local id joiner before state
+	local id joiner before
 	make_cgroup joiner || return $?
 	start_zdtm counter || return 1
 	echo "$TPID" >"$CG/cgroup.procs" || return 1
@@ -268,15 +289,7 @@ rewind_cgroup_joiner() {
 	echo "$joiner" >"$CG/cgroup.procs" || { kill "$joiner"; return 1; }
 	invoke || return 1
 	rewind_verified "$id" || { kill -9 "$joiner"; return 1; }
-	state=$(proc_state "$joiner")
-	if [ -n "$state" ] && [ "$state" != Z ]; then
-		echo "the process that joined after the checkpoint survived the rewind (State $state)"
-		kill -9 "$joiner"
-		return 1
-	fi
-	await_reapable "$joiner" || return 1
-	wait "$joiner"
-	expect "joiner's end" $? 137 || return 1	# 128 + SIGKILL
+	expect_killed "$joiner" "the process that joined after the checkpoint" || return 1
 	check_passes "after the rewind" || return 1
 	expect "cgroup.procs after the rewind" "$(cgroup_procs)" "$before" || return 1
 	rwctl detach "$id" >/dev/null
@@ -352,14 +365,7 @@ thread_exited_case() {
 		rwctl detach "$id" >/dev/null
 		return 0
 	fi
-	if [ -n "$state" ] && [ "$state" != Z ]; then
-		echo "target still alive (State $state) after the failed rewind with --on-failure kill"
-		kill -9 "$TPID"
-		return 1
-	fi
-	await_reapable "$TPID" || return 1
-	wait "$TPID"
-	expect "target's end" $? 137 || return 1
+	expect_killed "$TPID" "the target, after the failed rewind with --on-failure kill" || return 1
 	rwctl detach "$id" >/dev/null
 }
 fail_thread_exited_kill() { thread_exited_case ""; }

@@ -1332,6 +1332,36 @@ static void pending_signal_check(void)
 		differ("signals pending: %#llx", (unsigned long long)pending_now());
 }
 
+/*
+ * ---- sparse_absent: writes into many separate pages that were never touched -----------
+ * Each must read zero again; so many separate ranges take the rewind's
+ * zero-fill path rather than one injected madvise each.
+ */
+#define SPARSE_PAGES	400
+static char *sparse;
+
+static void sparse_setup(void)
+{
+	sparse = map_anon(SPARSE_PAGES * PAGE);	/* never touched: absent at the checkpoint */
+}
+
+static void sparse_go(void)
+{
+	for (int i = 0; i < SPARSE_PAGES; i += 2)
+		memset(sparse + i * PAGE, 0x5a, PAGE);
+	done("");
+}
+
+static void sparse_check(void)
+{
+	for (size_t i = 0; i < SPARSE_PAGES * PAGE; i++) {
+		if (sparse[i]) {
+			differ("byte %zu of the untouched region is %#x", i, sparse[i] & 0xff);
+			return;
+		}
+	}
+}
+
 /* ---- thread_name: prctl(PR_SET_NAME) can carry a secret ------------------------------ */
 static char name_want[16];
 
@@ -1612,6 +1642,7 @@ static const struct scenario scenarios[] = {
 	{ "sigprocmask", sigprocmask_setup, sigprocmask_go, sigprocmask_check },
 	{ "pending_signal", sigprocmask_setup, pending_signal_go, pending_signal_check },
 	{ "thread_name", thread_name_setup, thread_name_go, thread_name_check },
+	{ "sparse_absent", sparse_setup, sparse_go, sparse_check },
 	/* Helpers of the fail-closed tests: no rewind can undo these. */
 	{ "thread_exit", thread_exit_setup, thread_exit_go, nothing },
 	{ "die", nothing, die_go, nothing },

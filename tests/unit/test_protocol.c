@@ -68,6 +68,12 @@ static void round_trip_all(void **state)
 	free(r);
 
 	r = new_req(RW_CMD_ATTACH);
+	r->pid = 7;
+	r->on_failure = RW_ON_FAILURE_STOP;
+	round_trip(r);
+	free(r);
+
+	r = new_req(RW_CMD_ATTACH);
 	strcpy(r->cgroup, "/sys/fs/cgroup/unified/fn");
 	round_trip(r);
 	memset(r->cgroup, 'c', sizeof(r->cgroup) - 1);	/* the longest that fits */
@@ -137,6 +143,7 @@ static void accepts(void **state)
 		"{\"cmd\":\"attach\",\"cgroup_id\":1234}",
 		"{\"cmd\":\"attach\",\"pid\":1,\"report\":false,\"watch\":[]}",
 		"{\"cmd\":\"rewind\",\"session\":3,\"verify\":false}",
+		"{\"cmd\":\"attach\",\"pid\":1,\"on_failure\":\"kill\"}",
 	};
 	struct rw_request *r = calloc(1, sizeof(*r));
 	char err[256];
@@ -193,6 +200,9 @@ static void rejects(void **state)
 		{ "{\"cmd\":\"attach\",\"cgroup\":\"fn\"}", "\"cgroup\" must be an absolute path" },
 		{ "{\"cmd\":\"attach\",\"cgroup\":\"/a\\u0000b\"}", "\"cgroup\" must not contain NUL" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"report\":1}", "\"report\" must be true or false" },
+		{ "{\"cmd\":\"attach\",\"pid\":1,\"on_failure\":\"ignore\"}", "\"on_failure\" must be \"kill\" or \"stop\"" },
+		{ "{\"cmd\":\"attach\",\"pid\":1,\"on_failure\":1}", "\"on_failure\" must be a string" },
+		{ "{\"cmd\":\"rewind\",\"session\":1,\"on_failure\":\"kill\"}", "\"on_failure\" does not apply to rewind" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"report\":\"true\"}", "\"report\" must be true or false" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"cgroup\":\"/x\"}", "attach needs exactly one of pid, cgroup, cgroup_id" },
 		{ "{\"cmd\":\"attach\",\"cgroup_id\":5,\"cgroup\":\"/x\"}", "attach needs exactly one of" },

@@ -32,7 +32,7 @@ static void numbers_match_host(void **state)
 	/* injected into targets */
 	CHECK(getitimer); CHECK(recvmsg); CHECK(socketpair); CHECK(exit); CHECK(wait4);
 	CHECK(rt_sigtimedwait); CHECK(prctl); CHECK(timer_gettime); CHECK(pidfd_open);
-	CHECK(pidfd_getfd);
+	CHECK(pidfd_getfd); CHECK(pidfd_send_signal);
 #ifdef __NR_openat2
 	CHECK(openat2);
 #endif

@@ -20,13 +20,8 @@
 #include "image.h"
 #include "log.h"
 #include "pagemap.h"
+#include "pidfd.h"
 
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open		434
-#endif
-#ifndef __NR_pidfd_getfd
-#define __NR_pidfd_getfd	438
-#endif
 #define IOV_BATCH	1024
 
 /* ---- lookups ---------------------------------------------------------------- */
@@ -331,7 +326,7 @@ static int capture_fds(struct rw_proc_image *img)
 	if (err)
 		return err;
 	img->fds = calloc(n ? n : 1, sizeof(*img->fds));
-	pidfd = syscall(__NR_pidfd_open, img->tgid, 0);
+	pidfd = sys_pidfd_open(img->tgid, 0);
 	if (!img->fds || pidfd < 0) {
 		err = img->fds ? -errno : -ENOMEM;
 		goto out;
@@ -363,7 +358,7 @@ static int capture_fds(struct rw_proc_image *img)
 		fi->held = -1;
 		if (!S_ISSOCK(st.st_mode) &&
 		    !(S_ISFIFO(st.st_mode) && (fi->status_flags & O_ACCMODE) != O_RDONLY)) {
-			fi->held = syscall(__NR_pidfd_getfd, pidfd, fds[i], 0);
+			fi->held = sys_pidfd_getfd(pidfd, fds[i], 0);
 			if (fi->held < 0)
 				pr_debug("pid %d: cannot hold fd %d (%s): %s\n", img->tgid, fds[i],
 					 fi->path, strerror(errno));

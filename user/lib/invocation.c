@@ -491,16 +491,24 @@ static json_object *file_json(const struct rw_file_touch *f)
 	return o;
 }
 
-json_object *invocation_to_json(const struct rw_invocation *inv)
+/* The keys the full report and the summary share. */
+static json_object *report_head(const struct rw_invocation *inv)
 {
 	json_object *o = json_object_new_object();
-	json_object *arr;
 
 	json_object_object_add(o, "invocation", json_object_new_int64(inv->number));
 	json_object_object_add(o, "duration_ns",
 			       json_object_new_int64(inv->end_ns > inv->start_ns ?
 						     inv->end_ns - inv->start_ns : 0));
 	json_object_object_add(o, "pages_written", json_object_new_int64(inv->pages_written));
+	return o;
+}
+
+json_object *invocation_to_json(const struct rw_invocation *inv)
+{
+	json_object *o = report_head(inv);
+	json_object *arr;
+
 	json_object_object_add(o, "fault_records", json_object_new_int64(inv->fault_records));
 	json_object_object_add(o, "kernel_write_faults",
 			       json_object_new_int64(inv->kernel_fault_records));
@@ -569,13 +577,8 @@ json_object *invocation_to_json(const struct rw_invocation *inv)
 
 json_object *invocation_summary_json(const struct rw_invocation *inv)
 {
-	json_object *o = json_object_new_object();
+	json_object *o = report_head(inv);
 
-	json_object_object_add(o, "invocation", json_object_new_int64(inv->number));
-	json_object_object_add(o, "duration_ns",
-			       json_object_new_int64(inv->end_ns > inv->start_ns ?
-						     inv->end_ns - inv->start_ns : 0));
-	json_object_object_add(o, "pages_written", json_object_new_int64(inv->pages_written));
 	json_object_object_add(o, "layout_changes", json_object_new_int64(inv->nlayout));
 	json_object_object_add(o, "files", json_object_new_int64(inv->nfiles));
 	json_object_object_add(o, "tasks", json_object_new_int64(inv->ntasks));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "remote: "
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 
 #include "fileio.h"
 #include "log.h"
+#include "pidfd.h"
 #include "remote.h"
 #include "rewind/syscalls.h"
 
@@ -167,6 +169,31 @@ static int peek(struct rw_remote *r, size_t off, void *buf, size_t len)
 /* The target's address of offset off in the scratch page. */
 #define ADDR(off)	((long)(r->scratch + (off)))
 
+/* Stands for the scratch page's address among the arguments of sys_scratch(). */
+#define SCRATCH		LONG_MIN
+
+/*
+ * A syscall taking one struct or string in the scratch page: in (len bytes)
+ * is written there first, out read back after.
+ */
+static int sys_scratch(struct rw_remote *r, const char *name, long nr, long a0, long a1,
+		       long a2, long a3, const void *in, void *out, size_t len)
+{
+	long a[4] = { a0, a1, a2, a3 };
+	int err = scratch(r);
+
+	for (int i = 0; i < 4; i++)
+		if (a[i] == SCRATCH)
+			a[i] = ADDR(0);
+	if (!err && in)
+		err = poke(r, 0, in, len);
+	if (!err)
+		err = sys(r, name, nr, a[0], a[1], a[2], a[3], NULL);
+	if (!err && out)
+		err = peek(r, 0, out, len);
+	return err;
+}
+
 int remote_mmap(struct rw_remote *r, uint64_t addr, uint64_t len, int prot, int flags, int fd,
 		uint64_t off, uint64_t *mapped)
 {
@@ -212,70 +239,38 @@ int remote_brk(struct rw_remote *r, uint64_t addr, uint64_t *now)
 
 int remote_sigaction_get(struct rw_remote *r, int sig, struct rw_ksigaction *out)
 {
-	int err = scratch(r);
-
-	if (!err)
-		err = sys(r, "rt_sigaction", RW_NR_rt_sigaction, sig, 0, ADDR(0), KSIGSET_SIZE,
-			  NULL);
-	if (!err)
-		err = peek(r, 0, out, sizeof(*out));
-	return err;
+	return sys_scratch(r, "rt_sigaction", RW_NR_rt_sigaction, sig, 0, SCRATCH, KSIGSET_SIZE,
+			   NULL, out, sizeof(*out));
 }
 
 int remote_sigaction_set(struct rw_remote *r, int sig, const struct rw_ksigaction *act)
 {
-	int err = scratch(r);
-
-	if (!err)
-		err = poke(r, 0, act, sizeof(*act));
-	if (!err)
-		err = sys(r, "rt_sigaction", RW_NR_rt_sigaction, sig, ADDR(0), 0, KSIGSET_SIZE,
-			  NULL);
-	return err;
+	return sys_scratch(r, "rt_sigaction", RW_NR_rt_sigaction, sig, SCRATCH, 0, KSIGSET_SIZE,
+			   act, NULL, sizeof(*act));
 }
 
 int remote_itimer_get(struct rw_remote *r, int which, struct itimerval *out)
 {
-	int err = scratch(r);
-
-	if (!err)
-		err = sys(r, "getitimer", RW_NR_getitimer, which, ADDR(0), 0, 0, NULL);
-	if (!err)
-		err = peek(r, 0, out, sizeof(*out));
-	return err;
+	return sys_scratch(r, "getitimer", RW_NR_getitimer, which, SCRATCH, 0, 0, NULL, out,
+			   sizeof(*out));
 }
 
 int remote_itimer_set(struct rw_remote *r, int which, const struct itimerval *val)
 {
-	int err = scratch(r);
-
-	if (!err)
-		err = poke(r, 0, val, sizeof(*val));
-	if (!err)
-		err = sys(r, "setitimer", RW_NR_setitimer, which, ADDR(0), 0, 0, NULL);
-	return err;
+	return sys_scratch(r, "setitimer", RW_NR_setitimer, which, SCRATCH, 0, 0, val, NULL,
+			   sizeof(*val));
 }
 
 int remote_timer_gettime(struct rw_remote *r, int id, struct itimerspec *out)
 {
-	int err = scratch(r);
-
-	if (!err)
-		err = sys(r, "timer_gettime", RW_NR_timer_gettime, id, ADDR(0), 0, 0, NULL);
-	if (!err)
-		err = peek(r, 0, out, sizeof(*out));
-	return err;
+	return sys_scratch(r, "timer_gettime", RW_NR_timer_gettime, id, SCRATCH, 0, 0, NULL, out,
+			   sizeof(*out));
 }
 
 int remote_timer_settime(struct rw_remote *r, int id, const struct itimerspec *val)
 {
-	int err = scratch(r);
-
-	if (!err)
-		err = poke(r, 0, val, sizeof(*val));
-	if (!err)
-		err = sys(r, "timer_settime", RW_NR_timer_settime, id, 0, ADDR(0), 0, NULL);
-	return err;
+	return sys_scratch(r, "timer_settime", RW_NR_timer_settime, id, 0, SCRATCH, 0, val, NULL,
+			   sizeof(*val));
 }
 
 int remote_timer_delete(struct rw_remote *r, int id)
@@ -296,19 +291,13 @@ int remote_umask(struct rw_remote *r, mode_t mask, mode_t *old)
 int remote_chdir(struct rw_remote *r, const char *path)
 {
 	size_t len = strlen(path) + 1;
-	int err;
 
 	if (len > SCRATCH_LEN) {
 		pr_err("pid %d: chdir path of %zu bytes does not fit our scratch page\n", r->pid,
 		       len);
 		return -ENAMETOOLONG;
 	}
-	err = scratch(r);
-	if (!err)
-		err = poke(r, 0, path, len);
-	if (!err)
-		err = sys(r, "chdir", RW_NR_chdir, ADDR(0), 0, 0, 0, NULL);
-	return err;
+	return sys_scratch(r, "chdir", RW_NR_chdir, SCRATCH, 0, 0, 0, path, NULL, len);
 }
 
 int remote_close_fd(struct rw_remote *r, int fd)
@@ -324,15 +313,10 @@ int remote_set_fd_flags(struct rw_remote *r, int fd, int fd_flags)
 int remote_set_comm(struct rw_remote *r, const char *comm)
 {
 	char buf[16] = { 0 };	/* TASK_COMM_LEN: the kernel reads 16 bytes, truncates to 15 */
-	int err;
 
 	strncpy(buf, comm, sizeof(buf) - 1);
-	err = scratch(r);
-	if (!err)
-		err = poke(r, 0, buf, sizeof(buf));
-	if (!err)
-		err = sys(r, "prctl(PR_SET_NAME)", RW_NR_prctl, PR_SET_NAME, ADDR(0), 0, 0, NULL);
-	return err;
+	return sys_scratch(r, "prctl(PR_SET_NAME)", RW_NR_prctl, PR_SET_NAME, SCRATCH, 0, 0, buf,
+			   NULL, sizeof(buf));
 }
 
 int remote_wait4(struct rw_remote *r, pid_t pid, int options, pid_t *reaped)
@@ -382,13 +366,13 @@ int remote_drain_signals(struct rw_remote *r, uint64_t set)
 /* fd tfd of pid, duplicated into our table. */
 static int take_fd(pid_t pid, int tfd)
 {
-	int pidfd = syscall(RW_NR_pidfd_open, pid, 0), fd;
+	int pidfd = sys_pidfd_open(pid, 0), fd;
 
 	if (pidfd < 0) {
 		pr_perror("pidfd_open(%d)", pid);
 		return -errno;
 	}
-	fd = syscall(RW_NR_pidfd_getfd, pidfd, tfd, 0);
+	fd = sys_pidfd_getfd(pidfd, tfd, 0);
 	if (fd < 0) {
 		fd = -errno;
 		pr_err("pid %d: pidfd_getfd of its fd %d: %s\n", pid, tfd, strerror(-fd));

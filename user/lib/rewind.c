@@ -19,17 +19,12 @@
 #include "log.h"
 #include "pagemap.h"
 #include "pageset.h"
+#include "pidfd.h"
 #include "rewind.h"
 #include <linux/types.h>
 #include "rewind/events.h"
 #include "rewind/syscalls.h"
 
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open		434
-#endif
-#ifndef __NR_pidfd_send_signal
-#define __NR_pidfd_send_signal	424
-#endif
 /* Re-protecting restored ranges one ioctl each up to this many, else one page-table walk. */
 #define PROTECT_EACH_MAX	128
 /* How long a SIGKILLed process may take to go (a D-state sleeper, a core dump). */
@@ -46,7 +41,7 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	struct rw_frozen f;
 	struct rw_remote r;
 	uint64_t t = rw_now_ns(), t1;
-	int err;
+	int err, arm;
 
 	err = freeze_process(&f, tgid);
 	if (err)
@@ -55,34 +50,43 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	st->stop_ns += t1 - t;
 	t = t1;
 
+	/*
+	 * Capture first, arm after, both while it is stopped (no write can fall
+	 * between). Arming with WP_UNPOPULATED leaves a marker in every empty
+	 * pte, which PAGEMAP_SCAN reports as swapped: captured after arming,
+	 * every untouched page would be read in and stored as zeros.
+	 */
 	wp_close(*wp);
 	*wp = NULL;
-	err = wp_open_seized(wp, tgid, freeze_any(&f));
-	if (!err)
-		err = proc_read_maps(freeze_any(&f)->tid, &maps);
-	if (!err) {
-		err = wp_sync(*wp, &maps);
-		err = err < 0 ? err : 0;
-	}
-	proc_maps_free(&maps);
-	if (err) {
-		/* Without write protection every rewind restores all private memory. */
-		pr_warn("pid %d: write protection unavailable (%s): rewinds will restore all of its "
-			"private memory\n", tgid, strerror(-err));
-		wp_close(*wp);
-		*wp = NULL;
-	}
-	t1 = rw_now_ns();
-	st->arm_ns += t1 - t;
-	t = t1;
-
 	remote_init(&r, freeze_any(&f), tgid);
 	err = image_capture(img, &f, &r);
 	remote_close(&r);
+	t1 = rw_now_ns();
+	st->capture_ns += t1 - t;
+	t = t1;
+
+	if (!err) {
+		arm = wp_open_seized(wp, tgid, freeze_any(&f));
+		if (!arm)
+			arm = proc_read_maps(freeze_any(&f)->tid, &maps);
+		if (!arm) {
+			arm = wp_sync(*wp, &maps);
+			arm = arm < 0 ? arm : 0;
+		}
+		proc_maps_free(&maps);
+		if (arm) {
+			/* Without write protection every rewind restores all private memory. */
+			pr_warn("pid %d: write protection unavailable (%s): rewinds will restore all "
+				"of its private memory\n", tgid, strerror(-arm));
+			wp_close(*wp);
+			*wp = NULL;
+		}
+	}
+	/* Our injections' records go while it is still stopped. */
 	if (quiesce)
 		quiesce(ctx);
 	t1 = rw_now_ns();
-	st->capture_ns += t1 - t;
+	st->arm_ns += t1 - t;
 	t = t1;
 	if (freeze_release(&f) && !err)
 		err = -ESRCH;
@@ -387,7 +391,6 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 		err = rw_why(why, whylen, err, "pid %d: planning the restore", img->tgid);
 		goto out;
 	}
-	rw->planned = true;
 	if (rw->plan.nfailures) {
 		if (rw->plan.nfailures > 1)
 			snprintf(why, whylen, "%s (and %zu more)", rw->plan.failures[0],
@@ -510,7 +513,6 @@ static void rewinding_free(struct rw_rewinding *rw)
 {
 	plan_free(&rw->plan);
 	ranges_free(&rw->written);
-	rw->planned = false;
 }
 
 int rewind_resume(struct rw_rewinding *rw, struct rw_rewind_stats *st)
@@ -605,10 +607,10 @@ int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t 
 
 		parents[i] = proc_read_status(pids[i], &st) ? 0 : st.ppid;
 		/* A pidfd pins the process: the pid cannot be reused under us. */
-		pidfds[i] = syscall(__NR_pidfd_open, pids[i], 0);
+		pidfds[i] = sys_pidfd_open(pids[i], 0);
 		if (pidfds[i] < 0)
 			continue;	/* already gone */
-		if (syscall(__NR_pidfd_send_signal, pidfds[i], SIGKILL, NULL, 0) && errno != ESRCH)
+		if (sys_pidfd_send_signal(pidfds[i], SIGKILL, NULL, 0) && errno != ESRCH)
 			err = rw_why(why, whylen, -errno, "killing pid %d (created since the "
 				     "checkpoint)", pids[i]);
 	}

@@ -26,9 +26,9 @@ struct rw_ckpt_stats {
 };
 
 /*
- * Freeze tgid, arm write protection afresh on all its private writable
- * memory (*wp is replaced), capture its image, let it go. Arming happens
- * while it is stopped and before the capture: no write can fall between.
+ * Freeze tgid, capture its image, arm write protection afresh on all its
+ * private writable memory (*wp is replaced), let it go. Both happen while it
+ * is stopped: no write can fall between.
  * 0 or -errno with the cause in why.
  */
 /*
@@ -68,7 +68,7 @@ struct rw_rewinding {
 	struct rw_remote r;
 	struct rw_plan plan;
 	struct rw_ranges written;	/* what the scan found, for the report */
-	bool frozen, planned;
+	bool frozen;
 };
 
 /* Stop every thread. -ESRCH: the process is gone. */

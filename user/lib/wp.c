@@ -14,6 +14,7 @@
 #include "inject.h"
 #include "log.h"
 #include "pagemap.h"
+#include "pidfd.h"
 #include "wp.h"
 
 #ifndef UFFD_FEATURE_WP_UNPOPULATED
@@ -24,15 +25,6 @@
 #endif
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY		1
-#endif
-#ifndef PIDFD_THREAD
-#define PIDFD_THREAD		O_EXCL	/* Linux 6.9: a pidfd for one thread */
-#endif
-#ifndef __NR_pidfd_open
-#define __NR_pidfd_open		434
-#endif
-#ifndef __NR_pidfd_getfd
-#define __NR_pidfd_getfd	438
 #endif
 
 #define WP_FEATURES	(UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED)
@@ -56,16 +48,6 @@ struct rw_wp {
 	struct ranges regs;	/* registered, as last learnt or done */
 	struct ranges failed;	/* private writable, could not be registered */
 };
-
-static inline int sys_pidfd_open(pid_t pid, unsigned int flags)
-{
-	return syscall(__NR_pidfd_open, pid, flags);
-}
-
-static inline int sys_pidfd_getfd(int pidfd, int targetfd, unsigned int flags)
-{
-	return syscall(__NR_pidfd_getfd, pidfd, targetfd, flags);
-}
 
 /* ---- range lists -------------------------------------------------------- */
 
