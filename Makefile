@@ -32,7 +32,8 @@ CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE $(SAN_FLAGS)
 CPPFLAGS += -Iinclude -Iuser/lib -I$(OUTPUT) -MMD -MP
 LDFLAGS += $(SAN_FLAGS)
-LIBS := $(shell pkg-config --libs libbpf json-c 2>/dev/null || echo -lbpf -lelf -lz -ljson-c)
+LIBS := $(shell pkg-config --libs libbpf json-c libxxhash 2>/dev/null || echo -lbpf -lelf -lz -ljson-c -lxxhash)
+PROXY_LIBS := $(shell pkg-config --libs libmicrohttpd libzip 2>/dev/null || echo -lmicrohttpd -lzip)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -mcpu=v3 -Wall -Werror \
@@ -154,7 +155,8 @@ bench: $(BINS) $(BENCH_BINS)
 
 # --- housekeeping ----------------------------------------------------------
 DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcmocka-dev libjson-c-dev \
-	pkg-config make gcc libc6-dev util-linux procps passwd jq python3 nodejs
+	libxxhash-dev pkg-config make gcc libc6-dev util-linux procps passwd jq python3 nodejs \
+	sqlite3 xfsprogs attr libmicrohttpd-dev libzip-dev curl
 
 deps:
 	apt-get update

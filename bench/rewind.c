@@ -400,6 +400,23 @@ static json_object *rewind_once(struct target *t, bool verify, uint64_t *client_
 	return r;
 }
 
+/* The cost of asking rewindd anything: one status request, no session. */
+static uint64_t request_floor(int n)
+{
+	uint64_t lat[MAX_REPS * 20];
+
+	if (n > MAX_REPS * 20)
+		n = MAX_REPS * 20;
+	for (int i = 0; i < n; i++) {
+		uint64_t t0 = now();
+
+		json_object_put(request("{\"cmd\":\"status\"}"));
+		lat[i] = now() - t0;
+	}
+	qsort(lat, n, sizeof(*lat), cmp_u64);
+	return lat[(n - 1) / 2];
+}
+
 static json_object *timing_of(json_object *o)
 {
 	json_object *t;
@@ -427,6 +444,23 @@ static uint64_t memcpy_scattered(char *dst, const char *src, const uint32_t *per
 	for (long i = 0; i < d; i++)
 		memcpy(dst + (size_t)perm[i] * PAGE, src + (size_t)i * PAGE, PAGE);
 	return now() - t0;
+}
+
+/* memcpy into memory never touched before (huge pages allowed), as a new image is. */
+static uint64_t memcpy_fresh(const char *src, size_t len)
+{
+	char *dst = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t t0;
+
+	if (dst == MAP_FAILED)
+		die_errno("mmap %zu", len);
+	madvise(dst, len, MADV_HUGEPAGE);
+	evict();
+	t0 = now();
+	memcpy(dst, src, len);
+	t0 = now() - t0;
+	munmap(dst, len);
+	return t0;
 }
 
 /* Groundhog-like: every page of the region, from a local copy (1024 pages an iovec). */
@@ -501,7 +535,7 @@ static void checkpoint_study(int reps, const uint32_t *perm1g, char *src, char *
 {
 	static const size_t sizes[] = { 64, 256, 1024 };
 	enum { NS = sizeof(sizes) / sizeof(sizes[0]) };
-	uint64_t lat[NS][MAX_REPS], mc[NS][MAX_REPS], tim[NS][MAX_KEYS][MAX_REPS];
+	uint64_t lat[NS][MAX_REPS], mc[NS][MAX_REPS], fresh[NS][MAX_REPS], tim[NS][MAX_KEYS][MAX_REPS];
 	int64_t img[NS] = { 0 }, priv[NS] = { 0 }, stored[NS] = { 0 };
 	struct breakdown b = { .nkeys = 0 };
 
@@ -532,6 +566,7 @@ static void checkpoint_study(int reps, const uint32_t *perm1g, char *src, char *
 			t0 = now();
 			memcpy(dst, src, sizes[s] * MIB);
 			mc[s][r] = now() - t0;
+			fresh[s][r] = memcpy_fresh(src, sizes[s] * MIB);
 		}
 
 	printf("\ncheckpoint against RSS: median of %d alternating rounds, a fresh target each "
@@ -539,22 +574,25 @@ static void checkpoint_study(int reps, const uint32_t *perm1g, char *src, char *
 	printf("%-8s %12s", "RSS", "checkpoint");
 	for (int i = 0; i < b.nkeys; i++)
 		printf(" %10s", b.key[i]);
-	printf(" %12s %9s %9s %13s %14s %9s\n", "memcpy(RSS)", "ckpt/mc", "(goal<=2)",
-	       "image MiB", "priv.wr. MiB", "img/priv");
+	printf(" %12s %9s %9s %12s %9s %13s %14s %9s\n", "memcpy(RSS)", "ckpt/mc", "(goal<=2)",
+	       "fresh-mc", "ckpt/fmc", "image MiB", "priv.wr. MiB", "img/priv");
 	for (int s = 0; s < NS; s++) {
 		uint64_t l = median(lat[s], reps), m = median(mc[s], reps);
+		uint64_t f = median(fresh[s], reps);
 
 		printf("%-8s %10.2fms", sizes[s] == 1024 ? "1 GiB" : sizes[s] == 256 ? "256 MiB" :
 		       "64 MiB", l / 1e6);
 		for (int i = 0; i < b.nkeys; i++)
 			printf(" %8.2fms", median(tim[s][i], reps) / 1e6);
-		printf(" %10.2fms %9.2f %9s %13.1f %14.1f %9.3f\n", m / 1e6, (double)l / m, "",
-		       img[s] / (double)MIB, priv[s] / (double)MIB,
+		printf(" %10.2fms %9.2f %9s %10.2fms %9.2f %13.1f %14.1f %9.3f\n", m / 1e6,
+		       (double)l / m, "", f / 1e6, (double)l / f, img[s] / (double)MIB, priv[s] / (double)MIB,
 		       priv[s] > 0 ? (double)img[s] / priv[s] : 0);
 	}
 	printf("(pages stored at 1 GiB: %lld; image/priv goal <= 1; priv.wr. is all present "
 	       "private writable memory of the target, its region and the rest)\n",
 	       (long long)stored[NS - 1]);
+	printf("(fresh-mc: memcpy of RSS into memory never touched before, huge pages allowed, as "
+	       "an image must be: on this VM first touch costs several times the copy)\n");
 }
 
 int main(int argc, char **argv)
@@ -680,6 +718,8 @@ int main(int argc, char **argv)
 		}
 	printf("goal: rw/budget <= 1 (budget = 100 us + 2 x memcpy of D pages, measured in this "
 	       "run); whole-memory = process_vm_writev of every page of the region, untracked\n");
+	printf("floor: a status request's round trip to rewindd (no work) is %.1f us median here: "
+	       "the client-measured latency includes it\n", us(request_floor(reps * 20)));
 
 	printf("\ndaemon breakdown (timing_ns of the rewind answer, medians, us)\n");
 	printf("%-7s %7s", "target", "D");

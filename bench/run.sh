@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# make bench: the tracker's overhead, then the copy-path study (bench/copypath)
-# and the end-to-end rewind benchmark (bench/rewind), each measured side by
-# side in one run. Configurations alternate round by round (this machine is
-# shared and noisy); each figure is the median of the rounds. Nothing here
-# asserts: it prints. BENCHES="overhead copypath rewind" (the default) picks
-# which to run; COPY_REPS, REWIND_REPS, CKPT_REPS set their rounds.
+# make bench: the tracker's overhead, then the copy-path study (bench/copypath),
+# the end-to-end rewind benchmark (bench/rewind) and file rollback
+# (bench/fsrollback), each with its baselines measured side by side in one
+# run. Configurations alternate round by round (this machine is shared and
+# noisy); each figure is the median of the rounds. Nothing here asserts: it
+# prints. BENCHES="overhead copypath rewind files" (the default) picks which
+# to run; COPY_REPS, REWIND_REPS, CKPT_REPS set their rounds.
 set -u
 cd "$(dirname "$0")/.."
 OUTPUT=${OUTPUT:-build}
@@ -14,7 +15,8 @@ CTL=$PWD/$OUTPUT/rewindctl
 OVH=$PWD/$OUTPUT/bench/overhead
 COPY=$PWD/$OUTPUT/bench/copypath
 REW=$PWD/$OUTPUT/bench/rewind
-BENCHES=${BENCHES:-overhead copypath rewind}
+FSR=$PWD/$OUTPUT/bench/fsrollback
+BENCHES=${BENCHES:-overhead copypath rewind files}
 ROUNDS=${ROUNDS:-7}
 FAULTS=${FAULTS:-262144}
 WRITES=${WRITES:-2000000}
@@ -101,4 +103,8 @@ if has rewind; then
 	daemon_on || exit 1
 	REPS=${REWIND_REPS:-15} CKPT_REPS=${CKPT_REPS:-5} "$REW" "$SOCK" || echo "bench: rewind failed"
 	daemon_off
+fi
+if has files; then
+	printf '\n=== file rollback of a watched tree (bench/fsrollback.c) ===\n'
+	"$FSR" || echo "bench: fsrollback failed"
 fi

@@ -14,6 +14,10 @@
 #define O_ACCMODE	00000003
 #define O_CREAT		00000100
 #define O_TRUNC		00001000
+#define MAP_TYPE	0x0f
+#define MAP_PRIVATE	0x02
+#define MAP_ANONYMOUS	0x20
+#define PROT_WRITE	0x2
 #define FMODE_CREATED	(1U << 20)	/* include/linux/fs.h: open created the file */
 #define S_IFMT		00170000
 #define S_IFREG		0100000
@@ -108,6 +112,8 @@ __noinline int rw_classify_file_call(__u32 nr, struct file_call *c)
 		c->op = RW_FOP_XATTR; c->name = 0; return true;
 	case RW_NR_fsetxattr: case RW_NR_fremovexattr:
 		c->op = RW_FOP_XATTR; c->fd = 0; return true;
+	case RW_NR_mmap:	/* only shared writable file mappings reach here */
+		c->op = RW_FOP_MMAP_WRITE; c->fd = 4; return true;
 	}
 	return false;
 }
@@ -226,6 +232,11 @@ __noinline int rw_file_syscall(struct rw_sys_args *a)
 		return 0;
 	if (c.op == RW_FOP_OPEN && !open_wants_write(a))
 		return 0;
+	/* Stores through a shared writable mapping reach the file without a syscall. */
+	if (c.op == RW_FOP_MMAP_WRITE &&
+	    ((a->args[3] & MAP_TYPE) == MAP_PRIVATE || (a->args[3] & MAP_ANONYMOUS) ||
+	     !(a->args[2] & PROT_WRITE)))
+		return 0;
 	task = bpf_get_current_task_btf();
 
 	/* The file an fd names (or the one open returned) must be a real one: not a pipe, tty, socket. */
@@ -245,7 +256,8 @@ __noinline int rw_file_syscall(struct rw_sys_args *a)
 		inode = BPF_CORE_READ(f, f_inode);
 		mode = BPF_CORE_READ(inode, i_mode) & S_IFMT;
 		if (mode != S_IFREG && (c.op == RW_FOP_WRITE || c.op == RW_FOP_COPY ||
-					c.op == RW_FOP_OPEN || mode != S_IFDIR))
+					c.op == RW_FOP_OPEN || c.op == RW_FOP_MMAP_WRITE ||
+					mode != S_IFDIR))
 			return 0;
 	}
 

@@ -44,8 +44,11 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 	a.args[4] = regs->r8;
 	a.args[5] = regs->r9;
 
+	if (nr == RW_NR_mmap) {
+		rw_memory_syscall(&a);
+		return rw_file_syscall(&a);
+	}
 	switch (nr) {
-	case RW_NR_mmap:
 	case RW_NR_munmap:
 	case RW_NR_mremap:
 	case RW_NR_mprotect:

@@ -30,14 +30,17 @@ static const char usage[] =
 "                      process of a cgroup v2; prints the session id. Without\n"
 "                      --report the session checkpoints and rewinds;\n"
 "                      --on-failure says what a failed rewind does to the\n"
-"                      target (default kill): it never runs un-rewound\n"
+"                      target (default kill): it never runs un-rewound;\n"
+"                      --watch DIR: a tree whose files a rewind rolls back\n"
 "  checkpoint ID       stop the target, record its state, arm tracking, resume\n"
 "  rewind ID [--verify]\n"
 "                      put the target back to its checkpoint (exit 0 only if\n"
 "                      fully restored); --verify then proves it byte for byte\n"
 "  mark ID             end the current invocation (--report sessions)\n"
-"  report ID           what each finished invocation touched (--json: one\n"
-"                      JSON object per invocation and line)\n"
+"  report ID [--canary STRING]\n"
+"                      what each finished invocation touched (--json: one\n"
+"                      JSON object per invocation and line); --canary: every\n"
+"                      place STRING persists now, in memory and files\n"
 "  status [ID]         sessions, their state and dropped events\n"
 "  detach ID           stop tracking, forget the session\n"
 "\n"
@@ -57,6 +60,8 @@ static const char usage[] =
 "  rewindctl report $ID\n"
 "  rewindctl report $ID --json | jq .pages_written\n"
 "  rewindctl attach --cgroup /sys/fs/cgroup/unified/fn --report\n"
+"  ID=$(rewindctl attach --pid 4242 --watch /tmp --watch /dev/shm)\n"
+"  rewindctl report $ID --canary tok_5f2a9c\n"
 "  rewindctl status; rewindctl detach $ID\n";
 
 static int usage_error(const char *fmt, const char *arg)
@@ -222,6 +227,11 @@ static void print_result(const struct rw_request *req, json_object *resp, bool j
 		}
 		if (!json && (!a || !json_object_array_length(a)))
 			printf("no finished invocation yet (rewindctl mark %u ends one)\n", req->session);
+		if (field(resp, "canary") && json)
+			printf("{\"canary\":%s}\n", json_object_to_json_string_ext(
+				       field(resp, "canary"), JSON_C_TO_STRING_PLAIN));
+		else if (field(resp, "canary"))
+			report_print_canary(stdout, field(resp, "canary"));
 		break;
 	case RW_CMD_STATUS:
 		report_print_status(stdout, resp);

@@ -30,6 +30,8 @@ static const char usage[] =
 "                          default: root only (0600)\n"
 "  -r, --ringbuf-size N    ring buffer bytes, power of two (default 16777216)\n"
 "  -p, --pidfile PATH      write the daemon's pid to PATH (service mode)\n"
+"  -d, --state-dir DIR     content stores of watched trees (default " RW_DEFAULT_STATE_DIR ");\n"
+"                          must not be inside a watched tree\n"
 "  -v, --verbose           debug messages (twice: libbpf's too)\n"
 "  -h, --help              this text\n"
 "\n"
@@ -84,20 +86,21 @@ int main(int argc, char **argv)
 		{ "group", required_argument, NULL, 'g' },
 		{ "ringbuf-size", required_argument, NULL, 'r' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "state-dir", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct rw_server_opts sopts = { .socket_path = RW_DEFAULT_SOCKET, .socket_gid = (gid_t)-1 };
 	struct rw_tracker_opts topts = { 0 };
-	const char *pidfile = NULL;
+	const char *pidfile = NULL, *state_dir = RW_DEFAULT_STATE_DIR;
 	struct rw_server *srv = NULL;
 	struct rw_sessions S;
 	bool foreground = false;
 	int ready_fd = -1, verbose = 0, opt, err;
 	char *end;
 
-	while ((opt = getopt_long(argc, argv, "fs:g:r:p:vh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "fs:g:r:p:d:vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			foreground = true;
@@ -123,6 +126,14 @@ int main(int argc, char **argv)
 				fprintf(stderr, "rewindd: --ringbuf-size must be a power of two >= 4096\n");
 				return 2;
 			}
+			break;
+		case 'd':
+			if (optarg[0] != '/' || strlen(optarg) >= sizeof(S.state_dir)) {
+				fprintf(stderr, "rewindd: --state-dir must be an absolute path: %s\n",
+					optarg);
+				return 2;
+			}
+			state_dir = optarg;
 			break;
 		case 'p':
 			pidfile = optarg;
@@ -157,6 +168,7 @@ int main(int argc, char **argv)
 		}
 	}
 	err = sessions_init(&S, &topts);
+	snprintf(S.state_dir, sizeof(S.state_dir), "%s", state_dir);
 	if (!err)
 		err = server_open(&srv, &sopts, &S);
 	if (err) {

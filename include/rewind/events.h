@@ -90,6 +90,7 @@ enum rw_file_op {
 	RW_FOP_XATTR,		/* setxattr lsetxattr fsetxattr removexattr lremovexattr fremovexattr */
 	RW_FOP_COPY,		/* copy_file_range sendfile splice into a regular file */
 	RW_FOP_MKNOD,		/* mknod mknodat */
+	RW_FOP_MMAP_WRITE,	/* mmap MAP_SHARED with PROT_WRITE of a regular file */
 	RW_FOP__COUNT,
 };
 

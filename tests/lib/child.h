@@ -37,6 +37,35 @@ static inline int io_full(int fd, void *buf, size_t len, bool wr)
 	return 0;
 }
 
+/*
+ * Fork a child that runs child_main(cmd_fd, reply_fd) (never returns) with a
+ * command pipe and a reply pipe, and wait for its one "ready" byte. Our ends
+ * in *cmd and *reply; the child's pid is returned.
+ */
+static inline pid_t child_spawn(void (*child_main)(int cmd_fd, int reply_fd), int *cmd, int *reply)
+{
+	int c[2], r[2];
+	char ready;
+	pid_t pid;
+
+	assert_int_equal(pipe2(c, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(r, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(c[1]);
+		close(r[0]);
+		child_main(c[0], r[1]);
+		_exit(1);
+	}
+	close(c[0]);
+	close(r[1]);
+	*cmd = c[1];
+	*reply = r[0];
+	assert_int_equal(io_full(*reply, &ready, 1, false), 0);
+	return pid;
+}
+
 /* Yield until thread tid of pid sits in syscall nr; fail the test after 10 s. */
 static inline void wait_in_syscall(pid_t pid, pid_t tid, long nr)
 {

@@ -229,6 +229,14 @@ static void __attribute__((noreturn)) child_main(void)
 
 /* ---- fixture --------------------------------------------------------------- */
 
+/* child_spawn's entry: keep the child's pipe ends where child_main reads them. */
+static void child_start(int cmd_fd, int reply_fd)
+{
+	child_cmd = cmd_fd;
+	child_reply = reply_fd;
+	child_main();
+}
+
 struct fx {
 	pid_t pid;
 	int cmd, reply;		/* our ends */
@@ -240,26 +248,9 @@ struct fx {
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	int cmd[2], reply[2];
-	char ready;
 
 	assert_non_null(f);
-	assert_int_equal(pipe2(cmd, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(reply, O_CLOEXEC), 0);
-	f->pid = fork();
-	assert_true(f->pid >= 0);
-	if (f->pid == 0) {
-		close(cmd[1]);
-		close(reply[0]);
-		child_cmd = cmd[0];
-		child_reply = reply[1];
-		child_main();
-	}
-	close(cmd[0]);
-	close(reply[1]);
-	f->cmd = cmd[1];
-	f->reply = reply[0];
-	assert_int_equal(io_full(f->reply, &ready, 1, false), 0);
+	f->pid = child_spawn(child_start, &f->cmd, &f->reply);
 	*state = f;
 	return 0;
 }

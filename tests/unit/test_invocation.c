@@ -6,8 +6,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "invocation.h"
@@ -194,6 +196,84 @@ static void files_resolved_and_merged(void **state)
 	invocation_free(inv);
 }
 
+/* A file record naming /tmp/DIR/NAME itself (fd-based). */
+static void add_file_record(struct rw_invocation *inv, uint32_t op, uint32_t flags,
+			    const char *dir, const char *name)
+{
+	const char *const comps[] = { name, dir, "tmp" };
+	struct rw_file_event *e = file_event(op, flags | RW_F_DIR_IS_FILE);
+
+	set_dir(e->dir, &e->dir_len, comps, 3);
+	assert_int_equal(invocation_add_record(inv, e, sizeof(*e)), 0);
+	free(e);
+}
+
+static bool skip_named_skipped(void *ctx, const char *path)
+{
+	(void)ctx;
+	return strstr(path, "/skipped") != NULL;
+}
+
+/* What persists: created or written regular files still there, nothing else. */
+static void files_persisting(void **state)
+{
+	struct rw_invocation *inv = invocation_new(1, 0);
+	char dir[] = "/tmp/rw-unit.XXXXXX", path[64];
+	const char *base;
+	json_object *j, *p;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	base = dir + 5;
+	snprintf(path, sizeof(path), "%s/made", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("12345", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/written", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("abc", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/chmodded", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/skipped", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+
+	add_file_record(inv, RW_FOP_OPEN, RW_F_CREATED, base, "made");
+	add_file_record(inv, RW_FOP_WRITE, 0, base, "written");
+	add_file_record(inv, RW_FOP_CHMOD, 0, base, "chmodded");
+	add_file_record(inv, RW_FOP_OPEN, RW_F_CREATED, base, "gone");
+	add_file_record(inv, RW_FOP_WRITE, 0, base, "skipped");
+	add_file_record(inv, RW_FOP_WRITE, RW_F_TRUNCATED, base, "long");
+	assert_int_equal(inv->file_paths_truncated, 1);
+	assert_int_equal(invocation_find_persisting(inv, skip_named_skipped, NULL), 0);
+
+	j = invocation_to_json(inv);
+	p = get(j, "files_persisting");
+	assert_int_equal(json_object_array_length(p), 2);
+	snprintf(path, sizeof(path), "%s/made", dir);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(p, 0), "path")), path);
+	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(p, 0), "size")), 5);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(p, 0), "change")),
+			    "created");
+	snprintf(path, sizeof(path), "%s/written", dir);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(p, 1), "path")), path);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(p, 1), "change")),
+			    "modified");
+	json_object_put(j);
+	invocation_free(inv);
+	for (const char *n = "made\0written\0chmodded\0skipped\0"; *n; n += strlen(n) + 1) {
+		snprintf(path, sizeof(path), "%s/%s", dir, n);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
 static void layout_and_tasks(void **state)
 {
 	struct rw_invocation *inv = invocation_new(3, 1000);
@@ -289,6 +369,7 @@ int main(void)
 		cmocka_unit_test_setup(scan_and_faults_union, setup),
 		cmocka_unit_test_setup(files_resolved_and_merged, setup),
 		cmocka_unit_test_setup(layout_and_tasks, setup),
+		cmocka_unit_test(files_persisting),
 		cmocka_unit_test_setup(discarded_pages_count, setup),
 		cmocka_unit_test_setup(malformed_records, setup),
 	};

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <linux/types.h>
 
@@ -66,6 +67,9 @@ void invocation_free(struct rw_invocation *inv)
 		free(f->renamed_from);
 		free(f->link_target);
 	}
+	for (size_t i = 0; i < inv->npersist; i++)
+		free(inv->persist[i].path);
+	free(inv->persist);
 	for (size_t i = 0; i < inv->nnotes; i++)
 		free(inv->notes[i]);
 	free(inv->notes);
@@ -233,6 +237,8 @@ static int add_file(struct rw_invocation *inv, const struct rw_file_event *e)
 
 	if (e->op == 0 || e->op >= RW_FOP__COUNT)
 		return -EINVAL;
+	if (e->flags & RW_F_TRUNCATED)
+		inv->file_paths_truncated++;
 	memcpy(name, e->name, sizeof(name));
 	name[sizeof(name) - 1] = '\0';
 	memcpy(name2, e->name2, sizeof(name2));
@@ -547,6 +553,19 @@ json_object *invocation_to_json(const struct rw_invocation *inv)
 	for (size_t i = 0; i < inv->nfiles; i++)
 		json_object_array_add(arr, file_json(&inv->files[i]));
 	json_object_object_add(o, "files", arr);
+	if (inv->persist_known) {
+		arr = json_object_new_array();
+		for (size_t i = 0; i < inv->npersist; i++) {
+			json_object *po = json_object_new_object();
+
+			json_object_object_add(po, "path", json_object_new_string(inv->persist[i].path));
+			json_object_object_add(po, "size", json_object_new_int64(inv->persist[i].size));
+			json_object_object_add(po, "change", json_object_new_string(
+						       inv->persist[i].created ? "created" : "modified"));
+			json_object_array_add(arr, po);
+		}
+		json_object_object_add(o, "files_persisting", arr);
+	}
 
 	arr = json_object_new_array();
 	for (size_t i = 0; i < inv->ntasks; i++) {
@@ -573,6 +592,34 @@ json_object *invocation_to_json(const struct rw_invocation *inv)
 		json_object_array_add(arr, json_object_new_string(inv->notes[i]));
 	json_object_object_add(o, "notes", arr);
 	return o;
+}
+
+int invocation_find_persisting(struct rw_invocation *inv, bool (*skip)(void *ctx, const char *path),
+			       void *ctx)
+{
+	for (size_t i = 0; i < inv->nfiles; i++) {
+		const struct rw_file_touch *f = &inv->files[i];
+		struct rw_file_persist *p;
+		struct stat st;
+
+		/* Only what changed contents or came into being: a chmod leaves no data behind. */
+		if (!(f->ops & ((1u << RW_FOP_WRITE) | (1u << RW_FOP_COPY) | (1u << RW_FOP_TRUNCATE) |
+				(1u << RW_FOP_FALLOCATE) | (1u << RW_FOP_MMAP_WRITE))) &&
+		    !f->created)
+			continue;
+		if (lstat(f->path, &st) || !S_ISREG(st.st_mode) || (skip && skip(ctx, f->path)))
+			continue;
+		p = push(&inv->persist, &inv->npersist, sizeof(*p));
+		if (!p || !(p->path = strdup(f->path))) {
+			if (p)
+				inv->npersist--;
+			return -ENOMEM;
+		}
+		p->size = st.st_size;
+		p->created = f->created;
+	}
+	inv->persist_known = true;
+	return 0;
 }
 
 json_object *invocation_summary_json(const struct rw_invocation *inv)

@@ -33,6 +33,13 @@ struct rw_file_touch {
 	char *renamed_to, *renamed_from, *link_target;
 };
 
+/* A regular file the invocation created or changed that is still there after it. */
+struct rw_file_persist {
+	char *path;
+	uint64_t size;
+	bool created;
+};
+
 /* A layout or process-state syscall as recorded. */
 struct rw_sys_record {
 	pid_t tgid, tid;
@@ -83,6 +90,11 @@ struct rw_invocation {
 	size_t ntasks;
 	struct rw_file_touch *files;
 	size_t nfiles;
+	uint64_t file_paths_truncated;	/* records whose path did not fit: the log is vague there */
+	/* Filled by invocation_find_persisting() when the invocation ends. */
+	struct rw_file_persist *persist;
+	size_t npersist;
+	bool persist_known;
 
 	/* Filled by invocation_close(). */
 	uint64_t pages_written;
@@ -113,6 +125,13 @@ typedef bool (*rw_covered_fn)(void *ctx, pid_t tgid, uint64_t page);
 typedef const struct rw_maps *(*rw_maps_fn)(void *ctx, pid_t tgid);
 int invocation_close(struct rw_invocation *inv, uint64_t end_ns, rw_covered_fn covered,
 		     rw_maps_fn maps_of, void *ctx);
+
+/*
+ * Which files the invocation created or modified are still there (lstat
+ * now), skipping those skip(ctx, path) says were rolled back. -ENOMEM.
+ */
+int invocation_find_persisting(struct rw_invocation *inv, bool (*skip)(void *ctx, const char *path),
+			       void *ctx);
 
 int invocation_note(struct rw_invocation *inv, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -130,6 +130,16 @@ void report_print_invocation(FILE *f, json_object *inv)
 		for (size_t i = 0; i < len(inv, "files"); i++)
 			print_file(f, json_object_array_get_idx(a, i));
 	}
+	a = get(inv, "files_persisting");
+	if (len(inv, "files_persisting")) {
+		fprintf(f, "  files that persist after it:\n");
+		for (size_t i = 0; i < len(inv, "files_persisting"); i++) {
+			json_object *p = json_object_array_get_idx(a, i);
+
+			fprintf(f, "    %-8s %10" PRId64 " bytes  %s\n", str(p, "change"),
+				num(p, "size"), str(p, "path"));
+		}
+	}
 	a = get(inv, "tasks");
 	if (len(inv, "tasks")) {
 		fprintf(f, "  tasks:\n");
@@ -177,6 +187,9 @@ void report_print_status(FILE *f, json_object *resp)
 			len(s, "targets"), num(s, "dropped"), target);
 		if (get(s, "reason"))
 			fprintf(f, "         reason: %s\n", str(s, "reason"));
+		if (len(s, "watch"))
+			fprintf(f, "         watching %zu tree(s), content store %.1f MiB\n",
+				len(s, "watch"), num(s, "store_bytes") / 1048576.0);
 	}
 }
 
@@ -196,6 +209,12 @@ void report_print_checkpoint(FILE *f, unsigned int session, json_object *c)
 		(long long)num(c, "pages_stored"), num(c, "image_bytes") / 1048576.0,
 		num(c, "private_writable_bytes") / 1048576.0, (long long)num(c, "pages_zero"),
 		timing(c, "total") / 1e6);
+	if (get(c, "files"))
+		fprintf(f, "  watched trees: %lld entries, content store %.1f MiB (%.1f MiB cloned, "
+			"%.1f MiB copied)\n", (long long)num(get(c, "files"), "entries"),
+			num(get(c, "files"), "store_bytes") / 1048576.0,
+			num(get(c, "files"), "bytes_cloned") / 1048576.0,
+			num(get(c, "files"), "bytes_copied") / 1048576.0);
 }
 
 void report_print_rewind(FILE *f, unsigned int session, json_object *r)
@@ -208,4 +227,39 @@ void report_print_rewind(FILE *f, unsigned int session, json_object *r)
 		(long long)num(r, "pages_wholesale"), (long long)num(r, "processes_killed"),
 		(long long)num(r, "threads_exited"), timing(r, "total") / 1e3,
 		verified ? "; verified byte for byte" : "");
+	if (get(r, "files")) {
+		json_object *fo = get(r, "files"), *notes = get(fo, "notes");
+
+		fprintf(f, "  files: %lld touched in watched trees: %lld restored, %lld removed, %lld "
+			"recreated, %lld metadata only%s\n", (long long)num(fo, "touched"),
+			(long long)num(fo, "files_restored"), (long long)num(fo, "entries_removed"),
+			(long long)num(fo, "entries_recreated"), (long long)num(fo, "metadata_restored"),
+			num(fo, "full_comparisons") ? "; some trees compared whole (see notes)" : "");
+		for (size_t i = 0; i < len(fo, "notes"); i++)
+			fprintf(f, "  note: %s\n",
+				json_object_get_string(json_object_array_get_idx(notes, i)));
+	}
+}
+
+void report_print_canary(FILE *f, json_object *c)
+{
+	json_object *mem = get(c, "memory"), *files = get(c, "files");
+
+	fprintf(f, "canary \"%s\" after invocation %" PRId64 ": %" PRId64 " place(s) in memory, "
+		"%" PRId64 " in files\n", str(c, "canary"), num(c, "after_invocation"),
+		num(c, "memory_total"), num(c, "files_total"));
+	for (size_t i = 0; i < len(c, "memory"); i++) {
+		json_object *h = json_object_array_get_idx(mem, i);
+
+		fprintf(f, "  memory  pid %-7" PRId64 " %s  %-5s %s+0x%" PRIx64 "\n", num(h, "pid"),
+			str(h, "address"), str(h, "perms"), str(h, "mapping"), num(h, "offset"));
+	}
+	for (size_t i = 0; i < len(c, "files"); i++) {
+		json_object *h = json_object_array_get_idx(files, i);
+
+		fprintf(f, "  file    %s offset %" PRId64 "\n", str(h, "path"), num(h, "offset"));
+	}
+	for (size_t i = 0; i < len(c, "notes"); i++)
+		fprintf(f, "  note: %s\n",
+			json_object_get_string(json_object_array_get_idx(get(c, "notes"), i)));
 }

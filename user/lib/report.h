@@ -16,5 +16,7 @@ void report_print_checkpoint(FILE *f, unsigned int session, json_object *ckpt);
 void report_print_rewind(FILE *f, unsigned int session, json_object *rw);
 /* The `status` answer as a table. */
 void report_print_status(FILE *f, json_object *resp);
+/* Where a canary string was found (report --canary). */
+void report_print_canary(FILE *f, json_object *canary);
 
 #endif /* RW_REPORT_H */

@@ -38,7 +38,7 @@ struct rw_server {
 };
 
 /* epoll data: small integers for the fixed fds, client pointers otherwise. */
-enum { EV_LISTEN = 1, EV_TRACKER, EV_SIGNAL };
+enum { EV_LISTEN = 1, EV_TRACKER, EV_SIGNAL, EV_FSWATCH };
 
 static int make_dirs(const char *path)
 {
@@ -165,6 +165,8 @@ int server_open(struct rw_server **out, const struct rw_server_opts *opts, struc
 		err = epoll_add(srv->epoll_fd, tracker_epoll_fd(S->tracker), EPOLLIN, EV_TRACKER);
 	if (!err)
 		err = epoll_add(srv->epoll_fd, srv->signal_fd, EPOLLIN, EV_SIGNAL);
+	if (!err && sessions_fswatch_fd(S) >= 0)
+		err = epoll_add(srv->epoll_fd, sessions_fswatch_fd(S), EPOLLIN, EV_FSWATCH);
 	if (err) {
 		pr_err("epoll_ctl: %s\n", strerror(-err));
 		goto fail;
@@ -362,6 +364,10 @@ int server_run(struct rw_server *srv)
 			}
 			if (d == EV_TRACKER) {
 				tracker_drain(srv->S->tracker);
+				continue;
+			}
+			if (d == EV_FSWATCH) {
+				sessions_on_fswatch(srv->S);
 				continue;
 			}
 			c = (struct client *)(uintptr_t)d;

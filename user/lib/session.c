@@ -7,19 +7,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/types.h>
 
 #include "auth.h"
+#include "canary.h"
 #include "cgroup.h"
 #include "clock.h"
+#include "fswatch.h"
 #include "invocation.h"
 #include "log.h"
 #include "proc.h"
 #include "rewind.h"
 #include "rewind/events.h"
 #include "session.h"
+#include "watch.h"
 #include "wp.h"
 
 enum rw_session_state {
@@ -71,7 +76,11 @@ struct rw_session {
 	size_t ndone;
 	uint64_t dropped_seen;		/* BPF drop counter at the last mark */
 	uint64_t dropped_total;
+	struct rw_watches watches;	/* --watch trees: rolled back at rewind, scanned for canaries */
 };
+
+/* fanotify tags: which session's which tree. */
+#define WATCH_TAG(id, tree)	((int)((id) * RW_MAX_WATCH + (tree)))
 
 static json_object *error_response(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static json_object *error_response(const char *fmt, ...)
@@ -247,6 +256,7 @@ static void session_free(struct rw_session *s)
 	}
 	free(s->targets);
 	free(s->bystanders);
+	watches_fini(&s->watches);
 	invocation_free(s->cur);
 	for (size_t i = 0; i < s->ndone; i++)
 		invocation_free(s->done[i]);
@@ -371,6 +381,16 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 	s->cgid = cgid;
 	if (cgid)
 		snprintf(s->cgroup, sizeof(s->cgroup), "%s", path);
+	if (req->nwatch) {
+		char why[512];
+
+		err = watches_init(&s->watches, req->watch, req->nwatch, uid, S->state_dir, id, why,
+				   sizeof(why));
+		if (err) {
+			resp = error_response("%s", why);
+			goto fail;
+		}
+	}
 
 	/* Records may arrive as soon as the slot is published: the invocation must exist. */
 	s->cur = invocation_new(1, rw_now_ns());
@@ -407,6 +427,20 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 		}
 		json_object_array_add(targets, json_object_new_int(pids[i]));
 	}
+	/* Rewind sessions learn of writers the log cannot see; report sessions only scan. */
+	for (size_t i = 0; s->rewind_mode && i < s->watches.n; i++) {
+		struct rw_watch_tree *t = &s->watches.t[i];
+		char why[256];
+
+		err = S->fswatch ? fswatch_add_tree(S->fswatch, t->root, WATCH_TAG(id, i), why,
+						    sizeof(why)) : -ENOTSUP;
+		if (err) {
+			t->blind = true;
+			snprintf(t->blind_why, sizeof(t->blind_why), "writers rewindd does not track "
+				 "cannot be seen there (%s)", S->fswatch ? why : "no fanotify");
+			json_object_array_add(warnings, json_object_new_string(t->blind_why));
+		}
+	}
 	s->cur->start_ns = rw_now_ns();
 	for (size_t i = 0; i < json_object_array_length(warnings); i++)
 		invocation_note(s->cur, "%s",
@@ -425,6 +459,8 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 	return resp;
 
 fail_tracked:
+	for (size_t i = 0; S->fswatch && i < s->watches.n; i++)
+		fswatch_remove_tree(S->fswatch, WATCH_TAG(id, i));
 	tracker_untrack_session(S->tracker, id);
 	tracker_drain(S->tracker);
 	S->slot[id] = NULL;
@@ -536,6 +572,8 @@ static json_object *do_mark(struct rw_sessions *S, struct rw_session *s)
 	err = invocation_close(inv, rw_now_ns(), target_covers, target_maps, s);
 	if (err)
 		invocation_note(inv, "aggregation incomplete: %s", strerror(-err));
+	if (invocation_find_persisting(inv, NULL, NULL))
+		invocation_note(inv, "out of memory listing the files that persist");
 
 	/* Arm what is new (mappings, children) for the next invocation. */
 	for (size_t i = 0; i < s->ntargets; i++) {
@@ -587,7 +625,93 @@ static json_object *do_mark(struct rw_sessions *S, struct rw_session *s)
 	return resp;
 }
 
-static json_object *do_report(struct rw_sessions *S, struct rw_session *s)
+static bool seen_path(char **v, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], path))
+			return true;
+	return false;
+}
+
+/*
+ * Every place the canary persists now: the memory of every live process of
+ * the session, the files its invocations created or wrote, the watched
+ * trees. A client that is not root only gets files it owns searched: the
+ * answer must not tell it what is in files it cannot read.
+ */
+static json_object *canary_report(struct rw_session *s, const char *canary)
+{
+	struct rw_canary_hits mem = { 0 }, files = { 0 };
+	json_object *o = json_object_new_object(), *notes = json_object_new_array();
+	size_t len = strlen(canary), npaths = 0, skipped = 0;
+	char **paths = NULL, why[512];
+
+	for (size_t i = 0; i < s->ntargets; i++) {
+		struct rw_target *t = &s->targets[i];
+
+		if (!t->alive || t->excluded || auth_may_attach_pid(s->owner, t->tgid, why, sizeof(why)))
+			continue;
+		if (canary_scan_process(t->tgid, canary, len, &mem, why, sizeof(why)))
+			json_object_array_add(notes, json_object_new_string(why));
+	}
+	for (size_t k = 0; k <= s->ndone; k++) {
+		const struct rw_invocation *inv = k < s->ndone ? s->done[k] : s->cur;
+
+		for (size_t i = 0; i < inv->nfiles; i++) {
+			const char *p[] = { inv->files[i].path, inv->files[i].renamed_to };
+
+			for (size_t j = 0; j < 2; j++) {
+				struct stat st;
+				char **more;
+
+				if (!p[j] || watches_cover(&s->watches, p[j]) ||
+				    seen_path(paths, npaths, p[j]))
+					continue;
+				if (lstat(p[j], &st) || !S_ISREG(st.st_mode))
+					continue;
+				if (s->owner != 0 && st.st_uid != s->owner) {
+					skipped++;
+					continue;
+				}
+				more = realloc(paths, (npaths + 1) * sizeof(*more));
+				if (!more || !(more[npaths] = strdup(p[j]))) {
+					if (more)
+						paths = more;
+					break;
+				}
+				paths = more;
+				if (canary_scan_file(paths[npaths++], canary, len, &files, why, sizeof(why)))
+					json_object_array_add(notes, json_object_new_string(why));
+			}
+		}
+	}
+	for (size_t i = 0; i < s->watches.n; i++)
+		if (canary_scan_tree(s->watches.t[i].root, canary, len, &files, why, sizeof(why)))
+			json_object_array_add(notes, json_object_new_string(why));
+	if (skipped) {
+		snprintf(why, sizeof(why), "%zu file(s) not searched: not owned by uid %u", skipped,
+			 s->owner);
+		json_object_array_add(notes, json_object_new_string(why));
+	}
+	json_object_object_add(o, "canary", json_object_new_string(canary));
+	json_object_object_add(o, "after_invocation",
+			       json_object_new_int64(s->ndone ? s->done[s->ndone - 1]->number : 0));
+	json_object_object_add(o, "memory", canary_hits_to_json(&mem));
+	json_object_object_add(o, "memory_total", json_object_new_int64(mem.total));
+	json_object_object_add(o, "memory_bytes_scanned", json_object_new_int64(mem.bytes_scanned));
+	json_object_object_add(o, "files", canary_hits_to_json(&files));
+	json_object_object_add(o, "files_total", json_object_new_int64(files.total));
+	json_object_object_add(o, "files_scanned", json_object_new_int64(files.files_scanned));
+	json_object_object_add(o, "notes", notes);
+	canary_hits_free(&mem);
+	canary_hits_free(&files);
+	for (size_t i = 0; i < npaths; i++)
+		free(paths[i]);
+	free(paths);
+	return o;
+}
+
+static json_object *do_report(struct rw_sessions *S, struct rw_session *s, const char *canary)
 {
 	json_object *resp = json_object_new_object(), *arr = json_object_new_array();
 
@@ -597,6 +721,8 @@ static json_object *do_report(struct rw_sessions *S, struct rw_session *s)
 	json_object_object_add(resp, "ok", json_object_new_boolean(1));
 	json_object_object_add(resp, "session", json_object_new_int(s->id));
 	json_object_object_add(resp, "invocations", arr);
+	if (canary && canary[0])
+		json_object_object_add(resp, "canary", canary_report(s, canary));
 	return resp;
 }
 
@@ -621,6 +747,15 @@ static json_object *session_json(struct rw_session *s)
 	}
 	if (s->state != RW_SESSION_ACTIVE)
 		json_object_object_add(o, "reason", json_object_new_string(s->why));
+	if (s->watches.n) {
+		json_object *w = json_object_new_array();
+
+		for (size_t i = 0; i < s->watches.n; i++)
+			json_object_array_add(w, json_object_new_string(s->watches.t[i].root));
+		json_object_object_add(o, "watch", w);
+		json_object_object_add(o, "store_bytes",
+				       json_object_new_int64(watches_store_bytes(&s->watches)));
+	}
 	json_object_object_add(o, "owner_uid", json_object_new_int(s->owner));
 	if (s->cgid) {
 		json_object_object_add(o, "cgroup", json_object_new_string(s->cgroup));
@@ -671,6 +806,8 @@ static json_object *do_detach(struct rw_sessions *S, struct rw_session *s)
 	json_object *resp;
 	uint32_t id = s->id;
 
+	for (size_t i = 0; S->fswatch && i < s->watches.n; i++)
+		fswatch_remove_tree(S->fswatch, WATCH_TAG(id, i));
 	tracker_untrack_session(S->tracker, id);
 	/* Records already in the ring still name this id: consume them before it is reused. */
 	tracker_drain(S->tracker);
@@ -781,11 +918,47 @@ static void drop_own_records(void *arg)
 	q->s->discard = false;
 }
 
+/*
+ * Files the checkpointed processes map shared and writable: their stores
+ * reach the file without a syscall, so every invocation may have touched them.
+ */
+static int shared_writable_files(struct rw_session *s, char ***out, size_t *n)
+{
+	static const char deleted[] = " (deleted)";
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < s->ntargets; i++) {
+		const struct rw_proc_image *img = s->targets[i].img;
+
+		for (size_t k = 0; img && k < img->maps.n; k++) {
+			const struct rw_vma *v = &img->maps.v[k];
+			size_t len = strlen(v->name);
+			char **more;
+
+			if (!v->shared || !(v->prot & PROT_WRITE) || v->name[0] != '/')
+				continue;
+			if (len > sizeof(deleted) - 1 &&
+			    !strcmp(v->name + len - (sizeof(deleted) - 1), deleted))
+				continue;	/* unlinked: no longer an entry of any tree */
+			more = realloc(*out, (*n + 1) * sizeof(*more));
+			if (!more)
+				return -ENOMEM;
+			*out = more;
+			if (!(more[*n] = strdup(v->name)))
+				return -ENOMEM;
+			(*n)++;
+		}
+	}
+	return 0;
+}
+
 static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 {
 	static const char *const names[] = { "stop", "arm", "capture", "resume", "total" };
 	uint64_t t0 = rw_now_ns(), stored = 0, zero = 0, bytes = 0, present = 0;
 	struct rw_ckpt_stats st = { 0 };
+	struct rw_fs_stats fst = { 0 };
 	size_t nprocs = 0, nthreads = 0;
 	json_object *resp, *o, *warnings;
 	char why[512];
@@ -895,6 +1068,29 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		}
 		free(kids);
 	}
+	if (s->watches.n) {
+		char **mapped = NULL;
+		size_t nmapped = 0;
+
+		err = shared_writable_files(s, &mapped, &nmapped);
+		if (err)
+			snprintf(why, sizeof(why), "out of memory");
+		else
+			err = watches_checkpoint(&s->watches, mapped, nmapped, &fst, why, sizeof(why));
+		for (size_t i = 0; i < nmapped; i++)
+			free(mapped[i]);
+		free(mapped);
+		if (err) {
+			for (size_t k = 0; k < s->ntargets; k++)
+				target_drop_image(&s->targets[k]);
+			s->checkpointed = false;
+			s->busy = false;
+			json_object_put(warnings);
+			return error_response("session %u: checkpoint of the watched trees failed: %s "
+					      "(the processes run on as they were; no checkpoint is "
+					      "held)", s->id, why);
+		}
+	}
 	s->busy = false;
 	s->dropped_seen = tracker_dropped(S->tracker, s->id);
 	s->checkpointed = true;
@@ -916,6 +1112,18 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 				 rw_now_ns() - t0 };
 
 		json_object_object_add(o, "timing_ns", json_ns(names, v, 5));
+	}
+	if (s->watches.n) {
+		json_object *f = json_object_new_object();
+
+		json_object_object_add(f, "trees", json_object_new_int64(s->watches.n));
+		json_object_object_add(f, "entries", json_object_new_int64(fst.entries));
+		json_object_object_add(f, "store_bytes",
+				       json_object_new_int64(watches_store_bytes(&s->watches)));
+		json_object_object_add(f, "bytes_cloned", json_object_new_int64(fst.bytes_cloned));
+		json_object_object_add(f, "bytes_copied", json_object_new_int64(fst.bytes_copied));
+		json_object_object_add(f, "ns", json_object_new_int64(fst.ns));
+		json_object_object_add(o, "files", f);
 	}
 	json_object_object_add(resp, "checkpoint", o);
 	json_object_object_add(resp, "warnings", warnings);
@@ -1009,15 +1217,23 @@ static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
 	return 0;
 }
 
+/* Rolled back by the rewind: such a file does not persist. */
+static bool watched(void *ctx, const char *path)
+{
+	return watches_cover(ctx, path);
+}
+
 static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool verify)
 {
 	static const char *const names[] = { "stop", "kill", "scan", "plan", "layout", "copy",
-					     "inject", "regs", "rearm", "verify", "resume", "total" };
+					     "inject", "regs", "rearm", "files", "verify", "resume",
+					     "total" };
 	struct rw_invocation *inv = s->cur;
 	struct rw_rewind_stats st = { 0 };
+	struct rw_watch_result wres = { 0 };
 	struct rw_rewinding *procs;
 	json_object *resp, *o, *plans, *report;
-	uint64_t t0 = rw_now_ns(), dropped;
+	uint64_t t0 = rw_now_ns(), dropped, files_ns = 0;
 	size_t nprocs = 0, nkilled = 0;
 	pid_t *killed = NULL;
 	char why[1024];
@@ -1102,6 +1318,16 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 	}
 	for (size_t i = 0; i < nprocs && !err; i++)
 		err = rewind_apply(&procs[i], &st, why, sizeof(why));
+	/* Files while everything is stopped: no process sees half of them restored. */
+	if (!err && s->watches.n) {
+		uint64_t t = rw_now_ns();
+
+		sessions_on_fswatch(S);
+		err = watches_rewind(&s->watches, inv, inv->dropped > 0, &wres, why, sizeof(why));
+		files_ns = rw_now_ns() - t;
+		for (size_t i = 0; i < wres.nnotes; i++)
+			invocation_note(inv, "%s", wres.notes[i]);
+	}
 	for (size_t i = 0; i < nprocs && !err && verify; i++) {
 		struct rw_verify_result vr = { 0 };
 
@@ -1120,7 +1346,25 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 		}
 		verify_result_free(&vr);
 	}
+	if (!err && verify && s->watches.n) {
+		struct rw_fs_diffs d = { 0 };
+		uint64_t t = rw_now_ns();
+
+		err = watches_verify(&s->watches, &d, why, sizeof(why));
+		if (!err && d.count) {
+			size_t len = snprintf(why, sizeof(why), "verification found %llu difference(s) "
+					      "in watched trees", (unsigned long long)d.count);
+
+			for (size_t k = 0; k < d.nlisted && len < sizeof(why); k++)
+				len += snprintf(why + len, sizeof(why) - len, "%s %s", k ? ";" : ":",
+						d.listed[k]);
+			err = -EIO;
+		}
+		fsimage_diffs_free(&d);
+		st.verify_ns += rw_now_ns() - t;
+	}
 	if (err) {
+		watch_result_free(&wres);
 		free(killed);
 		s->busy = false;
 		tracker_drain(S->tracker);
@@ -1150,6 +1394,8 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 		invocation_note(inv, "pid %d was created since the checkpoint: killed", killed[i]);
 	free(killed);
 	invocation_close(inv, rw_now_ns(), target_covers, image_maps, s);
+	if (invocation_find_persisting(inv, watched, &s->watches))
+		invocation_note(inv, "out of memory listing the files that persist");
 	report = invocation_summary_json(inv);
 	next_invocation(s);
 	compact_targets(s);
@@ -1162,6 +1408,7 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 	s->busy = false;
 	free(procs);
 	if (err) {
+		watch_result_free(&wres);
 		json_object_put(plans);
 		json_object_put(report);
 		return fail_closed(S, s, NULL, 0, why);
@@ -1183,11 +1430,14 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 	json_object_object_add(o, "verified", json_object_new_boolean(verify));
 	{
 		uint64_t v[] = { st.stop_ns, st.kill_ns, st.scan_ns, st.plan_ns, st.layout_ns,
-				 st.copy_ns, st.inject_ns, st.regs_ns, st.rearm_ns, st.verify_ns,
-				 st.resume_ns, rw_now_ns() - t0 };
+				 st.copy_ns, st.inject_ns, st.regs_ns, st.rearm_ns, files_ns,
+				 st.verify_ns, st.resume_ns, rw_now_ns() - t0 };
 
-		json_object_object_add(o, "timing_ns", json_ns(names, v, 12));
+		json_object_object_add(o, "timing_ns", json_ns(names, v, 13));
 	}
+	if (s->watches.n)
+		json_object_object_add(o, "files", watch_result_json(&wres));
+	watch_result_free(&wres);
 	json_object_object_add(o, "plan", plans);
 	json_object_object_add(resp, "rewind", o);
 	json_object_object_add(resp, "report", report);
@@ -1216,9 +1466,7 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 	case RW_CMD_MARK:
 		return s ? do_mark(S, s) : error_response("mark needs a session id");
 	case RW_CMD_REPORT:
-		if (req->canary[0])
-			return error_response("--canary is not available in this version");
-		return s ? do_report(S, s) : error_response("report needs a session id");
+		return s ? do_report(S, s, req->canary) : error_response("report needs a session id");
 	case RW_CMD_DETACH:
 		return s ? do_detach(S, s) : error_response("detach needs a session id");
 	case RW_CMD_CHECKPOINT:
@@ -1228,6 +1476,57 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 	default:
 		return error_response("unknown command");
 	}
+}
+
+/* ---- writers of watched trees that the log does not see -------------------- */
+
+static void on_fswatch(void *ctx, int tag, pid_t pid)
+{
+	struct rw_sessions *S = ctx;
+	struct rw_proc_status ps;
+	struct rw_session *s;
+	uint32_t id;
+	size_t tree;
+
+	if (tag == FSWATCH_ALL_TREES) {
+		for (size_t i = 0; i < RW_MAX_SESSIONS; i++)
+			for (size_t k = 0; S->slot[i] && k < S->slot[i]->watches.n; k++)
+				watches_distrust(&S->slot[i]->watches, k, "fanotify's queue overflowed: "
+						 "changes by anyone may have been missed");
+		return;
+	}
+	id = tag / RW_MAX_WATCH;
+	tree = tag % RW_MAX_WATCH;
+	s = id < RW_MAX_SESSIONS ? S->slot[id] : NULL;
+	if (!s || pid == getpid())
+		return;		/* our own restores */
+	if (pid > 0 && find_target(s, pid))
+		return;		/* the log has it */
+	if (pid > 0 && s->cgid) {
+		sync_cgroup_targets(s);	/* joined the cgroup since we last looked */
+		if (find_target(s, pid))
+			return;
+	}
+	if (pid <= 0)
+		watches_distrust(&s->watches, tree, "a writer rewindd cannot name (outside its pid "
+				 "namespace), or a directory it could not watch, changed it");
+	else
+		watches_distrust(&s->watches, tree, "pid %d (%s), which the session does not track, "
+				 "changed it", pid, proc_read_status(pid, &ps) ? "exited" : ps.name);
+}
+
+void sessions_on_fswatch(struct rw_sessions *S)
+{
+	if (!S->fswatch)
+		return;
+	/* Fork records first: a new child of a target is tracked, not a stranger. */
+	tracker_drain(S->tracker);
+	fswatch_drain(S->fswatch, on_fswatch, S);
+}
+
+int sessions_fswatch_fd(const struct rw_sessions *S)
+{
+	return S->fswatch ? fswatch_fd(S->fswatch) : -1;
 }
 
 /* ---- records ------------------------------------------------------------ */
@@ -1288,9 +1587,14 @@ int sessions_on_record(void *ctx, const void *data, size_t size)
 
 int sessions_init(struct rw_sessions *S, const struct rw_tracker_opts *opts)
 {
+	char why[256];
+
 	memset(S, 0, sizeof(*S));
 	S->next_id = 1;
 	S->ringbuf_bytes = opts && opts->ringbuf_bytes ? opts->ringbuf_bytes : 16u << 20;
+	snprintf(S->state_dir, sizeof(S->state_dir), "%s", RW_DEFAULT_STATE_DIR);
+	if (fswatch_open(&S->fswatch, why, sizeof(why)))
+		pr_warn("%s: watched trees will be compared whole at every rewind\n", why);
 	return tracker_open(&S->tracker, opts, sessions_on_record, S);
 }
 
@@ -1304,4 +1608,6 @@ void sessions_fini(struct rw_sessions *S)
 	}
 	tracker_close(S->tracker);
 	S->tracker = NULL;
+	fswatch_close(S->fswatch);
+	S->fswatch = NULL;
 }

@@ -28,7 +28,11 @@ struct rw_sessions {
 	uint32_t next_id;		/* ids rotate so a stale record never meets a new session */
 	size_t ringbuf_bytes;
 	uint64_t bad_records;		/* malformed or for no live session */
+	char state_dir[256];		/* content stores of watched trees live below */
+	struct rw_fswatch *fswatch;	/* writers of watched trees we do not track; NULL: none */
 };
+
+#define RW_DEFAULT_STATE_DIR	"/var/lib/rewindd"
 
 int sessions_init(struct rw_sessions *S, const struct rw_tracker_opts *opts);
 void sessions_fini(struct rw_sessions *S);
@@ -39,6 +43,14 @@ void sessions_fini(struct rw_sessions *S);
  */
 json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req,
 			     const struct ucred *peer);
+
+/*
+ * fanotify saw a watched tree change: a writer the session does not track
+ * makes the log untrustworthy for that tree. Call when sessions_fswatch_fd()
+ * is readable (and before any rewind uses the log).
+ */
+void sessions_on_fswatch(struct rw_sessions *S);
+int sessions_fswatch_fd(const struct rw_sessions *S);	/* -1: no fanotify */
 
 /* The tracker's record callback: routes a record to its session. */
 int sessions_on_record(void *ctx, const void *data, size_t size);

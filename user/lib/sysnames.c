@@ -39,6 +39,7 @@ const char *file_op_name(uint32_t op)
 		[RW_FOP_CHMOD] = "chmod",	[RW_FOP_CHOWN] = "chown",
 		[RW_FOP_UTIMES] = "utimes",	[RW_FOP_XATTR] = "xattr",
 		[RW_FOP_COPY] = "copy",		[RW_FOP_MKNOD] = "mknod",
+		[RW_FOP_MMAP_WRITE] = "mmap_shared_write",
 	};
 
 	return op < RW_FOP__COUNT && names[op] ? names[op] : "?";

@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "watch: "
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "invocation.h"
+#include "log.h"
+#include "watch.h"
+
+static bool under(const char *root, const char *path)
+{
+	size_t n = strlen(root);
+
+	if (!strcmp(root, "/"))
+		return path[0] == '/';
+	return !strncmp(root, path, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The state dir exists, is a directory and only root can reach it. */
+static int make_private_dir(const char *dir, char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return rw_why(why, whylen, -errno, "creating %s", dir);
+	if (lstat(dir, &st))
+		return rw_why(why, whylen, -errno, "%s", dir);
+	if (!S_ISDIR(st.st_mode))
+		return rw_why(why, whylen, -ENOTDIR, "%s", dir);
+	if (st.st_uid != 0 || (st.st_mode & 077)) {
+		if (chown(dir, 0, 0) || chmod(dir, 0700))
+			return rw_why(why, whylen, -errno, "making %s private", dir);
+	}
+	return 0;
+}
+
+int watches_init(struct rw_watches *w, const char (*dirs)[4096], size_t n, uid_t uid,
+		 const char *state_dir, uint32_t session, char *why, size_t whylen)
+{
+	char state[PATH_MAX];
+	int err;
+
+	memset(w, 0, sizeof(*w));
+	if (!n)
+		return 0;
+	err = make_private_dir(state_dir, why, whylen);
+	if (err)
+		return err;
+	if (!realpath(state_dir, state))
+		return rw_why(why, whylen, -errno, "state directory %s", state_dir);
+	w->t = calloc(n, sizeof(*w->t));
+	if (!w->t)
+		return rw_why(why, whylen, -ENOMEM, "watched trees");
+	for (size_t i = 0; i < n; i++) {
+		struct rw_watch_tree *t = &w->t[i];
+		struct stat st;
+
+		if (!realpath(dirs[i], t->root) || stat(t->root, &st)) {
+			err = rw_why(why, whylen, -errno, "--watch %s", dirs[i]);
+			goto fail;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			err = rw_why(why, whylen, -ENOTDIR, "--watch %s", dirs[i]);
+			goto fail;
+		}
+		if (uid != 0 && st.st_uid != uid) {
+			err = rw_why(why, whylen, -EPERM, "--watch %s: only root may watch a directory "
+				     "it does not own (rewindd restores it as root)", dirs[i]);
+			goto fail;
+		}
+		if (under(t->root, state) || under(state, t->root)) {
+			err = rw_why(why, whylen, -EINVAL, "--watch %s: the state directory %s would "
+				     "be inside the tree it restores, or the tree inside it",
+				     dirs[i], state);
+			goto fail;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (under(w->t[k].root, t->root) || under(t->root, w->t[k].root)) {
+				err = rw_why(why, whylen, -EINVAL, "--watch %s overlaps --watch %s",
+					     t->root, w->t[k].root);
+				goto fail;
+			}
+		w->n++;
+	}
+	if (snprintf(w->store, sizeof(w->store), "%.4000s/session-%u", state, session) >=
+	    (int)sizeof(w->store)) {
+		err = rw_why(why, whylen, -ENAMETOOLONG, "state directory %s", state);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(w->t);
+	memset(w, 0, sizeof(*w));
+	return err;
+}
+
+static void free_mapped(struct rw_watches *w)
+{
+	for (size_t i = 0; i < w->nmapped; i++)
+		free(w->mapped[i]);
+	free(w->mapped);
+	w->mapped = NULL;
+	w->nmapped = 0;
+}
+
+void watches_fini(struct rw_watches *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		fsimage_free(w->t[i].img);
+	if (w->n)
+		rmdir(w->store);	/* its trees' stores are gone with their images */
+	free(w->t);
+	free_mapped(w);
+	memset(w, 0, sizeof(*w));
+}
+
+bool watches_cover(const struct rw_watches *w, const char *path)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (under(w->t[i].root, path))
+			return true;
+	return false;
+}
+
+int watches_checkpoint(struct rw_watches *w, char *const *mapped, size_t nmapped,
+		       struct rw_fs_stats *st, char *why, size_t whylen)
+{
+	int err;
+
+	if (!w->n)
+		return 0;
+	err = make_private_dir(w->store, why, whylen);
+	if (err)
+		return err;
+	free_mapped(w);
+	for (size_t i = 0; i < nmapped; i++) {
+		char **more;
+
+		if (!watches_cover(w, mapped[i]))
+			continue;
+		more = realloc(w->mapped, (w->nmapped + 1) * sizeof(*more));
+		if (!more || !(more[w->nmapped] = strdup(mapped[i]))) {
+			if (more)
+				w->mapped = more;
+			return rw_why(why, whylen, -ENOMEM, "checkpointing watched trees");
+		}
+		w->mapped = more;
+		w->nmapped++;
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		struct rw_watch_tree *t = &w->t[i];
+		struct rw_fs_stats one = { 0 };
+		char store[PATH_MAX + 32];
+
+
+		fsimage_free(t->img);
+		t->img = NULL;
+		snprintf(store, sizeof(store), "%s/tree-%zu", w->store, i);
+		err = fsimage_capture(t->root, store, &t->img, &one, why, whylen);
+		if (err)
+			return err;
+		t->untrusted = false;
+		t->untrusted_why[0] = '\0';
+		if (st) {
+			st->entries += one.entries;
+			st->bytes_cloned += one.bytes_cloned;
+			st->bytes_copied += one.bytes_copied;
+			st->ns += one.ns;
+		}
+	}
+	return 0;
+}
+
+void watches_distrust(struct rw_watches *w, size_t tree, const char *fmt, ...)
+{
+	struct rw_watch_tree *t;
+	va_list ap;
+
+	if (tree >= w->n || w->t[tree].untrusted)
+		return;
+	t = &w->t[tree];
+	t->untrusted = true;
+	va_start(ap, fmt);
+	vsnprintf(t->untrusted_why, sizeof(t->untrusted_why), fmt, ap);
+	va_end(ap);
+}
+
+static void note(struct rw_watch_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void note(struct rw_watch_result *res, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	if (res->nnotes == RW_MAX_WATCH_NOTES)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) >= 0)
+		res->notes[res->nnotes++] = s;
+	va_end(ap);
+}
+
+static void add_stats(struct rw_fs_stats *to, const struct rw_fs_stats *from)
+{
+	to->entries += from->entries;
+	to->files_restored += from->files_restored;
+	to->entries_removed += from->entries_removed;
+	to->entries_recreated += from->entries_recreated;
+	to->metadata_restored += from->metadata_restored;
+	to->bytes_cloned += from->bytes_cloned;
+	to->bytes_copied += from->bytes_copied;
+	to->ns += from->ns;
+}
+
+/* "." or ".." components: the log kept a relative name as the task wrote it. */
+static bool vague(const char *path)
+{
+	return strstr(path, "/./") || strstr(path, "/../") || !strcmp(path + strlen(path) -
+		(strlen(path) >= 2 ? 2 : 0), "/.") || !strcmp(path + strlen(path) -
+		(strlen(path) >= 3 ? 3 : 0), "/..");
+}
+
+/*
+ * Every path of the invocation's file records inside root: both ends of
+ * renames and links. -EDOM: one of them cannot be taken literally.
+ */
+static int touched_in(const struct rw_watches *w, const char *root,
+		      const struct rw_invocation *inv, const char ***out, size_t *n)
+{
+	size_t cap = inv->nfiles * 3 + w->nmapped + 1;
+	const char **v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	*n = 0;
+	for (size_t i = 0; i < inv->nfiles; i++) {
+		const struct rw_file_touch *f = &inv->files[i];
+		const char *p[] = { f->path, f->renamed_to, f->renamed_from };
+
+		/* A rename across the tree's edge: what left or arrived is only half in the log. */
+		if ((f->renamed_to && under(root, f->path) != under(root, f->renamed_to)) ||
+		    (f->renamed_from && under(root, f->path) != under(root, f->renamed_from))) {
+			free(v);
+			return -EXDEV;
+		}
+		for (size_t k = 0; k < 3; k++) {
+			if (p[k] && vague(p[k])) {
+				free(v);
+				return -EDOM;
+			}
+			if (p[k] && under(root, p[k]))
+				v[(*n)++] = p[k];
+		}
+	}
+	for (size_t i = 0; i < w->nmapped; i++)
+		if (under(root, w->mapped[i]))
+			v[(*n)++] = w->mapped[i];
+	*out = v;
+	return 0;
+}
+
+int watches_rewind(struct rw_watches *w, const struct rw_invocation *inv, bool log_incomplete,
+		   struct rw_watch_result *res, char *why, size_t whylen)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < w->n && !err; i++) {
+		struct rw_watch_tree *t = &w->t[i];
+		struct rw_fs_stats one = { 0 };
+		const char **paths = NULL;
+		size_t n = 0;
+
+		if (!t->img)
+			continue;
+		if (log_incomplete || t->untrusted || t->blind || inv->file_paths_truncated) {
+			note(res, "%s: compared whole against the checkpoint: %s", t->root,
+			     t->untrusted ? t->untrusted_why : t->blind ? t->blind_why :
+			     log_incomplete ? "events were lost" : "a path in the log was truncated");
+			res->full++;
+			err = fsimage_restore_all(t->img, &one, why, whylen);
+		} else if ((err = touched_in(w, t->root, inv, &paths, &n)) == -EDOM ||
+			   err == -EXDEV) {
+			note(res, "%s: compared whole against the checkpoint: %s", t->root,
+			     err == -EXDEV ? "an entry was renamed into or out of it" :
+			     "the log names a path with \".\" or \"..\"");
+			res->full++;
+			err = fsimage_restore_all(t->img, &one, why, whylen);
+		} else {
+			if (err)
+				err = rw_why(why, whylen, err, "%s: listing touched entries", t->root);
+			else if (n)
+				err = fsimage_restore_paths(t->img, paths, n, &one, why, whylen);
+			res->touched += n;
+			free(paths);
+		}
+		add_stats(&res->fs, &one);
+		if (!err) {
+			t->untrusted = false;
+			t->untrusted_why[0] = '\0';
+		}
+	}
+	return err;
+}
+
+void watch_result_free(struct rw_watch_result *res)
+{
+	for (size_t i = 0; i < res->nnotes; i++)
+		free(res->notes[i]);
+	memset(res, 0, sizeof(*res));
+}
+
+int watches_verify(const struct rw_watches *w, struct rw_fs_diffs *diffs, char *why,
+		   size_t whylen)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		struct rw_fs_diffs one = { 0 };
+		int err;
+
+		if (!w->t[i].img)
+			continue;
+		err = fsimage_verify(w->t[i].img, &one, why, whylen);
+		if (err)
+			return err;
+		diffs->count += one.count;
+		for (size_t k = 0; k < one.nlisted; k++) {
+			if (diffs->nlisted < sizeof(diffs->listed) / sizeof(diffs->listed[0])) {
+				diffs->listed[diffs->nlisted++] = one.listed[k];
+				one.listed[k] = NULL;
+			}
+		}
+		fsimage_diffs_free(&one);
+	}
+	return 0;
+}
+
+uint64_t watches_store_bytes(const struct rw_watches *w)
+{
+	uint64_t b = 0;
+
+	for (size_t i = 0; i < w->n; i++)
+		if (w->t[i].img)
+			b += fsimage_store_bytes(w->t[i].img);
+	return b;
+}
+
+json_object *watch_result_json(const struct rw_watch_result *res)
+{
+	json_object *o = json_object_new_object(), *notes = json_object_new_array();
+
+	json_object_object_add(o, "touched", json_object_new_int64(res->touched));
+	json_object_object_add(o, "entries_examined", json_object_new_int64(res->fs.entries));
+	json_object_object_add(o, "files_restored", json_object_new_int64(res->fs.files_restored));
+	json_object_object_add(o, "entries_removed", json_object_new_int64(res->fs.entries_removed));
+	json_object_object_add(o, "entries_recreated",
+			       json_object_new_int64(res->fs.entries_recreated));
+	json_object_object_add(o, "metadata_restored",
+			       json_object_new_int64(res->fs.metadata_restored));
+	json_object_object_add(o, "bytes_cloned", json_object_new_int64(res->fs.bytes_cloned));
+	json_object_object_add(o, "bytes_copied", json_object_new_int64(res->fs.bytes_copied));
+	json_object_object_add(o, "full_comparisons", json_object_new_int64(res->full));
+	for (size_t i = 0; i < res->nnotes; i++)
+		json_object_array_add(notes, json_object_new_string(res->notes[i]));
+	json_object_object_add(o, "notes", notes);
+	return o;
+}

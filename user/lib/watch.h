@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The watched trees of a session (attach --watch DIR): their checkpoint
+ * manifests, which of their entries an invocation touched according to the
+ * log, their rollback at rewind and their verification. The manifest and
+ * content store of one tree are fsimage's; this file decides what to hand
+ * it: the touched paths, or the whole tree when the log cannot be trusted.
+ */
+#ifndef RW_WATCH_H
+#define RW_WATCH_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "fsimage.h"
+
+struct rw_invocation;
+
+#define RW_MAX_WATCH_NOTES	16
+
+struct rw_watch_tree {
+	char root[PATH_MAX];		/* absolute, symlinks resolved */
+	struct rw_fsimage *img;		/* its checkpoint; NULL before one */
+	/* A change the log did not see (a writer we do not track): compare it all. */
+	bool untrusted;
+	char untrusted_why[256];
+	/* No fanotify watch on it: writers we do not track cannot be seen, every rewind compares it whole. */
+	bool blind;
+	char blind_why[512];
+};
+
+struct rw_watches {
+	struct rw_watch_tree *t;
+	size_t n;
+	char store[PATH_MAX];		/* this session's content stores, under the state dir */
+	/* Files mapped shared and writable at the checkpoint: stores reach them without a syscall. */
+	char **mapped;
+	size_t nmapped;
+};
+
+/* What a rewind did to the watched trees. */
+struct rw_watch_result {
+	struct rw_fs_stats fs;
+	size_t touched;			/* touched paths inside watched trees */
+	size_t full;			/* trees compared whole instead of trusting the log */
+	char *notes[RW_MAX_WATCH_NOTES];
+	size_t nnotes;
+};
+
+/*
+ * Validate and record the trees: each must be an existing directory, and
+ * neither contain nor lie inside the state directory or another tree. A
+ * client that is not root may only watch directories it owns (rewindd
+ * restores them as root). The state dir is created 0700 if missing.
+ */
+int watches_init(struct rw_watches *w, const char (*dirs)[4096], size_t n, uid_t uid,
+		 const char *state_dir, uint32_t session, char *why, size_t whylen);
+void watches_fini(struct rw_watches *w);
+
+/* True when path is one of the trees or lies below one. */
+bool watches_cover(const struct rw_watches *w, const char *path);
+
+/*
+ * Checkpoint every tree (replacing an earlier checkpoint). mapped: files
+ * the processes map shared and writable now, treated as touched by every
+ * invocation. Clears the untrusted flags.
+ */
+int watches_checkpoint(struct rw_watches *w, char *const *mapped, size_t nmapped,
+		       struct rw_fs_stats *st, char *why, size_t whylen);
+
+/* A tree was changed by a process the log does not see (or events were lost). */
+void watches_distrust(struct rw_watches *w, size_t tree, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Roll every tree back to its checkpoint: exactly the entries the
+ * invocation's log names, or the whole tree (full comparison) when the log
+ * is incomplete or the tree untrusted. Synchronous. Returns 0 or -errno
+ * with why naming the path that could not be restored.
+ */
+int watches_rewind(struct rw_watches *w, const struct rw_invocation *inv, bool log_incomplete,
+		   struct rw_watch_result *res, char *why, size_t whylen);
+void watch_result_free(struct rw_watch_result *res);
+
+/* Rescan every tree against its manifest; differences are appended to diffs. */
+int watches_verify(const struct rw_watches *w, struct rw_fs_diffs *diffs, char *why,
+		   size_t whylen);
+
+/* Disk space of the content stores. */
+uint64_t watches_store_bytes(const struct rw_watches *w);
+
+json_object *watch_result_json(const struct rw_watch_result *res);
+
+#endif /* RW_WATCH_H */
