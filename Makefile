@@ -50,6 +50,39 @@ LIB := $(OUTPUT)/librewind.a
 
 BINS := $(OUTPUT)/rewindd $(OUTPUT)/rewindctl
 
+# --- rewind-proxy ---
+# The OpenWhisk action container (user/proxy). Here, before `all:` and
+# `install:` read BINS. Launchers: EXE_DIR/../user/proxy/launchers in the
+# tree, $(PROXY_LAUNCHER_DIR) once installed.
+PROXY_SRCS := $(wildcard user/proxy/*.c)
+PROXY_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(PROXY_SRCS))
+PROXY_LAUNCHER_DIR := $(prefix)/lib/rewindd/launchers
+BINS += $(OUTPUT)/rewind-proxy
+
+$(OUTPUT)/proxy/%.o: user/proxy/%.c | $(OUTPUT)/proxy $(SKEL)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CPPFLAGS) -DPROXY_LAUNCHER_DIR='"$(PROXY_LAUNCHER_DIR)"' $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/rewind-proxy: $(PROXY_OBJS) $(LIB)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LIBS) $(PROXY_LIBS) -lpthread -o $@
+
+$(OUTPUT)/proxy:
+	$(Q)mkdir -p $@
+
+.PHONY: install-proxy uninstall-proxy
+install: install-proxy
+install-proxy:	# the binary is in BINS, which install: installs
+	install -d $(DESTDIR)$(PROXY_LAUNCHER_DIR)
+	install -m 0644 user/proxy/launchers/launcher.py user/proxy/launchers/launcher.js \
+		$(DESTDIR)$(PROXY_LAUNCHER_DIR)/
+uninstall: uninstall-proxy
+uninstall-proxy:
+	rm -f $(DESTDIR)$(SBINDIR)/rewind-proxy
+	rm -f $(DESTDIR)$(PROXY_LAUNCHER_DIR)/launcher.py $(DESTDIR)$(PROXY_LAUNCHER_DIR)/launcher.js
+	-rmdir $(DESTDIR)$(PROXY_LAUNCHER_DIR) $(DESTDIR)$(prefix)/lib/rewindd
+# --- end rewind-proxy ---
+
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/unit/%,$(UNIT_SRCS))
 LIBTEST_SRCS := $(wildcard tests/lib/test_*.c)
@@ -127,11 +160,6 @@ $(OUTPUT)/bench/%: bench/%.c $(LIB) | $(OUTPUT)/bench
 	$(call msg,CC-BENCH,$@)
 	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE $< $(LIB) $(LIBS) -lpthread -o $@
 
-DEMO_BIN := $(OUTPUT)/tests/demo/function
-$(DEMO_BIN): tests/demo/function.c | $(OUTPUT)/tests/demo
-	$(call msg,CC,$@)
-	$(Q)$(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -g $< -o $@
-
 unit: $(UNIT_BINS) $(LIBTEST_BINS)
 integ: $(BINS) $(INTEG_BINS)
 
@@ -147,11 +175,16 @@ check: ensure-deps
 	$(Q)$(MAKE) test
 
 demo: ensure-deps
-	$(Q)$(MAKE) all $(DEMO_BIN)
+	$(Q)$(MAKE) all
 	$(Q)OUTPUT=$(OUTPUT) tests/demo/demo.sh
 
 bench: $(BINS) $(BENCH_BINS)
 	$(Q)OUTPUT=$(OUTPUT) bench/run.sh
+
+# rewind-proxy end to end under wrk (bench/e2e/run.sh; QUICK=1: about 3 minutes).
+.PHONY: bench-e2e
+bench-e2e: $(BINS)
+	$(Q)OUTPUT=$(OUTPUT) bench/e2e/run.sh
 
 # --- housekeeping ----------------------------------------------------------
 DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcmocka-dev libjson-c-dev \
@@ -189,7 +222,7 @@ uninstall:
 clean:
 	rm -rf build build-asan
 
-$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/lib $(OUTPUT)/tests/unit $(OUTPUT)/tests/lib $(OUTPUT)/tests/demo $(OUTPUT)/tests/integ $(OUTPUT)/tests/leak $(OUTPUT)/bench:
+$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/lib $(OUTPUT)/tests/unit $(OUTPUT)/tests/lib $(OUTPUT)/tests/integ $(OUTPUT)/tests/leak $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d $(OUTPUT)/*/*/*.d)

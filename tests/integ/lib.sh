@@ -43,8 +43,6 @@ stop_daemon() {
 	[ -n "$DAEMON_PID" ] || return 0
 	kill_and_wait "$DAEMON_PID"
 	DAEMON_PID=
-# Test cgroups are named after the script's shell ($$ is the same in subshells).
-CG_NAME=rewindd-test-$$
 }
 
 # A second daemon with its own options for one test: start_extra_daemon NAME ARGS...

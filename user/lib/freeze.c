@@ -116,12 +116,20 @@ int freeze_release(struct rw_frozen *f)
 {
 	int first = 0;
 
-	for (size_t i = 0; i < f->n; i++) {
-		int err = inject_release(&f->threads[i]);
+	/*
+	 * The leader last: if the process died, its exit is reported only once
+	 * the other threads are reaped, and we, their tracer, reap them here.
+	 */
+	for (int leader = 0; leader < 2; leader++)
+		for (size_t i = 0; i < f->n; i++) {
+			int err;
 
-		if (err && !first)
-			first = err;
-	}
+			if ((f->threads[i].tid == f->tgid) != leader)
+				continue;
+			err = inject_release(&f->threads[i]);
+			if (err && !first)
+				first = err;
+		}
 	free(f->threads);
 	f->threads = NULL;
 	f->n = 0;

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "inject.h"
 #include "log.h"
@@ -54,18 +55,80 @@ static int ptrace_failed(struct rw_inject *ij, const char *what)
 	return err;
 }
 
-/* The next stop of the tracee; -ESRCH if it exited (then it is no longer traced). */
+/*
+ * A blocking waitpid can wait for ever: when the process is killed, its
+ * leader's exit is reported only once its other threads are released, and
+ * traced ones are released only when their tracer (we) reaps them. So each
+ * wait is cut every WAIT_TICK_MS by a private timer signal (no SA_RESTART),
+ * and between ticks we look whether the thread is dying or gone.
+ */
+#define WAIT_TICK_MS	100
+#define WAIT_TICKS	100		/* 10 s: a thread stuck in D state fails the wait */
+#define WAIT_SIGNAL	(SIGRTMIN + 7)
+
+static timer_t wait_timer;
+static int wait_timer_ready;	/* 0 not yet, 1 armed, -1 unavailable: block plainly */
+
+static void on_wait_tick(int sig)
+{
+	(void)sig;
+}
+
+static void wait_timer_arm(long ms)
+{
+	struct itimerspec it = { .it_value = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000 } };
+
+	if (!wait_timer_ready) {
+		struct sigaction sa = { .sa_handler = on_wait_tick };	/* no SA_RESTART */
+		struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = WAIT_SIGNAL };
+
+		sigemptyset(&sa.sa_mask);
+		wait_timer_ready = !sigaction(WAIT_SIGNAL, &sa, NULL) &&
+				   !timer_create(CLOCK_MONOTONIC, &sev, &wait_timer) ? 1 : -1;
+	}
+	if (wait_timer_ready > 0)
+		timer_settime(wait_timer, 0, &it, NULL);
+}
+
+/* The thread exited, or its process is going (a zombie leader waits for its threads). */
+static bool thread_dying(pid_t tid)
+{
+	struct rw_proc_status st;
+	int err = proc_read_status(tid, &st);
+
+	return err == -ESRCH || err == -ENOENT ||
+	       (!err && (st.state == 'Z' || st.state == 'X'));
+}
+
+/* The next stop of the tracee; -ESRCH if it exited or is dying (then we let go of it). */
 static int wait_stop(struct rw_inject *ij, int *status)
 {
-	while (waitpid(ij->tid, status, __WALL) < 0) {
-		int err = errno == ECHILD ? -ESRCH : -errno;
+	for (int ticks = 0;; ticks++) {
+		pid_t r;
+		int err;
 
-		if (errno == EINTR)
-			continue;
-		if (err != -ESRCH)
-			pr_perror("thread %d: waitpid", ij->tid);
+		wait_timer_arm(WAIT_TICK_MS);
+		r = waitpid(ij->tid, status, __WALL);
+		err = r < 0 ? errno : 0;
+		wait_timer_arm(0);
+		if (r == ij->tid)
+			break;
+		if (err == EINTR) {
+			if (thread_dying(ij->tid)) {
+				/* Still ours to reap: inject_release does, leader last. */
+				pr_debug("thread %d: dying while traced\n", ij->tid);
+				return -ESRCH;
+			}
+			if (ticks < WAIT_TICKS)
+				continue;
+			pr_err("thread %d: no stop in %d ms (uninterruptible sleep?)\n", ij->tid,
+			       WAIT_TICK_MS * WAIT_TICKS);
+			return -ETIMEDOUT;
+		}
+		if (err != ECHILD)
+			pr_err("thread %d: waitpid: %s\n", ij->tid, strerror(err));
 		ij->seized = false;
-		return err;
+		return err == ECHILD ? -ESRCH : -err;
 	}
 	if (WIFSTOPPED(*status))
 		return 0;
@@ -105,15 +168,6 @@ static int restop(struct rw_inject *ij, int sig)
 	return -EBUSY;
 }
 
-/* Seizing a zombie fails with EPERM: say -ESRCH for that. */
-static bool thread_gone(pid_t tid)
-{
-	struct rw_proc_status st;
-	int err = proc_read_status(tid, &st);
-
-	return err == -ESRCH || (!err && (st.state == 'Z' || st.state == 'X'));
-}
-
 int inject_seize(struct rw_inject *ij, pid_t tid)
 {
 	int status, err;
@@ -122,7 +176,7 @@ int inject_seize(struct rw_inject *ij, pid_t tid)
 	ij->tid = tid;
 	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD)) {
 		err = -errno;
-		if (err == -EPERM && thread_gone(tid))
+		if (err == -EPERM && thread_dying(tid))	/* seizing a zombie */
 			err = -ESRCH;
 		if (err != -ESRCH)
 			pr_err("thread %d: PTRACE_SEIZE: %s\n", tid, strerror(-err));
@@ -346,10 +400,18 @@ static void reap_dead(pid_t tid)
 {
 	int status;
 
-	for (;;) {
-		if (waitpid(tid, &status, __WALL) < 0) {
-			if (errno == EINTR)
+	for (int ticks = 0;; ticks++) {
+		pid_t r;
+
+		/* Bounded: a leader waits for threads someone else must reap first. */
+		wait_timer_arm(WAIT_TICK_MS);
+		r = waitpid(tid, &status, __WALL);
+		wait_timer_arm(0);
+		if (r < 0) {
+			if (errno == EINTR && ticks < WAIT_TICKS)
 				continue;
+			if (errno == EINTR)
+				pr_warn("thread %d: dead but not reapable yet; left\n", tid);
 			return;		/* ECHILD: not ours any more */
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status))

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# make bench-e2e: rewind-proxy end to end, as an OpenWhisk invoker sees it.
+#
+# Six bundled functions (bench/e2e/functions, standard library only), each in
+# Python and Node, modelled on common FaaS workloads: html (templating a
+# page), jsontx (JSON transformation of a request's records), image (grey +
+# 3x3 blur + histogram of an RGB buffer), compress (gzip into $TMPDIR, which
+# the proxy points into its watched work dir, and read back), graph (Dijkstra
+# and BFS on a random graph), threadpool (PBKDF2 fan-out: Python starts a
+# ThreadPoolExecutor per request, Node uses its libuv pool). Both runtimes
+# compute the same digests; the driver checks them (and invariants it
+# computes itself) in every mode before anything is timed.
+#
+# Modes, each in a fresh proxy per round, measured side by side: insecure
+# (the process reused as is: the baseline of every ratio), rewind (rewindd
+# rewinds after every request), fork (Python only: a child of the initialised
+# launcher per request, the work dir compared and restored after it; node has
+# no fork(), so it is skipped and the output says so), restart (a fresh
+# process per request: fewer and shorter rounds), and CRIU dump+restore per
+# request when `criu check` passes (it is installed first when missing; on
+# Linux 6.18 Debian's criu 3.17 fails, and the run prints
+# "CRIU: skipped: <criu's error>").
+#
+# Load: wrk -t1 -c1 (closed loop, one request at a time: a function serves
+# one at a time, and this machine has 2 vCPUs), a warm-up run, then the
+# measured run; p50/p95/p99 from wrk's latency distribution (post.lua's
+# done()), throughput from requests/s. Every answer is checked (status 200
+# and the expected digest): errors are counted and printed, never dropped.
+# Modes alternate round by round; figures are medians of the rounds; the
+# ratios against insecure come from the same run. Memory per warm container:
+# the function cgroup's memory.current, or the Pss of its processes where the
+# cgroup v2 has no memory controller, plus rewindd's image and file store
+# (`rewindctl status --json`: image_bytes + store_bytes).
+#
+# Output: a table, the goals met or not, $OUTPUT/bench-e2e/{results.json,
+# summary.txt}, and docs/e2e-latency.png, docs/e2e-throughput.png (QUICK=1
+# writes its plots next to the results instead). Needs root (BPF, cgroups).
+#
+# Knobs (environment): QUICK=1 (about 3 minutes instead of about 20),
+# ROUNDS=3 DURATION=8 WARMUP=2 (seconds), RESTART_ROUNDS=2 RESTART_DURATION=4,
+# FUNCS="html jsontx image compress graph threadpool", RUNTIMES="python node",
+# MODES="insecure rewind fork restart criu", PROXY_WARMUP=2 (the proxy's
+# --warmup in the warm modes; restart starts cold), PLOT_DIR, RESULTS.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+OUTPUT=${OUTPUT:-build}
+export OUTPUT
+
+[ "$(id -u)" = 0 ] || { echo "bench-e2e: needs root (BPF, ptrace, cgroups)"; exit 1; }
+
+# The load generator, the plotter and criu (so that its detection is real).
+missing=
+for pkg in wrk gnuplot-nox criu jq; do
+	dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=" $pkg"
+done
+if [ -n "$missing" ]; then
+	echo "bench-e2e: installing$missing"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null ||
+		{ echo "bench-e2e: cannot install$missing"; exit 1; }
+fi
+for f in rewindd rewindctl rewind-proxy; do
+	[ -x "$OUTPUT/$f" ] || { echo "bench-e2e: $OUTPUT/$f is not built (make OUTPUT=$OUTPUT all)"; exit 1; }
+done
+[ -x /usr/bin/node ] || { echo "bench-e2e: /usr/bin/node is missing (the node functions need it)"; exit 1; }
+exec /usr/bin/python3 bench/e2e/driver.py

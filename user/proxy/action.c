@@ -1,0 +1,530 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The function process. It runs in a cgroup of its own so that rewindd can
+ * track it with everything it forks, and so that one write to cgroup.kill
+ * ends all of it (a hung function's children too). It talks to us only
+ * through its fd 0 and fd 3. Its stdout and stderr are a pipe we copy to our
+ * stderr, not our stderr itself: a rewind puts the offsets of the function's
+ * files back, and a shared log file would be overwritten from there on.
+ */
+#define LOG_PREFIX "rewind-proxy: "
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "action.h"
+#include "cgroup.h"
+#include "clock.h"
+#include "log.h"
+#include "pidfd.h"
+#include "runtime.h"
+#include "zipcode.h"
+
+/* How long killing may take before we give up waiting (a D-state process). */
+#define KILL_WAIT_MS 10000
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if (strlen(path) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, path);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	if (remove(path) && errno != ENOENT) {
+		pr_perror("cannot remove %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* rm -rf that never follows a symlink nor crosses into another mount. */
+static int remove_tree(const char *path)
+{
+	if (access(path, F_OK) && errno == ENOENT)
+		return 0;
+	return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -EIO : 0;
+}
+
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n < 0 ? (int)n : 0;
+}
+
+int action_setup(struct action *a, const struct proxy_config *cfg, char *err, size_t errlen)
+{
+	char root[PATH_MAX];
+	int ret;
+
+	char *base;
+
+	memset(a, 0, sizeof(*a));
+	a->pidfd = a->in_fd = a->out_fd = a->log_fd = -1;
+	ret = mkdir_p(cfg->work_dir, 0700);
+	if (ret) {
+		snprintf(err, errlen, "cannot create the work dir %s: %s", cfg->work_dir, strerror(-ret));
+		return ret;
+	}
+	/* rewindd takes absolute, resolved paths to watch. */
+	base = realpath(cfg->work_dir, NULL);
+	if (!base) {
+		ret = -errno;
+		snprintf(err, errlen, "work dir %s: %s", cfg->work_dir, strerror(errno));
+		return ret;
+	}
+	ret = (size_t)snprintf(a->dir, sizeof(a->dir), "%s/action", base) >= sizeof(a->dir) ||
+	      (size_t)snprintf(a->tmpdir, sizeof(a->tmpdir), "%s/tmp", a->dir) >= sizeof(a->tmpdir);
+	free(base);
+	if (ret) {
+		snprintf(err, errlen, "work dir path too long: %s", cfg->work_dir);
+		return -ENAMETOOLONG;
+	}
+	ret = cgroup2_mount_point(root, sizeof(root));
+	if (ret) {
+		snprintf(err, errlen, "no cgroup2 mount in /proc/mounts: %s", strerror(-ret));
+		return ret;
+	}
+	if ((size_t)snprintf(a->cgroup_parent, sizeof(a->cgroup_parent), "%s/rewind-proxy-%d", root,
+			     cfg->port) >= sizeof(a->cgroup_parent) - 4) {
+		snprintf(err, errlen, "cgroup path too long under %s", root);
+		return -ENAMETOOLONG;
+	}
+	snprintf(a->cgroup, sizeof(a->cgroup), "%.4000s/fn", a->cgroup_parent);
+	ret = mkdir_p(a->cgroup, 0755);
+	if (ret) {
+		snprintf(err, errlen, "cannot create the cgroup %s: %s", a->cgroup, strerror(-ret));
+		return ret;
+	}
+	/* Left over by a proxy on this port that died: nothing of it may run on. */
+	action_kill(a);
+	return 0;
+}
+
+void action_teardown(struct action *a)
+{
+	action_kill(a);
+	if (rmdir(a->cgroup) && errno != ENOENT)
+		pr_perror("cannot remove the cgroup %s", a->cgroup);
+	if (rmdir(a->cgroup_parent) && errno != ENOENT)
+		pr_perror("cannot remove the cgroup %s", a->cgroup_parent);
+	if (remove_tree(a->dir))
+		pr_err("cannot remove the function's dir %s\n", a->dir);
+	free(a->buf);
+	a->buf = NULL;
+}
+
+int action_materialize(struct action *a, enum proxy_runtime rt, const struct action_code *code,
+		       char *entry, size_t len, char *err, size_t errlen)
+{
+	int ret, fd;
+
+	/* From scratch: what an earlier process left in its dir must not survive. */
+	if (remove_tree(a->dir)) {
+		snprintf(err, errlen, "cannot clear the function's dir %s", a->dir);
+		return -EIO;
+	}
+	if (mkdir(a->dir, 0755)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create the function's dir %s: %s", a->dir, strerror(errno));
+		return ret;
+	}
+	if (code->binary) {
+		ret = zip_extract(code->data, code->len, a->dir, err, errlen);
+		if (!ret)
+			ret = runtime_zip_entry(rt, a->dir, entry, len, err, errlen);
+	} else {
+		ret = 0;
+		if ((size_t)snprintf(entry, len, "%s/%s", a->dir, runtime_source_file(rt)) >= len)
+			ret = -ENAMETOOLONG;
+		fd = ret ? -1 : open(entry, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0 && !ret)
+			ret = -errno;
+		for (size_t off = 0; !ret && off < code->len;) {
+			ssize_t w = write(fd, code->data + off, code->len - off);
+
+			if (w < 0)
+				ret = -errno;
+			else
+				off += w;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (ret)
+			snprintf(err, errlen, "cannot write %s: %s", entry, strerror(-ret));
+	}
+	if (!ret && mkdir(a->tmpdir, 01777) && errno != EEXIST) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", a->tmpdir, strerror(errno));
+	}
+	return ret;
+}
+
+/* Only async-signal-safe calls between fork and exec: other threads may hold locks. */
+static void __attribute__((noreturn)) child(struct action *a, int cg_fd, int in_r, int out_w,
+					    int log_w, int err_w, pid_t parent,
+					    const char *const argv[], char *const envp[])
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	int e, fd;
+
+	/* Out of the way of 0..3 first, so that no dup2() below replaces it. */
+	fd = fcntl(err_w, F_DUPFD_CLOEXEC, 10);
+	if (fd < 0)
+		goto fail;
+	err_w = fd;
+	/* Into the cgroup next: whatever follows is tracked and killable. */
+	if (write(cg_fd, "0", 1) != 1)
+		goto fail;
+	/* The proxy blocks SIGTERM and ignores SIGPIPE; both survive exec. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	sigaction(SIGPIPE, &dfl, NULL);
+	setsid();
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		goto fail;
+	in_r = fcntl(in_r, F_DUPFD_CLOEXEC, 10);
+	out_w = fcntl(out_w, F_DUPFD_CLOEXEC, 10);
+	log_w = fcntl(log_w, F_DUPFD_CLOEXEC, 10);
+	if (in_r < 0 || out_w < 0 || log_w < 0)
+		goto fail;
+	if (dup2(in_r, 0) < 0 || dup2(log_w, 1) < 0 || dup2(log_w, 2) < 0 || dup2(out_w, 3) < 0)
+		goto fail;
+	if (chdir(a->dir))
+		goto fail;
+	/* The error pipe must stay open until exec: CLOEXEC, not closed. */
+	if (close_range(4, ~0U, CLOSE_RANGE_CLOEXEC))
+		goto fail;
+	execve(argv[0], (char *const *)argv, envp);
+fail:
+	e = errno;
+	if (write(err_w, &e, sizeof(e)) < 0)
+		_exit(126);
+	_exit(127);
+}
+
+int action_spawn(struct action *a, const char *const argv[], char *const envp[], char *err,
+		 size_t errlen)
+{
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, lg[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	int cg_fd = -1, e = 0;
+	char procs[PATH_MAX + 16];
+	pid_t parent = getpid(), pid;
+	ssize_t n;
+	int ret = 0;
+
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", a->cgroup);
+	cg_fd = open(procs, O_WRONLY | O_CLOEXEC);
+	if (cg_fd < 0 || pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(lg, O_CLOEXEC) ||
+	    pipe2(ep, O_CLOEXEC)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot prepare the function's process: %s%s%s", strerror(errno),
+			 cg_fd < 0 ? ": " : "", cg_fd < 0 ? procs : "");
+		goto out;
+	}
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0)
+		child(a, cg_fd, in[0], out[1], lg[1], ep[1], parent, argv, envp);
+	close(ep[1]);
+	ep[1] = -1;
+	/* EOF: exec happened (the pipe was close-on-exec); data: errno of the failure. */
+	do {
+		n = read(ep[0], &e, sizeof(e));
+	} while (n < 0 && errno == EINTR);
+	a->pid = pid;
+	a->exited = false;
+	a->status = 0;
+	a->blen = 0;
+	a->pidfd = sys_pidfd_open(pid, 0);
+	if (n > 0 || a->pidfd < 0) {
+		ret = n > 0 ? -e : -errno;
+		snprintf(err, errlen, "cannot start %s in %s: %s", argv[0], a->cgroup, strerror(-ret));
+		action_kill(a);
+		goto out;
+	}
+	a->in_fd = in[1];
+	a->out_fd = out[0];
+	a->log_fd = lg[0];
+	in[1] = out[0] = lg[0] = -1;
+	/* Ours only: the function's ends stay blocking (another description). */
+	fcntl(a->in_fd, F_SETFL, O_NONBLOCK);
+	fcntl(a->out_fd, F_SETFL, O_NONBLOCK);
+	fcntl(a->log_fd, F_SETFL, O_NONBLOCK);
+out:
+	for (int *fd = (int[]){ in[0], in[1], out[0], out[1], lg[0], lg[1], ep[0], ep[1], cg_fd, -2 };
+	     *fd != -2; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	return ret;
+}
+
+/* Read what fd 3 has now. 0: more may come; 1: EOF; <0: -errno. */
+static int fill(struct action *a, size_t max_line)
+{
+	for (;;) {
+		ssize_t r;
+
+		if (a->bcap - a->blen < 4096) {
+			size_t cap = a->bcap ? a->bcap * 2 : 65536;
+			char *nb;
+
+			/* Never hold much more than one allowed line. */
+			if (a->blen > max_line)
+				return 0;
+			nb = realloc(a->buf, cap);
+			if (!nb)
+				return -ENOMEM;
+			a->buf = nb;
+			a->bcap = cap;
+		}
+		r = read(a->out_fd, a->buf + a->blen, a->bcap - a->blen);
+		if (r > 0) {
+			a->blen += r;
+			continue;
+		}
+		if (r == 0)
+			return 1;
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN ? 0 : -errno;
+	}
+}
+
+void action_forward_log(struct action *a)
+{
+	char buf[65536];
+	ssize_t r;
+
+	while (a->log_fd >= 0 && ((r = read(a->log_fd, buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR))) {
+		for (ssize_t off = 0; r > 0 && off < r;) {
+			ssize_t w = write(STDERR_FILENO, buf + off, r - off);
+
+			if (w < 0 && errno != EINTR)
+				break;	/* our log is gone: drop it, keep serving */
+			off += w > 0 ? w : 0;
+		}
+	}
+}
+
+static bool take_line(struct action *a, char **line, size_t *linelen)
+{
+	char *nl = memchr(a->buf, '\n', a->blen);
+	size_t n;
+
+	if (!nl)
+		return false;
+	n = nl - a->buf;
+	*line = malloc(n + 1);
+	if (!*line)
+		return false;
+	memcpy(*line, a->buf, n);
+	(*line)[n] = '\0';
+	*linelen = n;
+	a->blen -= n + 1;
+	memmove(a->buf, nl + 1, a->blen);
+	return true;
+}
+
+enum action_outcome action_exchange(struct action *a, const char *in, size_t inlen,
+				    uint64_t deadline_ns, size_t max_line, char **line,
+				    size_t *linelen)
+{
+	size_t off = 0;
+	bool eof = false;
+
+	if (a->pid <= 0 || a->out_fd < 0)
+		return ACTION_EXITED;
+	for (;;) {
+		struct pollfd pfd[4] = {
+			{ .fd = a->out_fd, .events = POLLIN },
+			{ .fd = a->pidfd, .events = POLLIN },
+			{ .fd = off < inlen ? a->in_fd : -1, .events = POLLOUT },
+			{ .fd = a->log_fd, .events = POLLIN },
+		};
+		uint64_t now = rw_now_ns();
+		int r;
+
+		if (a->blen && memchr(a->buf, '\n', a->blen)) {
+			/* It flushed its output before it answered: log first. */
+			action_forward_log(a);
+			return take_line(a, line, linelen) ? ACTION_LINE : ACTION_ERROR;
+		}
+		if (a->blen > max_line)
+			return ACTION_TOO_LONG;
+		if (eof || a->exited)
+			return ACTION_EXITED;
+		if (now >= deadline_ns)
+			return ACTION_TIMEOUT;
+		r = poll(pfd, 4, (deadline_ns - now + 999999) / 1000000);
+		if (r < 0 && errno != EINTR) {
+			pr_perror("poll on the function's pipes");
+			return ACTION_ERROR;
+		}
+		if (r <= 0)
+			continue;
+		/* A closed log pipe (POLLHUP) stays so: stop polling it. */
+		if (pfd[3].revents & (POLLIN | POLLHUP))
+			action_forward_log(a);
+		if ((pfd[3].revents & POLLHUP) && !(pfd[3].revents & POLLIN)) {
+			close(a->log_fd);
+			a->log_fd = -1;
+		}
+		if (pfd[2].revents & (POLLOUT | POLLERR)) {
+			ssize_t w = write(a->in_fd, in + off, inlen - off);
+
+			if (w > 0)
+				off += w;
+			else if (w < 0 && errno == EPIPE)
+				off = inlen;	/* it closed its stdin: its exit tells the rest */
+			else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+				pr_perror("write to the function's stdin");
+				return ACTION_ERROR;
+			}
+		}
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			int f = fill(a, max_line);
+
+			if (f < 0) {
+				errno = -f;
+				pr_perror("read from the function's fd 3");
+				return ACTION_ERROR;
+			}
+			eof = f == 1;
+		}
+		if (pfd[1].revents & POLLIN) {
+			/* Gone: whatever it wrote before is still in the pipe. */
+			if (fill(a, max_line) < 0)
+				return ACTION_ERROR;
+			a->exited = true;
+		}
+	}
+}
+
+size_t action_drain(struct action *a)
+{
+	size_t n;
+
+	action_forward_log(a);
+	if (a->out_fd >= 0)
+		fill(a, SIZE_MAX / 4);
+	n = a->blen;
+	a->blen = 0;
+	return n;
+}
+
+/* Until cgroup.events says "populated 0", or the bound passes. */
+static bool wait_cgroup_empty(const char *cgroup, uint64_t deadline_ns)
+{
+	char path[PATH_MAX + 16], text[256];
+	bool empty = false;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/cgroup.events", cgroup);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT;
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLPRI };
+		ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+		uint64_t now = rw_now_ns();
+
+		if (n < 0)
+			break;
+		text[n] = '\0';
+		if (strstr(text, "populated 0")) {
+			empty = true;
+			break;
+		}
+		if (now >= deadline_ns)
+			break;
+		/* kernfs notifies a change of cgroup.events with POLLPRI. */
+		poll(&pfd, 1, (deadline_ns - now) / 1000000 + 1);
+	}
+	close(fd);
+	return empty;
+}
+
+void action_kill(struct action *a)
+{
+	uint64_t deadline = rw_now_ns() + KILL_WAIT_MS * 1000000ull;
+	char path[PATH_MAX + 16];
+	int ret;
+
+	snprintf(path, sizeof(path), "%s/cgroup.kill", a->cgroup);
+	ret = write_file(path, "1");
+	if (ret && ret != -ENOENT)
+		pr_err("cannot write %s: %s\n", path, strerror(-ret));
+	if (a->pidfd >= 0)
+		sys_pidfd_send_signal(a->pidfd, SIGKILL, NULL, 0);
+	if (a->pid > 0) {
+		struct pollfd pfd = { .fd = a->pidfd, .events = POLLIN };
+		int st;
+
+		/* Bounded: a process stuck in D state must not hang the proxy. */
+		if (a->pidfd < 0 || poll(&pfd, 1, KILL_WAIT_MS) > 0) {
+			if (waitpid(a->pid, &st, 0) == a->pid)
+				a->status = st;
+		} else {
+			pr_err("function pid %d did not die within %d ms of SIGKILL\n", a->pid,
+			       KILL_WAIT_MS);
+		}
+	}
+	if (!wait_cgroup_empty(a->cgroup, deadline))
+		pr_err("processes are left in %s after cgroup.kill\n", a->cgroup);
+	action_forward_log(a);
+	for (int *fd = (int[]){ a->pidfd, a->in_fd, a->out_fd, a->log_fd, -2 }; *fd != -2; fd++)
+		if (*fd >= 0)
+			close(*fd);
+	a->pidfd = a->in_fd = a->out_fd = a->log_fd = -1;
+	a->pid = 0;
+	a->blen = 0;
+}
+
+void action_describe_status(const struct action *a, char *buf, size_t len)
+{
+	if (WIFEXITED(a->status))
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(a->status));
+	else if (WIFSIGNALED(a->status))
+		snprintf(buf, len, "killed by signal %d (%s)", WTERMSIG(a->status),
+			 strsignal(WTERMSIG(a->status)));
+	else
+		snprintf(buf, len, "status 0x%x", a->status);
+}

@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The action interface's semantics (OpenWhisk docs/actions-new.md, "Action
+ * interface"), on top of an actionloop process: /init keeps the code and
+ * starts the function; /run sends {"value":..., context fields as strings}
+ * as one line and answers with the line the function returns. Status codes
+ * and messages are the reference runtimes' (see the comment at each).
+ *
+ * Requests are served one at a time on the worker thread. A /run is
+ * answered as soon as the function answered; then, before the next request,
+ * the function is made fit for it: rewound, or restarted from scratch when
+ * it cannot be (a failed rewind, a crash, a timeout, restart mode).
+ */
+#define LOG_PREFIX "rewind-proxy: "
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "activation.h"
+#include "clock.h"
+#include "function.h"
+#include "log.h"
+#include "runtime.h"
+#include "worker.h"
+#include "zipcode.h"
+
+/* OpenWhisk's end-of-activation marker in the logs (docs/actions-new.md "Logging"). */
+#define SENTINEL "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
+/* Deep enough for any real result; json-c's default (32) is not. */
+#define JSON_DEPTH 1000
+
+enum post {
+	POST_NONE,
+	POST_AFTER_RUN,		/* the isolation decides: ready, or restart */
+	POST_RESTART,		/* the process is gone or unusable */
+};
+
+/* The worker thread owns all of it but initialized (read by HTTP threads). */
+static struct {
+	const struct proxy_config *cfg;
+	struct function fn;
+	atomic_bool initialized;
+	enum post post;
+	char why[2048];			/* why a restart is needed */
+} A;
+
+/* ---- /init -------------------------------------------------------------- */
+
+static json_object *field(json_object *o, const char *key)
+{
+	json_object *v = NULL;
+
+	if (o && json_object_is_type(o, json_type_object))
+		json_object_object_get_ex(o, key, &v);
+	return v;
+}
+
+/* A context field's value as the launcher gets it: a string. */
+static const char *as_string(json_object *v)
+{
+	if (json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+static void handle_init(json_object *body, struct reply *r)
+{
+	json_object *value = field(body, "value"), *code = field(value, "code");
+	json_object *main_o = field(value, "main"), *name = field(value, "name");
+	json_object *env = field(value, "env");
+	const char *main_name = "main";
+	bool binary = json_object_get_boolean(field(value, "binary"));
+	char err[2048];
+	int ret;
+
+	if (atomic_load(&A.initialized)) {
+		/* openwhisk-runtime-go initHandler.go, Node's service.js: 403. */
+		pr_err("Cannot initialize the action more than once.\n");
+		reply_error(r, 403, "Cannot initialize the action more than once.");
+		return;
+	}
+	if (main_o && json_object_is_type(main_o, json_type_string) && json_object_get_string_len(main_o))
+		main_name = json_object_get_string(main_o);
+	if (!code || !json_object_is_type(code, json_type_string) || !json_object_get_string_len(code) ||
+	    (main_o && !json_object_is_type(main_o, json_type_string))) {
+		/* Both reference runtimes: 403 when there is nothing to run. */
+		reply_error(r, 403, "Missing main/no code to execute.");
+		return;
+	}
+	if (!runtime_valid_main(A.cfg->runtime, main_name)) {
+		reply_error(r, 502, "Initialization has failed due to: main must name a function, got '%s'.",
+			    main_name);
+		return;
+	}
+	function_clear_code(&A.fn);
+	if (function_set_env(&A.fn, env)) {
+		reply_error(r, 500, "out of memory");
+		function_clear_code(&A.fn);
+		return;
+	}
+	A.fn.code.binary = binary;
+	A.fn.code.main_name = strdup(main_name);
+	if (binary) {
+		ret = base64_decode(json_object_get_string(code), json_object_get_string_len(code),
+				    &A.fn.code.data, &A.fn.code.len, err, sizeof(err));
+		if (ret) {
+			/* openwhisk-runtime-go initHandler.go */
+			reply_error(r, 400, "cannot decode the request: %s", err);
+			function_clear_code(&A.fn);
+			return;
+		}
+	} else {
+		A.fn.code.len = json_object_get_string_len(code);
+		A.fn.code.data = malloc(A.fn.code.len + 1);
+		if (A.fn.code.data)
+			memcpy(A.fn.code.data, json_object_get_string(code), A.fn.code.len);
+	}
+	if (!A.fn.code.data || !A.fn.code.main_name) {
+		reply_error(r, 500, "out of memory");
+		function_clear_code(&A.fn);
+		return;
+	}
+	pr_info("init: action %s, main %s, %s code of %zu bytes\n",
+		json_object_is_type(name, json_type_string) ? json_object_get_string(name) : "(unnamed)",
+		main_name, binary ? "zip" : "source", A.fn.code.len);
+	if (function_start(&A.fn, err, sizeof(err))) {
+		pr_err("init failed: %s\n", err);
+		/* openwhisk-runtime-go: 502 for a code that cannot be started. */
+		reply_error(r, 502, "%s", err);
+		function_clear_code(&A.fn);
+		return;
+	}
+	atomic_store(&A.initialized, true);
+	/* openwhisk-runtime-go sendOK */
+	reply_text(r, 200, "{\"ok\":true}", 11);
+}
+
+/* ---- /run --------------------------------------------------------------- */
+
+/* The activation's "deadline" (epoch milliseconds, a number or a numeric string). */
+static bool deadline_ms(json_object *v, uint64_t *ms)
+{
+	const char *s;
+	char *end;
+
+	if (!v)
+		return false;
+	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
+		double d = json_object_get_double(v);
+
+		if (d <= 0)
+			return false;
+		*ms = (uint64_t)d;
+		return true;
+	}
+	if (!json_object_is_type(v, json_type_string))
+		return false;
+	s = json_object_get_string(v);
+	errno = 0;
+	*ms = strtoull(s, &end, 10);
+	return !errno && end != s && !*end;
+}
+
+static unsigned time_limit_ms(json_object *body)
+{
+	unsigned limit = A.cfg->timeout_ms;
+	struct timespec now;
+	uint64_t dl, now_ms;
+
+	if (!deadline_ms(field(body, "deadline"), &dl))
+		return limit;
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ms = (uint64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (dl <= now_ms)
+		return 0;
+	return dl - now_ms < limit ? (unsigned)(dl - now_ms) : limit;
+}
+
+static bool key_ok(const char *k)
+{
+	if (!*k)
+		return false;
+	for (; *k; k++)
+		if (!((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') ||
+		      (*k >= '0' && *k <= '9') || *k == '_'))
+			return false;
+	return true;
+}
+
+/*
+ * {"value": ..., every other field as a string}: the launcher exports those
+ * as __OW_<FIELD> for this activation only. One line: json-c escapes
+ * newlines inside strings.
+ */
+static char *request_line(json_object *body, json_object *value, size_t *len)
+{
+	json_object *o = json_object_new_object();
+	char *line = NULL;
+	int r = 0;
+
+	if (!o)
+		return NULL;
+	r |= json_object_object_add(o, "value", json_object_get(value));
+	json_object_object_foreach(body, k, v) {
+		if (!strcmp(k, "value") || !v || json_object_is_type(v, json_type_null))
+			continue;
+		if (!key_ok(k)) {
+			pr_warn("run: context field '%s' is not a valid variable name; left out\n", k);
+			continue;
+		}
+		r |= json_object_object_add(o, k, json_object_new_string(as_string(v)));
+	}
+	if (!r) {
+		const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							       JSON_C_TO_STRING_NOSLASHESCAPE);
+
+		*len = strlen(s) + 1;
+		line = malloc(*len + 1);
+		if (line) {
+			memcpy(line, s, *len - 1);
+			line[*len - 1] = '\n';
+			line[*len] = '\0';
+		}
+	}
+	json_object_put(o);
+	return line;
+}
+
+/* A dictionary (or, as OpenWhisk now allows, an array) is a result. */
+static bool is_result(const char *line, size_t len)
+{
+	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
+	json_object *o;
+	bool ok = false;
+
+	if (!tok)
+		return false;
+	o = json_tokener_parse_ex(tok, line, len);
+	if (o && json_tokener_get_error(tok) == json_tokener_success) {
+		size_t end = json_tokener_get_parse_end(tok);
+
+		while (end < len && line[end] && strchr(" \t\r", line[end]))
+			end++;
+		ok = end == len && (json_object_is_type(o, json_type_object) ||
+				    json_object_is_type(o, json_type_array));
+	}
+	json_object_put(o);
+	json_tokener_free(tok);
+	return ok;
+}
+
+/* JavaScript's typeof, as Node's runtime names the wrong argument. */
+static const char *type_name(json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_int:
+	case json_type_double:
+		return "number";
+	case json_type_array:
+		return "array";
+	default:
+		return json_type_to_name(json_object_get_type(v));
+	}
+}
+
+static void handle_run(json_object *body, struct reply *r)
+{
+	json_object *value = field(body, "value"), *empty = NULL;
+	enum action_outcome out;
+	char err[2048], *req, *line = NULL;
+	uint64_t t0 = rw_now_ns();
+	unsigned limit;
+	size_t reqlen, linelen;
+
+	A.post = POST_NONE;
+	if (!atomic_load(&A.initialized)) {
+		/* Node's service.js; openwhisk-runtime-go says 500 "no action defined yet". */
+		pr_err("Internal system error: System not initialized.\n");
+		reply_error(r, 403, "System not initialized.");
+		return;
+	}
+	if (!value || json_object_is_type(value, json_type_null)) {
+		value = empty = json_object_new_object();
+	} else if (!json_object_is_type(value, json_type_object)) {
+		/* Node's service.js */
+		reply_error(r, 403, "Internal system error: the argument must be a dictionary but has type '%s'.",
+			    type_name(value));
+		return;
+	}
+	if (!A.fn.running) {
+		if (function_start(&A.fn, err, sizeof(err))) {
+			pr_err("cannot restart the function: %s\n", err);
+			reply_error(r, 502, "%s", err);
+			json_object_put(empty);
+			return;
+		}
+	}
+	req = request_line(body, value, &reqlen);
+	json_object_put(empty);
+	if (!req) {
+		reply_error(r, 500, "out of memory");
+		return;
+	}
+	limit = time_limit_ms(body);
+	out = action_exchange(&A.fn.act, req, reqlen, deadline_in(limit), A.cfg->max_body, &line, &linelen);
+	free(req);
+	switch (out) {
+	case ACTION_LINE:
+		if (is_result(line, linelen)) {
+			reply_text(r, 200, line, linelen);
+		} else {
+			pr_warn("the action returned %.*s%s, not a dictionary\n", (int)(linelen > 200 ? 200 : linelen),
+				line, linelen > 200 ? "..." : "");
+			/* Node's service.js; the Go proxy says "...dictionary or array." */
+			reply_error(r, 502, "The action did not return a dictionary.");
+		}
+		free(line);
+		if (A.fn.act.exited) {
+			A.post = POST_RESTART;
+			snprintf(A.why, sizeof(A.why), "function pid %d exited after it answered", A.fn.act.pid);
+		} else {
+			A.post = POST_AFTER_RUN;
+		}
+		break;
+	case ACTION_EXITED: {
+		char st[96];
+		pid_t pid = A.fn.act.pid;
+
+		function_stop(&A.fn);
+		action_describe_status(&A.fn.act, st, sizeof(st));
+		snprintf(A.why, sizeof(A.why), "function pid %d ended during an activation (%s)", pid, st);
+		/* OpenWhisk Messages.abnormalRun */
+		reply_error(r, 502, "The action did not produce a valid response and exited unexpectedly.");
+		A.post = POST_RESTART;
+		break;
+	}
+	case ACTION_TIMEOUT:
+		snprintf(A.why, sizeof(A.why), "function pid %d exceeded its time limit of %u ms; killed",
+			 A.fn.act.pid, limit);
+		function_stop(&A.fn);
+		/* OpenWhisk Messages.timedoutActivation(timeout, init = false) */
+		reply_error(r, 502, "The action exceeded its time limits of %u milliseconds.", limit);
+		A.post = POST_RESTART;
+		break;
+	case ACTION_TOO_LONG:
+		snprintf(A.why, sizeof(A.why), "function pid %d answered more than %zu bytes; killed",
+			 A.fn.act.pid, A.cfg->max_body);
+		/* OpenWhisk Messages.truncatedResponse */
+		reply_error(r, 502, "The action produced a response that exceeded the allowed length: %zu > %zu bytes.",
+			    A.fn.act.blen, A.cfg->max_body);
+		function_stop(&A.fn);
+		A.post = POST_RESTART;
+		break;
+	case ACTION_ERROR:
+		snprintf(A.why, sizeof(A.why), "lost the pipes of function pid %d", A.fn.act.pid);
+		function_stop(&A.fn);
+		/* actionproxy.py (openwhisk-runtime-docker) */
+		reply_error(r, 500, "Internal error. The proxy lost the action's pipes.");
+		A.post = POST_RESTART;
+		break;
+	}
+	pr_debug("run: %u in %.3f ms\n", r->status, (rw_now_ns() - t0) / 1e6);
+	/* The function's output and ours are framed per activation. */
+	if (write(STDERR_FILENO, SENTINEL, sizeof(SENTINEL) - 1) < 0)
+		pr_debug("cannot write the log sentinel\n");
+}
+
+/* After the answer left: make the function fit for the next request. */
+static void after_reply(void)
+{
+	char err[2048];
+	enum post post = A.post;
+
+	A.post = POST_NONE;
+	if (post == POST_NONE)
+		return;
+	if (worker_stopping())
+		return;
+	if (post == POST_AFTER_RUN) {
+		if (iso_after_run(&A.fn.iso, A.why, sizeof(A.why)) == ISO_READY) {
+			size_t extra = action_drain(&A.fn.act);
+
+			if (extra)
+				pr_warn("dropped %zu bytes the function wrote after its answer\n", extra);
+			return;
+		}
+		post = POST_RESTART;
+	}
+	/* Restart mode restarts every time: not worth a warning. */
+	if (A.cfg->mode == MODE_RESTART && A.fn.running)
+		pr_debug("%s; restarting the function\n", A.why);
+	else
+		pr_warn("%s; restarting the function\n", A.why);
+	function_stop(&A.fn);
+	if (function_start(&A.fn, err, sizeof(err)))
+		pr_err("cannot restart the function: %s (the next request tries again)\n", err);
+	else if (A.cfg->mode != MODE_RESTART)
+		pr_info("function restarted from scratch: pid %d\n", A.fn.act.pid);
+}
+
+/* ---- the worker's two hooks, and the API ------------------------------------- */
+
+static void serve(enum job_kind kind, json_object *body, struct reply *r)
+{
+	if (kind == JOB_INIT)
+		handle_init(body, r);
+	else
+		handle_run(body, r);
+}
+
+void activation_init(json_object *body, struct reply *r)
+{
+	worker_submit(JOB_INIT, body, r);
+}
+
+void activation_run(json_object *body, struct reply *r)
+{
+	worker_submit(JOB_RUN, body, r);
+}
+
+bool activation_initialized(void)
+{
+	return atomic_load(&A.initialized);
+}
+
+int activation_start(const struct proxy_config *cfg, char *err, size_t errlen)
+{
+	int ret;
+
+	A.cfg = cfg;
+	ret = function_setup(&A.fn, cfg, err, errlen);
+	if (ret)
+		return ret;
+	return worker_start(serve, after_reply, err, errlen);
+}
+
+void activation_stop(void)
+{
+	worker_stop();
+	/* A function in the middle of an activation (or a start) ends it now. */
+	function_interrupt(&A.fn);
+	worker_join();
+	function_teardown(&A.fn);
+}

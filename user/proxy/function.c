@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Starting the function from scratch and stopping it. Every start is the
+ * same whatever came before (init, a crash, a failed rewind, restart mode):
+ * the dir is made anew from the kept code, so nothing an earlier process
+ * left there survives, and in rewind mode the new process is checkpointed
+ * before it serves anything.
+ */
+#define LOG_PREFIX "rewind-proxy: "
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "function.h"
+#include "log.h"
+#include "runtime.h"
+
+extern char **environ;
+
+#define ACK_MAX 65536
+
+uint64_t deadline_in(unsigned ms)
+{
+	return rw_now_ns() + (uint64_t)ms * 1000000;
+}
+
+/* ---- the environment ------------------------------------------------------ */
+
+static int env_set(struct env *e, const char *name, const char *value)
+{
+	size_t nlen = strlen(name);
+	char *kv;
+
+	if (asprintf(&kv, "%s=%s", name, value) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < e->n; i++) {
+		if (!strncmp(e->v[i], name, nlen) && e->v[i][nlen] == '=') {
+			free(e->v[i]);
+			e->v[i] = kv;
+			return 0;
+		}
+	}
+	if (e->n + 2 > e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 32;
+		char **nv = realloc(e->v, cap * sizeof(*nv));
+
+		if (!nv) {
+			free(kv);
+			return -ENOMEM;
+		}
+		e->v = nv;
+		e->cap = cap;
+	}
+	e->v[e->n++] = kv;
+	e->v[e->n] = NULL;
+	return 0;
+}
+
+static int env_add_all(struct env *dst, const struct env *src)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		char *eq = strchr(src->v[i], '='), name[256];
+
+		if (!eq || (size_t)(eq - src->v[i]) >= sizeof(name))
+			continue;
+		memcpy(name, src->v[i], eq - src->v[i]);
+		name[eq - src->v[i]] = '\0';
+		if (env_set(dst, name, eq + 1))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static void env_free(struct env *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->v[i]);
+	free(e->v);
+	memset(e, 0, sizeof(*e));
+}
+
+/*
+ * A minimal environment, not the proxy's: PATH, HOME and TMPDIR inside the
+ * function's dir (so caches land in the watched tree), our __OW_* variables
+ * (as OpenWhisk's proxies propagate them), /init's env, and last what the
+ * protocol needs (the ack) and the isolation relies on (TMPDIR).
+ */
+static int build_env(const struct function *f, struct env *e)
+{
+	int r = 0;
+
+	r |= env_set(e, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	r |= env_set(e, "HOME", f->act.dir);
+	r |= env_set(e, "LANG", "C.UTF-8");
+	r |= env_add_all(e, &f->proxy_env);
+	r |= env_add_all(e, &f->init_env);
+	r |= env_set(e, "TMPDIR", f->act.tmpdir);
+	r |= env_set(e, "__OW_WAIT_FOR_ACK", "1");
+	return r ? -ENOMEM : 0;
+}
+
+/* Non-string values as their JSON text. */
+static const char *as_string(json_object *v)
+{
+	if (!v || json_object_is_type(v, json_type_null))
+		return "";
+	if (json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
+int function_set_env(struct function *f, json_object *env)
+{
+	if (!env || !json_object_is_type(env, json_type_object))
+		return 0;
+	json_object_object_foreach(env, k, v) {
+		if (!*k || strchr(k, '=') || strlen(k) >= 256) {
+			pr_warn("init: env name '%s' cannot be exported; left out\n", k);
+			continue;
+		}
+		if (env_set(&f->init_env, k, as_string(v)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void function_clear_code(struct function *f)
+{
+	free(f->code.data);
+	free(f->code.main_name);
+	memset(&f->code, 0, sizeof(f->code));
+	env_free(&f->init_env);
+}
+
+/* ---- start and stop --------------------------------------------------------- */
+
+/* The launcher's {"ok":true} once the code is loaded (OW_WAIT_FOR_ACK). */
+static int await_ack(struct function *f, char *err, size_t errlen)
+{
+	json_object *ack, *v;
+	char *line = NULL, st[96];
+	size_t len;
+	int ret = -EPROTO;
+
+	switch (action_exchange(&f->act, NULL, 0, deadline_in(f->cfg->timeout_ms), ACK_MAX, &line, &len)) {
+	case ACTION_LINE:
+		ack = json_tokener_parse(line);
+		if (ack && json_object_object_get_ex(ack, "ok", &v) && json_object_get_boolean(v))
+			ret = 0;
+		else if (ack && json_object_object_get_ex(ack, "error", &v))
+			/* Node's runtime words a failed init so. */
+			snprintf(err, errlen, "Initialization has failed due to: %s", json_object_get_string(v));
+		else
+			/* openwhisk-runtime-go executor.go: an ack that is not ok. */
+			snprintf(err, errlen, "The action did not initialize properly.");
+		json_object_put(ack);
+		free(line);
+		return ret;
+	case ACTION_TIMEOUT:
+		/* OpenWhisk Messages.timedoutActivation(timeout, init = true). */
+		snprintf(err, errlen, "The action exceeded its time limits of %u milliseconds during initialization.",
+			 f->cfg->timeout_ms);
+		return -ETIMEDOUT;
+	case ACTION_EXITED:
+		action_kill(&f->act);
+		action_describe_status(&f->act, st, sizeof(st));
+		pr_err("the function exited before it was ready (%s)\n", st);
+		/* OpenWhisk Messages.abnormalInitialization. */
+		snprintf(err, errlen, "The action did not initialize and exited unexpectedly.");
+		return -ECHILD;
+	default:
+		snprintf(err, errlen, "The action did not initialize properly.");
+		return -EPROTO;
+	}
+}
+
+/* Runtimes that create threads and caches lazily do it before the checkpoint. */
+static int warm_up(struct function *f, char *err, size_t errlen)
+{
+	static const char req[] = "{\"value\":{}}\n";
+
+	for (unsigned i = 0; i < f->cfg->warmup; i++) {
+		char *line = NULL;
+		size_t len;
+
+		switch (action_exchange(&f->act, req, sizeof(req) - 1, deadline_in(f->cfg->timeout_ms),
+					f->cfg->max_body, &line, &len)) {
+		case ACTION_LINE:
+			free(line);
+			continue;
+		case ACTION_TIMEOUT:
+			snprintf(err, errlen, "The action exceeded its time limits of %u milliseconds during initialization.",
+				 f->cfg->timeout_ms);
+			return -ETIMEDOUT;
+		default:
+			snprintf(err, errlen, "The action did not initialize and exited unexpectedly.");
+			return -ECHILD;
+		}
+	}
+	return 0;
+}
+
+/* Fresh dir with the code, new process, ack, warm-up, checkpoint. */
+int function_start(struct function *f, char *err, size_t errlen)
+{
+	char entry[PATH_MAX], launcher[PATH_MAX], why[1024];
+	const char *argv[RUNTIME_ARGV_MAX];
+	struct env env = { 0 };
+	uint64_t t0 = rw_now_ns();
+	int ret;
+
+	f->running = false;
+	ret = action_materialize(&f->act, f->cfg->runtime, &f->code, entry, sizeof(entry), err, errlen);
+	if (ret)
+		return ret;
+	runtime_argv(f->cfg->runtime, f->cfg->launcher_dir, launcher, sizeof(launcher), entry,
+		     f->code.main_name, argv);
+	ret = build_env(f, &env);
+	if (!ret)
+		ret = action_spawn(&f->act, argv, env.v, why, sizeof(why));
+	else
+		snprintf(why, sizeof(why), "out of memory");
+	env_free(&env);
+	if (ret) {
+		/* openwhisk-runtime-go initHandler.go */
+		snprintf(err, errlen, "cannot start action: %s", why);
+		return ret;
+	}
+	ret = await_ack(f, err, errlen);
+	if (!ret)
+		ret = warm_up(f, err, errlen);
+	if (!ret) {
+		ret = iso_arm(&f->iso, &f->act, why, sizeof(why));
+		if (ret)
+			snprintf(err, errlen, "cannot start action: %s", why);
+	}
+	if (ret) {
+		iso_release(&f->iso);
+		action_kill(&f->act);
+		return ret;
+	}
+	f->running = true;
+	pr_info("function started: pid %d, %s mode, %.1f ms\n", f->act.pid, proxy_mode_name(f->cfg->mode),
+		(rw_now_ns() - t0) / 1e6);
+	return 0;
+}
+
+void function_stop(struct function *f)
+{
+	iso_release(&f->iso);
+	action_kill(&f->act);
+	f->running = false;
+}
+
+void function_interrupt(const struct function *f)
+{
+	char path[PATH_MAX + 16];
+	int fd;
+
+	if (!f->act.cgroup[0])
+		return;
+	snprintf(path, sizeof(path), "%s/cgroup.kill", f->act.cgroup);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, "1", 1) != 1)
+		pr_perror("cannot write %s", path);
+	close(fd);
+}
+
+int function_setup(struct function *f, const struct proxy_config *cfg, char *err, size_t errlen)
+{
+	int ret;
+
+	f->cfg = cfg;
+	iso_init(&f->iso, cfg);
+	ret = action_setup(&f->act, cfg, err, errlen);
+	if (ret)
+		return ret;
+	for (char **e = environ; *e; e++) {
+		char *eq = strchr(*e, '='), name[256];
+
+		if (strncmp(*e, "__OW_", 5) || !eq || (size_t)(eq - *e) >= sizeof(name))
+			continue;
+		memcpy(name, *e, eq - *e);
+		name[eq - *e] = '\0';
+		if (env_set(&f->proxy_env, name, eq + 1)) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+void function_teardown(struct function *f)
+{
+	iso_fini(&f->iso);
+	if (f->act.cgroup[0])
+		action_teardown(&f->act);
+	f->running = false;
+	function_clear_code(f);
+	env_free(&f->proxy_env);
+}

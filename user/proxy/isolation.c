@@ -1,0 +1,533 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Isolation between activations, and rewindd's client. The protocol is
+ * rewindd's own (protocol.h): one JSON request line, one JSON answer line
+ * with "ok" and, when false, "error". A rewind that fails leaves a failed
+ * session whose processes rewindd killed: we detach it and the caller starts
+ * the function from scratch, so nothing un-rewound ever runs an activation.
+ */
+#define LOG_PREFIX "rewind-proxy: "
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "clock.h"
+#include "fsimage.h"
+#include "isolation.h"
+#include "log.h"
+#include "pidfd.h"
+#include "protocol.h"
+
+/* A rewindd that does not answer within this is treated as failed. */
+#define REWINDD_TIMEOUT_S 120
+#define REWINDD_ANSWER_MAX (16 << 20)
+
+static const char *const mode_names[] = {
+	[MODE_REWIND] = "rewind",
+	[MODE_INSECURE] = "insecure",
+	[MODE_RESTART] = "restart",
+	[MODE_FORK] = "fork",
+};
+
+int iso_parse_mode(const char *name, enum proxy_mode *mode)
+{
+	for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++) {
+		if (!strcmp(name, mode_names[i])) {
+			*mode = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *proxy_mode_name(enum proxy_mode m)
+{
+	return mode_names[m];
+}
+
+void iso_init(struct isolation *iso, const struct proxy_config *cfg)
+{
+	iso->cfg = cfg;
+	iso->fd = -1;
+	iso->session = 0;
+	iso->act = NULL;
+	iso->nimg = 0;
+}
+
+static int rwd_connect(struct isolation *iso, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = REWINDD_TIMEOUT_S };
+	const char *path = iso->cfg->rewindd_socket;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "rewindd socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot connect to rewindd at %s: %s", path, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	iso->fd = fd;
+	return 0;
+}
+
+static void rwd_disconnect(struct isolation *iso)
+{
+	if (iso->fd >= 0)
+		close(iso->fd);
+	iso->fd = -1;
+}
+
+static int send_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		buf += w;
+		len -= w;
+	}
+	return 0;
+}
+
+/* One answer line, parsed; NULL with err set. */
+static json_object *recv_answer(int fd, char *err, size_t errlen)
+{
+	size_t cap = 4096, used = 0;
+	char *buf = malloc(cap), *nl = NULL;
+	json_object *resp = NULL;
+
+	while (buf) {
+		ssize_t r;
+
+		if (used + 1 >= cap) {
+			char *nb = cap >= REWINDD_ANSWER_MAX ? NULL : realloc(buf, cap * 2);
+
+			if (!nb) {
+				snprintf(err, errlen, "rewindd's answer is too large");
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		r = recv(fd, buf + used, cap - used - 1, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			snprintf(err, errlen, "rewindd closed the connection without an answer%s%s",
+				 r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
+			break;
+		}
+		buf[used + r] = '\0';
+		nl = memchr(buf + used, '\n', r);
+		used += r;
+		if (nl) {
+			*nl = '\0';
+			resp = json_tokener_parse(buf);
+			if (!resp)
+				snprintf(err, errlen, "malformed answer from rewindd");
+			break;
+		}
+	}
+	if (!buf)
+		snprintf(err, errlen, "out of memory");
+	free(buf);
+	return resp;
+}
+
+/*
+ * One request, one answer. An answer with "ok": false is returned as an
+ * error with its "error" text in err. A connection that broke since the
+ * last request is re-established once, before anything was sent.
+ */
+static int rwd_call(struct isolation *iso, const struct rw_request *req, json_object **out,
+		    char *err, size_t errlen)
+{
+	char *line = protocol_format_request(req), *msg = NULL;
+	json_object *resp = NULL, *ok, *e;
+	int ret = -ENOMEM;
+
+	if (!line || asprintf(&msg, "%s\n", line) < 0) {
+		snprintf(err, errlen, "cannot format the %s request", protocol_cmd_name(req->cmd));
+		free(line);
+		return -ENOMEM;
+	}
+	free(line);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (iso->fd < 0) {
+			ret = rwd_connect(iso, err, errlen);
+			if (ret)
+				goto out;
+		}
+		ret = send_all(iso->fd, msg, strlen(msg));
+		if (!ret)
+			break;
+		snprintf(err, errlen, "cannot send to rewindd: %s", strerror(-ret));
+		rwd_disconnect(iso);
+	}
+	if (ret)
+		goto out;
+	resp = recv_answer(iso->fd, err, errlen);
+	if (!resp) {
+		rwd_disconnect(iso);	/* the stream's framing is lost */
+		ret = -EIO;
+		goto out;
+	}
+	if (!json_object_object_get_ex(resp, "ok", &ok) || !json_object_get_boolean(ok)) {
+		snprintf(err, errlen, "%s", json_object_object_get_ex(resp, "error", &e) ?
+			 json_object_get_string(e) : "rewindd refused without a reason");
+		json_object_put(resp);
+		resp = NULL;
+		ret = -EPROTO;
+		goto out;
+	}
+	ret = 0;
+out:
+	free(msg);
+	if (out)
+		*out = resp;
+	else
+		json_object_put(resp);
+	return ret;
+}
+
+static struct rw_request *new_request(enum rw_cmd cmd, uint32_t session)
+{
+	/* Large (a path per watch): never on the stack. */
+	struct rw_request *req = calloc(1, sizeof(*req));
+
+	if (req) {
+		req->cmd = cmd;
+		req->session = session;
+	}
+	return req;
+}
+
+static int rwd_simple(struct isolation *iso, enum rw_cmd cmd, bool verify, json_object **out,
+		      char *err, size_t errlen)
+{
+	struct rw_request *req = new_request(cmd, iso->session);
+	int ret;
+
+	if (!req) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	req->verify = verify;
+	ret = rwd_call(iso, req, out, err, errlen);
+	free(req);
+	return ret;
+}
+
+/* ---- fork mode ------------------------------------------------------------------ */
+
+/*
+ * The switch: a line no /run can produce (context field names are
+ * [A-Za-z0-9_]), sent after the warm-up. Only the Python launcher knows it.
+ */
+static const char fork_switch[] = "{\"rewind-proxy\":\"fork-per-request\"}\n";
+/* Killing the children of one activation: bounded passes and time. */
+#define FORK_REAP_PASSES 64
+#define FORK_REAP_MS 10000
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path) && errno != ENOENT ? -1 : 0;
+}
+
+/* A store left by a proxy on this port that died. */
+static int clear_dir(const char *path)
+{
+	if (access(path, F_OK) && errno == ENOENT)
+		return 0;
+	return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -EIO : 0;
+}
+
+static void fork_release(struct isolation *iso)
+{
+	for (size_t i = 0; i < iso->nimg; i++)
+		fsimage_free(iso->img[i]);
+	iso->nimg = 0;
+	iso->act = NULL;
+}
+
+static int fork_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
+{
+	const char *roots[1 + PROXY_MAX_WATCH];
+	size_t nroots = 0, len = 0;
+	struct rw_fs_stats st;
+	json_object *ans, *v;
+	char *line = NULL, why[1024];
+	uint64_t t0 = rw_now_ns();
+	bool ok;
+	int ret;
+
+	switch (action_exchange(a, fork_switch, sizeof(fork_switch) - 1,
+				rw_now_ns() + (uint64_t)iso->cfg->timeout_ms * 1000000, 65536, &line, &len)) {
+	case ACTION_LINE:
+		break;
+	case ACTION_TIMEOUT:
+		snprintf(err, errlen, "fork mode: the launcher did not confirm fork-per-request within %u ms",
+			 iso->cfg->timeout_ms);
+		return -ETIMEDOUT;
+	default:
+		snprintf(err, errlen, "fork mode: the launcher exited instead of confirming fork-per-request");
+		return -ECHILD;
+	}
+	ans = json_tokener_parse(line);
+	ok = ans && json_object_object_get_ex(ans, "fork", &v) && json_object_get_boolean(v);
+	if (!ok)
+		snprintf(err, errlen, "fork mode: the launcher refused fork-per-request: %.300s", line);
+	json_object_put(ans);
+	free(line);
+	if (!ok)
+		return -EPROTO;
+
+	roots[nroots++] = a->dir;
+	for (size_t i = 0; i < iso->cfg->nwatch; i++)
+		roots[nroots++] = iso->cfg->watch[i];
+	for (size_t i = 0; i < nroots; i++) {
+		char store[PATH_MAX + 32];
+
+		snprintf(store, sizeof(store), "%s/fork-store.%zu", iso->cfg->work_dir, i);
+		if (clear_dir(store)) {
+			snprintf(err, errlen, "fork mode: cannot clear %s", store);
+			fork_release(iso);
+			return -EIO;
+		}
+		ret = fsimage_capture(roots[i], store, &iso->img[iso->nimg], &st, why, sizeof(why));
+		if (ret) {
+			snprintf(err, errlen, "fork mode: capture of %s: %s", roots[i], why);
+			fork_release(iso);
+			return ret;
+		}
+		iso->nimg++;
+	}
+	iso->act = a;
+	pr_info("fork mode: function pid %d is the template; %zu tree(s) captured in %.1f ms, watching %s\n",
+		a->pid, iso->nimg, (rw_now_ns() - t0) / 1e6, a->dir);
+	return 0;
+}
+
+static bool template_alive(const struct action *a)
+{
+	struct pollfd pfd = { .fd = a->pidfd, .events = POLLIN };
+
+	return a->pid > 0 && a->pidfd >= 0 && poll(&pfd, 1, 0) == 0;
+}
+
+/*
+ * Kill every process of the cgroup but the template and wait for each to
+ * be gone (an exited process leaves cgroup.procs before it is reaped, its
+ * files closed). Processes may fork meanwhile: pass again until none is left.
+ */
+static int fork_reap(struct isolation *iso, char *err, size_t errlen)
+{
+	const struct action *a = iso->act;
+	uint64_t deadline = rw_now_ns() + FORK_REAP_MS * 1000000ull;
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", a->cgroup);
+	for (int pass = 0; pass < FORK_REAP_PASSES; pass++) {
+		int others = 0, pid;
+		FILE *f;
+
+		if (!template_alive(a)) {
+			snprintf(err, errlen, "fork mode: the template pid %d is gone", a->pid);
+			return -ESRCH;
+		}
+		f = fopen(path, "re");
+		if (!f) {
+			snprintf(err, errlen, "fork mode: cannot read %s: %s", path, strerror(errno));
+			return -errno;
+		}
+		while (fscanf(f, "%d", &pid) == 1) {
+			struct pollfd pfd = { .events = POLLIN };
+			uint64_t now = rw_now_ns();
+
+			if (pid == a->pid)
+				continue;
+			others++;
+			pfd.fd = sys_pidfd_open(pid, 0);
+			if (pfd.fd < 0)
+				continue;	/* reaped meanwhile */
+			sys_pidfd_send_signal(pfd.fd, SIGKILL, NULL, 0);
+			if (now < deadline)
+				poll(&pfd, 1, (deadline - now) / 1000000 + 1);
+			close(pfd.fd);
+		}
+		fclose(f);
+		if (!others)
+			return 0;
+		if (rw_now_ns() >= deadline)
+			break;
+	}
+	snprintf(err, errlen, "fork mode: processes are left in %s after %d passes of SIGKILL", a->cgroup,
+		 FORK_REAP_PASSES);
+	return -EBUSY;
+}
+
+static enum iso_next fork_after_run(struct isolation *iso, char *err, size_t errlen)
+{
+	struct rw_fs_stats st;
+	char why[1024];
+
+	if (!iso->act) {
+		snprintf(err, errlen, "fork mode: no template");
+		return ISO_RESTART;
+	}
+	if (fork_reap(iso, err, errlen))
+		return ISO_RESTART;
+	for (size_t i = 0; i < iso->nimg; i++) {
+		if (fsimage_restore_all(iso->img[i], &st, why, sizeof(why))) {
+			snprintf(err, errlen, "fork mode: restore of %s failed: %s", fsimage_root(iso->img[i]), why);
+			return ISO_RESTART;
+		}
+		pr_debug("fork mode: %s: %llu restored, %llu removed, %llu recreated in %.3f ms\n",
+			 fsimage_root(iso->img[i]), (unsigned long long)st.files_restored,
+			 (unsigned long long)st.entries_removed, (unsigned long long)st.entries_recreated,
+			 st.ns / 1e6);
+	}
+	return ISO_READY;
+}
+
+/* ---- rewind mode ------------------------------------------------------------------ */
+
+int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
+{
+	char why[1024];
+	struct rw_request *req;
+	json_object *resp = NULL, *v = NULL, *n = NULL;
+	uint64_t t0 = rw_now_ns();
+	int64_t procs, threads;
+	int ret;
+
+	if (iso->cfg->mode == MODE_FORK)
+		return fork_arm(iso, a, err, errlen);
+	if (iso->cfg->mode != MODE_REWIND)
+		return 0;
+	req = new_request(RW_CMD_ATTACH, 0);
+	if (!req) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(req->cgroup, sizeof(req->cgroup), "%s", a->cgroup);
+	snprintf(req->watch[req->nwatch++], sizeof(req->watch[0]), "%s", a->dir);
+	for (size_t i = 0; i < iso->cfg->nwatch && req->nwatch < RW_MAX_WATCH; i++)
+		snprintf(req->watch[req->nwatch++], sizeof(req->watch[0]), "%s", iso->cfg->watch[i]);
+	req->on_failure = RW_ON_FAILURE_KILL;
+	ret = rwd_call(iso, req, &resp, why, sizeof(why));
+	free(req);
+	if (ret) {
+		snprintf(err, errlen, "rewindd attach --cgroup %s: %s", a->cgroup, why);
+		return ret;
+	}
+	if (json_object_object_get_ex(resp, "session", &v))
+		iso->session = json_object_get_int(v);
+	if (json_object_object_get_ex(resp, "warnings", &v))
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			pr_warn("rewindd: %s\n", json_object_get_string(json_object_array_get_idx(v, i)));
+	json_object_put(resp);
+	if (!iso->session) {
+		snprintf(err, errlen, "rewindd attach: no session in the answer");
+		return -EPROTO;
+	}
+	ret = rwd_simple(iso, RW_CMD_CHECKPOINT, false, &resp, why, sizeof(why));
+	if (ret) {
+		snprintf(err, errlen, "rewindd checkpoint of session %u: %s", iso->session, why);
+		iso_release(iso);
+		return ret;
+	}
+	/* A checkpoint of an empty cgroup would "rewind" nothing, silently. */
+	json_object_object_get_ex(resp, "checkpoint", &v);
+	procs = json_object_get_int64(json_object_object_get_ex(v, "processes", &n) ? n : NULL);
+	threads = json_object_get_int64(json_object_object_get_ex(v, "threads", &n) ? n : NULL);
+	json_object_put(resp);
+	if (procs < 1) {
+		snprintf(err, errlen, "rewindd checkpoint of session %u holds no process of %s", iso->session,
+			 a->cgroup);
+		iso_release(iso);
+		return -ESRCH;
+	}
+	pr_info("session %u: function pid %d checkpointed (%lld process(es), %lld thread(s)) in %.1f ms, watching %s\n",
+		iso->session, a->pid, (long long)procs, (long long)threads, (rw_now_ns() - t0) / 1e6, a->dir);
+	return 0;
+}
+
+enum iso_next iso_after_run(struct isolation *iso, char *err, size_t errlen)
+{
+	json_object *resp = NULL;
+	char why[1024];
+
+	switch (iso->cfg->mode) {
+	case MODE_INSECURE:
+		return ISO_READY;
+	case MODE_RESTART:
+		snprintf(err, errlen, "restart mode");
+		return ISO_RESTART;
+	case MODE_FORK:
+		return fork_after_run(iso, err, errlen);
+	case MODE_REWIND:
+		break;
+	}
+	if (!iso->session) {
+		snprintf(err, errlen, "no rewindd session");
+		return ISO_RESTART;
+	}
+	if (rwd_simple(iso, RW_CMD_REWIND, iso->cfg->verify, &resp, why, sizeof(why))) {
+		snprintf(err, errlen, "rewind of session %u failed: %s", iso->session, why);
+		return ISO_RESTART;
+	}
+	if (rw_log_level >= RW_LOG_DEBUG) {
+		json_object *r = NULL;
+
+		json_object_object_get_ex(resp, "rewind", &r);
+		pr_debug("session %u rewound: %s\n", iso->session,
+			 json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN));
+	}
+	json_object_put(resp);
+	return ISO_READY;
+}
+
+void iso_release(struct isolation *iso)
+{
+	char why[1024];
+
+	fork_release(iso);
+	if (!iso->session)
+		return;
+	if (rwd_simple(iso, RW_CMD_DETACH, false, NULL, why, sizeof(why)))
+		pr_err("rewindd detach of session %u: %s\n", iso->session, why);
+	iso->session = 0;
+}
+
+void iso_fini(struct isolation *iso)
+{
+	iso_release(iso);
+	rwd_disconnect(iso);
+}

@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""rewind-proxy's actionloop launcher for Python (/usr/bin/python3).
+
+    python3 -I -B launcher.py ENTRY_FILE MAIN_NAME
+
+Loads ENTRY_FILE (the action's code) as a module, then speaks the actionloop
+protocol with the proxy:
+  - fd 3 gets {"ok": true} once the code is loaded (when __OW_WAIT_FOR_ACK is
+    set), or {"ok": false, "error": ...} and the launcher exits;
+  - each line on stdin is {"value": {...}, "activation_id": "...", ...}: the
+    fields other than "value" become __OW_<FIELD> environment variables for
+    this activation only, MAIN_NAME(value) runs, and its result goes to fd 3
+    as one JSON line. An exception is answered {"error": "..."}.
+stdout and stderr are the proxy's log; they are flushed before each answer
+so that the log of an activation precedes its end marker.
+
+Fork mode (rewind-proxy --mode fork): once the proxy has warmed the function
+up, it sends the line {"rewind-proxy": "fork-per-request"} (no /run can
+produce it: context field names are [A-Za-z0-9_]) and gets {"fork": true}.
+From then on this process is a template that runs no code of the action: for
+each request line it forks a child, which reads nothing more from stdin
+(its fd 0 is /dev/null), sets the __OW_* variables, runs MAIN_NAME, answers
+on fd 3 and exits; the template waits for it. A child that ends without
+answering (sys.exit, a signal) ends the template the same way, so the proxy
+sees the crash as it would without fork mode. What a child changes in
+memory dies with it; files are the proxy's to restore.
+"""
+import importlib.util
+import json
+import mmap
+import os
+import signal
+import sys
+import traceback
+
+FORK_SWITCH = "rewind-proxy"
+
+
+def load(entry, main_name):
+    """The action's main function; raises with a message for the caller."""
+    base = os.path.dirname(os.path.abspath(entry))
+    # Modules next to the entry file (a zip's) import as in a script.
+    sys.path.insert(0, base)
+    spec = importlib.util.spec_from_file_location("__action__", entry)
+    if spec is None or spec.loader is None:
+        raise RuntimeError("cannot load %s" % entry)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["__action__"] = module
+    spec.loader.exec_module(module)
+    fn = getattr(module, main_name, None)
+    if not callable(fn):
+        raise RuntimeError("the action has no function named %s" % main_name)
+    return fn
+
+
+def answer(out, obj, answered=None):
+    try:
+        text = json.dumps(obj, ensure_ascii=False)
+    except (TypeError, ValueError) as ex:
+        text = json.dumps({"error": "the result is not JSON: %s" % ex})
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if answered is not None:
+        # Before the write: once the proxy has the line it may kill the child.
+        answered[0] = 1
+    out.write(text.encode("utf-8", "surrogatepass") + b"\n")
+    out.flush()
+
+
+def serve(out, fn, request, previous, answered=None):
+    """One activation in this process; the __OW_* names it set."""
+    current = set()
+    for key, val in request.items():
+        if key == "value":
+            continue
+        name = "__OW_" + key.upper()
+        os.environ[name] = val if isinstance(val, str) else json.dumps(val)
+        current.add(name)
+    # Context of an earlier activation must not show in this one.
+    for name in previous - current:
+        os.environ.pop(name, None)
+    try:
+        result = fn(request.get("value", {}))
+    except Exception as ex:  # sys.exit() ends the process: a crash
+        traceback.print_exc(file=sys.stderr)
+        result = {"error": str(ex) or type(ex).__name__}
+    answer(out, result, answered)
+    return current
+
+
+def serve_forked(out, fn, request, answered):
+    """One activation in a child; returns once it is gone (or ends us as it ended)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    answered[0] = 0
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.close(null)
+            serve(out, fn, request, set(), answered)
+        except SystemExit as ex:
+            code = ex.code if isinstance(ex.code, int) else (0 if ex.code is None else 1)
+        except BaseException:
+            traceback.print_exc(file=sys.stderr)
+            code = 1
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if answered[0]:
+        return
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+def main():
+    if len(sys.argv) != 3:
+        print("usage: launcher.py ENTRY_FILE MAIN_NAME", file=sys.stderr)
+        return 2
+    out = os.fdopen(3, "wb")
+    try:
+        fn = load(sys.argv[1], sys.argv[2])
+    except BaseException as ex:  # a SyntaxError or SystemExit in the code too
+        traceback.print_exc(file=sys.stderr)
+        answer(out, {"ok": False, "error": "%s: %s" % (type(ex).__name__, ex)})
+        return 1
+    if os.environ.pop("__OW_WAIT_FOR_ACK", None):  # the protocol's, not the action's
+        answer(out, {"ok": True})
+
+    previous = set()  # the __OW_* variables the last activation set
+    answered = None  # fork mode: a page shared with the children
+    stdin = sys.stdin.buffer
+    while True:
+        line = stdin.readline()
+        if not line:
+            return 0
+        try:
+            request = json.loads(line)
+            request.get("value", {})
+        except Exception as ex:  # not JSON, not an object, nested too deep
+            answer(out, {"error": "malformed request: %s" % ex})
+            continue
+        if request.get(FORK_SWITCH) == "fork-per-request" and len(request) == 1:
+            if answered is None:
+                answered = mmap.mmap(-1, mmap.PAGESIZE)
+                for name in previous:  # the warm-up's context
+                    os.environ.pop(name, None)
+                previous = set()
+            answer(out, {"fork": True})
+        elif answered is not None:
+            serve_forked(out, fn, request, answered)
+        else:
+            previous = serve(out, fn, request, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

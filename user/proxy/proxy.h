@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * rewind-proxy: an OpenWhisk action container that runs the function as an
+ * actionloop process and, in rewind mode, rewinds it through rewindd after
+ * every activation. The options every part reads.
+ */
+#ifndef RP_PROXY_H
+#define RP_PROXY_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum proxy_mode {
+	MODE_REWIND = 0,	/* one process, checkpointed once, rewound after every /run */
+	MODE_INSECURE,		/* one process reused as is: what platforms do today */
+	MODE_RESTART,		/* a fresh process for every /run: the baseline */
+	MODE_FORK,		/* a child of the initialised process for every /run (python) */
+};
+
+enum proxy_runtime {
+	RUNTIME_PYTHON = 0,
+	RUNTIME_NODE,
+};
+
+#define PROXY_MAX_WATCH 8
+
+struct proxy_config {
+	int port;			/* the bound port (resolved when --port 0) */
+	const char *bind;		/* an IPv4 address */
+	enum proxy_mode mode;
+	enum proxy_runtime runtime;
+	char work_dir[PATH_MAX];	/* the function's dir is work_dir/action */
+	char launcher_dir[PATH_MAX];
+	const char *rewindd_socket;
+	unsigned timeout_ms;		/* per activation, and for init (ack, warmup) */
+	size_t max_body;		/* request bodies and one result line */
+	unsigned warmup;		/* invocations with {"value":{}} before the checkpoint */
+	bool verify;			/* rewind --verify */
+	const char *watch[PROXY_MAX_WATCH];	/* watched besides the function's dir */
+	size_t nwatch;
+};
+
+const char *proxy_mode_name(enum proxy_mode m);
+const char *proxy_runtime_name(enum proxy_runtime r);
+
+#endif /* RP_PROXY_H */

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * rewind-proxy: an OpenWhisk-compatible action container whose function
+ * runs under rewindd. Options, start-up, the "ready" line, and a clean stop
+ * on SIGINT/SIGTERM (function killed, session detached, cgroup removed).
+ */
+#define LOG_PREFIX "rewind-proxy: "
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "activation.h"
+#include "http.h"
+#include "isolation.h"
+#include "log.h"
+#include "proxy.h"
+#include "runtime.h"
+#include "server.h"
+
+#define DEFAULT_MAX_BODY (48ULL << 20)	/* OpenWhisk's exec-size-limit */
+#define DEFAULT_TIMEOUT_S 60		/* OpenWhisk's default action time limit */
+
+static const char usage[] =
+"Usage: rewind-proxy [OPTIONS]\n"
+"\n"
+"An OpenWhisk action container: POST /init loads a function, POST /run runs it.\n"
+"The function runs as an actionloop process in its own cgroup; in rewind mode\n"
+"rewindd checkpoints it once and rewinds it after every /run.\n"
+"\n"
+"Options:\n"
+"  -p, --port N             port to serve (default 8080; 0: any free port)\n"
+"  -b, --bind ADDR          IPv4 address to listen on (default 127.0.0.1: /init runs\n"
+"                           any code; 0.0.0.0 in a container an invoker calls)\n"
+"  -r, --runtime NAME       python (/usr/bin/python3) or node (/usr/bin/node);\n"
+"                           default python\n"
+"  -m, --mode MODE          rewind (default): checkpoint once, rewind after every\n"
+"                           /run; insecure: reuse the process as is; restart: a\n"
+"                           fresh process for every /run; fork (python only): the\n"
+"                           initialised process forks a child for every /run and\n"
+"                           runs no code of the function itself, its dir (and\n"
+"                           every --watch) is compared whole and restored after it\n"
+"  -w, --work-dir DIR       the function's files live in DIR/action (cwd, code,\n"
+"                           TMPDIR=DIR/action/tmp); default /var/lib/rewind-proxy/PORT\n"
+"  -s, --rewindd-socket P   rewindd's socket (default $REWINDD_SOCKET or\n"
+"                           " RW_DEFAULT_SOCKET ")\n"
+"  -t, --timeout SEC        time limit of an activation and of init (default 60;\n"
+"                           an activation's \"deadline\" may make it shorter)\n"
+"      --max-body BYTES     largest request body and result (default 48 MiB)\n"
+"      --warmup N           N invocations with {\"value\":{}} before the checkpoint\n"
+"      --verify             rewind --verify after every /run (slower)\n"
+"      --watch DIR          another tree rewound with the function (repeatable)\n"
+"      --launchers DIR      where launcher.py and launcher.js are\n"
+"      --print-launcher-dir print the launcher directory found and exit\n"
+"  -v, --verbose            log more\n"
+"  -h, --help               this text\n"
+"\n"
+"Once it serves it prints \"rewind-proxy: ready on port N (mode M, runtime R)\"\n"
+"to stdout; it logs (and the function's stdout and stderr go) to stderr.\n"
+"Launchers are looked up in --launchers, EXE_DIR/../user/proxy/launchers,\n"
+"EXE_DIR/../lib/rewindd/launchers, then the directory `make install` used.\n";
+
+enum { OPT_MAX_BODY = 256, OPT_WARMUP, OPT_VERIFY, OPT_WATCH, OPT_LAUNCHERS, OPT_PRINT_LAUNCHERS };
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "rewind-proxy: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'rewind-proxy --help'.\n");
+	return 2;
+}
+
+static int parse_ull(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	*out = strtoull(s, &end, 10);
+	return errno || *end || *out > max ? -EINVAL : 0;
+}
+
+/* The launchers' children must never see a closed 0-2 reused by a pipe. */
+static void open_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) < 0) {
+			int n = open("/dev/null", O_RDWR);
+
+			if (n >= 0 && n != fd)
+				close(n);
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "bind", required_argument, NULL, 'b' },
+		{ "runtime", required_argument, NULL, 'r' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "work-dir", required_argument, NULL, 'w' },
+		{ "rewindd-socket", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "max-body", required_argument, NULL, OPT_MAX_BODY },
+		{ "warmup", required_argument, NULL, OPT_WARMUP },
+		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ "watch", required_argument, NULL, OPT_WATCH },
+		{ "launchers", required_argument, NULL, OPT_LAUNCHERS },
+		{ "print-launcher-dir", no_argument, NULL, OPT_PRINT_LAUNCHERS },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct proxy_config cfg = {
+		.port = 8080,
+		.bind = "127.0.0.1",
+		.mode = MODE_REWIND,
+		.runtime = RUNTIME_PYTHON,
+		.timeout_ms = DEFAULT_TIMEOUT_S * 1000,
+		.max_body = DEFAULT_MAX_BODY,
+	};
+	const char *work_dir = NULL, *launchers = NULL;
+	bool print_launchers = false;
+	char err[4096], exe[PATH_MAX];
+	unsigned long long v;
+	sigset_t stop;
+	ssize_t n;
+	int c, sig, port, ret = 1;
+	char *endp;
+	double secs;
+
+	cfg.rewindd_socket = getenv("REWINDD_SOCKET");
+	if (!cfg.rewindd_socket || !*cfg.rewindd_socket)
+		cfg.rewindd_socket = RW_DEFAULT_SOCKET;
+	while ((c = getopt_long(argc, argv, "p:b:r:m:w:s:t:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_ull(optarg, 65535, &v))
+				return usage_error("--port: not a port: %s", optarg);
+			cfg.port = v;
+			break;
+		case 'b':
+			cfg.bind = optarg;
+			break;
+		case 'r':
+			if (runtime_parse(optarg, &cfg.runtime))
+				return usage_error("--runtime: python or node, not %s", optarg);
+			break;
+		case 'm':
+			if (iso_parse_mode(optarg, &cfg.mode))
+				return usage_error("--mode: rewind, insecure, restart or fork, not %s", optarg);
+			break;
+		case 'w':
+			work_dir = optarg;
+			break;
+		case 's':
+			cfg.rewindd_socket = optarg;
+			break;
+		case 't':
+			errno = 0;
+			secs = strtod(optarg, &endp);
+			if (errno || *endp || endp == optarg || !(secs > 0) || secs > 86400)
+				return usage_error("--timeout: seconds (0 < SEC <= 86400), not %s", optarg);
+			cfg.timeout_ms = secs * 1000 < 1 ? 1 : (unsigned)(secs * 1000);
+			break;
+		case OPT_MAX_BODY:
+			if (parse_ull(optarg, 1ULL << 32, &v) || !v)
+				return usage_error("--max-body: bytes (1 to 4 GiB), not %s", optarg);
+			cfg.max_body = v;
+			break;
+		case OPT_WARMUP:
+			if (parse_ull(optarg, 1000, &v))
+				return usage_error("--warmup: a count up to 1000, not %s", optarg);
+			cfg.warmup = v;
+			break;
+		case OPT_VERIFY:
+			cfg.verify = true;
+			break;
+		case OPT_WATCH:
+			if (optarg[0] != '/')
+				return usage_error("--watch: an absolute directory, not %s", optarg);
+			if (cfg.nwatch == PROXY_MAX_WATCH)
+				return usage_error("--watch: at most 8 (%s)", optarg);
+			cfg.watch[cfg.nwatch++] = optarg;
+			break;
+		case OPT_LAUNCHERS:
+			launchers = optarg;
+			break;
+		case OPT_PRINT_LAUNCHERS:
+			print_launchers = true;
+			break;
+		case 'v':
+			rw_log_level = RW_LOG_DEBUG;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'rewind-proxy --help'.\n");
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument: %s", argv[optind]);
+	/* Not faked with a fresh process: node cannot fork() a running isolate. */
+	if (cfg.mode == MODE_FORK && cfg.runtime != RUNTIME_PYTHON)
+		return usage_error("--mode fork is not available for %s: it has no fork() of an initialised process",
+				   proxy_runtime_name(cfg.runtime));
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n < 0) {
+		pr_perror("cannot read /proc/self/exe");
+		return 1;
+	}
+	exe[n] = '\0';
+	if (runtime_find_launchers(cfg.runtime, launchers, exe, cfg.launcher_dir,
+				   sizeof(cfg.launcher_dir), err, sizeof(err))) {
+		pr_err("no launcher for %s found; tried %s\n", proxy_runtime_name(cfg.runtime), err);
+		return 1;
+	}
+	if (print_launchers) {
+		printf("%s\n", cfg.launcher_dir);
+		return 0;
+	}
+
+	open_std_fds();
+	/* Writes to a function that died must fail with EPIPE, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
+	/* Before any thread exists, so that only sigwait() below sees them. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+	if (http_bind(&cfg, &port, err, sizeof(err))) {
+		pr_err("%s\n", err);
+		return 1;
+	}
+	cfg.port = port;
+	if (work_dir)
+		snprintf(cfg.work_dir, sizeof(cfg.work_dir), "%s", work_dir);
+	else
+		snprintf(cfg.work_dir, sizeof(cfg.work_dir), "/var/lib/rewind-proxy/%d", port);
+	if (activation_start(&cfg, err, sizeof(err))) {
+		pr_err("%s\n", err);
+		goto out;
+	}
+	if (http_serve(&cfg, err, sizeof(err))) {
+		pr_err("%s\n", err);
+		goto out;
+	}
+	pr_info("launchers in %s, work dir %s, %s\n", cfg.launcher_dir, cfg.work_dir,
+		cfg.mode == MODE_REWIND ? cfg.rewindd_socket : "no rewindd");
+	printf("rewind-proxy: ready on port %d (mode %s, runtime %s)\n", port, proxy_mode_name(cfg.mode),
+	       proxy_runtime_name(cfg.runtime));
+	fflush(stdout);
+
+	do {
+		ret = sigwait(&stop, &sig);
+	} while (ret == EINTR);
+	pr_info("%s: stopping\n", strsignal(sig));
+	ret = 0;
+out:
+	/* Queued requests get 503 and the function dies before the sockets close. */
+	activation_stop();
+	http_stop();
+	return ret;
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What differs between runtimes: the interpreter, our launcher for it, the
+ * file plain source is written to, and the entry file of a zip.
+ */
+#ifndef RP_RUNTIME_H
+#define RP_RUNTIME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "proxy.h"
+
+/* --runtime NAME; -EINVAL for an unknown one. */
+int runtime_parse(const char *name, enum proxy_runtime *rt);
+
+/* The file plain source code is written to, relative to the function's dir. */
+const char *runtime_source_file(enum proxy_runtime rt);
+
+/*
+ * The entry file of an unpacked zip in dir (python: __main__.py, else
+ * main.py; node: package.json's "main", else index.js), as an absolute path.
+ * 0, or -ENOENT with OpenWhisk's message in err.
+ */
+int runtime_zip_entry(enum proxy_runtime rt, const char *dir, char *entry, size_t len,
+		      char *err, size_t errlen);
+
+/* Whether name can be the function's name in this runtime (an identifier). */
+bool runtime_valid_main(enum proxy_runtime rt, const char *name);
+
+/*
+ * The launcher's argv: interpreter, options, launcher script, entry file,
+ * main name. Strings point into the arguments and static storage; argv has
+ * room for RUNTIME_ARGV_MAX entries including the terminating NULL.
+ */
+#define RUNTIME_ARGV_MAX 8
+void runtime_argv(enum proxy_runtime rt, const char *launcher_dir, char *launcher_path,
+		  size_t pathlen, const char *entry, const char *main_name,
+		  const char *argv[RUNTIME_ARGV_MAX]);
+
+/*
+ * Where the launchers are, in this order: override (--launchers) if given;
+ * EXE_DIR/../user/proxy/launchers (a build in the source tree);
+ * EXE_DIR/../lib/rewindd/launchers (installed next to sbin/);
+ * PROXY_LAUNCHER_DIR, the path `make install` used. The first directory that
+ * holds the launcher of runtime rt wins. exe is the binary's path
+ * (/proc/self/exe). 0, or -ENOENT with the places tried in err.
+ */
+int runtime_find_launchers(enum proxy_runtime rt, const char *override, const char *exe,
+			   char *out, size_t len, char *err, size_t errlen);
+
+#endif /* RP_RUNTIME_H */
