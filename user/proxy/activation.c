@@ -390,6 +390,9 @@ static void after_reply(void)
 			return;
 		}
 		post = POST_RESTART;
+		/* A stop that interrupted the rewind: the function goes anyway. */
+		if (worker_stopping())
+			return;
 	}
 	/* Restart mode restarts every time: not worth a warning. */
 	if (A.cfg->mode == MODE_RESTART && A.fn.running)
