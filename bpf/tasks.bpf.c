@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Per-process state the rewind engine must undo beyond memory: fds (close,
- * dup family, fcntl F_DUPFD / F_SETFD / F_SETFL), signal dispositions, timers
+ * dup family, fcntl F_DUPFD / F_SETFD / F_SETFL, ioctl FIONBIO / FIOASYNC),
+ * signal dispositions, timers
  * (alarm, setitimer, timer_create / settime / delete), cwd and umask.
  * Recorded raw (number, arguments, result); user space interprets them.
  */
@@ -11,6 +12,8 @@
 #define F_SETFD			2
 #define F_SETFL			4
 #define F_DUPFD_CLOEXEC		1030
+#define FIONBIO			0x5421
+#define FIOASYNC		0x5452
 
 __noinline int rw_task_syscall(struct rw_sys_args *a)
 {
@@ -19,6 +22,9 @@ __noinline int rw_task_syscall(struct rw_sys_args *a)
 	/* fcntl: new fds, and the flags a rewind must put back. */
 	if (a->nr == RW_NR_fcntl && a->args[1] != F_DUPFD && a->args[1] != F_DUPFD_CLOEXEC &&
 	    a->args[1] != F_SETFD && a->args[1] != F_SETFL)
+		return 0;
+	/* ioctl: only the two that set status flags (O_NONBLOCK, O_ASYNC), as libuv does. */
+	if (a->nr == RW_NR_ioctl && a->args[1] != FIONBIO && a->args[1] != FIOASYNC)
 		return 0;
 	/* alarm returns the seconds left, umask the old mask: never errors. */
 	if (a->nr != RW_NR_alarm && a->nr != RW_NR_umask && RW_IS_ERR(a->ret))

@@ -64,6 +64,7 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 	case RW_NR_dup2:
 	case RW_NR_dup3:
 	case RW_NR_fcntl:
+	case RW_NR_ioctl:
 	case RW_NR_rt_sigaction:
 	case RW_NR_alarm:
 	case RW_NR_setitimer:

@@ -18,6 +18,7 @@ enum rw_syscall_nr {
 	RW_NR_mprotect = 10,
 	RW_NR_munmap = 11,
 	RW_NR_brk = 12,
+	RW_NR_ioctl = 16,
 	RW_NR_rt_sigaction = 13,
 	RW_NR_pwrite64 = 18,
 	RW_NR_writev = 20,

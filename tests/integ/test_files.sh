@@ -26,7 +26,7 @@ for s in "${SCENARIOS[@]}"; do
 	TESTS+=("files_${s}_changes_the_tree" "files_$s")
 done
 TESTS+=(files_rename_out_of_tree files_foreign_writer files_status_store files_persisting_report
-	files_store_corrupted_fails_closed files_watch_errors canary_report_mode
+	files_store_corrupted_fails_closed files_watch_errors files_state_dir_errors canary_report_mode
 	canary_gone_after_rewind)
 if [ -n "${FILES_ONLY:-}" ]; then
 	only() { local t; for t in "$@"; do [[ $t =~ $FILES_ONLY ]] && echo "$t"; done; }
@@ -267,6 +267,21 @@ test_files_watch_errors() {
 	out=$(rwctl attach --pid "$TPID" --watch "$TMP" 2>&1) && { echo "watched the state dir's parent"; return 1; }
 	grep -q "state directory" <<<"$out" || { echo "message: $out"; return 1; }
 	expect "sessions left" "$(rwctl status --json | jq '.sessions | length')" 0
+}
+
+# A state directory that is not absolute, or not a directory: clear errors, no session.
+test_files_state_dir_errors() {
+	local out
+	out=$("$RWD" --socket "$TMP/bad.sock" --state-dir relative/dir 2>&1) && { echo "relative --state-dir accepted"; return 1; }
+	grep -q "absolute" <<<"$out" || { echo "message: $out"; return 1; }
+	: >"$TMP/not-a-dir"
+	start_extra_daemon bad --state-dir "$TMP/not-a-dir" || { echo "daemon did not start"; return 1; }
+	make_tree statedir || return 1
+	start_fsfn || return 1
+	out=$("$CTL" --socket "$TMP/bad.sock" attach --pid "$TPID" --watch "$W" 2>&1) &&
+		{ echo "attached with a file as state dir"; return 1; }
+	grep -q "not-a-dir" <<<"$out" || { echo "message: $out"; return 1; }
+	expect "sessions left" "$("$CTL" --socket "$TMP/bad.sock" status --json | jq '.sessions | length')" 0
 }
 
 # report --canary: the token is found where the function left it.

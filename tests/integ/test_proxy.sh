@@ -60,7 +60,8 @@ start_proxy() {
 	# Read-write: opening never blocks, and the FIFO outlives its name.
 	exec {PROXY_FD}<>"$fifo"
 	rm -f "$fifo"
-	"$PROXY" --port 0 --bind 127.0.0.1 --work-dir "$WORK" --rewindd-socket "$SOCK" "$@" \
+	# --verify: every rewind of every test is also checked byte for byte.
+	"$PROXY" --port 0 --bind 127.0.0.1 --work-dir "$WORK" --rewindd-socket "$SOCK" --verify "$@" \
 		1>&"$PROXY_FD" 2>"$PLOG" &
 	PROXY_PID=$!
 	# Bounded: one second at a time while the proxy lives, 60 s in all.
@@ -100,6 +101,8 @@ stop_proxy() {
 	[ $rc = 0 ] || { echo "proxy exited $rc: $(grep -v '^XXX_THE_END' "$PLOG" | tail -4)"; return 1; }
 	[ ! -d "$CGROOT/rewind-proxy-$PORT" ] || { echo "cgroup rewind-proxy-$PORT left behind"; return 1; }
 	[ ! -d "$WORK/action" ] || { echo "$WORK/action left behind"; return 1; }
+	# A verification that found a difference made the proxy restart: the rewind was wrong.
+	! grep -q "verification found" "$PLOG" || { echo "a rewind did not verify: $(grep -m1 "verification found" "$PLOG")"; return 1; }
 }
 
 # Whatever the test did, the proxy is stopped before the next one; a test

@@ -16,7 +16,8 @@ CYCLE_VERIFY_EVERY=${CYCLE_VERIFY_EVERY:-1}
 SCENARIOS=(counter heap stack_secret setenv malloc_mmap munmap mremap_grow mremap_move mprotect
 	   brk_grow brk_shrink madv_dontneed thp kernel_write thread_running thread_blocked
 	   thread_pool fork_child fd_new fd_offset dup2_stdin chdir umask sigaction alarm setitimer
-	   timer_create threads_blocked pages100k sigprocmask pending_signal thread_name sparse_absent)
+	   timer_create threads_blocked pages100k sigprocmask pending_signal thread_name sparse_absent
+	   pipe_nonblock)
 SELF_TESTS=() REWIND_TESTS=()
 for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <linux/futex.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -1052,6 +1053,35 @@ static void fd_offset_check(void)
 		differ("fd %d offset is %ld, want 100", off_fd, (long)off);
 }
 
+/*
+ * A pipe write end (rewindd does not hold those) made non-blocking with
+ * ioctl(FIONBIO), as libuv does to stdout: the flag must come back off.
+ */
+static int nb_pipe[2];
+
+static void pipe_nonblock_setup(void)
+{
+	if (pipe(nb_pipe))
+		die("pipe");
+}
+
+static void pipe_nonblock_go(void)
+{
+	int one = 1;
+
+	if (ioctl(nb_pipe[1], FIONBIO, &one))
+		die("ioctl FIONBIO");
+	done("%d", nb_pipe[1]);
+}
+
+static void pipe_nonblock_check(void)
+{
+	int flags = fcntl(nb_pipe[1], F_GETFL);
+
+	if (flags < 0 || (flags & O_NONBLOCK))
+		differ("fd %d: O_NONBLOCK is %s", nb_pipe[1], flags < 0 ? "unknown" : "set");
+}
+
 /* Commands come from fd 10 (a dup of the original stdin); the invocation replaces fd 0. */
 static struct stat stdin_want;
 
@@ -1630,6 +1660,7 @@ static const struct scenario scenarios[] = {
 	{ "fork_child", nothing, fork_child_go, fork_child_check },
 	{ "fd_new", nothing, fd_new_go, nothing },
 	{ "fd_offset", fd_offset_setup, fd_offset_go, fd_offset_check },
+	{ "pipe_nonblock", pipe_nonblock_setup, pipe_nonblock_go, pipe_nonblock_check },
 	{ "dup2_stdin", dup2_stdin_setup, dup2_stdin_go, dup2_stdin_check },
 	{ "chdir", chdir_setup, chdir_go, chdir_check },
 	{ "umask", umask_setup, umask_go, umask_check },

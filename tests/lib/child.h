@@ -37,12 +37,15 @@ static inline int io_full(int fd, void *buf, size_t len, bool wr)
 	return 0;
 }
 
+/* In the child: its ends of the command and reply pipes. */
+static int child_cmd __attribute__((unused)), child_reply __attribute__((unused));
+
 /*
- * Fork a child that runs child_main(cmd_fd, reply_fd) (never returns) with a
- * command pipe and a reply pipe, and wait for its one "ready" byte. Our ends
- * in *cmd and *reply; the child's pid is returned.
+ * Fork a child that runs child_main() (never returns) with a command pipe
+ * (child_cmd) and a reply pipe (child_reply), and wait for its one "ready"
+ * byte. Our ends in *cmd and *reply; the child's pid is returned.
  */
-static inline pid_t child_spawn(void (*child_main)(int cmd_fd, int reply_fd), int *cmd, int *reply)
+static inline pid_t child_spawn(void (*child_main)(void), int *cmd, int *reply)
 {
 	int c[2], r[2];
 	char ready;
@@ -55,7 +58,9 @@ static inline pid_t child_spawn(void (*child_main)(int cmd_fd, int reply_fd), in
 	if (pid == 0) {
 		close(c[1]);
 		close(r[0]);
-		child_main(c[0], r[1]);
+		child_cmd = c[0];
+		child_reply = r[1];
+		child_main();
 		_exit(1);
 	}
 	close(c[0]);

@@ -134,7 +134,6 @@ struct reply {
 	uint64_t v[8];
 };
 
-static int child_cmd, child_reply;
 /* In .data (initialised): a private copy of the executable's page once written. */
 static char data_tok[64] = "data";
 static int trunc_fd = -1;
@@ -309,14 +308,6 @@ static void __attribute__((noreturn, no_sanitize_address)) child_main(void)
 
 static char tmpdir[] = "/tmp/test_canary.XXXXXX";
 
-/* child_spawn's entry: keep the child's pipe ends where child_main reads them. */
-static void child_start(int cmd_fd, int reply_fd)
-{
-	child_cmd = cmd_fd;
-	child_reply = reply_fd;
-	child_main();
-}
-
 struct fx {
 	pid_t pid;
 	int cmd, reply;
@@ -328,7 +319,7 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	f->pid = child_spawn(child_start, &f->cmd, &f->reply);
+	f->pid = child_spawn(child_main, &f->cmd, &f->reply);
 	*state = f;
 	return 0;
 }

@@ -36,15 +36,14 @@ static void *blocked(void *arg)
 	return NULL;
 }
 
-static void child_start(int cmd_fd, int reply_fd)
+static void child_start(void)
 {
 	pthread_t t;
 
-	(void)cmd_fd;
 	for (int i = 0; i < THREADS; i++)
 		if (pthread_create(&t, NULL, blocked, NULL))
 			_exit(2);
-	if (write(reply_fd, "r", 1) != 1)
+	if (write(child_reply, "r", 1) != 1)
 		_exit(2);
 	for (;;)
 		pause();

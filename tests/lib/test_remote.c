@@ -76,7 +76,6 @@ struct reply {
 	char buf[64];
 };
 
-static int child_cmd, child_reply;
 static volatile sig_atomic_t handled;
 /* The extra thread's clear_child_tid: the kernel zeroes it when the thread exits. */
 static volatile int tid_word = 1;
@@ -229,14 +228,6 @@ static void __attribute__((noreturn)) child_main(void)
 
 /* ---- fixture --------------------------------------------------------------- */
 
-/* child_spawn's entry: keep the child's pipe ends where child_main reads them. */
-static void child_start(int cmd_fd, int reply_fd)
-{
-	child_cmd = cmd_fd;
-	child_reply = reply_fd;
-	child_main();
-}
-
 struct fx {
 	pid_t pid;
 	int cmd, reply;		/* our ends */
@@ -250,7 +241,7 @@ static int setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	f->pid = child_spawn(child_start, &f->cmd, &f->reply);
+	f->pid = child_spawn(child_main, &f->cmd, &f->reply);
 	*state = f;
 	return 0;
 }

@@ -17,7 +17,7 @@ static void numbers_match_host(void **state)
 	CHECK(write); CHECK(open); CHECK(close); CHECK(mmap); CHECK(mprotect); CHECK(munmap);
 	CHECK(brk); CHECK(rt_sigaction); CHECK(pwrite64); CHECK(writev); CHECK(mremap);
 	CHECK(madvise); CHECK(dup); CHECK(dup2); CHECK(alarm); CHECK(setitimer); CHECK(sendfile);
-	CHECK(fcntl); CHECK(truncate); CHECK(ftruncate); CHECK(chdir); CHECK(fchdir); CHECK(rename);
+	CHECK(fcntl); CHECK(ioctl); CHECK(truncate); CHECK(ftruncate); CHECK(chdir); CHECK(fchdir); CHECK(rename);
 	CHECK(mkdir); CHECK(rmdir); CHECK(creat); CHECK(link); CHECK(unlink); CHECK(symlink);
 	CHECK(chmod); CHECK(fchmod); CHECK(chown); CHECK(fchown); CHECK(lchown); CHECK(umask);
 	CHECK(utime); CHECK(mknod); CHECK(setxattr); CHECK(lsetxattr); CHECK(fsetxattr);

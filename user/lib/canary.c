@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "canary.h"
+#include "json_util.h"
 #include "log.h"
 #include "pagemap.h"
 #include "proc.h"
@@ -752,17 +753,6 @@ void canary_hits_free(struct rw_canary_hits *h)
 	memset(h, 0, sizeof(*h));
 }
 
-static int add(json_object *o, const char *key, json_object *v)
-{
-	if (!v)
-		return -ENOMEM;
-	if (json_object_object_add(o, key, v)) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 json_object *canary_hits_to_json(const struct rw_canary_hits *h)
 {
 	json_object *a = json_object_new_array();
@@ -780,19 +770,19 @@ json_object *canary_hits_to_json(const struct rw_canary_hits *h)
 			goto fail;
 		}
 		if (hit->where == RW_CANARY_FILE) {
-			err = add(o, "where", json_object_new_string("file")) ||
-			      add(o, "path", json_object_new_string(hit->path ? hit->path : "")) ||
-			      add(o, "offset", json_object_new_uint64(hit->offset));
+			err = rw_json_add(o, "where", json_object_new_string("file")) ||
+			      rw_json_add(o, "path", json_object_new_string(hit->path ? hit->path : "")) ||
+			      rw_json_add(o, "offset", json_object_new_uint64(hit->offset));
 		} else {
 			snprintf(addr, sizeof(addr), "0x%" PRIx64, hit->addr);
-			err = add(o, "where", json_object_new_string("memory")) ||
-			      add(o, "pid", json_object_new_int64(hit->pid)) ||
-			      add(o, "mapping", json_object_new_string(hit->mapping)) ||
-			      add(o, "perms", json_object_new_string(hit->perms)) ||
-			      add(o, "address", json_object_new_string(addr)) ||
-			      add(o, "offset", json_object_new_uint64(hit->offset)) ||
+			err = rw_json_add(o, "where", json_object_new_string("memory")) ||
+			      rw_json_add(o, "pid", json_object_new_int64(hit->pid)) ||
+			      rw_json_add(o, "mapping", json_object_new_string(hit->mapping)) ||
+			      rw_json_add(o, "perms", json_object_new_string(hit->perms)) ||
+			      rw_json_add(o, "address", json_object_new_string(addr)) ||
+			      rw_json_add(o, "offset", json_object_new_uint64(hit->offset)) ||
 			      (hit->file_backed &&
-			       add(o, "file_offset", json_object_new_uint64(hit->file_offset)));
+			       rw_json_add(o, "file_offset", json_object_new_uint64(hit->file_offset)));
 		}
 		if (err)
 			goto fail;

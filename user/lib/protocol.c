@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_util.h"
 #include "protocol.h"
 
 #define CMD_BIT(c)	(1u << (c))
@@ -303,17 +304,6 @@ int protocol_parse_request(const char *line, size_t len, struct rw_request *req,
 	return r;
 }
 
-static int add(json_object *o, const char *key, json_object *v)
-{
-	if (!v)
-		return -ENOMEM;
-	if (json_object_object_add(o, key, v)) {
-		json_object_put(v);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 char *protocol_format_request(const struct rw_request *req)
 {
 	json_object *o, *a;
@@ -325,24 +315,24 @@ char *protocol_format_request(const struct rw_request *req)
 	o = json_object_new_object();
 	if (!o)
 		return NULL;
-	r |= add(o, "cmd", json_object_new_string(cmd_names[req->cmd]));
+	r |= rw_json_add(o, "cmd", json_object_new_string(cmd_names[req->cmd]));
 	if (req->session)
-		r |= add(o, "session", json_object_new_uint64(req->session));
+		r |= rw_json_add(o, "session", json_object_new_uint64(req->session));
 	if (req->pid)
-		r |= add(o, "pid", json_object_new_int(req->pid));
+		r |= rw_json_add(o, "pid", json_object_new_int(req->pid));
 	if (req->cgroup[0])
-		r |= add(o, "cgroup", json_object_new_string(req->cgroup));
+		r |= rw_json_add(o, "cgroup", json_object_new_string(req->cgroup));
 	if (req->cgroup_id)
-		r |= add(o, "cgroup_id", json_object_new_uint64(req->cgroup_id));
+		r |= rw_json_add(o, "cgroup_id", json_object_new_uint64(req->cgroup_id));
 	if (req->report)
-		r |= add(o, "report", json_object_new_boolean(true));
+		r |= rw_json_add(o, "report", json_object_new_boolean(true));
 	if (req->verify)
-		r |= add(o, "verify", json_object_new_boolean(true));
+		r |= rw_json_add(o, "verify", json_object_new_boolean(true));
 	if (req->on_failure)
-		r |= add(o, "on_failure", json_object_new_string(on_failure_names[req->on_failure]));
+		r |= rw_json_add(o, "on_failure", json_object_new_string(on_failure_names[req->on_failure]));
 	if (req->nwatch) {
 		a = json_object_new_array_ext(req->nwatch);
-		r |= add(o, "watch", a);
+		r |= rw_json_add(o, "watch", a);
 		for (size_t i = 0; !r && i < req->nwatch; i++) {
 			json_object *s = json_object_new_string(req->watch[i]);
 
@@ -353,7 +343,7 @@ char *protocol_format_request(const struct rw_request *req)
 		}
 	}
 	if (req->canary[0])
-		r |= add(o, "canary", json_object_new_string(req->canary));
+		r |= rw_json_add(o, "canary", json_object_new_string(req->canary));
 	if (!r)
 		line = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -365,7 +355,7 @@ json_object *protocol_ok(void)
 {
 	json_object *o = json_object_new_object();
 
-	if (o && add(o, "ok", json_object_new_boolean(true))) {
+	if (o && rw_json_add(o, "ok", json_object_new_boolean(true))) {
 		json_object_put(o);
 		return NULL;
 	}
@@ -385,8 +375,8 @@ char *protocol_error(const char *fmt, ...)
 	if (n < 0)
 		return NULL;
 	o = json_object_new_object();
-	if (o && !add(o, "ok", json_object_new_boolean(false)) &&
-	    !add(o, "error", json_object_new_string_len(msg, n)))
+	if (o && !rw_json_add(o, "ok", json_object_new_boolean(false)) &&
+	    !rw_json_add(o, "error", json_object_new_string_len(msg, n)))
 		out = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							    JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);

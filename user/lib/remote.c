@@ -310,6 +310,11 @@ int remote_set_fd_flags(struct rw_remote *r, int fd, int fd_flags)
 	return sys(r, "fcntl(F_SETFD)", RW_NR_fcntl, fd, F_SETFD, fd_flags, 0, NULL);
 }
 
+int remote_set_status_flags(struct rw_remote *r, int fd, int flags)
+{
+	return sys(r, "fcntl(F_SETFL)", RW_NR_fcntl, fd, F_SETFL, flags, 0, NULL);
+}
+
 int remote_set_comm(struct rw_remote *r, const char *comm)
 {
 	char buf[16] = { 0 };	/* TASK_COMM_LEN: the kernel reads 16 bytes, truncates to 15 */

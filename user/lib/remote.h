@@ -75,6 +75,8 @@ int remote_chdir(struct rw_remote *r, const char *path);
 int remote_close_fd(struct rw_remote *r, int fd);
 /* fcntl(fd, F_SETFD, flags) in the target: FD_CLOEXEC is per fd-table entry. */
 int remote_set_fd_flags(struct rw_remote *r, int fd, int fd_flags);
+/* fcntl(fd, F_SETFL, flags) in the target: for descriptions rewindd does not hold. */
+int remote_set_status_flags(struct rw_remote *r, int fd, int flags);
 /* prctl(PR_SET_NAME) of the seized thread. */
 int remote_set_comm(struct rw_remote *r, const char *comm);
 /*

@@ -237,8 +237,13 @@ static int apply_fds(const struct rw_plan *p, struct rw_remote *r, struct rw_res
 				err = -errno;
 			break;
 		case RW_FD_SETFL:
-			if (fcntl(op->want->held, F_SETFL, op->want->status_flags) < 0)
+			/* Ours when held (same description), else from inside the target. */
+			if (op->want->held < 0) {
+				err = remote_set_status_flags(r, op->fd, op->want->status_flags);
+				st->injected++;
+			} else if (fcntl(op->want->held, F_SETFL, op->want->status_flags) < 0) {
 				err = -errno;
+			}
 			break;
 		case RW_FD_CLOEXEC:
 			err = remote_set_fd_flags(r, op->fd, op->want->cloexec ? FD_CLOEXEC : 0);

@@ -163,6 +163,7 @@ int rewind_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplet
 		case RW_NR_dup2:
 		case RW_NR_dup3:
 		case RW_NR_fcntl:
+		case RW_NR_ioctl:
 			out->fd_flags_changed = true;
 			break;
 		}
@@ -271,7 +272,10 @@ static int observe_fds(struct rw_rewinding *rw, const struct rw_log_facts *facts
 			int64_t pos;
 			int flags;
 
-			image_read_fdinfo(img->tgid, fds[i], &now->cloexec, &pos, &flags);
+			/* Unheld (pipe write end, socket): the target's fdinfo is the only view. */
+			if (!image_read_fdinfo(img->tgid, fds[i], &now->cloexec, &pos, &flags) &&
+			    fi->held < 0)
+				now->status_flags = flags;
 		}
 	}
 	*nout = n;

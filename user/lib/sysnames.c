@@ -9,7 +9,7 @@
 
 #define NR(name) [RW_NR_##name] = #name
 static const char *const syscall_names[] = {
-	NR(write), NR(open), NR(close), NR(mmap), NR(mprotect), NR(munmap), NR(brk),
+	NR(write), NR(open), NR(close), NR(mmap), NR(mprotect), NR(munmap), NR(brk), NR(ioctl),
 	NR(rt_sigaction), NR(pwrite64), NR(writev), NR(mremap), NR(madvise), NR(dup),
 	NR(dup2), NR(alarm), NR(setitimer), NR(sendfile), NR(fcntl), NR(truncate),
 	NR(ftruncate), NR(chdir), NR(fchdir), NR(rename), NR(mkdir), NR(rmdir), NR(creat),
@@ -73,7 +73,7 @@ int syscall_report_args(uint32_t nr)
 	switch (nr) {
 	case RW_NR_dup3:
 		return 3;
-	case RW_NR_dup2: case RW_NR_fcntl:
+	case RW_NR_dup2: case RW_NR_fcntl: case RW_NR_ioctl:
 		return 2;
 	case RW_NR_close: case RW_NR_dup: case RW_NR_rt_sigaction: case RW_NR_alarm:
 	case RW_NR_setitimer: case RW_NR_timer_create:
