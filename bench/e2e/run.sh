@@ -40,8 +40,10 @@
 # Knobs (environment): QUICK=1 (about 3 minutes instead of about 20),
 # ROUNDS=3 DURATION=8 WARMUP=2 (seconds), RESTART_ROUNDS=2 RESTART_DURATION=4,
 # FUNCS="html jsontx image compress graph threadpool", RUNTIMES="python node",
-# MODES="insecure rewind fork restart criu", PROXY_WARMUP=2 (the proxy's
-# --warmup in the warm modes; restart starts cold), PLOT_DIR, RESULTS.
+# MODES="insecure rewind fork restart criu", PROXY_WARMUP=100 (the proxy's
+# --warmup in the warm modes; restart starts cold: V8 optimises a function
+# only after many calls, and every rewind puts the JIT back to the
+# checkpoint's state, so the checkpoint must come after that), PLOT_DIR, RESULTS.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 OUTPUT=${OUTPUT:-build}

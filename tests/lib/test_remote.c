@@ -41,6 +41,8 @@
 /* Far from anything the child (or ASan's shadow) maps: nothing to merge with. */
 #define FAR_ADDR	0x3f0000000000UL
 #define SIGBIT(s)	(1ULL << ((s) - 1))
+/* Free in the child: where remote_batch may map its area. */
+#define HOLE		(FAR_ADDR + 0x10000000UL)
 #ifndef SA_RESTORER
 #define SA_RESTORER	0x04000000	/* the kernel's, x86_64: glibc keeps it private */
 #endif
@@ -62,6 +64,7 @@ enum op {
 	OP_SIGPENDING,
 	OP_THREAD,		/* a thread blocked in read(2) answers with its tid */
 	OP_TID_WORD,		/* that thread's clear_child_tid word */
+	OP_TRAP,		/* SIGTRAP: a 0 handled, 1 ignored, 2 handled and blocked */
 };
 
 struct cmd {
@@ -185,6 +188,14 @@ static void child_op(const struct cmd *c, struct reply *rp)
 		break;
 	case OP_TID_WORD:
 		rp->ret = tid_word;
+		break;
+	case OP_TRAP:
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = c->a == 1 ? SIG_IGN : on_signal;
+		sigemptyset(&set);
+		sigaddset(&set, SIGTRAP);
+		rp->ret = sigaction(SIGTRAP, &sa, NULL) ||
+			  (c->a == 2 && sigprocmask(SIG_BLOCK, &set, NULL)) ? -errno : 0;
 		break;
 	default:
 		_exit(33);
@@ -923,6 +934,143 @@ static void close_leaves_no_trace(void **state)
 	assert_int_equal(ask(f, OP_PING, 0, 0).ret, f->pid);
 }
 
+/* ---- batches ----------------------------------------------------------------- */
+
+static struct rw_batch_call bcall(long nr, long a0, long a1, long a2, long a3, long expect)
+{
+	return (struct rw_batch_call){ .nr = nr, .args = { a0, a1, a2, a3, -1, 0 }, .expect = expect };
+}
+
+/* take(), with HOLE as where remote_batch maps its area. */
+static void take_with_hole(struct fx *f)
+{
+	take(f);
+	remote_set_hole(&f->r, HOLE);
+}
+
+/* Layout calls run in order from our area in the hole, with effect, and leave no trace. */
+static void batch_layout(void **state)
+{
+	struct fx *f = *state;
+	const struct rw_batch_call calls[] = {
+		bcall(SYS_mmap, FAR_ADDR, 4 * PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, FAR_ADDR),
+		bcall(SYS_mprotect, FAR_ADDR + PAGE, PAGE, PROT_READ, 0, 0),
+		bcall(SYS_madvise, FAR_ADDR, PAGE, MADV_DONTNEED, 0, 0),
+		bcall(SYS_munmap, FAR_ADDR + 3 * PAGE, PAGE, 0, 0, 0),
+	};
+	char *before = snapshot(f->pid), *after;
+	struct rw_maps m = { 0 };
+	size_t failed;
+	long res;
+
+	take_with_hole(f);
+	assert_int_equal(remote_batch(&f->r, calls, 4, &failed, &res), 0);
+	assert_int_equal(failed, 4);
+	/* It ran from our area, placed in the hole. */
+	assert_int_equal(f->r.batch, HOLE + PAGE);
+	assert_int_equal(proc_read_maps(f->pid, &m), 0);
+	assert_non_null(vma_at(&m, HOLE + PAGE));
+	assert_int_equal(vma_at(&m, HOLE + PAGE)->prot, PROT_READ | PROT_EXEC);
+	assert_int_equal(vma_at(&m, FAR_ADDR)->end, FAR_ADDR + PAGE);
+	assert_int_equal(vma_at(&m, FAR_ADDR + PAGE)->prot, PROT_READ);
+	assert_int_equal(vma_at(&m, FAR_ADDR + 2 * PAGE)->prot, PROT_READ | PROT_WRITE);
+	assert_int_equal(vma_at(&m, FAR_ADDR + 2 * PAGE)->end, FAR_ADDR + 3 * PAGE);
+	assert_null(vma_at(&m, FAR_ADDR + 3 * PAGE));
+	proc_maps_free(&m);
+	/* A second batch reuses the area. */
+	assert_int_equal(remote_batch(&f->r, calls + 3, 1, &failed, &res), 0);
+	assert_int_equal(failed, 1);
+	assert_int_equal(remote_munmap(&f->r, FAR_ADDR, 3 * PAGE), 0);
+	give(f);
+	assert_int_equal(f->r.batch, 0);
+	after = snapshot(f->pid);
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
+	assert_int_equal(ask(f, OP_PING, 0, 0).ret, f->pid);
+}
+
+/* The first call that does not return what it should ends the batch: the rest never run. */
+static void batch_stops_at_refusal(void **state)
+{
+	struct fx *f = *state;
+	const struct rw_batch_call calls[] = {
+		bcall(SYS_mmap, FAR_ADDR, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+		      FAR_ADDR),
+		bcall(SYS_munmap, FAR_ADDR + 1, PAGE, 0, 0, 0),		/* unaligned: EINVAL */
+		bcall(SYS_mmap, FAR_ADDR + 2 * PAGE, PAGE, PROT_READ,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, FAR_ADDR + 2 * PAGE),
+	};
+	struct rw_maps m = { 0 };
+	size_t failed;
+	long res;
+
+	take_with_hole(f);
+	assert_int_equal(remote_batch(&f->r, calls, 3, &failed, &res), 0);
+	assert_int_equal(failed, 1);
+	assert_int_equal(res, -EINVAL);
+	assert_int_equal(proc_read_maps(f->pid, &m), 0);
+	assert_non_null(vma_at(&m, FAR_ADDR));
+	assert_null(vma_at(&m, FAR_ADDR + 2 * PAGE));
+	proc_maps_free(&m);
+	assert_int_equal(remote_munmap(&f->r, FAR_ADDR, PAGE), 0);
+	give(f);
+}
+
+/*
+ * Single-steps and the batch's int3 stop the thread with a SIGTRAP the
+ * kernel forces, and forcing a blocked or ignored signal resets it to
+ * SIG_DFL. Whatever the thread does with SIGTRAP, it must do it still, and
+ * its handler must never run for one of ours.
+ */
+static void trap_case(struct fx *f, int mode)
+{
+	const struct rw_batch_call calls[] = {
+		bcall(SYS_mmap, FAR_ADDR, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+		      FAR_ADDR),
+		bcall(SYS_munmap, FAR_ADDR, PAGE, 0, 0, 0),
+	};
+	bool may_trap = mode == 0;
+	struct reply rp;
+	size_t failed;
+	int64_t ran;
+	long res;
+
+	assert_int_equal(ask(f, OP_TRAP, mode, 0).ret, 0);
+	ran = ask(f, OP_RAISE, SIGHUP, 0).ret;
+	take_with_hole(f);
+	assert_int_equal(inject_can_trap(&f->ij), may_trap);
+	assert_int_equal(remote_call(&f->r, SYS_getpid, 0, 0, 0, 0, 0, 0, &res), 0);
+	assert_int_equal(res, f->pid);
+	assert_int_equal(remote_batch(&f->r, calls, 2, &failed, &res), 0);
+	assert_int_equal(failed, 2);
+	/* One by one (PTRACE_SYSCALL) when trapping is not safe: no area mapped. */
+	assert_int_equal(f->r.batch != 0, may_trap);
+	give(f);
+	rp = ask(f, OP_SIGACTION, SIGTRAP, 0);
+	assert_int_equal(rp.v[0], mode == 1 ? (uintptr_t)SIG_IGN : (uintptr_t)on_signal);
+	assert_int_equal(!!(proc_field(f->pid, "status", "SigBlk:", 16) & SIGBIT(SIGTRAP)), mode == 2);
+	assert_int_equal(ask(f, OP_SIGPENDING, 0, 0).v[0] & SIGBIT(SIGTRAP), 0);
+	/* Only SIGHUP's run of the shared handler since: none for a SIGTRAP. */
+	assert_int_equal(ask(f, OP_RAISE, SIGHUP, 0).ret, ran + 1);
+}
+
+static void trap_handled(void **state)
+{
+	trap_case(*state, 0);
+}
+
+static void trap_ignored(void **state)
+{
+	trap_case(*state, 1);
+}
+
+static void trap_blocked(void **state)
+{
+	trap_case(*state, 2);
+}
+
 static void lost_target(void **state)
 {
 	struct fx *f = *state;
@@ -1003,6 +1151,11 @@ int main(void)
 		T(wait4_reaps_grandchild),
 		T(drain_signals),
 		T(close_leaves_no_trace),
+		T(batch_layout),
+		T(batch_stops_at_refusal),
+		T(trap_handled),
+		T(trap_ignored),
+		T(trap_blocked),
 		T(lost_target),
 		T(exit_thread),
 	};

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "plan.h"
+#include "remote.h"
 
 #define PG 4096ULL
 #define TGID 100
@@ -351,6 +352,31 @@ static void timer_deleted(void **state)
 	assert_non_null(strstr(f->plan.failures[0], "timer 4"));
 }
 
+/* Where rewindd maps its own pages: free in both layouts, so no layout step can hit them. */
+static void hole_free_in_both(void **state)
+{
+	struct fixture *f = *state;
+	/* Gaps: 0x380000-0x390000 is 64 KiB, too small; 0x3a0000-0x400000 fits. */
+	static const char ckpt[] =
+		"00390000-003a0000 rw-p 00000000 00:00 0 \n"
+		"00400000-00402000 rw-p 00002000 08:01 77 /usr/bin/fn\n"
+		"01000000-01010000 rw-p 00000000 00:00 0 [heap]\n";
+	static const char now[] =
+		"00100000-00380000 rw-p 00000000 00:00 0 \n"
+		"00400000-00402000 rw-p 00002000 08:01 77 /usr/bin/fn\n"
+		"01000000-01010000 rw-p 00000000 00:00 0 [heap]\n";
+	const struct rw_maps *layouts[2] = { &f->img.maps, &f->now };
+
+	assert_int_equal(proc_parse_maps(ckpt, &f->img.maps), 0);
+	assert_int_equal(proc_parse_maps(now, &f->now), 0);
+	build(f);
+	assert_int_equal(f->plan.hole, 0x3a0000);
+	for (int l = 0; l < 2; l++)
+		for (size_t i = 0; i < layouts[l]->n; i++)
+			assert_false(layouts[l]->v[i].start < f->plan.hole + RW_REMOTE_AREA &&
+				     f->plan.hole < layouts[l]->v[i].end);
+}
+
 static void ranges(void **state)
 {
 	struct rw_ranges l = { 0 };
@@ -383,6 +409,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(process_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(timer_deleted, setup, teardown),
+		cmocka_unit_test_setup_teardown(hole_free_in_both, setup, teardown),
 		cmocka_unit_test(ranges),
 	};
 

@@ -52,35 +52,58 @@ void freeze_forget(struct rw_frozen *f, pid_t tid)
 	f->n--;
 }
 
-/* Seize the threads of tids not held yet. Returns how many were new, or -errno. */
+/*
+ * Seize the threads of tids not held yet: interrupt them all, then wait for
+ * each, so their stops overlap (a thread busy in the kernel, say unmapping
+ * a heap, stops only when it returns). Returns how many were new, or -errno.
+ */
 static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n)
 {
 	struct rw_inject *arr;
-	int added = 0;
+	size_t first = f->n, started;
+	int added = 0, err = 0;
 
 	arr = realloc(f->threads, (f->n + n) * sizeof(*arr));
 	if (!arr)
 		return -ENOMEM;
 	f->threads = arr;
 	for (size_t i = 0; i < n; i++) {
-		struct rw_inject ij;
-		int err;
+		struct rw_inject key = { .tid = tids[i] };
+		int e;
 
-		if (freeze_thread(f, tids[i]))
+		/* Held from an earlier round: those are the sorted first ones. */
+		if (bsearch(&key, f->threads, first, sizeof(key), cmp_tid))
 			continue;
-		err = inject_seize(&ij, tids[i]);
-		if (err == -ESRCH)
+		e = inject_seize_start(&f->threads[f->n], tids[i]);
+		if (e == -ESRCH)
 			continue;	/* exited meanwhile: not a thread any more */
-		if (err) {
-			pr_err("pid %d: cannot stop thread %d: %s\n", f->tgid, tids[i],
-			       strerror(-err));
-			return err;
+		if (e) {
+			pr_err("pid %d: cannot stop thread %d: %s\n", f->tgid, tids[i], strerror(-e));
+			err = e;
+			break;
 		}
-		f->threads[f->n++] = ij;
-		qsort(f->threads, f->n, sizeof(*arr), cmp_tid);
-		added++;
+		f->n++;
 	}
-	return added;
+	started = f->n;
+	/* Wait for every one started, even after an error: only a stopped tracee can be let go. */
+	f->n = first;
+	for (size_t i = first; i < started; i++) {
+		struct rw_inject ij = f->threads[i];
+		int e = inject_seize_finish(&ij);
+
+		if (!e) {
+			f->threads[f->n++] = ij;	/* f->n <= i: compaction in place */
+			added++;
+			continue;
+		}
+		if (e != -ESRCH) {
+			pr_err("pid %d: cannot stop thread %d: %s\n", f->tgid, ij.tid, strerror(-e));
+			if (!err)
+				err = e;
+		}
+	}
+	qsort(f->threads, f->n, sizeof(*arr), cmp_tid);
+	return err ? err : added;
 }
 
 int freeze_process(struct rw_frozen *f, pid_t tgid)

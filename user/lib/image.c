@@ -501,6 +501,7 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	img->sig_caught = st.sig_caught;
 	img->sig_pending_shared = st.sig_pending_shared;
 	err = capture_injected(img, r);
+	img->syscall_ip = r->ij->syscall_ip;
 	/* The scratch page goes before the layout is taken. */
 	if (remote_close(r) && !err)
 		err = -EIO;

@@ -87,6 +87,9 @@ struct rw_proc_image {
 	struct itimerval itimers[3];
 	struct rw_posix_timer *timers;
 	size_t ntimers;
+	/* Where the checkpoint's injections found a syscall instruction: good
+	 * again while the log shows no layout call over it. 0 if none ran. */
+	uint64_t syscall_ip;
 };
 
 /*

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "inject: "
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +13,15 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "clock.h"
 #include "inject.h"
 #include "log.h"
 #include "proc.h"
 #include "rewind/syscalls.h"
+
+#ifndef PTRACE_GETSIGMASK
+#define PTRACE_GETSIGMASK	0x420a
+#endif
 
 #define USER64_CS	0x33		/* __USER_CS: the thread runs 64-bit code */
 /* Signals we deliver while waiting for one of our stops before giving up. */
@@ -65,6 +71,7 @@ static int ptrace_failed(struct rw_inject *ij, const char *what)
 #define WAIT_TICK_MS	100
 #define WAIT_TICKS	100		/* 10 s: a thread stuck in D state fails the wait */
 #define WAIT_SIGNAL	(SIGRTMIN + 7)
+#define WAIT_POLL_NS	200000
 
 static timer_t wait_timer;
 static int wait_timer_ready;	/* 0 not yet, 1 armed, -1 unavailable: block plainly */
@@ -100,6 +107,26 @@ static bool thread_dying(pid_t tid)
 	       (!err && (st.state == 'Z' || st.state == 'X'));
 }
 
+/*
+ * A stop follows our request within microseconds, but a tracer asleep in
+ * waitpid is woken through an idle CPU: 20-65 us a round trip on this VM's
+ * haltpoll idle against 8-10 us polling, and a rewind makes a dozen. Poll
+ * briefly, then sleep. Not when co-located (inject_colocate).
+ */
+static pid_t poll_stop(const struct rw_inject *ij, int *status)
+{
+	uint64_t t0 = rw_now_ns();
+	pid_t r;
+
+	/* On our CPU, the tracee runs only once we sleep. */
+	if (ij->colocated)
+		return 0;
+	do
+		r = waitpid(ij->tid, status, __WALL | WNOHANG);
+	while (r == 0 && rw_now_ns() - t0 < WAIT_POLL_NS);
+	return r;
+}
+
 /* The next stop of the tracee; -ESRCH if it exited or is dying (then we let go of it). */
 static int wait_stop(struct rw_inject *ij, int *status)
 {
@@ -107,6 +134,8 @@ static int wait_stop(struct rw_inject *ij, int *status)
 		pid_t r;
 		int err;
 
+		if (!ticks && poll_stop(ij, status) == ij->tid)
+			break;
 		wait_timer_arm(WAIT_TICK_MS);
 		r = waitpid(ij->tid, status, __WALL);
 		err = r < 0 ? errno : 0;
@@ -168,9 +197,9 @@ static int restop(struct rw_inject *ij, int sig)
 	return -EBUSY;
 }
 
-int inject_seize(struct rw_inject *ij, pid_t tid)
+int inject_seize_start(struct rw_inject *ij, pid_t tid)
 {
-	int status, err;
+	int err;
 
 	memset(ij, 0, sizeof(*ij));
 	ij->tid = tid;
@@ -185,8 +214,17 @@ int inject_seize(struct rw_inject *ij, pid_t tid)
 	ij->seized = true;
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
 		err = ptrace_failed(ij, "PTRACE_INTERRUPT");
-		goto fail;
+		ptrace(PTRACE_DETACH, tid, NULL, NULL);
+		ij->seized = false;
+		return err;
 	}
+	return 0;
+}
+
+int inject_seize_finish(struct rw_inject *ij)
+{
+	int status, err;
+
 	err = wait_stop(ij, &status);
 	if (err)
 		goto fail;
@@ -207,16 +245,23 @@ int inject_seize(struct rw_inject *ij, pid_t tid)
 	}
 	if (err)
 		goto fail;
-	if (ptrace(PTRACE_GETREGS, tid, NULL, &ij->saved)) {
+	if (ptrace(PTRACE_GETREGS, ij->tid, NULL, &ij->saved)) {
 		err = ptrace_failed(ij, "PTRACE_GETREGS");
 		goto fail;
 	}
 	return 0;
 fail:
 	if (ij->seized)
-		ptrace(PTRACE_DETACH, tid, NULL, NULL);
+		ptrace(PTRACE_DETACH, ij->tid, NULL, NULL);
 	ij->seized = false;
 	return err;
+}
+
+int inject_seize(struct rw_inject *ij, pid_t tid)
+{
+	int err = inject_seize_start(ij, tid);
+
+	return err ? err : inject_seize_finish(ij);
 }
 
 /* A 0f 05 in the target's [start, end): 0 and ij->syscall_ip set, or -ENOENT. */
@@ -317,6 +362,105 @@ static int deliver_and_restop(struct rw_inject *ij, int sig)
 	return 0;
 }
 
+/*
+ * Single-stepping and int3 report through a forced SIGTRAP, and forcing a
+ * signal the thread blocks or ignores resets its disposition to SIG_DFL (and
+ * unblocks it): a state change of the target. Trap only when SIGTRAP is neither.
+ */
+bool inject_can_trap(struct rw_inject *ij)
+{
+	const uint64_t trap = 1ULL << (SIGTRAP - 1);
+	struct rw_proc_status st;
+	uint64_t mask;
+
+	if (!ij->step) {
+		ij->step = -1;
+		if (!ptrace(PTRACE_GETSIGMASK, ij->tid, (void *)sizeof(mask), &mask) &&
+		    !(mask & trap) && !proc_read_status(ij->tid, &st) && !(st.sig_ignored & trap))
+			ij->step = 1;
+	}
+	return ij->step > 0;
+}
+
+/*
+ * One stop: PTRACE_SINGLESTEP over the syscall instruction. The kernel
+ * reports the step at syscall exit as a SIGTRAP (dequeued ahead of any other
+ * signal: it is synchronous) with RIP just past the instruction, and we
+ * resume later without it. A signal stop with RIP still on the instruction:
+ * a signal came first and our syscall has not run (*ran stays false).
+ */
+static int run_stepped(struct rw_inject *ij, long nr, int *status, long *result, bool *ran)
+{
+	struct user_regs_struct r;
+	enum stop_kind kind;
+	int err;
+
+	do {
+		if (ptrace(PTRACE_SINGLESTEP, ij->tid, NULL, NULL))
+			return ptrace_failed(ij, "PTRACE_SINGLESTEP");
+		err = wait_stop(ij, status);
+		if (err)
+			return err;
+		if (ptrace(PTRACE_GETREGS, ij->tid, NULL, &r))
+			return ptrace_failed(ij, "PTRACE_GETREGS");
+		kind = stop_kind(*status);
+		/* A group-stop before the step: step again. */
+	} while (kind != STOP_SIGNAL && r.rip == ij->syscall_ip);
+	if (kind == STOP_SIGNAL && WSTOPSIG(*status) == SIGTRAP && r.rip == ij->syscall_ip + 2) {
+		*result = r.rax;
+		*ran = true;
+		return 0;
+	}
+	if (kind == STOP_SIGNAL && r.rip == ij->syscall_ip)
+		return 0;
+	pr_err("thread %d: unexpected stop %#x at %#llx stepping over syscall %ld\n", ij->tid,
+	       *status, (unsigned long long)r.rip, nr);
+	return -EIO;
+}
+
+/* Two stops: PTRACE_SYSCALL to the entry stop, then to the exit stop. */
+static int run_traced(struct rw_inject *ij, long nr, int *status, long *result, bool *ran)
+{
+	struct user_regs_struct r;
+	bool entered = false;
+	int err;
+
+	if (ptrace(PTRACE_SYSCALL, ij->tid, NULL, NULL))
+		return ptrace_failed(ij, "PTRACE_SYSCALL");
+	for (;;) {
+		err = wait_stop(ij, status);
+		if (err)
+			return err;
+		if (stop_kind(*status) == STOP_SIGNAL)
+			break;
+		if (stop_kind(*status) == STOP_SYSCALL) {
+			if (ptrace(PTRACE_GETREGS, ij->tid, NULL, &r))
+				return ptrace_failed(ij, "PTRACE_GETREGS");
+			if (entered) {
+				*result = r.rax;
+				*ran = true;
+				return 0;
+			}
+			if ((long)r.orig_rax != nr || r.rip != ij->syscall_ip + 2) {
+				pr_err("thread %d: entered syscall %lld at %#llx, not ours\n", ij->tid,
+				       (long long)r.orig_rax, (unsigned long long)r.rip);
+				return -EIO;
+			}
+			entered = true;
+		}
+		/* Past the entry stop, or a group-stop on the way: go on. */
+		if (ptrace(PTRACE_SYSCALL, ij->tid, NULL, NULL))
+			return ptrace_failed(ij, "PTRACE_SYSCALL");
+	}
+	if (entered) {
+		/* The exit stop always comes first: this cannot happen. */
+		pr_err("thread %d: signal %d inside injected syscall %ld\n", ij->tid,
+		       WSTOPSIG(*status), nr);
+		return -EIO;
+	}
+	return 0;
+}
+
 int inject_syscall(struct rw_inject *ij, long nr, const long args[6], long *result)
 {
 	struct user_regs_struct r;
@@ -335,7 +479,7 @@ int inject_syscall(struct rw_inject *ij, long nr, const long args[6], long *resu
 			return err;
 	}
 	for (int tries = 0; tries < STOP_LOOPS; tries++) {
-		bool entered = false;
+		bool ran = false;
 
 		r = ij->saved;
 		r.rip = ij->syscall_ip;
@@ -350,38 +494,15 @@ int inject_syscall(struct rw_inject *ij, long nr, const long args[6], long *resu
 		r.r9 = args[5];
 		if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))
 			return ptrace_failed(ij, "PTRACE_SETREGS");
-		if (ptrace(PTRACE_SYSCALL, ij->tid, NULL, NULL))
-			return ptrace_failed(ij, "PTRACE_SYSCALL");
-		for (;;) {
-			err = wait_stop(ij, &status);
-			if (err)
-				return err;
-			if (stop_kind(status) == STOP_SIGNAL)
-				break;
-			if (stop_kind(status) == STOP_SYSCALL) {
-				if (ptrace(PTRACE_GETREGS, ij->tid, NULL, &r))
-					return ptrace_failed(ij, "PTRACE_GETREGS");
-				if (entered) {
-					*result = r.rax;
-					return 0;
-				}
-				if ((long)r.orig_rax != nr || r.rip != ij->syscall_ip + 2) {
-					pr_err("thread %d: entered syscall %lld at %#llx, not ours\n",
-					       ij->tid, (long long)r.orig_rax,
-					       (unsigned long long)r.rip);
-					return -EIO;
-				}
-				entered = true;
-			}
-			/* Past the entry stop, or a group-stop on the way: go on. */
-			if (ptrace(PTRACE_SYSCALL, ij->tid, NULL, NULL))
-				return ptrace_failed(ij, "PTRACE_SYSCALL");
-		}
-		if (entered) {
-			/* The exit stop always comes first: this cannot happen. */
-			pr_err("thread %d: signal %d inside injected syscall %ld\n", ij->tid,
-			       WSTOPSIG(status), nr);
-			return -EIO;
+		err = inject_can_trap(ij) ? run_stepped(ij, nr, &status, result, &ran) :
+				     run_traced(ij, nr, &status, result, &ran);
+		if (err)
+			return err;
+		if (ran) {
+			/* What decides whether stepping is safe may just have changed. */
+			if (nr == SYS_rt_sigaction || nr == SYS_rt_sigprocmask)
+				ij->step = 0;
+			return 0;
 		}
 		err = deliver_and_restop(ij, WSTOPSIG(status));
 		if (err)
@@ -389,6 +510,104 @@ int inject_syscall(struct rw_inject *ij, long nr, const long args[6], long *resu
 	}
 	pr_err("thread %d: syscall %ld kept being interrupted by signals\n", ij->tid, nr);
 	return -EBUSY;
+}
+
+static bool synchronous(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
+}
+
+int inject_run(struct rw_inject *ij, struct user_regs_struct *regs, uint64_t trap_ip)
+{
+	struct user_regs_struct r = *regs;
+	uint64_t entry = regs->rip;
+	int status, err;
+
+	if (!ij->seized)
+		return -ESRCH;
+	if (!inject_can_trap(ij))
+		return -EOPNOTSUPP;
+	r.orig_rax = -1;
+	for (int tries = 0; tries < STOP_LOOPS; tries++) {
+		if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))
+			return ptrace_failed(ij, "PTRACE_SETREGS");
+		if (ptrace(PTRACE_CONT, ij->tid, NULL, NULL))
+			return ptrace_failed(ij, "PTRACE_CONT");
+		err = wait_stop(ij, &status);
+		if (err)
+			return err;
+		if (ptrace(PTRACE_GETREGS, ij->tid, NULL, &r))
+			return ptrace_failed(ij, "PTRACE_GETREGS");
+		if (stop_kind(status) == STOP_SIGNAL && WSTOPSIG(status) == SIGTRAP &&
+		    r.rip == trap_ip) {
+			*regs = r;
+			return 0;	/* the SIGTRAP is never delivered: we resume with 0 */
+		}
+		if (stop_kind(status) != STOP_SIGNAL)
+			continue;	/* a group-stop: go on from where it stopped */
+		if (r.rip < entry || r.rip >= trap_ip || synchronous(WSTOPSIG(status))) {
+			/* Our code faulted: that is ours to report, never the thread's to handle. */
+			pr_err("thread %d: signal %d at %#llx running our code at %#llx-%#llx\n",
+			       ij->tid, WSTOPSIG(status), (unsigned long long)r.rip,
+			       (unsigned long long)entry, (unsigned long long)trap_ip);
+			return -EIO;
+		}
+		/*
+		 * A signal for the thread: delivered with its own registers, as
+		 * between two single injected syscalls; then on from here.
+		 */
+		{
+			struct user_regs_struct here = r;
+
+			err = deliver_and_restop(ij, WSTOPSIG(status));
+			if (err)
+				return err;
+			r = here;
+		}
+	}
+	pr_err("thread %d: our code kept being interrupted by signals\n", ij->tid);
+	return -EBUSY;
+}
+
+int inject_colocate(struct rw_colocation *c, struct rw_inject *ij)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	memset(c, 0, sizeof(*c));
+	if (cpu < 0 || !ij->seized)
+		return -EINVAL;
+	if (sched_getaffinity(0, sizeof(c->tracer), &c->tracer) ||
+	    sched_getaffinity(ij->tid, sizeof(c->tracee), &c->tracee))
+		return -errno;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		return -errno;
+	/* A cpuset without our CPU refuses: then we stay apart. */
+	if (sched_setaffinity(ij->tid, sizeof(one), &one)) {
+		int err = -errno;
+
+		sched_setaffinity(0, sizeof(c->tracer), &c->tracer);
+		pr_debug("thread %d: cannot share CPU %d with it: %s\n", ij->tid, cpu, strerror(-err));
+		return err;
+	}
+	c->ij = ij;
+	ij->colocated = true;
+	return 0;
+}
+
+void inject_colocate_end(struct rw_colocation *c)
+{
+	if (!c->ij)
+		return;
+	/* The thread may be gone (ESRCH): nothing left to restore then. */
+	if (sched_setaffinity(c->ij->tid, sizeof(c->tracee), &c->tracee) && errno != ESRCH)
+		pr_warn("thread %d: restoring its CPU affinity: %s\n", c->ij->tid, strerror(errno));
+	if (sched_setaffinity(0, sizeof(c->tracer), &c->tracer))
+		pr_warn("restoring our CPU affinity: %s\n", strerror(errno));
+	c->ij->colocated = false;
+	c->ij = NULL;
 }
 
 /*

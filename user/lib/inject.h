@@ -2,7 +2,9 @@
 /*
  * Run a syscall inside a stopped thread of another process (a tiny compel).
  * The thread is pointed at a `syscall` instruction that already exists in
- * its vDSO, so nothing is ever written into its memory. x86_64 targets only.
+ * its vDSO and single-stepped over it: one stop per syscall, and nothing is
+ * written into its memory. Longer code (remote.h's batches) runs from a
+ * mapping of ours through inject_run(). x86_64 targets only.
  *
  * ptrace ties the tracee to the tracing thread: call all three from the same
  * thread. Other threads of the target keep running.
@@ -10,6 +12,7 @@
 #ifndef RW_INJECT_H
 #define RW_INJECT_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,6 +25,8 @@ struct rw_inject {
 	 * syscall still shows its -ERESTART* code); restored by inject_release(). */
 	struct user_regs_struct saved;
 	uint64_t syscall_ip;		/* a 0f 05 in the vDSO, found on first use */
+	int step;			/* stepping over it is safe: 0 unknown, 1 yes, -1 no */
+	bool colocated;			/* on our CPU (inject_colocate): waits sleep at once */
 };
 
 /*
@@ -33,12 +38,49 @@ struct rw_inject {
  */
 int inject_seize(struct rw_inject *ij, pid_t tid);
 /*
+ * inject_seize in two halves, so that many threads are interrupted at once
+ * and their stops overlap: _start seizes and interrupts (nothing to undo on
+ * failure), _finish waits for the stop (and detaches on failure).
+ */
+int inject_seize_start(struct rw_inject *ij, pid_t tid);
+int inject_seize_finish(struct rw_inject *ij);
+/*
  * Run syscall nr with args in the thread. 0, or -errno when ptrace failed
  * (-ESRCH: the thread died); *result is the syscall's raw return (-errno on
  * failure). A signal arriving meanwhile is delivered with the thread's own
  * registers and the syscall re-issued. -EOPNOTSUPP for a non-64-bit thread.
  */
 int inject_syscall(struct rw_inject *ij, long nr, const long args[6], long *result);
+/*
+ * Whether the thread may be stopped by a SIGTRAP of ours (single-step, int3):
+ * not when it blocks SIGTRAP or its process ignores it, since the kernel
+ * would reset that to SIG_DFL. Cached; reset after an injected rt_sigaction
+ * or rt_sigprocmask. inject_syscall falls back to PTRACE_SYSCALL's two stops.
+ */
+bool inject_can_trap(struct rw_inject *ij);
+/*
+ * Run code already in the target: regs (rip at its entry; orig_rax is set to
+ * -1) until it executes an int3 at trap_ip - 1, with one stop. regs gets the
+ * registers there. A signal on the way is delivered with the thread's own
+ * registers, then the code goes on. -EOPNOTSUPP when !inject_can_trap();
+ * -EIO for a fault outside [entry, trap_ip).
+ */
+int inject_run(struct rw_inject *ij, struct user_regs_struct *regs, uint64_t trap_ip);
+/*
+ * Each injected syscall is a round trip between us and the tracee. On two
+ * CPUs, each half may wake a CPU from idle (20-50 us on a VM); on one, it
+ * is two context switches. inject_colocate pins us and the thread to the
+ * CPU we run on (saving both affinities), inject_colocate_end puts both
+ * back. -errno, and nothing changed, if the thread may not run there (its
+ * cpuset): the injections then work as before, only slower.
+ */
+struct rw_colocation {
+	struct rw_inject *ij;
+	cpu_set_t tracer, tracee;
+};
+
+int inject_colocate(struct rw_colocation *c, struct rw_inject *ij);
+void inject_colocate_end(struct rw_colocation *c);
 /*
  * Restore the saved registers and detach; the kernel then restarts the
  * syscall the seize interrupted, or delivers what is pending. 0 if not

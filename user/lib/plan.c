@@ -13,6 +13,7 @@
 #include "log.h"
 #include "pagemap.h"
 #include "plan.h"
+#include "remote.h"
 
 /* ---- range lists ------------------------------------------------------------ */
 
@@ -534,6 +535,26 @@ static int plan_pages(struct rw_plan *p, const struct rw_proc_image *img,
 	return err;
 }
 
+/* Lowest address past the first MiB where both layouts leave len bytes free; 0 if none. */
+static uint64_t find_hole(const struct rw_maps *a, const struct rw_maps *b, uint64_t len)
+{
+	const uint64_t top = 0x7ffffffff000ULL;	/* 47-bit user space */
+	uint64_t at = 1ULL << 20;
+	size_t i = 0, j = 0;
+
+	/* Walk both (sorted) by start: the first vma starting past at + len leaves the hole. */
+	while (i < a->n || j < b->n) {
+		const struct rw_vma *v = j >= b->n || (i < a->n && a->v[i].start < b->v[j].start) ?
+					 &a->v[i++] : &b->v[j++];
+
+		if (v->start >= at + len)
+			break;
+		if (v->end > at)
+			at = v->end;
+	}
+	return at + len <= top ? at : 0;
+}
+
 int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	       struct rw_plan *plan)
 {
@@ -592,6 +613,7 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	plan->drain_signals = obs->sig_pending_shared & ~img->sig_pending_shared &
 			      ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
 	err = plan_timers(plan, img, obs);
+	plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA);
 out:
 	free(after.v);
 	ranges_free(&pages);

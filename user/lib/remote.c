@@ -24,6 +24,10 @@
 
 /* One page holds every argument block below and a PATH_MAX path. */
 #define SCRATCH_LEN	4096
+/* After it: the batch code, then its table (up to BATCH_MAX calls a stop). */
+#define BATCH_AREA_LEN	(RW_REMOTE_AREA - SCRATCH_LEN)
+#define BATCH_CODE_LEN	128
+#define BATCH_MAX	((BATCH_AREA_LEN - BATCH_CODE_LEN) / sizeof(struct rw_batch_call))
 /*
  * rt_sigtimedwait calls one drain may make: queued real-time signals come
  * one per call, up to RLIMIT_SIGPENDING; past this something keeps sending.
@@ -43,6 +47,11 @@ void remote_init(struct rw_remote *r, struct rw_inject *ij, pid_t pid)
 	memset(r, 0, sizeof(*r));
 	r->ij = ij;
 	r->pid = pid;
+}
+
+void remote_set_hole(struct rw_remote *r, uint64_t hole)
+{
+	r->hole = hole;
 }
 
 int remote_call(struct rw_remote *r, long nr, long a0, long a1, long a2, long a3, long a4,
@@ -89,40 +98,200 @@ static int sys(struct rw_remote *r, const char *name, long nr, long a0, long a1,
 	return 0;
 }
 
-/* Map the scratch page on first need. */
-static int scratch(struct rw_remote *r)
+/* Map len bytes for us in the target: at addr (must be free) or, if 0, anywhere. */
+static int map_ours(struct rw_remote *r, uint64_t addr, size_t len, int prot, uint64_t *out)
 {
 	long res;
 	int err;
 
-	if (r->scratch)
-		return 0;
-	err = remote_call(r, RW_NR_mmap, 0, SCRATCH_LEN, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &res);
+	err = remote_call(r, RW_NR_mmap, addr, len, prot,
+			  MAP_PRIVATE | MAP_ANONYMOUS | (addr ? MAP_FIXED_NOREPLACE : 0), -1, 0, &res);
 	if (err)
 		return err;
-	if (is_err(res)) {
-		pr_err("pid %d: mmap of a scratch page in the target: %s\n", r->pid,
-		       strerror((int)-res));
-		return (int)res;
+	if (is_err(res) || (addr && (uint64_t)res != addr)) {
+		err = is_err(res) ? (int)res : -EEXIST;
+		pr_err("pid %d: mmap of %zu bytes of ours in the target%s: %s\n", r->pid, len,
+		       addr ? " in the planned hole" : "", strerror(-err));
+		return err;
 	}
-	r->scratch = res;
-	r->scratch_len = SCRATCH_LEN;
+	*out = res;
 	return 0;
+}
+
+/* Map the scratch page on first need. */
+static int scratch(struct rw_remote *r)
+{
+	int err;
+
+	if (r->scratch)
+		return 0;
+	err = map_ours(r, r->hole, SCRATCH_LEN, PROT_READ | PROT_WRITE, &r->scratch);
+	if (!err)
+		r->scratch_len = SCRATCH_LEN;
+	return err;
+}
+
+static int unmap_ours(struct rw_remote *r, uint64_t addr, size_t len, const char *what)
+{
+	int err = sys(r, "munmap", RW_NR_munmap, addr, len, 0, 0, NULL);
+
+	if (err && err != -ESRCH)
+		pr_err("pid %d: unmapping our %s at %#llx: %s\n", r->pid, what,
+		       (unsigned long long)addr, strerror(-err));
+	return err;
 }
 
 int remote_close(struct rw_remote *r)
 {
+	int err = 0;
+
+	if (!r->ij)
+		return 0;
+	if (r->scratch && r->batch && r->batch == r->scratch + SCRATCH_LEN) {
+		err = unmap_ours(r, r->scratch, SCRATCH_LEN + BATCH_AREA_LEN, "scratch and batch area");
+	} else {
+		if (r->scratch)
+			err = unmap_ours(r, r->scratch, r->scratch_len, "scratch page");
+		if (r->batch) {
+			int e = unmap_ours(r, r->batch, BATCH_AREA_LEN, "batch area");
+
+			err = err ? err : e;
+		}
+	}
+	r->scratch = r->batch = 0;
+	r->scratch_len = 0;
+	return err;
+}
+
+/* ---- batches ---------------------------------------------------------------------- */
+
+/*
+ * The batch code, x86_64, position independent. rbx walks the table up to
+ * r12; each entry's syscall runs and its return is compared with expect. The
+ * first mismatch, or the end, executes the int3: rbx then tells which.
+ */
+__asm__("	.pushsection .rodata\n"
+	"	.globl rw_batch_code, rw_batch_code_end\n"
+	"	.hidden rw_batch_code, rw_batch_code_end\n"
+	"rw_batch_code:\n"
+	"1:	cmp %r12, %rbx\n"
+	"	jae 2f\n"
+	"	mov 0(%rbx), %rax\n"
+	"	mov 8(%rbx), %rdi\n"
+	"	mov 16(%rbx), %rsi\n"
+	"	mov 24(%rbx), %rdx\n"
+	"	mov 32(%rbx), %r10\n"
+	"	mov 40(%rbx), %r8\n"
+	"	mov 48(%rbx), %r9\n"
+	"	syscall\n"
+	"	cmp 56(%rbx), %rax\n"
+	"	jne 2f\n"
+	"	add $64, %rbx\n"
+	"	jmp 1b\n"
+	"2:	int3\n"
+	"rw_batch_code_end:\n"
+	"	.popsection\n");
+extern const unsigned char rw_batch_code[], rw_batch_code_end[];
+
+_Static_assert(sizeof(struct rw_batch_call) == 64, "the batch code reads 64-byte entries");
+
+/*
+ * The code (padded with int3) and a table after it, into our read-only
+ * area: /proc/PID/mem writes with FOLL_FORCE (process_vm_writev would need
+ * PROT_WRITE, and a writable and executable mapping is what W^X refuses).
+ */
+static int batch_write(struct rw_remote *r, const struct rw_batch_call *calls, size_t n)
+{
+	static unsigned char code[BATCH_CODE_LEN];
+	struct iovec iov[2] = {
+		{ code, sizeof(code) },
+		{ (void *)calls, n * sizeof(*calls) },
+	};
+	char path[64];
+	ssize_t w;
+	int fd, err;
+
+	if (!code[0]) {
+		memset(code, 0xcc, sizeof(code));
+		memcpy(code, rw_batch_code, rw_batch_code_end - rw_batch_code);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/mem", r->pid);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("pid %d: opening %s: %s\n", r->pid, path, strerror(-err));
+		return err;
+	}
+	w = pwritev(fd, iov, 2, (off_t)r->batch);
+	err = w < 0 ? -errno : -EIO;
+	close(fd);
+	if (w == (ssize_t)(iov[0].iov_len + iov[1].iov_len))
+		return 0;
+	pr_err("pid %d: writing our batch of %zu calls at %#llx: %s\n", r->pid, n,
+	       (unsigned long long)r->batch, strerror(-err));
+	return err;
+}
+
+static int batch_one_by_one(struct rw_remote *r, const struct rw_batch_call *c, size_t n,
+			    size_t *failed, long *res)
+{
+	for (size_t i = 0; i < n; i++) {
+		long ret;
+		int err = remote_call(r, c[i].nr, c[i].args[0], c[i].args[1], c[i].args[2],
+				      c[i].args[3], c[i].args[4], c[i].args[5], &ret);
+
+		if (err)
+			return err;
+		if (ret != c[i].expect) {
+			*failed = i;
+			*res = ret;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+int remote_batch(struct rw_remote *r, const struct rw_batch_call *calls, size_t n,
+		 size_t *failed, long *res)
+{
+	const size_t code_len = rw_batch_code_end - rw_batch_code;
 	int err;
 
-	if (!r->scratch || !r->ij)
+	*failed = n;
+	if (!n)
 		return 0;
-	err = sys(r, "munmap", RW_NR_munmap, r->scratch, r->scratch_len, 0, 0, NULL);
-	if (err && err != -ESRCH)
-		pr_err("pid %d: unmapping our scratch page at %#llx: %s\n", r->pid,
-		       (unsigned long long)r->scratch, strerror(-err));
-	r->scratch = 0;
-	r->scratch_len = 0;
+	if (!r->ij || r->broken)
+		return -ESRCH;
+	if (!r->hole || n == 1 || !inject_can_trap(r->ij))
+		return batch_one_by_one(r, calls, n, failed, res);
+	err = code_len <= BATCH_CODE_LEN ? 0 : -E2BIG;
+	if (!err && !r->batch)
+		err = map_ours(r, r->hole + SCRATCH_LEN, BATCH_AREA_LEN, PROT_READ | PROT_EXEC,
+			       &r->batch);
+	for (size_t done = 0; done < n && !err;) {
+		size_t k = n - done < BATCH_MAX ? n - done : BATCH_MAX;
+		uint64_t table = r->batch + BATCH_CODE_LEN, idx;
+		struct user_regs_struct regs = r->ij->saved;
+
+		err = batch_write(r, calls + done, k);
+		if (err)
+			break;
+		regs.rip = r->batch;
+		regs.rbx = table;
+		regs.r12 = table + k * sizeof(*calls);
+		err = inject_run(r->ij, &regs, r->batch + code_len);
+		if (err) {
+			r->broken = true;
+			break;
+		}
+		idx = (regs.rbx - table) / sizeof(*calls);
+		if (idx < k) {
+			*failed = done + idx;
+			*res = regs.rax;
+			return 0;
+		}
+		done += k;
+	}
 	return err;
 }
 

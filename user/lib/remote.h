@@ -37,14 +37,46 @@ struct rw_ksigaction {
 struct rw_remote {
 	struct rw_inject *ij;	/* a seized thread of the target */
 	pid_t pid;		/* its tgid, for process_vm_readv/writev */
+	uint64_t hole;		/* free now and in the layout being restored; 0: unknown */
 	uint64_t scratch;	/* scratch mapping in the target, 0 until needed */
 	size_t scratch_len;
+	uint64_t batch;		/* the batch code and table (read-only, exec), 0 until needed */
 	bool broken;		/* ptrace failed: the target is lost */
 };
 
+/* Bytes from rw_remote.hole on that the scratch page and the batch area use. */
+#define RW_REMOTE_AREA	(68UL << 10)
+
 void remote_init(struct rw_remote *r, struct rw_inject *ij, pid_t pid);
-/* Unmap the scratch page if one was mapped. NULL-safe on r->ij. */
+/*
+ * Where our mappings go (MAP_FIXED_NOREPLACE): a hole in both the current
+ * layout and the one a rewind restores, so no layout step can land on
+ * them. Without one, batches run call by call.
+ */
+void remote_set_hole(struct rw_remote *r, uint64_t hole);
+/* Unmap the scratch page and batch area if mapped. NULL-safe on r->ij. */
 int remote_close(struct rw_remote *r);
+
+/*
+ * A syscall without memory arguments and the return it must give. Laid out
+ * as the batch code in the target reads it: 64 bytes.
+ */
+struct rw_batch_call {
+	long nr;
+	long args[6];
+	long expect;
+};
+
+/*
+ * Run calls in order inside the target, stopping at the first whose return
+ * is not its expect: with one stop for the lot (code of ours in the batch
+ * area), or one injected syscall each when there is no hole or SIGTRAP must
+ * not be used (inject_can_trap). 0 with *failed = n when all gave what they
+ * should; 0 with *failed the index and *res its raw return otherwise; -errno
+ * when the target was lost or our code could not run.
+ */
+int remote_batch(struct rw_remote *r, const struct rw_batch_call *calls, size_t n,
+		 size_t *failed, long *res);
 
 /* A syscall without memory arguments; *res is its raw return. */
 int remote_call(struct rw_remote *r, long nr, long a0, long a1, long a2, long a3, long a4,

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pagemap.h"
 #include "restore.h"
+#include "rewind/syscalls.h"
 
 #define IOV_BATCH	1024
 /*
@@ -71,10 +72,64 @@ static int map_file(const struct rw_layout_op *op, const struct rw_proc_image *i
 	return 0;
 }
 
+/* The batch call of a layout op that needs no fd: 0, or -EINVAL for a file mapping. */
+static int layout_call(const struct rw_layout_op *op, struct rw_batch_call *c)
+{
+	uint64_t len = op->end - op->start;
+
+	memset(c, 0, sizeof(*c));
+	c->args[0] = op->start;
+	c->args[1] = len;
+	switch (op->kind) {
+	case RW_LAYOUT_MUNMAP:
+		c->nr = RW_NR_munmap;
+		return 0;
+	case RW_LAYOUT_MPROTECT:
+		c->nr = RW_NR_mprotect;
+		c->args[2] = op->prot;
+		return 0;
+	case RW_LAYOUT_MAP_ANON:
+		c->nr = RW_NR_mmap;
+		c->args[2] = op->prot;
+		c->args[3] = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
+			     (op->growsdown ? MAP_GROWSDOWN : 0);
+		c->args[4] = -1;
+		c->expect = op->start;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * Run the batchable ops [from, to) of the layout in one go; on a refusal,
+ * the error of the op that failed.
+ */
+static int layout_batch(const struct rw_plan *p, size_t from, size_t to, struct rw_remote *r,
+			struct rw_batch_call *calls, char *why, size_t whylen)
+{
+	const struct rw_layout_op *op;
+	size_t failed;
+	long ret;
+	int err;
+
+	err = remote_batch(r, calls + from, to - from, &failed, &ret);
+	if (err)
+		return rw_why(why, whylen, err, "pid %d: restoring the layout", p->tgid);
+	if (failed == to - from)
+		return 0;
+	op = &p->layout[from + failed];
+	err = ret < 0 && ret >= -4095 ? (int)ret : -EFAULT;	/* mapped, but elsewhere */
+	return rw_why(why, whylen, err, "pid %d: restoring the layout at %#llx-%#llx", p->tgid,
+		      (unsigned long long)op->start, (unsigned long long)op->end);
+}
+
 static int apply_layout(const struct rw_plan *p, const struct rw_proc_image *img,
 			struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
 {
-	int err;
+	struct rw_batch_call *calls;
+	size_t from = 0;
+	int err = 0;
 
 	if (p->set_brk) {
 		uint64_t now;
@@ -87,40 +142,30 @@ static int apply_layout(const struct rw_plan *p, const struct rw_proc_image *img
 			return rw_why(why, whylen, err, "pid %d: resetting the program break to %#llx",
 				      p->tgid, (unsigned long long)p->brk);
 	}
-	for (size_t i = 0; i < p->nlayout; i++) {
-		const struct rw_layout_op *op = &p->layout[i];
-		uint64_t len = op->end - op->start, got;
-
-		st->injected++;
-		switch (op->kind) {
-		case RW_LAYOUT_MUNMAP:
-			err = remote_munmap(r, op->start, len);
-			break;
-		case RW_LAYOUT_MPROTECT:
-			err = remote_mprotect(r, op->start, len, op->prot);
-			break;
-		case RW_LAYOUT_MAP_ANON:
-			err = remote_mmap(r, op->start, len, op->prot,
-					  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
-						  (op->growsdown ? MAP_GROWSDOWN : 0),
-					  -1, 0, &got);
-			if (!err && got != op->start)
-				err = (int64_t)got < 0 ? (int)(int64_t)got : -EFAULT;
-			break;
-		case RW_LAYOUT_MAP_FILE:
-			err = map_file(op, img, r, why, whylen);
-			if (err)
-				return err;
+	if (!p->nlayout)
+		return 0;
+	calls = calloc(p->nlayout, sizeof(*calls));
+	if (!calls)
+		return rw_why(why, whylen, -ENOMEM, "pid %d: restoring the layout", p->tgid);
+	/* In order, a batch up to each file mapping (which needs its fd passed first). */
+	for (size_t i = 0; i <= p->nlayout && !err; i++) {
+		if (i < p->nlayout && !layout_call(&p->layout[i], &calls[i]))
 			continue;
-		default:
-			err = -EINVAL;
+		if (i > from)
+			err = layout_batch(p, from, i, r, calls, why, whylen);
+		st->injected += i - from;
+		from = i + 1;
+		if (!err && i < p->nlayout) {
+			if (p->layout[i].kind == RW_LAYOUT_MAP_FILE)
+				err = map_file(&p->layout[i], img, r, why, whylen);
+			else
+				err = rw_why(why, whylen, -EINVAL, "pid %d: unknown layout step %d",
+					     p->tgid, p->layout[i].kind);
+			st->injected++;
 		}
-		if (err)
-			return rw_why(why, whylen, err, "pid %d: restoring the layout at %#llx-%#llx",
-				      p->tgid, (unsigned long long)op->start,
-				      (unsigned long long)op->end);
 	}
-	return 0;
+	free(calls);
+	return err;
 }
 
 static int writev_batch(pid_t pid, struct iovec *local, struct iovec *remote, size_t n,
@@ -195,23 +240,50 @@ static int drop_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 		      struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
 {
 	bool many = p->ndrop > DROP_INJECT_MAX;
+	struct rw_batch_call *calls = calloc(p->ndrop ? p->ndrop : 1, sizeof(*calls));
+	size_t *which = calloc(p->ndrop ? p->ndrop : 1, sizeof(*which));
+	size_t n = 0, failed;
+	long ret;
+	int err = 0;
 
+	if (!calls || !which) {
+		err = rw_why(why, whylen, -ENOMEM, "pid %d: dropping pages", p->tgid);
+		goto out;
+	}
 	for (size_t i = 0; i < p->ndrop; i++) {
 		const struct rw_range *d = &p->drop[i];
-		int err;
 
 		if (many && anonymous_at(img, d->start)) {
 			err = zero_fill(p->tgid, d->start, d->end);
 			st->zero_filled_pages += (d->end - d->start) / RW_PAGE_SIZE;
-		} else {
-			err = remote_madvise(r, d->start, d->end - d->start, MADV_DONTNEED);
-			st->injected++;
+			if (err) {
+				err = rw_why(why, whylen, err, "pid %d: zero-filling pages %#llx-%#llx",
+					     p->tgid, (unsigned long long)d->start,
+					     (unsigned long long)d->end);
+				goto out;
+			}
+			continue;
 		}
-		if (err)
-			return rw_why(why, whylen, err, "pid %d: dropping pages %#llx-%#llx", p->tgid,
-				      (unsigned long long)d->start, (unsigned long long)d->end);
+		calls[n] = (struct rw_batch_call){
+			.nr = RW_NR_madvise, .args = { d->start, d->end - d->start, MADV_DONTNEED },
+		};
+		which[n++] = i;
 	}
-	return 0;
+	st->injected += n;
+	err = remote_batch(r, calls, n, &failed, &ret);
+	if (err) {
+		err = rw_why(why, whylen, err, "pid %d: dropping pages", p->tgid);
+	} else if (failed < n) {
+		const struct rw_range *d = &p->drop[which[failed]];
+
+		err = rw_why(why, whylen, ret < 0 && ret >= -4095 ? (int)ret : -EIO,
+			     "pid %d: dropping pages %#llx-%#llx", p->tgid,
+			     (unsigned long long)d->start, (unsigned long long)d->end);
+	}
+out:
+	free(calls);
+	free(which);
+	return err;
 }
 
 static int apply_fds(const struct rw_plan *p, struct rw_remote *r, struct rw_restore_stats *st,

@@ -301,6 +301,22 @@ static bool layout_as_checkpoint(const struct rw_rewinding *rw, const struct rw_
 	return true;
 }
 
+/*
+ * Finding a syscall instruction reads the maps and the vDSO (~50-150 us):
+ * reuse the checkpoint's while no layout call of the invocation touched it.
+ */
+static uint64_t known_syscall_ip(const struct rw_proc_image *img, const struct rw_log_facts *facts)
+{
+	uint64_t ip = img->syscall_ip;
+
+	if (!ip || facts->incomplete)
+		return 0;
+	for (size_t i = 0; i < facts->layout_touched.n; i++)
+		if (facts->layout_touched.r[i].start < ip + 2 && ip < facts->layout_touched.r[i].end)
+			return 0;
+	return ip;
+}
+
 int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 		struct rw_rewind_stats *st, char *why, size_t whylen)
 {
@@ -390,6 +406,7 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	obs.sig_pending_shared = status.sig_pending_shared;
 	obs.timer_ids = timers;
 	obs.ntimers = ntimers;
+	rw->syscall_ip = known_syscall_ip(img, facts);
 	err = plan_build(img, &obs, &rw->plan);
 	if (err) {
 		err = rw_why(why, whylen, err, "pid %d: planning the restore", img->tgid);
@@ -428,6 +445,36 @@ static int register_new(struct rw_rewinding *rw)
 	return err;
 }
 
+/*
+ * Whether the layout step can have left private writable memory that is not
+ * registered: a mapping made, the break moved, or armed memory unmapped
+ * (its registration gone with it). Unmapping what the invocation mapped and
+ * mprotect (registration survives a split) change nothing: no need to read
+ * the maps again.
+ */
+static bool made_armable(const struct rw_plan *p, const struct rw_wp *wp)
+{
+	uint64_t a, e;
+	size_t n = wp_covered(wp, SIZE_MAX, &a, &e);
+
+	if (p->set_brk)
+		return true;
+	for (size_t i = 0; i < p->nlayout; i++) {
+		const struct rw_layout_op *op = &p->layout[i];
+
+		if (op->kind == RW_LAYOUT_MPROTECT)
+			continue;
+		if (op->kind != RW_LAYOUT_MUNMAP)
+			return true;
+		for (size_t k = 0; k < n; k++) {
+			wp_covered(wp, k, &a, &e);
+			if (a < op->end && op->start < e)
+				return true;
+		}
+	}
+	return false;
+}
+
 /* Write-protect again every page we wrote or dropped. */
 static int rearm(struct rw_rewinding *rw)
 {
@@ -456,16 +503,21 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 {
 	struct rw_restore_stats rs = { 0 };
 	struct rw_inject *ij = injector(rw);
+	struct rw_colocation near;
 	uint64_t t;
 	int err;
 
 	if (!ij)
 		return rw_why(why, whylen, -ESRCH, "pid %d: no thread of the checkpoint is left",
 			      rw->img->tgid);
+	if (!ij->syscall_ip)
+		ij->syscall_ip = rw->syscall_ip;
 	remote_init(&rw->r, ij, rw->img->tgid);
+	remote_set_hole(&rw->r, rw->plan.hole);
+	inject_colocate(&near, ij);	/* only faster: failure is fine */
 	err = restore_apply_layout(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
 	t = rw_now_ns();
-	if (!err && rw->wp && (rw->plan.nlayout || rw->plan.set_brk)) {
+	if (!err && rw->wp && made_armable(&rw->plan, rw->wp)) {
 		err = register_new(rw);
 		if (err)
 			err = rw_why(why, whylen, err, "pid %d: write-protecting re-created mappings",
@@ -475,6 +527,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	if (!err)
 		err = restore_apply_contents(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
 	remote_close(&rw->r);
+	inject_colocate_end(&near);
 	st->layout_ns += rs.layout_ns;
 	st->copy_ns += rs.copy_ns;
 	st->inject_ns += rs.inject_ns;

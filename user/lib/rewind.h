@@ -68,6 +68,7 @@ struct rw_rewinding {
 	struct rw_remote r;
 	struct rw_plan plan;
 	struct rw_ranges written;	/* what the scan found, for the report */
+	uint64_t syscall_ip;		/* img's, when the log proves it unchanged; else 0 */
 	bool frozen;
 };
 

@@ -382,8 +382,12 @@ static void after_reply(void)
 	if (worker_stopping())
 		return;
 	if (post == POST_AFTER_RUN) {
+		uint64_t t0 = rw_now_ns();
+
 		if (iso_after_run(&A.fn.iso, A.why, sizeof(A.why)) == ISO_READY) {
 			size_t extra = action_drain(&A.fn.act);
+
+			pr_debug("ready for the next request in %.3f ms\n", (rw_now_ns() - t0) / 1e6);
 
 			if (extra)
 				pr_warn("dropped %zu bytes the function wrote after its answer\n", extra);
