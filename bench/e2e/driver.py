@@ -194,7 +194,7 @@ FAILURES = []      # what went wrong besides wrong answers, for the summary
 class Proxy:
     count = 0
 
-    def __init__(self, runtime, mode):
+    def __init__(self, runtime, mode, warm=None):
         Proxy.count += 1
         self.runtime, self.mode = runtime, mode
         self.work = os.path.join(TMP, "work.%d" % Proxy.count)
@@ -203,6 +203,9 @@ class Proxy:
                 "--rewindd-socket", SOCK, "--runtime", runtime, "--mode", mode, "--timeout", "120"]
         if mode != "restart":
             args += ["--warmup", str(PROXY_WARMUP)]
+            # The bench input: V8 compiles for what it saw, and a rewind keeps only that.
+            if warm is not None:
+                args += ["--warmup-input", json.dumps(warm)]
         self.logf = open(self.logpath, "wb")
         self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.logf)
         LIVE.append(self)
@@ -489,7 +492,7 @@ def check_pass(fn, bodies, expects):
     for rt in RUNTIMES:
         bench = SPECS[fn]["bench"][rt]
         for mode in modes_for(rt):
-            p = Proxy(rt, mode)
+            p = Proxy(rt, mode, value_of(fn, bench))
             try:
                 p.init(fn)
                 st, res = p.run(value_of(fn, check))
@@ -520,7 +523,7 @@ def check_pass(fn, bodies, expects):
 
 def measure(fn, rt, mode, body_file, expect, rnd):
     restart = mode == "restart"
-    p = Proxy(rt, mode)
+    p = Proxy(rt, mode, value_of(fn, SPECS[fn]["bench"][rt]))
     try:
         p.init(fn)
         p.armed()

@@ -25,7 +25,8 @@ TESTS=(proxy_launcher_lookup proxy_python_init_run proxy_node_init_run proxy_ini
 	proxy_leak_node_insecure proxy_rewind_failure_restarts proxy_ow_env_per_activation
 	proxy_ow_env_per_activation_insecure proxy_crash_502_then_served proxy_hang_timeout_502
 	proxy_hang_deadline_502 proxy_not_a_dictionary_502 proxy_restart_mode
-	proxy_result_too_large_502 proxy_warmup_before_checkpoint proxy_requests_one_at_a_time
+	proxy_result_too_large_502 proxy_warmup_before_checkpoint proxy_warmup_input proxy_settled_gc
+	proxy_requests_one_at_a_time
 	proxy_no_rewindd_502 proxy_sigterm_during_activation proxy_watch_another_tree
 	proxy_leak_python_fork proxy_fork_mode)
 if [ -n "${PROXY_ONLY:-}" ]; then
@@ -626,6 +627,42 @@ test_proxy_warmup_before_checkpoint() {
 	init_action "$ACTIONS/counter.py" || return 1
 	expect_run '{}' '.count == 4' || return 1
 	expect_run '{}' '.count == 5'
+}
+
+# --warmup-input is what the warm-up calls get (the state the checkpoint
+# holds), and no activation's input outlives it; a value that is not a
+# JSON object is refused at start.
+test_proxy_warmup_input() {
+	local out rc
+	start_proxy --warmup 2 || return 1
+	init_action "$ACTIONS/counter.py" || return 1
+	expect_run '{}' '.count == 3 and .tag == null' || return 1
+	stop_proxy || return 1
+	start_proxy --warmup 2 --warmup-input '{"tag": "warm",
+		"n": 1}' || return 1
+	init_action "$ACTIONS/counter.py" || return 1
+	expect_run '{}' '.count == 3 and .tag == "warm"' || return 1
+	expect_run '{"tag":"alice"}' '.count == 3 and .tag == "alice"' || return 1
+	expect_run '{}' '.count == 3 and .tag == "warm"' || return 1
+	stop_proxy || return 1
+	out=$("$PROXY" --port 0 --warmup-input '[1]' 2>&1)
+	rc=$?
+	expect "exit status of a bad --warmup-input" "$rc" 2 || return 1
+	grep -q -- "--warmup-input: a JSON object" <<<"$out" || { echo "no reason: $out"; return 1; }
+}
+
+# The process is settled before it is kept: Python's collector counters are
+# zero at the checkpoint (not the 600 containers the module left), in every
+# activation of rewind mode and in the first of insecure mode.
+test_proxy_settled_gc() {
+	start_proxy || return 1
+	init_action "$ACTIONS/gcstate.py" || return 1
+	expect_run '{}' '.kept == 600 and .gen0 < 300' || return 1
+	expect_run '{}' '.kept == 600 and .gen0 < 300' || return 1
+	stop_proxy || return 1
+	start_proxy --mode insecure || return 1
+	init_action "$ACTIONS/gcstate.py" || return 1
+	expect_run '{}' '.kept == 600 and .gen0 < 300'
 }
 
 # Requests that arrive together are served one at a time, each with its own answer.

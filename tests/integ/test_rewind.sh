@@ -23,7 +23,7 @@ for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
 	REWIND_TESTS+=("zdtm_$s")
 done
-OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles fail_thread_exited_kill
+OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_rewind_before_checkpoint)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 if [ -n "${ZDTM_ONLY:-}" ]; then
@@ -325,6 +325,46 @@ rewind_1000_cycles() {
 		((rss_d - rss_d10 < 2048)) || { echo "rewindd VmRSS grew from ${rss_d10} kB (cycle 10) to ${rss_d} kB (cycle 1000)"; return 1; }
 	fi
 	((rss_t - rss_t10 < 2048)) || { echo "target VmRSS grew from ${rss_t10} kB (cycle 10) to ${rss_t} kB (cycle 1000)"; return 1; }
+	rwctl detach "$id" >/dev/null
+}
+
+# Pages written by consecutive invocations are left unprotected (hot) and
+# restored at every rewind: verified byte for byte whatever the next
+# invocation does with them (writes them, half, nothing, drops them), and
+# protected again every 64 rewinds (then only what was written is copied).
+rewind_hot_pages() {
+	local id i out hot
+	export ZDTM_CTL=$TMP/hot.ctl
+	echo w >"$ZDTM_CTL"
+	start_zdtm hot_pages || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	for step in w w w h n d w w; do
+		echo "$step" >"$ZDTM_CTL"
+		invoke || return 1
+		[ "$DONE" = "done $step" ] || { echo "target said '$DONE' for '$step'"; return 1; }
+		out=$(rwctl rewind "$id" --verify --json) || { echo "rewind after '$step': $out"; return 1; }
+		hot+=" $(jq -r .rewind.pages_hot <<<"$out")"
+		check_passes "after '$step'" || return 1
+	done
+	# w w: hot from the second rewind on; 16 region pages (and the stack's) at least.
+	read -r -a hot <<<"$hot"
+	expect "hot pages after the first rewind" "${hot[0]}" 0 || return 1
+	((hot[2] >= 16)) || { echo "hot pages per rewind: ${hot[*]}, want >= 16 from the third"; return 1; }
+	# The reset: rewinds 1, 65, 129, ... protect everything again.
+	echo n >"$ZDTM_CTL"
+	for ((i = 9; i <= 65; i++)); do
+		invoke || return 1
+		out=$(rwctl rewind "$id" --json) || { echo "rewind $i: $out"; return 1; }
+	done
+	expect "hot pages after rewind 65" "$(jq -r .rewind.pages_hot <<<"$out")" 0 || return 1
+	invoke || return 1
+	out=$(rwctl rewind "$id" --verify --json) || { echo "rewind after the reset: $out"; return 1; }
+	# Tracked again: the region's 16 pages, untouched, are not copied (the stack's are).
+	i=$(jq -r .rewind.pages_copied <<<"$out")
+	((i < 16)) || { echo "$i pages copied after the reset by an invocation that wrote no region page"; return 1; }
+	check_passes "after the reset" || return 1
+	unset ZDTM_CTL
 	rwctl detach "$id" >/dev/null
 }
 

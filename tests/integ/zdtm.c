@@ -626,6 +626,29 @@ static void dontneed_go(void)
 	done("");
 }
 
+/*
+ * hot_pages: what each invocation does comes from the file $ZDTM_CTL (outside
+ * the memory a rewind restores): 'w' writes the whole region, 'h' its first
+ * half, 'd' drops it (MADV_DONTNEED), anything else nothing. Pages written
+ * by consecutive invocations are left unprotected by rewindd: they must come
+ * back all the same, written again, untouched, or dropped.
+ */
+static void hot_go(void)
+{
+	const char *ctl = getenv("ZDTM_CTL");
+	char c = 'n';
+	int fd = ctl ? open(ctl, O_RDONLY) : -1;
+
+	if (fd < 0 || read(fd, &c, 1) != 1)
+		die("reading $ZDTM_CTL");
+	close(fd);
+	if (c == 'w' || c == 'h')
+		fill(reg, (c == 'w' ? REG_PAGES : REG_PAGES / 2) * PAGE, 9);
+	else if (c == 'd' && madvise(reg, REG_PAGES * PAGE, MADV_DONTNEED))
+		die("madvise");
+	done("%c", c);
+}
+
 /* ---- brk ------------------------------------------------------------------------ */
 
 #define BRK_PAGES 64
@@ -1652,6 +1675,7 @@ static const struct scenario scenarios[] = {
 	{ "brk_grow", brk_grow_setup, brk_grow_go, brk_check },
 	{ "brk_shrink", brk_shrink_setup, brk_shrink_go, brk_check },
 	{ "madv_dontneed", region_setup, dontneed_go, region_check },
+	{ "hot_pages", region_setup, hot_go, region_check },
 	{ "thp", thp_setup, thp_go, thp_check },
 	{ "kernel_write", region_setup, kernel_write_go, region_check },
 	{ "thread_running", nothing, thread_running_go, new_thread_check },

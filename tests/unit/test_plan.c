@@ -395,6 +395,34 @@ static void ranges(void **state)
 	ranges_free(&l);
 }
 
+/* a's parts inside and outside b: the rewind's hot pages and the rest. */
+static void ranges_split_parts(void **state)
+{
+	const struct rw_range a[] = { { 10, 20 }, { 30, 50 }, { 60, 70 } };
+	const struct rw_range b[] = { { 0, 12 }, { 15, 35 }, { 40, 45 }, { 70, 80 } };
+	struct rw_ranges in = { 0 }, out = { 0 };
+
+	(void)state;
+	assert_int_equal(ranges_split(a, 3, b, 4, &in, &out), 0);
+	assert_int_equal(in.n, 4);
+	assert_true(in.r[0].start == 10 && in.r[0].end == 12);
+	assert_true(in.r[1].start == 15 && in.r[1].end == 20);
+	assert_true(in.r[2].start == 30 && in.r[2].end == 35);
+	assert_true(in.r[3].start == 40 && in.r[3].end == 45);
+	assert_int_equal(out.n, 4);
+	assert_true(out.r[0].start == 12 && out.r[0].end == 15);
+	assert_true(out.r[1].start == 35 && out.r[1].end == 40);
+	assert_true(out.r[2].start == 45 && out.r[2].end == 50);
+	assert_true(out.r[3].start == 60 && out.r[3].end == 70);
+	ranges_free(&in);
+	ranges_free(&out);
+	/* Nothing to split against: all outside. */
+	assert_int_equal(ranges_split(a, 3, NULL, 0, &in, &out), 0);
+	assert_int_equal(in.n, 0);
+	assert_int_equal(out.n, 3);
+	ranges_free(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +439,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(timer_deleted, setup, teardown),
 		cmocka_unit_test_setup_teardown(hole_free_in_both, setup, teardown),
 		cmocka_unit_test(ranges),
+		cmocka_unit_test(ranges_split_parts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

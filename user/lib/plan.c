@@ -69,6 +69,33 @@ void ranges_free(struct rw_ranges *l)
 	memset(l, 0, sizeof(*l));
 }
 
+int ranges_split(const struct rw_range *a, size_t na, const struct rw_range *b, size_t nb,
+		 struct rw_ranges *inside, struct rw_ranges *outside)
+{
+	size_t j = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < na && !err; i++) {
+		uint64_t cur = a[i].start;
+
+		while (j < nb && b[j].end <= cur)
+			j++;
+		for (size_t k = j; k < nb && b[k].start < a[i].end && !err; k++) {
+			uint64_t s = b[k].start > cur ? b[k].start : cur;
+			uint64_t e = b[k].end < a[i].end ? b[k].end : a[i].end;
+
+			if (outside)
+				err = ranges_add(outside, cur, s);
+			if (!err && inside)
+				err = ranges_add(inside, s, e);
+			cur = e;
+		}
+		if (!err && outside)
+			err = ranges_add(outside, cur, a[i].end);
+	}
+	return err;
+}
+
 /* ---- plan building blocks ---------------------------------------------------- */
 
 static int fail(struct rw_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

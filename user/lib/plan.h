@@ -129,5 +129,8 @@ struct rw_ranges {
 int ranges_add(struct rw_ranges *l, uint64_t start, uint64_t end);	/* any order; merges */
 void ranges_normalize(struct rw_ranges *l);				/* sort + merge */
 void ranges_free(struct rw_ranges *l);
+/* The parts of sorted, disjoint a inside and outside sorted, disjoint b (either may be NULL). */
+int ranges_split(const struct rw_range *a, size_t na, const struct rw_range *b, size_t nb,
+		 struct rw_ranges *inside, struct rw_ranges *outside);
 
 #endif /* RW_PLAN_H */

@@ -27,6 +27,8 @@
 
 /* Re-protecting restored ranges one ioctl each up to this many, else one page-table walk. */
 #define PROTECT_EACH_MAX	128
+/* Rewinds between two in which every restored page is protected again. */
+#define HOT_RESET_EVERY		64
 /* How long a SIGKILLed process may take to go (a D-state sleeper, a core dump). */
 #define KILL_DEADLINE_MS	5000
 #define KILL_ROUNDS		16
@@ -407,6 +409,7 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	obs.timer_ids = timers;
 	obs.ntimers = ntimers;
 	rw->syscall_ip = known_syscall_ip(img, facts);
+	rw->untracked = rw->hot ? rw->hot->pages : 0;
 	err = plan_build(img, &obs, &rw->plan);
 	if (err) {
 		err = rw_why(why, whylen, err, "pid %d: planning the restore", img->tgid);
@@ -475,27 +478,75 @@ static bool made_armable(const struct rw_plan *p, const struct rw_wp *wp)
 	return false;
 }
 
-/* Write-protect again every page we wrote or dropped. */
-static int rearm(struct rw_rewinding *rw)
+void rw_hotset_free(struct rw_hotset *h)
 {
-	const struct rw_plan *p = &rw->plan;
-	uint64_t lo = UINT64_MAX, hi = 0;
-	size_t nranges = p->ncopy + p->ndrop;
+	ranges_free(&h->copied);
+	h->pages = 0;
+	h->rewinds = 0;
+}
+
+static uint64_t pages_in(const struct rw_ranges *l)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		n += (l->r[i].end - l->r[i].start) / RW_PAGE_SIZE;
+	return n;
+}
+
+/* Protect the covered ones of a list, one ioctl each. */
+static int protect_each(struct rw_wp *wp, const struct rw_range *r, size_t n)
+{
 	int err = 0;
 
-	for (size_t i = 0; i < nranges && !err; i++) {
-		const struct rw_range *r = i < p->ncopy ? &p->copy[i] : &p->drop[i - p->ncopy];
+	for (size_t i = 0; i < n && !err; i++)
+		if (wp_covers(wp, r[i].start))
+			err = wp_protect(wp, r[i].start, r[i].end);
+	return err;
+}
 
-		if (r->start < lo)
-			lo = r->start;
-		if (r->end > hi)
-			hi = r->end;
-		if (nranges > PROTECT_EACH_MAX || !wp_covers(rw->wp, r->start))
-			continue;
-		err = wp_protect(rw->wp, r->start, r->end);
-	}
-	if (!err && nranges > PROTECT_EACH_MAX)
+/*
+ * Write-protect again every page we wrote or dropped, but the hot ones
+ * (struct rw_hotset): copied by this rewind and the one before.
+ */
+static int rearm(struct rw_rewinding *rw, struct rw_rewind_stats *st)
+{
+	const struct rw_plan *p = &rw->plan;
+	struct rw_hotset *h = rw->hot;
+	struct rw_ranges hot = { 0 }, cold = { 0 };
+	uint64_t lo = UINT64_MAX, hi = 0;
+	int err;
+
+	/* Every HOT_RESET_EVERY-th rewind, and without a hot set, nothing is hot. */
+	err = ranges_split(p->copy, p->ncopy, h ? h->copied.r : NULL,
+			   h && h->rewinds % HOT_RESET_EVERY ? h->copied.n : 0, &hot, &cold);
+	if (!err && cold.n + p->ndrop <= PROTECT_EACH_MAX) {
+		err = protect_each(rw->wp, cold.r, cold.n);
+		if (!err)
+			err = protect_each(rw->wp, p->drop, p->ndrop);
+	} else if (!err) {
+		/* Many ranges: one walk protects every written page of the span, hot ones too. */
+		for (size_t i = 0; i < p->ncopy + p->ndrop; i++) {
+			const struct rw_range *r = i < p->ncopy ? &p->copy[i] : &p->drop[i - p->ncopy];
+
+			lo = r->start < lo ? r->start : lo;
+			hi = r->end > hi ? r->end : hi;
+		}
+		ranges_free(&hot);
 		err = wp_rearm(rw->wp, lo, hi);
+	}
+	if (h) {
+		h->rewinds++;
+		h->pages = err ? 0 : pages_in(&hot);
+		ranges_free(&h->copied);
+		for (size_t i = 0; i < p->ncopy && !err; i++)
+			err = ranges_add(&h->copied, p->copy[i].start, p->copy[i].end);
+		if (err)
+			ranges_free(&h->copied);
+		st->pages_hot += h->pages;
+	}
+	ranges_free(&hot);
+	ranges_free(&cold);
 	return err;
 }
 
@@ -542,7 +593,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 		return err;
 	t = rw_now_ns();
 	if (rw->wp) {
-		err = rearm(rw);
+		err = rearm(rw, st);
 		if (err)
 			err = rw_why(why, whylen, err, "pid %d: write-protecting the restored pages",
 				     rw->img->tgid);

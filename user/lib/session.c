@@ -51,6 +51,7 @@ struct rw_target {
 	bool excluded;		/* the owner may no longer ptrace it: untracked, never touched again */
 	struct rw_maps maps;	/* layout when the current invocation was closed */
 	struct rw_proc_image *img;	/* rewind mode: its checkpoint, NULL if it is not in one */
+	struct rw_hotset hot;		/* rewind mode: pages left unprotected between rewinds */
 };
 
 struct rw_session {
@@ -128,10 +129,12 @@ static void target_disarm(struct rw_target *t)
 {
 	wp_close(t->wp);
 	t->wp = NULL;
+	rw_hotset_free(&t->hot);
 }
 
 static void target_drop_image(struct rw_target *t)
 {
+	rw_hotset_free(&t->hot);
 	if (t->img) {
 		image_free(t->img);
 		free(t->img);
@@ -1275,6 +1278,7 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 			continue;
 		procs[nprocs].img = s->targets[i].img;
 		procs[nprocs].wp = s->targets[i].wp;
+		procs[nprocs].hot = &s->targets[i].hot;
 		nprocs++;
 	}
 	for (size_t i = 0; i < nprocs && !err; i++)
@@ -1375,10 +1379,16 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 	}
 
 	/* The invocation's report: what the scan found, per process. */
-	for (size_t i = 0; i < nprocs; i++)
+	for (size_t i = 0; i < nprocs; i++) {
 		for (size_t k = 0; k < procs[i].written.n; k++)
 			invocation_add_written(inv, procs[i].img->tgid, procs[i].written.r[k].start,
 					       procs[i].written.r[k].end);
+		if (procs[i].untracked)
+			invocation_note(inv, "pid %d: %llu pages written by the invocations before were "
+					"not write-protected (restored at every rewind); they count as "
+					"written", procs[i].img->tgid,
+					(unsigned long long)procs[i].untracked);
+	}
 	plans = json_object_new_array();
 	for (size_t i = 0; i < nprocs; i++) {
 		json_object *pj = plan_to_json(&procs[i].plan);
@@ -1424,6 +1434,7 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 	json_object_object_add(o, "pages_dropped", json_object_new_int64(st.pages_dropped));
 	json_object_object_add(o, "pages_wholesale", json_object_new_int64(st.pages_wholesale));
 	json_object_object_add(o, "pages_zero_filled", json_object_new_int64(st.pages_zero_filled));
+	json_object_object_add(o, "pages_hot", json_object_new_int64(st.pages_hot));
 	json_object_object_add(o, "threads_exited", json_object_new_int64(st.threads_exited));
 	json_object_object_add(o, "processes_killed", json_object_new_int64(nkilled));
 	json_object_object_add(o, "syscalls_injected", json_object_new_int64(st.injected));

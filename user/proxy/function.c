@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "clock.h"
 #include "function.h"
 #include "log.h"
@@ -182,13 +184,14 @@ static int await_ack(struct function *f, char *err, size_t errlen)
 /* Runtimes that create threads and caches lazily do it before the checkpoint. */
 static int warm_up(struct function *f, char *err, size_t errlen)
 {
-	static const char req[] = "{\"value\":{}}\n";
+	static const char empty[] = "{\"value\":{}}\n";
+	const char *req = f->cfg->warmup_line ? f->cfg->warmup_line : empty;
 
 	for (unsigned i = 0; i < f->cfg->warmup; i++) {
 		char *line = NULL;
 		size_t len;
 
-		switch (action_exchange(&f->act, req, sizeof(req) - 1, deadline_in(f->cfg->timeout_ms),
+		switch (action_exchange(&f->act, req, strlen(req), deadline_in(f->cfg->timeout_ms),
 					f->cfg->max_body, &line, &len)) {
 		case ACTION_LINE:
 			free(line);
@@ -205,7 +208,41 @@ static int warm_up(struct function *f, char *err, size_t errlen)
 	return 0;
 }
 
-/* Fresh dir with the code, new process, ack, warm-up, checkpoint. */
+/*
+ * Before the process is kept (checkpointed, or reused as is): the launcher
+ * settles its runtime (Python: a full collection). No /run can produce the
+ * line: context field names are [A-Za-z0-9_].
+ */
+static int settle(struct function *f, char *err, size_t errlen)
+{
+	static const char req[] = "{\"rewind-proxy\":\"settle\"}\n";
+	json_object *ans, *v;
+	char *line = NULL;
+	size_t len;
+	bool ok;
+
+	switch (action_exchange(&f->act, req, sizeof(req) - 1, deadline_in(f->cfg->timeout_ms),
+				65536, &line, &len)) {
+	case ACTION_LINE:
+		break;
+	case ACTION_TIMEOUT:
+		snprintf(err, errlen, "The action exceeded its time limits of %u milliseconds during initialization.",
+			 f->cfg->timeout_ms);
+		return -ETIMEDOUT;
+	default:
+		snprintf(err, errlen, "The action did not initialize and exited unexpectedly.");
+		return -ECHILD;
+	}
+	ans = json_tokener_parse(line);
+	ok = ans && json_object_object_get_ex(ans, "settled", &v) && json_object_get_boolean(v);
+	if (!ok)
+		snprintf(err, errlen, "cannot start action: the launcher answered %.200s to settle", line);
+	json_object_put(ans);
+	free(line);
+	return ok ? 0 : -EPROTO;
+}
+
+/* Fresh dir with the code, new process, ack, warm-up, settle, checkpoint. */
 int function_start(struct function *f, char *err, size_t errlen)
 {
 	char entry[PATH_MAX], launcher[PATH_MAX], why[1024];
@@ -234,6 +271,8 @@ int function_start(struct function *f, char *err, size_t errlen)
 	ret = await_ack(f, err, errlen);
 	if (!ret)
 		ret = warm_up(f, err, errlen);
+	if (!ret && f->cfg->mode != MODE_RESTART)
+		ret = settle(f, err, errlen);
 	if (!ret) {
 		ret = iso_arm(&f->iso, &f->act, why, sizeof(why));
 		if (ret)

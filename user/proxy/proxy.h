@@ -35,7 +35,8 @@ struct proxy_config {
 	const char *rewindd_socket;
 	unsigned timeout_ms;		/* per activation, and for init (ack, warmup) */
 	size_t max_body;		/* request bodies and one result line */
-	unsigned warmup;		/* invocations with {"value":{}} before the checkpoint */
+	unsigned warmup;		/* invocations before the checkpoint */
+	char *warmup_line;		/* each one's request: {"value":...} and a newline */
 	bool verify;			/* rewind --verify */
 	const char *watch[PROXY_MAX_WATCH];	/* watched besides the function's dir */
 	size_t nwatch;

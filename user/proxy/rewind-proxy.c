@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "activation.h"
 #include "http.h"
 #include "isolation.h"
@@ -55,7 +57,10 @@ static const char usage[] =
 "  -t, --timeout SEC        time limit of an activation and of init (default 60;\n"
 "                           an activation's \"deadline\" may make it shorter)\n"
 "      --max-body BYTES     largest request body and result (default 48 MiB)\n"
-"      --warmup N           N invocations with {\"value\":{}} before the checkpoint\n"
+"      --warmup N           N invocations before the checkpoint, for runtimes that\n"
+"                           compile (V8's JIT), start threads or fill caches lazily\n"
+"      --warmup-input JSON  their \"value\" (an object; default {}): representative\n"
+"                           input, so that what gets compiled is what requests run\n"
 "      --verify             rewind --verify after every /run (slower)\n"
 "      --watch DIR          another tree rewound with the function (repeatable)\n"
 "      --launchers DIR      where launcher.py and launcher.js are\n"
@@ -68,7 +73,7 @@ static const char usage[] =
 "Launchers are looked up in --launchers, EXE_DIR/../user/proxy/launchers,\n"
 "EXE_DIR/../lib/rewindd/launchers, then the directory `make install` used.\n";
 
-enum { OPT_MAX_BODY = 256, OPT_WARMUP, OPT_VERIFY, OPT_WATCH, OPT_LAUNCHERS, OPT_PRINT_LAUNCHERS };
+enum { OPT_MAX_BODY = 256, OPT_WARMUP, OPT_WARMUP_INPUT, OPT_VERIFY, OPT_WATCH, OPT_LAUNCHERS, OPT_PRINT_LAUNCHERS };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -102,6 +107,20 @@ static void open_std_fds(void)
 	}
 }
 
+/* The warm-up request for value (a JSON object), on one line; NULL if it is not one. */
+static char *warmup_line(const char *value)
+{
+	json_object *v = json_tokener_parse(value);
+	char *line = NULL;
+
+	if (v && json_object_is_type(v, json_type_object) &&
+	    asprintf(&line, "{\"value\":%s}\n",
+		     json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN)) < 0)
+		line = NULL;
+	json_object_put(v);
+	return line;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -114,6 +133,7 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "max-body", required_argument, NULL, OPT_MAX_BODY },
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
+		{ "warmup-input", required_argument, NULL, OPT_WARMUP_INPUT },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "watch", required_argument, NULL, OPT_WATCH },
 		{ "launchers", required_argument, NULL, OPT_LAUNCHERS },
@@ -183,6 +203,12 @@ int main(int argc, char **argv)
 			if (parse_ull(optarg, 1000, &v))
 				return usage_error("--warmup: a count up to 1000, not %s", optarg);
 			cfg.warmup = v;
+			break;
+		case OPT_WARMUP_INPUT:
+			free(cfg.warmup_line);
+			cfg.warmup_line = warmup_line(optarg);
+			if (!cfg.warmup_line)
+				return usage_error("--warmup-input: a JSON object, not %s", optarg);
 			break;
 		case OPT_VERIFY:
 			cfg.verify = true;
@@ -276,5 +302,6 @@ out:
 	/* Queued requests get 503 and the function dies before the sockets close. */
 	activation_stop();
 	http_stop();
+	free(cfg.warmup_line);
 	return ret;
 }

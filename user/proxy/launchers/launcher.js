@@ -19,7 +19,8 @@
  * rewind-proxy's fork mode is not available for node (node has no fork() of
  * a running process): its switch line, {"rewind-proxy":"fork-per-request"},
  * is refused with {"fork":false,"error":...} (the proxy refuses --mode fork
- * with --runtime node before it gets here).
+ * with --runtime node before it gets here). {"rewind-proxy":"settle"}, sent
+ * before the process is kept, is answered {"settled":true}.
  */
 'use strict';
 
@@ -85,6 +86,11 @@ function main() {
       request = JSON.parse(line);
     } catch (err) {
       writeLine({ error: `malformed request: ${err.message}` });
+      return;
+    }
+    if (request && request['rewind-proxy'] === 'settle' && Object.keys(request).length === 1) {
+      // V8 collects on its own schedule: nothing to settle here.
+      writeLine({ settled: true });
       return;
     }
     if (request && request['rewind-proxy'] !== undefined && Object.keys(request).length === 1) {
