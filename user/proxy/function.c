@@ -181,6 +181,29 @@ static int await_ack(struct function *f, char *err, size_t errlen)
 	}
 }
 
+/*
+ * One line to the launcher and its answer, during initialisation: a hang or
+ * an exit gets OpenWhisk's init error. The caller frees *line.
+ */
+static int init_exchange(struct function *f, const char *req, size_t max, char **line,
+			 char *err, size_t errlen)
+{
+	size_t len;
+
+	switch (action_exchange(&f->act, req, strlen(req), deadline_in(f->cfg->timeout_ms), max, line,
+				&len)) {
+	case ACTION_LINE:
+		return 0;
+	case ACTION_TIMEOUT:
+		snprintf(err, errlen, "The action exceeded its time limits of %u milliseconds during initialization.",
+			 f->cfg->timeout_ms);
+		return -ETIMEDOUT;
+	default:
+		snprintf(err, errlen, "The action did not initialize and exited unexpectedly.");
+		return -ECHILD;
+	}
+}
+
 /* Runtimes that create threads and caches lazily do it before the checkpoint. */
 static int warm_up(struct function *f, char *err, size_t errlen)
 {
@@ -189,21 +212,11 @@ static int warm_up(struct function *f, char *err, size_t errlen)
 
 	for (unsigned i = 0; i < f->cfg->warmup; i++) {
 		char *line = NULL;
-		size_t len;
+		int ret = init_exchange(f, req, f->cfg->max_body, &line, err, errlen);
 
-		switch (action_exchange(&f->act, req, strlen(req), deadline_in(f->cfg->timeout_ms),
-					f->cfg->max_body, &line, &len)) {
-		case ACTION_LINE:
-			free(line);
-			continue;
-		case ACTION_TIMEOUT:
-			snprintf(err, errlen, "The action exceeded its time limits of %u milliseconds during initialization.",
-				 f->cfg->timeout_ms);
-			return -ETIMEDOUT;
-		default:
-			snprintf(err, errlen, "The action did not initialize and exited unexpectedly.");
-			return -ECHILD;
-		}
+		free(line);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -215,24 +228,13 @@ static int warm_up(struct function *f, char *err, size_t errlen)
  */
 static int settle(struct function *f, char *err, size_t errlen)
 {
-	static const char req[] = "{\"rewind-proxy\":\"settle\"}\n";
 	json_object *ans, *v;
 	char *line = NULL;
-	size_t len;
 	bool ok;
+	int ret = init_exchange(f, "{\"rewind-proxy\":\"settle\"}\n", 65536, &line, err, errlen);
 
-	switch (action_exchange(&f->act, req, sizeof(req) - 1, deadline_in(f->cfg->timeout_ms),
-				65536, &line, &len)) {
-	case ACTION_LINE:
-		break;
-	case ACTION_TIMEOUT:
-		snprintf(err, errlen, "The action exceeded its time limits of %u milliseconds during initialization.",
-			 f->cfg->timeout_ms);
-		return -ETIMEDOUT;
-	default:
-		snprintf(err, errlen, "The action did not initialize and exited unexpectedly.");
-		return -ECHILD;
-	}
+	if (ret)
+		return ret;
 	ans = json_tokener_parse(line);
 	ok = ans && json_object_object_get_ex(ans, "settled", &v) && json_object_get_boolean(v);
 	if (!ok)
