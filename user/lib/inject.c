@@ -121,10 +121,13 @@ static pid_t poll_stop(const struct rw_inject *ij, int *status)
 	/* On our CPU, the tracee runs only once we sleep. */
 	if (ij->colocated)
 		return 0;
-	do
+	for (;;) {
 		r = waitpid(ij->tid, status, __WALL | WNOHANG);
-	while (r == 0 && rw_now_ns() - t0 < WAIT_POLL_NS);
-	return r;
+		if (r || rw_now_ns() - t0 >= WAIT_POLL_NS)
+			return r;
+		/* The tracee may have been woken on our CPU: let it run. */
+		sched_yield();
+	}
 }
 
 /* The next stop of the tracee; -ESRCH if it exited or is dying (then we let go of it). */

@@ -27,8 +27,6 @@
 
 /* Re-protecting restored ranges one ioctl each up to this many, else one page-table walk. */
 #define PROTECT_EACH_MAX	128
-/* Rewinds between two in which every restored page is protected again. */
-#define HOT_RESET_EVERY		64
 /* How long a SIGKILLed process may take to go (a D-state sleeper, a core dump). */
 #define KILL_DEADLINE_MS	5000
 #define KILL_ROUNDS		16
@@ -478,22 +476,6 @@ static bool made_armable(const struct rw_plan *p, const struct rw_wp *wp)
 	return false;
 }
 
-void rw_hotset_free(struct rw_hotset *h)
-{
-	ranges_free(&h->copied);
-	h->pages = 0;
-	h->rewinds = 0;
-}
-
-static uint64_t pages_in(const struct rw_ranges *l)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < l->n; i++)
-		n += (l->r[i].end - l->r[i].start) / RW_PAGE_SIZE;
-	return n;
-}
-
 /* Protect the covered ones of a list, one ioctl each. */
 static int protect_each(struct rw_wp *wp, const struct rw_range *r, size_t n)
 {
@@ -507,23 +489,23 @@ static int protect_each(struct rw_wp *wp, const struct rw_range *r, size_t n)
 
 /*
  * Write-protect again every page we wrote or dropped, but the hot ones
- * (struct rw_hotset): copied by this rewind and the one before.
+ * (hotset.h): those stay unprotected and are copied at the next rewind.
  */
 static int rearm(struct rw_rewinding *rw, struct rw_rewind_stats *st)
 {
 	const struct rw_plan *p = &rw->plan;
-	struct rw_hotset *h = rw->hot;
-	struct rw_ranges hot = { 0 }, cold = { 0 };
+	struct rw_hotset none = { 0 }, *h = rw->hot ? rw->hot : &none;
+	struct rw_ranges hot = { 0 }, cold = { 0 }, probe = { 0 };
 	uint64_t lo = UINT64_MAX, hi = 0;
+	bool kept = false;
 	int err;
 
-	/* Every HOT_RESET_EVERY-th rewind, and without a hot set, nothing is hot. */
-	err = ranges_split(p->copy, p->ncopy, h ? h->copied.r : NULL,
-			   h && h->rewinds % HOT_RESET_EVERY ? h->copied.n : 0, &hot, &cold);
+	err = hotset_split(h, p->copy, p->ncopy, &hot, &cold, &probe);
 	if (!err && cold.n + p->ndrop <= PROTECT_EACH_MAX) {
 		err = protect_each(rw->wp, cold.r, cold.n);
 		if (!err)
 			err = protect_each(rw->wp, p->drop, p->ndrop);
+		kept = !err;
 	} else if (!err) {
 		/* Many ranges: one walk protects every written page of the span, hot ones too. */
 		for (size_t i = 0; i < p->ncopy + p->ndrop; i++) {
@@ -532,21 +514,15 @@ static int rearm(struct rw_rewinding *rw, struct rw_rewind_stats *st)
 			lo = r->start < lo ? r->start : lo;
 			hi = r->end > hi ? r->end : hi;
 		}
-		ranges_free(&hot);
 		err = wp_rearm(rw->wp, lo, hi);
 	}
-	if (h) {
-		h->rewinds++;
-		h->pages = err ? 0 : pages_in(&hot);
-		ranges_free(&h->copied);
-		for (size_t i = 0; i < p->ncopy && !err; i++)
-			err = ranges_add(&h->copied, p->copy[i].start, p->copy[i].end);
-		if (err)
-			ranges_free(&h->copied);
-		st->pages_hot += h->pages;
-	}
+	if (rw->hot && hotset_commit(rw->hot, p->copy, p->ncopy, kept ? &hot : NULL,
+				     kept ? &probe : NULL))
+		pr_warn("pid %d: out of memory for the hot set: every page tracked\n", rw->img->tgid);
+	st->pages_hot += rw->hot ? rw->hot->pages : 0;
 	ranges_free(&hot);
 	ranges_free(&cold);
+	ranges_free(&probe);
 	return err;
 }
 

@@ -15,6 +15,7 @@
 #include "freeze.h"
 #include "image.h"
 #include "invocation.h"
+#include "hotset.h"
 #include "plan.h"
 #include "remote.h"
 #include "restore.h"
@@ -57,32 +58,16 @@ struct rw_rewind_stats {
 	uint64_t stop_ns, kill_ns, scan_ns, plan_ns, layout_ns, copy_ns, inject_ns, regs_ns,
 		rearm_ns, verify_ns, resume_ns;
 	uint64_t pages_copied, pages_dropped, pages_wholesale, pages_zero_filled;
-	uint64_t pages_hot;		/* left unprotected: copied again at every rewind */
+	uint64_t pages_hot;		/* left unprotected (hotset.h): copied at every rewind */
 	uint64_t threads_exited, injected;
 };
 
-/*
- * Pages an invocation writes every time (the interpreter's heap, a JIT's
- * young generation) cost a write-protect fault in the function *and* a copy
- * in the rewind, every time. Pages copied by two rewinds in a row are left
- * unprotected instead: the scan reports an unprotected page as written, so
- * every rewind copies them back, and the function writes them fault-free.
- * Every HOT_RESET_EVERY rewinds all is protected again, so pages that
- * cooled are tracked again. One per process, kept across rewinds.
- */
-struct rw_hotset {
-	struct rw_ranges copied;	/* by the last rewind */
-	unsigned rewinds;
-	uint64_t pages;			/* left unprotected now */
-};
-
-void rw_hotset_free(struct rw_hotset *h);
 
 /* One process while it is being rewound. */
 struct rw_rewinding {
 	struct rw_proc_image *img;
 	struct rw_wp *wp;		/* borrowed; NULL if it was not armed */
-	struct rw_hotset *hot;		/* borrowed, with wp; NULL: protect everything */
+	struct rw_hotset *hot;		/* borrowed, with wp (hotset.h); NULL: protect everything */
 	struct rw_frozen f;
 	struct rw_remote r;
 	struct rw_plan plan;

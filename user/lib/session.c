@@ -129,12 +129,12 @@ static void target_disarm(struct rw_target *t)
 {
 	wp_close(t->wp);
 	t->wp = NULL;
-	rw_hotset_free(&t->hot);
+	hotset_free(&t->hot);
 }
 
 static void target_drop_image(struct rw_target *t)
 {
-	rw_hotset_free(&t->hot);
+	hotset_free(&t->hot);
 	if (t->img) {
 		image_free(t->img);
 		free(t->img);
