@@ -356,7 +356,7 @@ rewind_hot_pages() {
 	echo n >"$ZDTM_CTL"
 	for ((i = 1; i <= 10; i++)); do
 		invoke || return 1
-		out=$(rwctl rewind "$id" --json) || { echo "rewind $i of the quiet ones: $out"; return 1; }
+		out=$(rwctl rewind "$id" --verify --json) || { echo "rewind $i of the quiet ones: $out"; return 1; }
 	done
 	i=$(jq -r .rewind.pages_copied <<<"$out")
 	((i < 16)) || { echo "$i pages copied after 10 invocations that wrote no region page"; return 1; }

@@ -219,6 +219,20 @@ static int open_beneath(int rootfd, const char *rel, int flags)
 	return fd < 0 ? -errno : (int)fd;
 }
 
+/* A directory beneath rootfd to list; NULL with -errno in *err. */
+static DIR *opendir_beneath(int rootfd, const char *rel, int *err)
+{
+	int dfd = open_beneath(rootfd, rel, O_RDONLY | O_DIRECTORY);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+
+	if (!d) {
+		*err = dfd < 0 ? dfd : -errno;
+		if (dfd >= 0)
+			close(dfd);
+	}
+	return d;
+}
+
 /* l*xattr on this path reach name in dfd without following it. */
 static void xattr_path(char *buf, size_t len, int dfd, const char *name)
 {
@@ -695,20 +709,15 @@ static int capture_tree(struct capture *c, int rootfd)
 	for (size_t i = 0; i < img->nentries; i++) {
 		struct fs_entry *dir = img->entries[i];
 		struct dirent *de;
-		int dfd, err = 0;
+		int err = 0;
 		DIR *d;
 
 		if (!S_ISDIR(dir->mode) || dir->mountpoint)
 			continue;
-		dfd = open_beneath(rootfd, dir->rel, O_RDONLY | O_DIRECTORY);
-		d = dfd < 0 ? NULL : fdopendir(dfd);
-		if (!d) {
-			err = dfd < 0 ? dfd : -errno;
-			if (dfd >= 0)
-				close(dfd);
+		d = opendir_beneath(rootfd, dir->rel, &err);
+		if (!d)
 			return rw_why(c->why, c->whylen, err, "opening %s",
 				      abs_of(img, dir->rel, pbuf, sizeof(pbuf)));
-		}
 		while (!err) {
 			errno = 0;
 			de = readdir(d);
@@ -1951,18 +1960,13 @@ static int verify_dir(struct verify *v, const struct fs_entry *dir, int rootfd,
 	const struct rw_fsimage *img = v->img;
 	char rel[PATH_MAX], pbuf[PATH_MAX], what[512];
 	struct dirent *de;
-	int dfd, err = 0;
+	int err = 0;
 	unsigned mask;
 	DIR *d;
 
-	dfd = open_beneath(rootfd, dir->rel, O_RDONLY | O_DIRECTORY);
-	d = dfd < 0 ? NULL : fdopendir(dfd);
-	if (!d) {
-		err = dfd < 0 ? dfd : -errno;
-		if (dfd >= 0)
-			close(dfd);
+	d = opendir_beneath(rootfd, dir->rel, &err);
+	if (!d)
 		return rw_why(why, whylen, err, "opening %s", abs_of(img, dir->rel, pbuf, sizeof(pbuf)));
-	}
 	while (!err) {
 		const struct fs_entry *e;
 		struct live lv;

@@ -377,12 +377,19 @@ bool inject_can_trap(struct rw_inject *ij)
 	uint64_t mask;
 
 	if (!ij->step) {
-		ij->step = -1;
-		if (!ptrace(PTRACE_GETSIGMASK, ij->tid, (void *)sizeof(mask), &mask) &&
-		    !(mask & trap) && !proc_read_status(ij->tid, &st) && !(st.sig_ignored & trap))
-			ij->step = 1;
+		if (!ij->ignored_known && !proc_read_status(ij->tid, &st))
+			inject_know_ignored(ij, st.sig_ignored);
+		ij->step = ij->ignored_known && !(ij->sig_ignored & trap) &&
+			   !ptrace(PTRACE_GETSIGMASK, ij->tid, (void *)sizeof(mask), &mask) &&
+			   !(mask & trap) ? 1 : -1;
 	}
 	return ij->step > 0;
+}
+
+void inject_know_ignored(struct rw_inject *ij, uint64_t sig_ignored)
+{
+	ij->sig_ignored = sig_ignored;
+	ij->ignored_known = true;
 }
 
 /*
@@ -503,8 +510,10 @@ int inject_syscall(struct rw_inject *ij, long nr, const long args[6], long *resu
 			return err;
 		if (ran) {
 			/* What decides whether stepping is safe may just have changed. */
-			if (nr == SYS_rt_sigaction || nr == SYS_rt_sigprocmask)
+			if (nr == SYS_rt_sigaction || nr == SYS_rt_sigprocmask) {
 				ij->step = 0;
+				ij->ignored_known = false;
+			}
 			return 0;
 		}
 		err = deliver_and_restop(ij, WSTOPSIG(status));

@@ -27,6 +27,8 @@ struct rw_inject {
 	uint64_t syscall_ip;		/* a 0f 05 in the vDSO, found on first use */
 	int step;			/* stepping over it is safe: 0 unknown, 1 yes, -1 no */
 	bool colocated;			/* on our CPU (inject_colocate): waits sleep at once */
+	bool ignored_known;		/* sig_ignored is the process's SigIgn now */
+	uint64_t sig_ignored;
 };
 
 /*
@@ -58,6 +60,8 @@ int inject_syscall(struct rw_inject *ij, long nr, const long args[6], long *resu
  * or rt_sigprocmask. inject_syscall falls back to PTRACE_SYSCALL's two stops.
  */
 bool inject_can_trap(struct rw_inject *ij);
+/* The process's ignored signals, read by the caller while it is stopped: saves a /proc read. */
+void inject_know_ignored(struct rw_inject *ij, uint64_t sig_ignored);
 /*
  * Run code already in the target: regs (rip at its entry; orig_rax is set to
  * -1) until it executes an int3 at trap_ip - 1, with one stop. regs gets the

@@ -408,6 +408,7 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	obs.ntimers = ntimers;
 	rw->syscall_ip = known_syscall_ip(img, facts);
 	rw->untracked = rw->hot ? rw->hot->pages : 0;
+	rw->sig_ignored = status.sig_ignored;
 	err = plan_build(img, &obs, &rw->plan);
 	if (err) {
 		err = rw_why(why, whylen, err, "pid %d: planning the restore", img->tgid);
@@ -539,6 +540,8 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 			      rw->img->tgid);
 	if (!ij->syscall_ip)
 		ij->syscall_ip = rw->syscall_ip;
+	if (!ij->ignored_known)
+		inject_know_ignored(ij, rw->sig_ignored);
 	remote_init(&rw->r, ij, rw->img->tgid);
 	remote_set_hole(&rw->r, rw->plan.hole);
 	inject_colocate(&near, ij);	/* only faster: failure is fine */

@@ -74,6 +74,7 @@ struct rw_rewinding {
 	struct rw_ranges written;	/* what the scan found, for the report */
 	uint64_t untracked;		/* pages of it that were hot (unprotected): written or not */
 	uint64_t syscall_ip;		/* img's, when the log proves it unchanged; else 0 */
+	uint64_t sig_ignored;		/* SigIgn as the plan read it (all threads stopped) */
 	bool frozen;
 };
 
