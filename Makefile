@@ -219,8 +219,9 @@ uninstall:
 	rm -f $(DESTDIR)$(MANDIR)/man8/rewindd.8 $(DESTDIR)$(MANDIR)/man8/rewindctl.8
 	rm -f $(DESTDIR)$(UNITDIR)/rewindd.service
 
+# OUTPUT (default build) and the ASan tree.
 clean:
-	rm -rf build build-asan
+	rm -rf $(OUTPUT) build-asan
 
 $(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/lib $(OUTPUT)/tests/unit $(OUTPUT)/tests/lib $(OUTPUT)/tests/integ $(OUTPUT)/tests/leak $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
