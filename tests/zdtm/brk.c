@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* brk_grow, brk_shrink: the program break moved by the invocation. */
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 
 #include "zdtm.h"
-
-/* ---- brk ------------------------------------------------------------------------ */
 
 #define BRK_PAGES 64
 static void *brk_want, *sbrk_want;

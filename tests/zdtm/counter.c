@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
-
+/* counter: a global. */
 #include "zdtm.h"
-
-/* ---- counter: a global ------------------------------------------------------- */
 
 static volatile long counter;
 static long counter_want;

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* chdir, umask: the working directory and the file mode mask. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,8 +7,6 @@
 #include <sys/stat.h>
 
 #include "zdtm.h"
-
-/* ---- cwd and umask --------------------------------------------------------------- */
 
 static char cwd_want[256];
 

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Targets of the fail-closed tests (helpers, not in --list): no rewind can
+ * undo what their invocation does.
+ */
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>

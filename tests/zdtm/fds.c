@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * fd_new, fd_offset, pipe_nonblock, dup2_stdin: the fd table and what an
+ * open file description carries.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -10,8 +14,6 @@
 #include <sys/stat.h>
 
 #include "zdtm.h"
-
-/* ---- fds -------------------------------------------------------------------------- */
 
 static int off_fd = -1;
 

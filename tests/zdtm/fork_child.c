@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* fork_child: a child left running. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -7,8 +8,6 @@
 #include <sys/wait.h>
 
 #include "zdtm.h"
-
-/* ---- fork_child: a child left running ------------------------------------------- */
 
 static void fork_child_go(void)
 {

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* heap, malloc_mmap: the malloc arena and malloc's own mmaps. */
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>

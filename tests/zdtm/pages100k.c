@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* pages100k: an invocation that writes 100k pages of a 400 MiB region. */
 #include <sys/mman.h>
 
 #include "zdtm.h"
-
-/* ---- pages100k: an invocation that writes 100k pages of a 400 MiB region ------------- */
 
 #define BIG_PAGES 102400UL
 static uint64_t *bigr;

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * munmap, mremap_grow, mremap_move, mprotect, madv_dontneed, kernel_write and
+ * the hot_pages helper: one checkpointed region the invocation changes.
+ */
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,8 +10,6 @@
 #include <sys/mman.h>
 
 #include "zdtm.h"
-
-/* ---- munmap / mremap / mprotect / madvise of a checkpointed region -------------- */
 
 #define REG_PAGES 16
 static char *reg;
@@ -120,7 +122,6 @@ static void hot_go(void)
 		die("madvise");
 	done("%c", c);
 }
-
 
 /* ---- kernel_write: read(2) into checkpointed memory ------------------------------ */
 

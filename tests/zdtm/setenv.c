@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* setenv: the environment. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "zdtm.h"
-
-/* ---- setenv --------------------------------------------------------------------- */
 
 static int env_count_want;
 

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sigaction, sigprocmask, pending_signal: dispositions, the blocked mask, a
+ * signal left pending.
+ */
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -6,15 +10,12 @@
 
 #include "zdtm.h"
 
-/* ---- signals and timers ------------------------------------------------------------ */
-
 struct ksigaction {
 	unsigned long handler, flags, restorer;
 	uint64_t mask;
 };
 #define NSIG_ 64
 static struct ksigaction sa_want[NSIG_ + 1];
-
 
 static void get_dispositions(struct ksigaction *sa)
 {
@@ -56,7 +57,6 @@ static void sigaction_check(void)
 			       sa[s].handler, sa[s].flags, (unsigned long)sa[s].mask,
 			       sa_want[s].handler, sa_want[s].flags, (unsigned long)sa_want[s].mask);
 }
-
 
 static uint64_t sigmask_want;
 

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sparse_absent: writes into many separate pages that were never touched.
+ * Each must read zero again; so many separate ranges take the rewind's
+ * zero-fill path rather than one injected madvise each.
+ */
 #include <string.h>
 
 #include "zdtm.h"
 
-/*
- * ---- sparse_absent: writes into many separate pages that were never touched -----------
- * Each must read zero again; so many separate ranges take the rewind's
- * zero-fill path rather than one injected madvise each.
- */
 #define SPARSE_PAGES	400
 static char *sparse;
 

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* stack_secret: a secret in a deep stack frame. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "zdtm.h"
-
-/* ---- stack_secret: a secret in a deep stack frame ------------------------------- */
 
 static const char stack_secret[] = "zdtm-stack-secret-4f1c9a";
 

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* thp: a region backed by transparent huge pages. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "zdtm.h"
-
-/* ---- thp: a region backed by transparent huge pages ------------------------------ */
 
 #define HUGE (2 * MIB)
 static char *thp;

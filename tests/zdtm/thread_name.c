@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* thread_name: prctl(PR_SET_NAME) can carry a secret. */
 #include <string.h>
 #include <sys/prctl.h>
 
 #include "zdtm.h"
 
-/* ---- thread_name: prctl(PR_SET_NAME) can carry a secret ------------------------------ */
 static char name_want[16];
 
 static void thread_name_setup(void)

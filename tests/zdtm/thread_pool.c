@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* thread_pool: workers created before the checkpoint, waiting on a condvar. */
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
 
 #include "zdtm.h"
-
-/* ---- thread_pool: workers created before the checkpoint, waiting on a condvar ---- */
 
 #define POOL_N 4
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;

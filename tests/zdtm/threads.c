@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* thread_running, thread_blocked: threads left behind by the invocation. */
 #include <pthread.h>
 #include <sched.h>
 #include <linux/futex.h>
 
 #include "zdtm.h"
-
-/* ---- threads left behind by the invocation --------------------------------------- */
 
 static volatile long spin_count;
 static volatile pid_t new_tid;
@@ -37,7 +36,6 @@ static void start_thread(void *(*fn)(void *))
 	while (!new_tid)	/* it publishes its tid first */
 		sched_yield();
 }
-
 
 static void thread_running_go(void)
 {

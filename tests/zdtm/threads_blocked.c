@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* threads_blocked: threads in futex, read, epoll_wait, nanosleep. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -12,8 +13,6 @@
 #include <sys/syscall.h>
 
 #include "zdtm.h"
-
-/* ---- threads_blocked: threads in futex, read, epoll_wait, nanosleep ------------------ */
 
 enum { TB_FUTEX, TB_READ, TB_EPOLL, TB_SLEEP, TB_N };
 static const char *const tb_names[TB_N] = { "futex", "read", "epoll_wait", "nanosleep" };

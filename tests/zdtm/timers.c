@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+/* alarm, setitimer, timer_create: timers armed by the invocation. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
