@@ -89,6 +89,9 @@ LIBTEST_SRCS := $(wildcard tests/lib/test_*.c)
 LIBTEST_BINS := $(patsubst tests/lib/%.c,$(OUTPUT)/tests/lib/%,$(LIBTEST_SRCS))
 INTEG_SRCS := $(wildcard tests/integ/*.c)
 INTEG_BINS := $(patsubst tests/integ/%.c,$(OUTPUT)/tests/integ/%,$(INTEG_SRCS))
+ZDTM_SRCS := $(sort $(wildcard tests/zdtm/*.c))
+ZDTM_OBJS := $(patsubst tests/zdtm/%.c,$(OUTPUT)/tests/zdtm/%.o,$(ZDTM_SRCS))
+ZDTM_BIN := $(OUTPUT)/tests/zdtm/zdtm
 LEAK_SRCS := $(wildcard tests/leak/*.c)
 LEAK_BINS := $(patsubst tests/leak/%.c,$(OUTPUT)/tests/leak/%,$(LEAK_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
@@ -150,6 +153,16 @@ $(OUTPUT)/tests/integ/%: tests/integ/%.c tests/integ/handshake.h | $(OUTPUT)/tes
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra -Werror -O0 -g -D_GNU_SOURCE $< -lpthread -o $@
 
+# The zdtm program: one main (tests/zdtm/zdtm.c) and the scenario files,
+# which register themselves. A target like the integ programs: -O0.
+$(OUTPUT)/tests/zdtm/%.o: tests/zdtm/%.c | $(OUTPUT)/tests/zdtm
+	$(call msg,CC-TEST,$@)
+	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra -Werror -O0 -g -D_GNU_SOURCE -c $< -o $@
+
+$(ZDTM_BIN): $(ZDTM_OBJS)
+	$(call msg,LD-TEST,$@)
+	$(Q)$(CC) $^ -lpthread -o $@
+
 # Leak scenarios are functions under test, like the integ targets.
 $(OUTPUT)/tests/leak/%: tests/leak/%.c | $(OUTPUT)/tests/leak
 	$(call msg,CC-TEST,$@)
@@ -161,10 +174,10 @@ $(OUTPUT)/bench/%: bench/%.c $(LIB) | $(OUTPUT)/bench
 	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE $< $(LIB) $(LIBS) -lpthread -o $@
 
 unit: $(UNIT_BINS) $(LIBTEST_BINS)
-integ: $(BINS) $(INTEG_BINS)
+integ: $(BINS) $(INTEG_BINS) $(ZDTM_BIN)
 
 # The README's test command runs this (as root: BPF and ptrace need it).
-test: $(BINS) $(UNIT_BINS) $(LIBTEST_BINS) $(INTEG_BINS) $(LEAK_BINS)
+test: $(BINS) $(UNIT_BINS) $(LIBTEST_BINS) $(INTEG_BINS) $(ZDTM_BIN) $(LEAK_BINS)
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh
 
 asan:
@@ -223,7 +236,7 @@ uninstall:
 clean:
 	rm -rf $(OUTPUT) build-asan
 
-$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/lib $(OUTPUT)/tests/unit $(OUTPUT)/tests/lib $(OUTPUT)/tests/integ $(OUTPUT)/tests/leak $(OUTPUT)/bench:
+$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/lib $(OUTPUT)/tests/unit $(OUTPUT)/tests/lib $(OUTPUT)/tests/integ $(OUTPUT)/tests/zdtm $(OUTPUT)/tests/leak $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
 
 -include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d $(OUTPUT)/*/*/*.d)

@@ -2,7 +2,7 @@
 /*
  * The line protocol between a test script and a target program: the target
  * writes "ready ..." then, for each line "go" it reads, performs one
- * invocation and writes "done ..."; "exit" ends it. The zdtm programs also
+ * invocation and writes "done ..."; "exit" ends it. The zdtm program also
  * answer "check" with "pass" or "fail WHY" (next_cmd()). Only raw read(2) and
  * write(2): stdio would write its own buffers and blur exact page counts.
  */

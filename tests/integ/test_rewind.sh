@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# Checkpoint/rewind end to end, in the shape of CRIU's zdtm: tests/integ/zdtm
-# sets up one scenario's state, the invocation ("go") changes it, and after
-# `rewind --verify` its own "check" must find the state it recorded. Each
-# scenario also proves once that its check fails when no rewind happens.
+# Checkpoint/rewind end to end, in the shape of CRIU's zdtm: the program of
+# tests/zdtm sets up one scenario's state, the invocation ("go") changes it,
+# and after `rewind --verify` its own "check" must find the state it recorded.
+# Each scenario also proves once that its check fails when no rewind happens.
 # Then: cgroup mode, 1000 cycles without drift, and fail-closed rewinds.
 cd "$(dirname "$0")/../.."
 . tests/integ/lib.sh
 
 # Every target of this script is the zdtm program.
-TARGET=$PWD/$OUTPUT/tests/integ/zdtm
+TARGET=$PWD/$OUTPUT/tests/zdtm/zdtm
 # 1 = every rewind of the 1000-cycle test is verified; N = every Nth.
 CYCLE_VERIFY_EVERY=${CYCLE_VERIFY_EVERY:-1}
 
-SCENARIOS=(counter heap stack_secret setenv malloc_mmap munmap mremap_grow mremap_move mprotect
-	   brk_grow brk_shrink madv_dontneed thp kernel_write thread_running thread_blocked
-	   thread_pool fork_child fd_new fd_offset dup2_stdin chdir umask sigaction alarm setitimer
-	   timer_create threads_blocked pages100k sigprocmask pending_signal thread_name sparse_absent
-	   pipe_nonblock)
-SELF_TESTS=() REWIND_TESTS=()
+# The scenarios are registered in tests/zdtm/*.c: the program lists them.
+ZDTM_LIST=$("$TARGET" --list 2>&1)
+ZDTM_LIST_RC=$?
+SCENARIOS=()
+[ $ZDTM_LIST_RC = 0 ] && [ -n "$ZDTM_LIST" ] && mapfile -t SCENARIOS <<<"$ZDTM_LIST"
+SELF_TESTS=(zdtm_list) REWIND_TESTS=()
 for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
 	REWIND_TESTS+=("zdtm_$s")
@@ -199,6 +199,17 @@ after_pages100k() {
 }
 
 # ---- the scenarios -----------------------------------------------------------------
+
+# The list came, and every before_/after_ hook above names a scenario in it:
+# a hook of a renamed scenario would silently stop asserting.
+zdtm_list() {
+	local f
+	[ $ZDTM_LIST_RC = 0 ] || { echo "$TARGET --list exited $ZDTM_LIST_RC: $ZDTM_LIST"; return 1; }
+	[ ${#SCENARIOS[@]} -gt 0 ] || { echo "$TARGET --list named no scenario"; return 1; }
+	for f in $(declare -F | awk '$3 ~ /^(before|after)_/ { print $3 }'); do
+		[[ " ${SCENARIOS[*]} " == *" ${f#*_} "* ]] || { echo "hook $f: no scenario '${f#*_}' in --list"; return 1; }
+	done
+}
 
 # Without a rewind the check must see the invocation (and before it, nothing).
 zdtm_fails_without_rewind() {
