@@ -255,6 +255,8 @@ static void handle_line(struct rw_server *srv, struct client *c, const char *lin
 	} else {
 		pr_debug("uid %u: %s\n", c->peer.uid, protocol_cmd_name(req->cmd));
 		resp = sessions_handle(srv->S, req, &c->peer);
+		if (!resp)	/* every request gets an answer, even without memory for one */
+			msg = protocol_error("out of memory");
 	}
 	if (resp)
 		queue_response(srv, c, json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN));

@@ -1,0 +1,610 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/* Rewind mode: checkpoint every process of a session, rewind it, fail closed. */
+#define LOG_PREFIX "session: "
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/types.h>
+
+#include "auth.h"
+#include "canary.h"
+#include "cgroup.h"
+#include "clock.h"
+#include "fswatch.h"
+#include "invocation.h"
+#include "log.h"
+#include "proc.h"
+#include "rewind.h"
+#include "rewind/events.h"
+#include "session_state.h"
+#include "watch.h"
+#include "wp.h"
+
+static const struct rw_maps *image_maps(void *ctx, pid_t tgid)
+{
+	struct rw_target *t = target_find(ctx, tgid);
+
+	return t && t->img ? &t->img->maps : NULL;
+}
+
+static json_object *json_ns(const char *const *names, const uint64_t *vals, size_t n)
+{
+	json_object *o = json_object_new_object();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_object_add(o, names[i], json_object_new_int64(vals[i]));
+	return o;
+}
+
+static bool is_bystander(const struct rw_session *s, pid_t pid)
+{
+	for (size_t i = 0; i < s->nbystanders; i++)
+		if (s->bystanders[i] == pid)
+			return true;
+	return false;
+}
+
+static int add_pid(pid_t **arr, size_t *n, pid_t pid)
+{
+	pid_t *more;
+
+	for (size_t i = 0; i < *n; i++)
+		if ((*arr)[i] == pid)
+			return 0;
+	more = realloc(*arr, (*n + 1) * sizeof(*more));
+	if (!more)
+		return -ENOMEM;
+	*arr = more;
+	(*arr)[(*n)++] = pid;
+	return 1;
+}
+
+struct quiesce_ctx {
+	struct rw_sessions *S;
+	struct rw_session *s;
+};
+
+/* What the target did up to its stop is the log's; what our injections did is not. */
+static void drop_own_records(void *arg)
+{
+	struct quiesce_ctx *q = arg;
+
+	q->s->discard = true;
+	tracker_drain(q->S->tracker);
+	q->s->discard = false;
+}
+
+/*
+ * Files the checkpointed processes map shared and writable: their stores
+ * reach the file without a syscall, so every invocation may have touched them.
+ */
+static int shared_writable_files(struct rw_session *s, char ***out, size_t *n)
+{
+	static const char deleted[] = " (deleted)";
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < s->ntargets; i++) {
+		const struct rw_proc_image *img = s->targets[i].img;
+
+		for (size_t k = 0; img && k < img->maps.n; k++) {
+			const struct rw_vma *v = &img->maps.v[k];
+			size_t len = strlen(v->name);
+			char **more;
+
+			if (!v->shared || !(v->prot & PROT_WRITE) || v->name[0] != '/')
+				continue;
+			if (len > sizeof(deleted) - 1 &&
+			    !strcmp(v->name + len - (sizeof(deleted) - 1), deleted))
+				continue;	/* unlinked: no longer an entry of any tree */
+			more = realloc(*out, (*n + 1) * sizeof(*more));
+			if (!more)
+				return -ENOMEM;
+			*out = more;
+			if (!(more[*n] = strdup(v->name)))
+				return -ENOMEM;
+			(*n)++;
+		}
+	}
+	return 0;
+}
+
+json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
+{
+	static const char *const names[] = { "stop", "arm", "capture", "resume", "total" };
+	uint64_t t0 = rw_now_ns(), stored = 0, zero = 0, bytes = 0, present = 0;
+	struct rw_ckpt_stats st = { 0 };
+	struct rw_fs_stats fst = { 0 };
+	size_t nprocs = 0, nthreads = 0;
+	json_object *resp, *o, *warnings;
+	char why[512];
+	int err;
+
+	if (!s->rewind_mode)
+		return session_error("session %u is a report session (--report): attach without "
+				      "--report to checkpoint and rewind", s->id);
+	if (s->state != RW_SESSION_ACTIVE)
+		return session_error("session %u: %s", s->id, s->why);
+	tracker_drain(S->tracker);
+	targets_sync_cgroup(s);
+	s->lost = 0;	/* a new checkpoint forgets the old one's losses */
+
+	/* Refuse up front what could not be rewound safely. */
+	for (size_t i = 0; i < s->ntargets; i++) {
+		struct rw_target *t = &s->targets[i];
+		struct rw_proc_status ps;
+
+		if (!t->alive)
+			continue;
+		err = auth_may_attach_pid(s->owner, t->tgid, why, sizeof(why));
+		if (err == -ESRCH) {
+			t->alive = false;
+			continue;
+		}
+		if (err)
+			return session_error("session %u: pid %d can no longer be traced by uid %u: %s",
+					      s->id, t->tgid, s->owner, why);
+		if (!proc_read_status(t->tgid, &ps) && ps.seccomp != 0)
+			return session_error("session %u: pid %d runs under seccomp: rewindd injects "
+					      "syscalls into the processes it rewinds and a filter "
+					      "could kill it; not supported", s->id, t->tgid);
+	}
+	if (s->pid && !target_find(s, s->pid)->alive)
+		return session_error("session %u: process %d has exited", s->id, s->pid);
+
+	/* Nothing before the checkpoint belongs to the first invocation. */
+	tracker_drain(S->tracker);
+	{
+		struct rw_invocation *fresh = invocation_new(s->cur->number, rw_now_ns());
+
+		if (!fresh)
+			return session_error("out of memory");
+		invocation_free(s->cur);
+		s->cur = fresh;
+	}
+	warnings = json_object_new_array();
+	s->busy = true;
+	for (size_t i = 0; i < s->ntargets; i++) {
+		struct rw_target *t = &s->targets[i];
+
+		target_drop_image(t);
+		if (!t->alive)
+			continue;
+		t->img = calloc(1, sizeof(*t->img));
+		struct quiesce_ctx q = { S, s };
+
+		err = t->img ? rewind_checkpoint_process(t->tgid, &t->wp, t->img, drop_own_records,
+							 &q, &st, why, sizeof(why)) : -ENOMEM;
+		if (err) {
+			free(t->img);
+			t->img = NULL;
+			for (size_t k = 0; k < s->ntargets; k++)
+				target_drop_image(&s->targets[k]);
+			s->checkpointed = false;
+			s->busy = false;
+			json_object_put(warnings);
+			if (err == -ENOMEM)
+				snprintf(why, sizeof(why), "out of memory");
+			return session_error("session %u: checkpoint failed: %s (the processes run on "
+					      "as they were; no checkpoint is held)", s->id, why);
+		}
+		if (!t->wp) {
+			snprintf(why, sizeof(why), "pid %d: write protection unavailable: every rewind "
+				 "restores all of its private memory", t->tgid);
+			json_object_array_add(warnings, json_object_new_string(why));
+		}
+		nprocs++;
+		nthreads += t->img->nthreads;
+		stored += t->img->pages_stored;
+		zero += t->img->pages_zero;
+		bytes += t->img->store_len;
+		present += t->img->private_writable_present;
+	}
+	/* pid mode: children that predate the checkpoint are not the session's to kill. */
+	free(s->bystanders);
+	s->bystanders = NULL;
+	s->nbystanders = 0;
+	for (size_t i = 0; s->pid && i < s->ntargets; i++) {
+		pid_t *kids = NULL;
+		size_t n = 0;
+
+		if (!s->targets[i].img || rewind_children_of(s->targets[i].tgid, &kids, &n))
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			struct rw_target *c = target_find(s, kids[k]);
+
+			if (c && c->img)
+				continue;
+			if (add_pid(&s->bystanders, &s->nbystanders, kids[k]) > 0) {
+				snprintf(why, sizeof(why), "pid %d, a child of %d, predates the "
+					 "checkpoint and is not part of the session: it is neither "
+					 "rewound nor killed", kids[k], s->targets[i].tgid);
+				json_object_array_add(warnings, json_object_new_string(why));
+			}
+		}
+		free(kids);
+	}
+	if (s->watches.n) {
+		char **mapped = NULL;
+		size_t nmapped = 0;
+
+		err = shared_writable_files(s, &mapped, &nmapped);
+		if (err)
+			snprintf(why, sizeof(why), "out of memory");
+		else
+			err = watches_checkpoint(&s->watches, mapped, nmapped, &fst, why, sizeof(why));
+		for (size_t i = 0; i < nmapped; i++)
+			free(mapped[i]);
+		free(mapped);
+		if (err) {
+			for (size_t k = 0; k < s->ntargets; k++)
+				target_drop_image(&s->targets[k]);
+			s->checkpointed = false;
+			s->busy = false;
+			json_object_put(warnings);
+			return session_error("session %u: checkpoint of the watched trees failed: %s "
+					      "(the processes run on as they were; no checkpoint is "
+					      "held)", s->id, why);
+		}
+	}
+	s->busy = false;
+	s->dropped_seen = tracker_dropped(S->tracker, s->id);
+	s->checkpointed = true;
+	pr_info("session %u: checkpoint of %zu process(es), %zu thread(s), %llu pages stored\n",
+		s->id, nprocs, nthreads, (unsigned long long)stored);
+
+	resp = session_ok(s->id);
+	o = json_object_new_object();
+	json_object_object_add(o, "processes", json_object_new_int64(nprocs));
+	json_object_object_add(o, "threads", json_object_new_int64(nthreads));
+	json_object_object_add(o, "pages_stored", json_object_new_int64(stored));
+	json_object_object_add(o, "pages_zero", json_object_new_int64(zero));
+	json_object_object_add(o, "image_bytes", json_object_new_int64(bytes));
+	json_object_object_add(o, "private_writable_bytes", json_object_new_int64(present));
+	{
+		uint64_t v[] = { st.stop_ns, st.arm_ns, st.capture_ns, st.resume_ns,
+				 rw_now_ns() - t0 };
+
+		json_object_object_add(o, "timing_ns", json_ns(names, v, 5));
+	}
+	if (s->watches.n) {
+		json_object *f = json_object_new_object();
+
+		json_object_object_add(f, "trees", json_object_new_int64(s->watches.n));
+		json_object_object_add(f, "entries", json_object_new_int64(fst.entries));
+		json_object_object_add(f, "store_bytes",
+				       json_object_new_int64(watches_store_bytes(&s->watches)));
+		json_object_object_add(f, "bytes_cloned", json_object_new_int64(fst.bytes_cloned));
+		json_object_object_add(f, "bytes_copied", json_object_new_int64(fst.bytes_copied));
+		json_object_object_add(f, "ns", json_object_new_int64(fst.ns));
+		json_object_object_add(o, "files", f);
+	}
+	json_object_object_add(resp, "checkpoint", o);
+	json_object_object_add(resp, "warnings", warnings);
+	return resp;
+}
+
+/*
+ * Fail closed: nothing of the session may run un-rewound. Kill or stop
+ * every process, let go of them, mark the session failed.
+ */
+static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
+				struct rw_rewinding *procs, size_t nprocs, const char *why)
+{
+	int sig = s->on_failure == RW_ON_FAILURE_STOP ? SIGSTOP : SIGKILL;
+
+	for (size_t i = 0; i < s->ntargets; i++)
+		if (s->targets[i].alive)
+			kill(s->targets[i].tgid, sig);
+	/* Released after the signal is queued: a stopped process stays stopped. */
+	for (size_t i = 0; i < nprocs; i++)
+		rewind_abandon(&procs[i]);
+	for (size_t i = 0; i < s->ntargets; i++) {
+		target_disarm(&s->targets[i]);
+		target_drop_image(&s->targets[i]);
+	}
+	s->state = RW_SESSION_FAILED;
+	snprintf(s->why, sizeof(s->why), "rewind of invocation %u failed: %s", s->cur->number, why);
+	invocation_note(s->cur, "%s", s->why);
+	s->cur->end_ns = rw_now_ns();
+	session_next_invocation(s);
+	tracker_untrack_session(S->tracker, s->id);
+	pr_err("session %u: %s; target %s\n", s->id, s->why,
+	       sig == SIGKILL ? "killed" : "left stopped");
+	return session_error("session %u: %s; the target was %s and the session is failed", s->id,
+			      s->why, sig == SIGKILL ? "killed" : "left stopped");
+}
+
+/* Processes to kill: tracked or in the cgroup without being in the checkpoint, and their descendants. */
+static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
+{
+	pid_t *pids = NULL, *kids;
+	size_t nk;
+	int err = 0;
+
+	*n = 0;
+	for (size_t i = 0; i < s->ntargets && err >= 0; i++) {
+		struct rw_target *t = &s->targets[i];
+
+		if (t->alive && !t->img && !t->excluded)
+			err = add_pid(&pids, n, t->tgid);
+		if (!t->img || err < 0)
+			continue;
+		if (rewind_children_of(t->tgid, &kids, &nk))
+			continue;
+		for (size_t k = 0; k < nk && err >= 0; k++) {
+			struct rw_target *c = target_find(s, kids[k]);
+
+			if (!(c && c->img) && !is_bystander(s, kids[k]))
+				err = add_pid(&pids, n, kids[k]);
+		}
+		free(kids);
+	}
+	if (s->cgid && err >= 0) {
+		pid_t *members = NULL;
+		size_t nm = 0;
+
+		if (!cgroup_list_procs(s->cgroup, &members, &nm)) {
+			for (size_t k = 0; k < nm && err >= 0; k++) {
+				struct rw_target *c = target_find(s, members[k]);
+
+				if (!(c && c->img))
+					err = add_pid(&pids, n, members[k]);
+			}
+			free(members);
+		}
+	}
+	/* Their descendants too: killing a parent would let its children escape to init. */
+	for (size_t i = 0; i < *n && err >= 0; i++) {
+		if (rewind_children_of(pids[i], &kids, &nk))
+			continue;
+		for (size_t k = 0; k < nk && err >= 0; k++)
+			err = add_pid(&pids, n, kids[k]);
+		free(kids);
+	}
+	if (err < 0) {
+		free(pids);
+		*n = 0;
+		return err;
+	}
+	*out = pids;
+	return 0;
+}
+
+/* Rolled back by the rewind: such a file does not persist. */
+static bool watched(void *ctx, const char *path)
+{
+	return watches_cover(ctx, path);
+}
+
+json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify)
+{
+	static const char *const names[] = { "stop", "kill", "scan", "plan", "layout", "copy",
+					     "inject", "regs", "rearm", "files", "verify", "resume",
+					     "total" };
+	struct rw_invocation *inv = s->cur;
+	struct rw_rewind_stats st = { 0 };
+	struct rw_watch_result wres = { 0 };
+	struct rw_rewinding *procs;
+	json_object *resp, *o, *plans, *report;
+	uint64_t t0 = rw_now_ns(), files_ns = 0;
+	size_t nprocs = 0, nkilled = 0;
+	pid_t *killed = NULL;
+	char why[1024];
+	int err = 0;
+
+	if (!s->rewind_mode)
+		return session_error("session %u is a report session (--report): it has no "
+				      "checkpoint to rewind to", s->id);
+	if (s->state == RW_SESSION_FAILED)
+		return session_error("session %u: %s; it cannot be rewound any more (detach it)",
+				      s->id, s->why);
+	if (s->state != RW_SESSION_ACTIVE)
+		return session_error("session %u: %s", s->id, s->why);
+	if (!s->checkpointed)
+		return session_error("session %u has no checkpoint: run `rewindctl checkpoint %u` "
+				      "first", s->id, s->id);
+
+	tracker_drain(S->tracker);
+	if (s->lost) {
+		snprintf(why, sizeof(why), "process %d of the checkpoint has exited", s->lost);
+		return fail_closed(S, s, NULL, 0, why);
+	}
+	s->busy = true;
+	inv->dropped = session_take_dropped(S, s);
+	if (inv->dropped)
+		invocation_note(inv, "%llu events were dropped (ring buffer full): layout, "
+				"signals and timers were restored without trusting the log",
+				(unsigned long long)inv->dropped);
+	targets_sync_cgroup(s);
+
+	procs = calloc(s->ntargets ? s->ntargets : 1, sizeof(*procs));
+	if (!procs)
+		return session_error("out of memory");
+	for (size_t i = 0; i < s->ntargets; i++) {
+		if (!s->targets[i].img)
+			continue;
+		procs[nprocs].img = s->targets[i].img;
+		procs[nprocs].wp = s->targets[i].wp;
+		procs[nprocs].hot = &s->targets[i].hot;
+		nprocs++;
+	}
+	for (size_t i = 0; i < nprocs && !err; i++)
+		err = rewind_stop(&procs[i], &st, why, sizeof(why));
+	/* All stopped: the log up to here is the invocation's; from here on records are ours. */
+	tracker_drain(S->tracker);
+	s->discard = true;
+	if (!err) {
+		uint64_t t = rw_now_ns();
+
+		err = new_processes(s, &killed, &nkilled);
+		if (err)
+			snprintf(why, sizeof(why), "listing processes created since the checkpoint: %s",
+				 strerror(-err));
+		if (!err && nkilled)
+			err = rewind_kill(killed, nkilled, procs, nprocs, why, sizeof(why));
+		for (size_t i = 0; i < nkilled; i++) {
+			struct rw_target *t2 = target_find(s, killed[i]);
+
+			if (t2)
+				t2->alive = false;
+		}
+		st.kill_ns += rw_now_ns() - t;
+	}
+	for (size_t i = 0; i < nprocs && !err; i++) {
+		struct rw_log_facts facts;
+		struct rw_target *t = target_find(s, procs[i].img->tgid);
+
+		err = rewind_log_facts(inv, procs[i].img->tgid, inv->dropped > 0, &facts);
+		if (err) {
+			snprintf(why, sizeof(why), "reading the invocation's log: %s", strerror(-err));
+			break;
+		}
+		err = rewind_plan(&procs[i], &facts, &st, why, sizeof(why));
+		rewind_log_facts_free(&facts);
+		if (!procs[i].wp && t->wp) {
+			invocation_note(inv, "pid %d: write-protection scan failed: its private memory "
+					"was restored whole", t->tgid);
+			target_disarm(t);
+		}
+	}
+	for (size_t i = 0; i < nprocs && !err; i++)
+		err = rewind_apply(&procs[i], &st, why, sizeof(why));
+	/* Files while everything is stopped: no process sees half of them restored. */
+	if (!err && s->watches.n) {
+		uint64_t t = rw_now_ns();
+
+		sessions_on_fswatch(S);
+		err = watches_rewind(&s->watches, inv, inv->dropped > 0, &wres, why, sizeof(why));
+		files_ns = rw_now_ns() - t;
+		for (size_t i = 0; i < wres.nnotes; i++)
+			invocation_note(inv, "%s", wres.notes[i]);
+	}
+	for (size_t i = 0; i < nprocs && !err && verify; i++) {
+		struct rw_verify_result vr = { 0 };
+
+		err = rewind_verify(&procs[i], &vr, &st);
+		if (err) {
+			snprintf(why, sizeof(why), "pid %d: verification could not be made: %s",
+				 procs[i].img->tgid, strerror(-err));
+		} else if (vr.differences) {
+			size_t len = snprintf(why, sizeof(why), "verification found %llu difference(s)",
+					      (unsigned long long)vr.differences);
+
+			for (size_t k = 0; k < vr.nlisted && len < sizeof(why); k++)
+				len += snprintf(why + len, sizeof(why) - len, "%s %s", k ? ";" : ":",
+						vr.listed[k]);
+			err = -EIO;
+		}
+		verify_result_free(&vr);
+	}
+	if (!err && verify && s->watches.n) {
+		struct rw_fs_diffs d = { 0 };
+		uint64_t t = rw_now_ns();
+
+		err = watches_verify(&s->watches, &d, why, sizeof(why));
+		if (!err && d.count) {
+			size_t len = snprintf(why, sizeof(why), "verification found %llu difference(s) "
+					      "in watched trees", (unsigned long long)d.count);
+
+			for (size_t k = 0; k < d.nlisted && len < sizeof(why); k++)
+				len += snprintf(why + len, sizeof(why) - len, "%s %s", k ? ";" : ":",
+						d.listed[k]);
+			err = -EIO;
+		}
+		fsimage_diffs_free(&d);
+		st.verify_ns += rw_now_ns() - t;
+	}
+	if (err) {
+		watch_result_free(&wres);
+		free(killed);
+		s->busy = false;
+		tracker_drain(S->tracker);
+		s->discard = false;
+		resp = fail_closed(S, s, procs, nprocs, why);
+		free(procs);
+		return resp;
+	}
+
+	/* The invocation's report: what the scan found, per process. */
+	for (size_t i = 0; i < nprocs; i++) {
+		for (size_t k = 0; k < procs[i].written.n; k++)
+			invocation_add_written(inv, procs[i].img->tgid, procs[i].written.r[k].start,
+					       procs[i].written.r[k].end);
+		if (procs[i].untracked)
+			invocation_note(inv, "pid %d: %llu pages written by the invocations before were "
+					"not write-protected (restored at every rewind); they count as "
+					"written", procs[i].img->tgid,
+					(unsigned long long)procs[i].untracked);
+	}
+	plans = json_object_new_array();
+	for (size_t i = 0; i < nprocs; i++) {
+		json_object *pj = plan_to_json(&procs[i].plan);
+
+		pr_debug("session %u: plan %s\n", s->id,
+			 json_object_to_json_string_ext(pj, JSON_C_TO_STRING_PLAIN));
+		json_object_array_add(plans, pj);
+	}
+	/* Our injections' records go; the next invocation starts before anything runs. */
+	tracker_drain(S->tracker);
+	s->discard = false;
+	for (size_t i = 0; i < nkilled; i++)
+		invocation_note(inv, "pid %d was created since the checkpoint: killed", killed[i]);
+	free(killed);
+	invocation_close(inv, rw_now_ns(), target_covers, image_maps, s);
+	if (invocation_find_persisting(inv, watched, &s->watches))
+		invocation_note(inv, "out of memory listing the files that persist");
+	report = invocation_summary_json(inv);
+	session_next_invocation(s);
+	targets_compact(s);
+	for (size_t i = 0; i < nprocs; i++)
+		if (rewind_resume(&procs[i], &st) && !err) {
+			err = -ESRCH;
+			snprintf(why, sizeof(why), "pid %d: a thread died while being released",
+				 procs[i].img->tgid);
+		}
+	s->busy = false;
+	free(procs);
+	if (err) {
+		watch_result_free(&wres);
+		json_object_put(plans);
+		json_object_put(report);
+		return fail_closed(S, s, NULL, 0, why);
+	}
+
+	resp = session_ok(s->id);
+	o = json_object_new_object();
+	json_object_object_add(o, "pages_restored",
+			       json_object_new_int64(st.pages_copied + st.pages_dropped));
+	json_object_object_add(o, "pages_copied", json_object_new_int64(st.pages_copied));
+	json_object_object_add(o, "pages_dropped", json_object_new_int64(st.pages_dropped));
+	json_object_object_add(o, "pages_wholesale", json_object_new_int64(st.pages_wholesale));
+	json_object_object_add(o, "pages_zero_filled", json_object_new_int64(st.pages_zero_filled));
+	json_object_object_add(o, "pages_hot", json_object_new_int64(st.pages_hot));
+	json_object_object_add(o, "threads_exited", json_object_new_int64(st.threads_exited));
+	json_object_object_add(o, "processes_killed", json_object_new_int64(nkilled));
+	json_object_object_add(o, "syscalls_injected", json_object_new_int64(st.injected));
+	json_object_object_add(o, "verified", json_object_new_boolean(verify));
+	{
+		uint64_t v[] = { st.stop_ns, st.kill_ns, st.scan_ns, st.plan_ns, st.layout_ns,
+				 st.copy_ns, st.inject_ns, st.regs_ns, st.rearm_ns, files_ns,
+				 st.verify_ns, st.resume_ns, rw_now_ns() - t0 };
+
+		json_object_object_add(o, "timing_ns", json_ns(names, v, 13));
+	}
+	if (s->watches.n)
+		json_object_object_add(o, "files", watch_result_json(&wres));
+	watch_result_free(&wres);
+	json_object_object_add(o, "plan", plans);
+	json_object_object_add(resp, "rewind", o);
+	json_object_object_add(resp, "report", report);
+	return resp;
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What the rooms of a session share (session.c: slots, attach, status,
+ * detach, dispatch; targets.c: the tracked processes; report_mode.c;
+ * rewind_mode.c). Not for the daemon's other parts: they use session.h.
+ */
+#ifndef RW_SESSION_STATE_H
+#define RW_SESSION_STATE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "hotset.h"
+#include "image.h"
+#include "invocation.h"
+#include "proc.h"
+#include "session.h"
+#include "watch.h"
+
+enum rw_session_state {
+	RW_SESSION_ACTIVE,
+	RW_SESSION_EXITED,	/* every target process is gone */
+	RW_SESSION_FAILED,	/* a rewind could not restore it: nothing more is done */
+};
+
+/* One tracked process. */
+struct rw_target {
+	pid_t tgid;
+	bool alive;
+	struct rw_wp *wp;	/* NULL: not armed, its pages come from fault records only */
+	bool exec_seen;		/* exec replaced the mm: wp is stale, authority must be re-checked */
+	bool excluded;		/* the owner may no longer ptrace it: untracked, never touched again */
+	struct rw_maps maps;	/* layout when the current invocation was closed */
+	struct rw_proc_image *img;	/* rewind mode: its checkpoint, NULL if it is not in one */
+	struct rw_hotset hot;		/* rewind mode: pages left unprotected between rewinds */
+};
+
+struct rw_session {
+	uint32_t id;
+	uid_t owner;
+	pid_t pid;			/* pid mode: the process attached to */
+	char cgroup[PATH_MAX];		/* cgroup mode: its directory */
+	uint64_t cgid;
+	enum rw_session_state state;
+	char why[512];			/* why the state is not ACTIVE */
+	bool rewind_mode;		/* attached without --report */
+	enum rw_on_failure on_failure;
+	bool checkpointed;
+	bool busy;			/* inside checkpoint or rewind: images are in use */
+	bool discard;			/* records now come from our own injected syscalls */
+	pid_t lost;			/* a checkpointed process that exited between rewinds */
+	pid_t *bystanders;		/* pid mode: children that predate the checkpoint, left alone */
+	size_t nbystanders;
+	struct rw_target *targets;
+	size_t ntargets;
+	struct rw_invocation *cur;
+	struct rw_invocation **done;
+	size_t ndone;
+	uint64_t dropped_seen;		/* BPF drop counter at the last mark */
+	uint64_t dropped_total;
+	struct rw_watches watches;	/* --watch trees: rolled back at rewind, scanned for canaries */
+};
+
+/* fanotify tags: which session's which tree. */
+#define WATCH_TAG(id, tree)	((int)((id) * RW_MAX_WATCH + (tree)))
+
+/* {"ok":false,"error":...} */
+json_object *session_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* {"ok":true,"session":id}, for the caller to add fields to. */
+json_object *session_ok(uint32_t id);
+/* Events the BPF side dropped for s since this was last asked. */
+uint64_t session_take_dropped(struct rw_sessions *S, struct rw_session *s);
+/* Close the current invocation's slot and start the next one: 0 or -ENOMEM. */
+int session_next_invocation(struct rw_session *s);
+
+/* targets.c */
+struct rw_target *target_find(struct rw_session *s, pid_t tgid);
+struct rw_target *target_add(struct rw_session *s, pid_t tgid);	/* NULL: ENOMEM */
+void target_disarm(struct rw_target *t);
+void target_drop_image(struct rw_target *t);
+int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_target *t,
+	       char *why, size_t whylen);
+/* invocation_close() callbacks; ctx is the session. */
+bool target_covers(void *ctx, pid_t tgid, uint64_t page);
+const struct rw_maps *target_maps(void *ctx, pid_t tgid);
+void targets_sync_cgroup(struct rw_session *s);
+void targets_compact(struct rw_session *s);
+void targets_on_task_record(struct rw_session *s, const struct rw_task_event *e);
+
+/* report_mode.c */
+json_object *session_mark(struct rw_sessions *S, struct rw_session *s);
+json_object *session_report(struct rw_sessions *S, struct rw_session *s, const char *canary);
+
+/* rewind_mode.c */
+json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s);
+json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify);
+
+#endif /* RW_SESSION_STATE_H */

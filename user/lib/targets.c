@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * A session's targets: the processes it tracks, their write protection and
+ * checkpoint images, cgroup membership, task records, and the writers of
+ * watched trees that fanotify reports.
+ */
+#define LOG_PREFIX "session: "
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/types.h>
+
+#include "auth.h"
+#include "canary.h"
+#include "cgroup.h"
+#include "clock.h"
+#include "fswatch.h"
+#include "invocation.h"
+#include "log.h"
+#include "proc.h"
+#include "rewind.h"
+#include "rewind/events.h"
+#include "session_state.h"
+#include "watch.h"
+#include "wp.h"
+
+struct rw_target *target_find(struct rw_session *s, pid_t tgid)
+{
+	for (size_t i = 0; i < s->ntargets; i++)
+		if (s->targets[i].tgid == tgid)
+			return &s->targets[i];
+	return NULL;
+}
+
+struct rw_target *target_add(struct rw_session *s, pid_t tgid)
+{
+	struct rw_target *t = target_find(s, tgid), *arr;
+
+	if (t)
+		return t;
+	arr = realloc(s->targets, (s->ntargets + 1) * sizeof(*arr));
+	if (!arr)
+		return NULL;
+	s->targets = arr;
+	t = &arr[s->ntargets++];
+	memset(t, 0, sizeof(*t));
+	t->tgid = tgid;
+	t->alive = true;
+	return t;
+}
+
+void target_disarm(struct rw_target *t)
+{
+	wp_close(t->wp);
+	t->wp = NULL;
+	hotset_free(&t->hot);
+}
+
+void target_drop_image(struct rw_target *t)
+{
+	hotset_free(&t->hot);
+	if (t->img) {
+		image_free(t->img);
+		free(t->img);
+		t->img = NULL;
+	}
+}
+
+/*
+ * Arm write protection on every private writable mapping of a target. When
+ * that is impossible (seccomp forbids userfaultfd, another tracer holds the
+ * process), the target stays tracked by faults only and the caller says so.
+ */
+int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_target *t,
+		      char *why, size_t whylen)
+{
+	struct rw_maps maps = { 0 };
+	char denied[256];
+	int err;
+
+	if (t->exec_seen)
+		target_disarm(t);	/* bound to the mm that exec replaced */
+	if (!t->wp) {
+		/*
+		 * Every process is checked before rewindd touches it, not only the
+		 * one attached to: a child may have exec'd a setuid program.
+		 */
+		err = auth_may_attach_pid(s->owner, t->tgid, denied, sizeof(denied));
+		if (err == -EPERM) {
+			t->excluded = true;
+			t->alive = false;
+			tracker_untrack_tgid(S->tracker, t->tgid);
+			snprintf(why, whylen, "pid %d is no longer reachable by uid %u (%.120s): "
+				 "not tracked any more", t->tgid, s->owner, denied);
+			return err;
+		}
+		t->exec_seen = false;
+		/*
+		 * Arming injects userfaultfd(): under a seccomp filter that could be
+		 * answered with SIGSYS or a kill. Never risk the target: count its
+		 * pages from faults instead.
+		 */
+		struct rw_proc_status st;
+
+		if (proc_read_status(t->tgid, &st) || st.seccomp != 0) {
+			snprintf(why, whylen, "pid %d runs under seccomp: write protection not armed "
+				 "(injecting userfaultfd could kill it); pages are counted from "
+				 "first-write faults only", t->tgid);
+			return -EPERM;
+		}
+		err = wp_open(&t->wp, t->tgid);
+		if (err) {
+			snprintf(why, whylen, "write protection unavailable for pid %d (%s): "
+				 "pages are counted from first-write faults only", t->tgid,
+				 strerror(-err));
+			t->wp = NULL;
+			return err;
+		}
+	}
+	err = proc_read_maps(t->tgid, &maps);
+	if (!err) {
+		err = wp_sync(t->wp, &maps);
+		err = err < 0 ? err : 0;
+	}
+	proc_maps_free(&maps);
+	if (err)
+		snprintf(why, whylen, "cannot arm write protection for pid %d: %s", t->tgid,
+			 strerror(-err));
+	return err;
+}
+
+bool target_covers(void *ctx, pid_t tgid, uint64_t page)
+{
+	struct rw_target *t = target_find(ctx, tgid);
+
+	return t && t->alive && t->wp && wp_covers(t->wp, page);
+}
+
+const struct rw_maps *target_maps(void *ctx, pid_t tgid)
+{
+	struct rw_target *t = target_find(ctx, tgid);
+
+	return t && t->alive ? &t->maps : NULL;
+}
+
+/* cgroup mode: processes that joined the cgroup without a fork we saw. */
+void targets_sync_cgroup(struct rw_session *s)
+{
+	pid_t *pids = NULL;
+	size_t n = 0;
+
+	uint64_t id = 0;
+
+	if (!s->cgid)
+		return;
+	/* The path is only a name: make sure it still names the attached cgroup. */
+	if (cgroup_id_of_path(s->cgroup, &id) || id != s->cgid) {
+		invocation_note(s->cur, "%s no longer names the attached cgroup: its members are "
+				"followed by cgroup id only", s->cgroup);
+		return;
+	}
+	if (cgroup_list_procs(s->cgroup, &pids, &n))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!target_find(s, pids[i]) && target_add(s, pids[i]))
+			invocation_note(s->cur, "pid %d joined the cgroup", pids[i]);
+	free(pids);
+}
+
+/* Forget processes that are gone and were not in the checkpoint (killed new ones). */
+void targets_compact(struct rw_session *s)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < s->ntargets; i++) {
+		struct rw_target *t = &s->targets[i];
+
+		if (!t->alive && !t->img && t->tgid != s->pid) {
+			target_disarm(t);
+			proc_maps_free(&t->maps);
+			continue;
+		}
+		s->targets[out++] = *t;
+	}
+	s->ntargets = out;
+}
+
+void targets_on_task_record(struct rw_session *s, const struct rw_task_event *e)
+{
+	struct rw_target *t;
+
+	switch (e->op) {
+	case RW_TASK_NEW_PROCESS:
+		/* Armed at the next mark; until then its pages come from its faults. */
+		target_add(s, e->pid_tgid);
+		break;
+	case RW_TASK_EXIT_PROCESS:
+		t = target_find(s, e->pid_tgid);
+		if (!t)
+			break;
+		t->alive = false;
+		/*
+		 * A checkpointed process is gone: the next rewind must fail. Let go
+		 * of its image now, fds included: holding a dead process's pipes
+		 * would keep its peers from ever seeing EOF.
+		 */
+		if (t->img && !s->busy) {
+			if (!s->lost)
+				s->lost = t->tgid;
+			target_drop_image(t);
+			target_disarm(t);
+		}
+		break;
+	case RW_TASK_EXEC:
+		t = target_find(s, e->pid_tgid);
+		if (t)
+			t->exec_seen = true;
+		break;
+	}
+}
+
+static void on_fswatch(void *ctx, int tag, pid_t pid)
+{
+	struct rw_sessions *S = ctx;
+	struct rw_proc_status ps;
+	struct rw_session *s;
+	uint32_t id;
+	size_t tree;
+
+	if (tag == FSWATCH_ALL_TREES) {
+		for (size_t i = 0; i < RW_MAX_SESSIONS; i++)
+			for (size_t k = 0; S->slot[i] && k < S->slot[i]->watches.n; k++)
+				watches_distrust(&S->slot[i]->watches, k, "fanotify's queue overflowed: "
+						 "changes by anyone may have been missed");
+		return;
+	}
+	id = tag / RW_MAX_WATCH;
+	tree = tag % RW_MAX_WATCH;
+	s = id < RW_MAX_SESSIONS ? S->slot[id] : NULL;
+	if (!s || pid == getpid())
+		return;		/* our own restores */
+	if (pid > 0 && target_find(s, pid))
+		return;		/* the log has it */
+	if (pid > 0 && s->cgid) {
+		targets_sync_cgroup(s);	/* joined the cgroup since we last looked */
+		if (target_find(s, pid))
+			return;
+	}
+	if (pid <= 0)
+		watches_distrust(&s->watches, tree, "a writer rewindd cannot name (outside its pid "
+				 "namespace), or a directory it could not watch, changed it");
+	else
+		watches_distrust(&s->watches, tree, "pid %d (%s), which the session does not track, "
+				 "changed it", pid, proc_read_status(pid, &ps) ? "exited" : ps.name);
+}
+
+void sessions_on_fswatch(struct rw_sessions *S)
+{
+	if (!S->fswatch)
+		return;
+	/* Fork records first: a new child of a target is tracked, not a stranger. */
+	tracker_drain(S->tracker);
+	fswatch_drain(S->fswatch, on_fswatch, S);
+}
+
+int sessions_fswatch_fd(const struct rw_sessions *S)
+{
+	return S->fswatch ? fswatch_fd(S->fswatch) : -1;
+}
