@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * File rollback of watched trees (see fsimage.h).
+ * File rollback of watched trees (see tree_image.h).
  *
  * The manifest is an array of entries in breadth-first order (0 is the
  * root), indexed by relative path in a chained hash table; each directory
@@ -32,9 +32,9 @@
 #include <xxhash.h>
 
 #include "clock.h"
-#include "fsimage.h"
-#include "fsstore.h"
 #include "log.h"
+#include "tree_image.h"
+#include "tree_store.h"
 
 #ifndef SYS_openat2
 #define SYS_openat2		437
