@@ -30,7 +30,16 @@ endif
 
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE $(SAN_FLAGS)
-CPPFLAGS += -Iinclude -Iuser/lib -I$(OUTPUT) -MMD -MP
+# The library's sources are user/lib/*.c and user/lib/<dir>/*.c; every such
+# directory is on the include path, so "name.h" is found wherever it lives.
+LIB_DIRS := $(patsubst %/,%,$(wildcard user/lib/*/))
+CPPFLAGS += -Iinclude -Iuser/lib $(addprefix -I,$(LIB_DIRS)) -I$(OUTPUT) -MMD -MP
+# One flat include namespace: a second header of the same name would be shadowed.
+LIB_HDRS := $(notdir $(wildcard user/lib/*.h user/lib/*/*.h))
+LIB_HDRS_TWICE := $(strip $(foreach h,$(sort $(LIB_HDRS)),$(if $(word 2,$(filter $(h),$(LIB_HDRS))),$(h))))
+ifneq ($(LIB_HDRS_TWICE),)
+$(error headers under user/lib share a name: $(LIB_HDRS_TWICE))
+endif
 LDFLAGS += $(SAN_FLAGS)
 LIBS := $(shell pkg-config --libs libbpf json-c libxxhash 2>/dev/null || echo -lbpf -lelf -lz -ljson-c -lxxhash)
 PROXY_LIBS := $(shell pkg-config --libs libmicrohttpd libzip 2>/dev/null || echo -lmicrohttpd -lzip)
@@ -44,8 +53,9 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(OUTPUT)/bpf/tracker.bpf.o $(filter-out $(OUTPUT)/bpf/tracker.bpf.o,$(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS)))
 SKEL := $(OUTPUT)/tracker.skel.h
 
-LIB_SRCS := $(wildcard user/lib/*.c)
+LIB_SRCS := $(wildcard user/lib/*.c user/lib/*/*.c)
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
+LIB_OBJDIRS := $(patsubst %/,%,$(sort $(dir $(LIB_OBJS))))
 LIB := $(OUTPUT)/librewind.a
 
 BINS := $(OUTPUT)/rewindd $(OUTPUT)/rewindctl
@@ -117,13 +127,16 @@ $(SKEL): $(OUTPUT)/tracker.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name tracker_bpf > $@.tmp && mv $@.tmp $@
 
 # --- user space ------------------------------------------------------------
-$(OUTPUT)/lib/%.o: user/lib/%.c | $(OUTPUT)/lib $(SKEL)
+$(OUTPUT)/lib/%.o: user/lib/%.c | $(SKEL)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
+$(LIB_OBJS): | $(LIB_OBJDIRS)
+
+# Made anew: ar would keep the members of sources since moved or removed.
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
-	$(Q)$(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(OUTPUT)/%.o: user/%.c | $(OUTPUT) $(SKEL)
 	$(call msg,CC,$@)
@@ -236,7 +249,7 @@ uninstall:
 clean:
 	rm -rf $(OUTPUT) build-asan
 
-$(OUTPUT) $(OUTPUT)/bpf $(OUTPUT)/lib $(OUTPUT)/tests/unit $(OUTPUT)/tests/lib $(OUTPUT)/tests/integ $(OUTPUT)/tests/zdtm $(OUTPUT)/tests/leak $(OUTPUT)/bench:
+$(OUTPUT) $(OUTPUT)/bpf $(LIB_OBJDIRS) $(OUTPUT)/tests/unit $(OUTPUT)/tests/lib $(OUTPUT)/tests/integ $(OUTPUT)/tests/zdtm $(OUTPUT)/tests/leak $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
 
--include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d $(OUTPUT)/*/*/*.d)
+-include $(sort $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d $(OUTPUT)/*/*/*.d $(LIB_OBJS:.o=.d)))

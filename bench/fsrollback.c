@@ -35,8 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fsimage.h"
 #include "log.h"
+#include "tree_image.h"
 
 #define KiB		1024ULL
 #define MiB		(1024 * KiB)

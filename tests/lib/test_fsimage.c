@@ -31,8 +31,8 @@
 #include <xxhash.h>
 #include <cmocka.h>
 
-#include "fsimage.h"
 #include "log.h"
+#include "tree_image.h"
 
 #define UID		1234
 #define GID		5678

@@ -28,8 +28,8 @@
 #include <cmocka.h>
 
 #include "child.h"
+#include "fanotify_watch.h"
 #include "fileio.h"
-#include "fswatch.h"
 #include "log.h"
 
 #define TAG_TMP		1

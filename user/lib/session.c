@@ -18,14 +18,14 @@
 #include "canary.h"
 #include "cgroup.h"
 #include "clock.h"
-#include "fswatch.h"
+#include "fanotify_watch.h"
 #include "invocation.h"
 #include "log.h"
 #include "proc.h"
 #include "rewind.h"
 #include "rewind/events.h"
 #include "session_state.h"
-#include "watch.h"
+#include "watched_trees.h"
 #include "wp.h"
 
 /* Rewind sessions keep the reports of this many last invocations (no drift over millions). */

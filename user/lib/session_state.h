@@ -19,7 +19,7 @@
 #include "invocation.h"
 #include "proc.h"
 #include "session.h"
-#include "watch.h"
+#include "watched_trees.h"
 
 enum rw_session_state {
 	RW_SESSION_ACTIVE,

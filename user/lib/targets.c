@@ -22,14 +22,14 @@
 #include "canary.h"
 #include "cgroup.h"
 #include "clock.h"
-#include "fswatch.h"
+#include "fanotify_watch.h"
 #include "invocation.h"
 #include "log.h"
 #include "proc.h"
 #include "rewind.h"
 #include "rewind/events.h"
 #include "session_state.h"
-#include "watch.h"
+#include "watched_trees.h"
 #include "wp.h"
 
 struct rw_target *target_find(struct rw_session *s, pid_t tgid)

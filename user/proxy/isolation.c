@@ -24,11 +24,11 @@
 #include <json-c/json.h>
 
 #include "clock.h"
-#include "fsimage.h"
 #include "isolation.h"
 #include "log.h"
 #include "pidfd.h"
 #include "protocol.h"
+#include "tree_image.h"
 
 /* A rewindd that does not answer within this is treated as failed. */
 #define REWINDD_TIMEOUT_S 120

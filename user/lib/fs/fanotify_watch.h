@@ -27,8 +27,8 @@
  * mounts inside a tree are not entered (changes there are not reported).
  * Not thread-safe: one thread owns a watcher.
  */
-#ifndef RW_FSWATCH_H
-#define RW_FSWATCH_H
+#ifndef RW_FANOTIFY_WATCH_H
+#define RW_FANOTIFY_WATCH_H
 
 #include <stddef.h>
 #include <sys/types.h>
@@ -97,4 +97,4 @@ void fswatch_remove_tree(struct rw_fswatch *w, int tag);
  */
 int fswatch_drain(struct rw_fswatch *w, void (*cb)(void *ctx, int tag, pid_t pid), void *ctx);
 
-#endif /* RW_FSWATCH_H */
+#endif /* RW_FANOTIFY_WATCH_H */

@@ -11,7 +11,7 @@
 
 #include "invocation.h"
 #include "log.h"
-#include "watch.h"
+#include "watched_trees.h"
 
 static bool under(const char *root, const char *path)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * fanotify watcher of directory trees: see fswatch.h.
+ * fanotify watcher of directory trees: see fanotify_watch.h.
  *
  * Every watched directory has an inode mark and an entry in a hash table
  * keyed by its file handle (fsid, type, bytes) as fanotify reports it:
@@ -27,8 +27,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "fanotify_watch.h"
 #include "fileio.h"
-#include "fswatch.h"
 #include "log.h"
 
 #ifndef AT_HANDLE_FID

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * fsimage's content store: a directory outside the watched tree holding
- * one object per captured regular-file inode, named by its number. Objects
- * are reflinked (FICLONE) when the tree and the store share a filesystem
- * that can, else copied; the first "cannot" is remembered so the store
- * stops trying. Not thread-safe.
+ * The content store of a tree image (tree_image.h): a directory outside
+ * the watched tree holding one object per captured regular-file inode,
+ * named by its number. Objects are reflinked (FICLONE) when the tree and
+ * the store share a filesystem that can, else copied; the first "cannot"
+ * is remembered so the store stops trying. Not thread-safe.
  */
-#ifndef RW_FSSTORE_H
-#define RW_FSSTORE_H
+#ifndef RW_TREE_STORE_H
+#define RW_TREE_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -58,4 +58,4 @@ int fsstore_hash_fd(int fd, void *buf, XXH128_hash_t *hash, uint64_t *len);
 
 void fsstore_object_path(const struct fsstore *s, uint64_t id, char *buf, size_t len);
 
-#endif /* RW_FSSTORE_H */
+#endif /* RW_TREE_STORE_H */

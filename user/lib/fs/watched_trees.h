@@ -3,11 +3,12 @@
  * The watched trees of a session (attach --watch DIR): their checkpoint
  * manifests, which of their entries an invocation touched according to the
  * log, their rollback at rewind and their verification. The manifest and
- * content store of one tree are fsimage's; this file decides what to hand
- * it: the touched paths, or the whole tree when the log cannot be trusted.
+ * content store of one tree are its tree image's (tree_image.h); this file
+ * decides what to hand it: the touched paths, or the whole tree when the
+ * log cannot be trusted.
  */
-#ifndef RW_WATCH_H
-#define RW_WATCH_H
+#ifndef RW_WATCHED_TREES_H
+#define RW_WATCHED_TREES_H
 
 #include <limits.h>
 #include <stdbool.h>
@@ -17,7 +18,7 @@
 
 #include <json-c/json.h>
 
-#include "fsimage.h"
+#include "tree_image.h"
 
 struct rw_invocation;
 
@@ -96,4 +97,4 @@ uint64_t watches_store_bytes(const struct rw_watches *w);
 
 json_object *watch_result_json(const struct rw_watch_result *res);
 
-#endif /* RW_WATCH_H */
+#endif /* RW_WATCHED_TREES_H */

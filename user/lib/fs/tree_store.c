@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-#define LOG_PREFIX "fsimage: "
+#define LOG_PREFIX "fsstore: "
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fsstore.h"
 #include "log.h"
+#include "tree_store.h"
 
 #ifndef FICLONE
 #define FICLONE		_IOW(0x94, 9, int)	/* linux/fs.h, which clashes with sys/mount.h */

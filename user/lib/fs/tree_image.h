@@ -51,8 +51,8 @@
  * first entry it cannot restore and fails; a regular file it was creating
  * is removed rather than left half-written.
  */
-#ifndef RW_FSIMAGE_H
-#define RW_FSIMAGE_H
+#ifndef RW_TREE_IMAGE_H
+#define RW_TREE_IMAGE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -145,4 +145,4 @@ struct rw_fs_diffs {
 int fsimage_verify(const struct rw_fsimage *img, struct rw_fs_diffs *d, char *why, size_t whylen);
 void fsimage_diffs_free(struct rw_fs_diffs *d);
 
-#endif /* RW_FSIMAGE_H */
+#endif /* RW_TREE_IMAGE_H */
