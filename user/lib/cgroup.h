@@ -13,7 +13,7 @@
  * wins. 0, -ENOENT if there is none, -ENAMETOOLONG, or -errno reading.
  */
 int cgroup2_mount_point(char *buf, size_t len);
-/* The same from the text of a mounts file (octal escapes such as \040 decoded). */
+/* The same from the text of a mounts file (octal escapes such as \040 decoded); for tests. */
 int cgroup2_parse_mount_point(const char *mounts_text, char *buf, size_t len);
 
 /*
@@ -37,6 +37,7 @@ int cgroup_list_procs(const char *path, pid_t **pids, size_t *n);
  * The cgroup2 directory of process pid: its "0::/path" line of
  * /proc/PID/cgroup joined to the mount point. -ESRCH if there is no such
  * process, -ENOENT if it has no cgroup2 line or cgroup2 is not mounted.
+ * (For tests: the daemon follows cgroups by id.)
  */
 int cgroup_of_pid(pid_t pid, char *buf, size_t len);
 

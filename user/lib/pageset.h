@@ -20,6 +20,7 @@ void pageset_free(struct rw_pageset *s);
 
 /* 1 if page was added, 0 if it was already present, -ENOMEM. */
 int pageset_add(struct rw_pageset *s, uint64_t page);
+/* pageset_has, _count and _clear are for tests. */
 bool pageset_has(const struct rw_pageset *s, uint64_t page);
 size_t pageset_count(const struct rw_pageset *s);
 /* Empty the set, keeping its capacity. */

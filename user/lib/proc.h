@@ -32,7 +32,7 @@ struct rw_maps {
  * Parse maps text into out. out must be zeroed or hold an earlier result:
  * it is emptied first and its buffer reused. Blank lines are skipped.
  * -EINVAL on a malformed line or vmas out of order (out is left empty),
- * -ENOMEM.
+ * -ENOMEM. proc_read_maps' parser, exported for the unit tests.
  */
 int proc_parse_maps(const char *text, struct rw_maps *out);
 /*

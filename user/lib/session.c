@@ -473,7 +473,8 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 	}
 }
 
-int sessions_on_record(void *ctx, const void *data, size_t size)
+/* The tracker's record callback: routes a record to its session. */
+static int sessions_on_record(void *ctx, const void *data, size_t size)
 {
 	const struct rw_event_hdr *h = data;
 	struct rw_sessions *S = ctx;

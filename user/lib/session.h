@@ -52,7 +52,4 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 void sessions_on_fswatch(struct rw_sessions *S);
 int sessions_fswatch_fd(const struct rw_sessions *S);	/* -1: no fanotify */
 
-/* The tracker's record callback: routes a record to its session. */
-int sessions_on_record(void *ctx, const void *data, size_t size);
-
 #endif /* RW_SESSION_H */

@@ -56,8 +56,17 @@ int thread_state_get(pid_t tgid, const struct rw_inject *ij, struct rw_thread_st
 	return 0;
 }
 
-struct user_regs_struct thread_state_restore_regs(const struct rw_thread_state *ts,
-						  const struct user_regs_struct *now)
+/*
+ * The registers to put back into a thread stopped at checkpoint, given the
+ * ones it has now. The kernel restarts an interrupted syscall from them on
+ * resume (orig_rax, rax = -ERESTART*). -ERESTART_RESTARTBLOCK (nanosleep,
+ * clock_nanosleep, poll with a timeout...) restarts through the thread's
+ * *current* restart block: right when the thread sleeps again at the very
+ * same syscall instruction with the same code (an idle worker: it sleeps on),
+ * wrong otherwise, and then, like CRIU, the syscall returns -EINTR.
+ */
+static struct user_regs_struct thread_state_restore_regs(const struct rw_thread_state *ts,
+							 const struct user_regs_struct *now)
 {
 	struct user_regs_struct r = ts->regs;
 	bool same_sleep = now && (long long)now->orig_rax >= 0 &&

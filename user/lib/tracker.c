@@ -220,17 +220,6 @@ int tracker_track_cgroup(struct rw_tracker *t, uint64_t cgid, uint32_t session)
 	return count_cgroups(t);
 }
 
-int tracker_untrack_cgroup(struct rw_tracker *t, uint64_t cgid)
-{
-	__u64 key = cgid;
-
-	if (bpf_map_delete_elem(bpf_map__fd(t->skel->maps.tracked_cgroups), &key) && errno != ENOENT)
-		return -errno;
-	count_cgroups(t);
-	detach_if_idle(t);
-	return 0;
-}
-
 /*
  * Delete every entry whose value starts with this session id (both filter
  * maps' values do). Deleting during a walk restarts it, so find, delete, repeat.

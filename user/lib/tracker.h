@@ -33,7 +33,6 @@ int tracker_drain(struct rw_tracker *t);
 int tracker_track_tgid(struct rw_tracker *t, pid_t tgid, uint32_t session);
 int tracker_untrack_tgid(struct rw_tracker *t, pid_t tgid);
 int tracker_track_cgroup(struct rw_tracker *t, uint64_t cgid, uint32_t session);
-int tracker_untrack_cgroup(struct rw_tracker *t, uint64_t cgid);
 /* Remove every tgid and cgroup entry of a session (including inherited children). */
 int tracker_untrack_session(struct rw_tracker *t, uint32_t session);
 

@@ -57,7 +57,7 @@ int fswatch_fd(const struct rw_fswatch *w);
  * directory made later that cannot be watched is reported as cb(tag, 0).
  */
 void fswatch_set_limit(struct rw_fswatch *w, size_t max_dirs);
-/* Directories watched now, over all trees. */
+/* Directories watched now, over all trees (for tests, as is fswatch_set_limit). */
 size_t fswatch_count(const struct rw_fswatch *w);
 
 /*

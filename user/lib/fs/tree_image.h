@@ -90,7 +90,7 @@ const char *fsimage_root(const struct rw_fsimage *img);
 /* Disk space the store's objects use (st_blocks * 512; reflinked extents count in full). */
 uint64_t fsimage_store_bytes(const struct rw_fsimage *img);
 uint64_t fsimage_nentries(const struct rw_fsimage *img);
-/* abs_path, taken lexically, is the root or under it. */
+/* abs_path, taken lexically, is the root or under it (for tests). */
 bool fsimage_contains(const struct rw_fsimage *img, const char *abs_path);
 
 /*

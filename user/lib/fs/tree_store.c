@@ -25,7 +25,7 @@ static bool unsupported(int err)
 	return err == EOPNOTSUPP || err == ENOTTY || err == EXDEV || err == ENOSYS;
 }
 
-void fsstore_object_path(const struct fsstore *s, uint64_t id, char *buf, size_t len)
+static void fsstore_object_path(const struct fsstore *s, uint64_t id, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/%" PRIu64, s->path, id);
 }

@@ -56,6 +56,4 @@ int fsstore_fill(struct fsstore *s, uint64_t id, uint64_t size, int dst, const c
 /* XXH3-128 of fd's content from offset 0, using buf (FSSTORE_BUF bytes). 0 or -errno. */
 int fsstore_hash_fd(int fd, void *buf, XXH128_hash_t *hash, uint64_t *len);
 
-void fsstore_object_path(const struct fsstore *s, uint64_t id, char *buf, size_t len);
-
 #endif /* RW_TREE_STORE_H */
