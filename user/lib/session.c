@@ -1549,10 +1549,10 @@ static void on_task_record(struct rw_session *s, const struct rw_task_event *e)
 	switch (e->op) {
 	case RW_TASK_NEW_PROCESS:
 		/* Armed at the next mark; until then its pages come from its faults. */
-		add_target(s, e->pid_tgid);
+		add_target(s, e->tgid);
 		break;
 	case RW_TASK_EXIT_PROCESS:
-		t = find_target(s, e->pid_tgid);
+		t = find_target(s, e->tgid);
 		if (!t)
 			break;
 		t->alive = false;
@@ -1569,7 +1569,7 @@ static void on_task_record(struct rw_session *s, const struct rw_task_event *e)
 		}
 		break;
 	case RW_TASK_EXEC:
-		t = find_target(s, e->pid_tgid);
+		t = find_target(s, e->tgid);
 		if (t)
 			t->exec_seen = true;
 		break;
