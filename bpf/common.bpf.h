@@ -145,10 +145,10 @@ static __always_inline int emit_syscall(const struct rw_sys_args *a)
 	return 0;
 }
 
-/* Handlers, one per concern, in memory.bpf.c, tasks.bpf.c, files.bpf.c; each returns 0. */
+/* Handlers, one per concern, in memory.bpf.c, proc_state.bpf.c, files.bpf.c; each returns 0. */
 int rw_memory_syscall(struct rw_sys_args *a);
 int rw_file_syscall(struct rw_sys_args *a);
-int rw_task_syscall(struct rw_sys_args *a);
+int rw_state_syscall(struct rw_sys_args *a);
 
 #define RW_IS_ERR(ret) ((__u64)(ret) >= (__u64)-4095)
 

@@ -44,84 +44,17 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 	a.args[4] = regs->r8;
 	a.args[5] = regs->r9;
 
-	if (nr == RW_NR_mmap) {
+	switch (rw_syscall_class(nr)) {
+	case RW_SC_LAYOUT:
 		rw_memory_syscall(&a);
-		return rw_file_syscall(&a);
-	}
-	switch (nr) {
-	case RW_NR_munmap:
-	case RW_NR_mremap:
-	case RW_NR_mprotect:
-	case RW_NR_pkey_mprotect:
-	case RW_NR_brk:
-	case RW_NR_madvise:
-	case RW_NR_shmat:
-	case RW_NR_shmdt:
-	case RW_NR_remap_file_pages:
-		return rw_memory_syscall(&a);
-	case RW_NR_close:
-	case RW_NR_dup:
-	case RW_NR_dup2:
-	case RW_NR_dup3:
-	case RW_NR_fcntl:
-	case RW_NR_ioctl:
-	case RW_NR_rt_sigaction:
-	case RW_NR_alarm:
-	case RW_NR_setitimer:
-	case RW_NR_timer_create:
-	case RW_NR_timer_settime:
-	case RW_NR_timer_delete:
-	case RW_NR_chdir:
-	case RW_NR_fchdir:
-	case RW_NR_umask:
-		return rw_task_syscall(&a);
-	case RW_NR_write:
-	case RW_NR_pwrite64:
-	case RW_NR_writev:
-	case RW_NR_pwritev:
-	case RW_NR_pwritev2:
-	case RW_NR_open:
-	case RW_NR_openat:
-	case RW_NR_openat2:
-	case RW_NR_creat:
-	case RW_NR_truncate:
-	case RW_NR_ftruncate:
-	case RW_NR_fallocate:
-	case RW_NR_unlink:
-	case RW_NR_unlinkat:
-	case RW_NR_rename:
-	case RW_NR_renameat:
-	case RW_NR_renameat2:
-	case RW_NR_mkdir:
-	case RW_NR_mkdirat:
-	case RW_NR_rmdir:
-	case RW_NR_link:
-	case RW_NR_linkat:
-	case RW_NR_symlink:
-	case RW_NR_symlinkat:
-	case RW_NR_chmod:
-	case RW_NR_fchmod:
-	case RW_NR_fchmodat:
-	case RW_NR_fchmodat2:
-	case RW_NR_chown:
-	case RW_NR_fchown:
-	case RW_NR_lchown:
-	case RW_NR_fchownat:
-	case RW_NR_utime:
-	case RW_NR_utimes:
-	case RW_NR_futimesat:
-	case RW_NR_utimensat:
-	case RW_NR_setxattr:
-	case RW_NR_lsetxattr:
-	case RW_NR_fsetxattr:
-	case RW_NR_removexattr:
-	case RW_NR_lremovexattr:
-	case RW_NR_fremovexattr:
-	case RW_NR_copy_file_range:
-	case RW_NR_sendfile:
-	case RW_NR_splice:
-	case RW_NR_mknod:
-	case RW_NR_mknodat:
+		/* A shared writable file mapping also changes the file. */
+		return nr == RW_NR_mmap ? rw_file_syscall(&a) : 0;
+	case RW_SC_FD:
+	case RW_SC_SIGNAL:
+	case RW_SC_TIMER:
+	case RW_SC_CWD:
+		return rw_state_syscall(&a);
+	case RW_SC_FILE:
 		return rw_file_syscall(&a);
 	}
 	return 0;
@@ -137,7 +70,7 @@ static __always_inline void emit_task(__u32 session, __u32 op, struct task_struc
 		return;
 	e->op = op;
 	e->pid = BPF_CORE_READ(t, pid);
-	e->pid_tgid = BPF_CORE_READ(t, tgid);
+	e->tgid = BPF_CORE_READ(t, tgid);
 	e->parent = parent;
 	BPF_CORE_READ_STR_INTO(&e->comm, t, comm);
 	submit_event(e);

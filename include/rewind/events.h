@@ -25,7 +25,7 @@
 
 enum rw_event_kind {
 	RW_EV_FAULT = 1,	/* a write fault on a user page */
-	RW_EV_SYSCALL = 2,	/* layout, fd, signal, timer, cwd syscalls: raw args + result */
+	RW_EV_SYSCALL = 2,	/* layout, fd, signal, timer, cwd/umask syscalls: raw args + result */
 	RW_EV_FILE = 3,		/* a file-system mutation, with the paths involved */
 	RW_EV_TASK = 4,		/* thread/process creation, exit, exec */
 };
@@ -50,9 +50,13 @@ struct rw_fault_event {
 
 /*
  * RW_EV_SYSCALL: x86_64 syscall number, its six raw arguments and its result,
- * taken at syscall exit. Used for mmap/munmap/mremap/mprotect/pkey_mprotect/
- * brk/madvise, close/dup/dup2/dup3/fcntl(F_DUPFD*), rt_sigaction, setitimer,
- * alarm, timer_create, chdir/fchdir, umask.
+ * taken at syscall exit. Used for the LAYOUT, FD, SIGNAL, TIMER and CWD
+ * classes of rewind/syscalls.h: mmap/munmap/mremap/mprotect/pkey_mprotect/
+ * brk/madvise/shmat/shmdt/remap_file_pages, close/dup/dup2/dup3,
+ * fcntl(F_DUPFD, F_DUPFD_CLOEXEC, F_SETFD, F_SETFL), ioctl(FIONBIO, FIOASYNC),
+ * rt_sigaction, alarm/setitimer/timer_create/timer_settime/timer_delete,
+ * chdir/fchdir, umask. Failed calls are not recorded (brk, alarm and umask
+ * never return an error code: always recorded).
  */
 struct rw_syscall_event {
 	struct rw_event_hdr hdr;
@@ -128,7 +132,7 @@ struct rw_task_event {
 	struct rw_event_hdr hdr;
 	__u32 op;		/* enum rw_task_op */
 	__u32 pid;		/* the new/exiting/exec'ing task (tid) */
-	__u32 pid_tgid;		/* its tgid */
+	__u32 tgid;		/* its tgid */
 	__u32 parent;		/* for NEW_*: the creating task's tid */
 	char comm[RW_COMM_LEN];
 };
@@ -143,5 +147,14 @@ struct rw_tracked {
 #define RW_TRACK_INHERITED	(1u << 0)
 
 /* Value of the tracked_cgroups map (key: __u64 cgroup id) is a __u32 session id. */
+
+/* The layout both sides compile must be the same: no padding, no width drift. */
+_Static_assert(sizeof(struct rw_event_hdr) == 24, "rw_event_hdr layout");
+_Static_assert(sizeof(struct rw_fault_event) == 40, "rw_fault_event layout");
+_Static_assert(sizeof(struct rw_syscall_event) == 88, "rw_syscall_event layout");
+_Static_assert(sizeof(struct rw_file_event) == 72 + 2 * RW_DIR_BUF + 2 * RW_NAME_MAX,
+	       "rw_file_event layout");
+_Static_assert(sizeof(struct rw_task_event) == 40 + RW_COMM_LEN, "rw_task_event layout");
+_Static_assert(sizeof(struct rw_tracked) == 8, "rw_tracked layout");
 
 #endif /* REWIND_EVENTS_H */

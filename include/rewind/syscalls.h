@@ -6,6 +6,10 @@
  * cannot include the host's <asm/unistd_64.h> and Debian 12's copy predates
  * openat2's neighbours such as fchmodat2. tests/unit/test_syscalls.c checks
  * them against the host header.
+ *
+ * Below them, the one list of which syscalls the tracker records and as
+ * what: the BPF dispatcher and user space both read it, so they cannot
+ * disagree. Usable from BPF C and user C alike (no includes, no types).
  */
 #ifndef REWIND_SYSCALLS_H
 #define REWIND_SYSCALLS_H
@@ -95,5 +99,60 @@ enum rw_syscall_nr {
 	RW_NR_pidfd_getfd = 438,
 	RW_NR_fchmodat2 = 452,
 };
+
+/*
+ * What a recorded syscall is about. LAYOUT and the state classes (FD,
+ * SIGNAL, TIMER, CWD) arrive as rw_syscall_event, FILE as rw_file_event.
+ */
+enum rw_syscall_class {
+	RW_SC_NONE = 0,	/* not recorded */
+	RW_SC_LAYOUT,	/* the memory layout (memory.bpf.c); an mmap may add a FILE record */
+	RW_SC_FD,	/* the fd table and fd flags (proc_state.bpf.c) */
+	RW_SC_SIGNAL,	/* signal dispositions (proc_state.bpf.c) */
+	RW_SC_TIMER,	/* alarm, itimers, POSIX timers (proc_state.bpf.c) */
+	RW_SC_CWD,	/* cwd and umask (proc_state.bpf.c) */
+	RW_SC_FILE,	/* file-system mutations (files.bpf.c) */
+};
+
+/* Every recorded syscall and its class: X(name, class) with RW_NR_<name>, RW_SC_<class>. */
+#define RW_TRACKED_SYSCALLS(X)							\
+	X(mmap, LAYOUT) X(munmap, LAYOUT) X(mremap, LAYOUT) X(mprotect, LAYOUT)	\
+	X(pkey_mprotect, LAYOUT) X(brk, LAYOUT) X(madvise, LAYOUT)		\
+	X(shmat, LAYOUT) X(shmdt, LAYOUT) X(remap_file_pages, LAYOUT)		\
+	X(close, FD) X(dup, FD) X(dup2, FD) X(dup3, FD) X(fcntl, FD) X(ioctl, FD) \
+	X(rt_sigaction, SIGNAL)							\
+	X(alarm, TIMER) X(setitimer, TIMER) X(timer_create, TIMER)		\
+	X(timer_settime, TIMER) X(timer_delete, TIMER)				\
+	X(chdir, CWD) X(fchdir, CWD) X(umask, CWD)				\
+	X(write, FILE) X(pwrite64, FILE) X(writev, FILE) X(pwritev, FILE)	\
+	X(pwritev2, FILE) X(open, FILE) X(openat, FILE) X(openat2, FILE)	\
+	X(creat, FILE) X(truncate, FILE) X(ftruncate, FILE) X(fallocate, FILE)	\
+	X(unlink, FILE) X(unlinkat, FILE) X(rename, FILE) X(renameat, FILE)	\
+	X(renameat2, FILE) X(mkdir, FILE) X(mkdirat, FILE) X(rmdir, FILE)	\
+	X(link, FILE) X(linkat, FILE) X(symlink, FILE) X(symlinkat, FILE)	\
+	X(chmod, FILE) X(fchmod, FILE) X(fchmodat, FILE) X(fchmodat2, FILE)	\
+	X(chown, FILE) X(fchown, FILE) X(lchown, FILE) X(fchownat, FILE)	\
+	X(utime, FILE) X(utimes, FILE) X(futimesat, FILE) X(utimensat, FILE)	\
+	X(setxattr, FILE) X(lsetxattr, FILE) X(fsetxattr, FILE)		\
+	X(removexattr, FILE) X(lremovexattr, FILE) X(fremovexattr, FILE)	\
+	X(copy_file_range, FILE) X(sendfile, FILE) X(splice, FILE)		\
+	X(mknod, FILE) X(mknodat, FILE)
+
+/* enum rw_syscall_class of an x86_64 syscall number. */
+static inline int rw_syscall_class(unsigned int nr)
+{
+	switch (nr) {
+#define RW_SC_CASE(name, class) case RW_NR_##name: return RW_SC_##class;
+	RW_TRACKED_SYSCALLS(RW_SC_CASE)
+#undef RW_SC_CASE
+	}
+	return RW_SC_NONE;
+}
+
+/* The per-process state classes, recorded raw by proc_state.bpf.c. */
+static inline int rw_syscall_class_is_state(int class)
+{
+	return class >= RW_SC_FD && class <= RW_SC_CWD;
+}
 
 #endif /* REWIND_SYSCALLS_H */

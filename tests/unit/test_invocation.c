@@ -281,7 +281,7 @@ static void layout_and_tasks(void **state)
 				      .nr = RW_NR_mmap, .args = { 0, 20480, 3, 0x22, (uint64_t)-1, 0 },
 				      .ret = 0x7f0000000000 };
 	struct rw_task_event t = { .hdr = { .kind = RW_EV_TASK, .session = 1, .tgid = TGID, .tid = TGID },
-				   .op = RW_TASK_NEW_THREAD, .pid = 101, .pid_tgid = TGID, .comm = "worker" };
+				   .op = RW_TASK_NEW_THREAD, .pid = 101, .tgid = TGID, .comm = "worker" };
 	json_object *j, *l;
 
 	invocation_add_record(inv, &s, sizeof(s));

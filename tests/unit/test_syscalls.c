@@ -51,11 +51,45 @@ static void names(void **state)
 	assert_false(syscall_is_layout(__NR_close));
 }
 
+/* The one classification the BPF dispatcher and user space share. */
+static void classes(void **state)
+{
+	static const unsigned int layout[] = {
+		__NR_mmap, __NR_munmap, __NR_mremap, __NR_mprotect, __NR_pkey_mprotect, __NR_brk,
+		__NR_madvise, __NR_shmat, __NR_shmdt, __NR_remap_file_pages,
+	};
+	unsigned int nrecorded = 0;
+
+	for (size_t i = 0; i < sizeof(layout) / sizeof(layout[0]); i++) {
+		assert_int_equal(rw_syscall_class(layout[i]), RW_SC_LAYOUT);
+		assert_true(syscall_is_layout(layout[i]));
+	}
+	assert_int_equal(rw_syscall_class(__NR_close), RW_SC_FD);
+	assert_int_equal(rw_syscall_class(__NR_ioctl), RW_SC_FD);
+	assert_int_equal(rw_syscall_class(__NR_rt_sigaction), RW_SC_SIGNAL);
+	assert_int_equal(rw_syscall_class(__NR_timer_settime), RW_SC_TIMER);
+	assert_int_equal(rw_syscall_class(__NR_umask), RW_SC_CWD);
+	assert_int_equal(rw_syscall_class(__NR_openat), RW_SC_FILE);
+	assert_int_equal(rw_syscall_class(__NR_mknodat), RW_SC_FILE);
+	assert_int_equal(rw_syscall_class(__NR_getpid), RW_SC_NONE);
+	assert_int_equal(rw_syscall_class(__NR_timer_gettime), RW_SC_NONE);
+	assert_true(rw_syscall_class_is_state(rw_syscall_class(__NR_fchdir)));
+	assert_false(rw_syscall_class_is_state(rw_syscall_class(__NR_mmap)));
+	assert_false(rw_syscall_class_is_state(rw_syscall_class(__NR_write)));
+	/* Reports name exactly the recorded syscalls. */
+	for (unsigned int nr = 0; nr < 1024; nr++) {
+		assert_int_equal(syscall_name(nr) != NULL, rw_syscall_class(nr) != RW_SC_NONE);
+		nrecorded += rw_syscall_class(nr) != RW_SC_NONE;
+	}
+	assert_int_equal(nrecorded, 72);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(numbers_match_host),
 		cmocka_unit_test(names),
+		cmocka_unit_test(classes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

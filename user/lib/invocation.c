@@ -173,7 +173,7 @@ static int add_task(struct rw_invocation *inv, const struct rw_task_event *e)
 		return -ENOMEM;
 	r->op = e->op;
 	r->pid = e->pid;
-	r->tgid = e->pid_tgid;
+	r->tgid = e->tgid;
 	r->parent = e->parent;
 	memcpy(r->comm, e->comm, sizeof(r->comm));
 	r->comm[sizeof(r->comm) - 1] = '\0';

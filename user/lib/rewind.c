@@ -148,23 +148,18 @@ int rewind_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplet
 
 		if (r->tgid != tgid)
 			continue;
-		switch (r->nr) {
-		case RW_NR_rt_sigaction:
-			if (r->args[0] >= 1 && r->args[0] <= 64)
+		switch (rw_syscall_class(r->nr)) {
+		case RW_SC_SIGNAL:
+			if (r->nr == RW_NR_rt_sigaction && r->args[0] >= 1 && r->args[0] <= 64)
 				out->sigactions_called |= 1ULL << (r->args[0] - 1);
 			break;
-		case RW_NR_alarm:
-		case RW_NR_setitimer:
-		case RW_NR_timer_create:
-		case RW_NR_timer_settime:
-		case RW_NR_timer_delete:
+		case RW_SC_TIMER:
 			out->timers_called = true;
 			break;
-		case RW_NR_dup2:
-		case RW_NR_dup3:
-		case RW_NR_fcntl:
-		case RW_NR_ioctl:
-			out->fd_flags_changed = true;
+		case RW_SC_FD:
+			/* close and dup only drop or add an fd; the others may change one's flags */
+			if (r->nr != RW_NR_close && r->nr != RW_NR_dup)
+				out->fd_flags_changed = true;
 			break;
 		}
 	}

@@ -7,19 +7,9 @@
 #include "rewind/syscalls.h"
 #include "sysnames.h"
 
-#define NR(name) [RW_NR_##name] = #name
+#define NR(name, class) [RW_NR_##name] = #name,
 static const char *const syscall_names[] = {
-	NR(write), NR(open), NR(close), NR(mmap), NR(mprotect), NR(munmap), NR(brk), NR(ioctl),
-	NR(rt_sigaction), NR(pwrite64), NR(writev), NR(mremap), NR(madvise), NR(dup),
-	NR(dup2), NR(alarm), NR(setitimer), NR(sendfile), NR(fcntl), NR(truncate),
-	NR(ftruncate), NR(chdir), NR(fchdir), NR(rename), NR(mkdir), NR(rmdir), NR(creat),
-	NR(link), NR(unlink), NR(symlink), NR(chmod), NR(fchmod), NR(chown), NR(fchown),
-	NR(lchown), NR(umask), NR(utime), NR(mknod), NR(setxattr), NR(lsetxattr),
-	NR(fsetxattr), NR(removexattr), NR(lremovexattr), NR(fremovexattr),
-	NR(timer_create), NR(shmat), NR(shmdt), NR(remap_file_pages), NR(timer_settime), NR(timer_delete), NR(utimes), NR(openat), NR(mkdirat), NR(mknodat), NR(fchownat),
-	NR(futimesat), NR(unlinkat), NR(renameat), NR(linkat), NR(symlinkat), NR(fchmodat),
-	NR(splice), NR(utimensat), NR(fallocate), NR(dup3), NR(pwritev), NR(renameat2),
-	NR(copy_file_range), NR(pwritev2), NR(pkey_mprotect), NR(openat2), NR(fchmodat2),
+	RW_TRACKED_SYSCALLS(NR)
 };
 #undef NR
 
@@ -59,13 +49,7 @@ const char *task_op_name(uint32_t op)
 
 int syscall_is_layout(uint32_t nr)
 {
-	switch (nr) {
-	case RW_NR_mmap: case RW_NR_munmap: case RW_NR_mremap: case RW_NR_mprotect:
-	case RW_NR_pkey_mprotect: case RW_NR_brk: case RW_NR_madvise: case RW_NR_shmat:
-	case RW_NR_shmdt: case RW_NR_remap_file_pages:
-		return 1;
-	}
-	return 0;
+	return rw_syscall_class(nr) == RW_SC_LAYOUT;
 }
 
 int syscall_report_args(uint32_t nr)

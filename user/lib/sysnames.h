@@ -11,7 +11,7 @@ const char *syscall_name(uint32_t nr);
 const char *file_op_name(uint32_t op);
 /* "new_thread", "new_process", "exit_thread", "exit_process", "exec"; "?" if unknown. */
 const char *task_op_name(uint32_t op);
-/* True for mmap, munmap, mremap, mprotect, pkey_mprotect, brk, madvise. */
+/* True for the layout calls (RW_SC_LAYOUT in rewind/syscalls.h). */
 int syscall_is_layout(uint32_t nr);
 /* How many leading arguments of a process-state syscall mean something in a report (not pointers). */
 int syscall_report_args(uint32_t nr);

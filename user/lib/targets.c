@@ -200,10 +200,10 @@ void targets_on_task_record(struct rw_session *s, const struct rw_task_event *e)
 	switch (e->op) {
 	case RW_TASK_NEW_PROCESS:
 		/* Armed at the next mark; until then its pages come from its faults. */
-		target_add(s, e->pid_tgid);
+		target_add(s, e->tgid);
 		break;
 	case RW_TASK_EXIT_PROCESS:
-		t = target_find(s, e->pid_tgid);
+		t = target_find(s, e->tgid);
 		if (!t)
 			break;
 		t->alive = false;
@@ -220,7 +220,7 @@ void targets_on_task_record(struct rw_session *s, const struct rw_task_event *e)
 		}
 		break;
 	case RW_TASK_EXEC:
-		t = target_find(s, e->pid_tgid);
+		t = target_find(s, e->tgid);
 		if (t)
 			t->exec_seen = true;
 		break;

@@ -2,9 +2,10 @@
 /*
  * Per-process state the rewind engine must undo beyond memory: fds (close,
  * dup family, fcntl F_DUPFD / F_SETFD / F_SETFL, ioctl FIONBIO / FIOASYNC),
- * signal dispositions, timers
- * (alarm, setitimer, timer_create / settime / delete), cwd and umask.
- * Recorded raw (number, arguments, result); user space interprets them.
+ * signal dispositions, timers (alarm, setitimer, timer_create / settime /
+ * delete), cwd and umask: the FD, SIGNAL, TIMER and CWD classes of
+ * rewind/syscalls.h. Recorded raw (number, arguments, result); user space
+ * interprets them. Task records (fork, exit, exec) come from tracker.bpf.c.
  */
 #include "common.bpf.h"
 
@@ -15,7 +16,7 @@
 #define FIONBIO			0x5421
 #define FIOASYNC		0x5452
 
-__noinline int rw_task_syscall(struct rw_sys_args *a)
+__noinline int rw_state_syscall(struct rw_sys_args *a)
 {
 	if (!a)
 		return 0;
