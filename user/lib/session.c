@@ -497,18 +497,14 @@ static void sync_cgroup_targets(struct rw_session *s)
 	free(pids);
 }
 
-struct scan_ctx {
-	struct rw_invocation *inv;
-	pid_t tgid;
-	int err;
-};
-
-static void on_written(void *ctx, uint64_t start, uint64_t end)
+/* What a scan found, into the invocation's written pages of tgid. */
+static int add_written(struct rw_invocation *inv, pid_t tgid, const struct rw_ranges *w)
 {
-	struct scan_ctx *c = ctx;
+	int err = 0;
 
-	if (!c->err)
-		c->err = invocation_add_written(c->inv, c->tgid, start, end);
+	for (size_t i = 0; i < w->n && !err; i++)
+		err = invocation_add_written(inv, tgid, w->r[i].start, w->r[i].end);
+	return err;
 }
 
 /*
@@ -545,7 +541,8 @@ static json_object *do_mark(struct rw_sessions *S, struct rw_session *s)
 
 	for (size_t i = 0; i < s->ntargets; i++) {
 		struct rw_target *t = &s->targets[i];
-		struct scan_ctx c = { .inv = inv, .tgid = t->tgid };
+		struct rw_ranges written = { 0 };
+		struct rw_ranges_collect c = { .ranges = &written };
 
 		proc_maps_free(&t->maps);
 		if (!t->alive)
@@ -565,12 +562,13 @@ static json_object *do_mark(struct rw_sessions *S, struct rw_session *s)
 			continue;
 		}
 		/* Coverage as the kernel has it now: layout changes drop registrations. */
-		if (wp_scan(t->wp, true, on_written, &c) < 0 || c.err ||
-		    wp_refresh(t->wp, &t->maps)) {
+		if (wp_scan(t->wp, true, ranges_collect, &c) < 0 || c.err ||
+		    add_written(inv, t->tgid, &written) || wp_refresh(t->wp, &t->maps)) {
 			invocation_note(inv, "pid %d: write-protection scan failed; pages from faults "
 					"only", t->tgid);
 			target_disarm(t);
 		}
+		ranges_free(&written);
 	}
 	err = invocation_close(inv, rw_now_ns(), target_covers, target_maps, s);
 	if (err)
@@ -964,6 +962,7 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	struct rw_fs_stats fst = { 0 };
 	size_t nprocs = 0, nthreads = 0;
 	json_object *resp, *o, *warnings;
+	const char *what = "checkpoint";
 	char why[512];
 	int err;
 
@@ -974,7 +973,6 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		return error_response("session %u: %s", s->id, s->why);
 	tracker_drain(S->tracker);
 	sync_cgroup_targets(s);
-	s->lost = 0;	/* a new checkpoint forgets the old one's losses */
 
 	/* Refuse up front what could not be rewound safely. */
 	for (size_t i = 0; i < s->ntargets; i++) {
@@ -1010,6 +1008,8 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		s->cur = fresh;
 	}
 	warnings = json_object_new_array();
+	/* From here on the old checkpoint is dropped: every failure goes to fail. */
+	s->lost = 0;	/* a new checkpoint forgets the old one's losses */
 	s->busy = true;
 	for (size_t i = 0; i < s->ntargets; i++) {
 		struct rw_target *t = &s->targets[i];
@@ -1025,15 +1025,9 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		if (err) {
 			free(t->img);
 			t->img = NULL;
-			for (size_t k = 0; k < s->ntargets; k++)
-				target_drop_image(&s->targets[k]);
-			s->checkpointed = false;
-			s->busy = false;
-			json_object_put(warnings);
 			if (err == -ENOMEM)
 				snprintf(why, sizeof(why), "out of memory");
-			return error_response("session %u: checkpoint failed: %s (the processes run on "
-					      "as they were; no checkpoint is held)", s->id, why);
+			goto fail;
 		}
 		if (!t->wp) {
 			snprintf(why, sizeof(why), "pid %d: write protection unavailable: every rewind "
@@ -1084,14 +1078,8 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 			free(mapped[i]);
 		free(mapped);
 		if (err) {
-			for (size_t k = 0; k < s->ntargets; k++)
-				target_drop_image(&s->targets[k]);
-			s->checkpointed = false;
-			s->busy = false;
-			json_object_put(warnings);
-			return error_response("session %u: checkpoint of the watched trees failed: %s "
-					      "(the processes run on as they were; no checkpoint is "
-					      "held)", s->id, why);
+			what = "checkpoint of the watched trees";
+			goto fail;
 		}
 	}
 	s->busy = false;
@@ -1131,6 +1119,15 @@ static json_object *do_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	json_object_object_add(resp, "checkpoint", o);
 	json_object_object_add(resp, "warnings", warnings);
 	return resp;
+
+fail:
+	for (size_t k = 0; k < s->ntargets; k++)
+		target_drop_image(&s->targets[k]);
+	s->checkpointed = false;
+	s->busy = false;
+	json_object_put(warnings);
+	return error_response("session %u: %s failed: %s (the processes run on as they were; no "
+			      "checkpoint is held)", s->id, what, why);
 }
 
 /*
@@ -1270,10 +1267,13 @@ static json_object *do_rewind(struct rw_sessions *S, struct rw_session *s, bool 
 				(unsigned long long)inv->dropped);
 	sync_cgroup_targets(s);
 
+	/* Out of memory: nothing is stopped yet, but the invocation cannot be undone. */
 	procs = calloc(s->ntargets ? s->ntargets : 1, sizeof(*procs));
-	if (!procs)
-		return error_response("out of memory");
-	for (size_t i = 0; i < s->ntargets; i++) {
+	if (!procs) {
+		err = -ENOMEM;
+		snprintf(why, sizeof(why), "out of memory");
+	}
+	for (size_t i = 0; i < s->ntargets && !err; i++) {
 		if (!s->targets[i].img)
 			continue;
 		procs[nprocs].img = s->targets[i].img;
