@@ -160,6 +160,9 @@ $(OUTPUT)/tests/lib/%: tests/lib/%.c $(LIB) | $(OUTPUT)/tests/lib
 	$(call msg,CC-TEST,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LIBS) $(CMOCKA_LIBS) -o $@
 
+# Allocation failures: the library's allocations go through the test's wrappers.
+$(OUTPUT)/tests/lib/test_oom: LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+
 # Test programs are targets, not linked against the engine; -O0 keeps their
 # memory accesses exactly as written.
 $(OUTPUT)/tests/integ/%: tests/integ/%.c tests/integ/handshake.h | $(OUTPUT)/tests/integ

@@ -147,7 +147,13 @@ static int wait_stop(struct rw_inject *ij, int *status)
 			break;
 		if (err == EINTR) {
 			if (thread_dying(ij->tid)) {
-				/* Still ours to reap: inject_release does, leader last. */
+				/*
+				 * Exited between the tick and our look: its exit event is
+				 * ours, else the traced zombie stays in /proc/PID/task.
+				 */
+				if (waitpid(ij->tid, status, __WALL | WNOHANG) == ij->tid)
+					break;
+				/* A zombie leader waits for its threads: inject_release reaps it last. */
 				pr_debug("thread %d: dying while traced\n", ij->tid);
 				return -ESRCH;
 			}

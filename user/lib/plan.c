@@ -38,6 +38,14 @@ int ranges_add(struct rw_ranges *l, uint64_t start, uint64_t end)
 	return 0;
 }
 
+void ranges_collect(void *c, uint64_t start, uint64_t end)
+{
+	struct rw_ranges_collect *rc = c;
+
+	if (!rc->err)
+		rc->err = ranges_add(rc->ranges, start, end);
+}
+
 static int cmp_range(const void *a, const void *b)
 {
 	const struct rw_range *x = a, *y = b;

@@ -129,6 +129,16 @@ struct rw_ranges {
 int ranges_add(struct rw_ranges *l, uint64_t start, uint64_t end);	/* any order; merges */
 void ranges_normalize(struct rw_ranges *l);				/* sort + merge */
 void ranges_free(struct rw_ranges *l);
+/*
+ * A wp_scan() callback (wp_region_cb) adding each region to c->ranges. A
+ * scan cannot be stopped: the first error is kept in c->err, and a list
+ * with a region missing must fail its caller (a written page not copied).
+ */
+struct rw_ranges_collect {
+	struct rw_ranges *ranges;
+	int err;
+};
+void ranges_collect(void *c, uint64_t start, uint64_t end);
 /* The parts of sorted, disjoint a inside and outside sorted, disjoint b (either may be NULL). */
 int ranges_split(const struct rw_range *a, size_t na, const struct rw_range *b, size_t nb,
 		 struct rw_ranges *inside, struct rw_ranges *outside);

@@ -28,18 +28,14 @@
 #include "watched_trees.h"
 #include "wp.h"
 
-struct scan_ctx {
-	struct rw_invocation *inv;
-	pid_t tgid;
-	int err;
-};
-
-static void on_written(void *ctx, uint64_t start, uint64_t end)
+/* What a scan found, into the invocation's written pages of tgid. */
+static int add_written(struct rw_invocation *inv, pid_t tgid, const struct rw_ranges *w)
 {
-	struct scan_ctx *c = ctx;
+	int err = 0;
 
-	if (!c->err)
-		c->err = invocation_add_written(c->inv, c->tgid, start, end);
+	for (size_t i = 0; i < w->n && !err; i++)
+		err = invocation_add_written(inv, tgid, w->r[i].start, w->r[i].end);
+	return err;
 }
 
 /*
@@ -72,7 +68,8 @@ json_object *session_mark(struct rw_sessions *S, struct rw_session *s)
 
 	for (size_t i = 0; i < s->ntargets; i++) {
 		struct rw_target *t = &s->targets[i];
-		struct scan_ctx c = { .inv = inv, .tgid = t->tgid };
+		struct rw_ranges written = { 0 };
+		struct rw_ranges_collect c = { .ranges = &written };
 
 		proc_maps_free(&t->maps);
 		if (!t->alive)
@@ -92,12 +89,13 @@ json_object *session_mark(struct rw_sessions *S, struct rw_session *s)
 			continue;
 		}
 		/* Coverage as the kernel has it now: layout changes drop registrations. */
-		if (wp_scan(t->wp, true, on_written, &c) < 0 || c.err ||
-		    wp_refresh(t->wp, &t->maps)) {
+		if (wp_scan(t->wp, true, ranges_collect, &c) < 0 || c.err ||
+		    add_written(inv, t->tgid, &written) || wp_refresh(t->wp, &t->maps)) {
 			invocation_note(inv, "pid %d: write-protection scan failed; pages from faults "
 					"only", t->tgid);
 			target_disarm(t);
 		}
+		ranges_free(&written);
 	}
 	err = invocation_close(inv, rw_now_ns(), target_covers, target_maps, s);
 	if (err)

@@ -205,11 +205,6 @@ int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, 
 	return 0;
 }
 
-static void on_written(void *ctx, uint64_t start, uint64_t end)
-{
-	ranges_add(ctx, start, end);	/* ENOMEM: caught by the count check below */
-}
-
 /* Where the image's checkpoint threads can be injected through: one the plan keeps. */
 static struct rw_inject *injector(struct rw_rewinding *rw)
 {
@@ -328,29 +323,37 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	uint64_t t = rw_now_ns(), t1;
 
 	if (rw->wp) {
-		long n = wp_scan(rw->wp, false, on_written, &rw->written);
+		struct rw_ranges_collect c = { .ranges = &rw->written };
+		long n = wp_scan(rw->wp, false, ranges_collect, &c);
 
 		if (n < 0) {
 			pr_warn("pid %d: write-protection scan failed (%s): restoring all of its "
 				"private memory\n", img->tgid, strerror(-n));
 			rw->wp = NULL;	/* the caller closes it: coverage unknown */
+		} else {
+			err = c.err;	/* a written page missing from the list would not be copied */
 		}
 	}
-	if (rw->wp) {
+	if (rw->wp && !err) {
 		uint64_t a, e;
 		size_t ncov = wp_covered(rw->wp, SIZE_MAX, &a, &e);
 
-		for (size_t i = 0; i < ncov; i++) {
+		for (size_t i = 0; i < ncov && !err; i++) {
 			wp_covered(rw->wp, i, &a, &e);
-			ranges_add(&covered, a, e);
+			err = ranges_add(&covered, a, e);
 		}
 	}
-	for (size_t i = 0; i < facts->faulted.n; i++)
-		ranges_add(&rw->written, facts->faulted.r[i].start, facts->faulted.r[i].end);
+	for (size_t i = 0; i < facts->faulted.n && !err; i++)
+		err = ranges_add(&rw->written, facts->faulted.r[i].start, facts->faulted.r[i].end);
 	ranges_normalize(&rw->written);
 	t1 = rw_now_ns();
 	st->scan_ns += t1 - t;
 	t = t1;
+	if (err) {
+		err = rw_why(why, whylen, err, "pid %d: listing the pages written since the checkpoint",
+			     img->tgid);
+		goto out;
+	}
 
 	/*
 	 * Reading /proc costs more than the rest of a small rewind: skip what

@@ -125,6 +125,7 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	struct rw_fs_stats fst = { 0 };
 	size_t nprocs = 0, nthreads = 0;
 	json_object *resp, *o, *warnings;
+	const char *what = "checkpoint";
 	char why[512];
 	int err;
 
@@ -135,7 +136,6 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		return session_error("session %u: %s", s->id, s->why);
 	tracker_drain(S->tracker);
 	targets_sync_cgroup(s);
-	s->lost = 0;	/* a new checkpoint forgets the old one's losses */
 
 	/* Refuse up front what could not be rewound safely. */
 	for (size_t i = 0; i < s->ntargets; i++) {
@@ -171,6 +171,8 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		s->cur = fresh;
 	}
 	warnings = json_object_new_array();
+	/* From here on the old checkpoint is dropped: every failure goes to fail. */
+	s->lost = 0;	/* a new checkpoint forgets the old one's losses */
 	s->busy = true;
 	for (size_t i = 0; i < s->ntargets; i++) {
 		struct rw_target *t = &s->targets[i];
@@ -186,15 +188,9 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		if (err) {
 			free(t->img);
 			t->img = NULL;
-			for (size_t k = 0; k < s->ntargets; k++)
-				target_drop_image(&s->targets[k]);
-			s->checkpointed = false;
-			s->busy = false;
-			json_object_put(warnings);
 			if (err == -ENOMEM)
 				snprintf(why, sizeof(why), "out of memory");
-			return session_error("session %u: checkpoint failed: %s (the processes run on "
-					      "as they were; no checkpoint is held)", s->id, why);
+			goto fail;
 		}
 		if (!t->wp) {
 			snprintf(why, sizeof(why), "pid %d: write protection unavailable: every rewind "
@@ -245,14 +241,8 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 			free(mapped[i]);
 		free(mapped);
 		if (err) {
-			for (size_t k = 0; k < s->ntargets; k++)
-				target_drop_image(&s->targets[k]);
-			s->checkpointed = false;
-			s->busy = false;
-			json_object_put(warnings);
-			return session_error("session %u: checkpoint of the watched trees failed: %s "
-					      "(the processes run on as they were; no checkpoint is "
-					      "held)", s->id, why);
+			what = "checkpoint of the watched trees";
+			goto fail;
 		}
 	}
 	s->busy = false;
@@ -290,6 +280,15 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	json_object_object_add(resp, "checkpoint", o);
 	json_object_object_add(resp, "warnings", warnings);
 	return resp;
+
+fail:
+	for (size_t k = 0; k < s->ntargets; k++)
+		target_drop_image(&s->targets[k]);
+	s->checkpointed = false;
+	s->busy = false;
+	json_object_put(warnings);
+	return session_error("session %u: %s failed: %s (the processes run on as they were; no "
+			      "checkpoint is held)", s->id, what, why);
 }
 
 /*
@@ -426,10 +425,13 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 				(unsigned long long)inv->dropped);
 	targets_sync_cgroup(s);
 
+	/* Out of memory: nothing is stopped yet, but the invocation cannot be undone. */
 	procs = calloc(s->ntargets ? s->ntargets : 1, sizeof(*procs));
-	if (!procs)
-		return session_error("out of memory");
-	for (size_t i = 0; i < s->ntargets; i++) {
+	if (!procs) {
+		err = -ENOMEM;
+		snprintf(why, sizeof(why), "out of memory");
+	}
+	for (size_t i = 0; i < s->ntargets && !err; i++) {
 		if (!s->targets[i].img)
 			continue;
 		procs[nprocs].img = s->targets[i].img;
