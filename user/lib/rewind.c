@@ -449,9 +449,9 @@ static int register_new(struct rw_rewinding *rw)
 
 /*
  * Whether the layout step can have left private writable memory that is not
- * registered: a mapping made, the break moved, armed memory unmapped, or
- * memory whose registration an invocation dropped (mmap MAP_FIXED over it)
- * (its registration gone with it). Unmapping what the invocation mapped and
+ * registered: a mapping made, the break moved, armed memory unmapped (its
+ * registration gone with it), or memory whose registration the invocation
+ * dropped (mmap MAP_FIXED over it: the scan or a re-arm found it). Unmapping what the invocation mapped and
  * mprotect (registration survives a split) change nothing: no need to read
  * the maps again.
  */
