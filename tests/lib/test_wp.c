@@ -583,6 +583,44 @@ static void replaced_and_split(void **state)
 	free(rg.r);
 }
 
+/*
+ * Re-protecting after a restore, over a range part of which lost its
+ * registration since it was learnt (mmap MAP_FIXED over it): the registered
+ * parts are protected, the rest is forgotten until the next sync (the
+ * kernel answers ENOENT for the whole range: a rewind used to fail on it).
+ */
+static void protect_lost_part(void **state)
+{
+	struct fx *f = *state;
+	struct regions rg = { 0 };
+	uint64_t base = f->rd.region;
+	struct cmd c = { .op = OP_MAP_FIXED, .addr = base + 8 * PAGE, .len = 8 * PAGE };
+
+	write_pages(f, base, (uint32_t[]){ 3, 20 }, 2);
+	assert_int_equal(command(f, &c).addr[0], base + 8 * PAGE);
+	assert_true(wp_covers(f->wp, base + 8 * PAGE));	/* not known yet */
+	assert_false(wp_unsynced(f->wp));
+	assert_int_equal(wp_protect(f->wp, base, base + REGION_PAGES * PAGE), 0);
+	assert_false(wp_covers(f->wp, base + 8 * PAGE));
+	assert_false(wp_covers(f->wp, base + 15 * PAGE));
+	assert_true(wp_covers(f->wp, base + 7 * PAGE));
+	assert_true(wp_covers(f->wp, base + 16 * PAGE));
+	assert_true(wp_unsynced(f->wp));
+	/* 3 and 20 protected again, on both sides of the lost part; 9 is not covered. */
+	write_pages(f, base, (uint32_t[]){ 9, 40 }, 2);
+	scan(f, true, &rg);
+	expect_pages(&rg, base, REGION_PAGES, (uint32_t[]){ 40 }, 1);
+
+	sync_maps(f, NULL);
+	assert_false(wp_unsynced(f->wp));
+	for (int i = 0; i < REGION_PAGES; i++)
+		assert_true(wp_covers(f->wp, base + i * PAGE));
+	write_pages(f, base, (uint32_t[]){ 10 }, 1);
+	scan(f, true, &rg);
+	expect_pages(&rg, base, REGION_PAGES, (uint32_t[]){ 10 }, 1);
+	free(rg.r);
+}
+
 static void register_unregister(void **state)
 {
 	struct fx *f = *state;
@@ -1039,6 +1077,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(new_mapping_needs_sync, setup_child, teardown_child),
 		cmocka_unit_test_setup_teardown(mremap_resync, setup_child, teardown_child),
 		cmocka_unit_test_setup_teardown(replaced_and_split, setup_child, teardown_child),
+		cmocka_unit_test_setup_teardown(protect_lost_part, setup_child, teardown_child),
 		cmocka_unit_test_setup_teardown(register_unregister, setup_child, teardown_child),
 		cmocka_unit_test_setup_teardown(many_regions, setup_child, teardown_child),
 		cmocka_unit_test_setup_teardown(close_unregisters, setup_child, teardown_child),

@@ -255,6 +255,47 @@ static void brk_shrunk(void **state)
 	assert_int_equal(f->plan.drop_pages, 12);
 }
 
+/*
+ * The heap shrank below its checkpoint end and grew again: two vmas (the
+ * regrown one never registered, with its own anon_vma: they do not merge).
+ * The break is cut back to the first vma's end, then reset: the regrown
+ * part comes back as a fresh vma, restored whole.
+ */
+static void brk_split(void **state)
+{
+	struct fixture *f = *state;
+	static const char now[] =
+		"00400000-00402000 rw-p 00002000 08:01 77 /usr/bin/fn\n"
+		"01000000-01002000 rw-p 00000000 00:00 0 [heap]\n"
+		"01002000-01030000 rw-p 00000000 00:00 0 [heap]\n"
+		"7f0000000000-7f0000040000 rw-p 00000000 00:00 0 \n"
+		"7f0000100000-7f0000104000 r--p 00000000 00:00 0 \n"
+		"7ffc00000000-7ffc00008000 rw-p 00000000 00:00 0 [stack]\n"
+		"7ffc00100000-7ffc00102000 r-xp 00000000 00:00 0 [vdso]\n";
+
+	assert_int_equal(proc_parse_maps(now, &f->now), 0);
+	f->covered[1].end = 0x01002000;
+	f->obs.brk_called = true;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_true(f->plan.set_brk);
+	assert_int_equal(f->plan.brk_first, 0x01002000);
+	assert_int_equal(f->plan.brk, 0x01010000);
+	assert_int_equal(f->plan.nlayout, 0);
+	/* Heap pages 2-3 were stored: copied back; 4-15 dropped. */
+	assert_int_equal(f->plan.copy_pages, 2);
+	assert_int_equal(f->plan.copy[0].start, 0x01002000);
+	assert_int_equal(f->plan.drop_pages, 12);
+
+	/* One vma, grown or shrunk: the break is reset in one step. */
+	f->obs.brk_called = false;
+	assert_int_equal(proc_parse_maps(ckpt_maps, &f->now), 0);
+	f->covered[1].end = 0x01010000;
+	build(f);
+	assert_false(f->plan.set_brk);
+	assert_int_equal(f->plan.brk_first, 0);
+}
+
 static void threads(void **state)
 {
 	struct fixture *f = *state;
@@ -432,6 +473,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(layout_mprotect, setup, teardown),
 		cmocka_unit_test_setup_teardown(brk_grown, setup, teardown),
 		cmocka_unit_test_setup_teardown(brk_shrunk, setup, teardown),
+		cmocka_unit_test_setup_teardown(brk_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(coverage, setup, teardown),

@@ -193,6 +193,15 @@ static int add_layout(struct rw_plan *p, const struct rw_layout_op *op)
 	return 0;
 }
 
+/* The heap is more than the one vma heap1 (the first [heap] vma) now. */
+static bool heap_split(const struct rw_maps *m, const struct rw_vma *heap1)
+{
+	for (size_t i = 0; heap1 && i < m->n; i++)
+		if (&m->v[i] != heap1 && !strcmp(m->v[i].name, "[heap]"))
+			return true;
+	return false;
+}
+
 /*
  * The layout as it will be once brk is reset: the current maps with the
  * [heap] vma replaced by the checkpoint's.
@@ -598,6 +607,7 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	struct rw_ranges pages = { 0 }, wholesale = { 0 };
 	struct rw_maps after = { 0 };
 	uint64_t changed;
+	bool split;
 	int err;
 
 	memset(plan, 0, sizeof(*plan));
@@ -607,17 +617,34 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 		goto out;
 
 	/* brk first: the kernel keeps the break, a mapping over the heap would not move it. */
-	if (obs->brk_called || obs->log_incomplete || !heap0 != !heap1 ||
+	split = heap_split(obs->maps, heap1);
+	if (obs->brk_called || obs->log_incomplete || !heap0 != !heap1 || split ||
 	    (heap0 && (heap0->start != heap1->start || heap0->end != heap1->end))) {
+		uint64_t keep = 0;
+
 		plan->set_brk = true;
 		plan->brk = img->brk;
 		err = layout_after_brk(obs->maps, heap0, &after);
 		if (err)
 			goto out;
+		/* What is still the checkpoint's heap vma: its start, up to the first vma's end. */
+		if (heap0)
+			keep = heap1 && heap1->start == heap0->start ?
+			       (heap1->end < heap0->end ? heap1->end : heap0->end) : heap0->start;
+		/*
+		 * A heap that shrank below its checkpoint end and grew again
+		 * during the invocation is two vmas: the regrown one was never
+		 * registered for write protection and has its own anon_vma, so
+		 * the kernel will not merge it back into the first, and
+		 * growing the break over it would leave the layout split.
+		 * Cutting the break back to the first vma's end drops it; the
+		 * break then grows a fresh vma that merges once registered.
+		 */
+		if (heap0 && split)
+			plan->brk_first = keep;
 		/* Memory the break grows back into is fresh: restore it whole. */
-		if (heap0 && (!heap1 || heap1->end < heap0->end))
-			err = ranges_add(&wholesale, heap1 && heap1->end > heap0->start ?
-						     heap1->end : heap0->start, heap0->end);
+		if (heap0 && keep < heap0->end)
+			err = ranges_add(&wholesale, keep, heap0->end);
 	}
 	if (!err)
 		err = diff_layout(plan, &img->maps, plan->set_brk ? &after : obs->maps, &wholesale);
@@ -706,6 +733,8 @@ json_object *plan_to_json(const struct rw_plan *p)
 	json_object_object_add(o, "pid", json_object_new_int(p->tgid));
 	for (size_t i = 0; i < p->nexit; i++)
 		add_step(steps, "exit thread %d", p->exit_threads[i]);
+	if (p->set_brk && p->brk_first)
+		add_step(steps, "brk %#llx", (unsigned long long)p->brk_first);
 	if (p->set_brk)
 		add_step(steps, "brk %#llx", (unsigned long long)p->brk);
 	for (size_t i = 0; i < p->nlayout; i++)

@@ -93,6 +93,7 @@ struct rw_plan {
 	size_t nexit;
 	bool set_brk;
 	uint64_t brk;
+	uint64_t brk_first;		/* non-zero: brk(brk_first) before brk(brk), see plan.c */
 	uint64_t hole;			/* free in both layouts: where remote.h's mappings go */
 	struct rw_layout_op *layout;	/* munmaps first, then maps and mprotects */
 	size_t nlayout;

@@ -131,6 +131,17 @@ static int apply_layout(const struct rw_plan *p, const struct rw_proc_image *img
 	size_t from = 0;
 	int err = 0;
 
+	if (p->set_brk && p->brk_first) {
+		uint64_t now;
+
+		err = remote_brk(r, p->brk_first, &now);
+		st->injected++;
+		if (!err && now != p->brk_first)
+			err = -ENOMEM;
+		if (err)
+			return rw_why(why, whylen, err, "pid %d: cutting the program break back to "
+				      "%#llx", p->tgid, (unsigned long long)p->brk_first);
+	}
 	if (p->set_brk) {
 		uint64_t now;
 

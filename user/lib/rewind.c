@@ -447,8 +447,9 @@ static int register_new(struct rw_rewinding *rw)
 
 /*
  * Whether the layout step can have left private writable memory that is not
- * registered: a mapping made, the break moved, or armed memory unmapped
- * (its registration gone with it). Unmapping what the invocation mapped and
+ * registered: a mapping made, the break moved, armed memory unmapped (its
+ * registration gone with it), or memory whose registration the invocation
+ * dropped (mmap MAP_FIXED over it: the scan or a re-arm found it). Unmapping what the invocation mapped and
  * mprotect (registration survives a split) change nothing: no need to read
  * the maps again.
  */
@@ -457,8 +458,8 @@ static bool made_armable(const struct rw_plan *p, const struct rw_wp *wp)
 	uint64_t a, e;
 	size_t n = wp_covered(wp, SIZE_MAX, &a, &e);
 
-	if (p->set_brk)
-		return true;
+	if (p->set_brk || wp_unsynced(wp))
+		return true;	/* the break moved, or the scan found coverage lost */
 	for (size_t i = 0; i < p->nlayout; i++) {
 		const struct rw_layout_op *op = &p->layout[i];
 
@@ -475,14 +476,17 @@ static bool made_armable(const struct rw_plan *p, const struct rw_wp *wp)
 	return false;
 }
 
-/* Protect the covered ones of a list, one ioctl each. */
+/*
+ * Protect the registered parts of a list, one ioctl each: a range may run
+ * over memory that is not registered (a PROT_NONE reservation next to a
+ * malloc arena, a part whose registration was lost), wp_protect skips it.
+ */
 static int protect_each(struct rw_wp *wp, const struct rw_range *r, size_t n)
 {
 	int err = 0;
 
 	for (size_t i = 0; i < n && !err; i++)
-		if (wp_covers(wp, r[i].start))
-			err = wp_protect(wp, r[i].start, r[i].end);
+		err = wp_protect(wp, r[i].start, r[i].end);
 	return err;
 }
 

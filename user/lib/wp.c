@@ -47,6 +47,7 @@ struct rw_wp {
 	int pagemap;
 	struct ranges regs;	/* registered, as last learnt or done */
 	struct ranges failed;	/* private writable, could not be registered */
+	bool unsynced;		/* registration found lost since the last wp_sync() */
 };
 
 /* ---- range lists -------------------------------------------------------- */
@@ -365,6 +366,7 @@ int wp_sync(struct rw_wp *wp, const struct rw_maps *maps)
 	rl_free(&wp->failed);
 	wp->failed = failed;
 	failed = (struct ranges){ 0 };
+	wp->unsynced = false;
 	err = 0;
 out:
 	rl_free(&truth);
@@ -455,6 +457,7 @@ long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx)
 			"reported as written\n", wp->pid, (unsigned long long)lost.r[k].start,
 			(unsigned long long)lost.r[k].end);
 		err = rl_remove(&wp->regs, lost.r[k].start, lost.r[k].end);
+		wp->unsynced = true;
 	}
 	free(snap);
 	rl_free(&lost);
@@ -626,16 +629,69 @@ int wp_open_seized(struct rw_wp **out, pid_t pid, struct rw_inject *ij)
 	return open_with(out, pid, ij);
 }
 
-int wp_protect(struct rw_wp *wp, uint64_t start, uint64_t end)
+static int protect(struct rw_wp *wp, uint64_t start, uint64_t end)
 {
 	struct uffdio_writeprotect prot = {
 		.range = { .start = start, .len = end - start },
 		.mode = UFFDIO_WRITEPROTECT_MODE_WP,
 	};
 
-	if (check_range(start, end))
-		return -EINVAL;
 	return ioctl(wp->uffd, UFFDIO_WRITEPROTECT, &prot) ? -errno : 0;
+}
+
+/*
+ * [start, end) was registered when we last looked, and the kernel says a
+ * part of it is not any more (unmapped, replaced, moved since): learn what
+ * is, forget the rest and protect what is left.
+ */
+static int protect_relearnt(struct rw_wp *wp, uint64_t start, uint64_t end)
+{
+	struct ranges truth = { 0 };
+	int err;
+
+	err = pm_scan(wp, start, end, 0, 0, PAGE_IS_WPALLOWED, add_region, &truth);
+	if (!err)
+		err = rl_remove(&wp->regs, start, end);
+	for (size_t i = 0; i < truth.n && !err; i++) {
+		err = rl_add(&wp->regs, truth.r[i].start, truth.r[i].end);
+		if (!err)
+			err = protect(wp, truth.r[i].start, truth.r[i].end);
+	}
+	if (!err) {
+		pr_debug("pid %d: %#llx-%#llx lost its registration since it was learnt: "
+			 "protected %zu registered part(s)\n", wp->pid, (unsigned long long)start,
+			 (unsigned long long)end, truth.n);
+		wp->unsynced = true;
+	}
+	rl_free(&truth);
+	return err;
+}
+
+int wp_protect(struct rw_wp *wp, uint64_t start, uint64_t end)
+{
+	uint64_t cur = start;
+	int err = check_range(start, end);
+
+	/* Only what is registered can be protected: the rest is not covered, and stays so. */
+	while (!err && cur < end) {
+		size_t i = rl_search(&wp->regs, cur);
+		uint64_t a, e;
+
+		if (i == wp->regs.n || wp->regs.r[i].start >= end)
+			break;
+		a = wp->regs.r[i].start > cur ? wp->regs.r[i].start : cur;
+		e = wp->regs.r[i].end < end ? wp->regs.r[i].end : end;
+		err = protect(wp, a, e);
+		if (err == -ENOENT)
+			err = protect_relearnt(wp, a, e);
+		cur = e;
+	}
+	return err;
+}
+
+bool wp_unsynced(const struct rw_wp *wp)
+{
+	return wp->unsynced;
 }
 
 static int noop_region(void *arg, uint64_t start, uint64_t end)

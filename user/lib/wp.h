@@ -51,10 +51,15 @@ void wp_close(struct rw_wp *wp);
 int wp_register(struct rw_wp *wp, uint64_t start, uint64_t end);
 int wp_unregister(struct rw_wp *wp, uint64_t start, uint64_t end);
 /*
- * Write-protect [start, end) again, inside a registered range: after our
- * own process_vm_writev() or MADV_DONTNEED there. 0 or -errno.
+ * Write-protect [start, end) again where it is registered: after our own
+ * process_vm_writev() or MADV_DONTNEED there. Parts not registered are left
+ * alone; parts found to have lost their registration since it was learnt
+ * (UFFDIO_WRITEPROTECT's ENOENT: unmapped, replaced, moved) are forgotten
+ * as by wp_scan() and wp_unsynced() turns true. 0 or -errno.
  */
 int wp_protect(struct rw_wp *wp, uint64_t start, uint64_t end);
+/* Coverage was found lost (by wp_scan() or wp_protect()) since the last wp_sync(). */
+bool wp_unsynced(const struct rw_wp *wp);
 /* Write-protect again every written page of registered memory in [start, end) (one walk). */
 int wp_rearm(struct rw_wp *wp, uint64_t start, uint64_t end);
 /* Registered range i (ascending) into *start, *end; returns how many there are. */
