@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <linux/kcmp.h>
@@ -172,7 +173,48 @@ struct unstored_ctx {
 	const struct rw_vma *vma;
 };
 
-/* A present anonymous page the image does not store must read as zero (it was absent or zero). */
+/*
+ * An unstored page of a private file mapping that is not present: the
+ * write-protect marker arming leaves in every empty entry of a file mapping
+ * (and over the pages a rewind dropped), which reads as the file, or a
+ * private copy swapped out. Its bytes tell them apart: they must be the
+ * file's. A page that cannot be read lies past the end of the file, where no
+ * copy can be made.
+ */
+static void check_unstored_file(struct unstored_ctx *c, uint64_t a)
+{
+	const struct rw_vma *v = c->vma;
+	const struct rw_map_file *mf = image_map_file(c->img, makedev(v->dev_major, v->dev_minor),
+						       v->inode);
+	struct iovec local = { c->buf, RW_PAGE_SIZE };
+	struct iovec remote = { (void *)(uintptr_t)a, RW_PAGE_SIZE };
+	uint8_t *file = c->buf + RW_PAGE_SIZE;	/* buf holds CHUNK bytes */
+	ssize_t got;
+
+	if (!mf || mf->fd < 0) {
+		differ(c->res, "pid %d: page %#llx of %s cannot be compared with its file (not "
+		       "held)", c->img->tgid, (unsigned long long)a, v->name);
+		return;
+	}
+	if (process_vm_readv(c->img->tgid, &local, 1, &remote, 1, 0) != RW_PAGE_SIZE)
+		return;
+	got = pread(mf->fd, file, RW_PAGE_SIZE, v->offset + (a - v->start));
+	if (got < 0) {
+		differ(c->res, "pid %d: page %#llx of %s: reading its file: %s", c->img->tgid,
+		       (unsigned long long)a, v->name, strerror(errno));
+		return;
+	}
+	memset(file + got, 0, RW_PAGE_SIZE - got);
+	if (memcmp(c->buf, file, RW_PAGE_SIZE))
+		differ(c->res, "pid %d: page %#llx of %s was copied on write since the checkpoint "
+		       "(swapped out)", c->img->tgid, (unsigned long long)a, v->name);
+}
+
+/*
+ * A present anonymous page the image does not store must read as zero (it
+ * was absent or zero); one in a file mapping must not be present (it was the
+ * file's).
+ */
 static int check_unstored(void *arg, uint64_t start, uint64_t end, uint64_t cats)
 {
 	struct unstored_ctx *c = arg;
@@ -184,6 +226,10 @@ static int check_unstored(void *arg, uint64_t start, uint64_t end, uint64_t cats
 		if (image_page(c->img, a))
 			continue;
 		c->res->pages_compared++;
+		if (c->vma->inode && !(cats & PAGE_IS_PRESENT)) {
+			check_unstored_file(c, a);
+			continue;
+		}
 		if (c->vma->inode) {
 			differ(c->res, "pid %d: page %#llx of %s was copied on write since the "
 			       "checkpoint", c->img->tgid, (unsigned long long)a, c->vma->name);
