@@ -136,7 +136,7 @@ static json_object *recv_answer(int fd, char *err, size_t errlen)
 			cap *= 2;
 		}
 		r = recv(fd, buf + used, cap - used - 1, 0);
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && errno == EINTR && !action_hurried())
 			continue;
 		if (r <= 0) {
 			snprintf(err, errlen, "rewindd closed the connection without an answer%s%s",
