@@ -25,9 +25,9 @@
 #include "http.h"
 #include "isolation.h"
 #include "log.h"
+#include "protocol.h"
 #include "proxy.h"
 #include "runtime.h"
-#include "server.h"
 
 #define DEFAULT_MAX_BODY (48ULL << 20)	/* OpenWhisk's exec-size-limit */
 #define DEFAULT_TIMEOUT_S 60		/* OpenWhisk's default action time limit */
