@@ -145,11 +145,12 @@ static void child_vfork(void)
 		if (pthread_create(&t, NULL, blocked, NULL))
 			_exit(2);
 	snprintf(path, sizeof(path), "/proc/%d/status", me);
-	if (write(child_reply, "r", 1) != 1)
-		_exit(2);
 	if (vfork() == 0) {
 		int traced;
 
+		/* Ready once the leader is held here: a seize cannot stop it any more. */
+		if (syscall(SYS_write, child_reply, "r", 1) != 1)
+			syscall(SYS_exit, 2);
 		/* Bounded by the test's alarm. */
 		while ((traced = is_traced(path)) == 0)
 			;
