@@ -8,15 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "client.h"
 #include "protocol.h"
 #include "report.h"
-#include "server.h"
 
 enum { EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_CONNECT = 3 };
 
@@ -107,70 +105,22 @@ static int parse_u64(const char *s, unsigned long long max, unsigned long long *
 /* Send one request line; read one response line. */
 static json_object *transact(const char *path, const char *line, int *status)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t cap = 65536, used = 0;
-	char *buf = NULL, *nl = NULL;
 	json_object *resp = NULL;
+	char err[512];
 	int fd;
 
-	*status = EXIT_CONNECT;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "rewindctl: socket path too long: %s\n", path);
+	fd = client_connect(path, 0, err, sizeof(err));
+	if (fd < 0) {
+		fprintf(stderr, "rewindctl: %s%s\n", err, fd == -ENOENT ? " (is rewindd running?)" :
+			fd == -EACCES ? " (root only: try sudo)" : "");
+		*status = EXIT_CONNECT;
 		return NULL;
 	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		fprintf(stderr, "rewindctl: cannot connect to rewindd at %s: %s%s\n", path,
-			strerror(errno), errno == ENOENT ? " (is rewindd running?)" :
-			errno == EACCES ? " (root only: try sudo)" : "");
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	*status = EXIT_ERROR;
-	for (size_t off = 0, n = strlen(line); off < n;) {
-		ssize_t w = write(fd, line + off, n - off);
-
-		if (w < 0) {
-			fprintf(stderr, "rewindctl: cannot send the request: %s\n", strerror(errno));
-			goto out;
-		}
-		off += w;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (!buf || used + 1 >= cap) {
-			char *nb = realloc(buf, buf ? cap *= 2 : cap);
-
-			if (!nb) {
-				fprintf(stderr, "rewindctl: out of memory\n");
-				goto out;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + used, cap - used - 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		used += r;
-		buf[used] = '\0';
-		nl = memchr(buf, '\n', used);
-		if (nl)
-			break;
-	}
-	if (!nl) {
-		fprintf(stderr, "rewindctl: rewindd closed the connection without an answer\n");
-		goto out;
-	}
-	*nl = '\0';
-	resp = json_tokener_parse(buf);
+	if (!client_send(fd, line, strlen(line), err, sizeof(err)))
+		resp = client_recv(fd, RW_ANSWER_MAX, NULL, err, sizeof(err));
 	if (!resp)
-		fprintf(stderr, "rewindctl: malformed answer from rewindd\n");
-out:
-	free(buf);
+		fprintf(stderr, "rewindctl: %s\n", err);
+	*status = EXIT_ERROR;
 	close(fd);
 	return resp;
 }

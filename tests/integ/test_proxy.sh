@@ -27,7 +27,8 @@ TESTS=(proxy_launcher_lookup proxy_python_init_run proxy_node_init_run proxy_ini
 	proxy_hang_deadline_502 proxy_not_a_dictionary_502 proxy_restart_mode
 	proxy_result_too_large_502 proxy_warmup_before_checkpoint proxy_warmup_input proxy_settled_gc
 	proxy_requests_one_at_a_time
-	proxy_no_rewindd_502 proxy_sigterm_during_activation proxy_watch_another_tree
+	proxy_no_rewindd_502 proxy_sigterm_during_activation proxy_sigterm_during_rewind proxy_second_sigterm
+	proxy_watch_another_tree
 	proxy_leak_python_fork proxy_fork_mode)
 if [ -n "${PROXY_ONLY:-}" ]; then
 	only() { local t; for t in "$@"; do [[ $t =~ $PROXY_ONLY ]] && echo "$t"; done; }
@@ -84,9 +85,14 @@ start_proxy() {
 
 # SIGTERM; it must exit 0 and leave neither its cgroup nor the function's dir.
 stop_proxy() {
-	local rc
 	[ -n "$PROXY_PID" ] || return 0
 	kill -TERM "$PROXY_PID"
+	proxy_stopped
+}
+
+# The checks of stop_proxy once the SIGTERM was sent.
+proxy_stopped() {
+	local rc
 	# Bounded: a proxy that does not stop must not hang the suite.
 	if ! timeout 60 tail --pid="$PROXY_PID" -s 0.1 -f /dev/null; then
 		kill -KILL "$PROXY_PID"
@@ -721,6 +727,88 @@ test_proxy_sigterm_during_activation() {
 	# Answered 502, or the connection closed by the stop: never left hanging.
 	[ "$rc" = 502 ] || [ "$rc" = 000 ] || { echo "the hung request got $rc"; return 1; }
 	expect "rewindd sessions left" "$("$CTL" status --json | jq '.sessions | length')" 0
+}
+
+# traced_by PID: the processes PID traces (their TracerPid), one a line.
+traced_by() {
+	grep -ls "^TracerPid:[[:space:]]*$1\$" /proc/[0-9]*/status | cut -d/ -f3
+}
+
+# SIGTERM right after a /run was answered in rewind mode, while the function
+# is being rewound (it wrote 64 MiB and has threads, so the rewind lasts):
+# the proxy still exits 0 within stop_proxy's bound, nothing of the function
+# is left (not even a zombie traced by rewindd), its cgroup is gone, and
+# rewindd holds neither a session nor a tracee. Where in the rewind the
+# signal lands varies: four rounds.
+test_proxy_sigterm_during_rewind() {
+	local round
+	for round in 1 2 3 4; do
+		sigterm_during_rewind || { echo "(round $round)"; return 1; }
+	done
+}
+
+sigterm_during_rewind() {
+	local pid left
+	cat >"$TMP/dirty.py" <<'EOF'
+import os
+import threading
+
+MEM = bytearray(64 << 20)
+EVENT = threading.Event()
+THREADS = [threading.Thread(target=EVENT.wait, daemon=True) for _ in range(32)]
+for t in THREADS:
+    t.start()
+
+
+def main(args):
+    for i in range(0, len(MEM), 4096):
+        MEM[i] = (MEM[i] + 1) & 0xff
+    return {"pid": os.getpid()}
+EOF
+	start_proxy || return 1
+	init_action "$TMP/dirty.py" || return 1
+	expect_run '{}' '.pid > 0' || return 1
+	pid=$(jfield .pid)
+	# The signal at once, by the shell that ran curl: the worker is rewinding the function now.
+	curl -sS --max-time 120 -o /dev/null -X POST --data-binary '{"value":{}}' \
+		"http://127.0.0.1:$PORT/run" && kill -TERM "$PROXY_PID"
+	proxy_stopped || return 1
+	[ ! -e "/proc/$pid" ] ||
+		{ echo "function pid $pid is left: $(grep -E '^(State|TracerPid)' "/proc/$pid/status" | tr '\n' ' ')"; return 1; }
+	left=$(traced_by "$DAEMON_PID")
+	[ -z "$left" ] || { echo "rewindd still traces $left"; return 1; }
+	expect "rewindd sessions left" "$("$CTL" status --json | jq '.sessions | length')" 0
+}
+
+# A stop that waits on a rewindd that does not answer (stopped here, in the
+# middle of the rewind after a /run) ends at a second SIGTERM: the proxy
+# exits 1 at once, the function killed, its cgroup and dir removed.
+test_proxy_second_sigterm() {
+	local pid t0 rc=0
+	start_proxy || return 1
+	init_action "$ACTIONS/hello.py" || return 1
+	expect_run '{}' '.pid > 0' || return 1
+	pid=$(jfield .pid)
+	kill -STOP "$DAEMON_PID"
+	expect_run '{}' ".pid == $pid" || rc=1
+	kill -TERM "$PROXY_PID"
+	# A bounded poll until the first one is taken (the proxy logs it).
+	t0=$SECONDS
+	until grep -q "Terminated: stopping" "$PLOG"; do
+		[ $((SECONDS - t0)) -lt 60 ] || { kill -CONT "$DAEMON_PID"; echo "the stop was not logged"; return 1; }
+	done
+	[ $rc = 0 ] && kill -TERM "$PROXY_PID"
+	timeout 30 tail --pid="$PROXY_PID" -f /dev/null || rc=1
+	kill -CONT "$DAEMON_PID"
+	[ $rc = 0 ] || { echo "the proxy did not stop at a second SIGTERM"; return 1; }
+	wait "$PROXY_PID"
+	expect "exit status after a second SIGTERM" "$?" 1 || return 1
+	PROXY_PID=
+	exec {PROXY_FD}>&-
+	gone "$pid" || { echo "function pid $pid survived"; return 1; }
+	[ ! -d "$CGROOT/rewind-proxy-$PORT" ] || { echo "cgroup rewind-proxy-$PORT left behind"; return 1; }
+	[ ! -d "$WORK/action" ] || { echo "$WORK/action left behind"; return 1; }
+	grep -q "stopped at once" "$PLOG" || { echo "not in the log: $(tail -3 "$PLOG")"; return 1; }
 }
 
 if ! start_daemon --state-dir "$TMP/state"; then

@@ -8,6 +8,7 @@
  * then kills it: a hang fails the test).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -110,11 +111,84 @@ static void killed_then_released(void **state)
 	close(reply);
 }
 
+/* Whether /proc/PID/status names a tracer: raw syscalls, as it runs in a vfork child. */
+static __attribute__((noinline)) int is_traced(const char *path)
+{
+	char buf[2048];
+	long fd = syscall(SYS_open, path, O_RDONLY | O_CLOEXEC), n;
+	char *p;
+
+	if (fd < 0)
+		return -1;
+	n = syscall(SYS_read, fd, buf, sizeof(buf) - 1);
+	syscall(SYS_close, fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strstr(buf, "TracerPid:\t");
+	return p && p[11] != '0';
+}
+
+/*
+ * The leader waits in vfork(), which only a fatal signal interrupts: it
+ * cannot take the seize's interrupt stop. Its vfork child kills the whole
+ * process as soon as the leader is traced, so the leader dies seized and
+ * not stopped, before its other threads are reaped.
+ */
+static void child_vfork(void)
+{
+	char path[64];
+	pid_t me = getpid();
+	pthread_t t;
+
+	for (int i = 0; i < THREADS; i++)
+		if (pthread_create(&t, NULL, blocked, NULL))
+			_exit(2);
+	snprintf(path, sizeof(path), "/proc/%d/status", me);
+	if (vfork() == 0) {
+		int traced;
+
+		/* Ready once the leader is held here: a seize cannot stop it any more. */
+		if (syscall(SYS_write, child_reply, "r", 1) != 1)
+			syscall(SYS_exit, 2);
+		/* Bounded by the test's alarm. */
+		while ((traced = is_traced(path)) == 0)
+			;
+		syscall(SYS_kill, me, SIGKILL);
+		syscall(SYS_exit, traced < 0 ? 3 : 0);
+	}
+	_exit(2);
+}
+
+/*
+ * Killed while being frozen, the leader not stopped yet: the freeze fails
+ * and leaves nothing traced; the dead leader is reaped by us, its tracer
+ * (here also its parent): not a zombie anyone else would wait for.
+ */
+static void killed_while_being_frozen(void **state)
+{
+	struct rw_frozen f = { 0 };
+	char path[32];
+	int cmd, reply;
+	pid_t pid;
+
+	(void)state;
+	pid = child_spawn(child_vfork, &cmd, &reply);
+	assert_int_equal(freeze_process(&f, pid), -ESRCH);
+	assert_int_equal(f.n, 0);
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_process_gone(pid);
+	close(cmd);
+	close(reply);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(killed_while_frozen),
 		cmocka_unit_test(killed_then_released),
+		cmocka_unit_test(killed_while_being_frozen),
 	};
 
 	if (geteuid() != 0) {

@@ -96,6 +96,14 @@ static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n)
 			added++;
 			continue;
 		}
+		/*
+		 * Died traced: reaped here, but a leader only by freeze_release,
+		 * after the other threads (it is reported once they are gone).
+		 */
+		if (ij.reap && ij.tid == f->tgid)
+			f->threads[f->n++] = ij;
+		else
+			inject_release(&ij);
 		if (e != -ESRCH) {
 			pr_err("pid %d: cannot stop thread %d: %s\n", f->tgid, ij.tid, strerror(-e));
 			if (!err)

@@ -15,14 +15,15 @@
 
 struct rw_frozen {
 	pid_t tgid;
-	struct rw_inject *threads;	/* seized, ascending tid */
+	struct rw_inject *threads;	/* seized (or a leader to reap), ascending tid */
 	size_t n;
 };
 
 /*
  * Seize and interrupt every thread of tgid. 0; -ESRCH if the process is
  * gone (or only a zombie leader is left); other -errno if a thread cannot be
- * seized (another tracer...). On failure nothing stays seized.
+ * seized (another tracer...). On failure nothing stays seized, and a
+ * thread that died traced meanwhile is reaped (so that its parent can).
  */
 int freeze_process(struct rw_frozen *f, pid_t tgid);
 /* The seized thread tid, or NULL. */

@@ -206,6 +206,18 @@ static int restop(struct rw_inject *ij, int sig)
 	return -EBUSY;
 }
 
+/*
+ * Detach after a failed seize. A thread that died traced cannot be detached
+ * (ESRCH, as one that is not stopped): it stays a zombie traced by us, which
+ * its parent cannot reap, until we reap it. Say so instead of forgetting it.
+ */
+static void let_go(struct rw_inject *ij)
+{
+	if (ij->seized && ptrace(PTRACE_DETACH, ij->tid, NULL, NULL) && errno == ESRCH)
+		ij->reap = true;
+	ij->seized = false;
+}
+
 int inject_seize_start(struct rw_inject *ij, pid_t tid)
 {
 	int err;
@@ -223,8 +235,7 @@ int inject_seize_start(struct rw_inject *ij, pid_t tid)
 	ij->seized = true;
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
 		err = ptrace_failed(ij, "PTRACE_INTERRUPT");
-		ptrace(PTRACE_DETACH, tid, NULL, NULL);
-		ij->seized = false;
+		let_go(ij);
 		return err;
 	}
 	return 0;
@@ -260,9 +271,7 @@ int inject_seize_finish(struct rw_inject *ij)
 	}
 	return 0;
 fail:
-	if (ij->seized)
-		ptrace(PTRACE_DETACH, ij->tid, NULL, NULL);
-	ij->seized = false;
+	let_go(ij);
 	return err;
 }
 
@@ -270,7 +279,11 @@ int inject_seize(struct rw_inject *ij, pid_t tid)
 {
 	int err = inject_seize_start(ij, tid);
 
-	return err ? err : inject_seize_finish(ij);
+	if (!err)
+		err = inject_seize_finish(ij);
+	if (err)
+		inject_release(ij);	/* reaps a thread that died traced */
+	return err;
 }
 
 /* A 0f 05 in the target's [start, end): 0 and ij->syscall_ip set, or -ENOENT. */
@@ -663,8 +676,12 @@ int inject_release(struct rw_inject *ij)
 {
 	int err = 0;
 
-	if (!ij->seized)
+	if (!ij->seized) {
+		if (ij->reap)
+			reap_dead(ij->tid);
+		ij->reap = false;
 		return 0;
+	}
 	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &ij->saved))
 		err = ptrace_failed(ij, "PTRACE_SETREGS");
 	/*

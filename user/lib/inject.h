@@ -21,6 +21,7 @@
 struct rw_inject {
 	pid_t tid;
 	bool seized;
+	bool reap;			/* not seized any more but died traced: ours to reap (inject_release) */
 	/* The thread's registers at the stop, untouched (an interrupted blocking
 	 * syscall still shows its -ERESTART* code); restored by inject_release(). */
 	struct user_regs_struct saved;
@@ -41,8 +42,10 @@ struct rw_inject {
 int inject_seize(struct rw_inject *ij, pid_t tid);
 /*
  * inject_seize in two halves, so that many threads are interrupted at once
- * and their stops overlap: _start seizes and interrupts (nothing to undo on
- * failure), _finish waits for the stop (and detaches on failure).
+ * and their stops overlap: _start seizes and interrupts, _finish waits for
+ * the stop; on failure each detaches, except from a thread that died (or
+ * runs) traced: that one stays ours (ij->reap) until inject_release() reaps
+ * it, and only then may its parent reap it. inject_seize does that itself.
  */
 int inject_seize_start(struct rw_inject *ij, pid_t tid);
 int inject_seize_finish(struct rw_inject *ij);
@@ -88,7 +91,9 @@ void inject_colocate_end(struct rw_colocation *c);
 /*
  * Restore the saved registers and detach; the kernel then restarts the
  * syscall the seize interrupted, or delivers what is pending. 0 if not
- * seized; -ESRCH if the thread died meanwhile.
+ * seized; -ESRCH if the thread died meanwhile. A dead thread (ij->reap
+ * included) is reaped, within a bound: a leader only once its other threads
+ * are, so release those first.
  */
 int inject_release(struct rw_inject *ij);
 /*

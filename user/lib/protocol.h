@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <json-c/json.h>
 
+/* Where rewindd listens unless told otherwise. */
+#define RW_DEFAULT_SOCKET "/run/rewindd/rewindd.sock"
+
 /* A longer request line is rejected ("request too large") and the connection closed. */
 #define RW_REQ_MAX 65536
 

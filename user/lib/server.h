@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "protocol.h"
 #include "session.h"
 
 struct rw_server_opts {
@@ -16,7 +17,6 @@ struct rw_server_opts {
 	gid_t socket_gid;		/* (gid_t)-1: socket mode 0600 root-only; else 0660 with this group */
 };
 
-#define RW_DEFAULT_SOCKET "/run/rewindd/rewindd.sock"
 #define RW_MAX_CLIENTS 64
 
 struct rw_server;

@@ -14,6 +14,7 @@
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,21 @@
 
 /* How long killing may take before we give up waiting (a D-state process). */
 #define KILL_WAIT_MS 10000
+/* Steps of the wait for a dead function a tracer still holds: nothing wakes us when it lets go. */
+#define REAP_STEP_MS 10
+
+/* Set from a signal handler: a stop was asked for again, waits give up. */
+static atomic_bool hurry;
+
+void action_hurry(void)
+{
+	atomic_store(&hurry, true);
+}
+
+bool action_hurried(void)
+{
+	return atomic_load(&hurry);
+}
 
 static int mkdir_p(const char *path, mode_t mode)
 {
@@ -133,17 +149,33 @@ int action_setup(struct action *a, const struct proxy_config *cfg, char *err, si
 	return 0;
 }
 
-void action_teardown(struct action *a)
+int action_remove(const struct action *a)
 {
-	action_kill(a);
-	if (rmdir(a->cgroup) && errno != ENOENT)
+	int ret = 0;
+
+	if (rmdir(a->cgroup) && errno != ENOENT) {
+		ret = -errno;
 		pr_perror("cannot remove the cgroup %s", a->cgroup);
-	if (rmdir(a->cgroup_parent) && errno != ENOENT)
+	}
+	if (rmdir(a->cgroup_parent) && errno != ENOENT) {
+		ret = -errno;
 		pr_perror("cannot remove the cgroup %s", a->cgroup_parent);
-	if (remove_tree(a->dir))
+	}
+	if (remove_tree(a->dir)) {
+		ret = -EIO;
 		pr_err("cannot remove the function's dir %s\n", a->dir);
+	}
+	return ret;
+}
+
+int action_teardown(struct action *a)
+{
+	int ret = action_kill(a);
+	int r = action_remove(a);
+
 	free(a->buf);
 	a->buf = NULL;
+	return ret ? ret : r;
 }
 
 int action_materialize(struct action *a, enum proxy_runtime rt, const struct action_code *code,
@@ -473,7 +505,7 @@ static bool wait_cgroup_empty(const char *cgroup, uint64_t deadline_ns)
 			empty = true;
 			break;
 		}
-		if (now >= deadline_ns)
+		if (now >= deadline_ns || atomic_load(&hurry))
 			break;
 		/* kernfs notifies a change of cgroup.events with POLLPRI. */
 		poll(&pfd, 1, (deadline_ns - now) / 1000000 + 1);
@@ -482,11 +514,42 @@ static bool wait_cgroup_empty(const char *cgroup, uint64_t deadline_ns)
 	return empty;
 }
 
-void action_kill(struct action *a)
+/*
+ * Reap the killed function, within the bound (a process stuck in D state
+ * must not hang the proxy). A dead process stays unreapable while a tracer
+ * holds it (rewindd in the middle of a rewind) and the pidfd says nothing
+ * when the tracer lets go: from its exit on, in short steps.
+ */
+static bool reap(struct action *a, uint64_t deadline_ns)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = a->pidfd, .events = POLLIN };
+		uint64_t now;
+		int st, ms;
+		pid_t r = waitpid(a->pid, &st, WNOHANG);
+
+		if (r == a->pid) {
+			a->status = st;
+			return true;
+		}
+		if (r < 0 && errno != EINTR)
+			return errno == ECHILD;
+		now = rw_now_ns();
+		if (now >= deadline_ns || atomic_load(&hurry))
+			return false;
+		ms = (deadline_ns - now) / 1000000 + 1;
+		if (a->pidfd >= 0 && poll(&pfd, 1, 0) == 0)
+			poll(&pfd, 1, ms);	/* alive: its exit wakes us */
+		else
+			poll(NULL, 0, ms < REAP_STEP_MS ? ms : REAP_STEP_MS);
+	}
+}
+
+int action_kill(struct action *a)
 {
 	uint64_t deadline = rw_now_ns() + KILL_WAIT_MS * 1000000ull;
 	char path[PATH_MAX + 16];
-	int ret;
+	int ret, left = 0;
 
 	snprintf(path, sizeof(path), "%s/cgroup.kill", a->cgroup);
 	ret = write_file(path, "1");
@@ -494,21 +557,15 @@ void action_kill(struct action *a)
 		pr_err("cannot write %s: %s\n", path, strerror(-ret));
 	if (a->pidfd >= 0)
 		sys_pidfd_send_signal(a->pidfd, SIGKILL, NULL, 0);
-	if (a->pid > 0) {
-		struct pollfd pfd = { .fd = a->pidfd, .events = POLLIN };
-		int st;
-
-		/* Bounded: a process stuck in D state must not hang the proxy. */
-		if (a->pidfd < 0 || poll(&pfd, 1, KILL_WAIT_MS) > 0) {
-			if (waitpid(a->pid, &st, 0) == a->pid)
-				a->status = st;
-		} else {
-			pr_err("function pid %d did not die within %d ms of SIGKILL\n", a->pid,
-			       KILL_WAIT_MS);
-		}
+	if (a->pid > 0 && !reap(a, deadline)) {
+		pr_err("function pid %d was not reaped within %d ms of SIGKILL%s\n", a->pid, KILL_WAIT_MS,
+		       atomic_load(&hurry) ? " (stopping at once)" : " (held by a tracer?)");
+		left = -EBUSY;
 	}
-	if (!wait_cgroup_empty(a->cgroup, deadline))
+	if (!wait_cgroup_empty(a->cgroup, deadline)) {
 		pr_err("processes are left in %s after cgroup.kill\n", a->cgroup);
+		left = -EBUSY;
+	}
 	action_forward_log(a);
 	for (int *fd = (int[]){ a->pidfd, a->in_fd, a->out_fd, a->log_fd, -2 }; *fd != -2; fd++)
 		if (*fd >= 0)
@@ -516,6 +573,7 @@ void action_kill(struct action *a)
 	a->pidfd = a->in_fd = a->out_fd = a->log_fd = -1;
 	a->pid = 0;
 	a->blen = 0;
+	return left;
 }
 
 void action_describe_status(const struct action *a, char *buf, size_t len)

@@ -48,8 +48,10 @@ enum action_outcome {
 /* Paths, work dir and cgroup for the proxy on cfg->port. 0 or -errno with err. */
 int action_setup(struct action *a, const struct proxy_config *cfg, char *err, size_t errlen);
 
-/* Kill whatever runs, remove the cgroups and the function's dir. */
-void action_teardown(struct action *a);
+/* Kill whatever runs, remove the cgroups and the function's dir. 0, or -errno if any is left. */
+int action_teardown(struct action *a);
+/* Only remove the cgroups and the function's dir (the processes are killed). */
+int action_remove(const struct action *a);
 
 /*
  * A fresh function dir holding the code (plain source written to the
@@ -85,9 +87,17 @@ void action_forward_log(struct action *a);
 
 /*
  * Kill every process of the cgroup, reap ours, wait until the cgroup is
- * empty (bounded), close the pipes. Safe to call without a process.
+ * empty (bounded), close the pipes. Safe to call without a process. 0, or
+ * -EBUSY if ours was not reaped or the cgroup not emptied within the bound.
  */
-void action_kill(struct action *a);
+int action_kill(struct action *a);
+
+/*
+ * A stop was asked for again (async-signal-safe): the waits of action_kill
+ * give up at once, and so do the proxy's other waits that ask.
+ */
+void action_hurry(void);
+bool action_hurried(void);
 
 /* "exit status N" / "killed by signal N" of the reaped process. */
 void action_describe_status(const struct action *a, char *buf, size_t len);

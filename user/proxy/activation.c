@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "action.h"
 #include "activation.h"
 #include "clock.h"
 #include "function.h"
@@ -446,11 +447,17 @@ int activation_start(const struct proxy_config *cfg, char *err, size_t errlen)
 	return worker_start(serve, after_reply, err, errlen);
 }
 
-void activation_stop(void)
+int activation_stop(void)
 {
 	worker_stop();
 	/* A function in the middle of an activation (or a start) ends it now. */
 	function_interrupt(&A.fn);
-	worker_join();
-	function_teardown(&A.fn);
+	if (worker_join(action_hurried))
+		return function_teardown(&A.fn);
+	/* The worker may wait on rewindd for long: only what cannot outlive us. */
+	pr_warn("stopping at once: the worker is still busy\n");
+	function_interrupt(&A.fn);
+	action_hurry();
+	action_remove(&A.fn.act);
+	return -EINTR;
 }

@@ -22,9 +22,12 @@ int activation_start(const struct proxy_config *cfg, char *err, size_t errlen);
 /*
  * Stop: kill the function (a running activation ends with an error), answer
  * waiting requests 503, join the worker, detach from rewindd, remove the
- * cgroup and the function's dir.
+ * cgroup and the function's dir. 0; -errno if something is left; -EINTR if
+ * a second stop (action_hurry) came while the worker was still busy: the
+ * function is killed and its cgroup and dir removed, but the worker runs
+ * on, so the caller must _exit() without stopping the HTTP server.
  */
-void activation_stop(void);
+int activation_stop(void);
 
 /* Whether /init succeeded. */
 bool activation_initialized(void);

@@ -338,12 +338,16 @@ int function_setup(struct function *f, const struct proxy_config *cfg, char *err
 	return 0;
 }
 
-void function_teardown(struct function *f)
+int function_teardown(struct function *f)
 {
+	int ret = 0;
+
+	/* Detached first: rewindd lets go of the processes, then they can be reaped. */
 	iso_fini(&f->iso);
 	if (f->act.cgroup[0])
-		action_teardown(&f->act);
+		ret = action_teardown(&f->act);
 	f->running = false;
 	function_clear_code(f);
 	env_free(&f->proxy_env);
+	return ret;
 }

@@ -55,8 +55,11 @@ void function_stop(struct function *f);
 /* From any thread: kill what runs now, so that the owner's wait ends. */
 void function_interrupt(const struct function *f);
 
-/* function_stop, forget the code, remove the cgroup and the function's dir. */
-void function_teardown(struct function *f);
+/*
+ * function_stop, forget the code, remove the cgroup and the function's dir.
+ * 0, or -errno if a process, the cgroup or the dir is left.
+ */
+int function_teardown(struct function *f);
 
 /* A CLOCK_MONOTONIC deadline ms from now, for action_exchange(). */
 uint64_t deadline_in(unsigned ms);

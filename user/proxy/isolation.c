@@ -16,13 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
+#include "client.h"
 #include "clock.h"
 #include "isolation.h"
 #include "log.h"
@@ -32,7 +30,6 @@
 
 /* A rewindd that does not answer within this is treated as failed. */
 #define REWINDD_TIMEOUT_S 120
-#define REWINDD_ANSWER_MAX (16 << 20)
 
 static const char *const mode_names[] = {
 	[MODE_REWIND] = "rewind",
@@ -68,27 +65,10 @@ void iso_init(struct isolation *iso, const struct proxy_config *cfg)
 
 static int rwd_connect(struct isolation *iso, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = REWINDD_TIMEOUT_S };
-	const char *path = iso->cfg->rewindd_socket;
-	int fd;
+	int fd = client_connect(iso->cfg->rewindd_socket, REWINDD_TIMEOUT_S, err, errlen);
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		snprintf(err, errlen, "rewindd socket path too long: %s", path);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int e = errno;
-
-		snprintf(err, errlen, "cannot connect to rewindd at %s: %s", path, strerror(e));
-		if (fd >= 0)
-			close(fd);
-		return -e;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (fd < 0)
+		return fd;
 	iso->fd = fd;
 	return 0;
 }
@@ -98,66 +78,6 @@ static void rwd_disconnect(struct isolation *iso)
 	if (iso->fd >= 0)
 		close(iso->fd);
 	iso->fd = -1;
-}
-
-static int send_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		buf += w;
-		len -= w;
-	}
-	return 0;
-}
-
-/* One answer line, parsed; NULL with err set. */
-static json_object *recv_answer(int fd, char *err, size_t errlen)
-{
-	size_t cap = 4096, used = 0;
-	char *buf = malloc(cap), *nl = NULL;
-	json_object *resp = NULL;
-
-	while (buf) {
-		ssize_t r;
-
-		if (used + 1 >= cap) {
-			char *nb = cap >= REWINDD_ANSWER_MAX ? NULL : realloc(buf, cap * 2);
-
-			if (!nb) {
-				snprintf(err, errlen, "rewindd's answer is too large");
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		r = recv(fd, buf + used, cap - used - 1, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			snprintf(err, errlen, "rewindd closed the connection without an answer%s%s",
-				 r < 0 ? ": " : "", r < 0 ? strerror(errno) : "");
-			break;
-		}
-		buf[used + r] = '\0';
-		nl = memchr(buf + used, '\n', r);
-		used += r;
-		if (nl) {
-			*nl = '\0';
-			resp = json_tokener_parse(buf);
-			if (!resp)
-				snprintf(err, errlen, "malformed answer from rewindd");
-			break;
-		}
-	}
-	if (!buf)
-		snprintf(err, errlen, "out of memory");
-	free(buf);
-	return resp;
 }
 
 /*
@@ -184,15 +104,15 @@ static int rwd_call(struct isolation *iso, const struct rw_request *req, json_ob
 			if (ret)
 				goto out;
 		}
-		ret = send_all(iso->fd, msg, strlen(msg));
+		ret = client_send(iso->fd, msg, strlen(msg), err, errlen);
 		if (!ret)
 			break;
-		snprintf(err, errlen, "cannot send to rewindd: %s", strerror(-ret));
 		rwd_disconnect(iso);
 	}
 	if (ret)
 		goto out;
-	resp = recv_answer(iso->fd, err, errlen);
+	/* A second stop signal (on the main thread) gives up the wait. */
+	resp = client_recv(iso->fd, RW_ANSWER_MAX, action_hurried, err, errlen);
 	if (!resp) {
 		rwd_disconnect(iso);	/* the stream's framing is lost */
 		ret = -EIO;

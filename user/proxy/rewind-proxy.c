@@ -20,13 +20,14 @@
 
 #include <json-c/json.h>
 
+#include "action.h"
 #include "activation.h"
 #include "http.h"
 #include "isolation.h"
 #include "log.h"
+#include "protocol.h"
 #include "proxy.h"
 #include "runtime.h"
-#include "server.h"
 
 #define DEFAULT_MAX_BODY (48ULL << 20)	/* OpenWhisk's exec-size-limit */
 #define DEFAULT_TIMEOUT_S 60		/* OpenWhisk's default action time limit */
@@ -121,6 +122,12 @@ static char *warmup_line(const char *value)
 	return line;
 }
 
+static void on_stop_again(int sig)
+{
+	(void)sig;
+	action_hurry();
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -154,6 +161,8 @@ int main(int argc, char **argv)
 	bool print_launchers = false;
 	char err[4096], exe[PATH_MAX];
 	unsigned long long v;
+	/* No SA_RESTART: the wait it lands in returns EINTR. */
+	struct sigaction again = { .sa_handler = on_stop_again };
 	sigset_t stop;
 	ssize_t n;
 	int c, sig, port, ret = 1;
@@ -296,11 +305,22 @@ int main(int argc, char **argv)
 	do {
 		ret = sigwait(&stop, &sig);
 	} while (ret == EINTR);
-	pr_info("%s: stopping\n", strsignal(sig));
 	ret = 0;
+	/* Another one cuts the waits of the stop short (here: the others keep them blocked). */
+	sigaction(SIGINT, &again, NULL);
+	sigaction(SIGTERM, &again, NULL);
+	sigaction(SIGHUP, &again, NULL);
+	pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
+	pr_info("%s: stopping\n", strsignal(sig));
 out:
 	/* Queued requests get 503 and the function dies before the sockets close. */
-	activation_stop();
+	c = activation_stop();
+	if (c == -EINTR) {
+		pr_err("stopped at once: the rewindd session may be left\n");
+		_exit(1);
+	}
+	if (c)
+		ret = 1;
 	http_stop();
 	free(cfg.warmup_line);
 	return ret;

@@ -4,9 +4,13 @@
  * worker_submit() until the worker has answered their request; the job
  * lives on the submitter's stack, so nothing is allocated per request.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "worker.h"
 
@@ -24,9 +28,10 @@ static struct {
 	struct job *head, *tail;
 	bool started, stopping;
 	pthread_t thread;
+	int done[2];			/* the worker closes done[1] as it ends */
 	worker_serve_fn serve;
 	worker_after_fn after;
-} Q = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+} Q = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER, .done = { -1, -1 } };
 
 static void *worker(void *arg)
 {
@@ -58,6 +63,7 @@ static void *worker(void *arg)
 		/* The submitter sends the answer while this runs. */
 		Q.after();
 	}
+	close(Q.done[1]);
 	return NULL;
 }
 
@@ -67,9 +73,16 @@ int worker_start(worker_serve_fn serve, worker_after_fn after, char *err, size_t
 
 	Q.serve = serve;
 	Q.after = after;
+	if (pipe2(Q.done, O_CLOEXEC)) {
+		ret = errno;
+		snprintf(err, errlen, "cannot start the worker thread: pipe: %s", strerror(ret));
+		return -ret;
+	}
 	ret = pthread_create(&Q.thread, NULL, worker, NULL);
 	if (ret) {
 		snprintf(err, errlen, "cannot start the worker thread: %s", strerror(ret));
+		close(Q.done[0]);
+		close(Q.done[1]);
 		return -ret;
 	}
 	pthread_mutex_lock(&Q.lock);
@@ -117,14 +130,24 @@ void worker_stop(void)
 	pthread_mutex_unlock(&Q.lock);
 }
 
-void worker_join(void)
+bool worker_join(bool (*give_up)(void))
 {
+	struct pollfd pfd = { .fd = Q.done[0], .events = POLLIN };
 	bool started;
 
 	pthread_mutex_lock(&Q.lock);
 	started = Q.started;
+	pthread_mutex_unlock(&Q.lock);
+	if (!started)
+		return true;
+	/* Not pthread_join: a signal does not interrupt it. */
+	while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+		if (give_up())
+			return false;
+	pthread_join(Q.thread, NULL);
+	close(Q.done[0]);
+	pthread_mutex_lock(&Q.lock);
 	Q.started = false;
 	pthread_mutex_unlock(&Q.lock);
-	if (started)
-		pthread_join(Q.thread, NULL);
+	return true;
 }

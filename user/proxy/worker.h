@@ -35,6 +35,10 @@ bool worker_stopping(void);
 
 /* Take no more requests: those queued get 503. Then worker_join(). */
 void worker_stop(void);
-void worker_join(void);
+/*
+ * Wait for the worker to end (after worker_stop). false if a signal
+ * interrupted the wait and give_up() said so: the worker still runs.
+ */
+bool worker_join(bool (*give_up)(void));
 
 #endif /* RP_WORKER_H */

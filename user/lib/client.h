@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * rewindd's client, for rewindctl and rewind-proxy: connect to the control
+ * socket, send one request line, read one answer line (protocol.h).
+ */
+#ifndef RW_CLIENT_H
+#define RW_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+/* A longer answer is an error: the connection's framing is lost then. */
+#define RW_ANSWER_MAX (16 << 20)
+
+/*
+ * Connect to the socket at path; sends and receives time out after
+ * timeout_s seconds (0: never). The fd, or -errno with err set
+ * ("cannot connect to rewindd at PATH: ...").
+ */
+int client_connect(const char *path, unsigned timeout_s, char *err, size_t errlen);
+
+/* All of line (one request ending in a newline); no SIGPIPE. 0 or -errno with err. */
+int client_send(int fd, const char *line, size_t len, char *err, size_t errlen);
+
+/*
+ * Read one answer line of at most max bytes and parse it. NULL with err set
+ * when the peer closes first, the line is longer, it is not JSON, or a
+ * receive fails (a timeout: EAGAIN). A signal (EINTR) is waited through
+ * unless give_up (may be NULL) says otherwise.
+ */
+json_object *client_recv(int fd, size_t max, bool (*give_up)(void), char *err, size_t errlen);
+
+#endif /* RW_CLIENT_H */
