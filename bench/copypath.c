@@ -137,7 +137,7 @@ static char *map_anon(size_t len)
 
 	if (p == MAP_FAILED)
 		die_errno("mmap %zu", len);
-	/* 4 KiB pages, as the measurements in DESIGN §3. */
+	/* 4 KiB pages: what a warm function's heap is made of without THP. */
 	madvise(p, len, MADV_NOHUGEPAGE);
 	for (size_t i = 0; i < len; i += PAGE)
 		p[i] = 1;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
-# Leak scenarios (DESIGN.md §6): a function in C, Python (/usr/bin/python3)
+# Leak scenarios: a function in C, Python (/usr/bin/python3)
 # and Node (/usr/bin/node) keeps a caller's secret in one persistence point
 # (tests/leak: global, heap, env, thread, child, fd); the next invocation
 # looks for it everywhere, its own memory included.
