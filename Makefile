@@ -69,7 +69,7 @@ PROXY_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(PROXY_SRCS))
 PROXY_LAUNCHER_DIR := $(prefix)/lib/rewindd/launchers
 BINS += $(OUTPUT)/rewind-proxy
 
-$(OUTPUT)/proxy/%.o: user/proxy/%.c | $(OUTPUT)/proxy $(SKEL)
+$(OUTPUT)/proxy/%.o: user/proxy/%.c | $(OUTPUT)/proxy
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) -DPROXY_LAUNCHER_DIR='"$(PROXY_LAUNCHER_DIR)"' $(CFLAGS) -c $< -o $@
 
@@ -127,18 +127,22 @@ $(SKEL): $(OUTPUT)/tracker.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name tracker_bpf > $@.tmp && mv $@.tmp $@
 
 # --- user space ------------------------------------------------------------
-$(OUTPUT)/lib/%.o: user/lib/%.c | $(SKEL)
+$(OUTPUT)/lib/%.o: user/lib/%.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(LIB_OBJS): | $(LIB_OBJDIRS)
+# Only what includes the generated skeleton waits for the BPF build (a first
+# build; later ones know from the .d files).
+SKEL_USERS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(shell grep -l 'tracker\.skel\.h' $(LIB_SRCS)))
+$(SKEL_USERS): | $(SKEL)
 
 # Made anew: ar would keep the members of sources since moved or removed.
 $(LIB): $(LIB_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(OUTPUT)/%.o: user/%.c | $(OUTPUT) $(SKEL)
+$(OUTPUT)/%.o: user/%.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
