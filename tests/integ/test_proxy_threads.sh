@@ -18,7 +18,7 @@ NPROXY=0
 PROXY_PID=
 # Pool threads' OS exit lags their join by this long: the window is always open.
 LAG_US=200000
-CYCLES=${THREAD_CYCLES:-25}
+CYCLES=${THREAD_CYCLES:-20}
 
 TESTS=(proxy_threads_lagging_exit proxy_threads_lagging_exit_unsettled proxy_threads_pool_cycles)
 require_root launcher_threads_outlive_join "${TESTS[@]}"
@@ -175,7 +175,9 @@ test_proxy_threads_lagging_exit_unsettled() {
 
 # The race as it is, without the lag: CYCLES times a crash makes the proxy
 # start the function afresh (pool at load and in the warm-up, settle,
-# checkpoint), and the next activation's rewind must not fail.
+# checkpoint), and the next activation's rewind must not fail. Unlike the
+# lagging pool, this one rarely fails without the launcher's wait (the
+# full collection in settle gives the threads time): a guard, not the proof.
 test_proxy_threads_pool_cycles() {
 	local i
 	cp "$ACTIONS/threadpool.py" "$TMP/lagging.py"
