@@ -141,7 +141,7 @@ lagging_action() {
 # checkpoint; three activations must be served by that same process.
 serve_pool() {
 	local pid
-	start_proxy --warmup 1 "$@" || return 1
+	start_proxy --warmup 1 || return 1
 	init_action "$TMP/lagging.py" || return 1
 	expect_run '{}' '.total > 0 and .loaded > 0' || return 1
 	pid=$(jq -r .pid <<<"$BODY")
