@@ -20,7 +20,9 @@
  * a running process): its switch line, {"rewind-proxy":"fork-per-request"},
  * is refused with {"fork":false,"error":...} (the proxy refuses --mode fork
  * with --runtime node before it gets here). {"rewind-proxy":"settle"}, sent
- * before the process is kept, is answered {"settled":true}.
+ * before the process is kept, is answered {"settled":true}: unlike Python's
+ * Thread.join(), a worker_threads Worker joins its OS thread before it emits
+ * 'exit', so no thread the action waited for is left to wait out here.
  */
 'use strict';
 
