@@ -6,7 +6,7 @@
  * pre-faulted (4 KiB pages, THP off), then blocked in read(2) on a pipe. On a
  * command a target dirties D pages of a fixed pseudo-random set and blocks
  * again; the bench then asks rewindd to rewind it, over the daemon's unix
- * socket (one JSON object per line, see user/lib/protocol.c).
+ * socket (one JSON object per line, see user/lib/control/protocol.c).
  *
  * Printed, all side by side in one run (medians, alternating orders):
  *   - checkpoint latency against RSS (64 MiB, 256 MiB, 1 GiB) and memcpy of
