@@ -12,7 +12,7 @@
 #       bytes). Three invocations on one checkpoint: the next first write is
 #       seen again.
 #   filecow_norewind      its twin: the same writes persist without rewind.
-#   workload_python_rewind   /usr/bin/python3 (tests/integ/workload.py),
+#   workload_python_rewind   /usr/bin/python3 (tests/workload/interp.py),
 #       checkpointed before anything wrote its .data: 200 invocations
 #       (random.random(), dict/list churn, an import of a stdlib module,
 #       C extensions among them), each followed by rewind --verify; every
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/../.."
 . tests/integ/lib.sh
 
 FILECOW=$PWD/$OUTPUT/tests/integ/filecow
-WORKLOAD=(/usr/bin/python3 -I "$PWD/tests/integ/workload.py")
+WORKLOAD=(/usr/bin/python3 -I "$PWD/tests/workload/interp.py")
 REWINDS=${WORKLOAD_REWINDS:-200}
 # Not imported by the interpreter at startup (checked: every answer's FRESH is 1).
 MODULES=(json decimal fractions statistics csv textwrap difflib ipaddress uuid calendar colorsys
