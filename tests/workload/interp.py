@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """An interpreter-heavy function for /usr/bin/python3 (tests/integ/
-test_workload_python.sh). Nothing is warmed up before "ready": the first
+test_workload_interp.sh). Nothing is warmed up before "ready": the first
 invocation writes data of the interpreter that nothing wrote before the
 checkpoint (the binary's and its libraries' .data, still the file's pages),
 as a real function's first request does. Lines on stdin/stdout:
