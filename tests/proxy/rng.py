@@ -31,7 +31,7 @@ def reseed_mine():
 def draw():
     values = {
         "random": random.random(),
-        "getrandbits": random.getrandbits(64),
+        "getrandbits": "%016x" % random.getrandbits(64),
         "ssl_RAND_bytes": ssl.RAND_bytes(16).hex(),
         "urandom": os.urandom(16).hex(),
         "secrets": secrets.token_hex(16),

@@ -68,8 +68,8 @@ function load(entry, mainName) {
  * node offers a reseed, so installReseeding() replaces them before the
  * action is loaded: Math.random draws from a pool of kernel entropy
  * (/dev/urandom, read through an fd opened here: each read is the kernel's,
- * fresh), and the crypto functions XOR fresh kernel bytes into what
- * OpenSSL gave (their own checks and errors stay node's); randomUUID and
+ * fresh), and the crypto functions overwrite what OpenSSL gave with fresh
+ * kernel bytes (their own checks and errors stay node's); randomUUID and
  * randomInt get fresh values of their own. Before each activation
  * beforeActivation() drops what the pool holds (the checkpoint's bytes)
  * and runs the action's after-rewind hooks: its exported afterRewind, and
@@ -82,7 +82,8 @@ const afterRewindHooks = [];
 let reseeding = false;
 let urandomFd = -1;
 const POOL = Buffer.alloc(4096);
-let poolPos = POOL.length;
+const POOL32 = new Uint32Array(POOL.buffer, POOL.byteOffset, POOL.length / 4);
+let poolPos = POOL.length;   // in bytes, a multiple of 4 for Math.random
 
 function readKernel(view) {
   for (let off = 0; off < view.length;) {
@@ -92,27 +93,27 @@ function readKernel(view) {
   }
 }
 
-// n fresh bytes: small requests from the pool, large ones straight from the kernel.
-function kernelBytes(n) {
-  const out = Buffer.allocUnsafe(n);
+// Overwrites bytes (a Uint8Array) with fresh kernel bytes: small requests
+// from the pool, large ones straight from the kernel.
+function fillKernel(bytes) {
+  const n = bytes.length;
   if (n > POOL.length / 4) {
-    readKernel(out);
-    return out;
+    readKernel(bytes);
+    return;
   }
   if (poolPos + n > POOL.length) {
     readKernel(POOL);
     poolPos = 0;
   }
-  POOL.copy(out, 0, poolPos, poolPos + n);
+  bytes.set(POOL.subarray(poolPos, poolPos + n));
   POOL.fill(0, poolPos, poolPos + n);   // handed out once, not kept
   poolPos += n;
-  return out;
 }
 
-function mixKernel(bytes) {
-  if (!bytes.length) return;
-  const fresh = kernelBytes(bytes.length);
-  for (let i = 0; i < bytes.length; i++) bytes[i] ^= fresh[i];
+function kernelBytes(n) {
+  const out = Buffer.allocUnsafe(n);
+  fillKernel(out);
+  return out;
 }
 
 function bytesOf(view) {
@@ -146,14 +147,15 @@ function kernelUUID() {
 }
 
 function mathRandom() {
+  poolPos = (poolPos + 3) & ~3;
   if (poolPos + 8 > POOL.length) {
     readKernel(POOL);
     poolPos = 0;
   }
-  const hi = POOL.readUInt32LE(poolPos) >>> 11;   // 21 + 32 bits: a double in [0, 1)
-  const lo = POOL.readUInt32LE(poolPos + 4);
+  const i = poolPos >>> 2;
   poolPos += 8;
-  return (hi * 4294967296 + lo) / 9007199254740992;
+  // 21 + 32 bits: a double in [0, 1), as V8's.
+  return ((POOL32[i] >>> 11) * 4294967296 + POOL32[i + 1]) / 9007199254740992;
 }
 
 function replace(obj, name, fn) {
@@ -175,11 +177,11 @@ function installReseeding() {
   const bytes = function randomBytes(size, callback) {
     if (typeof callback !== 'function') {
       const buf = Reflect.apply(node.randomBytes, this, arguments);
-      mixKernel(buf);
+      fillKernel(buf);
       return buf;
     }
     return Reflect.apply(node.randomBytes, this, [size, (err, buf) => {
-      if (!err) mixKernel(buf);
+      if (!err) fillKernel(buf);
       callback(err, buf);
     }]);
   };
@@ -187,7 +189,7 @@ function installReseeding() {
   for (const alias of ['prng', 'pseudoRandomBytes', 'rng']) if (alias in crypto) replace(crypto, alias, bytes);
   crypto.randomFillSync = function randomFillSync(buf, offset, size) {
     const r = Reflect.apply(node.randomFillSync, this, arguments);
-    mixKernel(filledBytes(buf, offset, size));
+    fillKernel(filledBytes(buf, offset, size));
     return r;
   };
   crypto.randomFill = function randomFill(buf, ...rest) {
@@ -196,7 +198,7 @@ function installReseeding() {
     const callback = rest[at];
     const [offset, size] = rest.slice(0, at);
     rest[at] = (err, b) => {
-      if (!err) mixKernel(filledBytes(buf, offset, size));
+      if (!err) fillKernel(filledBytes(buf, offset, size));
       callback(err, b);
     };
     return Reflect.apply(node.randomFill, this, [buf, ...rest]);
@@ -221,7 +223,7 @@ function installReseeding() {
   const { getRandomValues: webGetRandomValues, randomUUID: webRandomUUID } = proto;
   replace(proto, 'getRandomValues', function getRandomValues(array) {
     const r = Reflect.apply(webGetRandomValues, this, arguments);
-    mixKernel(bytesOf(array));
+    fillKernel(bytesOf(array));
     return r;
   });
   replace(proto, 'randomUUID', function randomUUID() {
