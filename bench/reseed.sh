@@ -8,7 +8,7 @@
 # pays. Runs the launchers directly, without a proxy or rewindd. Prints;
 # asserts nothing.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 L=$PWD/user/proxy/launchers
 TMP=$(mktemp -d /tmp/reseed-bench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT

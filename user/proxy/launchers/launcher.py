@@ -147,6 +147,7 @@ def serve_forked(out, fn, request, answered):
 
 after_rewind_hooks = []
 reseeding = True
+random_module = None
 
 
 def after_rewind(fn):
@@ -159,8 +160,12 @@ def after_rewind(fn):
 
 def install_rewind_proxy_module():
     """The module `rewind_proxy` the action imports to register its hooks."""
-    global reseeding
+    global reseeding, random_module
     reseeding = os.environ.pop("REWIND_PROXY_NO_RESEED", "") != "1"
+    # Imported now, before the checkpoint: not again in every activation.
+    import random
+
+    random_module = random
     if "rewind_proxy" in sys.modules:
         return
     module = type(sys)("rewind_proxy")
@@ -174,9 +179,7 @@ def reseed_runtime():
     """Fresh kernel entropy for the generators a rewind replays, then the action's hooks."""
     if not reseeding:
         return
-    import random
-
-    random.seed(os.urandom(32))
+    random_module.seed(os.urandom(32))
     np = sys.modules.get("numpy")
     if np is not None and getattr(np, "random", None) is not None:
         np.random.seed(np.frombuffer(os.urandom(32), dtype=np.uint32))
