@@ -58,7 +58,194 @@ function load(entry, mainName) {
   let fn = mod.exports && mod.exports[mainName];
   if (typeof fn !== 'function' && typeof mod.exports === 'function' && mainName === 'main') fn = mod.exports;
   if (typeof fn !== 'function') throw new Error(`the action has no function named ${mainName}`);
+  if (mod.exports && typeof mod.exports.afterRewind === 'function') afterRewindHooks.push(mod.exports.afterRewind);
   return fn;
+}
+
+/*
+ * Randomness after a rewind. In rewind mode every activation starts from the
+ * same checkpoint, and so would every random generator kept in user space:
+ * V8's Math.random, OpenSSL's DRBG behind node:crypto and WebCrypto, and
+ * node's own caches of its bytes (randomUUID's, randomInt's). Neither V8 nor
+ * node offers a reseed, so installReseeding() replaces them before the
+ * action is loaded: Math.random draws from a pool of kernel entropy
+ * (/dev/urandom, read through an fd opened here: each read is the kernel's,
+ * fresh), and the crypto functions overwrite what OpenSSL gave with fresh
+ * kernel bytes (their own checks and errors stay node's); randomUUID and
+ * randomInt get fresh values of their own. Before each activation
+ * beforeActivation() drops what the pool holds (the checkpoint's bytes)
+ * and runs the action's after-rewind hooks: its exported afterRewind, and
+ * what it gave globalThis.rewindProxy.afterRewind(fn). A hook that throws
+ * fails the activation. REWIND_PROXY_NO_RESEED=1 turns all of it off: for
+ * tests that show the replay. Not covered: what OpenSSL draws for itself
+ * (key generation, TLS), see the README.
+ */
+const afterRewindHooks = [];
+let reseeding = false;
+let urandomFd = -1;
+const POOL = Buffer.alloc(4096);
+const POOL32 = new Uint32Array(POOL.buffer, POOL.byteOffset, POOL.length / 4);
+let poolPos = POOL.length;   // in bytes, a multiple of 4 for Math.random
+
+function readKernel(view) {
+  for (let off = 0; off < view.length;) {
+    const n = fs.readSync(urandomFd, view, off, view.length - off, null);
+    if (n <= 0) throw new Error('rewind-proxy: short read from /dev/urandom');
+    off += n;
+  }
+}
+
+// Overwrites bytes (a Uint8Array) with fresh kernel bytes: small requests
+// from the pool, large ones straight from the kernel.
+function fillKernel(bytes) {
+  const n = bytes.length;
+  if (n > POOL.length / 4) {
+    readKernel(bytes);
+    return;
+  }
+  if (poolPos + n > POOL.length) {
+    readKernel(POOL);
+    poolPos = 0;
+  }
+  bytes.set(POOL.subarray(poolPos, poolPos + n));
+  POOL.fill(0, poolPos, poolPos + n);   // handed out once, not kept
+  poolPos += n;
+}
+
+function kernelBytes(n) {
+  const out = Buffer.allocUnsafe(n);
+  fillKernel(out);
+  return out;
+}
+
+function bytesOf(view) {
+  if (ArrayBuffer.isView(view)) return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  return new Uint8Array(view);   // an ArrayBuffer or SharedArrayBuffer
+}
+
+// The bytes randomFill(Sync)(buf, offset, size) filled: offset and size count elements.
+function filledBytes(buf, offset, size) {
+  const all = bytesOf(buf);
+  const el = ArrayBuffer.isView(buf) ? (buf.BYTES_PER_ELEMENT || 1) : 1;
+  const off = (offset === undefined ? 0 : offset) * el;
+  return all.subarray(off, size === undefined ? all.length : off + size * el);
+}
+
+// Uniform in [0, range), range <= 2^48 (randomInt's limit).
+function kernelBelow(range) {
+  const limit = 2 ** 48 - (2 ** 48 % range);
+  for (;;) {
+    const x = kernelBytes(6).readUIntBE(0, 6);
+    if (x < limit) return x % range;
+  }
+}
+
+function kernelUUID() {
+  const b = kernelBytes(16);
+  b[6] = (b[6] & 0x0f) | 0x40;   // version 4
+  b[8] = (b[8] & 0x3f) | 0x80;   // variant 10
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+function mathRandom() {
+  poolPos = (poolPos + 3) & ~3;
+  if (poolPos + 8 > POOL.length) {
+    readKernel(POOL);
+    poolPos = 0;
+  }
+  const i = poolPos >>> 2;
+  poolPos += 8;
+  // 21 + 32 bits: a double in [0, 1), as V8's.
+  return ((POOL32[i] >>> 11) * 4294967296 + POOL32[i + 1]) / 9007199254740992;
+}
+
+function replace(obj, name, fn) {
+  Object.defineProperty(obj, name, { value: fn, writable: true, enumerable: false, configurable: true });
+}
+
+function installReseeding() {
+  if (process.env.REWIND_PROXY_NO_RESEED === '1') {
+    delete process.env.REWIND_PROXY_NO_RESEED;
+    return;
+  }
+  delete process.env.REWIND_PROXY_NO_RESEED;
+  const crypto = require('crypto');
+  urandomFd = fs.openSync('/dev/urandom', 'r');
+  reseeding = true;
+  replace(Math, 'random', mathRandom);
+
+  const node = { ...crypto };   // the originals (the wrappers' names shadow theirs)
+  const bytes = function randomBytes(size, callback) {
+    if (typeof callback !== 'function') {
+      const buf = Reflect.apply(node.randomBytes, this, arguments);
+      fillKernel(buf);
+      return buf;
+    }
+    return Reflect.apply(node.randomBytes, this, [size, (err, buf) => {
+      if (!err) fillKernel(buf);
+      callback(err, buf);
+    }]);
+  };
+  crypto.randomBytes = bytes;
+  for (const alias of ['prng', 'pseudoRandomBytes', 'rng']) if (alias in crypto) replace(crypto, alias, bytes);
+  crypto.randomFillSync = function randomFillSync(buf, offset, size) {
+    const r = Reflect.apply(node.randomFillSync, this, arguments);
+    fillKernel(filledBytes(buf, offset, size));
+    return r;
+  };
+  crypto.randomFill = function randomFill(buf, ...rest) {
+    const at = rest.findIndex((a) => typeof a === 'function');
+    if (at < 0) return Reflect.apply(node.randomFill, this, arguments);
+    const callback = rest[at];
+    const [offset, size] = rest.slice(0, at);
+    rest[at] = (err, b) => {
+      if (!err) fillKernel(filledBytes(buf, offset, size));
+      callback(err, b);
+    };
+    return Reflect.apply(node.randomFill, this, [buf, ...rest]);
+  };
+  // r moved by a fresh uniform offset within [min, max): still uniform, and fresh.
+  crypto.randomInt = function randomInt(min, max, callback) {
+    if (typeof max !== 'number') {
+      callback = max;
+      max = min;
+      min = 0;
+    }
+    const shift = (r) => min + ((r - min + kernelBelow(max - min)) % (max - min));
+    if (typeof callback !== 'function') return shift(Reflect.apply(node.randomInt, this, arguments));
+    return Reflect.apply(node.randomInt, this, [min, max, (err, r) => callback(err, err ? r : shift(r))]);
+  };
+  crypto.randomUUID = function randomUUID(options) {
+    Reflect.apply(node.randomUUID, this, arguments);   // node's checks of the options
+    return kernelUUID();
+  };
+  // WebCrypto (crypto.webcrypto, globalThis.crypto; crypto.getRandomValues calls it).
+  const proto = Object.getPrototypeOf(crypto.webcrypto);
+  const { getRandomValues: webGetRandomValues, randomUUID: webRandomUUID } = proto;
+  replace(proto, 'getRandomValues', function getRandomValues(array) {
+    const r = Reflect.apply(webGetRandomValues, this, arguments);
+    fillKernel(bytesOf(array));
+    return r;
+  });
+  replace(proto, 'randomUUID', function randomUUID() {
+    Reflect.apply(webRandomUUID, this, arguments);
+    return kernelUUID();
+  });
+  // `import { randomBytes } from 'node:crypto'` sees the replacements too.
+  Module.syncBuiltinESMExports();
+  globalThis.rewindProxy = Object.freeze({
+    afterRewind(fn) {
+      if (typeof fn !== 'function') throw new TypeError('rewindProxy.afterRewind: not a function');
+      afterRewindHooks.push(fn);
+    },
+  });
+}
+
+async function beforeActivation() {
+  if (!reseeding) return;
+  poolPos = POOL.length;   // the checkpoint's bytes are not this activation's
+  for (const hook of afterRewindHooks) await hook();
 }
 
 function main() {
@@ -67,6 +254,7 @@ function main() {
     console.error('usage: launcher.js ENTRY_FILE MAIN_NAME');
     process.exit(2);
   }
+  installReseeding();   // before the action's code can take Math.random or crypto's functions
   let fn;
   try {
     fn = load(entry, mainName);
@@ -111,6 +299,7 @@ function main() {
     previous = current;
     let result;
     try {
+      await beforeActivation();
       result = await fn(request.value === undefined ? {} : request.value);
     } catch (err) {
       console.error(err);

@@ -14,6 +14,18 @@ protocol with the proxy:
 stdout and stderr are the proxy's log; they are flushed before each answer
 so that the log of an activation precedes its end marker.
 
+Randomness: in rewind mode every activation starts from the same checkpoint,
+and so would every random generator kept in user space. Before each
+activation (in every mode, in the child in fork mode) reseed_runtime() reseeds
+them from the kernel (os.urandom): the module-level `random` generator,
+numpy's legacy global generator if numpy is loaded, OpenSSL's DRBG through
+ssl.RAND_add if ssl is loaded, tempfile's name generator; then it runs the
+hooks the action registered through the module rewind_proxy
+(@rewind_proxy.after_rewind), for the generators it made itself. A hook that
+raises fails the activation: main does not run with a replayed state.
+REWIND_PROXY_NO_RESEED=1 in the environment turns all of it off: for tests
+that show the replay.
+
 Fork mode (rewind-proxy --mode fork): once the proxy has warmed the function
 up, it sends the line {"rewind-proxy": "fork-per-request"} (no /run can
 produce it: context field names are [A-Za-z0-9_]) and gets {"fork": true}.
@@ -111,6 +123,7 @@ def await_thread_exits(timeout=SETTLE_TIMEOUT):
 
 def load(entry, main_name):
     """The action's main function; raises with a message for the caller."""
+    install_rewind_proxy_module()  # before the action's code can import it
     base = os.path.dirname(os.path.abspath(entry))
     # Modules next to the entry file (a zip's) import as in a script.
     sys.path.insert(0, base)
@@ -153,6 +166,7 @@ def serve(out, fn, request, previous, answered=None):
     for name in previous - current:
         os.environ.pop(name, None)
     try:
+        reseed_runtime()
         result = fn(request.get("value", {}))
     except Exception as ex:  # sys.exit() ends the process: a crash
         traceback.print_exc(file=sys.stderr)
@@ -193,6 +207,56 @@ def serve_forked(out, fn, request, answered):
         signal.signal(sig, signal.SIG_DFL)
         os.kill(os.getpid(), sig)
     os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+# ---- randomness after a rewind ------------------------------------------------
+
+after_rewind_hooks = []
+reseeding = True
+random_module = None
+
+
+def after_rewind(fn):
+    """Decorator: fn() runs before every activation, after the launcher's reseeding."""
+    if not callable(fn):
+        raise TypeError("after_rewind: %r is not callable" % (fn,))
+    after_rewind_hooks.append(fn)
+    return fn
+
+
+def install_rewind_proxy_module():
+    """The module `rewind_proxy` the action imports to register its hooks."""
+    global reseeding, random_module
+    reseeding = os.environ.pop("REWIND_PROXY_NO_RESEED", "") != "1"
+    # Imported now, before the checkpoint: not again in every activation.
+    import random
+
+    random_module = random
+    if "rewind_proxy" in sys.modules:
+        return
+    module = type(sys)("rewind_proxy")
+    module.__doc__ = "rewind-proxy's after-rewind hooks (see the proxy's README)."
+    module.after_rewind = after_rewind
+    module.register_after_rewind = after_rewind
+    sys.modules["rewind_proxy"] = module
+
+
+def reseed_runtime():
+    """Fresh kernel entropy for the generators a rewind replays, then the action's hooks."""
+    if not reseeding:
+        return
+    random_module.seed(os.urandom(32))
+    np = sys.modules.get("numpy")
+    if np is not None and getattr(np, "random", None) is not None:
+        np.random.seed(np.frombuffer(os.urandom(32), dtype=np.uint32))
+    ssl = sys.modules.get("ssl")
+    if ssl is not None and hasattr(ssl, "RAND_add"):
+        ssl.RAND_add(os.urandom(32), 32.0)
+    tempfile = sys.modules.get("tempfile")
+    if tempfile is not None and hasattr(tempfile, "_name_sequence"):
+        tempfile._name_sequence = None  # made again, with a new random.Random(), at its next use
+    for hook in after_rewind_hooks:
+        hook()
 
 
 def main():
