@@ -10,13 +10,7 @@
 # builds report leaks through the exit status) and removed its cgroup.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integ/lib.sh
-
-PROXY=$PWD/$OUTPUT/rewind-proxy
-ACTIONS=$PWD/tests/proxy
-SRC_LAUNCHERS=$PWD/user/proxy/launchers
-CGROOT=$(cgroup2_root)
-NPROXY=0
-PROXY_PID=
+. tests/integ/proxy_lib.sh
 
 TESTS=(proxy_launcher_lookup proxy_python_init_run proxy_node_init_run proxy_init_twice_403
 	proxy_run_before_init_403 proxy_init_errors proxy_malformed_json_400 proxy_oversized_body_413
@@ -48,120 +42,6 @@ if [ ! -x "$PROXY" ]; then
 	for t in "${TESTS[@]}"; do echo "FAIL $t: $PROXY not built (make OUTPUT=$OUTPUT all)"; done
 	exit 0
 fi
-
-# ---- helpers ----------------------------------------------------------------
-
-# start_proxy ARGS...: a proxy on a free port of 127.0.0.1 with its own work
-# dir and log (PLOG); returns once it printed its ready line (PORT, WORK).
-start_proxy() {
-	local fifo=$TMP/ready.$$ line
-	NPROXY=$((NPROXY + 1))
-	PLOG=$TMP/proxy.$NPROXY.log
-	WORK=$TMP/work.$NPROXY
-	mkfifo "$fifo" || return 1
-	# Read-write: opening never blocks, and the FIFO outlives its name.
-	exec {PROXY_FD}<>"$fifo"
-	rm -f "$fifo"
-	# --verify: every rewind of every test is also checked byte for byte.
-	"$PROXY" --port 0 --bind 127.0.0.1 --work-dir "$WORK" --rewindd-socket "$SOCK" --verify "$@" \
-		1>&"$PROXY_FD" 2>"$PLOG" &
-	PROXY_PID=$!
-	# Bounded: one second at a time while the proxy lives, 60 s in all.
-	for _ in $(seq 60); do
-		if read -t 1 -r line <&"$PROXY_FD"; then
-			case "$line" in
-			"rewind-proxy: ready on port "*)
-				PORT=${line#rewind-proxy: ready on port }
-				PORT=${PORT%% *}
-				return 0 ;;
-			*) echo "proxy said: $line"; return 1 ;;
-			esac
-		fi
-		kill -0 "$PROXY_PID" 2>/dev/null || { echo "proxy died: $(tail -3 "$PLOG")"; PROXY_PID=; return 1; }
-	done
-	echo "no ready line in 60 s: $(tail -3 "$PLOG")"
-	return 1
-}
-
-# SIGTERM; it must exit 0 and leave neither its cgroup nor the function's dir.
-stop_proxy() {
-	[ -n "$PROXY_PID" ] || return 0
-	kill -TERM "$PROXY_PID"
-	proxy_stopped
-}
-
-# The checks of stop_proxy once the SIGTERM was sent.
-proxy_stopped() {
-	local rc
-	# Bounded: a proxy that does not stop must not hang the suite.
-	if ! timeout 60 tail --pid="$PROXY_PID" -s 0.1 -f /dev/null; then
-		kill -KILL "$PROXY_PID"
-		wait "$PROXY_PID"
-		PROXY_PID=
-		echo "the proxy did not stop within 60 s of SIGTERM"
-		return 1
-	fi
-	wait "$PROXY_PID"
-	rc=$?
-	PROXY_PID=
-	exec {PROXY_FD}>&-
-	[ $rc = 0 ] || { echo "proxy exited $rc: $(grep -v '^XXX_THE_END' "$PLOG" | tail -4)"; return 1; }
-	[ ! -d "$CGROOT/rewind-proxy-$PORT" ] || { echo "cgroup rewind-proxy-$PORT left behind"; return 1; }
-	[ ! -d "$WORK/action" ] || { echo "$WORK/action left behind"; return 1; }
-	# A verification that found a difference made the proxy restart: the rewind was wrong.
-	! grep -q "verification found" "$PLOG" || { echo "a rewind did not verify: $(grep -m1 "verification found" "$PLOG")"; return 1; }
-}
-
-# Whatever the test did, the proxy is stopped before the next one; a test
-# that passed must also pass the checks of a clean stop.
-proxy_case() {
-	local rc
-	"$@"
-	rc=$?
-	if [ $rc = 0 ]; then
-		stop_proxy || rc=1
-	else
-		stop_proxy >/dev/null 2>&1
-	fi
-	return $rc
-}
-
-# post PATH DATA [CURL ARGS...]: CODE and BODY of the answer (DATA may be @file).
-post() {
-	local path=$1 data=$2
-	shift 2
-	CODE=$(curl -sS --max-time 120 -o "$TMP/body" -D "$TMP/headers" -w '%{http_code}' -X POST \
-		-H 'Content-Type: application/json' --data-binary "$data" "$@" \
-		"http://127.0.0.1:$PORT$path") || { echo "curl POST $path failed"; return 1; }
-	BODY=$(cat "$TMP/body")
-}
-
-# init_action FILE [MAIN]: /init with the file as plain source; must answer 200 {"ok":true}.
-init_action() {
-	jq -n --rawfile code "$1" --arg main "${2:-main}" \
-		'{value: {name: "test", main: $main, code: $code, binary: false}}' >"$TMP/init.json" || return 1
-	post /init "@$TMP/init.json" || return 1
-	expect "/init of $(basename "$1")" "$CODE $BODY" '200 {"ok":true}'
-}
-
-# run JSON: /run with JSON as the value (plus CONTEXT, a JSON object of context fields).
-run() {
-	local ctx=${CONTEXT:-'{}'}
-	jq -cn --argjson v "$1" --argjson ctx "$ctx" '$ctx + {value: $v}' >"$TMP/run.json" ||
-		{ echo "bad test JSON: $1"; return 1; }
-	post /run "@$TMP/run.json"
-}
-
-# expect_run JSON JQ-FILTER: /run answers 200 and the filter holds on the body.
-expect_run() {
-	run "$1" || return 1
-	[ "$CODE" = 200 ] || { echo "/run $1: status $CODE, body $BODY"; return 1; }
-	jq -e "$2" <<<"$BODY" >/dev/null || { echo "/run $1: '$2' does not hold for $BODY"; return 1; }
-}
-
-jfield() {
-	jq -r "$1" <<<"$BODY"
-}
 
 # ---- the interface ------------------------------------------------------------
 

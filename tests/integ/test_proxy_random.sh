@@ -12,12 +12,7 @@
 # rewind runs with --verify. No sleeps: the proxy's ready line comes from a FIFO.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integ/lib.sh
-
-PROXY=$PWD/$OUTPUT/rewind-proxy
-ACTIONS=$PWD/tests/proxy
-CGROOT=$(cgroup2_root)
-NPROXY=0
-PROXY_PID=
+. tests/integ/proxy_lib.sh
 N=5
 
 TESTS=(proxy_random_python proxy_random_python_replays_without_hooks proxy_random_python_numpy
@@ -39,87 +34,6 @@ if [ ! -x "$PROXY" ]; then
 fi
 HAVE_NUMPY=false
 /usr/bin/python3 -c 'import numpy' 2>/dev/null && HAVE_NUMPY=true
-
-# ---- helpers (as in test_proxy.sh) --------------------------------------------
-
-# start_proxy ARGS...: a proxy on a free port with its own work dir and log
-# (PLOG), every rewind verified; returns once it printed its ready line.
-start_proxy() {
-	local fifo=$TMP/ready.$$ line
-	NPROXY=$((NPROXY + 1))
-	PLOG=$TMP/proxy.$NPROXY.log
-	WORK=$TMP/work.$NPROXY
-	mkfifo "$fifo" || return 1
-	exec {PROXY_FD}<>"$fifo"
-	rm -f "$fifo"
-	"$PROXY" --port 0 --bind 127.0.0.1 --work-dir "$WORK" --rewindd-socket "$SOCK" --verify "$@" \
-		1>&"$PROXY_FD" 2>"$PLOG" &
-	PROXY_PID=$!
-	for _ in $(seq 60); do
-		if read -t 1 -r line <&"$PROXY_FD"; then
-			case "$line" in
-			"rewind-proxy: ready on port "*)
-				PORT=${line#rewind-proxy: ready on port }
-				PORT=${PORT%% *}
-				return 0 ;;
-			*) echo "proxy said: $line"; return 1 ;;
-			esac
-		fi
-		kill -0 "$PROXY_PID" 2>/dev/null || { echo "proxy died: $(tail -3 "$PLOG")"; PROXY_PID=; return 1; }
-	done
-	echo "no ready line in 60 s: $(tail -3 "$PLOG")"
-	return 1
-}
-
-# SIGTERM; it must exit 0, leave no cgroup, and no rewind may have failed its verification.
-stop_proxy() {
-	local rc
-	[ -n "$PROXY_PID" ] || return 0
-	kill -TERM "$PROXY_PID"
-	if ! timeout 60 tail --pid="$PROXY_PID" -s 0.1 -f /dev/null; then
-		kill -KILL "$PROXY_PID"
-		wait "$PROXY_PID"
-		PROXY_PID=
-		echo "the proxy did not stop within 60 s of SIGTERM"
-		return 1
-	fi
-	wait "$PROXY_PID"
-	rc=$?
-	PROXY_PID=
-	exec {PROXY_FD}>&-
-	[ $rc = 0 ] || { echo "proxy exited $rc: $(grep -v '^XXX_THE_END' "$PLOG" | tail -4)"; return 1; }
-	[ ! -d "$CGROOT/rewind-proxy-$PORT" ] || { echo "cgroup rewind-proxy-$PORT left behind"; return 1; }
-	! grep -q "verification found" "$PLOG" || { echo "a rewind did not verify: $(grep -m1 "verification found" "$PLOG")"; return 1; }
-}
-
-proxy_case() {
-	local rc
-	"$@"
-	rc=$?
-	if [ $rc = 0 ]; then
-		stop_proxy || rc=1
-	else
-		stop_proxy >/dev/null 2>&1
-	fi
-	return $rc
-}
-
-# post PATH DATA: CODE and BODY of the answer (DATA may be @file).
-post() {
-	CODE=$(curl -sS --max-time 120 -o "$TMP/body" -w '%{http_code}' -X POST \
-		-H 'Content-Type: application/json' --data-binary "$2" \
-		"http://127.0.0.1:$PORT$1") || { echo "curl POST $1 failed"; return 1; }
-	BODY=$(cat "$TMP/body")
-}
-
-# init_action FILE [ENV-JSON]: /init with the file as plain source and /init's env.
-init_action() {
-	jq -n --rawfile code "$1" --argjson env "${2:-{\}}" \
-		'{value: {name: "test", main: "main", code: $code, binary: false, env: $env}}' >"$TMP/init.json" ||
-		return 1
-	post /init "@$TMP/init.json" || return 1
-	expect "/init of $(basename "$1")" "$CODE $BODY" '200 {"ok":true}'
-}
 
 # runs N: N activations, each with an activation id of the invoker's (as
 # OpenWhisk's sends), their answers one a line in $TMP/answers. Every
@@ -190,7 +104,7 @@ test_proxy_random_python() {
 test_proxy_random_python_replays_without_hooks() {
 	local k
 	start_proxy || return 1
-	init_action "$ACTIONS/rng.py" '{"REWIND_PROXY_NO_RESEED":"1"}' || return 1
+	init_action "$ACTIONS/rng.py" main '{"REWIND_PROXY_NO_RESEED":"1"}' || return 1
 	runs $N || return 1
 	expect_keys "${PY_KERNEL[@]}" "${PY_USER[@]}" || return 1
 	for k in "${PY_USER[@]}"; do
@@ -271,7 +185,7 @@ test_proxy_random_node() {
 test_proxy_random_node_replays_without_hooks() {
 	local k
 	start_proxy --runtime node || return 1
-	init_action "$ACTIONS/rng.js" '{"REWIND_PROXY_NO_RESEED":"1"}' || return 1
+	init_action "$ACTIONS/rng.js" main '{"REWIND_PROXY_NO_RESEED":"1"}' || return 1
 	runs $N || return 1
 	expect_keys "${NODE_USER[@]}" || return 1
 	for k in "${NODE_USER[@]}"; do

@@ -9,13 +9,7 @@
 # its wait taken out and must see the failure. Every rewind runs --verify.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integ/lib.sh
-
-PROXY=$PWD/$OUTPUT/rewind-proxy
-ACTIONS=$PWD/tests/proxy
-SRC_LAUNCHERS=$PWD/user/proxy/launchers
-CGROOT=$(cgroup2_root)
-NPROXY=0
-PROXY_PID=
+. tests/integ/proxy_lib.sh
 # Pool threads' OS exit lags their join by this long: the window is always open.
 LAG_US=200000
 CYCLES=${THREAD_CYCLES:-20}
@@ -40,91 +34,6 @@ if [ ! -x "$PROXY" ]; then
 	for t in "${TESTS[@]}"; do echo "FAIL $t: $PROXY not built (make OUTPUT=$OUTPUT all)"; done
 	exit 0
 fi
-
-# ---- helpers (as in test_proxy.sh) --------------------------------------------
-
-# start_proxy ARGS...: a proxy on a free port with its own work dir and log
-# (PLOG), every rewind --verify; returns once it printed its ready line.
-start_proxy() {
-	local fifo=$TMP/ready.$$ line
-	NPROXY=$((NPROXY + 1))
-	PLOG=$TMP/proxy.$NPROXY.log
-	WORK=$TMP/work.$NPROXY
-	mkfifo "$fifo" || return 1
-	exec {PROXY_FD}<>"$fifo"
-	rm -f "$fifo"
-	"$PROXY" --port 0 --bind 127.0.0.1 --work-dir "$WORK" --rewindd-socket "$SOCK" --verify "$@" \
-		1>&"$PROXY_FD" 2>"$PLOG" &
-	PROXY_PID=$!
-	for _ in $(seq 60); do
-		if read -t 1 -r line <&"$PROXY_FD"; then
-			case "$line" in
-			"rewind-proxy: ready on port "*)
-				PORT=${line#rewind-proxy: ready on port }
-				PORT=${PORT%% *}
-				return 0 ;;
-			*) echo "proxy said: $line"; return 1 ;;
-			esac
-		fi
-		kill -0 "$PROXY_PID" 2>/dev/null || { echo "proxy died: $(tail -3 "$PLOG")"; PROXY_PID=; return 1; }
-	done
-	echo "no ready line in 60 s: $(tail -3 "$PLOG")"
-	return 1
-}
-
-# SIGTERM; it must exit 0, and no rewind may have failed verification.
-stop_proxy() {
-	local rc
-	[ -n "$PROXY_PID" ] || return 0
-	kill -TERM "$PROXY_PID"
-	if ! timeout 60 tail --pid="$PROXY_PID" -s 0.1 -f /dev/null; then
-		kill -KILL "$PROXY_PID"
-		wait "$PROXY_PID"
-		PROXY_PID=
-		echo "the proxy did not stop within 60 s of SIGTERM"
-		return 1
-	fi
-	wait "$PROXY_PID"
-	rc=$?
-	PROXY_PID=
-	exec {PROXY_FD}>&-
-	[ $rc = 0 ] || { echo "proxy exited $rc: $(grep -v '^XXX_THE_END' "$PLOG" | tail -4)"; return 1; }
-	! grep -q "verification found" "$PLOG" || { echo "a rewind did not verify: $(grep -m1 "verification found" "$PLOG")"; return 1; }
-}
-
-proxy_case() {
-	local rc
-	"$@"
-	rc=$?
-	if [ $rc = 0 ]; then
-		stop_proxy || rc=1
-	else
-		stop_proxy >/dev/null 2>&1
-	fi
-	return $rc
-}
-
-post() {
-	local path=$1 data=$2
-	shift 2
-	CODE=$(curl -sS --max-time 120 -o "$TMP/body" -w '%{http_code}' -X POST \
-		-H 'Content-Type: application/json' --data-binary "$data" "$@" \
-		"http://127.0.0.1:$PORT$path") || { echo "curl POST $path failed"; return 1; }
-	BODY=$(cat "$TMP/body")
-}
-
-init_action() {
-	jq -n --rawfile code "$1" '{value: {name: "test", main: "main", code: $code, binary: false}}' \
-		>"$TMP/init.json" || return 1
-	post /init "@$TMP/init.json" || return 1
-	expect "/init of $(basename "$1")" "$CODE $BODY" '200 {"ok":true}'
-}
-
-expect_run() {
-	post /run "{\"value\":$1}" || return 1
-	[ "$CODE" = 200 ] || { echo "/run $1: status $CODE, body $BODY"; return 1; }
-	jq -e "$2" <<<"$BODY" >/dev/null || { echo "/run $1: '$2' does not hold for $BODY"; return 1; }
-}
 
 # How many rewinds failed (each made the proxy restart the function).
 rewind_failures() {
