@@ -146,6 +146,34 @@ fn_ask() {
 	read -t 120 -r ANSWER <&"$FOUT" || { echo "function gone or stuck (no answer in 120 s) to: $1"; return 1; }
 }
 
+# fn_attach_checkpoint: attach rewindd to the function (FPID) and checkpoint
+# it; its session id in SID. 77 (skip) without root.
+fn_attach_checkpoint() {
+	[ "$(id -u)" = 0 ] || { echo "needs root (BPF, ptrace)"; return 77; }
+	[ -n "$DAEMON_PID" ] || { echo "rewindd did not start"; return 1; }
+	SID=$(timeout 300 "$CTL" attach --pid "$FPID" 2>"$TMP/attach.err") ||
+		{ echo "attach --pid $FPID failed: $(cat "$TMP/attach.err")"; return 1; }
+	timeout 300 "$CTL" checkpoint "$SID" >"$TMP/checkpoint.out" 2>&1 ||
+		{ echo "checkpoint failed: $(tail -3 "$TMP/checkpoint.out")"; return 1; }
+}
+
+# fn_rewind_verify WHAT: rewind SID, verified byte for byte; WHAT names the
+# invocation in the message.
+fn_rewind_verify() {
+	timeout 300 "$CTL" rewind "$SID" --verify >"$TMP/rewind.out" 2>&1 ||
+		{ echo "$1: rewind --verify failed: $(tail -3 "$TMP/rewind.out")"; return 1; }
+}
+
+# fn_case TEST [ARGS...]: whatever the test did, the function and what it
+# left running are gone before the next test.
+fn_case() {
+	local rc
+	"$@"
+	rc=$?
+	stop_fn >/dev/null 2>&1
+	return $rc
+}
+
 # stop_fn: "exit", then the end of its stdout says it is gone (bounded: a
 # rewind bug may leave it stopped), then kill what it left running.
 stop_fn() {

@@ -152,23 +152,13 @@ leak_all_cycles() {
 	stop_fn
 }
 
-# Whatever happened, the function and what it left running are gone before
-# the next test.
-leak_case() {
-	local rc
-	"$@"
-	rc=$?
-	stop_fn >/dev/null 2>&1
-	return $rc
-}
-
 if [ "$(id -u)" = 0 ]; then
 	start_daemon || echo "rewindd did not start" >&2
 fi
 for l in "${LANGS[@]}"; do
 	for s in "${SCENARIOS[@]}"; do
-		run_test "leak_${l}_${s}_norewind" leak_case leak_norewind "$l" "$s"
-		run_test "leak_${l}_${s}_rewind" leak_case leak_rewind "$l" "$s"
+		run_test "leak_${l}_${s}_norewind" fn_case leak_norewind "$l" "$s"
+		run_test "leak_${l}_${s}_rewind" fn_case leak_rewind "$l" "$s"
 	done
-	run_test "leak_${l}_all_3cycles" leak_case leak_all_cycles "$l"
+	run_test "leak_${l}_all_3cycles" fn_case leak_all_cycles "$l"
 done

@@ -35,20 +35,6 @@ run_round() {
 	read -r _ WAS SUM <<<"$ANSWER"
 }
 
-attach_checkpoint() {
-	[ "$(id -u)" = 0 ] || { echo "needs root (BPF, ptrace)"; return 77; }
-	[ -n "$DAEMON_PID" ] || { echo "rewindd did not start"; return 1; }
-	ID=$(timeout 120 "$CTL" attach --pid "$FPID" 2>"$TMP/attach.err") ||
-		{ echo "attach --pid $FPID failed: $(cat "$TMP/attach.err")"; return 1; }
-	timeout 120 "$CTL" checkpoint "$ID" >"$TMP/checkpoint.out" 2>&1 ||
-		{ echo "checkpoint failed: $(tail -3 "$TMP/checkpoint.out")"; return 1; }
-}
-
-rewind_verified() {
-	timeout 120 "$CTL" rewind "$ID" --verify >"$TMP/rewind.out" 2>&1 ||
-		{ echo "rewind --verify after invocation $1 failed: $(tail -3 "$TMP/rewind.out")"; return 1; }
-}
-
 # How many vmas the brk heap has now.
 heap_vmas() {
 	grep -c ' \[heap\]$' "/proc/$FPID/maps"
@@ -77,15 +63,15 @@ leaks() {
 node_churn_rewind() {
 	local sum0 i
 	node_fn || return $?
-	attach_checkpoint || return $?
+	fn_attach_checkpoint || return $?
 	for ((i = 1; i <= ROUNDS; i++)); do
 		run_round "t$i" || return 1
 		expect "invocation $i after $((i - 1)) rewinds: the token kept" "$WAS" none || return 1
 		[ -n "${sum0:-}" ] || sum0=$SUM
 		expect "invocation $i: checksum" "$SUM" "$sum0" || return 1
-		rewind_verified "$i" || return 1
+		fn_rewind_verify "invocation $i" || return 1
 	done
-	timeout 120 "$CTL" detach "$ID" >/dev/null || { echo "detach failed"; return 1; }
+	timeout 120 "$CTL" detach "$SID" >/dev/null || { echo "detach failed"; return 1; }
 	stop_fn
 }
 
@@ -93,33 +79,24 @@ py_heap_regrow_rewind() {
 	local i split=0
 	py_fn || return $?
 	[ "$(heap_vmas)" = 1 ] || { echo "the heap is not one vma at the checkpoint"; return 1; }
-	attach_checkpoint || return $?
+	fn_attach_checkpoint || return $?
 	for ((i = 1; i <= 20; i++)); do
 		run_round "t$i" || return 1
 		expect "invocation $i after $((i - 1)) rewinds: the token kept" "$WAS" none || return 1
 		[ "$(heap_vmas)" -gt 1 ] && split=$((split + 1))
-		rewind_verified "$i" || return 1
+		fn_rewind_verify "invocation $i" || return 1
 		expect "after rewind $i: vmas of the heap" "$(heap_vmas)" 1 || return 1
 	done
 	# The scenario happened: else this test proves nothing about the fix.
 	[ "$split" -gt 0 ] || { echo "the heap never shrank and grew again in an invocation"; return 1; }
-	timeout 120 "$CTL" detach "$ID" >/dev/null || { echo "detach failed"; return 1; }
+	timeout 120 "$CTL" detach "$SID" >/dev/null || { echo "detach failed"; return 1; }
 	stop_fn
-}
-
-# Whatever happened, the function is gone before the next test.
-workload_case() {
-	local rc
-	"$@"
-	rc=$?
-	stop_fn >/dev/null 2>&1
-	return $rc
 }
 
 if [ "$(id -u)" = 0 ]; then
 	start_daemon || echo "rewindd did not start" >&2
 fi
-run_test workload_node_churn_norewind workload_case leaks node_fn
-run_test workload_node_churn_rewind workload_case node_churn_rewind
-run_test workload_py_heap_regrow_norewind workload_case leaks py_fn
-run_test workload_py_heap_regrow_rewind workload_case py_heap_regrow_rewind
+run_test workload_node_churn_norewind fn_case leaks node_fn
+run_test workload_node_churn_rewind fn_case node_churn_rewind
+run_test workload_py_heap_regrow_norewind fn_case leaks py_fn
+run_test workload_py_heap_regrow_rewind fn_case py_heap_regrow_rewind

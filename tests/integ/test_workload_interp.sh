@@ -38,24 +38,11 @@ need_daemon() {
 	[ -n "$DAEMON_PID" ] || { echo "rewindd did not start"; return 1; }
 }
 
-# attach_checkpoint PID: the session id in SID.
-attach_checkpoint() {
-	SID=$(timeout 300 "$CTL" attach --pid "$1" 2>"$TMP/attach.err") ||
-		{ echo "attach --pid $1 failed: $(cat "$TMP/attach.err")"; return 1; }
-	timeout 300 "$CTL" checkpoint "$SID" >"$TMP/checkpoint.out" 2>&1 ||
-		{ echo "checkpoint failed: $(tail -3 "$TMP/checkpoint.out")"; return 1; }
-}
-
-rewind_verify() {
-	timeout 300 "$CTL" rewind "$SID" --verify >"$TMP/rewind.out" 2>&1 ||
-		{ echo "$1: rewind --verify failed: $(tail -3 "$TMP/rewind.out")"; return 1; }
-}
-
 filecow_rewind() {
 	[ -x "$FILECOW" ] || { echo "$FILECOW not built"; return 1; }
 	need_daemon || return $?
 	start_fn "$FILECOW" "$TMP" || return 1
-	attach_checkpoint "$FPID" || return 1
+	fn_attach_checkpoint || return $?
 	for r in 1 2 3; do
 		fn_ask check || return 1
 		expect "invocation $r: before it" "$ANSWER" pass || return 1
@@ -63,7 +50,7 @@ filecow_rewind() {
 		expect "invocation $r" "$ANSWER" done || return 1
 		fn_ask check || return 1
 		expect "invocation $r: its writes, before the rewind" "$ANSWER" "$FILECOW_WRITTEN" || return 1
-		rewind_verify "invocation $r" || return 1
+		fn_rewind_verify "invocation $r" || return 1
 	done
 	fn_ask check || return 1
 	expect "after the last rewind" "$ANSWER" pass || return 1
@@ -90,7 +77,7 @@ workload_python_rewind() {
 	start_fn "${WORKLOAD[@]}" || return 1
 	fn_ask state || return 1
 	state0=$ANSWER
-	attach_checkpoint "$FPID" || return 1
+	fn_attach_checkpoint || return $?
 	for ((i = 0; i < REWINDS; i++)); do
 		m=${MODULES[i % ${#MODULES[@]}]}
 		fn_ask "go $m" || { echo "invocation $i: no answer"; return 1; }
@@ -100,7 +87,7 @@ workload_python_rewind() {
 		esac
 		[ -n "${first:-}" ] || first=$ANSWER
 		expect "invocation $i (import $m): the same draw as the first" "${ANSWER% * *}" "${first% * *}" || return 1
-		rewind_verify "invocation $i (import $m)" || return 1
+		fn_rewind_verify "invocation $i (import $m)" || return 1
 	done
 	fn_ask state || return 1
 	expect "state after $REWINDS rewinds" "$ANSWER" "$state0" || return 1
@@ -126,19 +113,10 @@ workload_python_norewind() {
 	stop_fn
 }
 
-# Whatever happened, the function is gone before the next test.
-case_of() {
-	local rc
-	"$@"
-	rc=$?
-	stop_fn >/dev/null 2>&1
-	return $rc
-}
-
 if [ "$(id -u)" = 0 ]; then
 	start_daemon || echo "rewindd did not start" >&2
 fi
-run_test filecow_norewind case_of filecow_norewind
-run_test filecow_rewind case_of filecow_rewind
-run_test workload_python_norewind case_of workload_python_norewind
-run_test workload_python_rewind case_of workload_python_rewind
+run_test filecow_norewind fn_case filecow_norewind
+run_test filecow_rewind fn_case filecow_rewind
+run_test workload_python_norewind fn_case workload_python_norewind
+run_test workload_python_rewind fn_case workload_python_rewind
