@@ -179,8 +179,13 @@ function loadRandAdd() {
     tried.push(file);
     if (!fs.existsSync(file)) continue;
     const mod = { exports: {} };
-    process.dlopen(mod, file);
-    return mod.exports.add;
+    try {
+      process.dlopen(mod, file);
+      return mod.exports.add;
+    } catch (err) {
+      console.error(`rewind-proxy: OpenSSL is not reseeded after a rewind: cannot load ${file}: ${err.message}`);
+      return null;
+    }
   }
   console.error(`rewind-proxy: OpenSSL is not reseeded after a rewind (key generation, TLS randoms replay): ` +
                 `no rand_add.node (tried ${tried.join(', ')})`);
