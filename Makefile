@@ -80,16 +80,37 @@ $(OUTPUT)/rewind-proxy: $(PROXY_OBJS) $(LIB)
 $(OUTPUT)/proxy:
 	$(Q)mkdir -p $@
 
+# rand_add.node: node's launcher reseeds OpenSSL with it (RAND_add) after a
+# rewind. An N-API addon, built when node's headers are there; RAND_add is
+# resolved from the node binary at load, so no -lcrypto (and no sanitizers:
+# it is loaded into node).
+ifneq ($(wildcard /usr/include/node/node_api.h),)
+PROXY_ADDON := $(OUTPUT)/proxy/rand_add.node
+all: $(PROXY_ADDON)
+$(PROXY_ADDON): user/proxy/launchers/rand_add.c | $(OUTPUT)/proxy
+	$(call msg,CC,$@)
+	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -shared -fPIC -I/usr/include/node \
+		-DNODE_GYP_MODULE_NAME=rand_add $< -o $@
+else
+PROXY_ADDON :=
+.PHONY: proxy-addon-skipped
+all: proxy-addon-skipped
+proxy-addon-skipped:
+	@echo "rand_add.node skipped: no /usr/include/node/node_api.h (node's launcher will not reseed OpenSSL)"
+endif
+
 .PHONY: install-proxy uninstall-proxy
 install: install-proxy
-install-proxy:	# the binary is in BINS, which install: installs
+install-proxy: $(PROXY_ADDON)	# the binary is in BINS, which install: installs
 	install -d $(DESTDIR)$(PROXY_LAUNCHER_DIR)
 	install -m 0644 user/proxy/launchers/launcher.py user/proxy/launchers/launcher.js \
 		$(DESTDIR)$(PROXY_LAUNCHER_DIR)/
+	$(if $(PROXY_ADDON),install -m 0755 $(PROXY_ADDON) $(DESTDIR)$(PROXY_LAUNCHER_DIR)/)
 uninstall: uninstall-proxy
 uninstall-proxy:
 	rm -f $(DESTDIR)$(SBINDIR)/rewind-proxy
 	rm -f $(DESTDIR)$(PROXY_LAUNCHER_DIR)/launcher.py $(DESTDIR)$(PROXY_LAUNCHER_DIR)/launcher.js
+	rm -f $(DESTDIR)$(PROXY_LAUNCHER_DIR)/rand_add.node
 	-rmdir $(DESTDIR)$(PROXY_LAUNCHER_DIR) $(DESTDIR)$(prefix)/lib/rewindd
 # --- end rewind-proxy ---
 

@@ -7,6 +7,9 @@
 // randomUUID's, randomInt's) is in the checkpoint; the asynchronous calls are
 // not, since their jobs on libuv's pool could still be running when the proxy
 // takes the checkpoint (their completion, an eventfd write, is not rewound).
+// The keys (ec_keypair, ecdh_keys, hmac_key, subtle_hmac_key_async) are what
+// OpenSSL draws for itself, from its own DRBGs: fresh only when the launcher
+// reseeded OpenSSL (rand_add.node).
 'use strict';
 const crypto = require('crypto');
 const { promisify } = require('util');
@@ -37,6 +40,10 @@ function drawSync() {
     webcrypto_randomUUID: crypto.webcrypto.randomUUID(),
     randomInt: crypto.randomInt(2 ** 47),
     own_generator: own(),
+    ec_keypair: crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .publicKey.export({ type: 'spki', format: 'der' }).toString('hex'),
+    ecdh_keys: crypto.createECDH('prime256v1').generateKeys('hex'),
+    hmac_key: crypto.generateKeySync('hmac', { length: 256 }).export().toString('hex'),
   };
 }
 
@@ -45,6 +52,8 @@ async function drawAsync() {
     randomBytes_async: (await promisify(crypto.randomBytes)(16)).toString('hex'),
     randomFill: hex(await promisify(crypto.randomFill)(Buffer.alloc(16))),
     randomInt_async: await promisify(crypto.randomInt)(1000, 2 ** 47),
+    subtle_hmac_key_async: hex(new Uint8Array(await crypto.subtle.exportKey('raw',
+      await crypto.subtle.generateKey({ name: 'HMAC', hash: 'SHA-256' }, true, ['sign'])))),
   };
 }
 

@@ -103,6 +103,8 @@ static int build_env(const struct function *f, struct env *e)
 	r |= env_add_all(e, &f->init_env);
 	r |= env_set(e, "TMPDIR", f->act.tmpdir);
 	r |= env_set(e, "__OW_WAIT_FOR_ACK", "1");
+	if (f->cfg->node_addon[0])	/* launcher.js takes it out of the action's env */
+		r |= env_set(e, "REWIND_PROXY_NODE_ADDON", f->cfg->node_addon);
 	return r ? -ENOMEM : 0;
 }
 

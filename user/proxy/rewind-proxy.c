@@ -264,6 +264,18 @@ int main(int argc, char **argv)
 		pr_err("no launcher for %s found; tried %s\n", proxy_runtime_name(cfg.runtime), err);
 		return 1;
 	}
+	/*
+	 * In the tree node's addon is built next to this binary (OUTPUT/proxy);
+	 * installed, it is in the launcher dir, where launcher.js looks itself.
+	 */
+	if (cfg.runtime == RUNTIME_NODE) {
+		const char *slash = strrchr(exe, '/');
+		int len = slash ? snprintf(cfg.node_addon, sizeof(cfg.node_addon), "%.*s/proxy/rand_add.node",
+					   (int)(slash - exe), exe) : -1;
+
+		if (len < 0 || (size_t)len >= sizeof(cfg.node_addon) || access(cfg.node_addon, R_OK))
+			cfg.node_addon[0] = '\0';
+	}
 	if (print_launchers) {
 		printf("%s\n", cfg.launcher_dir);
 		return 0;

@@ -77,12 +77,17 @@ function load(entry, mainName) {
  * and runs the action's after-rewind hooks: its exported afterRewind, and
  * what it gave globalThis.rewindProxy.afterRewind(fn). A hook that throws
  * fails the activation. REWIND_PROXY_NO_RESEED=1 turns all of it off: for
- * tests that show the replay. Not covered: what OpenSSL draws for itself
- * (key generation, TLS), see the README.
+ * tests that show the replay. What OpenSSL draws for itself (key
+ * generation, TLS randoms) comes from its DRBGs, which node cannot reseed:
+ * rand_add.node (rand_add.c) can, with RAND_add. beforeActivation() feeds
+ * it 32 fresh kernel bytes; OpenSSL's per-thread DRBGs reseed from their
+ * parent when they see it was reseeded. Without the addon (node's headers
+ * were missing at build time) the launcher says so once and goes on.
  */
 const afterRewindHooks = [];
 let reseeding = false;
 let urandomFd = -1;
+let opensslAdd = null;   // rand_add.node's add(buffer): RAND_add
 const POOL = Buffer.alloc(4096);
 const POOL32 = new Uint32Array(POOL.buffer, POOL.byteOffset, POOL.length / 4);
 let poolPos = POOL.length;   // in bytes, a multiple of 4 for Math.random
@@ -164,12 +169,37 @@ function replace(obj, name, fn) {
   Object.defineProperty(obj, name, { value: fn, writable: true, enumerable: false, configurable: true });
 }
 
+// The proxy names the one in its build dir; installed, it is next to us.
+function loadRandAdd() {
+  const env = process.env.REWIND_PROXY_NODE_ADDON;
+  delete process.env.REWIND_PROXY_NODE_ADDON;
+  const tried = [];
+  for (const file of [env, path.join(__dirname, 'rand_add.node')]) {
+    if (!file) continue;
+    tried.push(file);
+    if (!fs.existsSync(file)) continue;
+    const mod = { exports: {} };
+    try {
+      process.dlopen(mod, file);
+      return mod.exports.add;
+    } catch (err) {
+      console.error(`rewind-proxy: OpenSSL is not reseeded after a rewind: cannot load ${file}: ${err.message}`);
+      return null;
+    }
+  }
+  console.error(`rewind-proxy: OpenSSL is not reseeded after a rewind (key generation, TLS randoms replay): ` +
+                `no rand_add.node (tried ${tried.join(', ')})`);
+  return null;
+}
+
 function installReseeding() {
   if (process.env.REWIND_PROXY_NO_RESEED === '1') {
     delete process.env.REWIND_PROXY_NO_RESEED;
+    delete process.env.REWIND_PROXY_NODE_ADDON;
     return;
   }
   delete process.env.REWIND_PROXY_NO_RESEED;
+  opensslAdd = loadRandAdd();
   const crypto = require('crypto');
   urandomFd = fs.openSync('/dev/urandom', 'r');
   reseeding = true;
@@ -245,6 +275,12 @@ function installReseeding() {
 async function beforeActivation() {
   if (!reseeding) return;
   poolPos = POOL.length;   // the checkpoint's bytes are not this activation's
+  if (opensslAdd) {
+    const seed = Buffer.alloc(32);
+    readKernel(seed);
+    opensslAdd(seed);
+    seed.fill(0);
+  }
   for (const hook of afterRewindHooks) await hook();
 }
 
