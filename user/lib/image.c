@@ -282,7 +282,8 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 	for (size_t i = 0; i < img->maps.n && !err; i++) {
 		const struct rw_vma *v = &img->maps.v[i];
 
-		if (vma_in_image(v))
+		/* Wipe-on-fork memory reads zero after every rewind: nothing to keep. */
+		if (vma_in_image(v) && !v->wipeonfork)
 			err = pagemap_scan(fd, v->start, v->end, &q, collect_page, &c);
 	}
 	close(fd);
@@ -508,7 +509,9 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	if (err)
 		goto fail;
 	err = proc_read_maps(r->ij->tid, &img->maps);
-	if (err)
+	if (!err)
+		err = proc_read_wipeonfork(r->ij->tid, &img->maps);
+	if (err < 0)
 		goto fail;
 	err = capture_pages(img, r->ij->tid);
 	if (err)

@@ -193,6 +193,73 @@ int proc_read_maps(pid_t pid, struct rw_maps *out)
 	return err;
 }
 
+/* Whether the VmFlags line [p, end) holds the two-letter flag. */
+static bool vmflags_has(const char *p, const char *end, const char flag[2])
+{
+	for (p += strlen("VmFlags:"); p + 2 <= end; p++)
+		if (p[-1] == ' ' && p[0] == flag[0] && p[1] == flag[1] && (p + 2 == end || p[2] == ' '))
+			return true;
+	return false;
+}
+
+int proc_parse_smaps_wipeonfork(const char *text, struct rw_maps *m)
+{
+	const char *line = text;
+	ssize_t cur = -1;
+	size_t seen = 0;
+	int nwf = 0;
+
+	for (size_t i = 0; i < m->n; i++)
+		m->v[i].wipeonfork = false;
+	while (*line) {
+		const char *end = strchrnul(line, '\n');
+		struct rw_vma v;
+
+		/* A header is a maps line; the fields are "Name: value" (never hex then '-'). */
+		if (end > line && !parse_maps_line(line, end, &v)) {
+			cur = proc_maps_find(m, v.start);
+			if (cur < 0 || m->v[cur].start != v.start || m->v[cur].end != v.end) {
+				pr_debug("smaps vma %llx-%llx is not in the maps\n",
+					 (unsigned long long)v.start, (unsigned long long)v.end);
+				return -ESTALE;
+			}
+			seen++;
+		} else if (!strncmp(line, "VmFlags:", 8)) {
+			if (cur < 0)
+				return -EINVAL;
+			if (vmflags_has(line, end, "wf") && !m->v[cur].wipeonfork) {
+				m->v[cur].wipeonfork = true;
+				nwf++;
+			}
+		}
+		line = *end ? end + 1 : end;
+	}
+	if (seen != m->n) {
+		pr_debug("smaps shows %zu vmas, maps %zu\n", seen, m->n);
+		return -ESTALE;
+	}
+	return nwf;
+}
+
+int proc_read_wipeonfork(pid_t pid, struct rw_maps *m)
+{
+	char path[64], *text;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	err = read_file(path, &text, NULL);
+	if (err) {
+		if (err != -ESRCH)
+			pr_err("reading %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	err = proc_parse_smaps_wipeonfork(text, m);
+	free(text);
+	if (err < 0)
+		pr_err("%s does not match the maps read before it: %s\n", path, strerror(-err));
+	return err;
+}
+
 void proc_maps_free(struct rw_maps *m)
 {
 	if (!m)

@@ -88,6 +88,10 @@ static int layout_call(const struct rw_layout_op *op, struct rw_batch_call *c)
 		c->nr = RW_NR_mprotect;
 		c->args[2] = op->prot;
 		return 0;
+	case RW_LAYOUT_MADVISE:
+		c->nr = RW_NR_madvise;
+		c->args[2] = op->advice;
+		return 0;
 	case RW_LAYOUT_MAP_ANON:
 		c->nr = RW_NR_mmap;
 		c->args[2] = op->prot;
