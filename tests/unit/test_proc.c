@@ -325,6 +325,79 @@ static void read_self(void **state)
 	assert_string_equal(comm, "test-proc-self");
 }
 
+/* smaps as the kernel writes it, trimmed: a header per vma, then its fields. */
+static const char smaps_text[] =
+	"55d0c0a00000-55d0c0a01000 r--p 00000000 fe:00 332835                     /usr/bin/prog\n"
+	"Size:                  4 kB\n"
+	"FilePmdMapped:         0 kB\n"
+	"VmFlags: rd mr mw me sd \n"
+	"7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \n"
+	"Size:                 16 kB\n"
+	"Rss:                   4 kB\n"
+	"VmFlags: rd wr mr mw me ac wf sd\n"
+	"7f0000004000-7f0000005000 rw-p 00000000 00:00 0 \n"
+	"Size:                  4 kB\n"
+	"VmFlags: rd wr mr mw me ac sd wfx \n"
+	"7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0                          [stack]\n"
+	"AnonHugePages:         0 kB\n"
+	"VmFlags: rd wr mr mw me gd ac wf\n";
+
+static const char smaps_maps[] =
+	"55d0c0a00000-55d0c0a01000 r--p 00000000 fe:00 332835                     /usr/bin/prog\n"
+	"7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \n"
+	"7f0000004000-7f0000005000 rw-p 00000000 00:00 0 \n"
+	"7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0                          [stack]\n";
+
+/* "wf" as a whole flag only, at the end of the line too; a layout that differs is stale. */
+static void parse_smaps_wipeonfork(void **state)
+{
+	struct rw_maps m = { 0 };
+	char *bad;
+
+	assert_int_equal(proc_parse_maps(smaps_maps, &m), 0);
+	m.v[0].wipeonfork = true;	/* cleared: the smaps text is the truth */
+	assert_int_equal(proc_parse_smaps_wipeonfork(smaps_text, &m), 2);
+	assert_false(m.v[0].wipeonfork);
+	assert_true(m.v[1].wipeonfork);
+	assert_false(m.v[2].wipeonfork);	/* "wfx" is not "wf" */
+	assert_true(m.v[3].wipeonfork);		/* last on its line, no blank after it */
+
+	/* A vma smaps shows that the maps lack, or the other way round. */
+	bad = strdup(smaps_text);
+	memcpy(strstr(bad, "7f0000004000-7f0000005000"), "7f0000004000-7f0000006000", 25);
+	assert_int_equal(proc_parse_smaps_wipeonfork(bad, &m), -ESTALE);
+	free(bad);
+	assert_int_equal(proc_parse_smaps_wipeonfork(strstr(smaps_text, "7f0000000000"), &m),
+			 -ESTALE);
+	/* Flags before any header. */
+	assert_int_equal(proc_parse_smaps_wipeonfork("VmFlags: rd wr wf\n", &m), -EINVAL);
+	proc_maps_free(&m);
+}
+
+/* This process's smaps: a page marked MADV_WIPEONFORK is wf, its neighbour is not. */
+static void read_wipeonfork_self(void **state)
+{
+	struct rw_maps m = { 0 };
+	char *p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ssize_t i;
+
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(madvise(p + 4096, 4096, MADV_WIPEONFORK), 0);
+	assert_int_equal(proc_read_maps(getpid(), &m), 0);
+	assert_true(proc_read_wipeonfork(getpid(), &m) >= 1);
+	i = proc_maps_find(&m, (uintptr_t)p + 4096);
+	assert_true(i >= 0);
+	assert_true(m.v[i].wipeonfork);
+	assert_int_equal(m.v[i].start, (uintptr_t)p + 4096);
+	assert_int_equal(m.v[i].end, (uintptr_t)p + 2 * 4096);
+	i = proc_maps_find(&m, (uintptr_t)p);
+	assert_true(i >= 0);
+	assert_false(m.v[i].wipeonfork);
+	proc_maps_free(&m);
+	assert_int_equal(proc_read_wipeonfork(0x7ffffff0, &m), -ESRCH);
+	munmap(p, 3 * 4096);
+}
+
 static void read_gone(void **state)
 {
 	/* Above any pid_max: never exists. */
@@ -356,6 +429,8 @@ int main(void)
 		cmocka_unit_test(parse_status_malformed),
 		cmocka_unit_test(read_self),
 		cmocka_unit_test(read_gone),
+		cmocka_unit_test(parse_smaps_wipeonfork),
+		cmocka_unit_test(read_wipeonfork_self),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
