@@ -342,40 +342,43 @@ static const char smaps_text[] =
 	"AnonHugePages:         0 kB\n"
 	"VmFlags: rd wr mr mw me gd ac wf\n";
 
-static const char smaps_maps[] =
-	"55d0c0a00000-55d0c0a01000 r--p 00000000 fe:00 332835                     /usr/bin/prog\n"
-	"7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \n"
-	"7f0000004000-7f0000005000 rw-p 00000000 00:00 0 \n"
-	"7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0                          [stack]\n";
-
-/* "wf" as a whole flag only, at the end of the line too; a layout that differs is stale. */
-static void parse_smaps_wipeonfork(void **state)
+/* "wf" as a whole flag only, at the end of the line too; the layout as maps would give it. */
+static void parse_smaps(void **state)
 {
-	struct rw_maps m = { 0 };
+	struct rw_maps m = { 0 }, plain = { 0 };
 	char *bad;
 
-	assert_int_equal(proc_parse_maps(smaps_maps, &m), 0);
-	m.v[0].wipeonfork = true;	/* cleared: the smaps text is the truth */
-	assert_int_equal(proc_parse_smaps_wipeonfork(smaps_text, &m), 2);
+	assert_int_equal(proc_parse_smaps(smaps_text, &m), 0);
+	assert_int_equal(m.n, 4);
+	assert_int_equal(m.v[0].start, 0x55d0c0a00000);
+	assert_string_equal(m.v[0].name, "/usr/bin/prog");
+	assert_int_equal(m.v[3].end, 0x7ffc00021000);
+	assert_string_equal(m.v[3].name, "[stack]");
 	assert_false(m.v[0].wipeonfork);
 	assert_true(m.v[1].wipeonfork);
 	assert_false(m.v[2].wipeonfork);	/* "wfx" is not "wf" */
 	assert_true(m.v[3].wipeonfork);		/* last on its line, no blank after it */
+	/* maps text never marks a vma, and a reused buffer forgets old marks. */
+	assert_int_equal(proc_parse_maps(maps_text, &plain), 0);
+	for (size_t i = 0; i < plain.n; i++)
+		assert_false(plain.v[i].wipeonfork);
+	assert_int_equal(proc_parse_maps(maps_text, &m), 0);
+	for (size_t i = 0; i < m.n; i++)
+		assert_false(m.v[i].wipeonfork);
 
-	/* A vma smaps shows that the maps lack, or the other way round. */
+	/* Flags before any vma; vmas out of order. */
+	assert_int_equal(proc_parse_smaps("VmFlags: rd wr wf\n", &m), -EINVAL);
+	assert_int_equal(m.n, 0);
 	bad = strdup(smaps_text);
-	memcpy(strstr(bad, "7f0000004000-7f0000005000"), "7f0000004000-7f0000006000", 25);
-	assert_int_equal(proc_parse_smaps_wipeonfork(bad, &m), -ESTALE);
+	memcpy(strstr(bad, "7f0000004000-7f0000005000"), "7f0000002000-7f0000005000", 25);
+	assert_int_equal(proc_parse_smaps(bad, &m), -EINVAL);
 	free(bad);
-	assert_int_equal(proc_parse_smaps_wipeonfork(strstr(smaps_text, "7f0000000000"), &m),
-			 -ESTALE);
-	/* Flags before any header. */
-	assert_int_equal(proc_parse_smaps_wipeonfork("VmFlags: rd wr wf\n", &m), -EINVAL);
 	proc_maps_free(&m);
+	proc_maps_free(&plain);
 }
 
 /* This process's smaps: a page marked MADV_WIPEONFORK is wf, its neighbour is not. */
-static void read_wipeonfork_self(void **state)
+static void read_smaps_self(void **state)
 {
 	struct rw_maps m = { 0 };
 	char *p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -383,8 +386,7 @@ static void read_wipeonfork_self(void **state)
 
 	assert_true(p != MAP_FAILED);
 	assert_int_equal(madvise(p + 4096, 4096, MADV_WIPEONFORK), 0);
-	assert_int_equal(proc_read_maps(getpid(), &m), 0);
-	assert_true(proc_read_wipeonfork(getpid(), &m) >= 1);
+	assert_int_equal(proc_read_smaps(getpid(), &m), 0);
 	i = proc_maps_find(&m, (uintptr_t)p + 4096);
 	assert_true(i >= 0);
 	assert_true(m.v[i].wipeonfork);
@@ -393,8 +395,8 @@ static void read_wipeonfork_self(void **state)
 	i = proc_maps_find(&m, (uintptr_t)p);
 	assert_true(i >= 0);
 	assert_false(m.v[i].wipeonfork);
+	assert_int_equal(proc_read_smaps(0x7ffffff0, &m), -ESRCH);
 	proc_maps_free(&m);
-	assert_int_equal(proc_read_wipeonfork(0x7ffffff0, &m), -ESRCH);
 	munmap(p, 3 * 4096);
 }
 
@@ -429,8 +431,8 @@ int main(void)
 		cmocka_unit_test(parse_status_malformed),
 		cmocka_unit_test(read_self),
 		cmocka_unit_test(read_gone),
-		cmocka_unit_test(parse_smaps_wipeonfork),
-		cmocka_unit_test(read_wipeonfork_self),
+		cmocka_unit_test(parse_smaps),
+		cmocka_unit_test(read_smaps_self),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

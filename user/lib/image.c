@@ -508,10 +508,9 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 		err = -EIO;
 	if (err)
 		goto fail;
-	err = proc_read_maps(r->ij->tid, &img->maps);
-	if (!err)
-		err = proc_read_wipeonfork(r->ij->tid, &img->maps);
-	if (err < 0)
+	/* smaps, not maps: the wipe-on-fork flags come with the layout. */
+	err = proc_read_smaps(r->ij->tid, &img->maps);
+	if (err)
 		goto fail;
 	err = capture_pages(img, r->ij->tid);
 	if (err)

@@ -443,13 +443,9 @@ int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct 
 	/* The queries ran through r->ij: put its (restored) registers back before comparing. */
 	if (ptrace(PTRACE_SETREGS, r->ij->tid, NULL, &r->ij->saved))
 		return -errno;
-	err = proc_read_maps(r->ij->tid, &now);
-	if (!err)
-		err = proc_read_wipeonfork(r->ij->tid, &now);
-	if (err < 0) {
-		proc_maps_free(&now);
+	err = proc_read_smaps(r->ij->tid, &now);	/* the wipe-on-fork flags too */
+	if (err)
 		return err;
-	}
 	verify_layout(img, &now, res);
 	proc_maps_free(&now);
 	verify_threads(img, f, res);
