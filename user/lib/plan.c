@@ -631,7 +631,8 @@ static int plan_fork_flags(struct rw_plan *p, const struct rw_proc_image *img,
 
 			err = intersect_into(&part, set.r, set.n, v->start, v->end);
 			for (size_t k = 0; k < part.n && !err; k++)
-				err = add_madvise(p, part.r[k].start, part.r[k].end, MADV_KEEPONFORK);
+				err = add_madvise(p, part.r[k].start, part.r[k].end,
+						  MADV_KEEPONFORK);
 			ranges_free(&part);
 		}
 	}

@@ -204,7 +204,8 @@ int proc_read_maps(pid_t pid, struct rw_maps *out)
 static bool vmflags_has(const char *p, const char *end, const char flag[2])
 {
 	for (p += strlen("VmFlags:"); p + 2 <= end; p++)
-		if (p[-1] == ' ' && p[0] == flag[0] && p[1] == flag[1] && (p + 2 == end || p[2] == ' '))
+		if (p[-1] == ' ' && p[0] == flag[0] && p[1] == flag[1] &&
+		    (p + 2 == end || p[2] == ' '))
 			return true;
 	return false;
 }

@@ -113,16 +113,16 @@ static void verify_layout(const struct rw_proc_image *img, const struct rw_maps 
 			i++;
 			k++;
 		} else if (a && (!b || a->start <= b->start)) {
-			differ(res, "pid %d: mapping %llx-%llx %s%s of the checkpoint differs or is gone",
-			       img->tgid, (unsigned long long)a->start, (unsigned long long)a->end,
+			differ(res, "pid %d: mapping %llx-%llx %s%s of the checkpoint differs or is "
+			       "gone", img->tgid, (unsigned long long)a->start, (unsigned long long)a->end,
 			       a->name, a->wipeonfork ? " (wipe-on-fork)" : "");
 			i++;
 			if (b && b->start == a->start)
 				k++;
 		} else {
-			differ(res, "pid %d: mapping %llx-%llx %s%s is not in the checkpoint", img->tgid,
-			       (unsigned long long)b->start, (unsigned long long)b->end, b->name,
-			       b->wipeonfork ? " (wipe-on-fork)" : "");
+			differ(res, "pid %d: mapping %llx-%llx %s%s is not in the checkpoint",
+			       img->tgid, (unsigned long long)b->start, (unsigned long long)b->end,
+			       b->name, b->wipeonfork ? " (wipe-on-fork)" : "");
 			k++;
 		}
 	}
