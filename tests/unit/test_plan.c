@@ -418,6 +418,131 @@ static void hole_free_in_both(void **state)
 				     f->plan.hole < layouts[l]->v[i].end);
 }
 
+/* The anonymous region as wipe-on-fork memory: marked, and (as the checkpoint does) not stored. */
+static void region_wipeonfork(struct fixture *f)
+{
+	ssize_t i = proc_maps_find(&f->img.maps, REGION);
+
+	assert_true(i >= 0);
+	f->img.maps.v[i].wipeonfork = true;
+	f->img.nruns = 1;	/* the heap's run only */
+}
+
+/* Dropped whole at every rewind, written or not, and nothing else happens to it. */
+static void wipeonfork_dropped(void **state)
+{
+	struct fixture *f = *state;
+
+	region_wipeonfork(f);
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.nlayout, 0);
+	assert_int_equal(f->plan.ncopy, 0);
+	assert_int_equal(f->plan.ndrop, 1);
+	assert_int_equal(f->plan.drop[0].start, REGION);
+	assert_int_equal(f->plan.drop[0].end, REGION + 64 * PG);
+	assert_int_equal(f->plan.wipe_pages, 64);
+	assert_int_equal(f->plan.wholesale_pages, 0);
+
+	/* Written pages in it change nothing; written ones elsewhere are restored as ever. */
+	f->written[0] = (struct rw_range){ 0x01000000, 0x01001000 };
+	f->written[1] = (struct rw_range){ REGION + 3 * PG, REGION + 5 * PG };
+	f->obs.nwritten = 2;
+	build(f);
+	assert_int_equal(f->plan.ncopy, 1);
+	assert_int_equal(f->plan.copy[0].start, 0x01000000);
+	assert_int_equal(f->plan.ndrop, 1);
+	assert_int_equal(f->plan.drop_pages, 64);
+}
+
+/*
+ * MADV_KEEPONFORK (any layout call) over wf memory, or the mapping made
+ * again: the flag goes back on after the layout steps, over the whole vma.
+ */
+static void wipeonfork_flag_restored(void **state)
+{
+	struct fixture *f = *state;
+	static const char now[] =
+		"00400000-00402000 rw-p 00002000 08:01 77 /usr/bin/fn\n"
+		"01000000-01010000 rw-p 00000000 00:00 0 [heap]\n"
+		"7f0000000000-7f0000020000 rw-p 00000000 00:00 0 \n"
+		"7f0000100000-7f0000104000 r--p 00000000 00:00 0 \n"
+		"7ffc00000000-7ffc00008000 rw-p 00000000 00:00 0 [stack]\n"
+		"7ffc00100000-7ffc00102000 r-xp 00000000 00:00 0 [vdso]\n";
+
+	region_wipeonfork(f);
+	f->touched[0] = (struct rw_range){ REGION + PG, REGION + 2 * PG };
+	f->obs.nlayout_touched = 1;
+	build(f);
+	assert_int_equal(f->plan.nlayout, 1);
+	assert_int_equal(f->plan.layout[0].kind, RW_LAYOUT_MADVISE);
+	assert_int_equal(f->plan.layout[0].advice, MADV_WIPEONFORK);
+	assert_int_equal(f->plan.layout[0].start, REGION);
+	assert_int_equal(f->plan.layout[0].end, REGION + 64 * PG);
+
+	/* Its upper half unmapped (no record names it: the maps tell): mapped, then marked. */
+	f->obs.nlayout_touched = 0;
+	assert_int_equal(proc_parse_maps(now, &f->now), 0);
+	build(f);
+	assert_int_equal(f->plan.nlayout, 2);
+	assert_int_equal(f->plan.layout[0].kind, RW_LAYOUT_MAP_ANON);
+	assert_int_equal(f->plan.layout[0].start, REGION + 32 * PG);
+	assert_int_equal(f->plan.layout[1].kind, RW_LAYOUT_MADVISE);
+	assert_int_equal(f->plan.layout[1].advice, MADV_WIPEONFORK);
+	assert_int_equal(f->plan.layout[1].start, REGION);
+	assert_int_equal(f->plan.layout[1].end, REGION + 64 * PG);
+	assert_int_equal(f->plan.drop_pages, 64);
+}
+
+/* MADV_WIPEONFORK on ordinary memory: cleared again there, and only there. */
+static void wipeonfork_flag_cleared(void **state)
+{
+	struct fixture *f = *state;
+	struct rw_range set[2] = {
+		{ REGION + 4 * PG, REGION + 8 * PG },
+		{ 0x00400000, 0x00401000 },	/* a file mapping cannot be wf: nothing to do */
+	};
+
+	f->touched[0] = set[0];
+	f->touched[1] = set[1];
+	f->obs.nlayout_touched = 2;
+	f->obs.wipe_maybe_set = set;
+	f->obs.nwipe_maybe_set = 2;
+	build(f);
+	assert_int_equal(f->plan.nlayout, 1);
+	assert_int_equal(f->plan.layout[0].kind, RW_LAYOUT_MADVISE);
+	assert_int_equal(f->plan.layout[0].advice, MADV_KEEPONFORK);
+	assert_int_equal(f->plan.layout[0].start, REGION + 4 * PG);
+	assert_int_equal(f->plan.layout[0].end, REGION + 8 * PG);
+	assert_int_equal(f->plan.wipe_pages, 0);
+}
+
+/* Events lost: every anonymous private mapping gets the checkpoint's flag back. */
+static void wipeonfork_log_incomplete(void **state)
+{
+	struct fixture *f = *state;
+	size_t wipe = 0, keep = 0;
+
+	region_wipeonfork(f);
+	f->obs.log_incomplete = true;
+	build(f);
+	for (size_t i = 0; i < f->plan.nlayout; i++) {
+		const struct rw_layout_op *op = &f->plan.layout[i];
+
+		assert_int_equal(op->kind, RW_LAYOUT_MADVISE);
+		if (op->advice == MADV_WIPEONFORK) {
+			assert_int_equal(op->start, REGION);
+			wipe++;
+		} else {
+			assert_int_equal(op->advice, MADV_KEEPONFORK);
+			assert_true(op->start != 0x00400000 && op->start != 0x7ffc00100000);
+			keep++;
+		}
+	}
+	assert_int_equal(wipe, 1);
+	assert_int_equal(keep, 3);	/* heap, the read-only region, stack */
+}
+
 static void ranges(void **state)
 {
 	struct rw_ranges l = { 0 };
@@ -480,6 +605,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(process_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(timer_deleted, setup, teardown),
 		cmocka_unit_test_setup_teardown(hole_free_in_both, setup, teardown),
+		cmocka_unit_test_setup_teardown(wipeonfork_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(wipeonfork_flag_restored, setup, teardown),
+		cmocka_unit_test_setup_teardown(wipeonfork_flag_cleared, setup, teardown),
+		cmocka_unit_test_setup_teardown(wipeonfork_log_incomplete, setup, teardown),
 		cmocka_unit_test(ranges),
 		cmocka_unit_test(ranges_split_parts),
 	};

@@ -325,6 +325,81 @@ static void read_self(void **state)
 	assert_string_equal(comm, "test-proc-self");
 }
 
+/* smaps as the kernel writes it, trimmed: a header per vma, then its fields. */
+static const char smaps_text[] =
+	"55d0c0a00000-55d0c0a01000 r--p 00000000 fe:00 332835                     /usr/bin/prog\n"
+	"Size:                  4 kB\n"
+	"FilePmdMapped:         0 kB\n"
+	"VmFlags: rd mr mw me sd \n"
+	"7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \n"
+	"Size:                 16 kB\n"
+	"Rss:                   4 kB\n"
+	"VmFlags: rd wr mr mw me ac wf sd\n"
+	"7f0000004000-7f0000005000 rw-p 00000000 00:00 0 \n"
+	"Size:                  4 kB\n"
+	"VmFlags: rd wr mr mw me ac sd wfx \n"
+	"7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0                          [stack]\n"
+	"AnonHugePages:         0 kB\n"
+	"VmFlags: rd wr mr mw me gd ac wf\n";
+
+/* "wf" as a whole flag only, at the end of the line too; the layout as maps would give it. */
+static void parse_smaps(void **state)
+{
+	struct rw_maps m = { 0 }, plain = { 0 };
+	char *bad;
+
+	assert_int_equal(proc_parse_smaps(smaps_text, &m), 0);
+	assert_int_equal(m.n, 4);
+	assert_int_equal(m.v[0].start, 0x55d0c0a00000);
+	assert_string_equal(m.v[0].name, "/usr/bin/prog");
+	assert_int_equal(m.v[3].end, 0x7ffc00021000);
+	assert_string_equal(m.v[3].name, "[stack]");
+	assert_false(m.v[0].wipeonfork);
+	assert_true(m.v[1].wipeonfork);
+	assert_false(m.v[2].wipeonfork);	/* "wfx" is not "wf" */
+	assert_true(m.v[3].wipeonfork);		/* last on its line, no blank after it */
+	/* maps text never marks a vma, and a reused buffer forgets old marks. */
+	assert_int_equal(proc_parse_maps(maps_text, &plain), 0);
+	for (size_t i = 0; i < plain.n; i++)
+		assert_false(plain.v[i].wipeonfork);
+	assert_int_equal(proc_parse_maps(maps_text, &m), 0);
+	for (size_t i = 0; i < m.n; i++)
+		assert_false(m.v[i].wipeonfork);
+
+	/* Flags before any vma; vmas out of order. */
+	assert_int_equal(proc_parse_smaps("VmFlags: rd wr wf\n", &m), -EINVAL);
+	assert_int_equal(m.n, 0);
+	bad = strdup(smaps_text);
+	memcpy(strstr(bad, "7f0000004000-7f0000005000"), "7f0000002000-7f0000005000", 25);
+	assert_int_equal(proc_parse_smaps(bad, &m), -EINVAL);
+	free(bad);
+	proc_maps_free(&m);
+	proc_maps_free(&plain);
+}
+
+/* This process's smaps: a page marked MADV_WIPEONFORK is wf, its neighbour is not. */
+static void read_smaps_self(void **state)
+{
+	struct rw_maps m = { 0 };
+	char *p = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ssize_t i;
+
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(madvise(p + 4096, 4096, MADV_WIPEONFORK), 0);
+	assert_int_equal(proc_read_smaps(getpid(), &m), 0);
+	i = proc_maps_find(&m, (uintptr_t)p + 4096);
+	assert_true(i >= 0);
+	assert_true(m.v[i].wipeonfork);
+	assert_int_equal(m.v[i].start, (uintptr_t)p + 4096);
+	assert_int_equal(m.v[i].end, (uintptr_t)p + 2 * 4096);
+	i = proc_maps_find(&m, (uintptr_t)p);
+	assert_true(i >= 0);
+	assert_false(m.v[i].wipeonfork);
+	assert_int_equal(proc_read_smaps(0x7ffffff0, &m), -ESRCH);
+	proc_maps_free(&m);
+	munmap(p, 3 * 4096);
+}
+
 static void read_gone(void **state)
 {
 	/* Above any pid_max: never exists. */
@@ -356,6 +431,8 @@ int main(void)
 		cmocka_unit_test(parse_status_malformed),
 		cmocka_unit_test(read_self),
 		cmocka_unit_test(read_gone),
+		cmocka_unit_test(parse_smaps),
+		cmocka_unit_test(read_smaps_self),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

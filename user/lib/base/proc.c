@@ -125,10 +125,29 @@ static int parse_maps_line(const char *line, const char *end, struct rw_vma *v)
 	return 0;
 }
 
+/* Append v: -EINVAL when out of order (sorted and disjoint, or proc_maps_find() would lie). */
+static int maps_append(struct rw_maps *out, const struct rw_vma *v)
+{
+	if (out->n && v->start < out->v[out->n - 1].end)
+		return -EINVAL;
+	if (out->n == out->cap) {
+		size_t cap = out->cap ? out->cap * 2 : 64;
+		struct rw_vma *nv = realloc(out->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		out->v = nv;
+		out->cap = cap;
+	}
+	out->v[out->n++] = *v;
+	return 0;
+}
+
 int proc_parse_maps(const char *text, struct rw_maps *out)
 {
 	const char *line = text;
 	size_t lineno = 0;
+	int err;
 
 	out->n = 0;
 	while (*line) {
@@ -145,24 +164,12 @@ int proc_parse_maps(const char *text, struct rw_maps *out)
 			out->n = 0;
 			return -EINVAL;
 		}
-		/* Sorted and disjoint, or proc_maps_find() would lie. */
-		if (out->n && v.start < out->v[out->n - 1].end) {
-			pr_debug("maps line %zu out of order\n", lineno);
+		err = maps_append(out, &v);
+		if (err) {
+			pr_debug("maps line %zu: %s\n", lineno, strerror(-err));
 			out->n = 0;
-			return -EINVAL;
+			return err;
 		}
-		if (out->n == out->cap) {
-			size_t cap = out->cap ? out->cap * 2 : 64;
-			struct rw_vma *nv = realloc(out->v, cap * sizeof(*nv));
-
-			if (!nv) {
-				out->n = 0;
-				return -ENOMEM;
-			}
-			out->v = nv;
-			out->cap = cap;
-		}
-		out->v[out->n++] = v;
 		line = *end ? end + 1 : end;
 	}
 	return 0;
@@ -185,6 +192,67 @@ int proc_read_maps(pid_t pid, struct rw_maps *out)
 		err = proc_parse_maps(text, out);
 		free(text);
 		/* Overlapping lines come from a layout change between reads. */
+		if (err != -EINVAL)
+			break;
+	}
+	if (err)
+		pr_err("parsing %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+/* Whether the VmFlags line [p, end) holds the two-letter flag. */
+static bool vmflags_has(const char *p, const char *end, const char flag[2])
+{
+	for (p += strlen("VmFlags:"); p + 2 <= end; p++)
+		if (p[-1] == ' ' && p[0] == flag[0] && p[1] == flag[1] &&
+		    (p + 2 == end || p[2] == ' '))
+			return true;
+	return false;
+}
+
+int proc_parse_smaps(const char *text, struct rw_maps *out)
+{
+	const char *line = text;
+	int err = 0;
+
+	out->n = 0;
+	while (*line && !err) {
+		const char *end = strchrnul(line, '\n');
+		struct rw_vma v;
+
+		/* A header is a maps line; the fields are "Name: value" (never hex then '-'). */
+		if (end > line && !parse_maps_line(line, end, &v)) {
+			err = maps_append(out, &v);
+		} else if (!strncmp(line, "VmFlags:", 8)) {
+			if (!out->n)
+				err = -EINVAL;
+			else if (vmflags_has(line, end, "wf"))
+				out->v[out->n - 1].wipeonfork = true;
+		}
+		line = *end ? end + 1 : end;
+	}
+	if (err)
+		out->n = 0;
+	return err;
+}
+
+int proc_read_smaps(pid_t pid, struct rw_maps *out)
+{
+	char path[64], *text;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	for (int i = 0; i < MAPS_TRIES; i++) {
+		err = read_file(path, &text, NULL);
+		if (err) {
+			out->n = 0;
+			if (err != -ESRCH)
+				pr_err("reading %s: %s\n", path, strerror(-err));
+			return err;
+		}
+		err = proc_parse_smaps(text, out);
+		free(text);
+		/* As for maps: a process that runs can change its layout between reads. */
 		if (err != -EINVAL)
 			break;
 	}

@@ -21,6 +21,8 @@ struct rw_vma {
 	/* As maps shows it: a path (maybe with spaces or " (deleted)"), "[heap]",
 	 * "[stack]", "[vdso]", ... or "" when anonymous; truncated to fit. */
 	char name[256];
+	/* VmFlags "wf" (MADV_WIPEONFORK): set only by proc_parse_smaps(), false from maps. */
+	bool wipeonfork;
 };
 
 struct rw_maps {
@@ -42,6 +44,20 @@ int proc_parse_maps(const char *text, struct rw_maps *out);
  */
 int proc_read_maps(pid_t pid, struct rw_maps *out);
 void proc_maps_free(struct rw_maps *m);
+/*
+ * The maps as /proc/PID/smaps shows them, with wipeonfork set on the vmas
+ * whose VmFlags hold "wf" (the memory a fork hands the child zeroed); one
+ * read, so flags and layout agree. Same contract as proc_parse_maps /
+ * proc_read_maps; VmFlags before any vma is -EINVAL.
+ */
+int proc_parse_smaps(const char *text, struct rw_maps *out);
+/*
+ * smaps walks every page table to count it (~0.7 ms for an 80 MiB Python,
+ * ~0.9 ms for a 120 MiB Node, against 0.04-0.2 ms for maps): read it only
+ * where the flag must be known (checkpoint, --verify), never on a plain
+ * rewind.
+ */
+int proc_read_smaps(pid_t pid, struct rw_maps *out);
 /* Index of the vma holding addr, or -1 (binary search: maps are sorted). */
 ssize_t proc_maps_find(const struct rw_maps *m, uint64_t addr);
 /* Writable and not shared: the memory a rollback has to restore. */

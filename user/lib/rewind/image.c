@@ -282,7 +282,8 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 	for (size_t i = 0; i < img->maps.n && !err; i++) {
 		const struct rw_vma *v = &img->maps.v[i];
 
-		if (vma_in_image(v))
+		/* Wipe-on-fork memory reads zero after every rewind: nothing to keep. */
+		if (vma_in_image(v) && !v->wipeonfork)
 			err = pagemap_scan(fd, v->start, v->end, &q, collect_page, &c);
 	}
 	close(fd);
@@ -507,7 +508,8 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 		err = -EIO;
 	if (err)
 		goto fail;
-	err = proc_read_maps(r->ij->tid, &img->maps);
+	/* smaps, not maps: the wipe-on-fork flags come with the layout. */
+	err = proc_read_smaps(r->ij->tid, &img->maps);
 	if (err)
 		goto fail;
 	err = capture_pages(img, r->ij->tid);

@@ -8,7 +8,8 @@
  * Pages are stored only where they are anonymous, present and not the zero
  * page; every other page of a private writable mapping reads, at
  * checkpoint, as zero (anonymous) or as the file (file-backed), which is
- * what MADV_DONTNEED brings back.
+ * what MADV_DONTNEED brings back. Mappings marked MADV_WIPEONFORK (VmFlags
+ * "wf") are not stored at all: every rewind wipes them, as a fork would.
  */
 #ifndef RW_IMAGE_H
 #define RW_IMAGE_H

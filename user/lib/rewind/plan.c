@@ -181,6 +181,7 @@ static int add_layout(struct rw_plan *p, const struct rw_layout_op *op)
 	/* Merge with the previous step when it continues it exactly. */
 	if (last && last->kind == op->kind && last->end == op->start && last->prot == op->prot &&
 	    last->shared == op->shared && last->growsdown == op->growsdown &&
+	    last->advice == op->advice &&
 	    (op->kind != RW_LAYOUT_MAP_FILE ||
 	     (last->dev == op->dev && last->ino == op->ino &&
 	      last->offset + (last->end - last->start) == op->offset))) {
@@ -548,6 +549,15 @@ static int plan_pages(struct rw_plan *p, const struct rw_proc_image *img,
 
 		if (!vma_private(v))
 			continue;
+		/*
+		 * Wipe-on-fork memory is dropped whole at every rewind, written
+		 * or not: it reads zero after it, as in a forked child.
+		 */
+		if (v->wipeonfork) {
+			p->wipe_pages += (v->end - v->start) / RW_PAGE_SIZE;
+			err = ranges_add(pages, v->start, v->end);
+			continue;
+		}
 		err = intersect_into(pages, obs->written, obs->nwritten, v->start, v->end);
 		if (!err)
 			err = subtract_into(&unc, v->start, v->end, obs->covered, obs->ncovered);
@@ -576,6 +586,57 @@ static int plan_pages(struct rw_plan *p, const struct rw_proc_image *img,
 		ranges_free(&unc);
 	}
 	ranges_free(&touched);
+	return err;
+}
+
+static int add_madvise(struct rw_plan *p, uint64_t start, uint64_t end, int advice)
+{
+	struct rw_layout_op op = { .kind = RW_LAYOUT_MADVISE, .start = start, .end = end,
+				   .advice = advice };
+
+	return add_layout(p, &op);
+}
+
+/*
+ * The checkpoint's wipe-on-fork flags back, after the layout steps: a
+ * wf mapping that a layout call touched or the plan maps again gets
+ * MADV_WIPEONFORK (MADV_KEEPONFORK or a mapping over it clears the flag);
+ * anonymous memory that was not wf gets MADV_KEEPONFORK where the log saw
+ * something that can set it. Both are no-ops where the flag is already
+ * right. A lost log redoes them all.
+ */
+static int plan_fork_flags(struct rw_plan *p, const struct rw_proc_image *img,
+			   const struct rw_observed *obs, const struct rw_ranges *wholesale)
+{
+	struct rw_ranges set = { 0 };
+	int err = 0;
+
+	for (size_t i = 0; i < obs->nwipe_maybe_set && !err; i++)
+		err = ranges_add(&set, obs->wipe_maybe_set[i].start, obs->wipe_maybe_set[i].end);
+	ranges_normalize(&set);
+	for (size_t i = 0; i < img->maps.n && !err; i++) {
+		const struct rw_vma *v = &img->maps.v[i];
+
+		if (!vma_private(v) || v->inode)
+			continue;
+		if (v->wipeonfork) {
+			if (obs->log_incomplete ||
+			    overlaps(obs->layout_touched, obs->nlayout_touched, v->start, v->end) ||
+			    overlaps(wholesale->r, wholesale->n, v->start, v->end))
+				err = add_madvise(p, v->start, v->end, MADV_WIPEONFORK);
+		} else if (obs->log_incomplete) {
+			err = add_madvise(p, v->start, v->end, MADV_KEEPONFORK);
+		} else if (overlaps(set.r, set.n, v->start, v->end)) {
+			struct rw_ranges part = { 0 };
+
+			err = intersect_into(&part, set.r, set.n, v->start, v->end);
+			for (size_t k = 0; k < part.n && !err; k++)
+				err = add_madvise(p, part.r[k].start, part.r[k].end,
+						  MADV_KEEPONFORK);
+			ranges_free(&part);
+		}
+	}
+	ranges_free(&set);
 	return err;
 }
 
@@ -649,6 +710,8 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	if (!err)
 		err = diff_layout(plan, &img->maps, plan->set_brk ? &after : obs->maps, &wholesale);
 	if (!err)
+		err = plan_fork_flags(plan, img, obs, &wholesale);
+	if (!err)
 		err = plan_pages(plan, img, obs, &pages);
 	for (size_t i = 0; i < wholesale.n && !err; i++) {
 		plan->wholesale_pages += (wholesale.r[i].end - wholesale.r[i].start) / RW_PAGE_SIZE;
@@ -704,6 +767,7 @@ static const char *const layout_names[] = {
 	[RW_LAYOUT_MAP_ANON] = "mmap-anon",
 	[RW_LAYOUT_MAP_FILE] = "mmap-file",
 	[RW_LAYOUT_MPROTECT] = "mprotect",
+	[RW_LAYOUT_MADVISE] = "madvise",
 };
 
 static const char *const fd_names[] = {
@@ -738,8 +802,10 @@ json_object *plan_to_json(const struct rw_plan *p)
 	if (p->set_brk)
 		add_step(steps, "brk %#llx", (unsigned long long)p->brk);
 	for (size_t i = 0; i < p->nlayout; i++)
-		add_step(steps, "%s %#llx-%#llx", layout_names[p->layout[i].kind],
-			 (unsigned long long)p->layout[i].start, (unsigned long long)p->layout[i].end);
+		add_step(steps, "%s %#llx-%#llx%s", layout_names[p->layout[i].kind],
+			 (unsigned long long)p->layout[i].start, (unsigned long long)p->layout[i].end,
+			 p->layout[i].kind != RW_LAYOUT_MADVISE ? "" :
+			 p->layout[i].advice == MADV_WIPEONFORK ? " wipeonfork" : " keeponfork");
 	if (p->ncopy)
 		add_step(steps, "copy %llu pages in %zu ranges", (unsigned long long)p->copy_pages,
 			 p->ncopy);
@@ -764,5 +830,6 @@ json_object *plan_to_json(const struct rw_plan *p)
 	json_object_object_add(o, "pages_copied", json_object_new_int64(p->copy_pages));
 	json_object_object_add(o, "pages_dropped", json_object_new_int64(p->drop_pages));
 	json_object_object_add(o, "pages_wholesale", json_object_new_int64(p->wholesale_pages));
+	json_object_object_add(o, "pages_wiped", json_object_new_int64(p->wipe_pages));
 	return o;
 }

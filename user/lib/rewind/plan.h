@@ -38,6 +38,10 @@ struct rw_observed {
 	size_t ncovered;
 	const struct rw_range *layout_touched;	/* ranges layout syscalls named (any order) */
 	size_t nlayout_touched;
+	/* Where a layout call may have set wipe-on-fork: madvise(MADV_WIPEONFORK),
+	 * mmap(MAP_DROPPABLE), mremap's new range (any order). */
+	const struct rw_range *wipe_maybe_set;
+	size_t nwipe_maybe_set;
 	bool log_incomplete;			/* records were dropped: trust no log-only fact */
 	bool brk_called;
 	uint64_t sigactions_called;		/* bit sig - 1 */
@@ -58,6 +62,7 @@ enum rw_layout_kind {
 	RW_LAYOUT_MAP_ANON,
 	RW_LAYOUT_MAP_FILE,
 	RW_LAYOUT_MPROTECT,
+	RW_LAYOUT_MADVISE,	/* the checkpoint's MADV_WIPEONFORK / MADV_KEEPONFORK back */
 };
 
 struct rw_layout_op {
@@ -67,6 +72,7 @@ struct rw_layout_op {
 	bool shared;			/* MAP_SHARED (file only: shared anonymous memory cannot come back) */
 	bool growsdown;			/* MAP_ANON of a [stack] part */
 	uint64_t offset;		/* MAP_FILE */
+	int advice;			/* MADVISE */
 	dev_t dev;
 	ino_t ino;
 };
@@ -95,7 +101,7 @@ struct rw_plan {
 	uint64_t brk;
 	uint64_t brk_first;		/* non-zero: brk(brk_first) before brk(brk), see plan.c */
 	uint64_t hole;			/* free in both layouts: where remote.h's mappings go */
-	struct rw_layout_op *layout;	/* munmaps first, then maps and mprotects */
+	struct rw_layout_op *layout;	/* munmaps first, then maps and mprotects, then madvises */
 	size_t nlayout;
 	struct rw_range *copy;		/* stored checkpoint pages to write back */
 	size_t ncopy;
@@ -104,6 +110,7 @@ struct rw_plan {
 	size_t ndrop;
 	uint64_t drop_pages;
 	uint64_t wholesale_pages;	/* restored whole (coverage lost or remapped) */
+	uint64_t wipe_pages;		/* wipe-on-fork memory: dropped at every rewind */
 	struct rw_fd_op *fdops;
 	size_t nfdops;
 	bool chdir, umask;

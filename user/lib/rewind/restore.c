@@ -23,6 +23,12 @@
  * content is the same, a page just stays allocated.
  */
 #define DROP_INJECT_MAX	64
+/*
+ * Wipe-on-fork memory up to this many pages is zero-filled rather than
+ * dropped: a generator's state is a page or two, and its madvise() would
+ * often be the rewind's only injection (measured: +0.13-0.15 ms a rewind).
+ */
+#define WIPE_FILL_MAX	16
 
 static const uint8_t zero_page[RW_PAGE_SIZE] __attribute__((aligned(4096)));
 
@@ -87,6 +93,10 @@ static int layout_call(const struct rw_layout_op *op, struct rw_batch_call *c)
 	case RW_LAYOUT_MPROTECT:
 		c->nr = RW_NR_mprotect;
 		c->args[2] = op->prot;
+		return 0;
+	case RW_LAYOUT_MADVISE:
+		c->nr = RW_NR_madvise;
+		c->args[2] = op->advice;
 		return 0;
 	case RW_LAYOUT_MAP_ANON:
 		c->nr = RW_NR_mmap;
@@ -225,6 +235,16 @@ static bool anonymous_at(const struct rw_proc_image *img, uint64_t addr)
 	return i >= 0 && !img->maps.v[i].inode;
 }
 
+/* [start, end) lies in one small wipe-on-fork vma of the image. */
+static bool small_wipe(const struct rw_proc_image *img, uint64_t start, uint64_t end)
+{
+	ssize_t i = proc_maps_find(&img->maps, start);
+	const struct rw_vma *v = i >= 0 ? &img->maps.v[i] : NULL;
+
+	return v && v->wipeonfork && end <= v->end &&
+	       end - start <= WIPE_FILL_MAX * RW_PAGE_SIZE;
+}
+
 static int zero_fill(pid_t pid, uint64_t start, uint64_t end)
 {
 	struct iovec local[IOV_BATCH], remote;
@@ -264,7 +284,7 @@ static int drop_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	for (size_t i = 0; i < p->ndrop; i++) {
 		const struct rw_range *d = &p->drop[i];
 
-		if (many && anonymous_at(img, d->start)) {
+		if ((many && anonymous_at(img, d->start)) || small_wipe(img, d->start, d->end)) {
 			err = zero_fill(p->tgid, d->start, d->end);
 			st->zero_filled_pages += (d->end - d->start) / RW_PAGE_SIZE;
 			if (err) {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -100,6 +101,10 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 
 /* ---- what the log says ---------------------------------------------------------- */
 
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE	0x08	/* Linux 6.11: private, wipe-on-fork, freed under pressure */
+#endif
+
 static int add_len(struct rw_ranges *l, uint64_t addr, uint64_t len)
 {
 	uint64_t start = addr & ~(RW_PAGE_SIZE - 1);
@@ -132,14 +137,21 @@ int rewind_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplet
 		case RW_NR_mmap:
 			if (r->ret >= 0)
 				err = add_len(&out->layout_touched, r->ret, r->args[1]);
+			if (!err && r->ret >= 0 && (r->args[3] & MAP_TYPE) == MAP_DROPPABLE)
+				err = add_len(&out->wipe_maybe_set, r->ret, r->args[1]);
 			break;
 		case RW_NR_mremap:
 			err = add_len(&out->layout_touched, r->args[0], r->args[1]);
 			if (!err && r->ret >= 0)
 				err = add_len(&out->layout_touched, r->ret, r->args[2]);
+			/* A wipe-on-fork vma moved keeps its flag where it lands. */
+			if (!err && r->ret >= 0)
+				err = add_len(&out->wipe_maybe_set, r->ret, r->args[2]);
 			break;
 		default:	/* munmap, mprotect, pkey_mprotect, madvise */
 			err = add_len(&out->layout_touched, r->args[0], r->args[1]);
+			if (!err && r->nr == RW_NR_madvise && r->args[2] == MADV_WIPEONFORK)
+				err = add_len(&out->wipe_maybe_set, r->args[0], r->args[1]);
 			break;
 		}
 	}
@@ -187,6 +199,7 @@ void rewind_log_facts_free(struct rw_log_facts *f)
 {
 	ranges_free(&f->layout_touched);
 	ranges_free(&f->faulted);
+	ranges_free(&f->wipe_maybe_set);
 }
 
 /* ---- stop, plan, apply, verify, resume --------------------------------------------- */
@@ -391,6 +404,8 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	obs.ncovered = covered.n;
 	obs.layout_touched = facts->layout_touched.r;
 	obs.nlayout_touched = facts->layout_touched.n;
+	obs.wipe_maybe_set = facts->wipe_maybe_set.r;
+	obs.nwipe_maybe_set = facts->wipe_maybe_set.n;
 	obs.log_incomplete = facts->incomplete;
 	obs.brk_called = facts->brk_called;
 	obs.sigactions_called = facts->sigactions_called;
@@ -449,8 +464,8 @@ static int register_new(struct rw_rewinding *rw)
  * Whether the layout step can have left private writable memory that is not
  * registered: a mapping made, the break moved, armed memory unmapped (its
  * registration gone with it), or memory whose registration the invocation
- * dropped (mmap MAP_FIXED over it: the scan or a re-arm found it). Unmapping what the invocation mapped and
- * mprotect (registration survives a split) change nothing: no need to read
+ * dropped (mmap MAP_FIXED over it: the scan or a re-arm found it). Unmapping what the invocation mapped,
+ * mprotect and madvise (registration survives a split) change nothing: no need to read
  * the maps again.
  */
 static bool made_armable(const struct rw_plan *p, const struct rw_wp *wp)
@@ -463,7 +478,7 @@ static bool made_armable(const struct rw_plan *p, const struct rw_wp *wp)
 	for (size_t i = 0; i < p->nlayout; i++) {
 		const struct rw_layout_op *op = &p->layout[i];
 
-		if (op->kind == RW_LAYOUT_MPROTECT)
+		if (op->kind == RW_LAYOUT_MPROTECT || op->kind == RW_LAYOUT_MADVISE)
 			continue;
 		if (op->kind != RW_LAYOUT_MUNMAP)
 			return true;

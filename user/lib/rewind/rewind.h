@@ -44,6 +44,7 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 struct rw_log_facts {
 	struct rw_ranges layout_touched;
 	struct rw_ranges faulted;	/* pages named by write-fault records */
+	struct rw_ranges wipe_maybe_set;	/* see rw_observed */
 	bool incomplete;		/* records were dropped */
 	bool brk_called, timers_called, fd_flags_changed;
 	bool layout_changed;		/* any layout call or exec: the maps must be read */

@@ -97,7 +97,7 @@ static bool vma_equal(const struct rw_vma *a, const struct rw_vma *b)
 	return a->start == b->start && a->end == b->end && a->prot == b->prot &&
 	       a->shared == b->shared && a->offset == b->offset && a->inode == b->inode &&
 	       a->dev_major == b->dev_major && a->dev_minor == b->dev_minor &&
-	       !strcmp(a->name, b->name);
+	       a->wipeonfork == b->wipeonfork && !strcmp(a->name, b->name);
 }
 
 static void verify_layout(const struct rw_proc_image *img, const struct rw_maps *now,
@@ -113,15 +113,16 @@ static void verify_layout(const struct rw_proc_image *img, const struct rw_maps 
 			i++;
 			k++;
 		} else if (a && (!b || a->start <= b->start)) {
-			differ(res, "pid %d: mapping %llx-%llx %s of the checkpoint differs or is gone",
-			       img->tgid, (unsigned long long)a->start, (unsigned long long)a->end,
-			       a->name);
+			differ(res, "pid %d: mapping %llx-%llx %s%s of the checkpoint differs or is "
+			       "gone", img->tgid, (unsigned long long)a->start, (unsigned long long)a->end,
+			       a->name, a->wipeonfork ? " (wipe-on-fork)" : "");
 			i++;
 			if (b && b->start == a->start)
 				k++;
 		} else {
-			differ(res, "pid %d: mapping %llx-%llx %s is not in the checkpoint", img->tgid,
-			       (unsigned long long)b->start, (unsigned long long)b->end, b->name);
+			differ(res, "pid %d: mapping %llx-%llx %s%s is not in the checkpoint",
+			       img->tgid, (unsigned long long)b->start, (unsigned long long)b->end,
+			       b->name, b->wipeonfork ? " (wipe-on-fork)" : "");
 			k++;
 		}
 	}
@@ -212,8 +213,8 @@ static void check_unstored_file(struct unstored_ctx *c, uint64_t a)
 
 /*
  * A present anonymous page the image does not store must read as zero (it
- * was absent or zero); one in a file mapping must not be present (it was the
- * file's).
+ * was absent or zero, or is wipe-on-fork memory: never stored); one in a
+ * file mapping must not be present (it was the file's).
  */
 static int check_unstored(void *arg, uint64_t start, uint64_t end, uint64_t cats)
 {
@@ -238,11 +239,15 @@ static int check_unstored(void *arg, uint64_t start, uint64_t end, uint64_t cats
 		if (process_vm_readv(c->img->tgid, &local, 1, &remote, 1, 0) != RW_PAGE_SIZE)
 			continue;
 		for (size_t k = 0; k < RW_PAGE_SIZE; k++) {
-			if (c->buf[k]) {
+			if (!c->buf[k])
+				continue;
+			if (c->vma->wipeonfork)
+				differ(c->res, "pid %d: page %#llx is wipe-on-fork memory and holds "
+				       "data after the rewind", c->img->tgid, (unsigned long long)a);
+			else
 				differ(c->res, "pid %d: page %#llx was empty at the checkpoint and "
 				       "holds data", c->img->tgid, (unsigned long long)a);
-				break;
-			}
+			break;
 		}
 	}
 	return 0;
@@ -438,7 +443,7 @@ int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct 
 	/* The queries ran through r->ij: put its (restored) registers back before comparing. */
 	if (ptrace(PTRACE_SETREGS, r->ij->tid, NULL, &r->ij->saved))
 		return -errno;
-	err = proc_read_maps(r->ij->tid, &now);
+	err = proc_read_smaps(r->ij->tid, &now);	/* the wipe-on-fork flags too */
 	if (err)
 		return err;
 	verify_layout(img, &now, res);
