@@ -133,7 +133,4 @@ int remote_drain_signals(struct rw_remote *r, uint64_t set);
  */
 int remote_install_fd(struct rw_remote *r, int local_fd, int target_fd, bool cloexec);
 
-/* /proc/PID/timers: the POSIX timer ids of a process, ascending. -ESRCH if gone. */
-int proc_list_posix_timers(pid_t pid, int **ids, size_t *n);
-
 #endif /* RW_REMOTE_H */

@@ -227,7 +227,7 @@ static int observe_fds(struct rw_rewinding *rw, const struct rw_log_facts *facts
 	int *fds, err;
 	size_t n;
 
-	err = image_list_fds(img->tgid, &fds, &n);
+	err = proc_list_fds(img->tgid, &fds, &n);
 	if (err)
 		return err;
 	*out = calloc(n ? n : 1, sizeof(**out));
@@ -250,7 +250,7 @@ static int observe_fds(struct rw_rewinding *rw, const struct rw_log_facts *facts
 			struct stat st;
 
 			snprintf(link, sizeof(link), "fd/%d", fds[i]);
-			now->same = !image_stat_proc_link(img->tgid, link, &st) &&
+			now->same = !proc_stat_link(img->tgid, link, &st) &&
 				    st.st_dev == fi->dev && st.st_ino == fi->ino;
 		}
 		if (!now->same)
@@ -263,7 +263,7 @@ static int observe_fds(struct rw_rewinding *rw, const struct rw_log_facts *facts
 			int flags;
 
 			/* Unheld (pipe write end, socket): the target's fdinfo is the only view. */
-			if (!image_read_fdinfo(img->tgid, fds[i], &now->cloexec, &pos, &flags) &&
+			if (!proc_read_fdinfo(img->tgid, fds[i], &now->cloexec, &pos, &flags) &&
 			    fi->held < 0)
 				now->status_flags = flags;
 		}
@@ -367,7 +367,7 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	if (!err)
 		err = proc_read_status(img->tgid, &status);
 	if (!err)
-		err = image_stat_proc_link(img->tgid, "cwd", &cwd);
+		err = proc_stat_link(img->tgid, "cwd", &cwd);
 	if (!err)
 		err = observe_fds(rw, facts, &fds, &obs.nfds);
 	if (!err && (facts->timers_called || facts->incomplete))
@@ -627,49 +627,6 @@ void rewind_abandon(struct rw_rewinding *rw)
 }
 
 /* ---- processes created since the checkpoint ---------------------------------------- */
-
-int rewind_children_of(pid_t pid, pid_t **out, size_t *n)
-{
-	pid_t *tids = NULL, *all = NULL;
-	size_t ntids = 0, cap = 0;
-	int err;
-
-	*out = NULL;
-	*n = 0;
-	err = proc_list_threads(pid, &tids, &ntids);
-	if (err)
-		return err;
-	for (size_t i = 0; i < ntids; i++) {
-		char path[96], *text, *p, *end;
-		size_t len;
-
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tids[i]);
-		if (read_whole_file(AT_FDCWD, path, 1 << 20, &text, &len))
-			continue;
-		for (p = text;; p = end) {
-			long c = strtol(p, &end, 10);
-
-			if (end == p)
-				break;
-			if (*n == cap) {
-				pid_t *more = realloc(all, (cap = cap ? 2 * cap : 16) * sizeof(*all));
-
-				if (!more) {
-					free(text);
-					free(all);
-					free(tids);
-					return -ENOMEM;
-				}
-				all = more;
-			}
-			all[(*n)++] = c;
-		}
-		free(text);
-	}
-	free(tids);
-	*out = all;
-	return 0;
-}
 
 static struct rw_rewinding *frozen_process(struct rw_rewinding *procs, size_t n, pid_t pid)
 {

@@ -100,7 +100,4 @@ void rewind_abandon(struct rw_rewinding *rw);
 int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t nprocs,
 		char *why, size_t whylen);
 
-/* Children of pid (every thread's), not recursive. */
-int rewind_children_of(pid_t pid, pid_t **out, size_t *n);
-
 #endif /* RW_REWIND_H */
