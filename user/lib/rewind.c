@@ -335,13 +335,10 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 		}
 	}
 	if (rw->wp && !err) {
-		uint64_t a, e;
-		size_t ncov = wp_covered(rw->wp, SIZE_MAX, &a, &e);
+		const struct rw_ranges *reg = wp_registered(rw->wp);
 
-		for (size_t i = 0; i < ncov && !err; i++) {
-			wp_covered(rw->wp, i, &a, &e);
-			err = ranges_add(&covered, a, e);
-		}
+		for (size_t i = 0; i < reg->n && !err; i++)
+			err = ranges_add(&covered, reg->r[i].start, reg->r[i].end);
 	}
 	for (size_t i = 0; i < facts->faulted.n && !err; i++)
 		err = ranges_add(&rw->written, facts->faulted.r[i].start, facts->faulted.r[i].end);
@@ -455,8 +452,7 @@ static int register_new(struct rw_rewinding *rw)
  */
 static bool made_armable(const struct rw_plan *p, const struct rw_wp *wp)
 {
-	uint64_t a, e;
-	size_t n = wp_covered(wp, SIZE_MAX, &a, &e);
+	const struct rw_ranges *reg = wp_registered(wp);
 
 	if (p->set_brk || wp_unsynced(wp))
 		return true;	/* the break moved, or the scan found coverage lost */
@@ -467,11 +463,9 @@ static bool made_armable(const struct rw_plan *p, const struct rw_wp *wp)
 			continue;
 		if (op->kind != RW_LAYOUT_MUNMAP)
 			return true;
-		for (size_t k = 0; k < n; k++) {
-			wp_covered(wp, k, &a, &e);
-			if (a < op->end && op->start < e)
+		for (size_t k = 0; k < reg->n; k++)
+			if (reg->r[k].start < op->end && op->start < reg->r[k].end)
 				return true;
-		}
 	}
 	return false;
 }
