@@ -465,13 +465,13 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		struct rw_log_facts facts;
 		struct rw_target *t = target_find(s, procs[i].img->tgid);
 
-		err = rewind_log_facts(inv, procs[i].img->tgid, inv->dropped > 0, &facts);
+		err = observe_log_facts(inv, procs[i].img->tgid, inv->dropped > 0, &facts);
 		if (err) {
 			snprintf(why, sizeof(why), "reading the invocation's log: %s", strerror(-err));
 			break;
 		}
 		err = rewind_plan(&procs[i], &facts, &st, why, sizeof(why));
-		rewind_log_facts_free(&facts);
+		observe_log_facts_free(&facts);
 		if (!procs[i].wp && t->wp) {
 			invocation_note(inv, "pid %d: write-protection scan failed: its private memory "
 					"was restored whole", t->tgid);
