@@ -35,7 +35,8 @@ struct rw_wp {
 	pid_t pid;
 	int uffd;
 	int pagemap;
-	struct rw_ranges regs;	/* registered, as last learnt or done */
+	/* Both sorted, disjoint, non-adjacent: changed with ranges_insert/remove only. */
+	struct rw_ranges regs;		/* registered, as last learnt or done */
 	struct rw_ranges failed;	/* private writable, could not be registered */
 	bool unsynced;		/* registration found lost since the last wp_sync() */
 };
