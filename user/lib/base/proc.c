@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -478,9 +479,10 @@ int proc_read_comm(pid_t pid, pid_t tid, char comm[16])
 	return 0;
 }
 
-static int cmp_pid(const void *a, const void *b)
+/* For qsort of ints: fds, timer ids, thread ids (pid_t is an int). */
+static int cmp_int(const void *a, const void *b)
 {
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	int x = *(const int *)a, y = *(const int *)b;
 
 	return (x > y) - (x < y);
 }
@@ -537,8 +539,162 @@ int proc_list_threads(pid_t pid, pid_t **tids, size_t *n)
 		return err;
 	}
 	if (cnt)
-		qsort(v, cnt, sizeof(*v), cmp_pid);
+		qsort(v, cnt, sizeof(*v), cmp_int);
 	*tids = v;
 	*n = cnt;
+	return 0;
+}
+
+int proc_list_fds(pid_t pid, int **fds, size_t *n)
+{
+	char path[64];
+	struct dirent *de;
+	size_t cap = 0;
+	int *arr = NULL;
+	DIR *d;
+
+	*fds = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? -ESRCH : -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		if (*n == cap) {
+			int *more = realloc(arr, (cap = cap ? 2 * cap : 64) * sizeof(*arr));
+
+			if (!more) {
+				free(arr);
+				closedir(d);
+				return -ENOMEM;
+			}
+			arr = more;
+		}
+		arr[(*n)++] = atoi(de->d_name);
+	}
+	closedir(d);
+	qsort(arr, *n, sizeof(*arr), cmp_int);
+	*fds = arr;
+	return 0;
+}
+
+int proc_stat_link(pid_t pid, const char *name, struct stat *st)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	return stat(path, st) ? -errno : 0;
+}
+
+int proc_read_fdinfo(pid_t pid, int fd, bool *cloexec, int64_t *pos, int *flags)
+{
+	char path[64], *text, *p;
+	size_t len;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	err = read_whole_file(AT_FDCWD, path, 1 << 20, &text, &len);
+	if (err)
+		return err;
+	p = strstr(text, "pos:");
+	*pos = p ? strtoll(p + 4, NULL, 10) : -1;
+	p = strstr(text, "flags:");
+	if (!p) {
+		free(text);
+		return -EINVAL;
+	}
+	*flags = strtol(p + 6, NULL, 8);
+	*cloexec = *flags & O_CLOEXEC;
+	*flags &= ~O_CLOEXEC;
+	free(text);
+	return 0;
+}
+
+int proc_list_posix_timers(pid_t pid, int **ids, size_t *n)
+{
+	char path[64], *text, *p;
+	size_t len, cap = 0;
+	int err;
+
+	*ids = NULL;
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
+	err = read_whole_file(AT_FDCWD, path, 16 << 20, &text, &len);
+	if (err == -ENOENT) {
+		/* No such process, or a kernel without CONFIG_CHECKPOINT_RESTORE. */
+		snprintf(path, sizeof(path), "/proc/%d", pid);
+		err = access(path, F_OK) ? -ESRCH : -EOPNOTSUPP;
+	}
+	if (err) {
+		if (err != -ESRCH)
+			pr_err("pid %d: reading /proc/%d/timers: %s\n", pid, pid, strerror(-err));
+		return err;
+	}
+	/* One "ID: <id>" line per timer, at the start of its block. */
+	for (p = text; (p = strstr(p, "ID: ")); p += 4) {
+		if (p != text && p[-1] != '\n')
+			continue;
+		if (*n == cap) {
+			int *more = realloc(*ids, (cap = cap ? 2 * cap : 8) * sizeof(int));
+
+			if (!more) {
+				free(*ids);
+				*ids = NULL;
+				*n = 0;
+				free(text);
+				return -ENOMEM;
+			}
+			*ids = more;
+		}
+		(*ids)[(*n)++] = (int)strtol(p + 4, NULL, 10);
+	}
+	free(text);
+	if (*n > 1)
+		qsort(*ids, *n, sizeof(int), cmp_int);
+	return 0;
+}
+
+int proc_children_of(pid_t pid, pid_t **out, size_t *n)
+{
+	pid_t *tids = NULL, *all = NULL;
+	size_t ntids = 0, cap = 0;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	err = proc_list_threads(pid, &tids, &ntids);
+	if (err)
+		return err;
+	for (size_t i = 0; i < ntids; i++) {
+		char path[96], *text, *p, *end;
+		size_t len;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tids[i]);
+		if (read_whole_file(AT_FDCWD, path, 1 << 20, &text, &len))
+			continue;
+		for (p = text;; p = end) {
+			long c = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (*n == cap) {
+				pid_t *more = realloc(all, (cap = cap ? 2 * cap : 16) * sizeof(*all));
+
+				if (!more) {
+					free(text);
+					free(all);
+					free(tids);
+					return -ENOMEM;
+				}
+				all = more;
+			}
+			all[(*n)++] = c;
+		}
+		free(text);
+	}
+	free(tids);
+	*out = all;
 	return 0;
 }

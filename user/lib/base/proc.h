@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct stat;
+
 struct rw_vma {
 	uint64_t start, end;	/* [start, end) */
 	uint32_t prot;		/* PROT_READ | PROT_WRITE | PROT_EXEC */
@@ -86,5 +88,16 @@ int proc_read_status(pid_t pid, struct rw_proc_status *out);
 int proc_read_comm(pid_t pid, pid_t tid, char comm[16]);
 /* Thread ids from /proc/PID/task in ascending order; the caller frees *tids. -ESRCH if gone. */
 int proc_list_threads(pid_t pid, pid_t **tids, size_t *n);
+
+/* fds open in pid now, ascending. -ESRCH if gone. */
+int proc_list_fds(pid_t pid, int **fds, size_t *n);
+/* (dev, ino, mode) behind /proc/PID/<name>: "fd/N", "cwd". */
+int proc_stat_link(pid_t pid, const char *name, struct stat *st);
+/* FD_CLOEXEC, position (-1 if absent) and status flags from /proc/PID/fdinfo/FD. */
+int proc_read_fdinfo(pid_t pid, int fd, bool *cloexec, int64_t *pos, int *flags);
+/* /proc/PID/timers: the POSIX timer ids of a process, ascending. -ESRCH if gone. */
+int proc_list_posix_timers(pid_t pid, int **ids, size_t *n);
+/* Children of pid (every thread's), not recursive. */
+int proc_children_of(pid_t pid, pid_t **out, size_t *n);
 
 #endif /* RW_PROC_H */

@@ -212,7 +212,7 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		pid_t *kids = NULL;
 		size_t n = 0;
 
-		if (!s->targets[i].img || rewind_children_of(s->targets[i].tgid, &kids, &n))
+		if (!s->targets[i].img || proc_children_of(s->targets[i].tgid, &kids, &n))
 			continue;
 		for (size_t k = 0; k < n; k++) {
 			struct rw_target *c = target_find(s, kids[k]);
@@ -337,7 +337,7 @@ static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
 			err = add_pid(&pids, n, t->tgid);
 		if (!t->img || err < 0)
 			continue;
-		if (rewind_children_of(t->tgid, &kids, &nk))
+		if (proc_children_of(t->tgid, &kids, &nk))
 			continue;
 		for (size_t k = 0; k < nk && err >= 0; k++) {
 			struct rw_target *c = target_find(s, kids[k]);
@@ -363,7 +363,7 @@ static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
 	}
 	/* Their descendants too: killing a parent would let its children escape to init. */
 	for (size_t i = 0; i < *n && err >= 0; i++) {
-		if (rewind_children_of(pids[i], &kids, &nk))
+		if (proc_children_of(pids[i], &kids, &nk))
 			continue;
 		for (size_t k = 0; k < nk && err >= 0; k++)
 			err = add_pid(&pids, n, kids[k]);
@@ -465,13 +465,13 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		struct rw_log_facts facts;
 		struct rw_target *t = target_find(s, procs[i].img->tgid);
 
-		err = rewind_log_facts(inv, procs[i].img->tgid, inv->dropped > 0, &facts);
+		err = observe_log_facts(inv, procs[i].img->tgid, inv->dropped > 0, &facts);
 		if (err) {
 			snprintf(why, sizeof(why), "reading the invocation's log: %s", strerror(-err));
 			break;
 		}
 		err = rewind_plan(&procs[i], &facts, &st, why, sizeof(why));
-		rewind_log_facts_free(&facts);
+		observe_log_facts_free(&facts);
 		if (!procs[i].wp && t->wp) {
 			invocation_note(inv, "pid %d: write-protection scan failed: its private memory "
 					"was restored whole", t->tgid);

@@ -85,6 +85,7 @@ int remote_call(struct rw_remote *r, long nr, long a0, long a1, long a2, long a3
 /* Layout (results as the syscall returns them). */
 int remote_mmap(struct rw_remote *r, uint64_t addr, uint64_t len, int prot, int flags, int fd,
 		uint64_t off, uint64_t *mapped);
+/* munmap, mprotect, madvise: used by the tests only (restore.c batches its calls). */
 int remote_munmap(struct rw_remote *r, uint64_t addr, uint64_t len);
 int remote_mprotect(struct rw_remote *r, uint64_t addr, uint64_t len, int prot);
 int remote_madvise(struct rw_remote *r, uint64_t addr, uint64_t len, int advice);
@@ -132,8 +133,5 @@ int remote_drain_signals(struct rw_remote *r, uint64_t set);
  * SCM_RIGHTS, received, dup3'd into place, and everything temporary closed.
  */
 int remote_install_fd(struct rw_remote *r, int local_fd, int target_fd, bool cloexec);
-
-/* /proc/PID/timers: the POSIX timer ids of a process, ascending. -ESRCH if gone. */
-int proc_list_posix_timers(pid_t pid, int **ids, size_t *n);
 
 #endif /* RW_REMOTE_H */

@@ -5,15 +5,6 @@
 #include "hotset.h"
 #include "pagemap.h"
 
-uint64_t ranges_pages(const struct rw_ranges *l)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < l->n; i++)
-		n += (l->r[i].end - l->r[i].start) / RW_PAGE_SIZE;
-	return n;
-}
-
 /* Pages [from, to) of l, counted in order across its ranges, added to out. */
 static int pages_between(const struct rw_ranges *l, uint64_t from, uint64_t to,
 			 struct rw_ranges *out)

@@ -23,7 +23,7 @@
 
 #include <stdint.h>
 
-#include "plan.h"
+#include "ranges.h"
 
 #define HOTSET_SLICES	8
 
@@ -50,6 +50,5 @@ int hotset_split(const struct rw_hotset *h, const struct rw_range *copy, size_t 
 int hotset_commit(struct rw_hotset *h, const struct rw_range *copy, size_t ncopy,
 		  struct rw_ranges *hot, struct rw_ranges *probe);
 void hotset_free(struct rw_hotset *h);
-uint64_t ranges_pages(const struct rw_ranges *l);
 
 #endif /* RW_HOTSET_H */

@@ -104,82 +104,6 @@ bool image_sig_settable(int sig)
 	return sig >= 1 && sig <= RW_NSIG && sig != SIGKILL && sig != SIGSTOP;
 }
 
-/* ---- /proc helpers ------------------------------------------------------------ */
-
-static int cmp_int(const void *a, const void *b)
-{
-	int x = *(const int *)a, y = *(const int *)b;
-
-	return (x > y) - (x < y);
-}
-
-int image_list_fds(pid_t pid, int **fds, size_t *n)
-{
-	char path[64];
-	struct dirent *de;
-	size_t cap = 0;
-	int *arr = NULL;
-	DIR *d;
-
-	*fds = NULL;
-	*n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	d = opendir(path);
-	if (!d)
-		return errno == ENOENT ? -ESRCH : -errno;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] < '0' || de->d_name[0] > '9')
-			continue;
-		if (*n == cap) {
-			int *more = realloc(arr, (cap = cap ? 2 * cap : 64) * sizeof(*arr));
-
-			if (!more) {
-				free(arr);
-				closedir(d);
-				return -ENOMEM;
-			}
-			arr = more;
-		}
-		arr[(*n)++] = atoi(de->d_name);
-	}
-	closedir(d);
-	qsort(arr, *n, sizeof(*arr), cmp_int);
-	*fds = arr;
-	return 0;
-}
-
-int image_stat_proc_link(pid_t pid, const char *name, struct stat *st)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-	return stat(path, st) ? -errno : 0;
-}
-
-int image_read_fdinfo(pid_t pid, int fd, bool *cloexec, int64_t *pos, int *flags)
-{
-	char path[64], *text, *p;
-	size_t len;
-	int err;
-
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
-	err = read_whole_file(AT_FDCWD, path, 1 << 20, &text, &len);
-	if (err)
-		return err;
-	p = strstr(text, "pos:");
-	*pos = p ? strtoll(p + 4, NULL, 10) : -1;
-	p = strstr(text, "flags:");
-	if (!p) {
-		free(text);
-		return -EINVAL;
-	}
-	*flags = strtol(p + 6, NULL, 8);
-	*cloexec = *flags & O_CLOEXEC;
-	*flags &= ~O_CLOEXEC;
-	free(text);
-	return 0;
-}
-
 /* ---- capture ---------------------------------------------------------------- */
 
 struct page_collect {
@@ -323,7 +247,7 @@ static int capture_fds(struct rw_proc_image *img)
 	int *fds = NULL, pidfd, err;
 	size_t n;
 
-	err = image_list_fds(img->tgid, &fds, &n);
+	err = proc_list_fds(img->tgid, &fds, &n);
 	if (err)
 		return err;
 	img->fds = calloc(n ? n : 1, sizeof(*img->fds));
@@ -340,8 +264,8 @@ static int capture_fds(struct rw_proc_image *img)
 
 		fi->fd = fds[i];
 		snprintf(link, sizeof(link), "fd/%d", fds[i]);
-		if (image_stat_proc_link(img->tgid, link, &st) ||
-		    image_read_fdinfo(img->tgid, fds[i], &fi->cloexec, &fi->pos, &fi->status_flags))
+		if (proc_stat_link(img->tgid, link, &st) ||
+		    proc_read_fdinfo(img->tgid, fds[i], &fi->cloexec, &fi->pos, &fi->status_flags))
 			continue;	/* closed meanwhile (by whom? it is frozen): not there */
 		fi->dev = st.st_dev;
 		fi->ino = st.st_ino;
@@ -422,7 +346,7 @@ static int capture_cwd(struct rw_proc_image *img)
 	if (len < 0)
 		return -errno;
 	img->cwd[len] = '\0';
-	err = image_stat_proc_link(img->tgid, "cwd", &st);
+	err = proc_stat_link(img->tgid, "cwd", &st);
 	if (err)
 		return err;
 	img->cwd_dev = st.st_dev;

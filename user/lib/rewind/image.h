@@ -111,12 +111,4 @@ const struct rw_fd_image *image_fd(const struct rw_proc_image *img, int fd);
 /* Signals whose disposition can be read and set: 1..64 but SIGKILL, SIGSTOP. */
 bool image_sig_settable(int sig);
 
-/* Helpers shared with the rewind and verify steps. */
-/* fds open in pid now, ascending. -ESRCH if gone. */
-int image_list_fds(pid_t pid, int **fds, size_t *n);
-/* (dev, ino, mode) behind /proc/PID/fd/N or /proc/PID/cwd ("cwd" for name). */
-int image_stat_proc_link(pid_t pid, const char *name, struct stat *st);
-/* FD_CLOEXEC and position from /proc/PID/fdinfo/FD. */
-int image_read_fdinfo(pid_t pid, int fd, bool *cloexec, int64_t *pos, int *flags);
-
 #endif /* RW_IMAGE_H */

@@ -14,10 +14,7 @@
 #include <sys/types.h>
 
 #include "image.h"
-
-struct rw_range {
-	uint64_t start, end;
-};
+#include "ranges.h"
 
 /* What is true of the process now, as the rewind found it (frozen). */
 struct rw_fd_now {
@@ -128,27 +125,5 @@ void plan_free(struct rw_plan *plan);
 /* One line per step, for logs and `rewind --json` ("munmap 0x...-0x...", ...). */
 struct json_object;
 struct json_object *plan_to_json(const struct rw_plan *plan);
-
-/* Range lists (sorted, merged), shared with the rewind step. */
-struct rw_ranges {
-	struct rw_range *r;
-	size_t n, cap;
-};
-int ranges_add(struct rw_ranges *l, uint64_t start, uint64_t end);	/* any order; merges */
-void ranges_normalize(struct rw_ranges *l);				/* sort + merge */
-void ranges_free(struct rw_ranges *l);
-/*
- * A wp_scan() callback (wp_region_cb) adding each region to c->ranges. A
- * scan cannot be stopped: the first error is kept in c->err, and a list
- * with a region missing must fail its caller (a written page not copied).
- */
-struct rw_ranges_collect {
-	struct rw_ranges *ranges;
-	int err;
-};
-void ranges_collect(void *c, uint64_t start, uint64_t end);
-/* The parts of sorted, disjoint a inside and outside sorted, disjoint b (either may be NULL). */
-int ranges_split(const struct rw_range *a, size_t na, const struct rw_range *b, size_t nb,
-		 struct rw_ranges *inside, struct rw_ranges *outside);
 
 #endif /* RW_PLAN_H */

@@ -38,7 +38,7 @@ static int spare_fd(const struct rw_proc_image *img, pid_t pid)
 	int *fds, best = 0;
 	size_t n;
 
-	if (!image_list_fds(pid, &fds, &n)) {
+	if (!proc_list_fds(pid, &fds, &n)) {
 		for (size_t i = 0; i < n; i++)
 			if (fds[i] >= best)
 				best = fds[i] + 1;

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "rewind: "
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -14,23 +13,16 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-#include <linux/kcmp.h>
 
-#include "fileio.h"
 #include "log.h"
 #include "pagemap.h"
-#include "pageset.h"
 #include "pidfd.h"
 #include "rewind.h"
-#include <linux/types.h>
-#include "rewind/events.h"
-#include "rewind/syscalls.h"
 
 /* Re-protecting restored ranges one ioctl each up to this many, else one page-table walk. */
 #define PROTECT_EACH_MAX	128
 /* How long a SIGKILLed process may take to go (a D-state sleeper, a core dump). */
 #define KILL_DEADLINE_MS	5000
-#define KILL_ROUNDS		16
 
 /* ---- checkpoint --------------------------------------------------------------- */
 
@@ -99,110 +91,7 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	return 0;
 }
 
-/* ---- what the log says ---------------------------------------------------------- */
-
-#ifndef MAP_DROPPABLE
-#define MAP_DROPPABLE	0x08	/* Linux 6.11: private, wipe-on-fork, freed under pressure */
-#endif
-
-static int add_len(struct rw_ranges *l, uint64_t addr, uint64_t len)
-{
-	uint64_t start = addr & ~(RW_PAGE_SIZE - 1);
-	uint64_t end = (addr + len + RW_PAGE_SIZE - 1) & ~(RW_PAGE_SIZE - 1);
-
-	return end > start ? ranges_add(l, start, end) : 0;
-}
-
-int rewind_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplete,
-		     struct rw_log_facts *out)
-{
-	int err = 0;
-
-	memset(out, 0, sizeof(*out));
-	out->incomplete = incomplete;
-	for (size_t i = 0; i < inv->nlayout && !err; i++) {
-		const struct rw_sys_record *r = &inv->layout[i];
-
-		if (r->tgid != tgid)
-			continue;
-		out->layout_changed = true;
-		switch (r->nr) {
-		case RW_NR_brk:
-			out->brk_called = true;
-			break;
-		case RW_NR_shmat:
-		case RW_NR_shmdt:
-		case RW_NR_remap_file_pages:
-			break;	/* no length to name: the maps tell */
-		case RW_NR_mmap:
-			if (r->ret >= 0)
-				err = add_len(&out->layout_touched, r->ret, r->args[1]);
-			if (!err && r->ret >= 0 && (r->args[3] & MAP_TYPE) == MAP_DROPPABLE)
-				err = add_len(&out->wipe_maybe_set, r->ret, r->args[1]);
-			break;
-		case RW_NR_mremap:
-			err = add_len(&out->layout_touched, r->args[0], r->args[1]);
-			if (!err && r->ret >= 0)
-				err = add_len(&out->layout_touched, r->ret, r->args[2]);
-			/* A wipe-on-fork vma moved keeps its flag where it lands. */
-			if (!err && r->ret >= 0)
-				err = add_len(&out->wipe_maybe_set, r->ret, r->args[2]);
-			break;
-		default:	/* munmap, mprotect, pkey_mprotect, madvise */
-			err = add_len(&out->layout_touched, r->args[0], r->args[1]);
-			if (!err && r->nr == RW_NR_madvise && r->args[2] == MADV_WIPEONFORK)
-				err = add_len(&out->wipe_maybe_set, r->args[0], r->args[1]);
-			break;
-		}
-	}
-	for (size_t i = 0; i < inv->nstate; i++) {
-		const struct rw_sys_record *r = &inv->state[i];
-
-		if (r->tgid != tgid)
-			continue;
-		switch (rw_syscall_class(r->nr)) {
-		case RW_SC_SIGNAL:
-			if (r->nr == RW_NR_rt_sigaction && r->args[0] >= 1 && r->args[0] <= 64)
-				out->sigactions_called |= 1ULL << (r->args[0] - 1);
-			break;
-		case RW_SC_TIMER:
-			out->timers_called = true;
-			break;
-		case RW_SC_FD:
-			/* close and dup only drop or add an fd; the others may change one's flags */
-			if (r->nr != RW_NR_close && r->nr != RW_NR_dup)
-				out->fd_flags_changed = true;
-			break;
-		}
-	}
-	for (size_t i = 0; i < inv->ntasks; i++)
-		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_EXEC)
-			out->layout_changed = true;
-	for (size_t i = 0; i < inv->nprocs && !err; i++) {
-		uint64_t *pages;
-		size_t n;
-
-		if (inv->procs[i].tgid != tgid || !inv->procs[i].faulted)
-			continue;
-		err = pageset_sorted(inv->procs[i].faulted, &pages, &n);
-		for (size_t k = 0; k < n && !err; k++)
-			err = ranges_add(&out->faulted, pages[k], pages[k] + RW_PAGE_SIZE);
-		if (!err)
-			free(pages);
-	}
-	if (err)
-		rewind_log_facts_free(out);
-	return err;
-}
-
-void rewind_log_facts_free(struct rw_log_facts *f)
-{
-	ranges_free(&f->layout_touched);
-	ranges_free(&f->faulted);
-	ranges_free(&f->wipe_maybe_set);
-}
-
-/* ---- stop, plan, apply, verify, resume --------------------------------------------- */
+/* ---- stop, observe and plan, apply, verify, resume ------------------------------------ */
 
 int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen)
 {
@@ -233,132 +122,15 @@ static struct rw_inject *injector(struct rw_rewinding *rw)
 	return NULL;
 }
 
-static int observe_fds(struct rw_rewinding *rw, const struct rw_log_facts *facts,
-		       struct rw_fd_now **out, size_t *nout)
-{
-	const struct rw_proc_image *img = rw->img;
-	int *fds, err;
-	size_t n;
-
-	err = image_list_fds(img->tgid, &fds, &n);
-	if (err)
-		return err;
-	*out = calloc(n ? n : 1, sizeof(**out));
-	if (!*out) {
-		free(fds);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct rw_fd_image *fi = image_fd(img, fds[i]);
-		struct rw_fd_now *now = &(*out)[i];
-
-		now->fd = fds[i];
-		if (!fi)
-			continue;
-		if (fi->held >= 0) {
-			now->same = syscall(SYS_kcmp, img->tgid, getpid(), KCMP_FILE, fds[i],
-					    fi->held) == 0;
-		} else {
-			char link[32];
-			struct stat st;
-
-			snprintf(link, sizeof(link), "fd/%d", fds[i]);
-			now->same = !image_stat_proc_link(img->tgid, link, &st) &&
-				    st.st_dev == fi->dev && st.st_ino == fi->ino;
-		}
-		if (!now->same)
-			continue;
-		now->pos = fi->pos >= 0 && fi->held >= 0 ? lseek(fi->held, 0, SEEK_CUR) : fi->pos;
-		now->status_flags = fi->held >= 0 ? fcntl(fi->held, F_GETFL) : fi->status_flags;
-		now->cloexec = fi->cloexec;
-		if (facts->fd_flags_changed || facts->incomplete) {
-			int64_t pos;
-			int flags;
-
-			/* Unheld (pipe write end, socket): the target's fdinfo is the only view. */
-			if (!image_read_fdinfo(img->tgid, fds[i], &now->cloexec, &pos, &flags) &&
-			    fi->held < 0)
-				now->status_flags = flags;
-		}
-	}
-	*nout = n;
-	free(fds);
-	return 0;
-}
-
-/*
- * The layout cannot have changed: write protection is armed, no event was
- * lost, the log has no layout call nor exec, and every write fault fell in
- * checkpoint memory (a stack that grows faults below its vma).
- */
-static bool layout_as_checkpoint(const struct rw_rewinding *rw, const struct rw_log_facts *facts)
-{
-	if (!rw->wp || facts->incomplete || facts->layout_changed || rw->f.n != rw->img->nthreads)
-		return false;
-	for (size_t i = 0; i < facts->faulted.n; i++) {
-		ssize_t k = proc_maps_find(&rw->img->maps, facts->faulted.r[i].start);
-
-		if (k < 0 || rw->img->maps.v[k].end < facts->faulted.r[i].end)
-			return false;
-	}
-	return true;
-}
-
-/*
- * Finding a syscall instruction reads the maps and the vDSO (~50-150 us):
- * reuse the checkpoint's while no layout call of the invocation touched it.
- */
-static uint64_t known_syscall_ip(const struct rw_proc_image *img, const struct rw_log_facts *facts)
-{
-	uint64_t ip = img->syscall_ip;
-
-	if (!ip || facts->incomplete)
-		return 0;
-	for (size_t i = 0; i < facts->layout_touched.n; i++)
-		if (facts->layout_touched.r[i].start < ip + 2 && ip < facts->layout_touched.r[i].end)
-			return 0;
-	return ip;
-}
-
 int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 		struct rw_rewind_stats *st, char *why, size_t whylen)
 {
 	const struct rw_proc_image *img = rw->img;
-	struct rw_ranges covered = { 0 };
-	struct rw_observed obs = { 0 };
-	struct rw_maps maps = { 0 };
-	struct rw_fd_now *fds = NULL;
-	struct rw_proc_status status;
-	struct stat cwd;
-	pid_t *tids = NULL;
-	int *timers = NULL, err = 0;
-	size_t ntimers = 0;
+	struct rw_observation o = { 0 };
 	uint64_t t = rw_now_ns(), t1;
+	int err;
 
-	if (rw->wp) {
-		struct rw_ranges_collect c = { .ranges = &rw->written };
-		long n = wp_scan(rw->wp, false, ranges_collect, &c);
-
-		if (n < 0) {
-			pr_warn("pid %d: write-protection scan failed (%s): restoring all of its "
-				"private memory\n", img->tgid, strerror(-n));
-			rw->wp = NULL;	/* the caller closes it: coverage unknown */
-		} else {
-			err = c.err;	/* a written page missing from the list would not be copied */
-		}
-	}
-	if (rw->wp && !err) {
-		uint64_t a, e;
-		size_t ncov = wp_covered(rw->wp, SIZE_MAX, &a, &e);
-
-		for (size_t i = 0; i < ncov && !err; i++) {
-			wp_covered(rw->wp, i, &a, &e);
-			err = ranges_add(&covered, a, e);
-		}
-	}
-	for (size_t i = 0; i < facts->faulted.n && !err; i++)
-		err = ranges_add(&rw->written, facts->faulted.r[i].start, facts->faulted.r[i].end);
-	ranges_normalize(&rw->written);
+	err = observe_written(&rw->wp, img->tgid, facts, &o);
 	t1 = rw_now_ns();
 	st->scan_ns += t1 - t;
 	t = t1;
@@ -367,62 +139,15 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 			     img->tgid);
 		goto out;
 	}
-
-	/*
-	 * Reading /proc costs more than the rest of a small rewind: skip what
-	 * the log proves unchanged (verify still reads it all).
-	 */
-	if (layout_as_checkpoint(rw, facts))
-		obs.maps = &img->maps;
-	else
-		err = proc_read_maps(freeze_any(&rw->f)->tid, &maps);
-	/* Always: a signal pending now, from anyone, must not be delivered after the rewind. */
-	if (!err)
-		err = proc_read_status(img->tgid, &status);
-	if (!err)
-		err = image_stat_proc_link(img->tgid, "cwd", &cwd);
-	if (!err)
-		err = observe_fds(rw, facts, &fds, &obs.nfds);
-	if (!err && (facts->timers_called || facts->incomplete))
-		err = proc_list_posix_timers(img->tgid, &timers, &ntimers);
-	tids = calloc(rw->f.n ? rw->f.n : 1, sizeof(*tids));
-	if (!err && !tids)
-		err = -ENOMEM;
+	err = observe_state(img, &rw->f, rw->wp != NULL, facts, &o);
 	if (err) {
 		err = rw_why(why, whylen, err, "pid %d: observing its state", img->tgid);
 		goto out;
 	}
-	for (size_t i = 0; i < rw->f.n; i++)
-		tids[i] = rw->f.threads[i].tid;
-	if (!obs.maps)
-		obs.maps = &maps;
-	obs.tids = tids;
-	obs.ntids = rw->f.n;
-	obs.written = rw->written.r;
-	obs.nwritten = rw->written.n;
-	obs.covered = covered.r;
-	obs.ncovered = covered.n;
-	obs.layout_touched = facts->layout_touched.r;
-	obs.nlayout_touched = facts->layout_touched.n;
-	obs.wipe_maybe_set = facts->wipe_maybe_set.r;
-	obs.nwipe_maybe_set = facts->wipe_maybe_set.n;
-	obs.log_incomplete = facts->incomplete;
-	obs.brk_called = facts->brk_called;
-	obs.sigactions_called = facts->sigactions_called;
-	obs.timers_called = facts->timers_called;
-	obs.fds = fds;
-	obs.cwd_dev = cwd.st_dev;
-	obs.cwd_ino = cwd.st_ino;
-	obs.umask = status.umask;
-	obs.sig_ignored = status.sig_ignored;
-	obs.sig_caught = status.sig_caught;
-	obs.sig_pending_shared = status.sig_pending_shared;
-	obs.timer_ids = timers;
-	obs.ntimers = ntimers;
-	rw->syscall_ip = known_syscall_ip(img, facts);
+	rw->syscall_ip = observe_syscall_ip(img, facts);
 	rw->untracked = rw->hot ? rw->hot->pages : 0;
-	rw->sig_ignored = status.sig_ignored;
-	err = plan_build(img, &obs, &rw->plan);
+	rw->sig_ignored = o.obs.sig_ignored;
+	err = plan_build(img, &o.obs, &rw->plan);
 	if (err) {
 		err = rw_why(why, whylen, err, "pid %d: planning the restore", img->tgid);
 		goto out;
@@ -437,11 +162,10 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	}
 out:
 	st->plan_ns += rw_now_ns() - t;
-	proc_maps_free(&maps);
-	ranges_free(&covered);
-	free(fds);
-	free(tids);
-	free(timers);
+	/* What was written goes to the report, whatever happened. */
+	rw->written = o.written;
+	o.written = (struct rw_ranges){ 0 };
+	observe_free(&o);
 	return err;
 }
 
@@ -470,8 +194,7 @@ static int register_new(struct rw_rewinding *rw)
  */
 static bool made_armable(const struct rw_plan *p, const struct rw_wp *wp)
 {
-	uint64_t a, e;
-	size_t n = wp_covered(wp, SIZE_MAX, &a, &e);
+	const struct rw_ranges *reg = wp_registered(wp);
 
 	if (p->set_brk || wp_unsynced(wp))
 		return true;	/* the break moved, or the scan found coverage lost */
@@ -482,11 +205,9 @@ static bool made_armable(const struct rw_plan *p, const struct rw_wp *wp)
 			continue;
 		if (op->kind != RW_LAYOUT_MUNMAP)
 			return true;
-		for (size_t k = 0; k < n; k++) {
-			wp_covered(wp, k, &a, &e);
-			if (a < op->end && op->start < e)
+		for (size_t k = 0; k < reg->n; k++)
+			if (reg->r[k].start < op->end && op->start < reg->r[k].end)
 				return true;
-		}
 	}
 	return false;
 }
@@ -642,49 +363,6 @@ void rewind_abandon(struct rw_rewinding *rw)
 }
 
 /* ---- processes created since the checkpoint ---------------------------------------- */
-
-int rewind_children_of(pid_t pid, pid_t **out, size_t *n)
-{
-	pid_t *tids = NULL, *all = NULL;
-	size_t ntids = 0, cap = 0;
-	int err;
-
-	*out = NULL;
-	*n = 0;
-	err = proc_list_threads(pid, &tids, &ntids);
-	if (err)
-		return err;
-	for (size_t i = 0; i < ntids; i++) {
-		char path[96], *text, *p, *end;
-		size_t len;
-
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tids[i]);
-		if (read_whole_file(AT_FDCWD, path, 1 << 20, &text, &len))
-			continue;
-		for (p = text;; p = end) {
-			long c = strtol(p, &end, 10);
-
-			if (end == p)
-				break;
-			if (*n == cap) {
-				pid_t *more = realloc(all, (cap = cap ? 2 * cap : 16) * sizeof(*all));
-
-				if (!more) {
-					free(text);
-					free(all);
-					free(tids);
-					return -ENOMEM;
-				}
-				all = more;
-			}
-			all[(*n)++] = c;
-		}
-		free(text);
-	}
-	free(tids);
-	*out = all;
-	return 0;
-}
 
 static struct rw_rewinding *frozen_process(struct rw_rewinding *procs, size_t n, pid_t pid)
 {

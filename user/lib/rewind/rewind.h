@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Checkpoint and rewind of one process, in steps the session sequences
- * over all of its processes: stop, (kill what is new), plan, apply and
- * re-arm, verify, resume. Timings are kept per step for the breakdown
+ * over all of its processes: stop, (kill what is new), observe (observe.h:
+ * what the log and /proc say), plan (plan.h), apply and re-arm (restore.h,
+ * wp.h), verify, resume. Timings are kept per step for the breakdown
  * `rewind --json` reports.
  */
 #ifndef RW_REWIND_H
@@ -16,6 +17,7 @@
 #include "image.h"
 #include "invocation.h"
 #include "hotset.h"
+#include "observe.h"
 #include "plan.h"
 #include "remote.h"
 #include "restore.h"
@@ -29,31 +31,13 @@ struct rw_ckpt_stats {
 /*
  * Freeze tgid, capture its image, arm write protection afresh on all its
  * private writable memory (*wp is replaced), let it go. Both happen while it
- * is stopped: no write can fall between.
- * 0 or -errno with the cause in why.
- */
-/*
- * quiesce(ctx) runs while the process is still stopped, after the capture:
- * the caller consumes the records our own injected syscalls produced.
+ * is stopped: no write can fall between. quiesce(ctx) runs while it is still
+ * stopped, after the capture: the caller consumes the records our own
+ * injected syscalls produced. 0 or -errno with the cause in why.
  */
 int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_image *img,
 			      void (*quiesce)(void *ctx), void *ctx, struct rw_ckpt_stats *st,
 			      char *why, size_t whylen);
-
-/* What the BPF log of the invocation says about one process. */
-struct rw_log_facts {
-	struct rw_ranges layout_touched;
-	struct rw_ranges faulted;	/* pages named by write-fault records */
-	struct rw_ranges wipe_maybe_set;	/* see rw_observed */
-	bool incomplete;		/* records were dropped */
-	bool brk_called, timers_called, fd_flags_changed;
-	bool layout_changed;		/* any layout call or exec: the maps must be read */
-	uint64_t sigactions_called;
-};
-
-int rewind_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplete,
-		     struct rw_log_facts *out);
-void rewind_log_facts_free(struct rw_log_facts *f);
 
 struct rw_rewind_stats {
 	uint64_t stop_ns, kill_ns, scan_ns, plan_ns, layout_ns, copy_ns, inject_ns, regs_ns,
@@ -81,7 +65,7 @@ struct rw_rewinding {
 
 /* Stop every thread. -ESRCH: the process is gone. */
 int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen);
-/* Scan, observe and build the plan; plan failures come back as -ENOTRECOVERABLE with why set. */
+/* Observe (observe.h), build the plan; its failures: -ENOTRECOVERABLE with why set. */
 int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 		struct rw_rewind_stats *st, char *why, size_t whylen);
 /* Execute the plan and write-protect again what was restored or remapped. */
@@ -100,8 +84,5 @@ void rewind_abandon(struct rw_rewinding *rw);
  */
 int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t nprocs,
 		char *why, size_t whylen);
-
-/* Children of pid (every thread's), not recursive. */
-int rewind_children_of(pid_t pid, pid_t **out, size_t *n);
 
 #endif /* RW_REWIND_H */

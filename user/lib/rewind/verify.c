@@ -344,7 +344,7 @@ static void verify_fds(const struct rw_proc_image *img, struct rw_verify_result 
 	int *fds = NULL;
 	size_t n = 0;
 
-	if (image_list_fds(img->tgid, &fds, &n)) {
+	if (proc_list_fds(img->tgid, &fds, &n)) {
 		differ(res, "pid %d: cannot list its fds", img->tgid);
 		return;
 	}
@@ -367,7 +367,7 @@ static void verify_fds(const struct rw_proc_image *img, struct rw_verify_result 
 		    syscall(SYS_kcmp, img->tgid, getpid(), KCMP_FILE, fi->fd, fi->held) != 0)
 			differ(res, "pid %d: fd %d is not the file it was (%s)", img->tgid, fi->fd,
 			       fi->path);
-		if (image_read_fdinfo(img->tgid, fi->fd, &cloexec, &pos, &flags)) {
+		if (proc_read_fdinfo(img->tgid, fi->fd, &cloexec, &pos, &flags)) {
 			differ(res, "pid %d: cannot read fdinfo of fd %d", img->tgid, fi->fd);
 			continue;
 		}
@@ -388,7 +388,7 @@ static void verify_process_state(const struct rw_proc_image *img, struct rw_remo
 	int *ids = NULL;
 	size_t n = 0;
 
-	if (image_stat_proc_link(img->tgid, "cwd", &cwd) || cwd.st_dev != img->cwd_dev ||
+	if (proc_stat_link(img->tgid, "cwd", &cwd) || cwd.st_dev != img->cwd_dev ||
 	    cwd.st_ino != img->cwd_ino)
 		differ(res, "pid %d: working directory differs from %s", img->tgid, img->cwd);
 	if (proc_read_status(img->tgid, &st) == 0) {

@@ -31,138 +31,15 @@
 #define USER_ADDR_END	RW_USER_ADDR_END
 #define PAGE_SZ		RW_PAGE_SIZE
 
-struct range {
-	uint64_t start, end;
-};
-
-/* Sorted, disjoint, non-adjacent ranges. */
-struct ranges {
-	struct range *r;
-	size_t n, cap;
-};
-
 struct rw_wp {
 	pid_t pid;
 	int uffd;
 	int pagemap;
-	struct ranges regs;	/* registered, as last learnt or done */
-	struct ranges failed;	/* private writable, could not be registered */
+	/* Both sorted, disjoint, non-adjacent: changed with ranges_insert/remove only. */
+	struct rw_ranges regs;		/* registered, as last learnt or done */
+	struct rw_ranges failed;	/* private writable, could not be registered */
 	bool unsynced;		/* registration found lost since the last wp_sync() */
 };
-
-/* ---- range lists -------------------------------------------------------- */
-
-/* Index of the first range ending after addr. */
-static size_t rl_search(const struct ranges *l, uint64_t addr)
-{
-	size_t lo = 0, hi = l->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (l->r[mid].end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static bool rl_covers(const struct ranges *l, uint64_t addr)
-{
-	size_t i = rl_search(l, addr);
-
-	return i < l->n && l->r[i].start <= addr;
-}
-
-static bool rl_contains(const struct ranges *l, uint64_t start, uint64_t end)
-{
-	size_t i = rl_search(l, start);
-
-	return i < l->n && l->r[i].start <= start && end <= l->r[i].end;
-}
-
-static int rl_reserve(struct ranges *l, size_t more)
-{
-	struct range *nr;
-	size_t cap;
-
-	if (l->n + more <= l->cap)
-		return 0;
-	cap = l->cap ? l->cap * 2 : 32;
-	while (cap < l->n + more)
-		cap *= 2;
-	nr = realloc(l->r, cap * sizeof(*nr));
-	if (!nr)
-		return -ENOMEM;
-	l->r = nr;
-	l->cap = cap;
-	return 0;
-}
-
-/* Add [start, end), merging what it overlaps or touches. */
-static int rl_add(struct ranges *l, uint64_t start, uint64_t end)
-{
-	size_t i, j;
-
-	if (start >= end)
-		return 0;
-	/* first range with end >= start: it may touch us */
-	i = start ? rl_search(l, start - 1) : 0;
-	for (j = i; j < l->n && l->r[j].start <= end; j++) {
-		if (l->r[j].start < start)
-			start = l->r[j].start;
-		if (l->r[j].end > end)
-			end = l->r[j].end;
-	}
-	if (j == i) {
-		if (rl_reserve(l, 1))
-			return -ENOMEM;
-		memmove(&l->r[i + 1], &l->r[i], (l->n - i) * sizeof(*l->r));
-		l->n++;
-	} else if (j > i + 1) {
-		memmove(&l->r[i + 1], &l->r[j], (l->n - j) * sizeof(*l->r));
-		l->n -= j - i - 1;
-	}
-	l->r[i] = (struct range){ start, end };
-	return 0;
-}
-
-/* Take [start, end) out; only splitting a range can fail (-ENOMEM). */
-static int rl_remove(struct ranges *l, uint64_t start, uint64_t end)
-{
-	size_t i, j;
-
-	if (start >= end)
-		return 0;
-	i = rl_search(l, start);
-	if (i < l->n && l->r[i].start < start && l->r[i].end > end) {
-		if (rl_reserve(l, 1))
-			return -ENOMEM;
-		memmove(&l->r[i + 2], &l->r[i + 1], (l->n - i - 1) * sizeof(*l->r));
-		l->r[i + 1] = (struct range){ end, l->r[i].end };
-		l->r[i].end = start;
-		l->n++;
-		return 0;
-	}
-	if (i < l->n && l->r[i].start < start) {
-		l->r[i].end = start;
-		i++;
-	}
-	for (j = i; j < l->n && l->r[j].end <= end; j++)
-		;
-	if (j < l->n && l->r[j].start < end)
-		l->r[j].start = end;
-	memmove(&l->r[i], &l->r[j], (l->n - j) * sizeof(*l->r));
-	l->n -= j - i;
-	return 0;
-}
-
-static void rl_free(struct ranges *l)
-{
-	free(l->r);
-	*l = (struct ranges){ 0 };
-}
 
 /* ---- PAGEMAP_SCAN --------------------------------------------------------- */
 
@@ -195,7 +72,7 @@ static int pm_scan(struct rw_wp *wp, uint64_t start, uint64_t end, uint64_t flag
 
 static int add_region(void *arg, uint64_t start, uint64_t end)
 {
-	return rl_add(arg, start, end);
+	return ranges_insert(arg, start, end);
 }
 
 static bool skip_vma(const struct rw_vma *v)
@@ -204,7 +81,7 @@ static bool skip_vma(const struct rw_vma *v)
 }
 
 /* What the kernel has registered with async write protection over the span of maps. */
-static int learn(struct rw_wp *wp, const struct rw_maps *maps, struct ranges *out)
+static int learn(struct rw_wp *wp, const struct rw_maps *maps, struct rw_ranges *out)
 {
 	uint64_t lo = UINT64_MAX, hi = 0;
 
@@ -275,8 +152,8 @@ int wp_register(struct rw_wp *wp, uint64_t start, uint64_t end)
 			 (unsigned long long)start, (unsigned long long)end, strerror(-err));
 		return err;
 	}
-	rl_remove(&wp->failed, start, end);
-	return rl_add(&wp->regs, start, end);
+	ranges_remove(&wp->failed, start, end);
+	return ranges_insert(&wp->regs, start, end);
 }
 
 int wp_unregister(struct rw_wp *wp, uint64_t start, uint64_t end)
@@ -290,31 +167,31 @@ int wp_unregister(struct rw_wp *wp, uint64_t start, uint64_t end)
 			 (unsigned long long)start, (unsigned long long)end, strerror(-err));
 		return err;
 	}
-	return rl_remove(&wp->regs, start, end);
+	return ranges_remove(&wp->regs, start, end);
 }
 
 bool wp_covers(const struct rw_wp *wp, uint64_t addr)
 {
-	return rl_covers(&wp->regs, addr);
+	return ranges_covers(&wp->regs, addr);
 }
 
 int wp_refresh(struct rw_wp *wp, const struct rw_maps *maps)
 {
-	struct ranges truth = { 0 };
+	struct rw_ranges truth = { 0 };
 	int err = learn(wp, maps, &truth);
 
 	if (err) {
-		rl_free(&truth);
+		ranges_free(&truth);
 		return err;
 	}
-	rl_free(&wp->regs);
+	ranges_free(&wp->regs);
 	wp->regs = truth;
 	return 0;
 }
 
 int wp_sync(struct rw_wp *wp, const struct rw_maps *maps)
 {
-	struct ranges truth = { 0 }, failed = { 0 };
+	struct rw_ranges truth = { 0 }, failed = { 0 };
 	int added = 0, err;
 
 	err = learn(wp, maps, &truth);
@@ -328,7 +205,7 @@ int wp_sync(struct rw_wp *wp, const struct rw_maps *maps)
 			continue;
 		/* Arm each part of the vma the kernel does not have registered. */
 		while (cur < v->end) {
-			size_t k = rl_search(&truth, cur);
+			size_t k = ranges_search(&truth, cur);
 			uint64_t next = v->end;
 
 			if (k < truth.n && truth.r[k].start <= cur) {
@@ -339,38 +216,38 @@ int wp_sync(struct rw_wp *wp, const struct rw_maps *maps)
 				next = truth.r[k].start;
 			err = v->end - v->start > WP_SYNC_MAX_VMA ? -E2BIG : arm(wp, cur, next);
 			if (!err) {
-				err = rl_add(&truth, cur, next);
+				err = ranges_insert(&truth, cur, next);
 				if (err)
 					goto out;
 				added++;
 			} else if (err == -ESRCH) {
 				goto out;
 			} else {
-				if (!rl_contains(&wp->failed, cur, next))
+				if (!ranges_contains(&wp->failed, cur, next))
 					pr_warn("pid %d: not write-protecting %#llx-%#llx%s%s: %s; "
 						"scans will not see its writes\n", wp->pid,
 						(unsigned long long)cur, (unsigned long long)next,
 						*v->name ? " " : "", v->name,
 						err == -E2BIG ? "vma larger than WP_SYNC_MAX_VMA" :
 						strerror(-err));
-				err = rl_add(&failed, cur, next);
+				err = ranges_insert(&failed, cur, next);
 				if (err)
 					goto out;
 			}
 			cur = next;
 		}
 	}
-	rl_free(&wp->regs);
+	ranges_free(&wp->regs);
 	wp->regs = truth;
-	truth = (struct ranges){ 0 };
-	rl_free(&wp->failed);
+	truth = (struct rw_ranges){ 0 };
+	ranges_free(&wp->failed);
 	wp->failed = failed;
-	failed = (struct ranges){ 0 };
+	failed = (struct rw_ranges){ 0 };
 	wp->unsynced = false;
 	err = 0;
 out:
-	rl_free(&truth);
-	rl_free(&failed);
+	ranges_free(&truth);
+	ranges_free(&failed);
 	if (err && err != -ESRCH)
 		pr_err("pid %d: syncing write protection: %s\n", wp->pid, strerror(-err));
 	return err ? err : added;
@@ -413,8 +290,8 @@ static int emit(void *arg, uint64_t start, uint64_t end)
 long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx)
 {
 	struct emitter em = { .cb = cb, .ctx = ctx };
-	struct ranges lost = { 0 };
-	struct range *snap = NULL;
+	struct rw_ranges lost = { 0 };
+	struct rw_range *snap = NULL;
 	size_t nsnap = wp->regs.n;
 	uint64_t flags = rearm ? PM_SCAN_WP_MATCHING : 0;
 	int err = 0;
@@ -456,11 +333,11 @@ long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx)
 		pr_warn("pid %d: %#llx-%#llx lost its write protection (mapping replaced); "
 			"reported as written\n", wp->pid, (unsigned long long)lost.r[k].start,
 			(unsigned long long)lost.r[k].end);
-		err = rl_remove(&wp->regs, lost.r[k].start, lost.r[k].end);
+		err = ranges_remove(&wp->regs, lost.r[k].start, lost.r[k].end);
 		wp->unsynced = true;
 	}
 	free(snap);
-	rl_free(&lost);
+	ranges_free(&lost);
 	if (err) {
 		if (err != -ESRCH)
 			pr_err("pid %d: scanning for written pages: %s\n", wp->pid, strerror(-err));
@@ -646,14 +523,14 @@ static int protect(struct rw_wp *wp, uint64_t start, uint64_t end)
  */
 static int protect_relearnt(struct rw_wp *wp, uint64_t start, uint64_t end)
 {
-	struct ranges truth = { 0 };
+	struct rw_ranges truth = { 0 };
 	int err;
 
 	err = pm_scan(wp, start, end, 0, 0, PAGE_IS_WPALLOWED, add_region, &truth);
 	if (!err)
-		err = rl_remove(&wp->regs, start, end);
+		err = ranges_remove(&wp->regs, start, end);
 	for (size_t i = 0; i < truth.n && !err; i++) {
-		err = rl_add(&wp->regs, truth.r[i].start, truth.r[i].end);
+		err = ranges_insert(&wp->regs, truth.r[i].start, truth.r[i].end);
 		if (!err)
 			err = protect(wp, truth.r[i].start, truth.r[i].end);
 	}
@@ -663,7 +540,7 @@ static int protect_relearnt(struct rw_wp *wp, uint64_t start, uint64_t end)
 			 (unsigned long long)end, truth.n);
 		wp->unsynced = true;
 	}
-	rl_free(&truth);
+	ranges_free(&truth);
 	return err;
 }
 
@@ -674,7 +551,7 @@ int wp_protect(struct rw_wp *wp, uint64_t start, uint64_t end)
 
 	/* Only what is registered can be protected: the rest is not covered, and stays so. */
 	while (!err && cur < end) {
-		size_t i = rl_search(&wp->regs, cur);
+		size_t i = ranges_search(&wp->regs, cur);
 		uint64_t a, e;
 
 		if (i == wp->regs.n || wp->regs.r[i].start >= end)
@@ -715,18 +592,9 @@ int wp_rearm(struct rw_wp *wp, uint64_t start, uint64_t end)
 	return 0;
 }
 
-size_t wp_covered(const struct rw_wp *wp, size_t i, uint64_t *start, uint64_t *end)
+const struct rw_ranges *wp_registered(const struct rw_wp *wp)
 {
-	if (i < wp->regs.n) {
-		*start = wp->regs.r[i].start;
-		*end = wp->regs.r[i].end;
-	}
-	return wp->regs.n;
-}
-
-int wp_pagemap_fd(const struct rw_wp *wp)
-{
-	return wp->pagemap;
+	return &wp->regs;
 }
 
 void wp_close(struct rw_wp *wp)
@@ -746,7 +614,7 @@ void wp_close(struct rw_wp *wp)
 		close(wp->uffd);
 	if (wp->pagemap >= 0)
 		close(wp->pagemap);
-	rl_free(&wp->regs);
-	rl_free(&wp->failed);
+	ranges_free(&wp->regs);
+	ranges_free(&wp->failed);
 	free(wp);
 }

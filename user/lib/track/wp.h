@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "proc.h"
+#include "ranges.h"
 
 /*
  * wp_sync() does not arm a single vma larger than this: write-protecting
@@ -46,7 +47,7 @@ void wp_close(struct rw_wp *wp);
  * all (what was written there before is forgotten). The range must be
  * mapped. Returns 0 or the kernel's -errno (e.g. -EINVAL, -EBUSY for a
  * mapping another userfaultfd holds), logged at debug level only: the
- * caller decides.
+ * caller decides. Used by the tests only (the rewind goes through wp_sync()).
  */
 int wp_register(struct rw_wp *wp, uint64_t start, uint64_t end);
 int wp_unregister(struct rw_wp *wp, uint64_t start, uint64_t end);
@@ -62,10 +63,8 @@ int wp_protect(struct rw_wp *wp, uint64_t start, uint64_t end);
 bool wp_unsynced(const struct rw_wp *wp);
 /* Write-protect again every written page of registered memory in [start, end) (one walk). */
 int wp_rearm(struct rw_wp *wp, uint64_t start, uint64_t end);
-/* Registered range i (ascending) into *start, *end; returns how many there are. */
-size_t wp_covered(const struct rw_wp *wp, size_t i, uint64_t *start, uint64_t *end);
-/* The /proc/PID/pagemap fd wp scans with (for other PAGEMAP_SCAN queries). */
-int wp_pagemap_fd(const struct rw_wp *wp);
+/* The registered ranges (sorted, disjoint), valid until wp next changes. */
+const struct rw_ranges *wp_registered(const struct rw_wp *wp);
 /* addr lies in a range registered as of the last register/sync/refresh/scan. */
 bool wp_covers(const struct rw_wp *wp, uint64_t addr);
 

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "observe: "
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/kcmp.h>
+
+#include "log.h"
+#include "observe.h"
+#include "pagemap.h"
+#include "pageset.h"
+#include <linux/types.h>
+#include "rewind/events.h"
+#include "rewind/syscalls.h"
+
+/* ---- what the log says ---------------------------------------------------------- */
+
+#ifndef MAP_DROPPABLE
+#define MAP_DROPPABLE	0x08	/* Linux 6.11: private, wipe-on-fork, freed under pressure */
+#endif
+
+static int add_len(struct rw_ranges *l, uint64_t addr, uint64_t len)
+{
+	uint64_t start = addr & ~(RW_PAGE_SIZE - 1);
+	uint64_t end = (addr + len + RW_PAGE_SIZE - 1) & ~(RW_PAGE_SIZE - 1);
+
+	return end > start ? ranges_add(l, start, end) : 0;
+}
+
+int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplete,
+		      struct rw_log_facts *out)
+{
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->incomplete = incomplete;
+	for (size_t i = 0; i < inv->nlayout && !err; i++) {
+		const struct rw_sys_record *r = &inv->layout[i];
+
+		if (r->tgid != tgid)
+			continue;
+		out->layout_changed = true;
+		switch (r->nr) {
+		case RW_NR_brk:
+			out->brk_called = true;
+			break;
+		case RW_NR_shmat:
+		case RW_NR_shmdt:
+		case RW_NR_remap_file_pages:
+			break;	/* no length to name: the maps tell */
+		case RW_NR_mmap:
+			if (r->ret >= 0)
+				err = add_len(&out->layout_touched, r->ret, r->args[1]);
+			if (!err && r->ret >= 0 && (r->args[3] & MAP_TYPE) == MAP_DROPPABLE)
+				err = add_len(&out->wipe_maybe_set, r->ret, r->args[1]);
+			break;
+		case RW_NR_mremap:
+			err = add_len(&out->layout_touched, r->args[0], r->args[1]);
+			if (!err && r->ret >= 0)
+				err = add_len(&out->layout_touched, r->ret, r->args[2]);
+			/* A wipe-on-fork vma moved keeps its flag where it lands. */
+			if (!err && r->ret >= 0)
+				err = add_len(&out->wipe_maybe_set, r->ret, r->args[2]);
+			break;
+		default:	/* munmap, mprotect, pkey_mprotect, madvise */
+			err = add_len(&out->layout_touched, r->args[0], r->args[1]);
+			if (!err && r->nr == RW_NR_madvise && r->args[2] == MADV_WIPEONFORK)
+				err = add_len(&out->wipe_maybe_set, r->args[0], r->args[1]);
+			break;
+		}
+	}
+	for (size_t i = 0; i < inv->nstate; i++) {
+		const struct rw_sys_record *r = &inv->state[i];
+
+		if (r->tgid != tgid)
+			continue;
+		switch (rw_syscall_class(r->nr)) {
+		case RW_SC_SIGNAL:
+			if (r->nr == RW_NR_rt_sigaction && r->args[0] >= 1 && r->args[0] <= 64)
+				out->sigactions_called |= 1ULL << (r->args[0] - 1);
+			break;
+		case RW_SC_TIMER:
+			out->timers_called = true;
+			break;
+		case RW_SC_FD:
+			/* close and dup only drop or add an fd; the others may change one's flags */
+			if (r->nr != RW_NR_close && r->nr != RW_NR_dup)
+				out->fd_flags_changed = true;
+			break;
+		}
+	}
+	for (size_t i = 0; i < inv->ntasks; i++)
+		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_EXEC)
+			out->layout_changed = true;
+	for (size_t i = 0; i < inv->nprocs && !err; i++) {
+		uint64_t *pages;
+		size_t n;
+
+		if (inv->procs[i].tgid != tgid || !inv->procs[i].faulted)
+			continue;
+		err = pageset_sorted(inv->procs[i].faulted, &pages, &n);
+		for (size_t k = 0; k < n && !err; k++)
+			err = ranges_add(&out->faulted, pages[k], pages[k] + RW_PAGE_SIZE);
+		if (!err)
+			free(pages);
+	}
+	if (err)
+		observe_log_facts_free(out);
+	return err;
+}
+
+void observe_log_facts_free(struct rw_log_facts *f)
+{
+	ranges_free(&f->layout_touched);
+	ranges_free(&f->faulted);
+	ranges_free(&f->wipe_maybe_set);
+}
+
+/* ---- the process now ------------------------------------------------------------ */
+
+static int observe_fds(const struct rw_proc_image *img, const struct rw_log_facts *facts,
+		       struct rw_fd_now **out, size_t *nout)
+{
+	int *fds, err;
+	size_t n;
+
+	err = proc_list_fds(img->tgid, &fds, &n);
+	if (err)
+		return err;
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out) {
+		free(fds);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct rw_fd_image *fi = image_fd(img, fds[i]);
+		struct rw_fd_now *now = &(*out)[i];
+
+		now->fd = fds[i];
+		if (!fi)
+			continue;
+		if (fi->held >= 0) {
+			now->same = syscall(SYS_kcmp, img->tgid, getpid(), KCMP_FILE, fds[i],
+					    fi->held) == 0;
+		} else {
+			char link[32];
+			struct stat st;
+
+			snprintf(link, sizeof(link), "fd/%d", fds[i]);
+			now->same = !proc_stat_link(img->tgid, link, &st) &&
+				    st.st_dev == fi->dev && st.st_ino == fi->ino;
+		}
+		if (!now->same)
+			continue;
+		now->pos = fi->pos >= 0 && fi->held >= 0 ? lseek(fi->held, 0, SEEK_CUR) : fi->pos;
+		now->status_flags = fi->held >= 0 ? fcntl(fi->held, F_GETFL) : fi->status_flags;
+		now->cloexec = fi->cloexec;
+		if (facts->fd_flags_changed || facts->incomplete) {
+			int64_t pos;
+			int flags;
+
+			/* Unheld (pipe write end, socket): the target's fdinfo is the only view. */
+			if (!proc_read_fdinfo(img->tgid, fds[i], &now->cloexec, &pos, &flags) &&
+			    fi->held < 0)
+				now->status_flags = flags;
+		}
+	}
+	*nout = n;
+	free(fds);
+	return 0;
+}
+
+/*
+ * The layout cannot have changed: write protection is armed, no event was
+ * lost, the log has no layout call nor exec, and every write fault fell in
+ * checkpoint memory (a stack that grows faults below its vma).
+ */
+static bool layout_as_checkpoint(const struct rw_proc_image *img, const struct rw_frozen *f,
+				 bool armed, const struct rw_log_facts *facts)
+{
+	if (!armed || facts->incomplete || facts->layout_changed || f->n != img->nthreads)
+		return false;
+	for (size_t i = 0; i < facts->faulted.n; i++) {
+		ssize_t k = proc_maps_find(&img->maps, facts->faulted.r[i].start);
+
+		if (k < 0 || img->maps.v[k].end < facts->faulted.r[i].end)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Finding a syscall instruction reads the maps and the vDSO (~50-150 us):
+ * reuse the checkpoint's while no layout call of the invocation touched it.
+ */
+uint64_t observe_syscall_ip(const struct rw_proc_image *img, const struct rw_log_facts *facts)
+{
+	uint64_t ip = img->syscall_ip;
+
+	if (!ip || facts->incomplete)
+		return 0;
+	for (size_t i = 0; i < facts->layout_touched.n; i++)
+		if (facts->layout_touched.r[i].start < ip + 2 && ip < facts->layout_touched.r[i].end)
+			return 0;
+	return ip;
+}
+
+int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *facts,
+		    struct rw_observation *o)
+{
+	int err = 0;
+
+	if (*wp) {
+		struct rw_ranges_collect c = { .ranges = &o->written };
+		long n = wp_scan(*wp, false, ranges_collect, &c);
+
+		if (n < 0) {
+			pr_warn("pid %d: write-protection scan failed (%s): restoring all of its "
+				"private memory\n", tgid, strerror(-n));
+			*wp = NULL;	/* the caller closes it: coverage unknown */
+		} else {
+			err = c.err;	/* a written page missing from the list would not be copied */
+		}
+	}
+	if (*wp && !err) {
+		const struct rw_ranges *reg = wp_registered(*wp);
+
+		for (size_t i = 0; i < reg->n && !err; i++)
+			err = ranges_add(&o->covered, reg->r[i].start, reg->r[i].end);
+	}
+	for (size_t i = 0; i < facts->faulted.n && !err; i++)
+		err = ranges_add(&o->written, facts->faulted.r[i].start, facts->faulted.r[i].end);
+	ranges_normalize(&o->written);
+	return err;
+}
+
+int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool armed,
+		  const struct rw_log_facts *facts, struct rw_observation *o)
+{
+	struct rw_observed *obs = &o->obs;
+	struct rw_proc_status status;
+	struct stat cwd;
+	size_t ntimers = 0;
+	int err = 0;
+
+	/*
+	 * Reading /proc costs more than the rest of a small rewind: skip what
+	 * the log proves unchanged (verify still reads it all).
+	 */
+	if (layout_as_checkpoint(img, f, armed, facts))
+		obs->maps = &img->maps;
+	else
+		err = proc_read_maps(freeze_any(f)->tid, &o->maps);
+	/* Always: a signal pending now, from anyone, must not be delivered after the rewind. */
+	if (!err)
+		err = proc_read_status(img->tgid, &status);
+	if (!err)
+		err = proc_stat_link(img->tgid, "cwd", &cwd);
+	if (!err)
+		err = observe_fds(img, facts, &o->fds, &obs->nfds);
+	if (!err && (facts->timers_called || facts->incomplete))
+		err = proc_list_posix_timers(img->tgid, &o->timers, &ntimers);
+	o->tids = calloc(f->n ? f->n : 1, sizeof(*o->tids));
+	if (!err && !o->tids)
+		err = -ENOMEM;
+	if (err)
+		return err;
+	for (size_t i = 0; i < f->n; i++)
+		o->tids[i] = f->threads[i].tid;
+	if (!obs->maps)
+		obs->maps = &o->maps;
+	obs->tids = o->tids;
+	obs->ntids = f->n;
+	obs->written = o->written.r;
+	obs->nwritten = o->written.n;
+	obs->covered = o->covered.r;
+	obs->ncovered = o->covered.n;
+	obs->layout_touched = facts->layout_touched.r;
+	obs->nlayout_touched = facts->layout_touched.n;
+	obs->wipe_maybe_set = facts->wipe_maybe_set.r;
+	obs->nwipe_maybe_set = facts->wipe_maybe_set.n;
+	obs->log_incomplete = facts->incomplete;
+	obs->brk_called = facts->brk_called;
+	obs->sigactions_called = facts->sigactions_called;
+	obs->timers_called = facts->timers_called;
+	obs->fds = o->fds;
+	obs->cwd_dev = cwd.st_dev;
+	obs->cwd_ino = cwd.st_ino;
+	obs->umask = status.umask;
+	obs->sig_ignored = status.sig_ignored;
+	obs->sig_caught = status.sig_caught;
+	obs->sig_pending_shared = status.sig_pending_shared;
+	obs->timer_ids = o->timers;
+	obs->ntimers = ntimers;
+	return 0;
+}
+
+void observe_free(struct rw_observation *o)
+{
+	ranges_free(&o->written);
+	ranges_free(&o->covered);
+	proc_maps_free(&o->maps);
+	free(o->fds);
+	free(o->tids);
+	free(o->timers);
+	memset(o, 0, sizeof(*o));
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * What a rewind learns about one stopped process before it plans: what the
+ * BPF log of the invocation says about it, the pages written since the
+ * checkpoint, and its state now (layout, threads, status, cwd, fds,
+ * timers). /proc is read only where the log leaves the answer in doubt.
+ */
+#ifndef RW_OBSERVE_H
+#define RW_OBSERVE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "freeze.h"
+#include "image.h"
+#include "invocation.h"
+#include "plan.h"
+#include "ranges.h"
+#include "wp.h"
+
+/* What the BPF log of the invocation says about one process. */
+struct rw_log_facts {
+	struct rw_ranges layout_touched;
+	struct rw_ranges faulted;	/* pages named by write-fault records */
+	struct rw_ranges wipe_maybe_set;	/* see rw_observed */
+	bool incomplete;		/* records were dropped */
+	bool brk_called, timers_called, fd_flags_changed;
+	bool layout_changed;		/* any layout call or exec: the maps must be read */
+	uint64_t sigactions_called;
+};
+
+int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplete,
+		      struct rw_log_facts *out);
+void observe_log_facts_free(struct rw_log_facts *f);
+
+/* One process as observed; obs (what plan_build takes) points into the buffers here. */
+struct rw_observation {
+	struct rw_observed obs;
+	struct rw_ranges written;	/* scan ∪ write faults, sorted, merged */
+	struct rw_ranges covered;	/* registered for write protection until now */
+	struct rw_maps maps;		/* read now (unless obs.maps is the image's) */
+	struct rw_fd_now *fds;
+	pid_t *tids;
+	int *timers;
+};
+
+/*
+ * The pages written since the checkpoint: wp's scan (without re-arming) and
+ * the log's write faults, into o->written; wp's registrations into
+ * o->covered. A failed scan is logged and sets *wp NULL (the caller still
+ * owns it): coverage is unknown, all private memory gets restored.
+ * 0 or -errno (a written page missing from the list would not be copied).
+ */
+int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *facts,
+		    struct rw_observation *o);
+/*
+ * The rest of o->obs, with every thread of f stopped; armed: wp survived
+ * observe_written(). 0 or -errno.
+ */
+int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool armed,
+		  const struct rw_log_facts *facts, struct rw_observation *o);
+void observe_free(struct rw_observation *o);
+
+/* img's syscall instruction address when the log proves it still there, else 0. */
+uint64_t observe_syscall_ip(const struct rw_proc_image *img, const struct rw_log_facts *facts);
+
+#endif /* RW_OBSERVE_H */
