@@ -73,7 +73,7 @@ static void assert_process_gone(pid_t pid)
 static void killed_while_frozen(void **state)
 {
 	struct rw_frozen f = { 0 };
-	struct rw_inject *leader;
+	struct rw_seized *leader;
 	long args[6] = { 0 }, res = 0;
 	int cmd, reply;
 	pid_t pid;

@@ -243,7 +243,7 @@ struct fx {
 	pid_t pid;
 	int cmd, reply;		/* our ends */
 	bool killed;
-	struct rw_inject ij;
+	struct rw_seized ij;
 	struct rw_remote r;
 };
 
@@ -1102,7 +1102,7 @@ static void exit_thread(void **state)
 {
 	struct fx *f = *state;
 	struct rw_proc_status st;
-	struct rw_inject ij;
+	struct rw_seized ij;
 	char path[64];
 	pid_t tid;
 

@@ -702,7 +702,7 @@ static void close_unregisters(void **state)
 static void dead_target(void **state)
 {
 	struct rw_wp *wp = (struct rw_wp *)&wp;	/* must come back NULL */
-	struct rw_inject ij;
+	struct rw_seized ij;
 	siginfo_t si;
 	pid_t pid;
 
@@ -805,7 +805,7 @@ static void threaded_reader(void)
 /* A (non-main) thread blocked in read(2) when seized still gets its data after. */
 static void inject_blocked_read(void **state)
 {
-	struct rw_inject ij;
+	struct rw_seized ij;
 	struct read_result res;
 	long args[6] = { 0 }, ret;
 	int cmd, reply;
@@ -857,7 +857,7 @@ static void poller(void)
 
 static void inject_blocked_poll(void **state)
 {
-	struct rw_inject ij;
+	struct rw_seized ij;
 	struct read_result res;
 	long args[6] = { 0 }, ret;
 	int cmd, reply;
@@ -917,7 +917,7 @@ static void interrupted_reader(void)
  */
 static void signal_during_injection(bool restart)
 {
-	struct rw_inject ij;
+	struct rw_seized ij;
 	struct read_result res;
 	long args[6] = { 0 }, ret;
 	int cmd, reply;
@@ -995,7 +995,7 @@ static void plain_reader(void)
 static void inject_stopped_process(void **state)
 {
 	struct pollfd pfd;
-	struct rw_inject ij;
+	struct rw_seized ij;
 	struct read_result res;
 	long args[6] = { 0 }, ret;
 	int cmd, reply, status;

@@ -14,23 +14,23 @@
 
 static int cmp_tid(const void *a, const void *b)
 {
-	pid_t x = ((const struct rw_inject *)a)->tid, y = ((const struct rw_inject *)b)->tid;
+	pid_t x = ((const struct rw_seized *)a)->tid, y = ((const struct rw_seized *)b)->tid;
 
 	return (x > y) - (x < y);
 }
 
-struct rw_inject *freeze_thread(struct rw_frozen *f, pid_t tid)
+struct rw_seized *freeze_thread(struct rw_frozen *f, pid_t tid)
 {
-	struct rw_inject key = { .tid = tid };
+	struct rw_seized key = { .tid = tid };
 
 	if (!f->n)
 		return NULL;
 	return bsearch(&key, f->threads, f->n, sizeof(key), cmp_tid);
 }
 
-struct rw_inject *freeze_any(struct rw_frozen *f)
+struct rw_seized *freeze_any(struct rw_frozen *f)
 {
-	struct rw_inject *ij = freeze_thread(f, f->tgid);
+	struct rw_seized *ij = freeze_thread(f, f->tgid);
 
 	if (ij && ij->seized)
 		return ij;
@@ -42,7 +42,7 @@ struct rw_inject *freeze_any(struct rw_frozen *f)
 
 void freeze_forget(struct rw_frozen *f, pid_t tid)
 {
-	struct rw_inject *ij = freeze_thread(f, tid);
+	struct rw_seized *ij = freeze_thread(f, tid);
 	size_t i;
 
 	if (!ij)
@@ -59,7 +59,7 @@ void freeze_forget(struct rw_frozen *f, pid_t tid)
  */
 static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n)
 {
-	struct rw_inject *arr;
+	struct rw_seized *arr;
 	size_t first = f->n, started;
 	int added = 0, err = 0;
 
@@ -68,7 +68,7 @@ static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n)
 		return -ENOMEM;
 	f->threads = arr;
 	for (size_t i = 0; i < n; i++) {
-		struct rw_inject key = { .tid = tids[i] };
+		struct rw_seized key = { .tid = tids[i] };
 		int e;
 
 		/* Held from an earlier round: those are the sorted first ones. */
@@ -88,7 +88,7 @@ static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n)
 	/* Wait for every one started, even after an error: only a stopped tracee can be let go. */
 	f->n = first;
 	for (size_t i = first; i < started; i++) {
-		struct rw_inject ij = f->threads[i];
+		struct rw_seized ij = f->threads[i];
 		int e = inject_seize_finish(&ij);
 
 		if (!e) {

@@ -15,7 +15,7 @@
 
 struct rw_frozen {
 	pid_t tgid;
-	struct rw_inject *threads;	/* seized (or a leader to reap), ascending tid */
+	struct rw_seized *threads;	/* seized (or a leader to reap), ascending tid */
 	size_t n;
 };
 
@@ -27,9 +27,9 @@ struct rw_frozen {
  */
 int freeze_process(struct rw_frozen *f, pid_t tgid);
 /* The seized thread tid, or NULL. */
-struct rw_inject *freeze_thread(struct rw_frozen *f, pid_t tid);
+struct rw_seized *freeze_thread(struct rw_frozen *f, pid_t tid);
 /* A live seized thread to inject through: the leader if it lives. NULL if none. */
-struct rw_inject *freeze_any(struct rw_frozen *f);
+struct rw_seized *freeze_any(struct rw_frozen *f);
 /* Forget a thread that exited (inject_exit_thread()). */
 void freeze_forget(struct rw_frozen *f, pid_t tid);
 /*

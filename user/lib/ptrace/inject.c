@@ -52,7 +52,7 @@ static enum stop_kind stop_kind(int status)
 }
 
 /* A failed ptrace request: log it with context, return -errno. */
-static int ptrace_failed(struct rw_inject *ij, const char *what)
+static int ptrace_failed(struct rw_seized *ij, const char *what)
 {
 	int err = -errno;
 
@@ -113,7 +113,7 @@ static bool thread_dying(pid_t tid)
  * haltpoll idle against 8-10 us polling, and a rewind makes a dozen. Poll
  * briefly, then sleep. Not when co-located (inject_colocate).
  */
-static pid_t poll_stop(const struct rw_inject *ij, int *status)
+static pid_t poll_stop(const struct rw_seized *ij, int *status)
 {
 	uint64_t t0 = rw_now_ns();
 	pid_t r;
@@ -131,7 +131,7 @@ static pid_t poll_stop(const struct rw_inject *ij, int *status)
 }
 
 /* The next stop of the tracee; -ESRCH if it exited or is dying (then we let go of it). */
-static int wait_stop(struct rw_inject *ij, int *status)
+static int wait_stop(struct rw_seized *ij, int *status)
 {
 	for (int ticks = 0;; ticks++) {
 		pid_t r;
@@ -180,7 +180,7 @@ static int wait_stop(struct rw_inject *ij, int *status)
  * PTRACE_INTERRUPT brings. Signals met on the way are delivered, just as
  * they would have been without us.
  */
-static int restop(struct rw_inject *ij, int sig)
+static int restop(struct rw_seized *ij, int sig)
 {
 	int status, err;
 
@@ -211,14 +211,14 @@ static int restop(struct rw_inject *ij, int sig)
  * (ESRCH, as one that is not stopped): it stays a zombie traced by us, which
  * its parent cannot reap, until we reap it. Say so instead of forgetting it.
  */
-static void let_go(struct rw_inject *ij)
+static void let_go(struct rw_seized *ij)
 {
 	if (ij->seized && ptrace(PTRACE_DETACH, ij->tid, NULL, NULL) && errno == ESRCH)
 		ij->reap = true;
 	ij->seized = false;
 }
 
-int inject_seize_start(struct rw_inject *ij, pid_t tid)
+int inject_seize_start(struct rw_seized *ij, pid_t tid)
 {
 	int err;
 
@@ -241,7 +241,7 @@ int inject_seize_start(struct rw_inject *ij, pid_t tid)
 	return 0;
 }
 
-int inject_seize_finish(struct rw_inject *ij)
+int inject_seize_finish(struct rw_seized *ij)
 {
 	int status, err;
 
@@ -275,7 +275,7 @@ fail:
 	return err;
 }
 
-int inject_seize(struct rw_inject *ij, pid_t tid)
+int inject_seize(struct rw_seized *ij, pid_t tid)
 {
 	int err = inject_seize_start(ij, tid);
 
@@ -287,7 +287,7 @@ int inject_seize(struct rw_inject *ij, pid_t tid)
 }
 
 /* A 0f 05 in the target's [start, end): 0 and ij->syscall_ip set, or -ENOENT. */
-static int scan_code(struct rw_inject *ij, uint64_t start, uint64_t end, unsigned char *buf,
+static int scan_code(struct rw_seized *ij, uint64_t start, uint64_t end, unsigned char *buf,
 		     uint64_t *budget)
 {
 	uint64_t addr = start;
@@ -324,7 +324,7 @@ static int scan_code(struct rw_inject *ij, uint64_t start, uint64_t end, unsigne
 	return -ENOENT;
 }
 
-static int find_syscall_ip(struct rw_inject *ij)
+static int find_syscall_ip(struct rw_seized *ij)
 {
 	struct rw_maps maps = { 0 };
 	uint64_t budget = SCAN_BUDGET;
@@ -368,7 +368,7 @@ static int find_syscall_ip(struct rw_inject *ij)
  * back so the kernel delivers the signal (and handles syscall restart) as it
  * would have, then take a new interrupt stop and save the registers again.
  */
-static int deliver_and_restop(struct rw_inject *ij, int sig)
+static int deliver_and_restop(struct rw_seized *ij, int sig)
 {
 	int err;
 
@@ -389,7 +389,7 @@ static int deliver_and_restop(struct rw_inject *ij, int sig)
  * signal the thread blocks or ignores resets its disposition to SIG_DFL (and
  * unblocks it): a state change of the target. Trap only when SIGTRAP is neither.
  */
-bool inject_can_trap(struct rw_inject *ij)
+bool inject_can_trap(struct rw_seized *ij)
 {
 	const uint64_t trap = 1ULL << (SIGTRAP - 1);
 	struct rw_proc_status st;
@@ -405,7 +405,7 @@ bool inject_can_trap(struct rw_inject *ij)
 	return ij->step > 0;
 }
 
-void inject_know_ignored(struct rw_inject *ij, uint64_t sig_ignored)
+void inject_know_ignored(struct rw_seized *ij, uint64_t sig_ignored)
 {
 	ij->sig_ignored = sig_ignored;
 	ij->ignored_known = true;
@@ -418,7 +418,7 @@ void inject_know_ignored(struct rw_inject *ij, uint64_t sig_ignored)
  * resume later without it. A signal stop with RIP still on the instruction:
  * a signal came first and our syscall has not run (*ran stays false).
  */
-static int run_stepped(struct rw_inject *ij, long nr, int *status, long *result, bool *ran)
+static int run_stepped(struct rw_seized *ij, long nr, int *status, long *result, bool *ran)
 {
 	struct user_regs_struct r;
 	enum stop_kind kind;
@@ -448,7 +448,7 @@ static int run_stepped(struct rw_inject *ij, long nr, int *status, long *result,
 }
 
 /* Two stops: PTRACE_SYSCALL to the entry stop, then to the exit stop. */
-static int run_traced(struct rw_inject *ij, long nr, int *status, long *result, bool *ran)
+static int run_traced(struct rw_seized *ij, long nr, int *status, long *result, bool *ran)
 {
 	struct user_regs_struct r;
 	bool entered = false;
@@ -490,7 +490,7 @@ static int run_traced(struct rw_inject *ij, long nr, int *status, long *result, 
 	return 0;
 }
 
-int inject_syscall(struct rw_inject *ij, long nr, const long args[6], long *result)
+int inject_syscall(struct rw_seized *ij, long nr, const long args[6], long *result)
 {
 	struct user_regs_struct r;
 	int status, err;
@@ -548,7 +548,7 @@ static bool synchronous(int sig)
 	return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
 }
 
-int inject_run(struct rw_inject *ij, struct user_regs_struct *regs, uint64_t trap_ip)
+int inject_run(struct rw_seized *ij, struct user_regs_struct *regs, uint64_t trap_ip)
 {
 	struct user_regs_struct r = *regs;
 	uint64_t entry = regs->rip;
@@ -600,7 +600,7 @@ int inject_run(struct rw_inject *ij, struct user_regs_struct *regs, uint64_t tra
 	return -EBUSY;
 }
 
-int inject_colocate(struct rw_colocation *c, struct rw_inject *ij)
+int inject_colocate(struct rw_colocation *c, struct rw_seized *ij)
 {
 	cpu_set_t one;
 	int cpu = sched_getcpu();
@@ -672,7 +672,7 @@ static void reap_dead(pid_t tid)
 	}
 }
 
-int inject_release(struct rw_inject *ij)
+int inject_release(struct rw_seized *ij)
 {
 	int err = 0;
 
@@ -702,7 +702,7 @@ int inject_release(struct rw_inject *ij)
 }
 
 /* The main thread cannot go alone: its exit waits, as a zombie, for all the others. */
-static int check_not_leader(struct rw_inject *ij)
+static int check_not_leader(struct rw_seized *ij)
 {
 	struct rw_proc_status st;
 	int err = proc_read_status(ij->tid, &st);
@@ -719,7 +719,7 @@ static int check_not_leader(struct rw_inject *ij)
 	return 0;
 }
 
-int inject_exit_thread(struct rw_inject *ij)
+int inject_exit_thread(struct rw_seized *ij)
 {
 	struct user_regs_struct r;
 	int status, err;

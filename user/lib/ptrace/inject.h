@@ -18,7 +18,8 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
-struct rw_inject {
+/* A thread of another process stopped under ptrace (seized), ours until released. */
+struct rw_seized {
 	pid_t tid;
 	bool seized;
 	bool reap;			/* not seized any more but died traced: ours to reap (inject_release) */
@@ -39,7 +40,7 @@ struct rw_inject {
  * is held back or re-sent). -ESRCH if the thread is gone or a zombie,
  * -EPERM/-EBUSY if it cannot be traced (another tracer, ...).
  */
-int inject_seize(struct rw_inject *ij, pid_t tid);
+int inject_seize(struct rw_seized *ij, pid_t tid);
 /*
  * inject_seize in two halves, so that many threads are interrupted at once
  * and their stops overlap: _start seizes and interrupts, _finish waits for
@@ -47,24 +48,24 @@ int inject_seize(struct rw_inject *ij, pid_t tid);
  * runs) traced: that one stays ours (ij->reap) until inject_release() reaps
  * it, and only then may its parent reap it. inject_seize does that itself.
  */
-int inject_seize_start(struct rw_inject *ij, pid_t tid);
-int inject_seize_finish(struct rw_inject *ij);
+int inject_seize_start(struct rw_seized *ij, pid_t tid);
+int inject_seize_finish(struct rw_seized *ij);
 /*
  * Run syscall nr with args in the thread. 0, or -errno when ptrace failed
  * (-ESRCH: the thread died); *result is the syscall's raw return (-errno on
  * failure). A signal arriving meanwhile is delivered with the thread's own
  * registers and the syscall re-issued. -EOPNOTSUPP for a non-64-bit thread.
  */
-int inject_syscall(struct rw_inject *ij, long nr, const long args[6], long *result);
+int inject_syscall(struct rw_seized *ij, long nr, const long args[6], long *result);
 /*
  * Whether the thread may be stopped by a SIGTRAP of ours (single-step, int3):
  * not when it blocks SIGTRAP or its process ignores it, since the kernel
  * would reset that to SIG_DFL. Cached; reset after an injected rt_sigaction
  * or rt_sigprocmask. inject_syscall falls back to PTRACE_SYSCALL's two stops.
  */
-bool inject_can_trap(struct rw_inject *ij);
+bool inject_can_trap(struct rw_seized *ij);
 /* The process's ignored signals, read by the caller while it is stopped: saves a /proc read. */
-void inject_know_ignored(struct rw_inject *ij, uint64_t sig_ignored);
+void inject_know_ignored(struct rw_seized *ij, uint64_t sig_ignored);
 /*
  * Run code already in the target: regs (rip at its entry; orig_rax is set to
  * -1) until it executes an int3 at trap_ip - 1, with one stop. regs gets the
@@ -72,7 +73,7 @@ void inject_know_ignored(struct rw_inject *ij, uint64_t sig_ignored);
  * registers, then the code goes on. -EOPNOTSUPP when !inject_can_trap();
  * -EIO for a fault outside [entry, trap_ip).
  */
-int inject_run(struct rw_inject *ij, struct user_regs_struct *regs, uint64_t trap_ip);
+int inject_run(struct rw_seized *ij, struct user_regs_struct *regs, uint64_t trap_ip);
 /*
  * Each injected syscall is a round trip between us and the tracee. On two
  * CPUs, each half may wake a CPU from idle (20-50 us on a VM); on one, it
@@ -82,11 +83,11 @@ int inject_run(struct rw_inject *ij, struct user_regs_struct *regs, uint64_t tra
  * cpuset): the injections then work as before, only slower.
  */
 struct rw_colocation {
-	struct rw_inject *ij;
+	struct rw_seized *ij;
 	cpu_set_t tracer, tracee;
 };
 
-int inject_colocate(struct rw_colocation *c, struct rw_inject *ij);
+int inject_colocate(struct rw_colocation *c, struct rw_seized *ij);
 void inject_colocate_end(struct rw_colocation *c);
 /*
  * Restore the saved registers and detach; the kernel then restarts the
@@ -95,7 +96,7 @@ void inject_colocate_end(struct rw_colocation *c);
  * included) is reaped, within a bound: a leader only once its other threads
  * are, so release those first.
  */
-int inject_release(struct rw_inject *ij);
+int inject_release(struct rw_seized *ij);
 /*
  * Make the seized thread exit (exit(2), not exit_group): RIP at the syscall
  * instruction, RAX = 60, orig_rax = -1, continue, and wait until it is gone.
@@ -108,6 +109,6 @@ int inject_release(struct rw_inject *ij);
  * would wait as a zombie for all the others. A signal stop on the way out
  * is continued without the signal.
  */
-int inject_exit_thread(struct rw_inject *ij);
+int inject_exit_thread(struct rw_seized *ij);
 
 #endif /* RW_INJECT_H */

@@ -42,7 +42,7 @@ static bool is_err(long res)
 	return (unsigned long)res >= -4095UL;
 }
 
-void remote_init(struct rw_remote *r, struct rw_inject *ij, pid_t pid)
+void remote_init(struct rw_remote *r, struct rw_seized *ij, pid_t pid)
 {
 	memset(r, 0, sizeof(*r));
 	r->ij = ij;

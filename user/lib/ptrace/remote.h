@@ -35,7 +35,7 @@ struct rw_ksigaction {
 #define RW_NSIG 64		/* signals 1..64 */
 
 struct rw_remote {
-	struct rw_inject *ij;	/* a seized thread of the target */
+	struct rw_seized *ij;	/* a seized thread of the target */
 	pid_t pid;		/* its tgid, for process_vm_readv/writev */
 	uint64_t hole;		/* free now and in the layout being restored; 0: unknown */
 	uint64_t scratch;	/* scratch mapping in the target, 0 until needed */
@@ -47,7 +47,7 @@ struct rw_remote {
 /* Bytes from rw_remote.hole on that the scratch page and the batch area use. */
 #define RW_REMOTE_AREA	(68UL << 10)
 
-void remote_init(struct rw_remote *r, struct rw_inject *ij, pid_t pid);
+void remote_init(struct rw_remote *r, struct rw_seized *ij, pid_t pid);
 /*
  * Where our mappings go (MAP_FIXED_NOREPLACE): a hole in both the current
  * layout and the one a rewind restores, so no layout step can land on

@@ -23,7 +23,7 @@
 /* Far more than any x86 CPU's XSAVE area today (AMX: ~11 KiB). */
 #define XSTATE_MAX	(64 << 10)
 
-int thread_state_get(pid_t tgid, const struct rw_inject *ij, struct rw_thread_state *ts)
+int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_state *ts)
 {
 	uint8_t *buf;
 	struct iovec iov;
@@ -78,7 +78,7 @@ static struct user_regs_struct thread_state_restore_regs(const struct rw_thread_
 	return r;
 }
 
-int thread_state_set(struct rw_inject *ij, const struct rw_thread_state *ts)
+int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts)
 {
 	struct iovec iov = { ts->xstate, ts->xstate_len };
 	uint64_t mask = ts->sigmask;

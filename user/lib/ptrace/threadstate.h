@@ -30,12 +30,12 @@ struct rw_thread_state {
 };
 
 /* Read the state of a seized thread (registers from ij->saved). 0 or -errno. */
-int thread_state_get(pid_t tgid, const struct rw_inject *ij, struct rw_thread_state *ts);
+int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_state *ts);
 /*
  * Put xstate and sigmask back now and the registers into ij->saved (applied
  * when the thread is released). 0 or -errno.
  */
-int thread_state_set(struct rw_inject *ij, const struct rw_thread_state *ts);
+int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts);
 void thread_state_free(struct rw_thread_state *ts);
 
 #endif /* RW_THREADSTATE_H */

@@ -429,7 +429,7 @@ int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *im
 	int err;
 
 	for (size_t i = 0; i < p->nexit; i++) {
-		struct rw_inject *ij = freeze_thread(f, p->exit_threads[i]);
+		struct rw_seized *ij = freeze_thread(f, p->exit_threads[i]);
 
 		if (!ij)
 			continue;
@@ -471,7 +471,7 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 	/* Thread names (prctl PR_SET_NAME): a name can carry a secret too. */
 	for (size_t i = 0; i < img->nthreads && !err; i++) {
 		const struct rw_thread_state *ts = &img->threads[i];
-		struct rw_inject *ij = freeze_thread(f, ts->tid);
+		struct rw_seized *ij = freeze_thread(f, ts->tid);
 		struct rw_remote tr;
 		char comm[16];
 
@@ -490,7 +490,7 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 	t0 = rw_now_ns();
 	st->inject_ns += t0 - t1;
 	for (size_t i = 0; i < img->nthreads; i++) {
-		struct rw_inject *ij = freeze_thread(f, img->threads[i].tid);
+		struct rw_seized *ij = freeze_thread(f, img->threads[i].tid);
 
 		err = ij ? thread_state_set(ij, &img->threads[i]) : -ESRCH;
 		if (err)

@@ -108,9 +108,9 @@ int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, 
 }
 
 /* Where the image's checkpoint threads can be injected through: one the plan keeps. */
-static struct rw_inject *injector(struct rw_rewinding *rw)
+static struct rw_seized *injector(struct rw_rewinding *rw)
 {
-	struct rw_inject *ij = freeze_thread(&rw->f, rw->img->tgid);
+	struct rw_seized *ij = freeze_thread(&rw->f, rw->img->tgid);
 
 	if (ij && ij->seized && image_thread(rw->img, ij->tid))
 		return ij;
@@ -268,7 +268,7 @@ static int rearm(struct rw_rewinding *rw, struct rw_rewind_stats *st)
 int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen)
 {
 	struct rw_restore_stats rs = { 0 };
-	struct rw_inject *ij = injector(rw);
+	struct rw_seized *ij = injector(rw);
 	struct rw_colocation near;
 	uint64_t t;
 	int err;
@@ -322,7 +322,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 int rewind_verify(struct rw_rewinding *rw, struct rw_verify_result *res, struct rw_rewind_stats *st)
 {
 	uint64_t t = rw_now_ns();
-	struct rw_inject *ij = injector(rw);
+	struct rw_seized *ij = injector(rw);
 	int err;
 
 	if (!ij)
@@ -410,7 +410,7 @@ int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t 
 		}
 		parent = frozen_process(procs, nprocs, parents[i]);
 		if (parent) {
-			struct rw_inject *ij = injector(parent);
+			struct rw_seized *ij = injector(parent);
 			pid_t reaped;
 
 			if (!ij)

@@ -297,7 +297,7 @@ static void verify_threads(const struct rw_proc_image *img, struct rw_frozen *f,
 			       f->threads[i].tid);
 	for (size_t i = 0; i < img->nthreads; i++) {
 		const struct rw_thread_state *ts = &img->threads[i];
-		struct rw_inject *ij = freeze_thread(f, ts->tid);
+		struct rw_seized *ij = freeze_thread(f, ts->tid);
 		struct user_regs_struct regs, want;
 		struct iovec iov = { xs, 64 << 10 };
 		uint64_t mask;

@@ -349,7 +349,7 @@ long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx)
 /* ---- open / close -------------------------------------------------------- */
 
 /* The main thread, or any other if it has exited (a zombie leader). */
-static int seize_some_thread(struct rw_inject *ij, pid_t pid)
+static int seize_some_thread(struct rw_seized *ij, pid_t pid)
 {
 	pid_t *tids;
 	size_t n;
@@ -385,10 +385,10 @@ static int open_pagemap(struct rw_wp *wp, pid_t tid)
  * Create a userfaultfd in the target, bring it here, close the target's
  * copy; open pagemap meanwhile.
  */
-static int take_uffd(struct rw_wp *wp, int pidfd, struct rw_inject *held)
+static int take_uffd(struct rw_wp *wp, int pidfd, struct rw_seized *held)
 {
 	long args[6] = { O_CLOEXEC | O_NONBLOCK }, tfd = -1, ret;
-	struct rw_inject own, *ijp = held ? held : &own;
+	struct rw_seized own, *ijp = held ? held : &own;
 	int err, err2 = 0;
 
 	if (!held) {
@@ -454,7 +454,7 @@ release:
 	return err;
 }
 
-static int open_with(struct rw_wp **out, pid_t pid, struct rw_inject *held)
+static int open_with(struct rw_wp **out, pid_t pid, struct rw_seized *held)
 {
 	struct uffdio_api api = { .api = UFFD_API, .features = WP_FEATURES };
 	struct rw_wp *wp;
@@ -501,7 +501,7 @@ int wp_open(struct rw_wp **out, pid_t pid)
 	return open_with(out, pid, NULL);
 }
 
-int wp_open_seized(struct rw_wp **out, pid_t pid, struct rw_inject *ij)
+int wp_open_seized(struct rw_wp **out, pid_t pid, struct rw_seized *ij)
 {
 	return open_with(out, pid, ij);
 }

@@ -37,8 +37,8 @@ struct rw_wp;	/* one per target process (mm) */
  */
 int wp_open(struct rw_wp **out, pid_t pid);
 /* The same, injecting through ij, a thread of pid the caller has seized already. */
-struct rw_inject;
-int wp_open_seized(struct rw_wp **out, pid_t pid, struct rw_inject *ij);
+struct rw_seized;
+int wp_open_seized(struct rw_wp **out, pid_t pid, struct rw_seized *ij);
 /* NULL-safe. Unregisters every range (if the target still lives), closes the fds. */
 void wp_close(struct rw_wp *wp);
 
