@@ -33,7 +33,7 @@ struct rw_seized *freeze_any(struct rw_frozen *f);
 /* Forget a thread that exited (inject_exit_thread()). */
 void freeze_forget(struct rw_frozen *f, pid_t tid);
 /*
- * Let every thread go with the registers its rw_inject holds in .saved.
+ * Let every thread go with the registers its rw_seized holds in .saved.
  * Returns the first error (-ESRCH: a thread died); frees the array.
  */
 int freeze_release(struct rw_frozen *f);
