@@ -2,7 +2,7 @@
 /*
  * userfaultfd write protection of another process, in asynchronous mode: the
  * kernel resolves write faults itself and PAGEMAP_SCAN tells which pages
- * were written since they were last protected (DESIGN §3's recipe).
+ * were written since they were last protected.
  *
  * Coverage is taken from the kernel (PAGEMAP_SCAN's PAGE_IS_WPALLOWED), not
  * inferred from maps: munmap, mremap and mmap(MAP_FIXED) drop a registration
