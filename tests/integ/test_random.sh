@@ -35,15 +35,7 @@ start_wof() {
 	"ready "*" $2") ;;
 	*) echo "wipeonfork $1 said '$READY', want its page's wf flag to be $2"; return 1 ;;
 	esac
-	SID=$(timeout 300 "$CTL" attach --pid "$FPID" 2>"$TMP/attach.err") ||
-		{ echo "attach --pid $FPID failed: $(cat "$TMP/attach.err")"; return 1; }
-	timeout 300 "$CTL" checkpoint "$SID" >"$TMP/checkpoint.out" 2>&1 ||
-		{ echo "checkpoint failed: $(tail -3 "$TMP/checkpoint.out")"; return 1; }
-}
-
-rewind_verify() {
-	timeout 300 "$CTL" rewind "$SID" --verify >"$TMP/rewind.out" 2>&1 ||
-		{ echo "$1: rewind --verify failed: $(tail -3 "$TMP/rewind.out")"; return 1; }
+	fn_attach_checkpoint
 }
 
 # draws MODE: N invocations, each followed by rewind --verify; answers in DRAWS.
@@ -54,7 +46,7 @@ draws() {
 		fn_ask go || return 1
 		case "$ANSWER" in "done "*) ;; *) echo "invocation $i answered '$ANSWER'"; return 1 ;; esac
 		DRAWS+=("${ANSWER#done }")
-		rewind_verify "invocation $i" || return 1
+		fn_rewind_verify "invocation $i" || return 1
 	done
 }
 
@@ -93,12 +85,12 @@ wipeonfork_kept_rewind() {
 	case "$ANSWER" in "done "*" 0") ;; *) echo "keep answered '$ANSWER'"; return 1 ;; esac
 	fn_ask flag || return 1
 	expect "the page after MADV_KEEPONFORK, before the rewind" "$ANSWER" "wf 0" || return 1
-	rewind_verify "after MADV_KEEPONFORK" || return 1
+	fn_rewind_verify "after MADV_KEEPONFORK" || return 1
 	fn_ask flag || return 1
 	expect "the page after the rewind" "$ANSWER" "wf 1" || return 1
 	fn_ask go || return 1
 	case "$ANSWER" in "done "*" 1") ;; *) echo "after the rewind: '$ANSWER', want a reseed"; return 1 ;; esac
-	rewind_verify "after the reseed" || return 1
+	fn_rewind_verify "after the reseed" || return 1
 	timeout 300 "$CTL" detach "$SID" >/dev/null || { echo "detach failed"; return 1; }
 }
 
@@ -110,29 +102,20 @@ wipeonfork_set_rewind() {
 	case "$ANSWER" in "done "*" 0") first=$ANSWER ;; *) echo "wipe answered '$ANSWER'"; return 1 ;; esac
 	fn_ask flag || return 1
 	expect "the page after MADV_WIPEONFORK, before the rewind" "$ANSWER" "wf 1" || return 1
-	rewind_verify "after MADV_WIPEONFORK" || return 1
+	fn_rewind_verify "after MADV_WIPEONFORK" || return 1
 	fn_ask flag || return 1
 	expect "the page after the rewind" "$ANSWER" "wf 0" || return 1
 	fn_ask go || return 1
 	expect "the draw after the rewind (the checkpoint's state, not wiped)" "$ANSWER" "$first" ||
 		return 1
-	rewind_verify "after the draw" || return 1
+	fn_rewind_verify "after the draw" || return 1
 	timeout 300 "$CTL" detach "$SID" >/dev/null || { echo "detach failed"; return 1; }
-}
-
-# Whatever happened, the function is gone before the next test.
-case_of() {
-	local rc
-	"$@"
-	rc=$?
-	stop_fn >/dev/null 2>&1
-	return $rc
 }
 
 if [ "$(id -u)" = 0 ]; then
 	start_daemon || echo "rewindd did not start" >&2
 fi
-run_test wipeonfork_plain_replays case_of wipeonfork_plain_replays
-run_test wipeonfork_rewind case_of wipeonfork_rewind
-run_test wipeonfork_kept_rewind case_of wipeonfork_kept_rewind
-run_test wipeonfork_set_rewind case_of wipeonfork_set_rewind
+run_test wipeonfork_plain_replays fn_case wipeonfork_plain_replays
+run_test wipeonfork_rewind fn_case wipeonfork_rewind
+run_test wipeonfork_kept_rewind fn_case wipeonfork_kept_rewind
+run_test wipeonfork_set_rewind fn_case wipeonfork_set_rewind
