@@ -176,13 +176,19 @@ int proc_parse_maps(const char *text, struct rw_maps *out)
 	return 0;
 }
 
-int proc_read_maps(pid_t pid, struct rw_maps *out)
+/*
+ * /proc/PID/<file> read and parsed; a process that runs can change its
+ * layout between the reads that make up one file, which shows as lines out
+ * of order: read it again.
+ */
+static int read_layout(pid_t pid, const char *file, int (*parse)(const char *, struct rw_maps *),
+		       struct rw_maps *out)
 {
 	char path[64], *text;
-	int err = 0, i;
+	int err = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	for (i = 0; i < MAPS_TRIES; i++) {
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, file);
+	for (int i = 0; i < MAPS_TRIES; i++) {
 		err = read_file(path, &text, NULL);
 		if (err) {
 			out->n = 0;
@@ -190,15 +196,19 @@ int proc_read_maps(pid_t pid, struct rw_maps *out)
 				pr_err("reading %s: %s\n", path, strerror(-err));
 			return err;
 		}
-		err = proc_parse_maps(text, out);
+		err = parse(text, out);
 		free(text);
-		/* Overlapping lines come from a layout change between reads. */
 		if (err != -EINVAL)
 			break;
 	}
 	if (err)
 		pr_err("parsing %s: %s\n", path, strerror(-err));
 	return err;
+}
+
+int proc_read_maps(pid_t pid, struct rw_maps *out)
+{
+	return read_layout(pid, "maps", proc_parse_maps, out);
 }
 
 /* Whether the VmFlags line [p, end) holds the two-letter flag. */
@@ -239,27 +249,7 @@ int proc_parse_smaps(const char *text, struct rw_maps *out)
 
 int proc_read_smaps(pid_t pid, struct rw_maps *out)
 {
-	char path[64], *text;
-	int err;
-
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-	for (int i = 0; i < MAPS_TRIES; i++) {
-		err = read_file(path, &text, NULL);
-		if (err) {
-			out->n = 0;
-			if (err != -ESRCH)
-				pr_err("reading %s: %s\n", path, strerror(-err));
-			return err;
-		}
-		err = proc_parse_smaps(text, out);
-		free(text);
-		/* As for maps: a process that runs can change its layout between reads. */
-		if (err != -EINVAL)
-			break;
-	}
-	if (err)
-		pr_err("parsing %s: %s\n", path, strerror(-err));
-	return err;
+	return read_layout(pid, "smaps", proc_parse_smaps, out);
 }
 
 void proc_maps_free(struct rw_maps *m)
