@@ -218,7 +218,7 @@ unit: $(UNIT_BINS) $(LIBTEST_BINS)
 integ: $(BINS) $(INTEG_BINS) $(ZDTM_BIN)
 
 # The README's test command runs this (as root: BPF and ptrace need it).
-test: $(BINS) $(UNIT_BINS) $(LIBTEST_BINS) $(INTEG_BINS) $(ZDTM_BIN) $(LEAK_BINS)
+test: all $(UNIT_BINS) $(LIBTEST_BINS) $(INTEG_BINS) $(ZDTM_BIN) $(LEAK_BINS)
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh
 
 asan:

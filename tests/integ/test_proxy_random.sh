@@ -198,7 +198,7 @@ test_proxy_random_node() {
 # the per-thread DRBGs followed. Without the addon they replay (the twin).
 test_proxy_random_node_openssl() {
 	local k
-	$HAVE_ADDON || { echo "$OUTPUT/proxy/rand_add.node not built (no /usr/include/node/node_api.h)"; return 77; }
+	$HAVE_ADDON || { echo "$OUTPUT/proxy/rand_add.node not built (make builds it where /usr/include/node/node_api.h exists)"; return 77; }
 	start_proxy --runtime node || return 1
 	init_action "$ACTIONS/rng.js" || return 1
 	runs $N || return 1
