@@ -173,7 +173,7 @@ int main(int argc, char **argv)
 
 		/* rewindd still serves: targets without a filter need no suspension. */
 		if (inject_seccomp_suspendable(why, sizeof(why)))
-			pr_info("rewindd: targets' seccomp filters are suspended while they are "
+			pr_debug("rewindd: targets' seccomp filters are suspended while they are "
 				"seized (PTRACE_O_SUSPEND_SECCOMP)\n");
 		else
 			pr_warn("rewindd: cannot suspend targets' seccomp filters: %s; processes "
