@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "inject.h"
 #include "log.h"
 #include "server.h"
 #include "session.h"
@@ -166,6 +167,18 @@ int main(int argc, char **argv)
 			fprintf(stderr, "rewindd: cannot daemonize: %s\n", strerror(-err));
 			return 1;
 		}
+	}
+	{
+		char why[256];
+
+		/* rewindd still serves: targets without a filter need no suspension. */
+		if (inject_seccomp_suspendable(why, sizeof(why)))
+			pr_debug("rewindd: targets' seccomp filters are suspended while they are "
+				"seized (PTRACE_O_SUSPEND_SECCOMP)\n");
+		else
+			pr_warn("rewindd: cannot suspend targets' seccomp filters: %s; processes "
+				"under a seccomp filter (every container runtime's default) will be "
+				"refused\n", why);
 	}
 	err = sessions_init(&S, &topts);
 	snprintf(S.state_dir, sizeof(S.state_dir), "%s", state_dir);

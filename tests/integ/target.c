@@ -193,7 +193,7 @@ static void many(long pages)
 	}
 }
 
-/* Like "mmap5", under a seccomp filter that kills the process on userfaultfd(). */
+/* Like "pages37", under a seccomp filter that kills the process on userfaultfd(). */
 static void seccomp_guarded(void)
 {
 	struct sock_filter code[] = {
@@ -209,7 +209,7 @@ static void seccomp_guarded(void)
 		say("error seccomp %d", errno);
 		exit(2);
 	}
-	mmap5();
+	pages37();
 }
 
 /* Exits in the middle of its first invocation. */

@@ -24,7 +24,8 @@ for s in "${SCENARIOS[@]}"; do
 	REWIND_TESTS+=("zdtm_$s")
 done
 OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages fail_thread_exited_kill
-	     fail_thread_exited_stop fail_target_died fail_rewind_before_checkpoint)
+	     fail_thread_exited_stop fail_target_died fail_rewind_before_checkpoint
+	     rewind_seccomp_filter_after_release)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 if [ -n "${ZDTM_ONLY:-}" ]; then
 	only() { local t; for t in "$@"; do [[ $t =~ $ZDTM_ONLY ]] && echo "$t"; done; }
@@ -458,6 +459,36 @@ fail_rewind_before_checkpoint() {
 	rewind_verified "$id" || return 1
 	check_passes "after a checkpoint and rewind" || return 1
 	rwctl detach "$id" >/dev/null
+}
+
+# rewindd suspends a target's seccomp filter only while it holds the target:
+# after two verified rewinds and the detach, the target's own userfaultfd()
+# meets its filter again, which kills it (SIGSYS).
+rewind_seccomp_filter_after_release() {
+	local id cycle line
+	export ZDTM_SECCOMP_TRIGGER=$TMP/seccomp-trigger
+	start_zdtm seccomp_kill
+	local rc=$?
+	unset ZDTM_SECCOMP_TRIGGER
+	[ $rc = 0 ] || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	for cycle in 1 2; do
+		invoke || return 1
+		rewind_verified "$id" || { echo "(cycle $cycle)"; return 1; }
+		check_passes "after rewind $cycle" || return 1
+	done
+	rwctl detach "$id" >/dev/null || return 1
+	expect "tracer after the detach" "$(tracer_of "$TPID")" 0 || return 1
+	: >"$TMP/seccomp-trigger"
+	echo go >&"$TIN"
+	if read -r -t 60 line <&"$TOUT"; then
+		echo "target said '$line': its own userfaultfd() did not meet its filter"
+		return 1
+	fi
+	await_reapable "$TPID" || return 1
+	wait "$TPID"
+	expect "target's exit status" $? 159	# 128 + SIGSYS
 }
 
 # A failed test may leave its target stopped or stuck: kill it, so that

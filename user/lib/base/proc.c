@@ -392,6 +392,8 @@ int proc_parse_status(const char *text, struct rw_proc_status *out)
 			seen |= ST_GID;
 		} else if (KEY("CapPrm")) {
 			err = parse_hex64(val, end, &out->cap_prm);
+		} else if (KEY("CapEff")) {
+			err = parse_hex64(val, end, &out->cap_eff);
 		} else if (KEY("SigIgn")) {
 			err = parse_hex64(val, end, &out->sig_ignored);
 		} else if (KEY("ShdPnd")) {

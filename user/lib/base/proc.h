@@ -73,6 +73,7 @@ struct rw_proc_status {
 	char state;		/* 'R', 'S', 'D', 'T', 't', 'Z', 'X', ... */
 	int threads;
 	uint64_t cap_prm;	/* CapPrm: permitted capabilities (0 if absent) */
+	uint64_t cap_eff;	/* CapEff: effective capabilities (0 if absent) */
 	int seccomp;		/* Seccomp: 0 none, 1 strict, 2 filter; -1 if absent */
 	int umask;		/* Umask (Linux 4.7); -1 if absent */
 	uint64_t sig_ignored;	/* SigIgn, SigCgt: dispositions, one bit per signal - 1 */

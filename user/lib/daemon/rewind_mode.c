@@ -19,6 +19,7 @@
 #include "cgroup.h"
 #include "clock.h"
 #include "fanotify_watch.h"
+#include "inject.h"
 #include "invocation.h"
 #include "log.h"
 #include "proc.h"
@@ -152,10 +153,11 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		if (err)
 			return session_error("session %u: pid %d can no longer be traced by uid %u: %s",
 					      s->id, t->tgid, s->owner, why);
-		if (!proc_read_status(t->tgid, &ps) && ps.seccomp != 0)
-			return session_error("session %u: pid %d runs under seccomp: rewindd injects "
-					      "syscalls into the processes it rewinds and a filter "
-					      "could kill it; not supported", s->id, t->tgid);
+		if (!proc_read_status(t->tgid, &ps) && ps.seccomp != 0 &&
+		    !inject_seccomp_suspendable(why, sizeof(why)))
+			return session_error("session %u: pid %d runs under seccomp and rewindd "
+					      "cannot suspend its filter for the syscalls it injects "
+					      "(%s)", s->id, t->tgid, why);
 	}
 	if (s->pid && !target_find(s, s->pid)->alive)
 		return session_error("session %u: process %d has exited", s->id, s->pid);

@@ -23,6 +23,7 @@
 #include "cgroup.h"
 #include "clock.h"
 #include "fanotify_watch.h"
+#include "inject.h"
 #include "invocation.h"
 #include "log.h"
 #include "proc.h"
@@ -76,7 +77,7 @@ void target_drop_image(struct rw_target *t)
 
 /*
  * Arm write protection on every private writable mapping of a target. When
- * that is impossible (seccomp forbids userfaultfd, another tracer holds the
+ * that is impossible (a seccomp filter rewindd cannot suspend, another tracer holds the
  * process), the target stays tracked by faults only and the caller says so.
  */
 int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_target *t,
@@ -104,16 +105,16 @@ int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_target *t,
 		}
 		t->exec_seen = false;
 		/*
-		 * Arming injects userfaultfd(): under a seccomp filter that could be
-		 * answered with SIGSYS or a kill. Never risk the target: count its
-		 * pages from faults instead.
+		 * Arming injects userfaultfd(), which a filter could answer with
+		 * SIGSYS or a kill: only with the filter suspended while seized.
 		 */
 		struct rw_proc_status st;
 
-		if (proc_read_status(t->tgid, &st) || st.seccomp != 0) {
-			snprintf(why, whylen, "pid %d runs under seccomp: write protection not armed "
-				 "(injecting userfaultfd could kill it); pages are counted from "
-				 "first-write faults only", t->tgid);
+		if (!proc_read_status(t->tgid, &st) && st.seccomp != 0 &&
+		    !inject_seccomp_suspendable(denied, sizeof(denied))) {
+			snprintf(why, whylen, "pid %d runs under seccomp and rewindd cannot suspend "
+				 "its filter (%.160s): write protection not armed; pages are "
+				 "counted from first-write faults only", t->tgid, denied);
 			return -EPERM;
 		}
 		err = wp_open(&t->wp, t->tgid);

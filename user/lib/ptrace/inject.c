@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "inject: "
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "inject.h"
@@ -22,6 +25,10 @@
 #ifndef PTRACE_GETSIGMASK
 #define PTRACE_GETSIGMASK	0x420a
 #endif
+#ifndef PTRACE_O_SUSPEND_SECCOMP
+#define PTRACE_O_SUSPEND_SECCOMP	(1 << 21)
+#endif
+#define CAP_SYS_ADMIN_BIT	21
 
 #define USER64_CS	0x33		/* __USER_CS: the thread runs 64-bit code */
 /* Signals we deliver while waiting for one of our stops before giving up. */
@@ -175,6 +182,145 @@ static int wait_stop(struct rw_seized *ij, int *status)
 	return -ESRCH;
 }
 
+static struct {
+	pthread_once_t once;
+	bool ok;
+	char why[256];
+} suspend = { .once = PTHREAD_ONCE_INIT };
+
+/* The initial user namespace maps every uid to itself; a nested one cannot. */
+static bool in_initial_userns(void)
+{
+	char buf[128];
+	unsigned long inside, outside, count;
+	FILE *f = fopen("/proc/self/uid_map", "re");
+	int n = 0;
+
+	if (!f)
+		return false;
+	while (fgets(buf, sizeof(buf), f)) {
+		if (sscanf(buf, "%lu %lu %lu", &inside, &outside, &count) != 3 ||
+		    inside || outside || count != 4294967295UL)
+			n = -1;
+		else if (n >= 0)
+			n++;
+	}
+	fclose(f);
+	return n == 1;
+}
+
+/* What the kernel says: seize a child of ours with the option. */
+static int probe_suspend(void)
+{
+	int p[2], err = 0;
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(p[0]);
+		close(p[1]);
+		return err;
+	}
+	if (pid == 0) {
+		close(p[1]);
+		/* Until the parent closes its end (or dies). */
+		while (read(p[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	if (ptrace(PTRACE_SEIZE, pid, NULL,
+		   (void *)(long)(PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP)))
+		err = -errno;
+	close(p[1]);	/* the child exits, traced or not */
+	while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
+		;
+	return err;
+}
+
+static void check_suspend(void)
+{
+	struct rw_proc_status st;
+	size_t n = 0;
+	int err;
+
+	err = proc_read_status(getpid(), &st);
+	if (err) {
+		snprintf(suspend.why, sizeof(suspend.why), "cannot read /proc/self/status: %s",
+			 strerror(-err));
+		return;
+	}
+	if (st.seccomp != 0)
+		n += snprintf(suspend.why + n, sizeof(suspend.why) - n,
+			      "rewindd itself runs under seccomp (Seccomp: %d); ", st.seccomp);
+	if (!(st.cap_eff & (1ULL << CAP_SYS_ADMIN_BIT)))
+		n += snprintf(suspend.why + n, sizeof(suspend.why) - n,
+			      "rewindd lacks CAP_SYS_ADMIN; ");
+	if (n < sizeof(suspend.why) && !in_initial_userns())
+		n += snprintf(suspend.why + n, sizeof(suspend.why) - n,
+			      "rewindd is not in the initial user namespace; ");
+	if (n) {
+		if (n < sizeof(suspend.why) && n >= 2)
+			suspend.why[n - 2] = '\0';
+		return;
+	}
+	err = probe_suspend();
+	if (err) {
+		snprintf(suspend.why, sizeof(suspend.why),
+			 "the kernel refuses PTRACE_O_SUSPEND_SECCOMP: %s%s", strerror(-err),
+			 err == -EINVAL ? " (built without CONFIG_CHECKPOINT_RESTORE?)" : "");
+		return;
+	}
+	suspend.ok = true;
+}
+
+bool inject_seccomp_suspendable(char *why, size_t whylen)
+{
+	pthread_once(&suspend.once, check_suspend);
+	if (!suspend.ok && why && whylen)
+		snprintf(why, whylen, "%s", suspend.why);
+	return suspend.ok;
+}
+
+/*
+ * Without suspension, a syscall of ours under the thread's filter could be
+ * answered with a kill or SIGSYS: never run one there.
+ */
+static int refuse_filtered(struct rw_seized *ij)
+{
+	struct rw_proc_status st;
+	char why[256];
+	int err;
+
+	if (ij->suspended)
+		return 0;
+	err = proc_read_status(ij->tid, &st);
+	if (err)
+		return err == -ENOENT ? -ESRCH : err;
+	if (st.seccomp == 0)
+		return 0;
+	inject_seccomp_suspendable(why, sizeof(why));
+	pr_err("thread %d runs under seccomp and its filter cannot be suspended (%s): "
+	       "nothing injected\n", ij->tid, why);
+	return -EPERM;
+}
+
+/* Turn the thread's filter suspension on or off (it runs its own code only with it off). */
+static int set_suspended(struct rw_seized *ij, bool on)
+{
+	long opts = PTRACE_O_TRACESYSGOOD | (on ? PTRACE_O_SUSPEND_SECCOMP : 0);
+
+	if (ptrace(PTRACE_SETOPTIONS, ij->tid, NULL, (void *)opts))
+		return ptrace_failed(ij, on ? "PTRACE_SETOPTIONS (suspend seccomp)" :
+					      "PTRACE_SETOPTIONS (resume seccomp)");
+	ij->suspended = on;
+	return 0;
+}
+
 /*
  * Resume the stopped tracee with sig and wait for the stop a pending
  * PTRACE_INTERRUPT brings. Signals met on the way are delivered, just as
@@ -268,6 +414,15 @@ int inject_seize_finish(struct rw_seized *ij)
 	if (ptrace(PTRACE_GETREGS, ij->tid, NULL, &ij->saved)) {
 		err = ptrace_failed(ij, "PTRACE_GETREGS");
 		goto fail;
+	}
+	/*
+	 * Only now, stopped: the signals delivered on the way ran the thread's
+	 * own code, which its filter must still see.
+	 */
+	if (inject_seccomp_suspendable(NULL, 0)) {
+		err = set_suspended(ij, true);
+		if (err)
+			goto fail;
 	}
 	return 0;
 fail:
@@ -370,10 +525,17 @@ static int find_syscall_ip(struct rw_seized *ij)
  */
 static int deliver_and_restop(struct rw_seized *ij, int sig)
 {
+	bool suspended = ij->suspended;
 	int err;
 
 	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &ij->saved))
 		return ptrace_failed(ij, "PTRACE_SETREGS");
+	/* Its signal handler is its own code: under its own filter. */
+	if (suspended) {
+		err = set_suspended(ij, false);
+		if (err)
+			return err;
+	}
 	if (ptrace(PTRACE_INTERRUPT, ij->tid, NULL, NULL))
 		return ptrace_failed(ij, "PTRACE_INTERRUPT");
 	err = restop(ij, sig);
@@ -381,7 +543,7 @@ static int deliver_and_restop(struct rw_seized *ij, int sig)
 		return err;
 	if (ptrace(PTRACE_GETREGS, ij->tid, NULL, &ij->saved))
 		return ptrace_failed(ij, "PTRACE_GETREGS");
-	return 0;
+	return suspended ? set_suspended(ij, true) : 0;
 }
 
 /*
@@ -502,6 +664,9 @@ int inject_syscall(struct rw_seized *ij, long nr, const long args[6], long *resu
 		       (unsigned long long)ij->saved.cs);
 		return -EOPNOTSUPP;
 	}
+	err = refuse_filtered(ij);
+	if (err)
+		return err;
 	if (!ij->syscall_ip) {
 		err = find_syscall_ip(ij);
 		if (err)
@@ -558,6 +723,9 @@ int inject_run(struct rw_seized *ij, struct user_regs_struct *regs, uint64_t tra
 		return -ESRCH;
 	if (!inject_can_trap(ij))
 		return -EOPNOTSUPP;
+	err = refuse_filtered(ij);
+	if (err)
+		return err;
 	r.orig_rax = -1;
 	for (int tries = 0; tries < STOP_LOOPS; tries++) {
 		if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))

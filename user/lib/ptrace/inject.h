@@ -31,11 +31,24 @@ struct rw_seized {
 	bool colocated;			/* on our CPU (inject_colocate): waits sleep at once */
 	bool ignored_known;		/* sig_ignored is the process's SigIgn now */
 	uint64_t sig_ignored;
+	bool suspended;			/* its seccomp filter is suspended (at our stops only) */
 };
 
 /*
+ * Whether seized threads get PTRACE_O_SUSPEND_SECCOMP, so that syscalls we
+ * inject bypass their seccomp filters (CRIU's way). The kernel allows it only
+ * to a tracer with CAP_SYS_ADMIN in the initial user namespace that is not
+ * itself under seccomp, and only with CONFIG_CHECKPOINT_RESTORE: checked once
+ * (then cached) from /proc/self and by seizing a child of ours. When false,
+ * why says what is missing, and nothing is ever injected into a thread under
+ * a filter (inject_syscall and inject_run refuse with -EPERM).
+ */
+bool inject_seccomp_suspendable(char *why, size_t whylen);
+
+/*
  * PTRACE_SEIZE (with PTRACE_O_TRACESYSGOOD) + PTRACE_INTERRUPT, wait for the
- * interrupt stop and save the registers. A signal that reaches the thread
+ * interrupt stop and save the registers; then, when allowed, suspend the
+ * thread's seccomp filter until it is released (detach ends it). A signal that reaches the thread
  * first is delivered right there, exactly as without us (CRIU's way: nothing
  * is held back or re-sent). -ESRCH if the thread is gone or a zombie,
  * -EPERM/-EBUSY if it cannot be traced (another tracer, ...).
