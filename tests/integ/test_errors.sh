@@ -7,7 +7,7 @@ cd "$(dirname "$0")/../.."
 TESTS=(err_unknown_pid err_zombie_pid err_kernel_thread err_no_cgroup err_malformed_request
        err_oversized_request err_unknown_session err_unauthorised_client err_socket_mode
        err_second_attach err_target_exits err_no_daemon err_mode_mismatch err_rewind_without_checkpoint
-       err_checkpoint_seccomp err_checkpoint_exited
+       err_checkpoint_seccomp err_checkpoint_seccomp_without_rights err_checkpoint_exited
        err_usage err_pipelined_requests)
 require_root "${TESTS[@]}"
 start_daemon || { for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
@@ -199,6 +199,20 @@ err_checkpoint_seccomp() {
 	kill -0 "$TPID" || { echo "target is gone"; return 1; }
 	"$CTL" detach "$id" >/dev/null
 	still_serving
+}
+
+# A rewindd without CAP_SYS_ADMIN cannot suspend a target's filter: a
+# filtered target is refused, naming why, and never injected into (its
+# filter could kill it); it runs on untouched.
+err_checkpoint_seccomp_without_rights() {
+	local id sock=$TMP/nocap.sock
+	command -v capsh >/dev/null || { echo "capsh is missing (libcap2-bin)"; return 77; }
+	capsh --drop=cap_sys_admin -- -c "exec '$RWD' --socket '$sock' --pidfile '$TMP/nocap.extra.pid'" ||
+		{ echo "rewindd without CAP_SYS_ADMIN did not start"; return 1; }
+	start_target seccomp || return 1
+	id=$("$CTL" --socket "$sock" attach --pid "$TPID") || return 1
+	expect_error "seccomp.*cannot suspend.*CAP_SYS_ADMIN" "$CTL" --socket "$sock" checkpoint "$id" || return 1
+	invoke || { echo "the target did not survive the refusal"; return 1; }
 }
 
 err_checkpoint_exited() {
