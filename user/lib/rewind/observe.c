@@ -228,12 +228,7 @@ int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *fa
 			err = c.err;	/* a written page missing from the list would not be copied */
 		}
 	}
-	if (*wp && !err) {
-		const struct rw_ranges *reg = wp_registered(*wp);
-
-		for (size_t i = 0; i < reg->n && !err; i++)
-			err = ranges_add(&o->covered, reg->r[i].start, reg->r[i].end);
-	}
+	o->covered = *wp ? wp_registered(*wp) : NULL;	/* sorted, disjoint */
 	for (size_t i = 0; i < facts->faulted.n && !err; i++)
 		err = ranges_add(&o->written, facts->faulted.r[i].start, facts->faulted.r[i].end);
 	ranges_normalize(&o->written);
@@ -279,8 +274,8 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	obs->ntids = f->n;
 	obs->written = o->written.r;
 	obs->nwritten = o->written.n;
-	obs->covered = o->covered.r;
-	obs->ncovered = o->covered.n;
+	obs->covered = o->covered ? o->covered->r : NULL;
+	obs->ncovered = o->covered ? o->covered->n : 0;
 	obs->layout_touched = facts->layout_touched.r;
 	obs->nlayout_touched = facts->layout_touched.n;
 	obs->wipe_maybe_set = facts->wipe_maybe_set.r;
@@ -304,7 +299,6 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 void observe_free(struct rw_observation *o)
 {
 	ranges_free(&o->written);
-	ranges_free(&o->covered);
 	proc_maps_free(&o->maps);
 	free(o->fds);
 	free(o->tids);

@@ -38,7 +38,7 @@ void observe_log_facts_free(struct rw_log_facts *f);
 struct rw_observation {
 	struct rw_observed obs;
 	struct rw_ranges written;	/* scan ∪ write faults, sorted, merged */
-	struct rw_ranges covered;	/* registered for write protection until now */
+	const struct rw_ranges *covered;	/* wp's registrations, borrowed: valid until wp changes */
 	struct rw_maps maps;		/* read now (unless obs.maps is the image's) */
 	struct rw_fd_now *fds;
 	pid_t *tids;
@@ -47,8 +47,8 @@ struct rw_observation {
 
 /*
  * The pages written since the checkpoint: wp's scan (without re-arming) and
- * the log's write faults, into o->written; wp's registrations into
- * o->covered. A failed scan is logged and sets *wp NULL (the caller still
+ * the log's write faults, into o->written; o->covered points at wp's
+ * registrations (plan before anything re-arms). A failed scan is logged and sets *wp NULL (the caller still
  * owns it): coverage is unknown, all private memory gets restored.
  * 0 or -errno (a written page missing from the list would not be copied).
  */

@@ -134,6 +134,20 @@ static int layout_batch(const struct rw_plan *p, size_t from, size_t to, struct 
 		      (unsigned long long)op->start, (unsigned long long)op->end);
 }
 
+/* brk(to) in the target; it must land exactly there. */
+static int set_brk(const struct rw_plan *p, struct rw_remote *r, struct rw_restore_stats *st,
+		   uint64_t to, const char *what, char *why, size_t whylen)
+{
+	uint64_t now;
+	int err = remote_brk(r, to, &now);
+
+	st->injected++;
+	if (!err && now != to)
+		err = -ENOMEM;
+	return err ? rw_why(why, whylen, err, "pid %d: %s %#llx", p->tgid, what,
+			    (unsigned long long)to) : 0;
+}
+
 static int apply_layout(const struct rw_plan *p, const struct rw_proc_image *img,
 			struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
 {
@@ -141,28 +155,12 @@ static int apply_layout(const struct rw_plan *p, const struct rw_proc_image *img
 	size_t from = 0;
 	int err = 0;
 
-	if (p->set_brk && p->brk_first) {
-		uint64_t now;
-
-		err = remote_brk(r, p->brk_first, &now);
-		st->injected++;
-		if (!err && now != p->brk_first)
-			err = -ENOMEM;
-		if (err)
-			return rw_why(why, whylen, err, "pid %d: cutting the program break back to "
-				      "%#llx", p->tgid, (unsigned long long)p->brk_first);
-	}
-	if (p->set_brk) {
-		uint64_t now;
-
-		err = remote_brk(r, p->brk, &now);
-		st->injected++;
-		if (!err && now != p->brk)
-			err = -ENOMEM;
-		if (err)
-			return rw_why(why, whylen, err, "pid %d: resetting the program break to %#llx",
-				      p->tgid, (unsigned long long)p->brk);
-	}
+	if (p->set_brk && p->brk_first)
+		err = set_brk(p, r, st, p->brk_first, "cutting the program break back to", why, whylen);
+	if (!err && p->set_brk)
+		err = set_brk(p, r, st, p->brk, "resetting the program break to", why, whylen);
+	if (err)
+		return err;
 	if (!p->nlayout)
 		return 0;
 	calls = calloc(p->nlayout, sizeof(*calls));
