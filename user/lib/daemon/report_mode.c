@@ -28,16 +28,6 @@
 #include "watched_trees.h"
 #include "wp.h"
 
-/* What a scan found, into the invocation's written pages of tgid. */
-static int add_written(struct rw_invocation *inv, pid_t tgid, const struct rw_ranges *w)
-{
-	int err = 0;
-
-	for (size_t i = 0; i < w->n && !err; i++)
-		err = invocation_add_written(inv, tgid, w->r[i].start, w->r[i].end);
-	return err;
-}
-
 /*
  * End the current invocation: drain the log, scan and re-arm every target,
  * fold the scans into the records, attribute pages, start the next one.
@@ -90,7 +80,7 @@ json_object *session_mark(struct rw_sessions *S, struct rw_session *s)
 		}
 		/* Coverage as the kernel has it now: layout changes drop registrations. */
 		if (wp_scan(t->wp, true, ranges_collect, &c) < 0 || c.err ||
-		    add_written(inv, t->tgid, &written) || wp_refresh(t->wp, &t->maps)) {
+		    invocation_add_written_ranges(inv, t->tgid, &written) || wp_refresh(t->wp, &t->maps)) {
 			invocation_note(inv, "pid %d: write-protection scan failed; pages from faults "
 					"only", t->tgid);
 			target_disarm(t);

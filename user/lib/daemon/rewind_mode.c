@@ -540,9 +540,10 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 
 	/* The invocation's report: what the scan found, per process. */
 	for (size_t i = 0; i < nprocs; i++) {
-		for (size_t k = 0; k < procs[i].written.n; k++)
-			invocation_add_written(inv, procs[i].img->tgid, procs[i].written.r[k].start,
-					       procs[i].written.r[k].end);
+		/* Only the report: what was restored does not depend on it. */
+		if (invocation_add_written_ranges(inv, procs[i].img->tgid, &procs[i].written))
+			invocation_note(inv, "pid %d: out of memory recording its written pages: "
+					"this report undercounts them", procs[i].img->tgid);
 		if (procs[i].untracked)
 			invocation_note(inv, "pid %d: %llu pages written by the invocations before were "
 					"not write-protected (restored at every rewind); they count as "

@@ -335,6 +335,15 @@ int invocation_add_written(struct rw_invocation *inv, pid_t tgid, uint64_t start
 	return 0;
 }
 
+int invocation_add_written_ranges(struct rw_invocation *inv, pid_t tgid, const struct rw_ranges *w)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < w->n && !err; i++)
+		err = invocation_add_written(inv, tgid, w->r[i].start, w->r[i].end);
+	return err;
+}
+
 /* Count sorted pages per vma of maps; pages outside every vma go to one "(unmapped)" row. */
 static int attribute(struct rw_invocation *inv, pid_t tgid, const uint64_t *pages, size_t n,
 		     const struct rw_maps *maps)

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "proc.h"
+#include "ranges.h"
 
 struct rw_pageset;
 
@@ -110,6 +111,8 @@ int invocation_add_record(struct rw_invocation *inv, const void *data, size_t si
 
 /* Pages the write-protection scan reports written for tgid: [start, end). */
 int invocation_add_written(struct rw_invocation *inv, pid_t tgid, uint64_t start, uint64_t end);
+/* The same for every range of w; 0 or the first -errno. */
+int invocation_add_written_ranges(struct rw_invocation *inv, pid_t tgid, const struct rw_ranges *w);
 
 /*
  * Decides whether a faulted page of tgid is already covered by the scan
