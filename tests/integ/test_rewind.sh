@@ -24,7 +24,7 @@ for s in "${SCENARIOS[@]}"; do
 	REWIND_TESTS+=("zdtm_$s")
 done
 OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages fail_thread_exited_kill
-	     fail_thread_exited_stop fail_target_died fail_rewind_before_checkpoint
+	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 if [ -n "${ZDTM_ONLY:-}" ]; then
@@ -444,6 +444,21 @@ fail_target_died() {
 	failed | exited) ;;
 	*) echo "session state '$state' after the target died"; return 1 ;;
 	esac
+	rwctl detach "$id" >/dev/null
+}
+
+# A seccomp filter (and no_new_privs) installed by the invocation cannot be
+# taken away: the rewind fails closed naming it, and the target is killed.
+fail_seccomp_installed() {
+	local id
+	start_zdtm seccomp_late || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	expect "the invocation" "$DONE" "done filtered" || return 1
+	expect_rewind_fails "$id" "seccomp changed since the checkpoint" || return 1
+	expect "session state" "$(session_field "$id" state)" failed || return 1
+	expect_killed "$TPID" "the target, after the failed rewind" || return 1
 	rwctl detach "$id" >/dev/null
 }
 

@@ -309,6 +309,22 @@ static void threads(void **state)
 	assert_non_null(strstr(f->plan.failures[0], "exited"));
 }
 
+/* A seccomp filter or no_new_privs gained since the checkpoint cannot be undone: named failures. */
+static void irreversible(void **state)
+{
+	struct fixture *f = *state;
+
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	f->obs.seccomp = 2;
+	f->obs.seccomp_filters = 1;
+	f->obs.no_new_privs = true;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 2);
+	assert_non_null(strstr(f->plan.failures[0], "seccomp"));
+	assert_non_null(strstr(f->plan.failures[1], "no_new_privs"));
+}
+
 static void fds(void **state)
 {
 	struct fixture *f = *state;
@@ -600,6 +616,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(brk_shrunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(brk_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(irreversible, setup, teardown),
 		cmocka_unit_test_setup_teardown(fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(process_state, setup, teardown),

@@ -139,5 +139,13 @@ static void sc_check_errno(void)
 	}
 }
 
+/* seccomp_late: no filter at the checkpoint; the invocation installs one (fail closed). */
+static void sc_late_go(void)
+{
+	sc_install(0);
+	done("filtered");
+}
+
+ZDTM_HELPER(seccomp_late, NULL, sc_late_go, NULL);
 ZDTM_SCENARIO(seccomp_kill, sc_setup_kill, sc_go, sc_check);
 ZDTM_SCENARIO(seccomp_errno, sc_setup_errno, sc_go, sc_check_errno);

@@ -410,6 +410,12 @@ int proc_parse_status(const char *text, struct rw_proc_status *out)
 		} else if (KEY("Seccomp")) {
 			err = parse_u32s(val, end, u, 1);
 			out->seccomp = u[0];
+		} else if (KEY("Seccomp_filters")) {
+			err = parse_u32s(val, end, u, 1);
+			out->seccomp_filters = u[0];
+		} else if (KEY("NoNewPrivs")) {
+			err = parse_u32s(val, end, u, 1);
+			out->no_new_privs = u[0] != 0;
 		} else if (KEY("Threads")) {
 			err = parse_u32s(val, end, u, 1);
 			out->threads = u[0];

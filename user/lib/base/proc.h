@@ -75,6 +75,8 @@ struct rw_proc_status {
 	uint64_t cap_prm;	/* CapPrm: permitted capabilities (0 if absent) */
 	uint64_t cap_eff;	/* CapEff: effective capabilities (0 if absent) */
 	int seccomp;		/* Seccomp: 0 none, 1 strict, 2 filter; -1 if absent */
+	int seccomp_filters;	/* Seccomp_filters (Linux 5.9): filters installed; 0 if absent */
+	bool no_new_privs;	/* NoNewPrivs */
 	int umask;		/* Umask (Linux 4.7); -1 if absent */
 	uint64_t sig_ignored;	/* SigIgn, SigCgt: dispositions, one bit per signal - 1 */
 	uint64_t sig_caught;

@@ -425,6 +425,9 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	img->sig_ignored = st.sig_ignored;
 	img->sig_caught = st.sig_caught;
 	img->sig_pending_shared = st.sig_pending_shared;
+	img->seccomp = st.seccomp;
+	img->seccomp_filters = st.seccomp_filters;
+	img->no_new_privs = st.no_new_privs;
 	err = capture_injected(img, r);
 	img->syscall_ip = r->ij->syscall_ip;
 	/* The scratch page goes before the layout is taken. */

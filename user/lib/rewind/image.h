@@ -84,6 +84,8 @@ struct rw_proc_image {
 	int umask;
 	uint64_t sig_ignored, sig_caught;
 	uint64_t sig_pending_shared;
+	int seccomp, seccomp_filters;	/* irreversible from outside: a change fails the rewind */
+	bool no_new_privs;
 	struct rw_ksigaction sigactions[RW_NSIG + 1];	/* [sig], 9 and 19 unused */
 	struct itimerval itimers[3];
 	struct rw_posix_timer *timers;

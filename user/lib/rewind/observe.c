@@ -291,6 +291,9 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	obs->sig_ignored = status.sig_ignored;
 	obs->sig_caught = status.sig_caught;
 	obs->sig_pending_shared = status.sig_pending_shared;
+	obs->seccomp = status.seccomp;
+	obs->seccomp_filters = status.seccomp_filters;
+	obs->no_new_privs = status.no_new_privs;
 	obs->timer_ids = o->timers;
 	obs->ntimers = ntimers;
 	return 0;

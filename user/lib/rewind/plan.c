@@ -638,6 +638,14 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 		goto out;
 	plan->chdir = obs->cwd_dev != img->cwd_dev || obs->cwd_ino != img->cwd_ino;
 	plan->umask = obs->umask != img->umask;
+	/* Nothing takes a seccomp filter or no_new_privs away: fail closed, naming it. */
+	if (!err && (obs->seccomp != img->seccomp || obs->seccomp_filters != img->seccomp_filters))
+		err = fail(plan, "pid %d: seccomp changed since the checkpoint (mode %d, %d filter(s); "
+			   "was mode %d, %d): a filter cannot be removed", plan->tgid, obs->seccomp,
+			   obs->seccomp_filters, img->seccomp, img->seccomp_filters);
+	if (!err && obs->no_new_privs != img->no_new_privs)
+		err = fail(plan, "pid %d: no_new_privs set since the checkpoint: it cannot be cleared",
+			   plan->tgid);
 	changed = (obs->sig_ignored ^ img->sig_ignored) | (obs->sig_caught ^ img->sig_caught);
 	plan->sigactions = obs->sigactions_called | changed;
 	if (changed || obs->log_incomplete)

@@ -50,6 +50,8 @@ struct rw_observed {
 	int umask;
 	uint64_t sig_ignored, sig_caught;
 	uint64_t sig_pending_shared;
+	int seccomp, seccomp_filters;		/* as /proc/PID/status says now */
+	bool no_new_privs;
 	const int *timer_ids;			/* ascending; read only when timers matter */
 	size_t ntimers;
 };
