@@ -37,6 +37,7 @@ static void round_trip(const struct rw_request *in)
 	assert_int_equal(out->cmd, in->cmd);
 	assert_int_equal(out->session, in->session);
 	assert_int_equal(out->pid, in->pid);
+	assert_int_equal(out->pidfd, in->pidfd);
 	assert_string_equal(out->cgroup, in->cgroup);
 	assert_true(out->cgroup_id == in->cgroup_id);
 	assert_int_equal(out->report, in->report);
@@ -79,6 +80,12 @@ static void round_trip_all(void **state)
 	memset(r->cgroup, 'c', sizeof(r->cgroup) - 1);	/* the longest that fits */
 	r->cgroup[0] = '/';
 	r->cgroup[sizeof(r->cgroup) - 1] = '\0';
+	round_trip(r);
+	free(r);
+
+	r = new_req(RW_CMD_ATTACH);
+	r->pidfd = true;
+	r->report = true;
 	round_trip(r);
 	free(r);
 
@@ -129,6 +136,12 @@ static void wire_format(void **state)
 	line = protocol_format_request(r);
 	assert_string_equal(line, "{\"cmd\":\"rewind\",\"session\":3,\"verify\":true}");
 	free(line);
+	memset(r, 0, sizeof(*r));
+	r->cmd = RW_CMD_ATTACH;
+	r->pidfd = true;
+	line = protocol_format_request(r);
+	assert_string_equal(line, "{\"cmd\":\"attach\",\"pidfd\":true}");
+	free(line);
 	r->cmd = 0;
 	assert_null(protocol_format_request(r));
 	free(r);
@@ -144,6 +157,7 @@ static void accepts(void **state)
 		"{\"cmd\":\"attach\",\"pid\":1,\"report\":false,\"watch\":[]}",
 		"{\"cmd\":\"rewind\",\"session\":3,\"verify\":false}",
 		"{\"cmd\":\"attach\",\"pid\":1,\"on_failure\":\"kill\"}",
+		"{\"cmd\":\"attach\",\"pidfd\":true,\"watch\":[\"/tmp\"]}",
 	};
 	struct rw_request *r = calloc(1, sizeof(*r));
 	char err[256];
@@ -204,7 +218,15 @@ static void rejects(void **state)
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"on_failure\":1}", "\"on_failure\" must be a string" },
 		{ "{\"cmd\":\"rewind\",\"session\":1,\"on_failure\":\"kill\"}", "\"on_failure\" does not apply to rewind" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"report\":\"true\"}", "\"report\" must be true or false" },
-		{ "{\"cmd\":\"attach\",\"pid\":1,\"cgroup\":\"/x\"}", "attach needs exactly one of pid, cgroup, cgroup_id" },
+		{ "{\"cmd\":\"attach\",\"pid\":1,\"cgroup\":\"/x\"}", "attach needs exactly one of pid, pidfd, cgroup, cgroup_id" },
+		{ "{\"cmd\":\"attach\",\"pid\":1,\"pidfd\":true}", "attach needs exactly one of" },
+		{ "{\"cmd\":\"attach\",\"pidfd\":true,\"cgroup\":\"/x\"}", "attach needs exactly one of" },
+		{ "{\"cmd\":\"attach\",\"pidfd\":true,\"cgroup_id\":5}", "attach needs exactly one of" },
+		{ "{\"cmd\":\"attach\",\"pidfd\":false}", "\"pidfd\" is true or absent" },
+		{ "{\"cmd\":\"attach\",\"pidfd\":1}", "\"pidfd\" must be true or false" },
+		{ "{\"cmd\":\"attach\",\"pidfd\":\"3\"}", "\"pidfd\" must be true or false" },
+		{ "{\"cmd\":\"status\",\"pidfd\":true}", "\"pidfd\" does not apply to status" },
+		{ "{\"cmd\":\"rewind\",\"session\":1,\"pidfd\":true}", "\"pidfd\" does not apply to rewind" },
 		{ "{\"cmd\":\"attach\",\"cgroup_id\":5,\"cgroup\":\"/x\"}", "attach needs exactly one of" },
 		{ "{\"cmd\":\"attach\"}", "attach needs exactly one of" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"session\":3}", "\"session\" does not apply to attach" },

@@ -142,7 +142,7 @@ static int get_watch(json_object *v, struct rw_request *req, char *err, size_t e
 	return 0;
 }
 
-enum key_id { K_CMD, K_SESSION, K_PID, K_CGROUP, K_CGROUP_ID, K_REPORT, K_VERIFY, K_WATCH,
+enum key_id { K_CMD, K_SESSION, K_PID, K_PIDFD, K_CGROUP, K_CGROUP_ID, K_REPORT, K_VERIFY, K_WATCH,
 	      K_CANARY, K_ON_FAILURE };
 
 static const struct {
@@ -152,6 +152,7 @@ static const struct {
 	[K_CMD] = { "cmd", ALL_CMDS },
 	[K_SESSION] = { "session", ALL_CMDS & ~CMD_BIT(RW_CMD_ATTACH) },
 	[K_PID] = { "pid", CMD_BIT(RW_CMD_ATTACH) },
+	[K_PIDFD] = { "pidfd", CMD_BIT(RW_CMD_ATTACH) },
 	[K_CGROUP] = { "cgroup", CMD_BIT(RW_CMD_ATTACH) },
 	[K_CGROUP_ID] = { "cgroup_id", CMD_BIT(RW_CMD_ATTACH) },
 	[K_REPORT] = { "report", CMD_BIT(RW_CMD_ATTACH) },
@@ -178,6 +179,11 @@ static int parse_key(enum key_id k, json_object *v, struct rw_request *req, char
 	case K_PID:
 		r = get_uint(v, "pid", 1, INT32_MAX, &u, err, errlen);
 		req->pid = u;
+		return r;
+	case K_PIDFD:
+		r = get_bool(v, "pidfd", &req->pidfd, err, errlen);
+		if (!r && !req->pidfd)
+			return fail(err, errlen, "\"pidfd\" is true or absent");
 		return r;
 	case K_CGROUP:
 		return get_string(v, "\"cgroup\"", true, req->cgroup, sizeof(req->cgroup), err,
@@ -245,8 +251,9 @@ static int parse_object(json_object *obj, struct rw_request *req, char *err, siz
 			return r;
 	}
 
-	if (req->cmd == RW_CMD_ATTACH && !!req->pid + !!req->cgroup[0] + !!req->cgroup_id != 1)
-		return fail(err, errlen, "attach needs exactly one of pid, cgroup, cgroup_id");
+	if (req->cmd == RW_CMD_ATTACH &&
+	    !!req->pid + req->pidfd + !!req->cgroup[0] + !!req->cgroup_id != 1)
+		return fail(err, errlen, "attach needs exactly one of pid, pidfd, cgroup, cgroup_id");
 	if ((NEED_SESSION & CMD_BIT(req->cmd)) && !req->session)
 		return fail(err, errlen, "session required");
 	return 0;
@@ -320,6 +327,8 @@ char *protocol_format_request(const struct rw_request *req)
 		r |= rw_json_add(o, "session", json_object_new_uint64(req->session));
 	if (req->pid)
 		r |= rw_json_add(o, "pid", json_object_new_int(req->pid));
+	if (req->pidfd)
+		r |= rw_json_add(o, "pidfd", json_object_new_boolean(true));
 	if (req->cgroup[0])
 		r |= rw_json_add(o, "cgroup", json_object_new_string(req->cgroup));
 	if (req->cgroup_id)

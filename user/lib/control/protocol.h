@@ -40,7 +40,8 @@ struct rw_request {
 	enum rw_cmd cmd;
 	uint32_t session;		/* 0 = not given */
 	/* attach */
-	int32_t pid;			/* 0 = not given */
+	int32_t pid;			/* 0 = not given; in rewindd's pid namespace */
+	bool pidfd;			/* the process is the pidfd sent with the request (SCM_RIGHTS) */
 	char cgroup[4096];		/* "" = not given; absolute */
 	uint64_t cgroup_id;		/* 0 = not given */
 	bool report;			/* attach --report */
