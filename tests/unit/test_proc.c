@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -178,6 +179,7 @@ static const char status_text[] =
 	"FDSize:\t64\n"
 	"Groups:\t27 100 \n"
 	"NStgid:\t4242\n"
+	"NSpid:\t4243\t12\t7 \n"
 	"VmRSS:\t    1234 kB\n"
 	"Threads:\t7\n"
 	"SigQ:\t0/63397\n"
@@ -203,6 +205,7 @@ static void parse_status(void **state)
 	assert_int_equal(st.gid[0], 2000);
 	assert_int_equal(st.gid[3], 4294967294U);
 	assert_int_equal(st.threads, 7);
+	assert_int_equal(st.ns_pid, 7);	/* the innermost namespace's */
 	assert_int_equal(st.cap_prm, 0xa80425fbULL);
 	assert_int_equal(st.seccomp, 2);
 	assert_int_equal(st.umask, 022);
@@ -220,6 +223,37 @@ static void parse_status(void **state)
 	assert_int_equal(st.seccomp, -1);	/* absent */
 	assert_int_equal(st.cap_prm, 0);
 	assert_int_equal(st.umask, -1);
+	assert_int_equal(st.ns_pid, 0);
+}
+
+static void pidfd_fdinfo(void **state)
+{
+	pid_t pid = 0;
+	char label[RW_PID_LABEL_MAX], want[32];
+	int fd;
+
+	assert_int_equal(proc_parse_pidfd_fdinfo("pos:\t0\nflags:\t02000002\nmnt_id:\t15\n"
+						 "ino:\t2052\nPid:\t4242\nNSpid:\t4242\t7\n", &pid), 0);
+	assert_int_equal(pid, 4242);
+	assert_int_equal(proc_parse_pidfd_fdinfo("pos:\t0\nPid:\t-1\nNSpid:\t-1\n", &pid), 0);
+	assert_int_equal(pid, -1);	/* exited */
+	assert_int_equal(proc_parse_pidfd_fdinfo("pos:\t0\nPid:\t0\n", &pid), 0);
+	assert_int_equal(pid, 0);	/* not in our namespace */
+	/* A regular file's fdinfo has no Pid: line. */
+	assert_int_equal(proc_parse_pidfd_fdinfo("pos:\t0\nflags:\t0100000\nmnt_id:\t29\n", &pid),
+			 -EBADF);
+	assert_int_equal(proc_parse_pidfd_fdinfo("Pid:\tx\n", &pid), -EINVAL);
+	assert_int_equal(proc_parse_pidfd_fdinfo("Pid:\t-5\n", &pid), -EINVAL);
+
+	fd = syscall(SYS_pidfd_open, getpid(), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(proc_pidfd_pid(fd, &pid), 0);
+	assert_int_equal(pid, getpid());
+	close(fd);
+	assert_int_equal(proc_pidfd_pid(0, &pid) == 0, 0);	/* stdin is no pidfd */
+	/* In our own namespace the label is the pid alone. */
+	snprintf(want, sizeof(want), "%d", getpid());
+	assert_string_equal(proc_pid_label(getpid(), label, sizeof(label)), want);
 }
 
 static void parse_status_malformed(void **state)
@@ -237,6 +271,7 @@ static void parse_status_malformed(void **state)
 		{ "State:\tS (sleeping)\n", "State:\n" },
 		{ "Umask:\t0022\n", "Umask:\t0999\n" },
 		{ "SigIgn:\t0000000000001000\n", "SigIgn:\tzz\n" },
+		{ "NSpid:\t4243\t12\t7 \n", "NSpid:\t4243\t12\tx\n" },
 	};
 
 	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
@@ -429,6 +464,7 @@ int main(void)
 		cmocka_unit_test(find),
 		cmocka_unit_test(parse_status),
 		cmocka_unit_test(parse_status_malformed),
+		cmocka_unit_test(pidfd_fdinfo),
 		cmocka_unit_test(read_self),
 		cmocka_unit_test(read_gone),
 		cmocka_unit_test(parse_smaps),

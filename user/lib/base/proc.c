@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -420,6 +421,16 @@ int proc_parse_status(const char *text, struct rw_proc_status *out)
 			err = parse_u32s(val, end, u, 1);
 			out->threads = u[0];
 			seen |= ST_THREADS;
+		} else if (KEY("NSpid")) {
+			/* One pid per nesting level, outermost first: the last is its own. */
+			const char *last = end;
+
+			while (last > val && (last[-1] == ' ' || last[-1] == '\t'))
+				last--;
+			while (last > val && last[-1] != ' ' && last[-1] != '\t')
+				last--;
+			err = parse_u32s(last, end, u, 1);
+			out->ns_pid = u[0];
 		}
 #undef KEY
 		if (err) {
@@ -447,6 +458,74 @@ int proc_read_status(pid_t pid, struct rw_proc_status *out)
 	err = proc_parse_status(text, out);
 	if (err)
 		pr_err("parsing %s: %s\n", path, strerror(-err));
+	free(text);
+	return err;
+}
+
+pid_t proc_ns_pid(pid_t pid)
+{
+	struct rw_proc_status st;
+	char path[64], *text;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	err = read_file(path, &text, NULL);
+	if (err)
+		return err;
+	err = proc_parse_status(text, &st);
+	free(text);
+	if (err)
+		return err;
+	return st.ns_pid ? st.ns_pid : pid;
+}
+
+const char *proc_pid_label(pid_t pid, char *buf, size_t len)
+{
+	pid_t ns = pid > 0 ? proc_ns_pid(pid) : pid;
+
+	if (ns > 0 && ns != pid)
+		snprintf(buf, len, "%d (pid %d in its namespace)", pid, ns);
+	else
+		snprintf(buf, len, "%d", pid);
+	return buf;
+}
+
+int proc_parse_pidfd_fdinfo(const char *text, pid_t *pid)
+{
+	const char *line = text;
+
+	while (*line) {
+		const char *end = strchrnul(line, '\n');
+
+		if (end - line > 4 && !memcmp(line, "Pid:", 4)) {
+			const char *v = line + 4;
+			char *stop;
+			long n;
+
+			while (v < end && (*v == ' ' || *v == '\t'))
+				v++;
+			errno = 0;
+			n = strtol(v, &stop, 10);
+			if (errno || stop == v || stop > end || n < -1 || n > INT32_MAX)
+				return -EINVAL;
+			*pid = n;
+			return 0;
+		}
+		line = *end ? end + 1 : end;
+	}
+	return -EBADF;
+}
+
+int proc_pidfd_pid(int pidfd, pid_t *pid)
+{
+	char path[64], *text;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	err = read_whole_file(AT_FDCWD, path, PROC_READ_MAX, &text, NULL);
+	if (err)
+		return err == -ENOENT ? -EBADF : err;
+	err = proc_parse_pidfd_fdinfo(text, pid);
 	free(text);
 	return err;
 }

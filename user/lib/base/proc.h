@@ -81,12 +81,31 @@ struct rw_proc_status {
 	uint64_t sig_ignored;	/* SigIgn, SigCgt: dispositions, one bit per signal - 1 */
 	uint64_t sig_caught;
 	uint64_t sig_pending_shared;	/* ShdPnd: pending for the whole process */
+	pid_t ns_pid;		/* NSpid's last field: its pid in its own pid namespace; 0 if absent */
 };
 
 /* -EINVAL if Name, State, Tgid, PPid, Uid, Gid or Threads is missing or malformed. */
 int proc_parse_status(const char *text, struct rw_proc_status *out);
 /* -ESRCH if gone. */
 int proc_read_status(pid_t pid, struct rw_proc_status *out);
+/*
+ * A process named for people: "1234", or "1234 (pid 7 in its namespace)"
+ * when its own pid namespace numbers it differently (NSpid). buf, returned;
+ * a process that is gone reads as its host pid alone.
+ */
+const char *proc_pid_label(pid_t pid, char *buf, size_t len);
+#define RW_PID_LABEL_MAX	64
+/* Its pid in its own pid namespace (NSpid's last field); -ESRCH if gone. */
+pid_t proc_ns_pid(pid_t pid);
+/*
+ * The process a pidfd stands for, from the "Pid:" line of fdinfo text: its pid
+ * in our pid namespace, -1 if it has exited, 0 if our namespace cannot name
+ * it. -EBADF if the text has no Pid: line (the fd is not a pidfd).
+ */
+int proc_parse_pidfd_fdinfo(const char *text, pid_t *pid);
+/* The same for our fd; -EBADF also for an fd that is not open. */
+int proc_pidfd_pid(int pidfd, pid_t *pid);
+
 /* comm of thread tid of pid (tid <= 0: of pid itself), newline stripped; -ESRCH if gone. */
 int proc_read_comm(pid_t pid, pid_t tid, char comm[16]);
 /* Thread ids from /proc/PID/task in ascending order; the caller frees *tids. -ESRCH if gone. */

@@ -59,6 +59,43 @@ int client_send(int fd, const char *line, size_t len, char *err, size_t errlen)
 	return 0;
 }
 
+int client_send_fd(int sock, const char *line, size_t len, int passfd, char *err, size_t errlen)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = (void *)line, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t w;
+
+	if (!len) {
+		snprintf(err, errlen, "cannot send an fd without a request");
+		return -EINVAL;
+	}
+	memset(&u, 0, sizeof(u));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &passfd, sizeof(int));
+	do
+		w = sendmsg(sock, &msg, MSG_NOSIGNAL);
+	while (w < 0 && errno == EINTR);
+	if (w < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot send to rewindd: %s", strerror(e));
+		return -e;
+	}
+	/* The fd went with the first byte; the rest of the line follows plainly. */
+	return client_send(sock, line + w, len - w, err, errlen);
+}
+
 json_object *client_recv(int fd, size_t max, bool (*give_up)(void), char *err, size_t errlen)
 {
 	size_t cap = 4096, used = 0;

@@ -25,6 +25,15 @@ int client_connect(const char *path, unsigned timeout_s, char *err, size_t errle
 int client_send(int fd, const char *line, size_t len, char *err, size_t errlen);
 
 /*
+ * As client_send, with passfd attached (SCM_RIGHTS) to the sendmsg that
+ * carries the line's first byte: rewindd takes an fd to belong to the request
+ * line where the read that delivered it ends, so send one line per call.
+ * sock is the connected socket, passfd the fd to pass (a pidfd for
+ * {"cmd":"attach","pidfd":true}). 0 or -errno with err.
+ */
+int client_send_fd(int sock, const char *line, size_t len, int passfd, char *err, size_t errlen);
+
+/*
  * Read one answer line of at most max bytes and parse it. NULL with err set
  * when the peer closes first, the line is longer, it is not JSON, or a
  * receive fails (a timeout: EAGAIN). A signal (EINTR) is waited through
