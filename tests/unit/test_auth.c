@@ -337,10 +337,94 @@ static void cgroup_mode(void **state)
 			 -ENOENT);
 }
 
+/* The decision alone: ptrace's rule with user namespaces, no processes involved. */
+static void decide_userns(void **state)
+{
+	enum { HOST = 100, CT = 200, CT_CHILD = 300 };	/* user namespace inodes */
+	const uint64_t all = 0x1ffffffffffULL, ptrace = 1ULL << 19;
+	const struct rw_auth_target plain = {
+		.uid = { 1000, 1000, 1000 }, .gid = { 1000, 1000, 1000 }, .userns = CT,
+		.mem_uid = 1000,
+	};
+	struct rw_auth_client host_root = { .uid = 0, .cap_eff = all, .userns = HOST };
+	struct rw_auth_client ct_root = { .uid = 1000, .cap_eff = all, .userns = CT };
+	struct rw_auth_client user = { .uid = 1000, .cap_eff = 0, .userns = HOST };
+	struct rw_auth_target t;
+	char err[256] = "";
+
+	/* Root of the host (CAP_SYS_PTRACE in rewindd's namespace): anything. */
+	t = plain;
+	t.uid[0] = t.uid[1] = t.uid[2] = 0;
+	t.cap_prm = all;
+	t.mem_uid = 0;
+	t.userns = HOST;
+	assert_int_equal(auth_decide(&host_root, HOST, "1", &t, err, sizeof(err)), 0);
+	/* Root without CAP_SYS_PTRACE is only a uid. */
+	host_root.cap_eff = all & ~ptrace;
+	assert_int_equal(auth_decide(&host_root, HOST, "1", &t, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "the client lacks"));
+	host_root.cap_eff = all;
+
+	/* A container's root mapped to host uid 1000 is uid 1000 ... */
+	assert_int_equal(auth_decide(&ct_root, HOST, "42 (pid 7 in its namespace)", &plain, err,
+				     sizeof(err)), 0);
+	/* ... with its capabilities over its own namespace's processes ... */
+	t = plain;
+	t.cap_prm = all;
+	assert_int_equal(auth_decide(&ct_root, HOST, "42", &t, err, sizeof(err)), 0);
+	/* ... and over a namespace it owns below its own ... */
+	t.userns = CT_CHILD;
+	t.userns_owned = true;
+	assert_int_equal(auth_decide(&ct_root, HOST, "42", &t, err, sizeof(err)), 0);
+	/* ... but not over capabilities held in the host's namespace. */
+	t.userns = HOST;
+	t.userns_owned = false;
+	assert_int_equal(auth_decide(&ct_root, HOST, "42", &t, err, sizeof(err)), -EPERM);
+	assert_string_equal(err, "uid 1000 may not attach to pid 42 (it holds capabilities "
+			    "0x1ffffffffff in a user namespace the client neither shares nor owns)");
+	/* Nor over root's processes: uid 0 of the host is not uid 1000. */
+	t = plain;
+	t.uid[0] = t.uid[1] = t.uid[2] = 0;
+	t.mem_uid = 0;
+	assert_int_equal(auth_decide(&ct_root, HOST, "1", &t, err, sizeof(err)), -EPERM);
+	assert_string_equal(err, "uid 1000 may not attach to pid 1 (owned by uid 0)");
+
+	/* Same namespace: the target's permitted set must be within the client's effective. */
+	t = plain;
+	t.userns = HOST;
+	t.cap_prm = 0x3;
+	user.cap_eff = 0x1;
+	assert_int_equal(auth_decide(&user, HOST, "42", &t, err, sizeof(err)), -EPERM);
+	assert_string_equal(err, "uid 1000 may not attach to pid 42 (it holds capabilities 0x2 "
+			    "the client lacks)");
+	user.cap_eff = 0x7;
+	assert_int_equal(auth_decide(&user, HOST, "42", &t, err, sizeof(err)), 0);
+	/* An unknown client namespace never matches. */
+	user.userns = 0;
+	assert_int_equal(auth_decide(&user, HOST, "42", &t, err, sizeof(err)), -EPERM);
+	user.userns = HOST;
+
+	/* Not dumpable; set-group-id; mixed uids. */
+	t = plain;
+	t.userns = HOST;
+	t.mem_uid = 0;
+	assert_int_equal(auth_decide(&user, HOST, "42", &t, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "(not dumpable)"));
+	t = plain;
+	t.gid[1] = 0;
+	assert_int_equal(auth_decide(&user, HOST, "42", &t, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "set-group-id"));
+	t = plain;
+	t.uid[2] = 0;
+	assert_int_equal(auth_decide(&user, HOST, "42", &t, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "real/effective/saved uids 1000/1000/0"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(peer_cred),
+		cmocka_unit_test(decide_userns),
 		cmocka_unit_test(no_such_process),
 		cmocka_unit_test(own_process),
 		cmocka_unit_test_setup_teardown(other_uid, setup, teardown),

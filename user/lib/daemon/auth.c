@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/nsfs.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -54,12 +56,131 @@ static int read_at(int dirfd, const char *name, char **out)
 	return err == -ENOENT ? -ESRCH : err;
 }
 
-int auth_may_attach_pid(uid_t uid, pid_t pid, char *err, size_t errlen)
+/* CAP_SYS_PTRACE, as <linux/capability.h> numbers it. */
+#define RW_CAP_SYS_PTRACE	19
+/* User namespaces nest at most 32 deep. */
+#define USERNS_MAX_DEPTH	33
+
+static bool privileged(const struct rw_auth_client *c, uint64_t self_userns)
 {
-	char path[32], *text = NULL;
+	return c->userns && c->userns == self_userns && (c->cap_eff & (1ULL << RW_CAP_SYS_PTRACE));
+}
+
+int auth_decide(const struct rw_auth_client *c, uint64_t self_userns, const char *pid,
+		const struct rw_auth_target *t, char *err, size_t errlen)
+{
+	uid_t uid = c->uid;
+
+	if (privileged(c, self_userns))
+		return 0;
+	if (t->uid[0] != uid || t->uid[1] != uid || t->uid[2] != uid) {
+		if (t->uid[0] == t->uid[1] && t->uid[1] == t->uid[2])
+			return say(err, errlen, -EPERM, "uid %u may not attach to pid %s (owned by uid %u)",
+				   uid, pid, t->uid[1]);
+		return say(err, errlen, -EPERM, "uid %u may not attach to pid %s "
+			   "(real/effective/saved uids %u/%u/%u)",
+			   uid, pid, t->uid[0], t->uid[1], t->uid[2]);
+	}
+	/* ptrace would also compare gids with the client's; we only know its uid. */
+	if (t->gid[0] != t->gid[1] || t->gid[1] != t->gid[2])
+		return say(err, errlen, -EPERM, "uid %u may not attach to pid %s "
+			   "(set-group-id: real/effective/saved gids %u/%u/%u)",
+			   uid, pid, t->gid[0], t->gid[1], t->gid[2]);
+	/*
+	 * ptrace wants the target's capabilities to be a subset of the tracer's
+	 * in the same user namespace, or the tracer capable in the target's.
+	 */
+	if (t->cap_prm && !t->userns_owned) {
+		if (!c->userns || c->userns != t->userns)
+			return say(err, errlen, -EPERM, "uid %u may not attach to pid %s (it holds "
+				   "capabilities %#llx in a user namespace the client neither "
+				   "shares nor owns)", uid, pid, (unsigned long long)t->cap_prm);
+		if (t->cap_prm & ~c->cap_eff)
+			return say(err, errlen, -EPERM, "uid %u may not attach to pid %s (it holds "
+				   "capabilities %#llx the client lacks)", uid, pid,
+				   (unsigned long long)(t->cap_prm & ~c->cap_eff));
+	}
+	if (t->mem_uid != uid)
+		return say(err, errlen, -EPERM, "uid %u may not attach to pid %s (not dumpable)",
+			   uid, pid);
+	return 0;
+}
+
+static uint64_t ns_inode(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, 0) ? 0 : st.st_ino;
+}
+
+static uint64_t self_userns(void)
+{
+	static uint64_t ino;
+
+	if (!ino)
+		ino = ns_inode(AT_FDCWD, "/proc/self/ns/user");
+	return ino;
+}
+
+int auth_client_of_proc(int procdir, uid_t uid, struct rw_auth_client *c)
+{
+	struct rw_proc_status st;
+	char *text = NULL;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	c->uid = uid;
+	r = read_at(procdir, "status", &text);
+	if (!r)
+		r = proc_parse_status(text, &st) ? -EIO : 0;
+	free(text);
+	if (r)
+		return r;
+	c->cap_eff = st.cap_eff;
+	c->userns = ns_inode(procdir, "ns/user");
+	return c->userns ? 0 : -ESRCH;
+}
+
+/*
+ * Is the user namespace at nsfd below the client's, and the namespace
+ * just below the client's on the way owned by the client's uid? The kernel
+ * gives the owner of such a namespace every capability in it and below.
+ */
+static bool userns_owned_by(int nsfd, const struct rw_auth_client *c)
+{
+	int fd = dup(nsfd);
+
+	for (int depth = 0; fd >= 0 && depth < USERNS_MAX_DEPTH; depth++) {
+		int parent = ioctl(fd, NS_GET_PARENT);
+		uid_t owner;
+		struct stat st;
+		bool below;
+
+		if (parent < 0)
+			break;	/* the initial namespace, or one outside ours */
+		below = !fstat(parent, &st) && st.st_ino == c->userns;
+		if (below) {
+			bool owned = !ioctl(fd, NS_GET_OWNER_UID, &owner) && owner == c->uid;
+
+			close(parent);
+			close(fd);
+			return owned;
+		}
+		close(fd);
+		fd = parent;
+	}
+	if (fd >= 0)
+		close(fd);
+	return false;
+}
+
+int auth_may_attach_pid_as(const struct rw_auth_client *c, pid_t pid, char *err, size_t errlen)
+{
+	char path[32], label[RW_PID_LABEL_MAX], *text = NULL;
+	struct rw_auth_target t = { 0 };
 	struct rw_proc_status ids;
 	struct stat st;
-	int dfd, r;
+	int dfd, nsfd, r;
 
 	if (pid <= 0)
 		return say(err, errlen, -ESRCH, "no such process: %d", pid);
@@ -77,37 +198,28 @@ int auth_may_attach_pid(uid_t uid, pid_t pid, char *err, size_t errlen)
 		    "cannot read /proc/%d/status", pid);
 		goto out;
 	}
-	if (uid == 0)
-		goto out;
 	r = proc_parse_status(text, &ids) ? -EIO : 0;
 	if (r) {
 		pr_err("cannot parse /proc/%d/status\n", pid);
 		say(err, errlen, r, "cannot parse /proc/%d/status", pid);
 		goto out;
 	}
-	if (ids.uid[0] != uid || ids.uid[1] != uid || ids.uid[2] != uid) {
-		if (ids.uid[0] == ids.uid[1] && ids.uid[1] == ids.uid[2])
-			r = say(err, errlen, -EPERM, "uid %u may not attach to pid %d (owned by uid %u)",
-				uid, pid, ids.uid[1]);
-		else
-			r = say(err, errlen, -EPERM, "uid %u may not attach to pid %d "
-				"(real/effective/saved uids %u/%u/%u)",
-				uid, pid, ids.uid[0], ids.uid[1], ids.uid[2]);
-		goto out;
+	for (int i = 0; i < 3; i++) {
+		t.uid[i] = ids.uid[i];
+		t.gid[i] = ids.gid[i];
 	}
-	/* ptrace would also compare gids with the client's; we only know its uid. */
-	if (ids.gid[0] != ids.gid[1] || ids.gid[1] != ids.gid[2]) {
-		r = say(err, errlen, -EPERM, "uid %u may not attach to pid %d "
-			"(set-group-id: real/effective/saved gids %u/%u/%u)",
-			uid, pid, ids.gid[0], ids.gid[1], ids.gid[2]);
-		goto out;
-	}
-	/* ptrace wants the target's capabilities to be a subset of the tracer's. */
-	if (ids.cap_prm) {
-		r = say(err, errlen, -EPERM, "uid %u may not attach to pid %d "
-			"(it holds capabilities %#llx)", uid, pid,
-			(unsigned long long)ids.cap_prm);
-		goto out;
+	t.cap_prm = ids.cap_prm;
+	if (ids.ns_pid && ids.ns_pid != pid)
+		snprintf(label, sizeof(label), "%d (pid %d in its namespace)", pid, ids.ns_pid);
+	else
+		snprintf(label, sizeof(label), "%d", pid);
+	nsfd = openat(dfd, "ns/user", O_RDONLY | O_CLOEXEC);
+	if (nsfd >= 0) {
+		if (!fstat(nsfd, &st))
+			t.userns = st.st_ino;
+		if (t.cap_prm && c->userns && t.userns != c->userns)
+			t.userns_owned = userns_owned_by(nsfd, c);
+		close(nsfd);
 	}
 	/*
 	 * status does not say whether the process is dumpable, but the files
@@ -120,24 +232,46 @@ int auth_may_attach_pid(uid_t uid, pid_t pid, char *err, size_t errlen)
 		say(err, errlen, r, "cannot stat /proc/%d/mem", pid);
 		goto out;
 	}
-	if (st.st_uid != uid)
-		r = say(err, errlen, -EPERM, "uid %u may not attach to pid %d (not dumpable)",
-			uid, pid);
+	t.mem_uid = st.st_uid;
+	r = auth_decide(c, self_userns(), label, &t, err, errlen);
 out:
 	free(text);
 	close(dfd);
 	return r;
 }
 
+/* A client known by uid alone: in our user namespace, root with every capability. */
+static struct rw_auth_client uid_client(uid_t uid)
+{
+	return (struct rw_auth_client){ .uid = uid, .cap_eff = uid == 0 ? ~0ULL : 0,
+					.userns = self_userns() };
+}
+
+int auth_may_attach_pid(uid_t uid, pid_t pid, char *err, size_t errlen)
+{
+	struct rw_auth_client c = uid_client(uid);
+
+	return auth_may_attach_pid_as(&c, pid, err, errlen);
+}
+
 int auth_may_attach_cgroup(uid_t uid, const char *cgroup_path, char *err, size_t errlen)
 {
+	struct rw_auth_client c = uid_client(uid);
+
+	return auth_may_attach_cgroup_as(&c, cgroup_path, err, errlen);
+}
+
+int auth_may_attach_cgroup_as(const struct rw_auth_client *c, const char *cgroup_path, char *err,
+			      size_t errlen)
+{
+	uid_t uid = c->uid;
 	char why[256];
 	pid_t *pids = NULL;
 	struct stat st;
 	size_t n = 0;
 	int dfd, r;
 
-	if (uid == 0)
+	if (privileged(c, self_userns()))
 		return 0;
 	dfd = open(cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
@@ -173,7 +307,7 @@ int auth_may_attach_cgroup(uid_t uid, const char *cgroup_path, char *err, size_t
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		r = auth_may_attach_pid(uid, pids[i], why, sizeof(why));
+		r = auth_may_attach_pid_as(c, pids[i], why, sizeof(why));
 		if (r == -ESRCH) {	/* exited since the listing */
 			r = 0;
 			continue;
