@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "client.h"
+#include "pidfd.h"
 #include "protocol.h"
 #include "report.h"
 
@@ -25,7 +26,9 @@ static const char usage[] =
 "  attach (--pid PID | --cgroup PATH | --cgroup-id ID) [--watch DIR]...\n"
 "         [--report | --on-failure kill|stop]\n"
 "                      track a process (and the children it spawns) or every\n"
-"                      process of a cgroup v2; prints the session id. Without\n"
+"                      process of a cgroup v2; prints the session id. PID and\n"
+"                      PATH are as rewindctl sees them (in a container: the\n"
+"                      container's; the process goes as a pidfd). Without\n"
 "                      --report the session checkpoints and rewinds;\n"
 "                      --on-failure says what a failed rewind does to the\n"
 "                      target (default kill): it never runs un-rewound;\n"
@@ -103,7 +106,7 @@ static int parse_u64(const char *s, unsigned long long max, unsigned long long *
 }
 
 /* Send one request line; read one response line. */
-static json_object *transact(const char *path, const char *line, int *status)
+static json_object *transact(const char *path, const char *line, int passfd, int *status)
 {
 	json_object *resp = NULL;
 	char err[512];
@@ -116,7 +119,8 @@ static json_object *transact(const char *path, const char *line, int *status)
 		*status = EXIT_CONNECT;
 		return NULL;
 	}
-	if (!client_send(fd, line, strlen(line), err, sizeof(err)))
+	if (!(passfd >= 0 ? client_send_fd(fd, line, strlen(line), passfd, err, sizeof(err)) :
+	      client_send(fd, line, strlen(line), err, sizeof(err))))
 		resp = client_recv(fd, RW_ANSWER_MAX, NULL, err, sizeof(err));
 	if (!resp)
 		fprintf(stderr, "rewindctl: %s\n", err);
@@ -221,7 +225,7 @@ int main(int argc, char **argv)
 	json_object *resp;
 	bool json = false;
 	char *line;
-	int opt, status;
+	int opt, status, pidfd = -1;
 
 	if (!sock || !*sock)
 		sock = RW_DEFAULT_SOCKET;
@@ -309,6 +313,21 @@ int main(int argc, char **argv)
 	if (req.cmd != RW_CMD_ATTACH && req.cmd != RW_CMD_STATUS && !req.session)
 		return usage_error("%s needs a session id", argv[optind - 1]);
 
+	/*
+	 * A pid means something only in the namespace it was taken in: the
+	 * daemon gets the process itself, as a pidfd (our own pid namespace's
+	 * number for it is all the user knows).
+	 */
+	if (req.pid) {
+		pidfd = sys_pidfd_open(req.pid, 0);
+		if (pidfd < 0) {
+			fprintf(stderr, "rewindctl: error: %s: %d\n", errno == ESRCH ?
+				"no such process" : strerror(errno), req.pid);
+			return EXIT_ERROR;
+		}
+		req.pid = 0;
+		req.pidfd = true;
+	}
 	line = protocol_format_request(&req);
 	if (!line) {
 		fprintf(stderr, "rewindctl: out of memory\n");
@@ -326,8 +345,10 @@ int main(int argc, char **argv)
 		line[n] = '\n';
 		line[n + 1] = '\0';
 	}
-	resp = transact(sock, line, &status);
+	resp = transact(sock, line, pidfd, &status);
 	free(line);
+	if (pidfd >= 0)
+		close(pidfd);
 	if (!resp)
 		return status;
 	if (!json_object_get_boolean(field(resp, "ok"))) {

@@ -236,7 +236,8 @@ static struct rw_request req;	/* large (watch paths): not on the stack */
 
 static json_object *request(struct rw_sessions *S, enum rw_cmd c, uint32_t session, pid_t pid)
 {
-	const struct ucred root = { .pid = getpid(), .uid = 0, .gid = 0 };
+	const struct rw_peer root = { .cred = { .pid = getpid(), .uid = 0, .gid = 0 },
+				      .pidfd = -1, .passed_fd = -1 };
 
 	memset(&req, 0, sizeof(req));
 	req.cmd = c;

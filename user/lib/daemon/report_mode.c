@@ -158,7 +158,7 @@ static json_object *canary_report(struct rw_session *s, const char *canary)
 	for (size_t i = 0; i < s->ntargets; i++) {
 		struct rw_target *t = &s->targets[i];
 
-		if (!t->alive || t->excluded || auth_may_attach_pid(s->owner, t->tgid, why, sizeof(why)))
+		if (!t->alive || t->excluded || auth_may_attach_pid_as(&s->owner_auth, t->tgid, why, sizeof(why)))
 			continue;
 		if (canary_scan_process(t->tgid, canary, len, &mem, why, sizeof(why)))
 			json_object_array_add(notes, json_object_new_string(why));

@@ -145,7 +145,7 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 
 		if (!t->alive)
 			continue;
-		err = auth_may_attach_pid(s->owner, t->tgid, why, sizeof(why));
+		err = auth_may_attach_pid_as(&s->owner_auth, t->tgid, why, sizeof(why));
 		if (err == -ESRCH) {
 			t->alive = false;
 			continue;

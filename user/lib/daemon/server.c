@@ -17,12 +17,24 @@
 
 #include "auth.h"
 #include "log.h"
+#include "pidfd.h"
+#include "proc.h"
 #include "protocol.h"
 #include "server.h"
 
 struct client {
 	int fd;
 	struct ucred peer;
+	int peer_pidfd;		/* pins the peer's process; -1 if the kernel gave none */
+	/*
+	 * An fd that came with the request line holding byte pass_at of `in`
+	 * (where the read that delivered it ended), or the reason the fds that
+	 * came cannot be taken (pass_err, fds already closed).
+	 */
+	bool pass_pending;
+	int pass_fd;
+	size_t pass_at;
+	const char *pass_err;
 	char in[RW_REQ_MAX + 1];
 	size_t in_len;
 	char *out;		/* pending response bytes */
@@ -36,6 +48,12 @@ struct rw_server {
 	int listen_fd, epoll_fd, signal_fd;
 	struct client *clients[RW_MAX_CLIENTS];
 };
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD	77	/* Linux 6.5 */
+#endif
+/* A request carries at most one fd; room for a few more to see and close them. */
+#define PASS_FDS_MAX	8
 
 /* epoll data: small integers for the fixed fds, client pointers otherwise. */
 enum { EV_LISTEN = 1, EV_TRACKER, EV_SIGNAL, EV_FSWATCH };
@@ -185,8 +203,29 @@ static void client_free(struct rw_server *srv, struct client *c)
 			srv->clients[i] = NULL;
 	epoll_ctl(srv->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	if (c->pass_fd >= 0)
+		close(c->pass_fd);
+	if (c->peer_pidfd >= 0)
+		close(c->peer_pidfd);
 	free(c->out);
 	free(c);
+}
+
+/*
+ * The client's process, pinned: the kernel's pidfd of the peer taken at
+ * connect(), or (before Linux 6.5) one opened now, which a pid recycled
+ * since could fool; -1 if neither.
+ */
+static int peer_pidfd(int sock, pid_t pid)
+{
+	socklen_t len = sizeof(int);
+	int fd = -1;
+
+	if (!getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) && fd >= 0) {
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+		return fd;
+	}
+	return pid > 0 ? sys_pidfd_open(pid, 0) : -1;
 }
 
 static void accept_clients(struct rw_server *srv)
@@ -213,6 +252,7 @@ static void accept_clients(struct rw_server *srv)
 			continue;
 		}
 		c->fd = fd;
+		c->pass_fd = -1;
 		if (auth_peer_cred(fd, &c->peer) ||
 		    epoll_add(srv->epoll_fd, fd, EPOLLIN, (uintptr_t)c)) {
 			pr_perror("cannot set up a client");
@@ -220,6 +260,7 @@ static void accept_clients(struct rw_server *srv)
 			free(c);
 			continue;
 		}
+		c->peer_pidfd = peer_pidfd(fd, c->peer.pid);
 		srv->clients[slot] = c;
 	}
 }
@@ -241,10 +282,29 @@ static int queue_response(struct rw_server *srv, struct client *c, const char *j
 	return epoll_ctl(srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) ? -errno : 0;
 }
 
-static void handle_line(struct rw_server *srv, struct client *c, const char *line, size_t len)
+/* Why fd, sent with req, cannot be taken; NULL if it can. */
+static const char *passed_fd_problem(const struct rw_request *req, int fd)
+{
+	pid_t pid;
+
+	if (fd < 0)
+		return req->pidfd ? "\"pidfd\": true needs the pidfd sent with the request line "
+				    "(SCM_RIGHTS on the same sendmsg)" : NULL;
+	if (!req->pidfd)
+		return "an fd came with a request that takes none (only attach with "
+		       "\"pidfd\": true does)";
+	if (proc_pidfd_pid(fd, &pid) == -EBADF)
+		return "the fd sent with the request is not a pidfd";
+	return NULL;
+}
+
+static void handle_line(struct rw_server *srv, struct client *c, const char *line, size_t len,
+			int fd, const char *fd_err)
 {
 	struct rw_request *req = calloc(1, sizeof(*req));
+	struct rw_peer peer = { .cred = c->peer, .pidfd = c->peer_pidfd, .passed_fd = fd };
 	json_object *resp = NULL;
+	const char *why;
 	char err[256];
 	char *msg = NULL;
 
@@ -252,12 +312,16 @@ static void handle_line(struct rw_server *srv, struct client *c, const char *lin
 		msg = protocol_error("out of memory");
 	} else if (protocol_parse_request(line, len, req, err, sizeof(err))) {
 		msg = protocol_error("%s", err);
+	} else if (fd_err || (why = passed_fd_problem(req, fd))) {
+		msg = protocol_error("%s", fd_err ? fd_err : why);
 	} else {
 		pr_debug("uid %u: %s\n", c->peer.uid, protocol_cmd_name(req->cmd));
-		resp = sessions_handle(srv->S, req, &c->peer);
+		resp = sessions_handle(srv->S, req, &peer);
 		if (!resp)	/* every request gets an answer, even without memory for one */
 			msg = protocol_error("out of memory");
 	}
+	if (fd >= 0)
+		close(fd);
 	if (resp)
 		queue_response(srv, c, json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN));
 	else if (msg)
@@ -277,12 +341,83 @@ static void serve_next_line(struct rw_server *srv, struct client *c)
 	char *nl;
 	size_t len;
 
+	int fd = -1;
+	const char *fd_err = NULL;
+
 	if (c->out_len || !(nl = memchr(c->in, '\n', c->in_len)))
 		return;
 	len = nl - c->in;
-	handle_line(srv, c, c->in, len);
+	if (c->pass_pending && c->pass_at <= len) {
+		fd = c->pass_fd;
+		fd_err = c->pass_err;
+		c->pass_pending = false;
+		c->pass_fd = -1;
+		c->pass_err = NULL;
+	} else if (c->pass_pending) {
+		c->pass_at -= len + 1;
+	}
+	handle_line(srv, c, c->in, len, fd, fd_err);
 	memmove(c->in, nl + 1, c->in_len - len - 1);
 	c->in_len -= len + 1;
+}
+
+/*
+ * Take the fds that came with a read (ending at byte `at` of `in`): one
+ * at a time, for the line they arrived with; anything else is closed and
+ * that line refused.
+ */
+static void take_fds(struct client *c, struct msghdr *msg, size_t at)
+{
+	int fds[PASS_FDS_MAX], nfds = 0;
+	const char *err = NULL;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		size_t n;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n && nfds < PASS_FDS_MAX; i++)
+			memcpy(&fds[nfds++], CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+	}
+	if (msg->msg_flags & MSG_CTRUNC)
+		err = "too many fds came with a request: send one pidfd";
+	if (!nfds && !err)
+		return;
+	if (nfds > 1)
+		err = "more than one fd came with a request: send one pidfd";
+	if (c->pass_pending) {
+		err = "more than one fd came with a request: send one pidfd";
+		if (c->pass_fd >= 0)
+			close(c->pass_fd);
+	}
+	if (err) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		c->pass_fd = -1;
+	} else {
+		c->pass_fd = fds[0];
+	}
+	c->pass_err = err;
+	c->pass_at = at;
+	c->pass_pending = true;
+}
+
+static ssize_t recv_some(struct client *c)
+{
+	union {
+		char buf[CMSG_SPACE(PASS_FDS_MAX * sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { .iov_base = c->in + c->in_len, .iov_len = sizeof(c->in) - c->in_len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	ssize_t n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
+
+	/* fds come with at least one byte: an fd and n == 0 cannot be. */
+	if (n > 0)
+		take_fds(c, &msg, c->in_len + n - 1);
+	return n;
 }
 
 static void read_client(struct rw_server *srv, struct client *c)
@@ -300,7 +435,7 @@ static void read_client(struct rw_server *srv, struct client *c)
 			c->closing = true;
 			return;
 		}
-		n = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+		n = recv_some(c);
 		if (n == 0) {	/* the client is done sending; answer what it asked, then close */
 			c->closing = true;
 			break;

@@ -8,8 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/types.h>
@@ -21,6 +26,7 @@
 #include "fanotify_watch.h"
 #include "invocation.h"
 #include "log.h"
+#include "pidfd.h"
 #include "proc.h"
 #include "rewind.h"
 #include "rewind/events.h"
@@ -117,7 +123,7 @@ static void session_free(struct rw_session *s)
 }
 
 /* Check the target exists, is a user process, and the peer may reach it. */
-static json_object *check_pid(pid_t pid, uid_t uid)
+static json_object *check_pid(pid_t pid, const struct rw_auth_client *who)
 {
 	struct rw_proc_status st;
 	struct rw_maps maps = { 0 };
@@ -136,7 +142,7 @@ static json_object *check_pid(pid_t pid, uid_t uid)
 		return session_error("process %d has exited (zombie)", pid);
 	if (pid == getpid())
 		return session_error("refusing to attach rewindd to itself");
-	r = auth_may_attach_pid(uid, pid, err, sizeof(err));
+	r = auth_may_attach_pid_as(who, pid, err, sizeof(err));
 	if (r == -ESRCH)
 		return session_error("no such process: %d", pid);
 	if (r)
@@ -152,28 +158,143 @@ static json_object *check_pid(pid_t pid, uid_t uid)
 	return NULL;
 }
 
-static json_object *do_attach(struct rw_sessions *S, const struct rw_request *req, uid_t uid)
+static uint64_t ns_inode(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, 0) ? 0 : st.st_ino;
+}
+
+/*
+ * The client's /proc directory, pinned by its pidfd (a pid recycled since it
+ * connected is refused), and what authorisation needs of it. NULL, or the
+ * error to answer.
+ */
+static json_object *open_client(const struct rw_peer *peer, int *procdir,
+				struct rw_auth_client *who)
+{
+	char path[32];
+	int err;
+
+	*procdir = -1;
+	if (peer->cred.pid <= 0)
+		return session_error("rewindd cannot see the client's process (a pid namespace "
+				      "outside rewindd's)");
+	snprintf(path, sizeof(path), "/proc/%d", peer->cred.pid);
+	*procdir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* Alive after the open: the directory is the client's, not a successor's. */
+	if (*procdir < 0 || (peer->pidfd >= 0 && sys_pidfd_send_signal(peer->pidfd, 0, NULL, 0))) {
+		if (*procdir >= 0)
+			close(*procdir);
+		*procdir = -1;
+		return session_error("the client (pid %d) has exited", peer->cred.pid);
+	}
+	err = auth_client_of_proc(*procdir, peer->cred.uid, who);
+	if (err) {
+		close(*procdir);
+		*procdir = -1;
+		return session_error("cannot read the client's /proc/%d: %s", peer->cred.pid,
+				      strerror(-err));
+	}
+	return NULL;
+}
+
+/* The host pid of the process the pidfd fd stands for; 0 with *resp set if none. */
+static pid_t pid_of_pidfd(int fd, json_object **resp)
+{
+	pid_t pid = 0;
+	int err = proc_pidfd_pid(fd, &pid);
+
+	if (err)
+		*resp = session_error("cannot read the pidfd sent: %s", strerror(-err));
+	else if (pid < 0)
+		*resp = session_error("the process of the pidfd sent has exited");
+	else if (pid == 0)
+		*resp = session_error("the process of the pidfd sent is outside rewindd's pid "
+				      "namespace");
+	return pid > 0 ? pid : 0;
+}
+
+/*
+ * The cgroup at path as the client sees it (in its mount namespace, through
+ * its root), as the host path under rewindd's cgroup2 mount. NULL or the error.
+ */
+static json_object *client_cgroup(int procdir, const char *cgroup, char *path, size_t len)
+{
+	struct open_how how = { .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	struct statfs sfs;
+	struct stat st;
+	int root, fd, err;
+
+	root = openat(procdir, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return session_error("cannot open the client's root: %s", strerror(errno));
+	fd = syscall(SYS_openat2, root, cgroup, &how, sizeof(how));
+	err = fd < 0 ? errno : 0;
+	close(root);
+	if (err == ENOENT)
+		return session_error("no such cgroup: %s", cgroup);
+	if (err)
+		return session_error("cannot open cgroup %s: %s", cgroup, strerror(err));
+	if (fstatfs(fd, &sfs) || fstat(fd, &st)) {
+		err = errno;
+		close(fd);
+		return session_error("cannot stat cgroup %s: %s", cgroup, strerror(err));
+	}
+	close(fd);
+	if (sfs.f_type != CGROUP2_SUPER_MAGIC)
+		return session_error("%s is not a cgroup v2 directory", cgroup);
+	err = cgroup_path_of_id(st.st_ino, path, len);
+	if (err)
+		return session_error("cgroup %s (id %llu) is not under rewindd's cgroup2 mount: %s",
+				      cgroup, (unsigned long long)st.st_ino, strerror(-err));
+	return NULL;
+}
+
+static json_object *do_attach(struct rw_sessions *S, const struct rw_request *req,
+			      const struct rw_peer *peer)
 {
 	struct rw_session *s = NULL, *other;
 	json_object *resp = NULL, *warnings, *targets;
-	char path[PATH_MAX];
-	pid_t *pids = NULL;
+	char path[PATH_MAX], label[RW_PID_LABEL_MAX];
+	struct rw_auth_client who;
+	uid_t uid = peer->cred.uid;
+	pid_t *pids = NULL, pid = req->pid;
 	size_t npids = 0;
 	uint64_t cgid = 0;
-	int id, err;
+	int id, err, procdir;
 
-	if (req->pid) {
-		resp = check_pid(req->pid, uid);
+	resp = open_client(peer, &procdir, &who);
+	if (resp)
+		return resp;
+	/* A number names a process only in the namespace it was taken in. */
+	if (pid && ns_inode(procdir, "ns/pid") != ns_inode(AT_FDCWD, "/proc/self/ns/pid"))
+		resp = session_error("you are in another pid namespace: pass a pidfd (rewindctl "
+				      "does)");
+	if (!resp && req->pidfd)
+		pid = pid_of_pidfd(peer->passed_fd, &resp);
+	if (!resp && req->cgroup[0])
+		resp = client_cgroup(procdir, req->cgroup, path, sizeof(path));
+	close(procdir);
+	if (resp)
+		return resp;
+
+	if (pid) {
+		resp = check_pid(pid, &who);
 		if (resp)
 			return resp;
-		other = find_session_target(S, req->pid, 0);
+		/* Still alive after the checks: the pid is still the pidfd's process. */
+		if (req->pidfd && sys_pidfd_send_signal(peer->passed_fd, 0, NULL, 0))
+			return session_error("the process of the pidfd sent has exited");
+		other = find_session_target(S, pid, 0);
 		if (other)
-			return session_error("process %d is already attached (session %u)",
-					      req->pid, other->id);
+			return session_error("process %s is already attached (session %u)",
+					      proc_pid_label(pid, label, sizeof(label)), other->id);
 		pids = malloc(sizeof(*pids));
 		if (!pids)
 			return session_error("out of memory");
-		pids[0] = req->pid;
+		pids[0] = pid;
 		npids = 1;
 	} else {
 		char why[512];
@@ -183,10 +304,6 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 			if (err)
 				return session_error("no cgroup with id %llu",
 						      (unsigned long long)req->cgroup_id);
-		} else {
-			/* Resolve symlinks once: what is stored must name a cgroup, not a link. */
-			if (!realpath(req->cgroup, path))
-				return session_error("no such cgroup: %s", req->cgroup);
 		}
 		err = cgroup_id_of_path(path, &cgid);
 		if (err == -ENOENT)
@@ -198,7 +315,7 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 		if (other)
 			return session_error("cgroup %s is already attached (session %u)", path,
 					      other->id);
-		err = auth_may_attach_cgroup(uid, path, why, sizeof(why));
+		err = auth_may_attach_cgroup_as(&who, path, why, sizeof(why));
 		if (err)
 			return session_error("permission denied: %s", why);
 		err = cgroup_list_procs(path, &pids, &npids);
@@ -227,7 +344,8 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 	}
 	s->id = id;
 	s->owner = uid;
-	s->pid = req->pid;
+	s->owner_auth = who;
+	s->pid = pid;
 	s->rewind_mode = !req->report;
 	s->on_failure = req->on_failure;
 	s->cgid = cgid;
@@ -252,7 +370,7 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 	}
 
 	/* Track in BPF first, so no write between arming and tracking goes unseen. */
-	err = cgid ? tracker_track_cgroup(S->tracker, cgid, id) : tracker_track_tgid(S->tracker, req->pid, id);
+	err = cgid ? tracker_track_cgroup(S->tracker, cgid, id) : tracker_track_tgid(S->tracker, pid, id);
 	if (err) {
 		resp = session_error("cannot add the target to the BPF filter: %s", strerror(-err));
 		goto fail;
@@ -301,7 +419,8 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 	if (cgid)
 		pr_info("session %d: attached to cgroup %s (uid %u)\n", id, path, uid);
 	else
-		pr_info("session %d: attached to pid %d (uid %u)\n", id, req->pid, uid);
+		pr_info("session %d: attached to pid %s (uid %u)\n", id,
+			proc_pid_label(pid, label, sizeof(label)), uid);
 
 	resp = json_object_new_object();
 	json_object_object_add(resp, "ok", json_object_new_boolean(1));
@@ -440,24 +559,24 @@ int session_next_invocation(struct rw_session *s)
 }
 
 json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req,
-			     const struct ucred *peer)
+			     const struct rw_peer *peer)
 {
 	struct rw_session *s = NULL;
 
 	if (req->cmd == RW_CMD_ATTACH)
-		return do_attach(S, req, peer->uid);
+		return do_attach(S, req, peer);
 	if (req->session) {
 		s = req->session < RW_MAX_SESSIONS ? S->slot[req->session] : NULL;
 		if (!s)
 			return session_error("no session %u", req->session);
 		/* Only root and the uid that attached may see or steer a session. */
-		if (peer->uid != 0 && peer->uid != s->owner)
+		if (peer->cred.uid != 0 && peer->cred.uid != s->owner)
 			return session_error("permission denied: session %u belongs to uid %u",
 					      s->id, s->owner);
 	}
 	switch (req->cmd) {
 	case RW_CMD_STATUS:
-		return do_status(S, s, peer->uid);
+		return do_status(S, s, peer->cred.uid);
 	case RW_CMD_MARK:
 		return s ? session_mark(S, s) : session_error("mark needs a session id");
 	case RW_CMD_REPORT:

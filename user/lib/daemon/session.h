@@ -34,6 +34,13 @@ struct rw_sessions {
 
 #define RW_DEFAULT_STATE_DIR	"/var/lib/rewindd"
 
+/* Who sent a request, as the server knows it. */
+struct rw_peer {
+	struct ucred cred;	/* SO_PEERCRED, in rewindd's namespaces */
+	int pidfd;		/* SO_PEERPIDFD: pins the client's process; -1 if unavailable */
+	int passed_fd;		/* the pidfd sent with this request (SCM_RIGHTS); -1: none */
+};
+
 int sessions_init(struct rw_sessions *S, const struct rw_tracker_opts *opts);
 void sessions_fini(struct rw_sessions *S);
 
@@ -42,7 +49,7 @@ void sessions_fini(struct rw_sessions *S);
  * ({"ok":true,...} or {"ok":false,"error":...}); never NULL.
  */
 json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req,
-			     const struct ucred *peer);
+			     const struct rw_peer *peer);
 
 /*
  * fanotify saw a watched tree change: a writer the session does not track

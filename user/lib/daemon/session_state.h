@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 
+#include "auth.h"
 #include "hotset.h"
 #include "image.h"
 #include "invocation.h"
@@ -30,6 +31,7 @@ enum rw_session_state {
 /* One tracked process. */
 struct rw_target {
 	pid_t tgid;
+	pid_t ns_pid;		/* its pid in its own pid namespace when first seen; 0: unknown */
 	bool alive;
 	struct rw_wp *wp;	/* NULL: not armed, its pages come from fault records only */
 	bool exec_seen;		/* exec replaced the mm: wp is stale, authority must be re-checked */
@@ -42,6 +44,7 @@ struct rw_target {
 struct rw_session {
 	uint32_t id;
 	uid_t owner;
+	struct rw_auth_client owner_auth;	/* the client that attached, for ptrace's rule */
 	pid_t pid;			/* pid mode: the process attached to */
 	char cgroup[PATH_MAX];		/* cgroup mode: its directory */
 	uint64_t cgid;

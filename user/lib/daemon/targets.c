@@ -55,6 +55,10 @@ struct rw_target *target_add(struct rw_session *s, pid_t tgid)
 	memset(t, 0, sizeof(*t));
 	t->tgid = tgid;
 	t->alive = true;
+	/* Kept for what rewindd says of it after it is gone. */
+	t->ns_pid = proc_ns_pid(tgid);
+	if (t->ns_pid < 0)
+		t->ns_pid = 0;
 	return t;
 }
 
@@ -94,7 +98,7 @@ int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_target *t,
 		 * Every process is checked before rewindd touches it, not only the
 		 * one attached to: a child may have exec'd a setuid program.
 		 */
-		err = auth_may_attach_pid(s->owner, t->tgid, denied, sizeof(denied));
+		err = auth_may_attach_pid_as(&s->owner_auth, t->tgid, denied, sizeof(denied));
 		if (err == -EPERM) {
 			t->excluded = true;
 			t->alive = false;
