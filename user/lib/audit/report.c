@@ -180,6 +180,9 @@ void report_print_status(FILE *f, json_object *resp)
 
 		if (get(s, "cgroup"))
 			snprintf(target, sizeof(target), "cgroup %s", str(s, "cgroup"));
+		else if (get(s, "ns_pid") && num(s, "ns_pid") != num(s, "pid"))
+			snprintf(target, sizeof(target), "pid %" PRId64 " (pid %" PRId64
+				 " in its namespace)", num(s, "pid"), num(s, "ns_pid"));
 		else
 			snprintf(target, sizeof(target), "pid %" PRId64, num(s, "pid"));
 		fprintf(f, "%-8" PRId64 " %-7s %-7s %-10" PRId64 " %-10zu %-8" PRId64 " %s\n",

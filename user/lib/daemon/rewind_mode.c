@@ -318,6 +318,13 @@ static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
 	s->cur->end_ns = rw_now_ns();
 	session_next_invocation(s);
 	tracker_untrack_session(S->tracker, s->id);
+	for (size_t i = 0; i < s->ntargets; i++) {
+		char label[RW_PID_LABEL_MAX];
+
+		pr_err("session %u: pid %s %s\n", s->id,
+		       target_label(&s->targets[i], label, sizeof(label)),
+		       sig == SIGKILL ? "killed" : "left stopped");
+	}
 	pr_err("session %u: %s; target %s\n", s->id, s->why,
 	       sig == SIGKILL ? "killed" : "left stopped");
 	return session_error("session %u: %s; the target was %s and the session is failed", s->id,

@@ -476,12 +476,20 @@ static json_object *session_json(struct rw_session *s)
 		json_object_object_add(o, "cgroup", json_object_new_string(s->cgroup));
 		json_object_object_add(o, "cgroup_id", json_object_new_int64(s->cgid));
 	} else {
+		struct rw_target *t = target_find(s, s->pid);
+
 		json_object_object_add(o, "pid", json_object_new_int(s->pid));
+		json_object_object_add(o, "ns_pid", json_object_new_int(t && t->ns_pid ? t->ns_pid :
+									  s->pid));
 	}
 	for (size_t i = 0; i < s->ntargets; i++) {
 		json_object *t = json_object_new_object();
 
 		json_object_object_add(t, "pid", json_object_new_int(s->targets[i].tgid));
+		/* Its own namespace's number for it: what a client in a container knows. */
+		json_object_object_add(t, "ns_pid", json_object_new_int(s->targets[i].ns_pid ?
+									 s->targets[i].ns_pid :
+									 s->targets[i].tgid));
 		json_object_object_add(t, "alive", json_object_new_boolean(s->targets[i].alive));
 		json_object_object_add(t, "armed", json_object_new_boolean(s->targets[i].wp != NULL));
 		if (s->rewind_mode)

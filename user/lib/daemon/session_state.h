@@ -83,6 +83,8 @@ int session_next_invocation(struct rw_session *s);
 /* targets.c */
 struct rw_target *target_find(struct rw_session *s, pid_t tgid);
 struct rw_target *target_add(struct rw_session *s, pid_t tgid);	/* NULL: ENOMEM */
+/* "1234", or "1234 (pid 7 in its namespace)": proc_pid_label's, as first seen. */
+const char *target_label(const struct rw_target *t, char *buf, size_t len);
 void target_disarm(struct rw_target *t);
 void target_drop_image(struct rw_target *t);
 int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_target *t,

@@ -62,6 +62,15 @@ struct rw_target *target_add(struct rw_session *s, pid_t tgid)
 	return t;
 }
 
+const char *target_label(const struct rw_target *t, char *buf, size_t len)
+{
+	if (t->ns_pid && t->ns_pid != t->tgid)
+		snprintf(buf, len, "%d (pid %d in its namespace)", t->tgid, t->ns_pid);
+	else
+		snprintf(buf, len, "%d", t->tgid);
+	return buf;
+}
+
 void target_disarm(struct rw_target *t)
 {
 	wp_close(t->wp);
