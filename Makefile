@@ -243,7 +243,8 @@ bench-e2e: $(BINS)
 # --- housekeeping ----------------------------------------------------------
 DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcmocka-dev libjson-c-dev \
 	libxxhash-dev pkg-config make gcc libc6-dev util-linux procps passwd jq python3 nodejs \
-	sqlite3 xfsprogs attr libmicrohttpd-dev libzip-dev curl python3-numpy libcap2-bin
+	sqlite3 xfsprogs attr libmicrohttpd-dev libzip-dev curl python3-numpy libcap2-bin \
+	podman runc
 
 deps:
 	apt-get update

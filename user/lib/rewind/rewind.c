@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "pagemap.h"
 #include "pidfd.h"
@@ -372,22 +373,68 @@ static struct rw_rewinding *frozen_process(struct rw_rewinding *procs, size_t n,
 	return NULL;
 }
 
+/*
+ * The NSpid line of pid: its number in each pid namespace, outermost first.
+ * Returns how many (0 if unreadable).
+ */
+static int read_nspids(pid_t pid, pid_t *out, int max)
+{
+	char path[32], *text = NULL, *p;
+	size_t len;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (read_whole_file(AT_FDCWD, path, 1 << 16, &text, &len))
+		return 0;
+	p = strstr(text, "\nNSpid:");
+	if (p) {
+		p += strlen("\nNSpid:");
+		while (n < max && *p && *p != '\n') {
+			char *end;
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			out[n++] = (pid_t)v;
+			p = end;
+		}
+	}
+	free(text);
+	return n;
+}
+
+/*
+ * pid as viewer's pid namespace numbers it: a function that is a
+ * container's process waits for its child by the container's number, not
+ * by the host's (wait4 of the host's number says ECHILD there). 0 if unknown.
+ */
+static pid_t pid_seen_by(pid_t pid, pid_t viewer)
+{
+	pid_t mine[32], theirs[32];
+	int depth = read_nspids(viewer, theirs, 32), n = read_nspids(pid, mine, 32);
+
+	return depth > 0 && n >= depth ? mine[depth - 1] : 0;
+}
+
 int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t nprocs,
 		char *why, size_t whylen)
 {
 	int *pidfds = calloc(n ? n : 1, sizeof(int));
 	pid_t *parents = calloc(n ? n : 1, sizeof(pid_t));
+	pid_t *seen = calloc(n ? n : 1, sizeof(pid_t));
 	int err = 0;
 
-	if (!pidfds || !parents) {
+	if (!pidfds || !parents || !seen) {
 		free(pidfds);
 		free(parents);
+		free(seen);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct rw_proc_status st;
 
 		parents[i] = proc_read_status(pids[i], &st) ? 0 : st.ppid;
+		seen[i] = parents[i] ? pid_seen_by(pids[i], parents[i]) : 0;
 		/* A pidfd pins the process: the pid cannot be reused under us. */
 		pidfds[i] = sys_pidfd_open(pids[i], 0);
 		if (pidfds[i] < 0)
@@ -415,8 +462,13 @@ int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t 
 
 			if (!ij)
 				continue;
+			if (!seen[i]) {
+				err = rw_why(why, whylen, -ESRCH, "pid %d: cannot tell its child %d's "
+					     "number in its pid namespace, to reap it", parents[i], pids[i]);
+				break;
+			}
 			remote_init(&parent->r, ij, parent->img->tgid);
-			err = remote_wait4(&parent->r, pids[i], 0, &reaped);
+			err = remote_wait4(&parent->r, seen[i], 0, &reaped);
 			if (!err)
 				err = remote_drain_signals(&parent->r, 1ULL << (SIGCHLD - 1));
 			remote_close(&parent->r);
@@ -432,5 +484,6 @@ int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t 
 			close(pidfds[i]);
 	free(pidfds);
 	free(parents);
+	free(seen);
 	return err;
 }
