@@ -12,6 +12,7 @@ NPROXY=0
 PROXY_PID=
 # Work dirs outside /tmp: the function's /tmp is private, its dir must not be under it.
 PROXY_ROOT=$(mktemp -d /var/tmp/rewind-proxy-test.XXXXXX)
+chmod 0755 "$PROXY_ROOT"	# a --user function passes through it to its dir
 trap 'cleanup; rm -rf "$PROXY_ROOT"' EXIT
 
 # start_proxy ARGS...: a proxy on a free port of 127.0.0.1 with its own work

@@ -52,6 +52,7 @@ bool action_hurried(void)
 	return atomic_load(&hurry);
 }
 
+/* The parents 0755 (a function's user passes through them), the last one mode. */
 static int mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
@@ -63,7 +64,7 @@ static int mkdir_p(const char *path, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, mode) && errno != EEXIST)
+		if (mkdir(buf, 0755) && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
@@ -108,6 +109,35 @@ static bool path_under(const char *root, const char *path)
 	size_t n = strlen(root);
 
 	return !strncmp(root, path, n) && (path[n] == '/' || path[n] == '\0' || n == 1);
+}
+
+/* Whether the function's user may pass through every dir above the work area. */
+static int reachable(const struct proxy_config *cfg, const char *work, char *err, size_t errlen)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	snprintf(buf, sizeof(buf), "%s", work);
+	while ((slash = strrchr(buf, '/'))) {
+		bool in_group;
+
+		slash[slash == buf] = '\0';
+		if (stat(buf, &st))
+			return -errno;
+		in_group = st.st_gid == cfg->gid;
+		for (int i = 0; i < cfg->ngroups; i++)
+			in_group |= st.st_gid == cfg->groups[i];
+		if (!(st.st_mode & S_IXOTH) && !(st.st_uid == cfg->uid && (st.st_mode & S_IXUSR)) &&
+		    !(in_group && (st.st_mode & S_IXGRP))) {
+			snprintf(err, errlen, "--user %s cannot reach the function's dir: %s is mode %o, owner %u:%u",
+				 cfg->user, buf, st.st_mode & 07777, st.st_uid, st.st_gid);
+			return -EACCES;
+		}
+		if (slash == buf)
+			break;
+	}
+	return 0;
 }
 
 int action_setup(struct action *a, const struct proxy_config *cfg, char *err, size_t errlen)
@@ -160,6 +190,11 @@ int action_setup(struct action *a, const struct proxy_config *cfg, char *err, si
 		ret = -errno;
 		snprintf(err, errlen, "cannot chmod 0700 the work dir %s: %s", a->work, strerror(errno));
 		return ret;
+	}
+	if (cfg->user) {
+		ret = reachable(cfg, a->work, err, errlen);
+		if (ret)
+			return ret;
 	}
 	/* The probe must exist only in the function's view. */
 	if (rmdir(a->probe) && errno != ENOENT) {
