@@ -66,7 +66,7 @@ tmp_case() {
 	init_action "$ACTIONS/sandbox.py" || return 1
 	expect_run "{\"name\":\"$NAME\",\"secret\":\"$secret\"}" \
 		".seen == null and .seen_tmpdir == null and .tmpdir == \"/tmp\" and .nnp == 1 and
-		 (.listed | index(\"$NAME\")) != null" || return 1
+		 .listed == [\"$NAME\", \"$NAME.tmpdir\"]" || return 1
 	first=$(jfield .pid)
 	host_clean || return 1
 	expect_run "{\"name\":\"$NAME\"}" '.pid > 0' || return 1

@@ -29,7 +29,7 @@ def main(args):
         for p in (tmp, env):
             with open(p, "w") as f:
                 f.write(args["secret"])
-        r["listed"] = sorted(os.listdir("/tmp"))
+        r["listed"] = sorted(os.listdir("/tmp"))[:4]
     for key in ("probe", "probe2"):
         if key in args:
             try:
