@@ -48,7 +48,7 @@ fi
 # The lookup is explicit: --launchers, EXE/../user/proxy/launchers (source
 # tree), EXE/../lib/rewindd/launchers (installed), then make install's path.
 test_proxy_launcher_lookup() {
-	local out prefix=$TMP/prefix
+	local out prefix=$PROXY_ROOT/prefix
 	out=$("$PROXY" --print-launcher-dir) || { echo "--print-launcher-dir failed: $out"; return 1; }
 	expect "launchers of a build in the tree" "$out" "$SRC_LAUNCHERS" || return 1
 	mkdir -p "$prefix/sbin" "$prefix/lib/rewindd/launchers" "$TMP/elsewhere/launchers"

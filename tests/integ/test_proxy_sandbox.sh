@@ -145,6 +145,10 @@ test_proxy_sandbox_refuses_tmp_paths() {
 	out=$(timeout 30 "$PROXY" --port 0 --work-dir "$PROXY_ROOT/w" --watch "$TMP" --rewindd-socket "$SOCK" 2>&1) &&
 		{ echo "a --watch under /tmp was accepted"; return 1; }
 	[[ $out == *"--watch $TMP: the function cannot see it"* ]] || { echo "--watch: $out"; return 1; }
+	mkdir -p "$TMP/launchers" && cp "$SRC_LAUNCHERS/launcher.py" "$TMP/launchers/" || return 1
+	out=$(timeout 30 "$PROXY" --port 0 --work-dir "$PROXY_ROOT/w" --launchers "$TMP/launchers" --rewindd-socket "$SOCK" 2>&1) &&
+		{ echo "launchers under /tmp were accepted"; return 1; }
+	[[ $out == *"launchers in $TMP/launchers: the function cannot see them"* ]] || { echo "launchers: $out"; return 1; }
 	# A --user that could not pass through a parent of its dir is told at start.
 	mkdir -m 0700 "$PROXY_ROOT/closed" || return 1
 	out=$(timeout 30 "$PROXY" --port 0 --work-dir "$PROXY_ROOT/closed/w" --user nobody --rewindd-socket "$SOCK" 2>&1) &&

@@ -168,6 +168,12 @@ int action_setup(struct action *a, const struct proxy_config *cfg, char *err, si
 		free(base);
 		return -EINVAL;
 	}
+	if (path_under("/tmp", cfg->launcher_dir) || path_under(base, cfg->launcher_dir)) {
+		snprintf(err, errlen, "launchers in %s: the function cannot see them (/tmp is private, "
+			 "the work dir %s hidden)", cfg->launcher_dir, base);
+		free(base);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < cfg->nwatch; i++) {
 		if (path_under("/tmp", cfg->watch[i]) || path_under(base, cfg->watch[i])) {
 			snprintf(err, errlen, "--watch %s: the function cannot see it (/tmp is private, "
