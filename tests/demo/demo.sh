@@ -13,6 +13,8 @@ RWD=$PWD/$OUTPUT/rewindd
 CTL=$PWD/$OUTPUT/rewindctl
 PROXY=$PWD/$OUTPUT/rewind-proxy
 TMP=$(mktemp -d /tmp/rewindd-demo.XXXXXX)
+# Not under /tmp: the function's /tmp is private.
+WTMP=$(mktemp -d /var/tmp/rewindd-demo.XXXXXX)
 export REWINDD_SOCKET=$TMP/rewindd.sock
 DPID= PPID_=
 stop_proxy() {
@@ -20,7 +22,7 @@ stop_proxy() {
 	kill "$PPID_" 2>/dev/null && wait "$PPID_" 2>/dev/null || true
 	PPID_=
 }
-trap 'stop_proxy; [ -n "$DPID" ] && kill $DPID; rm -rf "$TMP"' EXIT
+trap 'stop_proxy; [ -n "$DPID" ] && kill $DPID; rm -rf "$TMP" "$WTMP"' EXIT
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -30,7 +32,7 @@ start_proxy() {
 	mkfifo "$fifo"
 	exec {READY}<>"$fifo"
 	rm -f "$fifo"
-	"$PROXY" --port 0 --mode "$1" --runtime python --work-dir "$TMP/work-$1" \
+	"$PROXY" --port 0 --mode "$1" --runtime python --work-dir "$WTMP/work-$1" \
 		--rewindd-socket "$REWINDD_SOCKET" >&"$READY" 2>>"$TMP/proxy.log" &
 	PPID_=$!
 	read -t 60 -r line <&"$READY" || { echo "rewind-proxy did not start:"; tail "$TMP/proxy.log"; exit 1; }

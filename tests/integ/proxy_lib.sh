@@ -10,6 +10,10 @@ SRC_LAUNCHERS=$PWD/user/proxy/launchers
 CGROOT=$(cgroup2_root)
 NPROXY=0
 PROXY_PID=
+# Work dirs outside /tmp: the function's /tmp is private, its dir must not be under it.
+PROXY_ROOT=$(mktemp -d /var/tmp/rewind-proxy-test.XXXXXX)
+chmod 0755 "$PROXY_ROOT"	# a --user function passes through it to its dir
+trap 'cleanup; rm -rf "$PROXY_ROOT"' EXIT
 
 # start_proxy ARGS...: a proxy on a free port of 127.0.0.1 with its own work
 # dir and log (PLOG); returns once it printed its ready line (PORT, WORK).
@@ -17,7 +21,7 @@ start_proxy() {
 	local fifo=$TMP/ready.$$ line
 	NPROXY=$((NPROXY + 1))
 	PLOG=$TMP/proxy.$NPROXY.log
-	WORK=$TMP/work.$NPROXY
+	WORK=$PROXY_ROOT/work.$NPROXY
 	mkfifo "$fifo" || return 1
 	# Read-write: opening never blocks, and the FIFO outlives its name.
 	exec {PROXY_FD}<>"$fifo"

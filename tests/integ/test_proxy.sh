@@ -48,7 +48,7 @@ fi
 # The lookup is explicit: --launchers, EXE/../user/proxy/launchers (source
 # tree), EXE/../lib/rewindd/launchers (installed), then make install's path.
 test_proxy_launcher_lookup() {
-	local out prefix=$TMP/prefix
+	local out prefix=$PROXY_ROOT/prefix
 	out=$("$PROXY" --print-launcher-dir) || { echo "--print-launcher-dir failed: $out"; return 1; }
 	expect "launchers of a build in the tree" "$out" "$SRC_LAUNCHERS" || return 1
 	mkdir -p "$prefix/sbin" "$prefix/lib/rewindd/launchers" "$TMP/elsewhere/launchers"
@@ -76,7 +76,7 @@ test_proxy_python_init_run() {
 	start_proxy || return 1
 	init_action "$ACTIONS/hello.py" || return 1
 	expect_run '{"name":"alice"}' ".greeting == \"hello alice\" and .cwd == \"$WORK/action\" and
-		.tmpdir == \"$WORK/action/tmp\"" || return 1
+		.tmpdir == \"/tmp\"" || return 1
 	grep -qi '^content-type: application/json' "$TMP/headers" || { echo "headers: $(cat "$TMP/headers")"; return 1; }
 	expect "function pid's cgroup" "$(grep '^0::' "/proc/$(jfield .pid)/cgroup")" "0::/rewind-proxy-$PORT/fn" ||
 		return 1
@@ -426,7 +426,7 @@ test_proxy_result_too_large_502() {
 # --watch DIR: a tree outside the function's dir is rolled back too; one
 # that is not watched keeps what the activation wrote (the test can fail).
 test_proxy_watch_another_tree() {
-	local watched=$TMP/watched unwatched=$TMP/unwatched
+	local watched=$PROXY_ROOT/watched unwatched=$PROXY_ROOT/unwatched
 	mkdir -p "$watched" "$unwatched"
 	start_proxy --watch "$watched" || return 1
 	init_action "$ACTIONS/writefile.py" || return 1

@@ -69,7 +69,7 @@ test_proxy_threads_lagging_exit() {
 # Twin: the launcher without the wait in settle; the checkpoint holds the
 # lagging threads and the first rewind fails (the proxy restarts the function).
 test_proxy_threads_lagging_exit_unsettled() {
-	local dir=$TMP/unsettled
+	local dir=$PROXY_ROOT/unsettled	# launchers outside the function's private /tmp
 	lagging_action || return 1
 	mkdir -p "$dir"
 	sed 's/^\( *why = \)await_thread_exits()$/\1None/' "$SRC_LAUNCHERS/launcher.py" >"$dir/launcher.py"

@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -49,6 +52,7 @@ bool action_hurried(void)
 	return atomic_load(&hurry);
 }
 
+/* The parents 0755 (a function's user passes through them), the last one mode. */
 static int mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
@@ -60,7 +64,7 @@ static int mkdir_p(const char *path, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, mode) && errno != EEXIST)
+		if (mkdir(buf, 0755) && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
@@ -100,6 +104,42 @@ static int write_file(const char *path, const char *text)
 	return n < 0 ? (int)n : 0;
 }
 
+static bool path_under(const char *root, const char *path)
+{
+	size_t n = strlen(root);
+
+	return !strncmp(root, path, n) && (path[n] == '/' || path[n] == '\0' || n == 1);
+}
+
+/* Whether the function's user may pass through every dir above the work area. */
+static int reachable(const struct proxy_config *cfg, const char *work, char *err, size_t errlen)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	snprintf(buf, sizeof(buf), "%s", work);
+	while ((slash = strrchr(buf, '/'))) {
+		bool in_group;
+
+		slash[slash == buf] = '\0';
+		if (stat(buf, &st))
+			return -errno;
+		in_group = st.st_gid == cfg->gid;
+		for (int i = 0; i < cfg->ngroups; i++)
+			in_group |= st.st_gid == cfg->groups[i];
+		if (!(st.st_mode & S_IXOTH) && !(st.st_uid == cfg->uid && (st.st_mode & S_IXUSR)) &&
+		    !(in_group && (st.st_mode & S_IXGRP))) {
+			snprintf(err, errlen, "--user %s cannot reach the function's dir: %s is mode %o, owner %u:%u",
+				 cfg->user, buf, st.st_mode & 07777, st.st_uid, st.st_gid);
+			return -EACCES;
+		}
+		if (slash == buf)
+			break;
+	}
+	return 0;
+}
+
 int action_setup(struct action *a, const struct proxy_config *cfg, char *err, size_t errlen)
 {
 	char root[PATH_MAX];
@@ -108,6 +148,7 @@ int action_setup(struct action *a, const struct proxy_config *cfg, char *err, si
 	char *base;
 
 	memset(a, 0, sizeof(*a));
+	a->cfg = cfg;
 	a->pidfd = a->in_fd = a->out_fd = a->log_fd = -1;
 	ret = mkdir_p(cfg->work_dir, 0700);
 	if (ret) {
@@ -121,12 +162,51 @@ int action_setup(struct action *a, const struct proxy_config *cfg, char *err, si
 		snprintf(err, errlen, "work dir %s: %s", cfg->work_dir, strerror(errno));
 		return ret;
 	}
-	ret = (size_t)snprintf(a->dir, sizeof(a->dir), "%s/action", base) >= sizeof(a->dir) ||
-	      (size_t)snprintf(a->tmpdir, sizeof(a->tmpdir), "%s/tmp", a->dir) >= sizeof(a->tmpdir);
+	/* The function's /tmp covers the host's: its dir would vanish under it. */
+	if (path_under("/tmp", base)) {
+		snprintf(err, errlen, "work dir %s: must not be under /tmp (the function's /tmp is private)", base);
+		free(base);
+		return -EINVAL;
+	}
+	if (path_under("/tmp", cfg->launcher_dir) || path_under(base, cfg->launcher_dir)) {
+		snprintf(err, errlen, "launchers in %s: the function cannot see them (/tmp is private, "
+			 "the work dir %s hidden)", cfg->launcher_dir, base);
+		free(base);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->nwatch; i++) {
+		if (path_under("/tmp", cfg->watch[i]) || path_under(base, cfg->watch[i])) {
+			snprintf(err, errlen, "--watch %s: the function cannot see it (/tmp is private, "
+				 "the work dir %s hidden)", cfg->watch[i], base);
+			free(base);
+			return -EINVAL;
+		}
+	}
+	ret = (size_t)snprintf(a->work, sizeof(a->work), "%s", base) >= sizeof(a->work) ||
+	      (size_t)snprintf(a->dir, sizeof(a->dir), "%s/action", base) >= sizeof(a->dir) ||
+	      (size_t)snprintf(a->tmpdir, sizeof(a->tmpdir), "%s/tmp", base) >= sizeof(a->tmpdir) ||
+	      (size_t)snprintf(a->probe, sizeof(a->probe), "%s/view", base) >= sizeof(a->probe);
 	free(base);
 	if (ret) {
 		snprintf(err, errlen, "work dir path too long: %s", cfg->work_dir);
 		return -ENAMETOOLONG;
+	}
+	/* Ours, not anybody's: a function's user must not reach the zip, stores or state. */
+	if (chmod(a->work, 0700)) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot chmod 0700 the work dir %s: %s", a->work, strerror(errno));
+		return ret;
+	}
+	if (cfg->user) {
+		ret = reachable(cfg, a->work, err, errlen);
+		if (ret)
+			return ret;
+	}
+	/* The probe must exist only in the function's view. */
+	if (rmdir(a->probe) && errno != ENOENT) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot remove %s: %s", a->probe, strerror(errno));
+		return ret;
 	}
 	ret = cgroup2_mount_point(root, sizeof(root));
 	if (ret) {
@@ -165,6 +245,10 @@ int action_remove(const struct action *a)
 		ret = -EIO;
 		pr_err("cannot remove the function's dir %s\n", a->dir);
 	}
+	if (remove_tree(a->tmpdir)) {
+		ret = -EIO;
+		pr_err("cannot remove the function's /tmp %s\n", a->tmpdir);
+	}
 	return ret;
 }
 
@@ -178,14 +262,23 @@ int action_teardown(struct action *a)
 	return ret ? ret : r;
 }
 
+/* nftw has no argument for its callback: set right before, on the proxy's one worker. */
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return lchown(path, chown_uid, chown_gid) ? -1 : 0;
+}
+
 int action_materialize(struct action *a, enum proxy_runtime rt, const struct action_code *code,
 		       char *entry, size_t len, char *err, size_t errlen)
 {
 	int ret, fd;
 
-	/* From scratch: what an earlier process left in its dir must not survive. */
-	if (remove_tree(a->dir)) {
-		snprintf(err, errlen, "cannot clear the function's dir %s", a->dir);
+	/* From scratch: what an earlier process left in its dir or /tmp must not survive. */
+	if (remove_tree(a->dir) || remove_tree(a->tmpdir)) {
+		snprintf(err, errlen, "cannot clear the function's dir %s or /tmp %s", a->dir, a->tmpdir);
 		return -EIO;
 	}
 	if (mkdir(a->dir, 0755)) {
@@ -217,11 +310,64 @@ int action_materialize(struct action *a, enum proxy_runtime rt, const struct act
 		if (ret)
 			snprintf(err, errlen, "cannot write %s: %s", entry, strerror(-ret));
 	}
-	if (!ret && mkdir(a->tmpdir, 01777) && errno != EEXIST) {
+	/* 1777 as a /tmp is (mkdir applies the umask); the user's, who is the only one in it. */
+	if (!ret && (mkdir(a->tmpdir, 0700) || chmod(a->tmpdir, 01777))) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot create %s: %s", a->tmpdir, strerror(errno));
 	}
+	if (!ret && a->cfg->user) {
+		chown_uid = a->cfg->uid;
+		chown_gid = a->cfg->gid;
+		if (lchown(a->tmpdir, chown_uid, chown_gid) ||
+		    nftw(a->dir, chown_entry, 32, FTW_PHYS | FTW_MOUNT)) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot give %s and %s to %s: %s", a->dir, a->tmpdir,
+				 a->cfg->user, strerror(errno));
+		}
+	}
 	return ret;
+}
+
+/*
+ * The function's sandbox, in the child (raw syscalls only). Its mounts are
+ * a slave copy of ours: nothing it mounts propagates back, and its /tmp is
+ * its own dir. The work area becomes an empty read-only tmpfs with the
+ * function's dir (cloned before it is covered) put back at its own path,
+ * so that the function sees its dir where rewindd and we see it, and no
+ * other file of ours. Then its credentials, checked.
+ */
+static int sandbox(const struct action *a)
+{
+	const struct proxy_config *cfg = a->cfg;
+	uid_t r, e, sv;
+	gid_t gr, ge, gs;
+	int fd;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL))
+		return -1;
+	fd = open_tree(AT_FDCWD, a->dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (mount(a->tmpdir, "/tmp", NULL, MS_BIND, NULL) ||
+	    mount("tmpfs", a->work, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") ||
+	    mkdir(a->dir, 0755) || mkdir(a->probe, 0700) ||
+	    move_mount(fd, "", AT_FDCWD, a->dir, MOVE_MOUNT_F_EMPTY_PATH) ||
+	    mount(NULL, a->work, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL))
+		return -1;
+	close(fd);
+	if (!cfg->user)
+		return 0;
+	if (setgroups(cfg->ngroups, cfg->groups) || setgid(cfg->gid) || setuid(cfg->uid))
+		return -1;
+	if (getresuid(&r, &e, &sv) || getresgid(&gr, &ge, &gs) || r != cfg->uid || e != cfg->uid ||
+	    sv != cfg->uid || gr != cfg->gid || ge != cfg->gid || gs != cfg->gid ||
+	    (cfg->uid && !setuid(0))) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
 }
 
 /* Only async-signal-safe calls between fork and exec: other threads may hold locks. */
@@ -240,6 +386,9 @@ static void __attribute__((noreturn)) child(struct action *a, int cg_fd, int in_
 	err_w = fd;
 	/* Into the cgroup next: whatever follows is tracked and killable. */
 	if (write(cg_fd, "0", 1) != 1)
+		goto fail;
+	/* Before the death signal: a change of credentials clears it. */
+	if (sandbox(a))
 		goto fail;
 	/* The proxy blocks SIGTERM and ignores SIGPIPE; both survive exec. */
 	sigemptyset(&none);

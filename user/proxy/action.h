@@ -23,9 +23,18 @@ struct action_code {
 	char *main_name;
 };
 
+/*
+ * The function's sandbox: its own mount namespace, where /tmp is tmpdir
+ * (made afresh for every process), the work area is an empty read-only
+ * tmpfs but for the function's dir (at its own path), and it runs as
+ * cfg->uid with no_new_privs. Paths below are the proxy's (the host's) view.
+ */
 struct action {
-	char dir[PATH_MAX];		/* the function's dir: cwd, code, tmp/ */
-	char tmpdir[PATH_MAX];		/* its TMPDIR */
+	char work[PATH_MAX];		/* the proxy's work area (resolved): 0700, root's */
+	char dir[PATH_MAX];		/* the function's dir: cwd, code; the same path inside */
+	char tmpdir[PATH_MAX];		/* what the function sees as /tmp */
+	char probe[PATH_MAX];		/* a dir only the function's namespace has (see isolation.c) */
+	const struct proxy_config *cfg;
 	char cgroup[PATH_MAX];		/* <cgroup2>/rewind-proxy-<port>/fn */
 	char cgroup_parent[PATH_MAX];
 	pid_t pid;			/* 0: no process */
@@ -55,16 +64,18 @@ int action_remove(const struct action *a);
 
 /*
  * A fresh function dir holding the code (plain source written to the
- * runtime's source file, or the zip unpacked) and an empty tmp/; *entry is
- * the file the launcher loads. 0, or -errno with OpenWhisk-style text in err.
+ * runtime's source file, or the zip unpacked) and an empty private /tmp,
+ * both the function's user's; *entry is the file the launcher loads. 0, or
+ * -errno with OpenWhisk-style text in err.
  */
 int action_materialize(struct action *a, enum proxy_runtime rt, const struct action_code *code,
 		       char *entry, size_t len, char *err, size_t errlen);
 
 /*
- * Start argv with envp in the function's cgroup (moved in before exec), cwd
- * the function's dir, fd 0 our request pipe, fd 1 and 2 a pipe we forward
- * to our stderr (the proxy's log), fd 3 the result pipe, nothing else open.
+ * Start argv with envp in the function's cgroup (moved in before exec) and
+ * its sandbox, cwd the function's dir, fd 0 our request pipe, fd 1 and 2 a
+ * pipe we forward to our stderr (the proxy's log), fd 3 the result pipe,
+ * nothing else open.
  */
 int action_spawn(struct action *a, const char *const argv[], char *const envp[], char *err,
 		 size_t errlen);

@@ -87,9 +87,9 @@ static void env_free(struct env *e)
 }
 
 /*
- * A minimal environment, not the proxy's: PATH, HOME and TMPDIR inside the
- * function's dir (so caches land in the watched tree), our __OW_* variables
- * (as OpenWhisk's proxies propagate them), /init's env, and last what the
+ * A minimal environment, not the proxy's: PATH, HOME the function's dir and
+ * TMPDIR its private /tmp (both watched), our __OW_* variables (as
+ * OpenWhisk's proxies propagate them), /init's env, and last what the
  * protocol needs (the ack) and the isolation relies on (TMPDIR).
  */
 static int build_env(const struct function *f, struct env *e)
@@ -101,7 +101,7 @@ static int build_env(const struct function *f, struct env *e)
 	r |= env_set(e, "LANG", "C.UTF-8");
 	r |= env_add_all(e, &f->proxy_env);
 	r |= env_add_all(e, &f->init_env);
-	r |= env_set(e, "TMPDIR", f->act.tmpdir);
+	r |= env_set(e, "TMPDIR", "/tmp");
 	r |= env_set(e, "__OW_WAIT_FOR_ACK", "1");
 	if (f->cfg->node_addon[0])	/* launcher.js takes it out of the action's env */
 		r |= env_set(e, "REWIND_PROXY_NODE_ADDON", f->cfg->node_addon);

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 enum proxy_mode {
 	MODE_REWIND = 0,	/* one process, checkpointed once, rewound after every /run */
@@ -24,6 +25,7 @@ enum proxy_runtime {
 };
 
 #define PROXY_MAX_WATCH 8
+#define PROXY_MAX_GROUPS 64
 
 struct proxy_config {
 	int port;			/* the bound port (resolved when --port 0) */
@@ -41,6 +43,12 @@ struct proxy_config {
 	bool verify;			/* rewind --verify */
 	const char *watch[PROXY_MAX_WATCH];	/* watched besides the function's dir */
 	size_t nwatch;
+	/* --user: the function's credentials; without it, the proxy's (root) */
+	const char *user;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[PROXY_MAX_GROUPS];
+	int ngroups;
 };
 
 const char *proxy_mode_name(enum proxy_mode m);

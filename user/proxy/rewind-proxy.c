@@ -6,11 +6,14 @@
  */
 #define LOG_PREFIX "rewind-proxy: "
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -51,8 +54,9 @@ static const char usage[] =
 "                           initialised process forks a child for every /run and\n"
 "                           runs no code of the function itself, its dir (and\n"
 "                           every --watch) is compared whole and restored after it\n"
-"  -w, --work-dir DIR       the function's files live in DIR/action (cwd, code,\n"
-"                           TMPDIR=DIR/action/tmp); default /var/lib/rewind-proxy/PORT\n"
+"  -w, --work-dir DIR       the function's files live in DIR/action (cwd, code),\n"
+"                           its /tmp in DIR/tmp; not under /tmp; default\n"
+"                           /var/lib/rewind-proxy/PORT\n"
 "  -s, --rewindd-socket P   rewindd's socket (default $REWINDD_SOCKET or\n"
 "                           " RW_DEFAULT_SOCKET ")\n"
 "  -t, --timeout SEC        time limit of an activation and of init (default 60;\n"
@@ -63,11 +67,19 @@ static const char usage[] =
 "      --warmup-input JSON  their \"value\" (an object; default {}): representative\n"
 "                           input, so that what gets compiled is what requests run\n"
 "      --verify             rewind --verify after every /run (slower)\n"
-"      --watch DIR          another tree rewound with the function (repeatable)\n"
+"      --watch DIR          another tree rewound with the function (repeatable;\n"
+"                           not under /tmp nor the work dir: the function does\n"
+"                           not see those)\n"
+"  -u, --user USER          run the function as USER (a name, or UID[:GID]):\n"
+"                           what a deployment should do; default: as the proxy\n"
 "      --launchers DIR      where launcher.py and launcher.js are\n"
 "      --print-launcher-dir print the launcher directory found and exit\n"
 "  -v, --verbose            log more\n"
 "  -h, --help               this text\n"
+"\n"
+"The function runs in a sandbox: its own mount namespace, where /tmp (and\n"
+"TMPDIR) is a private dir rewound with it and the work dir shows only its own\n"
+"dir; no_new_privs; with --user, that user's credentials only.\n"
 "\n"
 "Once it serves it prints \"rewind-proxy: ready on port N (mode M, runtime R)\"\n"
 "to stdout; it logs (and the function's stdout and stderr go) to stderr.\n"
@@ -122,6 +134,52 @@ static char *warmup_line(const char *value)
 	return line;
 }
 
+/*
+ * --user NAME or UID[:GID]: its uid, primary gid and groups, resolved now
+ * (the child that takes them may only make system calls). A UID without a
+ * GID must have a passwd entry; UID:GID gets no supplementary group.
+ */
+static int parse_user(const char *arg, struct proxy_config *cfg)
+{
+	const char *colon = strchr(arg, ':');
+	struct passwd *pw = NULL;
+	unsigned long long v;
+	char num[32];
+
+	if (isdigit((unsigned char)arg[0])) {
+		size_t n = colon ? (size_t)(colon - arg) : strlen(arg);
+
+		if (n >= sizeof(num))
+			return -EINVAL;
+		memcpy(num, arg, n);
+		num[n] = '\0';
+		if (parse_ull(num, 0xfffffffeULL, &v))
+			return -EINVAL;
+		cfg->uid = v;
+		if (colon) {
+			if (parse_ull(colon + 1, 0xfffffffeULL, &v))
+				return -EINVAL;
+			cfg->gid = v;
+			cfg->groups[0] = cfg->gid;
+			cfg->ngroups = 1;
+			cfg->user = arg;
+			return 0;
+		}
+		pw = getpwuid(cfg->uid);
+	} else if (!colon) {
+		pw = getpwnam(arg);
+	}
+	if (!pw)
+		return -ENOENT;
+	cfg->uid = pw->pw_uid;
+	cfg->gid = pw->pw_gid;
+	cfg->ngroups = PROXY_MAX_GROUPS;
+	if (getgrouplist(pw->pw_name, pw->pw_gid, cfg->groups, &cfg->ngroups) < 0)
+		return -E2BIG;
+	cfg->user = arg;
+	return 0;
+}
+
 static void on_stop_again(int sig)
 {
 	(void)sig;
@@ -143,6 +201,7 @@ int main(int argc, char **argv)
 		{ "warmup-input", required_argument, NULL, OPT_WARMUP_INPUT },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "watch", required_argument, NULL, OPT_WATCH },
+		{ "user", required_argument, NULL, 'u' },
 		{ "launchers", required_argument, NULL, OPT_LAUNCHERS },
 		{ "print-launcher-dir", no_argument, NULL, OPT_PRINT_LAUNCHERS },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -172,7 +231,7 @@ int main(int argc, char **argv)
 	cfg.rewindd_socket = getenv("REWINDD_SOCKET");
 	if (!cfg.rewindd_socket || !*cfg.rewindd_socket)
 		cfg.rewindd_socket = RW_DEFAULT_SOCKET;
-	while ((c = getopt_long(argc, argv, "p:b:r:m:w:s:t:vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:b:r:m:w:s:t:u:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_ull(optarg, 65535, &v))
@@ -228,6 +287,11 @@ int main(int argc, char **argv)
 			if (cfg.nwatch == PROXY_MAX_WATCH)
 				return usage_error("--watch: at most 8 (%s)", optarg);
 			cfg.watch[cfg.nwatch++] = optarg;
+			break;
+		case 'u':
+			if (parse_user(optarg, &cfg))
+				return usage_error("--user: a user name or UID[:GID] known to this system, not %s",
+						   optarg);
 			break;
 		case OPT_LAUNCHERS:
 			launchers = optarg;
