@@ -6,9 +6,12 @@
  * through its fd 0 and fd 3. Its stdout and stderr are a pipe we copy to our
  * stderr, not our stderr itself: a rewind puts the offsets of the function's
  * files back, and a shared log file would be overwritten from there on.
+ * Inside a container (--in-container) no cgroup is ours: the proxy is the
+ * subreaper of the function's tree and walks it through /proc instead.
  */
 #define LOG_PREFIX "rewind-proxy: "
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -38,6 +41,8 @@
 #define KILL_WAIT_MS 10000
 /* Steps of the wait for a dead function a tracer still holds: nothing wakes us when it lets go. */
 #define REAP_STEP_MS 10
+/* --in-container: the most processes the function may have at once for us to find them all. */
+#define TREE_MAX 4096
 
 /* Set from a signal handler: a stop was asked for again, waits give up. */
 static atomic_bool hurry;
@@ -88,6 +93,22 @@ static int remove_tree(const char *path)
 	if (access(path, F_OK) && errno == ENOENT)
 		return 0;
 	return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -EIO : 0;
+}
+
+static int rm_below(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return ftw->level ? rm_entry(path, st, flag, ftw) : 0;
+}
+
+/*
+ * The function's /tmp emptied: its private dir removed on a host (made
+ * again by action_materialize), the container's own /tmp only emptied.
+ */
+static int remove_tmp(const struct action *a)
+{
+	if (!a->cfg || !a->cfg->in_container)
+		return remove_tree(a->tmpdir);
+	return nftw(a->tmpdir, rm_below, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -EIO : 0;
 }
 
 static int write_file(const char *path, const char *text)
@@ -184,23 +205,39 @@ int action_setup(struct action *a, const struct proxy_config *cfg, char *err, si
 	}
 	ret = (size_t)snprintf(a->work, sizeof(a->work), "%s", base) >= sizeof(a->work) ||
 	      (size_t)snprintf(a->dir, sizeof(a->dir), "%s/action", base) >= sizeof(a->dir) ||
-	      (size_t)snprintf(a->tmpdir, sizeof(a->tmpdir), "%s/tmp", base) >= sizeof(a->tmpdir) ||
+	      (size_t)snprintf(a->tmpdir, sizeof(a->tmpdir), "%s/tmp", cfg->in_container ? "" : base) >=
+		      sizeof(a->tmpdir) ||
 	      (size_t)snprintf(a->probe, sizeof(a->probe), "%s/view", base) >= sizeof(a->probe);
 	free(base);
 	if (ret) {
 		snprintf(err, errlen, "work dir path too long: %s", cfg->work_dir);
 		return -ENAMETOOLONG;
 	}
-	/* Ours, not anybody's: a function's user must not reach the zip, stores or state. */
-	if (chmod(a->work, 0700)) {
+	/*
+	 * Ours, not anybody's: a function's user must not reach the zip, stores
+	 * or state. In a container its user passes through to its dir (no
+	 * sandbox hides the rest): it may not list the work dir, and what else
+	 * is there (fork mode's stores) is 0700.
+	 */
+	if (chmod(a->work, cfg->in_container && cfg->user ? 0711 : 0700)) {
 		ret = -errno;
-		snprintf(err, errlen, "cannot chmod 0700 the work dir %s: %s", a->work, strerror(errno));
+		snprintf(err, errlen, "cannot chmod the work dir %s: %s", a->work, strerror(errno));
 		return ret;
 	}
 	if (cfg->user) {
 		ret = reachable(cfg, a->work, err, errlen);
 		if (ret)
 			return ret;
+	}
+	/* Everything the function forks stays below us, for action_procs() to find. */
+	if (cfg->in_container) {
+		if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) {
+			ret = -errno;
+			snprintf(err, errlen, "cannot become the function's subreaper: %s", strerror(errno));
+			return ret;
+		}
+		a->procs_ready = true;
+		return 0;
 	}
 	/* The probe must exist only in the function's view. */
 	if (rmdir(a->probe) && errno != ENOENT) {
@@ -224,6 +261,7 @@ int action_setup(struct action *a, const struct proxy_config *cfg, char *err, si
 		snprintf(err, errlen, "cannot create the cgroup %s: %s", a->cgroup, strerror(-ret));
 		return ret;
 	}
+	a->procs_ready = true;
 	/* Left over by a proxy on this port that died: nothing of it may run on. */
 	action_kill(a);
 	return 0;
@@ -233,11 +271,11 @@ int action_remove(const struct action *a)
 {
 	int ret = 0;
 
-	if (rmdir(a->cgroup) && errno != ENOENT) {
+	if (a->cgroup[0] && rmdir(a->cgroup) && errno != ENOENT) {
 		ret = -errno;
 		pr_perror("cannot remove the cgroup %s", a->cgroup);
 	}
-	if (rmdir(a->cgroup_parent) && errno != ENOENT) {
+	if (a->cgroup_parent[0] && rmdir(a->cgroup_parent) && errno != ENOENT) {
 		ret = -errno;
 		pr_perror("cannot remove the cgroup %s", a->cgroup_parent);
 	}
@@ -245,7 +283,7 @@ int action_remove(const struct action *a)
 		ret = -EIO;
 		pr_err("cannot remove the function's dir %s\n", a->dir);
 	}
-	if (remove_tree(a->tmpdir)) {
+	if (remove_tmp(a)) {
 		ret = -EIO;
 		pr_err("cannot remove the function's /tmp %s\n", a->tmpdir);
 	}
@@ -277,7 +315,7 @@ int action_materialize(struct action *a, enum proxy_runtime rt, const struct act
 	int ret, fd;
 
 	/* From scratch: what an earlier process left in its dir or /tmp must not survive. */
-	if (remove_tree(a->dir) || remove_tree(a->tmpdir)) {
+	if (remove_tree(a->dir) || remove_tmp(a)) {
 		snprintf(err, errlen, "cannot clear the function's dir %s or /tmp %s", a->dir, a->tmpdir);
 		return -EIO;
 	}
@@ -311,14 +349,14 @@ int action_materialize(struct action *a, enum proxy_runtime rt, const struct act
 			snprintf(err, errlen, "cannot write %s: %s", entry, strerror(-ret));
 	}
 	/* 1777 as a /tmp is (mkdir applies the umask); the user's, who is the only one in it. */
-	if (!ret && (mkdir(a->tmpdir, 0700) || chmod(a->tmpdir, 01777))) {
+	if (!ret && !a->cfg->in_container && (mkdir(a->tmpdir, 0700) || chmod(a->tmpdir, 01777))) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot create %s: %s", a->tmpdir, strerror(errno));
 	}
 	if (!ret && a->cfg->user) {
 		chown_uid = a->cfg->uid;
 		chown_gid = a->cfg->gid;
-		if (lchown(a->tmpdir, chown_uid, chown_gid) ||
+		if ((!a->cfg->in_container && lchown(a->tmpdir, chown_uid, chown_gid)) ||
 		    nftw(a->dir, chown_entry, 32, FTW_PHYS | FTW_MOUNT)) {
 			ret = -errno;
 			snprintf(err, errlen, "cannot give %s and %s to %s: %s", a->dir, a->tmpdir,
@@ -334,7 +372,9 @@ int action_materialize(struct action *a, enum proxy_runtime rt, const struct act
  * its own dir. The work area becomes an empty read-only tmpfs with the
  * function's dir (cloned before it is covered) put back at its own path,
  * so that the function sees its dir where rewindd and we see it, and no
- * other file of ours. Then its credentials, checked.
+ * other file of ours. Then its credentials, checked. In a container, which
+ * is the sandbox (and where mounting takes a capability it lacks), only
+ * no_new_privs and the credentials.
  */
 static int sandbox(const struct action *a)
 {
@@ -343,8 +383,11 @@ static int sandbox(const struct action *a)
 	gid_t gr, ge, gs;
 	int fd;
 
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || unshare(CLONE_NEWNS) ||
-	    mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL))
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	if (cfg->in_container)
+		goto creds;
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL))
 		return -1;
 	fd = open_tree(AT_FDCWD, a->dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (fd < 0)
@@ -357,6 +400,7 @@ static int sandbox(const struct action *a)
 		  NULL))
 		return -1;
 	close(fd);
+creds:
 	if (!cfg->user)
 		return 0;
 	if (setgroups(cfg->ngroups, cfg->groups) || setgid(cfg->gid) || setuid(cfg->uid))
@@ -384,8 +428,8 @@ static void __attribute__((noreturn)) child(struct action *a, int cg_fd, int in_
 	if (fd < 0)
 		goto fail;
 	err_w = fd;
-	/* Into the cgroup next: whatever follows is tracked and killable. */
-	if (write(cg_fd, "0", 1) != 1)
+	/* Into the cgroup next (if any): whatever follows is tracked and killable. */
+	if (cg_fd >= 0 && write(cg_fd, "0", 1) != 1)
 		goto fail;
 	/* Before the death signal: a change of credentials clears it. */
 	if (sandbox(a))
@@ -428,12 +472,14 @@ int action_spawn(struct action *a, const char *const argv[], char *const envp[],
 	int ret = 0;
 
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", a->cgroup);
-	cg_fd = open(procs, O_WRONLY | O_CLOEXEC);
-	if (cg_fd < 0 || pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(lg, O_CLOEXEC) ||
+	if (!a->cfg->in_container)
+		cg_fd = open(procs, O_WRONLY | O_CLOEXEC);
+	if ((cg_fd < 0 && !a->cfg->in_container) || pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(lg, O_CLOEXEC) ||
 	    pipe2(ep, O_CLOEXEC)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot prepare the function's process: %s%s%s", strerror(errno),
-			 cg_fd < 0 ? ": " : "", cg_fd < 0 ? procs : "");
+			 a->cfg->in_container || cg_fd >= 0 ? "" : ": ",
+			 a->cfg->in_container || cg_fd >= 0 ? "" : procs);
 		goto out;
 	}
 	pid = fork();
@@ -457,7 +503,8 @@ int action_spawn(struct action *a, const char *const argv[], char *const envp[],
 	a->pidfd = sys_pidfd_open(pid, 0);
 	if (n > 0 || a->pidfd < 0) {
 		ret = n > 0 ? -e : -errno;
-		snprintf(err, errlen, "cannot start %s in %s: %s", argv[0], a->cgroup, strerror(-ret));
+		snprintf(err, errlen, "cannot start %s%s%s: %s", argv[0], a->cgroup[0] ? " in " : "", a->cgroup,
+			 strerror(-ret));
 		action_kill(a);
 		goto out;
 	}
@@ -694,16 +741,245 @@ static bool reap(struct action *a, uint64_t deadline_ns)
 	}
 }
 
-int action_kill(struct action *a)
-{
-	uint64_t deadline = rw_now_ns() + KILL_WAIT_MS * 1000000ull;
-	char path[PATH_MAX + 16];
-	int ret, left = 0;
+/*
+ * ---- the function's processes -------------------------------------------------
+ * On a host they are its cgroup's: cgroup.procs lists them, one write to
+ * cgroup.kill ends them all. --in-container they are the proxy's
+ * descendants (the proxy is their subreaper), found through
+ * /proc/PID/task/TID/children, parents before their children.
+ */
 
+struct tree_proc {
+	pid_t pid, ppid;
+};
+
+/* /proc/PID/stat's state and parent; false if it is gone. */
+static bool proc_stat(pid_t pid, char *state, pid_t *ppid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* The command name may hold anything, ')' too: the state follows the last one. */
+	p = strrchr(buf, ')');
+	return p && sscanf(p + 1, " %c %d", state, ppid) == 2;
+}
+
+/* Append the children of pid (those of each of its threads) to v. 0, or -E2BIG. */
+static int tree_children(pid_t pid, struct tree_proc *v, size_t max, size_t *n)
+{
+	char path[96];
+	struct dirent *e;
+	int ret = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return 0;	/* gone: its children are someone else's now, found under them */
+	while (!ret && (e = readdir(d))) {
+		FILE *f;
+		int c;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.20s/children", pid, e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;	/* the thread exited */
+		while (fscanf(f, "%d", &c) == 1) {
+			if (*n == max) {
+				ret = -E2BIG;
+				break;
+			}
+			v[(*n)++] = (struct tree_proc){ .pid = c, .ppid = pid };
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return ret;
+}
+
+/* Every process below the proxy, breadth first. */
+static int tree_list(struct tree_proc *v, size_t max, size_t *n)
+{
+	int ret;
+
+	*n = 0;
+	ret = tree_children(getpid(), v, max, n);
+	for (size_t i = 0; !ret && i < *n; i++)
+		ret = tree_children(v[i].pid, v, max, n);
+	return ret;
+}
+
+/*
+ * SIGKILL p if it still is what the walk found: pinned by a pidfd first, then
+ * its parent checked (a number read a moment ago may name a new process by
+ * now, which the function's does not have as its parent). Whether it was.
+ */
+static bool tree_kill_one(const struct tree_proc *p)
+{
+	pid_t ppid;
+	char st;
+	bool ok;
+	int fd = sys_pidfd_open(p->pid, 0);
+
+	if (fd < 0)
+		return false;
+	ok = proc_stat(p->pid, &st, &ppid) && ppid == p->ppid &&
+	     !sys_pidfd_send_signal(fd, SIGKILL, NULL, 0);
+	close(fd);
+	return ok;
+}
+
+/* SIGKILL every process below the proxy (those forked meanwhile: the next call). */
+static void tree_kill(void)
+{
+	struct tree_proc *v = malloc(TREE_MAX * sizeof(*v));
+	size_t n;
+
+	if (!v) {
+		pr_err("out of memory: cannot walk the function's processes to kill them\n");
+		return;
+	}
+	if (tree_list(v, TREE_MAX, &n) == -E2BIG)
+		pr_err("more than %d processes below the proxy: killing those found first\n", TREE_MAX);
+	for (size_t i = 0; i < n; i++)
+		tree_kill_one(&v[i]);
+	free(v);
+}
+
+/* Reap whatever of ours is dead; the function's status kept. */
+static void tree_reap(struct action *a)
+{
+	pid_t r;
+	int st;
+
+	while ((r = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (r == a->pid) {
+			a->status = st;
+			a->pid = 0;
+		}
+	}
+}
+
+int action_procs(struct action *a, pid_t *pids, size_t max)
+{
+	char path[PATH_MAX + 16];
+	size_t n = 0, live = 0;
+	struct tree_proc *v;
+	int ret = 0, pid;
+	FILE *f;
+
+	if (!a->cfg->in_container) {
+		snprintf(path, sizeof(path), "%s/cgroup.procs", a->cgroup);
+		f = fopen(path, "re");
+		if (!f)
+			return -errno;
+		while (fscanf(f, "%d", &pid) == 1) {
+			if (n == max) {
+				ret = -E2BIG;
+				break;
+			}
+			pids[n++] = pid;
+		}
+		fclose(f);
+		return ret ? ret : (int)n;
+	}
+	v = malloc(max * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	ret = tree_list(v, max, &n);
+	for (size_t i = 0; !ret && i < n; i++) {
+		pid_t ppid;
+		char st;
+
+		/* An exited process has closed its files: as one gone from cgroup.procs. */
+		if (!proc_stat(v[i].pid, &st, &ppid) || st == 'Z' || st == 'X') {
+			if (v[i].ppid == getpid() && v[i].pid != a->pid)
+				waitpid(v[i].pid, NULL, WNOHANG);
+			continue;
+		}
+		pids[live++] = v[i].pid;
+	}
+	free(v);
+	return ret ? ret : (int)live;
+}
+
+void action_interrupt(const struct action *a)
+{
+	char path[PATH_MAX + 16];
+	int ret;
+
+	if (!a->procs_ready)
+		return;
+	if (a->cfg->in_container) {
+		tree_kill();
+		return;
+	}
 	snprintf(path, sizeof(path), "%s/cgroup.kill", a->cgroup);
 	ret = write_file(path, "1");
 	if (ret && ret != -ENOENT)
 		pr_err("cannot write %s: %s\n", path, strerror(-ret));
+}
+
+/*
+ * Until no process of the function is left: kill what a walk finds, reap
+ * what is ours, wait for one of them. Or the bound passes.
+ */
+static bool wait_tree_empty(struct action *a, uint64_t deadline_ns)
+{
+	struct tree_proc *v = malloc(TREE_MAX * sizeof(*v));
+	bool empty = false;
+
+	while (v) {
+		struct pollfd pfd = { .events = POLLIN };
+		uint64_t now;
+		size_t n;
+		int ms;
+
+		tree_reap(a);
+		tree_list(v, TREE_MAX, &n);
+		if (!n) {
+			empty = true;
+			break;
+		}
+		for (size_t i = 0; i < n; i++)
+			tree_kill_one(&v[i]);
+		now = rw_now_ns();
+		if (now >= deadline_ns || atomic_load(&hurry))
+			break;
+		ms = (deadline_ns - now) / 1000000 + 1;
+		/* The first one's exit wakes us; a dead one a tracer holds: in short steps. */
+		pfd.fd = sys_pidfd_open(v[0].pid, 0);
+		if (pfd.fd >= 0 && poll(&pfd, 1, 0) == 0)
+			poll(&pfd, 1, ms);
+		else
+			poll(NULL, 0, ms < REAP_STEP_MS ? ms : REAP_STEP_MS);
+		if (pfd.fd >= 0)
+			close(pfd.fd);
+	}
+	if (!v)
+		pr_err("out of memory: cannot walk the function's processes\n");
+	free(v);
+	return empty;
+}
+
+int action_kill(struct action *a)
+{
+	uint64_t deadline = rw_now_ns() + KILL_WAIT_MS * 1000000ull;
+	int left = 0;
+
+	action_interrupt(a);
 	if (a->pidfd >= 0)
 		sys_pidfd_send_signal(a->pidfd, SIGKILL, NULL, 0);
 	if (a->pid > 0 && !reap(a, deadline)) {
@@ -711,7 +987,10 @@ int action_kill(struct action *a)
 		       atomic_load(&hurry) ? " (stopping at once)" : " (held by a tracer?)");
 		left = -EBUSY;
 	}
-	if (!wait_cgroup_empty(a->cgroup, deadline)) {
+	if (a->procs_ready && a->cfg->in_container && !wait_tree_empty(a, deadline)) {
+		pr_err("processes are left below the proxy after SIGKILL\n");
+		left = -EBUSY;
+	} else if (a->procs_ready && !a->cfg->in_container && !wait_cgroup_empty(a->cgroup, deadline)) {
 		pr_err("processes are left in %s after cgroup.kill\n", a->cgroup);
 		left = -EBUSY;
 	}

@@ -28,6 +28,8 @@ struct action_code {
  * (made afresh for every process), the work area is an empty read-only
  * tmpfs but for the function's dir (at its own path), and it runs as
  * cfg->uid with no_new_privs. Paths below are the proxy's (the host's) view.
+ * --in-container: no mount namespace (the container is the sandbox), tmpdir
+ * is the container's /tmp (emptied for every process), no cgroup.
  */
 struct action {
 	char work[PATH_MAX];		/* the proxy's work area (resolved): 0700, root's */
@@ -37,6 +39,7 @@ struct action {
 	const struct proxy_config *cfg;
 	char cgroup[PATH_MAX];		/* <cgroup2>/rewind-proxy-<port>/fn */
 	char cgroup_parent[PATH_MAX];
+	bool procs_ready;		/* the cgroup made, or the proxy a subreaper */
 	pid_t pid;			/* 0: no process */
 	int pidfd, in_fd, out_fd;
 	int log_fd;			/* its stdout and stderr, forwarded to ours */
@@ -97,9 +100,21 @@ size_t action_drain(struct action *a);
 void action_forward_log(struct action *a);
 
 /*
- * Kill every process of the cgroup, reap ours, wait until the cgroup is
- * empty (bounded), close the pipes. Safe to call without a process. 0, or
- * -EBUSY if ours was not reaped or the cgroup not emptied within the bound.
+ * The function's processes: its cgroup's on a host; --in-container, every
+ * process below the proxy, which is their subreaper (nothing the function
+ * forks gets away from it). The live ones (zombies left out; the proxy's
+ * own, but for the function's pid, reaped), at most max: their number, or
+ * -errno (-E2BIG: more).
+ */
+int action_procs(struct action *a, pid_t *pids, size_t max);
+
+/* From any thread: SIGKILL every process of the function (the owner reaps). */
+void action_interrupt(const struct action *a);
+
+/*
+ * Kill every process of the function, reap ours, wait until none is left
+ * (bounded), close the pipes. Safe to call without a process. 0, or
+ * -EBUSY if ours was not reaped or the others not gone within the bound.
  */
 int action_kill(struct action *a);
 

@@ -302,18 +302,7 @@ void function_stop(struct function *f)
 
 void function_interrupt(const struct function *f)
 {
-	char path[PATH_MAX + 16];
-	int fd;
-
-	if (!f->act.cgroup[0])
-		return;
-	snprintf(path, sizeof(path), "%s/cgroup.kill", f->act.cgroup);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (write(fd, "1", 1) != 1)
-		pr_perror("cannot write %s", path);
-	close(fd);
+	action_interrupt(&f->act);
 }
 
 int function_setup(struct function *f, const struct proxy_config *cfg, char *err, size_t errlen)
@@ -346,7 +335,7 @@ int function_teardown(struct function *f)
 
 	/* Detached first: rewindd lets go of the processes, then they can be reaped. */
 	iso_fini(&f->iso);
-	if (f->act.cgroup[0])
+	if (f->act.procs_ready)
 		ret = action_teardown(&f->act);
 	f->running = false;
 	function_clear_code(f);

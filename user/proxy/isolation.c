@@ -82,12 +82,13 @@ static void rwd_disconnect(struct isolation *iso)
 }
 
 /*
- * One request, one answer. An answer with "ok": false is returned as an
- * error with its "error" text in err. A connection that broke since the
- * last request is re-established once, before anything was sent.
+ * One request, one answer; passfd (if >= 0) goes with it (SCM_RIGHTS). An
+ * answer with "ok": false is returned as an error with its "error" text in
+ * err. A connection that broke since the last request is re-established
+ * once, before anything was sent.
  */
-static int rwd_call(struct isolation *iso, const struct rw_request *req, json_object **out,
-		    char *err, size_t errlen)
+static int rwd_call_fd(struct isolation *iso, const struct rw_request *req, int passfd,
+		       json_object **out, char *err, size_t errlen)
 {
 	char *line = protocol_format_request(req), *msg = NULL;
 	json_object *resp = NULL, *ok, *e;
@@ -105,7 +106,8 @@ static int rwd_call(struct isolation *iso, const struct rw_request *req, json_ob
 			if (ret)
 				goto out;
 		}
-		ret = client_send(iso->fd, msg, strlen(msg), err, errlen);
+		ret = passfd >= 0 ? client_send_fd(iso->fd, msg, strlen(msg), passfd, err, errlen) :
+				    client_send(iso->fd, msg, strlen(msg), err, errlen);
 		if (!ret)
 			break;
 		rwd_disconnect(iso);
@@ -135,6 +137,12 @@ out:
 	else
 		json_object_put(resp);
 	return ret;
+}
+
+static int rwd_call(struct isolation *iso, const struct rw_request *req, json_object **out,
+		    char *err, size_t errlen)
+{
+	return rwd_call_fd(iso, req, -1, out, err, errlen);
 }
 
 static struct rw_request *new_request(enum rw_cmd cmd, uint32_t session)
@@ -175,6 +183,7 @@ static const char fork_switch[] = "{\"rewind-proxy\":\"fork-per-request\"}\n";
 /* Killing the children of one activation: bounded passes and time. */
 #define FORK_REAP_PASSES 64
 #define FORK_REAP_MS 10000
+#define FORK_REAP_MAX 1024
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -264,38 +273,39 @@ static bool template_alive(const struct action *a)
 }
 
 /*
- * Kill every process of the cgroup but the template and wait for each to
- * be gone (an exited process leaves cgroup.procs before it is reaped, its
- * files closed). Processes may fork meanwhile: pass again until none is left.
+ * Kill every process of the function but the template and wait for each to
+ * be gone (an exited process is left out by action_procs, its files
+ * closed). Processes may fork meanwhile: pass again until none is left.
  */
 static int fork_reap(struct isolation *iso, char *err, size_t errlen)
 {
-	const struct action *a = iso->act;
+	struct action *a = iso->act;
 	uint64_t deadline = rw_now_ns() + FORK_REAP_MS * 1000000ull;
-	char path[PATH_MAX + 16];
+	pid_t pids[FORK_REAP_MAX];
 
-	snprintf(path, sizeof(path), "%s/cgroup.procs", a->cgroup);
 	for (int pass = 0; pass < FORK_REAP_PASSES; pass++) {
-		int others = 0, pid;
-		FILE *f;
+		int others = 0, n;
 
 		if (!template_alive(a)) {
 			snprintf(err, errlen, "fork mode: the template pid %d is gone", a->pid);
 			return -ESRCH;
 		}
-		f = fopen(path, "re");
-		if (!f) {
-			snprintf(err, errlen, "fork mode: cannot read %s: %s", path, strerror(errno));
-			return -errno;
+		/* Too many at once: those listed are killed, the rest in the next pass. */
+		n = action_procs(a, pids, FORK_REAP_MAX);
+		if (n == -E2BIG)
+			n = FORK_REAP_MAX;
+		if (n < 0) {
+			snprintf(err, errlen, "fork mode: cannot list the function's processes: %s", strerror(-n));
+			return n;
 		}
-		while (fscanf(f, "%d", &pid) == 1) {
+		for (int i = 0; i < n; i++) {
 			struct pollfd pfd = { .events = POLLIN };
 			uint64_t now = rw_now_ns();
 
-			if (pid == a->pid)
+			if (pids[i] == a->pid)
 				continue;
 			others++;
-			pfd.fd = sys_pidfd_open(pid, 0);
+			pfd.fd = sys_pidfd_open(pids[i], 0);
 			if (pfd.fd < 0)
 				continue;	/* reaped meanwhile */
 			sys_pidfd_send_signal(pfd.fd, SIGKILL, NULL, 0);
@@ -303,13 +313,12 @@ static int fork_reap(struct isolation *iso, char *err, size_t errlen)
 				poll(&pfd, 1, (deadline - now) / 1000000 + 1);
 			close(pfd.fd);
 		}
-		fclose(f);
 		if (!others)
 			return 0;
 		if (rw_now_ns() >= deadline)
 			break;
 	}
-	snprintf(err, errlen, "fork mode: processes are left in %s after %d passes of SIGKILL", a->cgroup,
+	snprintf(err, errlen, "fork mode: processes of the function are left after %d passes of SIGKILL",
 		 FORK_REAP_PASSES);
 	return -EBUSY;
 }
@@ -408,19 +417,26 @@ static int own_tmp_capture(struct isolation *iso, const struct action *a, char *
 
 int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 {
-	char why[1024];
+	char why[1024], what[PATH_MAX + 32];
 	struct rw_request *req;
 	json_object *resp = NULL, *v = NULL, *n = NULL;
 	uint64_t t0 = rw_now_ns();
 	int64_t procs, threads;
 	bool target_view;
-	int ret;
+	int ret = 0;
 
 	if (iso->cfg->mode == MODE_FORK)
 		return fork_arm(iso, a, err, errlen);
 	if (iso->cfg->mode != MODE_REWIND)
 		return 0;
-	ret = rwd_target_view(iso, a, &target_view, err, errlen);
+	/*
+	 * In a container: by pidfd (its pid is our namespace's), a pid session
+	 * covering the function's tree; every --watch, "/tmp" too, as the
+	 * function sees it, which is what rewindd resolves.
+	 */
+	target_view = true;
+	if (!iso->cfg->in_container)
+		ret = rwd_target_view(iso, a, &target_view, err, errlen);
 	if (ret)
 		return ret;
 	req = new_request(RW_CMD_ATTACH, 0);
@@ -428,7 +444,13 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	snprintf(req->cgroup, sizeof(req->cgroup), "%s", a->cgroup);
+	if (iso->cfg->in_container) {
+		req->pidfd = true;
+		snprintf(what, sizeof(what), "--pidfd of pid %d", a->pid);
+	} else {
+		snprintf(req->cgroup, sizeof(req->cgroup), "%s", a->cgroup);
+		snprintf(what, sizeof(what), "--cgroup %s", a->cgroup);
+	}
 	/* As the function sees them: its dir is at the same path there. */
 	snprintf(req->watch[req->nwatch++], sizeof(req->watch[0]), "%s", a->dir);
 	if (target_view)
@@ -436,10 +458,10 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 	for (size_t i = 0; i < iso->cfg->nwatch && req->nwatch < RW_MAX_WATCH; i++)
 		snprintf(req->watch[req->nwatch++], sizeof(req->watch[0]), "%s", iso->cfg->watch[i]);
 	req->on_failure = RW_ON_FAILURE_KILL;
-	ret = rwd_call(iso, req, &resp, why, sizeof(why));
+	ret = rwd_call_fd(iso, req, req->pidfd ? a->pidfd : -1, &resp, why, sizeof(why));
 	free(req);
 	if (ret) {
-		snprintf(err, errlen, "rewindd attach --cgroup %s: %s", a->cgroup, why);
+		snprintf(err, errlen, "rewindd attach %s: %s", what, why);
 		return ret;
 	}
 	if (json_object_object_get_ex(resp, "session", &v))
@@ -464,8 +486,8 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 	threads = json_object_get_int64(json_object_object_get_ex(v, "threads", &n) ? n : NULL);
 	json_object_put(resp);
 	if (procs < 1) {
-		snprintf(err, errlen, "rewindd checkpoint of session %u holds no process of %s", iso->session,
-			 a->cgroup);
+		snprintf(err, errlen, "rewindd checkpoint of session %u holds no process (attach %s)",
+			 iso->session, what);
 		iso_release(iso);
 		return -ESRCH;
 	}

@@ -49,6 +49,12 @@ struct proxy_config {
 	gid_t gid;
 	gid_t groups[PROXY_MAX_GROUPS];
 	int ngroups;
+	/*
+	 * --in-container: the container is the sandbox and no cgroup is ours;
+	 * the function's processes are the proxy's descendants, attached to
+	 * rewindd by pidfd, and its /tmp is the container's.
+	 */
+	bool in_container;
 };
 
 const char *proxy_mode_name(enum proxy_mode m);

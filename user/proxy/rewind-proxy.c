@@ -72,6 +72,8 @@ static const char usage[] =
 "                           not see those)\n"
 "  -u, --user USER          run the function as USER (a name, or UID[:GID]):\n"
 "                           what a deployment should do; default: as the proxy\n"
+"      --in-container       the proxy is a container's command and needs only\n"
+"                           rewindd's socket (bind-mounted; see below)\n"
 "      --launchers DIR      where launcher.py and launcher.js are\n"
 "      --print-launcher-dir print the launcher directory found and exit\n"
 "  -v, --verbose            log more\n"
@@ -81,12 +83,20 @@ static const char usage[] =
 "TMPDIR) is a private dir rewound with it and the work dir shows only its own\n"
 "dir; no_new_privs; with --user, that user's credentials only.\n"
 "\n"
+"With --in-container the container is the sandbox: no mount namespace, the\n"
+"function's /tmp is the container's (emptied for each new process, rewound\n"
+"with it); no_new_privs and --user still apply. No cgroup is used: the proxy\n"
+"is the subreaper of the function's processes and kills their whole tree; it\n"
+"attaches the function to rewindd by pidfd, watching its dir and /tmp as it\n"
+"sees them. See docs/DEPLOYING.md, \"rewind-proxy inside a container\".\n"
+"\n"
 "Once it serves it prints \"rewind-proxy: ready on port N (mode M, runtime R)\"\n"
 "to stdout; it logs (and the function's stdout and stderr go) to stderr.\n"
 "Launchers are looked up in --launchers, EXE_DIR/../user/proxy/launchers,\n"
 "EXE_DIR/../lib/rewindd/launchers, then the directory `make install` used.\n";
 
-enum { OPT_MAX_BODY = 256, OPT_WARMUP, OPT_WARMUP_INPUT, OPT_VERIFY, OPT_WATCH, OPT_LAUNCHERS, OPT_PRINT_LAUNCHERS };
+enum { OPT_MAX_BODY = 256, OPT_WARMUP, OPT_WARMUP_INPUT, OPT_VERIFY, OPT_WATCH, OPT_LAUNCHERS, OPT_PRINT_LAUNCHERS,
+       OPT_IN_CONTAINER };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -204,6 +214,7 @@ int main(int argc, char **argv)
 		{ "user", required_argument, NULL, 'u' },
 		{ "launchers", required_argument, NULL, OPT_LAUNCHERS },
 		{ "print-launcher-dir", no_argument, NULL, OPT_PRINT_LAUNCHERS },
+		{ "in-container", no_argument, NULL, OPT_IN_CONTAINER },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -298,6 +309,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_PRINT_LAUNCHERS:
 			print_launchers = true;
+			break;
+		case OPT_IN_CONTAINER:
+			cfg.in_container = true;
 			break;
 		case 'v':
 			rw_log_level = RW_LOG_DEBUG;
