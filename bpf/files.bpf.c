@@ -270,6 +270,8 @@ __noinline int rw_file_syscall(struct rw_sys_args *a)
 	e->bytes = (c.op == RW_FOP_WRITE || c.op == RW_FOP_COPY) ? a->ret : 0;
 	e->dev = e->ino = 0;
 	e->dir_len = e->dir2_len = 0;
+	e->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	e->__pad = 0;
 	e->name[0] = e->name2[0] = 0;
 
 	if (f) {

@@ -32,7 +32,9 @@ static const char usage[] =
 "                      --report the session checkpoints and rewinds;\n"
 "                      --on-failure says what a failed rewind does to the\n"
 "                      target (default kill): it never runs un-rewound;\n"
-"                      --watch DIR: a tree whose files a rewind rolls back\n"
+"                      --watch DIR: a tree whose files a rewind rolls back,\n"
+"                      named as the target sees it (resolved in its mount\n"
+"                      namespace; a relative DIR is made absolute here)\n"
 "  checkpoint ID       stop the target, record its state, arm tracking, resume\n"
 "  rewind ID [--verify]\n"
 "                      put the target back to its checkpoint (exit 0 only if\n"
@@ -261,7 +263,10 @@ int main(int argc, char **argv)
 		case 'W':
 			if (req.nwatch == RW_MAX_WATCH)
 				return usage_error("too many --watch (at most 16): %s", optarg);
-			if (absolute("--watch", optarg, req.watch[req.nwatch], sizeof(req.watch[0])))
+			/* As the target sees it: rewindd resolves it in the target's mount namespace. */
+			if (optarg[0] == '/' && strlen(optarg) < sizeof(req.watch[0]))
+				snprintf(req.watch[req.nwatch], sizeof(req.watch[0]), "%s", optarg);
+			else if (absolute("--watch", optarg, req.watch[req.nwatch], sizeof(req.watch[0])))
 				return EXIT_USAGE;
 			req.nwatch++;
 			break;

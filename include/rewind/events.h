@@ -114,6 +114,13 @@ struct rw_file_event {
 	__u32 flags;		/* RW_F_* */
 	__u16 dir_len;
 	__u16 dir2_len;
+	/*
+	 * The writer's mount namespace (its inode number, as stat() of
+	 * /proc/PID/ns/mnt gives it; 0 if unread). The paths above are that
+	 * namespace's: the walk stops at its top mount.
+	 */
+	__u32 mnt_ns;
+	__u32 __pad;
 	char dir[RW_DIR_BUF];
 	char dir2[RW_DIR_BUF];
 	char name[RW_NAME_MAX];
@@ -152,7 +159,7 @@ struct rw_tracked {
 _Static_assert(sizeof(struct rw_event_hdr) == 24, "rw_event_hdr layout");
 _Static_assert(sizeof(struct rw_fault_event) == 40, "rw_fault_event layout");
 _Static_assert(sizeof(struct rw_syscall_event) == 88, "rw_syscall_event layout");
-_Static_assert(sizeof(struct rw_file_event) == 72 + 2 * RW_DIR_BUF + 2 * RW_NAME_MAX,
+_Static_assert(sizeof(struct rw_file_event) == 80 + 2 * RW_DIR_BUF + 2 * RW_NAME_MAX,
 	       "rw_file_event layout");
 _Static_assert(sizeof(struct rw_task_event) == 40 + RW_COMM_LEN, "rw_task_event layout");
 _Static_assert(sizeof(struct rw_tracked) == 8, "rw_tracked layout");

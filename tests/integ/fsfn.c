@@ -13,7 +13,9 @@
  */
 #include <fcntl.h>
 #include <stdint.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -157,6 +159,30 @@ static int scenario(const char *name, const char *dir)
 			return -1;
 		if (pid == 0)
 			_exit(write_file(a, O_APPEND, "from the child\n") ? 1 : 0);
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+			return -1;
+		return 0;
+	}
+	if (!strcmp(name, "other_ns_write")) {
+		/*
+		 * A child in a mount namespace of its own sees DIR/sub at
+		 * DIR/../outside and writes x there: the log names outside/x,
+		 * the file is DIR/sub/x.
+		 */
+		pid_t pid = fork();
+		int status;
+
+		if (pid < 0)
+			return -1;
+		if (pid == 0) {
+			snprintf(b, sizeof(b), "%s/sub", dir);
+			snprintf(c, sizeof(c), "%s/../outside", dir);
+			if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+			    mount(b, c, NULL, MS_BIND, NULL))
+				_exit(1);
+			snprintf(b, sizeof(b), "%s/../outside/x", dir);
+			_exit(write_file(b, O_CREAT | O_EXCL, "written from another view\n") ? 1 : 0);
+		}
 		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
 			return -1;
 		return 0;

@@ -481,8 +481,9 @@ static int open_file(int dirfd, const char *name, bool nofollow)
 	return fd;
 }
 
-int canary_scan_file(const char *path, const void *needle, size_t len, struct rw_canary_hits *out,
-		     char *why, size_t whylen)
+/* The file at at (how rewindd reaches it), reported as path. */
+static int scan_file(const char *at, const char *path, const void *needle, size_t len,
+		     struct rw_canary_hits *out, char *why, size_t whylen)
 {
 	struct stat st;
 	struct scan s;
@@ -495,7 +496,7 @@ int canary_scan_file(const char *path, const void *needle, size_t len, struct rw
 	s.where = RW_CANARY_FILE;
 	s.path = path;
 	/* Look before opening: opening a device can have effects of its own. */
-	if (stat(path, &st)) {
+	if (stat(at, &st)) {
 		err = rw_why(why, whylen, -errno, "%s", path);
 		goto out;
 	}
@@ -503,7 +504,7 @@ int canary_scan_file(const char *path, const void *needle, size_t len, struct rw
 		out->files_skipped++;
 		goto out;
 	}
-	fd = open_file(AT_FDCWD, path, false);
+	fd = open_file(AT_FDCWD, at, false);
 	if (fd < 0) {
 		err = rw_why(why, whylen, -errno, "opening %s", path);
 		goto out;
@@ -528,6 +529,22 @@ int canary_scan_file(const char *path, const void *needle, size_t len, struct rw
 out:
 	free(s.buf);
 	return err;
+}
+
+int canary_scan_file(const char *path, const void *needle, size_t len, struct rw_canary_hits *out,
+		     char *why, size_t whylen)
+{
+	return scan_file(path, path, needle, len, out, why, whylen);
+}
+
+int canary_scan_file_at(int pathfd, const char *name, const void *needle, size_t len,
+			struct rw_canary_hits *out, char *why, size_t whylen)
+{
+	char at[64];
+
+	/* Reopening through the fd's link reaches that file, whatever view named it. */
+	snprintf(at, sizeof(at), "/proc/self/fd/%d", pathfd);
+	return scan_file(at, name, needle, len, out, why, whylen);
 }
 
 struct tree {
@@ -690,8 +707,8 @@ static int tree_dir(struct tree *t, int fd, unsigned int depth)
 	return err;
 }
 
-int canary_scan_tree(const char *root, const void *needle, size_t len, struct rw_canary_hits *out,
-		     char *why, size_t whylen)
+static int scan_tree(int dirfd, const char *root, const void *needle, size_t len,
+		     struct rw_canary_hits *out, char *why, size_t whylen)
 {
 	struct tree t = { 0 };
 	struct statx stx;
@@ -704,7 +721,10 @@ int canary_scan_tree(const char *root, const void *needle, size_t len, struct rw
 		return err;
 	s.where = RW_CANARY_FILE;
 	t.s = &s;
-	fd = open(root, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+	if (dirfd >= 0)
+		fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+	else
+		fd = open(root, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		err = rw_why(why, whylen, -errno, "opening %s", root);
 		goto out;
@@ -739,6 +759,20 @@ int canary_scan_tree(const char *root, const void *needle, size_t len, struct rw
 out:
 	free(s.buf);
 	return err;
+}
+
+int canary_scan_tree(const char *root, const void *needle, size_t len, struct rw_canary_hits *out,
+		     char *why, size_t whylen)
+{
+	return scan_tree(-1, root, needle, len, out, why, whylen);
+}
+
+int canary_scan_tree_at(int dirfd, const char *name, const void *needle, size_t len,
+			struct rw_canary_hits *out, char *why, size_t whylen)
+{
+	if (dirfd < 0)
+		return rw_why(why, whylen, -EBADF, "%s: no directory fd", name);
+	return scan_tree(dirfd, name, needle, len, out, why, whylen);
 }
 
 /* ---- results ------------------------------------------------------------------ */

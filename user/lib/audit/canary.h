@@ -117,6 +117,16 @@ int canary_scan_file(const char *path, const void *needle, size_t len, struct rw
 int canary_scan_tree(const char *root, const void *needle, size_t len, struct rw_canary_hits *out,
 		     char *why, size_t whylen);
 
+/*
+ * The same, through fds rewindd holds (a target's files in its mount
+ * namespace, which rewindd's own paths would not reach), reported under
+ * name: the file pathfd (an O_PATH fd is enough) or the tree dirfd.
+ */
+int canary_scan_file_at(int pathfd, const char *name, const void *needle, size_t len,
+			struct rw_canary_hits *out, char *why, size_t whylen);
+int canary_scan_tree_at(int dirfd, const char *name, const void *needle, size_t len,
+			struct rw_canary_hits *out, char *why, size_t whylen);
+
 /* Frees the hits and zeroes *h. NULL is fine. */
 void canary_hits_free(struct rw_canary_hits *h);
 

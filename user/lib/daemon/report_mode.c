@@ -2,6 +2,7 @@
 /* Report mode: mark ends an invocation; report lists them and finds canaries. */
 #define LOG_PREFIX "session: "
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -143,6 +144,31 @@ static bool seen_path(char **v, size_t n, const char *path)
 }
 
 /*
+ * A live process of the session in mount namespace mnt_ns, its root in
+ * *view (kept open across calls for the same namespace). False if none.
+ */
+static bool view_of(const struct rw_session *s, uint32_t mnt_ns, struct rw_nsroot *view)
+{
+	if (!mnt_ns)
+		return false;
+	if (view->fd >= 0 && view->mnt_ns == mnt_ns)
+		return true;
+	nsroot_close(view);
+	for (size_t i = 0; i < s->ntargets; i++) {
+		const struct rw_target *t = &s->targets[i];
+
+		if (!t->alive || t->excluded || nsroot_mnt_ns_of(t->tgid) != mnt_ns)
+			continue;
+		char why[256];
+
+		if (!nsroot_of_pid(t->tgid, view, why, sizeof(why)) && view->mnt_ns == mnt_ns)
+			return true;
+		nsroot_close(view);
+	}
+	return false;
+}
+
+/*
  * Every place the canary persists now: the memory of every live process of
  * the session, the files its invocations created or wrote, the watched
  * trees. A client that is not root only gets files it owns searched: the
@@ -152,7 +178,8 @@ static json_object *canary_report(struct rw_session *s, const char *canary)
 {
 	struct rw_canary_hits mem = { 0 }, files = { 0 };
 	json_object *o = json_object_new_object(), *notes = json_object_new_array();
-	size_t len = strlen(canary), npaths = 0, skipped = 0;
+	size_t len = strlen(canary), npaths = 0, skipped = 0, unviewed = 0;
+	struct rw_nsroot view = { .fd = -1 };
 	char **paths = NULL, why[512];
 
 	for (size_t i = 0; i < s->ntargets; i++) {
@@ -173,12 +200,25 @@ static json_object *canary_report(struct rw_session *s, const char *canary)
 				struct stat st;
 				char **more;
 
+				int fd;
+
 				if (!p[j] || watches_cover(&s->watches, p[j]) ||
 				    seen_path(paths, npaths, p[j]))
 					continue;
-				if (lstat(p[j], &st) || !S_ISREG(st.st_mode))
+				/* The path is in its writer's view: read it there, not rewindd's file of that name. */
+				if (!view_of(s, inv->files[i].mnt_ns, &view)) {
+					unviewed++;
 					continue;
+				}
+				fd = nsroot_open(&view, p[j], O_PATH | O_NOFOLLOW, 0);
+				if (fd < 0)
+					continue;
+				if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+					close(fd);
+					continue;
+				}
 				if (s->owner != 0 && st.st_uid != s->owner) {
+					close(fd);
 					skipped++;
 					continue;
 				}
@@ -186,17 +226,27 @@ static json_object *canary_report(struct rw_session *s, const char *canary)
 				if (!more || !(more[npaths] = strdup(p[j]))) {
 					if (more)
 						paths = more;
+					close(fd);
 					break;
 				}
 				paths = more;
-				if (canary_scan_file(paths[npaths++], canary, len, &files, why, sizeof(why)))
+				if (canary_scan_file_at(fd, paths[npaths++], canary, len, &files, why,
+							sizeof(why)))
 					json_object_array_add(notes, json_object_new_string(why));
+				close(fd);
 			}
 		}
 	}
+	nsroot_close(&view);
 	for (size_t i = 0; i < s->watches.n; i++)
-		if (canary_scan_tree(s->watches.t[i].root, canary, len, &files, why, sizeof(why)))
+		if (canary_scan_tree_at(s->watches.t[i].fd, s->watches.t[i].root, canary, len, &files,
+					why, sizeof(why)))
 			json_object_array_add(notes, json_object_new_string(why));
+	if (unviewed) {
+		snprintf(why, sizeof(why), "%zu file record(s) not searched: no live process of the "
+			 "session sees the mount namespace that wrote them", unviewed);
+		json_object_array_add(notes, json_object_new_string(why));
+	}
 	if (skipped) {
 		snprintf(why, sizeof(why), "%zu file(s) not searched: not owned by uid %u", skipped,
 			 s->owner);

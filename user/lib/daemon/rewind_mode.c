@@ -233,7 +233,21 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	if (s->watches.n) {
 		char **mapped = NULL;
 		size_t nmapped = 0;
+		pid_t *pids = malloc((s->ntargets + 1) * sizeof(*pids));
+		size_t npids = 0;
 
+		/* A process that sees other files than the trees' names: its writes cannot be matched. */
+		for (size_t i = 0; pids && i < s->ntargets; i++)
+			if (s->targets[i].alive && !s->targets[i].excluded)
+				pids[npids++] = s->targets[i].tgid;
+		err = pids ? watches_check_view(&s->watches, pids, npids, why, sizeof(why)) : -ENOMEM;
+		if (!pids)
+			snprintf(why, sizeof(why), "out of memory");
+		free(pids);
+		if (err) {
+			what = "checkpoint of the watched trees";
+			goto fail;
+		}
 		err = shared_writable_files(s, &mapped, &nmapped);
 		if (err)
 			snprintf(why, sizeof(why), "out of memory");

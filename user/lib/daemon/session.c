@@ -354,8 +354,8 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 	if (req->nwatch) {
 		char why[512];
 
-		err = watches_init(&s->watches, req->watch, req->nwatch, uid, S->state_dir, id, why,
-				   sizeof(why));
+		err = watches_init(&s->watches, req->watch, req->nwatch, uid, pids, npids,
+				   S->state_dir, id, why, sizeof(why));
 		if (err) {
 			resp = session_error("%s", why);
 			goto fail;
@@ -402,8 +402,8 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 		struct rw_watch_tree *t = &s->watches.t[i];
 		char why[256];
 
-		err = S->fswatch ? fswatch_add_tree(S->fswatch, t->root, WATCH_TAG(id, i), why,
-						    sizeof(why)) : -ENOTSUP;
+		err = S->fswatch ? fswatch_add_tree_at(S->fswatch, t->fd, t->root, WATCH_TAG(id, i),
+						       why, sizeof(why)) : -ENOTSUP;
 		if (err) {
 			t->blind = true;
 			snprintf(t->blind_why, sizeof(t->blind_why), "writers rewindd does not track "

@@ -261,12 +261,22 @@ static void on_fswatch(void *ctx, int tag, pid_t pid)
 	s = id < RW_MAX_SESSIONS ? S->slot[id] : NULL;
 	if (!s || pid == getpid())
 		return;		/* our own restores */
-	if (pid > 0 && target_find(s, pid))
-		return;		/* the log has it */
-	if (pid > 0 && s->cgid) {
+	if (pid > 0 && !target_find(s, pid) && s->cgid)
 		targets_sync_cgroup(s);	/* joined the cgroup since we last looked */
-		if (target_find(s, pid))
+	if (pid > 0 && target_find(s, pid)) {
+		uint32_t ns = nsroot_mnt_ns_of(pid);
+
+		/*
+		 * The log has it, named in the writer's view: one of another mount
+		 * namespace cannot be matched by path. (An exited writer's records
+		 * carry its namespace: the rewind compares whole on a foreign one.)
+		 */
+		if (!ns || ns == s->watches.ns.mnt_ns)
 			return;
+		watches_distrust(&s->watches, tree, "pid %d, which the session tracks, changed it "
+				 "from another mount namespace (mnt:[%u]) than the tree's (mnt:[%u]): "
+				 "the log names its view", pid, ns, s->watches.ns.mnt_ns);
+		return;
 	}
 	if (pid <= 0)
 		watches_distrust(&s->watches, tree, "a writer rewindd cannot name (outside its pid "

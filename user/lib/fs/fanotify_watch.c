@@ -660,7 +660,9 @@ static int mount_dir(int rootfd, const struct fsw_tree *t)
 	return fd;
 }
 
-int fswatch_add_tree(struct rw_fswatch *w, const char *root, int tag, char *why, size_t whylen)
+/* dirfd >= 0: the root, reached through it (duplicated); root is then only its name. */
+static int add_tree(struct rw_fswatch *w, int dirfd, const char *root, int tag, char *why,
+		    size_t whylen)
 {
 	struct fsw_tree *t, **trees;
 	struct statfs sfs;
@@ -672,7 +674,12 @@ int fswatch_add_tree(struct rw_fswatch *w, const char *root, int tag, char *why,
 	if (tree_of(w, tag))
 		return rw_why(why, whylen, -EEXIST, "%s: tag %d is in use by %s", root, tag,
 			      tree_of(w, tag)->root);
-	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dirfd >= 0)
+		rootfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else
+		rootfd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rootfd < 0 && dirfd >= 0)
+		return rw_why(why, whylen, -errno, "opening %s", root);
 	if (rootfd < 0) {
 		struct stat st;
 
@@ -744,6 +751,19 @@ fail:
 	free(t->root);
 	free(t);
 	return err;
+}
+
+int fswatch_add_tree(struct rw_fswatch *w, const char *root, int tag, char *why, size_t whylen)
+{
+	return add_tree(w, -1, root, tag, why, whylen);
+}
+
+int fswatch_add_tree_at(struct rw_fswatch *w, int dirfd, const char *name, int tag, char *why,
+			size_t whylen)
+{
+	if (dirfd < 0)
+		return rw_why(why, whylen, -EBADF, "%s: no directory fd", name);
+	return add_tree(w, dirfd, name, tag, why, whylen);
 }
 
 void fswatch_remove_tree(struct rw_fswatch *w, int tag)

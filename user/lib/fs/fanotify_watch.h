@@ -76,6 +76,13 @@ size_t fswatch_count(const struct rw_fswatch *w);
  *             fs.fanotify.max_user_marks allows (why says which)
  */
 int fswatch_add_tree(struct rw_fswatch *w, const char *root, int tag, char *why, size_t whylen);
+/*
+ * The same for a directory rewindd reaches through dirfd (a target's, in
+ * its mount namespace), named name in messages; marks go on the inodes,
+ * whichever mount namespace names them.
+ */
+int fswatch_add_tree_at(struct rw_fswatch *w, int dirfd, const char *name, int tag, char *why,
+			size_t whylen);
 /* Unwatch the tree; its events still queued are dropped too. Unknown tag: no-op. */
 void fswatch_remove_tree(struct rw_fswatch *w, int tag);
 

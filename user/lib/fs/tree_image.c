@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "nsroot.h"
 #include "tree_internal.h"
 
 /* ---- manifest ------------------------------------------------------------ */
@@ -311,8 +312,9 @@ static int canonical_store(const char *store_dir, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
-int fsimage_capture(const char *root, const char *store_dir, struct rw_fsimage **out,
-		    struct rw_fs_stats *st, char *why, size_t whylen)
+/* heldfd < 0: root is a path of ours, made canonical; else its name, reached through heldfd. */
+static int capture(const char *root, int heldfd, const char *store_dir, struct rw_fsimage **out,
+		   struct rw_fs_stats *st, char *why, size_t whylen)
 {
 	struct rw_fs_stats local;
 	struct capture c = { .why = why, .whylen = whylen };
@@ -342,20 +344,26 @@ int fsimage_capture(const char *root, const char *store_dir, struct rw_fsimage *
 		return rw_why(c.why, c.whylen, -ENOMEM, "capturing %s", root);
 	c.img = img;
 	img->store.dirfd = -1;
-	img->root = realpath(root, NULL);
+	img->heldfd = -1;
+	img->root = heldfd >= 0 ? strdup(root) : realpath(root, NULL);
 	if (!img->root) {
 		err = rw_why(c.why, c.whylen, -errno, "root %s", root);
 		goto fail;
 	}
 	img->rootlen = strlen(img->root);
+	if (heldfd >= 0 && (img->heldfd = fcntl(heldfd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		err = rw_why(c.why, c.whylen, -errno, "root %s", root);
+		goto fail;
+	}
 	err = canonical_store(store_dir, &store);
 	if (err) {
 		err = rw_why(c.why, c.whylen, err, "store %s", store_dir);
 		goto fail;
 	}
-	if (!strcmp(img->root, "/") ||
+	/* A held root's name is in another view: the store is checked by identity below. */
+	if (heldfd < 0 && (!strcmp(img->root, "/") ||
 	    (!strncmp(store, img->root, img->rootlen) &&
-	     (store[img->rootlen] == '/' || !store[img->rootlen]))) {
+	     (store[img->rootlen] == '/' || !store[img->rootlen])))) {
 		err = rw_why(c.why, c.whylen, -EINVAL, "store %s is inside the tree %s", store,
 			     img->root);
 		goto fail;
@@ -367,8 +375,12 @@ int fsimage_capture(const char *root, const char *store_dir, struct rw_fsimage *
 		goto fail;
 	}
 
-	rootfd = open(img->root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (rootfd < 0 || statx(rootfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_MNT_ID, &sx)) {
+	rootfd = tree_open_root(img);
+	if (rootfd < 0) {
+		err = rw_why(c.why, c.whylen, rootfd, "opening %s", img->root);
+		goto fail;
+	}
+	if (statx(rootfd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_MNT_ID, &sx)) {
 		err = rw_why(c.why, c.whylen, -errno, "opening %s", img->root);
 		goto fail;
 	}
@@ -378,6 +390,11 @@ int fsimage_capture(const char *root, const char *store_dir, struct rw_fsimage *
 	err = fsstore_open(&img->store, store, c.why, c.whylen);
 	if (err)
 		goto fail;
+	if (heldfd >= 0 && (err = nsroot_fd_within(img->store.dirfd, img->root_dev, sx.stx_ino))) {
+		err = rw_why(c.why, c.whylen, err < 0 ? err : -EINVAL, "store %s is inside the "
+			     "tree %s", store, img->root);
+		goto fail;
+	}
 
 	err = tree_live_stat(img, rootfd, ".", &lv);
 	top = new_entry(img, NULL, "");
@@ -415,10 +432,28 @@ fail:
 	return err;
 }
 
+int fsimage_capture(const char *root, const char *store_dir, struct rw_fsimage **out,
+		    struct rw_fs_stats *st, char *why, size_t whylen)
+{
+	return capture(root, -1, store_dir, out, st, why, whylen);
+}
+
+int fsimage_capture_at(int rootfd, const char *name, const char *store_dir,
+		       struct rw_fsimage **out, struct rw_fs_stats *st, char *why, size_t whylen)
+{
+	if (rootfd < 0) {
+		*out = NULL;
+		return rw_why(why, whylen, -EBADF, "capturing %s: no directory fd", name);
+	}
+	return capture(name, rootfd, store_dir, out, st, why, whylen);
+}
+
 void fsimage_free(struct rw_fsimage *img)
 {
 	if (!img)
 		return;
+	if (img->heldfd >= 0)
+		close(img->heldfd);
 	fsstore_close(&img->store);
 	for (size_t i = 0; i < img->nentries; i++) {
 		struct fs_entry *e = img->entries[i];

@@ -83,6 +83,17 @@ struct rw_fs_stats {
 int fsimage_capture(const char *root, const char *store_dir, struct rw_fsimage **out,
 		    struct rw_fs_stats *st, char *why, size_t whylen);
 
+/*
+ * The same for a root reached through rootfd (a directory fd, duplicated
+ * and held until fsimage_free) and named name: an absolute path as the log
+ * names its entries, taken as canonical, which rewindd's own view need not
+ * have (a target's /tmp in its mount namespace). Every later restore and
+ * verify reaches the tree through the held fd, never by name. The store
+ * must not lie within the tree (compared by identity).
+ */
+int fsimage_capture_at(int rootfd, const char *name, const char *store_dir,
+		       struct rw_fsimage **out, struct rw_fs_stats *st, char *why, size_t whylen);
+
 /* NULL-safe. Removes the store's objects, and the store directory if capture created it. */
 void fsimage_free(struct rw_fsimage *img);
 

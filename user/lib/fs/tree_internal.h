@@ -109,7 +109,8 @@ struct fs_entry {
 };
 
 struct rw_fsimage {
-	char *root;			/* canonical */
+	char *root;			/* canonical; its name in the target's view with fsimage_capture_at */
+	int heldfd;			/* fsimage_capture_at: how the root is reached; -1: by its path */
 	size_t rootlen;
 	struct fsstore store;
 	struct fs_entry **entries;	/* breadth-first: parents before children */
@@ -127,6 +128,7 @@ struct fs_entry *tree_lookup(const struct rw_fsimage *img, const char *rel, size
 
 /* ---- live tree (tree_live.c) --------------------------------------------- */
 
+int tree_open_root(const struct rw_fsimage *img);
 const char *tree_abs_of(const struct rw_fsimage *img, const char *rel, char *buf, size_t len);
 int tree_rel_path(const struct rw_fsimage *img, const char *abs, char *buf, size_t len);
 int tree_open_beneath(int rootfd, const char *rel, int flags);

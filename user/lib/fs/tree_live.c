@@ -26,6 +26,15 @@
 
 /* ---- paths --------------------------------------------------------------- */
 
+/* An fd of the root: the held one's duplicate, or opened by path. -errno. */
+int tree_open_root(const struct rw_fsimage *img)
+{
+	int fd = img->heldfd >= 0 ? fcntl(img->heldfd, F_DUPFD_CLOEXEC, 0) :
+		 open(img->root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
 const char *tree_abs_of(const struct rw_fsimage *img, const char *rel, char *buf, size_t len)
 {
 	if (!*rel)
@@ -235,6 +244,8 @@ int tree_root_stat(const struct rw_fsimage *img, int rootfd, struct live *lv)
 	int err = tree_live_stat(img, rootfd, ".", lv);
 
 	lv->mount = false;
+	if (!err && lv->exists && !lv->nlink)	/* a held root that was removed */
+		return -ESTALE;
 	return err ?: lv->exists ? 0 : -ENOENT;
 }
 

@@ -40,9 +40,9 @@ int tree_op_begin(struct op *op, struct rw_fsimage *img, struct rw_fs_stats *st,
 	memset(op->st, 0, sizeof(*op->st));
 	op->why = why ? why : op->whybuf;
 	op->whylen = why ? whylen : sizeof(op->whybuf);
-	op->rootfd = open(img->root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	op->rootfd = tree_open_root(img);
 	if (op->rootfd < 0)
-		return FAIL(op, -errno, "opening %s", img->root);
+		return FAIL(op, op->rootfd, "opening %s", img->root);
 	err = tree_root_stat(img, op->rootfd, &lv);
 	if (err)
 		return FAIL(op, err, "examining %s", img->root);

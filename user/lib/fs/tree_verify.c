@@ -330,9 +330,9 @@ int fsimage_verify(const struct rw_fsimage *img, struct rw_fs_diffs *d, char *wh
 		why = whybuf;
 		whylen = sizeof(whybuf);
 	}
-	rootfd = open(img->root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	rootfd = tree_open_root(img);
 	if (rootfd < 0)
-		return rw_why(why, whylen, -errno, "opening %s", img->root);
+		return rw_why(why, whylen, rootfd, "opening %s", img->root);
 	v.seen = calloc(img->nentries, 1);
 	v.groups = calloc(img->ninodes, sizeof(*v.groups));
 	v.buf = malloc(FSSTORE_BUF);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "invocation.h"
 #include "log.h"
@@ -40,13 +41,84 @@ static int make_private_dir(const char *dir, char *why, size_t whylen)
 	return 0;
 }
 
-int watches_init(struct rw_watches *w, const char (*dirs)[4096], size_t n, uid_t uid,
-		 const char *state_dir, uint32_t session, char *why, size_t whylen)
+static const char *view_name(const struct rw_nsroot *r, char *buf, size_t len)
 {
-	char state[PATH_MAX];
-	int err;
+	snprintf(buf, len, "mnt:[%u]%s%s", r->mnt_ns, r->prefix[0] ? " root " : "", r->prefix);
+	return buf;
+}
+
+/* The view of pids: all must share it. A process gone meanwhile is no vote. */
+static int common_view(struct rw_nsroot *ns, const pid_t *pids, size_t npids, char *why,
+		       size_t whylen)
+{
+	char a[PATH_MAX + 32], b[PATH_MAX + 32];
+	int err = -ESRCH;
+
+	ns->fd = -1;
+	for (size_t i = 0; i < npids; i++) {
+		bool first = ns->fd < 0;
+		struct rw_nsroot o;
+
+		err = nsroot_of_pid(pids[i], first ? ns : &o, why, whylen);
+		if (err == -ENOENT || err == -ESRCH)
+			continue;
+		if (err) {
+			nsroot_close(ns);
+			return err;
+		}
+		if (first)
+			continue;
+		nsroot_close(&o);
+		if (!nsroot_same(ns, &o)) {
+			err = rw_why(why, whylen, -EINVAL, "--watch is ambiguous: pid %d sees %s and "
+				     "pid %d sees %s (another mount namespace or root); attach "
+				     "processes that share one", ns->pid, view_name(ns, a, sizeof(a)),
+				     o.pid, view_name(&o, b, sizeof(b)));
+			nsroot_close(ns);
+			return err;
+		}
+	}
+	if (ns->fd >= 0)
+		return 0;
+	return err == -ESRCH || err == -ENOENT ?
+	       rw_why(why, whylen, -ESRCH, "--watch: no process left to resolve it in") : err;
+}
+
+int watches_check_view(const struct rw_watches *w, const pid_t *pids, size_t npids, char *why,
+		       size_t whylen)
+{
+	char a[PATH_MAX + 32], b[PATH_MAX + 32];
+
+	for (size_t i = 0; w->n && i < npids; i++) {
+		struct rw_nsroot o;
+		int err = nsroot_of_pid(pids[i], &o, why, whylen);
+
+		if (err == -ENOENT || err == -ESRCH)
+			continue;
+		if (err)
+			return err;
+		nsroot_close(&o);
+		if (!nsroot_same(&w->ns, &o))
+			return rw_why(why, whylen, -EXDEV, "--watch %s was resolved in %s%s, but pid "
+				      "%d sees %s: its writes there could not be matched",
+				      w->t[0].root, view_name(&w->ns, a, sizeof(a)),
+				      w->ns_assumed ? " (rewindd's own: the cgroup was empty)" : "",
+				      pids[i], view_name(&o, b, sizeof(b)));
+	}
+	return 0;
+}
+
+int watches_init(struct rw_watches *w, const char (*dirs)[4096], size_t n, uid_t uid,
+		 const pid_t *pids, size_t npids, const char *state_dir, uint32_t session,
+		 char *why, size_t whylen)
+{
+	char state[PATH_MAX], view[PATH_MAX + 32];
+	struct stat sst;
+	int err, statefd = -1;
+	pid_t self = getpid();
 
 	memset(w, 0, sizeof(*w));
+	w->ns.fd = -1;
 	if (!n)
 		return 0;
 	err = make_private_dir(state_dir, why, whylen);
@@ -54,19 +126,41 @@ int watches_init(struct rw_watches *w, const char (*dirs)[4096], size_t n, uid_t
 		return err;
 	if (!realpath(state_dir, state))
 		return rw_why(why, whylen, -errno, "state directory %s", state_dir);
+	statefd = open(state, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (statefd < 0 || fstat(statefd, &sst)) {
+		err = rw_why(why, whylen, -errno, "state directory %s", state);
+		goto fail;
+	}
+	w->ns_assumed = !npids;
+	err = common_view(&w->ns, npids ? pids : &self, npids ? npids : 1, why, whylen);
+	if (err)
+		goto fail;
 	w->t = calloc(n, sizeof(*w->t));
-	if (!w->t)
-		return rw_why(why, whylen, -ENOMEM, "watched trees");
+	if (!w->t) {
+		err = rw_why(why, whylen, -ENOMEM, "watched trees");
+		goto fail;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct rw_watch_tree *t = &w->t[i];
 		struct stat st;
 
-		if (!realpath(dirs[i], t->root) || stat(t->root, &st)) {
+		/* Symlinks are followed as the target would, scoped to its root. */
+		t->fd = nsroot_open(&w->ns, dirs[i], O_RDONLY | O_DIRECTORY | O_NONBLOCK, 0);
+		if (t->fd < 0) {
+			err = rw_why(why, whylen, t->fd, "--watch %s (as pid %d sees it, in %s)",
+				     dirs[i], w->ns.pid, view_name(&w->ns, view, sizeof(view)));
+			goto fail;
+		}
+		w->n++;
+		if (fstat(t->fd, &st)) {
 			err = rw_why(why, whylen, -errno, "--watch %s", dirs[i]);
 			goto fail;
 		}
-		if (!S_ISDIR(st.st_mode)) {
-			err = rw_why(why, whylen, -ENOTDIR, "--watch %s", dirs[i]);
+		t->dev = st.st_dev;
+		t->ino = st.st_ino;
+		err = nsroot_fd_path(t->fd, t->root, sizeof(t->root));
+		if (err) {
+			err = rw_why(why, whylen, err, "--watch %s: naming it", dirs[i]);
 			goto fail;
 		}
 		if (uid != 0 && st.st_uid != uid) {
@@ -74,29 +168,38 @@ int watches_init(struct rw_watches *w, const char (*dirs)[4096], size_t n, uid_t
 				     "it does not own (rewindd restores it as root)", dirs[i]);
 			goto fail;
 		}
-		if (under(t->root, state) || under(state, t->root)) {
-			err = rw_why(why, whylen, -EINVAL, "--watch %s: the state directory %s would "
-				     "be inside the tree it restores, or the tree inside it",
-				     dirs[i], state);
+		if ((err = nsroot_fd_within(t->fd, sst.st_dev, sst.st_ino)) ||
+		    (err = nsroot_fd_within(statefd, t->dev, t->ino))) {
+			err = rw_why(why, whylen, err < 0 ? err : -EINVAL, "--watch %s: the state "
+				     "directory %s would be inside the tree it restores, or the tree "
+				     "inside it", dirs[i], state);
 			goto fail;
 		}
 		for (size_t k = 0; k < i; k++)
-			if (under(w->t[k].root, t->root) || under(t->root, w->t[k].root)) {
-				err = rw_why(why, whylen, -EINVAL, "--watch %s overlaps --watch %s",
-					     t->root, w->t[k].root);
+			if ((err = nsroot_fd_within(t->fd, w->t[k].dev, w->t[k].ino)) ||
+			    (err = nsroot_fd_within(w->t[k].fd, t->dev, t->ino))) {
+				err = rw_why(why, whylen, err < 0 ? err : -EINVAL,
+					     "--watch %s overlaps --watch %s", t->root, w->t[k].root);
 				goto fail;
 			}
-		w->n++;
 	}
 	if (snprintf(w->store, sizeof(w->store), "%.4000s/session-%u", state, session) >=
 	    (int)sizeof(w->store)) {
 		err = rw_why(why, whylen, -ENAMETOOLONG, "state directory %s", state);
 		goto fail;
 	}
+	close(statefd);
 	return 0;
 fail:
+	if (statefd >= 0)
+		close(statefd);
+	for (size_t i = 0; i < w->n; i++)
+		if (w->t[i].fd >= 0)
+			close(w->t[i].fd);
 	free(w->t);
+	nsroot_close(&w->ns);
 	memset(w, 0, sizeof(*w));
+	w->ns.fd = -1;
 	return err;
 }
 
@@ -111,13 +214,18 @@ static void free_mapped(struct rw_watches *w)
 
 void watches_fini(struct rw_watches *w)
 {
-	for (size_t i = 0; i < w->n; i++)
+	for (size_t i = 0; i < w->n; i++) {
 		fsimage_free(w->t[i].img);
+		close(w->t[i].fd);
+	}
+	if (w->t)	/* a session without trees never opened one */
+		nsroot_close(&w->ns);
 	if (w->n)
 		rmdir(w->store);	/* its trees' stores are gone with their images */
 	free(w->t);
 	free_mapped(w);
 	memset(w, 0, sizeof(*w));
+	w->ns.fd = -1;
 }
 
 bool watches_cover(const struct rw_watches *w, const char *path)
@@ -162,7 +270,7 @@ int watches_checkpoint(struct rw_watches *w, char *const *mapped, size_t nmapped
 		fsimage_free(t->img);
 		t->img = NULL;
 		snprintf(store, sizeof(store), "%s/tree-%zu", w->store, i);
-		err = fsimage_capture(t->root, store, &t->img, &one, why, whylen);
+		err = fsimage_capture_at(t->fd, t->root, store, &t->img, &one, why, whylen);
 		if (err)
 			return err;
 		t->untrusted = false;
@@ -265,9 +373,44 @@ static int touched_in(const struct rw_watches *w, const char *root,
 	return 0;
 }
 
+/*
+ * A file record of a writer in another mount namespace (or of two writers
+ * in different ones on one path): its path is in a view whose names need
+ * not mean the tree's entries, so it cannot be matched by path. Returns
+ * the record, or NULL when every writer saw the trees' namespace.
+ */
+static const struct rw_file_touch *foreign_touch(const struct rw_watches *w,
+						 const struct rw_invocation *inv)
+{
+	for (size_t i = 0; i < inv->nfiles; i++)
+		if (inv->files[i].mnt_ns != w->ns.mnt_ns)
+			return &inv->files[i];
+	return NULL;
+}
+
+/* The tree's name still reaches the held directory, as the target sees it. */
+static int check_root(const struct rw_watches *w, const struct rw_watch_tree *t, char *why,
+		      size_t whylen)
+{
+	int fd = nsroot_open(&w->ns, t->root, O_PATH | O_DIRECTORY | O_NOFOLLOW,
+			     RESOLVE_NO_SYMLINKS);
+	struct stat st;
+	int err = 0;
+
+	if (fd < 0 || fstat(fd, &st))
+		err = fd < 0 ? fd : -errno;
+	else if ((uint64_t)st.st_dev != t->dev || (uint64_t)st.st_ino != t->ino)
+		err = -ESTALE;
+	if (fd >= 0)
+		close(fd);
+	return err ? rw_why(why, whylen, -ESTALE, "%s is no longer the captured directory in "
+			    "the target's view (%s)", t->root, strerror(-err)) : 0;
+}
+
 int watches_rewind(struct rw_watches *w, const struct rw_invocation *inv, bool log_incomplete,
 		   struct rw_watch_result *res, char *why, size_t whylen)
 {
+	const struct rw_file_touch *foreign = foreign_touch(w, inv);
 	int err = 0;
 
 	for (size_t i = 0; i < w->n && !err; i++) {
@@ -278,7 +421,19 @@ int watches_rewind(struct rw_watches *w, const struct rw_invocation *inv, bool l
 
 		if (!t->img)
 			continue;
-		if (log_incomplete || t->untrusted || t->blind || inv->file_paths_truncated) {
+		err = check_root(w, t, why, whylen);
+		if (err)
+			break;
+		if (foreign && !(log_incomplete || t->untrusted || t->blind ||
+				 inv->file_paths_truncated)) {
+			note(res, "%s: compared whole against the checkpoint: %s was written from "
+			     "%s (its tree is in mnt:[%u]); that path names the writer's view, "
+			     "not necessarily this tree", t->root, foreign->path,
+			     foreign->mnt_ns ? "another mount namespace" :
+			     "two mount namespaces, or an unknown one", w->ns.mnt_ns);
+			res->full++;
+			err = fsimage_restore_all(t->img, &one, why, whylen);
+		} else if (log_incomplete || t->untrusted || t->blind || inv->file_paths_truncated) {
 			note(res, "%s: compared whole against the checkpoint: %s", t->root,
 			     t->untrusted ? t->untrusted_why : t->blind ? t->blind_why :
 			     log_incomplete ? "events were lost" : "a path in the log was truncated");
@@ -324,6 +479,9 @@ int watches_verify(const struct rw_watches *w, struct rw_fs_diffs *diffs, char *
 
 		if (!w->t[i].img)
 			continue;
+		err = check_root(w, &w->t[i], why, whylen);
+		if (err)
+			return err;
 		err = fsimage_verify(w->t[i].img, &one, why, whylen);
 		if (err)
 			return err;

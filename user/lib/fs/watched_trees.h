@@ -18,6 +18,7 @@
 
 #include <json-c/json.h>
 
+#include "nsroot.h"
 #include "tree_image.h"
 
 struct rw_invocation;
@@ -25,7 +26,13 @@ struct rw_invocation;
 #define RW_MAX_WATCH_NOTES	16
 
 struct rw_watch_tree {
-	char root[PATH_MAX];		/* absolute, symlinks resolved */
+	/*
+	 * Its name as the target sees it, symlinks resolved, from the top of
+	 * the target's mount namespace: the log's paths are named so.
+	 */
+	char root[PATH_MAX];
+	int fd;				/* how rewindd reaches it: the directory, held */
+	uint64_t dev, ino;		/* of fd */
 	struct rw_fsimage *img;		/* its checkpoint; NULL before one */
 	/* A change the log did not see (a writer we do not track): compare it all. */
 	bool untrusted;
@@ -42,6 +49,10 @@ struct rw_watches {
 	/* Files mapped shared and writable at the checkpoint: stores reach them without a syscall. */
 	char **mapped;
 	size_t nmapped;
+	/* The view the trees were resolved in: the target's root, held, and its mount namespace. */
+	struct rw_nsroot ns;
+	/* No process to look at (an empty cgroup): rewindd's own view, until a checkpoint checks it. */
+	bool ns_assumed;
 };
 
 /* What a rewind did to the watched trees. */
@@ -54,13 +65,23 @@ struct rw_watch_result {
 };
 
 /*
- * Validate and record the trees: each must be an existing directory, and
- * neither contain nor lie inside the state directory or another tree. A
+ * Resolve and record the trees. Each dir is an absolute path as the target
+ * sees it: resolved beneath the root of pids[0] (openat2 RESOLVE_IN_ROOT),
+ * in its mount namespace; every pid must share that namespace and root, or
+ * the watch is ambiguous and refused. No pids (an empty cgroup): rewindd's
+ * own view is assumed, and watches_check_view refuses a checkpoint of
+ * processes that see another. Each tree must be an existing directory,
+ * and neither contain nor lie inside the state directory or another tree
+ * (compared by directory identity: the names are in different views). A
  * client that is not root may only watch directories it owns (rewindd
  * restores them as root). The state dir is created 0700 if missing.
  */
 int watches_init(struct rw_watches *w, const char (*dirs)[4096], size_t n, uid_t uid,
-		 const char *state_dir, uint32_t session, char *why, size_t whylen);
+		 const pid_t *pids, size_t npids, const char *state_dir, uint32_t session,
+		 char *why, size_t whylen);
+/* Every pid sees the trees as they were resolved (same mount namespace and root). */
+int watches_check_view(const struct rw_watches *w, const pid_t *pids, size_t npids, char *why,
+		       size_t whylen);
 void watches_fini(struct rw_watches *w);
 
 /* True when path is one of the trees or lies below one. */

@@ -180,14 +180,19 @@ static int add_task(struct rw_invocation *inv, const struct rw_task_event *e)
 	return 0;
 }
 
-static struct rw_file_touch *file_touch(struct rw_invocation *inv, const char *path)
+static struct rw_file_touch *file_touch(struct rw_invocation *inv, const char *path,
+				       uint32_t mnt_ns)
 {
 	struct rw_file_touch *f;
 
 	/* Invocations touch few files; a linear search keeps this simple. */
 	for (size_t i = 0; i < inv->nfiles; i++)
-		if (!strcmp(inv->files[i].path, path))
+		if (!strcmp(inv->files[i].path, path)) {
+			/* One name in two views: which file it was is unknown. */
+			if (inv->files[i].mnt_ns != mnt_ns)
+				inv->files[i].mnt_ns = 0;
 			return &inv->files[i];
+		}
 	f = push(&inv->files, &inv->nfiles, sizeof(*f));
 	if (!f)
 		return NULL;
@@ -196,6 +201,7 @@ static struct rw_file_touch *file_touch(struct rw_invocation *inv, const char *p
 		inv->nfiles--;
 		return NULL;
 	}
+	f->mnt_ns = mnt_ns;
 	return f;
 }
 
@@ -252,7 +258,7 @@ static int add_file(struct rw_invocation *inv, const struct rw_file_event *e)
 		return -EINVAL;
 
 	/* symlink(target, linkpath): only linkpath is an entry of the tree. */
-	f = file_touch(inv, e->op == RW_FOP_SYMLINK ? path2 : path);
+	f = file_touch(inv, e->op == RW_FOP_SYMLINK ? path2 : path, e->mnt_ns);
 	if (!f)
 		return -ENOMEM;
 	f->ops |= 1u << e->op;
@@ -287,11 +293,11 @@ static int add_file(struct rw_invocation *inv, const struct rw_file_event *e)
 			if (set_str(&f->renamed_to, path2))
 				return -ENOMEM;
 		}
-		g = file_touch(inv, path2);
+		g = file_touch(inv, path2, e->mnt_ns);
 		if (!g)
 			return -ENOMEM;
 		/* file_touch may have moved the array: find the source again. */
-		f = file_touch(inv, path);
+		f = file_touch(inv, path, e->mnt_ns);
 		if (!f)
 			return -ENOMEM;
 		g->ops |= 1u << e->op;

@@ -32,6 +32,11 @@ struct rw_file_touch {
 	uint64_t bytes;		/* written */
 	bool created, deleted;
 	char *renamed_to, *renamed_from, *link_target;
+	/*
+	 * The writers' mount namespace, whose view the path is in; 0 when
+	 * unknown or when writers in two namespaces touched this path.
+	 */
+	uint32_t mnt_ns;
 };
 
 /* A regular file the invocation created or changed that is still there after it. */

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "nsroot: "
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include <linux/openat2.h>
+
+#include "log.h"
+#include "nsroot.h"
+
+#ifndef SYS_openat2
+#define SYS_openat2		437
+#endif
+#ifndef STATX_MNT_ID
+#define STATX_MNT_ID		0x00001000U
+#endif
+
+uint32_t nsroot_mnt_ns_of(pid_t pid)
+{
+	char p[64];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", pid);
+	return stat(p, &st) ? 0 : (uint32_t)st.st_ino;
+}
+
+int nsroot_of_pid(pid_t pid, struct rw_nsroot *r, char *why, size_t whylen)
+{
+	char p[64], link[PATH_MAX];
+	struct stat st;
+	ssize_t n;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = -1;
+	r->pid = pid;
+	snprintf(p, sizeof(p), "/proc/%d/root", pid);
+	/* Opening the magic link follows it: the fd is the process's root, in its namespace. */
+	r->fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (r->fd < 0 || fstat(r->fd, &st)) {
+		/* -ESRCH: the process is gone, which callers say themselves. */
+		err = rw_why(why, whylen, errno == ENOENT ? -ESRCH : -errno, "the root of pid %d", pid);
+		goto fail;
+	}
+	r->dev = st.st_dev;
+	r->ino = st.st_ino;
+	n = readlink(p, link, sizeof(link) - 1);
+	if (n <= 0 || link[0] != '/') {
+		err = rw_why(why, whylen, n < 0 ? -errno : -EXDEV, "the root of pid %d", pid);
+		goto fail;
+	}
+	link[n] = '\0';
+	if (strcmp(link, "/"))
+		snprintf(r->prefix, sizeof(r->prefix), "%s", link);
+	r->mnt_ns = nsroot_mnt_ns_of(pid);
+	if (!r->mnt_ns) {
+		err = rw_why(why, whylen, -errno ?: -ESRCH, "the mount namespace of pid %d", pid);
+		goto fail;
+	}
+	return 0;
+fail:
+	nsroot_close(r);
+	return err;
+}
+
+void nsroot_close(struct rw_nsroot *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+bool nsroot_same(const struct rw_nsroot *a, const struct rw_nsroot *b)
+{
+	return a->mnt_ns == b->mnt_ns && a->dev == b->dev && a->ino == b->ino;
+}
+
+int nsroot_open(const struct rw_nsroot *r, const char *path, int flags, uint64_t resolve)
+{
+	struct open_how how = {
+		.flags = flags | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve,
+	};
+	size_t n = strlen(r->prefix);
+	const char *rel = path;
+	long fd;
+
+	if (r->fd < 0)
+		return -EBADF;
+	if (path[0] != '/')
+		return -EINVAL;
+	if (n) {
+		if (strncmp(path, r->prefix, n) || (path[n] && path[n] != '/'))
+			return -EXDEV;
+		rel = path + n;
+	}
+	while (*rel == '/')
+		rel++;
+	fd = syscall(SYS_openat2, r->fd, *rel ? rel : ".", &how, sizeof(how));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+int nsroot_fd_path(int fd, char *buf, size_t len)
+{
+	static const char deleted[] = " (deleted)";
+	char p[64];
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+	n = readlink(p, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	if ((size_t)n == len - 1)
+		return -ENAMETOOLONG;
+	buf[n] = '\0';
+	if (buf[0] != '/')
+		return -EXDEV;
+	if ((size_t)n >= sizeof(deleted) - 1 && !strcmp(buf + n - (sizeof(deleted) - 1), deleted))
+		return -ENOENT;
+	return 0;
+}
+
+static int id_of(int fd, struct statx *sx)
+{
+	return statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_MNT_ID, sx) ? -errno : 0;
+}
+
+int nsroot_fd_within(int fd, uint64_t dev, uint64_t ino)
+{
+	struct statx cur, up;
+	int d, err;
+
+	d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (d < 0)
+		return -errno;
+	err = id_of(d, &cur);
+	/* ".." stops at the namespace's top (or rewindd's root): there it is the same. */
+	for (int depth = 0; !err && depth < 4096; depth++) {
+		int up_fd;
+
+		if (makedev(cur.stx_dev_major, cur.stx_dev_minor) == dev && cur.stx_ino == ino) {
+			close(d);
+			return 1;
+		}
+		up_fd = openat(d, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (up_fd < 0) {
+			err = -errno;
+			break;
+		}
+		close(d);
+		d = up_fd;
+		err = id_of(d, &up);
+		if (!err && up.stx_dev_major == cur.stx_dev_major &&
+		    up.stx_dev_minor == cur.stx_dev_minor && up.stx_ino == cur.stx_ino &&
+		    up.stx_mnt_id == cur.stx_mnt_id)
+			break;
+		cur = up;
+	}
+	close(d);
+	return err ?: 0;
+}
