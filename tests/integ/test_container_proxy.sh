@@ -82,7 +82,7 @@ cproxy_start() {
 			-v "$SOCK:/run/rewindd/rewindd.sock" "${opts[@]}" "$IMAGE" --port 0 --verify "$@" \
 			2>"$PLOG"
 	}
-	CP_PID=$CP_PID
+	CPP=$CP_PID	# bash unsets CP_PID once it reaped the coprocess
 	exec {CP_OUT}<&"${CP[0]}"
 	# Bounded: the ready line or EOF (the container exited) ends the read first.
 	read -t 60 -r line <&"$CP_OUT" || { echo "no ready line: $(tail -3 "$PLOG")"; return 1; }
@@ -101,14 +101,14 @@ cproxy_stop() {
 	if ! timeout 60 podman --root "$CTR_DIR/storage" --runroot "$CTR_DIR/run" --tmpdir "$CTR_DIR/tmp" \
 		--events-backend none --cgroup-manager cgroupfs --runtime runc stop -t 30 "$CP_CTR" \
 		>"$TMP/stop.out" 2>&1; then
-		kill -KILL "$CP_PID" 2>/dev/null
-		wait "$CP_PID"
+		kill -KILL "$CPP" 2>/dev/null
+		wait "$CPP"
 		exec {CP_OUT}<&-
 		CP_CTR=
 		echo "podman stop failed: $(tail -2 "$TMP/stop.out" | tr '\n' ' ')"
 		return 1
 	fi
-	wait "$CP_PID"
+	wait "$CPP"
 	rc=$?
 	exec {CP_OUT}<&-
 	CP_CTR=
