@@ -112,6 +112,13 @@ uninstall-proxy:
 	rm -f $(DESTDIR)$(PROXY_LAUNCHER_DIR)/launcher.py $(DESTDIR)$(PROXY_LAUNCHER_DIR)/launcher.js
 	rm -f $(DESTDIR)$(PROXY_LAUNCHER_DIR)/rand_add.node
 	-rmdir $(DESTDIR)$(PROXY_LAUNCHER_DIR) $(DESTDIR)$(prefix)/lib/rewindd
+# The action image, built locally with podman from this build's binary and the
+# host's installed runtime (no registry): make action-image [RUNTIME=python|node]
+# (PODMAN="podman --root ..." for other storage). docs/DEPLOYING.md.
+RUNTIME ?= python
+.PHONY: action-image
+action-image: $(OUTPUT)/rewind-proxy
+	REWIND_PROXY=$(abspath $(OUTPUT)/rewind-proxy) user/proxy/image/build.sh --runtime $(RUNTIME)
 # --- end rewind-proxy ---
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
