@@ -450,6 +450,10 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	err = capture_cwd(img);
 	if (err)
 		goto fail;
+	/* A child the rewind leaves behind shows against these in --verify. */
+	err = proc_children_of(f->tgid, &img->children, &img->nchildren);
+	if (err)
+		goto fail;
 	return 0;
 fail:
 	if (err != -ESRCH)
@@ -475,6 +479,7 @@ void image_free(struct rw_proc_image *img)
 			close(img->mapfiles[i].fd);
 	free(img->mapfiles);
 	free(img->timers);
+	free(img->children);
 	proc_maps_free(&img->maps);
 	memset(img, 0, sizeof(*img));
 }
