@@ -87,8 +87,8 @@ struct rw_target *target_add(struct rw_session *s, pid_t tgid);	/* NULL: ENOMEM 
 const char *target_label(const struct rw_target *t, char *buf, size_t len);
 /*
  * For each object of arr with a pid under key: ns_key, its number in its
- * own pid namespace (the target's as first seen, else read now; left out
- * when it is unknown).
+ * own pid namespace (a target's as first seen; a target's thread's read
+ * now; left out when it is unknown).
  */
 void targets_add_ns_pids(struct rw_session *s, json_object *arr, const char *key,
 			 const char *ns_key);

@@ -76,6 +76,7 @@ void targets_add_ns_pids(struct rw_session *s, json_object *arr, const char *key
 {
 	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i), *v;
+		struct rw_proc_status st;
 		struct rw_target *t;
 		pid_t pid, ns = 0;
 
@@ -83,10 +84,11 @@ void targets_add_ns_pids(struct rw_session *s, json_object *arr, const char *key
 			continue;
 		pid = json_object_get_int(v);
 		t = target_find(s, pid);
-		if (t && t->ns_pid)
+		if (t)
 			ns = t->ns_pid;
-		else if (pid > 0)
-			ns = proc_ns_pid(pid);
+		/* A thread: read now, and only while it is one of a target's (not a reused id). */
+		else if (pid > 0 && !proc_read_status(pid, &st) && target_find(s, st.tgid))
+			ns = st.ns_pid;
 		/* Gone before rewindd looked: unknown, so not said. */
 		if (ns > 0)
 			json_object_object_add(o, ns_key, json_object_new_int(ns));
