@@ -160,6 +160,11 @@ static __noinline __u32 walk_path(char *buf, struct dentry *dentry, struct vfsmo
 			*flags |= RW_F_TRUNCATED;
 			return off;
 		}
+		/* A name cut short would name another file: say the path is incomplete. */
+		if (BPF_CORE_READ(dentry, d_name.len) >= RW_COMPONENT_MAX) {
+			*flags |= RW_F_TRUNCATED;
+			return off;
+		}
 		name = BPF_CORE_READ(dentry, d_name.name);
 		n = bpf_probe_read_kernel_str(buf + off, RW_COMPONENT_MAX, name);
 		if (n <= 0)
@@ -292,8 +297,9 @@ __noinline int rw_file_syscall(struct rw_sys_args *a)
 		e->dir_len = walk_dir(e->dir, task, c.dfd >= 0 ? (__s64)(int)a->args[c.dfd & 7] : AT_FDCWD,
 				      &flags);
 	}
+	/* With the file itself walked, the name is only informative: its length cannot truncate the path. */
 	if (c.name >= 0)
-		read_name(e->name, a->args[c.name & 7], &flags);
+		read_name(e->name, a->args[c.name & 7], f ? &(__u32){ 0 } : &flags);
 	if (c.lit >= 0)
 		read_name(e->name, a->args[c.lit & 7], &flags);
 	if (c.name2 >= 0) {

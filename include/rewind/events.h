@@ -15,8 +15,8 @@
 /* Path buffers. A path longer than this is truncated and flagged RW_F_TRUNCATED. */
 #define RW_PATH_MAX		256
 #define RW_NAME_MAX		256
-/* Longest single path component the BPF dentry walk copies. */
-#define RW_COMPONENT_MAX	64
+/* Longest single path component the BPF dentry walk copies: NAME_MAX and its NUL. */
+#define RW_COMPONENT_MAX	256
 /* Deepest directory nesting the BPF dentry walk follows before giving up. */
 #define RW_PATH_DEPTH		24
 #define RW_COMM_LEN		16

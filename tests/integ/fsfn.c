@@ -73,6 +73,19 @@ static int scenario(const char *name, const char *dir)
 		snprintf(b, sizeof(b), "%s/new.txt", dir);
 		return write_file(b, O_CREAT | O_EXCL, "created by the invocation\n");
 	}
+	if (!strcmp(name, "long_names")) {
+		/* Hashed names (64 hex digits, a SHA-256) and longer, in a long-named dir. */
+		char x[101];
+
+		memset(x, 'h', sizeof(x) - 1);
+		x[sizeof(x) - 1] = '\0';
+		snprintf(b, sizeof(b), "%s/%.64s", dir, x);
+		snprintf(c, sizeof(c), "%s/%s", dir, x);
+		if (write_file(b, O_CREAT | O_EXCL, "a hashed name\n") || mkdir(c, 0755))
+			return -1;
+		snprintf(c, sizeof(c), "%s/%s/%.64s", dir, x, x);
+		return write_file(c, O_CREAT | O_EXCL, "a hashed name in a long-named dir\n");
+	}
 	if (!strcmp(name, "modify_keep_mtime")) {
 		/* Same size, same mtime: only the content says it changed. */
 		struct stat st;

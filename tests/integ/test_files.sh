@@ -18,7 +18,7 @@ files_cleanup() {
 }
 trap files_cleanup EXIT
 
-SCENARIOS=(create modify_keep_mtime append truncate delete rename_over mkdir_tree rmdir_tree
+SCENARIOS=(create long_names modify_keep_mtime append truncate delete rename_over mkdir_tree rmdir_tree
 	   symlink hardlink unlink_hardlinked chmod xattr big mmap child_write sqlite shm_create
 	   touch_one_of_10k)
 TESTS=()

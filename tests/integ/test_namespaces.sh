@@ -9,6 +9,7 @@ cd "$(dirname "$0")/../.."
 
 TARGET=$PWD/$OUTPUT/tests/zdtm/zdtm
 TESTS=(ns_pidfd_attach_rewind ns_pidfd_leak_without_rewind ns_raw_pid_refused ns_status_both_pids
+       ns_rewind_answer_both_pids ns_report_both_pids
        ns_pidfd_exited ns_fd_checks ns_userns_own_process ns_userns_root_process_refused
        ns_cgroup_in_client_mount_ns)
 require_root "${TESTS[@]}"
@@ -140,6 +141,46 @@ ns_status_both_pids() {
 	expect "target ns_pid" "$(jq -r '.sessions[0].targets[0].ns_pid' <<<"$json")" "$NSPID" || return 1
 	rwctl status "$SID" | grep -q "pid $TPID (pid $NSPID in its namespace)" ||
 		{ echo "status table: $(rwctl status "$SID")"; return 1; }
+}
+
+# The number the target knows itself by: its getpid(), from its ready line.
+own_pid() {
+	SELF=$(awk '{ print $3 }' <<<"$READY")
+	[ -n "$SELF" ] && [ "$SELF" != "$TPID" ] ||
+		{ echo "the target says it is pid '$SELF' (host pid $TPID): not in its own namespace"; return 1; }
+}
+
+ns_rewind_answer_both_pids() {
+	local json human
+	attach_from_ns || return 1
+	own_pid || return 1
+	json=$(rwctl rewind "$SID" --verify --json 2>&1) || { echo "rewind --verify: $json"; return 1; }
+	expect "the plan's ns_pid" "$(jq -r ".rewind.plan[] | select(.pid == $TPID) | .ns_pid" <<<"$json")" \
+		"$SELF" || return 1
+	ask go || return 1
+	human=$(rwctl rewind "$SID" --verify 2>&1) || { echo "rewind --verify: $human"; return 1; }
+	grep -q "^  pid $TPID (pid $SELF in its namespace): " <<<"$human" ||
+		{ echo "rewind's output does not name both pids: $human"; return 1; }
+	ask check || return 1
+	expect "check after the rewind" "$ANSWER" pass
+}
+
+ns_report_both_pids() {
+	local json human
+	start_ns_target || return 1
+	own_pid || return 1
+	SID=$(in_ns "$CTL" attach --pid "$NSPID" --report 2>&1) || { echo "attach --report: $SID"; return 1; }
+	ask go || return 1
+	rwctl mark "$SID" >/dev/null || { echo "mark failed"; return 1; }
+	json=$(rwctl report "$SID" --json | head -n1)
+	[ "$(jq "[.mappings[] | select(.pid == $TPID)] | length" <<<"$json")" -gt 0 ] ||
+		{ echo "the report has no mapping of pid $TPID: $json"; return 1; }
+	expect "ns_pid of every mapping of pid $TPID" \
+		"$(jq -r "[.mappings[] | select(.pid == $TPID) | .ns_pid] | unique | join(\" \")" <<<"$json")" \
+		"$SELF" || return 1
+	human=$(rwctl report "$SID")
+	grep -q "^    pid $TPID (pid $SELF in its namespace)\$" <<<"$human" ||
+		{ echo "the report does not name both pids: $human"; return 1; }
 }
 
 ns_pidfd_exited() {

@@ -33,6 +33,18 @@ static size_t len(json_object *o, const char *key)
 	return a && json_object_is_type(a, json_type_array) ? json_object_array_length(a) : 0;
 }
 
+/* o's process: "1234", or "1234 (pid 7 in its namespace)" when ns_key says another number. */
+static const char *pid_text(json_object *o, const char *key, const char *ns_key, char *buf,
+			    size_t size)
+{
+	if (get(o, ns_key) && num(o, ns_key) != num(o, key))
+		snprintf(buf, size, "%" PRId64 " (pid %" PRId64 " in its namespace)", num(o, key),
+			 num(o, ns_key));
+	else
+		snprintf(buf, size, "%" PRId64, num(o, key));
+	return buf;
+}
+
 static void prot_text(int64_t prot, char buf[4])
 {
 	buf[0] = prot & PROT_READ ? 'r' : '-';
@@ -107,7 +119,20 @@ void report_print_invocation(FILE *f, json_object *inv)
 
 	a = get(inv, "mappings");
 	if (len(inv, "mappings")) {
+		int64_t said = 0;
+
 		fprintf(f, "  pages written per mapping:\n");
+		/* The table keeps host pids; a process its namespace numbers otherwise is named once. */
+		for (size_t i = 0; i < len(inv, "mappings"); i++) {
+			json_object *m = json_object_array_get_idx(a, i);
+			char who[96];
+
+			if (!get(m, "ns_pid") || num(m, "ns_pid") == num(m, "pid") ||
+			    num(m, "pid") == said)
+				continue;
+			said = num(m, "pid");
+			fprintf(f, "    pid %s\n", pid_text(m, "pid", "ns_pid", who, sizeof(who)));
+		}
 		fprintf(f, "    %-7s %-14s %-14s %-5s %8s  %s\n", "PID", "START", "END", "PERMS",
 			"PAGES", "NAME");
 		for (size_t i = 0; i < len(inv, "mappings"); i++) {
@@ -145,9 +170,11 @@ void report_print_invocation(FILE *f, json_object *inv)
 		fprintf(f, "  tasks:\n");
 		for (size_t i = 0; i < len(inv, "tasks"); i++) {
 			json_object *t = json_object_array_get_idx(a, i);
+			char tid[96], tgid[96];
 
-			fprintf(f, "    %-13s pid=%" PRId64 " tgid=%" PRId64 " comm=%s\n", str(t, "op"),
-				num(t, "pid"), num(t, "tgid"), str(t, "comm"));
+			fprintf(f, "    %-13s pid=%s tgid=%s comm=%s\n", str(t, "op"),
+				pid_text(t, "pid", "ns_pid", tid, sizeof(tid)),
+				pid_text(t, "tgid", "ns_tgid", tgid, sizeof(tgid)), str(t, "comm"));
 		}
 	}
 	a = get(inv, "process_state");
@@ -230,6 +257,16 @@ void report_print_rewind(FILE *f, unsigned int session, json_object *r)
 		(long long)num(r, "pages_wholesale"), (long long)num(r, "processes_killed"),
 		(long long)num(r, "threads_exited"), timing(r, "total") / 1e3,
 		verified ? "; verified byte for byte" : "");
+	/* Which process is which in the function's own pid namespace. */
+	for (size_t i = 0; i < len(r, "plan"); i++) {
+		json_object *p = json_object_array_get_idx(get(r, "plan"), i);
+		char who[96];
+
+		if (get(p, "ns_pid") && num(p, "ns_pid") != num(p, "pid"))
+			fprintf(f, "  pid %s: %lld pages copied back, %lld dropped\n",
+				pid_text(p, "pid", "ns_pid", who, sizeof(who)),
+				(long long)num(p, "pages_copied"), (long long)num(p, "pages_dropped"));
+	}
 	if (get(r, "files")) {
 		json_object *fo = get(r, "files"), *notes = get(fo, "notes");
 
@@ -253,9 +290,11 @@ void report_print_canary(FILE *f, json_object *c)
 		num(c, "memory_total"), num(c, "files_total"));
 	for (size_t i = 0; i < len(c, "memory"); i++) {
 		json_object *h = json_object_array_get_idx(mem, i);
+		char who[96];
 
-		fprintf(f, "  memory  pid %-7" PRId64 " %s  %-5s %s+0x%" PRIx64 "\n", num(h, "pid"),
-			str(h, "address"), str(h, "perms"), str(h, "mapping"), num(h, "offset"));
+		fprintf(f, "  memory  pid %-7s %s  %-5s %s+0x%" PRIx64 "\n",
+			pid_text(h, "pid", "ns_pid", who, sizeof(who)), str(h, "address"),
+			str(h, "perms"), str(h, "mapping"), num(h, "offset"));
 	}
 	for (size_t i = 0; i < len(c, "files"); i++) {
 		json_object *h = json_object_array_get_idx(files, i);

@@ -29,6 +29,20 @@
 #include "watched_trees.h"
 #include "wp.h"
 
+/* A report's processes named in their own pid namespaces too: ns_pid next to each pid. */
+static json_object *with_ns_pids(struct rw_session *s, json_object *inv)
+{
+	json_object *a;
+
+	if (json_object_object_get_ex(inv, "mappings", &a))
+		targets_add_ns_pids(s, a, "pid", "ns_pid");
+	if (json_object_object_get_ex(inv, "tasks", &a)) {
+		targets_add_ns_pids(s, a, "pid", "ns_pid");
+		targets_add_ns_pids(s, a, "tgid", "ns_tgid");
+	}
+	return inv;
+}
+
 /*
  * End the current invocation: drain the log, scan and re-arm every target,
  * fold the scans into the records, attribute pages, start the next one.
@@ -61,29 +75,31 @@ json_object *session_mark(struct rw_sessions *S, struct rw_session *s)
 		struct rw_target *t = &s->targets[i];
 		struct rw_ranges written = { 0 };
 		struct rw_ranges_collect c = { .ranges = &written };
+		char label[RW_PID_LABEL_MAX];
 
+		target_label(t, label, sizeof(label));
 		proc_maps_free(&t->maps);
 		if (!t->alive)
 			continue;
 		err = proc_read_maps(t->tgid, &t->maps);
 		if (err) {
 			t->alive = false;
-			invocation_note(inv, "pid %d exited during the invocation", t->tgid);
+			invocation_note(inv, "pid %s exited during the invocation", label);
 			continue;
 		}
 		if (!t->wp)
 			continue;
 		if (t->exec_seen) {
-			invocation_note(inv, "pid %d exec'd: pages of its new image come from faults",
-					t->tgid);
+			invocation_note(inv, "pid %s exec'd: pages of its new image come from faults",
+					label);
 			target_disarm(t);
 			continue;
 		}
 		/* Coverage as the kernel has it now: layout changes drop registrations. */
 		if (wp_scan(t->wp, true, ranges_collect, &c) < 0 || c.err ||
 		    invocation_add_written_ranges(inv, t->tgid, &written) || wp_refresh(t->wp, &t->maps)) {
-			invocation_note(inv, "pid %d: write-protection scan failed; pages from faults "
-					"only", t->tgid);
+			invocation_note(inv, "pid %s: write-protection scan failed; pages from faults "
+					"only", label);
 			target_disarm(t);
 		}
 		ranges_free(&written);
@@ -115,15 +131,19 @@ json_object *session_mark(struct rw_sessions *S, struct rw_session *s)
 		return session_error("out of memory");
 
 	if (root_gone || (s->pid && !target_find(s, s->pid)->alive)) {
+		struct rw_target *root = target_find(s, s->pid);
+		char label[RW_PID_LABEL_MAX];
+
+		target_label(root, label, sizeof(label));
 		s->state = RW_SESSION_EXITED;
-		if (target_find(s, s->pid)->excluded)
-			snprintf(s->why, sizeof(s->why), "target process %d can no longer be traced "
-				 "by uid %u (exec of a privileged program?)", s->pid, s->owner);
+		if (root->excluded)
+			snprintf(s->why, sizeof(s->why), "target process %s can no longer be traced "
+				 "by uid %u (exec of a privileged program?)", label, s->owner);
 		else
-			snprintf(s->why, sizeof(s->why), "target process %d exited during "
-				 "invocation %u", s->pid, inv->number);
+			snprintf(s->why, sizeof(s->why), "target process %s exited during "
+				 "invocation %u", label, inv->number);
 	}
-	obj = invocation_to_json(inv);
+	obj = with_ns_pids(s, invocation_to_json(inv));
 	if (s->state == RW_SESSION_EXITED) {
 		json_object_put(obj);
 		return session_error("session %u: %s; its report is kept", s->id, s->why);
@@ -256,6 +276,7 @@ static json_object *canary_report(struct rw_session *s, const char *canary)
 	json_object_object_add(o, "after_invocation",
 			       json_object_new_int64(s->ndone ? s->done[s->ndone - 1]->number : 0));
 	json_object_object_add(o, "memory", canary_hits_to_json(&mem));
+	targets_add_ns_pids(s, json_object_object_get(o, "memory"), "pid", "ns_pid");
 	json_object_object_add(o, "memory_total", json_object_new_int64(mem.total));
 	json_object_object_add(o, "memory_bytes_scanned", json_object_new_int64(mem.bytes_scanned));
 	json_object_object_add(o, "files", canary_hits_to_json(&files));
@@ -276,7 +297,7 @@ json_object *session_report(struct rw_sessions *S, struct rw_session *s, const c
 
 	tracker_drain(S->tracker);
 	for (size_t i = 0; i < s->ndone; i++)
-		json_object_array_add(arr, invocation_to_json(s->done[i]));
+		json_object_array_add(arr, with_ns_pids(s, invocation_to_json(s->done[i])));
 	json_object_object_add(resp, "invocations", arr);
 	if (canary && canary[0])
 		json_object_object_add(resp, "canary", canary_report(s, canary));

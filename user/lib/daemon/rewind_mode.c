@@ -141,26 +141,32 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	/* Refuse up front what could not be rewound safely. */
 	for (size_t i = 0; i < s->ntargets; i++) {
 		struct rw_target *t = &s->targets[i];
+		char label[RW_PID_LABEL_MAX];
 		struct rw_proc_status ps;
 
 		if (!t->alive)
 			continue;
+		target_label(t, label, sizeof(label));
 		err = auth_may_attach_pid_as(&s->owner_auth, t->tgid, why, sizeof(why));
 		if (err == -ESRCH) {
 			t->alive = false;
 			continue;
 		}
 		if (err)
-			return session_error("session %u: pid %d can no longer be traced by uid %u: %s",
-					      s->id, t->tgid, s->owner, why);
+			return session_error("session %u: pid %s can no longer be traced by uid %u: %s",
+					      s->id, label, s->owner, why);
 		if (!proc_read_status(t->tgid, &ps) && ps.seccomp != 0 &&
 		    !inject_seccomp_suspendable(why, sizeof(why)))
-			return session_error("session %u: pid %d runs under seccomp and rewindd "
+			return session_error("session %u: pid %s runs under seccomp and rewindd "
 					      "cannot suspend its filter for the syscalls it injects "
-					      "(%s)", s->id, t->tgid, why);
+					      "(%s)", s->id, label, why);
 	}
-	if (s->pid && !target_find(s, s->pid)->alive)
-		return session_error("session %u: process %d has exited", s->id, s->pid);
+	if (s->pid && !target_find(s, s->pid)->alive) {
+		char label[RW_PID_LABEL_MAX];
+
+		return session_error("session %u: process %s has exited", s->id,
+				      target_label(target_find(s, s->pid), label, sizeof(label)));
+	}
 
 	/* Nothing before the checkpoint belongs to the first invocation. */
 	tracker_drain(S->tracker);
@@ -195,8 +201,11 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 			goto fail;
 		}
 		if (!t->wp) {
-			snprintf(why, sizeof(why), "pid %d: write protection unavailable: every rewind "
-				 "restores all of its private memory", t->tgid);
+			char label[RW_PID_LABEL_MAX];
+
+			snprintf(why, sizeof(why), "pid %s: write protection unavailable: every rewind "
+				 "restores all of its private memory",
+				 target_label(t, label, sizeof(label)));
 			json_object_array_add(warnings, json_object_new_string(why));
 		}
 		nprocs++;
@@ -222,9 +231,12 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 			if (c && c->img)
 				continue;
 			if (add_pid(&s->bystanders, &s->nbystanders, kids[k]) > 0) {
-				snprintf(why, sizeof(why), "pid %d, a child of %d, predates the "
+				char kid[RW_PID_LABEL_MAX], parent[RW_PID_LABEL_MAX];
+
+				snprintf(why, sizeof(why), "pid %s, a child of %s, predates the "
 					 "checkpoint and is not part of the session: it is neither "
-					 "rewound nor killed", kids[k], s->targets[i].tgid);
+					 "rewound nor killed", proc_pid_label(kids[k], kid, sizeof(kid)),
+					 target_label(&s->targets[i], parent, sizeof(parent)));
 				json_object_array_add(warnings, json_object_new_string(why));
 			}
 		}
@@ -437,7 +449,14 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 
 	tracker_drain(S->tracker);
 	if (s->lost) {
-		snprintf(why, sizeof(why), "process %d of the checkpoint has exited", s->lost);
+		struct rw_target *gone = target_find(s, s->lost);
+		char label[RW_PID_LABEL_MAX];
+
+		if (gone)
+			target_label(gone, label, sizeof(label));
+		else
+			snprintf(label, sizeof(label), "%d", s->lost);
+		snprintf(why, sizeof(why), "process %s of the checkpoint has exited", label);
 		return fail_closed(S, s, NULL, 0, why);
 	}
 	s->busy = true;
@@ -496,8 +515,10 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		err = rewind_plan(&procs[i], &facts, &st, why, sizeof(why));
 		observe_log_facts_free(&facts);
 		if (!procs[i].wp && t->wp) {
-			invocation_note(inv, "pid %d: write-protection scan failed: its private memory "
-					"was restored whole", t->tgid);
+			char label[RW_PID_LABEL_MAX];
+
+			invocation_note(inv, "pid %s: write-protection scan failed: its private memory "
+					"was restored whole", target_label(t, label, sizeof(label)));
 			target_disarm(t);
 		}
 	}
@@ -515,14 +536,16 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	}
 	for (size_t i = 0; i < nprocs && !err && verify; i++) {
 		struct rw_verify_result vr = { 0 };
+		char label[RW_PID_LABEL_MAX];
 
+		target_label(target_find(s, procs[i].img->tgid), label, sizeof(label));
 		err = rewind_verify(&procs[i], &vr, &st);
 		if (err) {
-			snprintf(why, sizeof(why), "pid %d: verification could not be made: %s",
-				 procs[i].img->tgid, strerror(-err));
+			snprintf(why, sizeof(why), "pid %s: verification could not be made: %s",
+				 label, strerror(-err));
 		} else if (vr.differences) {
-			size_t len = snprintf(why, sizeof(why), "verification found %llu difference(s)",
-					      (unsigned long long)vr.differences);
+			size_t len = snprintf(why, sizeof(why), "verification found %llu difference(s) "
+					      "in pid %s", (unsigned long long)vr.differences, label);
 
 			for (size_t k = 0; k < vr.nlisted && len < sizeof(why); k++)
 				len += snprintf(why + len, sizeof(why) - len, "%s %s", k ? ";" : ":",
@@ -562,18 +585,25 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	/* The invocation's report: what the scan found, per process. */
 	for (size_t i = 0; i < nprocs; i++) {
 		/* Only the report: what was restored does not depend on it. */
+		char label[RW_PID_LABEL_MAX];
+
+		target_label(target_find(s, procs[i].img->tgid), label, sizeof(label));
 		if (invocation_add_written_ranges(inv, procs[i].img->tgid, &procs[i].written))
-			invocation_note(inv, "pid %d: out of memory recording its written pages: "
-					"this report undercounts them", procs[i].img->tgid);
+			invocation_note(inv, "pid %s: out of memory recording its written pages: "
+					"this report undercounts them", label);
 		if (procs[i].untracked)
-			invocation_note(inv, "pid %d: %llu pages written by the invocations before were "
+			invocation_note(inv, "pid %s: %llu pages written by the invocations before were "
 					"not write-protected (restored at every rewind); they count as "
-					"written", procs[i].img->tgid,
-					(unsigned long long)procs[i].untracked);
+					"written", label, (unsigned long long)procs[i].untracked);
 	}
 	plans = json_object_new_array();
 	for (size_t i = 0; i < nprocs; i++) {
 		json_object *pj = plan_to_json(&procs[i].plan);
+		struct rw_target *t = target_find(s, procs[i].img->tgid);
+
+		/* The number the function knows itself by, in its own pid namespace. */
+		if (t && t->ns_pid)
+			json_object_object_add(pj, "ns_pid", json_object_new_int(t->ns_pid));
 
 		pr_debug("session %u: plan %s\n", s->id,
 			 json_object_to_json_string_ext(pj, JSON_C_TO_STRING_PLAIN));
@@ -582,8 +612,16 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	/* Our injections' records go; the next invocation starts before anything runs. */
 	tracker_drain(S->tracker);
 	s->discard = false;
-	for (size_t i = 0; i < nkilled; i++)
-		invocation_note(inv, "pid %d was created since the checkpoint: killed", killed[i]);
+	for (size_t i = 0; i < nkilled; i++) {
+		struct rw_target *t = target_find(s, killed[i]);
+		char label[RW_PID_LABEL_MAX];
+
+		if (t)
+			target_label(t, label, sizeof(label));
+		else
+			snprintf(label, sizeof(label), "%d", killed[i]);
+		invocation_note(inv, "pid %s was created since the checkpoint: killed", label);
+	}
 	free(killed);
 	invocation_close(inv, rw_now_ns(), target_covers, image_maps, s);
 	if (invocation_find_persisting(inv, watched, &s->watches))
@@ -593,9 +631,12 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	targets_compact(s);
 	for (size_t i = 0; i < nprocs; i++)
 		if (rewind_resume(&procs[i], &st) && !err) {
+			char label[RW_PID_LABEL_MAX];
+
 			err = -ESRCH;
-			snprintf(why, sizeof(why), "pid %d: a thread died while being released",
-				 procs[i].img->tgid);
+			snprintf(why, sizeof(why), "pid %s: a thread died while being released",
+				 target_label(target_find(s, procs[i].img->tgid), label,
+					      sizeof(label)));
 		}
 	s->busy = false;
 	free(procs);

@@ -85,6 +85,13 @@ struct rw_target *target_find(struct rw_session *s, pid_t tgid);
 struct rw_target *target_add(struct rw_session *s, pid_t tgid);	/* NULL: ENOMEM */
 /* "1234", or "1234 (pid 7 in its namespace)": proc_pid_label's, as first seen. */
 const char *target_label(const struct rw_target *t, char *buf, size_t len);
+/*
+ * For each object of arr with a pid under key: ns_key, its number in its
+ * own pid namespace (a target's as first seen; a target's thread's read
+ * now; left out when it is unknown).
+ */
+void targets_add_ns_pids(struct rw_session *s, json_object *arr, const char *key,
+			 const char *ns_key);
 void target_disarm(struct rw_target *t);
 void target_drop_image(struct rw_target *t);
 int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_target *t,

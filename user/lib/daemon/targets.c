@@ -71,6 +71,30 @@ const char *target_label(const struct rw_target *t, char *buf, size_t len)
 	return buf;
 }
 
+void targets_add_ns_pids(struct rw_session *s, json_object *arr, const char *key,
+			 const char *ns_key)
+{
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		json_object *o = json_object_array_get_idx(arr, i), *v;
+		struct rw_proc_status st;
+		struct rw_target *t;
+		pid_t pid, ns = 0;
+
+		if (!json_object_object_get_ex(o, key, &v))
+			continue;
+		pid = json_object_get_int(v);
+		t = target_find(s, pid);
+		if (t)
+			ns = t->ns_pid;
+		/* A thread: read now, and only while it is one of a target's (not a reused id). */
+		else if (pid > 0 && !proc_read_status(pid, &st) && target_find(s, st.tgid))
+			ns = st.ns_pid;
+		/* Gone before rewindd looked: unknown, so not said. */
+		if (ns > 0)
+			json_object_object_add(o, ns_key, json_object_new_int(ns));
+	}
+}
+
 void target_disarm(struct rw_target *t)
 {
 	wp_close(t->wp);
@@ -97,9 +121,10 @@ int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_target *t,
 		      char *why, size_t whylen)
 {
 	struct rw_maps maps = { 0 };
-	char denied[256];
+	char denied[256], label[RW_PID_LABEL_MAX];
 	int err;
 
+	target_label(t, label, sizeof(label));
 	if (t->exec_seen)
 		target_disarm(t);	/* bound to the mm that exec replaced */
 	if (!t->wp) {
@@ -112,8 +137,8 @@ int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_target *t,
 			t->excluded = true;
 			t->alive = false;
 			tracker_untrack_tgid(S->tracker, t->tgid);
-			snprintf(why, whylen, "pid %d is no longer reachable by uid %u (%.120s): "
-				 "not tracked any more", t->tgid, s->owner, denied);
+			snprintf(why, whylen, "pid %s is no longer reachable by uid %u (%.120s): "
+				 "not tracked any more", label, s->owner, denied);
 			return err;
 		}
 		t->exec_seen = false;
@@ -125,15 +150,15 @@ int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_target *t,
 
 		if (!proc_read_status(t->tgid, &st) && st.seccomp != 0 &&
 		    !inject_seccomp_suspendable(denied, sizeof(denied))) {
-			snprintf(why, whylen, "pid %d runs under seccomp and rewindd cannot suspend "
+			snprintf(why, whylen, "pid %s runs under seccomp and rewindd cannot suspend "
 				 "its filter (%.160s): write protection not armed; pages are "
-				 "counted from first-write faults only", t->tgid, denied);
+				 "counted from first-write faults only", label, denied);
 			return -EPERM;
 		}
 		err = wp_open(&t->wp, t->tgid);
 		if (err) {
-			snprintf(why, whylen, "write protection unavailable for pid %d (%s): "
-				 "pages are counted from first-write faults only", t->tgid,
+			snprintf(why, whylen, "write protection unavailable for pid %s (%s): "
+				 "pages are counted from first-write faults only", label,
 				 strerror(-err));
 			t->wp = NULL;
 			return err;
@@ -146,7 +171,7 @@ int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_target *t,
 	}
 	proc_maps_free(&maps);
 	if (err)
-		snprintf(why, whylen, "cannot arm write protection for pid %d: %s", t->tgid,
+		snprintf(why, whylen, "cannot arm write protection for pid %s: %s", label,
 			 strerror(-err));
 	return err;
 }
@@ -183,9 +208,14 @@ void targets_sync_cgroup(struct rw_session *s)
 	}
 	if (cgroup_list_procs(s->cgroup, &pids, &n))
 		return;
-	for (size_t i = 0; i < n; i++)
-		if (!target_find(s, pids[i]) && target_add(s, pids[i]))
-			invocation_note(s->cur, "pid %d joined the cgroup", pids[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct rw_target *t;
+		char label[RW_PID_LABEL_MAX];
+
+		if (!target_find(s, pids[i]) && (t = target_add(s, pids[i])))
+			invocation_note(s->cur, "pid %s joined the cgroup",
+					target_label(t, label, sizeof(label)));
+	}
 	free(pids);
 }
 

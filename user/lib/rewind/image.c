@@ -22,6 +22,9 @@
 #include "pagemap.h"
 #include "pidfd.h"
 
+/* Both numbers of a process, for messages; the buffer lives to the end of the enclosing block. */
+#define PID_LABEL(pid)	proc_pid_label((pid), (char[RW_PID_LABEL_MAX]){ 0 }, RW_PID_LABEL_MAX)
+
 #define IOV_BATCH	1024
 
 /* ---- lookups ---------------------------------------------------------------- */
@@ -183,7 +186,8 @@ static int read_runs(struct rw_proc_image *img)
 			return err;
 		}
 		if ((size_t)got != bytes) {
-			pr_err("pid %d: read %zd of %zu bytes of its memory\n", img->tgid, got, bytes);
+			pr_err("pid %s: read %zd of %zu bytes of its memory\n", PID_LABEL(img->tgid),
+			       got, bytes);
 			return -EIO;
 		}
 	}
@@ -365,15 +369,15 @@ static int capture_injected(struct rw_proc_image *img, struct rw_remote *r)
 			continue;
 		err = remote_sigaction_get(r, sig, &img->sigactions[sig]);
 		if (err) {
-			pr_err("pid %d: reading the disposition of signal %d: %s\n", img->tgid, sig,
-			       strerror(-err));
+			pr_err("pid %s: reading the disposition of signal %d: %s\n",
+			       PID_LABEL(img->tgid), sig, strerror(-err));
 			return err;
 		}
 	}
 	for (int which = 0; which < 3; which++) {
 		err = remote_itimer_get(r, which, &img->itimers[which]);
 		if (err) {
-			pr_err("pid %d: getitimer(%d): %s\n", img->tgid, which, strerror(-err));
+			pr_err("pid %s: getitimer(%d): %s\n", PID_LABEL(img->tgid), which, strerror(-err));
 			return err;
 		}
 	}
@@ -389,7 +393,8 @@ static int capture_injected(struct rw_proc_image *img, struct rw_remote *r)
 		img->timers[i].id = ids[i];
 		err = remote_timer_gettime(r, ids[i], &img->timers[i].spec);
 		if (err) {
-			pr_err("pid %d: timer_gettime(%d): %s\n", img->tgid, ids[i], strerror(-err));
+			pr_err("pid %s: timer_gettime(%d): %s\n", PID_LABEL(img->tgid), ids[i],
+			       strerror(-err));
 			free(ids);
 			return err;
 		}
@@ -398,7 +403,7 @@ static int capture_injected(struct rw_proc_image *img, struct rw_remote *r)
 	free(ids);
 	err = remote_brk(r, 0, &img->brk);
 	if (err)
-		pr_err("pid %d: reading its program break: %s\n", img->tgid, strerror(-err));
+		pr_err("pid %s: reading its program break: %s\n", PID_LABEL(img->tgid), strerror(-err));
 	return err;
 }
 
@@ -450,10 +455,14 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	err = capture_cwd(img);
 	if (err)
 		goto fail;
+	/* A child the rewind leaves behind shows against these in --verify. */
+	err = proc_children_of(f->tgid, &img->children, &img->nchildren);
+	if (err)
+		goto fail;
 	return 0;
 fail:
 	if (err != -ESRCH)
-		pr_err("pid %d: checkpoint image: %s\n", f->tgid, strerror(-err));
+		pr_err("pid %s: checkpoint image: %s\n", PID_LABEL(f->tgid), strerror(-err));
 	image_free(img);
 	return err;
 }
@@ -475,6 +484,7 @@ void image_free(struct rw_proc_image *img)
 			close(img->mapfiles[i].fd);
 	free(img->mapfiles);
 	free(img->timers);
+	free(img->children);
 	proc_maps_free(&img->maps);
 	memset(img, 0, sizeof(*img));
 }

@@ -90,6 +90,8 @@ struct rw_proc_image {
 	struct itimerval itimers[3];
 	struct rw_posix_timer *timers;
 	size_t ntimers;
+	pid_t *children;		/* its children at the checkpoint, live or zombie */
+	size_t nchildren;
 	/* Where the checkpoint's injections found a syscall instruction: good
 	 * again while the log shows no layout call over it. 0 if none ran. */
 	uint64_t syscall_ip;

@@ -20,6 +20,9 @@
 #include "pidfd.h"
 #include "rewind.h"
 
+/* Both numbers of a process, for messages; the buffer lives to the end of the enclosing block. */
+#define PID_LABEL(pid)	proc_pid_label((pid), (char[RW_PID_LABEL_MAX]){ 0 }, RW_PID_LABEL_MAX)
+
 /* Re-protecting restored ranges one ioctl each up to this many, else one page-table walk. */
 #define PROTECT_EACH_MAX	128
 /* How long a SIGKILLed process may take to go (a D-state sleeper, a core dump). */
@@ -39,7 +42,7 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 
 	err = freeze_process(&f, tgid);
 	if (err)
-		return rw_why(why, whylen, err, "pid %d: stopping its threads", tgid);
+		return rw_why(why, whylen, err, "pid %s: stopping its threads", PID_LABEL(tgid));
 	t1 = rw_now_ns();
 	st->stop_ns += t1 - t;
 	t = t1;
@@ -87,7 +90,7 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	st->resume_ns += rw_now_ns() - t;
 	if (err) {
 		image_free(img);
-		return rw_why(why, whylen, err, "pid %d: taking its checkpoint image", tgid);
+		return rw_why(why, whylen, err, "pid %s: taking its checkpoint image", PID_LABEL(tgid));
 	}
 	return 0;
 }
@@ -103,7 +106,7 @@ int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, 
 	if (err == -ESRCH)
 		return rw_why(why, whylen, 0, "process %d of the checkpoint has exited", rw->img->tgid);
 	if (err)
-		return rw_why(why, whylen, err, "pid %d: stopping its threads", rw->img->tgid);
+		return rw_why(why, whylen, err, "pid %s: stopping its threads", PID_LABEL(rw->img->tgid));
 	rw->frozen = true;
 	return 0;
 }
@@ -142,7 +145,7 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	}
 	err = observe_state(img, &rw->f, rw->wp != NULL, facts, &o);
 	if (err) {
-		err = rw_why(why, whylen, err, "pid %d: observing its state", img->tgid);
+		err = rw_why(why, whylen, err, "pid %s: observing its state", PID_LABEL(img->tgid));
 		goto out;
 	}
 	rw->syscall_ip = observe_syscall_ip(img, facts);
@@ -150,7 +153,7 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	rw->sig_ignored = o.obs.sig_ignored;
 	err = plan_build(img, &o.obs, &rw->plan);
 	if (err) {
-		err = rw_why(why, whylen, err, "pid %d: planning the restore", img->tgid);
+		err = rw_why(why, whylen, err, "pid %s: planning the restore", PID_LABEL(img->tgid));
 		goto out;
 	}
 	if (rw->plan.nfailures) {
@@ -451,8 +454,9 @@ int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t 
 			continue;
 		/* Readable once the process has exited (a zombie at least). */
 		if (poll(&pfd, 1, KILL_DEADLINE_MS) != 1) {
-			err = rw_why(why, whylen, -ETIMEDOUT, "pid %d (created since the checkpoint) "
-				     "did not die within %d ms of SIGKILL", pids[i], KILL_DEADLINE_MS);
+			err = rw_why(why, whylen, -ETIMEDOUT, "pid %s (created since the checkpoint) "
+				     "did not die within %d ms of SIGKILL", PID_LABEL(pids[i]),
+				     KILL_DEADLINE_MS);
 			break;
 		}
 		parent = frozen_process(procs, nprocs, parents[i]);
@@ -463,8 +467,9 @@ int rewind_kill(const pid_t *pids, size_t n, struct rw_rewinding *procs, size_t 
 			if (!ij)
 				continue;
 			if (!seen[i]) {
-				err = rw_why(why, whylen, -ESRCH, "pid %d: cannot tell its child %d's "
-					     "number in its pid namespace, to reap it", parents[i], pids[i]);
+				err = rw_why(why, whylen, -ESRCH, "pid %s: cannot tell its child %d's "
+					     "number in its pid namespace, to reap it",
+					     PID_LABEL(parents[i]), pids[i]);
 				break;
 			}
 			remote_init(&parent->r, ij, parent->img->tgid);

@@ -380,6 +380,45 @@ static void verify_fds(const struct rw_proc_image *img, struct rw_verify_result 
 	free(fds);
 }
 
+void verify_children(const struct rw_proc_image *img, const pid_t *now,
+		     const char (*comm)[16], size_t n, struct rw_verify_result *res)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool known = false;
+
+		for (size_t k = 0; k < img->nchildren && !known; k++)
+			known = img->children[k] == now[i];
+		if (!known)
+			differ(res, "pid %d: child %d (%.16s) is not in the checkpoint", img->tgid,
+			       now[i], comm[i]);
+	}
+}
+
+/* The children listing includes zombies: one left unreaped is a difference too. */
+static void verify_children_now(const struct rw_proc_image *img, struct rw_verify_result *res)
+{
+	char (*comm)[16];
+	pid_t *now = NULL;
+	size_t n = 0;
+
+	if (proc_children_of(img->tgid, &now, &n)) {
+		differ(res, "pid %d: cannot list its children", img->tgid);
+		return;
+	}
+	comm = calloc(n ? n : 1, sizeof(*comm));
+	if (!comm) {
+		differ(res, "pid %d: out of memory comparing its children", img->tgid);
+		free(now);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (proc_read_comm(now[i], 0, comm[i]))
+			snprintf(comm[i], sizeof(comm[i]), "gone");
+	verify_children(img, now, (const char (*)[16])comm, n, res);
+	free(comm);
+	free(now);
+}
+
 static void verify_process_state(const struct rw_proc_image *img, struct rw_remote *r,
 				 struct rw_verify_result *res)
 {
@@ -450,6 +489,7 @@ int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct 
 	proc_maps_free(&now);
 	verify_threads(img, f, res);
 	verify_fds(img, res);
+	verify_children_now(img, res);
 	return verify_memory(img, f, r->ij->tid, res);
 }
 

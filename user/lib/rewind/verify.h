@@ -33,4 +33,12 @@ int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct 
 		   struct rw_verify_result *res);
 void verify_result_free(struct rw_verify_result *res);
 
+/*
+ * Part of verify_process, pure: each of the n children the process has now
+ * (live or zombie; comm[i] names now[i]) that is not one of the image's
+ * children at the checkpoint is a difference: the rewind left it behind.
+ */
+void verify_children(const struct rw_proc_image *img, const pid_t *now,
+		     const char (*comm)[16], size_t n, struct rw_verify_result *res);
+
 #endif /* RW_VERIFY_H */
