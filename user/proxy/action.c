@@ -206,8 +206,7 @@ int action_setup(struct action *a, const struct proxy_config *cfg, char *err, si
 	ret = (size_t)snprintf(a->work, sizeof(a->work), "%s", base) >= sizeof(a->work) ||
 	      (size_t)snprintf(a->dir, sizeof(a->dir), "%s/action", base) >= sizeof(a->dir) ||
 	      (size_t)snprintf(a->tmpdir, sizeof(a->tmpdir), "%s/tmp", cfg->in_container ? "" : base) >=
-		      sizeof(a->tmpdir) ||
-	      (size_t)snprintf(a->probe, sizeof(a->probe), "%s/view", base) >= sizeof(a->probe);
+		      sizeof(a->tmpdir);
 	free(base);
 	if (ret) {
 		snprintf(err, errlen, "work dir path too long: %s", cfg->work_dir);
@@ -238,12 +237,6 @@ int action_setup(struct action *a, const struct proxy_config *cfg, char *err, si
 		}
 		a->procs_ready = true;
 		return 0;
-	}
-	/* The probe must exist only in the function's view. */
-	if (rmdir(a->probe) && errno != ENOENT) {
-		ret = -errno;
-		snprintf(err, errlen, "cannot remove %s: %s", a->probe, strerror(errno));
-		return ret;
 	}
 	ret = cgroup2_mount_point(root, sizeof(root));
 	if (ret) {
@@ -394,7 +387,7 @@ static int sandbox(const struct action *a)
 		return -1;
 	if (mount(a->tmpdir, "/tmp", NULL, MS_BIND, NULL) ||
 	    mount("tmpfs", a->work, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") ||
-	    mkdir(a->dir, 0755) || mkdir(a->probe, 0700) ||
+	    mkdir(a->dir, 0755) ||
 	    move_mount(fd, "", AT_FDCWD, a->dir, MOVE_MOUNT_F_EMPTY_PATH) ||
 	    mount(NULL, a->work, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL))

@@ -35,7 +35,6 @@ struct action {
 	char work[PATH_MAX];		/* the proxy's work area (resolved): 0700, root's */
 	char dir[PATH_MAX];		/* the function's dir: cwd, code; the same path inside */
 	char tmpdir[PATH_MAX];		/* what the function sees as /tmp */
-	char probe[PATH_MAX];		/* a dir only the function's namespace has (see isolation.c) */
 	const struct proxy_config *cfg;
 	char cgroup[PATH_MAX];		/* <cgroup2>/rewind-proxy-<port>/fn */
 	char cgroup_parent[PATH_MAX];

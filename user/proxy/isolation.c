@@ -349,72 +349,6 @@ static enum iso_next fork_after_run(struct isolation *iso, char *err, size_t err
 
 /* ---- rewind mode ------------------------------------------------------------------ */
 
-/*
- * rewindd takes a --watch as the target sees it (its mount namespace) or,
- * an older one, as rewindd itself does. The function's /tmp is "/tmp" only
- * in the first case; in the second "/tmp" is the host's, which must never
- * be captured nor restored. Ask with a dir that exists only in the
- * function's namespace (the proxy's work dir is root's, 0700): an attach
- * watching it succeeds only if rewindd resolves it there.
- */
-static int rwd_target_view(struct isolation *iso, const struct action *a, bool *target,
-			   char *err, size_t errlen)
-{
-	struct rw_request *req = new_request(RW_CMD_ATTACH, 0);
-	json_object *resp = NULL, *v;
-	char why[1024];
-	int ret;
-
-	if (!req) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	snprintf(req->cgroup, sizeof(req->cgroup), "%s", a->cgroup);
-	snprintf(req->watch[req->nwatch++], sizeof(req->watch[0]), "%s", a->probe);
-	/* Rewind mode: nothing is armed before a checkpoint, which this session never takes. */
-	ret = rwd_call(iso, req, &resp, why, sizeof(why));
-	free(req);
-	if (ret == -EPROTO && strstr(why, a->probe) && strstr(why, strerror(ENOENT))) {
-		*target = false;
-		return 0;
-	}
-	if (ret) {
-		snprintf(err, errlen, "rewindd attach --cgroup %s --watch %s: %s", a->cgroup, a->probe, why);
-		return ret;
-	}
-	*target = true;
-	if (json_object_object_get_ex(resp, "session", &v))
-		iso->session = json_object_get_int(v);
-	json_object_put(resp);
-	iso_release(iso);
-	return 0;
-}
-
-/*
- * An older rewindd cannot watch the function's /tmp: its log names the
- * function's paths (/tmp/x), which match no tree rewindd can resolve. We
- * capture it instead and, after every rewind, compare it whole and restore it.
- */
-static int own_tmp_capture(struct isolation *iso, const struct action *a, char *err, size_t errlen)
-{
-	char store[PATH_MAX + 32], why[1024];
-	struct rw_fs_stats st;
-	int ret;
-
-	snprintf(store, sizeof(store), "%s/tmp-store", iso->cfg->work_dir);
-	if (clear_dir(store)) {
-		snprintf(err, errlen, "cannot clear %s", store);
-		return -EIO;
-	}
-	ret = fsimage_capture(a->tmpdir, store, &iso->img[0], &st, why, sizeof(why));
-	if (ret) {
-		snprintf(err, errlen, "capture of the function's /tmp %s: %s", a->tmpdir, why);
-		return ret;
-	}
-	iso->nimg = 1;
-	return 0;
-}
-
 int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 {
 	char why[1024], what[PATH_MAX + 32];
@@ -422,7 +356,6 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 	json_object *resp = NULL, *v = NULL, *n = NULL;
 	uint64_t t0 = rw_now_ns();
 	int64_t procs, threads;
-	bool target_view;
 	int ret = 0;
 
 	if (iso->cfg->mode == MODE_FORK)
@@ -431,14 +364,9 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 		return 0;
 	/*
 	 * In a container: by pidfd (its pid is our namespace's), a pid session
-	 * covering the function's tree; every --watch, "/tmp" too, as the
-	 * function sees it, which is what rewindd resolves.
+	 * covering the function's tree. Every --watch, "/tmp" too, is named as
+	 * the function sees it, which is how rewindd resolves them.
 	 */
-	target_view = true;
-	if (!iso->cfg->in_container)
-		ret = rwd_target_view(iso, a, &target_view, err, errlen);
-	if (ret)
-		return ret;
 	req = new_request(RW_CMD_ATTACH, 0);
 	if (!req) {
 		snprintf(err, errlen, "out of memory");
@@ -453,8 +381,7 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 	}
 	/* As the function sees them: its dir is at the same path there. */
 	snprintf(req->watch[req->nwatch++], sizeof(req->watch[0]), "%s", a->dir);
-	if (target_view)
-		snprintf(req->watch[req->nwatch++], sizeof(req->watch[0]), "/tmp");
+	snprintf(req->watch[req->nwatch++], sizeof(req->watch[0]), "/tmp");
 	for (size_t i = 0; i < iso->cfg->nwatch && req->nwatch < RW_MAX_WATCH; i++)
 		snprintf(req->watch[req->nwatch++], sizeof(req->watch[0]), "%s", iso->cfg->watch[i]);
 	req->on_failure = RW_ON_FAILURE_KILL;
@@ -491,17 +418,8 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 		iso_release(iso);
 		return -ESRCH;
 	}
-	if (!target_view) {
-		ret = own_tmp_capture(iso, a, err, errlen);
-		if (ret) {
-			iso_release(iso);
-			return ret;
-		}
-	}
-	pr_info("session %u: function pid %d checkpointed (%lld process(es), %lld thread(s)) in %.1f ms, watching %s and /tmp (%s%s)\n",
-		iso->session, a->pid, (long long)procs, (long long)threads, (rw_now_ns() - t0) / 1e6, a->dir,
-		target_view ? "by rewindd" : "compared whole by the proxy: rewindd resolves --watch in its own view, ",
-		target_view ? "" : a->tmpdir);
+	pr_info("session %u: function pid %d checkpointed (%lld process(es), %lld thread(s)) in %.1f ms, watching %s and /tmp\n",
+		iso->session, a->pid, (long long)procs, (long long)threads, (rw_now_ns() - t0) / 1e6, a->dir);
 	return 0;
 }
 
@@ -537,29 +455,6 @@ enum iso_next iso_after_run(struct isolation *iso, char *err, size_t errlen)
 			 json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN));
 	}
 	json_object_put(resp);
-	/* The function's /tmp when rewindd could not watch it: it is idle, between activations. */
-	for (size_t i = 0; i < iso->nimg; i++) {
-		struct rw_fs_stats st;
-
-		if (fsimage_restore_all(iso->img[i], &st, why, sizeof(why))) {
-			snprintf(err, errlen, "restore of the function's /tmp %s failed: %s",
-				 fsimage_root(iso->img[i]), why);
-			return ISO_RESTART;
-		}
-		if (iso->cfg->verify) {
-			struct rw_fs_diffs d = { 0 };
-			int r = fsimage_verify(iso->img[i], &d, why, sizeof(why));
-			bool bad = r || d.count;
-
-			if (bad)
-				snprintf(err, errlen, "verification found the function's /tmp %s %s: %s",
-					 fsimage_root(iso->img[i]), r ? "unreadable" : "differs",
-					 r ? why : d.nlisted ? d.listed[0] : "?");
-			fsimage_diffs_free(&d);
-			if (bad)
-				return ISO_RESTART;
-		}
-	}
 	return ISO_READY;
 }
 
