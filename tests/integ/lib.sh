@@ -120,6 +120,44 @@ report_of() {
 }
 
 # Fail every test of a script up front when it cannot run at all.
+# only_tests VAR [ARRAY...]: keep the names in each ARRAY (default TESTS)
+# that match the regex in $VAR, when it is set (while debugging one).
+only_tests() {
+	local re=${!1:-} name t kept
+	[ -n "$re" ] || return 0
+	shift
+	for name in "${@:-TESTS}"; do
+		local -n list=$name
+		kept=()
+		for t in "${list[@]}"; do [[ $t =~ $re ]] && kept+=("$t"); done
+		list=("${kept[@]}")
+		unset -n list
+	done
+}
+
+# rewindctl, bounded: a hung daemon fails the test instead of the run.
+rwctl() {
+	timeout 120 "$CTL" "$@"
+}
+
+# ask LINE: one request to the coprocess on TIN/TOUT, its answer in ANSWER.
+ask() {
+	echo "$1" >&"$TIN" || { echo "target gone before '$1'"; return 1; }
+	read -r -t 60 ANSWER <&"$TOUT" || { echo "no answer to '$1' (target dead or stuck)"; return 1; }
+}
+
+# snap DIR: the tree as an auditor would describe it. Directory sizes are left
+# out (ext4 never shrinks a directory), so are ctimes (nobody can set them).
+snap() {
+	(
+		cd "$1" || exit 1
+		find . -mindepth 1 ! -type d -printf '%P %y %m %U %G %s %n %T@ %l\n' | LC_ALL=C sort
+		find . -type d -printf '%P/ %m %U %G %T@\n' | LC_ALL=C sort
+		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+		getfattr -R -h -d -m - . 2>/dev/null
+	)
+}
+
 require_root() {
 	if [ "$(id -u)" != 0 ]; then
 		for t in "$@"; do echo "SKIP $t: needs root (BPF, ptrace)"; done

@@ -15,6 +15,28 @@ PROXY_ROOT=$(mktemp -d /var/tmp/rewind-proxy-test.XXXXXX)
 chmod 0755 "$PROXY_ROOT"	# a --user function passes through it to its dir
 trap 'cleanup; rm -rf "$PROXY_ROOT"' EXIT
 
+# proxy_preflight TOOL...: every test of TESTS (and EXTRA_TESTS, shown too)
+# needs root, the tools named, a cgroup2 mount and the proxy built; skip
+# (or, unbuilt, fail) them all otherwise. skip_all REASON stays for the
+# script's own checks.
+skip_all() {
+	local t
+	for t in "${EXTRA_TESTS[@]}" "${TESTS[@]}"; do echo "SKIP $t: $1"; done
+	exit 0
+}
+proxy_preflight() {
+	local tool t
+	require_root "${EXTRA_TESTS[@]}" "${TESTS[@]}"
+	for tool in "$@"; do
+		command -v "$tool" >/dev/null || skip_all "$tool is missing"
+	done
+	[ -n "$CGROOT" ] || skip_all "no cgroup2 mount"
+	if [ ! -x "$PROXY" ]; then
+		for t in "${TESTS[@]}"; do echo "FAIL $t: $PROXY not built (make OUTPUT=$OUTPUT all)"; done
+		exit 0
+	fi
+}
+
 # start_proxy ARGS...: a proxy on a free port of 127.0.0.1 with its own work
 # dir and log (PLOG); returns once it printed its ready line (PORT, WORK).
 start_proxy() {

@@ -14,15 +14,7 @@ THREADS=${THREADS:-8}
 TESTS=(pooljoin_fails_without_rewind checkpoint_after_pool_join)
 require_root "${TESTS[@]}"
 
-rwctl() {
-	timeout 120 "$CTL" "$@"
-}
-
 # ask COMMAND: one line to the target, its answer in ANSWER (bounded wait).
-ask() {
-	echo "$1" >&"$TIN" || { echo "target gone before '$1'"; return 1; }
-	read -r -t 60 ANSWER <&"$TOUT" || { echo "no answer to '$1' (target dead or stuck)"; return 1; }
-}
 
 # The twin: without a rewind the second invocation sees the first.
 pooljoin_fails_without_rewind() {

@@ -28,33 +28,9 @@ done
 TESTS+=(files_rename_out_of_tree files_foreign_writer files_status_store files_persisting_report
 	files_store_corrupted_fails_closed files_watch_errors files_state_dir_errors canary_report_mode
 	canary_gone_after_rewind)
-if [ -n "${FILES_ONLY:-}" ]; then
-	only() { local t; for t in "$@"; do [[ $t =~ $FILES_ONLY ]] && echo "$t"; done; }
-	mapfile -t TESTS < <(only "${TESTS[@]}")
-fi
+only_tests FILES_ONLY
 require_root "${TESTS[@]}"
 command -v getfattr >/dev/null || { for t in "${TESTS[@]}"; do echo "SKIP $t: getfattr (package attr) is missing"; done; exit 0; }
-
-rwctl() {
-	timeout 120 "$CTL" "$@"
-}
-
-ask() {
-	echo "$1" >&"$TIN" || { echo "function gone before '$1'"; return 1; }
-	read -r -t 60 ANSWER <&"$TOUT" || { echo "no answer to '$1'"; return 1; }
-}
-
-# snap DIR: the tree as an auditor would describe it. Directory sizes are left
-# out (ext4 never shrinks a directory), so are ctimes (nobody can set them).
-snap() {
-	(
-		cd "$1" || exit 1
-		find . -mindepth 1 ! -type d -printf '%P %y %m %U %G %s %n %T@ %l\n' | LC_ALL=C sort
-		find . -type d -printf '%P/ %m %U %G %T@\n' | LC_ALL=C sort
-		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
-		getfattr -R -h -d -m - . 2>/dev/null
-	)
-}
 
 # A fresh tree per test: W is watched, its sibling "outside" is not.
 make_tree() {

@@ -15,30 +15,9 @@ TESTS=(mntns_private_tmp_changes_the_tree mntns_private_tmp mntns_bind_elsewhere
        mntns_bind_elsewhere mntns_cgroup_two_namespaces mntns_overlay_tmp_changes_the_tree
        mntns_overlay_tmp mntns_other_view_write_changes_the_tree mntns_other_view_write
        mntns_empty_cgroup_other_namespace mntns_canary_logged mntns_canary_watched)
-if [ -n "${MNTNS_ONLY:-}" ]; then
-	only() { local t; for t in "$@"; do [[ $t =~ $MNTNS_ONLY ]] && echo "$t"; done; }
-	mapfile -t TESTS < <(only "${TESTS[@]}")
-fi
+only_tests MNTNS_ONLY
 require_root "${TESTS[@]}"
 command -v unshare >/dev/null || { for t in "${TESTS[@]}"; do echo "SKIP $t: unshare (util-linux) is missing"; done; exit 0; }
-
-rwctl() {
-	timeout 120 "$CTL" "$@"
-}
-
-ask() {
-	echo "$1" >&"$TIN" || { echo "function gone before '$1'"; return 1; }
-	read -r -t 60 ANSWER <&"$TOUT" || { echo "no answer to '$1'"; return 1; }
-}
-
-snap() {
-	(
-		cd "$1" || exit 1
-		find . -mindepth 1 ! -type d -printf '%P %y %m %U %G %s %T@ %l\n' | LC_ALL=C sort
-		find . -type d -printf '%P/ %m %U %G %T@\n' | LC_ALL=C sort
-		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
-	)
-}
 
 # start_ns SETUP: fsfn in a new mount namespace, after the shell commands
 # SETUP ran there. unshare without --fork execs: the pid is fsfn's.

@@ -27,13 +27,6 @@ ns_cleanup() {
 }
 trap ns_cleanup EXIT
 
-rwctl() { timeout 120 "$CTL" "$@"; }
-
-ask() {
-	echo "$1" >&"$TIN" || { echo "target gone before '$1'"; return 1; }
-	read -r -t 60 ANSWER <&"$TOUT" || { echo "no answer to '$1'"; return 1; }
-}
-
 expect_error() {
 	local re=$1 out rc
 	shift

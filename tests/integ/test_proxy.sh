@@ -24,24 +24,8 @@ TESTS=(proxy_launcher_lookup proxy_python_init_run proxy_node_init_run proxy_ini
 	proxy_no_rewindd_502 proxy_sigterm_during_activation proxy_sigterm_during_rewind proxy_second_sigterm
 	proxy_watch_another_tree
 	proxy_leak_python_fork proxy_fork_mode)
-if [ -n "${PROXY_ONLY:-}" ]; then
-	only() { local t; for t in "$@"; do [[ $t =~ $PROXY_ONLY ]] && echo "$t"; done; }
-	mapfile -t TESTS < <(only "${TESTS[@]}")
-fi
-require_root "${TESTS[@]}"
-skip_all() {
-	local t
-	for t in "${TESTS[@]}"; do echo "SKIP $t: $1"; done
-	exit 0
-}
-for tool in curl jq /usr/bin/python3; do
-	command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
-[ -n "$CGROOT" ] || skip_all "no cgroup2 mount"
-if [ ! -x "$PROXY" ]; then
-	for t in "${TESTS[@]}"; do echo "FAIL $t: $PROXY not built (make OUTPUT=$OUTPUT all)"; done
-	exit 0
-fi
+only_tests PROXY_ONLY
+proxy_preflight curl jq /usr/bin/python3
 
 # ---- the interface ------------------------------------------------------------
 

@@ -22,20 +22,7 @@ N=5
 TESTS=(proxy_random_python proxy_random_python_replays_without_hooks proxy_random_python_numpy
 	proxy_random_python_fork proxy_random_hook_error_python proxy_random_node
 	proxy_random_node_openssl proxy_random_node_replays_without_hooks proxy_random_hook_error_node)
-require_root "${TESTS[@]}"
-skip_all() {
-	local t
-	for t in "${TESTS[@]}"; do echo "SKIP $t: $1"; done
-	exit 0
-}
-for tool in curl jq node /usr/bin/python3; do
-	command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
-[ -n "$CGROOT" ] || skip_all "no cgroup2 mount"
-if [ ! -x "$PROXY" ]; then
-	for t in "${TESTS[@]}"; do echo "FAIL $t: $PROXY not built (make OUTPUT=$OUTPUT all)"; done
-	exit 0
-fi
+proxy_preflight curl jq node /usr/bin/python3
 HAVE_ADDON=false
 [ -f "$OUTPUT/proxy/rand_add.node" ] && HAVE_ADDON=true
 HAVE_NUMPY=false

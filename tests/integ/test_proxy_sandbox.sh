@@ -13,24 +13,8 @@ cd "$(dirname "$0")/../.." || exit 1
 TESTS=(proxy_sandbox_tmp_rewind proxy_sandbox_tmp_insecure proxy_sandbox_tmp_fork proxy_sandbox_tmp_restart
 	proxy_sandbox_user_nobody proxy_sandbox_node_rewind proxy_sandbox_node_insecure
 	proxy_sandbox_refuses_tmp_paths)
-if [ -n "${PROXY_ONLY:-}" ]; then
-	only() { local t; for t in "$@"; do [[ $t =~ $PROXY_ONLY ]] && echo "$t"; done; }
-	mapfile -t TESTS < <(only "${TESTS[@]}")
-fi
-require_root "${TESTS[@]}"
-skip_all() {
-	local t
-	for t in "${TESTS[@]}"; do echo "SKIP $t: $1"; done
-	exit 0
-}
-for tool in curl jq /usr/bin/python3; do
-	command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
-[ -n "$CGROOT" ] || skip_all "no cgroup2 mount"
-if [ ! -x "$PROXY" ]; then
-	for t in "${TESTS[@]}"; do echo "FAIL $t: $PROXY not built (make OUTPUT=$OUTPUT all)"; done
-	exit 0
-fi
+only_tests PROXY_ONLY
+proxy_preflight curl jq /usr/bin/python3
 
 # The host's /tmp never holds the function's file, whatever the mode.
 host_clean() {

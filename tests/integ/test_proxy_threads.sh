@@ -15,25 +15,10 @@ LAG_US=200000
 CYCLES=${THREAD_CYCLES:-20}
 
 TESTS=(proxy_threads_lagging_exit proxy_threads_lagging_exit_unsettled proxy_threads_pool_cycles)
-require_root launcher_threads_outlive_join "${TESTS[@]}"
-skip_all() {
-	local t
-	for t in launcher_threads_outlive_join launcher_settle_waits_threads launcher_settle_timeout_names_thread \
-		"${TESTS[@]}"; do
-		echo "SKIP $t: $1"
-	done
-	exit 0
-}
-for tool in curl jq /usr/bin/python3; do
-	command -v "$tool" >/dev/null || skip_all "$tool is missing"
-done
-[ -n "$CGROOT" ] || skip_all "no cgroup2 mount"
+EXTRA_TESTS=(launcher_threads_outlive_join launcher_settle_waits_threads launcher_settle_timeout_names_thread)
+proxy_preflight curl jq /usr/bin/python3
 /usr/bin/python3 -c 'import os, sys; os.close(os.pidfd_open(os.getpid(), os.O_EXCL))' 2>/dev/null ||
 	skip_all "no PIDFD_THREAD (Linux < 6.9)"
-if [ ! -x "$PROXY" ]; then
-	for t in "${TESTS[@]}"; do echo "FAIL $t: $PROXY not built (make OUTPUT=$OUTPUT all)"; done
-	exit 0
-fi
 
 # How many rewinds failed (each made the proxy restart the function).
 rewind_failures() {

@@ -27,12 +27,7 @@ OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_h
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
-if [ -n "${ZDTM_ONLY:-}" ]; then
-	only() { local t; for t in "$@"; do [[ $t =~ $ZDTM_ONLY ]] && echo "$t"; done; }
-	mapfile -t SELF_TESTS < <(only "${SELF_TESTS[@]}")
-	mapfile -t REWIND_TESTS < <(only "${REWIND_TESTS[@]}")
-	mapfile -t OTHER_TESTS < <(only "${OTHER_TESTS[@]}")
-fi
+only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
 require_root "${SELF_TESTS[@]}" "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"
 
 # Cgroups of this script are $CG_NAME-*; lib.sh's cleanup knows only $CG_NAME.
@@ -62,16 +57,9 @@ start_zdtm() {
 }
 
 # rewindctl, bounded: an engine that hangs fails one test, not the whole run.
-rwctl() {
-	timeout 120 "$CTL" "$@"
-}
 
 # ask COMMAND: one line to the target, its answer in ANSWER. A target that
 # stops answering fails the test instead of hanging the suite.
-ask() {
-	echo "$1" >&"$TIN" || { echo "target gone before '$1'"; return 1; }
-	read -r -t 60 ANSWER <&"$TOUT" || { echo "no answer to '$1' (target dead or stuck)"; return 1; }
-}
 
 # invoke with a bounded wait ("done ..." in DONE).
 invoke() {
