@@ -135,6 +135,16 @@ only_tests() {
 	done
 }
 
+# expect_error REGEX CMD...: CMD must exit 1 and say something matching REGEX.
+expect_error() {
+	local re=$1 out rc
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	[ $rc = 1 ] || { echo "'$*' exited $rc, want 1: $out"; return 1; }
+	grep -Eq "$re" <<<"$out" || { echo "'$*' said '$out', want /$re/"; return 1; }
+}
+
 # rewindctl, bounded: a hung daemon fails the test instead of the run.
 rwctl() {
 	timeout 120 "$CTL" "$@"

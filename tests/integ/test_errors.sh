@@ -12,16 +12,6 @@ TESTS=(err_unknown_pid err_zombie_pid err_kernel_thread err_no_cgroup err_malfor
 require_root "${TESTS[@]}"
 start_daemon || { for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
 
-# expect_error REGEX CMD...: CMD must exit 1 and say something matching REGEX.
-expect_error() {
-	local re=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	[ $rc = 1 ] || { echo "'$*' exited $rc, want 1: $out"; return 1; }
-	grep -Eq "$re" <<<"$out" || { echo "'$*' said '$out', want /$re/"; return 1; }
-}
-
 # The daemon still answers after the bad input.
 still_serving() {
 	"$CTL" status >/dev/null || { echo "rewindd stopped serving"; return 1; }

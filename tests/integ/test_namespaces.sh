@@ -27,15 +27,6 @@ ns_cleanup() {
 }
 trap ns_cleanup EXIT
 
-expect_error() {
-	local re=$1 out rc
-	shift
-	out=$("$@" 2>&1)
-	rc=$?
-	[ $rc = 1 ] || { echo "'$*' exited $rc, want 1: $out"; return 1; }
-	grep -Eq "$re" <<<"$out" || { echo "'$*' said '$out', want /$re/"; return 1; }
-}
-
 # The zdtm counter in a new pid (and mount, for its /proc) namespace, not as
 # its init: UPID is unshare, TPID the target's host pid, NSPID its own pid.
 start_ns_target() {

@@ -37,6 +37,32 @@ static inline int io_full(int fd, void *buf, size_t len, bool wr)
 	return 0;
 }
 
+/*
+ * Run argv (looked up in PATH) with its stdin fed from *cmd and its stdout
+ * read from *reply, our ends. Its pid.
+ */
+static inline pid_t exec_piped(char *const argv[], int *cmd, int *reply)
+{
+	int c[2], r[2];
+	pid_t pid;
+
+	assert_int_equal(pipe2(c, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(r, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (dup2(c[0], 0) < 0 || dup2(r[1], 1) < 0)
+			_exit(2);
+		execvp(argv[0], argv);
+		_exit(2);
+	}
+	close(c[0]);
+	close(r[1]);
+	*cmd = c[1];
+	*reply = r[0];
+	return pid;
+}
+
 /* In the child: its ends of the command and reply pipes. */
 static int child_cmd __attribute__((unused)), child_reply __attribute__((unused));
 

@@ -203,24 +203,7 @@ static void plan_never_drops_a_written_page(void **state)
  */
 static pid_t spawn_cat(int *cmd, int *reply)
 {
-	int c[2], r[2];
-	pid_t pid;
-
-	assert_int_equal(pipe2(c, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(r, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (dup2(c[0], 0) < 0 || dup2(r[1], 1) < 0)
-			_exit(2);
-		execlp("cat", "cat", (char *)NULL);
-		_exit(2);
-	}
-	close(c[0]);
-	close(r[1]);
-	*cmd = c[1];
-	*reply = r[0];
-	return pid;
+	return exec_piped((char *[]){ "cat", NULL }, cmd, reply);
 }
 
 static void echo(int cmd, int reply, char value)

@@ -48,24 +48,9 @@ static void read_line(int fd, char *buf, size_t size)
 
 static pid_t spawn_zdtm(const char *scenario, int *cmd, int *reply)
 {
-	int c[2], r[2];
 	char line[256];
-	pid_t pid;
+	pid_t pid = exec_piped((char *[]){ (char *)zdtm, (char *)scenario, NULL }, cmd, reply);
 
-	assert_int_equal(pipe2(c, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(r, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		if (dup2(c[0], 0) < 0 || dup2(r[1], 1) < 0)
-			_exit(2);
-		execl(zdtm, zdtm, scenario, (char *)NULL);
-		_exit(2);
-	}
-	close(c[0]);
-	close(r[1]);
-	*cmd = c[1];
-	*reply = r[0];
 	read_line(*reply, line, sizeof(line));
 	assert_true(!strncmp(line, "ready ", 6));
 	return pid;
