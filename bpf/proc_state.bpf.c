@@ -3,8 +3,9 @@
  * Per-process state the rewind engine must undo beyond memory: fds (close,
  * dup family, fcntl F_DUPFD / F_SETFD / F_SETFL, ioctl FIONBIO / FIOASYNC),
  * signal dispositions, timers (alarm, setitimer, timer_create / settime /
- * delete), cwd and umask: the FD, SIGNAL, TIMER and CWD classes of
- * rewind/syscalls.h. Recorded raw (number, arguments, result); user space
+ * delete), cwd and umask, credentials and namespaces (the setuid family,
+ * setgroups, capset, the capability prctls, unshare, setns): the FD, SIGNAL,
+ * TIMER, CWD and CRED classes of rewind/syscalls.h. Recorded raw (number, arguments, result); user space
  * interprets them. Task records (fork, exit, exec) come from tracker.bpf.c.
  */
 #include "common.bpf.h"
@@ -15,6 +16,10 @@
 #define F_DUPFD_CLOEXEC		1030
 #define FIONBIO			0x5421
 #define FIOASYNC		0x5452
+#define PR_SET_KEEPCAPS		8
+#define PR_CAPBSET_DROP		24
+#define PR_SET_SECUREBITS	28
+#define PR_CAP_AMBIENT		47
 
 __noinline int rw_state_syscall(struct rw_sys_args *a)
 {
@@ -27,8 +32,13 @@ __noinline int rw_state_syscall(struct rw_sys_args *a)
 	/* ioctl: only the two that set status flags (O_NONBLOCK, O_ASYNC), as libuv does. */
 	if (a->nr == RW_NR_ioctl && a->args[1] != FIONBIO && a->args[1] != FIOASYNC)
 		return 0;
-	/* alarm returns the seconds left, umask the old mask: never errors. */
-	if (a->nr != RW_NR_alarm && a->nr != RW_NR_umask && RW_IS_ERR(a->ret))
+	/* prctl: only the options that change credentials. */
+	if (a->nr == RW_NR_prctl && a->args[0] != PR_SET_KEEPCAPS && a->args[0] != PR_CAPBSET_DROP &&
+	    a->args[0] != PR_SET_SECUREBITS && a->args[0] != PR_CAP_AMBIENT)
+		return 0;
+	/* alarm returns the seconds left, umask the old mask, setfs[ug]id the old id: never errors. */
+	if (a->nr != RW_NR_alarm && a->nr != RW_NR_umask && a->nr != RW_NR_setfsuid &&
+	    a->nr != RW_NR_setfsgid && RW_IS_ERR(a->ret))
 		return 0;
 	return emit_syscall(a);
 }

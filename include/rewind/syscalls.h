@@ -59,6 +59,16 @@ enum rw_syscall_nr {
 	RW_NR_lchown = 94,
 	RW_NR_umask = 95,
 	RW_NR_rt_sigtimedwait = 128,
+	RW_NR_setuid = 105,
+	RW_NR_setgid = 106,
+	RW_NR_setreuid = 113,
+	RW_NR_setregid = 114,
+	RW_NR_setgroups = 116,
+	RW_NR_setresuid = 117,
+	RW_NR_setresgid = 119,
+	RW_NR_setfsuid = 122,
+	RW_NR_setfsgid = 123,
+	RW_NR_capset = 126,
 	RW_NR_utime = 132,
 	RW_NR_mknod = 133,
 	RW_NR_prctl = 157,
@@ -84,6 +94,7 @@ enum rw_syscall_nr {
 	RW_NR_linkat = 265,
 	RW_NR_symlinkat = 266,
 	RW_NR_fchmodat = 268,
+	RW_NR_unshare = 272,
 	RW_NR_splice = 275,
 	RW_NR_utimensat = 280,
 	RW_NR_fallocate = 285,
@@ -91,6 +102,7 @@ enum rw_syscall_nr {
 	RW_NR_pwritev = 296,
 	RW_NR_renameat2 = 316,
 	RW_NR_copy_file_range = 326,
+	RW_NR_setns = 308,
 	RW_NR_pwritev2 = 328,
 	RW_NR_pkey_mprotect = 329,
 	RW_NR_pidfd_send_signal = 424,
@@ -102,7 +114,7 @@ enum rw_syscall_nr {
 
 /*
  * What a recorded syscall is about. LAYOUT and the state classes (FD,
- * SIGNAL, TIMER, CWD) arrive as rw_syscall_event, FILE as rw_file_event.
+ * SIGNAL, TIMER, CWD, CRED) arrive as rw_syscall_event, FILE as rw_file_event.
  */
 enum rw_syscall_class {
 	RW_SC_NONE = 0,	/* not recorded */
@@ -111,6 +123,7 @@ enum rw_syscall_class {
 	RW_SC_SIGNAL,	/* signal dispositions (proc_state.bpf.c) */
 	RW_SC_TIMER,	/* alarm, itimers, POSIX timers (proc_state.bpf.c) */
 	RW_SC_CWD,	/* cwd and umask (proc_state.bpf.c) */
+	RW_SC_CRED,	/* credentials and namespaces: a change fails closed (proc_state.bpf.c) */
 	RW_SC_FILE,	/* file-system mutations (files.bpf.c) */
 };
 
@@ -124,6 +137,10 @@ enum rw_syscall_class {
 	X(alarm, TIMER) X(setitimer, TIMER) X(timer_create, TIMER)		\
 	X(timer_settime, TIMER) X(timer_delete, TIMER)				\
 	X(chdir, CWD) X(fchdir, CWD) X(umask, CWD)				\
+	X(setuid, CRED) X(setgid, CRED) X(setreuid, CRED) X(setregid, CRED)	\
+	X(setresuid, CRED) X(setresgid, CRED) X(setfsuid, CRED)		\
+	X(setfsgid, CRED) X(setgroups, CRED) X(capset, CRED) X(prctl, CRED)	\
+	X(unshare, CRED) X(setns, CRED)						\
 	X(write, FILE) X(pwrite64, FILE) X(writev, FILE) X(pwritev, FILE)	\
 	X(pwritev2, FILE) X(open, FILE) X(openat, FILE) X(openat2, FILE)	\
 	X(creat, FILE) X(truncate, FILE) X(ftruncate, FILE) X(fallocate, FILE)	\
@@ -152,7 +169,7 @@ static inline int rw_syscall_class(unsigned int nr)
 /* The per-process state classes, recorded raw by proc_state.bpf.c. */
 static inline int rw_syscall_class_is_state(int class)
 {
-	return class >= RW_SC_FD && class <= RW_SC_CWD;
+	return class >= RW_SC_FD && class <= RW_SC_CRED;
 }
 
 #endif /* REWIND_SYSCALLS_H */

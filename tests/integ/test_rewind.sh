@@ -25,7 +25,8 @@ for s in "${SCENARIOS[@]}"; do
 done
 OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
-	     rewind_seccomp_filter_after_release)
+	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid
+	     fail_ns_uts fail_ns_net)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
 require_root "${SELF_TESTS[@]}" "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"
@@ -449,6 +450,44 @@ fail_seccomp_installed() {
 	expect_killed "$TPID" "the target, after the failed rewind" || return 1
 	rwctl detach "$id" >/dev/null
 }
+
+# A credential or namespace change no rewind can undo from outside (tests/zdtm/creds.c):
+# without a rewind the target sees it; with one, the rewind fails closed naming
+# it and the target is killed; the same calls leaving the values as they were
+# are logged, re-read and pass rewind --verify.
+creds_case() {
+	local helper=$1 want=$2 id
+	start_zdtm "$helper" || return 1
+	invoke || return 1
+	ask check || return 1
+	case "$ANSWER" in fail*) ;; *) echo "check after the change without rewind: '$ANSWER'"; return 1 ;; esac
+	stop_target
+	start_zdtm "$helper" || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	expect_rewind_fails "$id" "$want" || return 1
+	expect "session state" "$(session_field "$id" state)" failed || return 1
+	expect_killed "$TPID" "the target, after the failed rewind" || return 1
+	TPID=
+	rwctl detach "$id" >/dev/null
+	export ZDTM_CREDS_SAME=1
+	start_zdtm "$helper"
+	local rc=$?
+	unset ZDTM_CREDS_SAME
+	[ $rc = 0 ] || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	rewind_verified "$id" || return 1
+	check_passes "after the same values were set and a rewind" || return 1
+	rwctl detach "$id" >/dev/null
+}
+fail_creds_euid() { creds_case creds_euid "pid [0-9]+: thread [0-9]+: credentials changed since the checkpoint \(euid 0 → 65534\): cannot be restored from outside"; }
+fail_creds_capdrop() { creds_case creds_capdrop "thread [0-9]+: credentials changed since the checkpoint \(CapEff 0x[0-9a-f]+ → 0x[0-9a-f]+\): cannot be restored"; }
+fail_creds_thread_uid() { creds_case creds_thread_uid "thread [0-9]+: credentials changed since the checkpoint \(euid 0 → 65534\): cannot be restored"; }
+fail_ns_uts() { creds_case ns_uts "thread [0-9]+: unshared or setns'd its uts namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
+fail_ns_net() { creds_case ns_net "thread [0-9]+: unshared or setns'd its net namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
 
 # rewind before any checkpoint: an error, the target untouched, the session usable.
 fail_rewind_before_checkpoint() {

@@ -325,6 +325,44 @@ static void irreversible(void **state)
 	assert_non_null(strstr(f->plan.failures[1], "no_new_privs"));
 }
 
+/*
+ * A checkpoint thread's credentials or namespace changed: a named failure,
+ * whichever thread; not read (NULL) when the log shows no CRED call.
+ */
+static void identity(void **state)
+{
+	struct fixture *f = *state;
+	struct rw_ident was[2] = { { .tid = TGID }, { .tid = TGID + 1 } };
+	struct rw_ident now[3] = { { .tid = TGID }, { .tid = TGID + 1 }, { .tid = TGID + 9 } };
+
+	f->img.idents = was;
+	f->img.nidents = 2;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	f->obs.idents = now;
+	f->obs.nidents = 3;
+	now[2].creds.uid[1] = 65534;	/* a new thread: it exits anyway */
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	now[1].creds.uid[1] = 65534;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101: credentials changed since the "
+					   "checkpoint (euid 0 → 65534): cannot be restored from outside"));
+	now[1].creds.uid[1] = 0;
+	now[0].ns[RW_NS_NET] = 7;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "unshared or setns'd its net namespace"));
+	now[0].ns[RW_NS_NET] = 0;
+	f->obs.securebits_set = true;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "securebits"));
+	f->img.idents = NULL;
+	f->img.nidents = 0;
+}
+
 static void fds(void **state)
 {
 	struct fixture *f = *state;
@@ -617,6 +655,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(brk_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(irreversible, setup, teardown),
+		cmocka_unit_test_setup_teardown(identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(process_state, setup, teardown),

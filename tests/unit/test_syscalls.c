@@ -29,6 +29,9 @@ static void numbers_match_host(void **state)
 	CHECK(fchmodat); CHECK(splice); CHECK(utimensat); CHECK(fallocate); CHECK(dup3);
 	CHECK(pwritev); CHECK(renameat2); CHECK(copy_file_range); CHECK(pwritev2);
 	CHECK(pkey_mprotect);
+	CHECK(setuid); CHECK(setgid); CHECK(setreuid); CHECK(setregid); CHECK(setgroups);
+	CHECK(setresuid); CHECK(setresgid); CHECK(setfsuid); CHECK(setfsgid); CHECK(capset);
+	CHECK(unshare); CHECK(setns);
 	/* injected into targets */
 	CHECK(getitimer); CHECK(recvmsg); CHECK(socketpair); CHECK(exit); CHECK(wait4);
 	CHECK(rt_sigtimedwait); CHECK(prctl); CHECK(timer_gettime); CHECK(pidfd_open);
@@ -69,6 +72,10 @@ static void classes(void **state)
 	assert_int_equal(rw_syscall_class(__NR_rt_sigaction), RW_SC_SIGNAL);
 	assert_int_equal(rw_syscall_class(__NR_timer_settime), RW_SC_TIMER);
 	assert_int_equal(rw_syscall_class(__NR_umask), RW_SC_CWD);
+	assert_int_equal(rw_syscall_class(__NR_setresuid), RW_SC_CRED);
+	assert_int_equal(rw_syscall_class(__NR_capset), RW_SC_CRED);
+	assert_int_equal(rw_syscall_class(__NR_unshare), RW_SC_CRED);
+	assert_true(rw_syscall_class_is_state(RW_SC_CRED));
 	assert_int_equal(rw_syscall_class(__NR_openat), RW_SC_FILE);
 	assert_int_equal(rw_syscall_class(__NR_mknodat), RW_SC_FILE);
 	assert_int_equal(rw_syscall_class(__NR_getpid), RW_SC_NONE);
@@ -81,7 +88,7 @@ static void classes(void **state)
 		assert_int_equal(syscall_name(nr) != NULL, rw_syscall_class(nr) != RW_SC_NONE);
 		nrecorded += rw_syscall_class(nr) != RW_SC_NONE;
 	}
-	assert_int_equal(nrecorded, 72);
+	assert_int_equal(nrecorded, 85);
 }
 
 int main(void)

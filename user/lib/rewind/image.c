@@ -433,6 +433,16 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	img->seccomp = st.seccomp;
 	img->seccomp_filters = st.seccomp_filters;
 	img->no_new_privs = st.no_new_privs;
+	img->idents = calloc(f->n ? f->n : 1, sizeof(*img->idents));
+	if (!img->idents) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	for (; img->nidents < f->n; img->nidents++) {
+		err = ident_read(f->tgid, f->threads[img->nidents].tid, &img->idents[img->nidents]);
+		if (err)
+			goto fail;
+	}
 	err = capture_injected(img, r);
 	img->syscall_ip = r->ij->syscall_ip;
 	/* The scratch page goes before the layout is taken. */
@@ -485,6 +495,7 @@ void image_free(struct rw_proc_image *img)
 	free(img->mapfiles);
 	free(img->timers);
 	free(img->children);
+	free(img->idents);
 	proc_maps_free(&img->maps);
 	memset(img, 0, sizeof(*img));
 }

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "freeze.h"
+#include "ident.h"
 #include "proc.h"
 #include "remote.h"
 #include "threadstate.h"
@@ -86,6 +87,8 @@ struct rw_proc_image {
 	uint64_t sig_pending_shared;
 	int seccomp, seccomp_filters;	/* irreversible from outside: a change fails the rewind */
 	bool no_new_privs;
+	struct rw_ident *idents;	/* per thread, ascending tid: irreversible too */
+	size_t nidents;
 	struct rw_ksigaction sigactions[RW_NSIG + 1];	/* [sig], 9 and 19 unused */
 	struct itimerval itimers[3];
 	struct rw_posix_timer *timers;

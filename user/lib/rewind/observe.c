@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -87,6 +88,13 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 			break;
 		case RW_SC_TIMER:
 			out->timers_called = true;
+			break;
+		case RW_SC_CRED:
+			out->creds_called = true;
+			/* Not readable from /proc: a set fails closed (see plan.c). */
+			if (r->nr == RW_NR_prctl && (r->args[0] == PR_SET_SECUREBITS ||
+						    r->args[0] == PR_SET_KEEPCAPS))
+				out->securebits_set = true;
 			break;
 		case RW_SC_FD:
 			/* close and dup only drop or add an fd; the others may change one's flags */
@@ -264,6 +272,16 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	o->tids = calloc(f->n ? f->n : 1, sizeof(*o->tids));
 	if (!err && !o->tids)
 		err = -ENOMEM;
+	/* Credentials and namespaces change only by a CRED call: read when one is logged. */
+	if (!err && (facts->creds_called || facts->incomplete)) {
+		o->idents = calloc(f->n ? f->n : 1, sizeof(*o->idents));
+		if (!o->idents)
+			err = -ENOMEM;
+		for (size_t i = 0; i < f->n && !err; i++)
+			err = ident_read(img->tgid, f->threads[i].tid, &o->idents[i]);
+		obs->idents = o->idents;
+		obs->nidents = f->n;
+	}
 	if (err)
 		return err;
 	for (size_t i = 0; i < f->n; i++)
@@ -294,6 +312,7 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	obs->seccomp = status.seccomp;
 	obs->seccomp_filters = status.seccomp_filters;
 	obs->no_new_privs = status.no_new_privs;
+	obs->securebits_set = facts->securebits_set;
 	obs->timer_ids = o->timers;
 	obs->ntimers = ntimers;
 	return 0;
@@ -306,5 +325,6 @@ void observe_free(struct rw_observation *o)
 	free(o->fds);
 	free(o->tids);
 	free(o->timers);
+	free(o->idents);
 	memset(o, 0, sizeof(*o));
 }

@@ -414,6 +414,34 @@ static int plan_fds(struct rw_plan *p, const struct rw_proc_image *img, const st
 	return err;
 }
 
+/*
+ * Credentials and namespaces of every checkpoint thread still there (a new
+ * thread exits anyway). Restoring them would take injected setres*id /
+ * capset / setns calls a dropped thread may no longer be allowed: any
+ * change fails closed, naming it.
+ */
+static int plan_idents(struct rw_plan *p, const struct rw_proc_image *img,
+		       const struct rw_observed *obs)
+{
+	char what[160];
+	int err = 0;
+
+	if (obs->securebits_set)
+		err = fail(p, "pid %d: securebits set since the checkpoint (PR_SET_SECUREBITS or "
+			   "PR_SET_KEEPCAPS): cannot be restored from outside", p->tgid);
+	for (size_t i = 0; i < obs->nidents && !err; i++) {
+		for (size_t k = 0; k < img->nidents; k++) {
+			if (img->idents[k].tid != obs->idents[i].tid)
+				continue;
+			if (ident_compare(&img->idents[k], &obs->idents[i], what, sizeof(what)))
+				err = fail(p, "pid %d: thread %d: %s: cannot be restored from outside",
+					   p->tgid, obs->idents[i].tid, what);
+			break;
+		}
+	}
+	return err;
+}
+
 static int plan_timers(struct rw_plan *p, const struct rw_proc_image *img,
 		       const struct rw_observed *obs)
 {
@@ -646,6 +674,8 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	if (!err && obs->no_new_privs != img->no_new_privs)
 		err = fail(plan, "pid %d: no_new_privs set since the checkpoint: it cannot be cleared",
 			   plan->tgid);
+	if (!err)
+		err = plan_idents(plan, img, obs);
 	changed = (obs->sig_ignored ^ img->sig_ignored) | (obs->sig_caught ^ img->sig_caught);
 	plan->sigactions = obs->sigactions_called | changed;
 	if (changed || obs->log_incomplete)

@@ -52,6 +52,9 @@ struct rw_observed {
 	uint64_t sig_pending_shared;
 	int seccomp, seccomp_filters;		/* as /proc/PID/status says now */
 	bool no_new_privs;
+	const struct rw_ident *idents;		/* per thread now; NULL: the log proves them unchanged */
+	size_t nidents;
+	bool securebits_set;			/* PR_SET_SECUREBITS / PR_SET_KEEPCAPS logged */
 	const int *timer_ids;			/* ascending; read only when timers matter */
 	size_t ntimers;
 };

@@ -436,6 +436,16 @@ static void verify_process_state(const struct rw_proc_image *img, struct rw_remo
 		if (st.sig_ignored != img->sig_ignored || st.sig_caught != img->sig_caught)
 			differ(res, "pid %d: ignored/caught signal sets differ", img->tgid);
 	}
+	for (size_t i = 0; i < img->nidents; i++) {
+		struct rw_ident now;
+		char what[160];
+
+		if (ident_read(img->tgid, img->idents[i].tid, &now))
+			differ(res, "pid %d: thread %d: credentials and namespaces cannot be read",
+			       img->tgid, img->idents[i].tid);
+		else if (ident_compare(&img->idents[i], &now, what, sizeof(what)))
+			differ(res, "pid %d: thread %d: %s", img->tgid, img->idents[i].tid, what);
+	}
 	for (int sig = 1; sig <= RW_NSIG; sig++) {
 		struct rw_ksigaction now;
 

@@ -55,16 +55,20 @@ int syscall_is_layout(uint32_t nr)
 int syscall_report_args(uint32_t nr)
 {
 	switch (nr) {
-	case RW_NR_dup3:
+	case RW_NR_dup3: case RW_NR_setresuid: case RW_NR_setresgid:
 		return 3;
-	case RW_NR_dup2: case RW_NR_fcntl: case RW_NR_ioctl:
+	case RW_NR_dup2: case RW_NR_fcntl: case RW_NR_ioctl: case RW_NR_setreuid:
+	case RW_NR_setregid: case RW_NR_prctl: case RW_NR_setns:
 		return 2;
+	case RW_NR_setuid: case RW_NR_setgid: case RW_NR_setfsuid: case RW_NR_setfsgid:
+	case RW_NR_setgroups: case RW_NR_unshare:
+		return 1;
 	case RW_NR_close: case RW_NR_dup: case RW_NR_rt_sigaction: case RW_NR_alarm:
 	case RW_NR_setitimer: case RW_NR_timer_create:
 	case RW_NR_timer_settime: case RW_NR_timer_delete: case RW_NR_fchdir: case RW_NR_umask:
 		return 1;
 	}
-	return 0;	/* chdir: a path pointer */
+	return 0;	/* chdir: a path pointer; capset: two */
 }
 
 void prot_string(uint32_t prot, int shared, char buf[5])
