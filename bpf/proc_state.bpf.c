@@ -3,8 +3,9 @@
  * Per-process state the rewind engine must undo beyond memory: fds (close,
  * dup family, fcntl F_DUPFD / F_SETFD / F_SETFL, ioctl FIONBIO / FIOASYNC),
  * signal dispositions, timers (alarm, setitimer, timer_create / settime /
- * delete), cwd and umask: the FD, SIGNAL, TIMER and CWD classes of
- * rewind/syscalls.h. Recorded raw (number, arguments, result); user space
+ * delete), cwd and umask, and the attributes rewindd sets from outside
+ * (rlimits, nice, scheduling, affinity, ioprio, of whichever task a call
+ * names): the FD, SIGNAL, TIMER, CWD and ATTR classes of rewind/syscalls.h. Recorded raw (number, arguments, result); user space
  * interprets them. Task records (fork, exit, exec) come from tracker.bpf.c.
  */
 #include "common.bpf.h"
@@ -26,6 +27,9 @@ __noinline int rw_state_syscall(struct rw_sys_args *a)
 		return 0;
 	/* ioctl: only the two that set status flags (O_NONBLOCK, O_ASYNC), as libuv does. */
 	if (a->nr == RW_NR_ioctl && a->args[1] != FIONBIO && a->args[1] != FIOASYNC)
+		return 0;
+	/* prlimit64 only reads when its new limit is NULL. */
+	if (a->nr == RW_NR_prlimit64 && !a->args[2])
 		return 0;
 	/* alarm returns the seconds left, umask the old mask: never errors. */
 	if (a->nr != RW_NR_alarm && a->nr != RW_NR_umask && RW_IS_ERR(a->ret))

@@ -61,19 +61,25 @@ enum rw_syscall_nr {
 	RW_NR_rt_sigtimedwait = 128,
 	RW_NR_utime = 132,
 	RW_NR_mknod = 133,
+	RW_NR_setpriority = 141,
+	RW_NR_sched_setparam = 142,
+	RW_NR_sched_setscheduler = 144,
 	RW_NR_prctl = 157,
+	RW_NR_setrlimit = 160,
 	RW_NR_setxattr = 188,
 	RW_NR_lsetxattr = 189,
 	RW_NR_fsetxattr = 190,
 	RW_NR_removexattr = 197,
 	RW_NR_lremovexattr = 198,
 	RW_NR_fremovexattr = 199,
+	RW_NR_sched_setaffinity = 203,
 	RW_NR_remap_file_pages = 216,
 	RW_NR_timer_create = 222,
 	RW_NR_timer_settime = 223,
 	RW_NR_timer_gettime = 224,
 	RW_NR_timer_delete = 226,
 	RW_NR_utimes = 235,
+	RW_NR_ioprio_set = 251,
 	RW_NR_openat = 257,
 	RW_NR_mkdirat = 258,
 	RW_NR_mknodat = 259,
@@ -89,6 +95,8 @@ enum rw_syscall_nr {
 	RW_NR_fallocate = 285,
 	RW_NR_dup3 = 292,
 	RW_NR_pwritev = 296,
+	RW_NR_prlimit64 = 302,
+	RW_NR_sched_setattr = 314,
 	RW_NR_renameat2 = 316,
 	RW_NR_copy_file_range = 326,
 	RW_NR_pwritev2 = 328,
@@ -102,7 +110,7 @@ enum rw_syscall_nr {
 
 /*
  * What a recorded syscall is about. LAYOUT and the state classes (FD,
- * SIGNAL, TIMER, CWD) arrive as rw_syscall_event, FILE as rw_file_event.
+ * SIGNAL, TIMER, CWD, ATTR) arrive as rw_syscall_event, FILE as rw_file_event.
  */
 enum rw_syscall_class {
 	RW_SC_NONE = 0,	/* not recorded */
@@ -112,6 +120,7 @@ enum rw_syscall_class {
 	RW_SC_TIMER,	/* alarm, itimers, POSIX timers (proc_state.bpf.c) */
 	RW_SC_CWD,	/* cwd and umask (proc_state.bpf.c) */
 	RW_SC_FILE,	/* file-system mutations (files.bpf.c) */
+	RW_SC_ATTR,	/* rlimits, nice, scheduling, affinity, ioprio of any task (proc_state.bpf.c) */
 };
 
 /* Every recorded syscall and its class: X(name, class) with RW_NR_<name>, RW_SC_<class>. */
@@ -124,6 +133,9 @@ enum rw_syscall_class {
 	X(alarm, TIMER) X(setitimer, TIMER) X(timer_create, TIMER)		\
 	X(timer_settime, TIMER) X(timer_delete, TIMER)				\
 	X(chdir, CWD) X(fchdir, CWD) X(umask, CWD)				\
+	X(setrlimit, ATTR) X(prlimit64, ATTR) X(setpriority, ATTR)		\
+	X(sched_setparam, ATTR) X(sched_setscheduler, ATTR)			\
+	X(sched_setattr, ATTR) X(sched_setaffinity, ATTR) X(ioprio_set, ATTR)	\
 	X(write, FILE) X(pwrite64, FILE) X(writev, FILE) X(pwritev, FILE)	\
 	X(pwritev2, FILE) X(open, FILE) X(openat, FILE) X(openat2, FILE)	\
 	X(creat, FILE) X(truncate, FILE) X(ftruncate, FILE) X(fallocate, FILE)	\
@@ -152,7 +164,7 @@ static inline int rw_syscall_class(unsigned int nr)
 /* The per-process state classes, recorded raw by proc_state.bpf.c. */
 static inline int rw_syscall_class_is_state(int class)
 {
-	return class >= RW_SC_FD && class <= RW_SC_CWD;
+	return (class >= RW_SC_FD && class <= RW_SC_CWD) || class == RW_SC_ATTR;
 }
 
 #endif /* REWIND_SYSCALLS_H */

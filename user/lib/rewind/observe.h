@@ -26,6 +26,7 @@ struct rw_log_facts {
 	struct rw_ranges wipe_maybe_set;	/* see rw_observed */
 	bool incomplete;		/* records were dropped */
 	bool brk_called, timers_called, fd_flags_changed;
+	bool attrs_called;		/* an ATTR call by any process of the session, on any target */
 	bool layout_changed;		/* any layout call or exec: the maps must be read */
 	uint64_t sigactions_called;
 };
@@ -43,6 +44,7 @@ struct rw_observation {
 	struct rw_fd_now *fds;
 	pid_t *tids;
 	int *timers;
+	struct rw_attrs attrs;		/* read only when the log cannot vouch for them */
 };
 
 /*
