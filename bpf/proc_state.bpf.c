@@ -4,8 +4,10 @@
  * dup family, fcntl F_DUPFD / F_SETFD / F_SETFL, ioctl FIONBIO / FIOASYNC),
  * signal dispositions, timers (alarm, setitimer, timer_create / settime /
  * delete), cwd and umask, credentials and namespaces (the setuid family,
- * setgroups, capset, the capability prctls, unshare, setns): the FD, SIGNAL,
- * TIMER, CWD and CRED classes of rewind/syscalls.h. Recorded raw (number, arguments, result); user space
+ * setgroups, capset, the capability prctls, unshare, setns), and the
+ * attributes rewindd sets from outside (rlimits, nice, scheduling, affinity,
+ * ioprio, of whichever task a call names): the FD, SIGNAL, TIMER, CWD, CRED
+ * and ATTR classes of rewind/syscalls.h. Recorded raw (number, arguments, result); user space
  * interprets them. Task records (fork, exit, exec) come from tracker.bpf.c.
  */
 #include "common.bpf.h"
@@ -35,6 +37,9 @@ __noinline int rw_state_syscall(struct rw_sys_args *a)
 	/* prctl: only the options that change credentials. */
 	if (a->nr == RW_NR_prctl && a->args[0] != PR_SET_KEEPCAPS && a->args[0] != PR_CAPBSET_DROP &&
 	    a->args[0] != PR_SET_SECUREBITS && a->args[0] != PR_CAP_AMBIENT)
+		return 0;
+	/* prlimit64 only reads when its new limit is NULL. */
+	if (a->nr == RW_NR_prlimit64 && !a->args[2])
 		return 0;
 	/* alarm returns the seconds left, umask the old mask, setfs[ug]id the old id: never errors. */
 	if (a->nr != RW_NR_alarm && a->nr != RW_NR_umask && a->nr != RW_NR_setfsuid &&

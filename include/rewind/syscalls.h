@@ -71,19 +71,25 @@ enum rw_syscall_nr {
 	RW_NR_capset = 126,
 	RW_NR_utime = 132,
 	RW_NR_mknod = 133,
+	RW_NR_setpriority = 141,
+	RW_NR_sched_setparam = 142,
+	RW_NR_sched_setscheduler = 144,
 	RW_NR_prctl = 157,
+	RW_NR_setrlimit = 160,
 	RW_NR_setxattr = 188,
 	RW_NR_lsetxattr = 189,
 	RW_NR_fsetxattr = 190,
 	RW_NR_removexattr = 197,
 	RW_NR_lremovexattr = 198,
 	RW_NR_fremovexattr = 199,
+	RW_NR_sched_setaffinity = 203,
 	RW_NR_remap_file_pages = 216,
 	RW_NR_timer_create = 222,
 	RW_NR_timer_settime = 223,
 	RW_NR_timer_gettime = 224,
 	RW_NR_timer_delete = 226,
 	RW_NR_utimes = 235,
+	RW_NR_ioprio_set = 251,
 	RW_NR_openat = 257,
 	RW_NR_mkdirat = 258,
 	RW_NR_mknodat = 259,
@@ -100,6 +106,8 @@ enum rw_syscall_nr {
 	RW_NR_fallocate = 285,
 	RW_NR_dup3 = 292,
 	RW_NR_pwritev = 296,
+	RW_NR_prlimit64 = 302,
+	RW_NR_sched_setattr = 314,
 	RW_NR_renameat2 = 316,
 	RW_NR_copy_file_range = 326,
 	RW_NR_setns = 308,
@@ -114,7 +122,7 @@ enum rw_syscall_nr {
 
 /*
  * What a recorded syscall is about. LAYOUT and the state classes (FD,
- * SIGNAL, TIMER, CWD, CRED) arrive as rw_syscall_event, FILE as rw_file_event.
+ * SIGNAL, TIMER, CWD, CRED, ATTR) arrive as rw_syscall_event, FILE as rw_file_event.
  */
 enum rw_syscall_class {
 	RW_SC_NONE = 0,	/* not recorded */
@@ -124,6 +132,7 @@ enum rw_syscall_class {
 	RW_SC_TIMER,	/* alarm, itimers, POSIX timers (proc_state.bpf.c) */
 	RW_SC_CWD,	/* cwd and umask (proc_state.bpf.c) */
 	RW_SC_CRED,	/* credentials and namespaces: a change fails closed (proc_state.bpf.c) */
+	RW_SC_ATTR,	/* rlimits, nice, scheduling, affinity, ioprio of any task (proc_state.bpf.c) */
 	RW_SC_FILE,	/* file-system mutations (files.bpf.c) */
 };
 
@@ -141,6 +150,9 @@ enum rw_syscall_class {
 	X(setresuid, CRED) X(setresgid, CRED) X(setfsuid, CRED)		\
 	X(setfsgid, CRED) X(setgroups, CRED) X(capset, CRED) X(prctl, CRED)	\
 	X(unshare, CRED) X(setns, CRED)						\
+	X(setrlimit, ATTR) X(prlimit64, ATTR) X(setpriority, ATTR)		\
+	X(sched_setparam, ATTR) X(sched_setscheduler, ATTR)			\
+	X(sched_setattr, ATTR) X(sched_setaffinity, ATTR) X(ioprio_set, ATTR)	\
 	X(write, FILE) X(pwrite64, FILE) X(writev, FILE) X(pwritev, FILE)	\
 	X(pwritev2, FILE) X(open, FILE) X(openat, FILE) X(openat2, FILE)	\
 	X(creat, FILE) X(truncate, FILE) X(ftruncate, FILE) X(fallocate, FILE)	\
@@ -169,7 +181,7 @@ static inline int rw_syscall_class(unsigned int nr)
 /* The per-process state classes, recorded raw by proc_state.bpf.c. */
 static inline int rw_syscall_class_is_state(int class)
 {
-	return class >= RW_SC_FD && class <= RW_SC_CRED;
+	return class >= RW_SC_FD && class <= RW_SC_ATTR;
 }
 
 #endif /* REWIND_SYSCALLS_H */

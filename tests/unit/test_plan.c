@@ -433,6 +433,61 @@ static void process_state(void **state)
 			 ~0ULL & ~(1ULL << (SIGKILL - 1)) & ~(1ULL << (SIGSTOP - 1)));
 }
 
+/* Attributes: not looked at unless read; then one step per rlimit and per thread attribute that differs. */
+static void attrs(void **state)
+{
+	struct fixture *f = *state;
+	struct rw_thread_attrs want[2] = { { .tid = TGID }, { .tid = TGID + 1 } }, now[2];
+	struct rw_attrs read = { .threads = now, .nthreads = 2 };
+
+	f->img.attrs.threads = want;
+	f->img.attrs.nthreads = 2;
+	for (int i = 0; i < 2; i++) {
+		CPU_ZERO(&want[i].affinity);
+		CPU_SET(0, &want[i].affinity);
+		CPU_SET(1, &want[i].affinity);
+	}
+	f->img.attrs.rlim[RLIMIT_NOFILE] = (struct rlimit){ 1024, 4096 };
+	memcpy(now, want, sizeof(now));
+	read.rlim[RLIMIT_NOFILE] = f->img.attrs.rlim[RLIMIT_NOFILE];
+
+	/* The log proves them unchanged: nothing read, nothing planned. */
+	f->img.attrs.rlim[RLIMIT_CORE].rlim_cur = 1;
+	build(f);
+	assert_int_equal(f->plan.nattrops, 0);
+
+	/* Read and equal but RLIMIT_CORE: that one step. */
+	f->obs.attrs = &read;
+	build(f);
+	assert_int_equal(f->plan.nattrops, 1);
+	assert_int_equal(f->plan.attrops[0].kind, RW_ATTR_RLIMIT);
+	assert_int_equal(f->plan.attrops[0].resource, RLIMIT_CORE);
+
+	/* A second thread's nice, policy, affinity, ioprio; the main thread's nice; NOFILE lowered. */
+	f->img.attrs.rlim[RLIMIT_CORE].rlim_cur = 0;
+	read.rlim[RLIMIT_NOFILE].rlim_cur = 64;
+	now[0].nice = 10;
+	now[1].nice = 15;
+	now[1].sched.policy = SCHED_IDLE;
+	CPU_CLR(1, &now[1].affinity);
+	now[1].ioprio = 3 << 13;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.nattrops, 6);
+	assert_int_equal(f->plan.attrops[0].kind, RW_ATTR_RLIMIT);
+	assert_int_equal(f->plan.attrops[0].resource, RLIMIT_NOFILE);
+	assert_int_equal(f->plan.attrops[1].kind, RW_ATTR_NICE);
+	assert_int_equal(f->plan.attrops[1].tid, TGID);
+	assert_int_equal(f->plan.attrops[2].kind, RW_ATTR_SCHED);
+	assert_int_equal(f->plan.attrops[2].tid, TGID + 1);
+	assert_int_equal(f->plan.attrops[3].kind, RW_ATTR_NICE);
+	assert_int_equal(f->plan.attrops[4].kind, RW_ATTR_AFFINITY);
+	assert_int_equal(f->plan.attrops[5].kind, RW_ATTR_IOPRIO);
+	assert_int_equal(f->plan.attrops[5].tid, TGID + 1);
+	f->img.attrs.threads = NULL;
+	f->img.attrs.nthreads = 0;
+}
+
 static void timer_deleted(void **state)
 {
 	struct fixture *f = *state;
@@ -659,6 +714,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(process_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(attrs, setup, teardown),
 		cmocka_unit_test_setup_teardown(timer_deleted, setup, teardown),
 		cmocka_unit_test_setup_teardown(hole_free_in_both, setup, teardown),
 		cmocka_unit_test_setup_teardown(wipeonfork_dropped, setup, teardown),

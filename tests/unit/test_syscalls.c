@@ -32,6 +32,9 @@ static void numbers_match_host(void **state)
 	CHECK(setuid); CHECK(setgid); CHECK(setreuid); CHECK(setregid); CHECK(setgroups);
 	CHECK(setresuid); CHECK(setresgid); CHECK(setfsuid); CHECK(setfsgid); CHECK(capset);
 	CHECK(unshare); CHECK(setns);
+	CHECK(setrlimit); CHECK(prlimit64); CHECK(setpriority);
+	CHECK(sched_setparam); CHECK(sched_setscheduler); CHECK(sched_setattr);
+	CHECK(sched_setaffinity); CHECK(ioprio_set);
 	/* injected into targets */
 	CHECK(getitimer); CHECK(recvmsg); CHECK(socketpair); CHECK(exit); CHECK(wait4);
 	CHECK(rt_sigtimedwait); CHECK(prctl); CHECK(timer_gettime); CHECK(pidfd_open);
@@ -81,6 +84,10 @@ static void classes(void **state)
 	assert_int_equal(rw_syscall_class(__NR_getpid), RW_SC_NONE);
 	assert_int_equal(rw_syscall_class(__NR_timer_gettime), RW_SC_NONE);
 	assert_true(rw_syscall_class_is_state(rw_syscall_class(__NR_fchdir)));
+	assert_int_equal(rw_syscall_class(__NR_prlimit64), RW_SC_ATTR);
+	assert_int_equal(rw_syscall_class(__NR_ioprio_set), RW_SC_ATTR);
+	assert_true(rw_syscall_class_is_state(rw_syscall_class(__NR_sched_setaffinity)));
+	assert_int_equal(rw_syscall_class(__NR_getpriority), RW_SC_NONE);
 	assert_false(rw_syscall_class_is_state(rw_syscall_class(__NR_mmap)));
 	assert_false(rw_syscall_class_is_state(rw_syscall_class(__NR_write)));
 	/* Reports name exactly the recorded syscalls. */
@@ -88,7 +95,7 @@ static void classes(void **state)
 		assert_int_equal(syscall_name(nr) != NULL, rw_syscall_class(nr) != RW_SC_NONE);
 		nrecorded += rw_syscall_class(nr) != RW_SC_NONE;
 	}
-	assert_int_equal(nrecorded, 85);
+	assert_int_equal(nrecorded, 93);
 }
 
 int main(void)

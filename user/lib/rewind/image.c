@@ -407,6 +407,21 @@ static int capture_injected(struct rw_proc_image *img, struct rw_remote *r)
 	return err;
 }
 
+static int capture_attrs(struct rw_proc_image *img)
+{
+	pid_t *tids = calloc(img->nthreads ? img->nthreads : 1, sizeof(*tids));
+	char why[256];
+	int err;
+
+	if (!tids)
+		return -ENOMEM;
+	for (size_t i = 0; i < img->nthreads; i++)
+		tids[i] = img->threads[i].tid;
+	err = attrs_read(img->tgid, tids, img->nthreads, &img->attrs, why, sizeof(why));
+	free(tids);
+	return err;
+}
+
 int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remote *r)
 {
 	struct rw_proc_status st;
@@ -465,6 +480,9 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	err = capture_cwd(img);
 	if (err)
 		goto fail;
+	err = capture_attrs(img);
+	if (err)
+		goto fail;
 	/* A child the rewind leaves behind shows against these in --verify. */
 	err = proc_children_of(f->tgid, &img->children, &img->nchildren);
 	if (err)
@@ -496,6 +514,7 @@ void image_free(struct rw_proc_image *img)
 	free(img->timers);
 	free(img->children);
 	free(img->idents);
+	attrs_free(&img->attrs);
 	proc_maps_free(&img->maps);
 	memset(img, 0, sizeof(*img));
 }

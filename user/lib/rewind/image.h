@@ -3,7 +3,8 @@
  * The checkpoint image of one process, held in rewindd's memory: layout,
  * the contents of its present private writable anonymous pages, every
  * thread's state, and the process-wide state an invocation can change (brk,
- * fds, cwd, umask, signal dispositions, timers).
+ * fds, cwd, umask, signal dispositions, timers, rlimits and the per-thread
+ * attributes of attrs.h).
  *
  * Pages are stored only where they are anonymous, present and not the zero
  * page; every other page of a private writable mapping reads, at
@@ -22,6 +23,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "attrs.h"
 #include "freeze.h"
 #include "ident.h"
 #include "proc.h"
@@ -93,6 +95,7 @@ struct rw_proc_image {
 	struct itimerval itimers[3];
 	struct rw_posix_timer *timers;
 	size_t ntimers;
+	struct rw_attrs attrs;		/* rlimits; nice, scheduling, affinity, ioprio per thread */
 	pid_t *children;		/* its children at the checkpoint, live or zombie */
 	size_t nchildren;
 	/* Where the checkpoint's injections found a syscall instruction: good

@@ -79,6 +79,9 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 	for (size_t i = 0; i < inv->nstate; i++) {
 		const struct rw_sys_record *r = &inv->state[i];
 
+		/* setpriority, prlimit, sched_set*, ioprio_set may name another process. */
+		if (rw_syscall_class(r->nr) == RW_SC_ATTR)
+			out->attrs_called = true;
 		if (r->tgid != tgid)
 			continue;
 		switch (rw_syscall_class(r->nr)) {
@@ -286,6 +289,15 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 		return err;
 	for (size_t i = 0; i < f->n; i++)
 		o->tids[i] = f->threads[i].tid;
+	/* rlimits and thread attributes: only when a call could have changed them. */
+	if (facts->attrs_called || facts->incomplete) {
+		char why[256];
+
+		err = attrs_read(img->tgid, o->tids, f->n, &o->attrs, why, sizeof(why));
+		if (err)
+			return err;
+		obs->attrs = &o->attrs;
+	}
 	if (!obs->maps)
 		obs->maps = &o->maps;
 	obs->tids = o->tids;
@@ -326,5 +338,6 @@ void observe_free(struct rw_observation *o)
 	free(o->tids);
 	free(o->timers);
 	free(o->idents);
+	attrs_free(&o->attrs);
 	memset(o, 0, sizeof(*o));
 }

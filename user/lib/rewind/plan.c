@@ -472,6 +472,44 @@ static int plan_timers(struct rw_plan *p, const struct rw_proc_image *img,
 }
 
 /* Which private pages to restore: written ones, and whole ranges the tracking cannot vouch for. */
+static int add_attrop(struct rw_plan *p, enum rw_attr_kind kind, pid_t tid, int resource)
+{
+	struct rw_attr_op *more = realloc(p->attrops, (p->nattrops + 1) * sizeof(*more));
+
+	if (!more)
+		return -ENOMEM;
+	p->attrops = more;
+	p->attrops[p->nattrops++] = (struct rw_attr_op){ .kind = kind, .tid = tid, .resource = resource };
+	return 0;
+}
+
+/* Each rlimit and each attribute of a checkpoint thread that differs now (read only when logged). */
+static int plan_attrs(struct rw_plan *p, const struct rw_proc_image *img,
+		      const struct rw_observed *obs)
+{
+	static const enum rw_attr_kind per_thread[] = {
+		RW_ATTR_SCHED, RW_ATTR_NICE, RW_ATTR_AFFINITY, RW_ATTR_IOPRIO,
+	};
+	int err = 0;
+
+	if (!obs->attrs)
+		return 0;
+	for (int res = 0; res < RW_NRLIMITS && !err; res++)
+		if (attrs_differ(RW_ATTR_RLIMIT, res, &img->attrs, NULL, obs->attrs, NULL))
+			err = add_attrop(p, RW_ATTR_RLIMIT, img->tgid, res);
+	for (size_t i = 0; i < img->attrs.nthreads && !err; i++) {
+		const struct rw_thread_attrs *want = &img->attrs.threads[i];
+		const struct rw_thread_attrs *now = attrs_thread(obs->attrs, want->tid);
+
+		if (!now)
+			continue;	/* a checkpoint thread gone: plan_threads failed the plan */
+		for (size_t k = 0; k < sizeof(per_thread) / sizeof(per_thread[0]) && !err; k++)
+			if (attrs_differ(per_thread[k], 0, &img->attrs, want, obs->attrs, now))
+				err = add_attrop(p, per_thread[k], want->tid, 0);
+	}
+	return err;
+}
+
 static int plan_pages(struct rw_plan *p, const struct rw_proc_image *img,
 		      const struct rw_observed *obs, struct rw_ranges *pages)
 {
@@ -687,6 +725,8 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	plan->drain_signals = obs->sig_pending_shared & ~img->sig_pending_shared &
 			      ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
 	err = plan_timers(plan, img, obs);
+	if (!err)
+		err = plan_attrs(plan, img, obs);
 	plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA);
 out:
 	free(after.v);
@@ -708,6 +748,7 @@ void plan_free(struct rw_plan *p)
 	free(p->drop);
 	free(p->fdops);
 	free(p->delete_timers);
+	free(p->attrops);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -773,6 +814,14 @@ json_object *plan_to_json(const struct rw_plan *p)
 		add_step(steps, "timer_delete %d", p->delete_timers[i]);
 	if (p->timers)
 		add_step(steps, "timers");
+	for (size_t i = 0; i < p->nattrops; i++) {
+		const struct rw_attr_op *a = &p->attrops[i];
+
+		if (a->kind == RW_ATTR_RLIMIT)
+			add_step(steps, "rlimit %s", attrs_rlimit_name(a->resource));
+		else
+			add_step(steps, "%s thread %d", attrs_kind_name(a->kind), a->tid);
+	}
 	if (p->drain_signals)
 		add_step(steps, "dequeue pending signals %#llx", (unsigned long long)p->drain_signals);
 	json_object_object_add(o, "steps", steps);

@@ -57,6 +57,7 @@ struct rw_observed {
 	bool securebits_set;			/* PR_SET_SECUREBITS / PR_SET_KEEPCAPS logged */
 	const int *timer_ids;			/* ascending; read only when timers matter */
 	size_t ntimers;
+	const struct rw_attrs *attrs;		/* NULL: the log proves them unchanged */
 };
 
 enum rw_layout_kind {
@@ -93,6 +94,13 @@ struct rw_fd_op {
 	const struct rw_fd_image *want;	/* NULL for RW_FD_CLOSE */
 };
 
+/* An rlimit (resource) or an attribute of thread tid to set back: attrs.h. */
+struct rw_attr_op {
+	enum rw_attr_kind kind;
+	pid_t tid;
+	int resource;
+};
+
 struct rw_plan {
 	pid_t tgid;
 	char **failures;		/* non-empty: cannot be restored, apply nothing */
@@ -121,6 +129,8 @@ struct rw_plan {
 	bool timers;			/* itimers and POSIX timers to put back */
 	int *delete_timers;		/* created since the checkpoint */
 	size_t ndelete_timers;
+	struct rw_attr_op *attrops;	/* rlimits first: the layout and fds must fit them */
+	size_t nattrops;
 };
 
 /* 0 or -ENOMEM. A plan with failures is still returned (0): check nfailures. */

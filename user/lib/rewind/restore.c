@@ -419,6 +419,32 @@ static int apply_process_state(const struct rw_plan *p, const struct rw_proc_ima
 	return 0;
 }
 
+/*
+ * rlimits and thread attributes, set from here on the target tasks. First:
+ * a lowered RLIMIT_NOFILE or RLIMIT_AS would refuse the fds and mappings
+ * the rest of the rewind brings back. A refusal (EPERM, a limit above what
+ * the kernel allows, a CPU no longer allowed) fails the rewind, named.
+ */
+static int apply_attrs(const struct rw_plan *p, const struct rw_proc_image *img, char *why,
+		       size_t whylen)
+{
+	for (size_t i = 0; i < p->nattrops; i++) {
+		const struct rw_attr_op *a = &p->attrops[i];
+		const struct rw_thread_attrs *want = a->kind == RW_ATTR_RLIMIT ? NULL :
+						     attrs_thread(&img->attrs, a->tid);
+		int err = a->kind != RW_ATTR_RLIMIT && !want ? -ESRCH :
+			  attrs_set(a->kind, a->resource, p->tgid, &img->attrs, want);
+
+		if (err && a->kind == RW_ATTR_RLIMIT)
+			return rw_why(why, whylen, err, "pid %d: setting %s back", p->tgid,
+				      attrs_rlimit_name(a->resource));
+		if (err)
+			return rw_why(why, whylen, err, "pid %d: setting the %s of thread %d back",
+				      p->tgid, attrs_kind_name(a->kind), a->tid);
+	}
+	return 0;
+}
+
 int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *img,
 			 struct rw_frozen *f, struct rw_remote *r, struct rw_restore_stats *st,
 			 char *why, size_t whylen)
@@ -437,7 +463,9 @@ int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *im
 				      "checkpoint) exit", p->tgid, p->exit_threads[i]);
 		freeze_forget(f, p->exit_threads[i]);
 	}
-	err = apply_layout(p, img, r, st, why, whylen);
+	err = apply_attrs(p, img, why, whylen);
+	if (!err)
+		err = apply_layout(p, img, r, st, why, whylen);
 	st->layout_ns += rw_now_ns() - t0;
 	return err;
 }

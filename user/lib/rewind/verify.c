@@ -478,6 +478,45 @@ static void verify_process_state(const struct rw_proc_image *img, struct rw_remo
 	}
 }
 
+/* Every rlimit and every attribute of every checkpoint thread, read afresh. */
+static void verify_attrs(const struct rw_proc_image *img, struct rw_verify_result *res)
+{
+	static const enum rw_attr_kind per_thread[] = {
+		RW_ATTR_SCHED, RW_ATTR_NICE, RW_ATTR_AFFINITY, RW_ATTR_IOPRIO,
+	};
+	struct rw_attrs now;
+	pid_t *tids = calloc(img->nthreads ? img->nthreads : 1, sizeof(*tids));
+	char buf[256];
+
+	for (size_t i = 0; tids && i < img->nthreads; i++)
+		tids[i] = img->threads[i].tid;
+	if (!tids || attrs_read(img->tgid, tids, img->nthreads, &now, buf, sizeof(buf))) {
+		differ(res, "pid %d: cannot read its rlimits and thread attributes%s%s", img->tgid,
+		       tids ? ": " : "", tids ? buf : "");
+		free(tids);
+		return;
+	}
+	free(tids);
+	for (int r = 0; r < RW_NRLIMITS; r++) {
+		if (!attrs_differ(RW_ATTR_RLIMIT, r, &img->attrs, NULL, &now, NULL))
+			continue;
+		attrs_describe(RW_ATTR_RLIMIT, r, &img->attrs, NULL, &now, NULL, buf, sizeof(buf));
+		differ(res, "pid %d: %s", img->tgid, buf);
+	}
+	for (size_t i = 0; i < img->attrs.nthreads; i++) {
+		const struct rw_thread_attrs *want = &img->attrs.threads[i];
+		const struct rw_thread_attrs *t = attrs_thread(&now, want->tid);
+
+		for (size_t k = 0; t && k < sizeof(per_thread) / sizeof(per_thread[0]); k++) {
+			if (!attrs_differ(per_thread[k], 0, &img->attrs, want, &now, t))
+				continue;
+			attrs_describe(per_thread[k], 0, &img->attrs, want, &now, t, buf, sizeof(buf));
+			differ(res, "pid %d: %s", img->tgid, buf);
+		}
+	}
+	attrs_free(&now);
+}
+
 int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct rw_remote *r,
 		   struct rw_verify_result *res)
 {
@@ -499,6 +538,7 @@ int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct 
 	proc_maps_free(&now);
 	verify_threads(img, f, res);
 	verify_fds(img, res);
+	verify_attrs(img, res);
 	verify_children_now(img, res);
 	return verify_memory(img, f, r->ij->tid, res);
 }

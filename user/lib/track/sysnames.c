@@ -56,9 +56,11 @@ int syscall_report_args(uint32_t nr)
 {
 	switch (nr) {
 	case RW_NR_dup3: case RW_NR_setresuid: case RW_NR_setresgid:
+	case RW_NR_setpriority: case RW_NR_ioprio_set:
 		return 3;
 	case RW_NR_dup2: case RW_NR_fcntl: case RW_NR_ioctl: case RW_NR_setreuid:
-	case RW_NR_setregid: case RW_NR_prctl: case RW_NR_setns:
+	case RW_NR_setregid: case RW_NR_prctl: case RW_NR_setns: case RW_NR_prlimit64:
+	case RW_NR_sched_setscheduler:
 		return 2;
 	case RW_NR_setuid: case RW_NR_setgid: case RW_NR_setfsuid: case RW_NR_setfsgid:
 	case RW_NR_setgroups: case RW_NR_unshare:
@@ -66,6 +68,8 @@ int syscall_report_args(uint32_t nr)
 	case RW_NR_close: case RW_NR_dup: case RW_NR_rt_sigaction: case RW_NR_alarm:
 	case RW_NR_setitimer: case RW_NR_timer_create:
 	case RW_NR_timer_settime: case RW_NR_timer_delete: case RW_NR_fchdir: case RW_NR_umask:
+	case RW_NR_setrlimit: case RW_NR_sched_setparam: case RW_NR_sched_setattr:
+	case RW_NR_sched_setaffinity:
 		return 1;
 	}
 	return 0;	/* chdir: a path pointer; capset: two */
