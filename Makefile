@@ -135,7 +135,7 @@ LEAK_BINS := $(patsubst tests/leak/%.c,$(OUTPUT)/tests/leak/%,$(LEAK_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test unit integ asan bench deps ensure-deps check demo install uninstall clean vmlinux
+.PHONY: all test unit integ asan bench docs deps ensure-deps check demo install uninstall clean vmlinux
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -238,6 +238,10 @@ check: ensure-deps
 demo: ensure-deps
 	$(Q)$(MAKE) all
 	$(Q)OUTPUT=$(OUTPUT) tests/demo/demo.sh
+
+# The class tables of README.md and docs/ARCHITECTURE.md, from user/lib/rewind/classes.c.
+docs: $(OUTPUT)/rewindctl
+	$(Q)docs/classes.sh $(OUTPUT)/rewindctl
 
 bench: $(BINS) $(BENCH_BINS)
 	$(Q)OUTPUT=$(OUTPUT) bench/run.sh

@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "classes.h"
 #include "client.h"
 #include "pidfd.h"
 #include "protocol.h"
@@ -46,6 +47,9 @@ static const char usage[] =
 "                      place STRING persists now, in memory and files\n"
 "  status [ID]         sessions, their state and dropped events\n"
 "  detach ID           stop tracking, forget the session\n"
+"  classes [--markdown | --markdown-brief]\n"
+"                      the isolation contract: every class of state, how it\n"
+"                      is read and what a rewind does about it (no daemon)\n"
 "\n"
 "Options:\n"
 "  -s, --socket PATH   rewindd's socket (default $REWINDD_SOCKET or " RW_DEFAULT_SOCKET ")\n"
@@ -65,7 +69,8 @@ static const char usage[] =
 "  rewindctl attach --cgroup /sys/fs/cgroup/unified/fn --report\n"
 "  ID=$(rewindctl attach --pid 4242 --watch /tmp --watch /dev/shm)\n"
 "  rewindctl report $ID --canary tok_5f2a9c\n"
-"  rewindctl status; rewindctl detach $ID\n";
+"  rewindctl status; rewindctl detach $ID\n"
+"  rewindctl classes\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -200,6 +205,81 @@ static void print_result(const struct rw_request *req, json_object *resp, bool j
 	}
 }
 
+enum classes_format { CLASSES_TEXT, CLASSES_JSON, CLASSES_MARKDOWN, CLASSES_MARKDOWN_BRIEF };
+
+static const char *logged_or_always(const struct rw_state_class *c)
+{
+	return c->logged ? c->logged : "(read at every rewind)";
+}
+
+/* Plain text for a terminal: the table's markdown code spans without their backquotes. */
+static void put_plain(const char *s)
+{
+	for (; *s; s++)
+		if (*s != '`')
+			putchar(*s);
+}
+
+static void print_plain(const char *label, const char *s)
+{
+	printf("  %-8s", label);
+	put_plain(s);
+	putchar('\n');
+}
+
+/* The isolation contract, from the table the daemon was built with: no daemon needed. */
+static void print_classes(enum classes_format f)
+{
+	json_object *arr = NULL;
+
+	if (f == CLASSES_JSON)
+		arr = json_object_new_array();
+	else if (f == CLASSES_MARKDOWN)
+		printf("| Class | Scope | How it is read | Logged calls that make a rewind read it | Rewind |\n"
+		       "|---|---|---|---|---|\n");
+	else if (f == CLASSES_MARKDOWN_BRIEF)
+		printf("| Class | Scope | After a rewind |\n|---|---|---|\n");
+	for (size_t i = 0; i < rw_nstate_classes; i++) {
+		const struct rw_state_class *c = &rw_state_classes[i];
+		const char *outcome = rw_class_outcome_name(c->outcome);
+		json_object *o;
+
+		switch (f) {
+		case CLASSES_TEXT:
+			if (i)
+				putchar('\n');
+			put_plain(c->name);
+			printf(" (per %s): %s\n", c->scope, outcome);
+			print_plain("read:", c->read);
+			print_plain("logged:", logged_or_always(c));
+			print_plain("rewind:", c->rewind);
+			break;
+		case CLASSES_MARKDOWN:
+			printf("| %s | %s | %s | %s | **%s**: %s |\n", c->name, c->scope, c->read,
+			       logged_or_always(c), outcome, c->rewind);
+			break;
+		case CLASSES_MARKDOWN_BRIEF:
+			printf("| %s | %s | **%s**: %s |\n", c->name, c->scope, outcome, c->rewind);
+			break;
+		case CLASSES_JSON:
+			o = json_object_new_object();
+			json_object_object_add(o, "class", json_object_new_string(c->name));
+			json_object_object_add(o, "scope", json_object_new_string(c->scope));
+			json_object_object_add(o, "outcome", json_object_new_string(outcome));
+			json_object_object_add(o, "read", json_object_new_string(c->read));
+			json_object_object_add(o, "logged", c->logged ?
+					       json_object_new_string(c->logged) : NULL);
+			json_object_object_add(o, "rewind", json_object_new_string(c->rewind));
+			json_object_array_add(arr, o);
+			break;
+		}
+	}
+	if (arr) {
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
+		json_object_put(arr);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -213,6 +293,8 @@ int main(int argc, char **argv)
 		{ "verify", no_argument, NULL, 'V' },
 		{ "canary", required_argument, NULL, 'K' },
 		{ "on-failure", required_argument, NULL, 'F' },
+		{ "markdown", no_argument, NULL, 'M' },
+		{ "markdown-brief", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -225,6 +307,7 @@ int main(int argc, char **argv)
 	struct rw_request req = { 0 };
 	unsigned long long v;
 	json_object *resp;
+	enum classes_format classes_format = CLASSES_TEXT;
 	bool json = false;
 	char *line;
 	int opt, status, pidfd = -1;
@@ -289,6 +372,12 @@ int main(int argc, char **argv)
 				return usage_error("--canary too long: %s", optarg);
 			strcpy(req.canary, optarg);
 			break;
+		case 'M':
+			classes_format = CLASSES_MARKDOWN;
+			break;
+		case 'B':
+			classes_format = CLASSES_MARKDOWN_BRIEF;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -299,6 +388,14 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return usage_error("%s", "a command is needed");
+	if (!strcmp(argv[optind], "classes")) {
+		if (optind + 1 < argc)
+			return usage_error("unexpected argument '%s'", argv[optind + 1]);
+		print_classes(json ? CLASSES_JSON : classes_format);
+		return 0;
+	}
+	if (classes_format != CLASSES_TEXT)
+		return usage_error("%s", "--markdown and --markdown-brief go with classes");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(argv[optind], cmds[i].name))
 			req.cmd = cmds[i].cmd;

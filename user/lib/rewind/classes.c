@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The isolation contract, one row per class of state (see classes.h). A
+ * row changes with the code that reads or restores its class; `make docs`
+ * then regenerates the tables of README.md and docs/ARCHITECTURE.md.
+ */
+#include "classes.h"
+
+const struct rw_state_class rw_state_classes[] = {
+	{
+		"private memory", "process", RW_RESTORED,
+		"userfaultfd write protection (async) on every private writable mapping; "
+		"`PAGEMAP_SCAN` written pages, with the write-fault records",
+		NULL,
+		"pages written since the checkpoint are copied back from the image, pages that "
+		"were empty are dropped (`MADV_DONTNEED`)",
+	},
+	{
+		"memory layout: mappings, protections, brk, wipe-on-fork flags", "process",
+		RW_RESTORED_OR_FAILS,
+		"`/proc/PID/smaps`",
+		"mmap, munmap, mremap, mprotect, pkey_mprotect, madvise, brk, shmat, shmdt, "
+		"remap_file_pages, exec, a write fault outside checkpoint memory",
+		"new mappings unmapped; removed or replaced ones mapped again (anonymous, or the "
+		"held file at its offset) and restored whole; protections, flags and the break put "
+		"back. A special mapping or shared anonymous memory that vanished fails closed",
+	},
+	{
+		"wipe-on-fork memory (`MADV_WIPEONFORK`)", "process", RW_RESTORED,
+		"VmFlags `wf` in `/proc/PID/smaps`; never stored",
+		NULL,
+		"dropped whole at every rewind: it reads zero, as in a forked child",
+	},
+	{
+		"threads", "process", RW_RESTORED_OR_FAILS,
+		"`/proc/PID/task`, each thread stopped with ptrace",
+		NULL,
+		"threads created since the checkpoint exit first; a checkpoint thread that exited "
+		"fails closed (its state is gone)",
+	},
+	{
+		"registers, extended (FPU/vector) state, signal mask", "thread", RW_RESTORED,
+		"`PTRACE_GETREGSET` (`NT_PRSTATUS`, `NT_X86_XSTATE`), `PTRACE_GETSIGMASK`",
+		NULL,
+		"set back on every thread, last; a syscall interrupted with "
+		"`-ERESTART_RESTARTBLOCK` returns `-EINTR`",
+	},
+	{
+		"thread name (comm)", "thread", RW_RESTORED,
+		"`/proc/PID/task/TID/comm`",
+		NULL,
+		"injected `prctl(PR_SET_NAME)` when it differs",
+	},
+	{
+		"child processes", "process tree", RW_RESTORED,
+		"fork and exit records; `/proc/PID/task/TID/children`, `cgroup.procs` in cgroup mode",
+		NULL,
+		"processes created since the checkpoint and their descendants are killed "
+		"(`SIGKILL` through a pidfd), reaped in their frozen parent, their `SIGCHLD` dequeued",
+	},
+	{
+		"fd table: numbers, open file descriptions, offsets, status and close-on-exec flags",
+		"process", RW_RESTORED_OR_FAILS,
+		"`/proc/PID/fd`, `kcmp` against a `pidfd_getfd` reference to each description; "
+		"`/proc/PID/fdinfo` when flags may have changed",
+		"fdinfo: close, the dup family, fcntl `F_DUPFD`/`F_SETFD`/`F_SETFL`, ioctl "
+		"`FIONBIO`/`FIOASYNC`",
+		"new fds closed; closed or replaced ones installed again from the reference; offsets "
+		"and flags set back. A socket or pipe write end closed or replaced fails closed "
+		"(rewindd holds no reference: it would keep a peer from seeing EOF)",
+	},
+	{
+		"cwd, umask", "process", RW_RESTORED,
+		"`/proc/PID/cwd`, `/proc/PID/status`",
+		NULL,
+		"injected `chdir` to the checkpoint's path, `umask`",
+	},
+	{
+		"signal dispositions", "process", RW_RESTORED,
+		"injected `rt_sigaction` queries; `SigIgn`/`SigCgt` in `/proc/PID/status`",
+		"rt_sigaction (all 62 when the ignored or caught sets differ)",
+		"injected `rt_sigaction` with the checkpoint's action",
+	},
+	{
+		"signals pending on the process", "process", RW_RESTORED,
+		"`ShdPnd` in `/proc/PID/status`",
+		NULL,
+		"signals raised since the checkpoint are dequeued (injected `rt_sigtimedwait`)",
+	},
+	{
+		"timers: alarm, itimers, POSIX timers", "process", RW_RESTORED_OR_FAILS,
+		"injected `getitimer`, `timer_gettime`; `/proc/PID/timers`",
+		"alarm, setitimer, timer_create, timer_settime, timer_delete",
+		"itimers set back, timers created since deleted, checkpoint timers re-armed; a "
+		"deleted checkpoint timer fails closed (its id cannot be chosen again)",
+	},
+	{
+		"rlimits (all 16)", "process", RW_RESTORED_OR_FAILS,
+		"`prlimit`; `/proc/PID/limits` when `prlimit` is refused",
+		"setrlimit, prlimit64 with a new limit",
+		"`prlimit` from rewindd; a hard limit that cannot be raised again fails closed",
+	},
+	{
+		"nice, scheduling policy and priority, CPU affinity, I/O priority", "thread",
+		RW_RESTORED_OR_FAILS,
+		"`getpriority`, `sched_getattr`, `sched_getaffinity`, `ioprio_get` on the thread",
+		"setpriority, sched_setattr, sched_setscheduler, sched_setparam, sched_setaffinity, "
+		"ioprio_set",
+		"set from rewindd on the thread; a value the kernel refuses fails closed",
+	},
+	{
+		"credentials: uids, gids, supplementary groups, capability sets", "thread",
+		RW_FAILS_CLOSED,
+		"`/proc/PID/task/TID/status`",
+		"the setuid family, setgroups, capset, prctl `PR_CAPBSET_DROP`/`PR_CAP_AMBIENT`",
+		"fails closed: putting them back would take calls a thread that dropped its "
+		"privileges may no longer make",
+	},
+	{
+		"securebits, keep-capabilities", "thread", RW_FAILS_CLOSED,
+		"not readable from outside",
+		"prctl `PR_SET_SECUREBITS`/`PR_SET_KEEPCAPS`",
+		"fails closed when the log holds such a call; records lost: not covered",
+	},
+	{
+		"namespaces: mnt, pid for children, net, uts, ipc, user, cgroup, time, time for "
+		"children", "thread", RW_FAILS_CLOSED,
+		"inodes of `/proc/PID/task/TID/ns/*`",
+		"unshare, setns",
+		"fails closed: the checkpoint's namespace is not re-entered",
+	},
+	{
+		"seccomp mode and filters, no_new_privs", "process", RW_FAILS_CLOSED,
+		"`Seccomp`, `Seccomp_filters`, `NoNewPrivs` in `/proc/PID/status`",
+		NULL,
+		"fails closed: nothing takes a filter or no_new_privs away",
+	},
+	{
+		"files in watched trees (`--watch`)", "tree", RW_RESTORED_OR_FAILS,
+		"a manifest and a content store taken at the checkpoint; file records of the BPF "
+		"log; fanotify for writers outside the session",
+		"file-system mutations (write family, open with creation or truncation, rename, "
+		"unlink, link, mkdir, chmod, chown, utimes, xattrs, ...)",
+		"entries the log names restored (content, metadata, removal of new ones, "
+		"recreation of removed ones); a tree the log cannot vouch for is compared whole; an "
+		"entry that cannot be restored fails closed",
+	},
+	{
+		"files outside watched trees", "host", RW_LEFT_ALONE,
+		"the BPF log (report mode lists them)",
+		"the write family",
+		"not restored: a file outside every `--watch` tree keeps what the invocation wrote",
+	},
+};
+
+const size_t rw_nstate_classes = sizeof(rw_state_classes) / sizeof(rw_state_classes[0]);
+
+const char *rw_class_outcome_name(enum rw_class_outcome o)
+{
+	switch (o) {
+	case RW_RESTORED:
+		return "restored";
+	case RW_FAILS_CLOSED:
+		return "fails closed";
+	case RW_RESTORED_OR_FAILS:
+		return "restored, or fails closed";
+	case RW_LEFT_ALONE:
+		return "left alone";
+	}
+	return "?";
+}
