@@ -19,6 +19,8 @@
 #define FIONBIO			0x5421
 #define FIOASYNC		0x5452
 #define PR_SET_KEEPCAPS		8
+#define PR_SET_SECCOMP		22
+#define PR_SET_NO_NEW_PRIVS	38
 #define PR_CAPBSET_DROP		24
 #define PR_SET_SECUREBITS	28
 #define PR_CAP_AMBIENT		47
@@ -34,9 +36,10 @@ __noinline int rw_state_syscall(struct rw_sys_args *a)
 	/* ioctl: only the two that set status flags (O_NONBLOCK, O_ASYNC), as libuv does. */
 	if (a->nr == RW_NR_ioctl && a->args[1] != FIONBIO && a->args[1] != FIOASYNC)
 		return 0;
-	/* prctl: only the options that change credentials. */
+	/* prctl: only the options that change credentials, seccomp or no_new_privs. */
 	if (a->nr == RW_NR_prctl && a->args[0] != PR_SET_KEEPCAPS && a->args[0] != PR_CAPBSET_DROP &&
-	    a->args[0] != PR_SET_SECUREBITS && a->args[0] != PR_CAP_AMBIENT)
+	    a->args[0] != PR_SET_SECUREBITS && a->args[0] != PR_CAP_AMBIENT &&
+	    a->args[0] != PR_SET_SECCOMP && a->args[0] != PR_SET_NO_NEW_PRIVS)
 		return 0;
 	/* prlimit64 only reads when its new limit is NULL. */
 	if (a->nr == RW_NR_prlimit64 && !a->args[2])

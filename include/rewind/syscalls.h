@@ -109,6 +109,7 @@ enum rw_syscall_nr {
 	RW_NR_prlimit64 = 302,
 	RW_NR_sched_setattr = 314,
 	RW_NR_renameat2 = 316,
+	RW_NR_seccomp = 317,
 	RW_NR_copy_file_range = 326,
 	RW_NR_setns = 308,
 	RW_NR_pwritev2 = 328,
@@ -149,7 +150,7 @@ enum rw_syscall_class {
 	X(setuid, CRED) X(setgid, CRED) X(setreuid, CRED) X(setregid, CRED)	\
 	X(setresuid, CRED) X(setresgid, CRED) X(setfsuid, CRED)		\
 	X(setfsgid, CRED) X(setgroups, CRED) X(capset, CRED) X(prctl, CRED)	\
-	X(unshare, CRED) X(setns, CRED)						\
+	X(unshare, CRED) X(setns, CRED) X(seccomp, CRED)						\
 	X(setrlimit, ATTR) X(prlimit64, ATTR) X(setpriority, ATTR)		\
 	X(sched_setparam, ATTR) X(sched_setscheduler, ATTR)			\
 	X(sched_setattr, ATTR) X(sched_setaffinity, ATTR) X(ioprio_set, ATTR)	\

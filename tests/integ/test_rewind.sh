@@ -25,7 +25,7 @@ for s in "${SCENARIOS[@]}"; do
 done
 OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
-	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid
+	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_ns_uts fail_ns_net)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
@@ -486,6 +486,7 @@ creds_case() {
 fail_creds_euid() { creds_case creds_euid "pid [0-9]+: thread [0-9]+: credentials changed since the checkpoint \(euid 0 → 65534\): cannot be restored from outside"; }
 fail_creds_capdrop() { creds_case creds_capdrop "thread [0-9]+: credentials changed since the checkpoint \(CapEff 0x[0-9a-f]+ → 0x[0-9a-f]+\): cannot be restored"; }
 fail_creds_thread_uid() { creds_case creds_thread_uid "thread [0-9]+: credentials changed since the checkpoint \(euid 0 → 65534\): cannot be restored"; }
+fail_seccomp_thread() { creds_case seccomp_thread "pid [0-9]+: thread [0-9]+: seccomp changed since the checkpoint \(mode 0 → 2, 0 → 1 filter\(s\)\): cannot be restored"; }
 fail_ns_uts() { creds_case ns_uts "thread [0-9]+: unshared or setns'd its uts namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
 fail_ns_net() { creds_case ns_net "thread [0-9]+: unshared or setns'd its net namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
 

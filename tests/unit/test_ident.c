@@ -22,7 +22,9 @@ static const char status[] =
 	"CapEff:\t0000000000000000\n"
 	"CapBnd:\t000001ffffffffff\n"
 	"CapAmb:\t0000000000000000\n"
-	"NoNewPrivs:\t0\n";
+	"NoNewPrivs:\t1\n"
+	"Seccomp:\t2\n"
+	"Seccomp_filters:\t3\n";
 
 static void parses(void **state)
 {
@@ -37,6 +39,9 @@ static void parses(void **state)
 	assert_true(c.cap_prm == 0x1ffffffffffULL);
 	assert_true(c.cap_bnd == 0x1ffffffffffULL);
 	assert_true(c.cap_eff == 0);
+	assert_int_equal(c.seccomp_mode, 2);
+	assert_int_equal(c.seccomp_filters, 3);
+	assert_int_equal(c.no_new_privs, 1);
 }
 
 /* Every credential line is required: a missing one is not "no change". */
@@ -102,6 +107,14 @@ static void compares(void **state)
 	b.creds.cap_bnd &= ~(1ULL << 21);
 	assert_int_equal(ident_compare(&a, &b, what, sizeof(what)), 1);
 	assert_non_null(strstr(what, "CapBnd 0x1ffffffffff → 0x1ffffdfffff"));
+	b = a;
+	b.creds.seccomp_filters++;
+	assert_int_equal(ident_compare(&a, &b, what, sizeof(what)), 1);
+	assert_string_equal(what, "seccomp changed since the checkpoint (mode 2 → 2, 3 → 4 filter(s))");
+	b = a;
+	b.creds.no_new_privs = 0;
+	assert_int_equal(ident_compare(&a, &b, what, sizeof(what)), 1);
+	assert_string_equal(what, "no_new_privs set since the checkpoint");
 	b = a;
 	b.ns[RW_NS_UTS]++;
 	assert_int_equal(ident_compare(&a, &b, what, sizeof(what)), 1);

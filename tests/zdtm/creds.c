@@ -6,6 +6,8 @@
  *   creds_capdrop     drops CAP_NET_RAW from its effective set with capset
  *   creds_thread_uid  one thread (not the main one) changes its euid with the
  *                     raw syscall: glibc's setresuid would change every thread
+ *   seccomp_thread    one thread (not the main one) installs a seccomp filter
+ *                     without TSYNC: only that thread's status shows it
  *   ns_uts, ns_net    unshare(CLONE_NEWUTS), unshare(CLONE_NEWNET)
  * With ZDTM_CREDS_SAME set, the invocation makes the same calls with the
  * values it already has: logged, re-read, nothing changed (rewind --verify passes).
@@ -17,7 +19,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/futex.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -118,6 +122,14 @@ static volatile uint32_t tu_word;	/* 0 wait, 1 change, 2 changed */
 static pthread_t tu_thread;
 static volatile pid_t tu_tid;
 static char tu_uid_was[64];
+static const char *tu_field = "\nUid:";	/* the status line the change shows in */
+static void (*tu_change)(void);
+
+static void tu_setresuid(void)
+{
+	/* The raw syscall: only this thread's credentials change. */
+	syscall(SYS_setresuid, -1, cr_same ? 0 : 65534, -1);
+}
 
 static void *tu_main(void *arg)
 {
@@ -125,8 +137,7 @@ static void *tu_main(void *arg)
 	for (;;) {
 		while (tu_word != 1)
 			futex(&tu_word, FUTEX_WAIT_PRIVATE, tu_word);
-		/* The raw syscall: only this thread's credentials change. */
-		syscall(SYS_setresuid, -1, cr_same ? 0 : 65534, -1);
+		tu_change();
 		tu_word = 2;
 		futex(&tu_word, FUTEX_WAKE_PRIVATE, 1);
 	}
@@ -136,13 +147,15 @@ static void *tu_main(void *arg)
 static void tu_setup(void)
 {
 	cr_setup_common();
+	if (!tu_change)
+		tu_change = tu_setresuid;
 	if (pthread_create(&tu_thread, NULL, tu_main, NULL))
 		die("pthread_create");
 	while (!tu_tid)
 		sched_yield();
 	if (wait_blocked(tu_tid, nr_futex, 1))
 		die("thread never blocked");
-	cr_status_field(tu_tid, "\nUid:", tu_uid_was, sizeof(tu_uid_was));
+	cr_status_field(tu_tid, tu_field, tu_uid_was, sizeof(tu_uid_was));
 }
 
 static void tu_go(void)
@@ -156,17 +169,43 @@ static void tu_go(void)
 	tu_word = 0;
 	if (wait_blocked(tu_tid, nr_futex, 1))
 		die("thread never blocked again");
-	cr_status_field(tu_tid, "\nUid:", uid, sizeof(uid));
-	done("main euid %d, thread Uid:%s", (int)geteuid(), uid);
+	cr_status_field(tu_tid, tu_field, uid, sizeof(uid));
+	done("main euid %d, thread%s%s", (int)geteuid(), tu_field + 1, uid);
 }
 
 static void tu_check(void)
 {
 	char uid[64];
 
-	cr_status_field(tu_tid, "\nUid:", uid, sizeof(uid));
+	cr_status_field(tu_tid, tu_field, uid, sizeof(uid));
 	if (strcmp(uid, tu_uid_was))
-		differ("thread %d: Uid:%s, want%s", tu_tid, uid, tu_uid_was);
+		differ("thread %d: %s%s, want%s", tu_tid, tu_field + 1, uid, tu_uid_was);
+}
+
+/* ---- seccomp_thread -------------------------------------------------------------- */
+
+/*
+ * An allow-everything filter: it changes nothing the thread can do, but it can
+ * never be removed. The same-values run asks which actions the kernel has
+ * instead (a logged seccomp call that changes nothing).
+ */
+static void sct_change(void)
+{
+	struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	struct sock_fprog prog = { .len = 1, .filter = &allow };
+	uint32_t action = SECCOMP_RET_ALLOW;
+
+	if (cr_same)
+		syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action);
+	else
+		syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
+static void sct_setup(void)
+{
+	tu_field = "\nSeccomp_filters:";
+	tu_change = sct_change;
+	tu_setup();
 }
 
 /* ---- ns_uts, ns_net --------------------------------------------------------------- */
@@ -208,5 +247,6 @@ static void ns_check(void)
 ZDTM_HELPER(creds_euid, cr_setup_common, euid_go, euid_check);
 ZDTM_HELPER(creds_capdrop, capdrop_setup, capdrop_go, capdrop_check);
 ZDTM_HELPER(creds_thread_uid, tu_setup, tu_go, tu_check);
+ZDTM_HELPER(seccomp_thread, sct_setup, tu_go, tu_check);
 ZDTM_HELPER(ns_uts, ns_uts_setup, ns_go, ns_check);
 ZDTM_HELPER(ns_net, ns_net_setup, ns_go, ns_check);

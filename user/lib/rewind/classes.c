@@ -130,9 +130,11 @@ const struct rw_state_class rw_state_classes[] = {
 		"fails closed: the checkpoint's namespace is not re-entered",
 	},
 	{
-		"seccomp mode and filters, no_new_privs", "process", RW_FAILS_CLOSED,
-		"`Seccomp`, `Seccomp_filters`, `NoNewPrivs` in `/proc/PID/status`",
-		NULL,
+		"seccomp mode and filters, no_new_privs", "thread", RW_FAILS_CLOSED,
+		"`Seccomp`, `Seccomp_filters`, `NoNewPrivs` of `/proc/PID/status` (the first "
+		"thread) at every rewind; of every thread's `/proc/PID/task/TID/status` with its "
+		"credentials",
+		"every thread's: seccomp, prctl `PR_SET_SECCOMP`/`PR_SET_NO_NEW_PRIVS`",
 		"fails closed: nothing takes a filter or no_new_privs away",
 	},
 	{

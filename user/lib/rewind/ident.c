@@ -92,6 +92,12 @@ int ident_parse_creds(const char *text, struct rw_creds *out)
 				p = e;
 			}
 			seen |= SEEN_GROUPS;
+		} else if (colon && (KEY("Seccomp") || KEY("Seccomp_filters") || KEY("NoNewPrivs"))) {
+			/* Absent without CONFIG_SECCOMP: then nothing can change them either. */
+			if (parse_nums(colon + 1, end, 10, v, 1, &n) || n != 1)
+				return -EINVAL;
+			*(KEY("Seccomp") ? &out->seccomp_mode : KEY("NoNewPrivs") ? &out->no_new_privs :
+			  &out->seccomp_filters) = v[0];
 		} else if (colon) {
 			for (int i = 0; i < 5; i++) {
 				if (klen != strlen(caps[i]) || memcmp(line, caps[i], klen))
@@ -181,6 +187,16 @@ int ident_compare(const struct rw_ident *was, const struct rw_ident *now, char *
 	CAP(cap_inh, "CapInh") CAP(cap_prm, "CapPrm") CAP(cap_eff, "CapEff")
 	CAP(cap_bnd, "CapBnd") CAP(cap_amb, "CapAmb")
 #undef CAP
+	if (a->seccomp_mode != b->seccomp_mode || a->seccomp_filters != b->seccomp_filters) {
+		snprintf(buf, len, "seccomp changed since the checkpoint (mode %u → %u, %u → %u "
+			 "filter(s))", a->seccomp_mode, b->seccomp_mode,
+			 a->seccomp_filters, b->seccomp_filters);
+		return 1;
+	}
+	if (a->no_new_privs != b->no_new_privs) {
+		snprintf(buf, len, "no_new_privs set since the checkpoint");
+		return 1;
+	}
 	for (int i = 0; i < RW_NS__COUNT; i++) {
 		if (was->ns[i] != now->ns[i]) {
 			snprintf(buf, len, "unshared or setns'd its %s namespace since the checkpoint "

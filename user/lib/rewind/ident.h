@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * A thread's identity: its credentials (uids, gids, supplementary groups,
- * capability sets, from /proc/PID/task/TID/status) and the namespaces it
+ * capability sets, seccomp mode and filter count, no_new_privs, from
+ * /proc/PID/task/TID/status) and the namespaces it
  * lives in (the inodes of /proc/PID/task/TID/ns/ *). Both are per thread in
  * Linux. Nothing outside the thread can set them back (a dropped thread may
  * no longer be allowed the setres*id that would, setns cannot re-enter every
@@ -28,6 +29,8 @@ struct rw_creds {
 	uint32_t ngroups;		/* supplementary groups (Groups:) */
 	uint64_t groups_hash;		/* FNV-1a over them, in the kernel's (sorted) order */
 	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	/* Per thread too: a filter installed without TSYNC binds its thread only. */
+	uint32_t seccomp_mode, seccomp_filters, no_new_privs;
 };
 
 struct rw_ident {
