@@ -309,6 +309,40 @@ static void threads(void **state)
 	assert_non_null(strstr(f->plan.failures[0], "exited"));
 }
 
+/*
+ * Signals queued on one thread: new ones are dequeued in that thread; one
+ * pending at the checkpoint and delivered since, or queued again behind it,
+ * fails closed. SIGKILL and SIGSTOP are the kernel's business.
+ */
+static void thread_signals(void **state)
+{
+	struct fixture *f = *state;
+	struct rw_thread_pending now[2] = { 0 };
+
+	f->obs.pending = now;
+	build(f);
+	assert_int_equal(f->plan.ndrain_threads, 0);
+	now[1].count[SIGUSR2 - 1] = 1;
+	now[1].count[SIGRTMIN + 1 - 1] = 3;
+	now[1].count[SIGSTOP - 1] = 1;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.ndrain_threads, 1);
+	assert_int_equal(f->plan.drain_threads[0].tid, TGID + 1);
+	assert_true(f->plan.drain_threads[0].set ==
+		    ((1ULL << (SIGUSR2 - 1)) | (1ULL << (SIGRTMIN + 1 - 1))));
+	f->img.threads[1].pending.count[SIGUSR2 - 1] = 1;
+	now[1].count[SIGUSR2 - 1] = 0;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101: signal 12 pending at the checkpoint"));
+	now[1].count[SIGUSR2 - 1] = 1;
+	f->img.threads[1].pending.count[SIGRTMIN + 1 - 1] = 1;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "behind one pending then"));
+}
+
 /* A seccomp filter or no_new_privs gained since the checkpoint cannot be undone: named failures. */
 static void irreversible(void **state)
 {
@@ -709,6 +743,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(brk_shrunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(brk_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(thread_signals, setup, teardown),
 		cmocka_unit_test_setup_teardown(irreversible, setup, teardown),
 		cmocka_unit_test_setup_teardown(identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(fds, setup, teardown),

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * sigaction, sigprocmask, pending_signal: dispositions, the blocked mask, a
- * signal left pending.
+ * sigaction, sigprocmask, pending_signal, thread_signal: dispositions, the
+ * blocked mask, a signal left pending on the process and on one thread.
  */
+#include <linux/futex.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -130,6 +134,65 @@ static void pending_signal_check(void)
 		differ("signals pending: %#llx", (unsigned long long)pending_now());
 }
 
+/*
+ * ---- thread_signal: a signal queued on one thread (tgkill) that blocks it ---------------
+ * Not the process's: rt_sigtimedwait in the main thread would not see it,
+ * and a thread that unblocks SIGUSR2 later would run into it.
+ */
+static volatile uint32_t ts_word;
+static volatile pid_t ts_tid;
+
+static void *ts_main(void *arg)
+{
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &s, NULL);
+	ts_tid = gettid_();
+	for (;;)
+		futex(&ts_word, FUTEX_WAIT_PRIVATE, 0);
+	return arg;
+}
+
+static void thread_signal_setup(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, ts_main, NULL))
+		die("pthread_create");
+	while (!ts_tid)
+		sched_yield();
+	if (wait_blocked(ts_tid, nr_futex, 1))
+		die("thread never blocked");
+}
+
+/* SigPnd of the thread: its own queue only. */
+static uint64_t ts_pending(void)
+{
+	char path[64], buf[4096];
+	const char *p;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", ts_tid);
+	if (read_file(path, buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nSigPnd:")))
+		die("reading the thread's status");
+	return strtoull(p + 8, NULL, 16);
+}
+
+static void thread_signal_go(void)
+{
+	if (syscall(SYS_tgkill, getpid(), ts_tid, SIGUSR2))
+		die("tgkill");
+	done("%#llx", (unsigned long long)ts_pending());
+}
+
+static void thread_signal_check(void)
+{
+	if (ts_pending())
+		differ("thread %d: signals pending %#llx", ts_tid, (unsigned long long)ts_pending());
+}
+
 ZDTM_SCENARIO(sigaction, sigaction_setup, sigaction_go, sigaction_check);
 ZDTM_SCENARIO(sigprocmask, sigprocmask_setup, sigprocmask_go, sigprocmask_check);
 ZDTM_SCENARIO(pending_signal, sigprocmask_setup, pending_signal_go, pending_signal_check);
+ZDTM_SCENARIO(thread_signal, thread_signal_setup, thread_signal_go, thread_signal_check);

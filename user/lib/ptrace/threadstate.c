@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 
@@ -22,6 +23,46 @@
 #endif
 /* Far more than any x86 CPU's XSAVE area today (AMX: ~11 KiB). */
 #define XSTATE_MAX	(64 << 10)
+
+/* More queued on one thread than RLIMIT_SIGPENDING allows anyone by default. */
+#define PENDING_MAX	(1 << 16)
+
+int thread_pending_read(pid_t tid, struct rw_thread_pending *out)
+{
+	siginfo_t buf[32];
+	struct __ptrace_peeksiginfo_args a = { .off = 0, .flags = 0, .nr = 32 };
+
+	memset(out, 0, sizeof(*out));
+	while (a.off < PENDING_MAX) {
+		long n = ptrace(PTRACE_PEEKSIGINFO, tid, &a, buf);
+
+		if (n < 0) {
+			int err = -errno;
+
+			pr_perror("thread %d: PTRACE_PEEKSIGINFO", tid);
+			return err;
+		}
+		for (long i = 0; i < n; i++)
+			if (buf[i].si_signo >= 1 && buf[i].si_signo <= 64 &&
+			    out->count[buf[i].si_signo - 1] < UINT16_MAX)
+				out->count[buf[i].si_signo - 1]++;
+		if (n < a.nr)
+			return 0;
+		a.off += n;
+	}
+	pr_err("thread %d: more than %d signals queued\n", tid, PENDING_MAX);
+	return -E2BIG;
+}
+
+uint64_t thread_pending_set(const struct rw_thread_pending *p)
+{
+	uint64_t set = 0;
+
+	for (int i = 0; i < 64; i++)
+		if (p->count[i])
+			set |= 1ULL << i;
+	return set;
+}
 
 int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_state *ts)
 {
@@ -50,6 +91,10 @@ int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_st
 		pr_perror("thread %d: PTRACE_GETSIGMASK", ij->tid);
 		thread_state_free(ts);
 		return err;
+	}
+	if (thread_pending_read(ij->tid, &ts->pending)) {
+		thread_state_free(ts);
+		return -EIO;
 	}
 	if (proc_read_comm(tgid, ij->tid, ts->comm))
 		ts->comm[0] = '\0';

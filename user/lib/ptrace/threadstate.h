@@ -20,14 +20,28 @@
 #define RW_ERESTARTNOHAND		514
 #define RW_ERESTART_RESTARTBLOCK	516
 
+/*
+ * Signals queued on one thread (tgkill, a fault): not the process-wide set.
+ * A count per signal: standard ones coalesce (0 or 1), real-time ones queue.
+ */
+struct rw_thread_pending {
+	uint16_t count[64];	/* index sig - 1 */
+};
+
 struct rw_thread_state {
 	pid_t tid;
 	struct user_regs_struct regs;	/* as seized, or as to be restored */
 	uint8_t *xstate;		/* NT_X86_XSTATE, the size the kernel gave */
 	size_t xstate_len;
 	uint64_t sigmask;
+	struct rw_thread_pending pending;
 	char comm[16];
 };
+
+/* The thread-private signal queue of a stopped tracee (PTRACE_PEEKSIGINFO). 0 or -errno. */
+int thread_pending_read(pid_t tid, struct rw_thread_pending *out);
+/* The signals with a count in p, as a mask (bit sig - 1). */
+uint64_t thread_pending_set(const struct rw_thread_pending *p);
 
 /* Read the state of a seized thread (registers from ij->saved). 0 or -errno. */
 int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_state *ts);

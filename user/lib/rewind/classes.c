@@ -82,10 +82,13 @@ const struct rw_state_class rw_state_classes[] = {
 		"injected `rt_sigaction` with the checkpoint's action",
 	},
 	{
-		"signals pending on the process", "process", RW_RESTORED,
-		"`ShdPnd` in `/proc/PID/status`",
+		"pending signals: the process's and each thread's own queue", "process, thread",
+		RW_RESTORED_OR_FAILS,
+		"`ShdPnd` in `/proc/PID/status`; `PTRACE_PEEKSIGINFO` on each thread",
 		NULL,
-		"signals raised since the checkpoint are dequeued (injected `rt_sigtimedwait`)",
+		"signals raised since the checkpoint are dequeued (injected `rt_sigtimedwait`, in "
+		"the thread they were queued on); one pending at the checkpoint and delivered "
+		"since, or queued again behind one pending then, fails closed",
 	},
 	{
 		"timers: alarm, itimers, POSIX timers", "process", RW_RESTORED_OR_FAILS,

@@ -289,6 +289,15 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 		return err;
 	for (size_t i = 0; i < f->n; i++)
 		o->tids[i] = f->threads[i].tid;
+	/* Always: a signal sent to one thread, from anyone, is not logged. One ptrace call a thread. */
+	o->pending = calloc(f->n ? f->n : 1, sizeof(*o->pending));
+	if (!o->pending)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->n && !err; i++)
+		err = thread_pending_read(o->tids[i], &o->pending[i]);
+	if (err)
+		return err;
+	obs->pending = o->pending;
 	/* rlimits and thread attributes: only when a call could have changed them. */
 	if (facts->attrs_called || facts->incomplete) {
 		char why[256];
@@ -336,6 +345,7 @@ void observe_free(struct rw_observation *o)
 	proc_maps_free(&o->maps);
 	free(o->fds);
 	free(o->tids);
+	free(o->pending);
 	free(o->timers);
 	free(o->idents);
 	attrs_free(&o->attrs);

@@ -45,6 +45,7 @@ struct rw_observation {
 	struct rw_maps maps;		/* read now (unless obs.maps is the image's) */
 	struct rw_fd_now *fds;
 	pid_t *tids;
+	struct rw_thread_pending *pending;	/* per tid */
 	int *timers;
 	struct rw_ident *idents;
 	struct rw_attrs attrs;		/* read only when the log cannot vouch for them */

@@ -371,6 +371,48 @@ static int plan_threads(struct rw_plan *p, const struct rw_proc_image *img,
 	return err;
 }
 
+/*
+ * Signals queued on one thread since the checkpoint are dequeued in that
+ * thread. One queued then and gone now, or a real-time signal queued again
+ * behind one that was, cannot be told apart or put back: fail closed.
+ */
+static int plan_thread_signals(struct rw_plan *p, const struct rw_proc_image *img,
+			       const struct rw_observed *obs)
+{
+	const uint64_t unblockable = (1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1));
+
+	for (size_t i = 0; i < obs->ntids && obs->pending; i++) {
+		const struct rw_thread_state *ts = image_thread(img, obs->tids[i]);
+		const struct rw_thread_pending *now = &obs->pending[i];
+		uint64_t drain = 0;
+
+		if (!ts)
+			continue;	/* it exits */
+		for (int s = 0; s < 64; s++) {
+			unsigned int was = ts->pending.count[s], is = now->count[s];
+
+			if (was == is || (unblockable & (1ULL << s)))
+				continue;
+			if (was && is < was)
+				return fail(p, "pid %d: thread %d: signal %d pending at the checkpoint "
+					    "was delivered since: it cannot be queued again", p->tgid,
+					    ts->tid, s + 1);
+			/* Dequeuing would take the one queued then, or the process-wide one, first. */
+			if (was || (img->sig_pending_shared & (1ULL << s)))
+				return fail(p, "pid %d: thread %d: signal %d queued since the checkpoint "
+					    "behind one pending then: they cannot be told apart", p->tgid,
+					    ts->tid, s + 1);
+			drain |= 1ULL << s;
+		}
+		if (!drain)
+			continue;
+		if (GROW(p->drain_threads, p->ndrain_threads))
+			return -ENOMEM;
+		p->drain_threads[p->ndrain_threads++] = (struct rw_thread_drain){ ts->tid, drain };
+	}
+	return 0;
+}
+
 static int add_fdop(struct rw_plan *p, enum rw_fd_kind kind, int fd, const struct rw_fd_image *want)
 {
 	if (GROW(p->fdops, p->nfdops))
@@ -724,7 +766,9 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	/* A signal raised during the invocation (an alarm that fired) must not be delivered after it. */
 	plan->drain_signals = obs->sig_pending_shared & ~img->sig_pending_shared &
 			      ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
-	err = plan_timers(plan, img, obs);
+	err = plan_thread_signals(plan, img, obs);
+	if (!err)
+		err = plan_timers(plan, img, obs);
 	if (!err)
 		err = plan_attrs(plan, img, obs);
 	plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA);
@@ -743,6 +787,7 @@ void plan_free(struct rw_plan *p)
 		free(p->failures[i]);
 	free(p->failures);
 	free(p->exit_threads);
+	free(p->drain_threads);
 	free(p->layout);
 	free(p->copy);
 	free(p->drop);
@@ -824,6 +869,9 @@ json_object *plan_to_json(const struct rw_plan *p)
 	}
 	if (p->drain_signals)
 		add_step(steps, "dequeue pending signals %#llx", (unsigned long long)p->drain_signals);
+	for (size_t i = 0; i < p->ndrain_threads; i++)
+		add_step(steps, "dequeue signals %#llx of thread %d",
+			 (unsigned long long)p->drain_threads[i].set, p->drain_threads[i].tid);
 	json_object_object_add(o, "steps", steps);
 	json_object_object_add(o, "pages_copied", json_object_new_int64(p->copy_pages));
 	json_object_object_add(o, "pages_dropped", json_object_new_int64(p->drop_pages));

@@ -29,6 +29,7 @@ struct rw_observed {
 	const struct rw_maps *maps;
 	const pid_t *tids;			/* ascending */
 	size_t ntids;
+	const struct rw_thread_pending *pending;	/* per tid: its own signal queue */
 	const struct rw_range *written;		/* sorted, merged: scan ∪ write faults */
 	size_t nwritten;
 	const struct rw_range *covered;		/* write-protected until now, sorted */
@@ -126,6 +127,11 @@ struct rw_plan {
 	bool chdir, umask;
 	uint64_t sigactions;		/* bit sig - 1: dispositions to put back */
 	uint64_t drain_signals;		/* pending now, not at the checkpoint: dequeued */
+	struct rw_thread_drain {	/* the same, queued on one thread */
+		pid_t tid;
+		uint64_t set;
+	} *drain_threads;
+	size_t ndrain_threads;
 	bool timers;			/* itimers and POSIX timers to put back */
 	int *delete_timers;		/* created since the checkpoint */
 	size_t ndelete_timers;

@@ -494,6 +494,23 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 	}
 	if (err)
 		return err;
+	/* Signals queued on one thread: dequeued in that thread. */
+	for (size_t i = 0; i < p->ndrain_threads && !err; i++) {
+		struct rw_seized *ij = freeze_thread(f, p->drain_threads[i].tid);
+		struct rw_remote tr;
+
+		if (!ij)
+			return rw_why(why, whylen, -ESRCH, "pid %d: thread %d is gone", p->tgid,
+				      p->drain_threads[i].tid);
+		remote_init(&tr, ij, p->tgid);
+		err = remote_drain_signals(&tr, p->drain_threads[i].set);
+		if (!err)
+			err = remote_close(&tr);
+		st->injected += 3;
+		if (err)
+			return rw_why(why, whylen, err, "pid %d: dequeuing the signals of thread %d "
+				      "raised since the checkpoint", p->tgid, p->drain_threads[i].tid);
+	}
 	/* Thread names (prctl PR_SET_NAME): a name can carry a secret too. */
 	for (size_t i = 0; i < img->nthreads && !err; i++) {
 		const struct rw_thread_state *ts = &img->threads[i];

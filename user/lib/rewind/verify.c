@@ -335,6 +335,16 @@ static void verify_threads(const struct rw_proc_image *img, struct rw_frozen *f,
 		    mask != ts->sigmask)
 			differ(res, "pid %d: signal mask of thread %d is %#llx, want %#llx", img->tgid,
 			       ts->tid, (unsigned long long)mask, (unsigned long long)ts->sigmask);
+		{
+			struct rw_thread_pending now;
+
+			if (thread_pending_read(ts->tid, &now) ||
+			    memcmp(&now, &ts->pending, sizeof(now)))
+				differ(res, "pid %d: signals queued on thread %d are %#llx, want %#llx",
+				       img->tgid, ts->tid,
+				       (unsigned long long)thread_pending_set(&now),
+				       (unsigned long long)thread_pending_set(&ts->pending));
+		}
 	}
 	free(xs);
 }
