@@ -235,7 +235,7 @@ static void print_classes(enum classes_format f)
 	if (f == CLASSES_JSON)
 		arr = json_object_new_array();
 	else if (f == CLASSES_MARKDOWN)
-		printf("| Class | Scope | How it is read | Logged calls that make a rewind read it | Rewind |\n"
+		printf("| Class (id) | Scope | How it is read | Logged calls that make a rewind read it | Rewind |\n"
 		       "|---|---|---|---|---|\n");
 	else if (f == CLASSES_MARKDOWN_BRIEF)
 		printf("| Class | Scope | After a rewind |\n|---|---|---|\n");
@@ -250,12 +250,13 @@ static void print_classes(enum classes_format f)
 				putchar('\n');
 			put_plain(c->name);
 			printf(" (per %s): %s\n", c->scope, outcome);
+			print_plain("id:", c->id);
 			print_plain("read:", c->read);
 			print_plain("logged:", logged_or_always(c));
 			print_plain("rewind:", c->rewind);
 			break;
 		case CLASSES_MARKDOWN:
-			printf("| %s | %s | %s | %s | **%s**: %s |\n", c->name, c->scope, c->read,
+			printf("| %s (`%s`) | %s | %s | %s | **%s**: %s |\n", c->name, c->id, c->scope, c->read,
 			       logged_or_always(c), outcome, c->rewind);
 			break;
 		case CLASSES_MARKDOWN_BRIEF:
@@ -263,6 +264,7 @@ static void print_classes(enum classes_format f)
 			break;
 		case CLASSES_JSON:
 			o = json_object_new_object();
+			json_object_object_add(o, "id", json_object_new_string(c->id));
 			json_object_object_add(o, "class", json_object_new_string(c->name));
 			json_object_object_add(o, "scope", json_object_new_string(c->scope));
 			json_object_object_add(o, "outcome", json_object_new_string(outcome));

@@ -6,7 +6,8 @@
 cd "$(dirname "$0")/../.."
 . tests/integ/lib.sh
 
-TESTS=(classes_docs_match classes_without_daemon classes_formats_agree classes_option_misuse)
+TESTS=(classes_docs_match classes_without_daemon classes_formats_agree classes_ids_unique
+       classes_option_misuse)
 only_tests ONLY
 
 # A socket nobody listens on: the command must not need one.
@@ -32,10 +33,17 @@ classes_formats_agree() {
 	json=$("${NO_DAEMON[@]}" "$CTL" --json classes | jq -r '.[].class' | tr -d '`')
 	[ "$(wc -l <<<"$json")" -ge 15 ] || { echo "too few classes in --json: $json"; return 1; }
 	text=$("${NO_DAEMON[@]}" "$CTL" classes | grep -v '^ \|^$' | sed 's/ (per [^)]*): .*//')
-	md=$("${NO_DAEMON[@]}" "$CTL" classes --markdown | tail -n +3 | cut -d'|' -f2 | sed 's/^ //; s/ $//' | tr -d '`')
+	md=$("${NO_DAEMON[@]}" "$CTL" classes --markdown | tail -n +3 | cut -d'|' -f2 | sed 's/^ //; s/ (`[a-z_]*`) $//' | tr -d '`')
 	brief=$("${NO_DAEMON[@]}" "$CTL" classes --markdown-brief | tail -n +3 | cut -d'|' -f2 | sed 's/^ //; s/ $//' | tr -d '`')
 	expect "text classes" "$text" "$json" && expect "markdown classes" "$md" "$json" &&
 		expect "brief markdown classes" "$brief" "$json"
+}
+
+# Reports name a changed class by its id: one id, one class.
+classes_ids_unique() {
+	local dup
+	dup=$("${NO_DAEMON[@]}" "$CTL" --json classes | jq -r '.[].id' | sort | uniq -d)
+	expect "ids named twice" "$dup" ""
 }
 
 classes_option_misuse() {

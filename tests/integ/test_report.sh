@@ -7,7 +7,8 @@ cd "$(dirname "$0")/../.."
 
 TESTS=(report_pages37 report_rearm_each_mark report_new_mmap report_brk report_kernel_write
        report_files report_thread report_fork_child report_cgroup report_cgroup_id
-       report_cgroup_fork report_seccomp_target report_dropped_events report_human_output daemon_foreground
+       report_cgroup_fork report_seccomp_target report_dropped_events report_human_output
+       report_state_umask report_state_fd report_state_nice report_state_thread_signal daemon_foreground
        daemon_second_instance)
 require_root "${TESTS[@]}"
 start_daemon || { for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
@@ -33,6 +34,30 @@ report_pages37() {
 }
 
 # Write protection is re-armed at each mark: the same pages count again.
+# Process state a rewind would put back, named by class (rewindctl classes ids)
+# in state_changes: an invocation that changes nothing lists none; one that
+# changes the scenario's state lists exactly its class (tests/zdtm scenarios).
+state_case() {
+	local scenario=$1 want=$2 id r ids TARGET=$PWD/$OUTPUT/tests/zdtm/zdtm
+	start_target "$scenario" || return 1
+	id=$("$CTL" attach --pid "$TPID" --report) || return 1
+	"$CTL" mark "$id" >/dev/null || return 1
+	invoke && "$CTL" mark "$id" >/dev/null || return 1
+	expect "state changes of an invocation that did nothing" \
+		"$(report_of "$id" 1 | jq -c '.state_changes')" "[]" || return 1
+	r=$(report_of "$id" 2)
+	expect "classes changed by $scenario" "$(jq -c '[.state_changes[].class] | unique' <<<"$r")" "[\"$want\"]" || return 1
+	expect "every change names the target" "$(jq -c '[.state_changes[].pid] | unique' <<<"$r")" "[$TPID]" || return 1
+	ids=$("$CTL" --json classes | jq -c '[.[].id]')
+	expect "$want is a class of rewindctl classes" "$(jq --arg c "$want" 'index($c) != null' <<<"$ids")" true || return 1
+	"$CTL" report "$id" | grep -q "pid $TPID: $want: " || { echo "the text report does not show the $want change"; return 1; }
+	"$CTL" detach "$id" >/dev/null
+}
+report_state_umask() { state_case umask cwd_umask; }
+report_state_fd() { state_case fd_new fds; }
+report_state_nice() { state_case nice thread_attrs; }
+report_state_thread_signal() { state_case thread_signal pending_signals; }
+
 report_rearm_each_mark() {
 	start_target pages37 || return 1
 	local addr id

@@ -190,6 +190,17 @@ void report_print_invocation(FILE *f, json_object *inv)
 			fprintf(f, ") = %" PRId64 "\n", num(s, "result"));
 		}
 	}
+	a = get(inv, "state_changes");
+	if (len(inv, "state_changes")) {
+		fprintf(f, "  state changed (what a rewind would put back, or refuse):\n");
+		for (size_t i = 0; i < len(inv, "state_changes"); i++) {
+			json_object *c = json_object_array_get_idx(a, i);
+			char pid[96];
+
+			fprintf(f, "    pid %s: %s: %s\n", pid_text(c, "pid", "ns_pid", pid, sizeof(pid)),
+				str(c, "class"), str(c, "what"));
+		}
+	}
 	a = get(inv, "notes");
 	for (size_t i = 0; i < len(inv, "notes"); i++)
 		fprintf(f, "  note: %s\n", json_object_get_string(json_object_array_get_idx(a, i)));

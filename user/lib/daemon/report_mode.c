@@ -43,6 +43,62 @@ static json_object *with_ns_pids(struct rw_session *s, json_object *inv)
 	return inv;
 }
 
+void target_state_baseline(struct rw_target *t)
+{
+	struct rw_fingerprint *fp = calloc(1, sizeof(*fp));
+
+	if (t->fp) {
+		fingerprint_free(t->fp);
+		free(t->fp);
+	}
+	t->fp = NULL;
+	if (fp && fingerprint_read(t->tgid, fp) == 0)
+		t->fp = fp;
+	else
+		free(fp);
+}
+
+struct change_sink {
+	struct rw_invocation *inv;
+	pid_t tgid;
+	int err;
+};
+
+static void add_change(void *ctx, const char *class, const char *what)
+{
+	struct change_sink *c = ctx;
+
+	if (!c->err)
+		c->err = invocation_add_state_change(c->inv, c->tgid, class, what);
+}
+
+/*
+ * What a rewind would have put back or refused: the target's state now
+ * against the start of the invocation, class by class; now becomes the next
+ * invocation's start. Unreadable (it exited, or a /proc entry is refused):
+ * said in a note, never taken for "unchanged".
+ */
+static void target_state_changes(struct rw_invocation *inv, struct rw_target *t, const char *label)
+{
+	struct change_sink sink = { inv, t->tgid, 0 };
+	struct rw_fingerprint *was = t->fp;
+
+	t->fp = NULL;
+	target_state_baseline(t);
+	if (!was)
+		return;
+	if (!t->fp)
+		invocation_note(inv, "pid %s: its process state could not be read at the end of the "
+				"invocation: state changes unknown", label);
+	else
+		fingerprint_diff(was, t->fp, add_change, &sink);
+	if (sink.err)
+		invocation_note(inv, "pid %s: state changes incomplete: %s", label,
+				strerror(-sink.err));
+	fingerprint_free(was);
+	free(was);
+}
+
 /*
  * End the current invocation: drain the log, scan and re-arm every target,
  * fold the scans into the records, attribute pages, start the next one.
@@ -87,6 +143,7 @@ json_object *session_mark(struct rw_sessions *S, struct rw_session *s)
 			invocation_note(inv, "pid %s exited during the invocation", label);
 			continue;
 		}
+		target_state_changes(inv, t, label);
 		if (!t->wp)
 			continue;
 		if (t->exec_seen) {

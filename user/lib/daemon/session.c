@@ -395,6 +395,8 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 			pr_warn("session %u: %s\n", id, why);
 			json_object_array_add(warnings, json_object_new_string(why));
 		}
+		if (!s->rewind_mode && !t->excluded)
+			target_state_baseline(t);
 		json_object_array_add(targets, json_object_new_int(pids[i]));
 	}
 	/* Rewind sessions learn of writers the log cannot see; report sessions only scan. */

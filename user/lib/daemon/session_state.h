@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "auth.h"
+#include "fingerprint.h"
 #include "hotset.h"
 #include "image.h"
 #include "invocation.h"
@@ -39,6 +40,7 @@ struct rw_target {
 	struct rw_maps maps;	/* layout when the current invocation was closed */
 	struct rw_proc_image *img;	/* rewind mode: its checkpoint, NULL if it is not in one */
 	struct rw_hotset hot;		/* rewind mode: pages left unprotected between rewinds */
+	struct rw_fingerprint *fp;	/* report mode: its state when the invocation began */
 };
 
 struct rw_session {
@@ -81,6 +83,8 @@ uint64_t session_take_dropped(struct rw_sessions *S, struct rw_session *s);
 int session_next_invocation(struct rw_session *s);
 
 /* targets.c */
+/* Report mode: the target's state now, as the start of the invocation (a failure: none). */
+void target_state_baseline(struct rw_target *t);
 struct rw_target *target_find(struct rw_session *s, pid_t tgid);
 struct rw_target *target_add(struct rw_session *s, pid_t tgid);	/* NULL: ENOMEM */
 /* "1234", or "1234 (pid 7 in its namespace)": proc_pid_label's, as first seen. */

@@ -97,6 +97,11 @@ void targets_add_ns_pids(struct rw_session *s, json_object *arr, const char *key
 
 void target_disarm(struct rw_target *t)
 {
+	if (t->fp) {
+		fingerprint_free(t->fp);
+		free(t->fp);
+		t->fp = NULL;
+	}
 	wp_close(t->wp);
 	t->wp = NULL;
 	hotset_free(&t->hot);

@@ -4,11 +4,13 @@
  * row changes with the code that reads or restores its class; `make docs`
  * then regenerates the tables of README.md and docs/ARCHITECTURE.md.
  */
+#include <string.h>
+
 #include "classes.h"
 
 const struct rw_state_class rw_state_classes[] = {
 	{
-		"private memory", "process", RW_RESTORED,
+		"memory", "private memory", "process", RW_RESTORED,
 		"userfaultfd write protection (async) on every private writable mapping; "
 		"`PAGEMAP_SCAN` written pages, with the write-fault records",
 		NULL,
@@ -16,7 +18,7 @@ const struct rw_state_class rw_state_classes[] = {
 		"were empty are dropped (`MADV_DONTNEED`)",
 	},
 	{
-		"memory layout: mappings, protections, brk, wipe-on-fork flags", "process",
+		"layout", "memory layout: mappings, protections, brk, wipe-on-fork flags", "process",
 		RW_RESTORED_OR_FAILS,
 		"`/proc/PID/smaps`",
 		"mmap, munmap, mremap, mprotect, pkey_mprotect, madvise, brk, shmat, shmdt, "
@@ -26,40 +28,40 @@ const struct rw_state_class rw_state_classes[] = {
 		"back. A special mapping or shared anonymous memory that vanished fails closed",
 	},
 	{
-		"wipe-on-fork memory (`MADV_WIPEONFORK`)", "process", RW_RESTORED,
+		"wipeonfork", "wipe-on-fork memory (`MADV_WIPEONFORK`)", "process", RW_RESTORED,
 		"VmFlags `wf` in `/proc/PID/smaps`; never stored",
 		NULL,
 		"dropped whole at every rewind: it reads zero, as in a forked child",
 	},
 	{
-		"threads", "process", RW_RESTORED_OR_FAILS,
+		"threads", "threads", "process", RW_RESTORED_OR_FAILS,
 		"`/proc/PID/task`, each thread stopped with ptrace",
 		NULL,
 		"threads created since the checkpoint exit first; a checkpoint thread that exited "
 		"fails closed (its state is gone)",
 	},
 	{
-		"registers, extended (FPU/vector) state, signal mask", "thread", RW_RESTORED,
+		"registers", "registers, extended (FPU/vector) state, signal mask", "thread", RW_RESTORED,
 		"`PTRACE_GETREGSET` (`NT_PRSTATUS`, `NT_X86_XSTATE`), `PTRACE_GETSIGMASK`",
 		NULL,
 		"set back on every thread, last; a syscall interrupted with "
 		"`-ERESTART_RESTARTBLOCK` returns `-EINTR`",
 	},
 	{
-		"thread name (comm)", "thread", RW_RESTORED,
+		"thread_name", "thread name (comm)", "thread", RW_RESTORED,
 		"`/proc/PID/task/TID/comm`",
 		NULL,
 		"injected `prctl(PR_SET_NAME)` when it differs",
 	},
 	{
-		"child processes", "process tree", RW_RESTORED,
+		"children", "child processes", "process tree", RW_RESTORED,
 		"fork and exit records; `/proc/PID/task/TID/children`, `cgroup.procs` in cgroup mode",
 		NULL,
 		"processes created since the checkpoint and their descendants are killed "
 		"(`SIGKILL` through a pidfd), reaped in their frozen parent, their `SIGCHLD` dequeued",
 	},
 	{
-		"fd table: numbers, open file descriptions, offsets, status and close-on-exec flags",
+		"fds", "fd table: numbers, open file descriptions, offsets, status and close-on-exec flags",
 		"process", RW_RESTORED_OR_FAILS,
 		"`/proc/PID/fd`, `kcmp` against a `pidfd_getfd` reference to each description; "
 		"`/proc/PID/fdinfo` when flags may have changed",
@@ -70,19 +72,19 @@ const struct rw_state_class rw_state_classes[] = {
 		"(rewindd holds no reference: it would keep a peer from seeing EOF)",
 	},
 	{
-		"cwd, umask", "process", RW_RESTORED,
+		"cwd_umask", "cwd, umask", "process", RW_RESTORED,
 		"`/proc/PID/cwd`, `/proc/PID/status`",
 		NULL,
 		"injected `chdir` to the checkpoint's path, `umask`",
 	},
 	{
-		"signal dispositions", "process", RW_RESTORED,
+		"sigactions", "signal dispositions", "process", RW_RESTORED,
 		"injected `rt_sigaction` queries; `SigIgn`/`SigCgt` in `/proc/PID/status`",
 		"rt_sigaction (all 62 when the ignored or caught sets differ)",
 		"injected `rt_sigaction` with the checkpoint's action",
 	},
 	{
-		"pending signals: the process's and each thread's own queue", "process, thread",
+		"pending_signals", "pending signals: the process's and each thread's own queue", "process, thread",
 		RW_RESTORED_OR_FAILS,
 		"`ShdPnd` in `/proc/PID/status`; `PTRACE_PEEKSIGINFO` on each thread",
 		NULL,
@@ -91,20 +93,20 @@ const struct rw_state_class rw_state_classes[] = {
 		"since, or queued again behind one pending then, fails closed",
 	},
 	{
-		"timers: alarm, itimers, POSIX timers", "process", RW_RESTORED_OR_FAILS,
+		"timers", "timers: alarm, itimers, POSIX timers", "process", RW_RESTORED_OR_FAILS,
 		"injected `getitimer`, `timer_gettime`; `/proc/PID/timers`",
 		"alarm, setitimer, timer_create, timer_settime, timer_delete",
 		"itimers set back, timers created since deleted, checkpoint timers re-armed; a "
 		"deleted checkpoint timer fails closed (its id cannot be chosen again)",
 	},
 	{
-		"rlimits (all 16)", "process", RW_RESTORED_OR_FAILS,
+		"rlimits", "rlimits (all 16)", "process", RW_RESTORED_OR_FAILS,
 		"`prlimit`; `/proc/PID/limits` when `prlimit` is refused",
 		"setrlimit, prlimit64 with a new limit",
 		"`prlimit` from rewindd; a hard limit that cannot be raised again fails closed",
 	},
 	{
-		"nice, scheduling policy and priority, CPU affinity, I/O priority", "thread",
+		"thread_attrs", "nice, scheduling policy and priority, CPU affinity, I/O priority", "thread",
 		RW_RESTORED_OR_FAILS,
 		"`getpriority`, `sched_getattr`, `sched_getaffinity`, `ioprio_get` on the thread",
 		"setpriority, sched_setattr, sched_setscheduler, sched_setparam, sched_setaffinity, "
@@ -112,7 +114,7 @@ const struct rw_state_class rw_state_classes[] = {
 		"set from rewindd on the thread; a value the kernel refuses fails closed",
 	},
 	{
-		"credentials: uids, gids, supplementary groups, capability sets", "thread",
+		"credentials", "credentials: uids, gids, supplementary groups, capability sets", "thread",
 		RW_FAILS_CLOSED,
 		"`/proc/PID/task/TID/status`",
 		"the setuid family, setgroups, capset, prctl `PR_CAPBSET_DROP`/`PR_CAP_AMBIENT`",
@@ -120,20 +122,20 @@ const struct rw_state_class rw_state_classes[] = {
 		"privileges may no longer make",
 	},
 	{
-		"securebits, keep-capabilities", "thread", RW_FAILS_CLOSED,
+		"securebits", "securebits, keep-capabilities", "thread", RW_FAILS_CLOSED,
 		"not readable from outside",
 		"prctl `PR_SET_SECUREBITS`/`PR_SET_KEEPCAPS`",
 		"fails closed when the log holds such a call; records lost: not covered",
 	},
 	{
-		"namespaces: mnt, pid for children, net, uts, ipc, user, cgroup, time, time for "
+		"namespaces", "namespaces: mnt, pid for children, net, uts, ipc, user, cgroup, time, time for "
 		"children", "thread", RW_FAILS_CLOSED,
 		"inodes of `/proc/PID/task/TID/ns/*`",
 		"unshare, setns",
 		"fails closed: the checkpoint's namespace is not re-entered",
 	},
 	{
-		"seccomp mode and filters, no_new_privs", "thread", RW_FAILS_CLOSED,
+		"seccomp", "seccomp mode and filters, no_new_privs", "thread", RW_FAILS_CLOSED,
 		"`Seccomp`, `Seccomp_filters`, `NoNewPrivs` of `/proc/PID/status` (the first "
 		"thread) at every rewind; of every thread's `/proc/PID/task/TID/status` with its "
 		"credentials",
@@ -141,7 +143,7 @@ const struct rw_state_class rw_state_classes[] = {
 		"fails closed: nothing takes a filter or no_new_privs away",
 	},
 	{
-		"files in watched trees (`--watch`)", "tree", RW_RESTORED_OR_FAILS,
+		"watched_files", "files in watched trees (`--watch`)", "tree", RW_RESTORED_OR_FAILS,
 		"a manifest and a content store taken at the checkpoint; file records of the BPF "
 		"log; fanotify for writers outside the session",
 		"file-system mutations (write family, open with creation or truncation, rename, "
@@ -151,7 +153,7 @@ const struct rw_state_class rw_state_classes[] = {
 		"entry that cannot be restored fails closed",
 	},
 	{
-		"files outside watched trees", "host", RW_LEFT_ALONE,
+		"other_files", "files outside watched trees", "host", RW_LEFT_ALONE,
 		"the BPF log (report mode lists them)",
 		"the write family",
 		"not restored: a file outside every `--watch` tree keeps what the invocation wrote",
@@ -173,4 +175,12 @@ const char *rw_class_outcome_name(enum rw_class_outcome o)
 		return "left alone";
 	}
 	return "?";
+}
+
+const struct rw_state_class *rw_state_class_find(const char *id)
+{
+	for (size_t i = 0; i < rw_nstate_classes; i++)
+		if (!strcmp(rw_state_classes[i].id, id))
+			return &rw_state_classes[i];
+	return NULL;
 }

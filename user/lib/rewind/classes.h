@@ -19,6 +19,7 @@ enum rw_class_outcome {
 };
 
 struct rw_state_class {
+	const char *id;		/* short and stable: reports name a changed class by it */
 	const char *name;
 	const char *scope;	/* per thread, per process, ... */
 	enum rw_class_outcome outcome;
@@ -31,5 +32,7 @@ extern const struct rw_state_class rw_state_classes[];
 extern const size_t rw_nstate_classes;
 
 const char *rw_class_outcome_name(enum rw_class_outcome o);
+/* The class with this id, or NULL. */
+const struct rw_state_class *rw_state_class_find(const char *id);
 
 #endif /* RW_CLASSES_H */

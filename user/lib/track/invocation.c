@@ -70,6 +70,9 @@ void invocation_free(struct rw_invocation *inv)
 	for (size_t i = 0; i < inv->npersist; i++)
 		free(inv->persist[i].path);
 	free(inv->persist);
+	for (size_t i = 0; i < inv->nchanges; i++)
+		free(inv->changes[i].what);
+	free(inv->changes);
 	for (size_t i = 0; i < inv->nnotes; i++)
 		free(inv->notes[i]);
 	free(inv->notes);
@@ -81,6 +84,23 @@ void invocation_free(struct rw_invocation *inv)
 	free(inv->files);
 	free(inv->mappings);
 	free(inv);
+}
+
+int invocation_add_state_change(struct rw_invocation *inv, pid_t tgid, const char *class,
+				const char *what)
+{
+	struct rw_state_change *c = push(&inv->changes, &inv->nchanges, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->tgid = tgid;
+	snprintf(c->class, sizeof(c->class), "%s", class);
+	c->what = strdup(what);
+	if (!c->what) {
+		inv->nchanges--;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int invocation_note(struct rw_invocation *inv, const char *fmt, ...)
@@ -599,6 +619,17 @@ json_object *invocation_to_json(const struct rw_invocation *inv)
 	for (size_t i = 0; i < inv->nstate; i++)
 		json_object_array_add(arr, sys_record_json(&inv->state[i]));
 	json_object_object_add(o, "process_state", arr);
+
+	arr = json_object_new_array();
+	for (size_t i = 0; i < inv->nchanges; i++) {
+		json_object *c = json_object_new_object();
+
+		json_object_object_add(c, "pid", json_object_new_int(inv->changes[i].tgid));
+		json_object_object_add(c, "class", json_object_new_string(inv->changes[i].class));
+		json_object_object_add(c, "what", json_object_new_string(inv->changes[i].what));
+		json_object_array_add(arr, c);
+	}
+	json_object_object_add(o, "state_changes", arr);
 
 	json_object_object_add(o, "dropped", json_object_new_int64(inv->dropped));
 	json_object_object_add(o, "complete", json_object_new_boolean(inv->dropped == 0));

@@ -92,6 +92,13 @@ struct rw_invocation {
 
 	struct rw_sys_record *layout, *state;
 	size_t nlayout, nstate;
+	/* Report mode: what differs between the process's state at the start and the end. */
+	struct rw_state_change {
+		pid_t tgid;
+		char class[24];		/* an id of `rewindctl classes` */
+		char *what;
+	} *changes;
+	size_t nchanges;
 	struct rw_task_record *tasks;
 	size_t ntasks;
 	struct rw_file_touch *files;
@@ -141,6 +148,9 @@ int invocation_close(struct rw_invocation *inv, uint64_t end_ns, rw_covered_fn c
 int invocation_find_persisting(struct rw_invocation *inv, bool (*skip)(void *ctx, const char *path),
 			       void *ctx);
 
+/* One difference of a process's state over the invocation (class: a `rewindctl classes` id). */
+int invocation_add_state_change(struct rw_invocation *inv, pid_t tgid, const char *class,
+				const char *what);
 int invocation_note(struct rw_invocation *inv, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
