@@ -141,4 +141,22 @@ int BPF_PROG(rw_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 	return 0;
 }
 
+/*
+ * A tracked process moved to another cgroup, by itself or anyone else. Only
+ * tgids tracked by pid: a cgroup session's member that leaves its cgroup is
+ * found missing from cgroup.procs instead (this runs in the writer's
+ * context, after the move).
+ */
+SEC("tp_btf/cgroup_attach_task")
+int BPF_PROG(rw_cgroup_attach, struct cgroup *dst, const char *path, struct task_struct *task,
+	     bool threadgroup)
+{
+	__u32 tgid = task->tgid;
+	struct rw_tracked *t = bpf_map_lookup_elem(&tracked_tgids, &tgid);
+
+	if (t)
+		emit_task(t->session, RW_TASK_CGROUP, task, 0);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";

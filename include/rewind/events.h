@@ -133,6 +133,7 @@ enum rw_task_op {
 	RW_TASK_EXIT_THREAD,
 	RW_TASK_EXIT_PROCESS,	/* the last thread of the group exited */
 	RW_TASK_EXEC,
+	RW_TASK_CGROUP,		/* moved to another cgroup (by anyone): pid is the task moved */
 };
 
 struct rw_task_event {

@@ -26,6 +26,7 @@ done
 OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
+	     fail_cgroup_move_pid fail_cgroup_leave
 	     fail_ns_uts fail_ns_net)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
@@ -487,6 +488,42 @@ fail_creds_euid() { creds_case creds_euid "pid [0-9]+: thread [0-9]+: credential
 fail_creds_capdrop() { creds_case creds_capdrop "thread [0-9]+: credentials changed since the checkpoint \(CapEff 0x[0-9a-f]+ → 0x[0-9a-f]+\): cannot be restored"; }
 fail_creds_thread_uid() { creds_case creds_thread_uid "thread [0-9]+: credentials changed since the checkpoint \(euid 0 → 65534\): cannot be restored"; }
 fail_seccomp_thread() { creds_case seccomp_thread "pid [0-9]+: thread [0-9]+: seccomp changed since the checkpoint \(mode 0 → 2, 0 → 1 filter\(s\)\): cannot be restored"; }
+# Moved to another cgroup during the invocation (tests/zdtm/cgroup_move.c):
+# without a rewind it stays there; in pid mode the logged move fails the
+# rewind closed, naming it; in cgroup mode the process left the session's
+# cgroup (its calls went unlogged) and the rewind fails closed too.
+cgroup_move_case() {
+	local mode=$1 want=$2 id dest
+	make_cgroup from || return $?
+	dest=$(cgroup2_root)/$CG_NAME-to
+	mkdir -p "$dest" || return 1
+	export ZDTM_CGROUP_DEST=$dest
+	start_zdtm cgroup_move || return 1
+	echo "$TPID" >"$CG/cgroup.procs" || return 1
+	invoke || return 1
+	ask check || return 1
+	case "$ANSWER" in fail*) ;; *) echo "check after the move without rewind: '$ANSWER'"; return 1 ;; esac
+	stop_target
+	start_zdtm cgroup_move || return 1
+	unset ZDTM_CGROUP_DEST
+	echo "$TPID" >"$CG/cgroup.procs" || return 1
+	if [ "$mode" = pid ]; then
+		id=$(rwctl attach --pid "$TPID") || return 1
+	else
+		id=$(rwctl attach --cgroup "$CG") || return 1
+	fi
+	checkpoint "$id" || return 1
+	invoke || return 1
+	expect_rewind_fails "$id" "$want" || return 1
+	expect "session state" "$(session_field "$id" state)" failed || return 1
+	expect_killed "$TPID" "the target, after the failed rewind" || return 1
+	TPID=
+	rwctl detach "$id" >/dev/null
+	remove_cgroup "$CG"
+	remove_cgroup "$dest"
+}
+fail_cgroup_move_pid() { cgroup_move_case pid "pid [0-9]+: moved to another cgroup since the checkpoint \(0::/[^,]*-to, was 0::/[^)]*-from\): rewindd does not move it back"; }
+fail_cgroup_leave() { cgroup_move_case cgroup "process [0-9]+ of the checkpoint left cgroup /[^ ]*-from since the checkpoint"; }
 fail_ns_uts() { creds_case ns_uts "thread [0-9]+: unshared or setns'd its uts namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
 fail_ns_net() { creds_case ns_net "thread [0-9]+: unshared or setns'd its net namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
 

@@ -151,6 +151,8 @@ int fingerprint_read(pid_t tgid, struct rw_fingerprint *out)
 	}
 	if (!err)
 		err = attrs_read(tgid, tids, n, &out->attrs, why, sizeof(why));
+	if (!err)
+		err = proc_read_cgroups(tgid, &out->cgroups);
 	free(tids);
 	if (err) {
 		if (err != -ESRCH)
@@ -165,6 +167,7 @@ void fingerprint_free(struct rw_fingerprint *fp)
 	free(fp->fds);
 	free(fp->timers);
 	free(fp->threads);
+	free(fp->cgroups);
 	attrs_free(&fp->attrs);
 	memset(fp, 0, sizeof(*fp));
 }
@@ -247,6 +250,12 @@ static void diff_process(const struct rw_fingerprint *a, const struct rw_fingerp
 	if (a->ntimers != b->ntimers ||
 	    (a->ntimers && memcmp(a->timers, b->timers, a->ntimers * sizeof(*a->timers))))
 		say(e, "timers", "POSIX timers: %zu, were %zu (or other ids)", b->ntimers, a->ntimers);
+	if (a->cgroups && b->cgroups) {
+		char what[512];
+
+		if (*proc_cgroups_differ(a->cgroups, b->cgroups, what, sizeof(what)))
+			say(e, "cgroup", "moved (%s)", what);
+	}
 	for (int r = 0; r < RW_NRLIMITS; r++) {
 		char what[160];
 

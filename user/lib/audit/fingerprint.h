@@ -3,7 +3,7 @@
  * What a process is, beyond its memory and files, read from outside
  * without stopping it (/proc and the get-side syscalls): the fd table, cwd
  * and umask, signal dispositions and pending signals, POSIX timers, seccomp,
- * rlimits, and per thread its credentials, namespaces, scheduling
+ * rlimits, cgroup membership, and per thread its credentials, namespaces, scheduling
  * attributes, pending signals, blocked mask and name. Report mode takes one
  * at the start of each invocation and names, class by class, what differs
  * at its end: what a rewind would have put back or refused.
@@ -46,6 +46,7 @@ struct rw_fingerprint {
 	struct rw_fp_thread *threads;	/* ascending tid */
 	size_t nthreads;
 	struct rw_attrs attrs;
+	char *cgroups;			/* /proc/PID/cgroup */
 };
 
 /* tgid as it is now. -ESRCH if it is gone; 0 or -errno (logged). */

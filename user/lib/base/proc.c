@@ -530,6 +530,39 @@ int proc_pidfd_pid(int pidfd, pid_t *pid)
 	return err;
 }
 
+int proc_read_cgroups(pid_t pid, char **out)
+{
+	char path[64];
+	size_t len;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	err = read_file(path, out, &len);
+	if (err && err != -ESRCH)
+		pr_err("reading %s: %s\n", path, strerror(-err));
+	return err;
+}
+
+const char *proc_cgroups_differ(const char *a, const char *b, char *buf, size_t len)
+{
+	const char *pa = a, *pb = b;
+
+	buf[0] = '\0';
+	while (*pa || *pb) {
+		size_t la = strcspn(pa, "\n"), lb = strcspn(pb, "\n");
+
+		if (la != lb || memcmp(pa, pb, la)) {
+			snprintf(buf, len, "%.*s, was %.*s", (int)lb, pb, (int)la, pa);
+			if (!lb)
+				snprintf(buf, len, "%.*s gone", (int)la, pa);
+			return buf;
+		}
+		pa += la + (pa[la] == '\n');
+		pb += lb + (pb[lb] == '\n');
+	}
+	return buf;
+}
+
 int proc_read_comm(pid_t pid, pid_t tid, char comm[16])
 {
 	char path[64], *text;

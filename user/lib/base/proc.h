@@ -108,6 +108,10 @@ int proc_pidfd_pid(int pidfd, pid_t *pid);
 
 /* comm of thread tid of pid (tid <= 0: of pid itself), newline stripped; -ESRCH if gone. */
 int proc_read_comm(pid_t pid, pid_t tid, char comm[16]);
+/* /proc/PID/cgroup as text (malloc'd): its cgroup in every hierarchy. -ESRCH if gone. */
+int proc_read_cgroups(pid_t pid, char **out);
+/* "" when a and b (proc_read_cgroups texts) agree; else the first line of b that differs, in buf. */
+const char *proc_cgroups_differ(const char *a, const char *b, char *buf, size_t len);
 /* Thread ids from /proc/PID/task in ascending order; the caller frees *tids. -ESRCH if gone. */
 int proc_list_threads(pid_t pid, pid_t **tids, size_t *n);
 

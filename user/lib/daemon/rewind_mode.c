@@ -465,7 +465,26 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		invocation_note(inv, "%llu events were dropped (ring buffer full): layout, "
 				"signals and timers were restored without trusting the log",
 				(unsigned long long)inv->dropped);
-	targets_sync_cgroup(s);
+	/* A member that left is no longer logged (the log follows the cgroup): fail closed. */
+	err = targets_sync_cgroup(s);
+	if (err) {
+		snprintf(why, sizeof(why), "the members of cgroup %.512s cannot be listed (%s): who "
+			 "belongs to the session is unknown", s->cgroup, strerror(-err));
+		s->busy = false;
+		return fail_closed(S, s, NULL, 0, why);
+	}
+	for (size_t i = 0; i < s->ntargets; i++) {
+		struct rw_target *t = &s->targets[i];
+		char label[RW_PID_LABEL_MAX];
+
+		if (!t->img || !t->alive || !t->left_cgroup)
+			continue;
+		snprintf(why, sizeof(why), "process %s of the checkpoint left cgroup %.512s since the "
+			 "checkpoint: its calls were not logged since, and rewindd moves no process "
+			 "between cgroups", target_label(t, label, sizeof(label)), s->cgroup);
+		s->busy = false;
+		return fail_closed(S, s, NULL, 0, why);
+	}
 
 	/* Out of memory: nothing is stopped yet, but the invocation cannot be undone. */
 	procs = calloc(s->ntargets ? s->ntargets : 1, sizeof(*procs));

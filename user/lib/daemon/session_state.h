@@ -41,6 +41,7 @@ struct rw_target {
 	struct rw_proc_image *img;	/* rewind mode: its checkpoint, NULL if it is not in one */
 	struct rw_hotset hot;		/* rewind mode: pages left unprotected between rewinds */
 	struct rw_fingerprint *fp;	/* report mode: its state when the invocation began */
+	bool left_cgroup;		/* cgroup mode: not among its members at the last look */
 };
 
 struct rw_session {
@@ -103,7 +104,12 @@ int target_arm(struct rw_sessions *S, struct rw_session *s, struct rw_target *t,
 /* invocation_close() callbacks; ctx is the session. */
 bool target_covers(void *ctx, pid_t tgid, uint64_t page);
 const struct rw_maps *target_maps(void *ctx, pid_t tgid);
-void targets_sync_cgroup(struct rw_session *s);
+/*
+ * cgroup mode: add the processes that joined the cgroup, and mark those no
+ * longer in it (left_cgroup). 0, or -errno when the members are unknown
+ * (the path names another cgroup now, or cgroup.procs cannot be read).
+ */
+int targets_sync_cgroup(struct rw_session *s);
 void targets_compact(struct rw_session *s);
 void targets_on_task_record(struct rw_session *s, const struct rw_task_event *e);
 

@@ -196,32 +196,38 @@ const struct rw_maps *target_maps(void *ctx, pid_t tgid)
 }
 
 /* cgroup mode: processes that joined the cgroup without a fork we saw. */
-void targets_sync_cgroup(struct rw_session *s)
+int targets_sync_cgroup(struct rw_session *s)
 {
 	pid_t *pids = NULL;
 	size_t n = 0;
-
 	uint64_t id = 0;
+	int err;
 
 	if (!s->cgid)
-		return;
+		return 0;
 	/* The path is only a name: make sure it still names the attached cgroup. */
 	if (cgroup_id_of_path(s->cgroup, &id) || id != s->cgid) {
 		invocation_note(s->cur, "%s no longer names the attached cgroup: its members are "
 				"followed by cgroup id only", s->cgroup);
-		return;
+		return -ENOENT;
 	}
-	if (cgroup_list_procs(s->cgroup, &pids, &n))
-		return;
+	err = cgroup_list_procs(s->cgroup, &pids, &n);
+	if (err)
+		return err;
+	for (size_t i = 0; i < s->ntargets; i++)
+		s->targets[i].left_cgroup = true;
 	for (size_t i = 0; i < n; i++) {
-		struct rw_target *t;
+		struct rw_target *t = target_find(s, pids[i]);
 		char label[RW_PID_LABEL_MAX];
 
-		if (!target_find(s, pids[i]) && (t = target_add(s, pids[i])))
+		if (t)
+			t->left_cgroup = false;
+		else if ((t = target_add(s, pids[i])))
 			invocation_note(s->cur, "pid %s joined the cgroup",
 					target_label(t, label, sizeof(label)));
 	}
 	free(pids);
+	return 0;
 }
 
 /* Forget processes that are gone and were not in the checkpoint (killed new ones). */

@@ -114,6 +114,15 @@ const struct rw_state_class rw_state_classes[] = {
 		"set from rewindd on the thread; a value the kernel refuses fails closed",
 	},
 	{
+		"cgroup", "cgroup membership, every hierarchy", "process", RW_FAILS_CLOSED,
+		"`/proc/PID/cgroup`; in cgroup mode `cgroup.procs` of the session's cgroup at every "
+		"rewind",
+		"a move of the process (tracepoint `cgroup_attach_task`, whoever moved it)",
+		"fails closed: rewindd moves no process between cgroups. In cgroup mode a member "
+		"that left the cgroup fails closed too (the log follows the cgroup: its calls went "
+		"unlogged)",
+	},
+	{
 		"credentials", "credentials: uids, gids, supplementary groups, capability sets", "thread",
 		RW_FAILS_CLOSED,
 		"`/proc/PID/task/TID/status`",

@@ -481,6 +481,8 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	if (err)
 		goto fail;
 	err = capture_attrs(img);
+	if (!err)
+		err = proc_read_cgroups(img->tgid, &img->cgroups);
 	if (err)
 		goto fail;
 	/* A child the rewind leaves behind shows against these in --verify. */
@@ -513,6 +515,7 @@ void image_free(struct rw_proc_image *img)
 	free(img->mapfiles);
 	free(img->timers);
 	free(img->children);
+	free(img->cgroups);
 	free(img->idents);
 	attrs_free(&img->attrs);
 	proc_maps_free(&img->maps);

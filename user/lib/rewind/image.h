@@ -96,6 +96,7 @@ struct rw_proc_image {
 	struct rw_posix_timer *timers;
 	size_t ntimers;
 	struct rw_attrs attrs;		/* rlimits; nice, scheduling, affinity, ioprio per thread */
+	char *cgroups;			/* /proc/PID/cgroup at the checkpoint */
 	pid_t *children;		/* its children at the checkpoint, live or zombie */
 	size_t nchildren;
 	/* Where the checkpoint's injections found a syscall instruction: good

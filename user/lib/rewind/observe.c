@@ -106,9 +106,12 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 			break;
 		}
 	}
-	for (size_t i = 0; i < inv->ntasks; i++)
+	for (size_t i = 0; i < inv->ntasks; i++) {
 		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_EXEC)
 			out->layout_changed = true;
+		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_CGROUP)
+			out->cgroup_moved = true;
+	}
 	for (size_t i = 0; i < inv->nprocs && !err; i++) {
 		uint64_t *pages;
 		size_t n;
@@ -298,6 +301,13 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	if (err)
 		return err;
 	obs->pending = o->pending;
+	/* Membership changes only by a move, and every move of a tracked process is logged. */
+	if (facts->cgroup_moved || facts->incomplete) {
+		err = proc_read_cgroups(img->tgid, &o->cgroups);
+		if (err)
+			return err;
+		obs->cgroups = o->cgroups;
+	}
 	/* rlimits and thread attributes: only when a call could have changed them. */
 	if (facts->attrs_called || facts->incomplete) {
 		char why[256];
@@ -346,6 +356,7 @@ void observe_free(struct rw_observation *o)
 	free(o->fds);
 	free(o->tids);
 	free(o->pending);
+	free(o->cgroups);
 	free(o->timers);
 	free(o->idents);
 	attrs_free(&o->attrs);

@@ -26,6 +26,7 @@ struct rw_log_facts {
 	struct rw_ranges wipe_maybe_set;	/* see rw_observed */
 	bool incomplete;		/* records were dropped */
 	bool brk_called, timers_called, fd_flags_changed;
+	bool cgroup_moved;		/* a move to another cgroup: membership is read */
 	bool creds_called;		/* a CRED call: credentials and namespaces are read */
 	bool securebits_set;
 	bool attrs_called;		/* an ATTR call by any process of the session, on any target */
@@ -46,6 +47,7 @@ struct rw_observation {
 	struct rw_fd_now *fds;
 	pid_t *tids;
 	struct rw_thread_pending *pending;	/* per tid */
+	char *cgroups;				/* /proc/PID/cgroup, when read */
 	int *timers;
 	struct rw_ident *idents;
 	struct rw_attrs attrs;		/* read only when the log cannot vouch for them */

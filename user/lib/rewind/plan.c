@@ -766,7 +766,16 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	/* A signal raised during the invocation (an alarm that fired) must not be delivered after it. */
 	plan->drain_signals = obs->sig_pending_shared & ~img->sig_pending_shared &
 			      ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
-	err = plan_thread_signals(plan, img, obs);
+	/* Membership sets the next invocation's limits; rewindd moves no process between cgroups. */
+	if (!err && obs->cgroups && img->cgroups) {
+		char what[512];
+
+		if (*proc_cgroups_differ(img->cgroups, obs->cgroups, what, sizeof(what)))
+			err = fail(plan, "pid %d: moved to another cgroup since the checkpoint (%s): "
+				   "rewindd does not move it back", plan->tgid, what);
+	}
+	if (!err)
+		err = plan_thread_signals(plan, img, obs);
 	if (!err)
 		err = plan_timers(plan, img, obs);
 	if (!err)

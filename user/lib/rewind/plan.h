@@ -30,6 +30,7 @@ struct rw_observed {
 	const pid_t *tids;			/* ascending */
 	size_t ntids;
 	const struct rw_thread_pending *pending;	/* per tid: its own signal queue */
+	const char *cgroups;			/* /proc/PID/cgroup; NULL: the log proves it unchanged */
 	const struct rw_range *written;		/* sorted, merged: scan ∪ write faults */
 	size_t nwritten;
 	const struct rw_range *covered;		/* write-protected until now, sorted */

@@ -440,6 +440,15 @@ static void verify_process_state(const struct rw_proc_image *img, struct rw_remo
 	if (proc_stat_link(img->tgid, "cwd", &cwd) || cwd.st_dev != img->cwd_dev ||
 	    cwd.st_ino != img->cwd_ino)
 		differ(res, "pid %d: working directory differs from %s", img->tgid, img->cwd);
+	if (img->cgroups) {
+		char *now = NULL, what[512];
+
+		if (proc_read_cgroups(img->tgid, &now))
+			differ(res, "pid %d: its cgroups cannot be read", img->tgid);
+		else if (*proc_cgroups_differ(img->cgroups, now, what, sizeof(what)))
+			differ(res, "pid %d: in another cgroup (%s)", img->tgid, what);
+		free(now);
+	}
 	if (proc_read_status(img->tgid, &st) == 0) {
 		if (st.umask != img->umask)
 			differ(res, "pid %d: umask %03o, want %03o", img->tgid, st.umask, img->umask);

@@ -43,6 +43,7 @@ const char *task_op_name(uint32_t op)
 	case RW_TASK_EXIT_THREAD:	return "exit_thread";
 	case RW_TASK_EXIT_PROCESS:	return "exit_process";
 	case RW_TASK_EXEC:		return "exec";
+	case RW_TASK_CGROUP:		return "cgroup";
 	}
 	return "?";
 }
