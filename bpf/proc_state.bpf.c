@@ -20,6 +20,8 @@
 #define FIOASYNC		0x5452
 #define PR_SET_KEEPCAPS		8
 #define PR_SET_SECCOMP		22
+#define PTRACE_POKETEXT		4
+#define PTRACE_POKEDATA		5
 #define PR_SET_NO_NEW_PRIVS	38
 #define PR_CAPBSET_DROP		24
 #define PR_SET_SECUREBITS	28
@@ -40,6 +42,9 @@ __noinline int rw_state_syscall(struct rw_sys_args *a)
 	if (a->nr == RW_NR_prctl && a->args[0] != PR_SET_KEEPCAPS && a->args[0] != PR_CAPBSET_DROP &&
 	    a->args[0] != PR_SET_SECUREBITS && a->args[0] != PR_CAP_AMBIENT &&
 	    a->args[0] != PR_SET_SECCOMP && a->args[0] != PR_SET_NO_NEW_PRIVS)
+		return 0;
+	/* ptrace: only the requests that write another process's memory (FOLL_FORCE). */
+	if (a->nr == RW_NR_ptrace && a->args[0] != PTRACE_POKETEXT && a->args[0] != PTRACE_POKEDATA)
 		return 0;
 	/* prlimit64 only reads when its new limit is NULL. */
 	if (a->nr == RW_NR_prlimit64 && !a->args[2])

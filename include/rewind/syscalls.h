@@ -59,6 +59,7 @@ enum rw_syscall_nr {
 	RW_NR_lchown = 94,
 	RW_NR_umask = 95,
 	RW_NR_rt_sigtimedwait = 128,
+	RW_NR_ptrace = 101,
 	RW_NR_setuid = 105,
 	RW_NR_setgid = 106,
 	RW_NR_setreuid = 113,
@@ -123,7 +124,7 @@ enum rw_syscall_nr {
 
 /*
  * What a recorded syscall is about. LAYOUT and the state classes (FD,
- * SIGNAL, TIMER, CWD, CRED, ATTR) arrive as rw_syscall_event, FILE as rw_file_event.
+ * SIGNAL, TIMER, CWD, CRED, ATTR, POKE) arrive as rw_syscall_event, FILE as rw_file_event.
  */
 enum rw_syscall_class {
 	RW_SC_NONE = 0,	/* not recorded */
@@ -134,6 +135,7 @@ enum rw_syscall_class {
 	RW_SC_CWD,	/* cwd and umask (proc_state.bpf.c) */
 	RW_SC_CRED,	/* credentials and namespaces: a change fails closed (proc_state.bpf.c) */
 	RW_SC_ATTR,	/* rlimits, nice, scheduling, affinity, ioprio of any task (proc_state.bpf.c) */
+	RW_SC_POKE,	/* ptrace writes into a process's memory, read-only mappings too (proc_state.bpf.c) */
 	RW_SC_FILE,	/* file-system mutations (files.bpf.c) */
 };
 
@@ -150,7 +152,7 @@ enum rw_syscall_class {
 	X(setuid, CRED) X(setgid, CRED) X(setreuid, CRED) X(setregid, CRED)	\
 	X(setresuid, CRED) X(setresgid, CRED) X(setfsuid, CRED)		\
 	X(setfsgid, CRED) X(setgroups, CRED) X(capset, CRED) X(prctl, CRED)	\
-	X(unshare, CRED) X(setns, CRED) X(seccomp, CRED)						\
+	X(unshare, CRED) X(setns, CRED) X(seccomp, CRED) X(ptrace, POKE)						\
 	X(setrlimit, ATTR) X(prlimit64, ATTR) X(setpriority, ATTR)		\
 	X(sched_setparam, ATTR) X(sched_setscheduler, ATTR)			\
 	X(sched_setattr, ATTR) X(sched_setaffinity, ATTR) X(ioprio_set, ATTR)	\
@@ -182,7 +184,7 @@ static inline int rw_syscall_class(unsigned int nr)
 /* The per-process state classes, recorded raw by proc_state.bpf.c. */
 static inline int rw_syscall_class_is_state(int class)
 {
-	return class >= RW_SC_FD && class <= RW_SC_ATTR;
+	return class >= RW_SC_FD && class <= RW_SC_POKE;
 }
 
 #endif /* REWIND_SYSCALLS_H */

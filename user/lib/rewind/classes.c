@@ -15,7 +15,9 @@ const struct rw_state_class rw_state_classes[] = {
 		"`PAGEMAP_SCAN` written pages, with the write-fault records",
 		NULL,
 		"pages written since the checkpoint are copied back from the image, pages that "
-		"were empty are dropped (`MADV_DONTNEED`)",
+		"were empty are dropped (`MADV_DONTNEED`); after a forced write by the session "
+		"(ptrace `PTRACE_POKETEXT`/`PTRACE_POKEDATA`, a write to `/proc/N/mem`, both "
+		"logged) read-only private mappings are restored whole too",
 	},
 	{
 		"layout", "memory layout: mappings, protections, brk, wipe-on-fork flags", "process",

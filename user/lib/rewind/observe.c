@@ -26,6 +26,37 @@
 #define MAP_DROPPABLE	0x08	/* Linux 6.11: private, wipe-on-fork, freed under pressure */
 #endif
 
+/*
+ * /proc/N/mem or /proc/N/task/T/mem as the writer's file record names it (its
+ * procfs is mounted at /proc: in a container, the container's): a write there
+ * goes past every protection, as a ptrace poke does.
+ */
+static bool proc_mem_path(const char *path)
+{
+	const char *p = path;
+
+	if (strncmp(p, "/proc/", 6))
+		return false;
+	p += 6;
+	for (int part = 0; part < 2; part++) {
+		if (!strncmp(p, "self/", 5) || !strncmp(p, "thread-self/", 12)) {
+			p = strchr(p, '/') + 1;
+		} else {
+			if (*p < '0' || *p > '9')
+				return false;
+			while (*p >= '0' && *p <= '9')
+				p++;
+			if (*p++ != '/')
+				return false;
+		}
+		if (part == 0 && !strncmp(p, "task/", 5))
+			p += 5;
+		else
+			break;
+	}
+	return !strcmp(p, "mem");
+}
+
 static int add_len(struct rw_ranges *l, uint64_t addr, uint64_t len)
 {
 	uint64_t start = addr & ~(RW_PAGE_SIZE - 1);
@@ -82,6 +113,9 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 		/* setpriority, prlimit, sched_set*, ioprio_set may name another process. */
 		if (rw_syscall_class(r->nr) == RW_SC_ATTR)
 			out->attrs_called = true;
+		/* A poke names a pid in the poker's namespace: every process counts as written. */
+		if (rw_syscall_class(r->nr) == RW_SC_POKE)
+			out->memory_forced = true;
 		if (r->tgid != tgid)
 			continue;
 		switch (rw_syscall_class(r->nr)) {
@@ -106,6 +140,10 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 			break;
 		}
 	}
+	for (size_t i = 0; i < inv->nfiles; i++)
+		if (proc_mem_path(inv->files[i].path) &&
+		    (inv->files[i].ops & ((1u << RW_FOP_WRITE) | (1u << RW_FOP_COPY))))
+			out->memory_forced = true;
 	for (size_t i = 0; i < inv->ntasks; i++) {
 		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_EXEC)
 			out->layout_changed = true;
@@ -330,6 +368,7 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	obs->wipe_maybe_set = facts->wipe_maybe_set.r;
 	obs->nwipe_maybe_set = facts->wipe_maybe_set.n;
 	obs->log_incomplete = facts->incomplete;
+	obs->memory_forced = facts->memory_forced;
 	obs->brk_called = facts->brk_called;
 	obs->sigactions_called = facts->sigactions_called;
 	obs->timers_called = facts->timers_called;

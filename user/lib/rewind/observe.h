@@ -27,6 +27,7 @@ struct rw_log_facts {
 	bool incomplete;		/* records were dropped */
 	bool brk_called, timers_called, fd_flags_changed;
 	bool cgroup_moved;		/* a move to another cgroup: membership is read */
+	bool memory_forced;		/* a ptrace poke or a write to /proc/PID/mem, by anyone of the session */
 	bool creds_called;		/* a CRED call: credentials and namespaces are read */
 	bool securebits_set;
 	bool attrs_called;		/* an ATTR call by any process of the session, on any target */

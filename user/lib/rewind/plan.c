@@ -585,9 +585,10 @@ static int plan_pages(struct rw_plan *p, const struct rw_proc_image *img,
 
 			/*
 			 * Writable and not write-protected: anything may have changed.
-			 * Read-only: only if a layout call made it writable meanwhile.
+			 * Read-only: only if a layout call made it writable meanwhile,
+			 * or a forced write (ptrace, /proc/PID/mem) went past its protection.
 			 */
-			if (writable || obs->log_incomplete) {
+			if (writable || obs->log_incomplete || obs->memory_forced) {
 				p->wholesale_pages += (e - a) / RW_PAGE_SIZE;
 				err = ranges_add(pages, a, e);
 			} else if (overlaps(touched.r, touched.n, a, e)) {

@@ -42,6 +42,7 @@ struct rw_observed {
 	const struct rw_range *wipe_maybe_set;
 	size_t nwipe_maybe_set;
 	bool log_incomplete;			/* records were dropped: trust no log-only fact */
+	bool memory_forced;			/* forced writes (ptrace, /proc/PID/mem): read-only memory too */
 	bool brk_called;
 	uint64_t sigactions_called;		/* bit sig - 1 */
 	bool timers_called;

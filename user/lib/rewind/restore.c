@@ -187,14 +187,49 @@ static int apply_layout(const struct rw_plan *p, const struct rw_proc_image *img
 	return err;
 }
 
+/*
+ * Through /proc/PID/mem, which writes past a mapping's protection as ptrace
+ * does: process_vm_writev stops at a read-only mapping (restored whole after
+ * a forced write or lost records). From byte done of the batch on.
+ */
+static int writev_forced(pid_t pid, const struct iovec *local, const struct iovec *remote,
+			 size_t n, size_t done)
+{
+	char path[64];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (size_t i = 0; i < n && !err; i++) {
+		size_t len = local[i].iov_len, skip = done < len ? done : len;
+
+		done -= skip;
+		while (skip < len && !err) {
+			ssize_t w = pwrite(fd, (const char *)local[i].iov_base + skip, len - skip,
+					   (off_t)((uintptr_t)remote[i].iov_base + skip));
+
+			if (w <= 0)
+				err = w < 0 ? -errno : -EIO;
+			else
+				skip += w;
+		}
+	}
+	close(fd);
+	return err;
+}
+
 static int writev_batch(pid_t pid, struct iovec *local, struct iovec *remote, size_t n,
 			size_t bytes)
 {
 	ssize_t got = process_vm_writev(pid, local, n, remote, n, 0);
 
-	if (got < 0)
+	if (got < 0 && errno != EFAULT)
 		return -errno;
-	return (size_t)got == bytes ? 0 : -EIO;
+	if (got >= 0 && (size_t)got == bytes)
+		return 0;
+	return writev_forced(pid, local, remote, n, got < 0 ? 0 : got);
 }
 
 /* Write every copy range back from the image, IOV_BATCH ranges per call. */

@@ -61,7 +61,7 @@ int syscall_report_args(uint32_t nr)
 		return 3;
 	case RW_NR_dup2: case RW_NR_fcntl: case RW_NR_ioctl: case RW_NR_setreuid:
 	case RW_NR_setregid: case RW_NR_prctl: case RW_NR_setns: case RW_NR_prlimit64:
-	case RW_NR_seccomp:
+	case RW_NR_seccomp: case RW_NR_ptrace:
 	case RW_NR_sched_setscheduler:
 		return 2;
 	case RW_NR_setuid: case RW_NR_setgid: case RW_NR_setfsuid: case RW_NR_setfsgid:
