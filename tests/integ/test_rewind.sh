@@ -21,7 +21,7 @@ SCENARIOS=()
 SELF_TESTS=(zdtm_list) REWIND_TESTS=()
 for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
-	REWIND_TESTS+=("zdtm_$s")
+	REWIND_TESTS+=("zdtm_$s" "zdtm_cgroup_$s")
 done
 OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
@@ -217,14 +217,21 @@ zdtm_fails_without_rewind() {
 	case "$ANSWER" in fail*) ;; *) echo "second check: '$ANSWER'"; return 1 ;; esac
 }
 
-# attach, checkpoint, then twice: invoke, rewind --verify, check.
+# attach (MODE pid, or cgroup: the target alone in a cgroup of its own),
+# checkpoint, then twice: invoke, rewind --verify, check.
 zdtm_rewind() {
-	local s=$1 id cycle
+	local s=$1 mode=${2:-pid} id cycle
 	start_zdtm "$s" || return 1
 	if declare -F "before_$s" >/dev/null; then
 		"before_$s" || return $?
 	fi
-	id=$(rwctl attach --pid "$TPID") || return 1
+	if [ "$mode" = cgroup ]; then
+		make_cgroup "z-$s" || return $?
+		echo "$TPID" >"$CG/cgroup.procs" || return 1
+		id=$(rwctl attach --cgroup "$CG") || return 1
+	else
+		id=$(rwctl attach --pid "$TPID") || return 1
+	fi
 	checkpoint "$id" || return 1
 	for cycle in 1 2; do
 		invoke || return 1
@@ -236,11 +243,18 @@ zdtm_rewind() {
 	done
 	expect "session state" "$(session_field "$id" state)" active || return 1
 	rwctl detach "$id" >/dev/null
+	if [ "$mode" = cgroup ]; then
+		stop_target
+		remove_cgroup "$CG"
+	fi
 }
 
+# Every scenario in both modes: a class must come back whether the session
+# follows the process or its cgroup.
 for s in "${SCENARIOS[@]}"; do
 	eval "zdtm_${s}_fails_without_rewind() { zdtm_fails_without_rewind $s; }"
 	eval "zdtm_$s() { zdtm_rewind $s; }"
+	eval "zdtm_cgroup_$s() { zdtm_rewind $s cgroup; }"
 done
 
 # ---- cgroup mode -------------------------------------------------------------------
