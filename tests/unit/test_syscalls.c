@@ -35,6 +35,8 @@ static void numbers_match_host(void **state)
 	CHECK(setrlimit); CHECK(prlimit64); CHECK(setpriority);
 	CHECK(sched_setparam); CHECK(sched_setscheduler); CHECK(sched_setattr);
 	CHECK(sched_setaffinity); CHECK(ioprio_set);
+	CHECK(flock); CHECK(epoll_ctl); CHECK(inotify_add_watch); CHECK(inotify_rm_watch);
+	CHECK(timerfd_settime);
 	/* injected into targets */
 	CHECK(getitimer); CHECK(recvmsg); CHECK(socketpair); CHECK(exit); CHECK(wait4);
 	CHECK(rt_sigtimedwait); CHECK(prctl); CHECK(timer_gettime); CHECK(pidfd_open);
