@@ -847,8 +847,10 @@ int fdobj_classify(const pid_t *pids, struct rw_fdobjs *const *objs, size_t n)
 			o->internal = false;
 			if ((o->kind != RW_FDOBJ_PIPE && o->kind != RW_FDOBJ_SOCKET) || is_write_end(o))
 				continue;
-			for (size_t c = 0; c < ncand; c++)
-				dup |= inos[c] == o->ino && kinds[c] == o->kind;
+			for (size_t j = 0; j <= i && !dup; j++)
+				for (size_t m = 0; m < objs[j]->n && &objs[j]->v[m] != o; m++)
+					dup |= objs[j]->v[m].internal && objs[j]->v[m].ino == o->ino &&
+						objs[j]->v[m].kind == o->kind;
 			if (dup)
 				continue;	/* one fd per object restores it */
 			for (size_t j = 0; j < n && !o->internal; j++) {
