@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Per-process state the rewind engine must undo beyond memory: fds (close,
- * dup family, fcntl F_DUPFD / F_SETFD / F_SETFL, ioctl FIONBIO / FIOASYNC),
+ * dup family, fcntl F_DUPFD / F_SETFD / F_SETFL, ioctl FIONBIO / FIOASYNC; file
+ * locks: flock, fcntl F_SETLK* / F_OFD_SETLK*; epoll_ctl, inotify watches,
+ * timerfd_settime),
  * signal dispositions, timers (alarm, setitimer, timer_create / settime /
  * delete), cwd and umask, credentials and namespaces (the setuid family,
  * setgroups, capset, the capability prctls, unshare, setns), and the
@@ -16,6 +18,10 @@
 #define F_SETFD			2
 #define F_SETFL			4
 #define F_DUPFD_CLOEXEC		1030
+#define F_SETLK			6
+#define F_SETLKW		7
+#define RW_F_OFD_SETLK		37
+#define RW_F_OFD_SETLKW		38
 #define FIONBIO			0x5421
 #define FIOASYNC		0x5452
 #define PR_SET_KEEPCAPS		8
@@ -31,9 +37,10 @@ __noinline int rw_state_syscall(struct rw_sys_args *a)
 {
 	if (!a)
 		return 0;
-	/* fcntl: new fds, and the flags a rewind must put back. */
+	/* fcntl: new fds, the flags a rewind must put back, and file locks. */
 	if (a->nr == RW_NR_fcntl && a->args[1] != F_DUPFD && a->args[1] != F_DUPFD_CLOEXEC &&
-	    a->args[1] != F_SETFD && a->args[1] != F_SETFL)
+	    a->args[1] != F_SETFD && a->args[1] != F_SETFL && a->args[1] != F_SETLK &&
+	    a->args[1] != F_SETLKW && a->args[1] != RW_F_OFD_SETLK && a->args[1] != RW_F_OFD_SETLKW)
 		return 0;
 	/* ioctl: only the two that set status flags (O_NONBLOCK, O_ASYNC), as libuv does. */
 	if (a->nr == RW_NR_ioctl && a->args[1] != FIONBIO && a->args[1] != FIOASYNC)

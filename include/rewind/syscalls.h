@@ -41,6 +41,7 @@ enum rw_syscall_nr {
 	RW_NR_wait4 = 61,
 	RW_NR_shmdt = 67,
 	RW_NR_fcntl = 72,
+	RW_NR_flock = 73,
 	RW_NR_truncate = 76,
 	RW_NR_ftruncate = 77,
 	RW_NR_chdir = 80,
@@ -89,8 +90,11 @@ enum rw_syscall_nr {
 	RW_NR_timer_settime = 223,
 	RW_NR_timer_gettime = 224,
 	RW_NR_timer_delete = 226,
+	RW_NR_epoll_ctl = 233,
 	RW_NR_utimes = 235,
 	RW_NR_ioprio_set = 251,
+	RW_NR_inotify_add_watch = 254,
+	RW_NR_inotify_rm_watch = 255,
 	RW_NR_openat = 257,
 	RW_NR_mkdirat = 258,
 	RW_NR_mknodat = 259,
@@ -105,6 +109,7 @@ enum rw_syscall_nr {
 	RW_NR_splice = 275,
 	RW_NR_utimensat = 280,
 	RW_NR_fallocate = 285,
+	RW_NR_timerfd_settime = 286,
 	RW_NR_dup3 = 292,
 	RW_NR_pwritev = 296,
 	RW_NR_prlimit64 = 302,
@@ -129,7 +134,7 @@ enum rw_syscall_nr {
 enum rw_syscall_class {
 	RW_SC_NONE = 0,	/* not recorded */
 	RW_SC_LAYOUT,	/* the memory layout (memory.bpf.c); an mmap may add a FILE record */
-	RW_SC_FD,	/* the fd table and fd flags (proc_state.bpf.c) */
+	RW_SC_FD,	/* the fd table and fd flags, locks, fd objects (proc_state.bpf.c) */
 	RW_SC_SIGNAL,	/* signal dispositions (proc_state.bpf.c) */
 	RW_SC_TIMER,	/* alarm, itimers, POSIX timers (proc_state.bpf.c) */
 	RW_SC_CWD,	/* cwd and umask (proc_state.bpf.c) */
@@ -145,6 +150,8 @@ enum rw_syscall_class {
 	X(pkey_mprotect, LAYOUT) X(brk, LAYOUT) X(madvise, LAYOUT)		\
 	X(shmat, LAYOUT) X(shmdt, LAYOUT) X(remap_file_pages, LAYOUT)		\
 	X(close, FD) X(dup, FD) X(dup2, FD) X(dup3, FD) X(fcntl, FD) X(ioctl, FD) \
+	X(flock, FD) X(epoll_ctl, FD) X(inotify_add_watch, FD)			\
+	X(inotify_rm_watch, FD) X(timerfd_settime, FD)				\
 	X(rt_sigaction, SIGNAL)							\
 	X(alarm, TIMER) X(setitimer, TIMER) X(timer_create, TIMER)		\
 	X(timer_settime, TIMER) X(timer_delete, TIMER)				\

@@ -215,6 +215,27 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		bytes += t->img->store_len;
 		present += t->img->private_writable_present;
 	}
+	/* Pipes and sockets every end of which the session holds: theirs to rewind. */
+	{
+		pid_t *pids = calloc(s->ntargets ? s->ntargets : 1, sizeof(*pids));
+		struct rw_fdobjs **objs = calloc(s->ntargets ? s->ntargets : 1, sizeof(*objs));
+		size_t n = 0;
+
+		for (size_t i = 0; pids && objs && i < s->ntargets; i++) {
+			if (!s->targets[i].img)
+				continue;
+			pids[n] = s->targets[i].tgid;
+			objs[n++] = &s->targets[i].img->fdobjs;
+		}
+		err = pids && objs ? fdobj_classify(pids, objs, n) : -ENOMEM;
+		free(pids);
+		free(objs);
+		if (err) {
+			snprintf(why, sizeof(why), "reading the pipes and sockets of the session: %s",
+				 strerror(-err));
+			goto fail;
+		}
+	}
 	/* pid mode: children that predate the checkpoint are not the session's to kill. */
 	free(s->bystanders);
 	s->bystanders = NULL;
@@ -532,6 +553,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 			break;
 		}
 		err = rewind_plan(&procs[i], &facts, &st, why, sizeof(why));
+		procs[i].fdobj_locks = facts.locks_called || facts.incomplete;
 		observe_log_facts_free(&facts);
 		if (!procs[i].wp && t->wp) {
 			char label[RW_PID_LABEL_MAX];
@@ -543,6 +565,9 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	}
 	for (size_t i = 0; i < nprocs && !err; i++)
 		err = rewind_apply(&procs[i], &st, why, sizeof(why));
+	/* Every fd table is the checkpoint's again: the objects behind them next. */
+	for (size_t i = 0; i < nprocs && !err; i++)
+		err = rewind_fdobjs(&procs[i], &st, why, sizeof(why));
 	/* Files while everything is stopped: no process sees half of them restored. */
 	if (!err && s->watches.n) {
 		uint64_t t = rw_now_ns();

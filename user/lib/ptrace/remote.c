@@ -725,3 +725,20 @@ out:
 	close_temp(r, t.sv[1]);
 	return err;
 }
+
+int remote_epoll_ctl(struct rw_remote *r, int epfd, int op, int fd, uint32_t events, uint64_t data)
+{
+	/* struct epoll_event is packed on x86_64: 12 bytes. */
+	uint8_t ev[12];
+
+	memcpy(ev, &events, 4);
+	memcpy(ev + 4, &data, 8);
+	return sys_scratch(r, "epoll_ctl", RW_NR_epoll_ctl, epfd, op, fd, SCRATCH, ev, NULL,
+			   sizeof(ev));
+}
+
+int remote_fcntl_lock(struct rw_remote *r, int fd, const struct flock *fl)
+{
+	return sys_scratch(r, "fcntl(F_SETLK)", RW_NR_fcntl, fd, F_SETLK, SCRATCH, 0, fl, NULL,
+			   sizeof(*fl));
+}

@@ -134,4 +134,10 @@ int remote_drain_signals(struct rw_remote *r, uint64_t set);
  */
 int remote_install_fd(struct rw_remote *r, int local_fd, int target_fd, bool cloexec);
 
+/* epoll_ctl(epfd, op, fd, {events, data}) in the target: items are keyed by its fd numbers. */
+int remote_epoll_ctl(struct rw_remote *r, int epfd, int op, int fd, uint32_t events, uint64_t data);
+/* fcntl(fd, F_SETLK, fl) in the target: POSIX locks belong to the process. */
+struct flock;
+int remote_fcntl_lock(struct rw_remote *r, int fd, const struct flock *fl);
+
 #endif /* RW_REMOTE_H */

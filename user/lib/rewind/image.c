@@ -302,6 +302,29 @@ out:
 	return err;
 }
 
+/* The objects behind its fds; pipe and socket queues wait for fdobj_classify(). */
+static int capture_fdobjs(struct rw_proc_image *img)
+{
+	int *fds = malloc((img->nfds ? img->nfds : 1) * sizeof(*fds));
+	char (*links)[256] = malloc((img->nfds ? img->nfds : 1) * sizeof(*links));
+	bool *regular = malloc((img->nfds ? img->nfds : 1) * sizeof(*regular));
+	int err = -ENOMEM;
+
+	if (fds && links && regular) {
+		for (size_t i = 0; i < img->nfds; i++) {
+			fds[i] = img->fds[i].fd;
+			snprintf(links[i], sizeof(links[i]), "%s", img->fds[i].path);
+			regular[i] = S_ISREG(img->fds[i].mode);
+		}
+		err = fdobj_capture(img->tgid, fds, (const char (*)[256])links, regular, img->nfds,
+				    &img->fdobjs);
+	}
+	free(fds);
+	free(links);
+	free(regular);
+	return err;
+}
+
 /* Hold every mapped file: a mapping the invocation removes can then be mapped again. */
 static int capture_map_files(struct rw_proc_image *img)
 {
@@ -474,6 +497,8 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 		goto fail;
 	err = capture_fds(img);
 	if (!err)
+		err = capture_fdobjs(img);
+	if (!err)
 		err = capture_map_files(img);
 	if (err)
 		goto fail;
@@ -518,6 +543,7 @@ void image_free(struct rw_proc_image *img)
 	free(img->cgroups);
 	free(img->idents);
 	attrs_free(&img->attrs);
+	fdobjs_free(&img->fdobjs);
 	proc_maps_free(&img->maps);
 	memset(img, 0, sizeof(*img));
 }

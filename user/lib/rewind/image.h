@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "attrs.h"
+#include "fdobj.h"
 #include "freeze.h"
 #include "ident.h"
 #include "proc.h"
@@ -97,6 +98,7 @@ struct rw_proc_image {
 	size_t ntimers;
 	struct rw_attrs attrs;		/* rlimits; nice, scheduling, affinity, ioprio per thread */
 	char *cgroups;			/* /proc/PID/cgroup at the checkpoint */
+	struct rw_fdobjs fdobjs;	/* the objects behind its fds (fdobj.h) */
 	pid_t *children;		/* its children at the checkpoint, live or zombie */
 	size_t nchildren;
 	/* Where the checkpoint's injections found a syscall instruction: good

@@ -134,6 +134,17 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 				out->securebits_set = true;
 			break;
 		case RW_SC_FD:
+			/* Lock calls change the locks, the fd objects' calls the objects (fdobj.c). */
+			if (r->nr == RW_NR_flock ||
+			    (r->nr == RW_NR_fcntl && (r->args[1] == F_SETLK || r->args[1] == F_SETLKW ||
+						     r->args[1] == F_OFD_SETLK ||
+						     r->args[1] == F_OFD_SETLKW))) {
+				out->locks_called = true;
+				break;
+			}
+			if (r->nr == RW_NR_epoll_ctl || r->nr == RW_NR_inotify_add_watch ||
+			    r->nr == RW_NR_inotify_rm_watch || r->nr == RW_NR_timerfd_settime)
+				break;
 			/* close and dup only drop or add an fd; the others may change one's flags */
 			if (r->nr != RW_NR_close && r->nr != RW_NR_dup)
 				out->fd_flags_changed = true;

@@ -323,6 +323,33 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	return err;
 }
 
+int rewind_fdobjs(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen)
+{
+	struct rw_seized *ij;
+	uint64_t t, steps = 0;
+	int err, cerr;
+
+	if (!fdobj_any(&rw->img->fdobjs))
+		return 0;
+	t = rw_now_ns();
+	ij = injector(rw);
+	if (!ij)
+		return rw_why(why, whylen, -ESRCH, "pid %d: no thread of the checkpoint is left",
+			      rw->img->tgid);
+	remote_init(&rw->r, ij, rw->img->tgid);
+	remote_set_hole(&rw->r, rw->plan.hole);
+	err = fdobj_rewind(rw->img->tgid, &rw->img->fdobjs, rw->fdobj_locks, &rw->r, &steps, why,
+			   whylen);
+	/* Our scratch page goes; the injector's registers are put back when it is released. */
+	cerr = remote_close(&rw->r);
+	if (!err && cerr)
+		err = rw_why(why, whylen, cerr, "pid %d: unmapping our scratch page", rw->img->tgid);
+	pr_debug("pid %d: %llu fd object step(s) in %llu us\n", rw->img->tgid,
+		 (unsigned long long)steps, (unsigned long long)(rw_now_ns() - t) / 1000);
+	st->inject_ns += rw_now_ns() - t;
+	return err;
+}
+
 int rewind_verify(struct rw_rewinding *rw, struct rw_verify_result *res, struct rw_rewind_stats *st)
 {
 	uint64_t t = rw_now_ns();
@@ -334,6 +361,9 @@ int rewind_verify(struct rw_rewinding *rw, struct rw_verify_result *res, struct 
 	remote_init(&rw->r, ij, rw->img->tgid);
 	err = verify_process(rw->img, &rw->f, &rw->r, res);
 	remote_close(&rw->r);
+	if (!err)
+		err = fdobj_verify(rw->img->tgid, &rw->img->fdobjs, res->listed,
+				   RW_VERIFY_MAX_LISTED, &res->nlisted, &res->differences);
 	st->verify_ns += rw_now_ns() - t;
 	return err;
 }

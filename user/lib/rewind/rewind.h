@@ -60,6 +60,7 @@ struct rw_rewinding {
 	uint64_t untracked;		/* pages of it that were hot (unprotected): written or not */
 	uint64_t syscall_ip;		/* img's, when the log proves it unchanged; else 0 */
 	uint64_t sig_ignored;		/* SigIgn as the plan read it (all threads stopped) */
+	bool fdobj_locks;		/* the log saw a lock call or lost records: locks re-read */
 	bool frozen;
 };
 
@@ -70,6 +71,12 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 		struct rw_rewind_stats *st, char *why, size_t whylen);
 /* Execute the plan and write-protect again what was restored or remapped. */
 int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen);
+/*
+ * The objects behind its fds (fdobj.h), once every process of the session
+ * is rewound (a pipe's other end may be another's): nothing is read when it
+ * had none at the checkpoint.
+ */
+int rewind_fdobjs(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen);
 int rewind_verify(struct rw_rewinding *rw, struct rw_verify_result *res, struct rw_rewind_stats *st);
 /* Let it run (with its restored registers). Frees the per-rewind state. */
 int rewind_resume(struct rw_rewinding *rw, struct rw_rewind_stats *st);

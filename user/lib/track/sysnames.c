@@ -57,12 +57,14 @@ int syscall_report_args(uint32_t nr)
 {
 	switch (nr) {
 	case RW_NR_dup3: case RW_NR_setresuid: case RW_NR_setresgid:
-	case RW_NR_setpriority: case RW_NR_ioprio_set:
+	case RW_NR_setpriority: case RW_NR_ioprio_set: case RW_NR_epoll_ctl:
+	case RW_NR_inotify_add_watch:
 		return 3;
 	case RW_NR_dup2: case RW_NR_fcntl: case RW_NR_ioctl: case RW_NR_setreuid:
 	case RW_NR_setregid: case RW_NR_prctl: case RW_NR_setns: case RW_NR_prlimit64:
 	case RW_NR_seccomp: case RW_NR_ptrace:
-	case RW_NR_sched_setscheduler:
+	case RW_NR_sched_setscheduler: case RW_NR_flock: case RW_NR_inotify_rm_watch:
+	case RW_NR_timerfd_settime:
 		return 2;
 	case RW_NR_setuid: case RW_NR_setgid: case RW_NR_setfsuid: case RW_NR_setfsgid:
 	case RW_NR_setgroups: case RW_NR_unshare:
