@@ -239,7 +239,10 @@ static int list_descendants(pid_t pid, pid_t **out, size_t *n)
 {
 	pid_t *all = NULL, *kids;
 	size_t nk;
-	int err = add_pid(&all, n, pid);
+	int err;
+
+	*n = 0;
+	err = add_pid(&all, n, pid);
 
 	for (size_t i = 0; i < *n && err >= 0; i++) {
 		if (proc_children_of(all[i], &kids, &nk))
