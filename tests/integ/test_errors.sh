@@ -6,6 +6,7 @@ cd "$(dirname "$0")/../.."
 
 TESTS=(err_unknown_pid err_zombie_pid err_kernel_thread err_no_cgroup err_malformed_request
        err_oversized_request err_unknown_session err_unauthorised_client err_socket_mode
+       err_unauthorised_descendant
        err_second_attach err_target_exits err_no_daemon err_mode_mismatch err_rewind_without_checkpoint
        err_checkpoint_seccomp err_checkpoint_seccomp_without_rights err_checkpoint_exited
        err_usage err_pipelined_requests)
@@ -106,6 +107,36 @@ err_unauthorised_client() {
 	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" --socket "$TMP/grp.sock" status 2>&1)
 	[ $? = 3 ] || { echo "a client outside the group connected: $out"; return 1; }
 	"$CTL" --socket "$TMP/grp.sock" status >/dev/null || { echo "daemon stopped serving"; return 1; }
+}
+
+# pid mode takes the target's children with it: each must be reachable too.
+# The target runs as nobody (dumpable); its child, forked before, stays root.
+err_unauthorised_descendant() {
+	local gid parent child
+	getent group rwtest >/dev/null || groupadd -r rwtest || return 1
+	gid=$(getent group rwtest | cut -d: -f3)
+	start_extra_daemon grp --group rwtest || return 1
+	coproc TREE { /usr/bin/python3 -I -c '
+import ctypes, os, sys
+child = os.fork()
+if child == 0:
+    os.read(0, 1)
+    os._exit(0)
+os.setresgid(65534, 65534, 65534)
+os.setresuid(65534, 65534, 65534)
+ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: setuid cleared it
+print(os.getpid(), child, flush=True)
+os.read(0, 1)
+'; }
+	read -r parent child <&"${TREE[0]}" || { echo "the tree did not start"; return 1; }
+	chmod 0711 "$TMP"
+	expect_error "permission denied: pid $child, a descendant of $parent, cannot be traced by uid 65534" \
+		setpriv --reuid=65534 --regid=65534 --groups="$gid" "$CTL" --socket "$TMP/grp.sock" \
+		attach --pid "$parent" --report
+	local rc=$?
+	kill -9 "$parent" "$child"
+	wait "$TREE_PID" 2>/dev/null
+	return $rc
 }
 
 err_socket_mode() {

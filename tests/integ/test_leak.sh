@@ -30,6 +30,7 @@ declare -A OWN_PLACE=(
 	[thread]='(^|,)thread:[0-9]+(,|$)'
 	[child]='(^|,)child:[0-9]+:(cmdline|mem:)'
 	[fd]='(^|,)fd:[0-9]+:'
+	[helper]='(^|,)helper:[0-9]+(,|$)'
 )
 
 # fn_command LANG: sets FN_CMD to the function's command line; returns 77
@@ -161,4 +162,10 @@ for l in "${LANGS[@]}"; do
 		run_test "leak_${l}_${s}_rewind" fn_case leak_rewind "$l" "$s"
 	done
 	run_test "leak_${l}_all_3cycles" fn_case leak_all_cycles "$l"
+done
+# A helper process the function started at init (before the checkpoint) keeps
+# the secret it was sent: pid mode rewinds it with the function.
+for l in py js; do
+	run_test "leak_${l}_helper_norewind" fn_case leak_norewind "$l" helper
+	run_test "leak_${l}_helper_rewind" fn_case leak_rewind "$l" helper
 done

@@ -27,7 +27,7 @@ OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_h
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave
-	     fail_ns_uts fail_ns_net)
+	     fail_ns_uts fail_ns_net fail_tree_child_exited)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
 require_root "${SELF_TESTS[@]}" "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"
@@ -118,13 +118,25 @@ session_field() {
 	rwctl status "$1" --json | jq -r ".sessions[0].$2"
 }
 
-# checkpoint ID: must succeed and count the target (one process) and its threads.
+# tree_pids PID: PID and its descendants, one a line.
+tree_pids() {
+	local c
+	echo "$1"
+	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		tree_pids "$c"
+	done
+}
+
+# checkpoint ID: must succeed and count the target with its descendants (pid
+# mode checkpoints the tree) and their threads.
 checkpoint() {
-	local out threads
-	threads=$(ls "/proc/$TPID/task" | wc -l)
+	local out threads=0 procs=0 p
+	for p in $(tree_pids "$TPID"); do
+		procs=$((procs + 1)) threads=$((threads + $(ls "/proc/$p/task" | wc -l)))
+	done
 	out=$(rwctl checkpoint "$1" --json 2>&1) || { echo "checkpoint failed: $out"; return 1; }
 	expect "checkpoint ok" "$(jq -r .ok <<<"$out")" true || return 1
-	expect "checkpoint processes" "$(jq -r .checkpoint.processes <<<"$out")" 1 || return 1
+	expect "checkpoint processes" "$(jq -r .checkpoint.processes <<<"$out")" "$procs" || return 1
 	expect "checkpoint threads" "$(jq -r .checkpoint.threads <<<"$out")" "$threads"
 }
 
@@ -145,6 +157,16 @@ after_fork_child() {
 		kill -9 "$child"
 		return 1
 	fi
+}
+# The helper forked before the checkpoint was rewound, not killed nor replaced.
+helper_child_pid() { sed -n 's/.* child=\([0-9]*\).*/\1/p' <<<"$READY"; }
+after_helper_child() {
+	local child
+	child=$(helper_child_pid)
+	[ -n "$child" ] || { echo "no child= in '$READY'"; return 1; }
+	expect "the helper child's state" "$(proc_state "$child")" S || return 1
+	expect "its parent" "$(awk '$1 == "PPid:" { print $2 }' "/proc/$child/status")" "$TPID" || return 1
+	expect "processes killed" "$(jq -r .rewind.processes_killed <<<"$REWIND_JSON")" 0
 }
 after_thread_running() {
 	local tid=${DONE#done }
@@ -428,6 +450,24 @@ fail_thread_exited_kill() { thread_exited_case ""; }
 fail_thread_exited_stop() { thread_exited_case stop; }
 
 # The target exits during the invocation.
+# A child that was in the checkpoint (pid mode) exits: the rewind fails closed, naming it.
+fail_tree_child_exited() {
+	local id child
+	start_zdtm helper_child || return 1
+	child=$(helper_child_pid)
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	kill -9 "$child"
+	# Gone before the rewind looks (a zombie its parent does not reap): bounded poll of /proc.
+	local end=$((SECONDS + 10))
+	while [ "$(proc_state "$child")" != Z ] && [ $SECONDS -lt $end ]; do :; done
+	expect_rewind_fails "$id" "process $child .*of the checkpoint has exited" || return 1
+	expect "session state" "$(session_field "$id" state)" failed || return 1
+	expect_killed "$TPID" "the parent" || return 1
+	rwctl detach "$id" >/dev/null
+}
+
 fail_target_died() {
 	local id line state
 	start_zdtm die || return 1

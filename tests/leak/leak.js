@@ -14,7 +14,8 @@
  * Scenarios: global (module-level Map), heap (Buffers and strings created
  * and dropped), env (process.env), thread (a worker_threads Worker holding
  * it), child (a child_process with the secret in its argv), fd (an unlinked
- * file in /tmp kept open). Whatever the scenario, search looks everywhere:
+ * file in /tmp kept open), helper (a helper process started at init, before the
+ * checkpoint, that keeps what it is sent; search asks it). Whatever the scenario, search looks everywhere:
  * the Map, process.env (getenv), /proc/self/environ, new threads, children
  * (cmdline, environ, memory), regular files behind every fd and every private
  * writable mapping (/proc/self/mem).
@@ -173,7 +174,8 @@ class Search {
 		for (const tid of tasks) {
 			const kids = readOr(`/proc/self/task/${tid}/children`, '').toString().split(/\s+/);
 			for (const pid of kids.filter(Boolean)) {
-				this.hit(`child:${pid}`);
+				if (Number(pid) !== helper.pid)
+					this.hit(`child:${pid}`);
 				if (k.within(readOr(`/proc/${pid}/cmdline`, null)))
 					this.hit(`child:${pid}:cmdline`);
 				if (k.within(readOr(`/proc/${pid}/environ`, null)))
@@ -194,9 +196,26 @@ class Search {
 				continue;
 			}
 		}
+		if (this.helperHolds())
+			this.hit(`helper:${helper.pid}`);
 		if (this.memHits > MAX_HITS)
 			this.hit(`mem:${this.memHits - MAX_HITS}-more`);
 		return this.places;
+	}
+
+	// Asks the helper; its answer is hex, compared without rebuilding the secret.
+	helperHolds() {
+		const held = helperAsk('Q');
+
+		if (held.length !== 2 * LEN)
+			return false;
+		for (let i = 0; i < HALF; i++)
+			if (parseInt(held.substr(2 * i, 2), 16) !== this.key.head[i])
+				return false;
+		for (let j = 0; j < HALF; j++)
+			if (parseInt(held.substr(2 * (HALF + j), 2), 16) !== (this.key.tail[j] ^ 0xff))
+				return false;
+		return true;
 	}
 }
 
@@ -240,6 +259,10 @@ function plant(scenario, hex) {
 		if (!HELD.child.pid)
 			throw new Error('spawn failed');
 		break;
+	case 'helper':
+		if (helperAsk(`S ${hex}`) !== 'ok')
+			throw new Error('the helper did not keep the secret');
+		break;
 	case 'fd': {
 		const path = `/tmp/rewindd-leak-${process.pid}-${Date.now()}`;
 		const fd = fs.openSync(path, 'wx+', 0o600);
@@ -278,6 +301,62 @@ async function unplant(scenario) {
 		fs.closeSync(HELD.fd);
 		delete HELD.fd;
 		break;
+	case 'helper':
+		helperAsk('C');
+		break;
+	}
+}
+
+// The helper: a process of its own from init on, holding the bytes of the last secret.
+const HELPER = `
+const fs = require('fs');
+const from = fs.openSync(process.argv[1], 'r'), to = fs.openSync(process.argv[2], 'w');
+let held = Buffer.alloc(0);
+const one = Buffer.alloc(1);
+for (;;) {
+	const bytes = [];
+	while (fs.readSync(from, one, 0, 1, null) === 1 && one[0] !== 0x0a)
+		bytes.push(one[0]);
+	if (!bytes.length)
+		process.exit(0);
+	const w = String.fromCharCode(...bytes).split(' ');
+	let answer = 'ok';
+	if (w[0] === 'S')
+		held = Buffer.from(w[1], 'hex');
+	else if (w[0] === 'C')
+		held = Buffer.alloc(0);
+	else
+		answer = held.toString('hex');
+	fs.writeSync(to, answer + '\\n');
+}
+`;
+const helper = { pid: 0, to: -1, from: -1 };
+
+// Two FIFOs, opened blocking on both sides in the same order: the main loop is synchronous.
+function helperStart() {
+	const dir = fs.mkdtempSync('/tmp/rewindd-leak-helper-');
+	const req = `${dir}/req`, resp = `${dir}/resp`;
+
+	childProcess.execFileSync('mkfifo', ['-m', '600', req, resp]);
+	const c = childProcess.spawn(process.execPath, ['-e', HELPER, req, resp], { stdio: 'ignore' });
+	if (!c.pid)
+		throw new Error('cannot start the helper');
+	helper.pid = c.pid;
+	helper.to = fs.openSync(req, 'w');
+	helper.from = fs.openSync(resp, 'r');
+	fs.rmSync(dir, { recursive: true });
+}
+
+function helperAsk(line) {
+	const bytes = [];
+
+	fs.writeSync(helper.to, line + '\n');
+	for (;;) {
+		if (fs.readSync(helper.from, ONE, 0, 1, null) !== 1)
+			throw new Error('the helper is gone');
+		if (ONE[0] === 0x0a)
+			return String.fromCharCode(...bytes);
+		bytes.push(ONE[0]);
 	}
 }
 
@@ -308,7 +387,8 @@ function readLine() {
 }
 
 async function main() {
-	const scenarios = ['global', 'heap', 'env', 'thread', 'child', 'fd'];
+	const scenarios = ['global', 'heap', 'env', 'thread', 'child', 'fd', 'helper'];
+	helperStart();
 	const warm = '57'.repeat(LEN);
 	for (const s of scenarios) {
 		plant(s, warm);

@@ -45,14 +45,6 @@ static json_object *json_ns(const char *const *names, const uint64_t *vals, size
 	return o;
 }
 
-static bool is_bystander(const struct rw_session *s, pid_t pid)
-{
-	for (size_t i = 0; i < s->nbystanders; i++)
-		if (s->bystanders[i] == pid)
-			return true;
-	return false;
-}
-
 static int add_pid(pid_t **arr, size_t *n, pid_t pid)
 {
 	pid_t *more;
@@ -137,6 +129,10 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		return session_error("session %u: %s", s->id, s->why);
 	tracker_drain(S->tracker);
 	targets_sync_cgroup(s);
+	/* pid mode: the whole tree as it stands now is checkpointed, each like the root. */
+	err = targets_sync_tree(S, s, why, sizeof(why));
+	if (err)
+		return session_error("session %u: %s", s->id, why);
 
 	/* Refuse up front what could not be rewound safely. */
 	for (size_t i = 0; i < s->ntargets; i++) {
@@ -235,33 +231,6 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 				 strerror(-err));
 			goto fail;
 		}
-	}
-	/* pid mode: children that predate the checkpoint are not the session's to kill. */
-	free(s->bystanders);
-	s->bystanders = NULL;
-	s->nbystanders = 0;
-	for (size_t i = 0; s->pid && i < s->ntargets; i++) {
-		pid_t *kids = NULL;
-		size_t n = 0;
-
-		if (!s->targets[i].img || proc_children_of(s->targets[i].tgid, &kids, &n))
-			continue;
-		for (size_t k = 0; k < n; k++) {
-			struct rw_target *c = target_find(s, kids[k]);
-
-			if (c && c->img)
-				continue;
-			if (add_pid(&s->bystanders, &s->nbystanders, kids[k]) > 0) {
-				char kid[RW_PID_LABEL_MAX], parent[RW_PID_LABEL_MAX];
-
-				snprintf(why, sizeof(why), "pid %s, a child of %s, predates the "
-					 "checkpoint and is not part of the session: it is neither "
-					 "rewound nor killed", proc_pid_label(kids[k], kid, sizeof(kid)),
-					 target_label(&s->targets[i], parent, sizeof(parent)));
-				json_object_array_add(warnings, json_object_new_string(why));
-			}
-		}
-		free(kids);
 	}
 	if (s->watches.n) {
 		char **mapped = NULL;
@@ -398,7 +367,7 @@ static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
 		for (size_t k = 0; k < nk && err >= 0; k++) {
 			struct rw_target *c = target_find(s, kids[k]);
 
-			if (!(c && c->img) && !is_bystander(s, kids[k]))
+			if (!(c && c->img))
 				err = add_pid(&pids, n, kids[k]);
 		}
 		free(kids);

@@ -113,7 +113,6 @@ static void session_free(struct rw_session *s)
 		proc_maps_free(&s->targets[i].maps);
 	}
 	free(s->targets);
-	free(s->bystanders);
 	watches_fini(&s->watches);
 	invocation_free(s->cur);
 	for (size_t i = 0; i < s->ndone; i++)
@@ -381,15 +380,32 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 	warnings = json_object_new_array();
 	targets = json_object_new_array();
 	for (size_t i = 0; i < npids; i++) {
-		struct rw_target *t = target_add(s, pids[i]);
-		char why[256];
-
-		if (!t) {
+		if (!target_add(s, pids[i])) {
 			json_object_put(warnings);
 			json_object_put(targets);
 			resp = session_error("out of memory");
 			goto fail_tracked;
 		}
+	}
+	/* pid mode: the children it has already are the session's as much as those it forks. */
+	if (pid) {
+		char why[512];
+
+		err = targets_sync_tree(S, s, why, sizeof(why));
+		if (err) {
+			json_object_put(warnings);
+			json_object_put(targets);
+			resp = session_error("%s%s", err == -EPERM || err == -EACCES ?
+					     "permission denied: " : "", why);
+			goto fail_tracked;
+		}
+	}
+	for (size_t i = 0; i < s->ntargets; i++) {
+		struct rw_target *t = &s->targets[i];
+		char why[256];
+
+		if (!t->alive)
+			continue;
 		/* Rewind sessions arm at the checkpoint, where it counts. */
 		if (!s->rewind_mode && target_arm(S, s, t, why, sizeof(why))) {
 			pr_warn("session %u: %s\n", id, why);
@@ -397,7 +413,7 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 		}
 		if (!s->rewind_mode && !t->excluded)
 			target_state_baseline(t);
-		json_object_array_add(targets, json_object_new_int(pids[i]));
+		json_object_array_add(targets, json_object_new_int(t->tgid));
 	}
 	/* Rewind sessions learn of writers the log cannot see; report sessions only scan. */
 	for (size_t i = 0; s->rewind_mode && i < s->watches.n; i++) {

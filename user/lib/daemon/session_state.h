@@ -59,8 +59,6 @@ struct rw_session {
 	bool busy;			/* inside checkpoint or rewind: images are in use */
 	bool discard;			/* records now come from our own injected syscalls */
 	pid_t lost;			/* a checkpointed process that exited between rewinds */
-	pid_t *bystanders;		/* pid mode: children that predate the checkpoint, left alone */
-	size_t nbystanders;
 	struct rw_target *targets;
 	size_t ntargets;
 	struct rw_invocation *cur;
@@ -110,6 +108,12 @@ const struct rw_maps *target_maps(void *ctx, pid_t tgid);
  * (the path names another cgroup now, or cgroup.procs cannot be read).
  */
 int targets_sync_cgroup(struct rw_session *s);
+/*
+ * pid mode: every descendant of the attached process becomes a target, in the
+ * BPF filter, each checked against the owner's ptrace rule. 0, or -errno with
+ * why naming the process that could not be added.
+ */
+int targets_sync_tree(struct rw_sessions *S, struct rw_session *s, char *why, size_t whylen);
 void targets_compact(struct rw_session *s);
 void targets_on_task_record(struct rw_session *s, const struct rw_task_event *e);
 

@@ -230,6 +230,145 @@ int targets_sync_cgroup(struct rw_session *s)
 	return 0;
 }
 
+static int add_pid(pid_t **arr, size_t *n, pid_t pid)
+{
+	pid_t *more;
+
+	for (size_t i = 0; i < *n; i++)
+		if ((*arr)[i] == pid)
+			return 0;
+	more = realloc(*arr, (*n + 1) * sizeof(*more));
+	if (!more)
+		return -ENOMEM;
+	*arr = more;
+	(*arr)[(*n)++] = pid;
+	return 1;
+}
+
+/* Every live descendant of pid, parents before their children. */
+static int list_descendants(pid_t pid, pid_t **out, size_t *n)
+{
+	pid_t *all = NULL, *kids;
+	size_t nk;
+	int err;
+
+	*n = 0;
+	err = add_pid(&all, n, pid);
+
+	for (size_t i = 0; i < *n && err >= 0; i++) {
+		if (proc_children_of(all[i], &kids, &nk))
+			continue;	/* gone meanwhile: so are its children, or they were reparented */
+		for (size_t k = 0; k < nk && err >= 0; k++) {
+			struct rw_proc_status st;
+
+			/* A zombie is its parent's state (verify compares children), not a process to stop. */
+			if (proc_read_status(kids[k], &st) || st.state == 'Z' || st.state == 'X')
+				continue;
+			err = add_pid(&all, n, kids[k]);
+		}
+		free(kids);
+	}
+	if (err < 0) {
+		free(all);
+		*n = 0;
+		return err;
+	}
+	memmove(all, all + 1, --*n * sizeof(*all));	/* not pid itself */
+	*out = all;
+	return 0;
+}
+
+/* A tree cannot be still forking after this many listings while we add it. */
+#define TREE_ROUNDS	64
+
+int targets_sync_tree(struct rw_sessions *S, struct rw_session *s, char *why, size_t whylen)
+{
+	pid_t *added = NULL, *list = NULL;
+	size_t nadded = 0, n = 0;
+	char label[RW_PID_LABEL_MAX], root[RW_PID_LABEL_MAX], denied[256];
+	int err = 0, round;
+
+	if (!s->pid)
+		return 0;
+	proc_pid_label(s->pid, root, sizeof(root));
+	/*
+	 * Each one is in the BPF filter before the next listing: a child it forks
+	 * after that is recorded, one it forked before is listed. A listing that
+	 * finds nothing new is the whole tree.
+	 */
+	for (round = 0; round < TREE_ROUNDS; round++) {
+		size_t fresh = 0;
+
+		free(list);
+		list = NULL;
+		err = list_descendants(s->pid, &list, &n);
+		if (err) {
+			snprintf(why, whylen, "listing the descendants of pid %s: %s", root,
+				 strerror(-err));
+			goto out;
+		}
+		for (size_t i = 0; i < n; i++) {
+			/* Known already: tracked, excluded, or a checkpointed one that exited. */
+			if (target_find(s, list[i]))
+				continue;
+			proc_pid_label(list[i], label, sizeof(label));
+			for (size_t k = 0; k < RW_MAX_SESSIONS; k++) {
+				struct rw_target *o = S->slot[k] && S->slot[k] != s ?
+						      target_find(S->slot[k], list[i]) : NULL;
+
+				if (o && o->alive) {
+					snprintf(why, whylen, "pid %s, a descendant of %s, is already "
+						 "attached (session %u)", label, root, S->slot[k]->id);
+					err = -EBUSY;
+					goto out;
+				}
+			}
+			err = auth_may_attach_pid_as(&s->owner_auth, list[i], denied, sizeof(denied));
+			if (err == -ESRCH)
+				continue;	/* exited: the next listing agrees */
+			if (err) {
+				snprintf(why, whylen, "pid %s, a descendant of %s, cannot be traced by "
+					 "uid %u: %s", label, root, s->owner, denied);
+				goto out;
+			}
+			err = tracker_track_tgid(S->tracker, list[i], s->id);
+			if (!err && !target_add(s, list[i]))
+				err = -ENOMEM;
+			if (!err && add_pid(&added, &nadded, list[i]) < 0)
+				err = -ENOMEM;
+			if (err) {
+				snprintf(why, whylen, "tracking pid %s, a descendant of %s: %s", label,
+					 root, strerror(-err));
+				goto out;
+			}
+			fresh++;
+		}
+		if (!fresh)
+			break;
+	}
+	if (round == TREE_ROUNDS) {
+		err = -EAGAIN;
+		snprintf(why, whylen, "the descendants of pid %s kept changing while rewindd listed "
+			 "them", root);
+		goto out;
+	}
+	/* Added, but not in the tree that stood still: it exited, its pid may be a stranger's now. */
+	for (size_t i = 0; i < nadded; i++) {
+		bool in = false;
+
+		for (size_t k = 0; k < n && !in; k++)
+			in = list[k] == added[i];
+		if (!in) {
+			tracker_untrack_tgid(S->tracker, added[i]);
+			target_find(s, added[i])->alive = false;
+		}
+	}
+out:
+	free(list);
+	free(added);
+	return err;
+}
+
 /* Forget processes that are gone and were not in the checkpoint (killed new ones). */
 void targets_compact(struct rw_session *s)
 {
