@@ -242,14 +242,17 @@ zdtm_fails_without_rewind() {
 # attach (MODE pid, or cgroup: the target alone in a cgroup of its own),
 # checkpoint, then twice: invoke, rewind --verify, check.
 zdtm_rewind() {
-	local s=$1 mode=${2:-pid} id cycle
+	local s=$1 mode=${2:-pid} id cycle p
 	start_zdtm "$s" || return 1
 	if declare -F "before_$s" >/dev/null; then
 		"before_$s" || return $?
 	fi
 	if [ "$mode" = cgroup ]; then
 		make_cgroup "z-$s" || return $?
-		echo "$TPID" >"$CG/cgroup.procs" || return 1
+		# The target and the children it started at setup (helper_child).
+		for p in "$TPID" $(pgrep -P "$TPID"); do
+			echo "$p" >"$CG/cgroup.procs" || return 1
+		done
 		id=$(rwctl attach --cgroup "$CG") || return 1
 	else
 		id=$(rwctl attach --pid "$TPID") || return 1
