@@ -26,7 +26,7 @@ done
 OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid
-	     fail_ns_uts fail_ns_net)
+	     fail_ns_uts fail_ns_net fail_ipc_removed)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
 require_root "${SELF_TESTS[@]}" "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"
@@ -42,7 +42,11 @@ remove_cgroup() {
 	rmdir "$cg" 2>/dev/null
 }
 zdtm_cleanup() {
-	local cg
+	local cg key
+	# ipc_host_shm's twin leaves its segment in the host's IPC namespace (tests/zdtm/ipc.c).
+	for key in $(awk '$1 != "key" { print $1 }' /proc/sysvipc/shm); do
+		(( (key & 0x7f000000) == 0x7a000000 )) && ipcrm -M "$key" 2>/dev/null
+	done
 	for cg in "$(cgroup2_root)/$CG_NAME"-*; do
 		remove_cgroup "$cg"
 	done
@@ -488,6 +492,21 @@ fail_creds_capdrop() { creds_case creds_capdrop "thread [0-9]+: credentials chan
 fail_creds_thread_uid() { creds_case creds_thread_uid "thread [0-9]+: credentials changed since the checkpoint \(euid 0 → 65534\): cannot be restored"; }
 fail_ns_uts() { creds_case ns_uts "thread [0-9]+: unshared or setns'd its uts namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
 fail_ns_net() { creds_case ns_net "thread [0-9]+: unshared or setns'd its net namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
+
+# A SysV message queue of the checkpoint removed by the invocation: its id
+# cannot be recreated, so the rewind fails closed naming the class.
+fail_ipc_removed() {
+	local id
+	start_zdtm ipc_msg_removed || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	expect_rewind_fails "$id" "IPC namespace [0-9]+: SysV message queue id [0-9]+ \\(key 0\\): removed since the checkpoint \\(a new object cannot take its id\\): cannot be restored" || return 1
+	expect "session state" "$(session_field "$id" state)" failed || return 1
+	expect_killed "$TPID" "the target, after the failed rewind" || return 1
+	TPID=
+	rwctl detach "$id" >/dev/null
+}
 
 # rewind before any checkpoint: an error, the target untouched, the session usable.
 fail_rewind_before_checkpoint() {

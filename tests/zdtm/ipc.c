@@ -284,7 +284,7 @@ static void mq_secret_go(void)
 {
 	char buf[32];
 
-	if (mq_send(mq, "secret", 7, 9) || mq_receive(mq, buf, sizeof(buf), NULL) < 0)
+	if (mq_receive(mq, buf, sizeof(buf), NULL) < 0 || mq_send(mq, "secret", 7, 9))
 		die("mq_send/mq_receive");
 	done("");
 }
