@@ -8,8 +8,9 @@
  * delete), cwd and umask, credentials and namespaces (the setuid family,
  * setgroups, capset, the capability prctls, unshare, setns), and the
  * attributes rewindd sets from outside (rlimits, nice, scheduling, affinity,
- * ioprio, of whichever task a call names): the FD, SIGNAL, TIMER, CWD, CRED
- * and ATTR classes of rewind/syscalls.h. Recorded raw (number, arguments, result); user space
+ * ioprio, of whichever task a call names), SysV IPC and POSIX message queue
+ * calls that change an object: the FD, SIGNAL, TIMER, CWD, CRED, ATTR and
+ * IPC classes of rewind/syscalls.h. Recorded raw (number, arguments, result); user space
  * interprets them. Task records (fork, exit, exec) come from tracker.bpf.c.
  */
 #include "common.bpf.h"
@@ -32,6 +33,14 @@
 #define PR_CAPBSET_DROP		24
 #define PR_SET_SECUREBITS	28
 #define PR_CAP_AMBIENT		47
+#define IPC_RMID		0
+#define IPC_SET			1
+#define SETVAL			16
+#define SETALL			17
+#define SHM_LOCK		11
+#define SHM_UNLOCK		12
+#define MSG_COPY		040000
+#define IPC_64			0x100
 
 __noinline int rw_state_syscall(struct rw_sys_args *a)
 {
@@ -55,6 +64,19 @@ __noinline int rw_state_syscall(struct rw_sys_args *a)
 		return 0;
 	/* prlimit64 only reads when its new limit is NULL. */
 	if (a->nr == RW_NR_prlimit64 && !a->args[2])
+		return 0;
+	/* IPC: the *ctl commands that change an object; MSG_COPY only reads; getattr only. */
+	if ((a->nr == RW_NR_shmctl || a->nr == RW_NR_msgctl) &&
+	    (a->args[1] & ~IPC_64) != IPC_RMID && (a->args[1] & ~IPC_64) != IPC_SET &&
+	    (a->args[1] & ~IPC_64) != SHM_LOCK && (a->args[1] & ~IPC_64) != SHM_UNLOCK)
+		return 0;
+	if (a->nr == RW_NR_semctl && (a->args[2] & ~IPC_64) != IPC_RMID &&
+	    (a->args[2] & ~IPC_64) != IPC_SET && (a->args[2] & ~IPC_64) != SETVAL &&
+	    (a->args[2] & ~IPC_64) != SETALL)
+		return 0;
+	if (a->nr == RW_NR_msgrcv && (a->args[4] & MSG_COPY))
+		return 0;
+	if (a->nr == RW_NR_mq_getsetattr && !a->args[1])
 		return 0;
 	/* alarm returns the seconds left, umask the old mask, setfs[ug]id the old id: never errors. */
 	if (a->nr != RW_NR_alarm && a->nr != RW_NR_umask && a->nr != RW_NR_setfsuid &&

@@ -56,6 +56,7 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 	case RW_SC_CRED:
 	case RW_SC_ATTR:
 	case RW_SC_POKE:
+	case RW_SC_IPC:
 		return rw_state_syscall(&a);
 	case RW_SC_FILE:
 		return rw_file_syscall(&a);

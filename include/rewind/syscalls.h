@@ -28,7 +28,9 @@ enum rw_syscall_nr {
 	RW_NR_writev = 20,
 	RW_NR_mremap = 25,
 	RW_NR_madvise = 28,
+	RW_NR_shmget = 29,
 	RW_NR_shmat = 30,
+	RW_NR_shmctl = 31,
 	RW_NR_dup = 32,
 	RW_NR_dup2 = 33,
 	RW_NR_getitimer = 36,
@@ -39,7 +41,14 @@ enum rw_syscall_nr {
 	RW_NR_socketpair = 53,
 	RW_NR_exit = 60,
 	RW_NR_wait4 = 61,
+	RW_NR_semget = 64,
+	RW_NR_semop = 65,
+	RW_NR_semctl = 66,
 	RW_NR_shmdt = 67,
+	RW_NR_msgget = 68,
+	RW_NR_msgsnd = 69,
+	RW_NR_msgrcv = 70,
+	RW_NR_msgctl = 71,
 	RW_NR_fcntl = 72,
 	RW_NR_flock = 73,
 	RW_NR_truncate = 76,
@@ -86,12 +95,19 @@ enum rw_syscall_nr {
 	RW_NR_fremovexattr = 199,
 	RW_NR_sched_setaffinity = 203,
 	RW_NR_remap_file_pages = 216,
+	RW_NR_semtimedop = 220,
 	RW_NR_timer_create = 222,
 	RW_NR_timer_settime = 223,
 	RW_NR_timer_gettime = 224,
 	RW_NR_timer_delete = 226,
 	RW_NR_epoll_ctl = 233,
 	RW_NR_utimes = 235,
+	RW_NR_mq_open = 240,
+	RW_NR_mq_unlink = 241,
+	RW_NR_mq_timedsend = 242,
+	RW_NR_mq_timedreceive = 243,
+	RW_NR_mq_notify = 244,
+	RW_NR_mq_getsetattr = 245,
 	RW_NR_ioprio_set = 251,
 	RW_NR_inotify_add_watch = 254,
 	RW_NR_inotify_rm_watch = 255,
@@ -129,7 +145,7 @@ enum rw_syscall_nr {
 
 /*
  * What a recorded syscall is about. LAYOUT and the state classes (FD,
- * SIGNAL, TIMER, CWD, CRED, ATTR, POKE) arrive as rw_syscall_event, FILE as rw_file_event.
+ * SIGNAL, TIMER, CWD, CRED, ATTR, POKE, IPC) arrive as rw_syscall_event, FILE as rw_file_event.
  */
 enum rw_syscall_class {
 	RW_SC_NONE = 0,	/* not recorded */
@@ -141,6 +157,7 @@ enum rw_syscall_class {
 	RW_SC_CRED,	/* credentials and namespaces: a change fails closed (proc_state.bpf.c) */
 	RW_SC_ATTR,	/* rlimits, nice, scheduling, affinity, ioprio of any task (proc_state.bpf.c) */
 	RW_SC_POKE,	/* ptrace writes into a process's memory, read-only mappings too (proc_state.bpf.c) */
+	RW_SC_IPC,	/* SysV IPC and POSIX message queues: the IPC namespace (proc_state.bpf.c) */
 	RW_SC_FILE,	/* file-system mutations (files.bpf.c) */
 };
 
@@ -163,6 +180,11 @@ enum rw_syscall_class {
 	X(setrlimit, ATTR) X(prlimit64, ATTR) X(setpriority, ATTR)		\
 	X(sched_setparam, ATTR) X(sched_setscheduler, ATTR)			\
 	X(sched_setattr, ATTR) X(sched_setaffinity, ATTR) X(ioprio_set, ATTR)	\
+	X(shmget, IPC) X(shmctl, IPC) X(semget, IPC) X(semop, IPC)		\
+	X(semtimedop, IPC) X(semctl, IPC) X(msgget, IPC) X(msgsnd, IPC)	\
+	X(msgrcv, IPC) X(msgctl, IPC) X(mq_open, IPC) X(mq_unlink, IPC)		\
+	X(mq_timedsend, IPC) X(mq_timedreceive, IPC) X(mq_notify, IPC)		\
+	X(mq_getsetattr, IPC)							\
 	X(write, FILE) X(pwrite64, FILE) X(writev, FILE) X(pwritev, FILE)	\
 	X(pwritev2, FILE) X(open, FILE) X(openat, FILE) X(openat2, FILE)	\
 	X(creat, FILE) X(truncate, FILE) X(ftruncate, FILE) X(fallocate, FILE)	\
@@ -191,7 +213,7 @@ static inline int rw_syscall_class(unsigned int nr)
 /* The per-process state classes, recorded raw by proc_state.bpf.c. */
 static inline int rw_syscall_class_is_state(int class)
 {
-	return class >= RW_SC_FD && class <= RW_SC_POKE;
+	return class >= RW_SC_FD && class <= RW_SC_IPC;
 }
 
 #endif /* REWIND_SYSCALLS_H */

@@ -27,7 +27,7 @@ OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_h
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave
-	     fail_ns_uts fail_ns_net fail_tree_child_exited)
+	     fail_ns_uts fail_ns_net fail_tree_child_exited fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
 require_root "${SELF_TESTS[@]}" "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"
@@ -43,7 +43,11 @@ remove_cgroup() {
 	rmdir "$cg" 2>/dev/null
 }
 zdtm_cleanup() {
-	local cg
+	local cg key
+	# ipc_host_shm's twin leaves its segment in the host's IPC namespace (tests/zdtm/ipc.c).
+	for key in $(awk '$1 != "key" { print $1 }' /proc/sysvipc/shm); do
+		(( (key & 0x7f000000) == 0x7a000000 )) && ipcrm -M "$key" 2>/dev/null
+	done
 	for cg in "$(cgroup2_root)/$CG_NAME"-*; do
 		remove_cgroup "$cg"
 	done
@@ -583,6 +587,52 @@ fail_cgroup_move_pid() { cgroup_move_case pid "pid [0-9]+: moved to another cgro
 fail_cgroup_leave() { cgroup_move_case cgroup "process [0-9]+ of the checkpoint left cgroup /[^ ]*-from since the checkpoint"; }
 fail_ns_uts() { creds_case ns_uts "thread [0-9]+: unshared or setns'd its uts namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
 fail_ns_net() { creds_case ns_net "thread [0-9]+: unshared or setns'd its net namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
+
+# The invocation's semop/semctl made the rewind read the IPC namespace and set the values back.
+after_ipc_sem() {
+	expect "IPC namespaces read" "$(jq -r '.rewind.ipc.namespaces_read' <<<"$REWIND_JSON")" 1 || return 1
+	expect "IPC steps" "$(jq -r '.rewind.ipc.ops' <<<"$REWIND_JSON")" 1
+}
+
+# An invocation without IPC calls: the log vouches, the rewind reads no IPC namespace.
+rewind_ipc_untouched() {
+	local id
+	start_zdtm counter || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	rewind_verified "$id" || return 1
+	expect "IPC read at rewind" "$(jq -c '.rewind.ipc' <<<"$REWIND_JSON")" null || return 1
+	rwctl detach "$id" >/dev/null
+}
+
+# Report mode names the IPC calls of an invocation in process_state.
+report_ipc_calls() {
+	local id r
+	start_zdtm ipc_sem || return 1
+	id=$(rwctl attach --pid "$TPID" --report) || return 1
+	invoke || return 1
+	rwctl mark "$id" >/dev/null || return 1
+	r=$(report_of "$id" 1)
+	# glibc's semop is the semtimedop syscall.
+	expect "IPC calls in process_state" "$(jq -c '[.process_state[].op | select(test("^sem"))]' <<<"$r")" '["semtimedop","semctl"]' || return 1
+	rwctl detach "$id" >/dev/null
+}
+
+# A SysV message queue of the checkpoint removed by the invocation: its id
+# cannot be recreated, so the rewind fails closed naming the class.
+fail_ipc_removed() {
+	local id
+	start_zdtm ipc_msg_removed || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	expect_rewind_fails "$id" "IPC namespace [0-9]+: SysV message queue id [0-9]+ \\(key 0\\): removed since the checkpoint \\(a new object cannot take its id\\): cannot be restored" || return 1
+	expect "session state" "$(session_field "$id" state)" failed || return 1
+	expect_killed "$TPID" "the target, after the failed rewind" || return 1
+	TPID=
+	rwctl detach "$id" >/dev/null
+}
 
 # rewind before any checkpoint: an error, the target untouched, the session usable.
 fail_rewind_before_checkpoint() {

@@ -110,6 +110,32 @@ static int shared_writable_files(struct rw_session *s, char ***out, size_t *n)
 	return 0;
 }
 
+/* SysV IPC and POSIX queues of the checkpointed processes' IPC namespaces (ipc.h). */
+static int checkpoint_ipc(struct rw_session *s, char *why, size_t whylen)
+{
+	const struct rw_maps **maps = calloc(s->ntargets + 1, sizeof(*maps));
+	pid_t *pids = calloc(s->ntargets + 1, sizeof(*pids));
+	size_t n = 0;
+	int err;
+
+	for (size_t i = 0; pids && maps && i < s->ntargets; i++) {
+		if (!s->targets[i].img)
+			continue;
+		pids[n] = s->targets[i].tgid;
+		maps[n++] = &s->targets[i].img->maps;
+	}
+	err = pids && maps ? ipcs_checkpoint(&s->ipcs, pids, maps, n, why, whylen) :
+			     rw_why(why, whylen, -ENOMEM, "out of memory");
+	free(pids);
+	free(maps);
+	return err;
+}
+
+static void note_ipc(void *ctx, const char *line)
+{
+	invocation_note(ctx, "IPC: %s", line);
+}
+
 json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 {
 	static const char *const names[] = { "stop", "arm", "capture", "resume", "total" };
@@ -232,6 +258,11 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 			goto fail;
 		}
 	}
+	err = checkpoint_ipc(s, why, sizeof(why));
+	if (err) {
+		what = "checkpoint of the IPC namespace";
+		goto fail;
+	}
 	if (s->watches.n) {
 		char **mapped = NULL;
 		size_t nmapped = 0;
@@ -302,6 +333,7 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 fail:
 	for (size_t k = 0; k < s->ntargets; k++)
 		target_drop_image(&s->targets[k]);
+	ipcs_free(&s->ipcs);
 	s->checkpointed = false;
 	s->busy = false;
 	json_object_put(warnings);
@@ -328,6 +360,7 @@ static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
 		target_disarm(&s->targets[i]);
 		target_drop_image(&s->targets[i]);
 	}
+	ipcs_free(&s->ipcs);
 	s->state = RW_SESSION_FAILED;
 	snprintf(s->why, sizeof(s->why), "rewind of invocation %u failed: %s", s->cur->number, why);
 	invocation_note(s->cur, "%s", s->why);
@@ -417,9 +450,10 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	struct rw_invocation *inv = s->cur;
 	struct rw_rewind_stats st = { 0 };
 	struct rw_watch_result wres = { 0 };
+	struct rw_ipc_stats ist = { 0 };
 	struct rw_rewinding *procs;
 	json_object *resp, *o, *plans, *report;
-	uint64_t t0 = rw_now_ns(), files_ns = 0;
+	uint64_t t0 = rw_now_ns(), files_ns = 0, ipc_ns = 0;
 	size_t nprocs = 0, nkilled = 0;
 	pid_t *killed = NULL;
 	char why[1024];
@@ -537,6 +571,14 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	/* Every fd table is the checkpoint's again: the objects behind them next. */
 	for (size_t i = 0; i < nprocs && !err; i++)
 		err = rewind_fdobjs(&procs[i], &st, why, sizeof(why));
+	/* IPC objects while every process is stopped; nothing is read when the log vouches. */
+	if (!err) {
+		uint64_t t = rw_now_ns();
+
+		err = ipcs_rewind(&s->ipcs, inv, inv->dropped > 0, note_ipc, inv, &ist, why,
+				  sizeof(why));
+		ipc_ns = rw_now_ns() - t;
+	}
 	/* Files while everything is stopped: no process sees half of them restored. */
 	if (!err && s->watches.n) {
 		uint64_t t = rw_now_ns();
@@ -566,6 +608,21 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 			err = -EIO;
 		}
 		verify_result_free(&vr);
+	}
+	if (!err && verify) {
+		uint64_t t = rw_now_ns();
+		char d[768];
+		int nd = ipcs_verify(&s->ipcs, inv, d, sizeof(d));
+
+		if (nd < 0) {
+			err = nd;
+			snprintf(why, sizeof(why), "IPC: verification could not be made: %s", d);
+		} else if (nd) {
+			err = -EIO;
+			snprintf(why, sizeof(why), "verification found %d difference(s) in IPC "
+				 "objects: %s", nd, d);
+		}
+		st.verify_ns += rw_now_ns() - t;
 	}
 	if (!err && verify && s->watches.n) {
 		struct rw_fs_diffs d = { 0 };
@@ -679,6 +736,15 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 				 st.verify_ns, st.resume_ns, rw_now_ns() - t0 };
 
 		json_object_object_add(o, "timing_ns", json_ns(names, v, 13));
+	}
+	if (ist.namespaces_read) {
+		json_object *io = json_object_new_object();
+
+		json_object_object_add(io, "namespaces_read",
+				       json_object_new_int64(ist.namespaces_read));
+		json_object_object_add(io, "ops", json_object_new_int64(ist.ops));
+		json_object_object_add(io, "ns", json_object_new_int64(ipc_ns));
+		json_object_object_add(o, "ipc", io);
 	}
 	if (s->watches.n)
 		json_object_object_add(o, "files", watch_result_json(&wres));

@@ -114,6 +114,7 @@ static void session_free(struct rw_session *s)
 	}
 	free(s->targets);
 	watches_fini(&s->watches);
+	ipcs_free(&s->ipcs);
 	invocation_free(s->cur);
 	for (size_t i = 0; i < s->ndone; i++)
 		invocation_free(s->done[i]);

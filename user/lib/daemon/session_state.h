@@ -19,6 +19,7 @@
 #include "hotset.h"
 #include "image.h"
 #include "invocation.h"
+#include "ipc.h"
 #include "proc.h"
 #include "session.h"
 #include "watched_trees.h"
@@ -67,6 +68,7 @@ struct rw_session {
 	uint64_t dropped_seen;		/* BPF drop counter at the last mark */
 	uint64_t dropped_total;
 	struct rw_watches watches;	/* --watch trees: rolled back at rewind, scanned for canaries */
+	struct rw_ipcs ipcs;		/* rewind mode: the checkpoint's IPC namespaces (ipc.h) */
 };
 
 /* fanotify tags: which session's which tree. */

@@ -59,12 +59,14 @@ int syscall_report_args(uint32_t nr)
 	case RW_NR_dup3: case RW_NR_setresuid: case RW_NR_setresgid:
 	case RW_NR_setpriority: case RW_NR_ioprio_set: case RW_NR_epoll_ctl:
 	case RW_NR_inotify_add_watch:
+	case RW_NR_shmget: case RW_NR_semget: case RW_NR_semctl:
 		return 3;
 	case RW_NR_dup2: case RW_NR_fcntl: case RW_NR_ioctl: case RW_NR_setreuid:
 	case RW_NR_setregid: case RW_NR_prctl: case RW_NR_setns: case RW_NR_prlimit64:
 	case RW_NR_seccomp: case RW_NR_ptrace:
 	case RW_NR_sched_setscheduler: case RW_NR_flock: case RW_NR_inotify_rm_watch:
 	case RW_NR_timerfd_settime:
+	case RW_NR_msgget: case RW_NR_shmctl: case RW_NR_msgctl:
 		return 2;
 	case RW_NR_setuid: case RW_NR_setgid: case RW_NR_setfsuid: case RW_NR_setfsgid:
 	case RW_NR_setgroups: case RW_NR_unshare:
@@ -74,6 +76,9 @@ int syscall_report_args(uint32_t nr)
 	case RW_NR_timer_settime: case RW_NR_timer_delete: case RW_NR_fchdir: case RW_NR_umask:
 	case RW_NR_setrlimit: case RW_NR_sched_setparam: case RW_NR_sched_setattr:
 	case RW_NR_sched_setaffinity:
+	case RW_NR_semop: case RW_NR_semtimedop: case RW_NR_msgsnd: case RW_NR_msgrcv:
+	case RW_NR_mq_timedsend: case RW_NR_mq_timedreceive: case RW_NR_mq_notify:
+	case RW_NR_mq_getsetattr:
 		return 1;
 	}
 	return 0;	/* chdir: a path pointer; capset: two */
