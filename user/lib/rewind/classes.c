@@ -63,6 +63,15 @@ const struct rw_state_class rw_state_classes[] = {
 		"(`SIGKILL` through a pidfd), reaped in their frozen parent, their `SIGCHLD` dequeued",
 	},
 	{
+		"process_tree", "processes present at the checkpoint (pid mode: the attached process's "
+		"descendants; cgroup mode: the members)", "session", RW_RESTORED_OR_FAILS,
+		"`/proc/PID/task/*/children` recursively at attach and at every checkpoint, until "
+		"the BPF filter holds them all; `cgroup.procs`",
+		"fork and exit records",
+		"each is checkpointed and rewound like the attached process; one that exited fails "
+		"closed",
+	},
+	{
 		"fds", "fd table: numbers, open file descriptions, offsets, status and close-on-exec flags",
 		"process", RW_RESTORED_OR_FAILS,
 		"`/proc/PID/fd`, `kcmp` against a `pidfd_getfd` reference to each description; "
@@ -72,6 +81,89 @@ const struct rw_state_class rw_state_classes[] = {
 		"new fds closed; closed or replaced ones installed again from the reference; offsets "
 		"and flags set back. A socket or pipe write end closed or replaced fails closed "
 		"(rewindd holds no reference: it would keep a peer from seeing EOF)",
+	},
+	{
+		"pipes", "pipe queues and capacity, every end held by the session", "session",
+		RW_RESTORED,
+		"`FIONREAD`, `F_GETPIPE_SZ`, `tee(2)` of the queue (nothing consumed)",
+		NULL,
+		"drained, capacity set back, the checkpoint's bytes written again",
+	},
+	{
+		"unix_sockets", "unix socket receive queues, both ends held by the session", "session",
+		RW_RESTORED_OR_FAILS,
+		"`recvmsg(MSG_PEEK)` message by message from peek offset 0",
+		NULL,
+		"drained, the checkpoint's messages sent again from the peer; fails closed when "
+		"fds were in flight (`SCM_RIGHTS`) and the queue changed",
+	},
+	{
+		"outside_pipes", "pipes and sockets with an end outside the session (the proxy's "
+		"request pipes, TCP)", "peer", RW_LEFT_ALONE,
+		"not read",
+		NULL,
+		"left alone: the queued data is the peer's",
+	},
+	{
+		"eventfd", "eventfd counters", "fd", RW_RESTORED,
+		"fdinfo `eventfd-count`",
+		NULL,
+		"read to zero, the checkpoint's count written",
+	},
+	{
+		"timerfd", "timerfd settings and ticks", "fd", RW_RESTORED_OR_FAILS,
+		"fdinfo `clockid`, `ticks`, `it_value`, `it_interval`",
+		NULL,
+		"`timerfd_settime` with the checkpoint's remaining time and interval, "
+		"`TFD_IOC_SET_TICKS`; another clock fails closed",
+	},
+	{
+		"inotify", "inotify watch sets and queues", "fd", RW_RESTORED_OR_FAILS,
+		"fdinfo `inotify wd:`, `FIONREAD`",
+		NULL,
+		"watches added since removed, events queued since read away; a removed or "
+		"changed watch fails closed (its number cannot be chosen again)",
+	},
+	{
+		"epoll", "epoll interest lists", "fd", RW_RESTORED,
+		"fdinfo `tfd:` lines",
+		NULL,
+		"injected `epoll_ctl` `DEL`/`ADD`/`MOD` in the target",
+	},
+	{
+		"file_locks", "file locks: flock, POSIX, OFD", "fd, process", RW_RESTORED_OR_FAILS,
+		"fdinfo `lock:` lines",
+		"flock, fcntl `F_SETLK`/`F_SETLKW`/`F_OFD_SETLK`/`F_OFD_SETLKW`",
+		"taken since released, released since taken again (refused: fails closed)",
+	},
+	{
+		"sysv_shm", "SysV shared memory segments", "IPC namespace", RW_RESTORED_OR_FAILS,
+		"a helper in the IPC namespace: `/proc/sysvipc/shm`, `IPC_STAT`, bytes by "
+		"`shmat(SHM_RDONLY)`; attached segments at every rewind",
+		"shmget, shmctl, shmat, shmdt",
+		"created since removed; bytes, owner and mode put back; one removed since fails "
+		"closed",
+	},
+	{
+		"sysv_sem", "SysV semaphore sets", "IPC namespace", RW_RESTORED_OR_FAILS,
+		"the helper: `/proc/sysvipc/sem`, `IPC_STAT`, `GETALL`",
+		"semget, semop, semtimedop, semctl",
+		"created since removed; values (`SETALL`, clears semadj), owner and mode put back; "
+		"one removed since fails closed",
+	},
+	{
+		"sysv_msg", "SysV message queues", "IPC namespace", RW_RESTORED_OR_FAILS,
+		"the helper: `/proc/sysvipc/msg`, `IPC_STAT`, `msgrcv(MSG_COPY)`",
+		"msgget, msgsnd, msgrcv, msgctl",
+		"created since removed; messages drained and sent again in order; owner, mode, "
+		"qbytes put back; one removed since fails closed",
+	},
+	{
+		"posix_mq", "POSIX message queues", "IPC namespace", RW_RESTORED_OR_FAILS,
+		"the helper mounts the namespace's mqueue fs; every message received and sent back",
+		"mq_open, mq_unlink, mq_timedsend, mq_timedreceive, mq_notify, mq_getsetattr",
+		"created since unlinked; messages drained and sent again with their priorities; "
+		"one removed since, or a changed `mq_notify`, fails closed",
 	},
 	{
 		"cwd_umask", "cwd, umask", "process", RW_RESTORED,
