@@ -27,7 +27,7 @@ OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_h
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave
-	     fail_ns_uts fail_ns_net fail_tree_child_exited fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
+	     fail_ns_uts fail_ns_net fail_pgrp_new fail_tree_child_exited fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
 require_root "${SELF_TESTS[@]}" "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"
@@ -585,6 +585,7 @@ cgroup_move_case() {
 }
 fail_cgroup_move_pid() { cgroup_move_case pid "pid [0-9]+: moved to another cgroup since the checkpoint \(0::/[^,]*-to, was 0::/[^)]*-from\): rewindd does not move it back"; }
 fail_cgroup_leave() { cgroup_move_case cgroup "process [0-9]+ of the checkpoint left cgroup /[^ ]*-from since the checkpoint"; }
+fail_pgrp_new() { creds_case pgrp_new "pid [0-9]+: process group or session changed since the checkpoint \(pgid [0-9]+ → [0-9]+, sid [0-9]+ → [0-9]+\): cannot be restored from outside"; }
 fail_ns_uts() { creds_case ns_uts "thread [0-9]+: unshared or setns'd its uts namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
 fail_ns_net() { creds_case ns_net "thread [0-9]+: unshared or setns'd its net namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
 

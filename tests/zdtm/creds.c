@@ -9,6 +9,7 @@
  *   seccomp_thread    one thread (not the main one) installs a seccomp filter
  *                     without TSYNC: only that thread's status shows it
  *   ns_uts, ns_net    unshare(CLONE_NEWUTS), unshare(CLONE_NEWNET)
+ *   pgrp_new          setpgid(0, 0): a process group of its own
  * With ZDTM_CREDS_SAME set, the invocation makes the same calls with the
  * values it already has: logged, re-read, nothing changed (rewind --verify passes).
  * check compares the changed attribute with its value at setup.
@@ -244,9 +245,35 @@ static void ns_check(void)
 		differ("%s is not the setup's namespace", ns_path);
 }
 
+/* ---- pgrp_new ---------------------------------------------------------------------- */
+
+static pid_t pg_was;
+
+static void pg_setup(void)
+{
+	cr_setup_common();
+	pg_was = getpgid(0);
+	if (pg_was == getpid())
+		die("already a process group leader: setpgid(0, 0) would change nothing");
+}
+
+static void pg_go(void)
+{
+	if (setpgid(0, cr_same ? pg_was : 0))
+		die("setpgid");
+	done("%d", (int)getpgid(0));
+}
+
+static void pg_check(void)
+{
+	if (getpgid(0) != pg_was)
+		differ("process group %d, want %d", (int)getpgid(0), (int)pg_was);
+}
+
 ZDTM_HELPER(creds_euid, cr_setup_common, euid_go, euid_check);
 ZDTM_HELPER(creds_capdrop, capdrop_setup, capdrop_go, capdrop_check);
 ZDTM_HELPER(creds_thread_uid, tu_setup, tu_go, tu_check);
 ZDTM_HELPER(seccomp_thread, sct_setup, tu_go, tu_check);
+ZDTM_HELPER(pgrp_new, pg_setup, pg_go, pg_check);
 ZDTM_HELPER(ns_uts, ns_uts_setup, ns_go, ns_check);
 ZDTM_HELPER(ns_net, ns_net_setup, ns_go, ns_check);

@@ -153,6 +153,12 @@ int fingerprint_read(pid_t tgid, struct rw_fingerprint *out)
 		err = attrs_read(tgid, tids, n, &out->attrs, why, sizeof(why));
 	if (!err)
 		err = proc_read_cgroups(tgid, &out->cgroups);
+	if (!err) {
+		out->pgid = getpgid(tgid);
+		out->sid = getsid(tgid);
+		if (out->pgid < 0 || out->sid < 0)
+			err = errno == ESRCH ? -ESRCH : -errno;
+	}
 	free(tids);
 	if (err) {
 		if (err != -ESRCH)
@@ -250,6 +256,9 @@ static void diff_process(const struct rw_fingerprint *a, const struct rw_fingerp
 	if (a->ntimers != b->ntimers ||
 	    (a->ntimers && memcmp(a->timers, b->timers, a->ntimers * sizeof(*a->timers))))
 		say(e, "timers", "POSIX timers: %zu, were %zu (or other ids)", b->ntimers, a->ntimers);
+	if (a->pgid != b->pgid || a->sid != b->sid)
+		say(e, "process_group", "pgid %d, sid %d (were %d, %d)", b->pgid, b->sid, a->pgid,
+		    a->sid);
 	if (a->cgroups && b->cgroups) {
 		char what[512];
 

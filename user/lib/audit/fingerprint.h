@@ -47,6 +47,7 @@ struct rw_fingerprint {
 	size_t nthreads;
 	struct rw_attrs attrs;
 	char *cgroups;			/* /proc/PID/cgroup */
+	pid_t pgid, sid;
 };
 
 /* tgid as it is now. -ESRCH if it is gone; 0 or -errno (logged). */

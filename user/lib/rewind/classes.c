@@ -217,6 +217,12 @@ const struct rw_state_class rw_state_classes[] = {
 		"unlogged)",
 	},
 	{
+		"process_group", "process group and session", "process", RW_FAILS_CLOSED,
+		"`getpgid`, `getsid` on the process, at every rewind (two syscalls)",
+		NULL,
+		"fails closed: only the process or its parent may set them (`setpgid`, `setsid`)",
+	},
+	{
 		"credentials", "credentials: uids, gids, supplementary groups, capability sets", "thread",
 		RW_FAILS_CLOSED,
 		"`/proc/PID/task/TID/status`",

@@ -465,6 +465,12 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	if (err)
 		goto fail;
 	img->umask = st.umask;
+	img->pgid = getpgid(img->tgid);
+	img->sid = getsid(img->tgid);
+	if (img->pgid < 0 || img->sid < 0) {
+		err = -errno;
+		goto fail;
+	}
 	img->sig_ignored = st.sig_ignored;
 	img->sig_caught = st.sig_caught;
 	img->sig_pending_shared = st.sig_pending_shared;

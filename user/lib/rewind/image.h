@@ -86,6 +86,7 @@ struct rw_proc_image {
 	dev_t cwd_dev;
 	ino_t cwd_ino;
 	int umask;
+	pid_t pgid, sid;		/* process group and session */
 	uint64_t sig_ignored, sig_caught;
 	uint64_t sig_pending_shared;
 	int seccomp, seccomp_filters;	/* irreversible from outside: a change fails the rewind */

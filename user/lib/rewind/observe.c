@@ -387,6 +387,11 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	obs->cwd_dev = cwd.st_dev;
 	obs->cwd_ino = cwd.st_ino;
 	obs->umask = status.umask;
+	/* Two syscalls, no log needed: setpgid may be called by a parent on its child. */
+	obs->pgid = getpgid(img->tgid);
+	obs->sid = getsid(img->tgid);
+	if (obs->pgid < 0 || obs->sid < 0)
+		return -errno;
 	obs->sig_ignored = status.sig_ignored;
 	obs->sig_caught = status.sig_caught;
 	obs->sig_pending_shared = status.sig_pending_shared;

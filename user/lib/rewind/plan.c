@@ -767,6 +767,14 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	/* A signal raised during the invocation (an alarm that fired) must not be delivered after it. */
 	plan->drain_signals = obs->sig_pending_shared & ~img->sig_pending_shared &
 			      ~((1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1)));
+	/*
+	 * A new process group or session (setpgid, setsid) changes who a kill(-pgrp)
+	 * or the terminal reaches; only the process (or its parent) may set it.
+	 */
+	if (!err && obs->pgid && (obs->pgid != img->pgid || obs->sid != img->sid))
+		err = fail(plan, "pid %d: process group or session changed since the checkpoint "
+			   "(pgid %d → %d, sid %d → %d): cannot be restored from outside", plan->tgid,
+			   img->pgid, obs->pgid, img->sid, obs->sid);
 	/* Membership sets the next invocation's limits; rewindd moves no process between cgroups. */
 	if (!err && obs->cgroups && img->cgroups) {
 		char what[512];

@@ -51,6 +51,7 @@ struct rw_observed {
 	dev_t cwd_dev;
 	ino_t cwd_ino;
 	int umask;
+	pid_t pgid, sid;			/* process group and session, read at every rewind */
 	uint64_t sig_ignored, sig_caught;
 	uint64_t sig_pending_shared;
 	int seccomp, seccomp_filters;		/* as /proc/PID/status says now */

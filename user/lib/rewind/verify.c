@@ -440,6 +440,9 @@ static void verify_process_state(const struct rw_proc_image *img, struct rw_remo
 	if (proc_stat_link(img->tgid, "cwd", &cwd) || cwd.st_dev != img->cwd_dev ||
 	    cwd.st_ino != img->cwd_ino)
 		differ(res, "pid %d: working directory differs from %s", img->tgid, img->cwd);
+	if (getpgid(img->tgid) != img->pgid || getsid(img->tgid) != img->sid)
+		differ(res, "pid %d: process group %d, session %d, want %d, %d", img->tgid,
+		       getpgid(img->tgid), getsid(img->tgid), img->pgid, img->sid);
 	if (img->cgroups) {
 		char *now = NULL, what[512];
 
