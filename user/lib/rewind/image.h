@@ -27,6 +27,7 @@
 #include "freeze.h"
 #include "ident.h"
 #include "proc.h"
+#include "pstate.h"
 #include "remote.h"
 #include "threadstate.h"
 
@@ -96,6 +97,7 @@ struct rw_proc_image {
 	struct rw_posix_timer *timers;
 	size_t ntimers;
 	struct rw_attrs attrs;		/* rlimits; nice, scheduling, affinity, ioprio per thread */
+	struct rw_pstate pstate;	/* personality, prctl state, sigaltstack, keyrings */
 	pid_t *children;		/* its children at the checkpoint, live or zombie */
 	size_t nchildren;
 	/* Where the checkpoint's injections found a syscall instruction: good
