@@ -26,7 +26,7 @@ done
 OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid
-	     fail_ns_uts fail_ns_net)
+	     fail_ns_uts fail_ns_net fail_keys_session fail_prctl_tsc)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
 require_root "${SELF_TESTS[@]}" "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"
@@ -488,6 +488,27 @@ fail_creds_capdrop() { creds_case creds_capdrop "thread [0-9]+: credentials chan
 fail_creds_thread_uid() { creds_case creds_thread_uid "thread [0-9]+: credentials changed since the checkpoint \(euid 0 → 65534\): cannot be restored"; }
 fail_ns_uts() { creds_case ns_uts "thread [0-9]+: unshared or setns'd its uts namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
 fail_ns_net() { creds_case ns_net "thread [0-9]+: unshared or setns'd its net namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
+
+# A change no rewind step undoes: the twin shows it, the rewind fails closed naming it.
+pstate_fail_case() {
+	local helper=$1 want=$2 id
+	start_zdtm "$helper" || return 1
+	invoke || return 1
+	ask check || return 1
+	case "$ANSWER" in fail*) ;; *) echo "check after the change without rewind: '$ANSWER'"; return 1 ;; esac
+	stop_target
+	start_zdtm "$helper" || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	expect_rewind_fails "$id" "$want" || return 1
+	expect "session state" "$(session_field "$id" state)" failed || return 1
+	expect_killed "$TPID" "the target, after the failed rewind" || return 1
+	TPID=
+	rwctl detach "$id" >/dev/null
+}
+fail_keys_session() { pstate_fail_case keys_session "pid [0-9]+: key [0-9]+ linked into the session keyring since the checkpoint: that keyring is shared with other processes, cannot be restored"; }
+fail_prctl_tsc() { pstate_fail_case prctl_tsc "pid [0-9]+: prctl option 26 used since the checkpoint: no rewind step undoes it"; }
 
 # rewind before any checkpoint: an error, the target untouched, the session usable.
 fail_rewind_before_checkpoint() {
