@@ -218,7 +218,7 @@ const struct rw_thread_pstate *pstate_thread(const struct rw_pstate *s, pid_t ti
 
 static bool has_key(const struct rw_keyring *kr, int32_t key)
 {
-	return bsearch(&key, kr->keys, kr->n, sizeof(key), cmp_i32) != NULL;
+	return kr->n && bsearch(&key, kr->keys, kr->n, sizeof(key), cmp_i32);
 }
 
 bool pstate_key_known(const struct rw_pstate *s, int32_t key)
