@@ -9,8 +9,9 @@
  * setgroups, capset, the capability prctls, unshare, setns), and the
  * attributes rewindd sets from outside (rlimits, nice, scheduling, affinity,
  * ioprio, of whichever task a call names), SysV IPC and POSIX message queue
- * calls that change an object: the FD, SIGNAL, TIMER, CWD, CRED, ATTR and
- * IPC classes of rewind/syscalls.h. Recorded raw (number, arguments, result); user space
+ * calls that change an object, the caller's personality, prctl state and
+ * sigaltstack, keys, and ptrace pokes: the FD, SIGNAL, TIMER, CWD, CRED,
+ * ATTR, POKE, IPC, PROC and KEY classes of rewind/syscalls.h. Recorded raw (number, arguments, result); user space
  * interprets them. Task records (fork, exit, exec) come from tracker.bpf.c.
  */
 #include "common.bpf.h"
@@ -41,6 +42,45 @@
 #define SHM_UNLOCK		12
 #define MSG_COPY		040000
 #define IPC_64			0x100
+#define PR_SET_NAME		15
+#define KEYCTL_GET_KEYRING_ID	0
+#define KEYCTL_DESCRIBE		6
+#define KEYCTL_SEARCH		10
+#define KEYCTL_READ		11
+#define KEYCTL_GET_SECURITY	17
+
+/*
+ * prctl options that only read (or, PR_SET_NAME, set what every rewind
+ * compares anyway): not recorded. Every other option is, so that one a
+ * rewind does not restore fails it closed (default deny).
+ */
+static __always_inline bool prctl_quiet(__u64 option)
+{
+	switch (option) {
+	case 2: case 3: case 5: case 7: case 9: case 11: case 13:	/* PR_GET_PDEATHSIG .. TIMING */
+	case PR_SET_NAME: case 16: case 19: case 21: case 23: case 25: case 27: case 30:
+	case 34: case 37: case 39: case 40: case 42: case 46: case 51: case 52: case 56:
+	case 58: case 66: case 68:					/* .. PR_GET_MEMORY_MERGE */
+	case 0x41555856:						/* PR_GET_AUXV */
+		return true;
+	}
+	return false;
+}
+
+/* keyctl operations that change no keyring: describing, reading, looking up. */
+static __always_inline bool keyctl_quiet(const struct rw_sys_args *a)
+{
+	switch (a->args[0]) {
+	case KEYCTL_GET_KEYRING_ID:
+		return !a->args[2];	/* with create set it makes the keyring */
+	case KEYCTL_SEARCH:
+		return !a->args[4];	/* with a destination it links what it finds */
+	case KEYCTL_DESCRIBE: case KEYCTL_READ: case KEYCTL_GET_SECURITY:
+	case 23: case 24: case 25: case 26: case 27: case 28: case 31:	/* DH, PKEY_*, CAPABILITIES */
+		return true;
+	}
+	return false;
+}
 
 __noinline int rw_state_syscall(struct rw_sys_args *a)
 {
@@ -54,10 +94,14 @@ __noinline int rw_state_syscall(struct rw_sys_args *a)
 	/* ioctl: only the two that set status flags (O_NONBLOCK, O_ASYNC), as libuv does. */
 	if (a->nr == RW_NR_ioctl && a->args[1] != FIONBIO && a->args[1] != FIOASYNC)
 		return 0;
-	/* prctl: only the options that change credentials, seccomp or no_new_privs. */
-	if (a->nr == RW_NR_prctl && a->args[0] != PR_SET_KEEPCAPS && a->args[0] != PR_CAPBSET_DROP &&
-	    a->args[0] != PR_SET_SECUREBITS && a->args[0] != PR_CAP_AMBIENT &&
-	    a->args[0] != PR_SET_SECCOMP && a->args[0] != PR_SET_NO_NEW_PRIVS)
+	if (a->nr == RW_NR_prctl && prctl_quiet(a->args[0]))
+		return 0;
+	/* personality(0xffffffff) reads; sigaltstack(NULL, &old) too. */
+	if (a->nr == RW_NR_personality && (__u32)a->args[0] == 0xffffffff)
+		return 0;
+	if (a->nr == RW_NR_sigaltstack && !a->args[0])
+		return 0;
+	if (a->nr == RW_NR_keyctl && keyctl_quiet(a))
 		return 0;
 	/* ptrace: only the requests that write another process's memory (FOLL_FORCE). */
 	if (a->nr == RW_NR_ptrace && a->args[0] != PTRACE_POKETEXT && a->args[0] != PTRACE_POKEDATA)

@@ -57,6 +57,8 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 	case RW_SC_ATTR:
 	case RW_SC_POKE:
 	case RW_SC_IPC:
+	case RW_SC_PROC:
+	case RW_SC_KEY:
 		return rw_state_syscall(&a);
 	case RW_SC_FILE:
 		return rw_file_syscall(&a);

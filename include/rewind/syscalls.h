@@ -85,6 +85,8 @@ enum rw_syscall_nr {
 	RW_NR_setpriority = 141,
 	RW_NR_sched_setparam = 142,
 	RW_NR_sched_setscheduler = 144,
+	RW_NR_sigaltstack = 131,
+	RW_NR_personality = 135,
 	RW_NR_prctl = 157,
 	RW_NR_setrlimit = 160,
 	RW_NR_setxattr = 188,
@@ -108,6 +110,9 @@ enum rw_syscall_nr {
 	RW_NR_mq_timedreceive = 243,
 	RW_NR_mq_notify = 244,
 	RW_NR_mq_getsetattr = 245,
+	RW_NR_add_key = 248,
+	RW_NR_request_key = 249,
+	RW_NR_keyctl = 250,
 	RW_NR_ioprio_set = 251,
 	RW_NR_inotify_add_watch = 254,
 	RW_NR_inotify_rm_watch = 255,
@@ -145,7 +150,7 @@ enum rw_syscall_nr {
 
 /*
  * What a recorded syscall is about. LAYOUT and the state classes (FD,
- * SIGNAL, TIMER, CWD, CRED, ATTR, POKE, IPC) arrive as rw_syscall_event, FILE as rw_file_event.
+ * SIGNAL, TIMER, CWD, CRED, ATTR, POKE, IPC, PROC, KEY) arrive as rw_syscall_event, FILE as rw_file_event.
  */
 enum rw_syscall_class {
 	RW_SC_NONE = 0,	/* not recorded */
@@ -158,6 +163,8 @@ enum rw_syscall_class {
 	RW_SC_ATTR,	/* rlimits, nice, scheduling, affinity, ioprio of any task (proc_state.bpf.c) */
 	RW_SC_POKE,	/* ptrace writes into a process's memory, read-only mappings too (proc_state.bpf.c) */
 	RW_SC_IPC,	/* SysV IPC and POSIX message queues: the IPC namespace (proc_state.bpf.c) */
+	RW_SC_PROC,	/* personality, prctl state, sigaltstack of the caller (proc_state.bpf.c) */
+	RW_SC_KEY,	/* keys and keyrings (proc_state.bpf.c) */
 	RW_SC_FILE,	/* file-system mutations (files.bpf.c) */
 };
 
@@ -175,8 +182,8 @@ enum rw_syscall_class {
 	X(chdir, CWD) X(fchdir, CWD) X(umask, CWD)				\
 	X(setuid, CRED) X(setgid, CRED) X(setreuid, CRED) X(setregid, CRED)	\
 	X(setresuid, CRED) X(setresgid, CRED) X(setfsuid, CRED)		\
-	X(setfsgid, CRED) X(setgroups, CRED) X(capset, CRED) X(prctl, CRED)	\
-	X(unshare, CRED) X(setns, CRED) X(seccomp, CRED) X(ptrace, POKE)						\
+	X(setfsgid, CRED) X(setgroups, CRED) X(capset, CRED)			\
+	X(unshare, CRED) X(setns, CRED) X(seccomp, CRED) X(ptrace, POKE)	\
 	X(setrlimit, ATTR) X(prlimit64, ATTR) X(setpriority, ATTR)		\
 	X(sched_setparam, ATTR) X(sched_setscheduler, ATTR)			\
 	X(sched_setattr, ATTR) X(sched_setaffinity, ATTR) X(ioprio_set, ATTR)	\
@@ -185,6 +192,8 @@ enum rw_syscall_class {
 	X(msgrcv, IPC) X(msgctl, IPC) X(mq_open, IPC) X(mq_unlink, IPC)		\
 	X(mq_timedsend, IPC) X(mq_timedreceive, IPC) X(mq_notify, IPC)		\
 	X(mq_getsetattr, IPC)							\
+	X(prctl, PROC) X(personality, PROC) X(sigaltstack, PROC)		\
+	X(add_key, KEY) X(request_key, KEY) X(keyctl, KEY)			\
 	X(write, FILE) X(pwrite64, FILE) X(writev, FILE) X(pwritev, FILE)	\
 	X(pwritev2, FILE) X(open, FILE) X(openat, FILE) X(openat2, FILE)	\
 	X(creat, FILE) X(truncate, FILE) X(ftruncate, FILE) X(fallocate, FILE)	\
@@ -213,7 +222,7 @@ static inline int rw_syscall_class(unsigned int nr)
 /* The per-process state classes, recorded raw by proc_state.bpf.c. */
 static inline int rw_syscall_class_is_state(int class)
 {
-	return class >= RW_SC_FD && class <= RW_SC_IPC;
+	return class >= RW_SC_FD && class <= RW_SC_KEY;
 }
 
 #endif /* REWIND_SYSCALLS_H */

@@ -26,7 +26,7 @@ done
 OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
-	     fail_cgroup_move_pid fail_cgroup_leave
+	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc report_pstate
 	     fail_ns_uts fail_ns_net fail_pgrp_new fail_tree_child_exited fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
@@ -632,6 +632,45 @@ fail_ipc_removed() {
 	expect "session state" "$(session_field "$id" state)" failed || return 1
 	expect_killed "$TPID" "the target, after the failed rewind" || return 1
 	TPID=
+	rwctl detach "$id" >/dev/null
+}
+
+# A change no rewind step undoes: the twin shows it, the rewind fails closed naming it.
+pstate_fail_case() {
+	local helper=$1 want=$2 id
+	start_zdtm "$helper" || return 1
+	invoke || return 1
+	ask check || return 1
+	case "$ANSWER" in fail*) ;; *) echo "check after the change without rewind: '$ANSWER'"; return 1 ;; esac
+	stop_target
+	start_zdtm "$helper" || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	expect_rewind_fails "$id" "$want" || return 1
+	expect "session state" "$(session_field "$id" state)" failed || return 1
+	expect_killed "$TPID" "the target, after the failed rewind" || return 1
+	TPID=
+	rwctl detach "$id" >/dev/null
+}
+fail_keys_session() { pstate_fail_case keys_session "pid [0-9]+: key [0-9]+ linked into the session keyring since the checkpoint: that keyring is shared with other processes, cannot be restored"; }
+fail_prctl_tsc() { pstate_fail_case prctl_tsc "pid [0-9]+: prctl option 26 used since the checkpoint: no rewind step undoes it"; }
+
+# Report mode lists the calls of the PROC and KEY classes per invocation.
+report_pstate() {
+	local id r
+	start_zdtm keys || return 1
+	id=$(rwctl attach --pid "$TPID" --report) || return 1
+	invoke && rwctl mark "$id" >/dev/null || return 1
+	r=$(report_of "$id" 1)
+	expect "add_key records" "$(jq '[.process_state[] | select(.op == "add_key")] | length' <<<"$r")" 2 || return 1
+	rwctl detach "$id" >/dev/null
+	stop_target
+	start_zdtm personality || return 1
+	id=$(rwctl attach --pid "$TPID" --report) || return 1
+	invoke && rwctl mark "$id" >/dev/null || return 1
+	r=$(report_of "$id" 1)
+	expect "personality records" "$(jq '[.process_state[] | select(.op == "personality")] | length' <<<"$r")" 1 || return 1
 	rwctl detach "$id" >/dev/null
 }
 

@@ -522,6 +522,79 @@ static void attrs(void **state)
 	f->img.attrs.nthreads = 0;
 }
 
+/*
+ * Personality, prctl state, sigaltstack, keys: nothing unless read; one
+ * step per difference that can be undone; the rest, and logged calls no
+ * step undoes, fail the plan naming them.
+ */
+static void pstate(void **state)
+{
+	struct fixture *f = *state;
+	int32_t want_keys[] = { 7 }, now_keys[] = { 7, 9 }, session_now[] = { 11 };
+	int32_t added[] = { 7 };
+	struct rw_thread_pstate want[1] = { { .tid = TGID, .personality = 0, .timerslack = 50000 } };
+	struct rw_thread_pstate now[1];
+	struct rw_pstate read = { .threads = now, .nthreads = 1 };
+
+	f->img.pstate.threads = want;
+	f->img.pstate.nthreads = 1;
+	f->img.pstate.process_kr = (struct rw_keyring){ .id = 5, .keys = want_keys, .n = 1 };
+	f->img.pstate.session_kr = (struct rw_keyring){ .id = 6 };
+	f->img.pstate.dumpable = 1;
+	memcpy(now, want, sizeof(now));
+	read.dumpable = 1;
+	read.process_kr = f->img.pstate.process_kr;
+	read.session_kr = f->img.pstate.session_kr;
+
+	/* The log proves it unchanged: nothing read, nothing planned. */
+	now[0].personality = 0x400000;
+	build(f);
+	assert_int_equal(f->plan.npsops, 0);
+	assert_int_equal(f->plan.nfailures, 0);
+
+	/* Read: personality, timer slack, altstack of the thread; subreaper; a process key. */
+	f->obs.pstate = &read;
+	now[0].timerslack = 1;
+	now[0].altstack.flags = 0;
+	now[0].altstack.sp = 0x1000;
+	read.subreaper = 1;
+	read.process_kr.keys = now_keys;
+	read.process_kr.n = 2;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.npsops, 5);
+	assert_int_equal(f->plan.psops[0].kind, RW_PS_PERSONALITY);
+	assert_int_equal(f->plan.psops[0].tid, TGID);
+	assert_int_equal(f->plan.psops[1].kind, RW_PS_TIMERSLACK);
+	assert_int_equal(f->plan.psops[2].kind, RW_PS_ALTSTACK);
+	assert_int_equal(f->plan.psops[3].kind, RW_PS_SUBREAPER);
+	assert_int_equal(f->plan.psops[4].kind, RW_PS_UNLINK_PROCESS_KEY);
+	assert_int_equal(f->plan.psops[4].key, 9);
+
+	/* A key in the session keyring (shared): fails closed, naming it. */
+	memcpy(now, want, sizeof(now));
+	read.subreaper = 0;
+	read.process_kr = f->img.pstate.process_kr;
+	read.session_kr.keys = session_now;
+	read.session_kr.n = 1;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "key 11 linked into the session keyring"));
+	read.session_kr = f->img.pstate.session_kr;
+
+	/* A logged prctl no step undoes, and an add_key that updated key 7. */
+	f->obs.prctl_unhandled = 26 + 1;
+	f->obs.keys_added = added;
+	f->obs.nkeys_added = 1;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 2);
+	assert_non_null(strstr(f->plan.failures[0], "prctl option 26"));
+	assert_non_null(strstr(f->plan.failures[1], "key 7 updated by add_key"));
+	f->obs.prctl_unhandled = 0;
+	f->obs.nkeys_added = 0;
+	f->img.pstate = (struct rw_pstate){ 0 };
+}
+
 static void timer_deleted(void **state)
 {
 	struct fixture *f = *state;
@@ -750,6 +823,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(coverage, setup, teardown),
 		cmocka_unit_test_setup_teardown(process_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(attrs, setup, teardown),
+		cmocka_unit_test_setup_teardown(pstate, setup, teardown),
 		cmocka_unit_test_setup_teardown(timer_deleted, setup, teardown),
 		cmocka_unit_test_setup_teardown(hole_free_in_both, setup, teardown),
 		cmocka_unit_test_setup_teardown(wipeonfork_dropped, setup, teardown),

@@ -493,6 +493,47 @@ int remote_set_comm(struct rw_remote *r, const char *comm)
 			   NULL, sizeof(buf));
 }
 
+int remote_sys(struct rw_remote *r, const char *name, long nr, long a0, long a1, long a2,
+	       long a3, long *res)
+{
+	return sys(r, name, nr, a0, a1, a2, a3, res);
+}
+
+int remote_prctl_get_int(struct rw_remote *r, int option, int *out)
+{
+	return sys_scratch(r, "prctl", RW_NR_prctl, option, SCRATCH, 0, 0, NULL, out,
+			   sizeof(*out));
+}
+
+int remote_sigaltstack_get(struct rw_remote *r, void *ss, size_t len)
+{
+	return sys_scratch(r, "sigaltstack", RW_NR_sigaltstack, 0, SCRATCH, 0, 0, NULL, ss, len);
+}
+
+int remote_sigaltstack_set(struct rw_remote *r, const void *ss, size_t len)
+{
+	return sys_scratch(r, "sigaltstack", RW_NR_sigaltstack, SCRATCH, 0, 0, 0, ss, NULL, len);
+}
+
+int remote_keyctl_read(struct rw_remote *r, int32_t keyring, int32_t *keys, size_t max,
+		       size_t *n)
+{
+	long len = 0;
+	int err = scratch(r);
+
+	if (!err)
+		err = sys(r, "keyctl(KEYCTL_READ)", RW_NR_keyctl, 11 /* KEYCTL_READ */, keyring,
+			  ADDR(0), SCRATCH_LEN, &len);
+	if (!err && (len < 0 || (size_t)len > SCRATCH_LEN || (size_t)len > max * sizeof(*keys) ||
+		     len % sizeof(*keys)))
+		err = -E2BIG;
+	if (!err && len)
+		err = peek(r, 0, keys, len);
+	if (!err)
+		*n = len / sizeof(*keys);
+	return err;
+}
+
 int remote_wait4(struct rw_remote *r, pid_t pid, int options, pid_t *reaped)
 {
 	long res = 0;

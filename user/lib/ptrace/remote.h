@@ -112,6 +112,17 @@ int remote_set_fd_flags(struct rw_remote *r, int fd, int fd_flags);
 int remote_set_status_flags(struct rw_remote *r, int fd, int flags);
 /* prctl(PR_SET_NAME) of the seized thread. */
 int remote_set_comm(struct rw_remote *r, const char *comm);
+/* A syscall without memory arguments; *res its return (if res). A refusal is its -errno. */
+int remote_sys(struct rw_remote *r, const char *name, long nr, long a0, long a1, long a2,
+	       long a3, long *res);
+/* prctl(option, &int) of the seized thread: PR_GET_PDEATHSIG, PR_GET_CHILD_SUBREAPER. */
+int remote_prctl_get_int(struct rw_remote *r, int option, int *out);
+/* sigaltstack(NULL, ss) / sigaltstack(ss, NULL) of the seized thread; ss: a kernel stack_t. */
+int remote_sigaltstack_get(struct rw_remote *r, void *ss, size_t len);
+int remote_sigaltstack_set(struct rw_remote *r, const void *ss, size_t len);
+/* The serials linked into keyring, as the target (their possessor) reads them. -E2BIG past max. */
+int remote_keyctl_read(struct rw_remote *r, int32_t keyring, int32_t *keys, size_t max,
+		       size_t *n);
 /*
  * wait4(pid, NULL, options | __WALL, NULL) in the target: reap a child it
  * owns. Without WNOHANG a child that is not a zombie yet blocks us too.

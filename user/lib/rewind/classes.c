@@ -208,6 +208,52 @@ const struct rw_state_class rw_state_classes[] = {
 		"set from rewindd on the thread; a value the kernel refuses fails closed",
 	},
 	{
+		"personality", "personality", "thread", RW_RESTORED,
+		"injected `personality(0xffffffff)`",
+		"personality (not the query)",
+		"injected `personality` in the thread",
+	},
+	{
+		"prctl_state", "parent-death signal, timer slack (per thread); dumpable, child "
+		"subreaper, THP disable (per process)", "thread, process", RW_RESTORED_OR_FAILS,
+		"injected `prctl` `PR_GET_*` queries",
+		"prctl `PR_SET_PDEATHSIG`/`PR_SET_TIMERSLACK`/`PR_SET_DUMPABLE`/"
+		"`PR_SET_CHILD_SUBREAPER`/`PR_SET_THP_DISABLE`",
+		"injected `prctl` `PR_SET_*` in the thread they belong to; a checkpoint dumpable "
+		"value of 2 fails closed",
+	},
+	{
+		"other_prctl", "any other prctl state (speculation control, TSC, MCE kill, I/O "
+		"flusher, memory merge, MDWE, syscall user dispatch, ...)", "thread, process",
+		RW_FAILS_CLOSED,
+		"not read",
+		"every prctl but the read-only options and `PR_SET_NAME` (compared at every rewind)",
+		"fails closed naming the option: no rewind step undoes it",
+	},
+	{
+		"sigaltstack", "alternate signal stack", "thread", RW_RESTORED_OR_FAILS,
+		"injected `sigaltstack(NULL, &old)` in each thread",
+		"sigaltstack with a new stack",
+		"injected `sigaltstack` in the thread; refused while the thread runs on that stack: "
+		"fails closed",
+	},
+	{
+		"keyrings", "keys in the thread and process keyrings", "thread, process",
+		RW_RESTORED_OR_FAILS,
+		"injected `keyctl(KEYCTL_GET_KEYRING_ID)` and `keyctl(KEYCTL_READ)`",
+		"add_key, request_key, keyctl (by any process of the session)",
+		"keys linked since unlinked (injected `KEYCTL_UNLINK`); a keyring created since is "
+		"left empty; a key unlinked since, an updated key or another keyctl operation fails "
+		"closed",
+	},
+	{
+		"shared_keyrings", "the session and user keyrings", "session of keys, uid",
+		RW_FAILS_CLOSED,
+		"as the keyrings above",
+		"add_key, request_key, keyctl",
+		"fails closed on any link, unlink or session change: other processes share them",
+	},
+	{
 		"cgroup", "cgroup membership, every hierarchy", "process", RW_FAILS_CLOSED,
 		"`/proc/PID/cgroup`; in cgroup mode `cgroup.procs` of the session's cgroup at every "
 		"rewind",

@@ -445,6 +445,24 @@ static int capture_attrs(struct rw_proc_image *img)
 	return err;
 }
 
+/* Injected into every thread, each with its own scratch page (gone before the layout is read). */
+static int capture_pstate(struct rw_proc_image *img, struct rw_frozen *f)
+{
+	pid_t *tids = calloc(img->nthreads ? img->nthreads : 1, sizeof(*tids));
+	char why[256];
+	int err;
+
+	if (!tids)
+		return -ENOMEM;
+	for (size_t i = 0; i < img->nthreads; i++)
+		tids[i] = img->threads[i].tid;
+	err = pstate_read(img->tgid, f, tids, img->nthreads, &img->pstate, why, sizeof(why));
+	free(tids);
+	if (err && err != -ESRCH)
+		pr_err("%s\n", why);
+	return err;
+}
+
 int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remote *r)
 {
 	struct rw_proc_status st;
@@ -492,6 +510,8 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	/* The scratch page goes before the layout is taken. */
 	if (remote_close(r) && !err)
 		err = -EIO;
+	if (!err)
+		err = capture_pstate(img, f);
 	if (err)
 		goto fail;
 	/* smaps, not maps: the wipe-on-fork flags come with the layout. */
@@ -550,6 +570,7 @@ void image_free(struct rw_proc_image *img)
 	free(img->idents);
 	attrs_free(&img->attrs);
 	fdobjs_free(&img->fdobjs);
+	pstate_free(&img->pstate);
 	proc_maps_free(&img->maps);
 	memset(img, 0, sizeof(*img));
 }

@@ -28,6 +28,7 @@
 #include "freeze.h"
 #include "ident.h"
 #include "proc.h"
+#include "pstate.h"
 #include "remote.h"
 #include "threadstate.h"
 
@@ -100,6 +101,7 @@ struct rw_proc_image {
 	struct rw_attrs attrs;		/* rlimits; nice, scheduling, affinity, ioprio per thread */
 	char *cgroups;			/* /proc/PID/cgroup at the checkpoint */
 	struct rw_fdobjs fdobjs;	/* the objects behind its fds (fdobj.h) */
+	struct rw_pstate pstate;	/* personality, prctl state, sigaltstack, keyrings */
 	pid_t *children;		/* its children at the checkpoint, live or zombie */
 	size_t nchildren;
 	/* Where the checkpoint's injections found a syscall instruction: good

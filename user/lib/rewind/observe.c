@@ -65,6 +65,60 @@ static int add_len(struct rw_ranges *l, uint64_t addr, uint64_t len)
 	return end > start ? ranges_add(l, start, end) : 0;
 }
 
+/*
+ * A prctl record: the credential options are CRED's, the seccomp ones show
+ * in /proc/PID/status (always compared), PR_SET_VMA renames mappings (the
+ * layout tells), pstate.h restores five; any other is logged as unhandled.
+ */
+static int prctl_fact(const struct rw_sys_record *r, struct rw_log_facts *out)
+{
+	switch (r->args[0]) {
+	case PR_SET_KEEPCAPS:
+	case PR_SET_SECUREBITS:
+		out->securebits_set = true;
+		/* fall through */
+	case PR_CAPBSET_DROP:
+	case PR_CAP_AMBIENT:
+		out->creds_called = true;
+		return 0;
+	case PR_SET_SECCOMP:
+	case PR_SET_NO_NEW_PRIVS:
+		/* The first thread's are read at every rewind; every thread's with its credentials. */
+		out->creds_called = true;
+		return 0;
+	case PR_SET_VMA:
+		out->layout_changed = true;
+		return add_len(&out->layout_touched, r->args[2], r->args[3]);
+	case PR_SET_PDEATHSIG:
+	case PR_SET_DUMPABLE:
+	case PR_SET_TIMERSLACK:
+	case PR_SET_CHILD_SUBREAPER:
+	case PR_SET_THP_DISABLE:
+		out->pstate_called = true;
+		return 0;
+	}
+	if (!out->prctl_unhandled)
+		out->prctl_unhandled = r->args[0] + 1;
+	return 0;
+}
+
+/* keyctl operations whose effect the keyring comparison sees; any other is unhandled. */
+static void keyctl_fact(const struct rw_sys_record *r, struct rw_log_facts *out)
+{
+	switch (r->args[0]) {
+	case 0:		/* KEYCTL_GET_KEYRING_ID, creating */
+	case 1:		/* KEYCTL_JOIN_SESSION_KEYRING: the session keyring's id */
+	case 7:		/* KEYCTL_CLEAR */
+	case 8:		/* KEYCTL_LINK */
+	case 9:		/* KEYCTL_UNLINK */
+	case 10:	/* KEYCTL_SEARCH, linking */
+	case 30:	/* KEYCTL_MOVE */
+		return;
+	}
+	if (!out->keyctl_unhandled)
+		out->keyctl_unhandled = r->args[0] + 1;
+}
+
 int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplete,
 		      struct rw_log_facts *out)
 {
@@ -116,9 +170,30 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 		/* A poke names a pid in the poker's namespace: every process counts as written. */
 		if (rw_syscall_class(r->nr) == RW_SC_POKE)
 			out->memory_forced = true;
+		/* Keys: another process of the same uid may link into our keyrings by serial. */
+		if (rw_syscall_class(r->nr) == RW_SC_KEY) {
+			out->keys_called = true;
+			if (r->nr == RW_NR_keyctl)
+				keyctl_fact(r, out);
+			if (r->nr == RW_NR_add_key && !err) {
+				int32_t *more = realloc(out->keys_added,
+							(out->nkeys_added + 1) * sizeof(*more));
+
+				if (!more)
+					err = -ENOMEM;
+				else
+					(out->keys_added = more)[out->nkeys_added++] = r->ret;
+			}
+		}
 		if (r->tgid != tgid)
 			continue;
 		switch (rw_syscall_class(r->nr)) {
+		case RW_SC_PROC:
+			if (r->nr == RW_NR_prctl && !err)
+				err = prctl_fact(r, out);
+			else if (r->nr != RW_NR_prctl)
+				out->pstate_called = true;
+			break;
 		case RW_SC_SIGNAL:
 			if (r->nr == RW_NR_rt_sigaction && r->args[0] >= 1 && r->args[0] <= 64)
 				out->sigactions_called |= 1ULL << (r->args[0] - 1);
@@ -128,10 +203,6 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 			break;
 		case RW_SC_CRED:
 			out->creds_called = true;
-			/* Not readable from /proc: a set fails closed (see plan.c). */
-			if (r->nr == RW_NR_prctl && (r->args[0] == PR_SET_SECUREBITS ||
-						    r->args[0] == PR_SET_KEEPCAPS))
-				out->securebits_set = true;
 			break;
 		case RW_SC_FD:
 			/* Lock calls change the locks, the fd objects' calls the objects (fdobj.c). */
@@ -157,7 +228,7 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 			out->memory_forced = true;
 	for (size_t i = 0; i < inv->ntasks; i++) {
 		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_EXEC)
-			out->layout_changed = true;
+			out->layout_changed = out->pstate_called = true;
 		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_CGROUP)
 			out->cgroup_moved = true;
 	}
@@ -183,6 +254,9 @@ void observe_log_facts_free(struct rw_log_facts *f)
 	ranges_free(&f->layout_touched);
 	ranges_free(&f->faulted);
 	ranges_free(&f->wipe_maybe_set);
+	free(f->keys_added);
+	f->keys_added = NULL;
+	f->nkeys_added = 0;
 }
 
 /* ---- the process now ------------------------------------------------------------ */
@@ -366,6 +440,21 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 			return err;
 		obs->attrs = &o->attrs;
 	}
+	/* Personality, prctl state, sigaltstack, keyrings: injected, so only when logged. */
+	if (facts->pstate_called || facts->keys_called || facts->incomplete) {
+		char why[256];
+
+		err = pstate_read(img->tgid, f, o->tids, f->n, &o->pstate, why, sizeof(why));
+		if (err) {
+			pr_err("%s\n", why);
+			return err;
+		}
+		obs->pstate = &o->pstate;
+	}
+	obs->prctl_unhandled = facts->prctl_unhandled;
+	obs->keyctl_unhandled = facts->keyctl_unhandled;
+	obs->keys_added = facts->keys_added;
+	obs->nkeys_added = facts->nkeys_added;
 	if (!obs->maps)
 		obs->maps = &o->maps;
 	obs->tids = o->tids;
@@ -415,5 +504,6 @@ void observe_free(struct rw_observation *o)
 	free(o->timers);
 	free(o->idents);
 	attrs_free(&o->attrs);
+	pstate_free(&o->pstate);
 	memset(o, 0, sizeof(*o));
 }

@@ -32,6 +32,12 @@ struct rw_log_facts {
 	bool securebits_set;
 	bool locks_called;		/* flock or an fcntl lock: fdobj.c re-reads the locks */
 	bool attrs_called;		/* an ATTR call by any process of the session, on any target */
+	bool pstate_called;		/* a PROC call (or exec): pstate.h's state is read */
+	bool keys_called;		/* a KEY call by any process of the session */
+	uint64_t prctl_unhandled;	/* option + 1 of a logged prctl no rewind step undoes */
+	uint64_t keyctl_unhandled;	/* operation + 1 of such a keyctl */
+	int32_t *keys_added;		/* what add_key returned: an update if the key existed */
+	size_t nkeys_added;
 	bool layout_changed;		/* any layout call or exec: the maps must be read */
 	uint64_t sigactions_called;
 };
@@ -53,6 +59,7 @@ struct rw_observation {
 	int *timers;
 	struct rw_ident *idents;
 	struct rw_attrs attrs;		/* read only when the log cannot vouch for them */
+	struct rw_pstate pstate;	/* likewise */
 };
 
 /*

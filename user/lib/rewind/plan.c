@@ -552,6 +552,39 @@ static int plan_attrs(struct rw_plan *p, const struct rw_proc_image *img,
 	return err;
 }
 
+static int plan_fail_msg(void *ctx, const char *msg)
+{
+	struct rw_plan *p = ctx;
+
+	return fail(p, "pid %d: %s", p->tgid, msg);
+}
+
+/*
+ * Personality, prctl state, sigaltstack and keyrings (read only when
+ * logged); a logged prctl or keyctl no step undoes, or an add_key that
+ * updated a key the checkpoint had, fails closed whatever the reads say.
+ */
+static int plan_pstate(struct rw_plan *p, const struct rw_proc_image *img,
+		       const struct rw_observed *obs)
+{
+	int err = 0;
+
+	if (obs->prctl_unhandled)
+		err = fail(p, "pid %d: prctl option %llu used since the checkpoint: no rewind step "
+			   "undoes it", p->tgid, (unsigned long long)obs->prctl_unhandled - 1);
+	if (!err && obs->keyctl_unhandled)
+		err = fail(p, "pid %d: keyctl operation %llu used since the checkpoint: keys "
+			   "cannot be restored", p->tgid,
+			   (unsigned long long)obs->keyctl_unhandled - 1);
+	for (size_t i = 0; i < obs->nkeys_added && !err; i++)
+		if (pstate_key_known(&img->pstate, obs->keys_added[i]))
+			err = fail(p, "pid %d: key %d updated by add_key since the checkpoint: its "
+				   "payload cannot be restored", p->tgid, obs->keys_added[i]);
+	if (!err && obs->pstate)
+		err = pstate_plan(&img->pstate, obs->pstate, &p->psops, &p->npsops, plan_fail_msg, p);
+	return err;
+}
+
 static int plan_pages(struct rw_plan *p, const struct rw_proc_image *img,
 		      const struct rw_observed *obs, struct rw_ranges *pages)
 {
@@ -789,6 +822,8 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 		err = plan_timers(plan, img, obs);
 	if (!err)
 		err = plan_attrs(plan, img, obs);
+	if (!err)
+		err = plan_pstate(plan, img, obs);
 	plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA);
 out:
 	free(after.v);
@@ -812,6 +847,7 @@ void plan_free(struct rw_plan *p)
 	free(p->fdops);
 	free(p->delete_timers);
 	free(p->attrops);
+	free(p->psops);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -884,6 +920,12 @@ json_object *plan_to_json(const struct rw_plan *p)
 			add_step(steps, "rlimit %s", attrs_rlimit_name(a->resource));
 		else
 			add_step(steps, "%s thread %d", attrs_kind_name(a->kind), a->tid);
+	}
+	for (size_t i = 0; i < p->npsops; i++) {
+		char what[96];
+
+		pstate_op_describe(&p->psops[i], what, sizeof(what));
+		add_step(steps, "%s", what);
 	}
 	if (p->drain_signals)
 		add_step(steps, "dequeue pending signals %#llx", (unsigned long long)p->drain_signals);

@@ -62,6 +62,11 @@ struct rw_observed {
 	const int *timer_ids;			/* ascending; read only when timers matter */
 	size_t ntimers;
 	const struct rw_attrs *attrs;		/* NULL: the log proves them unchanged */
+	const struct rw_pstate *pstate;		/* NULL: the log proves it unchanged */
+	uint64_t prctl_unhandled;		/* option + 1 of a logged prctl no step undoes */
+	uint64_t keyctl_unhandled;		/* operation + 1 of such a keyctl */
+	const int32_t *keys_added;		/* add_key results: an update if known at checkpoint */
+	size_t nkeys_added;
 };
 
 enum rw_layout_kind {
@@ -140,6 +145,8 @@ struct rw_plan {
 	size_t ndelete_timers;
 	struct rw_attr_op *attrops;	/* rlimits first: the layout and fds must fit them */
 	size_t nattrops;
+	struct rw_pstate_op *psops;	/* personality, prctl state, sigaltstack, keys: pstate.h */
+	size_t npsops;
 };
 
 /* 0 or -ENOMEM. A plan with failures is still returned (0): check nfailures. */

@@ -565,6 +565,13 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 			return rw_why(why, whylen, err, "pid %d: restoring the name of thread %d",
 				      p->tgid, ts->tid);
 	}
+	/* Personality, prctl state, sigaltstack, keys: each in the thread it belongs to. */
+	for (size_t i = 0; i < p->npsops && !err; i++) {
+		err = pstate_apply(p->tgid, f, &img->pstate, &p->psops[i], why, whylen);
+		st->injected += 3;
+	}
+	if (err)
+		return err;
 	t0 = rw_now_ns();
 	st->inject_ns += t0 - t1;
 	for (size_t i = 0; i < img->nthreads; i++) {

@@ -288,6 +288,14 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	remote_set_hole(&rw->r, rw->plan.hole);
 	inject_colocate(&near, ij);	/* only faster: failure is fine */
 	err = restore_apply_layout(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
+	/* The affinity restored for the injecting thread is the one colocate_end puts back. */
+	for (size_t i = 0; near.ij && i < rw->plan.nattrops; i++) {
+		const struct rw_attr_op *a = &rw->plan.attrops[i];
+		const struct rw_thread_attrs *want = attrs_thread(&rw->img->attrs, a->tid);
+
+		if (a->kind == RW_ATTR_AFFINITY && a->tid == near.ij->tid && want)
+			near.tracee = want->affinity;
+	}
 	t = rw_now_ns();
 	if (!err && rw->wp && made_armable(&rw->plan, rw->wp)) {
 		err = register_new(rw);

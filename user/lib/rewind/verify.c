@@ -539,6 +539,54 @@ static void verify_attrs(const struct rw_proc_image *img, struct rw_verify_resul
 	attrs_free(&now);
 }
 
+struct differ_ctx {
+	struct rw_verify_result *res;
+	pid_t tgid;
+};
+
+static int differ_msg(void *ctx, const char *msg)
+{
+	struct differ_ctx *c = ctx;
+
+	differ(c->res, "pid %d: %s", c->tgid, msg);
+	return 0;
+}
+
+/*
+ * Personality, prctl state, sigaltstack and keyrings of every checkpoint
+ * thread, injected into each; their registers go back to ij->saved after.
+ */
+static int verify_pstate(const struct rw_proc_image *img, struct rw_frozen *f,
+			 struct rw_verify_result *res)
+{
+	pid_t *tids = calloc(img->nthreads ? img->nthreads : 1, sizeof(*tids));
+	struct differ_ctx ctx = { res, img->tgid };
+	struct rw_pstate now;
+	char why[256];
+	int err;
+
+	if (!tids)
+		return -ENOMEM;
+	for (size_t i = 0; i < img->nthreads; i++)
+		tids[i] = img->threads[i].tid;
+	err = pstate_read(img->tgid, f, tids, img->nthreads, &now, why, sizeof(why));
+	for (size_t i = 0; i < img->nthreads; i++) {
+		struct rw_seized *ij = freeze_thread(f, tids[i]);
+
+		if (ij && ij->seized && ptrace(PTRACE_SETREGS, ij->tid, NULL, &ij->saved) && !err)
+			err = -errno;
+	}
+	free(tids);
+	if (err) {
+		differ(res, "pid %d: personality, prctl state, sigaltstack and keyrings cannot be "
+		       "read: %s", img->tgid, why);
+		return err == -ESRCH ? err : 0;
+	}
+	pstate_compare(&img->pstate, &now, differ_msg, &ctx);
+	pstate_free(&now);
+	return 0;
+}
+
 int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct rw_remote *r,
 		   struct rw_verify_result *res)
 {
@@ -548,6 +596,8 @@ int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct 
 	/* Injected queries first: their scratch page must be gone when the layout is read. */
 	verify_process_state(img, r, res);
 	err = remote_close(r);
+	if (!err)
+		err = verify_pstate(img, f, res);
 	if (err)
 		return err;
 	/* The queries ran through r->ij: put its (restored) registers back before comparing. */
