@@ -247,7 +247,7 @@ const struct rw_state_class rw_state_classes[] = {
 		"closed",
 	},
 	{
-		"shared_keyrings", "the session and user keyrings", "session of keys, uid",
+		"shared_keyrings", "the session and user keyrings", "session, user",
 		RW_FAILS_CLOSED,
 		"as the keyrings above",
 		"add_key, request_key, keyctl",
