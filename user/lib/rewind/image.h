@@ -4,7 +4,8 @@
  * the contents of its present private writable anonymous pages, every
  * thread's state, and the process-wide state an invocation can change (brk,
  * fds, cwd, umask, signal dispositions, timers, rlimits and the per-thread
- * attributes of attrs.h).
+ * attributes of attrs.h), and the contents of the shared memory objects it
+ * maps or holds (shmem.h).
  *
  * Pages are stored only where they are anonymous, present and not the zero
  * page; every other page of a private writable mapping reads, at
@@ -28,6 +29,7 @@
 #include "ident.h"
 #include "proc.h"
 #include "remote.h"
+#include "shmem.h"
 #include "threadstate.h"
 
 /* Stored pages [start, start + npages * 4 KiB) at byte offset off of the page store. */
@@ -96,6 +98,8 @@ struct rw_proc_image {
 	struct rw_posix_timer *timers;
 	size_t ntimers;
 	struct rw_attrs attrs;		/* rlimits; nice, scheduling, affinity, ioprio per thread */
+	struct rw_shm_image *shms;	/* shared memory objects it maps or holds (shmem.h) */
+	size_t nshms;
 	pid_t *children;		/* its children at the checkpoint, live or zombie */
 	size_t nchildren;
 	/* Where the checkpoint's injections found a syscall instruction: good

@@ -48,6 +48,8 @@ struct rw_observation {
 	int *timers;
 	struct rw_ident *idents;
 	struct rw_attrs attrs;		/* read only when the log cannot vouch for them */
+	struct rw_shm_now *shm;		/* one per image object: no log can vouch for them */
+	size_t nshm;
 };
 
 /*

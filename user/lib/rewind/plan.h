@@ -58,6 +58,7 @@ struct rw_observed {
 	const int *timer_ids;			/* ascending; read only when timers matter */
 	size_t ntimers;
 	const struct rw_attrs *attrs;		/* NULL: the log proves them unchanged */
+	const struct rw_shm_now *shm;		/* one per image shms[i] (read at every rewind) */
 };
 
 enum rw_layout_kind {
@@ -101,6 +102,19 @@ struct rw_attr_op {
 	int resource;
 };
 
+/* Shared memory object obj of the image (shmem.h), written back through our reference. */
+enum rw_shm_kind {
+	RW_SHM_WRITE,		/* [start, end): stored checkpoint pages */
+	RW_SHM_PUNCH,		/* [start, end): zero at the checkpoint: a hole again */
+	RW_SHM_TRUNCATE,	/* the checkpoint's size, end (after the writes: they may extend it) */
+};
+
+struct rw_shm_op {
+	enum rw_shm_kind kind;
+	size_t obj;
+	uint64_t start, end;
+};
+
 struct rw_plan {
 	pid_t tgid;
 	char **failures;		/* non-empty: cannot be restored, apply nothing */
@@ -131,6 +145,9 @@ struct rw_plan {
 	size_t ndelete_timers;
 	struct rw_attr_op *attrops;	/* rlimits first: the layout and fds must fit them */
 	size_t nattrops;
+	struct rw_shm_op *shmops;	/* per object: writes and punches, then its size */
+	size_t nshmops;
+	uint64_t shm_pages;		/* pages of shared memory written back or punched */
 };
 
 /* 0 or -ENOMEM. A plan with failures is still returned (0): check nfailures. */
