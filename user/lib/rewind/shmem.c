@@ -18,6 +18,12 @@
 #define PAGE_UP(x)	(((x) + RW_PAGE_SIZE - 1) & ~(RW_PAGE_SIZE - 1))
 
 static const uint8_t zero_page[RW_PAGE_SIZE];
+/*
+ * One buffer for every read (rewindd is one thread): allocated per call it
+ * would be a fresh mapping that faults in at every rewind (measured: half
+ * the cost of comparing 1 MiB).
+ */
+static uint8_t chunk_buf[CHUNK] __attribute__((aligned(4096)));
 
 /* ---- lookups ---------------------------------------------------------------- */
 
@@ -132,12 +138,10 @@ static int store_page(struct rw_shm_image *s, size_t *cap, uint64_t off, const u
 static int read_object(struct rw_shm_image *s)
 {
 	struct rw_ranges data = { 0 };
-	uint8_t *buf = malloc(CHUNK);
+	uint8_t *buf = chunk_buf;
 	size_t cap = 0;
 	int err;
 
-	if (!buf)
-		return -ENOMEM;
 	err = data_ranges(s->fd, PAGE_UP(s->size), &data);
 	for (size_t i = 0; i < data.n && !err; i++) {
 		for (uint64_t off = data.r[i].start; off < data.r[i].end && !err; off += CHUNK) {
@@ -150,7 +154,6 @@ static int read_object(struct rw_shm_image *s)
 		}
 	}
 	ranges_free(&data);
-	free(buf);
 	return err;
 }
 
@@ -277,7 +280,7 @@ int shm_diff(const struct rw_shm_image *s, struct rw_shm_now *now)
 {
 	uint64_t limit = PAGE_UP(s->size);
 	struct rw_ranges look = { 0 }, diff = { 0 };
-	uint8_t *buf;
+	uint8_t *buf = chunk_buf;
 	struct stat st;
 	int err;
 
@@ -285,9 +288,6 @@ int shm_diff(const struct rw_shm_image *s, struct rw_shm_now *now)
 	if (fstat(s->fd, &st))
 		return -errno;
 	now->size = st.st_size;
-	buf = malloc(CHUNK);
-	if (!buf)
-		return -ENOMEM;
 	/* What holds data now and what held data then: the rest reads zero in both. */
 	err = data_ranges(s->fd, limit, &look);
 	for (size_t i = 0; i < s->nruns && !err; i++)
@@ -320,7 +320,6 @@ int shm_diff(const struct rw_shm_image *s, struct rw_shm_now *now)
 		}
 	}
 	ranges_free(&look);
-	free(buf);
 	if (err) {
 		ranges_free(&diff);
 		return err;
