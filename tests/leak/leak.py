@@ -13,10 +13,13 @@ Scenarios: global (module-level dict), heap (str/bytes/bytearray created and
 dropped), env (os.environ), thread (a threading.Thread blocked on an Event,
 holding it), child (a subprocess with the secret in its argv), fd (an unlinked
 file in /tmp kept open), helper (a helper process started at init, before
-the checkpoint, that keeps what it is sent; search asks it). Whatever the scenario, search looks everywhere: the
+the checkpoint, that keeps what it is sent; search asks it), shm (a shared
+anonymous mmap and a multiprocessing.shared_memory segment, both made at
+start). Whatever the scenario, search looks everywhere: the
 dict, the environment (os.environ, C getenv, C environ, /proc/self/environ),
 new threads, children (cmdline, environ, memory), regular files behind every
-fd and every private writable mapping (/proc/self/mem).
+fd and every writable mapping (/proc/self/mem; places "mem:" when private,
+"shm:" when shared).
 
 How the search avoids finding its own key: the secret (32 bytes) travels as
 hex, and search never builds its plain bytes. It keeps the first half plain
@@ -29,12 +32,14 @@ to be left out of the scan. "search" with a secret never planted answering
 "clean" (the test checks it) shows this holds.
 """
 import ctypes
+import mmap
 import os
 import stat
 import subprocess
 import sys
 import tempfile
 import threading
+from multiprocessing import resource_tracker, shared_memory
 
 LEN = 32
 HALF = 16
@@ -43,6 +48,15 @@ MAX_HITS = 8
 
 CACHE = {}      # "global": a module-level warm cache
 HELD = {}       # what plant leaves running: thread, event, child, fd
+
+# "shm": shared memory that exists before the checkpoint, as a runtime's
+# multiprocessing setup leaves it. No resource tracker: it would be a child
+# process in every scenario. The segment is unlinked at once (its mapping
+# stays): a killed function leaves nothing in /dev/shm.
+resource_tracker.register = resource_tracker.unregister = lambda *args: None
+SHARED_ANON = mmap.mmap(-1, 1 << 20)
+SHARED_MEM = shared_memory.SharedMemory(create=True, size=1 << 20)
+SHARED_MEM.unlink()
 
 LIBC = ctypes.CDLL(None)
 LIBC.getenv.restype = ctypes.c_char_p
@@ -96,7 +110,7 @@ class Search:
         self.places.append(place.replace(" ", "_").replace(",", "_"))
 
     def scan_memory(self, pid, prefix):
-        """Every private writable mapping of pid.
+        """Every writable mapping of pid, private ("mem:") or shared ("shm:").
 
         Freed objects hold the secret only until their memory is reused: this
         runs first, reads into buffers allocated before "ready", parses maps
@@ -125,9 +139,10 @@ class Search:
                     eol = n
                 dash = MAPS.find(b"-", line, eol)
                 sp = MAPS.find(b" ", dash, eol)
-                if dash == -1 or sp == -1 or MAPS[sp + 2] != 0x77 or MAPS[sp + 4] != 0x70:  # "w", "p"
+                if dash == -1 or sp == -1 or MAPS[sp + 2] != 0x77 or MAPS[sp + 4] not in (0x70, 0x73):  # "w", "p"/"s"
                     line = eol + 1
                     continue
+                kind = "mem" if MAPS[sp + 4] == 0x70 else "shm"
                 start, end = int(MAPS[line:dash], 16), int(MAPS[dash + 1:sp], 16)
                 pos = start
                 while pos < end:
@@ -144,7 +159,7 @@ class Search:
                         self.mem_hits += 1
                         if self.mem_hits <= MAX_HITS:
                             name = MAPS[line:eol].split(None, 5)[5:] or [b"anon"]
-                            self.hit(f"{prefix}mem:{pos + off:x}:{name[0].decode()}")
+                            self.hit(f"{prefix}{kind}:{pos + off:x}:{name[0].decode()}")
                         off = key.find(buf, off + 1, got)
                     if got < LEN or pos + got >= end:
                         break
@@ -260,6 +275,9 @@ def plant(scenario, hexstr):
         os.write(fd, secret)
         os.unlink(path)
         HELD["fd"] = fd
+    elif scenario == "shm":
+        SHARED_ANON[5 * 4096:5 * 4096 + LEN] = secret
+        SHARED_MEM.buf[3 * 4096:3 * 4096 + LEN] = secret
     else:
         raise ValueError(f"unknown scenario '{scenario}'")
 
@@ -282,9 +300,12 @@ def unplant(scenario):
         os.close(HELD.pop("fd"))
     elif scenario == "helper":
         helper_ask("C")
+    elif scenario == "shm":
+        SHARED_ANON[5 * 4096:5 * 4096 + LEN] = bytes(LEN)
+        SHARED_MEM.buf[3 * 4096:3 * 4096 + LEN] = bytes(LEN)
 
 
-SCENARIOS = ("global", "heap", "env", "thread", "child", "fd", "helper")
+SCENARIOS = ("global", "heap", "env", "thread", "child", "fd", "helper", "shm")
 BASELINE_TASKS = set()
 MAPS = bytearray(4 << 20)   # /proc/PID/maps, read in place
 READ = bytearray(CHUNK)     # memory and file contents are read into it

@@ -805,6 +805,73 @@ static void ranges_split_parts(void **state)
 	ranges_free(&out);
 }
 
+/*
+ * Shared memory objects: the pages that differ go back, stored ones written,
+ * the others punched out, then the size; nothing when they are the
+ * checkpoint's; a change to one held read-only fails the plan, naming it.
+ */
+static void shared_memory(void **state)
+{
+	struct fixture *f = *state;
+	struct rw_shm_run runs[2] = { { 0, 4, 0 }, { 10 * PG, 2, 4 * PG } };
+	struct rw_shm_image shm[2] = {
+		{ .fd = -1, .writable = true, .size = 16 * PG, .runs = runs, .nruns = 2,
+		  .what = "pid 100: mapping 0x7e0000000000-0x7e0000010000 /memfd:x (deleted)" },
+		{ .fd = -1, .writable = false, .size = 100, .what = "pid 100: fd 7 (/memfd:ro (deleted))" },
+	};
+	struct rw_range diff[2] = { { 2 * PG, 6 * PG }, { 9 * PG, 11 * PG } };
+	struct rw_shm_now now[2] = { { .size = 16 * PG }, { .size = 100 } };
+
+	f->img.shms = shm;
+	f->img.nshms = 2;
+
+	/* Not read: the plan cannot tell what changed. */
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "shared memory was not read"));
+
+	/* Read and unchanged: no step. */
+	f->obs.shm = now;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.nshmops, 0);
+
+	/* Pages 2-5 and 9-10 differ, and it grew: write 2-3, punch 4-5, punch 9, write 10, truncate. */
+	now[0].diff = diff;
+	now[0].ndiff = 2;
+	now[0].size = 64 * PG;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.shm_pages, 6);
+	assert_int_equal(f->plan.nshmops, 5);
+	assert_int_equal(f->plan.shmops[0].kind, RW_SHM_WRITE);
+	assert_int_equal(f->plan.shmops[0].start, 2 * PG);
+	assert_int_equal(f->plan.shmops[0].end, 4 * PG);
+	assert_int_equal(f->plan.shmops[1].kind, RW_SHM_PUNCH);
+	assert_int_equal(f->plan.shmops[1].start, 4 * PG);
+	assert_int_equal(f->plan.shmops[1].end, 6 * PG);
+	assert_int_equal(f->plan.shmops[2].kind, RW_SHM_PUNCH);
+	assert_int_equal(f->plan.shmops[2].start, 9 * PG);
+	assert_int_equal(f->plan.shmops[2].end, 10 * PG);
+	assert_int_equal(f->plan.shmops[3].kind, RW_SHM_WRITE);
+	assert_int_equal(f->plan.shmops[3].start, 10 * PG);
+	assert_int_equal(f->plan.shmops[3].end, 11 * PG);
+	assert_int_equal(f->plan.shmops[4].kind, RW_SHM_TRUNCATE);
+	assert_int_equal(f->plan.shmops[4].end, 16 * PG);
+	for (size_t i = 0; i < f->plan.nshmops; i++)
+		assert_int_equal(f->plan.shmops[i].obj, 0);
+
+	/* Only the size of the read-only one changed: refused, naming it. */
+	now[0] = (struct rw_shm_now){ .size = 16 * PG };
+	now[1].size = 4096;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "fd 7 (/memfd:ro (deleted))"));
+	assert_non_null(strstr(f->plan.failures[0], "read-only"));
+	f->img.shms = NULL;
+	f->img.nshms = 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -830,6 +897,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(wipeonfork_flag_restored, setup, teardown),
 		cmocka_unit_test_setup_teardown(wipeonfork_flag_cleared, setup, teardown),
 		cmocka_unit_test_setup_teardown(wipeonfork_log_incomplete, setup, teardown),
+		cmocka_unit_test_setup_teardown(shared_memory, setup, teardown),
 		cmocka_unit_test(ranges),
 		cmocka_unit_test(ranges_split_parts),
 	};

@@ -20,6 +20,23 @@ const struct rw_state_class rw_state_classes[] = {
 		"logged) read-only private mappings are restored whole too",
 	},
 	{
+		"shared_memory", "shared memory: shared anonymous, memfd, `/dev/shm`, attached SysV "
+		"mappings, and unlinked files held as fds (memfd, `O_TMPFILE`): contents and size",
+		"object", RW_RESTORED_OR_FAILS,
+		"a held `O_RDWR` reference through `/proc/PID/map_files` or `/proc/PID/fd`; the "
+		"pages with data (`SEEK_DATA`) read at every rewind: a store is no syscall",
+		NULL,
+		"differing pages written back or punched, then the size set back; fails closed at "
+		"the checkpoint above 256 MiB a process or on hugetlbfs",
+	},
+	{
+		"shared_files", "shared mappings of files on disk", "file", RW_LEFT_ALONE,
+		"not read",
+		"mmap `MAP_SHARED` with `PROT_WRITE` (file records)",
+		"left to the watched trees: a file outside every `--watch` tree keeps what was "
+		"written through the mapping",
+	},
+	{
 		"layout", "memory layout: mappings, protections, brk, wipe-on-fork flags", "process",
 		RW_RESTORED_OR_FAILS,
 		"`/proc/PID/smaps`",

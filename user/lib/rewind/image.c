@@ -361,6 +361,25 @@ static int capture_map_files(struct rw_proc_image *img)
 	return 0;
 }
 
+/* Shared memory objects: shmem.h. */
+static int capture_shm(struct rw_proc_image *img)
+{
+	struct rw_shm_fd *fds = calloc(img->nfds ? img->nfds : 1, sizeof(*fds));
+	char why[512];
+	int err;
+
+	if (!fds)
+		return -ENOMEM;
+	for (size_t i = 0; i < img->nfds; i++)
+		fds[i] = (struct rw_shm_fd){ img->fds[i].fd, img->fds[i].path };
+	err = shm_capture(img->tgid, &img->maps, fds, img->nfds, &img->shms, &img->nshms, why,
+			  sizeof(why));
+	free(fds);
+	if (err && err != -ESRCH)
+		pr_err("%s\n", why);
+	return err;
+}
+
 static int capture_cwd(struct rw_proc_image *img)
 {
 	char link[64];
@@ -526,6 +545,8 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 		err = capture_fdobjs(img);
 	if (!err)
 		err = capture_map_files(img);
+	if (!err)
+		err = capture_shm(img);
 	if (err)
 		goto fail;
 	err = capture_cwd(img);
@@ -564,6 +585,7 @@ void image_free(struct rw_proc_image *img)
 		if (img->mapfiles[i].fd >= 0)
 			close(img->mapfiles[i].fd);
 	free(img->mapfiles);
+	shm_free(img->shms, img->nshms);
 	free(img->timers);
 	free(img->children);
 	free(img->cgroups);

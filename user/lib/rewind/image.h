@@ -4,7 +4,8 @@
  * the contents of its present private writable anonymous pages, every
  * thread's state, and the process-wide state an invocation can change (brk,
  * fds, cwd, umask, signal dispositions, timers, rlimits and the per-thread
- * attributes of attrs.h).
+ * attributes of attrs.h), and the contents of the shared memory objects it
+ * maps or holds (shmem.h).
  *
  * Pages are stored only where they are anonymous, present and not the zero
  * page; every other page of a private writable mapping reads, at
@@ -30,6 +31,7 @@
 #include "proc.h"
 #include "pstate.h"
 #include "remote.h"
+#include "shmem.h"
 #include "threadstate.h"
 
 /* Stored pages [start, start + npages * 4 KiB) at byte offset off of the page store. */
@@ -102,6 +104,8 @@ struct rw_proc_image {
 	char *cgroups;			/* /proc/PID/cgroup at the checkpoint */
 	struct rw_fdobjs fdobjs;	/* the objects behind its fds (fdobj.h) */
 	struct rw_pstate pstate;	/* personality, prctl state, sigaltstack, keyrings */
+	struct rw_shm_image *shms;	/* shared memory objects it maps or holds (shmem.h) */
+	size_t nshms;
 	pid_t *children;		/* its children at the checkpoint, live or zombie */
 	size_t nchildren;
 	/* Where the checkpoint's injections found a syscall instruction: good

@@ -455,6 +455,24 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	obs->keyctl_unhandled = facts->keyctl_unhandled;
 	obs->keys_added = facts->keys_added;
 	obs->nkeys_added = facts->nkeys_added;
+	/*
+	 * Shared memory: a store into it is no syscall and no fault we see, so
+	 * it is read at every rewind, but only by a process that has some.
+	 */
+	if (img->nshms) {
+		o->shm = calloc(img->nshms, sizeof(*o->shm));
+		if (!o->shm)
+			return -ENOMEM;
+		for (; o->nshm < img->nshms; o->nshm++) {
+			err = shm_diff(&img->shms[o->nshm], &o->shm[o->nshm]);
+			if (err) {
+				pr_err("%s: reading its shared memory: %s\n", img->shms[o->nshm].what,
+				       strerror(-err));
+				return err;
+			}
+		}
+		obs->shm = o->shm;
+	}
 	if (!obs->maps)
 		obs->maps = &o->maps;
 	obs->tids = o->tids;
@@ -505,5 +523,8 @@ void observe_free(struct rw_observation *o)
 	free(o->idents);
 	attrs_free(&o->attrs);
 	pstate_free(&o->pstate);
+	for (size_t i = 0; i < o->nshm; i++)
+		shm_now_free(&o->shm[i]);
+	free(o->shm);
 	memset(o, 0, sizeof(*o));
 }

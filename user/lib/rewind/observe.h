@@ -60,6 +60,8 @@ struct rw_observation {
 	struct rw_ident *idents;
 	struct rw_attrs attrs;		/* read only when the log cannot vouch for them */
 	struct rw_pstate pstate;	/* likewise */
+	struct rw_shm_now *shm;		/* one per image object: no log can vouch for them */
+	size_t nshm;
 };
 
 /*

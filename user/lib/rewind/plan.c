@@ -693,6 +693,68 @@ static int plan_fork_flags(struct rw_plan *p, const struct rw_proc_image *img,
 	return err;
 }
 
+static int add_shmop(struct rw_plan *p, enum rw_shm_kind kind, size_t obj, uint64_t start,
+		     uint64_t end)
+{
+	if (GROW(p->shmops, p->nshmops))
+		return -ENOMEM;
+	p->shmops[p->nshmops++] = (struct rw_shm_op){ kind, obj, start, end };
+	return 0;
+}
+
+/*
+ * Shared memory objects (shmem.h): the pages that differ from the
+ * checkpoint go back (stored ones written, the others punched out), then
+ * the size. An object rewindd holds read-only cannot be written: a change
+ * fails the plan.
+ */
+static int plan_shm(struct rw_plan *p, const struct rw_proc_image *img,
+		    const struct rw_observed *obs)
+{
+	int err = 0;
+
+	if (img->nshms && !obs->shm)
+		return fail(p, "pid %d: its shared memory was not read: cannot tell what changed",
+			    p->tgid);
+	for (size_t i = 0; i < img->nshms && !err; i++) {
+		const struct rw_shm_image *s = &img->shms[i];
+		const struct rw_shm_now *now = &obs->shm[i];
+
+		if (!now->ndiff && now->size == s->size)
+			continue;
+		if (!s->writable) {
+			err = fail(p, "%s: shared memory changed since the checkpoint (size %llu, "
+				   "was %llu; first difference at offset %#llx) and rewindd holds it "
+				   "read-only: cannot be restored", s->what,
+				   (unsigned long long)now->size, (unsigned long long)s->size,
+				   (unsigned long long)now->first_byte);
+			continue;
+		}
+		for (size_t k = 0; k < now->ndiff && !err; k++) {
+			uint64_t cur = now->diff[k].start, end = now->diff[k].end;
+			size_t n, first = shm_runs_in(s, cur, end, &n);
+
+			p->shm_pages += (end - cur) / RW_PAGE_SIZE;
+			for (size_t j = first; j < first + n && !err; j++) {
+				uint64_t rs = s->runs[j].start;
+				uint64_t re = rs + s->runs[j].npages * RW_PAGE_SIZE;
+
+				if (rs > cur)
+					err = add_shmop(p, RW_SHM_PUNCH, i, cur, rs);
+				if (!err)
+					err = add_shmop(p, RW_SHM_WRITE, i, rs > cur ? rs : cur,
+							re < end ? re : end);
+				cur = re;
+			}
+			if (!err && cur < end)
+				err = add_shmop(p, RW_SHM_PUNCH, i, cur, end);
+		}
+		if (!err && now->size != s->size)
+			err = add_shmop(p, RW_SHM_TRUNCATE, i, 0, s->size);
+	}
+	return err;
+}
+
 /* Lowest address past the first MiB where both layouts leave len bytes free; 0 if none. */
 static uint64_t find_hole(const struct rw_maps *a, const struct rw_maps *b, uint64_t len)
 {
@@ -824,6 +886,8 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 		err = plan_attrs(plan, img, obs);
 	if (!err)
 		err = plan_pstate(plan, img, obs);
+	if (!err)
+		err = plan_shm(plan, img, obs);
 	plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA);
 out:
 	free(after.v);
@@ -848,6 +912,7 @@ void plan_free(struct rw_plan *p)
 	free(p->delete_timers);
 	free(p->attrops);
 	free(p->psops);
+	free(p->shmops);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -927,6 +992,16 @@ json_object *plan_to_json(const struct rw_plan *p)
 		pstate_op_describe(&p->psops[i], what, sizeof(what));
 		add_step(steps, "%s", what);
 	}
+	for (size_t i = 0; i < p->nshmops; i++) {
+		const struct rw_shm_op *o = &p->shmops[i];
+
+		if (o->kind == RW_SHM_TRUNCATE)
+			add_step(steps, "shm %zu truncate %llu", o->obj, (unsigned long long)o->end);
+		else
+			add_step(steps, "shm %zu %s %#llx-%#llx", o->obj,
+				 o->kind == RW_SHM_WRITE ? "write" : "punch",
+				 (unsigned long long)o->start, (unsigned long long)o->end);
+	}
 	if (p->drain_signals)
 		add_step(steps, "dequeue pending signals %#llx", (unsigned long long)p->drain_signals);
 	for (size_t i = 0; i < p->ndrain_threads; i++)
@@ -937,5 +1012,6 @@ json_object *plan_to_json(const struct rw_plan *p)
 	json_object_object_add(o, "pages_dropped", json_object_new_int64(p->drop_pages));
 	json_object_object_add(o, "pages_wholesale", json_object_new_int64(p->wholesale_pages));
 	json_object_object_add(o, "pages_wiped", json_object_new_int64(p->wipe_pages));
+	json_object_object_add(o, "shm_pages", json_object_new_int64(p->shm_pages));
 	return o;
 }

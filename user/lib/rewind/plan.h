@@ -67,6 +67,7 @@ struct rw_observed {
 	uint64_t keyctl_unhandled;		/* operation + 1 of such a keyctl */
 	const int32_t *keys_added;		/* add_key results: an update if known at checkpoint */
 	size_t nkeys_added;
+	const struct rw_shm_now *shm;		/* one per image shms[i] (read at every rewind) */
 };
 
 enum rw_layout_kind {
@@ -110,6 +111,19 @@ struct rw_attr_op {
 	int resource;
 };
 
+/* Shared memory object obj of the image (shmem.h), written back through our reference. */
+enum rw_shm_kind {
+	RW_SHM_WRITE,		/* [start, end): stored checkpoint pages */
+	RW_SHM_PUNCH,		/* [start, end): zero at the checkpoint: a hole again */
+	RW_SHM_TRUNCATE,	/* the checkpoint's size, end (after the writes: they may extend it) */
+};
+
+struct rw_shm_op {
+	enum rw_shm_kind kind;
+	size_t obj;
+	uint64_t start, end;
+};
+
 struct rw_plan {
 	pid_t tgid;
 	char **failures;		/* non-empty: cannot be restored, apply nothing */
@@ -147,6 +161,9 @@ struct rw_plan {
 	size_t nattrops;
 	struct rw_pstate_op *psops;	/* personality, prctl state, sigaltstack, keys: pstate.h */
 	size_t npsops;
+	struct rw_shm_op *shmops;	/* per object: writes and punches, then its size */
+	size_t nshmops;
+	uint64_t shm_pages;		/* pages of shared memory written back or punched */
 };
 
 /* 0 or -ENOMEM. A plan with failures is still returned (0): check nfailures. */

@@ -505,6 +505,52 @@ int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *im
 	return err;
 }
 
+/* Zeros over [start, end) of fd: where a hole cannot be punched (not tmpfs). */
+static int write_zeros(int fd, uint64_t start, uint64_t end)
+{
+	for (uint64_t off = start; off < end; off += RW_PAGE_SIZE)
+		if (pwrite(fd, zero_page, RW_PAGE_SIZE, off) != RW_PAGE_SIZE)
+			return errno ? -errno : -EIO;
+	return 0;
+}
+
+/* Shared memory objects, through our own reference: no injection. */
+static int apply_shm(const struct rw_plan *p, const struct rw_proc_image *img, char *why,
+		     size_t whylen)
+{
+	for (size_t i = 0; i < p->nshmops; i++) {
+		const struct rw_shm_op *op = &p->shmops[i];
+		const struct rw_shm_image *s = &img->shms[op->obj];
+		int err = 0;
+
+		switch (op->kind) {
+		case RW_SHM_WRITE:
+			for (uint64_t off = op->start; off < op->end && !err; off += RW_PAGE_SIZE) {
+				/* Not past the checkpoint's size: a write would extend the object. */
+				size_t len = s->size - off < RW_PAGE_SIZE ? s->size - off : RW_PAGE_SIZE;
+
+				errno = 0;
+				if (pwrite(s->fd, shm_page(s, off), len, off) != (ssize_t)len)
+					err = errno ? -errno : -EIO;
+			}
+			break;
+		case RW_SHM_PUNCH:
+			if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, op->start,
+				      op->end - op->start))
+				err = errno == EOPNOTSUPP ? write_zeros(s->fd, op->start, op->end) : -errno;
+			break;
+		case RW_SHM_TRUNCATE:
+			if (ftruncate(s->fd, op->end))
+				err = -errno;
+			break;
+		}
+		if (err)
+			return rw_why(why, whylen, err, "%s: writing back its shared memory at %#llx",
+				      s->what, (unsigned long long)op->start);
+	}
+	return 0;
+}
+
 int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *img,
 			   struct rw_frozen *f, struct rw_remote *r, struct rw_restore_stats *st,
 			   char *why, size_t whylen)
@@ -512,7 +558,9 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 	uint64_t t0 = rw_now_ns(), t1;
 	int err;
 
-	err = copy_pages(p, img, why, whylen);
+	err = apply_shm(p, img, why, whylen);
+	if (!err)
+		err = copy_pages(p, img, why, whylen);
 	if (err)
 		return err;
 	t1 = rw_now_ns();

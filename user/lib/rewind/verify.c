@@ -587,6 +587,30 @@ static int verify_pstate(const struct rw_proc_image *img, struct rw_frozen *f,
 	return 0;
 }
 
+/* Size and every byte of each shared memory object, read afresh. */
+static void verify_shm(const struct rw_proc_image *img, struct rw_verify_result *res)
+{
+	for (size_t i = 0; i < img->nshms; i++) {
+		const struct rw_shm_image *s = &img->shms[i];
+		struct rw_shm_now now;
+		int err = shm_diff(s, &now);
+
+		if (err) {
+			differ(res, "%s: its shared memory cannot be read: %s", s->what, strerror(-err));
+			continue;
+		}
+		res->pages_compared += (s->size + RW_PAGE_SIZE - 1) / RW_PAGE_SIZE;
+		if (now.size != s->size)
+			differ(res, "%s: shared memory of size %llu, want %llu", s->what,
+			       (unsigned long long)now.size, (unsigned long long)s->size);
+		if (now.ndiff)
+			differ(res, "%s: shared memory differs from the checkpoint at offset %#llx "
+			       "(%zu range(s) of pages)", s->what, (unsigned long long)now.first_byte,
+			       now.ndiff);
+		shm_now_free(&now);
+	}
+}
+
 int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct rw_remote *r,
 		   struct rw_verify_result *res)
 {
@@ -612,6 +636,7 @@ int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct 
 	verify_fds(img, res);
 	verify_attrs(img, res);
 	verify_children_now(img, res);
+	verify_shm(img, res);
 	return verify_memory(img, f, r->ij->tid, res);
 }
 

@@ -27,7 +27,8 @@ struct rw_verify_result {
  * Compare memory (every page of every private mapping the image speaks
  * for), layout, thread set, registers, FPU state, signal masks, fds, cwd,
  * umask, signal dispositions, timers, rlimits and thread attributes
- * (nice, scheduling, affinity, ioprio). Returns 0 when the comparison
+ * (nice, scheduling, affinity, ioprio), and the size and contents of every
+ * shared memory object of the image (shmem.h). Returns 0 when the comparison
  * could be made (check res->differences) or -errno.
  */
 int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct rw_remote *r,
