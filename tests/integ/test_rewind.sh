@@ -517,7 +517,10 @@ fail_seccomp_installed() {
 # without a rewind the target sees it; with one, the rewind fails closed naming
 # it and the target is killed; the same calls leaving the values as they were
 # are logged, re-read and pass rewind --verify.
-creds_case() {
+# fails_closed_case HELPER REGEX: the twin without a rewind sees the change;
+# with one, the rewind fails closed saying REGEX, the session is failed and
+# the target killed.
+fails_closed_case() {
 	local helper=$1 want=$2 id
 	start_zdtm "$helper" || return 1
 	invoke || return 1
@@ -533,6 +536,12 @@ creds_case() {
 	expect_killed "$TPID" "the target, after the failed rewind" || return 1
 	TPID=
 	rwctl detach "$id" >/dev/null
+}
+
+# And the same calls leaving the values as they were pass rewind --verify.
+creds_case() {
+	local helper=$1 id
+	fails_closed_case "$@" || return 1
 	export ZDTM_CREDS_SAME=1
 	start_zdtm "$helper"
 	local rc=$?
@@ -635,26 +644,8 @@ fail_ipc_removed() {
 	rwctl detach "$id" >/dev/null
 }
 
-# A change no rewind step undoes: the twin shows it, the rewind fails closed naming it.
-pstate_fail_case() {
-	local helper=$1 want=$2 id
-	start_zdtm "$helper" || return 1
-	invoke || return 1
-	ask check || return 1
-	case "$ANSWER" in fail*) ;; *) echo "check after the change without rewind: '$ANSWER'"; return 1 ;; esac
-	stop_target
-	start_zdtm "$helper" || return 1
-	id=$(rwctl attach --pid "$TPID") || return 1
-	checkpoint "$id" || return 1
-	invoke || return 1
-	expect_rewind_fails "$id" "$want" || return 1
-	expect "session state" "$(session_field "$id" state)" failed || return 1
-	expect_killed "$TPID" "the target, after the failed rewind" || return 1
-	TPID=
-	rwctl detach "$id" >/dev/null
-}
-fail_keys_session() { pstate_fail_case keys_session "pid [0-9]+: key [0-9]+ linked into the session keyring since the checkpoint: that keyring is shared with other processes, cannot be restored"; }
-fail_prctl_tsc() { pstate_fail_case prctl_tsc "pid [0-9]+: prctl option 26 used since the checkpoint: no rewind step undoes it"; }
+fail_keys_session() { fails_closed_case keys_session "pid [0-9]+: key [0-9]+ linked into the session keyring since the checkpoint: that keyring is shared with other processes, cannot be restored"; }
+fail_prctl_tsc() { fails_closed_case prctl_tsc "pid [0-9]+: prctl option 26 used since the checkpoint: no rewind step undoes it"; }
 
 # Report mode lists the calls of the PROC and KEY classes per invocation.
 report_pstate() {

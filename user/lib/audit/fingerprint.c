@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "fingerprint: "
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,53 +14,12 @@
 #include "fingerprint.h"
 #include "log.h"
 
-static int cmp_int(const void *a, const void *b)
-{
-	int x = *(const int *)a, y = *(const int *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* The value of "Key:" in status text, as hex; 0 if absent. */
 static uint64_t status_hex(const char *text, const char *key)
 {
 	const char *p = strstr(text, key);
 
 	return p ? strtoull(p + strlen(key), NULL, 16) : 0;
-}
-
-static int read_tids(pid_t tgid, pid_t **out, size_t *n)
-{
-	char path[64];
-	struct dirent *d;
-	size_t cap = 0;
-	DIR *dir;
-
-	*out = NULL;
-	*n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/task", tgid);
-	dir = opendir(path);
-	if (!dir)
-		return errno == ENOENT ? -ESRCH : -errno;
-	while ((d = readdir(dir))) {
-		int tid = atoi(d->d_name);
-
-		if (tid <= 0)
-			continue;
-		if (*n == cap) {
-			pid_t *v = realloc(*out, (cap = cap ? 2 * cap : 16) * sizeof(*v));
-
-			if (!v) {
-				closedir(dir);
-				return -ENOMEM;
-			}
-			*out = v;
-		}
-		(*out)[(*n)++] = tid;
-	}
-	closedir(dir);
-	qsort(*out, *n, sizeof(**out), cmp_int);
-	return 0;
 }
 
 static int read_thread(pid_t tgid, pid_t tid, struct rw_fp_thread *t)
@@ -135,7 +93,7 @@ int fingerprint_read(pid_t tgid, struct rw_fingerprint *out)
 	if (!err)
 		err = proc_list_posix_timers(tgid, &out->timers, &out->ntimers);
 	if (!err)
-		err = read_tids(tgid, &tids, &n);
+		err = proc_list_tids(tgid, &tids, &n);
 	if (!err) {
 		out->threads = calloc(n ? n : 1, sizeof(*out->threads));
 		if (!out->threads)

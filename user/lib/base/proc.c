@@ -655,17 +655,16 @@ int proc_list_threads(pid_t pid, pid_t **tids, size_t *n)
 	return 0;
 }
 
-int proc_list_fds(pid_t pid, int **fds, size_t *n)
+/* The numeric entries of a /proc directory (fds, tasks), ascending. */
+static int list_numeric_dir(const char *path, int **out, size_t *n)
 {
-	char path[64];
 	struct dirent *de;
 	size_t cap = 0;
 	int *arr = NULL;
 	DIR *d;
 
-	*fds = NULL;
+	*out = NULL;
 	*n = 0;
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? -ESRCH : -errno;
@@ -686,8 +685,39 @@ int proc_list_fds(pid_t pid, int **fds, size_t *n)
 	}
 	closedir(d);
 	qsort(arr, *n, sizeof(*arr), cmp_int);
-	*fds = arr;
+	*out = arr;
 	return 0;
+}
+
+int proc_list_fds(pid_t pid, int **fds, size_t *n)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	return list_numeric_dir(path, fds, n);
+}
+
+int proc_list_tids(pid_t pid, pid_t **tids, size_t *n)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	return list_numeric_dir(path, tids, n);
+}
+
+int pid_list_add(pid_t **arr, size_t *n, pid_t pid)
+{
+	pid_t *more;
+
+	for (size_t i = 0; i < *n; i++)
+		if ((*arr)[i] == pid)
+			return 0;
+	more = realloc(*arr, (*n + 1) * sizeof(*more));
+	if (!more)
+		return -ENOMEM;
+	*arr = more;
+	(*arr)[(*n)++] = pid;
+	return 1;
 }
 
 int proc_stat_link(pid_t pid, const char *name, struct stat *st)

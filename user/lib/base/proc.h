@@ -125,5 +125,9 @@ int proc_read_fdinfo(pid_t pid, int fd, bool *cloexec, int64_t *pos, int *flags)
 int proc_list_posix_timers(pid_t pid, int **ids, size_t *n);
 /* Children of pid (every thread's), not recursive. */
 int proc_children_of(pid_t pid, pid_t **out, size_t *n);
+/* The thread ids of pid, ascending. -ESRCH if it is gone. */
+int proc_list_tids(pid_t pid, pid_t **tids, size_t *n);
+/* Append pid to the list unless it is there: 1 added, 0 already there, -ENOMEM. */
+int pid_list_add(pid_t **arr, size_t *n, pid_t pid);
 
 #endif /* RW_PROC_H */

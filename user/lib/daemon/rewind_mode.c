@@ -45,21 +45,6 @@ static json_object *json_ns(const char *const *names, const uint64_t *vals, size
 	return o;
 }
 
-static int add_pid(pid_t **arr, size_t *n, pid_t pid)
-{
-	pid_t *more;
-
-	for (size_t i = 0; i < *n; i++)
-		if ((*arr)[i] == pid)
-			return 0;
-	more = realloc(*arr, (*n + 1) * sizeof(*more));
-	if (!more)
-		return -ENOMEM;
-	*arr = more;
-	(*arr)[(*n)++] = pid;
-	return 1;
-}
-
 struct quiesce_ctx {
 	struct rw_sessions *S;
 	struct rw_session *s;
@@ -392,7 +377,7 @@ static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
 		struct rw_target *t = &s->targets[i];
 
 		if (t->alive && !t->img && !t->excluded)
-			err = add_pid(&pids, n, t->tgid);
+			err = pid_list_add(&pids, n, t->tgid);
 		if (!t->img || err < 0)
 			continue;
 		if (proc_children_of(t->tgid, &kids, &nk))
@@ -401,7 +386,7 @@ static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
 			struct rw_target *c = target_find(s, kids[k]);
 
 			if (!(c && c->img))
-				err = add_pid(&pids, n, kids[k]);
+				err = pid_list_add(&pids, n, kids[k]);
 		}
 		free(kids);
 	}
@@ -414,7 +399,7 @@ static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
 				struct rw_target *c = target_find(s, members[k]);
 
 				if (!(c && c->img))
-					err = add_pid(&pids, n, members[k]);
+					err = pid_list_add(&pids, n, members[k]);
 			}
 			free(members);
 		}
@@ -424,7 +409,7 @@ static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
 		if (proc_children_of(pids[i], &kids, &nk))
 			continue;
 		for (size_t k = 0; k < nk && err >= 0; k++)
-			err = add_pid(&pids, n, kids[k]);
+			err = pid_list_add(&pids, n, kids[k]);
 		free(kids);
 	}
 	if (err < 0) {

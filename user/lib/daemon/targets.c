@@ -230,21 +230,6 @@ int targets_sync_cgroup(struct rw_session *s)
 	return 0;
 }
 
-static int add_pid(pid_t **arr, size_t *n, pid_t pid)
-{
-	pid_t *more;
-
-	for (size_t i = 0; i < *n; i++)
-		if ((*arr)[i] == pid)
-			return 0;
-	more = realloc(*arr, (*n + 1) * sizeof(*more));
-	if (!more)
-		return -ENOMEM;
-	*arr = more;
-	(*arr)[(*n)++] = pid;
-	return 1;
-}
-
 /* Every live descendant of pid, parents before their children. */
 static int list_descendants(pid_t pid, pid_t **out, size_t *n)
 {
@@ -253,7 +238,7 @@ static int list_descendants(pid_t pid, pid_t **out, size_t *n)
 	int err;
 
 	*n = 0;
-	err = add_pid(&all, n, pid);
+	err = pid_list_add(&all, n, pid);
 
 	for (size_t i = 0; i < *n && err >= 0; i++) {
 		if (proc_children_of(all[i], &kids, &nk))
@@ -264,7 +249,7 @@ static int list_descendants(pid_t pid, pid_t **out, size_t *n)
 			/* A zombie is its parent's state (verify compares children), not a process to stop. */
 			if (proc_read_status(kids[k], &st) || st.state == 'Z' || st.state == 'X')
 				continue;
-			err = add_pid(&all, n, kids[k]);
+			err = pid_list_add(&all, n, kids[k]);
 		}
 		free(kids);
 	}
@@ -334,7 +319,7 @@ int targets_sync_tree(struct rw_sessions *S, struct rw_session *s, char *why, si
 			err = tracker_track_tgid(S->tracker, list[i], s->id);
 			if (!err && !target_add(s, list[i]))
 				err = -ENOMEM;
-			if (!err && add_pid(&added, &nadded, list[i]) < 0)
+			if (!err && pid_list_add(&added, &nadded, list[i]) < 0)
 				err = -ENOMEM;
 			if (err) {
 				snprintf(why, whylen, "tracking pid %s, a descendant of %s: %s", label,

@@ -69,6 +69,15 @@ size_t image_runs_in(const struct rw_proc_image *img, uint64_t start, uint64_t e
 	return first;
 }
 
+pid_t *image_tids(const struct rw_proc_image *img)
+{
+	pid_t *tids = calloc(img->nthreads ? img->nthreads : 1, sizeof(*tids));
+
+	for (size_t i = 0; tids && i < img->nthreads; i++)
+		tids[i] = img->threads[i].tid;
+	return tids;
+}
+
 const struct rw_thread_state *image_thread(const struct rw_proc_image *img, pid_t tid)
 {
 	for (size_t i = 0; i < img->nthreads; i++)
@@ -451,14 +460,12 @@ static int capture_injected(struct rw_proc_image *img, struct rw_remote *r)
 
 static int capture_attrs(struct rw_proc_image *img)
 {
-	pid_t *tids = calloc(img->nthreads ? img->nthreads : 1, sizeof(*tids));
+	pid_t *tids = image_tids(img);
 	char why[256];
 	int err;
 
 	if (!tids)
 		return -ENOMEM;
-	for (size_t i = 0; i < img->nthreads; i++)
-		tids[i] = img->threads[i].tid;
 	err = attrs_read(img->tgid, tids, img->nthreads, &img->attrs, why, sizeof(why));
 	free(tids);
 	return err;
@@ -467,14 +474,12 @@ static int capture_attrs(struct rw_proc_image *img)
 /* Injected into every thread, each with its own scratch page (gone before the layout is read). */
 static int capture_pstate(struct rw_proc_image *img, struct rw_frozen *f)
 {
-	pid_t *tids = calloc(img->nthreads ? img->nthreads : 1, sizeof(*tids));
+	pid_t *tids = image_tids(img);
 	char why[256];
 	int err;
 
 	if (!tids)
 		return -ENOMEM;
-	for (size_t i = 0; i < img->nthreads; i++)
-		tids[i] = img->threads[i].tid;
 	err = pstate_read(img->tgid, f, tids, img->nthreads, &img->pstate, why, sizeof(why));
 	free(tids);
 	if (err && err != -ESRCH)

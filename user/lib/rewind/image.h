@@ -126,6 +126,8 @@ const uint8_t *image_page(const struct rw_proc_image *img, uint64_t addr);
 /* The stored runs overlapping [start, end): index of the first, count in *n. */
 size_t image_runs_in(const struct rw_proc_image *img, uint64_t start, uint64_t end, size_t *n);
 const struct rw_thread_state *image_thread(const struct rw_proc_image *img, pid_t tid);
+/* The checkpoint's thread ids, in a new array (never empty-sized); NULL: out of memory. */
+pid_t *image_tids(const struct rw_proc_image *img);
 const struct rw_map_file *image_map_file(const struct rw_proc_image *img, dev_t dev, ino_t ino);
 const struct rw_fd_image *image_fd(const struct rw_proc_image *img, int fd);
 /* Signals whose disposition can be read and set: 1..64 but SIGKILL, SIGSTOP. */

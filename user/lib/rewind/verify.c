@@ -507,11 +507,9 @@ static void verify_attrs(const struct rw_proc_image *img, struct rw_verify_resul
 		RW_ATTR_SCHED, RW_ATTR_NICE, RW_ATTR_AFFINITY, RW_ATTR_IOPRIO,
 	};
 	struct rw_attrs now;
-	pid_t *tids = calloc(img->nthreads ? img->nthreads : 1, sizeof(*tids));
+	pid_t *tids = image_tids(img);
 	char buf[256];
 
-	for (size_t i = 0; tids && i < img->nthreads; i++)
-		tids[i] = img->threads[i].tid;
 	if (!tids || attrs_read(img->tgid, tids, img->nthreads, &now, buf, sizeof(buf))) {
 		differ(res, "pid %d: cannot read its rlimits and thread attributes%s%s", img->tgid,
 		       tids ? ": " : "", tids ? buf : "");
@@ -559,7 +557,7 @@ static int differ_msg(void *ctx, const char *msg)
 static int verify_pstate(const struct rw_proc_image *img, struct rw_frozen *f,
 			 struct rw_verify_result *res)
 {
-	pid_t *tids = calloc(img->nthreads ? img->nthreads : 1, sizeof(*tids));
+	pid_t *tids = image_tids(img);
 	struct differ_ctx ctx = { res, img->tgid };
 	struct rw_pstate now;
 	char why[256];
@@ -567,8 +565,6 @@ static int verify_pstate(const struct rw_proc_image *img, struct rw_frozen *f,
 
 	if (!tids)
 		return -ENOMEM;
-	for (size_t i = 0; i < img->nthreads; i++)
-		tids[i] = img->threads[i].tid;
 	err = pstate_read(img->tgid, f, tids, img->nthreads, &now, why, sizeof(why));
 	for (size_t i = 0; i < img->nthreads; i++) {
 		struct rw_seized *ij = freeze_thread(f, tids[i]);
