@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # Leak scenarios: a function in C, Python (/usr/bin/python3)
 # and Node (/usr/bin/node) keeps a caller's secret in one persistence point
-# (tests/leak: global, heap, env, thread, child, fd, shm, helper); the next invocation
+# (tests/leak: global, heap, env, thread, child, fd, shm, helper, pipe); the next invocation
 # looks for it everywhere, its own memory included.
 #
 #   leak_LANG_SCENARIO_norewind  no rewindd: the next invocation finds the
@@ -19,13 +19,15 @@ cd "$(dirname "$0")/../.."
 . tests/integ/lib.sh
 
 LANGS=(c py js)
-SCENARIOS=(global heap env thread child fd shm helper)
+SCENARIOS=(global heap env thread child fd shm helper pipe)
 # Scenarios a language has no natural form of (LANG/SCENARIO: why): not tests
 # of that language at all (the state is tested elsewhere, or cannot arise).
 declare -A NO_SCENARIO=(
 	[c/shm]="C's shared memory is the zdtm shared_* scenarios' (test_rewind.sh)"
 	[js/shm]="Node has no shared mapping of its own (SharedArrayBuffer is private memory)"
 	[c/helper]="C's helper process is the zdtm helper_child scenario's (test_rewind.sh)"
+	[c/pipe]="C's pipe to itself is the zdtm fdobj_pipe scenario's (test_rewind.sh)"
+	[js/pipe]="Node makes no pipe pair of its own (child_process pipes: the helper scenario)"
 )
 
 # Where the norewind search must find the secret: the scenario's own place
@@ -39,6 +41,7 @@ declare -A OWN_PLACE=(
 	[fd]='(^|,)fd:[0-9]+:'
 	[helper]='(^|,)helper:[0-9]+(,|$)'
 	[shm]='(^|,)shm:'
+	[pipe]='(^|,)pipe:[0-9]+(,|$)'
 )
 
 # fn_command LANG: sets FN_CMD to the function's command line; returns 77

@@ -15,7 +15,8 @@ holding it), child (a subprocess with the secret in its argv), fd (an unlinked
 file in /tmp kept open), helper (a helper process started at init, before
 the checkpoint, that keeps what it is sent; search asks it), shm (a shared
 anonymous mmap and a multiprocessing.shared_memory segment, both made at
-start). Whatever the scenario, search looks everywhere: the
+start), pipe (a pipe whose both ends it holds, made at start). Whatever the
+scenario, search looks everywhere: the
 dict, the environment (os.environ, C getenv, C environ, /proc/self/environ),
 new threads, children (cmdline, environ, memory), regular files behind every
 fd and every writable mapping (/proc/self/mem; places "mem:" when private,
@@ -57,6 +58,11 @@ resource_tracker.register = resource_tracker.unregister = lambda *args: None
 SHARED_ANON = mmap.mmap(-1, 1 << 20)
 SHARED_MEM = shared_memory.SharedMemory(create=True, size=1 << 20)
 SHARED_MEM.unlink()
+
+# "pipe": a pipe whose both ends the function holds (a self-pipe, a queue to
+# itself), made at start: what is queued in it is the function's state.
+PIPE_R, PIPE_W = os.pipe()
+os.set_blocking(PIPE_R, False)
 
 LIBC = ctypes.CDLL(None)
 LIBC.getenv.restype = ctypes.c_char_p
@@ -219,6 +225,11 @@ class Search:
                 continue
         if self.helper_holds():
             self.hit(f"helper:{HELPER.pid}")
+        queued = drain_pipe()
+        if queued:
+            if k.within(queued):
+                self.hit(f"pipe:{PIPE_R}")
+            os.write(PIPE_W, queued)    # put back: a search changes nothing it looks at
         if self.mem_hits > MAX_HITS:
             self.hit(f"mem:{self.mem_hits - MAX_HITS}-more")
         return self.places
@@ -230,6 +241,19 @@ class Search:
             return False
         return all(int(held[2 * HALF + 2 * j:2 * HALF + 2 * j + 2], 16) == self.key.tail[j] ^ 0xFF
                    for j in range(HALF))
+
+
+def drain_pipe():
+    """What is queued in the pipe now, read away."""
+    data = b""
+    while True:
+        try:
+            got = os.read(PIPE_R, 65536)
+        except BlockingIOError:
+            return data
+        if not got:
+            return data
+        data += got
 
 
 def hold(secret, holding, release):
@@ -275,6 +299,8 @@ def plant(scenario, hexstr):
         os.write(fd, secret)
         os.unlink(path)
         HELD["fd"] = fd
+    elif scenario == "pipe":
+        os.write(PIPE_W, secret)
     elif scenario == "shm":
         SHARED_ANON[5 * 4096:5 * 4096 + LEN] = secret
         SHARED_MEM.buf[3 * 4096:3 * 4096 + LEN] = secret
@@ -303,9 +329,11 @@ def unplant(scenario):
     elif scenario == "shm":
         SHARED_ANON[5 * 4096:5 * 4096 + LEN] = bytes(LEN)
         SHARED_MEM.buf[3 * 4096:3 * 4096 + LEN] = bytes(LEN)
+    elif scenario == "pipe":
+        drain_pipe()
 
 
-SCENARIOS = ("global", "heap", "env", "thread", "child", "fd", "helper", "shm")
+SCENARIOS = ("global", "heap", "env", "thread", "child", "fd", "helper", "shm", "pipe")
 BASELINE_TASKS = set()
 MAPS = bytearray(4 << 20)   # /proc/PID/maps, read in place
 READ = bytearray(CHUNK)     # memory and file contents are read into it
