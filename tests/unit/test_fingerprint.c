@@ -82,12 +82,14 @@ static void each_class_named(void **state)
 	ab[0].nice = 10;
 	ab[1] = (struct rw_thread_attrs){ .tid = 101 };
 	b.nthreads = b.attrs.nthreads = 2;
+	b.personality = 0x0400000;
 	a.cgroups = "1:cpu:/\n0::/fn\n";
 	b.cgroups = "1:cpu:/\n0::/elsewhere\n";
 	fingerprint_diff(&a, &b, collect, &s);
-	assert_int_equal(s.n, 8);
-	assert_string_equal(s.lines[1], "cgroup: moved (0::/elsewhere, was 0::/fn)");
-	memmove(s.lines[1], s.lines[2], sizeof(s.lines[0]) * 6);
+	assert_int_equal(s.n, 9);
+	assert_string_equal(s.lines[1], "personality: 0x400000, was 0");
+	assert_string_equal(s.lines[2], "cgroup: moved (0::/elsewhere, was 0::/fn)");
+	memmove(s.lines[1], s.lines[3], sizeof(s.lines[0]) * 6);
 	assert_string_equal(s.lines[0], "cwd_umask: umask 0077, was 0022");
 	assert_non_null(strstr(s.lines[1], "rlimits: RLIMIT_NOFILE 64/4096"));
 	assert_string_equal(s.lines[2], "fds: fd 4 opened (/tmp/x)");

@@ -22,6 +22,21 @@ static uint64_t status_hex(const char *text, const char *key)
 	return p ? strtoull(p + strlen(key), NULL, 16) : 0;
 }
 
+/* A number a /proc file holds, in base (0: as C reads it). */
+static int read_number(pid_t tgid, const char *name, int base, uint64_t *out)
+{
+	char path[64], *text;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", tgid, name);
+	err = read_whole_file(AT_FDCWD, path, 4096, &text, NULL);
+	if (err)
+		return err == -ENOENT ? -ESRCH : err;
+	*out = strtoull(text, NULL, base);
+	free(text);
+	return 0;
+}
+
 static int read_thread(pid_t tgid, pid_t tid, struct rw_fp_thread *t)
 {
 	char path[64], *text;
@@ -111,6 +126,10 @@ int fingerprint_read(pid_t tgid, struct rw_fingerprint *out)
 		err = attrs_read(tgid, tids, n, &out->attrs, why, sizeof(why));
 	if (!err)
 		err = proc_read_cgroups(tgid, &out->cgroups);
+	if (!err)
+		err = read_number(tgid, "personality", 16, &out->personality);
+	if (!err)
+		err = read_number(tgid, "timerslack_ns", 10, &out->timerslack_ns);
 	if (!err) {
 		out->pgid = getpgid(tgid);
 		out->sid = getsid(tgid);
@@ -214,6 +233,11 @@ static void diff_process(const struct rw_fingerprint *a, const struct rw_fingerp
 	if (a->ntimers != b->ntimers ||
 	    (a->ntimers && memcmp(a->timers, b->timers, a->ntimers * sizeof(*a->timers))))
 		say(e, "timers", "POSIX timers: %zu, were %zu (or other ids)", b->ntimers, a->ntimers);
+	if (a->personality != b->personality)
+		say(e, "personality", "%#" PRIx64 ", was %#" PRIx64, b->personality, a->personality);
+	if (a->timerslack_ns != b->timerslack_ns)
+		say(e, "prctl_state", "timer slack %" PRIu64 " ns, was %" PRIu64 " ns",
+		    b->timerslack_ns, a->timerslack_ns);
 	if (a->pgid != b->pgid || a->sid != b->sid)
 		say(e, "process_group", "pgid %d, sid %d (were %d, %d)", b->pgid, b->sid, a->pgid,
 		    a->sid);

@@ -3,7 +3,7 @@
  * What a process is, beyond its memory and files, read from outside
  * without stopping it (/proc and the get-side syscalls): the fd table, cwd
  * and umask, signal dispositions and pending signals, POSIX timers, seccomp,
- * rlimits, cgroup membership, and per thread its credentials, namespaces, scheduling
+ * rlimits, cgroup membership, process group, personality, timer slack, and per thread its credentials, namespaces, scheduling
  * attributes, pending signals, blocked mask and name. Report mode takes one
  * at the start of each invocation and names, class by class, what differs
  * at its end: what a rewind would have put back or refused.
@@ -48,6 +48,8 @@ struct rw_fingerprint {
 	struct rw_attrs attrs;
 	char *cgroups;			/* /proc/PID/cgroup */
 	pid_t pgid, sid;
+	uint64_t personality;		/* /proc/PID/personality */
+	uint64_t timerslack_ns;		/* /proc/PID/timerslack_ns (the first thread's) */
 };
 
 /* tgid as it is now. -ESRCH if it is gone; 0 or -errno (logged). */
