@@ -27,7 +27,7 @@ OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_h
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc report_pstate
-	     fail_ns_uts fail_ns_net fail_pgrp_new fail_tree_child_exited fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
+	     rewind_ns_uts rewind_ns_net fail_ns_user fail_pgrp_new fail_tree_child_exited fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
 require_root "${SELF_TESTS[@]}" "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"
@@ -595,8 +595,30 @@ cgroup_move_case() {
 fail_cgroup_move_pid() { cgroup_move_case pid "pid [0-9]+: moved to another cgroup since the checkpoint \(0::/[^,]*-to, was 0::/[^)]*-from\): rewindd does not move it back"; }
 fail_cgroup_leave() { cgroup_move_case cgroup "process [0-9]+ of the checkpoint left cgroup /[^ ]*-from since the checkpoint"; }
 fail_pgrp_new() { creds_case pgrp_new "pid [0-9]+: process group or session changed since the checkpoint \(pgid [0-9]+ → [0-9]+, sid [0-9]+ → [0-9]+\): cannot be restored from outside"; }
-fail_ns_uts() { creds_case ns_uts "thread [0-9]+: unshared or setns'd its uts namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
-fail_ns_net() { creds_case ns_net "thread [0-9]+: unshared or setns'd its net namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored"; }
+# A namespace unshared during the invocation (tests/zdtm/creds.c): without a
+# rewind the target stays in the new one; with one, the thread is put back
+# into the checkpoint's (held since the checkpoint), twice, verified.
+ns_case() {
+	local helper=$1 id cycle
+	start_zdtm "$helper" || return 1
+	invoke || return 1
+	ask check || return 1
+	case "$ANSWER" in fail*) ;; *) echo "check after unshare without rewind: '$ANSWER'"; return 1 ;; esac
+	stop_target
+	start_zdtm "$helper" || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	for cycle in 1 2; do
+		invoke || return 1
+		rewind_verified "$id" || { echo "(cycle $cycle)"; return 1; }
+		check_passes "after rewind $cycle" || return 1
+	done
+	expect "plan steps" "$(jq -r '[.rewind.plan[]?.steps[]? | select(test("back into its (uts|net) namespace"))] | length' <<<"$REWIND_JSON")" 1 || return 1
+	rwctl detach "$id" >/dev/null
+}
+rewind_ns_uts() { ns_case ns_uts; }
+rewind_ns_net() { ns_case ns_net; }
+fail_ns_user() { fails_closed_case ns_user "thread [0-9]+: unshared or setns'd its user namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored from outside"; }
 
 # The invocation's semop/semctl made the rewind read the IPC namespace and set the values back.
 after_ipc_sem() {

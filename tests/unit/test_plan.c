@@ -384,10 +384,37 @@ static void identity(void **state)
 	assert_non_null(strstr(f->plan.failures[0], "thread 101: credentials changed since the "
 					   "checkpoint (euid 0 → 65534): cannot be restored from outside"));
 	now[1].creds.uid[1] = 0;
+	/* No fd held to the checkpoint's net namespace: nothing to go back into. */
 	now[0].ns[RW_NS_NET] = 7;
 	build(f);
 	assert_int_equal(f->plan.nfailures, 1);
 	assert_non_null(strstr(f->plan.failures[0], "unshared or setns'd its net namespace"));
+	/* Held: the thread goes back with setns; a mount namespace also brings cwd back. */
+	struct rw_ns_ref refs[2] = { { RW_NS_NET, 0, 40 }, { RW_NS_MNT, 0, 41 } };
+
+	f->img.nsrefs = refs;
+	f->img.nnsrefs = 2;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.nsetns, 1);
+	assert_int_equal(f->plan.setns[0].tid, TGID);
+	assert_int_equal(f->plan.setns[0].kind, RW_NS_NET);
+	assert_int_equal(f->plan.setns[0].fd, 40);
+	assert_false(f->plan.chdir);
+	now[1].ns[RW_NS_MNT] = 9;
+	build(f);
+	assert_int_equal(f->plan.nsetns, 2);
+	assert_int_equal(f->plan.setns[1].fd, 41);
+	assert_true(f->plan.chdir);
+	/* A user namespace is never held (no way back to an ancestor): it fails closed. */
+	now[1].ns[RW_NS_MNT] = 0;
+	now[1].ns[RW_NS_USER] = 5;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101: unshared or setns'd its user namespace"));
+	now[1].ns[RW_NS_USER] = 0;
+	f->img.nsrefs = NULL;
+	f->img.nnsrefs = 0;
 	now[0].ns[RW_NS_NET] = 0;
 	f->obs.securebits_set = true;
 	build(f);

@@ -8,7 +8,9 @@
  *                     raw syscall: glibc's setresuid would change every thread
  *   seccomp_thread    one thread (not the main one) installs a seccomp filter
  *                     without TSYNC: only that thread's status shows it
- *   ns_uts, ns_net    unshare(CLONE_NEWUTS), unshare(CLONE_NEWNET)
+ *   ns_uts, ns_net    unshare(CLONE_NEWUTS), unshare(CLONE_NEWNET): put back
+ *                     (setns into the namespace held since the checkpoint)
+ *   ns_user           unshare(CLONE_NEWUSER): no way back to an ancestor
  *   pgrp_new          setpgid(0, 0): a process group of its own
  * With ZDTM_CREDS_SAME set, the invocation makes the same calls with the
  * values it already has: logged, re-read, nothing changed (rewind --verify passes).
@@ -228,6 +230,7 @@ static void ns_setup(const char *path, int flag)
 }
 
 static void ns_uts_setup(void) { ns_setup("/proc/thread-self/ns/uts", CLONE_NEWUTS); }
+static void ns_user_setup(void) { ns_setup("/proc/thread-self/ns/user", CLONE_NEWUSER); }
 static void ns_net_setup(void) { ns_setup("/proc/thread-self/ns/net", CLONE_NEWNET); }
 
 static void ns_go(void)
@@ -276,4 +279,5 @@ ZDTM_HELPER(creds_thread_uid, tu_setup, tu_go, tu_check);
 ZDTM_HELPER(seccomp_thread, sct_setup, tu_go, tu_check);
 ZDTM_HELPER(pgrp_new, pg_setup, pg_go, pg_check);
 ZDTM_HELPER(ns_uts, ns_uts_setup, ns_go, ns_check);
+ZDTM_HELPER(ns_user, ns_user_setup, ns_go, ns_check);
 ZDTM_HELPER(ns_net, ns_net_setup, ns_go, ns_check);

@@ -301,10 +301,13 @@ const struct rw_state_class rw_state_classes[] = {
 	},
 	{
 		"namespaces", "namespaces: mnt, pid for children, net, uts, ipc, user, cgroup, time, time for "
-		"children", "thread", RW_FAILS_CLOSED,
-		"inodes of `/proc/PID/task/TID/ns/*`",
+		"children", "thread", RW_RESTORED_OR_FAILS,
+		"inodes of `/proc/PID/task/TID/ns/*`; an fd to each re-enterable one held since the "
+		"checkpoint",
 		"unshare, setns",
-		"fails closed: the checkpoint's namespace is not re-entered",
+		"injected `setns` in the thread, into the namespace held since the checkpoint (mnt, "
+		"pid for children, net, uts, ipc, cgroup; cwd set again after mnt); a user or time "
+		"namespace, or a `setns` the thread may no longer make, fails closed",
 	},
 	{
 		"seccomp", "seccomp mode and filters, no_new_privs", "thread", RW_FAILS_CLOSED,

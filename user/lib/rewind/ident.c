@@ -2,6 +2,7 @@
 #define LOG_PREFIX "ident: "
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +157,7 @@ int ident_read(pid_t tgid, pid_t tid, struct rw_ident *out)
 	return 0;
 }
 
-int ident_compare(const struct rw_ident *was, const struct rw_ident *now, char *buf, size_t len)
+int ident_compare_creds(const struct rw_ident *was, const struct rw_ident *now, char *buf, size_t len)
 {
 	static const char *const idn[4] = { "", "e", "s", "fs" };
 	const struct rw_creds *a = &was->creds, *b = &now->creds;
@@ -197,6 +198,13 @@ int ident_compare(const struct rw_ident *was, const struct rw_ident *now, char *
 		snprintf(buf, len, "no_new_privs set since the checkpoint");
 		return 1;
 	}
+	return 0;
+}
+
+int ident_compare(const struct rw_ident *was, const struct rw_ident *now, char *buf, size_t len)
+{
+	if (ident_compare_creds(was, now, buf, len))
+		return 1;
 	for (int i = 0; i < RW_NS__COUNT; i++) {
 		if (was->ns[i] != now->ns[i]) {
 			snprintf(buf, len, "unshared or setns'd its %s namespace since the checkpoint "
@@ -204,6 +212,19 @@ int ident_compare(const struct rw_ident *was, const struct rw_ident *now, char *
 				 (unsigned long long)now->ns[i]);
 			return 1;
 		}
+	}
+	return 0;
+}
+
+int ident_ns_setns_type(int kind)
+{
+	switch (kind) {
+	case RW_NS_MNT:			return CLONE_NEWNS;
+	case RW_NS_PID_FOR_CHILDREN:	return CLONE_NEWPID;
+	case RW_NS_NET:			return CLONE_NEWNET;
+	case RW_NS_UTS:			return CLONE_NEWUTS;
+	case RW_NS_IPC:			return CLONE_NEWIPC;
+	case RW_NS_CGROUP:		return CLONE_NEWCGROUP;
 	}
 	return 0;
 }

@@ -49,5 +49,14 @@ int ident_read(pid_t tgid, pid_t tid, struct rw_ident *out);
  * "unshared or setns'd its net namespace since the checkpoint".
  */
 int ident_compare(const struct rw_ident *was, const struct rw_ident *now, char *buf, size_t len);
+/* The same for everything but the namespaces. */
+int ident_compare_creds(const struct rw_ident *was, const struct rw_ident *now, char *buf, size_t len);
+
+/*
+ * setns's nstype for a kind a thread can be put back into from inside, with
+ * an fd to the checkpoint's namespace; 0 for the kinds it cannot: user (no
+ * way back to an ancestor), time (a process's own is fixed at its birth).
+ */
+int ident_ns_setns_type(int kind);
 
 #endif /* RW_IDENT_H */

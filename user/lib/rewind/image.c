@@ -69,6 +69,53 @@ size_t image_runs_in(const struct rw_proc_image *img, uint64_t start, uint64_t e
 	return first;
 }
 
+int image_ns_fd(const struct rw_proc_image *img, int kind, uint64_t ino)
+{
+	for (size_t i = 0; i < img->nnsrefs; i++)
+		if (img->nsrefs[i].kind == kind && img->nsrefs[i].ino == ino)
+			return img->nsrefs[i].fd;
+	return -1;
+}
+
+/*
+ * Held so that a thread that unshared or setns'd one of them can be put back
+ * (the namespace may have no other member by then). One per kind and inode.
+ */
+static int capture_ns_refs(struct rw_proc_image *img)
+{
+	for (size_t t = 0; t < img->nidents; t++) {
+		const struct rw_ident *id = &img->idents[t];
+
+		for (int k = 0; k < RW_NS__COUNT; k++) {
+			struct rw_ns_ref *more;
+			char path[96];
+			struct stat st;
+			int fd;
+
+			if (!id->ns[k] || !ident_ns_setns_type(k) || image_ns_fd(img, k, id->ns[k]) >= 0)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/ns/%s", img->tgid, id->tid,
+				 rw_ns_names[k]);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				return errno == ENOENT ? -ESRCH : -errno;
+			/* The thread may have moved between the read and the open: then it is a race lost. */
+			if (fstat(fd, &st) || st.st_ino != id->ns[k]) {
+				close(fd);
+				return -EAGAIN;
+			}
+			more = realloc(img->nsrefs, (img->nnsrefs + 1) * sizeof(*more));
+			if (!more) {
+				close(fd);
+				return -ENOMEM;
+			}
+			img->nsrefs = more;
+			img->nsrefs[img->nnsrefs++] = (struct rw_ns_ref){ k, id->ns[k], fd };
+		}
+	}
+	return 0;
+}
+
 pid_t *image_tids(const struct rw_proc_image *img)
 {
 	pid_t *tids = calloc(img->nthreads ? img->nthreads : 1, sizeof(*tids));
@@ -529,6 +576,9 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 		if (err)
 			goto fail;
 	}
+	err = capture_ns_refs(img);
+	if (err)
+		goto fail;
 	err = capture_injected(img, r);
 	img->syscall_ip = r->ij->syscall_ip;
 	/* The scratch page goes before the layout is taken. */
@@ -595,6 +645,9 @@ void image_free(struct rw_proc_image *img)
 	free(img->children);
 	free(img->cgroups);
 	free(img->idents);
+	for (size_t i = 0; i < img->nnsrefs; i++)
+		close(img->nsrefs[i].fd);
+	free(img->nsrefs);
 	attrs_free(&img->attrs);
 	fdobjs_free(&img->fdobjs);
 	pstate_free(&img->pstate);

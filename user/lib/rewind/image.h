@@ -96,6 +96,13 @@ struct rw_proc_image {
 	bool no_new_privs;
 	struct rw_ident *idents;	/* per thread, ascending tid: irreversible too */
 	size_t nidents;
+	/* An fd to each namespace of the checkpoint a thread can be put back into. */
+	struct rw_ns_ref {
+		int kind;		/* RW_NS_* */
+		uint64_t ino;
+		int fd;
+	} *nsrefs;
+	size_t nnsrefs;
 	struct rw_ksigaction sigactions[RW_NSIG + 1];	/* [sig], 9 and 19 unused */
 	struct itimerval itimers[3];
 	struct rw_posix_timer *timers;
@@ -128,6 +135,8 @@ size_t image_runs_in(const struct rw_proc_image *img, uint64_t start, uint64_t e
 const struct rw_thread_state *image_thread(const struct rw_proc_image *img, pid_t tid);
 /* The checkpoint's thread ids, in a new array (never empty-sized); NULL: out of memory. */
 pid_t *image_tids(const struct rw_proc_image *img);
+/* The held fd to the checkpoint's namespace of that kind and inode, or -1. */
+int image_ns_fd(const struct rw_proc_image *img, int kind, uint64_t ino);
 const struct rw_map_file *image_map_file(const struct rw_proc_image *img, dev_t dev, ino_t ino);
 const struct rw_fd_image *image_fd(const struct rw_proc_image *img, int fd);
 /* Signals whose disposition can be read and set: 1..64 but SIGKILL, SIGSTOP. */

@@ -457,10 +457,38 @@ static int plan_fds(struct rw_plan *p, const struct rw_proc_image *img, const st
 }
 
 /*
+ * A checkpoint thread in another namespace than then: put back with setns
+ * into the held namespace where the kind allows it (the setns may still be
+ * refused: the apply fails closed then); a user or time namespace fails
+ * closed here. Re-entering a mount namespace resets cwd: it is set again.
+ */
+static int plan_namespaces(struct rw_plan *p, const struct rw_proc_image *img,
+			   const struct rw_ident *was, const struct rw_ident *now)
+{
+	for (int k = 0; k < RW_NS__COUNT; k++) {
+		int fd = image_ns_fd(img, k, was->ns[k]);
+
+		if (was->ns[k] == now->ns[k])
+			continue;
+		if (fd < 0)
+			return fail(p, "pid %d: thread %d: unshared or setns'd its %s namespace since "
+				    "the checkpoint (inode %llu → %llu): cannot be restored from outside",
+				    p->tgid, now->tid, rw_ns_names[k], (unsigned long long)was->ns[k],
+				    (unsigned long long)now->ns[k]);
+		if (GROW(p->setns, p->nsetns))
+			return -ENOMEM;
+		p->setns[p->nsetns++] = (struct rw_setns_op){ now->tid, k, fd };
+		if (k == RW_NS_MNT)
+			p->chdir = true;
+	}
+	return 0;
+}
+
+/*
  * Credentials and namespaces of every checkpoint thread still there (a new
- * thread exits anyway). Restoring them would take injected setres*id /
- * capset / setns calls a dropped thread may no longer be allowed: any
- * change fails closed, naming it.
+ * thread exits anyway). Restoring credentials would take injected setres*id /
+ * capset calls a dropped thread may no longer be allowed: a change fails
+ * closed, naming it. Namespaces: see plan_namespaces().
  */
 static int plan_idents(struct rw_plan *p, const struct rw_proc_image *img,
 		       const struct rw_observed *obs)
@@ -475,9 +503,15 @@ static int plan_idents(struct rw_plan *p, const struct rw_proc_image *img,
 		for (size_t k = 0; k < img->nidents; k++) {
 			if (img->idents[k].tid != obs->idents[i].tid)
 				continue;
-			if (ident_compare(&img->idents[k], &obs->idents[i], what, sizeof(what)))
+			/* A new user namespace changes the capabilities too: name the cause. */
+			if (img->idents[k].ns[RW_NS_USER] != obs->idents[i].ns[RW_NS_USER])
+				err = plan_namespaces(p, img, &img->idents[k], &obs->idents[i]);
+			else if (ident_compare_creds(&img->idents[k], &obs->idents[i], what,
+						     sizeof(what)))
 				err = fail(p, "pid %d: thread %d: %s: cannot be restored from outside",
 					   p->tgid, obs->idents[i].tid, what);
+			else
+				err = plan_namespaces(p, img, &img->idents[k], &obs->idents[i]);
 			break;
 		}
 	}
@@ -912,6 +946,7 @@ void plan_free(struct rw_plan *p)
 	free(p->delete_timers);
 	free(p->attrops);
 	free(p->psops);
+	free(p->setns);
 	free(p->shmops);
 	memset(p, 0, sizeof(*p));
 }
@@ -986,6 +1021,9 @@ json_object *plan_to_json(const struct rw_plan *p)
 		else
 			add_step(steps, "%s thread %d", attrs_kind_name(a->kind), a->tid);
 	}
+	for (size_t i = 0; i < p->nsetns; i++)
+		add_step(steps, "thread %d back into its %s namespace", p->setns[i].tid,
+			 rw_ns_names[p->setns[i].kind]);
 	for (size_t i = 0; i < p->npsops; i++) {
 		char what[96];
 

@@ -159,6 +159,12 @@ struct rw_plan {
 	size_t ndelete_timers;
 	struct rw_attr_op *attrops;	/* rlimits first: the layout and fds must fit them */
 	size_t nattrops;
+	struct rw_setns_op {		/* a thread back into its checkpoint namespace */
+		pid_t tid;
+		int kind;		/* RW_NS_* */
+		int fd;			/* the image's held fd to it */
+	} *setns;
+	size_t nsetns;
 	struct rw_pstate_op *psops;	/* personality, prctl state, sigaltstack, keys: pstate.h */
 	size_t npsops;
 	struct rw_shm_op *shmops;	/* per object: writes and punches, then its size */

@@ -480,6 +480,41 @@ static int apply_attrs(const struct rw_plan *p, const struct rw_proc_image *img,
 	return 0;
 }
 
+/*
+ * Each thread back into its checkpoint namespace: our held fd installed in
+ * the target, setns injected into that thread (it acts on its caller only),
+ * the fd closed again. Before anything that resolves a path or a socket.
+ */
+static int apply_setns(const struct rw_plan *p, const struct rw_proc_image *img,
+		       struct rw_frozen *f, struct rw_restore_stats *st, char *why, size_t whylen)
+{
+	for (size_t i = 0; i < p->nsetns; i++) {
+		const struct rw_setns_op *op = &p->setns[i];
+		struct rw_seized *ij = freeze_thread(f, op->tid);
+		int num = spare_fd(img, p->tgid), err, cerr;
+		struct rw_remote tr;
+
+		if (!ij)
+			return rw_why(why, whylen, -ESRCH, "pid %d: thread %d is gone", p->tgid, op->tid);
+		remote_init(&tr, ij, p->tgid);
+		err = remote_install_fd(&tr, op->fd, num, true);
+		if (!err) {
+			err = remote_sys(&tr, "setns", RW_NR_setns, num, ident_ns_setns_type(op->kind),
+					 0, 0, NULL);
+			cerr = remote_close_fd(&tr, num);
+			err = err ? err : cerr;
+		}
+		cerr = remote_close(&tr);
+		err = err ? err : cerr;
+		st->injected += 9;
+		if (err)
+			return rw_why(why, whylen, err, "pid %d: thread %d: putting it back into its %s "
+				      "namespace of the checkpoint", p->tgid, op->tid,
+				      rw_ns_names[op->kind]);
+	}
+	return 0;
+}
+
 int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *img,
 			 struct rw_frozen *f, struct rw_remote *r, struct rw_restore_stats *st,
 			 char *why, size_t whylen)
@@ -498,7 +533,9 @@ int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *im
 				      "checkpoint) exit", p->tgid, p->exit_threads[i]);
 		freeze_forget(f, p->exit_threads[i]);
 	}
-	err = apply_attrs(p, img, why, whylen);
+	err = apply_setns(p, img, f, st, why, whylen);
+	if (!err)
+		err = apply_attrs(p, img, why, whylen);
 	if (!err)
 		err = apply_layout(p, img, r, st, why, whylen);
 	st->layout_ns += rw_now_ns() - t0;
