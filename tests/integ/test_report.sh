@@ -8,7 +8,8 @@ cd "$(dirname "$0")/../.."
 TESTS=(report_pages37 report_rearm_each_mark report_new_mmap report_brk report_kernel_write
        report_files report_thread report_fork_child report_cgroup report_cgroup_id
        report_cgroup_fork report_seccomp_target report_dropped_events report_human_output
-       report_state_umask report_state_fd report_state_nice report_state_thread_signal daemon_foreground
+       report_state_umask report_state_fd report_state_nice report_state_thread_signal
+       report_state_personality daemon_foreground
        daemon_second_instance)
 require_root "${TESTS[@]}"
 start_daemon || { for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
@@ -57,6 +58,7 @@ report_state_umask() { state_case umask cwd_umask; }
 report_state_fd() { state_case fd_new fds; }
 report_state_nice() { state_case nice thread_attrs; }
 report_state_thread_signal() { state_case thread_signal pending_signals; }
+report_state_personality() { state_case personality personality; }
 
 report_rearm_each_mark() {
 	start_target pages37 || return 1
