@@ -71,6 +71,12 @@ enum rw_syscall_nr {
 	RW_NR_rt_sigtimedwait = 128,
 	RW_NR_ptrace = 101,
 	RW_NR_setuid = 105,
+	RW_NR_pivot_root = 155,
+	RW_NR_chroot = 161,
+	RW_NR_mount = 165,
+	RW_NR_umount2 = 166,
+	RW_NR_move_mount = 429,
+	RW_NR_mount_setattr = 442,
 	RW_NR_setgid = 106,
 	RW_NR_setreuid = 113,
 	RW_NR_setregid = 114,
@@ -184,6 +190,8 @@ enum rw_syscall_class {
 	X(setresuid, CRED) X(setresgid, CRED) X(setfsuid, CRED)		\
 	X(setfsgid, CRED) X(setgroups, CRED) X(capset, CRED)			\
 	X(unshare, CRED) X(setns, CRED) X(seccomp, CRED) X(ptrace, POKE)	\
+	X(mount, CRED) X(umount2, CRED) X(move_mount, CRED) X(mount_setattr, CRED) \
+	X(pivot_root, CRED) X(chroot, CRED)					\
 	X(setrlimit, ATTR) X(prlimit64, ATTR) X(setpriority, ATTR)		\
 	X(sched_setparam, ATTR) X(sched_setscheduler, ATTR)			\
 	X(sched_setattr, ATTR) X(sched_setaffinity, ATTR) X(ioprio_set, ATTR)	\

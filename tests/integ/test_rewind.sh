@@ -27,7 +27,7 @@ OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_h
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc report_pstate
-	     rewind_ns_uts rewind_ns_net fail_ns_user fail_pgrp_new fail_tree_child_exited fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
+	     rewind_ns_uts rewind_ns_net fail_ns_user fail_pgrp_new fail_mount_tmpfs fail_tree_child_exited fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
 require_root "${SELF_TESTS[@]}" "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"
@@ -616,6 +616,7 @@ ns_case() {
 	expect "plan steps" "$(jq -r '[.rewind.plan[]?.steps[]? | select(test("back into its (uts|net) namespace"))] | length' <<<"$REWIND_JSON")" 1 || return 1
 	rwctl detach "$id" >/dev/null
 }
+fail_mount_tmpfs() { fails_closed_case mount_tmpfs "pid [0-9]+: mount since the checkpoint changed its mount table or root directory: cannot be restored from outside"; }
 rewind_ns_uts() { ns_case ns_uts; }
 rewind_ns_net() { ns_case ns_net; }
 fail_ns_user() { fails_closed_case ns_user "thread [0-9]+: unshared or setns'd its user namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored from outside"; }

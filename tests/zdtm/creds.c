@@ -12,6 +12,8 @@
  *                     (setns into the namespace held since the checkpoint)
  *   ns_user           unshare(CLONE_NEWUSER): no way back to an ancestor
  *   pgrp_new          setpgid(0, 0): a process group of its own
+ *   mount_tmpfs       mounts a tmpfs (in a mount namespace of its own, made
+ *                     private at setup: the host's table is not touched)
  * With ZDTM_CREDS_SAME set, the invocation makes the same calls with the
  * values it already has: logged, re-read, nothing changed (rewind --verify passes).
  * check compares the changed attribute with its value at setup.
@@ -26,6 +28,7 @@
 #include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -273,11 +276,51 @@ static void pg_check(void)
 		differ("process group %d, want %d", (int)getpgid(0), (int)pg_was);
 }
 
+/* ---- mount_tmpfs -------------------------------------------------------------------- */
+
+static char mt_dir[] = "/tmp/zdtm-mount-XXXXXX";
+static long mt_was;
+
+static long mt_mounts(void)
+{
+	static char buf[1 << 18];
+	ssize_t n = read_file("/proc/self/mountinfo", buf, sizeof(buf));
+	long lines = 0;
+
+	for (ssize_t i = 0; i < n; i++)
+		lines += buf[i] == '\n';
+	return lines;
+}
+
+static void mt_setup(void)
+{
+	cr_setup_common();
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		die("a private mount namespace");
+	if (!mkdtemp(mt_dir))
+		die("mkdtemp");
+	mt_was = mt_mounts();
+}
+
+static void mt_go(void)
+{
+	if (mount("zdtm", mt_dir, "tmpfs", 0, NULL))
+		die("mount");
+	done("%ld mounts", mt_mounts());
+}
+
+static void mt_check(void)
+{
+	if (mt_mounts() != mt_was)
+		differ("%ld mounts, want %ld", mt_mounts(), mt_was);
+}
+
 ZDTM_HELPER(creds_euid, cr_setup_common, euid_go, euid_check);
 ZDTM_HELPER(creds_capdrop, capdrop_setup, capdrop_go, capdrop_check);
 ZDTM_HELPER(creds_thread_uid, tu_setup, tu_go, tu_check);
 ZDTM_HELPER(seccomp_thread, sct_setup, tu_go, tu_check);
 ZDTM_HELPER(pgrp_new, pg_setup, pg_go, pg_check);
+ZDTM_HELPER(mount_tmpfs, mt_setup, mt_go, mt_check);
 ZDTM_HELPER(ns_uts, ns_uts_setup, ns_go, ns_check);
 ZDTM_HELPER(ns_user, ns_user_setup, ns_go, ns_check);
 ZDTM_HELPER(ns_net, ns_net_setup, ns_go, ns_check);

@@ -271,6 +271,13 @@ const struct rw_state_class rw_state_classes[] = {
 		"fails closed on any link, unlink or session change: other processes share them",
 	},
 	{
+		"mounts", "the mount table and the root directory", "mount namespace, process",
+		RW_FAILS_CLOSED,
+		"not read",
+		"mount, umount2, move_mount, mount_setattr, pivot_root, chroot",
+		"fails closed when the log holds such a call; records lost: not covered",
+	},
+	{
 		"cgroup", "cgroup membership, every hierarchy", "process", RW_FAILS_CLOSED,
 		"`/proc/PID/cgroup`; in cgroup mode `cgroup.procs` of the session's cgroup at every "
 		"rewind",

@@ -203,6 +203,10 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 			break;
 		case RW_SC_CRED:
 			out->creds_called = true;
+			if (r->nr == RW_NR_mount || r->nr == RW_NR_umount2 || r->nr == RW_NR_move_mount ||
+			    r->nr == RW_NR_mount_setattr || r->nr == RW_NR_pivot_root ||
+			    r->nr == RW_NR_chroot)
+				out->mounts_changed = r->nr;
 			break;
 		case RW_SC_FD:
 			/* Lock calls change the locks, the fd objects' calls the objects (fdobj.c). */
@@ -506,6 +510,7 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	obs->seccomp_filters = status.seccomp_filters;
 	obs->no_new_privs = status.no_new_privs;
 	obs->securebits_set = facts->securebits_set;
+	obs->mounts_changed = facts->mounts_changed;
 	obs->timer_ids = o->timers;
 	obs->ntimers = ntimers;
 	return 0;

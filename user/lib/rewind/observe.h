@@ -30,6 +30,7 @@ struct rw_log_facts {
 	bool memory_forced;		/* a ptrace poke or a write to /proc/PID/mem, by anyone of the session */
 	bool creds_called;		/* a CRED call: credentials and namespaces are read */
 	bool securebits_set;
+	uint32_t mounts_changed;	/* nr of a mount-table or root call (mount, chroot, ...); 0 none */
 	bool locks_called;		/* flock or an fcntl lock: fdobj.c re-reads the locks */
 	bool attrs_called;		/* an ATTR call by any process of the session, on any target */
 	bool pstate_called;		/* a PROC call (or exec): pstate.h's state is read */

@@ -14,6 +14,7 @@
 #include "pagemap.h"
 #include "plan.h"
 #include "remote.h"
+#include "sysnames.h"
 
 /* ---- plan building blocks ---------------------------------------------------- */
 
@@ -499,6 +500,11 @@ static int plan_idents(struct rw_plan *p, const struct rw_proc_image *img,
 	if (obs->securebits_set)
 		err = fail(p, "pid %d: securebits set since the checkpoint (PR_SET_SECUREBITS or "
 			   "PR_SET_KEEPCAPS): cannot be restored from outside", p->tgid);
+	/* The mount table is the namespace's, the root directory the process's: neither is modelled. */
+	if (!err && obs->mounts_changed)
+		err = fail(p, "pid %d: %s since the checkpoint changed its mount table or root "
+			   "directory: cannot be restored from outside", p->tgid,
+			   syscall_name(obs->mounts_changed));
 	for (size_t i = 0; i < obs->nidents && !err; i++) {
 		for (size_t k = 0; k < img->nidents; k++) {
 			if (img->idents[k].tid != obs->idents[i].tid)

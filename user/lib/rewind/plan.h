@@ -59,6 +59,7 @@ struct rw_observed {
 	const struct rw_ident *idents;		/* per thread now; NULL: the log proves them unchanged */
 	size_t nidents;
 	bool securebits_set;			/* PR_SET_SECUREBITS / PR_SET_KEEPCAPS logged */
+	uint32_t mounts_changed;		/* a logged mount-table or root call: its nr */
 	const int *timer_ids;			/* ascending; read only when timers matter */
 	size_t ntimers;
 	const struct rw_attrs *attrs;		/* NULL: the log proves them unchanged */
