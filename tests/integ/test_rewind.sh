@@ -521,17 +521,24 @@ fail_seccomp_installed() {
 # with one, the rewind fails closed saying REGEX, the session is failed and
 # the target killed.
 fails_closed_case() {
-	local helper=$1 want=$2 id
+	local helper=$1 want=$2
 	start_zdtm "$helper" || return 1
 	invoke || return 1
 	ask check || return 1
 	case "$ANSWER" in fail*) ;; *) echo "check after the change without rewind: '$ANSWER'"; return 1 ;; esac
 	stop_target
 	start_zdtm "$helper" || return 1
+	rewind_fails_closed "$want"
+}
+
+# rewind_fails_closed REGEX: attach the target, checkpoint, one invocation;
+# the rewind fails closed saying REGEX, the session is failed, the target killed.
+rewind_fails_closed() {
+	local id
 	id=$(rwctl attach --pid "$TPID") || return 1
 	checkpoint "$id" || return 1
 	invoke || return 1
-	expect_rewind_fails "$id" "$want" || return 1
+	expect_rewind_fails "$id" "$1" || return 1
 	expect "session state" "$(session_field "$id" state)" failed || return 1
 	expect_killed "$TPID" "the target, after the failed rewind" || return 1
 	TPID=
@@ -655,16 +662,8 @@ report_ipc_calls() {
 # A SysV message queue of the checkpoint removed by the invocation: its id
 # cannot be recreated, so the rewind fails closed naming the class.
 fail_ipc_removed() {
-	local id
 	start_zdtm ipc_msg_removed || return 1
-	id=$(rwctl attach --pid "$TPID") || return 1
-	checkpoint "$id" || return 1
-	invoke || return 1
-	expect_rewind_fails "$id" "IPC namespace [0-9]+: SysV message queue id [0-9]+ \\(key 0\\): removed since the checkpoint \\(a new object cannot take its id\\): cannot be restored" || return 1
-	expect "session state" "$(session_field "$id" state)" failed || return 1
-	expect_killed "$TPID" "the target, after the failed rewind" || return 1
-	TPID=
-	rwctl detach "$id" >/dev/null
+	rewind_fails_closed "IPC namespace [0-9]+: SysV message queue id [0-9]+ \\(key 0\\): removed since the checkpoint \\(a new object cannot take its id\\): cannot be restored"
 }
 
 fail_keys_session() { fails_closed_case keys_session "pid [0-9]+: key [0-9]+ linked into the session keyring since the checkpoint: that keyring is shared with other processes, cannot be restored"; }
