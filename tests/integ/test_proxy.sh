@@ -653,6 +653,12 @@ test_proxy_second_sigterm() {
 	init_action "$ACTIONS/hello.py" || return 1
 	expect_run '{}' '.pid > 0' || return 1
 	pid=$(jfield .pid)
+	# The proxy rewinds after it answers: that rewind must be over before
+	# rewindd stops, or the next run waits for it (a bounded poll of status).
+	t0=$SECONDS
+	until [ "$("$CTL" status --json | jq '[.sessions[].invocation] | max')" = 2 ]; do
+		[ $((SECONDS - t0)) -lt 60 ] || { echo "the rewind after the first run did not end"; return 1; }
+	done
 	kill -STOP "$DAEMON_PID"
 	expect_run '{}' ".pid == $pid" || rc=1
 	kill -TERM "$PROXY_PID"
