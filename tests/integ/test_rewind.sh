@@ -531,14 +531,17 @@ fails_closed_case() {
 	rewind_fails_closed "$want"
 }
 
-# rewind_fails_closed REGEX: attach the target, checkpoint, one invocation;
-# the rewind fails closed saying REGEX, the session is failed, the target killed.
+# rewind_fails_closed REGEX [ATTACH-ARGS...]: attach the target (default
+# --pid TPID), checkpoint, one invocation; the rewind fails closed saying
+# REGEX, the session is failed, the target killed.
 rewind_fails_closed() {
-	local id
-	id=$(rwctl attach --pid "$TPID") || return 1
+	local want=$1 id
+	shift
+	[ $# -gt 0 ] || set -- --pid "$TPID"
+	id=$(rwctl attach "$@") || return 1
 	checkpoint "$id" || return 1
 	invoke || return 1
-	expect_rewind_fails "$id" "$1" || return 1
+	expect_rewind_fails "$id" "$want" || return 1
 	expect "session state" "$(session_field "$id" state)" failed || return 1
 	expect_killed "$TPID" "the target, after the failed rewind" || return 1
 	TPID=
@@ -570,7 +573,7 @@ fail_seccomp_thread() { creds_case seccomp_thread "pid [0-9]+: thread [0-9]+: se
 # rewind closed, naming it; in cgroup mode the process left the session's
 # cgroup (its calls went unlogged) and the rewind fails closed too.
 cgroup_move_case() {
-	local mode=$1 want=$2 id dest
+	local mode=$1 want=$2 dest
 	make_cgroup from || return $?
 	dest=$(cgroup2_root)/$CG_NAME-to
 	mkdir -p "$dest" || return 1
@@ -585,17 +588,10 @@ cgroup_move_case() {
 	unset ZDTM_CGROUP_DEST
 	echo "$TPID" >"$CG/cgroup.procs" || return 1
 	if [ "$mode" = pid ]; then
-		id=$(rwctl attach --pid "$TPID") || return 1
+		rewind_fails_closed "$want" || return 1
 	else
-		id=$(rwctl attach --cgroup "$CG") || return 1
+		rewind_fails_closed "$want" --cgroup "$CG" || return 1
 	fi
-	checkpoint "$id" || return 1
-	invoke || return 1
-	expect_rewind_fails "$id" "$want" || return 1
-	expect "session state" "$(session_field "$id" state)" failed || return 1
-	expect_killed "$TPID" "the target, after the failed rewind" || return 1
-	TPID=
-	rwctl detach "$id" >/dev/null
 	remove_cgroup "$CG"
 	remove_cgroup "$dest"
 }

@@ -37,6 +37,18 @@ static inline int io_full(int fd, void *buf, size_t len, bool wr)
 	return 0;
 }
 
+/* A command pipe c and a reply pipe r (close-on-exec), then fork. */
+static inline pid_t fork_piped(int c[2], int r[2])
+{
+	pid_t pid;
+
+	assert_int_equal(pipe2(c, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(r, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	return pid;
+}
+
 /*
  * Run argv (looked up in PATH) with its stdin fed from *cmd and its stdout
  * read from *reply, our ends. Its pid.
@@ -44,12 +56,8 @@ static inline int io_full(int fd, void *buf, size_t len, bool wr)
 static inline pid_t exec_piped(char *const argv[], int *cmd, int *reply)
 {
 	int c[2], r[2];
-	pid_t pid;
+	pid_t pid = fork_piped(c, r);
 
-	assert_int_equal(pipe2(c, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(r, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
 	if (pid == 0) {
 		if (dup2(c[0], 0) < 0 || dup2(r[1], 1) < 0)
 			_exit(2);
@@ -75,12 +83,8 @@ static inline pid_t child_spawn(void (*child_main)(void), int *cmd, int *reply)
 {
 	int c[2], r[2];
 	char ready;
-	pid_t pid;
+	pid_t pid = fork_piped(c, r);
 
-	assert_int_equal(pipe2(c, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(r, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(c[1]);
 		close(r[0]);

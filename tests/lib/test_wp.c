@@ -760,12 +760,8 @@ static void *reader_thread(void *arg)
 static pid_t spawn(void (*fn)(void), int *cmd_end, int *reply_end)
 {
 	int cmd[2], reply[2];
-	pid_t pid;
+	pid_t pid = fork_piped(cmd, reply);
 
-	assert_int_equal(pipe2(cmd, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(reply, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
 	if (pid == 0) {
 		close(cmd[1]);
 		close(reply[0]);

@@ -1,28 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /* fork_child: a child left running. */
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "zdtm.h"
 
 static void fork_child_go(void)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_bound();
 
-	if (pid < 0)
-		die("fork");
 	if (pid == 0) {
-		/* Never outlive the test; hold none of its pipes. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(0);
-		close(0);
-		close(1);
-		close(cmd_fd);
 		for (;;)
 			pause();
 	}

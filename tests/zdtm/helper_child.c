@@ -5,11 +5,9 @@
  * check asks it what it holds. pid mode must rewind it like its parent.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/prctl.h>
 
 #include "zdtm.h"
 
@@ -64,17 +62,8 @@ static void helper_child_setup(void)
 
 	if (pipe(req) || pipe(resp))
 		die("pipe");
-	child = fork();
-	if (child < 0)
-		die("fork");
+	child = fork_bound();
 	if (child == 0) {
-		/* Never outlive the test; hold none of its other pipes. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() == 1)
-			_exit(0);
-		close(0);
-		close(1);
-		close(cmd_fd);
 		close(req[1]);
 		close(resp[0]);
 		helper(req[0], resp[1]);

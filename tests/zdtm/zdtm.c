@@ -7,7 +7,9 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <time.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 
 #include "../integ/handshake.h"
@@ -350,4 +352,21 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+}
+
+pid_t fork_bound(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() == 1)
+			_exit(0);
+		close(0);
+		close(1);
+		close(cmd_fd);
+	}
+	return pid;
 }

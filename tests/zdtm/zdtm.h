@@ -82,6 +82,11 @@ long blocked_in(pid_t tid);
 int wait_blocked(pid_t tid, const long *nr, int n);
 long futex(volatile uint32_t *uaddr, int op, uint32_t val);
 extern const long nr_futex[1];
+/*
+ * fork(), the child bound to the test: killed with its parent, holding none
+ * of the harness's pipes (stdin, stdout, the command fd). 0 in the child.
+ */
+pid_t fork_bound(void);
 /* A signal handler that does nothing (a signal that only interrupts). */
 void on_signal(int sig);
 
