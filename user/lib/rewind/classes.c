@@ -245,7 +245,7 @@ const struct rw_state_class rw_state_classes[] = {
 		RW_FAILS_CLOSED,
 		"not read",
 		"every prctl but the read-only options and `PR_SET_NAME` (compared at every rewind)",
-		"fails closed naming the option: no rewind step undoes it",
+		"the rewind names the option: no step undoes it",
 	},
 	{
 		"sigaltstack", "alternate signal stack", "thread", RW_RESTORED_OR_FAILS,
@@ -268,21 +268,21 @@ const struct rw_state_class rw_state_classes[] = {
 		RW_FAILS_CLOSED,
 		"as the keyrings above",
 		"add_key, request_key, keyctl",
-		"fails closed on any link, unlink or session change: other processes share them",
+		"on any link, unlink or session change: other processes share them",
 	},
 	{
 		"mounts", "the mount table and the root directory", "mount namespace, process",
 		RW_FAILS_CLOSED,
 		"not read",
 		"mount, umount2, move_mount, mount_setattr, pivot_root, chroot",
-		"fails closed when the log holds such a call; records lost: not covered",
+		"when the log holds such a call; records lost: not covered",
 	},
 	{
 		"cgroup", "cgroup membership, every hierarchy", "process", RW_FAILS_CLOSED,
 		"`/proc/PID/cgroup`; in cgroup mode `cgroup.procs` of the session's cgroup at every "
 		"rewind",
 		"a move of the process (tracepoint `cgroup_attach_task`, whoever moved it)",
-		"fails closed: rewindd moves no process between cgroups. In cgroup mode a member "
+		"rewindd moves no process between cgroups. In cgroup mode a member "
 		"that left the cgroup fails closed too (the log follows the cgroup: its calls went "
 		"unlogged)",
 	},
@@ -290,21 +290,21 @@ const struct rw_state_class rw_state_classes[] = {
 		"process_group", "process group and session", "process", RW_FAILS_CLOSED,
 		"`getpgid`, `getsid` on the process, at every rewind (two syscalls)",
 		NULL,
-		"fails closed: only the process or its parent may set them (`setpgid`, `setsid`)",
+		"only the process or its parent may set them (`setpgid`, `setsid`)",
 	},
 	{
 		"credentials", "credentials: uids, gids, supplementary groups, capability sets", "thread",
 		RW_FAILS_CLOSED,
 		"`/proc/PID/task/TID/status`",
 		"the setuid family, setgroups, capset, prctl `PR_CAPBSET_DROP`/`PR_CAP_AMBIENT`",
-		"fails closed: putting them back would take calls a thread that dropped its "
+		"putting them back would take calls a thread that dropped its "
 		"privileges may no longer make",
 	},
 	{
 		"securebits", "securebits, keep-capabilities", "thread", RW_FAILS_CLOSED,
 		"not readable from outside",
 		"prctl `PR_SET_SECUREBITS`/`PR_SET_KEEPCAPS`",
-		"fails closed when the log holds such a call; records lost: not covered",
+		"when the log holds such a call; records lost: not covered",
 	},
 	{
 		"namespaces", "namespaces: mnt, pid for children, net, uts, ipc, user, cgroup, time, time for "
@@ -322,7 +322,7 @@ const struct rw_state_class rw_state_classes[] = {
 		"thread) at every rewind; of every thread's `/proc/PID/task/TID/status` with its "
 		"credentials",
 		"every thread's: seccomp, prctl `PR_SET_SECCOMP`/`PR_SET_NO_NEW_PRIVS`",
-		"fails closed: nothing takes a filter or no_new_privs away",
+		"nothing takes a filter or no_new_privs away",
 	},
 	{
 		"watched_files", "files in watched trees (`--watch`)", "tree", RW_RESTORED_OR_FAILS,
