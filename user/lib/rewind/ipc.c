@@ -20,7 +20,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "ipc.h"
+#include "proc.h"
 #include "log.h"
 #include "rewind/syscalls.h"
 
@@ -49,13 +51,10 @@ const char *ipc_kind_name(int kind)
 
 int64_t ipc_ns_of(pid_t pid)
 {
-	char path[64];
 	struct stat st;
+	int err = proc_stat_link(pid, "ns/ipc", &st);
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", pid);
-	if (stat(path, &st))
-		return -errno;
-	return (int64_t)st.st_ino;
+	return err ? err : (int64_t)st.st_ino;
 }
 
 /* --- the helper process --- */
@@ -212,6 +211,20 @@ static int append_msg(struct rw_ipc_obj *o, int64_t type, const void *text, uint
 	return 0;
 }
 
+/*
+ * A failed IPC_STAT/GETALL: -ENOENT when the object went away while being
+ * listed (EINVAL, EIDRM); any other error is the snapshot's, with why.
+ */
+static int gone_or_fail(int kind, int id, const char *what, char *why, size_t whylen)
+{
+	int err = errno;
+
+	if (err == EINVAL || err == EIDRM)
+		return -ENOENT;
+	snprintf(why, whylen, "%s id %d: %s: %s", ipc_kind_name(kind), id, what, strerror(err));
+	return -err;
+}
+
 /* One SysV object; -ENOENT: it went away while being listed. */
 static int snap_sysv_one(int kind, int id, int wfd, char *why, size_t whylen)
 {
@@ -223,7 +236,7 @@ static int snap_sysv_one(int kind, int id, int wfd, char *why, size_t whylen)
 		void *p;
 
 		if (shmctl(id, IPC_STAT, &ds))
-			return -ENOENT;
+			return gone_or_fail(kind, id, "IPC_STAT", why, whylen);
 		o.key = ds.shm_perm.__key;
 		o.uid = ds.shm_perm.uid;
 		o.gid = ds.shm_perm.gid;
@@ -245,7 +258,7 @@ static int snap_sysv_one(int kind, int id, int wfd, char *why, size_t whylen)
 		union semun a = { .buf = &ds };
 
 		if (semctl(id, 0, IPC_STAT, a))
-			return -ENOENT;
+			return gone_or_fail(kind, id, "IPC_STAT", why, whylen);
 		o.key = ds.sem_perm.__key;
 		o.uid = ds.sem_perm.uid;
 		o.gid = ds.sem_perm.gid;
@@ -257,7 +270,7 @@ static int snap_sysv_one(int kind, int id, int wfd, char *why, size_t whylen)
 			return -ENOMEM;
 		a.array = (unsigned short *)o.data;
 		if (semctl(id, 0, GETALL, a))
-			err = -ENOENT;
+			err = gone_or_fail(kind, id, "GETALL", why, whylen);
 		if (!err)
 			err = emit(wfd, &o, o.data);
 		free(o.data);
@@ -269,7 +282,7 @@ static int snap_sysv_one(int kind, int id, int wfd, char *why, size_t whylen)
 		size_t cap;
 
 		if (msgctl(id, IPC_STAT, &ds))
-			return -ENOENT;
+			return gone_or_fail(kind, id, "IPC_STAT", why, whylen);
 		o.key = ds.msg_perm.__key;
 		o.uid = ds.msg_perm.uid;
 		o.gid = ds.msg_perm.gid;
@@ -283,8 +296,9 @@ static int snap_sysv_one(int kind, int id, int wfd, char *why, size_t whylen)
 		for (msgqnum_t i = 0; i < ds.msg_qnum && !err; i++) {
 			ssize_t r = msgrcv(id, m, cap, i, IPC_NOWAIT | MSG_COPY | MSG_NOERROR);
 
+			/* Fewer than msg_qnum said: it changed under us, the copy is not whole. */
 			if (r < 0 && errno == ENOMSG)
-				break;
+				errno = EAGAIN;
 			if (r < 0) {
 				err = -errno;
 				snprintf(why, whylen, "%s id %d: msgrcv(MSG_COPY): %s",
@@ -320,11 +334,18 @@ static int snap_sysv(int wfd, char *why, size_t whylen)
 		while (!err && fgets(line, sizeof(line), f)) {
 			int key, id;
 
-			if (sscanf(line, "%d %d", &key, &id) != 2)
-				continue;
+			if (sscanf(line, "%d %d", &key, &id) != 2) {
+				snprintf(why, whylen, "%s: cannot parse '%.80s'", files[kind], line);
+				err = -EINVAL;
+				break;
+			}
 			err = snap_sysv_one(kind, id, wfd, why, whylen);
 			if (err == -ENOENT)
 				err = 0;
+		}
+		if (!err && ferror(f)) {
+			snprintf(why, whylen, "%s: read error", files[kind]);
+			err = -EIO;
 		}
 		fclose(f);
 		if (err) {
@@ -362,34 +383,43 @@ static int mqueue_dir(bool own, const char **dir, char *why, size_t whylen)
 static int snap_mq_one(const char *dir, const char *name, int wfd, char *why, size_t whylen)
 {
 	struct rw_ipc_obj o = { .kind = RW_IPC_MQ, .id = -1 };
-	char path[PATH_MAX], qname[NAME_MAX + 2], text[256] = "";
+	char path[PATH_MAX], qname[NAME_MAX + 2], *text = NULL;
 	struct mq_attr at;
 	struct stat st;
 	char *msg = NULL;
-	int err = 0, fd;
+	int err = 0;
 	mqd_t q;
 
 	snprintf(o.name, sizeof(o.name), "%s", name);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(qname, sizeof(qname), "/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		if (fd >= 0)
-			close(fd);
-		return -ENOENT;
+	/* Gone since the listing: -ENOENT; any other failure is the snapshot's. */
+	if (stat(path, &st))
+		err = -errno;
+	if (!err)
+		err = read_whole_file(AT_FDCWD, path, 4096, &text, NULL);
+	if (!err && sscanf(text, "QSIZE:%*u NOTIFY:%*d SIGNO:%*d NOTIFY_PID:%d",
+			   &o.notify_pid) != 1)
+		err = -EINVAL;
+	free(text);
+	if (err) {
+		if (err != -ENOENT)
+			snprintf(why, whylen, "%s /%s: reading its status: %s",
+				 ipc_kind_name(RW_IPC_MQ), name, strerror(-err));
+		return err;
 	}
-	if (read(fd, text, sizeof(text) - 1) < 0)
-		text[0] = 0;
-	close(fd);
-	if (sscanf(text, "QSIZE:%*u NOTIFY:%*d SIGNO:%*d NOTIFY_PID:%d", &o.notify_pid) != 1)
-		o.notify_pid = 0;
 	o.ino = st.st_ino;
 	o.uid = st.st_uid;
 	o.gid = st.st_gid;
 	o.mode = st.st_mode & 0777;
 	q = mq_open(qname, O_RDWR | O_NONBLOCK);
-	if (q == (mqd_t)-1)
-		return -ENOENT;
+	if (q == (mqd_t)-1) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		snprintf(why, whylen, "%s /%s: mq_open: %s", ipc_kind_name(RW_IPC_MQ), name,
+			 strerror(errno));
+		return -errno;
+	}
 	if (mq_getattr(q, &at)) {
 		err = -errno;
 		goto out;
@@ -419,8 +449,13 @@ static int snap_mq_one(const char *dir, const char *name, int wfd, char *why, si
 			break;
 		}
 		err = append_msg(&o, prio, msg, r);
-		if (err)
+		if (err) {
+			/* This one is in no list: back it goes first. */
+			if (mq_send(q, msg, r, prio))
+				snprintf(why, whylen, "%s /%s: out of memory, a received message "
+					 "lost", ipc_kind_name(RW_IPC_MQ), name);
 			break;
+		}
 	}
 	/* Back they go whatever happened: what was received must not be lost. */
 	for (size_t off = 0; off < o.len;) {
