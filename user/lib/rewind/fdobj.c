@@ -729,7 +729,12 @@ int fdobj_capture(pid_t tgid, const int *fds, const char (*links)[256], const bo
 			int dom = 0;
 			socklen_t sl = sizeof(dom);
 
-			if (getsockopt(ref, SOL_SOCKET, SO_DOMAIN, &dom, &sl) || dom != AF_UNIX) {
+			if (getsockopt(ref, SOL_SOCKET, SO_DOMAIN, &dom, &sl)) {
+				err = -errno;
+				close(ref);
+				break;
+			}
+			if (dom != AF_UNIX) {
 				close(ref);
 				continue;	/* TCP and the rest: a peer outside, left alone */
 			}
@@ -803,8 +808,15 @@ static int held_outside(const pid_t *pids, size_t npids, const uint64_t *inos,
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 		fdd = opendir(path);
+		if (!fdd && errno != ENOENT && errno != ESRCH) {
+			/* Unknown holders: the object cannot be called the session's. */
+			int err = -errno;
+
+			closedir(proc);
+			return err;
+		}
 		if (!fdd)
-			continue;	/* gone, or a kernel thread */
+			continue;	/* gone */
 		while ((fe = readdir(fdd))) {
 			ssize_t len;
 
@@ -1015,9 +1027,16 @@ static int refill(const struct rw_fdobj *want, int ref)
 		int avail;
 
 		/* Exactly what is there: a read of no more than what is queued never blocks. */
-		while (!err && !ioctl(ref, FIONREAD, &avail) && avail > 0)
+		while (!err) {
+			if (ioctl(ref, FIONREAD, &avail)) {
+				err = -errno;
+				break;
+			}
+			if (avail <= 0)
+				break;
 			if (read(ref, buf, avail < (int)sizeof(buf) ? avail : (int)sizeof(buf)) <= 0)
 				err = -errno;
+		}
 		if (!err && fcntl(ref, F_GETPIPE_SZ) != want->pipe_size &&
 		    fcntl(ref, F_SETPIPE_SZ, want->pipe_size) < 0)
 			err = -errno;
@@ -1099,10 +1118,14 @@ static int drain_inotify(int ref)
 	uint8_t buf[4096];
 	int avail;
 
-	while (!ioctl(ref, FIONREAD, &avail) && avail > 0)
+	for (;;) {
+		if (ioctl(ref, FIONREAD, &avail))
+			return -errno;
+		if (avail <= 0)
+			return 0;
 		if (read(ref, buf, sizeof(buf)) <= 0)
 			return -errno;
-	return 0;
+	}
 }
 
 static int set_lock(const struct rw_fdobj_step *st, int ref, struct rw_remote *r)
