@@ -949,7 +949,12 @@ out:
 
 /* ---- rewind and verify ------------------------------------------------------------- */
 
-/* Our reference to fd of pid, which must be the checkpoint's object (inode ino). */
+/*
+ * Our reference to fd of pid. Its inode must be ino: that tells a pipe or a
+ * socket apart; eventfd, timerfd, inotify and epoll share one anonymous
+ * inode, and are the checkpoint's because the fd table was restored first
+ * (every entry kcmp'd against the held description).
+ */
 static int take_ref(pid_t pid, int fd, uint64_t ino)
 {
 	int pidfd = sys_pidfd_open(pid, 0), ref;
