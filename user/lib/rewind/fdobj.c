@@ -33,6 +33,19 @@
 #endif
 /* Largest socket message or queue we capture: beyond, the object is not restorable. */
 #define QUEUE_MAX	(4u << 20)
+
+/*
+ * One buffer for every socket queue read, kept: a fresh 4 MiB one would be a
+ * new mapping faulted in at every rewind (rewindd is single-threaded).
+ */
+static uint8_t *queue_buffer(void)
+{
+	static uint8_t *buf;
+
+	if (!buf)
+		buf = malloc(QUEUE_MAX);
+	return buf;
+}
 /* Semaphore eventfds are lowered one read at a time: this many at most. */
 #define SEM_READS_MAX	65536
 
@@ -543,16 +556,14 @@ static int read_socket(int ref, struct rw_fdobj *o)
 {
 	socklen_t sl = sizeof(int);
 	int old = -1, zero = 0, err = 0;
-	uint8_t *buf = malloc(QUEUE_MAX);
+	uint8_t *buf = queue_buffer();
 
 	if (!buf)
 		return -ENOMEM;
 	if (getsockopt(ref, SOL_SOCKET, SO_TYPE, &o->sotype, &sl) ||
 	    getsockopt(ref, SOL_SOCKET, SO_PEEK_OFF, &old, &sl) ||
-	    setsockopt(ref, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero))) {
-		free(buf);
+	    setsockopt(ref, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)))
 		return -errno;
-	}
 	for (;;) {
 		ssize_t got = peek_one(ref, buf, QUEUE_MAX - o->len, &o->rights);
 		uint8_t *d;
@@ -591,7 +602,6 @@ static int read_socket(int ref, struct rw_fdobj *o)
 	}
 	if (setsockopt(ref, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old)) && !err)
 		err = -errno;
-	free(buf);
 	return err;
 }
 
@@ -993,7 +1003,7 @@ static int observe_now(pid_t tgid, const struct rw_fdobj *want, int *ref, struct
 static int drain_socket(int ref, int sotype)
 {
 	char cbuf[CMSG_SPACE(64 * sizeof(int))];
-	uint8_t *buf = malloc(QUEUE_MAX);
+	uint8_t *buf = queue_buffer();
 	int err = 0;
 
 	if (!buf)
@@ -1015,7 +1025,6 @@ static int drain_socket(int ref, int sotype)
 		if (!got && sotype == SOCK_STREAM)
 			break;	/* the peer shut down: a stream at EOF reads 0 for ever */
 	}
-	free(buf);
 	return err;
 }
 
