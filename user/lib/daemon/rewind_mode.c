@@ -710,6 +710,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	json_object_object_add(o, "pages_dropped", json_object_new_int64(st.pages_dropped));
 	json_object_object_add(o, "pages_wholesale", json_object_new_int64(st.pages_wholesale));
 	json_object_object_add(o, "pages_zero_filled", json_object_new_int64(st.pages_zero_filled));
+	json_object_object_add(o, "pages_restorer", json_object_new_int64(st.pages_restorer));
 	json_object_object_add(o, "pages_hot", json_object_new_int64(st.pages_hot));
 	json_object_object_add(o, "threads_exited", json_object_new_int64(st.threads_exited));
 	json_object_object_add(o, "processes_killed", json_object_new_int64(nkilled));

@@ -193,6 +193,32 @@ __asm__("	.pushsection .rodata\n"
 	"	.popsection\n");
 extern const unsigned char rw_batch_code[], rw_batch_code_end[];
 
+/*
+ * The restorer, at COPY_CODE_OFF of the same code block: rbx walks a table
+ * of (dst, src, len) up to r12, each copied with rep movsb; then the int3.
+ */
+__asm__("	.pushsection .rodata\n"
+	"	.globl rw_copy_code, rw_copy_code_end\n"
+	"	.hidden rw_copy_code, rw_copy_code_end\n"
+	"rw_copy_code:\n"
+	"	cld\n"
+	"1:	cmp %r12, %rbx\n"
+	"	jae 2f\n"
+	"	mov 0(%rbx), %rdi\n"
+	"	mov 8(%rbx), %rsi\n"
+	"	mov 16(%rbx), %rcx\n"
+	"	rep movsb\n"
+	"	add $24, %rbx\n"
+	"	jmp 1b\n"
+	"2:	int3\n"
+	"rw_copy_code_end:\n"
+	"	.popsection\n");
+extern const unsigned char rw_copy_code[], rw_copy_code_end[];
+
+#define COPY_CODE_OFF	64
+#define COPY_MAX	((BATCH_AREA_LEN - BATCH_CODE_LEN) / sizeof(struct rw_copy_run))
+_Static_assert(sizeof(struct rw_copy_run) == 24, "the restorer reads 24-byte entries");
+
 _Static_assert(sizeof(struct rw_batch_call) == 64, "the batch code reads 64-byte entries");
 
 /*
@@ -200,12 +226,12 @@ _Static_assert(sizeof(struct rw_batch_call) == 64, "the batch code reads 64-byte
  * area: /proc/PID/mem writes with FOLL_FORCE (process_vm_writev would need
  * PROT_WRITE, and a writable and executable mapping is what W^X refuses).
  */
-static int batch_write(struct rw_remote *r, const struct rw_batch_call *calls, size_t n)
+static int batch_write(struct rw_remote *r, const void *table, size_t len)
 {
 	static unsigned char code[BATCH_CODE_LEN];
 	struct iovec iov[2] = {
 		{ code, sizeof(code) },
-		{ (void *)calls, n * sizeof(*calls) },
+		{ (void *)table, len },
 	};
 	char path[64];
 	ssize_t w;
@@ -214,6 +240,7 @@ static int batch_write(struct rw_remote *r, const struct rw_batch_call *calls, s
 	if (!code[0]) {
 		memset(code, 0xcc, sizeof(code));
 		memcpy(code, rw_batch_code, rw_batch_code_end - rw_batch_code);
+		memcpy(code + COPY_CODE_OFF, rw_copy_code, rw_copy_code_end - rw_copy_code);
 	}
 	snprintf(path, sizeof(path), "/proc/%d/mem", r->pid);
 	fd = open(path, O_RDWR | O_CLOEXEC);
@@ -227,7 +254,7 @@ static int batch_write(struct rw_remote *r, const struct rw_batch_call *calls, s
 	close(fd);
 	if (w == (ssize_t)(iov[0].iov_len + iov[1].iov_len))
 		return 0;
-	pr_err("pid %d: writing our batch of %zu calls at %#llx: %s\n", r->pid, n,
+	pr_err("pid %d: writing our code and a table of %zu bytes at %#llx: %s\n", r->pid, len,
 	       (unsigned long long)r->batch, strerror(-err));
 	return err;
 }
@@ -264,7 +291,7 @@ int remote_batch(struct rw_remote *r, const struct rw_batch_call *calls, size_t 
 		return -ESRCH;
 	if (!r->hole || n == 1 || !inject_can_trap(r->ij))
 		return batch_one_by_one(r, calls, n, failed, res);
-	err = code_len <= BATCH_CODE_LEN ? 0 : -E2BIG;
+	err = code_len <= COPY_CODE_OFF ? 0 : -E2BIG;
 	if (!err && !r->batch)
 		err = map_ours(r, r->hole + SCRATCH_LEN, BATCH_AREA_LEN, PROT_READ | PROT_EXEC,
 			       &r->batch);
@@ -273,7 +300,7 @@ int remote_batch(struct rw_remote *r, const struct rw_batch_call *calls, size_t 
 		uint64_t table = r->batch + BATCH_CODE_LEN, idx;
 		struct user_regs_struct regs = r->ij->saved;
 
-		err = batch_write(r, calls + done, k);
+		err = batch_write(r, calls + done, k * sizeof(*calls));
 		if (err)
 			break;
 		regs.rip = r->batch;
@@ -291,6 +318,44 @@ int remote_batch(struct rw_remote *r, const struct rw_batch_call *calls, size_t 
 			return 0;
 		}
 		done += k;
+	}
+	return err;
+}
+
+int remote_copy(struct rw_remote *r, const struct rw_copy_run *runs, size_t n, size_t *done)
+{
+	const size_t code_len = rw_copy_code_end - rw_copy_code;
+	int err = 0;
+
+	*done = 0;
+	if (!n)
+		return 0;
+	if (!r->ij || r->broken)
+		return -ESRCH;
+	if (!r->hole || !inject_can_trap(r->ij) || COPY_CODE_OFF + code_len > BATCH_CODE_LEN)
+		return -EOPNOTSUPP;
+	if (!r->batch)
+		err = map_ours(r, r->hole + SCRATCH_LEN, BATCH_AREA_LEN, PROT_READ | PROT_EXEC,
+			       &r->batch);
+	while (*done < n && !err) {
+		size_t k = n - *done < COPY_MAX ? n - *done : COPY_MAX;
+		uint64_t table = r->batch + BATCH_CODE_LEN;
+		struct user_regs_struct regs = r->ij->saved;
+
+		err = batch_write(r, runs + *done, k * sizeof(*runs));
+		if (err)
+			break;
+		regs.rip = r->batch + COPY_CODE_OFF;
+		regs.eflags &= ~0x400ULL;	/* DF: rep movsb forwards */
+		regs.rbx = table;
+		regs.r12 = table + k * sizeof(*runs);
+		err = inject_run(r->ij, &regs, r->batch + COPY_CODE_OFF + code_len);
+		/* -EIO, a run faulted: which one is not known, the whole table counts as not done. */
+		if (err && err != -EIO)
+			r->broken = true;
+		if (err)
+			break;
+		*done += k;
 	}
 	return err;
 }

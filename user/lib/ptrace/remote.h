@@ -44,8 +44,11 @@ struct rw_remote {
 	bool broken;		/* ptrace failed: the target is lost */
 };
 
-/* Bytes from rw_remote.hole on that the scratch page and the batch area use. */
-#define RW_REMOTE_AREA	(68UL << 10)
+/*
+ * Bytes from rw_remote.hole on that the scratch page and the batch area use
+ * (the area holds a restorer table of ~10,900 runs: one stop for 10k pages).
+ */
+#define RW_REMOTE_AREA	(260UL << 10)
 
 void remote_init(struct rw_remote *r, struct rw_seized *ij, pid_t pid);
 /*
@@ -77,6 +80,20 @@ struct rw_batch_call {
  */
 int remote_batch(struct rw_remote *r, const struct rw_batch_call *calls, size_t n,
 		 size_t *failed, long *res);
+
+/* One run for remote_copy(): len bytes from src to dst, both in the target. */
+struct rw_copy_run {
+	uint64_t dst, src, len;
+};
+
+/*
+ * Copy runs inside the target (rep movsb in code of ours in the batch
+ * area), one stop per table of up to ~10,900 runs. 0 with *done = n, or
+ * -errno with runs [0, *done) copied: -EIO when a run faulted (the signal
+ * is never delivered to the thread), -EOPNOTSUPP when there is no hole or
+ * SIGTRAP must not be used; the caller copies the rest some other way.
+ */
+int remote_copy(struct rw_remote *r, const struct rw_copy_run *runs, size_t n, size_t *done);
 
 /* A syscall without memory arguments; *res is its raw return. */
 int remote_call(struct rw_remote *r, long nr, long a0, long a1, long a2, long a3, long a4,

@@ -216,6 +216,66 @@ static bool vma_in_image(const struct rw_vma *v)
 	       strcmp(v->name, "[uprobes]");
 }
 
+/*
+ * The store: a memfd, so that the target can map it too (image_map_into).
+ * Writable here until filled; faulting it in 4 KiB at a time costs more
+ * than copying into it (measured: ~10 us a page): populated in one call.
+ */
+static int store_create(struct rw_proc_image *img)
+{
+	void *m;
+	int err;
+
+	img->store_fd = memfd_create("rewindd-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (img->store_fd < 0 || ftruncate(img->store_fd, img->store_len)) {
+		err = -errno;
+		pr_perror("pid %d: a memfd of %zu bytes for its pages", img->tgid, img->store_len);
+		return err;
+	}
+	m = mmap(NULL, img->store_len, PROT_READ | PROT_WRITE, MAP_SHARED, img->store_fd, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		pr_perror("pid %d: mapping %zu bytes for its pages", img->tgid, img->store_len);
+		return err;
+	}
+	img->store = m;
+	if (madvise(m, img->store_len, MADV_POPULATE_WRITE))
+		pr_debug("pid %d: MADV_POPULATE_WRITE: %s\n", img->tgid, strerror(errno));
+	return 0;
+}
+
+/*
+ * Filled: no one writes it again. Our writable mapping goes first
+ * (F_SEAL_WRITE refuses while one exists), then the seals, then a
+ * read-only mapping: no mapping of it, ours or the target's, can be made
+ * writable, and write(), fallocate and truncation are refused to anyone.
+ */
+static int store_seal(struct rw_proc_image *img)
+{
+	const int seals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	struct stat st;
+	void *m;
+	int err;
+
+	munmap((void *)img->store, img->store_len);
+	img->store = NULL;
+	if (fcntl(img->store_fd, F_ADD_SEALS, seals) || fstat(img->store_fd, &st)) {
+		err = -errno;
+		pr_perror("pid %d: sealing its page store", img->tgid);
+		return err;
+	}
+	img->store_dev = st.st_dev;
+	img->store_ino = st.st_ino;
+	m = mmap(NULL, img->store_len, PROT_READ, MAP_SHARED | MAP_POPULATE, img->store_fd, 0);
+	if (m == MAP_FAILED) {
+		err = -errno;
+		pr_perror("pid %d: mapping its page store", img->tgid);
+		return err;
+	}
+	img->store = m;
+	return 0;
+}
+
 /* Copy every run from the target into the store, IOV_BATCH runs per call. */
 static int read_runs(struct rw_proc_image *img)
 {
@@ -231,7 +291,7 @@ static int read_runs(struct rw_proc_image *img)
 			remote[k].iov_len = img->runs[i].npages * RW_PAGE_SIZE;
 			bytes += remote[k].iov_len;
 		}
-		local.iov_base = img->store + img->runs[i - k].off;
+		local.iov_base = (uint8_t *)img->store + img->runs[i - k].off;
 		local.iov_len = bytes;
 		got = process_vm_readv(img->tgid, &local, 1, remote, k, 0);
 		if (got < 0) {
@@ -278,23 +338,13 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 	if (!c.pages)
 		return 0;
 	img->store_len = c.pages * RW_PAGE_SIZE;
-	img->store = mmap(NULL, img->store_len, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (img->store == MAP_FAILED) {
-		img->store = NULL;
-		err = -errno;
-		pr_perror("pid %d: allocating %zu bytes for its pages", img->tgid, img->store_len);
+	err = store_create(img);
+	if (err)
 		return err;
-	}
-	/*
-	 * Faulting the store in 4 KiB at a time costs more than copying into it
-	 * (measured: ~10 us a page here): huge pages, populated in one call.
-	 */
-	madvise(img->store, img->store_len, MADV_HUGEPAGE);
-	if (madvise(img->store, img->store_len, MADV_POPULATE_WRITE))
-		pr_debug("pid %d: MADV_POPULATE_WRITE: %s\n", img->tgid, strerror(errno));
 	t2 = rw_now_ns();
 	err = read_runs(img);
+	if (!err)
+		err = store_seal(img);
 	pr_debug("pid %d: %llu pages in %zu runs: scan %llu us, allocate %llu us, read %llu us\n",
 		 img->tgid, (unsigned long long)c.pages, img->nruns,
 		 (unsigned long long)(t1 - t0) / 1000, (unsigned long long)(t2 - t1) / 1000,
@@ -540,6 +590,7 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	int err;
 
 	memset(img, 0, sizeof(*img));
+	img->store_fd = -1;
 	img->tgid = f->tgid;
 	img->threads = calloc(f->n ? f->n : 1, sizeof(*img->threads));
 	if (!img->threads)
@@ -630,7 +681,9 @@ void image_free(struct rw_proc_image *img)
 		thread_state_free(&img->threads[i]);
 	free(img->threads);
 	if (img->store)
-		munmap(img->store, img->store_len);
+		munmap((void *)img->store, img->store_len);
+	if (img->store_fd >= 0)
+		close(img->store_fd);
 	free(img->runs);
 	for (size_t i = 0; i < img->nfds; i++)
 		if (img->fds[i].held >= 0)
@@ -653,4 +706,78 @@ void image_free(struct rw_proc_image *img)
 	pstate_free(&img->pstate);
 	proc_maps_free(&img->maps);
 	memset(img, 0, sizeof(*img));
+	img->store_fd = -1;
+}
+
+/* ---- the target's mapping of the store ------------------------------------------- */
+
+int image_map_into(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr)
+{
+	char path[64];
+	uint64_t got = 0;
+	int *fds = NULL, ro, tfd = 0, err;
+	long ignored;
+	size_t n = 0;
+
+	img->tmap = 0;
+	if (img->store_fd < 0 || !img->store_len)
+		return -ENOENT;
+	/* A file opened read-only: a shared mapping of it can never gain PROT_WRITE. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", img->store_fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	if (ro < 0)
+		return -errno;
+	/* An fd number free both now and in the checkpoint: nothing of its is replaced. */
+	err = proc_list_fds(img->tgid, &fds, &n);
+	for (size_t i = 0; !err && i < n; i++)
+		tfd = fds[i] >= tfd ? fds[i] + 1 : tfd;
+	free(fds);
+	for (size_t i = 0; i < img->nfds; i++)
+		tfd = img->fds[i].fd >= tfd ? img->fds[i].fd + 1 : tfd;
+	if (err) {
+		close(ro);
+		goto out;
+	}
+	err = remote_install_fd(r, ro, tfd, true);
+	close(ro);
+	if (err)
+		goto out;
+	err = remote_mmap(r, addr, img->store_len, PROT_READ,
+			  MAP_SHARED | (addr ? MAP_FIXED_NOREPLACE : 0), tfd, 0, &got);
+	remote_call(r, 3 /* close */, tfd, 0, 0, 0, 0, 0, &ignored);
+	if (!err && addr && got != addr) {
+		remote_munmap(r, got, img->store_len);	/* a kernel without MAP_FIXED_NOREPLACE */
+		err = -EEXIST;
+	}
+	if (err)
+		goto out;
+	/* Its page tables, once: the restorer's reads then never fault. */
+	err = remote_madvise(r, got, img->store_len, MADV_POPULATE_READ);
+	if (err) {
+		remote_munmap(r, got, img->store_len);
+		goto out;
+	}
+	img->tmap = got;
+out:
+	if (err)
+		pr_debug("pid %d: mapping its page store into it: %s\n", img->tgid, strerror(-err));
+	return err;
+}
+
+bool image_is_tmap(const struct rw_proc_image *img, const struct rw_vma *v)
+{
+	return img->tmap && v->start == img->tmap && v->end == img->tmap + img->store_len &&
+	       v->shared && v->prot == PROT_READ && !v->offset && v->inode == img->store_ino &&
+	       makedev(v->dev_major, v->dev_minor) == img->store_dev;
+}
+
+bool image_hide_tmap(const struct rw_proc_image *img, struct rw_maps *maps)
+{
+	ssize_t i = img->tmap ? proc_maps_find(maps, img->tmap) : -1;
+
+	if (i < 0 || !image_is_tmap(img, &maps->v[i]))
+		return false;
+	memmove(&maps->v[i], &maps->v[i + 1], (maps->n - i - 1) * sizeof(maps->v[0]));
+	maps->n--;
+	return true;
 }

@@ -73,8 +73,17 @@ struct rw_proc_image {
 	struct rw_thread_state *threads;	/* ascending tid */
 	size_t nthreads;
 
-	uint8_t *store;			/* page contents (anonymous memory of ours) */
+	/*
+	 * Page contents: a memfd sealed against every write once filled
+	 * (F_SEAL_WRITE), mapped read-only here and, at tmap, in the target
+	 * for the in-target restorer (restore.c). store_fd -1: none.
+	 */
+	const uint8_t *store;
 	size_t store_len;
+	int store_fd;
+	uint64_t tmap;			/* the target's read-only mapping of it; 0: none */
+	dev_t store_dev;		/* the memfd's identity, as /proc/PID/maps shows it */
+	ino_t store_ino;
 	struct rw_page_run *runs;	/* ascending, disjoint */
 	size_t nruns;
 	uint64_t pages_stored, pages_zero;
@@ -127,6 +136,21 @@ struct rw_proc_image {
  */
 int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remote *r);
 void image_free(struct rw_proc_image *img);
+/*
+ * Map the page store read-only (MAP_SHARED, from an O_RDONLY reopen of the
+ * sealed memfd) into the stopped target at addr, or anywhere if 0, and
+ * fault its page tables in; sets img->tmap. 0 or -errno (logged at debug:
+ * the caller falls back to copying from here).
+ */
+int image_map_into(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr);
+/* Whether v is exactly the target's mapping of the store, untouched. */
+bool image_is_tmap(const struct rw_proc_image *img, const struct rw_vma *v);
+/*
+ * Drop the store's mapping from a layout read of the target (it is ours,
+ * not the function's): true if it was there intact. A changed or moved one
+ * stays, for the layout step to remove like any mapping made since.
+ */
+bool image_hide_tmap(const struct rw_proc_image *img, struct rw_maps *maps);
 
 /* Checkpoint contents of the page at addr (page aligned), or NULL when not stored. */
 const uint8_t *image_page(const struct rw_proc_image *img, uint64_t addr);

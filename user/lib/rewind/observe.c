@@ -389,10 +389,14 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	 * Reading /proc costs more than the rest of a small rewind: skip what
 	 * the log proves unchanged (verify still reads it all).
 	 */
-	if (layout_as_checkpoint(img, f, armed, facts))
+	if (layout_as_checkpoint(img, f, armed, facts)) {
 		obs->maps = &img->maps;
-	else
+		obs->tmap_intact = img->tmap != 0;	/* no layout call since the checkpoint's */
+	} else {
 		err = proc_read_maps(freeze_any(f)->tid, &o->maps);
+		/* The store's mapping is ours; changed or moved, it is the function's to lose. */
+		obs->tmap_intact = !err && image_hide_tmap(img, &o->maps);
+	}
 	/* Always: a signal pending now, from anyone, must not be delivered after the rewind. */
 	if (!err)
 		err = proc_read_status(img->tgid, &status);

@@ -795,11 +795,11 @@ static int plan_shm(struct rw_plan *p, const struct rw_proc_image *img,
 	return err;
 }
 
-/* Lowest address past the first MiB where both layouts leave len bytes free; 0 if none. */
-static uint64_t find_hole(const struct rw_maps *a, const struct rw_maps *b, uint64_t len)
+/* Lowest address from at on where both layouts leave len bytes free; 0 if none. */
+static uint64_t find_hole(const struct rw_maps *a, const struct rw_maps *b, uint64_t len,
+			  uint64_t at)
 {
 	const uint64_t top = 0x7ffffffff000ULL;	/* 47-bit user space */
-	uint64_t at = 1ULL << 20;
 	size_t i = 0, j = 0;
 
 	/* Walk both (sorted) by start: the first vma starting past at + len leaves the hole. */
@@ -928,7 +928,14 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 		err = plan_pstate(plan, img, obs);
 	if (!err)
 		err = plan_shm(plan, img, obs);
-	plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA);
+	/* Past the first MiB, and clear of the store's mapping (in neither layout list). */
+	plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA, 1ULL << 20);
+	if (plan->hole && img->tmap && plan->hole < img->tmap + img->store_len &&
+	    img->tmap < plan->hole + RW_REMOTE_AREA)
+		plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA,
+				       img->tmap + img->store_len);
+	plan->tmap = obs->tmap_intact ? img->tmap : 0;
+	plan->tmap_remap = img->tmap && !obs->tmap_intact;
 out:
 	free(after.v);
 	ranges_free(&pages);

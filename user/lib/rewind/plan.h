@@ -26,7 +26,8 @@ struct rw_fd_now {
 };
 
 struct rw_observed {
-	const struct rw_maps *maps;
+	const struct rw_maps *maps;		/* without the store's mapping when intact */
+	bool tmap_intact;			/* the image's store mapping is there, untouched */
 	const pid_t *tids;			/* ascending */
 	size_t ntids;
 	const struct rw_thread_pending *pending;	/* per tid: its own signal queue */
@@ -135,6 +136,8 @@ struct rw_plan {
 	uint64_t brk;
 	uint64_t brk_first;		/* non-zero: brk(brk_first) before brk(brk), see plan.c */
 	uint64_t hole;			/* free in both layouts: where remote.h's mappings go */
+	uint64_t tmap;			/* the target's mapping of the store, to copy from; 0: none */
+	bool tmap_remap;		/* it was changed: map it again after the layout step */
 	struct rw_layout_op *layout;	/* munmaps first, then maps and mprotects, then madvises */
 	size_t nlayout;
 	struct rw_range *copy;		/* stored checkpoint pages to write back */

@@ -29,6 +29,12 @@
  * often be the rewind's only injection (measured: +0.13-0.15 ms a rewind).
  */
 #define WIPE_FILL_MAX	16
+/*
+ * From this many pages on, the target copies them itself (copy_in_target):
+ * below, one process_vm_writev costs less than its stop (measured in
+ * docs/BENCHMARKS.md, "Copying pages back").
+ */
+#define RESTORER_MIN_PAGES	64
 
 static const uint8_t zero_page[RW_PAGE_SIZE] __attribute__((aligned(4096)));
 
@@ -232,33 +238,105 @@ static int writev_batch(pid_t pid, struct iovec *local, struct iovec *remote, si
 	return writev_forced(pid, local, remote, n, got < 0 ? 0 : got);
 }
 
-/* Write every copy range back from the image, IOV_BATCH ranges per call. */
-static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img, char *why,
-		      size_t whylen)
+/*
+ * Write copy ranges back from the image, IOV_BATCH ranges per call: every
+ * one, or those done[] leaves false.
+ */
+static int copy_pages_writev(const struct rw_plan *p, const struct rw_proc_image *img,
+			     const bool *done, char *why, size_t whylen)
 {
 	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
 	size_t k = 0, bytes = 0;
 	int err;
 
-	for (size_t i = 0; i < p->ncopy; i++) {
-		const struct rw_range *c = &p->copy[i];
-		const uint8_t *src = image_page(img, c->start);
+	for (size_t i = 0; i <= p->ncopy; i++) {
+		const struct rw_range *c;
+		const uint8_t *src;
 
-		if (!src)
-			return rw_why(why, whylen, -EINVAL, "pid %d: page %#llx is not in the image",
-				      p->tgid, (unsigned long long)c->start);
-		local[k] = (struct iovec){ (void *)src, c->end - c->start };
-		remote[k] = (struct iovec){ (void *)(uintptr_t)c->start, c->end - c->start };
-		bytes += c->end - c->start;
-		if (++k == IOV_BATCH || i + 1 == p->ncopy) {
+		if (k && (k == IOV_BATCH || i == p->ncopy)) {
 			err = writev_batch(p->tgid, local, remote, k, bytes);
 			if (err)
 				return rw_why(why, whylen, err, "pid %d: writing %zu bytes of pages back",
 					      p->tgid, bytes);
 			k = bytes = 0;
 		}
+		if (i == p->ncopy || (done && done[i]))
+			continue;
+		c = &p->copy[i];
+		src = image_page(img, c->start);
+		if (!src)
+			return rw_why(why, whylen, -EINVAL, "pid %d: page %#llx is not in the image",
+				      p->tgid, (unsigned long long)c->start);
+		local[k] = (struct iovec){ (void *)src, c->end - c->start };
+		remote[k] = (struct iovec){ (void *)(uintptr_t)c->start, c->end - c->start };
+		bytes += c->end - c->start;
+		k++;
 	}
 	return 0;
+}
+
+/*
+ * The in-target restorer: the target copies the ranges itself from its
+ * read-only mapping of the store (image.h), in one stop, at memcpy speed.
+ * Only into mappings the checkpoint has writable (the layout is the
+ * checkpoint's by now): a write into a read-only one is process_vm_writev's
+ * forced path. *copied says which ranges it did; any failure leaves the
+ * rest to process_vm_writev, which copies them again from here.
+ */
+static void copy_in_target(const struct rw_plan *p, const struct rw_proc_image *img,
+			   struct rw_remote *r, bool *copied, struct rw_restore_stats *st)
+{
+	struct rw_copy_run *runs = malloc(p->ncopy * sizeof(*runs));
+	size_t *which = malloc(p->ncopy * sizeof(*which));
+	size_t n = 0, done = 0, v = 0;
+	int err;
+
+	if (!runs || !which)
+		goto out;
+	for (size_t i = 0; i < p->ncopy; i++) {
+		const struct rw_range *c = &p->copy[i];
+		const uint8_t *src = image_page(img, c->start);
+
+		/* The vma of the checkpoint holding it (both sorted: one walk). */
+		while (v < img->maps.n && img->maps.v[v].end <= c->start)
+			v++;
+		if (!src || v == img->maps.n || img->maps.v[v].start > c->start ||
+		    img->maps.v[v].end < c->end || !(img->maps.v[v].prot & PROT_WRITE))
+			continue;
+		runs[n] = (struct rw_copy_run){ c->start, p->tmap + (src - img->store),
+						c->end - c->start };
+		which[n++] = i;
+	}
+	err = remote_copy(r, runs, n, &done);
+	if (err)
+		pr_debug("pid %d: the in-target copy did %zu of %zu ranges (%s): the rest from here\n",
+			 p->tgid, done, n, strerror(-err));
+	for (size_t i = 0; i < done; i++)
+		copied[which[i]] = true;
+	for (size_t i = 0; i < done; i++)
+		st->restorer_pages += runs[i].len / RW_PAGE_SIZE;
+out:
+	free(runs);
+	free(which);
+}
+
+static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
+		      struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
+{
+	bool *copied;
+	int err;
+
+	if (!p->tmap || p->copy_pages < RESTORER_MIN_PAGES)
+		return copy_pages_writev(p, img, NULL, why, whylen);
+	copied = calloc(p->ncopy, sizeof(*copied));
+	if (!copied)
+		return rw_why(why, whylen, -ENOMEM, "pid %d: writing pages back", p->tgid);
+	copy_in_target(p, img, r, copied, st);
+	err = r->broken ? rw_why(why, whylen, -ESRCH, "pid %d: lost while copying pages back",
+				 p->tgid) :
+			  copy_pages_writev(p, img, copied, why, whylen);
+	free(copied);
+	return err;
 }
 
 static bool anonymous_at(const struct rw_proc_image *img, uint64_t addr)
@@ -597,7 +675,7 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 
 	err = apply_shm(p, img, why, whylen);
 	if (!err)
-		err = copy_pages(p, img, why, whylen);
+		err = copy_pages(p, img, r, st, why, whylen);
 	if (err)
 		return err;
 	t1 = rw_now_ns();

@@ -79,6 +79,17 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 			*wp = NULL;
 		}
 	}
+	/*
+	 * The store, read-only in the target, for the in-target restorer
+	 * (restore.c); without it rewinds copy from here, only slower.
+	 */
+	if (!err) {
+		remote_init(&r, freeze_any(&f), tgid);
+		if (image_map_into(img, &r, 0))
+			pr_debug("pid %d: no in-target restorer: pages are copied from here\n", tgid);
+		if (remote_close(&r))
+			err = -ESRCH;
+	}
 	/* Our injections' records go while it is still stopped. */
 	if (quiesce)
 		quiesce(ctx);
@@ -304,6 +315,19 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 				     rw->img->tgid);
 	}
 	st->rearm_ns += rw_now_ns() - t;
+	/*
+	 * The function changed the store's mapping (the layout step removed
+	 * what was left of it): mapped again where it was, else no restorer.
+	 */
+	if (!err && rw->plan.tmap_remap) {
+		uint64_t at = rw->img->tmap;
+
+		if (!image_map_into(rw->img, &rw->r, at))
+			rw->plan.tmap = at;
+		else
+			pr_warn("pid %d: its image's mapping was changed and cannot be mapped "
+				"again: pages are copied from here from now on\n", rw->img->tgid);
+	}
 	if (!err)
 		err = restore_apply_contents(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
 	remote_close(&rw->r);
@@ -314,6 +338,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	st->regs_ns += rs.regs_ns;
 	st->injected += rs.injected;
 	st->pages_zero_filled += rs.zero_filled_pages;
+	st->pages_restorer += rs.restorer_pages;
 	st->pages_copied += rw->plan.copy_pages;
 	st->pages_dropped += rw->plan.drop_pages;
 	st->pages_wholesale += rw->plan.wholesale_pages;

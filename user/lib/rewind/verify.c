@@ -626,6 +626,10 @@ int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct 
 	err = proc_read_smaps(r->ij->tid, &now);	/* the wipe-on-fork flags too */
 	if (err)
 		return err;
+	/* The store's mapping is ours, not the checkpoint's: it must be there, unchanged. */
+	if (img->tmap && !image_hide_tmap(img, &now))
+		differ(res, "pid %d: the read-only mapping of its image at %#llx is gone or changed",
+		       img->tgid, (unsigned long long)img->tmap);
 	verify_layout(img, &now, res);
 	proc_maps_free(&now);
 	verify_threads(img, f, res);
