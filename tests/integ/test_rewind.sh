@@ -213,6 +213,9 @@ after_pages100k() {
 	local n
 	n=$(jq -r .rewind.pages_restored <<<"$REWIND_JSON")
 	[ "$n" -ge 102400 ] 2>/dev/null || { echo "pages_restored $n, want >= 102400"; return 1; }
+	# Copied by the target itself from its read-only mapping of the image (restore.c).
+	n=$(jq -r .rewind.pages_restorer <<<"$REWIND_JSON")
+	[ "$n" -ge 102400 ] 2>/dev/null || { echo "pages_restorer $n, want >= 102400"; return 1; }
 }
 
 # ---- the scenarios -----------------------------------------------------------------

@@ -124,10 +124,24 @@ char maps_now[MAPS_MAX];
 static char fds_want[LIST_MAX], fds_now[LIST_MAX];
 static char tids_want[LIST_MAX], tids_now[LIST_MAX];
 
+/*
+ * Without rewindd's read-only mapping of the checkpoint image (the in-target
+ * restorer's source): it is mapped at the checkpoint, after "ready".
+ */
 static void snap_maps(char *buf)
 {
+	char *line, *nl;
+
 	if (read_file("/proc/self/maps", buf, MAPS_MAX) < 0)
 		die("/proc/self/maps");
+	for (line = buf; *line; line = nl) {
+		nl = strchr(line, '\n');
+		nl = nl ? nl + 1 : line + strlen(line);
+		if (strstr(line, "/memfd:rewindd-image") && strstr(line, "/memfd:rewindd-image") < nl) {
+			memmove(line, nl, strlen(nl) + 1);
+			nl = line;
+		}
+	}
 }
 
 struct linux_dirent64 {
