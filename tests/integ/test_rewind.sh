@@ -217,6 +217,21 @@ after_pages100k() {
 	n=$(jq -r .rewind.pages_restorer <<<"$REWIND_JSON")
 	[ "$n" -ge 102400 ] 2>/dev/null || { echo "pages_restorer $n, want >= 102400"; return 1; }
 }
+# tests/zdtm/restorer.c: the region's pages came back through the in-target
+# restorer, from its mapping of the image (re-made where the function changed it).
+restorer_used() {
+	local n
+	n=$(jq -r .rewind.pages_restorer <<<"$REWIND_JSON")
+	[ "$n" -ge 1024 ] 2>/dev/null || { echo "pages_restorer $n, want >= 1024"; return 1; }
+}
+after_restorer_attack() {
+	expect "attacks on the image" "$DONE" "done refused" || return 1
+	restorer_used
+}
+after_restorer_munmap() { restorer_used; }
+after_restorer_mremap() { restorer_used; }
+after_restorer_mmap_over() { restorer_used; }
+after_restorer_mprotect() { restorer_used; }
 
 # ---- the scenarios -----------------------------------------------------------------
 
