@@ -57,9 +57,15 @@ void ranges_normalize(struct rw_ranges *l)
 {
 	size_t out = 0;
 
+	size_t sorted = 1;
+
 	if (!l->n)
 		return;
-	qsort(l->r, l->n, sizeof(*l->r), cmp_range);
+	/* Lists are mostly built in order (a scan, a plan): then no sort at all. */
+	while (sorted < l->n && cmp_range(&l->r[sorted - 1], &l->r[sorted]) <= 0)
+		sorted++;
+	if (sorted < l->n)
+		qsort(l->r, l->n, sizeof(*l->r), cmp_range);
 	for (size_t i = 1; i < l->n; i++) {
 		if (l->r[i].start <= l->r[out].end) {
 			if (l->r[i].end > l->r[out].end)

@@ -218,8 +218,8 @@ static bool vma_in_image(const struct rw_vma *v)
 
 /*
  * The store: a memfd, so that the target can map it too (image_map_into).
- * Writable here until filled; faulting it in 4 KiB at a time costs more
- * than copying into it (measured: ~10 us a page): populated in one call.
+ * Faulting it in 4 KiB at a time costs more than copying into it
+ * (measured: ~10 us a page): populated in one call.
  */
 static int store_create(struct rw_proc_image *img)
 {
@@ -239,26 +239,31 @@ static int store_create(struct rw_proc_image *img)
 		return err;
 	}
 	img->store = m;
+	/*
+	 * Huge pages where shmem allows them (shmem_enabled "advise" or more):
+	 * the restorer's reads of 4 KiB pages scattered over a large image
+	 * otherwise miss the TLB on both sides (docs/BENCHMARKS.md).
+	 */
+	madvise(m, img->store_len, MADV_HUGEPAGE);
 	if (madvise(m, img->store_len, MADV_POPULATE_WRITE))
 		pr_debug("pid %d: MADV_POPULATE_WRITE: %s\n", img->tgid, strerror(errno));
 	return 0;
 }
 
 /*
- * Filled: no one writes it again. Our writable mapping goes first
- * (F_SEAL_WRITE refuses while one exists), then the seals, then a
- * read-only mapping: no mapping of it, ours or the target's, can be made
- * writable, and write(), fallocate and truncation are refused to anyone.
+ * Filled: no one but us writes it again. F_SEAL_FUTURE_WRITE keeps our
+ * writable mapping (remapping 1 GiB read-only would cost its page tables
+ * again) and refuses everything after it: a writable shared mapping, an
+ * mprotect(PROT_WRITE) of a read-only one, write(), fallocate and, with
+ * the other seals, any change of size. Not F_SEAL_WRITE: it needs no
+ * writable mapping to exist.
  */
 static int store_seal(struct rw_proc_image *img)
 {
-	const int seals = F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	const int seals = F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
 	struct stat st;
-	void *m;
 	int err;
 
-	munmap((void *)img->store, img->store_len);
-	img->store = NULL;
 	if (fcntl(img->store_fd, F_ADD_SEALS, seals) || fstat(img->store_fd, &st)) {
 		err = -errno;
 		pr_perror("pid %d: sealing its page store", img->tgid);
@@ -266,13 +271,6 @@ static int store_seal(struct rw_proc_image *img)
 	}
 	img->store_dev = st.st_dev;
 	img->store_ino = st.st_ino;
-	m = mmap(NULL, img->store_len, PROT_READ, MAP_SHARED | MAP_POPULATE, img->store_fd, 0);
-	if (m == MAP_FAILED) {
-		err = -errno;
-		pr_perror("pid %d: mapping its page store", img->tgid);
-		return err;
-	}
-	img->store = m;
 	return 0;
 }
 
@@ -317,7 +315,7 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 		.ret = PAGE_IS_FILE | PAGE_IS_PFNZERO,
 	};
 	struct page_collect c = { .img = img };
-	uint64_t t0 = rw_now_ns(), t1, t2;
+	uint64_t t0 = rw_now_ns(), t1, t2, t3;
 	int fd, err = 0;
 
 	fd = pagemap_open(img->tgid, tid);
@@ -343,12 +341,13 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 		return err;
 	t2 = rw_now_ns();
 	err = read_runs(img);
+	t3 = rw_now_ns();
 	if (!err)
 		err = store_seal(img);
-	pr_debug("pid %d: %llu pages in %zu runs: scan %llu us, allocate %llu us, read %llu us\n",
-		 img->tgid, (unsigned long long)c.pages, img->nruns,
+	pr_debug("pid %d: %llu pages in %zu runs: scan %llu us, allocate %llu us, read %llu us, "
+		 "seal %llu us\n", img->tgid, (unsigned long long)c.pages, img->nruns,
 		 (unsigned long long)(t1 - t0) / 1000, (unsigned long long)(t2 - t1) / 1000,
-		 (unsigned long long)(rw_now_ns() - t2) / 1000);
+		 (unsigned long long)(t3 - t2) / 1000, (unsigned long long)(rw_now_ns() - t3) / 1000);
 	return err;
 }
 
@@ -716,6 +715,7 @@ int image_map_into(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr
 	char path[64];
 	uint64_t got = 0;
 	int *fds = NULL, ro, tfd = 0, err;
+	uint64_t t0;
 	long ignored;
 	size_t n = 0;
 
@@ -752,7 +752,10 @@ int image_map_into(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr
 	if (err)
 		goto out;
 	/* Its page tables, once: the restorer's reads then never fault. */
+	t0 = rw_now_ns();
 	err = remote_madvise(r, got, img->store_len, MADV_POPULATE_READ);
+	pr_debug("pid %d: store mapped at %#llx, populated in %llu us\n", img->tgid,
+		 (unsigned long long)got, (unsigned long long)(rw_now_ns() - t0) / 1000);
 	if (err) {
 		remote_munmap(r, got, img->store_len);
 		goto out;

@@ -254,11 +254,31 @@ static int diff_layout(struct rw_plan *p, const struct rw_maps *want, const stru
 	return err;
 }
 
-/* ranges ∩ [start, end) of a sorted list, added to out. */
+/* Index of the first range of a sorted, disjoint list that ends after addr (n if none). */
+static size_t first_after(const struct rw_range *r, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * ranges ∩ [start, end) of a sorted list, added to out. From a binary
+ * search: called once per vma, a walk from the first range would make the
+ * plan cost vmas x written ranges.
+ */
 static int intersect_into(struct rw_ranges *out, const struct rw_range *r, size_t n, uint64_t start,
 			  uint64_t end)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = first_after(r, n, start); i < n; i++) {
 		uint64_t a = r[i].start > start ? r[i].start : start;
 		uint64_t e = r[i].end < end ? r[i].end : end;
 		int err;

@@ -289,6 +289,7 @@ static void copy_in_target(const struct rw_plan *p, const struct rw_proc_image *
 	struct rw_copy_run *runs = malloc(p->ncopy * sizeof(*runs));
 	size_t *which = malloc(p->ncopy * sizeof(*which));
 	size_t n = 0, done = 0, v = 0;
+	uint64_t t0 = rw_now_ns(), t1;
 	int err;
 
 	if (!runs || !which)
@@ -307,7 +308,10 @@ static void copy_in_target(const struct rw_plan *p, const struct rw_proc_image *
 						c->end - c->start };
 		which[n++] = i;
 	}
+	t1 = rw_now_ns();
 	err = remote_copy(r, runs, n, &done);
+	pr_debug("pid %d: restorer: %zu runs, table %llu us, copy %llu us\n", p->tgid, n,
+		 (unsigned long long)(t1 - t0) / 1000, (unsigned long long)(rw_now_ns() - t1) / 1000);
 	if (err)
 		pr_debug("pid %d: the in-target copy did %zu of %zu ranges (%s): the rest from here\n",
 			 p->tgid, done, n, strerror(-err));
