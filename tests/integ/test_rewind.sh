@@ -8,6 +8,11 @@
 cd "$(dirname "$0")/../.."
 . tests/integ/lib.sh
 
+# Every copy of pages goes through the in-target restorer (restore.c), whatever its
+# measured speed: every scenario below is then byte-exact through it, and the
+# restorer_* scenarios can check it was used.
+export REWINDD_RESTORER=always
+
 # Every target of this script is the zdtm program.
 TARGET=$PWD/$OUTPUT/tests/zdtm/zdtm
 # 1 = every rewind of the 1000-cycle test is verified; N = every Nth.

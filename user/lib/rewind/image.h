@@ -82,6 +82,11 @@ struct rw_proc_image {
 	size_t store_len;
 	int store_fd;
 	uint64_t tmap;			/* the target's read-only mapping of it; 0: none */
+	/* What a page cost to copy back each way, in ps (EWMA; 0: not measured yet): restore.c. */
+	struct rw_copy_costs {
+		uint64_t restorer_ps, writev_ps;
+		unsigned int rewinds;
+	} copy_costs;
 	dev_t store_dev;		/* the memfd's identity, as /proc/PID/maps shows it */
 	ino_t store_ino;
 	struct rw_page_run *runs;	/* ascending, disjoint */

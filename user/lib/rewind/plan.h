@@ -138,6 +138,7 @@ struct rw_plan {
 	uint64_t hole;			/* free in both layouts: where remote.h's mappings go */
 	uint64_t tmap;			/* the target's mapping of the store, to copy from; 0: none */
 	bool tmap_remap;		/* it was changed: map it again after the layout step */
+	struct rw_copy_costs *costs;	/* the image's, set by the caller: which copy is faster */
 	struct rw_layout_op *layout;	/* munmaps first, then maps and mprotects, then madvises */
 	size_t nlayout;
 	struct rw_range *copy;		/* stored checkpoint pages to write back */

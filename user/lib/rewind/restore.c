@@ -35,6 +35,7 @@
  * docs/BENCHMARKS.md, "Copying pages back").
  */
 #define RESTORER_MIN_PAGES	64
+#define RESTORER_PROBE		16
 
 static const uint8_t zero_page[RW_PAGE_SIZE] __attribute__((aligned(4096)));
 
@@ -324,18 +325,72 @@ out:
 	free(which);
 }
 
+/* REWINDD_RESTORER=always|never (tests, measurements); otherwise the faster one, measured. */
+static int restorer_forced(void)
+{
+	static int mode = -2;
+	const char *env;
+
+	if (mode == -2) {
+		env = getenv("REWINDD_RESTORER");
+		mode = !env ? 0 : !strcmp(env, "always") ? 1 : !strcmp(env, "never") ? -1 : 0;
+	}
+	return mode;
+}
+
+static void cost_update(uint64_t *ps, uint64_t ns, uint64_t pages)
+{
+	uint64_t now = pages ? ns * 1000 / pages : 0;
+
+	if (now)
+		*ps = *ps ? (3 * *ps + now) / 4 : now;
+}
+
+/*
+ * Which way to copy: the restorer from RESTORER_MIN_PAGES on, unless the
+ * copies of this process measured it slower per page than
+ * process_vm_writev (under a shadow-paging hypervisor the target's first
+ * touch of a page after a TLB flush costs microseconds: docs/BENCHMARKS.md).
+ * Every RESTORER_PROBE-th choice tries the other way, so the estimates follow.
+ */
+static bool use_restorer(const struct rw_plan *p)
+{
+	struct rw_copy_costs *c = p->costs;
+	bool faster;
+
+	if (!p->tmap || restorer_forced() < 0)
+		return false;
+	if (restorer_forced() > 0)
+		return true;
+	if (p->copy_pages < RESTORER_MIN_PAGES)
+		return false;
+	if (!c)
+		return true;
+	if (!c->restorer_ps || !c->writev_ps)
+		return !c->restorer_ps;
+	faster = c->restorer_ps <= c->writev_ps;
+	return ++c->rewinds % RESTORER_PROBE ? faster : !faster;
+}
+
 static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 		      struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
 {
+	uint64_t t0 = rw_now_ns(), before = st->restorer_pages;
 	bool *copied;
 	int err;
 
-	if (!p->tmap || p->copy_pages < RESTORER_MIN_PAGES)
-		return copy_pages_writev(p, img, NULL, why, whylen);
+	if (!use_restorer(p)) {
+		err = copy_pages_writev(p, img, NULL, why, whylen);
+		if (!err && p->costs && p->copy_pages >= RESTORER_MIN_PAGES)
+			cost_update(&p->costs->writev_ps, rw_now_ns() - t0, p->copy_pages);
+		return err;
+	}
 	copied = calloc(p->ncopy, sizeof(*copied));
 	if (!copied)
 		return rw_why(why, whylen, -ENOMEM, "pid %d: writing pages back", p->tgid);
 	copy_in_target(p, img, r, copied, st);
+	if (p->costs && st->restorer_pages - before == p->copy_pages)
+		cost_update(&p->costs->restorer_ps, rw_now_ns() - t0, p->copy_pages);
 	err = r->broken ? rw_why(why, whylen, -ESRCH, "pid %d: lost while copying pages back",
 				 p->tgid) :
 			  copy_pages_writev(p, img, copied, why, whylen);

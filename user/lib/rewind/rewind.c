@@ -328,6 +328,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 			pr_warn("pid %d: its image's mapping was changed and cannot be mapped "
 				"again: pages are copied from here from now on\n", rw->img->tgid);
 	}
+	rw->plan.costs = &rw->img->copy_costs;
 	if (!err)
 		err = restore_apply_contents(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
 	remote_close(&rw->r);
