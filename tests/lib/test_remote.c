@@ -991,6 +991,56 @@ static void batch_layout(void **state)
 	assert_int_equal(ask(f, OP_PING, 0, 0).ret, f->pid);
 }
 
+/*
+ * The restorer: runs copied inside the child, from a read-only mapping into
+ * a writable one; a run that faults ends it with -EIO, the child never sees
+ * the SIGSEGV and the thread can still be injected into.
+ */
+static void copy_runs(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t src = FAR_ADDR, dst = FAR_ADDR + 8 * PAGE;
+	char pat[4 * PAGE], got[4 * PAGE];
+	struct iovec l = { pat, sizeof(pat) }, r = { (void *)src, sizeof(pat) };
+	struct rw_copy_run runs[] = {
+		{ dst, src + 2 * PAGE, 2 * PAGE },
+		{ dst + 3 * PAGE, src, PAGE },
+		{ dst + 2 * PAGE, src + PAGE, 100 },
+	};
+	struct rw_copy_run bad[] = {
+		{ dst, src, PAGE },
+		{ src, dst, PAGE },	/* into the read-only mapping */
+	};
+	uint64_t m;
+	size_t done;
+
+	for (size_t i = 0; i < sizeof(pat); i++)
+		pat[i] = (char)(i * 7 + i / PAGE);
+	take_with_hole(f);
+	assert_int_equal(remote_mmap(&f->r, src, 4 * PAGE, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0, &m), 0);
+	assert_int_equal(remote_mmap(&f->r, dst, 4 * PAGE, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0, &m), 0);
+	assert_int_equal(process_vm_writev(f->pid, &l, 1, &r, 1, 0), sizeof(pat));
+	assert_int_equal(remote_mprotect(&f->r, src, 4 * PAGE, PROT_READ), 0);
+	assert_int_equal(remote_copy(&f->r, runs, 3, &done), 0);
+	assert_int_equal(done, 3);
+	l = (struct iovec){ got, sizeof(got) };
+	r = (struct iovec){ (void *)dst, sizeof(got) };
+	assert_int_equal(process_vm_readv(f->pid, &l, 1, &r, 1, 0), sizeof(got));
+	assert_memory_equal(got, pat + 2 * PAGE, 2 * PAGE);
+	assert_memory_equal(got + 2 * PAGE, pat + PAGE, 100);
+	assert_int_equal(got[2 * PAGE + 100], 0);
+	assert_memory_equal(got + 3 * PAGE, pat, PAGE);
+	/* A fault: reported, not delivered; the thread stays ours. */
+	assert_int_equal(remote_copy(&f->r, bad, 2, &done), -EIO);
+	assert_int_equal(done, 0);
+	assert_false(f->r.broken);
+	assert_int_equal(remote_munmap(&f->r, src, 16 * PAGE), 0);
+	give(f);
+	assert_int_equal(ask(f, OP_PING, 0, 0).ret, f->pid);
+}
+
 /* The first call that does not return what it should ends the batch: the rest never run. */
 static void batch_stops_at_refusal(void **state)
 {
@@ -1153,6 +1203,7 @@ int main(void)
 		T(close_leaves_no_trace),
 		T(batch_layout),
 		T(batch_stops_at_refusal),
+		T(copy_runs),
 		T(trap_handled),
 		T(trap_ignored),
 		T(trap_blocked),
