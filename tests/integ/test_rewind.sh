@@ -28,7 +28,7 @@ for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
 	REWIND_TESTS+=("zdtm_$s" "zdtm_cgroup_$s")
 done
-OTHER_TESTS=(rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages fail_thread_exited_kill
+OTHER_TESTS=(rewind_recheckpoint_one_image rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc report_pstate
@@ -400,6 +400,22 @@ rewind_1000_cycles() {
 # restored at every rewind: verified byte for byte whatever the next
 # invocation does with them (writes them, half, nothing, drops them); left
 # alone they cool and are tracked again (then only what is written is copied).
+# A second checkpoint unmaps the first one's image mapping (it would pin the old
+# store and enter the new layout): one mapping after each, and both rewinds exact.
+rewind_recheckpoint_one_image() {
+	local id n round
+	start_zdtm restorer_munmap || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	for round in 1 2 3; do
+		checkpoint "$id" || return 1
+		n=$(grep -c /memfd:rewindd-image "/proc/$TPID/maps")
+		expect "image mappings after checkpoint $round" "$n" 1 || return 1
+		invoke || return 1
+		rewind_verified "$id" || return 1
+		check_passes "after checkpoint $round and its rewind" || return 1
+	done
+}
+
 rewind_hot_pages() {
 	local id i out hot
 	export ZDTM_CTL=$TMP/hot.ctl

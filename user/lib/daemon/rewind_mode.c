@@ -198,6 +198,10 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		t->img = calloc(1, sizeof(*t->img));
 		struct quiesce_ctx q = { S, s };
 
+		if (t->img)
+			t->img->stale_tmap = t->stale_tmap;
+		t->stale_tmap = (struct rw_tmap){ 0 };
+
 		err = t->img ? rewind_checkpoint_process(t->tgid, &t->wp, t->img, drop_own_records,
 							 &q, &st, why, sizeof(why)) : -ENOMEM;
 		if (err) {

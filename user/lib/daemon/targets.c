@@ -111,6 +111,7 @@ void target_drop_image(struct rw_target *t)
 {
 	hotset_free(&t->hot);
 	if (t->img) {
+		t->stale_tmap = image_tmap(t->img);
 		image_free(t->img);
 		free(t->img);
 		t->img = NULL;

@@ -767,18 +767,24 @@ out:
 	return err;
 }
 
-bool image_is_tmap(const struct rw_proc_image *img, const struct rw_vma *v)
+struct rw_tmap image_tmap(const struct rw_proc_image *img)
 {
-	return img->tmap && v->start == img->tmap && v->end == img->tmap + img->store_len &&
-	       v->shared && v->prot == PROT_READ && !v->offset && v->inode == img->store_ino &&
-	       makedev(v->dev_major, v->dev_minor) == img->store_dev;
+	return (struct rw_tmap){ img->tmap, img->store_len, img->store_dev, img->store_ino };
+}
+
+bool image_is_tmap(const struct rw_tmap *t, const struct rw_vma *v)
+{
+	return t->addr && v->start == t->addr && v->end == t->addr + t->len && v->shared &&
+	       v->prot == PROT_READ && !v->offset && v->inode == t->ino &&
+	       makedev(v->dev_major, v->dev_minor) == t->dev;
 }
 
 bool image_hide_tmap(const struct rw_proc_image *img, struct rw_maps *maps)
 {
+	struct rw_tmap t = image_tmap(img);
 	ssize_t i = img->tmap ? proc_maps_find(maps, img->tmap) : -1;
 
-	if (i < 0 || !image_is_tmap(img, &maps->v[i]))
+	if (i < 0 || !image_is_tmap(&t, &maps->v[i]))
 		return false;
 	memmove(&maps->v[i], &maps->v[i + 1], (maps->n - i - 1) * sizeof(maps->v[0]));
 	maps->n--;

@@ -67,6 +67,13 @@ struct rw_posix_timer {
 	struct itimerspec spec;
 };
 
+/* A mapping of a page store in a target, by identity (image_is_tmap). */
+struct rw_tmap {
+	uint64_t addr, len;
+	dev_t dev;
+	ino_t ino;
+};
+
 struct rw_proc_image {
 	pid_t tgid;
 	struct rw_maps maps;
@@ -82,6 +89,12 @@ struct rw_proc_image {
 	size_t store_len;
 	int store_fd;
 	uint64_t tmap;			/* the target's read-only mapping of it; 0: none */
+	/*
+	 * Set by the caller before image_capture: the previous checkpoint's
+	 * mapping in the target, unmapped before the capture (it would pin the
+	 * old store and enter the new layout).
+	 */
+	struct rw_tmap stale_tmap;
 	/* What a page cost to copy back each way, in ps (EWMA; 0: not measured yet): restore.c. */
 	struct rw_copy_costs {
 		uint64_t restorer_ps, writev_ps;
@@ -148,8 +161,10 @@ void image_free(struct rw_proc_image *img);
  * the caller falls back to copying from here).
  */
 int image_map_into(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr);
-/* Whether v is exactly the target's mapping of the store, untouched. */
-bool image_is_tmap(const struct rw_proc_image *img, const struct rw_vma *v);
+/* The target's mapping of the store, by identity; addr 0 if none. */
+struct rw_tmap image_tmap(const struct rw_proc_image *img);
+/* Whether v is exactly that mapping, untouched. */
+bool image_is_tmap(const struct rw_tmap *t, const struct rw_vma *v);
 /*
  * Drop the store's mapping from a layout read of the target (it is ours,
  * not the function's): true if it was there intact. A changed or moved one

@@ -30,6 +30,23 @@
 
 /* ---- checkpoint --------------------------------------------------------------- */
 
+/* The previous checkpoint's store mapping, if still there untouched: it goes. */
+static int unmap_stale(const struct rw_tmap *t, struct rw_frozen *f, struct rw_remote *r)
+{
+	struct rw_maps maps = { 0 };
+	ssize_t i;
+	int err;
+
+	if (!t->addr)
+		return 0;
+	err = proc_read_maps(freeze_any(f)->tid, &maps);
+	i = err ? -1 : proc_maps_find(&maps, t->addr);
+	if (i >= 0 && image_is_tmap(t, &maps.v[i]))
+		err = remote_munmap(r, t->addr, t->len);
+	proc_maps_free(&maps);
+	return err;
+}
+
 int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_image *img,
 			      void (*quiesce)(void *ctx), void *ctx, struct rw_ckpt_stats *st,
 			      char *why, size_t whylen)
@@ -56,7 +73,9 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	wp_close(*wp);
 	*wp = NULL;
 	remote_init(&r, freeze_any(&f), tgid);
-	err = image_capture(img, &f, &r);
+	err = unmap_stale(&img->stale_tmap, &f, &r);
+	if (!err)
+		err = image_capture(img, &f, &r);
 	remote_close(&r);
 	t1 = rw_now_ns();
 	st->capture_ns += t1 - t;
