@@ -95,10 +95,14 @@ struct rw_proc_image {
 	 * old store and enter the new layout).
 	 */
 	struct rw_tmap stale_tmap;
-	/* What a page cost to copy back each way, in ps (EWMA; 0: not measured yet): restore.c. */
+	/*
+	 * What a page cost to copy back each way, in ps, per size class of a
+	 * copy (64-255, 256-1023, 1024-4095, 4096+ pages; EWMA, 0: not
+	 * measured yet): restore.c.
+	 */
 	struct rw_copy_costs {
-		uint64_t restorer_ps, writev_ps;
-		unsigned int rewinds;
+		uint64_t restorer_ps[4], writev_ps[4];
+		unsigned int rewinds[4];
 	} copy_costs;
 	dev_t store_dev;		/* the memfd's identity, as /proc/PID/maps shows it */
 	ino_t store_ino;

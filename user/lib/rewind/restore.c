@@ -346,16 +346,23 @@ static void cost_update(uint64_t *ps, uint64_t ns, uint64_t pages)
 		*ps = *ps ? (3 * *ps + now) / 4 : now;
 }
 
+/* The size class of a copy of that many pages (at least RESTORER_MIN_PAGES). */
+static unsigned int cost_class(uint64_t pages)
+{
+	return pages < 256 ? 0 : pages < 1024 ? 1 : pages < 4096 ? 2 : 3;
+}
+
 /*
  * Which way to copy: the restorer from RESTORER_MIN_PAGES on, unless the
- * copies of this process measured it slower per page than
- * process_vm_writev (under a shadow-paging hypervisor the target's first
+ * copies of this process of about that size measured it slower per page
+ * than process_vm_writev (under a shadow-paging hypervisor the target's first
  * touch of a page after a TLB flush costs microseconds: docs/BENCHMARKS.md).
  * Every RESTORER_PROBE-th choice tries the other way, so the estimates follow.
  */
 static bool use_restorer(const struct rw_plan *p)
 {
 	struct rw_copy_costs *c = p->costs;
+	unsigned int k = cost_class(p->copy_pages);
 	bool faster;
 
 	if (!p->tmap || restorer_forced() < 0)
@@ -366,10 +373,10 @@ static bool use_restorer(const struct rw_plan *p)
 		return false;
 	if (!c)
 		return true;
-	if (!c->restorer_ps || !c->writev_ps)
-		return !c->restorer_ps;
-	faster = c->restorer_ps <= c->writev_ps;
-	return ++c->rewinds % RESTORER_PROBE ? faster : !faster;
+	if (!c->restorer_ps[k] || !c->writev_ps[k])
+		return !c->restorer_ps[k];
+	faster = c->restorer_ps[k] <= c->writev_ps[k];
+	return ++c->rewinds[k] % RESTORER_PROBE ? faster : !faster;
 }
 
 static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
@@ -382,7 +389,8 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	if (!use_restorer(p)) {
 		err = copy_pages_writev(p, img, NULL, why, whylen);
 		if (!err && p->costs && p->copy_pages >= RESTORER_MIN_PAGES)
-			cost_update(&p->costs->writev_ps, rw_now_ns() - t0, p->copy_pages);
+			cost_update(&p->costs->writev_ps[cost_class(p->copy_pages)],
+				    rw_now_ns() - t0, p->copy_pages);
 		return err;
 	}
 	copied = calloc(p->ncopy, sizeof(*copied));
@@ -390,7 +398,8 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 		return rw_why(why, whylen, -ENOMEM, "pid %d: writing pages back", p->tgid);
 	copy_in_target(p, img, r, copied, st);
 	if (p->costs && st->restorer_pages - before == p->copy_pages)
-		cost_update(&p->costs->restorer_ps, rw_now_ns() - t0, p->copy_pages);
+		cost_update(&p->costs->restorer_ps[cost_class(p->copy_pages)], rw_now_ns() - t0,
+			    p->copy_pages);
 	err = r->broken ? rw_why(why, whylen, -ESRCH, "pid %d: lost while copying pages back",
 				 p->tgid) :
 			  copy_pages_writev(p, img, copied, why, whylen);
