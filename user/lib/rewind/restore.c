@@ -30,9 +30,9 @@
  */
 #define WIPE_FILL_MAX	16
 /*
- * From this many pages on, the target copies them itself (copy_in_target):
- * below, one process_vm_writev costs less than its stop (measured in
- * docs/BENCHMARKS.md, "Copying pages back").
+ * From this many pages on, the target may copy them itself (copy_in_target,
+ * use_restorer): below, one process_vm_writev costs less than its stop
+ * (measured in docs/BENCHMARKS.md, "Copying pages back").
  */
 #define RESTORER_MIN_PAGES	64
 #define RESTORER_PROBE		16
@@ -278,7 +278,8 @@ static int copy_pages_writev(const struct rw_plan *p, const struct rw_proc_image
 
 /*
  * The in-target restorer: the target copies the ranges itself from its
- * read-only mapping of the store (image.h), in one stop, at memcpy speed.
+ * read-only mapping of the store (image.h), in one stop (at memcpy speed
+ * where no hypervisor shadows its page tables: docs/BENCHMARKS.md).
  * Only into mappings the checkpoint has writable (the layout is the
  * checkpoint's by now): a write into a read-only one is process_vm_writev's
  * forced path. *copied says which ranges it did; any failure leaves the
@@ -316,10 +317,10 @@ static void copy_in_target(const struct rw_plan *p, const struct rw_proc_image *
 	if (err)
 		pr_debug("pid %d: the in-target copy did %zu of %zu ranges (%s): the rest from here\n",
 			 p->tgid, done, n, strerror(-err));
-	for (size_t i = 0; i < done; i++)
+	for (size_t i = 0; i < done; i++) {
 		copied[which[i]] = true;
-	for (size_t i = 0; i < done; i++)
 		st->restorer_pages += runs[i].len / RW_PAGE_SIZE;
+	}
 out:
 	free(runs);
 	free(which);

@@ -100,7 +100,7 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	}
 	/*
 	 * The store, read-only in the target, for the in-target restorer
-	 * (restore.c); without it rewinds copy from here, only slower.
+	 * (restore.c); without it rewinds copy with process_vm_writev.
 	 */
 	if (!err) {
 		remote_init(&r, freeze_any(&f), tgid);
