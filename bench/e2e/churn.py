@@ -22,6 +22,7 @@ os.makedirs(tmp)
 sock = tmp + "/rw.sock"
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True   # no __pycache__ in the tree
 import driver
 inp = driver.value_of(fn, driver.SPECS[fn]["bench"][rt])
 dlog = open(tmp + "/rewindd.log", "wb")
