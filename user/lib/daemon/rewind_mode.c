@@ -427,7 +427,12 @@ static bool watched(void *ctx, const char *path)
 	return watches_cover(ctx, path);
 }
 
-json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify)
+/*
+ * brief: the answer carries the counters and timings but neither the report
+ * (kept: `report` asks for it) nor the plans, which a client on the request
+ * path has no use for.
+ */
+json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify, bool brief)
 {
 	static const char *const names[] = { "stop", "kill", "scan", "plan", "layout", "copy",
 					     "inject", "regs", "rearm", "files", "verify", "resume",
@@ -437,7 +442,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	struct rw_watch_result wres = { 0 };
 	struct rw_ipc_stats ist = { 0 };
 	struct rw_rewinding *procs;
-	json_object *resp, *o, *plans, *report;
+	json_object *resp, *o, *plans = NULL, *report = NULL;
 	uint64_t t0 = rw_now_ns(), files_ns = 0, ipc_ns = 0;
 	size_t nprocs = 0, nkilled = 0;
 	pid_t *killed = NULL;
@@ -651,8 +656,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 					"not write-protected (restored at every rewind); they count as "
 					"written", label, (unsigned long long)procs[i].untracked);
 	}
-	plans = json_object_new_array();
-	for (size_t i = 0; i < nprocs; i++) {
+	for (size_t i = 0; i < nprocs && !(brief && rw_log_level < RW_LOG_DEBUG); i++) {
 		json_object *pj = plan_to_json(&procs[i].plan);
 		struct rw_target *t = target_find(s, procs[i].img->tgid);
 
@@ -662,6 +666,12 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 
 		pr_debug("session %u: plan %s\n", s->id,
 			 json_object_to_json_string_ext(pj, JSON_C_TO_STRING_PLAIN));
+		if (brief) {
+			json_object_put(pj);
+			continue;
+		}
+		if (!plans)
+			plans = json_object_new_array();
 		json_object_array_add(plans, pj);
 	}
 	/* Our injections' records go; the next invocation starts before anything runs. */
@@ -681,7 +691,8 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	invocation_close(inv, rw_now_ns(), target_covers, image_maps, s);
 	if (invocation_find_persisting(inv, watched, &s->watches))
 		invocation_note(inv, "out of memory listing the files that persist");
-	report = invocation_summary_json(inv);
+	if (!brief)
+		report = invocation_summary_json(inv);
 	session_next_invocation(s);
 	targets_compact(s);
 	for (size_t i = 0; i < nprocs; i++)
@@ -734,8 +745,10 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	if (s->watches.n)
 		json_object_object_add(o, "files", watch_result_json(&wres));
 	watch_result_free(&wres);
-	json_object_object_add(o, "plan", plans);
+	if (!brief)
+		json_object_object_add(o, "plan", plans ? plans : json_object_new_array());
 	json_object_object_add(resp, "rewind", o);
-	json_object_object_add(resp, "report", report);
+	if (!brief)
+		json_object_object_add(resp, "report", report);
 	return resp;
 }

@@ -613,7 +613,7 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 	case RW_CMD_CHECKPOINT:
 		return s ? session_checkpoint(S, s) : session_error("checkpoint needs a session id");
 	case RW_CMD_REWIND:
-		return s ? session_rewind(S, s, req->verify) : session_error("rewind needs a session id");
+		return s ? session_rewind(S, s, req->verify, req->brief) : session_error("rewind needs a session id");
 	default:
 		return session_error("unknown command");
 	}

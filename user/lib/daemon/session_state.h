@@ -125,6 +125,6 @@ json_object *session_report(struct rw_sessions *S, struct rw_session *s, const c
 
 /* rewind_mode.c */
 json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s);
-json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify);
+json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify, bool brief);
 
 #endif /* RW_SESSION_STATE_H */

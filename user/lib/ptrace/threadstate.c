@@ -142,12 +142,14 @@ int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts)
 	}
 	/* Now, so they can be read back (verify); release puts them again. */
 	ij->saved = thread_state_restore_regs(ts, &ij->saved);
+	ij->regs_put = false;
 	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &ij->saved)) {
 		int err = -errno;
 
 		pr_perror("thread %d: PTRACE_SETREGS", ij->tid);
 		return err;
 	}
+	ij->regs_put = true;
 	return 0;
 }
 
