@@ -281,6 +281,7 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	}
 	s->busy = false;
 	s->dropped_seen = tracker_dropped(S->tracker, s->id);
+	s->forks_before = s->forks;
 	s->checkpointed = true;
 	pr_info("session %u: checkpoint of %zu process(es), %zu thread(s), %llu pages stored\n",
 		s->id, nprocs, nthreads, (unsigned long long)stored);
@@ -365,8 +366,34 @@ static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
 			      s->why, sig == SIGKILL ? "killed" : "left stopped");
 }
 
-/* Processes to kill: tracked or in the cgroup without being in the checkpoint, and their descendants. */
-static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
+/*
+ * Whether the log vouches that no process of the checkpoint has a child it
+ * did not have then. pid mode only: there every descendant is tracked from
+ * the checkpoint on (a cgroup session's processes may have children outside
+ * the cgroup, untracked, whose clone(CLONE_PARENT) nobody logs). Then: no
+ * record was dropped since the checkpoint nor up to the stop, no process of
+ * the session created one (every fork of a tracked process is logged,
+ * CLONE_PARENT's too: the caller is the one logged), and no untracked
+ * (excluded) process lives that could clone(CLONE_PARENT) one. An orphan is
+ * re-parented only to an ancestor, and its own creation was logged.
+ */
+static bool children_as_checkpoint(struct rw_sessions *S, struct rw_session *s, bool dropped)
+{
+	if (s->cgid || dropped || tracker_dropped(S->tracker, s->id) != s->dropped_seen ||
+	    s->forks != s->forks_before)
+		return false;
+	for (size_t i = 0; i < s->ntargets; i++)
+		if (s->targets[i].alive && s->targets[i].excluded)
+			return false;
+	return true;
+}
+
+/*
+ * Processes to kill: tracked or in the cgroup without being in the
+ * checkpoint, and their descendants. vouched: /proc's lists of children
+ * need not be read (children_as_checkpoint).
+ */
+static int new_processes(struct rw_session *s, bool vouched, pid_t **out, size_t *n)
 {
 	pid_t *pids = NULL, *kids;
 	size_t nk;
@@ -378,7 +405,7 @@ static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
 
 		if (t->alive && !t->img && !t->excluded)
 			err = pid_list_add(&pids, n, t->tgid);
-		if (!t->img || err < 0)
+		if (!t->img || err < 0 || vouched)
 			continue;
 		if (proc_children_of(t->tgid, &kids, &nk))
 			continue;
@@ -522,10 +549,29 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	if (!err) {
 		uint64_t t = rw_now_ns();
 
-		err = new_processes(s, &killed, &nkilled);
+		bool vouched = children_as_checkpoint(S, s, inv->dropped > 0);
+
+		err = new_processes(s, vouched, &killed, &nkilled);
 		if (err)
 			snprintf(why, sizeof(why), "listing processes created since the checkpoint: %s",
 				 strerror(-err));
+		/* --verify reads the children anyway: what the log vouched for must be all. */
+		if (!err && vouched && verify) {
+			pid_t *all = NULL;
+			size_t nall = 0;
+
+			err = new_processes(s, false, &all, &nall);
+			if (err)
+				snprintf(why, sizeof(why), "listing processes created since the "
+					 "checkpoint: %s", strerror(-err));
+			else if (nall != nkilled) {
+				err = -EIO;
+				snprintf(why, sizeof(why), "verification: the log showed no child "
+					 "created since the checkpoint, /proc lists %zu process(es) more "
+					 "to kill", nall - nkilled);
+			}
+			free(all);
+		}
 		if (!err && nkilled)
 			err = rewind_kill(killed, nkilled, procs, nprocs, why, sizeof(why));
 		for (size_t i = 0; i < nkilled; i++) {
@@ -677,6 +723,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	/* Our injections' records go; the next invocation starts before anything runs. */
 	tracker_drain(S->tracker);
 	s->discard = false;
+	s->forks_before = s->forks;
 	for (size_t i = 0; i < nkilled; i++) {
 		struct rw_target *t = target_find(s, killed[i]);
 		char label[RW_PID_LABEL_MAX];

@@ -60,6 +60,8 @@ struct rw_session {
 	bool busy;			/* inside checkpoint or rewind: images are in use */
 	bool discard;			/* records now come from our own injected syscalls */
 	pid_t lost;			/* a checkpointed process that exited between rewinds */
+	/* Process creations by the session's processes logged, and that count when this invocation began. */
+	uint64_t forks, forks_before;
 	struct rw_target *targets;
 	size_t ntargets;
 	struct rw_invocation *cur;
