@@ -92,10 +92,14 @@ static int ntargets;
 static size_t npages;
 static int nthreads;
 
+static int started[2];	/* each idle thread says it runs: the checkpoint must not catch one starting */
+
 static void *idle_thread(void *arg)
 {
-	char c;
+	char c = 1;
 
+	if (write(started[1], &c, 1) != 1)
+		_exit(1);
 	/* Nobody writes: blocked in the kernel like an idle worker. */
 	while (read((int)(intptr_t)arg, &c, 1) < 0 && errno == EINTR)
 		;
@@ -110,7 +114,7 @@ static void __attribute__((noreturn)) target_main(int cmd_r, int rsp_w)
 	int idle[2];
 	long r = 0;
 
-	if (region == MAP_FAILED || pipe(idle))
+	if (region == MAP_FAILED || pipe(idle) || pipe(started))
 		_exit(1);
 	madvise(region, npages * PAGE, MADV_NOHUGEPAGE);
 	for (size_t i = 0; i < npages; i++)
@@ -119,6 +123,13 @@ static void __attribute__((noreturn)) target_main(int cmd_r, int rsp_w)
 		pthread_t th;
 
 		if (pthread_create(&th, NULL, idle_thread, (void *)(intptr_t)idle[0]))
+			_exit(1);
+	}
+	/* Not before every thread is past its start (rseq registration is not rewound). */
+	for (int i = 1; i < nthreads; i++) {
+		char c;
+
+		if (read(started[0], &c, 1) != 1)
 			_exit(1);
 	}
 	if (write(rsp_w, &r, sizeof(r)) != sizeof(r))
