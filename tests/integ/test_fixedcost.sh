@@ -69,7 +69,8 @@ kid_of_done() {
 
 # The helper stays outside the cgroup: untracked, its clone(CLONE_PARENT) is
 # logged by nobody, yet it gives a process of the checkpoint a child. The
-# log cannot vouch for children there: /proc is read and the child killed.
+# log cannot vouch for children at a cgroup session's first rewind: /proc is
+# read and the child killed (and the helper, so that later rewinds can trust the log).
 adopted_child_cgroup() {
 	local id kid
 	make_cgroup adopt || return $?

@@ -282,6 +282,7 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	s->busy = false;
 	s->dropped_seen = tracker_dropped(S->tracker, s->id);
 	s->forks_before = s->forks;
+	s->children_read = false;
 	s->checkpointed = true;
 	pr_info("session %u: checkpoint of %zu process(es), %zu thread(s), %llu pages stored\n",
 		s->id, nprocs, nthreads, (unsigned long long)stored);
@@ -368,19 +369,21 @@ static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
 
 /*
  * Whether the log vouches that no process of the checkpoint has a child it
- * did not have then. pid mode only: there every descendant is tracked from
- * the checkpoint on (a cgroup session's processes may have children outside
- * the cgroup, untracked, whose clone(CLONE_PARENT) nobody logs). Then: no
- * record was dropped since the checkpoint nor up to the stop, no process of
- * the session created one (every fork of a tracked process is logged,
- * CLONE_PARENT's too: the caller is the one logged), and no untracked
- * (excluded) process lives that could clone(CLONE_PARENT) one. An orphan is
- * re-parented only to an ancestor, and its own creation was logged.
+ * did not have then. In a pid session every descendant is tracked from the
+ * checkpoint on; a cgroup session's processes may have had children outside
+ * the cgroup, untracked, whose clone(CLONE_PARENT) nobody logs: there the
+ * first rewind reads them (and kills them with what they made), later ones
+ * may trust the log. Then: no record was dropped since the last rewind nor
+ * up to the stop, no process of the session created one (every fork of a
+ * tracked process is logged, CLONE_PARENT's too: the caller is the one
+ * logged), and no untracked (excluded) process lives that could
+ * clone(CLONE_PARENT) one. An orphan is re-parented only to an ancestor,
+ * and its own creation was logged.
  */
 static bool children_as_checkpoint(struct rw_sessions *S, struct rw_session *s, bool dropped)
 {
-	if (s->cgid || dropped || tracker_dropped(S->tracker, s->id) != s->dropped_seen ||
-	    s->forks != s->forks_before)
+	if ((s->cgid && !s->children_read) || dropped ||
+	    tracker_dropped(S->tracker, s->id) != s->dropped_seen || s->forks != s->forks_before)
 		return false;
 	for (size_t i = 0; i < s->ntargets; i++)
 		if (s->targets[i].alive && s->targets[i].excluded)
@@ -724,6 +727,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	tracker_drain(S->tracker);
 	s->discard = false;
 	s->forks_before = s->forks;
+	s->children_read = true;
 	for (size_t i = 0; i < nkilled; i++) {
 		struct rw_target *t = target_find(s, killed[i]);
 		char label[RW_PID_LABEL_MAX];

@@ -62,6 +62,8 @@ struct rw_session {
 	pid_t lost;			/* a checkpointed process that exited between rewinds */
 	/* Process creations by the session's processes logged, and that count when this invocation began. */
 	uint64_t forks, forks_before;
+	/* Since the checkpoint a rewind read (or was vouched for) every process's children, killing the new. */
+	bool children_read;
 	struct rw_target *targets;
 	size_t ntargets;
 	struct rw_invocation *cur;
