@@ -551,7 +551,6 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	s->discard = true;
 	if (!err) {
 		uint64_t t = rw_now_ns();
-
 		bool vouched = children_as_checkpoint(S, s, inv->dropped > 0);
 
 		err = new_processes(s, vouched, &killed, &nkilled);
