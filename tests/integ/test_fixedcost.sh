@@ -7,7 +7,8 @@ cd "$(dirname "$0")/../.."
 
 ADOPTER=$PWD/$OUTPUT/tests/integ/adopter
 # A fork by the target itself (logged: /proc is read): zdtm_fork_child in test_rewind.sh.
-TESTS=(adopted_child_cgroup adopted_child_cgroup_leaks_without_rewind adopted_child_pid brief_answer)
+TESTS=(adopted_child_cgroup adopted_child_cgroup_leaks_without_rewind adopted_child_pid brief_answer
+       answers_to_a_full_socket)
 only_tests FIXEDCOST_ONLY
 require_root "${TESTS[@]}"
 start_daemon || { for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
@@ -159,6 +160,37 @@ brief_answer() {
 	out=$(raw_request "{\"cmd\":\"rewind\",\"session\":$id,\"verify\":true}")
 	expect "report in a full answer" "$(jq -r '.report.invocation' <<<"$out")" 2 || return 1
 	expect "plans in a full answer" "$(jq -r '.rewind.plan | length' <<<"$out")" 1
+}
+
+# Answers are written at once; one the socket cannot take waits for EPOLLOUT, and
+# meanwhile that client is not read and the others are served. Pipelined
+# requests whose answers overflow both socket buffers, not read until another
+# client was answered: all answered, in order.
+answers_to_a_full_socket() {
+	local r
+	r=$(/usr/bin/python3 - "$SOCK" "$CTL" <<'PY'
+import json, socket, subprocess, sys, threading
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(60)	# an answer never flushed fails, not hangs
+n = 20000
+def send():
+	# Blocks once rewindd stops reading us (an answer pending): hence a thread.
+	s.sendall(b'{"cmd":"status"}\n' * (n - 1) + b'{"cmd":"mark","session":99}\n')
+	s.shutdown(socket.SHUT_WR)
+sender = threading.Thread(target=send)
+sender.start()
+# Another client is answered while this one reads nothing.
+other = subprocess.run([sys.argv[2], "status"], capture_output=True, timeout=60)
+f = s.makefile()
+lines = [f.readline() for _ in range(n)]
+oks = [json.loads(l)["ok"] for l in lines]
+bufs = s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) + int(open("/proc/sys/net/core/wmem_default").read())
+sender.join()
+print(other.returncode, oks.count(True), oks[-1], "overflowed" if sum(map(len, lines)) > bufs else "fits")
+PY
+)
+	expect "other client's status, answers, last one, buffers" "$r" "0 19999 False overflowed"
 }
 
 for t in "${TESTS[@]}"; do
