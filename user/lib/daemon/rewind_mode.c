@@ -475,6 +475,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	json_object *resp, *o, *plans = NULL, *report = NULL;
 	uint64_t t0 = rw_now_ns(), files_ns = 0, ipc_ns = 0;
 	size_t nprocs = 0, nkilled = 0;
+	uint64_t forks_read = 0;
 	pid_t *killed = NULL;
 	char why[1024];
 	int err = 0;
@@ -553,6 +554,8 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		uint64_t t = rw_now_ns();
 		bool vouched = children_as_checkpoint(S, s, inv->dropped > 0);
 
+		/* What a process not stopped (made since the checkpoint) creates from here on: next time. */
+		forks_read = s->forks;
 		err = new_processes(s, vouched, &killed, &nkilled);
 		if (err)
 			snprintf(why, sizeof(why), "listing processes created since the checkpoint: %s",
@@ -725,7 +728,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	/* Our injections' records go; the next invocation starts before anything runs. */
 	tracker_drain(S->tracker);
 	s->discard = false;
-	s->forks_before = s->forks;
+	s->forks_before = forks_read;
 	s->children_read = true;
 	for (size_t i = 0; i < nkilled; i++) {
 		struct rw_target *t = target_find(s, killed[i]);

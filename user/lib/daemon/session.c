@@ -631,14 +631,18 @@ static int sessions_on_record(void *ctx, const void *data, size_t size)
 		S->bad_records++;
 		return 0;
 	}
+	/*
+	 * Counted before anything can fail, and during a rewind too (we inject
+	 * no fork; a process created since the checkpoint still runs then): the
+	 * rewind trusts this count.
+	 */
+	if (h->kind == RW_EV_TASK && size >= sizeof(struct rw_task_event) &&
+	    ((const struct rw_task_event *)data)->op == RW_TASK_NEW_PROCESS)
+		s->forks++;
 	if (s->discard)
 		return 0;
-	if (h->kind == RW_EV_TASK && size >= sizeof(struct rw_task_event)) {
-		/* Counted before anything can fail: the rewind trusts this count. */
-		if (((const struct rw_task_event *)data)->op == RW_TASK_NEW_PROCESS)
-			s->forks++;
+	if (h->kind == RW_EV_TASK && size >= sizeof(struct rw_task_event))
 		targets_on_task_record(s, data);
-	}
 	if (invocation_add_record(s->cur, data, size))
 		S->bad_records++;
 	return 0;
