@@ -23,7 +23,7 @@ TESTS=(proxy_launcher_lookup proxy_python_init_run proxy_node_init_run proxy_ini
 	proxy_requests_one_at_a_time
 	proxy_no_rewindd_502 proxy_sigterm_during_activation proxy_sigterm_during_rewind proxy_second_sigterm
 	proxy_watch_another_tree
-	proxy_leak_python_fork proxy_fork_mode)
+	proxy_leak_python_fork proxy_fork_mode proxy_rewind_stages)
 only_tests PROXY_ONLY
 proxy_preflight curl jq /usr/bin/python3
 
@@ -67,6 +67,21 @@ test_proxy_python_init_run() {
 	expect_run '{"name":"❄ ☃ ❄"}' '.greeting == "hello ❄ ☃ ❄"' || return 1
 	grep -A1 -x 'hello stdout from alice' "$PLOG" | grep -qx 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX' ||
 		{ echo "function output or marker missing in the log: $(tail -5 "$PLOG")"; return 1; }
+}
+
+# Each rewind is measured (-v: its round trip and rewindd's stages; at exit, their number).
+test_proxy_rewind_stages() {
+	local n
+	start_proxy -v || return 1
+	init_action "$ACTIONS/hello.py" || return 1
+	for n in 1 2 3; do
+		expect_run '{"name":"x"}' '.greeting == "hello x"' || return 1
+	done
+	n=$(grep -c 'rewound in [0-9.]* us (rewindd, us: stop=[0-9.]* .*total=' "$PLOG")
+	[ "$n" -ge 3 ] || { echo "$n lines with the stages: $(grep rewound "$PLOG" | tail -2)"; return 1; }
+	stop_proxy || return 1
+	grep -q ' [0-9]* rewind(s), [0-9.]* us each on average' "$PLOG" ||
+		{ echo "no summary at exit: $(tail -3 "$PLOG")"; return 1; }
 }
 
 test_proxy_node_init_run() {

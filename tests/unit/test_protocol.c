@@ -42,6 +42,7 @@ static void round_trip(const struct rw_request *in)
 	assert_true(out->cgroup_id == in->cgroup_id);
 	assert_int_equal(out->report, in->report);
 	assert_int_equal(out->verify, in->verify);
+	assert_int_equal(out->brief, in->brief);
 	assert_int_equal(out->nwatch, in->nwatch);
 	for (size_t i = 0; i < in->nwatch; i++)
 		assert_string_equal(out->watch[i], in->watch[i]);
@@ -105,6 +106,8 @@ static void round_trip_all(void **state)
 		if (c == RW_CMD_REWIND) {
 			r->verify = true;
 			round_trip(r);
+			r->brief = true;
+			round_trip(r);
 		}
 		if (c == RW_CMD_REPORT) {
 			strcpy(r->canary, "tok");
@@ -136,6 +139,10 @@ static void wire_format(void **state)
 	line = protocol_format_request(r);
 	assert_string_equal(line, "{\"cmd\":\"rewind\",\"session\":3,\"verify\":true}");
 	free(line);
+	r->brief = true;
+	line = protocol_format_request(r);
+	assert_string_equal(line, "{\"cmd\":\"rewind\",\"session\":3,\"verify\":true,\"brief\":true}");
+	free(line);
 	memset(r, 0, sizeof(*r));
 	r->cmd = RW_CMD_ATTACH;
 	r->pidfd = true;
@@ -156,6 +163,7 @@ static void accepts(void **state)
 		"{\"cmd\":\"attach\",\"cgroup_id\":1234}",
 		"{\"cmd\":\"attach\",\"pid\":1,\"report\":false,\"watch\":[]}",
 		"{\"cmd\":\"rewind\",\"session\":3,\"verify\":false}",
+		"{\"cmd\":\"rewind\",\"session\":3,\"brief\":true}",
 		"{\"cmd\":\"attach\",\"pid\":1,\"on_failure\":\"kill\"}",
 		"{\"cmd\":\"attach\",\"pidfd\":true,\"watch\":[\"/tmp\"]}",
 	};
@@ -231,6 +239,8 @@ static void rejects(void **state)
 		{ "{\"cmd\":\"attach\"}", "attach needs exactly one of" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"session\":3}", "\"session\" does not apply to attach" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"verify\":true}", "\"verify\" does not apply to attach" },
+		{ "{\"cmd\":\"report\",\"session\":3,\"brief\":true}", "\"brief\" does not apply to report" },
+		{ "{\"cmd\":\"rewind\",\"session\":3,\"brief\":1}", "\"brief\" must be true or false" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"watch\":\"/tmp\"}", "\"watch\" must be an array" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"watch\":[\"/tmp\",3]}", "\"watch\"[1] must be a string" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"watch\":[\"tmp\"]}", "\"watch\"[0] must be an absolute path" },

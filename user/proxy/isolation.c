@@ -62,6 +62,8 @@ void iso_init(struct isolation *iso, const struct proxy_config *cfg)
 	iso->session = 0;
 	iso->act = NULL;
 	iso->nimg = 0;
+	iso->nrewinds = 0;
+	iso->rewind_ns = 0;
 }
 
 static int rwd_connect(struct isolation *iso, char *err, size_t errlen)
@@ -423,10 +425,31 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 	return 0;
 }
 
+/* "stop=12.3 kill=4.5 ..." in microseconds, from a rewind answer's timing_ns. */
+static void stages_text(json_object *resp, char *buf, size_t len)
+{
+	json_object *r, *t;
+	size_t n = 0;
+
+	buf[0] = 0;
+	if (!json_object_object_get_ex(resp, "rewind", &r) ||
+	    !json_object_object_get_ex(r, "timing_ns", &t))
+		return;
+	json_object_object_foreach(t, k, v) {
+		int64_t ns = json_object_get_int64(v);
+
+		if (ns && n < len)
+			n += snprintf(buf + n, len - n, "%s%s=%.1f", n ? " " : "", k, ns / 1e3);
+	}
+}
+
 enum iso_next iso_after_run(struct isolation *iso, char *err, size_t errlen)
 {
 	json_object *resp = NULL;
+	struct rw_request *req;
 	char why[1024];
+	uint64_t t0;
+	int ret;
 
 	switch (iso->cfg->mode) {
 	case MODE_INSECURE:
@@ -443,13 +466,31 @@ enum iso_next iso_after_run(struct isolation *iso, char *err, size_t errlen)
 		snprintf(err, errlen, "no rewindd session");
 		return ISO_RESTART;
 	}
-	if (rwd_simple(iso, RW_CMD_REWIND, iso->cfg->verify, &resp, why, sizeof(why))) {
+	req = new_request(RW_CMD_REWIND, iso->session);
+	if (!req) {
+		snprintf(err, errlen, "rewind of session %u failed: out of memory", iso->session);
+		return ISO_RESTART;
+	}
+	req->verify = iso->cfg->verify;
+	/* The report and plans only for the debug log: rewindd keeps the report anyway. */
+	req->brief = rw_log_level < RW_LOG_DEBUG;
+	t0 = rw_now_ns();
+	ret = rwd_call(iso, req, &resp, why, sizeof(why));
+	free(req);
+	if (ret) {
 		snprintf(err, errlen, "rewind of session %u failed: %s", iso->session, why);
 		return ISO_RESTART;
 	}
+	t0 = rw_now_ns() - t0;
+	iso->nrewinds++;
+	iso->rewind_ns += t0;
 	if (rw_log_level >= RW_LOG_DEBUG) {
 		json_object *r = NULL;
+		char stages[512];
 
+		stages_text(resp, stages, sizeof(stages));
+		pr_debug("session %u rewound in %.1f us (rewindd, us: %s)\n", iso->session, t0 / 1e3,
+			 stages);
 		json_object_object_get_ex(resp, "rewind", &r);
 		pr_debug("session %u rewound: %s\n", iso->session,
 			 json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN));
@@ -472,6 +513,10 @@ void iso_release(struct isolation *iso)
 
 void iso_fini(struct isolation *iso)
 {
+	if (iso->nrewinds)
+		pr_info("%llu rewind(s), %.1f us each on average from the request to rewindd to "
+			"its answer\n", (unsigned long long)iso->nrewinds,
+			iso->rewind_ns / 1e3 / iso->nrewinds);
 	iso_release(iso);
 	rwd_disconnect(iso);
 }

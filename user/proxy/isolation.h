@@ -26,6 +26,8 @@ struct isolation {
 	struct action *act;	/* the template process, once armed */
 	struct rw_fsimage *img[1 + PROXY_MAX_WATCH];	/* its dir, then each --watch */
 	size_t nimg;
+	/* rewind mode: rewinds asked for, and their round trips summed (logged at the end) */
+	uint64_t nrewinds, rewind_ns;
 };
 
 enum iso_next {

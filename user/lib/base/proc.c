@@ -565,27 +565,33 @@ const char *proc_cgroups_differ(const char *a, const char *b, char *buf, size_t 
 
 int proc_read_comm(pid_t pid, pid_t tid, char comm[16])
 {
-	char path[64], *text;
-	size_t len;
-	int err;
+	char path[64], text[64];
+	ssize_t len;
+	int fd, err;
 
 	if (tid > 0)
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
 	else
 		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	err = read_file(path, &text, &len);
+	/* One read: the kernel hands the whole name (16 bytes at most with its newline) at once. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	len = fd < 0 ? -1 : read(fd, text, sizeof(text));
+	err = len < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (err == -ENOENT)
+		err = -ESRCH;
 	if (err) {
 		if (err != -ESRCH)
 			pr_err("reading %s: %s\n", path, strerror(-err));
 		return err;
 	}
 	if (len && text[len - 1] == '\n')
-		text[--len] = '\0';
+		len--;
 	if (len > 15)
 		len = 15;
 	memcpy(comm, text, len);
 	comm[len] = '\0';
-	free(text);
 	return 0;
 }
 

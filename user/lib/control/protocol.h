@@ -46,6 +46,7 @@ struct rw_request {
 	uint64_t cgroup_id;		/* 0 = not given */
 	bool report;			/* attach --report */
 	bool verify;			/* rewind --verify */
+	bool brief;			/* rewind: answer without the report and the plans */
 	char watch[RW_MAX_WATCH][4096];	/* absolute directories */
 	size_t nwatch;
 	char canary[256];		/* report --canary */

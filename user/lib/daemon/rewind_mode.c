@@ -285,6 +285,8 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	}
 	s->busy = false;
 	s->dropped_seen = tracker_dropped(S->tracker, s->id);
+	s->forks_before = s->forks;
+	s->children_read = false;
 	s->checkpointed = true;
 	pr_info("session %u: checkpoint of %zu process(es), %zu thread(s), %llu pages stored\n",
 		s->id, nprocs, nthreads, (unsigned long long)stored);
@@ -369,8 +371,36 @@ static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
 			      s->why, sig == SIGKILL ? "killed" : "left stopped");
 }
 
-/* Processes to kill: tracked or in the cgroup without being in the checkpoint, and their descendants. */
-static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
+/*
+ * Whether the log vouches that no process of the checkpoint has a child it
+ * did not have then. In a pid session every descendant is tracked from the
+ * checkpoint on; a cgroup session's processes may have had children outside
+ * the cgroup, untracked, whose clone(CLONE_PARENT) nobody logs: there the
+ * first rewind reads them (and kills them with what they made), later ones
+ * may trust the log. Then: no record was dropped since the last rewind nor
+ * up to the stop, no process of the session created one (every fork of a
+ * tracked process is logged, CLONE_PARENT's too: the caller is the one
+ * logged), and no untracked (excluded) process lives that could
+ * clone(CLONE_PARENT) one. An orphan is re-parented only to an ancestor,
+ * and its own creation was logged.
+ */
+static bool children_as_checkpoint(struct rw_sessions *S, struct rw_session *s, bool dropped)
+{
+	if ((s->cgid && !s->children_read) || dropped ||
+	    tracker_dropped(S->tracker, s->id) != s->dropped_seen || s->forks != s->forks_before)
+		return false;
+	for (size_t i = 0; i < s->ntargets; i++)
+		if (s->targets[i].alive && s->targets[i].excluded)
+			return false;
+	return true;
+}
+
+/*
+ * Processes to kill: tracked or in the cgroup without being in the
+ * checkpoint, and their descendants. vouched: /proc's lists of children
+ * need not be read (children_as_checkpoint).
+ */
+static int new_processes(struct rw_session *s, bool vouched, pid_t **out, size_t *n)
 {
 	pid_t *pids = NULL, *kids;
 	size_t nk;
@@ -382,7 +412,7 @@ static int new_processes(struct rw_session *s, pid_t **out, size_t *n)
 
 		if (t->alive && !t->img && !t->excluded)
 			err = pid_list_add(&pids, n, t->tgid);
-		if (!t->img || err < 0)
+		if (!t->img || err < 0 || vouched)
 			continue;
 		if (proc_children_of(t->tgid, &kids, &nk))
 			continue;
@@ -431,7 +461,12 @@ static bool watched(void *ctx, const char *path)
 	return watches_cover(ctx, path);
 }
 
-json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify)
+/*
+ * brief: the answer carries the counters and timings but neither the report
+ * (kept: `report` asks for it) nor the plans, which a client on the request
+ * path has no use for.
+ */
+json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify, bool brief)
 {
 	static const char *const names[] = { "stop", "kill", "scan", "plan", "layout", "copy",
 					     "inject", "regs", "rearm", "files", "verify", "resume",
@@ -441,9 +476,10 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	struct rw_watch_result wres = { 0 };
 	struct rw_ipc_stats ist = { 0 };
 	struct rw_rewinding *procs;
-	json_object *resp, *o, *plans, *report;
+	json_object *resp, *o, *plans = NULL, *report = NULL;
 	uint64_t t0 = rw_now_ns(), files_ns = 0, ipc_ns = 0;
 	size_t nprocs = 0, nkilled = 0;
+	uint64_t forks_read = 0;
 	pid_t *killed = NULL;
 	char why[1024];
 	int err = 0;
@@ -520,11 +556,31 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	s->discard = true;
 	if (!err) {
 		uint64_t t = rw_now_ns();
+		bool vouched = children_as_checkpoint(S, s, inv->dropped > 0);
 
-		err = new_processes(s, &killed, &nkilled);
+		/* What a process not stopped (made since the checkpoint) creates from here on: next time. */
+		forks_read = s->forks;
+		err = new_processes(s, vouched, &killed, &nkilled);
 		if (err)
 			snprintf(why, sizeof(why), "listing processes created since the checkpoint: %s",
 				 strerror(-err));
+		/* --verify reads the children anyway: what the log vouched for must be all. */
+		if (!err && vouched && verify) {
+			pid_t *all = NULL;
+			size_t nall = 0;
+
+			err = new_processes(s, false, &all, &nall);
+			if (err)
+				snprintf(why, sizeof(why), "listing processes created since the "
+					 "checkpoint: %s", strerror(-err));
+			else if (nall != nkilled) {
+				err = -EIO;
+				snprintf(why, sizeof(why), "verification: the log showed no child "
+					 "created since the checkpoint, /proc lists %zu process(es) more "
+					 "to kill", nall - nkilled);
+			}
+			free(all);
+		}
 		if (!err && nkilled)
 			err = rewind_kill(killed, nkilled, procs, nprocs, why, sizeof(why));
 		for (size_t i = 0; i < nkilled; i++) {
@@ -655,8 +711,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 					"not write-protected (restored at every rewind); they count as "
 					"written", label, (unsigned long long)procs[i].untracked);
 	}
-	plans = json_object_new_array();
-	for (size_t i = 0; i < nprocs; i++) {
+	for (size_t i = 0; i < nprocs && !(brief && rw_log_level < RW_LOG_DEBUG); i++) {
 		json_object *pj = plan_to_json(&procs[i].plan);
 		struct rw_target *t = target_find(s, procs[i].img->tgid);
 
@@ -666,11 +721,19 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 
 		pr_debug("session %u: plan %s\n", s->id,
 			 json_object_to_json_string_ext(pj, JSON_C_TO_STRING_PLAIN));
+		if (brief) {
+			json_object_put(pj);
+			continue;
+		}
+		if (!plans)
+			plans = json_object_new_array();
 		json_object_array_add(plans, pj);
 	}
 	/* Our injections' records go; the next invocation starts before anything runs. */
 	tracker_drain(S->tracker);
 	s->discard = false;
+	s->forks_before = forks_read;
+	s->children_read = true;
 	for (size_t i = 0; i < nkilled; i++) {
 		struct rw_target *t = target_find(s, killed[i]);
 		char label[RW_PID_LABEL_MAX];
@@ -685,7 +748,8 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	invocation_close(inv, rw_now_ns(), target_covers, image_maps, s);
 	if (invocation_find_persisting(inv, watched, &s->watches))
 		invocation_note(inv, "out of memory listing the files that persist");
-	report = invocation_summary_json(inv);
+	if (!brief)
+		report = invocation_summary_json(inv);
 	session_next_invocation(s);
 	targets_compact(s);
 	for (size_t i = 0; i < nprocs; i++)
@@ -739,8 +803,10 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	if (s->watches.n)
 		json_object_object_add(o, "files", watch_result_json(&wres));
 	watch_result_free(&wres);
-	json_object_object_add(o, "plan", plans);
+	if (!brief)
+		json_object_object_add(o, "plan", plans ? plans : json_object_new_array());
 	json_object_object_add(resp, "rewind", o);
-	json_object_object_add(resp, "report", report);
+	if (!brief)
+		json_object_object_add(resp, "report", report);
 	return resp;
 }

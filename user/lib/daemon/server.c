@@ -40,6 +40,7 @@ struct client {
 	char *out;		/* pending response bytes */
 	size_t out_len, out_off;
 	bool closing;		/* close once `out` is flushed */
+	bool polling_out;	/* waiting for EPOLLOUT, not for requests */
 };
 
 struct rw_server {
@@ -265,21 +266,23 @@ static void accept_clients(struct rw_server *srv)
 	}
 }
 
-/* Queue one response line; the flush happens when the socket is writable. */
+/*
+ * Queue one response line; server_run flushes it before it waits again
+ * (flush_client polls for EPOLLOUT only when the socket is full).
+ */
 static int queue_response(struct rw_server *srv, struct client *c, const char *json)
 {
 	size_t n = strlen(json);
 	char *buf = realloc(c->out, c->out_len + n + 1);
-	/* Stop listening to the client until it has read this answer. */
-	struct epoll_event ev = { .events = EPOLLOUT, .data.u64 = (uintptr_t)c };
 
+	(void)srv;
 	if (!buf)
 		return -ENOMEM;
 	memcpy(buf + c->out_len, json, n);
 	buf[c->out_len + n] = '\n';
 	c->out = buf;
 	c->out_len += n + 1;
-	return epoll_ctl(srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) ? -errno : 0;
+	return 0;
 }
 
 /* Why fd, sent with req, cannot be taken; NULL if it can. */
@@ -460,8 +463,17 @@ static void flush_client(struct rw_server *srv, struct client *c)
 		ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
 
 		if (n < 0) {
-			if (errno == EAGAIN)
+			if (errno == EAGAIN) {
+				/* Stop listening to the client until it has read this answer. */
+				ev.events = EPOLLOUT;
+				if (!c->polling_out && epoll_ctl(srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev)) {
+					c->closing = true;	/* it would never be flushed */
+					c->out_off = c->out_len;
+					break;
+				}
+				c->polling_out = true;
 				return;
+			}
 			c->closing = true;
 			c->out_off = c->out_len;
 			break;
@@ -471,7 +483,9 @@ static void flush_client(struct rw_server *srv, struct client *c)
 	free(c->out);
 	c->out = NULL;
 	c->out_len = c->out_off = 0;
-	epoll_ctl(srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+	if (c->polling_out)
+		epoll_ctl(srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+	c->polling_out = false;
 }
 
 int server_run(struct rw_server *srv)

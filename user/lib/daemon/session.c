@@ -613,7 +613,7 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 	case RW_CMD_CHECKPOINT:
 		return s ? session_checkpoint(S, s) : session_error("checkpoint needs a session id");
 	case RW_CMD_REWIND:
-		return s ? session_rewind(S, s, req->verify) : session_error("rewind needs a session id");
+		return s ? session_rewind(S, s, req->verify, req->brief) : session_error("rewind needs a session id");
 	default:
 		return session_error("unknown command");
 	}
@@ -631,6 +631,14 @@ static int sessions_on_record(void *ctx, const void *data, size_t size)
 		S->bad_records++;
 		return 0;
 	}
+	/*
+	 * Counted before anything can fail, and during a rewind too (we inject
+	 * no fork; a process created since the checkpoint still runs then): the
+	 * rewind trusts this count.
+	 */
+	if (h->kind == RW_EV_TASK && size >= sizeof(struct rw_task_event) &&
+	    ((const struct rw_task_event *)data)->op == RW_TASK_NEW_PROCESS)
+		s->forks++;
 	if (s->discard)
 		return 0;
 	if (h->kind == RW_EV_TASK && size >= sizeof(struct rw_task_event))

@@ -61,6 +61,10 @@ struct rw_session {
 	bool busy;			/* inside checkpoint or rewind: images are in use */
 	bool discard;			/* records now come from our own injected syscalls */
 	pid_t lost;			/* a checkpointed process that exited between rewinds */
+	/* Process creations by the session's processes logged, and that count when this invocation began. */
+	uint64_t forks, forks_before;
+	/* Since the checkpoint a rewind read (or was vouched for) every process's children, killing the new. */
+	bool children_read;
 	struct rw_target *targets;
 	size_t ntargets;
 	struct rw_invocation *cur;
@@ -126,6 +130,6 @@ json_object *session_report(struct rw_sessions *S, struct rw_session *s, const c
 
 /* rewind_mode.c */
 json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s);
-json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify);
+json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify, bool brief);
 
 #endif /* RW_SESSION_STATE_H */

@@ -415,6 +415,7 @@ int inject_seize_finish(struct rw_seized *ij)
 		err = ptrace_failed(ij, "PTRACE_GETREGS");
 		goto fail;
 	}
+	ij->regs_put = true;
 	/*
 	 * Only now, stopped: the signals delivered on the way ran the thread's
 	 * own code, which its filter must still see.
@@ -528,6 +529,7 @@ static int deliver_and_restop(struct rw_seized *ij, int sig)
 	bool suspended = ij->suspended;
 	int err;
 
+	ij->regs_put = false;
 	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &ij->saved))
 		return ptrace_failed(ij, "PTRACE_SETREGS");
 	/* Its signal handler is its own code: under its own filter. */
@@ -686,6 +688,7 @@ int inject_syscall(struct rw_seized *ij, long nr, const long args[6], long *resu
 		r.r10 = args[3];
 		r.r8 = args[4];
 		r.r9 = args[5];
+		ij->regs_put = false;
 		if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))
 			return ptrace_failed(ij, "PTRACE_SETREGS");
 		err = inject_can_trap(ij) ? run_stepped(ij, nr, &status, result, &ran) :
@@ -727,6 +730,7 @@ int inject_run(struct rw_seized *ij, struct user_regs_struct *regs, uint64_t tra
 	if (err)
 		return err;
 	r.orig_rax = -1;
+	ij->regs_put = false;
 	for (int tries = 0; tries < STOP_LOOPS; tries++) {
 		if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))
 			return ptrace_failed(ij, "PTRACE_SETREGS");
@@ -850,7 +854,7 @@ int inject_release(struct rw_seized *ij)
 		ij->reap = false;
 		return 0;
 	}
-	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &ij->saved))
+	if (!ij->regs_put && ptrace(PTRACE_SETREGS, ij->tid, NULL, &ij->saved))
 		err = ptrace_failed(ij, "PTRACE_SETREGS");
 	/*
 	 * Also right from a syscall-exit stop: detaching wakes the thread with
@@ -905,6 +909,7 @@ int inject_exit_thread(struct rw_seized *ij)
 	/* Not "in a syscall": no restart of what the seize interrupted. */
 	r.orig_rax = -1;
 	r.rdi = 0;
+	ij->regs_put = false;
 	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))
 		return ptrace_failed(ij, "PTRACE_SETREGS");
 	/* PTRACE_CONT, not PTRACE_SYSCALL: no stop at the entry of a syscall that never returns. */

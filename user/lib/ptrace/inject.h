@@ -26,6 +26,8 @@ struct rw_seized {
 	/* The thread's registers at the stop, untouched (an interrupted blocking
 	 * syscall still shows its -ERESTART* code); restored by inject_release(). */
 	struct user_regs_struct saved;
+	/* The thread holds .saved (read at the stop, or put since, nothing run): release skips SETREGS. */
+	bool regs_put;
 	uint64_t syscall_ip;		/* a 0f 05 in the vDSO, found on first use */
 	int step;			/* stepping over it is safe: 0 unknown, 1 yes, -1 no */
 	bool colocated;			/* on our CPU (inject_colocate): waits sleep at once */

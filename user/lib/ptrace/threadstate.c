@@ -126,6 +126,7 @@ static struct user_regs_struct thread_state_restore_regs(const struct rw_thread_
 int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts)
 {
 	struct iovec iov = { ts->xstate, ts->xstate_len };
+	struct user_regs_struct want;
 	uint64_t mask = ts->sigmask;
 
 	if (ts->xstate_len && ptrace(PTRACE_SETREGSET, ij->tid, (void *)NT_X86_XSTATE, &iov)) {
@@ -140,14 +141,20 @@ int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts)
 		pr_perror("thread %d: PTRACE_SETSIGMASK", ij->tid);
 		return err;
 	}
-	/* Now, so they can be read back (verify); release puts them again. */
-	ij->saved = thread_state_restore_regs(ts, &ij->saved);
+	/* Now, so they can be read back (verify); release need not put them again. */
+	want = thread_state_restore_regs(ts, &ij->saved);
+	/* An idle thread that did not run holds them already. */
+	if (ij->regs_put && !memcmp(&want, &ij->saved, sizeof(want)))
+		return 0;
+	ij->saved = want;
+	ij->regs_put = false;
 	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &ij->saved)) {
 		int err = -errno;
 
 		pr_perror("thread %d: PTRACE_SETREGS", ij->tid);
 		return err;
 	}
+	ij->regs_put = true;
 	return 0;
 }
 

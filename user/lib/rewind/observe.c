@@ -268,6 +268,7 @@ void observe_log_facts_free(struct rw_log_facts *f)
 static int observe_fds(const struct rw_proc_image *img, const struct rw_log_facts *facts,
 		       struct rw_fd_now **out, size_t *nout)
 {
+	pid_t self = getpid();	/* a syscall each time: once, not once an fd */
 	int *fds, err;
 	size_t n;
 
@@ -287,7 +288,7 @@ static int observe_fds(const struct rw_proc_image *img, const struct rw_log_fact
 		if (!fi)
 			continue;
 		if (fi->held >= 0) {
-			now->same = syscall(SYS_kcmp, img->tgid, getpid(), KCMP_FILE, fds[i],
+			now->same = syscall(SYS_kcmp, img->tgid, self, KCMP_FILE, fds[i],
 					    fi->held) == 0;
 		} else {
 			char link[32];
