@@ -147,6 +147,7 @@ enum rw_syscall_nr {
 	RW_NR_setns = 308,
 	RW_NR_pwritev2 = 328,
 	RW_NR_pkey_mprotect = 329,
+	RW_NR_rseq = 334,
 	RW_NR_pidfd_send_signal = 424,
 	RW_NR_pidfd_open = 434,
 	RW_NR_openat2 = 437,
@@ -169,7 +170,7 @@ enum rw_syscall_class {
 	RW_SC_ATTR,	/* rlimits, nice, scheduling, affinity, ioprio of any task (proc_state.bpf.c) */
 	RW_SC_POKE,	/* ptrace writes into a process's memory, read-only mappings too (proc_state.bpf.c) */
 	RW_SC_IPC,	/* SysV IPC and POSIX message queues: the IPC namespace (proc_state.bpf.c) */
-	RW_SC_PROC,	/* personality, prctl state, sigaltstack of the caller (proc_state.bpf.c) */
+	RW_SC_PROC,	/* personality, prctl state, sigaltstack, rseq of the caller (proc_state.bpf.c) */
 	RW_SC_KEY,	/* keys and keyrings (proc_state.bpf.c) */
 	RW_SC_FILE,	/* file-system mutations (files.bpf.c) */
 };
@@ -200,7 +201,7 @@ enum rw_syscall_class {
 	X(msgrcv, IPC) X(msgctl, IPC) X(mq_open, IPC) X(mq_unlink, IPC)		\
 	X(mq_timedsend, IPC) X(mq_timedreceive, IPC) X(mq_notify, IPC)		\
 	X(mq_getsetattr, IPC)							\
-	X(prctl, PROC) X(personality, PROC) X(sigaltstack, PROC)		\
+	X(prctl, PROC) X(personality, PROC) X(sigaltstack, PROC) X(rseq, PROC)		\
 	X(add_key, KEY) X(request_key, KEY) X(keyctl, KEY)			\
 	X(write, FILE) X(pwrite64, FILE) X(writev, FILE) X(pwritev, FILE)	\
 	X(pwritev2, FILE) X(open, FILE) X(openat, FILE) X(openat2, FILE)	\

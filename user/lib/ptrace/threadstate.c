@@ -24,6 +24,10 @@
 /* Far more than any x86 CPU's XSAVE area today (AMX: ~11 KiB). */
 #define XSTATE_MAX	(64 << 10)
 
+#ifndef PTRACE_GET_RSEQ_CONFIGURATION
+#define PTRACE_GET_RSEQ_CONFIGURATION	0x420f
+#endif
+
 /* More queued on one thread than RLIMIT_SIGPENDING allows anyone by default. */
 #define PENDING_MAX	(1 << 16)
 
@@ -64,6 +68,30 @@ uint64_t thread_pending_set(const struct rw_thread_pending *p)
 	return set;
 }
 
+int thread_rseq_read(pid_t tid, struct rw_rseq *out)
+{
+	struct {
+		uint64_t ptr;
+		uint32_t len, sig, flags, pad;
+	} c = { 0 };
+
+	memset(out, 0, sizeof(*out));
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, (void *)sizeof(c), &c) < 0) {
+		int err = -errno;
+
+		pr_perror("thread %d: PTRACE_GET_RSEQ_CONFIGURATION", tid);
+		return err;
+	}
+	if (c.ptr)
+		*out = (struct rw_rseq){ c.ptr, c.len, c.sig };
+	return 0;
+}
+
+bool thread_rseq_eq(const struct rw_rseq *a, const struct rw_rseq *b)
+{
+	return a->ptr == b->ptr && a->len == b->len && a->sig == b->sig;
+}
+
 int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_state *ts)
 {
 	uint8_t *buf;
@@ -92,7 +120,7 @@ int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_st
 		thread_state_free(ts);
 		return err;
 	}
-	if (thread_pending_read(ij->tid, &ts->pending)) {
+	if (thread_pending_read(ij->tid, &ts->pending) || thread_rseq_read(ij->tid, &ts->rseq)) {
 		thread_state_free(ts);
 		return -EIO;
 	}

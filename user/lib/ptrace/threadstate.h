@@ -28,6 +28,12 @@ struct rw_thread_pending {
 	uint16_t count[64];	/* index sig - 1 */
 };
 
+/* A thread's rseq registration (PTRACE_GET_RSEQ_CONFIGURATION); ptr 0: none. */
+struct rw_rseq {
+	uint64_t ptr;
+	uint32_t len, sig;
+};
+
 struct rw_thread_state {
 	pid_t tid;
 	struct user_regs_struct regs;	/* as seized, or as to be restored */
@@ -36,6 +42,7 @@ struct rw_thread_state {
 	uint64_t sigmask;
 	struct rw_thread_pending pending;
 	char comm[16];
+	struct rw_rseq rseq;
 };
 
 /* The thread-private signal queue of a stopped tracee (PTRACE_PEEKSIGINFO). 0 or -errno. */
@@ -44,6 +51,9 @@ int thread_pending_read(pid_t tid, struct rw_thread_pending *out);
 uint64_t thread_pending_set(const struct rw_thread_pending *p);
 
 /* Read the state of a seized thread (registers from ij->saved). 0 or -errno. */
+int thread_rseq_read(pid_t tid, struct rw_rseq *out);
+bool thread_rseq_eq(const struct rw_rseq *a, const struct rw_rseq *b);
+
 int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_state *ts);
 /*
  * Put xstate and sigmask back now and the registers into ij->saved (applied

@@ -255,6 +255,13 @@ const struct rw_state_class rw_state_classes[] = {
 		"fails closed",
 	},
 	{
+		"rseq", "restartable-sequences registration", "thread", RW_RESTORED,
+		"`PTRACE_GET_RSEQ_CONFIGURATION` of each thread",
+		"rseq (register or unregister)",
+		"injected `rseq` unregister and/or register in the thread, before the pages are "
+		"copied (unregistering writes the area)",
+	},
+	{
 		"keyrings", "keys in the thread and process keyrings", "thread, process",
 		RW_RESTORED_OR_FAILS,
 		"injected `keyctl(KEYCTL_GET_KEYRING_ID)` and `keyctl(KEYCTL_READ)`",

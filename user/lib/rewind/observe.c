@@ -191,6 +191,8 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 		case RW_SC_PROC:
 			if (r->nr == RW_NR_prctl && !err)
 				err = prctl_fact(r, out);
+			else if (r->nr == RW_NR_rseq)
+				out->rseq_called = true;
 			else if (r->nr != RW_NR_prctl)
 				out->pstate_called = true;
 			break;
@@ -433,6 +435,17 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	if (err)
 		return err;
 	obs->pending = o->pending;
+	/* rseq registrations: every thread glibc starts registers one, so that is logged apart. */
+	if (facts->rseq_called || facts->incomplete) {
+		o->rseq = calloc(f->n ? f->n : 1, sizeof(*o->rseq));
+		if (!o->rseq)
+			return -ENOMEM;
+		for (size_t i = 0; i < f->n && !err; i++)
+			err = thread_rseq_read(o->tids[i], &o->rseq[i]);
+		if (err)
+			return err;
+		obs->rseq = o->rseq;
+	}
 	/* Membership changes only by a move, and every move of a tracked process is logged. */
 	if (facts->cgroup_moved || facts->incomplete) {
 		err = proc_read_cgroups(img->tgid, &o->cgroups);
@@ -528,6 +541,7 @@ void observe_free(struct rw_observation *o)
 	free(o->fds);
 	free(o->tids);
 	free(o->pending);
+	free(o->rseq);
 	free(o->cgroups);
 	free(o->timers);
 	free(o->idents);

@@ -34,6 +34,7 @@ struct rw_log_facts {
 	bool locks_called;		/* flock or an fcntl lock: fdobj.c re-reads the locks */
 	bool attrs_called;		/* an ATTR call by any process of the session, on any target */
 	bool pstate_called;		/* a PROC call (or exec): pstate.h's state is read */
+	bool rseq_called;		/* an rseq (un)registration: every thread's is read */
 	bool keys_called;		/* a KEY call by any process of the session */
 	uint64_t prctl_unhandled;	/* option + 1 of a logged prctl no rewind step undoes */
 	uint64_t keyctl_unhandled;	/* operation + 1 of such a keyctl */
@@ -56,6 +57,7 @@ struct rw_observation {
 	struct rw_fd_now *fds;
 	pid_t *tids;
 	struct rw_thread_pending *pending;	/* per tid */
+	struct rw_rseq *rseq;			/* per tid, when read */
 	char *cgroups;				/* /proc/PID/cgroup, when read */
 	int *timers;
 	struct rw_ident *idents;

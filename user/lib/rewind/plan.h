@@ -31,6 +31,7 @@ struct rw_observed {
 	const pid_t *tids;			/* ascending */
 	size_t ntids;
 	const struct rw_thread_pending *pending;	/* per tid: its own signal queue */
+	const struct rw_rseq *rseq;		/* per tid: rseq registration; NULL: the log vouches */
 	const char *cgroups;			/* /proc/PID/cgroup; NULL: the log proves it unchanged */
 	const struct rw_range *written;		/* sorted, merged: scan ∪ write faults */
 	size_t nwritten;
@@ -159,6 +160,11 @@ struct rw_plan {
 		uint64_t set;
 	} *drain_threads;
 	size_t ndrain_threads;
+	struct rw_rseq_op {		/* a thread's rseq registration put back (before the pages) */
+		pid_t tid;
+		struct rw_rseq now, want;
+	} *rseq_ops;
+	size_t nrseq_ops;
 	bool timers;			/* itimers and POSIX timers to put back */
 	int *delete_timers;		/* created since the checkpoint */
 	size_t ndelete_timers;

@@ -735,6 +735,40 @@ static int apply_shm(const struct rw_plan *p, const struct rw_proc_image *img, c
 	return 0;
 }
 
+#define RSEQ_FLAG_UNREGISTER	1
+
+/*
+ * rseq registrations, in the thread each belongs to. Before the pages:
+ * unregistering writes the thread's rseq area, which the copy then puts back.
+ */
+static int apply_rseq(const struct rw_plan *p, struct rw_frozen *f, struct rw_restore_stats *st,
+		      char *why, size_t whylen)
+{
+	for (size_t i = 0; i < p->nrseq_ops; i++) {
+		const struct rw_rseq_op *op = &p->rseq_ops[i];
+		struct rw_seized *ij = freeze_thread(f, op->tid);
+		struct rw_remote tr;
+		int err = 0, cerr;
+
+		if (!ij)
+			return rw_why(why, whylen, -ESRCH, "pid %d: thread %d is gone", p->tgid,
+				      op->tid);
+		remote_init(&tr, ij, p->tgid);
+		if (op->now.ptr)
+			err = remote_sys(&tr, "rseq(RSEQ_FLAG_UNREGISTER)", RW_NR_rseq, op->now.ptr,
+					 op->now.len, RSEQ_FLAG_UNREGISTER, op->now.sig, NULL);
+		if (!err && op->want.ptr)
+			err = remote_sys(&tr, "rseq", RW_NR_rseq, op->want.ptr, op->want.len, 0,
+					 op->want.sig, NULL);
+		cerr = remote_close(&tr);
+		st->injected += 2;
+		if (err || cerr)
+			return rw_why(why, whylen, err ? err : cerr, "pid %d: putting back the rseq "
+				      "registration of thread %d", p->tgid, op->tid);
+	}
+	return 0;
+}
+
 int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *img,
 			   struct rw_frozen *f, struct rw_remote *r, struct rw_restore_stats *st,
 			   char *why, size_t whylen)
@@ -743,6 +777,8 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 	int err;
 
 	err = apply_shm(p, img, why, whylen);
+	if (!err)
+		err = apply_rseq(p, f, st, why, whylen);
 	if (!err)
 		err = copy_pages(p, img, r, st, why, whylen);
 	if (err)

@@ -345,6 +345,14 @@ static void verify_threads(const struct rw_proc_image *img, struct rw_frozen *f,
 				       (unsigned long long)thread_pending_set(&now),
 				       (unsigned long long)thread_pending_set(&ts->pending));
 		}
+		{
+			struct rw_rseq now;
+
+			if (thread_rseq_read(ts->tid, &now) || !thread_rseq_eq(&now, &ts->rseq))
+				differ(res, "pid %d: rseq of thread %d is %#llx+%u, want %#llx+%u",
+				       img->tgid, ts->tid, (unsigned long long)now.ptr, now.len,
+				       (unsigned long long)ts->rseq.ptr, ts->rseq.len);
+		}
 	}
 	free(xs);
 }
