@@ -10,6 +10,8 @@ const fs = require('fs');
 const sharp = require('sharp');
 
 sharp.concurrency(Number(process.env.SHARP_CONCURRENCY || 2));
+// Requests this process served (a state one request leaves to the next).
+let calls = 0;
 
 function imageOf(w, h, seed) {
   const buf = Buffer.alloc(w * h * 3);
@@ -25,6 +27,7 @@ function imageOf(w, h, seed) {
 }
 
 async function main(args) {
+  calls += 1;
   const w = Number(args.w || 256);
   const h = Number(args.h || 192);
   const seed = Number(args.seed || 3);
@@ -37,7 +40,7 @@ async function main(args) {
   const digest = crypto.createHash('sha256').update(jpeg.data).update(png.data).digest('hex').slice(0, 16);
   return { jpeg: [jpeg.info.width, jpeg.info.height, jpeg.data.length],
            png: [png.info.width, png.info.height, png.data.length],
-           concurrency: sharp.concurrency(), threads: fs.readdirSync('/proc/self/task').length, digest };
+           calls, concurrency: sharp.concurrency(), threads: fs.readdirSync('/proc/self/task').length, digest };
 }
 
 module.exports.main = main;

@@ -7,8 +7,13 @@ import io
 
 from PIL import Image
 
+# Requests this process served (a state one request leaves to the next).
+calls = 0
+
 
 def main(args):
+    global calls
+    calls += 1
     w = int(args.get("w", 256))
     h = int(args.get("h", 192))
     seed = int(args.get("seed", 3))
@@ -26,5 +31,5 @@ def main(args):
     thumb.save(out, "JPEG", quality=80)
     data = out.getvalue()
     back = Image.open(io.BytesIO(data))
-    return {"size": list(back.size), "bytes": len(data),
+    return {"calls": calls, "size": list(back.size), "bytes": len(data),
             "digest": hashlib.sha256(data).hexdigest()[:16]}

@@ -2,7 +2,8 @@
 // Stream compression to a file (an archiving step): kb KiB of pseudo-random
 // log-like text piped through a zlib gzip stream (compressed on libuv's
 // thread pool) into $TMPDIR/<name>.gz, read back through a gunzip stream and
-// checked. The digest is of the text; ok says the round trip matched.
+// checked. The digest is of the text; ok says the round trip matched;
+// existed, that the file was there before (left by an earlier request).
 const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
@@ -34,6 +35,7 @@ async function main(args) {
   const size = Number(args.kb || 64) * 1024;
   const seed = Number(args.seed || 11);
   const file = path.join(process.env.TMPDIR || '/tmp', `${args.name || 'log'}.gz`);
+  const existed = fs.existsSync(file);
   const hash = crypto.createHash('sha256');
   let bytes = 0;
   const source = Readable.from((function* () {
@@ -46,7 +48,7 @@ async function main(args) {
     for await (const c of src) { back.update(c); got += c.length; }
   });
   const digest = hash.digest('hex');
-  return { bytes, compressed: fs.statSync(file).size, ok: got === bytes && back.digest('hex') === digest,
+  return { bytes, existed, compressed: fs.statSync(file).size, ok: got === bytes && back.digest('hex') === digest,
            digest: digest.slice(0, 16) };
 }
 
