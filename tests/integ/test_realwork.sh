@@ -14,9 +14,11 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integ/lib.sh
 . tests/integ/proxy_lib.sh
-REQUESTS=${REALWORK_REQUESTS:-40}
+REQUESTS=${REALWORK_REQUESTS:-30}
 FUNCS=$PWD/bench/e2e/functions
 NODE_MODULES=$PWD/$OUTPUT/npm/node_modules
+# The SOAK lines go to the script's stderr, past run_test's capture.
+exec {SOAK_FD}>&2
 
 TESTS=(realwork_resize_js realwork_zipfile_js realwork_numpy_omp_py realwork_thumbnail_py)
 EXTRA_TESTS=(realwork_insecure_leaks_js realwork_insecure_leaks_py)
@@ -86,8 +88,8 @@ soak() {
 
 soak_line() {
 	[ -n "${REALWORK_SOAK:-}" ] || return 0
-	echo "SOAK $(basename "$1"): $2 requests, $(rewind_failures) failed rewinds" >&2
-	grep "rewind of session [0-9]* failed" "$PLOG" | sed 's/^/SOAK   /' | head -5 >&2
+	echo "SOAK $(basename "$1"): $2 requests, $(rewind_failures) failed rewinds" >&"$SOAK_FD"
+	grep "rewind of session [0-9]* failed" "$PLOG" | sed 's/^/SOAK   /' | head -5 >&"$SOAK_FD"
 }
 
 test_realwork_resize_js() {
