@@ -46,16 +46,19 @@ rewind_failures() {
 # fields (calls, existed, threads, concurrency) left out.
 STATELESS='del(.calls, .existed, .threads, .concurrency)'
 
-# reference FILE SEED: the function's answer run directly (no proxy).
+# reference FILE: the function's answers for seeds 0-3 run directly (no
+# proxy), one line each.
 reference() {
 	case "$1" in
 	*.js) NODE_PATH=$NODE_MODULES TMPDIR=$TMP node -e '
-		const r = require(process.argv[1]).main({ seed: Number(process.argv[2]), name: "ref" });
-		Promise.resolve(r).then((v) => console.log(JSON.stringify(v)));' "$1" "$2" ;;
+		const m = require(process.argv[1]);
+		(async () => { for (let seed = 0; seed < 4; seed++)
+			console.log(JSON.stringify(await m.main({ seed, name: "ref" }))); })();' "$1" ;;
 	*.py) (cd "$(dirname "$1")" && /usr/bin/python3 -B -c '
 import json, sys, importlib
-print(json.dumps(importlib.import_module(sys.argv[1]).main({"seed": int(sys.argv[2])})))' \
-		"$(basename "$1" .py)" "$2") ;;
+m = importlib.import_module(sys.argv[1])
+for seed in range(4):
+    print(json.dumps(m.main({"seed": seed})))' "$(basename "$1" .py)") ;;
 	esac | jq -cS "$STATELESS"
 }
 
@@ -63,22 +66,23 @@ print(json.dumps(importlib.import_module(sys.argv[1]).main({"seed": int(sys.argv
 # equals the direct run's for its seed, CHECK (a jq filter) holds, the call
 # counter never moves and no rewind failed.
 soak() {
-	local file=$1 rt=$2 check=$3 i seed calls= got want
-	declare -A ref
-	for seed in 0 1 2 3; do
-		ref[$seed]=$(reference "$file" "$seed") && [ -n "${ref[$seed]}" ] ||
-			{ echo "the direct run of $(basename "$file") failed"; return 1; }
-	done
+	local file=$1 rt=$2 check=$3 i seed calls= got want ref
+	mapfile -t ref < <(reference "$file")
+	[ "${#ref[@]}" = 4 ] || { echo "the direct run of $(basename "$file") failed"; return 1; }
 	start_proxy --runtime "$rt" --mode rewind --warmup 2 --warmup-input '{"seed": 1, "name": "warm"}' || return 1
 	init_action "$file" main "{\"NODE_PATH\": \"$NODE_MODULES\"}" || return 1
 	for i in $(seq "$REQUESTS"); do
 		seed=$((i % 4))
-		expect_run "{\"seed\": $seed}" "$check" || { soak_line "$file" "$i"; return 1; }
-		got=$(jq -cS "$STATELESS" <<<"$BODY")
+		run "{\"seed\": $seed}" || return 1
+		# One jq a request: the check, then the call counter and the stateless answer.
+		mapfile -t got < <(jq -cS "if $check then .calls, ($STATELESS) else \"check\" end" 2>&1 <<<"$BODY")
+		[ "$CODE" = 200 ] && [ "${#got[@]}" = 2 ] ||
+			{ echo "request $i: status $CODE, '$check' on $BODY: ${got[*]}"; soak_line "$file" "$i"; return 1; }
 		want=${ref[$seed]}
-		[ "$got" = "$want" ] || { echo "request $i: $got, the direct run: $want"; soak_line "$file" "$i"; return 1; }
-		[ -n "$calls" ] || calls=$(jfield .calls)
-		expect "request $i: calls (state left by earlier requests)" "$(jfield .calls)" "$calls" ||
+		[ "${got[1]}" = "$want" ] ||
+			{ echo "request $i: ${got[1]}, the direct run: $want"; soak_line "$file" "$i"; return 1; }
+		[ -n "$calls" ] || calls=${got[0]}
+		expect "request $i: calls (state left by earlier requests)" "${got[0]}" "$calls" ||
 			{ soak_line "$file" "$i"; return 1; }
 	done
 	soak_line "$file" "$REQUESTS"
