@@ -22,6 +22,7 @@ exec {SOAK_FD}>&2
 
 TESTS=(realwork_resize_js realwork_zipfile_js realwork_numpy_omp_py realwork_thumbnail_py)
 EXTRA_TESTS=(realwork_insecure_leaks_js realwork_insecure_leaks_py)
+only_tests REALWORK_ONLY TESTS EXTRA_TESTS
 proxy_preflight curl jq node /usr/bin/python3
 
 # skip_some REASON TEST...: those tests cannot run here.
@@ -73,6 +74,9 @@ soak() {
 	init_action "$file" main "{\"NODE_PATH\": \"$NODE_MODULES\"}" || return 1
 	for i in $(seq "$REQUESTS"); do
 		seed=$((i % 4))
+		# The soak's idle time between requests (GAP, never set by make check):
+		# what a warm container sees, and what a pool's idle timeout acts on.
+		[ "$i" = 1 ] || [ "${REALWORK_GAP:-0}" = 0 ] || sleep "$REALWORK_GAP"
 		run "{\"seed\": $seed}" || return 1
 		# One jq a request: the check, then the call counter and the stateless answer.
 		mapfile -t got < <(jq -cS "if $check then .calls, ($STATELESS) else \"check\" end" 2>&1 <<<"$BODY")
