@@ -233,6 +233,7 @@ asan:
 
 # The README's two commands: each installs what is missing, builds, runs.
 check: ensure-deps
+	$(Q)$(MAKE) npm-deps
 	$(Q)$(MAKE) test
 
 demo: ensure-deps
@@ -255,7 +256,7 @@ bench-e2e: $(BINS)
 DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcmocka-dev libjson-c-dev \
 	libxxhash-dev pkg-config make gcc libc6-dev util-linux procps passwd jq python3 nodejs \
 	sqlite3 xfsprogs attr libmicrohttpd-dev libzip-dev curl python3-numpy libcap2-bin \
-	podman runc
+	podman runc python3-pil libopenblas0-openmp npm
 
 deps:
 	apt-get update
@@ -270,6 +271,20 @@ ensure-deps:
 		echo "installing missing packages:" $$missing; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
+
+# The real functions' npm packages (bench/e2e/functions/resize.js: sharp),
+# under $(OUTPUT)/npm; their tests and the soak give it to node as NODE_PATH.
+NPM_DIR := $(OUTPUT)/npm
+NPM_PKGS := sharp
+.PHONY: npm-deps
+npm-deps: $(NPM_DIR)/node_modules/sharp/package.json
+
+$(NPM_DIR)/node_modules/sharp/package.json:
+	$(Q)mkdir -p $(NPM_DIR)
+	$(Q)npm install --no-audit --no-fund --prefix $(NPM_DIR) $(NPM_PKGS) >$(NPM_DIR)/install.log 2>&1 || \
+		{ echo "npm-deps: 'npm install $(NPM_PKGS)' into $(NPM_DIR) failed (network? see $(NPM_DIR)/install.log):"; \
+		  tail -5 $(NPM_DIR)/install.log; exit 1; }
+	$(Q)test -f $@ || { echo "npm-deps: npm left no $@"; exit 1; }
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h

@@ -61,7 +61,15 @@ SPECS = {
                                                         "node": {"n": 4000, "m": 16000}}},
     "threadpool": {"check": {"tasks": 6, "iterations": 500},
                    "bench": {"python": {"iterations": 20000}, "node": {"iterations": 20000}}},
+    # The real functions (third-party libraries), one runtime each: run them
+    # with FUNCS="resize zipfile" RUNTIMES=node, FUNCS="numpy_omp thumbnail"
+    # RUNTIMES=python. resize needs `make npm-deps` (sharp, as NODE_PATH).
+    "resize": {"check": {"w": 128, "h": 96, "seed": 2}, "bench": {"node": {"w": 1024, "h": 768}}},
+    "zipfile": {"check": {"kb": 64}, "bench": {"node": {"kb": 1024}}},
+    "numpy_omp": {"check": {"n": 64, "seed": 2}, "bench": {"python": {"n": 512}}},
+    "thumbnail": {"check": {"w": 128, "h": 96, "seed": 2}, "bench": {"python": {"w": 512, "h": 384}}},
 }
+NODE_MODULES = os.path.join(BIN, "npm", "node_modules")
 
 
 def log(msg):
@@ -116,6 +124,15 @@ def invariants(fn, params, res):
         keys = b"".join(hashlib.pbkdf2_hmac("sha256", ("user%d:%d" % (i, seed)).encode(),
                                             ("salt%d" % i).encode(), it, 32) for i in range(tasks))
         return res.get("digest") == hashlib.sha256(keys).hexdigest()[:16]
+    if fn == "resize":
+        w, h = params.get("w", 256), params.get("h", 192)
+        return res.get("jpeg", [])[:2] == [w >> 1, h >> 1] and res.get("png", [])[:2] == [w >> 2, h >> 2]
+    if fn == "zipfile":
+        return res.get("ok") is True and 0 < res.get("compressed", 0) < res["bytes"]
+    if fn == "numpy_omp":
+        return res.get("n") == params.get("n") and res.get("gomp") is True and res.get("threads", 0) > 1
+    if fn == "thumbnail":
+        return res.get("size") == [params.get("w", 256) // 4, params.get("h", 192) // 4] and res.get("bytes", 0) > 0
     return False
 
 
@@ -249,7 +266,8 @@ class Proxy:
         ext = "py" if self.runtime == "python" else "js"
         with open(os.path.join(HERE, "functions", "%s.%s" % (fn, ext))) as f:
             code = f.read()
-        st, body = self.post("/init", {"value": {"name": fn, "main": "main", "code": code, "binary": False}})
+        st, body = self.post("/init", {"value": {"name": fn, "main": "main", "code": code, "binary": False,
+                                                 "env": {"NODE_PATH": NODE_MODULES}}})
         if st != 200:
             raise RuntimeError("/init of %s (%s, %s): %d %s" % (fn, self.runtime, self.mode, st, body))
 
