@@ -434,6 +434,27 @@ static int plan_thread_signals(struct rw_plan *p, const struct rw_proc_image *im
 	return 0;
 }
 
+/*
+ * rseq: a thread the checkpoint caught before its C library registered one
+ * registers during the invocation; put back as it was, it registers again
+ * after the rewind and the kernel refuses (glibc aborts). Unregistered (or
+ * registered again) from inside the thread.
+ */
+static int plan_thread_rseq(struct rw_plan *p, const struct rw_proc_image *img,
+			    const struct rw_observed *obs)
+{
+	for (size_t i = 0; i < obs->ntids && obs->rseq; i++) {
+		const struct rw_thread_state *ts = image_thread(img, obs->tids[i]);
+
+		if (!ts || thread_rseq_eq(&ts->rseq, &obs->rseq[i]))
+			continue;	/* a thread that exits, or unchanged */
+		if (GROW(p->rseq_ops, p->nrseq_ops))
+			return -ENOMEM;
+		p->rseq_ops[p->nrseq_ops++] = (struct rw_rseq_op){ ts->tid, obs->rseq[i], ts->rseq };
+	}
+	return 0;
+}
+
 static int add_fdop(struct rw_plan *p, enum rw_fd_kind kind, int fd, const struct rw_fd_image *want)
 {
 	if (GROW(p->fdops, p->nfdops))
@@ -941,6 +962,8 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	if (!err)
 		err = plan_thread_signals(plan, img, obs);
 	if (!err)
+		err = plan_thread_rseq(plan, img, obs);
+	if (!err)
 		err = plan_timers(plan, img, obs);
 	if (!err)
 		err = plan_attrs(plan, img, obs);
@@ -972,6 +995,7 @@ void plan_free(struct rw_plan *p)
 	free(p->failures);
 	free(p->exit_threads);
 	free(p->drain_threads);
+	free(p->rseq_ops);
 	free(p->layout);
 	free(p->copy);
 	free(p->drop);
@@ -1078,6 +1102,10 @@ json_object *plan_to_json(const struct rw_plan *p)
 	for (size_t i = 0; i < p->ndrain_threads; i++)
 		add_step(steps, "dequeue signals %#llx of thread %d",
 			 (unsigned long long)p->drain_threads[i].set, p->drain_threads[i].tid);
+	for (size_t i = 0; i < p->nrseq_ops; i++)
+		add_step(steps, "rseq of thread %d: %#llx+%u, was %#llx+%u", p->rseq_ops[i].tid,
+			 (unsigned long long)p->rseq_ops[i].want.ptr, p->rseq_ops[i].want.len,
+			 (unsigned long long)p->rseq_ops[i].now.ptr, p->rseq_ops[i].now.len);
 	json_object_object_add(o, "steps", steps);
 	json_object_object_add(o, "pages_copied", json_object_new_int64(p->copy_pages));
 	json_object_object_add(o, "pages_dropped", json_object_new_int64(p->drop_pages));
