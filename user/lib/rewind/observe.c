@@ -126,6 +126,7 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 
 	memset(out, 0, sizeof(*out));
 	out->incomplete = incomplete;
+	out->unvouched = inv->unvouched;
 	for (size_t i = 0; i < inv->nlayout && !err; i++) {
 		const struct rw_sys_record *r = &inv->layout[i];
 
@@ -353,13 +354,24 @@ uint64_t observe_syscall_ip(const struct rw_proc_image *img, const struct rw_log
 }
 
 int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *facts,
-		    struct rw_observation *o)
+		    const struct rw_ranges *hot, struct rw_observation *o)
 {
 	int err = 0;
 
+	/*
+	 * Every write to an armed page faults once (the fault log has it) but
+	 * for the ones facts->unvouched counts, the pages left unprotected (hot)
+	 * and a lost registration (wp_lost). Otherwise the scan is the
+	 * authority, as it is for the report.
+	 */
+	bool scan = facts->incomplete || facts->unvouched || facts->memory_forced;
+
 	if (*wp) {
 		struct rw_ranges_collect c = { .ranges = &o->written };
-		long n = wp_scan(*wp, false, ranges_collect, &c);
+		long n = scan ? wp_scan(*wp, false, ranges_collect, &c) :
+				wp_lost(*wp, ranges_collect, &c);
+
+		o->scanned = scan;
 
 		if (n < 0) {
 			pr_warn("pid %d: write-protection scan failed (%s): restoring all of its "
@@ -372,6 +384,8 @@ int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *fa
 	o->covered = *wp ? wp_registered(*wp) : NULL;	/* sorted, disjoint */
 	for (size_t i = 0; i < facts->faulted.n && !err; i++)
 		err = ranges_add(&o->written, facts->faulted.r[i].start, facts->faulted.r[i].end);
+	for (size_t i = 0; *wp && !scan && hot && i < hot->n && !err; i++)
+		err = ranges_add(&o->written, hot->r[i].start, hot->r[i].end);
 	ranges_normalize(&o->written);
 	return err;
 }

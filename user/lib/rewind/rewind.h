@@ -45,6 +45,7 @@ struct rw_rewind_stats {
 	uint64_t pages_copied, pages_dropped, pages_wholesale, pages_zero_filled;
 	uint64_t pages_hot;		/* left unprotected (hotset.h): copied at every rewind */
 	uint64_t threads_exited, injected;
+	uint64_t scans;			/* processes whose written pages PAGEMAP_SCAN listed */
 };
 
 
