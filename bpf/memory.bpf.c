@@ -130,7 +130,7 @@ __noinline int rw_gup_syscall(struct rw_sys_args *a)
 			return 0;
 		slot = RW_MAX_SESSIONS + a->session;
 		break;
-	case RW_NR_vmsplice:
+	case RW_NR_vmsplice: case RW_NR_mlock: case RW_NR_mlock2: case RW_NR_mlockall:
 		if (!a->session)
 			return 0;
 		slot = a->session;

@@ -93,6 +93,8 @@ enum rw_syscall_nr {
 	RW_NR_utime = 132,
 	RW_NR_mknod = 133,
 	RW_NR_setpriority = 141,
+	RW_NR_mlock = 149,
+	RW_NR_mlockall = 151,
 	RW_NR_sched_setparam = 142,
 	RW_NR_sched_setscheduler = 144,
 	RW_NR_sigaltstack = 131,
@@ -150,6 +152,7 @@ enum rw_syscall_nr {
 	RW_NR_sched_setattr = 314,
 	RW_NR_renameat2 = 316,
 	RW_NR_seccomp = 317,
+	RW_NR_mlock2 = 325,
 	RW_NR_copy_file_range = 326,
 	RW_NR_setns = 308,
 	RW_NR_process_vm_writev = 311,
@@ -244,7 +247,9 @@ static inline int rw_syscall_class(unsigned int nr)
  * kernel mappings of pinned pages), or write another process's memory:
  * rw_gup_syscall() (memory.bpf.c) counts them in the unvouched map, and a
  * rewind then scans for written pages instead of trusting the faults. The
- * write family is here for writes to /proc/PID/mem, read family for O_DIRECT.
+ * write family is here for writes to /proc/PID/mem, read family for O_DIRECT;
+ * the mlock family populates private writable memory for write, which drops
+ * the write protection of the pages it touches without a write.
  */
 static inline int rw_syscall_may_gup_write(unsigned int nr)
 {
@@ -256,6 +261,7 @@ static inline int rw_syscall_may_gup_write(unsigned int nr)
 	case RW_NR_process_vm_writev: case RW_NR_ptrace: case RW_NR_vmsplice:
 	case RW_NR_io_submit: case RW_NR_io_uring_setup: case RW_NR_io_uring_enter:
 	case RW_NR_io_uring_register: case RW_NR_setsockopt:
+	case RW_NR_mlock: case RW_NR_mlock2: case RW_NR_mlockall:
 		return 1;
 	}
 	return 0;

@@ -66,6 +66,25 @@ static int add_len(struct rw_ranges *l, uint64_t addr, uint64_t len)
 }
 
 /*
+ * madvise advice that changes what armed pages hold (they read zero after)
+ * or drops their write protection (populating for write): no write fault
+ * tells, so the range counts as written.
+ */
+static bool madvise_unfaulted(uint64_t advice)
+{
+	switch (advice) {
+	case MADV_DONTNEED:
+	case MADV_FREE:
+	case MADV_REMOVE:
+	case 23:	/* MADV_POPULATE_WRITE */
+	case 24:	/* MADV_DONTNEED_LOCKED */
+	case 102:	/* MADV_GUARD_INSTALL */
+		return true;
+	}
+	return false;
+}
+
+/*
  * A prctl record: the credential options are CRED's, the seccomp ones show
  * in /proc/PID/status (always compared), PR_SET_VMA renames mappings (the
  * layout tells), pstate.h restores five; any other is logged as unhandled.
@@ -159,6 +178,9 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 			err = add_len(&out->layout_touched, r->args[0], r->args[1]);
 			if (!err && r->nr == RW_NR_madvise && r->args[2] == MADV_WIPEONFORK)
 				err = add_len(&out->wipe_maybe_set, r->args[0], r->args[1]);
+			/* Content changed or protection dropped without a write fault. */
+			if (!err && r->nr == RW_NR_madvise && madvise_unfaulted(r->args[2]))
+				err = add_len(&out->faulted, r->args[0], r->args[1]);
 			break;
 		}
 	}

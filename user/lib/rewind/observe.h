@@ -22,7 +22,7 @@
 /* What the BPF log of the invocation says about one process. */
 struct rw_log_facts {
 	struct rw_ranges layout_touched;
-	struct rw_ranges faulted;	/* pages named by write-fault records */
+	struct rw_ranges faulted;	/* pages named by write-fault records, and madvise_unfaulted ranges */
 	struct rw_ranges wipe_maybe_set;	/* see rw_observed */
 	bool incomplete;		/* records were dropped */
 	bool unvouched;			/* a write may have raised no fault: scan (tracker_unvouched) */
