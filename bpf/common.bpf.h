@@ -53,6 +53,22 @@ RW_MAP struct {
 } events SEC(".maps");
 
 /*
+ * Writes into tracked memory that raise no fault (GUP: O_DIRECT, io_uring,
+ * AIO, another process's process_vm_writev...), per session; slot 0 counts
+ * the ones by any process into any process. The rewind scans for written
+ * pages when its session's or slot 0 moved (user space keeps the last value).
+ * Slot RW_MAX_SESSIONS + session counts the asynchronous kinds (io_uring,
+ * AIO, AF_XDP): their writes land at any later time, so once it moved every
+ * rewind of the session scans.
+ */
+RW_MAP struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * RW_MAX_SESSIONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} unvouched SEC(".maps");
+
+/*
  * Number of entries in tracked_cgroups, kept by user space: while it is 0 an
  * untracked task pays exactly one hash lookup per event.
  */
@@ -80,6 +96,28 @@ static __always_inline __u32 current_session(__u32 tgid)
 	cgid = bpf_get_current_cgroup_id();
 	s = bpf_map_lookup_elem(&tracked_cgroups, &cgid);
 	return s ? *s : 0;
+}
+
+static __always_inline void count_unvouched(__u32 session)
+{
+	__u64 *n = bpf_map_lookup_elem(&unvouched, &session);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* The file behind a task's fd, or NULL. */
+static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *f = NULL;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
 }
 
 static __always_inline void count_drop(__u32 session)
@@ -149,6 +187,7 @@ static __always_inline int emit_syscall(const struct rw_sys_args *a)
 int rw_memory_syscall(struct rw_sys_args *a);
 int rw_file_syscall(struct rw_sys_args *a);
 int rw_state_syscall(struct rw_sys_args *a);
+int rw_gup_syscall(struct rw_sys_args *a);
 
 #define RW_IS_ERR(ret) ((__u64)(ret) >= (__u64)-4095)
 

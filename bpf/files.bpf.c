@@ -118,19 +118,6 @@ __noinline int rw_classify_file_call(__u32 nr, struct file_call *c)
 	return false;
 }
 
-static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *f = NULL;
-
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
-}
-
 /*
  * Rebuild a path leaf first into buf (RW_DIR_BUF bytes), crossing mount
  * points up to the task's root mount. Returns the bytes used.

@@ -57,3 +57,92 @@ __noinline int rw_memory_syscall(struct rw_sys_args *a)
 		return 0;
 	return emit_syscall(a);
 }
+
+#define RW_O_DIRECT		040000
+#define RW_PROC_SUPER_MAGIC	0x9fa0
+#define RW_SOL_XDP		283
+#define RW_PTRACE_POKETEXT	4
+#define RW_PTRACE_POKEDATA	5
+
+/* The loader's own tgid (rewindd's restore writes): not counted. Set before load. */
+__u32 rw_self_tgid = 0;
+
+/* fd names a file /proc/.../mem: procfs, and the leaf is "mem". */
+static __always_inline bool fd_is_proc_mem(struct task_struct *task, __u64 fd)
+{
+	struct file *f = fd_file(task, fd);
+	const unsigned char *name;
+	char buf[4] = {};
+
+	if (!f || BPF_CORE_READ(f, f_inode, i_sb, s_magic) != RW_PROC_SUPER_MAGIC)
+		return false;
+	name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
+	bpf_probe_read_kernel(buf, sizeof(buf), name);
+	return buf[0] == 'm' && buf[1] == 'e' && buf[2] == 'm' && !buf[3];
+}
+
+/*
+ * Writes the fault log cannot vouch for: the pages they write raise no fault
+ * (GUP with FOLL_WRITE, pinned buffers written through kernel mappings, at
+ * any later time for io_uring and AIO). Runs for every task, tracked or not
+ * (a->session 0): a write into another process (process_vm_writev, a ptrace
+ * poke, a write to /proc/PID/mem) is counted in slot 0, for every session,
+ * because the target's pid is the writer's namespace's. Failed calls count
+ * too: a partial one may have written.
+ */
+__noinline int rw_gup_syscall(struct rw_sys_args *a)
+{
+	struct task_struct *task;
+	__u32 slot;
+
+	if (!a)
+		return 0;
+	task = bpf_get_current_task_btf();
+	switch (a->nr) {
+	case RW_NR_process_vm_writev:
+		slot = 0;
+		break;
+	case RW_NR_ptrace:
+		if (a->args[0] != RW_PTRACE_POKETEXT && a->args[0] != RW_PTRACE_POKEDATA)
+			return 0;
+		slot = 0;
+		break;
+	case RW_NR_write: case RW_NR_pwrite64: case RW_NR_writev: case RW_NR_pwritev:
+	case RW_NR_pwritev2:
+		if (!fd_is_proc_mem(task, a->args[0]))
+			return 0;
+		slot = 0;
+		break;
+	case RW_NR_read: case RW_NR_pread64: case RW_NR_readv: case RW_NR_preadv:
+	case RW_NR_preadv2: {
+		struct file *f;
+
+		if (!a->session)
+			return 0;
+		f = fd_file(task, a->args[0]);
+		if (!f || !(BPF_CORE_READ(f, f_flags) & RW_O_DIRECT))
+			return 0;
+		slot = a->session;
+		break;
+	}
+	case RW_NR_setsockopt:
+		if (!a->session || a->args[1] != RW_SOL_XDP)
+			return 0;
+		slot = RW_MAX_SESSIONS + a->session;
+		break;
+	case RW_NR_vmsplice: case RW_NR_mlock: case RW_NR_mlock2: case RW_NR_mlockall:
+		if (!a->session)
+			return 0;
+		slot = a->session;
+		break;
+	default:	/* io_submit, io_uring_setup/enter/register */
+		if (!a->session)
+			return 0;
+		slot = RW_MAX_SESSIONS + a->session;
+		break;
+	}
+	if (!slot && task->tgid == rw_self_tgid)
+		return 0;
+	count_unvouched(slot);
+	return 0;
+}

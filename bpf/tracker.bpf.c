@@ -24,7 +24,8 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 	__u32 nr;
 
 	session = current_session(bpf_get_current_pid_tgid() >> 32);
-	if (!session)
+	nr = regs->orig_ax;
+	if (!session && !rw_syscall_may_gup_write(nr))
 		return 0;
 
 	/*
@@ -33,7 +34,6 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 	 */
 	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT)
 		return 0;
-	nr = regs->orig_ax;
 	a.nr = nr;
 	a.ret = ret;
 	a.session = session;
@@ -43,6 +43,12 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 	a.args[3] = regs->r10;
 	a.args[4] = regs->r8;
 	a.args[5] = regs->r9;
+
+	/* Writes no fault shows (GUP), by anyone: before the filter below. */
+	if (rw_syscall_may_gup_write(nr))
+		rw_gup_syscall(&a);
+	if (!session)
+		return 0;
 
 	switch (rw_syscall_class(nr)) {
 	case RW_SC_LAYOUT:
@@ -94,6 +100,9 @@ int BPF_PROG(rw_fork, struct task_struct *parent, struct task_struct *child)
 	if (!session)
 		return 0;
 
+	/* CLONE_VM without CLONE_THREAD (vfork): its faults are logged under its own tgid. */
+	if (ctgid != ptgid && BPF_CORE_READ(child, mm) == BPF_CORE_READ(parent, mm))
+		count_unvouched(session);
 	if (ctgid == ptgid) {
 		emit_task(session, RW_TASK_NEW_THREAD, child, parent->pid);
 		return 0;

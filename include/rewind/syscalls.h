@@ -15,6 +15,7 @@
 #define REWIND_SYSCALLS_H
 
 enum rw_syscall_nr {
+	RW_NR_read = 0,
 	RW_NR_write = 1,
 	RW_NR_open = 2,
 	RW_NR_close = 3,
@@ -24,7 +25,9 @@ enum rw_syscall_nr {
 	RW_NR_brk = 12,
 	RW_NR_ioctl = 16,
 	RW_NR_rt_sigaction = 13,
+	RW_NR_pread64 = 17,
 	RW_NR_pwrite64 = 18,
+	RW_NR_readv = 19,
 	RW_NR_writev = 20,
 	RW_NR_mremap = 25,
 	RW_NR_madvise = 28,
@@ -39,6 +42,7 @@ enum rw_syscall_nr {
 	RW_NR_sendfile = 40,
 	RW_NR_recvmsg = 47,
 	RW_NR_socketpair = 53,
+	RW_NR_setsockopt = 54,
 	RW_NR_exit = 60,
 	RW_NR_wait4 = 61,
 	RW_NR_semget = 64,
@@ -89,6 +93,8 @@ enum rw_syscall_nr {
 	RW_NR_utime = 132,
 	RW_NR_mknod = 133,
 	RW_NR_setpriority = 141,
+	RW_NR_mlock = 149,
+	RW_NR_mlockall = 151,
 	RW_NR_sched_setparam = 142,
 	RW_NR_sched_setscheduler = 144,
 	RW_NR_sigaltstack = 131,
@@ -119,6 +125,7 @@ enum rw_syscall_nr {
 	RW_NR_add_key = 248,
 	RW_NR_request_key = 249,
 	RW_NR_keyctl = 250,
+	RW_NR_io_submit = 209,
 	RW_NR_ioprio_set = 251,
 	RW_NR_inotify_add_watch = 254,
 	RW_NR_inotify_rm_watch = 255,
@@ -134,21 +141,29 @@ enum rw_syscall_nr {
 	RW_NR_fchmodat = 268,
 	RW_NR_unshare = 272,
 	RW_NR_splice = 275,
+	RW_NR_vmsplice = 278,
 	RW_NR_utimensat = 280,
 	RW_NR_fallocate = 285,
 	RW_NR_timerfd_settime = 286,
 	RW_NR_dup3 = 292,
+	RW_NR_preadv = 295,
 	RW_NR_pwritev = 296,
 	RW_NR_prlimit64 = 302,
 	RW_NR_sched_setattr = 314,
 	RW_NR_renameat2 = 316,
 	RW_NR_seccomp = 317,
+	RW_NR_mlock2 = 325,
 	RW_NR_copy_file_range = 326,
 	RW_NR_setns = 308,
+	RW_NR_process_vm_writev = 311,
+	RW_NR_preadv2 = 327,
 	RW_NR_pwritev2 = 328,
 	RW_NR_pkey_mprotect = 329,
 	RW_NR_rseq = 334,
 	RW_NR_pidfd_send_signal = 424,
+	RW_NR_io_uring_setup = 425,
+	RW_NR_io_uring_enter = 426,
+	RW_NR_io_uring_register = 427,
 	RW_NR_pidfd_open = 434,
 	RW_NR_openat2 = 437,
 	RW_NR_pidfd_getfd = 438,
@@ -226,6 +241,31 @@ static inline int rw_syscall_class(unsigned int nr)
 #undef RW_SC_CASE
 	}
 	return RW_SC_NONE;
+}
+
+/*
+ * Syscalls that can write user memory without a fault the log sees (GUP,
+ * kernel mappings of pinned pages), or write another process's memory:
+ * rw_gup_syscall() (memory.bpf.c) counts them in the unvouched map, and a
+ * rewind then scans for written pages instead of trusting the faults. The
+ * write family is here for writes to /proc/PID/mem, read family for O_DIRECT;
+ * the mlock family populates private writable memory for write, which drops
+ * the write protection of the pages it touches without a write.
+ */
+static inline int rw_syscall_may_gup_write(unsigned int nr)
+{
+	switch (nr) {
+	case RW_NR_read: case RW_NR_pread64: case RW_NR_readv: case RW_NR_preadv:
+	case RW_NR_preadv2:
+	case RW_NR_write: case RW_NR_pwrite64: case RW_NR_writev: case RW_NR_pwritev:
+	case RW_NR_pwritev2:
+	case RW_NR_process_vm_writev: case RW_NR_ptrace: case RW_NR_vmsplice:
+	case RW_NR_io_submit: case RW_NR_io_uring_setup: case RW_NR_io_uring_enter:
+	case RW_NR_io_uring_register: case RW_NR_setsockopt:
+	case RW_NR_mlock: case RW_NR_mlock2: case RW_NR_mlockall:
+		return 1;
+	}
+	return 0;
 }
 
 /* The per-process state classes, recorded raw by proc_state.bpf.c. */

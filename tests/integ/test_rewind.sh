@@ -28,7 +28,7 @@ for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
 	REWIND_TESTS+=("zdtm_$s" "zdtm_cgroup_$s")
 done
-OTHER_TESTS=(rewind_recheckpoint_one_image rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages fail_thread_exited_kill
+OTHER_TESTS=(rewind_recheckpoint_one_image rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_gup_outside fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc report_pstate
@@ -448,6 +448,58 @@ rewind_hot_pages() {
 	out=$(rwctl rewind "$id" --verify --json) || { echo "rewind after the quiet ones: $out"; return 1; }
 	check_passes "after the quiet ones" || return 1
 	unset ZDTM_CTL
+	rwctl detach "$id" >/dev/null
+}
+
+# outside_write HOW PID ADDR: another, untracked process writes 'OUTSIDE' into PID's memory.
+outside_write() {
+	/usr/bin/python3 - "$@" <<'PY'
+import ctypes, sys
+how, pid, addr = sys.argv[1], int(sys.argv[2]), int(sys.argv[3], 16)
+data = b"OUTSIDE"
+if how == "procmem":
+    with open(f"/proc/{pid}/mem", "r+b", buffering=0) as f:
+        f.seek(addr)
+        assert f.write(data) == len(data)
+else:
+    class iovec(ctypes.Structure):
+        _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+    buf = ctypes.create_string_buffer(data)
+    local, remote = iovec(ctypes.addressof(buf), len(data)), iovec(addr, len(data))
+    libc = ctypes.CDLL(None, use_errno=True)
+    n = libc.process_vm_writev(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0)
+    assert n == len(data), ctypes.get_errno()
+PY
+}
+
+# Writes from outside the session (process_vm_writev, /proc/PID/mem) raise no
+# fault: the rewind must scan then, and only then (`scans`: processes scanned).
+# Each write is seen by the check without a rewind first. Slot 0 counts such
+# writes by anyone on the machine (other rewindds' restores too): a plain
+# invocation must skip the scan at least once in five.
+rewind_gup_outside() {
+	local id how addr scans i skipped=0
+	start_zdtm gup_outside || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	for how in procmem vmwritev; do
+		invoke || return 1
+		read -r _ addr _ <<<"$DONE"
+		outside_write "$how" "$TPID" "$(printf %x $((16#$addr + 4096 + 5)))" || return 1
+		ask check || return 1
+		[[ "$ANSWER" == fail* ]] || { echo "$how: the check passed without a rewind"; return 1; }
+		rewind_verified "$id" || { echo "($how)"; return 1; }
+		scans=$(jq -r .rewind.scans <<<"$REWIND_JSON")
+		((scans >= 1)) || { echo "$how: the rewind did not scan (scans $scans)"; return 1; }
+		check_passes "after the $how write" || return 1
+	done
+	for ((i = 0; i < 5 && !skipped; i++)); do
+		invoke || return 1
+		rewind_verified "$id" || return 1
+		[ "$(jq -r .rewind.scans <<<"$REWIND_JSON")" = 0 ] && skipped=1
+		check_passes "after plain invocation $i" || return 1
+	done
+	((skipped)) || { echo "every plain invocation scanned"; return 1; }
 	rwctl detach "$id" >/dev/null
 }
 

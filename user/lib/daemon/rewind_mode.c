@@ -130,6 +130,8 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	size_t nprocs = 0, nthreads = 0;
 	json_object *resp, *o, *warnings;
 	const char *what = "checkpoint";
+	/* Before anything is armed: a GUP write meanwhile makes the first rewind scan. */
+	uint64_t unvouched_at_start = tracker_unvouched(S->tracker, s->id);
 	char why[512];
 	int err;
 
@@ -287,6 +289,7 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	s->dropped_seen = tracker_dropped(S->tracker, s->id);
 	s->forks_before = s->forks;
 	s->children_read = false;
+	s->unvouched_seen = unvouched_at_start;
 	s->checkpointed = true;
 	pr_info("session %u: checkpoint of %zu process(es), %zu thread(s), %llu pages stored\n",
 		s->id, nprocs, nthreads, (unsigned long long)stored);
@@ -554,6 +557,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	/* All stopped: the log up to here is the invocation's; from here on records are ours. */
 	tracker_drain(S->tracker);
 	s->discard = true;
+	inv->unvouched = session_take_unvouched(S, s);
 	if (!err) {
 		uint64_t t = rw_now_ns();
 		bool vouched = children_as_checkpoint(S, s, inv->dropped > 0);
@@ -780,6 +784,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	json_object_object_add(o, "pages_zero_filled", json_object_new_int64(st.pages_zero_filled));
 	json_object_object_add(o, "pages_restorer", json_object_new_int64(st.pages_restorer));
 	json_object_object_add(o, "pages_hot", json_object_new_int64(st.pages_hot));
+	json_object_object_add(o, "scans", json_object_new_int64(st.scans));
 	json_object_object_add(o, "threads_exited", json_object_new_int64(st.threads_exited));
 	json_object_object_add(o, "processes_killed", json_object_new_int64(nkilled));
 	json_object_object_add(o, "syscalls_injected", json_object_new_int64(st.injected));

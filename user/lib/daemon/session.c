@@ -76,6 +76,15 @@ uint64_t session_take_dropped(struct rw_sessions *S, struct rw_session *s)
 	return delta;
 }
 
+bool session_take_unvouched(struct rw_sessions *S, struct rw_session *s)
+{
+	uint64_t now = tracker_unvouched(S->tracker, s->id);
+	bool moved = now != s->unvouched_seen;
+
+	s->unvouched_seen = now;
+	return moved || tracker_unvouched_async(S->tracker, s->id);
+}
+
 static struct rw_session *find_session_target(struct rw_sessions *S, pid_t pid, uint64_t cgid)
 {
 	for (size_t i = 0; i < RW_MAX_SESSIONS; i++) {

@@ -72,6 +72,7 @@ struct rw_session {
 	size_t ndone;
 	uint64_t dropped_seen;		/* BPF drop counter at the last mark */
 	uint64_t dropped_total;
+	uint64_t unvouched_seen;	/* tracker_unvouched() at the last checkpoint or rewind */
 	struct rw_watches watches;	/* --watch trees: rolled back at rewind, scanned for canaries */
 	struct rw_ipcs ipcs;		/* rewind mode: the checkpoint's IPC namespaces (ipc.h) */
 };
@@ -85,6 +86,11 @@ json_object *session_error(const char *fmt, ...) __attribute__((format(printf, 1
 json_object *session_ok(uint32_t id);
 /* Events the BPF side dropped for s since this was last asked. */
 uint64_t session_take_dropped(struct rw_sessions *S, struct rw_session *s);
+/*
+ * Whether the write faults of s may miss written pages since this was last
+ * asked (or the checkpoint): a GUP write, a drop, io_uring/AIO ever (sticky).
+ */
+bool session_take_unvouched(struct rw_sessions *S, struct rw_session *s);
 /* Close the current invocation's slot and start the next one: 0 or -ENOMEM. */
 int session_next_invocation(struct rw_session *s);
 

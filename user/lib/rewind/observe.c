@@ -66,6 +66,25 @@ static int add_len(struct rw_ranges *l, uint64_t addr, uint64_t len)
 }
 
 /*
+ * madvise advice that changes what armed pages hold (they read zero after)
+ * or drops their write protection (populating for write): no write fault
+ * tells, so the range counts as written.
+ */
+static bool madvise_unfaulted(uint64_t advice)
+{
+	switch (advice) {
+	case MADV_DONTNEED:
+	case MADV_FREE:
+	case MADV_REMOVE:
+	case 23:	/* MADV_POPULATE_WRITE */
+	case 24:	/* MADV_DONTNEED_LOCKED */
+	case 102:	/* MADV_GUARD_INSTALL */
+		return true;
+	}
+	return false;
+}
+
+/*
  * A prctl record: the credential options are CRED's, the seccomp ones show
  * in /proc/PID/status (always compared), PR_SET_VMA renames mappings (the
  * layout tells), pstate.h restores five; any other is logged as unhandled.
@@ -126,6 +145,7 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 
 	memset(out, 0, sizeof(*out));
 	out->incomplete = incomplete;
+	out->unvouched = inv->unvouched;
 	for (size_t i = 0; i < inv->nlayout && !err; i++) {
 		const struct rw_sys_record *r = &inv->layout[i];
 
@@ -158,6 +178,9 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 			err = add_len(&out->layout_touched, r->args[0], r->args[1]);
 			if (!err && r->nr == RW_NR_madvise && r->args[2] == MADV_WIPEONFORK)
 				err = add_len(&out->wipe_maybe_set, r->args[0], r->args[1]);
+			/* Content changed or protection dropped without a write fault. */
+			if (!err && r->nr == RW_NR_madvise && madvise_unfaulted(r->args[2]))
+				err = add_len(&out->faulted, r->args[0], r->args[1]);
 			break;
 		}
 	}
@@ -356,13 +379,24 @@ uint64_t observe_syscall_ip(const struct rw_proc_image *img, const struct rw_log
 }
 
 int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *facts,
-		    struct rw_observation *o)
+		    const struct rw_ranges *hot, struct rw_observation *o)
 {
 	int err = 0;
 
+	/*
+	 * Every write to an armed page faults once (the fault log has it) but
+	 * for the ones facts->unvouched counts, the pages left unprotected (hot)
+	 * and a lost registration (wp_lost). Otherwise the scan is the
+	 * authority, as it is for the report.
+	 */
+	bool scan = facts->incomplete || facts->unvouched || facts->memory_forced;
+
 	if (*wp) {
 		struct rw_ranges_collect c = { .ranges = &o->written };
-		long n = wp_scan(*wp, false, ranges_collect, &c);
+		long n = scan ? wp_scan(*wp, false, ranges_collect, &c) :
+				wp_lost(*wp, ranges_collect, &c);
+
+		o->scanned = scan;
 
 		if (n < 0) {
 			pr_warn("pid %d: write-protection scan failed (%s): restoring all of its "
@@ -375,6 +409,8 @@ int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *fa
 	o->covered = *wp ? wp_registered(*wp) : NULL;	/* sorted, disjoint */
 	for (size_t i = 0; i < facts->faulted.n && !err; i++)
 		err = ranges_add(&o->written, facts->faulted.r[i].start, facts->faulted.r[i].end);
+	for (size_t i = 0; *wp && !scan && hot && i < hot->n && !err; i++)
+		err = ranges_add(&o->written, hot->r[i].start, hot->r[i].end);
 	ranges_normalize(&o->written);
 	return err;
 }

@@ -22,9 +22,10 @@
 /* What the BPF log of the invocation says about one process. */
 struct rw_log_facts {
 	struct rw_ranges layout_touched;
-	struct rw_ranges faulted;	/* pages named by write-fault records */
+	struct rw_ranges faulted;	/* pages named by write-fault records, and madvise_unfaulted ranges */
 	struct rw_ranges wipe_maybe_set;	/* see rw_observed */
 	bool incomplete;		/* records were dropped */
+	bool unvouched;			/* a write may have raised no fault: scan (tracker_unvouched) */
 	bool brk_called, timers_called, fd_flags_changed;
 	bool cgroup_moved;		/* a move to another cgroup: membership is read */
 	bool memory_forced;		/* a ptrace poke or a write to /proc/PID/mem, by anyone of the session */
@@ -52,6 +53,7 @@ void observe_log_facts_free(struct rw_log_facts *f);
 struct rw_observation {
 	struct rw_observed obs;
 	struct rw_ranges written;	/* scan ∪ write faults, sorted, merged */
+	bool scanned;			/* PAGEMAP_SCAN looked for written pages */
 	const struct rw_ranges *covered;	/* wp's registrations, borrowed: valid until wp changes */
 	struct rw_maps maps;		/* read now (unless obs.maps is the image's) */
 	struct rw_fd_now *fds;
@@ -68,14 +70,17 @@ struct rw_observation {
 };
 
 /*
- * The pages written since the checkpoint: wp's scan (without re-arming) and
- * the log's write faults, into o->written; o->covered points at wp's
+ * The pages written since the checkpoint, into o->written: the log's write
+ * faults, the pages left unprotected (hot, may be NULL) and the ranges whose
+ * registration was lost; and, only when the log cannot vouch for them
+ * (incomplete, unvouched, memory_forced), wp's scan (without re-arming);
+ * o->scanned says which; o->covered points at wp's
  * registrations (plan before anything re-arms). A failed scan is logged and sets *wp NULL (the caller still
  * owns it): coverage is unknown, all private memory gets restored.
  * 0 or -errno (a written page missing from the list would not be copied).
  */
 int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *facts,
-		    struct rw_observation *o);
+		    const struct rw_ranges *hot, struct rw_observation *o);
 /*
  * The rest of o->obs, with every thread of f stopped; armed: wp survived
  * observe_written(). 0 or -errno.

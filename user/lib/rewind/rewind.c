@@ -164,7 +164,8 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	uint64_t t = rw_now_ns(), t1;
 	int err;
 
-	err = observe_written(&rw->wp, img->tgid, facts, &o);
+	err = observe_written(&rw->wp, img->tgid, facts, rw->hot ? &rw->hot->hot : NULL, &o);
+	st->scans += o.scanned;
 	t1 = rw_now_ns();
 	st->scan_ns += t1 - t;
 	t = t1;

@@ -80,6 +80,8 @@ struct rw_invocation {
 	bool closed;
 	/* Counted by the caller from the BPF drop counter; non-zero makes the report incomplete. */
 	uint64_t dropped;
+	/* Set by the caller: the write faults may miss written pages (tracker_unvouched). */
+	bool unvouched;
 	/* Free-form notes about accuracy (e.g. "pid 7: exited, pages from faults only"). */
 	char **notes;
 	size_t nnotes;

@@ -89,6 +89,7 @@ int tracker_open(struct rw_tracker **out, const struct rw_tracker_opts *opts,
 		goto cleanup;
 	}
 	t->skel->data->wakeup_bytes = bpf_map__max_entries(t->skel->maps.events) / 4;
+	t->skel->bss->rw_self_tgid = getpid();
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, t, NULL);
 	if (!t->rb) {
 		err = -errno;
@@ -271,4 +272,29 @@ void tracker_reset_dropped(struct rw_tracker *t, uint32_t session)
 	__u64 v = 0;
 
 	bpf_map_update_elem(bpf_map__fd(t->skel->maps.dropped), &key, &v, BPF_ANY);
+	key = RW_MAX_SESSIONS + session;
+	bpf_map_update_elem(bpf_map__fd(t->skel->maps.unvouched), &key, &v, BPF_ANY);
+}
+
+uint64_t tracker_unvouched(const struct rw_tracker *t, uint32_t session)
+{
+	__u32 keys[2] = { 0, session };
+	__u64 sum = tracker_dropped(t, session);
+
+	for (int i = 0; i < 2; i++) {
+		__u64 v = 0;
+
+		bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.unvouched), &keys[i], &v);
+		sum += v;
+	}
+	return sum;
+}
+
+uint64_t tracker_unvouched_async(const struct rw_tracker *t, uint32_t session)
+{
+	__u32 key = RW_MAX_SESSIONS + session;
+	__u64 v = 0;
+
+	bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.unvouched), &key, &v);
+	return v;
 }

@@ -39,5 +39,14 @@ int tracker_untrack_session(struct rw_tracker *t, uint32_t session);
 /* Events lost because the ring buffer was full, since the counter was last reset. */
 uint64_t tracker_dropped(const struct rw_tracker *t, uint32_t session);
 void tracker_reset_dropped(struct rw_tracker *t, uint32_t session);
+/*
+ * A counter that moves whenever the session's write faults may miss a
+ * written page: a GUP write by one of its processes (O_DIRECT, io_uring,
+ * AIO, vmsplice, AF_XDP), a write into any process by another (slot 0:
+ * process_vm_writev, ptrace pokes, /proc/PID/mem), a CLONE_VM child, a drop.
+ */
+uint64_t tracker_unvouched(const struct rw_tracker *t, uint32_t session);
+/* io_uring, AIO, AF_XDP calls of the session since it began (reset with the drops): sticky. */
+uint64_t tracker_unvouched_async(const struct rw_tracker *t, uint32_t session);
 
 #endif /* RW_TRACKER_H */

@@ -287,7 +287,8 @@ static int emit(void *arg, uint64_t start, uint64_t end)
 	return 0;
 }
 
-long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx)
+/* wp_scan(), or with written false only the lost ranges (wp_lost). */
+static long scan_regs(struct rw_wp *wp, bool written, bool rearm, wp_region_cb cb, void *ctx)
 {
 	struct emitter em = { .cb = cb, .ctx = ctx };
 	struct rw_ranges lost = { 0 };
@@ -320,7 +321,7 @@ long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx)
 		for (size_t k = first; k <= lost.n && !err; k++) {
 			uint64_t stop = k < lost.n ? lost.r[k].start : end;
 
-			if (cur < stop)
+			if (cur < stop && written)
 				err = pm_scan(wp, cur, stop, flags, 0, PAGE_IS_WRITTEN, emit, &em);
 			if (k < lost.n && !err) {
 				emit(&em, lost.r[k].start, lost.r[k].end);
@@ -344,6 +345,16 @@ long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx)
 		return err;
 	}
 	return em.pages;
+}
+
+long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx)
+{
+	return scan_regs(wp, true, rearm, cb, ctx);
+}
+
+long wp_lost(struct rw_wp *wp, wp_region_cb cb, void *ctx)
+{
+	return scan_regs(wp, false, false, cb, ctx);
 }
 
 /* ---- open / close -------------------------------------------------------- */

@@ -98,5 +98,11 @@ int wp_sync(struct rw_wp *wp, const struct rw_maps *maps);
  */
 typedef void (*wp_region_cb)(void *ctx, uint64_t start, uint64_t end);
 long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx);
+/*
+ * Only the lost part of wp_scan(): registered ranges that lost their
+ * registration, reported whole and forgotten. One cheap query per range
+ * (the kernel answers per vma): no page-table walk for written pages.
+ */
+long wp_lost(struct rw_wp *wp, wp_region_cb cb, void *ctx);
 
 #endif /* RW_WP_H */
