@@ -2,16 +2,17 @@
 """make bench-e2e's driver (run by bench/e2e/run.sh, which describes it).
 
 Per runtime and function: a check pass (every mode answers the check input
-and the bench input correctly, the runtimes agree; the insecure proxy's
-closed-loop capacity is measured), then ROUNDS rounds in which every mode is
-measured once, in a fresh proxy, the order of the modes rotating from round
-to round: wrk drives it closed-loop with one thread and one connection, then
-(OPEN_MODES) paced.py sends it requests at OPEN_LOAD x that capacity, an
-open loop. Each figure is the median of the rounds. Ratios against insecure
+and the bench input correctly, the runtimes agree), then ROUNDS rounds in
+which every mode is measured once, in a fresh proxy, the order of the modes
+rotating from round to round: wrk drives it closed-loop with one thread and
+one connection, then (OPEN_MODES) paced.py sends it requests at OPEN_LOAD x
+the insecure mode's closed-loop capacity, an open loop. Round 1 starts with
+insecure, whose closed loop sets that rate before any paced run. Each figure is the median of the rounds. Ratios against insecure
 come from the same run. Nothing here asserts on a time.
 """
 import glob
 import json
+import math
 import os
 import random
 import select
@@ -37,19 +38,18 @@ def env_int(name, default):
 
 
 ROUNDS = env_int("ROUNDS", 1 if QUICK else 3)
-DURATION = env_int("DURATION", 2 if QUICK else 8)             # s per measured run
-WARMUP = env_int("WARMUP", 1 if QUICK else 2)                 # s of wrk before each measured run
-RESTART_ROUNDS = env_int("RESTART_ROUNDS", 1 if QUICK else 2)
-RESTART_DURATION = env_int("RESTART_DURATION", 2 if QUICK else 4)
+DURATION = env_int("DURATION", 2 if QUICK else 4)             # s per measured run
+WARMUP = env_int("WARMUP", 1)                                 # s of wrk before each measured run
+RESTART_ROUNDS = env_int("RESTART_ROUNDS", 1)
+RESTART_DURATION = env_int("RESTART_DURATION", 2 if QUICK else 3)
 FUNCS = os.environ.get("FUNCS", "").split()                    # default: every function of SPECS
 RUNTIMES = os.environ.get("RUNTIMES", "python node").split()
 MODES = os.environ.get("MODES", "insecure rewind fork restart criu").split()
 OPEN_MODES = os.environ.get("OPEN_MODES", "insecure rewind").split()   # the paced open loop's modes
 OPEN_LOAD = float(os.environ.get("OPEN_LOAD", "0.5"))         # paced rate / insecure closed-loop capacity
-OPEN_DURATION = env_int("OPEN_DURATION", 2 if QUICK else 6)   # s per paced run, after OPEN_WARMUP s
+OPEN_DURATION = env_int("OPEN_DURATION", 2 if QUICK else 4)   # s per paced run, after OPEN_WARMUP s
 OPEN_WARMUP = env_int("OPEN_WARMUP", 1)
 OPEN_CONNS = env_int("OPEN_CONNS", 4)                         # paced.py's keep-alive connections
-CAPACITY = env_int("CAPACITY", 2 if QUICK else 4)             # s of the insecure capacity probe
 PROXY_WARMUP = env_int("PROXY_WARMUP", 100)                   # --warmup of the warm modes (JIT tiers)
 RESULTS = os.environ.get("RESULTS", os.path.join(BIN, "bench-e2e"))
 PLOT_DIR = os.environ.get("PLOT_DIR", RESULTS if QUICK else os.path.join(ROOT, "docs"))
@@ -531,11 +531,10 @@ def runtimes_for(fn):
     return [rt for rt in RUNTIMES if rt in SPECS[fn]["bench"]]
 
 
-def check_pass(fn, bodies, expects, rates):
+def check_pass(fn, bodies, expects):
     """
     Every mode of every runtime of fn: the check input and the bench input,
-    answered right, with a digest the load generators look for. The insecure
-    proxy then measures the closed-loop capacity the paced rate derives from.
+    answered right, with a digest the load generators look for.
     """
     check = SPECS[fn]["check"]
     ok = True
@@ -559,10 +558,6 @@ def check_pass(fn, bodies, expects, rates):
                 if not (good and good2):
                     ok = False
                     log("  CHECK FAILED %s %s %s: check %d %s / bench %d %s" % (fn, rt, mode, st, res, st2, res2))
-                if mode == "insecure" and good and good2 and OPEN_MODES:
-                    wrk(p, bodies[rt], digests[(rt, "bench")], WARMUP)
-                    cap = wrk(p, bodies[rt], digests[(rt, "bench")], CAPACITY)
-                    rates[rt] = OPEN_LOAD * cap["rps"]
             finally:
                 p.idle()
                 p.stop()
@@ -572,11 +567,9 @@ def check_pass(fn, bodies, expects, rates):
         ok = False
         log("  CHECK FAILED %s: the runtimes disagree on the check input: %s" %
             (fn, {rt: digests[rt] for rt in rts}))
-    log("  check %-10s %s (check digest %s; bench digest %s)%s" % (
+    log("  check %-10s %s (check digest %s; bench digest %s)" % (
         fn, "ok" if ok else "FAILED", digests.get(rts[0]) if rts else None,
-        ", ".join("%s %s" % (rt, expects[rt]) for rt in rts),
-        "; paced rate %s" % ", ".join("%s %.1f/s" % (rt, rates[rt]) for rt in rts if rt in rates)
-        if rates else ""))
+        ", ".join("%s %s" % (rt, expects[rt]) for rt in rts)))
     return ok
 
 
@@ -596,6 +589,8 @@ def measure(fn, rt, mode, body_file, expect, rnd, rate):
         p.armed()
         w = wrk(p, body_file, expect, 1 if restart else WARMUP)
         m = wrk(p, body_file, expect, RESTART_DURATION if restart else DURATION)
+        if mode == "insecure" and not rate:
+            rate = OPEN_LOAD * m["rps"]      # the first insecure closed loop of fn/rt: the paced rate
         if rate and mode in OPEN_MODES and not restart:
             # The same proxy, warm: the paced warm-up lets the queue the closed loop left drain.
             ow = paced(p, body_file, expect, rate, OPEN_WARMUP)
@@ -630,9 +625,8 @@ def main():
     log("bench-e2e: %s; rounds %d x %d s (restart %d x %d s), %d s warm-up, wrk -t1 -c1, proxies --warmup %d" % (
         "QUICK" if QUICK else "full", ROUNDS, DURATION, RESTART_ROUNDS, RESTART_DURATION, WARMUP, PROXY_WARMUP))
     if OPEN_MODES:
-        log("paced open loop (%s): %.0f %% of insecure's closed-loop capacity (a %d s probe), %d s after %d s, "
-            "%d connections" % (" ".join(OPEN_MODES), 100 * OPEN_LOAD, CAPACITY, OPEN_DURATION, OPEN_WARMUP,
-                                OPEN_CONNS))
+        log("paced open loop (%s): %.0f %% of insecure's closed-loop capacity (its first round), %d s after %d s, "
+            "%d connections" % (" ".join(OPEN_MODES), 100 * OPEN_LOAD, OPEN_DURATION, OPEN_WARMUP, OPEN_CONNS))
     criu = criu_status()
     if criu:
         log("CRIU: skipped: %s" % criu)
@@ -650,7 +644,7 @@ def main():
                 with open(bodies[rt], "w") as f:
                     json.dump({"value": value_of(fn, SPECS[fn]["bench"][rt])}, f)
             try:
-                checks[fn] = check_pass(fn, bodies, expects, rates)
+                checks[fn] = check_pass(fn, bodies, expects)
             except (RuntimeError, RewinddHung, KeyError) as e:
                 log("  check %-10s FAILED: %s" % (fn, e))
                 FAILURES.append("check of %s: %s" % (fn, e))
@@ -670,6 +664,8 @@ def main():
                             FAILURES.append("%s %s %s round %d: %s" % (fn, rt, mode, rnd + 1, e))
                             continue
                         results.append(m)
+                        if o is not None:
+                            rates.setdefault(rt, o["target_rps"])
                         log("  %-10s %-6s %-8s round %d: p50 %8.2f ms  p99 %8.2f ms  %8.1f req/s  errors %d%s" % (
                             fn, rt, mode, rnd + 1, m["p50_us"] / 1e3, m["p99_us"] / 1e3, m["rps"],
                             m["non200"] + m["wrong"] + m["socket_errors"],
@@ -695,7 +691,7 @@ def main():
                               "restart_rounds": RESTART_ROUNDS, "restart_duration": RESTART_DURATION,
                               "proxy_warmup": PROXY_WARMUP, "quick": QUICK, "criu": criu or "ok",
                               "open_modes": OPEN_MODES, "open_load": OPEN_LOAD, "open_duration": OPEN_DURATION,
-                              "open_warmup": OPEN_WARMUP, "open_conns": OPEN_CONNS, "capacity": CAPACITY},
+                              "open_warmup": OPEN_WARMUP, "open_conns": OPEN_CONNS},
                    "checks": checks, "runs": results}, f, indent=1)
     summary = summarize(results, checks, criu)
     with open(os.path.join(RESULTS, "summary.txt"), "w") as f:
@@ -731,7 +727,6 @@ def aggregate(results, load="closed"):
 
 def nearest_rank(xs, q):
     xs = sorted(xs)
-    import math
     return xs[max(0, math.ceil(q * len(xs)) - 1)]
 
 
@@ -849,6 +844,8 @@ def goals(pairs, opairs):
         v = value * scale
         shown = "%+9.2f%%" % v if unit == "%" else "%9.2fx" % v
         verdict = "met" if v <= goal else "NOT met, by %.2f%s" % (v - goal, " points" if unit == "%" else unit)
+        if v == math.inf:
+            verdict = "NOT met: the rewind mode could not keep up with the rate (requests unsent)"
         if stretch is not None:
             verdict += "; stretch %g%s %s" % (stretch, unit, "met" if v <= stretch else "not met")
         L.append("  %-50s %s  goal <= %g%s   %s%s" % (name, shown, goal, unit, verdict, extra))
@@ -862,8 +859,14 @@ def goals(pairs, opairs):
     line("closed loop: p95 throughput overhead",
          nearest_rank([p["tput"] for p in reg], 0.95) if reg else None, 20)
     rew = [p for p in opairs if p["mode"] == "rewind"]
+    rreg = [p["r50"] - 1 for p in rew if not SPECS[p["fn"]].get("sub_ms")]
     line("paced: median latency overhead (p50)", statistics.median(p["r50"] - 1 for p in rew) if rew else None, 1,
-         extra="  (p99: median %+.1f %%)" % (100 * (statistics.median(p["r99"] for p in rew) - 1)) if rew else "")
+         extra="  (p99: median %+.1f %%; over the pairs that are not sub-millisecond: p50 %+.1f %%; "
+               "pairs that could not keep up: %s)" % (
+                   100 * (statistics.median(p["r99"] for p in rew) - 1),
+                   100 * statistics.median(rreg) if rreg else float("nan"),
+                   ", ".join("%s/%s" % (p["fn"], p["rt"]) for p in rew if p["r50"] == math.inf) or "none")
+         if rew else "")
     if sub:
         worst = max(sub, key=lambda p: p["lat"])
         line("sub-millisecond: rewind p50 / insecure p50, worst", 1 + worst["lat"], 1.5, unit="x", scale=1,
@@ -928,13 +931,16 @@ plot """ % os.path.join(PLOT_DIR, "e2e-throughput.png")
             f.write("# label " + " ".join("%s_p50 %s_p99" % (m, m) for m in omodes) + "\n")
             for fn in FUNCS:
                 for rt in runtimes_for(fn):
-                    row = ["%s/%s" % (fn, rt)]
+                    # A mode that could not keep up (p50 inf) has no bar: its label says so.
+                    over = any(O.get((fn, rt, m)) and O[(fn, rt, m)]["p50"] == math.inf for m in omodes)
+                    row = ["%s/%s%s" % (fn, rt, "*" if over else "")]
                     for m in omodes:
                         a = O.get((fn, rt, m))
-                        row += ["%.4f %.4f" % (a["p50"], a["p99"])] if a else ["- -"]
+                        row += ["%.4f %s" % (a["p50"], "%.4f" % a["p99"] if a["p99"] != math.inf else "-")]\
+                            if a and a["p50"] != math.inf else ["- -"]
                     f.write(" ".join(row) + "\n")
         op = common + """set output "%s"
-set title "rewind-proxy end to end: latency at a paced rate (%.0f %% of insecure's closed-loop capacity), p50 (bar) to p99 (whisker), open loop (log scale)"
+set title "rewind-proxy end to end: latency at a paced rate (%.0f %% of insecure's closed-loop capacity), p50 (bar) to p99 (whisker), open loop (log scale; *: a mode could not keep up, no bar)"
 set ylabel "ms"
 set style histogram errorbars gap 1 lw 1
 plot """ % (os.path.join(PLOT_DIR, "e2e-open-latency.png"), 100 * OPEN_LOAD)
@@ -951,8 +957,21 @@ def on_signal(sig, frame):
     raise KeyboardInterrupt
 
 
+def report(path):
+    """`driver.py --report RESULTS_JSON`: the summary and plots of an earlier run, again."""
+    with open(path) as f:
+        r = json.load(f)
+    summary = summarize(r["runs"], r["checks"], None if r["config"].get("criu") == "ok" else r["config"]["criu"])
+    log(summary)
+    plot(r["runs"])
+    shutil.rmtree(TMP, ignore_errors=True)
+
+
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, on_signal)
+    if sys.argv[1:2] == ["--report"]:
+        report(sys.argv[2])
+        sys.exit(0)
     try:
         main()
     except KeyboardInterrupt:

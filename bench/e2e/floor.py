@@ -36,7 +36,8 @@ spec.loader.exec_module(driver)
 
 
 def insecure_p50_ms(runs, fn, rt):
-    p = [r["p50_us"] for r in runs if r["fn"] == fn and r["runtime"] == rt and r["mode"] == "insecure"]
+    p = [r["p50_us"] for r in runs if r["fn"] == fn and r["runtime"] == rt and r["mode"] == "insecure"
+         and r.get("load", "closed") == "closed"]
     return statistics.median(p) / 1000 if p else None
 
 
@@ -99,7 +100,7 @@ def main():
                                            "  ".join("floor@%.2fus" % c for c in costs)))
     try:
         for fn in driver.SPECS:
-            for rt in ("python", "node"):
+            for rt in driver.SPECS[fn]["bench"]:
                 base = insecure_p50_ms(runs, fn, rt)
                 if base is None:
                     continue
