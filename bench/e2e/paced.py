@@ -7,14 +7,17 @@
 POSTs BODY_FILE to URL at RATE requests a second for SECONDS and prints one
 line, like post.lua's:
   E2E {"requests":N,"rps":achieved,"p50_us":..,"p95_us":..,"p99_us":..,
-       "non200":N,"wrong":N,"socket_errors":N,"client_lag_p99_us":..,"behind":N}
+       "non200":N,"wrong":N,"socket_errors":N,"behind":N,"unsent":N,
+       "client_lag_p99_us":..}
 
-Why not `hey -q`: hey paces each of its -c workers with a ticker, but a
-worker sends its next request only after the previous answer came back, and
-the ticks it missed meanwhile are dropped; hey -q 50 -c 1 against a server
-whose every tenth answer takes 200 ms sent 62 requests in 4 s instead of
-200. That is a closed loop with a rate cap: a slow answer delays the requests
-behind it and they are not counted (coordinated omission).
+Why not `hey -q` (Debian's hey 0.1.4): -q is a rate "per worker", and each
+of the -c workers waits for its answer before it takes the next tick, the
+ticks it missed meanwhile dropped; `hey -q 50 -c 1 -z 4s` against a server
+whose every tenth answer takes 200 ms sent 105 requests instead of 200, and
+timed each from its own send. That is a closed loop with a rate cap: a slow
+answer holds back the requests behind it, and their wait is not counted
+(coordinated omission). More workers only split the rate into more such
+loops.
 
 Here every send time is fixed before the run: request i is due at
 t0 + i/RATE. One thread (no lock or thread hand-off between the clock and

@@ -50,7 +50,7 @@
 # QUICK=1 writes its plots next to the results instead). Needs root (BPF,
 # cgroups).
 #
-# Knobs (environment): QUICK=1 (about 4 minutes for three functions),
+# Knobs (environment): QUICK=1 (about 1 minute a function, both runtimes),
 # ROUNDS=3 DURATION=4 WARMUP=1 (seconds), RESTART_ROUNDS=1 RESTART_DURATION=3,
 # FUNCS (default: all of SPECS), RUNTIMES="python node",
 # MODES="insecure rewind fork restart criu", OPEN_MODES="insecure rewind"
