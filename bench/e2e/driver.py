@@ -931,16 +931,17 @@ plot """ % os.path.join(PLOT_DIR, "e2e-throughput.png")
             f.write("# label " + " ".join("%s_p50 %s_p99" % (m, m) for m in omodes) + "\n")
             for fn in FUNCS:
                 for rt in runtimes_for(fn):
-                    # A mode that could not keep up (p50 inf) has no bar: its label says so.
-                    over = any(O.get((fn, rt, m)) and O[(fn, rt, m)]["p50"] == math.inf for m in omodes)
+                    # A mode that could not keep up (unsent requests: p99, maybe p50, inf) has no
+                    # whisker, maybe no bar: its label says so.
+                    over = any(O.get((fn, rt, m)) and O[(fn, rt, m)]["p99"] == math.inf for m in omodes)
                     row = ["%s/%s%s" % (fn, rt, "*" if over else "")]
                     for m in omodes:
                         a = O.get((fn, rt, m))
-                        row += ["%.4f %s" % (a["p50"], "%.4f" % a["p99"] if a["p99"] != math.inf else "-")]\
+                        row += ["%.4f %.4f" % (a["p50"], a["p99"] if a["p99"] != math.inf else a["p50"])]\
                             if a and a["p50"] != math.inf else ["- -"]
                     f.write(" ".join(row) + "\n")
         op = common + """set output "%s"
-set title "rewind-proxy end to end: latency at a paced rate (%.0f %% of insecure's closed-loop capacity), p50 (bar) to p99 (whisker), open loop (log scale; *: a mode could not keep up, no bar)"
+set title "rewind-proxy, paced open loop at %.0f %% of insecure's capacity: latency p50 (bar) to p99 (whisker), log scale\\n*: a mode could not keep up (requests unsent): no whisker, and no bar if its p50 is infinite"
 set ylabel "ms"
 set style histogram errorbars gap 1 lw 1
 plot """ % (os.path.join(PLOT_DIR, "e2e-open-latency.png"), 100 * OPEN_LOAD)
@@ -961,6 +962,8 @@ def report(path):
     """`driver.py --report RESULTS_JSON`: the summary and plots of an earlier run, again."""
     with open(path) as f:
         r = json.load(f)
+    ran = {m["fn"] for m in r["runs"]}
+    FUNCS[:] = [fn for fn in FUNCS if fn in ran]
     summary = summarize(r["runs"], r["checks"], None if r["config"].get("criu") == "ok" else r["config"]["criu"])
     log(summary)
     plot(r["runs"])
