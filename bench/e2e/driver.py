@@ -7,8 +7,9 @@ which every mode is measured once, in a fresh proxy, the order of the modes
 rotating from round to round: wrk drives it closed-loop with one thread and
 one connection, then (OPEN_MODES) paced.py sends it requests at OPEN_LOAD x
 the insecure mode's closed-loop capacity, an open loop. Round 1 starts with
-insecure, whose closed loop sets that rate before any paced run. Each figure is the median of the rounds. Ratios against insecure
-come from the same run. Nothing here asserts on a time.
+insecure, whose closed loop sets that rate before any paced run. Each figure
+is the median of the rounds. Ratios against insecure come from the same run.
+Nothing here asserts on a time.
 """
 import glob
 import json
@@ -664,8 +665,8 @@ def main():
                             FAILURES.append("%s %s %s round %d: %s" % (fn, rt, mode, rnd + 1, e))
                             continue
                         results.append(m)
-                        if o is not None:
-                            rates.setdefault(rt, o["target_rps"])
+                        if mode == "insecure":
+                            rates.setdefault(rt, OPEN_LOAD * m["rps"])
                         log("  %-10s %-6s %-8s round %d: p50 %8.2f ms  p99 %8.2f ms  %8.1f req/s  errors %d%s" % (
                             fn, rt, mode, rnd + 1, m["p50_us"] / 1e3, m["p99_us"] / 1e3, m["rps"],
                             m["non200"] + m["wrong"] + m["socket_errors"],
@@ -865,7 +866,7 @@ def goals(pairs, opairs):
                "pairs that could not keep up: %s)" % (
                    100 * (statistics.median(p["r99"] for p in rew) - 1),
                    100 * statistics.median(rreg) if rreg else float("nan"),
-                   ", ".join("%s/%s" % (p["fn"], p["rt"]) for p in rew if p["r50"] == math.inf) or "none")
+                   ", ".join("%s/%s" % (p["fn"], p["rt"]) for p in rew if p["r99"] == math.inf) or "none")
          if rew else "")
     if sub:
         worst = max(sub, key=lambda p: p["lat"])
