@@ -48,6 +48,7 @@ RUNTIMES = os.environ.get("RUNTIMES", "python node").split()
 MODES = os.environ.get("MODES", "insecure rewind fork restart criu").split()
 OPEN_MODES = os.environ.get("OPEN_MODES", "insecure rewind").split()   # the paced open loop's modes
 OPEN_LOAD = float(os.environ.get("OPEN_LOAD", "0.5"))         # paced rate / insecure closed-loop capacity
+OPEN_RATE = float(os.environ.get("OPEN_RATE", "0"))           # requests/s for every function instead, if set
 OPEN_DURATION = env_int("OPEN_DURATION", 2 if QUICK else 4)   # s per paced run, after OPEN_WARMUP s
 OPEN_WARMUP = env_int("OPEN_WARMUP", 1)
 OPEN_CONNS = env_int("OPEN_CONNS", 4)                         # paced.py's keep-alive connections
@@ -626,8 +627,10 @@ def main():
     log("bench-e2e: %s; rounds %d x %d s (restart %d x %d s), %d s warm-up, wrk -t1 -c1, proxies --warmup %d" % (
         "QUICK" if QUICK else "full", ROUNDS, DURATION, RESTART_ROUNDS, RESTART_DURATION, WARMUP, PROXY_WARMUP))
     if OPEN_MODES:
-        log("paced open loop (%s): %.0f %% of insecure's closed-loop capacity (its first round), %d s after %d s, "
-            "%d connections" % (" ".join(OPEN_MODES), 100 * OPEN_LOAD, OPEN_DURATION, OPEN_WARMUP, OPEN_CONNS))
+        log("paced open loop (%s): %s, %d s after %d s, %d connections" % (
+            " ".join(OPEN_MODES), "%g requests/s" % OPEN_RATE if OPEN_RATE else
+            "%.0f %% of insecure's closed-loop capacity (its first round)" % (100 * OPEN_LOAD),
+            OPEN_DURATION, OPEN_WARMUP, OPEN_CONNS))
     criu = criu_status()
     if criu:
         log("CRIU: skipped: %s" % criu)
@@ -640,6 +643,8 @@ def main():
     try:
         for fn in FUNCS:
             bodies, expects, rates = {}, {}, {}
+            if OPEN_RATE:
+                rates = {rt: OPEN_RATE for rt in runtimes_for(fn)}
             for rt in runtimes_for(fn):
                 bodies[rt] = os.path.join(TMP, "%s.%s.json" % (fn, rt))
                 with open(bodies[rt], "w") as f:
@@ -691,7 +696,8 @@ def main():
         json.dump({"config": {"rounds": ROUNDS, "duration": DURATION, "warmup": WARMUP,
                               "restart_rounds": RESTART_ROUNDS, "restart_duration": RESTART_DURATION,
                               "proxy_warmup": PROXY_WARMUP, "quick": QUICK, "criu": criu or "ok",
-                              "open_modes": OPEN_MODES, "open_load": OPEN_LOAD, "open_duration": OPEN_DURATION,
+                              "open_modes": OPEN_MODES, "open_load": OPEN_LOAD, "open_rate": OPEN_RATE,
+                              "open_duration": OPEN_DURATION,
                               "open_warmup": OPEN_WARMUP, "open_conns": OPEN_CONNS},
                    "checks": checks, "runs": results}, f, indent=1)
     summary = summarize(results, checks, criu)
@@ -811,8 +817,9 @@ def open_pairs(results):
 
 def summarize_open(results):
     O = aggregate(results, "open")
-    L = ["", "Paced open loop (bench/e2e/paced.py): requests due at a fixed rate, %.0f %% of insecure's closed-loop "
-         "capacity; latency from the due time; medians of the rounds" % (100 * OPEN_LOAD)]
+    L = ["", "Paced open loop (bench/e2e/paced.py): requests due at a fixed rate, %s; latency from the due time; "
+         "medians of the rounds" % ("%g requests/s" % OPEN_RATE if OPEN_RATE else
+                                    "%.0f %% of insecure's closed-loop capacity" % (100 * OPEN_LOAD))]
     L.append("%-10s %-6s %-8s %8s %8s %9s %9s %9s %8s %8s %8s %6s %6s %7s %8s" % (
         "function", "rt", "mode", "rate/s", "got/s", "p50 ms", "p95 ms", "p99 ms", "p50/ins", "p95/ins",
         "p99/ins", "errors", "behind", "lag ms", "requests"))
@@ -942,10 +949,11 @@ plot """ % os.path.join(PLOT_DIR, "e2e-throughput.png")
                             if a and a["p50"] != math.inf else ["- -"]
                     f.write(" ".join(row) + "\n")
         op = common + """set output "%s"
-set title "rewind-proxy, paced open loop at %.0f %% of insecure's capacity: latency p50 (bar) to p99 (whisker), log scale\\n*: a mode could not keep up (requests unsent): no whisker, and no bar if its p50 is infinite"
+set title "rewind-proxy, paced open loop at %s: latency p50 (bar) to p99 (whisker), log scale\\n*: a mode could not keep up (requests unsent): no whisker, and no bar if its p50 is infinite"
 set ylabel "ms"
 set style histogram errorbars gap 1 lw 1
-plot """ % (os.path.join(PLOT_DIR, "e2e-open-latency.png"), 100 * OPEN_LOAD)
+plot """ % (os.path.join(PLOT_DIR, "e2e-open-latency.png"),
+            "%g requests/s" % OPEN_RATE if OPEN_RATE else "%.0f %% of insecure's capacity" % (100 * OPEN_LOAD))
         op += ", ".join('"%s" using %d:%d:%d:xtic(1) title "%s" lc rgb "%s"' % (
             odat, 2 + 2 * i, 2 + 2 * i, 3 + 2 * i, m, colors[m]) for i, m in enumerate(omodes)) + "\n"
         scripts.append(op)

@@ -54,7 +54,8 @@
 # ROUNDS=3 DURATION=4 WARMUP=1 (seconds), RESTART_ROUNDS=1 RESTART_DURATION=3,
 # FUNCS (default: all of SPECS), RUNTIMES="python node",
 # MODES="insecure rewind fork restart criu", OPEN_MODES="insecure rewind"
-# (empty: no open loop), OPEN_LOAD=0.5, OPEN_DURATION=4 OPEN_WARMUP=1,
+# (empty: no open loop), OPEN_LOAD=0.5, OPEN_RATE (requests/s for every
+# function instead of OPEN_LOAD x capacity), OPEN_DURATION=4 OPEN_WARMUP=1,
 # OPEN_CONNS=4, PROXY_WARMUP=100 (the proxy's
 # --warmup in the warm modes; restart starts cold: V8 optimises a function
 # only after many calls, and every rewind puts the JIT back to the
