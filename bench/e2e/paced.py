@@ -82,9 +82,10 @@ def nearest_rank(xs, q):
 
 class _Conn:
     def __init__(self, addr):
+        # Blocking with a timeout: sendall() sends a body of any size whole; recv() is
+        # called only when select() found data, so it does not wait.
         self.sock = socket.create_connection(addr, timeout=120)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.sock.setblocking(False)
         self.buf, self.req = b"", None
 
 
@@ -124,11 +125,14 @@ def run(url, body, expect, rate, seconds, connections=4):
         while pending and (idle or len(busy) < connections):
             i = pending.popleft()
             carried -= 1
+            c = None
             try:
                 c = idle.pop() if idle else _Conn(addr)
-                c.sock.sendall(req)     # a few hundred bytes into an empty socket buffer: never blocks
+                c.sock.sendall(req)
             except OSError:
                 counts["socket_errors"] += 1
+                if c:
+                    c.sock.close()
                 continue
             c.req = i
             busy[c.sock] = c

@@ -7,7 +7,8 @@ paced_open_loop     a server withholds its first answer until three more
                     request in flight) would wait for good (the test's
                     alarm fails it)
 paced_errors        non-200 answers, wrong answers and connections closed
-                    without an answer are counted, one per request
+                    without an answer are counted, one per request; a 1 MiB
+                    body is sent whole
 paced_charged       one connection and a slow first answer: the requests
                     behind it are charged their wait from their due times
 paced_unsent        the same with a short grace: the requests not sent by
@@ -107,10 +108,13 @@ def errors():
     wrong = paced.run(base + "/run", b"{}", "d1", 100.0, 0.1, 2)
     bad = paced.run(base + "/bad", b"{}", "d1", 100.0, 0.1, 2)
     closed = paced.run(base + "/close", b"{}", "d1", 100.0, 0.1, 2)
+    # A body larger than a socket's first send buffer (jsontx's is ~60 KiB) goes out whole.
+    big = paced.run(base + "/run", b'{"value":"%s"}' % (b"a" * (1 << 20)), "other", 100.0, 0.1, 2)
     s.shutdown()
     ok = (wrong["wrong"] == 10 and wrong["non200"] == 0 and bad["non200"] == 10 and bad["wrong"] == 0
-          and closed["socket_errors"] == 10 and closed["requests"] == 0)
-    result("paced_errors", ok, "%s / %s / %s" % (wrong, bad, closed))
+          and closed["socket_errors"] == 10 and closed["requests"] == 0
+          and big["requests"] == 10 and big["socket_errors"] + big["wrong"] + big["non200"] == 0)
+    result("paced_errors", ok, "%s / %s / %s / %s" % (wrong, bad, closed, big))
 
 
 def slow_first(delay):
