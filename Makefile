@@ -229,6 +229,7 @@ test: all $(UNIT_BINS) $(LIBTEST_BINS) $(INTEG_BINS) $(ZDTM_BIN) $(LEAK_BINS)
 	$(Q)OUTPUT=$(OUTPUT) tests/run.sh
 
 asan:
+	$(Q)$(MAKE) ASAN=1 npm-deps
 	$(Q)$(MAKE) ASAN=1 test
 
 # The README's two commands: each installs what is missing, builds, runs.
@@ -249,7 +250,7 @@ bench: $(BINS) $(BENCH_BINS)
 
 # rewind-proxy end to end under wrk (bench/e2e/run.sh; QUICK=1: about 3 minutes).
 .PHONY: bench-e2e
-bench-e2e: $(BINS)
+bench-e2e: $(BINS) npm-deps
 	$(Q)OUTPUT=$(OUTPUT) bench/e2e/run.sh
 
 # --- housekeeping ----------------------------------------------------------

@@ -83,9 +83,8 @@ SPECS = {
                                                         "node": {"n": 4000, "m": 16000}}},
     "threadpool": {"check": {"tasks": 6, "iterations": 500},
                    "bench": {"python": {"iterations": 20000}, "node": {"iterations": 20000}}},
-    # The real functions (third-party libraries), one runtime each: run them
-    # with FUNCS="resize zipfile" RUNTIMES=node, FUNCS="numpy_omp thumbnail"
-    # RUNTIMES=python. resize needs `make npm-deps` (sharp, as NODE_PATH).
+    # The real functions (third-party libraries), one runtime each; resize
+    # needs `make npm-deps` (sharp, as NODE_PATH).
     "resize": {"check": {"w": 128, "h": 96, "seed": 2}, "bench": {"node": {"w": 1024, "h": 768}}},
     "zipfile": {"check": {"kb": 64}, "bench": {"node": {"kb": 1024}}},
     "numpy_omp": {"check": {"n": 64, "seed": 2}, "bench": {"python": {"n": 512}}},
