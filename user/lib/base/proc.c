@@ -236,10 +236,15 @@ int proc_parse_smaps(const char *text, struct rw_maps *out)
 		if (end > line && !parse_maps_line(line, end, &v)) {
 			err = maps_append(out, &v);
 		} else if (!strncmp(line, "VmFlags:", 8)) {
-			if (!out->n)
+			if (!out->n) {
 				err = -EINVAL;
-			else if (vmflags_has(line, end, "wf"))
-				out->v[out->n - 1].wipeonfork = true;
+			} else {
+				struct rw_vma *last = &out->v[out->n - 1];
+
+				last->wipeonfork = vmflags_has(line, end, "wf");
+				last->accounted = vmflags_has(line, end, "ac");
+				last->noreserve = vmflags_has(line, end, "nr");
+			}
 		}
 		line = *end ? end + 1 : end;
 	}

@@ -200,6 +200,23 @@ static int diff_layout(struct rw_plan *p, const struct rw_maps *want, const stru
 				unmaps[nunmaps++] = op;
 			continue;
 		}
+		/*
+		 * Private anonymous memory the invocation made writable (a malloc
+		 * arena carved out of a PROT_NONE reservation) was charged
+		 * (VM_ACCOUNT), and once written it keeps the charge when made
+		 * unwritable again: mprotect would leave a vma of its own. Mapped
+		 * afresh it is uncharged, as the checkpoint's was, and merges.
+		 */
+		if (v1 && same_backing(v0, v1, a) && !v0->shared && !v0->inode && !v0->name[0] &&
+		    !(v0->prot & PROT_WRITE) && (v1->prot & PROT_WRITE) && !v0->accounted &&
+		    !v0->noreserve) {
+			op.kind = RW_LAYOUT_MAP_ANON;
+			op.prot = v0->prot;
+			err = add_layout(p, &op);
+			if (!err)
+				err = ranges_add(wholesale, a, e);
+			continue;
+		}
 		if (v1 && same_backing(v0, v1, a)) {
 			if (v0->prot != v1->prot) {
 				op.kind = RW_LAYOUT_MPROTECT;
