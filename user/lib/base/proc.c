@@ -244,6 +244,7 @@ int proc_parse_smaps(const char *text, struct rw_maps *out)
 				last->wipeonfork = vmflags_has(line, end, "wf");
 				last->accounted = vmflags_has(line, end, "ac");
 				last->noreserve = vmflags_has(line, end, "nr");
+				last->dontfork = vmflags_has(line, end, "dc");
 			}
 		}
 		line = *end ? end + 1 : end;

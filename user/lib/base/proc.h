@@ -25,8 +25,8 @@ struct rw_vma {
 	char name[256];
 	/* VmFlags "wf" (MADV_WIPEONFORK): set only by proc_parse_smaps(), false from maps. */
 	bool wipeonfork;
-	/* VmFlags "ac" (VM_ACCOUNT) and "nr" (VM_NORESERVE): likewise, smaps only. */
-	bool accounted, noreserve;
+	/* VmFlags "ac" (VM_ACCOUNT), "nr" (VM_NORESERVE), "dc" (MADV_DONTFORK): likewise. */
+	bool accounted, noreserve, dontfork;
 };
 
 struct rw_maps {

@@ -93,6 +93,7 @@ static int add_layout(struct rw_plan *p, const struct rw_layout_op *op)
 	/* Merge with the previous step when it continues it exactly. */
 	if (last && last->kind == op->kind && last->end == op->start && last->prot == op->prot &&
 	    last->shared == op->shared && last->growsdown == op->growsdown &&
+	    last->noreserve == op->noreserve &&
 	    last->advice == op->advice &&
 	    (op->kind != RW_LAYOUT_MAP_FILE ||
 	     (last->dev == op->dev && last->ino == op->ino &&
@@ -147,6 +148,8 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static int add_madvise(struct rw_plan *p, uint64_t start, uint64_t end, int advice);
+
 /*
  * Walk both layouts over every elementary interval and emit the steps that
  * turn `now` into `want`; remapped private ranges go to wholesale.
@@ -156,6 +159,7 @@ static int diff_layout(struct rw_plan *p, const struct rw_maps *want, const stru
 {
 	size_t nb = 2 * (want->n + now->n), k = 0;
 	struct rw_layout_op *unmaps = NULL;
+	struct rw_ranges dontfork = { 0 };
 	size_t nunmaps = 0;
 	uint64_t *b;
 	int err = 0;
@@ -201,20 +205,26 @@ static int diff_layout(struct rw_plan *p, const struct rw_maps *want, const stru
 			continue;
 		}
 		/*
-		 * Private anonymous memory the invocation made writable (a malloc
-		 * arena carved out of a PROT_NONE reservation) was charged
-		 * (VM_ACCOUNT), and once written it keeps the charge when made
-		 * unwritable again: mprotect would leave a vma of its own. Mapped
-		 * afresh it is uncharged, as the checkpoint's was, and merges.
+		 * Private anonymous memory the invocation made writable and wrote
+		 * (a heap carved out of a PROT_NONE reservation, glibc's arenas,
+		 * V8's cages) cannot be made one mapping with the rest again by
+		 * mprotect: it has an anon_vma (two parts around a guard page have
+		 * two, and vmas with different ones never merge), and it stays
+		 * charged (VM_ACCOUNT) when it was not MAP_NORESERVE. Mapped afresh,
+		 * with the checkpoint's MAP_NORESERVE and MADV_DONTFORK, it has
+		 * neither and merges. Its pages come from the image, as for any
+		 * range mapped again.
 		 */
 		if (v1 && same_backing(v0, v1, a) && !v0->shared && !v0->inode && !v0->name[0] &&
-		    !(v0->prot & PROT_WRITE) && (v1->prot & PROT_WRITE) && !v0->accounted &&
-		    !v0->noreserve) {
+		    !(v0->prot & PROT_WRITE) && (v1->prot & PROT_WRITE) && !v0->accounted) {
 			op.kind = RW_LAYOUT_MAP_ANON;
 			op.prot = v0->prot;
+			op.noreserve = v0->noreserve;
 			err = add_layout(p, &op);
 			if (!err)
 				err = ranges_add(wholesale, a, e);
+			if (!err && v0->dontfork)
+				err = ranges_add(&dontfork, a, e);
 			continue;
 		}
 		if (v1 && same_backing(v0, v1, a)) {
@@ -251,6 +261,10 @@ static int diff_layout(struct rw_plan *p, const struct rw_maps *want, const stru
 		if (!err && !v0->shared)
 			err = ranges_add(wholesale, a, e);
 	}
+	/* After the maps: a fresh mapping has no MADV_DONTFORK of its own. */
+	for (size_t i = 0; i < dontfork.n && !err; i++)
+		err = add_madvise(p, dontfork.r[i].start, dontfork.r[i].end, MADV_DONTFORK);
+	ranges_free(&dontfork);
 	/* Unmapping first frees the room mappings and brk may need. */
 	if (!err && nunmaps) {
 		struct rw_layout_op *all = malloc((nunmaps + p->nlayout) * sizeof(*all));

@@ -87,6 +87,7 @@ struct rw_layout_op {
 	int prot;
 	bool shared;			/* MAP_SHARED (file only: shared anonymous memory cannot come back) */
 	bool growsdown;			/* MAP_ANON of a [stack] part */
+	bool noreserve;			/* MAP_ANON with MAP_NORESERVE */
 	uint64_t offset;		/* MAP_FILE */
 	int advice;			/* MADVISE */
 	dev_t dev;

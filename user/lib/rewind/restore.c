@@ -109,7 +109,7 @@ static int layout_call(const struct rw_layout_op *op, struct rw_batch_call *c)
 		c->nr = RW_NR_mmap;
 		c->args[2] = op->prot;
 		c->args[3] = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED |
-			     (op->growsdown ? MAP_GROWSDOWN : 0);
+			     (op->growsdown ? MAP_GROWSDOWN : 0) | (op->noreserve ? MAP_NORESERVE : 0);
 		c->args[4] = -1;
 		c->expect = op->start;
 		return 0;
