@@ -257,7 +257,7 @@ bench-e2e: $(BINS) npm-deps
 DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcmocka-dev libjson-c-dev \
 	libxxhash-dev pkg-config make gcc libc6-dev util-linux procps passwd jq python3 nodejs \
 	sqlite3 xfsprogs attr libmicrohttpd-dev libzip-dev curl python3-numpy libcap2-bin \
-	podman runc python3-pil libopenblas0-openmp npm
+	podman runc python3-pil libopenblas0-openmp
 
 deps:
 	apt-get update
@@ -275,12 +275,15 @@ ensure-deps:
 
 # The real functions' npm packages (bench/e2e/functions/resize.js: sharp),
 # under $(OUTPUT)/npm; their tests and the soak give it to node as NODE_PATH.
+# npm is not in DEPS: it comes with the nodejs this machine kind has
+# (NodeSource's), and Debian's npm package conflicts with that nodejs.
 NPM_DIR := $(OUTPUT)/npm
 NPM_PKGS := sharp
 .PHONY: npm-deps
 npm-deps: $(NPM_DIR)/node_modules/sharp/package.json
 
 $(NPM_DIR)/node_modules/sharp/package.json:
+	$(Q)command -v npm >/dev/null || { echo "npm-deps: no npm on PATH (it comes with nodejs >= 20)"; exit 1; }
 	$(Q)mkdir -p $(NPM_DIR)
 	$(Q)npm install --no-audit --no-fund --prefix $(NPM_DIR) $(NPM_PKGS) >$(NPM_DIR)/install.log 2>&1 || \
 		{ echo "npm-deps: 'npm install $(NPM_PKGS)' into $(NPM_DIR) failed (network? see $(NPM_DIR)/install.log):"; \
