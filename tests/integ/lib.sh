@@ -28,6 +28,17 @@ cleanup() {
 trap cleanup EXIT
 
 # Service mode returns only once the socket serves: no polling needed.
+# remove_cgroup DIR: kills what runs in the cgroup DIR, waits for it (no sleep loop), removes it.
+remove_cgroup() {
+	local cg=$1 p
+	[ -d "$cg" ] || return 0
+	echo 1 >"$cg/cgroup.kill" 2>/dev/null
+	for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do
+		tail --pid="$p" -f /dev/null
+	done
+	rmdir "$cg" 2>/dev/null
+}
+
 start_daemon() {
 	"$RWD" --socket "$SOCK" --pidfile "$TMP/rewindd.pid" "$@" || return 1
 	DAEMON_PID=$(cat "$TMP/rewindd.pid")

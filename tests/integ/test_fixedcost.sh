@@ -21,14 +21,6 @@ make_cgroup() {
 	mkdir -p "$CG" || return 1
 }
 
-remove_cgroup() {
-	[ -d "$CG" ] || return 0
-	echo 1 >"$CG/cgroup.kill" 2>/dev/null
-	for p in $(cat "$CG/cgroup.procs" 2>/dev/null); do
-		tail --pid="$p" -f /dev/null
-	done
-	rmdir "$CG" 2>/dev/null
-}
 
 # gone PID WHAT: PID no longer runs (gone, or a zombie).
 gone() {
@@ -88,7 +80,7 @@ adopted_child_cgroup() {
 	gone "$HELPER" "the helper (a child of the target, not in the checkpoint)" || return 1
 	rwctl detach "$id" >/dev/null
 	stop_target
-	remove_cgroup
+	remove_cgroup "$CG"
 }
 
 # The twin: without the rewind, the adopted child lives on.
@@ -108,7 +100,7 @@ adopted_child_cgroup_leaks_without_rewind() {
 	rwctl detach "$id" >/dev/null
 	kill -9 "$kid"
 	stop_target
-	remove_cgroup
+	remove_cgroup "$CG"
 }
 
 # pid mode: the helper is tracked (checkpointed with the target), its clone
@@ -198,5 +190,5 @@ for t in "${TESTS[@]}"; do
 	kill_adopted
 done
 for CG in "$(cgroup2_root)/$CG_NAME"-*; do
-	remove_cgroup
+	remove_cgroup "$CG"
 done

@@ -40,15 +40,6 @@ only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
 require_root "${SELF_TESTS[@]}" "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"
 
 # Cgroups of this script are $CG_NAME-*; lib.sh's cleanup knows only $CG_NAME.
-remove_cgroup() {
-	local cg=$1 p
-	[ -d "$cg" ] || return 0
-	echo 1 >"$cg/cgroup.kill" 2>/dev/null
-	for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do
-		tail --pid="$p" -f /dev/null
-	done
-	rmdir "$cg" 2>/dev/null
-}
 zdtm_cleanup() {
 	local cg key
 	# ipc_host_shm's twin leaves its segment in the host's IPC namespace (tests/zdtm/ipc.c).
