@@ -74,13 +74,14 @@ test_proxy_rewind_stages() {
 	local n
 	start_proxy -v || return 1
 	init_action "$ACTIONS/hello.py" || return 1
-	for n in 1 2 3; do
+	# Each rewind runs after its answer was sent; the worker serves the next
+	# request only after it: the fourth answer means three rewinds are logged.
+	for n in 1 2 3 4; do
 		expect_run '{"name":"x"}' '.greeting == "hello x"' || return 1
 	done
-	# The last rewind runs after its answer was sent: read the log once the proxy has exited.
-	stop_proxy || return 1
 	n=$(grep -c 'rewound in [0-9.]* us (rewindd, us: stop=[0-9.]* .*total=' "$PLOG")
 	[ "$n" -ge 3 ] || { echo "$n lines with the stages: $(grep rewound "$PLOG" | tail -2)"; return 1; }
+	stop_proxy || return 1
 	grep -q ' [0-9]* rewind(s), [0-9.]* us each on average' "$PLOG" ||
 		{ echo "no summary at exit: $(tail -3 "$PLOG")"; return 1; }
 }
