@@ -10,6 +10,12 @@ export OUTPUT
 pass=0 fail=0 skip=0
 failed_names=()
 
+# Sanitizer reports go to files: rewindd serves in the background with its
+# stderr on /dev/null, and a report there would be lost. Each file is a failure.
+SAN_DIR=$(mktemp -d /tmp/rewindd-sanitizer.XXXXXX) || exit 1
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SAN_DIR/asan"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$SAN_DIR/ubsan"
+
 # cmocka speaks TAP when asked: count its ok / not ok / # SKIP lines.
 run_cmocka() {
 	local bin=$1 out line
@@ -63,6 +69,14 @@ echo "== integration tests (rewindd, BPF)"
 for s in tests/integ/test_*.sh; do
 	run_script "$s"
 done
+
+for f in "$SAN_DIR"/*; do
+	[ -e "$f" ] || continue
+	fail=$((fail + 1)); failed_names+=("sanitizer report $(basename "$f")")
+	echo "FAIL sanitizer report $(basename "$f"):"
+	head -60 "$f"
+done
+rm -rf "$SAN_DIR"
 
 echo
 for n in "${failed_names[@]}"; do echo "failed: $n"; done
