@@ -217,7 +217,7 @@ $(OUTPUT)/tests/leak/%: tests/leak/%.c | $(OUTPUT)/tests/leak
 	$(Q)$(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -g -D_GNU_SOURCE $< -lpthread -o $@
 
 # Benchmarks may use the engine (protocol, json-c) as a library.
-$(OUTPUT)/bench/%: bench/%.c $(LIB) | $(OUTPUT)/bench
+$(OUTPUT)/bench/%: bench/%.c bench/bench_util.h $(LIB) | $(OUTPUT)/bench
 	$(call msg,CC-BENCH,$@)
 	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE $< $(LIB) $(LIBS) -lpthread -o $@
 

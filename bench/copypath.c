@@ -49,6 +49,8 @@
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 
+#include "bench_util.h"
+
 #define PAGE		4096UL
 #define BIG_PAGES	(1UL << 18)	/* 1 GiB */
 #define SMALL_PAGES	(1UL << 14)	/* 64 MiB */
@@ -108,14 +110,6 @@ static uint32_t *table;		/* this process's shared mapping of it */
 static char *image;
 static int cmd_w, rsp_r;
 static pid_t child;
-
-static uint64_t now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static void xread(int fd, void *buf, size_t len)
 {
@@ -223,10 +217,10 @@ static void __attribute__((noreturn)) target(int cmd_r, int rsp_w)
 		case OP_NOP:
 			break;
 		case OP_COPY: {
-			uint64_t t0 = now();
+			uint64_t t0 = bench_now_ns();
 
 			child_copy(big, (const uint32_t *)pre, pre + TABLE_BYTES, c.d);
-			r = now() - t0;
+			r = bench_now_ns() - t0;
 			break;
 		}
 		case OP_MAP_COPY: {
@@ -245,7 +239,7 @@ static void __attribute__((noreturn)) target(int cmd_r, int rsp_w)
 			r = child_drop(big, (const uint32_t *)pre, c.d);
 			break;
 		case OP_EVICT:
-			memset(cold, (int)(now() & 0xff), EVICT_BYTES);
+			memset(cold, (int)(bench_now_ns() & 0xff), EVICT_BYTES);
 			break;
 		case OP_EXIT:
 			_exit(0);
@@ -274,10 +268,10 @@ static struct iovec *liov, *riov;
 
 static uint64_t m_memcpy(long d)
 {
-	uint64_t t0 = now();
+	uint64_t t0 = bench_now_ns();
 
 	child_copy(local_dst, idx, image, d);
-	return now() - t0;
+	return bench_now_ns() - t0;
 }
 
 /* Build the iovecs (merged or not) for pages [0, d) into remote region base. */
@@ -317,30 +311,30 @@ static void pvw(size_t n)
 /* The iovecs are built inside the timing: the daemon builds them too. */
 static uint64_t m_pvw_page(long d)
 {
-	uint64_t t0 = now();
+	uint64_t t0 = bench_now_ns();
 
 	pvw(build_iov(big_remote, d, 0));
-	return now() - t0;
+	return bench_now_ns() - t0;
 }
 
 static uint64_t m_pvw_merged(long d)
 {
-	uint64_t t0 = now();
+	uint64_t t0 = bench_now_ns();
 
 	pvw(build_iov(big_remote, d, 1));
-	return now() - t0;
+	return bench_now_ns() - t0;
 }
 
 static uint64_t m_procmem(long d)
 {
-	uint64_t t0 = now();
+	uint64_t t0 = bench_now_ns();
 	size_t n = build_iov(big_remote, d, 1);
 
 	for (size_t i = 0; i < n; i++)
 		if (pwrite(memfd_mem, liov[i].iov_base, liov[i].iov_len,
 			   (off_t)(uintptr_t)riov[i].iov_base) != (ssize_t)liov[i].iov_len)
 			die_errno("pwrite /proc/%d/mem", child);
-	return now() - t0;
+	return bench_now_ns() - t0;
 }
 
 /* The target's own time for its copy loop, without the round trip. */
@@ -348,28 +342,28 @@ static uint64_t tgt_inner;
 
 static uint64_t m_tgt_premapped(long d)
 {
-	uint64_t t0 = now();
+	uint64_t t0 = bench_now_ns();
 	long r = command(OP_COPY, d);
 
 	if (r < 0)
 		die("target copy failed");
 	tgt_inner = r;
-	return now() - t0;
+	return bench_now_ns() - t0;
 }
 
 static uint64_t m_tgt_map(long d)
 {
-	uint64_t t0 = now();
+	uint64_t t0 = bench_now_ns();
 	long r = command(OP_MAP_COPY, d);
 
 	if (r)
 		die("target map+copy failed: %s", strerror(-r));
-	return now() - t0;
+	return bench_now_ns() - t0;
 }
 
 static uint64_t m_uffd_copy(long d)
 {
-	uint64_t t0 = now();
+	uint64_t t0 = bench_now_ns();
 	long r = command(OP_DROP, d);
 	size_t n;
 
@@ -387,7 +381,7 @@ static uint64_t m_uffd_copy(long d)
 			die("UFFDIO_COPY %#llx+%llu: %s (copied %lld)", (unsigned long long)c.dst,
 			    (unsigned long long)c.len, strerror(errno), (long long)c.copy);
 	}
-	return now() - t0;
+	return bench_now_ns() - t0;
 }
 
 struct method {
@@ -500,7 +494,7 @@ static int pagemap;
 static long scan(uint64_t start, uint64_t end, int rearm, uint64_t *ns)
 {
 	static struct page_region vec[512];
-	uint64_t t0 = now();
+	uint64_t t0 = bench_now_ns();
 	long pages = 0;
 
 	while (start < end) {
@@ -524,7 +518,7 @@ static long scan(uint64_t start, uint64_t end, int rearm, uint64_t *ns)
 			die("PAGEMAP_SCAN made no progress");
 		start = a.walk_end;
 	}
-	*ns = now() - t0;
+	*ns = bench_now_ns() - t0;
 	return pages;
 }
 
@@ -542,20 +536,7 @@ static char *evict_buf;
 static void evict(void)
 {
 	command(OP_EVICT, 0);
-	memset(evict_buf, (int)(now() & 0xff), EVICT_BYTES);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return v[(n - 1) / 2];
+	memset(evict_buf, (int)(bench_now_ns() & 0xff), EVICT_BYTES);
 }
 
 static const long Ds[] = { 1, 10, 100, 1000, 10000, 100000 };
@@ -671,20 +652,20 @@ int main(int argc, char **argv)
 				if (methods[m].fn == m_tgt_premapped)
 					in[r] = tgt_inner;
 			}
-		inner[di] = median(in, reps);
+		inner[di] = bench_median(in, reps);
 		for (size_t m = 0; m < NMETHODS; m++) {
 			uint64_t v[64];
 
 			for (int r = 0; r < reps; r++)
 				v[r] = t[r][m];
-			med[di][m] = median(v, reps);
+			med[di][m] = bench_median(v, reps);
 		}
 	}
 	for (int r = 0; r < reps; r++) {
-		uint64_t t0 = now();
+		uint64_t t0 = bench_now_ns();
 
 		command(OP_NOP, 0);
-		nop[r] = now() - t0;
+		nop[r] = bench_now_ns() - t0;
 	}
 
 	printf("\n%-8s %8s", "D", "runs");
@@ -708,7 +689,7 @@ int main(int argc, char **argv)
 	printf("tgt/* include one command round trip over pipes: %.1f us median (a real "
 	       "in-target restorer is reached by ptrace injection instead);\n(tgt loop) is the "
 	       "target's own time for its copy loop, without the round trip\n",
-	       median(nop, reps) / 1e3);
+	       bench_median(nop, reps) / 1e3);
 
 	/*
 	 * Write-protected destination: re-arm the written pages (PAGEMAP_SCAN
@@ -741,8 +722,8 @@ int main(int argc, char **argv)
 				p[w][r] = methods[wm[w]].fn(d);
 			}
 		for (int w = 0; w < 2; w++) {
-			ma[w] = median(a[w], reps);
-			mp[w] = median(p[w], reps);
+			ma[w] = bench_median(a[w], reps);
+			mp[w] = bench_median(p[w], reps);
 		}
 		printf("%-8ld", d);
 		for (int w = 0; w < 2; w++) {
@@ -783,8 +764,8 @@ int main(int argc, char **argv)
 				if (f != found)
 					die("scan found %ld written pages, scan+re-arm %ld", found, f);
 			}
-			fmt_ns(s1, sizeof(s1), median(s, reps));
-			fmt_ns(s2, sizeof(s2), median(w, reps));
+			fmt_ns(s1, sizeof(s1), bench_median(s, reps));
+			fmt_ns(s2, sizeof(s2), bench_median(w, reps));
 			printf("%-8s %-8ld %14s %16s %10ld%s\n", big ? "1 GiB" : "64 MiB", d, s1, s2,
 			       found, found == d ? "" : "  (!= D)");
 		}

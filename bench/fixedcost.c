@@ -39,6 +39,8 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
+#include "bench_util.h"
+
 #define PAGE		4096UL
 #define MIB		(1UL << 20)
 #define MAX_REPS	401
@@ -53,32 +55,6 @@ static void cleanup(void);
 	exit(1); \
 } while (0)
 #define die_errno(fmt, ...) die(fmt ": %s", ##__VA_ARGS__, strerror(errno))
-
-static uint64_t now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t median(const uint64_t *v, int n)
-{
-	uint64_t s[MAX_REPS];
-
-	if (n <= 0)
-		return 0;
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_u64);
-	return s[(n - 1) / 2];
-}
 
 /* --- the target -------------------------------------------------------------- */
 
@@ -125,7 +101,7 @@ static void __attribute__((noreturn)) target_main(int cmd_r, int rsp_w)
 		if (pthread_create(&th, NULL, idle_thread, (void *)(intptr_t)idle[0]))
 			_exit(1);
 	}
-	/* Not before every thread is past its start (rseq registration is not rewound). */
+	/* Not before every thread is past its start: one caught starting would redo it each round. */
 	for (int i = 1; i < nthreads; i++) {
 		char c;
 
@@ -253,10 +229,10 @@ static json_object *request(struct conf *c, uint64_t *parse_ns, size_t *len, con
 	got = getline(&line, &cap, c->in);
 	if (got < 0)
 		die("rewindd %s closed the connection", c->name);
-	t = now();
+	t = bench_now_ns();
 	o = json_tokener_parse(line);
 	if (parse_ns)
-		*parse_ns = now() - t;
+		*parse_ns = bench_now_ns() - t;
 	if (len)
 		*len = got;
 	if (!o)
@@ -273,14 +249,14 @@ static void rewind_round(struct conf *c, int r, bool verify)
 	json_object *o, *rw, *tm, *v;
 	size_t len = 0;
 
-	t0 = now();
+	t0 = bench_now_ns();
 	o = request(c, &parse, &len, "{\"cmd\":\"rewind\",\"session\":%u%s%s}", c->session,
 		    verify ? ",\"verify\":true" : "", c->brief ? ",\"brief\":true" : "");
 	if (r < 0) {
 		json_object_put(o);
 		return;
 	}
-	c->client[r] = now() - t0;
+	c->client[r] = bench_now_ns() - t0;
 	c->parse[r] = parse;
 	c->bytes[r] = len;
 	if (!json_object_object_get_ex(o, "rewind", &rw) ||
@@ -299,25 +275,15 @@ static void rewind_round(struct conf *c, int r, bool verify)
 	json_object_put(o);
 }
 
-static int envint(const char *name, int def, int lo, int hi)
-{
-	const char *s = getenv(name);
-	int v = s ? atoi(s) : def;
-
-	if (v < lo || v > hi)
-		die("%s must be %d..%d", name, lo, hi);
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	struct conf confs[MAX_CONF] = { 0 };
-	int nconf = argc - 1, reps = envint("REPS", 41, 1, MAX_REPS);
-	long d = envint("D", 100, 0, 1 << 20);
-	bool verify = envint("VERIFY", 0, 0, 1);
+	int nconf = argc - 1, reps = bench_envint("REPS", 41, 1, MAX_REPS);
+	long d = bench_envint("D", 100, 0, 1 << 20);
+	bool verify = bench_envint("VERIFY", 0, 0, 1);
 
-	npages = (size_t)envint("MIB", 64, 1, 4096) * MIB / PAGE;
-	nthreads = envint("THREADS", 4, 1, 64);
+	npages = (size_t)bench_envint("MIB", 64, 1, 4096) * MIB / PAGE;
+	nthreads = bench_envint("THREADS", 4, 1, 64);
 	if (nconf < 1 || nconf > MAX_CONF) {
 		fprintf(stderr, "usage: fixedcost NAME=SOCKET[,brief] ... (up to %d)\n", MAX_CONF);
 		return 2;
@@ -382,7 +348,7 @@ int main(int argc, char **argv)
 		printf(" %12s", confs[i].name);
 	printf("\n%-22s", "client round trip");
 	for (int i = 0; i < nconf; i++)
-		printf(" %12.1f", median(confs[i].client, reps) / 1e3);
+		printf(" %12.1f", bench_median(confs[i].client, reps) / 1e3);
 	printf("\n%-22s", "client - daemon total");
 	for (int i = 0; i < nconf; i++) {
 		struct conf *c = &confs[i];
@@ -394,14 +360,14 @@ int main(int argc, char **argv)
 				tot = k;
 		for (int r = 0; r < reps; r++)
 			diff[r] = tot < 0 ? 0 : c->client[r] - c->stage[tot][r];
-		printf(" %12.1f", median(diff, reps) / 1e3);
+		printf(" %12.1f", bench_median(diff, reps) / 1e3);
 	}
 	printf("\n%-22s", "client JSON parse");
 	for (int i = 0; i < nconf; i++)
-		printf(" %12.1f", median(confs[i].parse, reps) / 1e3);
+		printf(" %12.1f", bench_median(confs[i].parse, reps) / 1e3);
 	printf("\n%-22s", "answer bytes");
 	for (int i = 0; i < nconf; i++)
-		printf(" %12llu", (unsigned long long)median(confs[i].bytes, reps));
+		printf(" %12llu", (unsigned long long)bench_median(confs[i].bytes, reps));
 	printf("\n");
 	/* Every daemon's stages, in the order they name them (a key another lacks prints -). */
 	for (int n = 0; n < nconf * MAX_KEYS; n++) {
@@ -425,7 +391,7 @@ int main(int argc, char **argv)
 			if (at < 0)
 				printf(" %12s", "-");
 			else
-				printf(" %12.1f", median(c->stage[at], reps) / 1e3);
+				printf(" %12.1f", bench_median(c->stage[at], reps) / 1e3);
 		}
 		printf("\n");
 	}

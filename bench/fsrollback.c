@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "log.h"
 #include "tree_image.h"
 
@@ -64,31 +65,10 @@ static const struct row rows[] = {
 };
 #define NROWS	(sizeof(rows) / sizeof(rows[0]))
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 static void die(const char *what)
 {
 	fprintf(stderr, "fsrollback: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return v[n / 2];
 }
 
 static void file_rel(unsigned i, char *buf, size_t len)
@@ -240,33 +220,33 @@ static void run_row(const struct row *r, int rounds, char *buf, struct result *r
 			uint64_t ns;
 
 			modify(tree, r);
-			t0 = now_ns();
+			t0 = bench_now_ns();
 			if (fsimage_restore_paths(img, paths, r->touched, &st, why, sizeof(why))) {
 				fprintf(stderr, "fsrollback: restore_paths: %s\n", why);
 				res->failed = true;
 			}
-			ns = now_ns() - t0;
+			ns = bench_now_ns() - t0;
 			if (k)
 				t_warm[k - 1] = ns;
 			else
 				t_first[round] = ns;
 		}
-		t_restore[round] = median(t_warm, WARM);
+		t_restore[round] = bench_median(t_warm, WARM);
 
 		modify(tree, r);
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		whole_tree_restore(tree, pristine);
-		t_base[round] = now_ns() - t0;
+		t_base[round] = bench_now_ns() - t0;
 
 		for (unsigned i = 0; i < r->touched; i++)
 			free((char *)paths[i]);
 		fsimage_free(img);
 		rm_tree(base);
 	}
-	res->first = median(t_first, rounds);
-	res->restore = median(t_restore, rounds);
-	res->baseline = median(t_base, rounds);
-	res->capture = median(t_capture, rounds);
+	res->first = bench_median(t_first, rounds);
+	res->restore = bench_median(t_restore, rounds);
+	res->baseline = bench_median(t_base, rounds);
+	res->capture = bench_median(t_capture, rounds);
 	free(paths);
 }
 

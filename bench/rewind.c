@@ -41,6 +41,8 @@
 #include <unistd.h>
 #include <json-c/json.h>
 
+#include "bench_util.h"
+
 #define PAGE		4096UL
 #define MIB		(1UL << 20)
 #define MAX_REPS	64
@@ -54,32 +56,6 @@
 #define die_errno(fmt, ...) die(fmt ": %s", ##__VA_ARGS__, strerror(errno))
 
 static void cleanup(void);
-
-static uint64_t now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t median(const uint64_t *v, int n)
-{
-	uint64_t s[MAX_REPS];
-
-	if (n <= 0)
-		return 0;
-	memcpy(s, v, n * sizeof(*v));
-	qsort(s, n, sizeof(*s), cmp_u64);
-	return s[(n - 1) / 2];
-}
 
 static char *map_anon(size_t len, bool dontfork)
 {
@@ -362,11 +338,11 @@ static void keys_of(struct breakdown *b, json_object *timing)
 
 static json_object *checkpoint(struct target *t, uint64_t *client_ns)
 {
-	uint64_t t0 = now();
+	uint64_t t0 = bench_now_ns();
 	json_object *o = request("{\"cmd\":\"checkpoint\",\"session\":%u}", t->session), *c;
 	const char *err;
 
-	*client_ns = now() - t0;
+	*client_ns = bench_now_ns() - t0;
 	if (!ok(o, &err)) {
 		if (strstr(err, "unknown") || strstr(err, "not supported") ||
 		    strstr(err, "report mode"))
@@ -382,12 +358,12 @@ static json_object *checkpoint(struct target *t, uint64_t *client_ns)
 
 static json_object *rewind_once(struct target *t, bool verify, uint64_t *client_ns)
 {
-	uint64_t t0 = now();
+	uint64_t t0 = bench_now_ns();
 	json_object *o = request("{\"cmd\":\"rewind\",\"session\":%u%s}", t->session,
 				 verify ? ",\"verify\":true" : ""), *r;
 	const char *err;
 
-	*client_ns = now() - t0;
+	*client_ns = bench_now_ns() - t0;
 	if (!ok(o, &err)) {
 		if (strstr(err, "unknown"))
 			die("rewindd does not support rewind yet (it answered: %s)", err);
@@ -408,12 +384,12 @@ static uint64_t request_floor(int n)
 	if (n > MAX_REPS * 20)
 		n = MAX_REPS * 20;
 	for (int i = 0; i < n; i++) {
-		uint64_t t0 = now();
+		uint64_t t0 = bench_now_ns();
 
 		json_object_put(request("{\"cmd\":\"status\"}"));
-		lat[i] = now() - t0;
+		lat[i] = bench_now_ns() - t0;
 	}
-	qsort(lat, n, sizeof(*lat), cmp_u64);
+	qsort(lat, n, sizeof(*lat), bench_cmp_u64);
 	return lat[(n - 1) / 2];
 }
 
@@ -432,7 +408,7 @@ static char *evict_buf;
 /* Caches and TLB cold before a memcpy reference, as after an invocation. */
 static void evict(void)
 {
-	memset(evict_buf, (int)(now() & 0xff), EVICT_BYTES);
+	memset(evict_buf, (int)(bench_now_ns() & 0xff), EVICT_BYTES);
 }
 
 static uint64_t memcpy_scattered(char *dst, const char *src, const uint32_t *perm, long d)
@@ -440,10 +416,10 @@ static uint64_t memcpy_scattered(char *dst, const char *src, const uint32_t *per
 	uint64_t t0;
 
 	evict();
-	t0 = now();
+	t0 = bench_now_ns();
 	for (long i = 0; i < d; i++)
 		memcpy(dst + (size_t)perm[i] * PAGE, src + (size_t)i * PAGE, PAGE);
-	return now() - t0;
+	return bench_now_ns() - t0;
 }
 
 /* memcpy into memory never touched before (huge pages allowed), as a new image is. */
@@ -456,9 +432,9 @@ static uint64_t memcpy_fresh(const char *src, size_t len)
 		die_errno("mmap %zu", len);
 	madvise(dst, len, MADV_HUGEPAGE);
 	evict();
-	t0 = now();
+	t0 = bench_now_ns();
 	memcpy(dst, src, len);
-	t0 = now() - t0;
+	t0 = bench_now_ns() - t0;
 	munmap(dst, len);
 	return t0;
 }
@@ -467,7 +443,7 @@ static uint64_t memcpy_fresh(const char *src, size_t len)
 static uint64_t whole_restore(pid_t pid, uint64_t remote, const char *src, size_t len)
 {
 	struct iovec l[1024], r[1024];
-	uint64_t t0 = now();
+	uint64_t t0 = bench_now_ns();
 	size_t off = 0;
 
 	while (off < len) {
@@ -488,7 +464,7 @@ static uint64_t whole_restore(pid_t pid, uint64_t remote, const char *src, size_
 		if (got != (ssize_t)want)
 			die_errno("process_vm_writev into pid %d", pid);
 	}
-	return now() - t0;
+	return bench_now_ns() - t0;
 }
 
 /* The region of a target, from /proc/PID/maps: the mapping of exactly its size. */
@@ -519,16 +495,6 @@ static const long Ds[] = { 0, 1, 10, 100, 1000, 10000, 100000 };
 static double us(uint64_t ns)
 {
 	return ns / 1e3;
-}
-
-static int envint(const char *name, int def, int lo, int hi)
-{
-	const char *s = getenv(name);
-	int v = s ? atoi(s) : def;
-
-	if (v < lo || v > hi)
-		die("%s must be %d..%d", name, lo, hi);
-	return v;
 }
 
 static void checkpoint_study(int reps, const uint32_t *perm1g, char *src, char *dst)
@@ -563,9 +529,9 @@ static void checkpoint_study(int reps, const uint32_t *perm1g, char *src, char *
 			detach(t);
 			reap(t);
 			evict();
-			t0 = now();
+			t0 = bench_now_ns();
 			memcpy(dst, src, sizes[s] * MIB);
-			mc[s][r] = now() - t0;
+			mc[s][r] = bench_now_ns() - t0;
 			fresh[s][r] = memcpy_fresh(src, sizes[s] * MIB);
 		}
 
@@ -577,13 +543,13 @@ static void checkpoint_study(int reps, const uint32_t *perm1g, char *src, char *
 	printf(" %12s %9s %9s %12s %9s %13s %14s %9s\n", "memcpy(RSS)", "ckpt/mc", "(goal<=2)",
 	       "fresh-mc", "ckpt/fmc", "image MiB", "priv.wr. MiB", "img/priv");
 	for (int s = 0; s < NS; s++) {
-		uint64_t l = median(lat[s], reps), m = median(mc[s], reps);
-		uint64_t f = median(fresh[s], reps);
+		uint64_t l = bench_median(lat[s], reps), m = bench_median(mc[s], reps);
+		uint64_t f = bench_median(fresh[s], reps);
 
 		printf("%-8s %10.2fms", sizes[s] == 1024 ? "1 GiB" : sizes[s] == 256 ? "256 MiB" :
 		       "64 MiB", l / 1e6);
 		for (int i = 0; i < b.nkeys; i++)
-			printf(" %8.2fms", median(tim[s][i], reps) / 1e6);
+			printf(" %8.2fms", bench_median(tim[s][i], reps) / 1e6);
 		printf(" %10.2fms %9.2f %9s %10.2fms %9.2f %13.1f %14.1f %9.3f\n", m / 1e6,
 		       (double)l / m, "", f / 1e6, (double)l / f, img[s] / (double)MIB, priv[s] / (double)MIB,
 		       priv[s] > 0 ? (double)img[s] / priv[s] : 0);
@@ -599,9 +565,9 @@ int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : getenv("REWINDD_SOCKET") ?
 			   getenv("REWINDD_SOCKET") : "/run/rewindd/rewindd.sock";
-	int reps = envint("REPS", 15, 1, MAX_REPS);
-	int ckpt_reps = envint("CKPT_REPS", 5, 1, MAX_REPS);
-	long max_d = envint("MAX_D", 100000, 0, 100000);
+	int reps = bench_envint("REPS", 15, 1, MAX_REPS);
+	int ckpt_reps = bench_envint("CKPT_REPS", 5, 1, MAX_REPS);
+	long max_d = bench_envint("MAX_D", 100000, 0, 100000);
 	static uint64_t lat[2][NDS][MAX_REPS], tim[2][NDS][MAX_KEYS][MAX_REPS];
 	static uint64_t mc[NDS][MAX_REPS], whole[2][MAX_REPS];
 	static int64_t restored[2][NDS][MAX_REPS];
@@ -703,17 +669,17 @@ int main(int argc, char **argv)
 
 			if ((size_t)Ds[di] > t[m]->pages)
 				continue;
-			l = median(lat[m][di], reps);
+			l = bench_median(lat[m][di], reps);
 			for (int i = 0; i < b.nkeys; i++)
 				if (!strcmp(b.key[i], "total"))
-					tot = median(tim[m][di][i], reps);
-			c = median(mc[di], reps);
-			w = median(whole[m], reps);
+					tot = bench_median(tim[m][di][i], reps);
+			c = bench_median(mc[di], reps);
+			w = bench_median(whole[m], reps);
 			for (int r = 0; r < reps; r++)
 				rs[r] = restored[m][di][r];
 			printf("%-7s %7ld %9lld %10.1fus %10.1fus %10.1fus %12.1fus %10.3f %12.1fus "
 			       "%10.4f\n", m ? "64 MiB" : "1 GiB", Ds[di],
-			       (long long)median((uint64_t *)rs, reps), us(l), us(tot), us(c),
+			       (long long)bench_median((uint64_t *)rs, reps), us(l), us(tot), us(c),
 			       us(100000 + 2 * c), l / (100000.0 + 2 * c), us(w), (double)l / w);
 		}
 	printf("goal: rw/budget <= 1 (budget = 100 us + 2 x memcpy of D pages, measured in this "
@@ -732,7 +698,7 @@ int main(int argc, char **argv)
 				continue;
 			printf("%-7s %7ld", m ? "64 MiB" : "1 GiB", Ds[di]);
 			for (int i = 0; i < b.nkeys; i++)
-				printf(" %9.1f", us(median(tim[m][di][i], reps)));
+				printf(" %9.1f", us(bench_median(tim[m][di][i], reps)));
 			printf("\n");
 		}
 
@@ -743,8 +709,8 @@ int main(int argc, char **argv)
 
 		if ((size_t)Ds[di] > t[1]->pages)
 			continue;
-		a = median(lat[0][di], reps);
-		c = median(lat[1][di], reps);
+		a = bench_median(lat[0][di], reps);
+		c = bench_median(lat[1][di], reps);
 		printf("%7ld %10.1fus %10.1fus %9.3f\n", Ds[di], us(a), us(c), (double)a / c);
 	}
 
