@@ -22,6 +22,7 @@
 #include "inject.h"
 #include "invocation.h"
 #include "log.h"
+#include "observe_iter.h"
 #include "proc.h"
 #include "rewind.h"
 #include "rewind/events.h"
@@ -48,6 +49,7 @@ static json_object *json_ns(const char *const *names, const uint64_t *vals, size
 struct quiesce_ctx {
 	struct rw_sessions *S;
 	struct rw_session *s;
+	struct rw_target *t;
 };
 
 /* What the target did up to its stop is the log's; what our injections did is not. */
@@ -55,6 +57,12 @@ static void drop_own_records(void *arg)
 {
 	struct quiesce_ctx *q = arg;
 
+	/* Still stopped: the held fds' struct files, for the rewinds' iterators. */
+	if (q->t && observe_iter_enabled() && !iterobs_open(q->S->tracker, q->t->tgid, &q->t->iter) &&
+	    observe_iter_checkpoint(q->t->iter, q->t->img)) {
+		iterobs_close(q->t->iter);
+		q->t->iter = NULL;
+	}
 	q->s->discard = true;
 	tracker_drain(q->S->tracker);
 	q->s->discard = false;
@@ -198,7 +206,7 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		if (!t->alive)
 			continue;
 		t->img = calloc(1, sizeof(*t->img));
-		struct quiesce_ctx q = { S, s };
+		struct quiesce_ctx q = { S, s, t };
 
 		if (t->img)
 			t->img->stale_tmap = t->stale_tmap;
@@ -550,6 +558,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		procs[nprocs].img = s->targets[i].img;
 		procs[nprocs].wp = s->targets[i].wp;
 		procs[nprocs].hot = &s->targets[i].hot;
+		procs[nprocs].iter = s->targets[i].iter;
 		nprocs++;
 	}
 	for (size_t i = 0; i < nprocs && !err; i++)

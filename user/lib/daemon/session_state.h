@@ -44,6 +44,7 @@ struct rw_target {
 	struct rw_hotset hot;		/* rewind mode: pages left unprotected between rewinds */
 	struct rw_fingerprint *fp;	/* report mode: its state when the invocation began */
 	bool left_cgroup;		/* cgroup mode: not among its members at the last look */
+	struct rw_iterobs *iter;	/* rewind mode: observe iterators, with img (observe_iter.h) */
 };
 
 struct rw_session {

@@ -110,6 +110,8 @@ void target_disarm(struct rw_target *t)
 void target_drop_image(struct rw_target *t)
 {
 	hotset_free(&t->hot);
+	iterobs_close(t->iter);
+	t->iter = NULL;
 	if (t->img) {
 		t->stale_tmap = image_tmap(t->img);
 		image_free(t->img);

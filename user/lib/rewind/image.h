@@ -52,6 +52,7 @@ struct rw_fd_image {
 	ino_t ino;
 	mode_t mode;
 	char path[256];		/* as /proc/PID/fd shows it, for messages */
+	uint64_t file;		/* held: its struct file's address (observe_iter.h); 0 unknown */
 };
 
 /* A file some mapping maps, held so the mapping can be brought back if unmapped. */

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "observe.h"
+#include "observe_iter.h"
 #include "pagemap.h"
 #include "pageset.h"
 #include <linux/types.h>
@@ -442,6 +443,7 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	struct rw_proc_status status;
 	struct stat cwd;
 	size_t ntimers = 0;
+	bool it = false;	/* the iterators read status, cwd, fds, signals, rseq, pgid */
 	int err = 0;
 
 	/*
@@ -456,12 +458,14 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 		/* The store's mapping is ours; changed or moved, it is the function's to lose. */
 		obs->tmap_intact = !err && image_hide_tmap(img, &o->maps);
 	}
+	if (!err && o->iter)
+		it = !observe_iter_state(o->iter, img, f, facts, o, &status, &cwd);
 	/* Always: a signal pending now, from anyone, must not be delivered after the rewind. */
-	if (!err)
+	if (!err && !it)
 		err = proc_read_status(img->tgid, &status);
-	if (!err)
+	if (!err && !it)
 		err = proc_stat_link(img->tgid, "cwd", &cwd);
-	if (!err)
+	if (!err && !it)
 		err = observe_fds(img, facts, &o->fds, &obs->nfds);
 	if (!err && (facts->timers_called || facts->incomplete))
 		err = proc_list_posix_timers(img->tgid, &o->timers, &ntimers);
@@ -483,20 +487,22 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	for (size_t i = 0; i < f->n; i++)
 		o->tids[i] = f->threads[i].tid;
 	/* Always: a signal sent to one thread, from anyone, is not logged. One ptrace call a thread. */
-	o->pending = calloc(f->n ? f->n : 1, sizeof(*o->pending));
+	if (!it)
+		o->pending = calloc(f->n ? f->n : 1, sizeof(*o->pending));
 	if (!o->pending)
 		return -ENOMEM;
-	for (size_t i = 0; i < f->n && !err; i++)
+	for (size_t i = 0; i < f->n && !err && !it; i++)
 		err = thread_pending_read(o->tids[i], &o->pending[i]);
 	if (err)
 		return err;
 	obs->pending = o->pending;
 	/* rseq registrations: every thread glibc starts registers one, so that is logged apart. */
 	if (facts->rseq_called || facts->incomplete) {
-		o->rseq = calloc(f->n ? f->n : 1, sizeof(*o->rseq));
+		if (!it)
+			o->rseq = calloc(f->n ? f->n : 1, sizeof(*o->rseq));
 		if (!o->rseq)
 			return -ENOMEM;
-		for (size_t i = 0; i < f->n && !err; i++)
+		for (size_t i = 0; i < f->n && !err && !it; i++)
 			err = thread_rseq_read(o->tids[i], &o->rseq[i]);
 		if (err)
 			return err;
@@ -573,8 +579,10 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	obs->cwd_ino = cwd.st_ino;
 	obs->umask = status.umask;
 	/* Two syscalls, no log needed: setpgid may be called by a parent on its child. */
-	obs->pgid = getpgid(img->tgid);
-	obs->sid = getsid(img->tgid);
+	if (!it) {
+		obs->pgid = getpgid(img->tgid);
+		obs->sid = getsid(img->tgid);
+	}
 	if (obs->pgid < 0 || obs->sid < 0)
 		return -errno;
 	obs->sig_ignored = status.sig_ignored;

@@ -15,6 +15,7 @@
 #include "freeze.h"
 #include "image.h"
 #include "invocation.h"
+#include "iterobs.h"
 #include "plan.h"
 #include "ranges.h"
 #include "wp.h"
@@ -67,6 +68,7 @@ struct rw_observation {
 	struct rw_pstate pstate;	/* likewise */
 	struct rw_shm_now *shm;		/* one per image object: no log can vouch for them */
 	size_t nshm;
+	struct rw_iterobs *iter;	/* borrowed, set by the caller: observe_iter.h; NULL: /proc */
 };
 
 /*

@@ -174,6 +174,7 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 			     img->tgid);
 		goto out;
 	}
+	o.iter = rw->iter;
 	err = observe_state(img, &rw->f, rw->wp != NULL, facts, &o);
 	if (err) {
 		err = rw_why(why, whylen, err, "pid %s: observing its state", PID_LABEL(img->tgid));

@@ -55,6 +55,7 @@ struct rw_rewinding {
 	struct rw_proc_image *img;
 	struct rw_wp *wp;		/* borrowed; NULL if it was not armed */
 	struct rw_hotset *hot;		/* borrowed, with wp (hotset.h); NULL: protect everything */
+	struct rw_iterobs *iter;	/* borrowed (observe_iter.h); NULL: observe reads /proc */
 	struct rw_frozen f;
 	struct rw_remote r;
 	struct rw_plan plan;

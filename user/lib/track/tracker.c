@@ -82,6 +82,9 @@ int tracker_open(struct rw_tracker **out, const struct rw_tracker_opts *opts,
 		pr_err("cannot size maps: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	/* Iterators run on demand, filtered to one process (iterobs.c): never by attach. */
+	bpf_program__set_autoattach(t->skel->progs.rw_iter_fds, false);
+	bpf_program__set_autoattach(t->skel->progs.rw_iter_tasks, false);
 	err = tracker_bpf__load(t->skel);
 	if (err) {
 		pr_err("cannot load the BPF programs (root and a BTF kernel are needed): %s\n",
@@ -297,4 +300,9 @@ uint64_t tracker_unvouched_async(const struct rw_tracker *t, uint32_t session)
 
 	bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.unvouched), &key, &v);
 	return v;
+}
+
+int tracker_iter_prog_fd(const struct rw_tracker *t, bool files)
+{
+	return bpf_program__fd(files ? t->skel->progs.rw_iter_fds : t->skel->progs.rw_iter_tasks);
 }

@@ -6,6 +6,7 @@
 #ifndef RW_TRACKER_H
 #define RW_TRACKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -48,5 +49,8 @@ void tracker_reset_dropped(struct rw_tracker *t, uint32_t session);
 uint64_t tracker_unvouched(const struct rw_tracker *t, uint32_t session);
 /* io_uring, AIO, AF_XDP calls of the session since it began (reset with the drops): sticky. */
 uint64_t tracker_unvouched_async(const struct rw_tracker *t, uint32_t session);
+
+/* The observe iterators' programs (bpf/observe_iter.bpf.c), to attach per process: iterobs.h. */
+int tracker_iter_prog_fd(const struct rw_tracker *t, bool files);
 
 #endif /* RW_TRACKER_H */

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "iterobs: "
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "iterobs.h"
+#include "log.h"
+
+struct iter_buf {
+	void *p;
+	size_t cap;
+};
+
+struct rw_iterobs {
+	pid_t tgid;
+	int link[2];		/* [0] fds, [1] tasks */
+	struct iter_buf buf[2];
+};
+
+static int attach(const struct rw_tracker *t, bool files, pid_t tgid)
+{
+	union bpf_iter_link_info info;
+	LIBBPF_OPTS(bpf_link_create_opts, o, .iter_info = &info, .iter_info_len = sizeof(info));
+	int prog = tracker_iter_prog_fd(t, files), fd;
+
+	if (prog < 0)
+		return -ENOENT;
+	memset(&info, 0, sizeof(info));
+	info.task.pid = tgid;
+	fd = bpf_link_create(prog, 0, BPF_TRACE_ITER, &o);
+	return fd < 0 ? -errno : fd;
+}
+
+int iterobs_open(const struct rw_tracker *t, pid_t tgid, struct rw_iterobs **out)
+{
+	struct rw_iterobs *it = calloc(1, sizeof(*it));
+	int err;
+
+	*out = NULL;
+	if (!it)
+		return -ENOMEM;
+	it->tgid = tgid;
+	it->link[0] = it->link[1] = -1;
+	for (int k = 0; k < 2; k++) {
+		it->link[k] = attach(t, k == 0, tgid);
+		if (it->link[k] < 0) {
+			err = it->link[k];
+			pr_debug("pid %d: cannot attach the %s iterator: %s\n", tgid,
+				 k == 0 ? "fd" : "task", strerror(-err));
+			iterobs_close(it);
+			return err;
+		}
+	}
+	*out = it;
+	return 0;
+}
+
+void iterobs_close(struct rw_iterobs *it)
+{
+	if (!it)
+		return;
+	for (int k = 0; k < 2; k++) {
+		if (it->link[k] >= 0)
+			close(it->link[k]);
+		free(it->buf[k].p);
+	}
+	free(it);
+}
+
+pid_t iterobs_tgid(const struct rw_iterobs *it)
+{
+	return it->tgid;
+}
+
+/* Every record of one pass, into it->buf[k]; *len bytes. */
+static int read_pass(struct rw_iterobs *it, int k, size_t rec, size_t *len)
+{
+	struct iter_buf *b = &it->buf[k];
+	int fd = bpf_iter_create(it->link[k]);
+	size_t have = 0;
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n;
+
+		if (b->cap - have < 4096) {
+			size_t cap = b->cap ? b->cap * 2 : 16384;
+			void *p = realloc(b->p, cap);
+
+			if (!p) {
+				err = -ENOMEM;
+				break;
+			}
+			b->p = p;
+			b->cap = cap;
+		}
+		n = read(fd, (char *)b->p + have, b->cap - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		have += n;
+	}
+	close(fd);
+	if (!err && have % rec) {
+		pr_err("pid %d: %zu bytes of iterator records of %zu bytes each\n", it->tgid, have,
+		       rec);
+		err = -EPROTO;
+	}
+	*len = have;
+	return err;
+}
+
+int iterobs_read_fds(struct rw_iterobs *it, const struct rw_iter_fd **out, size_t *n)
+{
+	size_t len;
+	int err = read_pass(it, 0, sizeof(**out), &len);
+
+	*out = it->buf[0].p;
+	*n = err ? 0 : len / sizeof(**out);
+	return err;
+}
+
+int iterobs_read_tasks(struct rw_iterobs *it, const struct rw_iter_task **out, size_t *n)
+{
+	size_t len;
+	int err = read_pass(it, 1, sizeof(**out), &len);
+
+	*out = it->buf[1].p;
+	*n = err ? 0 : len / sizeof(**out);
+	return err;
+}
