@@ -97,9 +97,8 @@ static int iter_fds(struct rw_iterobs *it, const struct rw_proc_image *img,
 			return -EPROTO;
 		}
 		now->fd = r[i].fd;
-		now->cloexec = r[i].cloexec;
 		if (!fi)
-			continue;
+			continue;	/* new since the checkpoint: closed, nothing else read */
 		if (fi->held >= 0 && fi->file) {
 			now->same = r[i].file == fi->file;
 		} else if (fi->held >= 0) {
@@ -118,7 +117,8 @@ static int iter_fds(struct rw_iterobs *it, const struct rw_proc_image *img,
 				    st.st_dev == fi->dev && st.st_ino == fi->ino;
 		}
 		if (!now->same)
-			continue;
+			continue;	/* replaced: likewise */
+		now->cloexec = r[i].cloexec;
 		now->pos = fi->pos >= 0 && fi->held >= 0 ? r[i].pos : fi->pos;
 		now->status_flags = r[i].f_flags;
 	}
