@@ -31,6 +31,8 @@ static const char usage[] =
 "                          default: root only (0600)\n"
 "  -r, --ringbuf-size N    ring buffer bytes, power of two (default 16777216)\n"
 "  -p, --pidfile PATH      write the daemon's pid to PATH (service mode)\n"
+"  -l, --log-file PATH     messages, and whatever else reaches stderr, appended\n"
+"                          to PATH (service mode: instead of syslog)\n"
 "  -d, --state-dir DIR     content stores of watched trees (default " RW_DEFAULT_STATE_DIR ");\n"
 "                          must not be inside a watched tree\n"
 "  -v, --verbose           debug messages (twice: libbpf's too)\n"
@@ -46,7 +48,7 @@ static const char usage[] =
  * Service mode: the parent returns only when the child serves the socket
  * (or failed), so `rewindd && rewindctl ...` never races the bind.
  */
-static int daemonize(int *ready_fd)
+static int daemonize(int *ready_fd, int log_fd)
 {
 	int pipefd[2];
 	pid_t pid;
@@ -74,7 +76,13 @@ static int daemonize(int *ready_fd)
 		dup2(null, 2);
 		close(null);
 	}
-	rw_log_use_syslog("rewindd");
+	if (log_fd >= 0) {
+		dup2(log_fd, 1);
+		dup2(log_fd, 2);
+		close(log_fd);
+	} else {
+		rw_log_use_syslog("rewindd");
+	}
 	*ready_fd = pipefd[1];
 	return 0;
 }
@@ -87,6 +95,7 @@ int main(int argc, char **argv)
 		{ "group", required_argument, NULL, 'g' },
 		{ "ringbuf-size", required_argument, NULL, 'r' },
 		{ "pidfile", required_argument, NULL, 'p' },
+		{ "log-file", required_argument, NULL, 'l' },
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -94,14 +103,14 @@ int main(int argc, char **argv)
 	};
 	struct rw_server_opts sopts = { .socket_path = RW_DEFAULT_SOCKET, .socket_gid = (gid_t)-1 };
 	struct rw_tracker_opts topts = { 0 };
-	const char *pidfile = NULL, *state_dir = RW_DEFAULT_STATE_DIR;
+	const char *pidfile = NULL, *log_file = NULL, *state_dir = RW_DEFAULT_STATE_DIR;
 	struct rw_server *srv = NULL;
 	struct rw_sessions S;
 	bool foreground = false;
-	int ready_fd = -1, verbose = 0, opt, err;
+	int ready_fd = -1, log_fd = -1, verbose = 0, opt, err;
 	char *end;
 
-	while ((opt = getopt_long(argc, argv, "fs:g:r:p:d:vh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "fs:g:r:p:l:d:vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			foreground = true;
@@ -139,6 +148,9 @@ int main(int argc, char **argv)
 		case 'p':
 			pidfile = optarg;
 			break;
+		case 'l':
+			log_file = optarg;
+			break;
 		case 'v':
 			verbose++;
 			break;
@@ -161,8 +173,22 @@ int main(int argc, char **argv)
 	rw_log_level = verbose ? RW_LOG_DEBUG : RW_LOG_INFO;
 	topts.verbose = verbose > 1;
 
+	/* Opened before daemonizing: a bad path is said on the terminal, not lost. */
+	if (log_file) {
+		log_fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+		if (log_fd < 0) {
+			fprintf(stderr, "rewindd: cannot open --log-file %s: %s\n", log_file,
+				strerror(errno));
+			return 1;
+		}
+		if (foreground) {
+			dup2(log_fd, STDERR_FILENO);
+			close(log_fd);
+			log_fd = -1;
+		}
+	}
 	if (!foreground) {
-		err = daemonize(&ready_fd);
+		err = daemonize(&ready_fd, log_fd);
 		if (err) {
 			fprintf(stderr, "rewindd: cannot daemonize: %s\n", strerror(-err));
 			return 1;

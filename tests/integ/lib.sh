@@ -17,6 +17,8 @@ CG_NAME=rewindd-test-$$
 
 cleanup() {
 	stop_daemon
+	# A leak report is written as rewindd exits: after the last test.
+	daemon_trouble | sed "s/^/FAIL rewindd_at_exit_$(basename "$0" .sh): /"
 	local cg
 	cg=$(cgroup2_root)/$CG_NAME
 	if [ -d "$cg" ]; then
@@ -40,8 +42,29 @@ remove_cgroup() {
 }
 
 start_daemon() {
-	"$RWD" --socket "$SOCK" --pidfile "$TMP/rewindd.pid" "$@" || return 1
+	"$RWD" --socket "$SOCK" --pidfile "$TMP/rewindd.pid" --log-file "$TMP/rewindd.log" "$@" || return 1
 	DAEMON_PID=$(cat "$TMP/rewindd.pid")
+}
+
+# Sanitizer reports in the daemons' logs since the last call, and a main
+# daemon that is gone: one line each (nothing when all is well).
+declare -A LOG_SEEN=()
+daemon_trouble() {
+	local f size from
+	for f in "$TMP"/*.log; do
+		[ -f "$f" ] || continue
+		size=$(stat -c %s "$f")
+		from=${LOG_SEEN[$f]:-0}
+		LOG_SEEN[$f]=$size
+		[ "$size" -gt "$from" ] || continue
+		tail -c +"$((from + 1))" "$f" | head -c "$((size - from))" |
+			grep -m1 -A6 -E 'runtime error:|ERROR: (Address|Leak)Sanitizer' | tr '\n' ' ' |
+			sed "s|^|sanitizer report in $(basename "$f"): |;s|\$|\n|"
+	done
+	if [ -n "$DAEMON_PID" ] && ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+		echo "rewindd $DAEMON_PID is gone; its log ends: $(tail -3 "$TMP/rewindd.log" 2>/dev/null | tr '\n' ' ')"
+		DAEMON_PID=
+	fi
 }
 
 kill_and_wait() {
@@ -61,7 +84,7 @@ stop_daemon() {
 start_extra_daemon() {
 	local name=$1
 	shift
-	"$RWD" --socket "$TMP/$name.sock" --pidfile "$TMP/$name.extra.pid" "$@"
+	"$RWD" --socket "$TMP/$name.sock" --pidfile "$TMP/$name.extra.pid" --log-file "$TMP/$name.log" "$@"
 }
 
 # start_target SCENARIO [ARGS]: runs the target as a coprocess, reads its ready line.
@@ -95,13 +118,21 @@ cgroup2_root() {
 
 # run_test NAME FUNCTION: FUNCTION returns 0 to pass; its output explains a failure.
 run_test() {
-	local name=$1 out rc
+	local name=$1 out rc trouble
 	shift
 	out=$("$@" 2>&1; rc=$?; stop_target >/dev/null 2>&1; exit $rc)
 	rc=$?
 	for f in "$TMP"/*.extra.pid; do
 		[ -f "$f" ] && kill_and_wait "$(cat "$f")" && rm -f "$f"
 	done
+	# A daemon that died or reported undefined behaviour fails the test it ran.
+	daemon_trouble >"$TMP/trouble.txt"	# not in a subshell: it notes what it saw
+	trouble=$(cat "$TMP/trouble.txt")
+	if [ -n "$trouble" ]; then
+		[ $rc = 0 ] && out=
+		rc=1
+		out="$out $trouble"
+	fi
 	# A failed test may leave sessions behind: the next test starts clean.
 	if [ -n "$DAEMON_PID" ]; then
 		for id in $("$CTL" status --json 2>/dev/null | jq -r '.sessions[].session'); do

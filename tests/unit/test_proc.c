@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -455,6 +456,34 @@ static void read_gone(void **state)
 	proc_maps_free(&m);
 }
 
+/*
+ * A zombie's fd table is gone but its /proc entry is not: the listing is
+ * empty, not an error (a target killed while rewindd verifies it). Under
+ * UBSan this once ended rewindd: qsort was handed the list's NULL.
+ */
+static void list_fds_of_zombie(void **state)
+{
+	int fds_pipe[2];
+	int *fds = (int *)1;
+	size_t n = 99;
+	pid_t child;
+	char c;
+
+	assert_int_equal(pipe(fds_pipe), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(0);
+	close(fds_pipe[1]);
+	/* The child's end closed when it exited: EOF says it is a zombie now. */
+	assert_int_equal(read(fds_pipe[0], &c, 1), 0);
+	close(fds_pipe[0]);
+	assert_int_equal(proc_list_fds(child, &fds, &n), 0);
+	assert_int_equal(n, 0);
+	free(fds);
+	assert_int_equal(waitpid(child, NULL, 0), child);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -467,6 +496,7 @@ int main(void)
 		cmocka_unit_test(pidfd_fdinfo),
 		cmocka_unit_test(read_self),
 		cmocka_unit_test(read_gone),
+		cmocka_unit_test(list_fds_of_zombie),
 		cmocka_unit_test(parse_smaps),
 		cmocka_unit_test(read_smaps_self),
 	};

@@ -696,7 +696,9 @@ static int list_numeric_dir(const char *path, int **out, size_t *n)
 		arr[(*n)++] = atoi(de->d_name);
 	}
 	closedir(d);
-	qsort(arr, *n, sizeof(*arr), cmp_int);
+	/* Empty for a process that is exiting: qsort must not get arr == NULL. */
+	if (*n > 1)
+		qsort(arr, *n, sizeof(*arr), cmp_int);
 	*out = arr;
 	return 0;
 }

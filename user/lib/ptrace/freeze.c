@@ -110,7 +110,8 @@ static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n)
 				err = e;
 		}
 	}
-	qsort(f->threads, f->n, sizeof(*arr), cmp_tid);
+	if (f->n > 1)
+		qsort(f->threads, f->n, sizeof(*arr), cmp_tid);
 	return err ? err : added;
 }
 
