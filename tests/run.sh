@@ -10,8 +10,9 @@ export OUTPUT
 pass=0 fail=0 skip=0
 failed_names=()
 
-# Sanitizer reports go to files: rewindd serves in the background with its
-# stderr on /dev/null, and a report there would be lost. Each file is a failure.
+# ASan reports go to files, where a test that swallows a program's stderr
+# cannot lose them; each file is a failure. UBSan ignores log_path: the
+# daemons' --log-file (tests/integ/lib.sh) catches theirs.
 SAN_DIR=$(mktemp -d /tmp/rewindd-sanitizer.XXXXXX) || exit 1
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SAN_DIR/asan"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$SAN_DIR/ubsan"
