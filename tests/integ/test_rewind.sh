@@ -31,7 +31,7 @@ for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
 	REWIND_TESTS+=("zdtm_$s" "zdtm_cgroup_$s")
 done
-OTHER_TESTS=(rewind_recheckpoint_one_image rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_gup_outside fail_thread_exited_kill
+OTHER_TESTS=(rewind_recheckpoint_one_image rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_gup_outside fail_iouring_worker fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc report_pstate
@@ -507,6 +507,22 @@ expect_rewind_fails() {
 	[ $rc = 1 ] || { echo "rewind exited $rc, want 1: $out"; return 1; }
 	grep -Eqi "$2" <<<"$out" || { echo "rewind said '$out', want /$2/"; return 1; }
 	REWIND_ERR=$out
+}
+
+# An io_uring worker thread (iou-wrk) takes no ptrace stop: the rewind fails
+# closed saying so, instead of waiting for it for ever.
+fail_iouring_worker() {
+	local id
+	start_zdtm unseen_uring_worker || return 1
+	id=$(rwctl attach --pid "$TPID") || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	ls /proc/"$TPID"/task/*/comm >/dev/null && grep -q '^iou-wrk' /proc/"$TPID"/task/*/comm ||
+		{ echo "no io_uring worker thread after the invocation"; return 1; }
+	expect_rewind_fails "$id" "io_uring worker" || return 1
+	expect "session state" "$(session_field "$id" state)" failed || return 1
+	expect_killed "$TPID" "the target with an io_uring worker" || return 1
+	rwctl detach "$id" >/dev/null
 }
 
 # A thread of the checkpoint exits during the invocation: nothing can bring it back.

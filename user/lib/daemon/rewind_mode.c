@@ -558,6 +558,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	tracker_drain(S->tracker);
 	s->discard = true;
 	inv->unvouched = session_take_unvouched(S, s);
+	inv->pinned = tracker_unvouched_async(S->tracker, s->id) != 0;
 	if (!err) {
 		uint64_t t = rw_now_ns();
 		bool vouched = children_as_checkpoint(S, s, inv->dropped > 0);

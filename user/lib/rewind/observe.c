@@ -146,6 +146,7 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 	memset(out, 0, sizeof(*out));
 	out->incomplete = incomplete;
 	out->unvouched = inv->unvouched;
+	out->pinned = inv->pinned;
 	for (size_t i = 0; i < inv->nlayout && !err; i++) {
 		const struct rw_sys_record *r = &inv->layout[i];
 
@@ -424,6 +425,12 @@ int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *fa
 		}
 	}
 	o->covered = *wp ? wp_registered(*wp) : NULL;	/* sorted, disjoint */
+	/* Nothing counts as covered: the plan restores all private writable memory whole. */
+	if (facts->pinned) {
+		pr_debug("pid %d: io_uring, AIO or AF_XDP used: restoring all of its private "
+			 "memory\n", tgid);
+		o->covered = NULL;
+	}
 	for (size_t i = 0; i < facts->faulted.n && !err; i++)
 		err = ranges_add(&o->written, facts->faulted.r[i].start, facts->faulted.r[i].end);
 	for (size_t i = 0; *wp && !scan && hot && i < hot->n && !err; i++)

@@ -32,6 +32,7 @@ struct rw_log_facts {
 	 * scan (a rewind without a tracker, e.g. the library tests', scans).
 	 */
 	bool logged;
+	bool pinned;			/* io_uring/AIO/AF_XDP used: all private memory is restored */
 	bool brk_called, timers_called, fd_flags_changed;
 	bool cgroup_moved;		/* a move to another cgroup: membership is read */
 	bool memory_forced;		/* a ptrace poke or a write to /proc/PID/mem, by anyone of the session */
