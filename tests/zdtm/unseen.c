@@ -3,8 +3,10 @@
  * More writes that raise no write fault in the written task (see gup.c): the
  * rewind must not trust the fault log after them.
  *
- * unseen_vmsplice: a pipe's bytes vmspliced into the buffer (the kernel
- *   writes through get_user_pages).
+ * unseen_vmsplice: a pipe's bytes vmspliced into the buffer. On 6.18 the
+ *   kernel copies them with copy_to_user, a logged fault: this one passes
+ *   even with the counter ignored; vmsplice stays counted (older kernels,
+ *   and the pages a gift leaves shared).
  * unseen_mlock: mlock populates the buffer for write (its pages lose their
  *   write protection without a write), then plain stores fault no more.
  * unseen_vfork: a CLONE_VM child (another tgid on the same mm) writes it.
