@@ -54,9 +54,10 @@ RW_MAP struct {
 
 /*
  * Writes into tracked memory that raise no fault (GUP: O_DIRECT, io_uring,
- * AIO, another process's process_vm_writev...), per session; slot 0 counts
- * the ones by any process into any process. The rewind scans for written
- * pages when its session's or slot 0 moved (user space keeps the last value).
+ * AIO, another process's process_vm_writev...), per session (the written
+ * process's); slot 0 counts the writes into another process whose target
+ * could not be resolved. The rewind scans for written pages when its
+ * session's or slot 0 moved (user space keeps the last value).
  * Slot RW_MAX_SESSIONS + session counts the asynchronous kinds (io_uring,
  * AIO, AF_XDP): their writes land at any later time, so once it moved every
  * rewind of the session scans.

@@ -67,18 +67,78 @@ __noinline int rw_memory_syscall(struct rw_sys_args *a)
 /* The loader's own tgid (rewindd's restore writes): not counted. Set before load. */
 __u32 rw_self_tgid = 0;
 
-/* fd names a file /proc/.../mem: procfs, and the leaf is "mem". */
-static __always_inline bool fd_is_proc_mem(struct task_struct *task, __u64 fd)
+extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+
+#define RW_ESRCH	3
+
+/* The file behind fd if it is a /proc/.../mem: procfs, and the leaf is "mem". */
+static __always_inline struct file *fd_proc_mem(struct task_struct *task, __u64 fd)
 {
 	struct file *f = fd_file(task, fd);
 	const unsigned char *name;
 	char buf[4] = {};
 
 	if (!f || BPF_CORE_READ(f, f_inode, i_sb, s_magic) != RW_PROC_SUPER_MAGIC)
-		return false;
+		return NULL;
 	name = BPF_CORE_READ(f, f_path.dentry, d_name.name);
 	bpf_probe_read_kernel(buf, sizeof(buf), name);
-	return buf[0] == 'm' && buf[1] == 'e' && buf[2] == 'm' && !buf[3];
+	return buf[0] == 'm' && buf[1] == 'e' && buf[2] == 'm' && !buf[3] ? f : NULL;
+}
+
+/* The session tracking task t (not the current task), or 0: as current_session(). */
+static __always_inline __u32 task_session(struct task_struct *t)
+{
+	__u32 tgid = BPF_CORE_READ(t, tgid);
+	struct rw_tracked *tr = bpf_map_lookup_elem(&tracked_tgids, &tgid);
+	__u64 cgid;
+	__u32 *s;
+
+	if (tr)
+		return tr->session;
+	if (!nr_tracked_cgroups)
+		return 0;
+	cgid = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	s = bpf_map_lookup_elem(&tracked_cgroups, &cgid);
+	return s ? *s : 0;
+}
+
+/*
+ * The unvouched slot of the target of a write into another process's
+ * memory: its session's, none (-1) when no session tracks it, slot 0 (every
+ * session) when the target cannot be resolved. pid is the writer's
+ * namespace's, as bpf_task_from_vpid reads it.
+ */
+static __always_inline __s64 remote_pid_slot(__u64 pid, __s64 ret)
+{
+	struct task_struct *t;
+	__u32 session;
+
+	/* The target did not exist (or was not ours to poke): nothing was written. */
+	if (ret == -RW_ESRCH)
+		return -1;
+	t = bpf_task_from_vpid((s32)pid);
+	if (!t)
+		return 0;	/* gone since: a write may have landed; conservative */
+	session = task_session(t);
+	bpf_task_release(t);
+	return session ? session : -1;
+}
+
+/* As remote_pid_slot for a write to /proc/PID/mem: its private_data is the mm it writes. */
+static __always_inline __s64 remote_mm_slot(struct file *f)
+{
+	struct mm_struct *mm = BPF_CORE_READ(f, private_data);
+	struct task_struct *owner;
+	__u32 session;
+
+	if (!mm || !bpf_core_field_exists(mm->owner))
+		return 0;
+	owner = BPF_CORE_READ(mm, owner);
+	if (!owner)
+		return 0;
+	session = task_session(owner);
+	return session ? session : -1;
 }
 
 /*
@@ -86,13 +146,15 @@ static __always_inline bool fd_is_proc_mem(struct task_struct *task, __u64 fd)
  * (GUP with FOLL_WRITE, pinned buffers written through kernel mappings, at
  * any later time for io_uring and AIO). Runs for every task, tracked or not
  * (a->session 0): a write into another process (process_vm_writev, a ptrace
- * poke, a write to /proc/PID/mem) is counted in slot 0, for every session,
- * because the target's pid is the writer's namespace's. Failed calls count
- * too: a partial one may have written.
+ * poke, a write to /proc/PID/mem) is counted for the session tracking its
+ * target, in slot 0 (every session) when the target cannot be resolved.
+ * Failed calls count too: a partial one may have written.
  */
 __noinline int rw_gup_syscall(struct rw_sys_args *a)
 {
 	struct task_struct *task;
+	struct file *f;
+	__s64 remote;
 	__u32 slot;
 
 	if (!a)
@@ -100,23 +162,33 @@ __noinline int rw_gup_syscall(struct rw_sys_args *a)
 	task = bpf_get_current_task_btf();
 	switch (a->nr) {
 	case RW_NR_process_vm_writev:
-		slot = 0;
-		break;
 	case RW_NR_ptrace:
-		if (a->args[0] != RW_PTRACE_POKETEXT && a->args[0] != RW_PTRACE_POKEDATA)
-			return 0;
-		slot = 0;
-		break;
 	case RW_NR_write: case RW_NR_pwrite64: case RW_NR_writev: case RW_NR_pwritev:
 	case RW_NR_pwritev2:
-		if (!fd_is_proc_mem(task, a->args[0]))
+		if (a->nr == RW_NR_ptrace && a->args[0] != RW_PTRACE_POKETEXT &&
+		    a->args[0] != RW_PTRACE_POKEDATA)
 			return 0;
-		slot = 0;
+		if (a->nr == RW_NR_process_vm_writev || a->nr == RW_NR_ptrace) {
+			f = NULL;
+		} else {
+			f = fd_proc_mem(task, a->args[0]);
+			if (!f)
+				return 0;
+		}
+		/* Ours: the restore of a stopped target, not a write of an invocation. */
+		if (task->tgid == rw_self_tgid)
+			return 0;
+		if (f)
+			remote = remote_mm_slot(f);
+		else
+			remote = remote_pid_slot(a->nr == RW_NR_ptrace ? a->args[1] : a->args[0],
+						 a->ret);
+		if (remote < 0)
+			return 0;
+		slot = remote;
 		break;
 	case RW_NR_read: case RW_NR_pread64: case RW_NR_readv: case RW_NR_preadv:
-	case RW_NR_preadv2: {
-		struct file *f;
-
+	case RW_NR_preadv2:
 		if (!a->session)
 			return 0;
 		f = fd_file(task, a->args[0]);
@@ -124,7 +196,6 @@ __noinline int rw_gup_syscall(struct rw_sys_args *a)
 			return 0;
 		slot = a->session;
 		break;
-	}
 	case RW_NR_setsockopt:
 		if (!a->session || a->args[1] != RW_SOL_XDP)
 			return 0;
@@ -141,8 +212,6 @@ __noinline int rw_gup_syscall(struct rw_sys_args *a)
 		slot = RW_MAX_SESSIONS + a->session;
 		break;
 	}
-	if (!slot && task->tgid == rw_self_tgid)
-		return 0;
 	count_unvouched(slot);
 	return 0;
 }

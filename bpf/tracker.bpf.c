@@ -25,14 +25,24 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 
 	session = current_session(bpf_get_current_pid_tgid() >> 32);
 	nr = regs->orig_ax;
-	if (!session && !rw_syscall_may_gup_write(nr))
+	if (!session && !rw_syscall_may_gup_write(nr) && !rw_compat_syscall_may_write_other(nr))
 		return 0;
 
 	/*
 	 * An int 0x80 syscall of a compat task uses i386 numbers: reading them as
-	 * x86_64 would garble (or let the task forge) its report. Not recorded.
+	 * x86_64 would garble (or let the task forge) its report. Not decoded,
+	 * so not vouched for: a tracked task's log counts as incomplete (the
+	 * rewind reads and scans everything), and a call that may write another
+	 * process's memory counts for every session.
 	 */
-	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT)
+	if (bpf_get_current_task_btf()->thread_info.status & TS_COMPAT) {
+		if (session)
+			count_drop(session);
+		else if (rw_compat_syscall_may_write_other(nr))
+			count_unvouched(0);
+		return 0;
+	}
+	if (!session && !rw_syscall_may_gup_write(nr))
 		return 0;
 	a.nr = nr;
 	a.ret = ret;

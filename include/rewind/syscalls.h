@@ -268,6 +268,22 @@ static inline int rw_syscall_may_gup_write(unsigned int nr)
 	return 0;
 }
 
+/*
+ * i386 numbers (int 0x80 from any task) of the calls that may write another
+ * process's memory: write/pwrite64/writev/pwritev/pwritev2 (to /proc/PID/mem),
+ * ptrace, process_vm_writev. Compat calls are not decoded, so these count
+ * for every session.
+ */
+static inline int rw_compat_syscall_may_write_other(unsigned int nr)
+{
+	switch (nr) {
+	case 4: case 181: case 146: case 334: case 379:
+	case 26: case 348:
+		return 1;
+	}
+	return 0;
+}
+
 /* The per-process state classes, recorded raw by proc_state.bpf.c. */
 static inline int rw_syscall_class_is_state(int class)
 {

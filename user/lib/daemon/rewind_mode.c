@@ -567,6 +567,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	tracker_drain(S->tracker);
 	s->discard = true;
 	inv->unvouched = session_take_unvouched(S, s);
+	inv->pinned = tracker_unvouched_async(S->tracker, s->id) != 0;
 	if (!err) {
 		uint64_t t = rw_now_ns();
 		bool vouched = children_as_checkpoint(S, s, inv->dropped > 0);
@@ -613,7 +614,21 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 			snprintf(why, sizeof(why), "reading the invocation's log: %s", strerror(-err));
 			break;
 		}
-		err = rewind_plan(&procs[i], &facts, &st, why, sizeof(why));
+		/* Its tracker logged every write fault since the re-arm, unless it lost track. */
+		facts.logged = !t->exec_seen && !t->excluded;
+		/* What faulted while the records were ours: unprotected, written without a fault since. */
+		facts.unvouched |= t->lost_while_ours;
+		for (size_t k = 0; k < t->faulted_while_ours.n && !err; k++)
+			err = ranges_add(&facts.faulted, t->faulted_while_ours.r[k].start,
+					 t->faulted_while_ours.r[k].end);
+		if (!err && t->faulted_while_ours.n)
+			ranges_normalize(&facts.faulted);
+		ranges_free(&t->faulted_while_ours);
+		t->lost_while_ours = false;
+		if (!err)
+			err = rewind_plan(&procs[i], &facts, &st, why, sizeof(why));
+		else
+			snprintf(why, sizeof(why), "reading the invocation's log: %s", strerror(-err));
 		procs[i].fdobj_locks = facts.locks_called || facts.incomplete;
 		observe_log_facts_free(&facts);
 		if (!procs[i].wp && t->wp) {

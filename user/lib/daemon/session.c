@@ -628,6 +628,30 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 	}
 }
 
+/*
+ * A write fault while the records are ours still unprotected its page: from
+ * now on the function writes it without a fault, so the next rewind must
+ * copy it (a page our restore rewrote and re-protected is copied once more).
+ */
+static void keep_own_fault(struct rw_session *s, const void *data, size_t size)
+{
+	const struct rw_fault_event *e = data;
+	struct rw_target *t;
+	uint64_t page;
+
+	if (e->hdr.kind != RW_EV_FAULT || size < sizeof(*e) || !(t = target_find(s, e->hdr.tgid)) ||
+	    !t->wp)
+		return;
+	page = e->addr & ~4095ULL;
+	if (!wp_covers(t->wp, page))
+		return;
+	pr_debug("session %u: pid %d tid %d: %s write fault at %#llx while the records were ours\n",
+		 s->id, e->hdr.tgid, e->hdr.tid, e->flags & RW_FAULT_KERNEL ? "kernel" : "user",
+		 (unsigned long long)e->addr);
+	if (ranges_insert(&t->faulted_while_ours, page, page + 4096))
+		t->lost_while_ours = true;
+}
+
 /* The tracker's record callback: routes a record to its session. */
 static int sessions_on_record(void *ctx, const void *data, size_t size)
 {
@@ -648,8 +672,10 @@ static int sessions_on_record(void *ctx, const void *data, size_t size)
 	if (h->kind == RW_EV_TASK && size >= sizeof(struct rw_task_event) &&
 	    ((const struct rw_task_event *)data)->op == RW_TASK_NEW_PROCESS)
 		s->forks++;
-	if (s->discard)
+	if (s->discard) {
+		keep_own_fault(s, data, size);
 		return 0;
+	}
 	if (h->kind == RW_EV_TASK && size >= sizeof(struct rw_task_event))
 		targets_on_task_record(s, data);
 	if (invocation_add_record(s->cur, data, size))

@@ -42,6 +42,14 @@ struct rw_target {
 	struct rw_proc_image *img;	/* rewind mode: its checkpoint, NULL if it is not in one */
 	struct rw_tmap stale_tmap;	/* a dropped checkpoint's store mapping, for the next one to remove */
 	struct rw_hotset hot;		/* rewind mode: pages left unprotected between rewinds */
+	/*
+	 * Write faults in its registered memory while the records were ours
+	 * (our injections, the kernel updating rseq's cpu_id on their return):
+	 * unprotected since, later writes there raise none. The next rewind
+	 * copies them; lost_while_ours (out of memory) makes it scan instead.
+	 */
+	struct rw_ranges faulted_while_ours;
+	bool lost_while_ours;
 	struct rw_fingerprint *fp;	/* report mode: its state when the invocation began */
 	bool left_cgroup;		/* cgroup mode: not among its members at the last look */
 	struct rw_iterobs *iter;	/* rewind mode: observe iterators, with img (observe_iter.h) */

@@ -105,6 +105,7 @@ void target_disarm(struct rw_target *t)
 	wp_close(t->wp);
 	t->wp = NULL;
 	hotset_free(&t->hot);
+	ranges_free(&t->faulted_while_ours);
 }
 
 void target_drop_image(struct rw_target *t)
@@ -112,6 +113,7 @@ void target_drop_image(struct rw_target *t)
 	hotset_free(&t->hot);
 	iterobs_close(t->iter);
 	t->iter = NULL;
+	ranges_free(&t->faulted_while_ours);
 	if (t->img) {
 		t->stale_tmap = image_tmap(t->img);
 		image_free(t->img);

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "freeze: "
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "freeze.h"
 #include "log.h"
@@ -11,6 +14,36 @@
 
 /* A process cannot have more threads than this many rounds of cloning while we seize. */
 #define MAX_ROUNDS	64
+
+#define RW_PF_IO_WORKER	0x10	/* include/linux/sched.h */
+
+/*
+ * An io_uring worker (iou-wrk-*) is a thread of the process that runs only
+ * in the kernel and never takes a ptrace stop: waiting for it would hang.
+ * Its flags are field 9 of /proc/TGID/task/TID/stat.
+ */
+static bool is_io_worker(pid_t tgid, pid_t tid)
+{
+	char path[64], buf[512], *p;
+	unsigned long flags;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", tgid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;	/* gone: seizing it says so */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	/* After the name: state ppid pgrp session tty_nr tpgid, then flags. */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return flags & RW_PF_IO_WORKER;
+}
 
 static int cmp_tid(const void *a, const void *b)
 {
@@ -74,6 +107,12 @@ static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n)
 		/* Held from an earlier round: those are the sorted first ones. */
 		if (bsearch(&key, f->threads, first, sizeof(key), cmp_tid))
 			continue;
+		if (is_io_worker(f->tgid, tids[i])) {
+			pr_err("pid %d: thread %d is an io_uring worker (iou-wrk), which no ptrace "
+			       "stop reaches\n", f->tgid, tids[i]);
+			err = -EDEADLK;
+			break;
+		}
 		e = inject_seize_start(&f->threads[f->n], tids[i]);
 		if (e == -ESRCH)
 			continue;	/* exited meanwhile: not a thread any more */

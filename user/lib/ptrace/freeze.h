@@ -22,7 +22,8 @@ struct rw_frozen {
 /*
  * Seize and interrupt every thread of tgid. 0; -ESRCH if the process is
  * gone (or only a zombie leader is left); other -errno if a thread cannot be
- * seized (another tracer...). On failure nothing stays seized, and a
+ * seized (another tracer...), -EDEADLK if one is an io_uring worker (it would
+ * never stop). On failure nothing stays seized, and a
  * thread that died traced meanwhile is reaped (so that its parent can).
  */
 int freeze_process(struct rw_frozen *f, pid_t tgid);

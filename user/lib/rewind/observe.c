@@ -147,6 +147,7 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 	memset(out, 0, sizeof(*out));
 	out->incomplete = incomplete;
 	out->unvouched = inv->unvouched;
+	out->pinned = inv->pinned;
 	for (size_t i = 0; i < inv->nlayout && !err; i++) {
 		const struct rw_sys_record *r = &inv->layout[i];
 
@@ -380,22 +381,19 @@ uint64_t observe_syscall_ip(const struct rw_proc_image *img, const struct rw_log
 }
 
 /*
- * REWINDD_SKIP_SCAN=1 makes the fault log the authority where it can vouch.
- * Off by default: with it, a Node function's rewind (tests/integ
- * test_attrs.sh, attrs_js_rewind) found a written page the log had not
- * named, and a rewind without a tracker (the library tests) has no log at
- * all. The scan stays the authority until that miss is understood.
+ * REWINDD_SCAN=always: scan at every rewind even where the fault log vouches
+ * (A/B measurements, and to rule the log out while debugging a miss).
  */
-static bool skip_scan_allowed(void)
+static bool scan_forced(void)
 {
-	static int allowed = -1;
+	static int forced = -1;
 
-	if (allowed < 0) {
-		const char *env = getenv("REWINDD_SKIP_SCAN");
+	if (forced < 0) {
+		const char *env = getenv("REWINDD_SCAN");
 
-		allowed = env && !strcmp(env, "1");
+		forced = env && !strcmp(env, "always");
 	}
-	return allowed;
+	return forced;
 }
 
 int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *facts,
@@ -409,7 +407,7 @@ int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *fa
 	 * and a lost registration (wp_lost). Otherwise the scan is the
 	 * authority, as it is for the report.
 	 */
-	bool scan = !skip_scan_allowed() || facts->incomplete || facts->unvouched ||
+	bool scan = scan_forced() || !facts->logged || facts->incomplete || facts->unvouched ||
 		    facts->memory_forced;
 
 	if (*wp) {
@@ -428,6 +426,12 @@ int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *fa
 		}
 	}
 	o->covered = *wp ? wp_registered(*wp) : NULL;	/* sorted, disjoint */
+	/* Nothing counts as covered: the plan restores all private writable memory whole. */
+	if (facts->pinned) {
+		pr_debug("pid %d: io_uring, AIO or AF_XDP used: restoring all of its private "
+			 "memory\n", tgid);
+		o->covered = NULL;
+	}
 	for (size_t i = 0; i < facts->faulted.n && !err; i++)
 		err = ranges_add(&o->written, facts->faulted.r[i].start, facts->faulted.r[i].end);
 	for (size_t i = 0; *wp && !scan && hot && i < hot->n && !err; i++)

@@ -27,6 +27,13 @@ struct rw_log_facts {
 	struct rw_ranges wipe_maybe_set;	/* see rw_observed */
 	bool incomplete;		/* records were dropped */
 	bool unvouched;			/* a write may have raised no fault: scan (tracker_unvouched) */
+	/*
+	 * Set by a caller whose tracker logged every write fault of the process
+	 * since its pages were protected: only then can the log replace the
+	 * scan (a rewind without a tracker, e.g. the library tests', scans).
+	 */
+	bool logged;
+	bool pinned;			/* io_uring/AIO/AF_XDP used: all private memory is restored */
 	bool brk_called, timers_called, fd_flags_changed;
 	bool cgroup_moved;		/* a move to another cgroup: membership is read */
 	bool memory_forced;		/* a ptrace poke or a write to /proc/PID/mem, by anyone of the session */

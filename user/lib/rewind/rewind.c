@@ -58,6 +58,10 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	int err, arm;
 
 	err = freeze_process(&f, tgid);
+	if (err == -EDEADLK)
+		return rw_why(why, whylen, err, "pid %s: an io_uring worker thread (iou-wrk) is "
+			      "running: it takes no ptrace stop, the process cannot be frozen",
+			      PID_LABEL(tgid));
 	if (err)
 		return rw_why(why, whylen, err, "pid %s: stopping its threads", PID_LABEL(tgid));
 	t1 = rw_now_ns();
@@ -135,6 +139,10 @@ int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, 
 	st->stop_ns += rw_now_ns() - t;
 	if (err == -ESRCH)
 		return rw_why(why, whylen, 0, "process %d of the checkpoint has exited", rw->img->tgid);
+	if (err == -EDEADLK)
+		return rw_why(why, whylen, err, "pid %s: an io_uring worker thread (iou-wrk) is "
+			      "running: it takes no ptrace stop, the process cannot be frozen",
+			      PID_LABEL(rw->img->tgid));
 	if (err)
 		return rw_why(why, whylen, err, "pid %s: stopping its threads", PID_LABEL(rw->img->tgid));
 	rw->frozen = true;

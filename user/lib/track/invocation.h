@@ -82,6 +82,12 @@ struct rw_invocation {
 	uint64_t dropped;
 	/* Set by the caller: the write faults may miss written pages (tracker_unvouched). */
 	bool unvouched;
+	/*
+	 * Set by the caller: io_uring, AIO or AF_XDP since the checkpoint. Their
+	 * pinned buffers are written through the kernel's own mapping, which
+	 * no page-table entry shows: not even the scan sees those writes.
+	 */
+	bool pinned;
 	/* Free-form notes about accuracy (e.g. "pid 7: exited, pages from faults only"). */
 	char **notes;
 	size_t nnotes;

@@ -43,8 +43,10 @@ void tracker_reset_dropped(struct rw_tracker *t, uint32_t session);
 /*
  * A counter that moves whenever the session's write faults may miss a
  * written page: a GUP write by one of its processes (O_DIRECT, io_uring,
- * AIO, vmsplice, AF_XDP), a write into any process by another (slot 0:
- * process_vm_writev, ptrace pokes, /proc/PID/mem), a CLONE_VM child, a drop.
+ * AIO, vmsplice, AF_XDP), a write into one of its processes by another
+ * (process_vm_writev, ptrace pokes, /proc/PID/mem; slot 0, for every
+ * session, when the written process could not be resolved), a CLONE_VM
+ * child, a drop.
  */
 uint64_t tracker_unvouched(const struct rw_tracker *t, uint32_t session);
 /* io_uring, AIO, AF_XDP calls of the session since it began (reset with the drops): sticky. */
