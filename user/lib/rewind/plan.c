@@ -399,9 +399,73 @@ static int cmp_pid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The thread a recreated one is cloned in: the main thread if it lives, else the first that does. */
+static pid_t recreate_parent(const struct rw_proc_image *img, const struct rw_observed *obs)
+{
+	for (size_t i = 0; i < img->nthreads; i++) {
+		pid_t tid = img->threads[i].tid;
+
+		if (bsearch(&tid, obs->tids, obs->ntids, sizeof(pid_t), cmp_pid) &&
+		    (tid == img->tgid || !bsearch(&img->tgid, obs->tids, obs->ntids, sizeof(pid_t),
+						  cmp_pid)))
+			return tid;
+	}
+	return 0;
+}
+
+static const struct rw_ident *image_ident(const struct rw_proc_image *img, pid_t tid)
+{
+	for (size_t i = 0; i < img->nidents; i++)
+		if (img->idents[i].tid == tid)
+			return &img->idents[i];
+	return NULL;
+}
+
+/*
+ * A checkpoint thread that exited comes back as a clone of parent: what a
+ * clone inherits from its parent and no step sets (credentials, namespaces,
+ * seccomp, a thread keyring) must be what it had; signals queued on it
+ * then cannot be queued again.
+ */
+static int plan_recreate(struct rw_plan *p, const struct rw_proc_image *img,
+			 const struct rw_thread_state *ts, pid_t parent)
+{
+	const struct rw_ident *was = image_ident(img, ts->tid), *par = image_ident(img, parent);
+	const struct rw_thread_pstate *ps = pstate_thread(&img->pstate, ts->tid);
+	char what[160];
+
+	if (ts->tid == img->tgid)
+		return fail(p, "thread %d (%s) of pid %d exited and cannot be recreated: it is the "
+			    "main thread", ts->tid, ts->comm, img->tgid);
+	if (!parent)
+		return fail(p, "thread %d (%s) of pid %d exited and cannot be recreated: no thread "
+			    "of the checkpoint is left to clone it", ts->tid, ts->comm, img->tgid);
+	if (!ts->exit.known)
+		return fail(p, "thread %d (%s) of pid %d exited and cannot be recreated: its "
+			    "clear_child_tid, robust list or tids were not read at the checkpoint",
+			    ts->tid, ts->comm, img->tgid);
+	if (thread_pending_set(&ts->pending))
+		return fail(p, "thread %d (%s) of pid %d exited and cannot be recreated: signals "
+			    "%#llx queued on it at the checkpoint cannot be queued again", ts->tid,
+			    ts->comm, img->tgid, (unsigned long long)thread_pending_set(&ts->pending));
+	if (was && par && ident_compare(par, was, what, sizeof(what)))
+		return fail(p, "thread %d (%s) of pid %d exited and cannot be recreated: a clone "
+			    "of thread %d would not have its identity (%s)", ts->tid, ts->comm,
+			    img->tgid, parent, what);
+	if (ps && ps->thread_kr.id)
+		return fail(p, "thread %d (%s) of pid %d exited and cannot be recreated: its thread "
+			    "keyring %d cannot come back", ts->tid, ts->comm, img->tgid,
+			    ps->thread_kr.id);
+	if (GROW(p->recreate, p->nrecreate))
+		return -ENOMEM;
+	p->recreate[p->nrecreate++] = (struct rw_recreate_op){ ts->tid, parent };
+	return 0;
+}
+
 static int plan_threads(struct rw_plan *p, const struct rw_proc_image *img,
 			const struct rw_observed *obs)
 {
+	pid_t parent = recreate_parent(img, obs);
 	int err = 0;
 
 	for (size_t i = 0; i < img->nthreads && !err; i++) {
@@ -409,9 +473,7 @@ static int plan_threads(struct rw_plan *p, const struct rw_proc_image *img,
 				     cmp_pid) != NULL;
 
 		if (!alive)
-			err = fail(p, "thread %d (%s) of pid %d existed at the checkpoint and has "
-				   "exited: its state cannot be brought back", img->threads[i].tid,
-				   img->threads[i].comm, img->tgid);
+			err = plan_recreate(p, img, &img->threads[i], parent);
 	}
 	for (size_t i = 0; i < obs->ntids && !err; i++) {
 		if (image_thread(img, obs->tids[i]))
@@ -419,6 +481,57 @@ static int plan_threads(struct rw_plan *p, const struct rw_proc_image *img,
 		if (GROW(p->exit_threads, p->nexit))
 			return -ENOMEM;
 		p->exit_threads[p->nexit++] = obs->tids[i];
+	}
+	return err;
+}
+
+static int add_attrop(struct rw_plan *p, enum rw_attr_kind kind, pid_t tid, int resource);
+
+/*
+ * The per-thread steps of a recreated thread, all of them: it starts as a
+ * clone of its parent (no rseq, no robust list, no sigaltstack, no
+ * parent-death signal; the parent's scheduling, affinity, personality and
+ * namespaces as the steps before leave them).
+ */
+static int plan_recreated_steps(struct rw_plan *p, const struct rw_proc_image *img)
+{
+	static const enum rw_attr_kind per_thread[] = {
+		RW_ATTR_SCHED, RW_ATTR_NICE, RW_ATTR_AFFINITY, RW_ATTR_IOPRIO,
+	};
+	static const enum rw_pstate_kind ps_kinds[] = {
+		RW_PS_PERSONALITY, RW_PS_PDEATHSIG, RW_PS_TIMERSLACK, RW_PS_ALTSTACK,
+	};
+	size_t nsetns = p->nsetns;
+	int err = 0;
+
+	for (size_t i = 0; i < p->nrecreate && !err; i++) {
+		const struct rw_recreate_op *op = &p->recreate[i];
+		const struct rw_thread_state *ts = image_thread(img, op->tid);
+
+		if (ts->rseq.ptr) {
+			if (GROW(p->rseq_ops, p->nrseq_ops))
+				return -ENOMEM;
+			p->rseq_ops[p->nrseq_ops++] = (struct rw_rseq_op){ op->tid, { 0 }, ts->rseq };
+		}
+		for (size_t k = 0; attrs_thread(&img->attrs, op->tid) &&
+				   k < sizeof(per_thread) / sizeof(per_thread[0]) && !err; k++)
+			err = add_attrop(p, per_thread[k], op->tid, 0);
+		for (size_t k = 0; pstate_thread(&img->pstate, op->tid) &&
+				   k < sizeof(ps_kinds) / sizeof(ps_kinds[0]) && !err; k++) {
+			if (GROW(p->psops, p->npsops))
+				return -ENOMEM;
+			p->psops[p->npsops++] = (struct rw_pstate_op){ .kind = ps_kinds[k],
+								       .tid = op->tid };
+		}
+		/* Its parent's namespaces are put back after the clone: so are its own. */
+		for (size_t k = 0; k < nsetns && !err; k++) {
+			if (p->setns[k].tid != op->parent)
+				continue;
+			if (GROW(p->setns, p->nsetns))
+				return -ENOMEM;
+			p->setns[p->nsetns] = p->setns[k];
+			p->setns[p->nsetns++].tid = op->tid;
+		}
 	}
 	return err;
 }
@@ -1002,6 +1115,8 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 		err = plan_pstate(plan, img, obs);
 	if (!err)
 		err = plan_shm(plan, img, obs);
+	if (!err)
+		err = plan_recreated_steps(plan, img);
 	/* Past the first MiB, and clear of the store's mapping (in neither layout list). */
 	plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA, 1ULL << 20);
 	if (plan->hole && img->tmap && plan->hole < img->tmap + img->store_len &&
@@ -1025,6 +1140,7 @@ void plan_free(struct rw_plan *p)
 		free(p->failures[i]);
 	free(p->failures);
 	free(p->exit_threads);
+	free(p->recreate);
 	free(p->drain_threads);
 	free(p->rseq_ops);
 	free(p->layout);
@@ -1074,6 +1190,9 @@ json_object *plan_to_json(const struct rw_plan *p)
 	json_object_object_add(o, "pid", json_object_new_int(p->tgid));
 	for (size_t i = 0; i < p->nexit; i++)
 		add_step(steps, "exit thread %d", p->exit_threads[i]);
+	for (size_t i = 0; i < p->nrecreate; i++)
+		add_step(steps, "recreate thread %d (cloned in thread %d)", p->recreate[i].tid,
+			 p->recreate[i].parent);
 	if (p->set_brk && p->brk_first)
 		add_step(steps, "brk %#llx", (unsigned long long)p->brk_first);
 	if (p->set_brk)

@@ -134,6 +134,16 @@ struct rw_plan {
 	size_t nfailures;
 	pid_t *exit_threads;		/* created since the checkpoint */
 	size_t nexit;
+	/*
+	 * Checkpoint threads that exited since, cloned back with their tid in
+	 * thread parent (one the plan keeps), first of all (restore.c). Their
+	 * other per-thread steps (rseq, attributes, pstate, namespaces, name,
+	 * registers) are among the plan's steps below like any thread's.
+	 */
+	struct rw_recreate_op {
+		pid_t tid, parent;
+	} *recreate;
+	size_t nrecreate;
 	bool set_brk;
 	uint64_t brk;
 	uint64_t brk_first;		/* non-zero: brk(brk_first) before brk(brk), see plan.c */

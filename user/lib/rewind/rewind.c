@@ -18,6 +18,7 @@
 #include "log.h"
 #include "pagemap.h"
 #include "pidfd.h"
+#include "recreate.h"
 #include "rewind.h"
 
 /* Both numbers of a process, for messages; the buffer lives to the end of the enclosing block. */
@@ -303,11 +304,19 @@ static int rearm(struct rw_rewinding *rw, struct rw_rewind_stats *st)
 int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen)
 {
 	struct rw_restore_stats rs = { 0 };
-	struct rw_seized *ij = injector(rw);
+	struct rw_seized *ij;
 	struct rw_colocation near;
 	uint64_t t;
 	int err;
 
+	/* First: the threads it adds to rw->f move the array ij points into. */
+	if (rw->plan.nrecreate) {
+		err = recreate_threads(&rw->plan, rw->img, &rw->f, rw->plan.hole, why, whylen);
+		if (err)
+			return err;
+		st->threads_recreated += rw->plan.nrecreate;
+	}
+	ij = injector(rw);
 	if (!ij)
 		return rw_why(why, whylen, -ESRCH, "pid %d: no thread of the checkpoint is left",
 			      rw->img->tgid);
