@@ -727,16 +727,19 @@ static int adopt_child(struct rw_seized *ij, pid_t tid, struct rw_seized *child)
 	child->tid = tid;
 	child->seized = true;
 	child->syscall_ip = ij->syscall_ip;
-	/* It inherited our TRACECLONE: only the options a seize sets. */
-	if (ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD) ||
-	    ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
-		err = ptrace_failed(child, "PTRACE_SETOPTIONS/INTERRUPT (new thread)");
+	/* It may still be on its way to that stop: only PTRACE_INTERRUPT works on it yet. */
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
+		err = ptrace_failed(child, "PTRACE_INTERRUPT (new thread)");
 		let_go(child);
 		return err;
 	}
 	err = inject_seize_finish(child);
 	if (err)
 		return err;
+	/* It inherited our TRACECLONE: only the options a seize sets. */
+	if (!child->suspended &&
+	    ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD))
+		return ptrace_failed(child, "PTRACE_SETOPTIONS (new thread)");
 	/* Still where the clone left it (rax 0 just past the syscall): it ran nothing. */
 	if (child->saved.rip != ij->syscall_ip + 2 || child->saved.rax != 0) {
 		pr_err("thread %d (cloned): stopped at %#llx with rax %#llx, not at its birth\n",

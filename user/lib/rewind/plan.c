@@ -1053,6 +1053,20 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 		err = plan_fork_flags(plan, img, obs, &wholesale);
 	if (!err)
 		err = plan_pages(plan, img, obs, &pages);
+	/*
+	 * A recreated thread's rseq area: the kernel writes it after the
+	 * registration, at that thread's next injection, possibly after the
+	 * copy. Restored and write-protected again with the written pages, so
+	 * that it does not stay writable with no write logged.
+	 */
+	for (size_t i = 0; i < plan->nrecreate && !err; i++) {
+		const struct rw_thread_state *ts = image_thread(img, plan->recreate[i].tid);
+
+		if (ts->rseq.ptr)
+			err = ranges_add(&pages, ts->rseq.ptr & ~(RW_PAGE_SIZE - 1),
+					 (ts->rseq.ptr + ts->rseq.len + RW_PAGE_SIZE - 1) &
+					 ~(RW_PAGE_SIZE - 1));
+	}
 	for (size_t i = 0; i < wholesale.n && !err; i++) {
 		plan->wholesale_pages += (wholesale.r[i].end - wholesale.r[i].start) / RW_PAGE_SIZE;
 		err = ranges_add(&pages, wholesale.r[i].start, wholesale.r[i].end);
