@@ -389,13 +389,11 @@ int inject_seize_start(struct rw_seized *ij, pid_t tid)
 	return 0;
 }
 
-int inject_seize_finish(struct rw_seized *ij)
+/* After the first stop (status) of a thread with an interrupt pending, if that was not its stop. */
+static int seize_stopped(struct rw_seized *ij, int status)
 {
-	int status, err;
+	int err = 0;
 
-	err = wait_stop(ij, &status);
-	if (err)
-		goto fail;
 	switch (stop_kind(status)) {
 	case STOP_EVENT:
 		break;
@@ -431,6 +429,17 @@ int inject_seize_finish(struct rw_seized *ij)
 fail:
 	let_go(ij);
 	return err;
+}
+
+int inject_seize_finish(struct rw_seized *ij)
+{
+	int status, err = wait_stop(ij, &status);
+
+	if (err) {
+		let_go(ij);
+		return err;
+	}
+	return seize_stopped(ij, status);
 }
 
 int inject_seize(struct rw_seized *ij, pid_t tid)
@@ -716,24 +725,30 @@ int inject_syscall(struct rw_seized *ij, long nr, const long args[6], long *resu
 /*
  * The child of an injected clone: stopped in the trap the kernel queues for
  * a thread auto-attached to a seizing tracer, which comes before any code
- * of its own. Our interrupt makes sure a stop of another kind is followed
- * by one (inject_seize_finish resumes it up to that).
+ * of its own (get_signal takes job control traps before signals). Waiting
+ * is enough; an interrupt on top would only add a second stop. Should a
+ * stop of another kind come first, an interrupt makes sure one follows
+ * (seize_stopped resumes it up to that).
  */
 static int adopt_child(struct rw_seized *ij, pid_t tid, struct rw_seized *child)
 {
-	int err;
+	int status, err;
 
 	memset(child, 0, sizeof(*child));
 	child->tid = tid;
 	child->seized = true;
 	child->syscall_ip = ij->syscall_ip;
-	/* It may still be on its way to that stop: only PTRACE_INTERRUPT works on it yet. */
-	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
+	/* Its signal dispositions are its parent's (CLONE_SIGHAND). */
+	if (ij->ignored_known)
+		inject_know_ignored(child, ij->sig_ignored);
+	err = wait_stop(child, &status);
+	if (!err && stop_kind(status) != STOP_EVENT && ptrace(PTRACE_INTERRUPT, tid, NULL, NULL))
 		err = ptrace_failed(child, "PTRACE_INTERRUPT (new thread)");
+	if (err) {
 		let_go(child);
 		return err;
 	}
-	err = inject_seize_finish(child);
+	err = seize_stopped(child, status);
 	if (err)
 		return err;
 	/* It inherited our TRACECLONE: only the options a seize sets. */

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "recreate: "
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "clock.h"
 #include "log.h"
 #include "recreate.h"
 #include "remote.h"
@@ -26,25 +30,69 @@ static const char *refusal(int err)
 	}
 }
 
+/*
+ * A thread that exited just before the stop can still hold its tid: its
+ * exit is visible (pthread_join returned, our seize found it a zombie)
+ * before the kernel releases it, and a preempted exit can sit there for
+ * milliseconds. Nothing wakes a waiter at that release (a pidfd is woken
+ * at the exit, before it), so look for the thread in its process until it
+ * is gone. A tid held by another process is clone3's EEXIST.
+ */
+#define TID_FREE_WAIT_NS	(2000ULL * 1000 * 1000)
+#define TID_FREE_NAP_NS		20000L
+
+static int await_tid_free(pid_t tgid, pid_t tid)
+{
+	uint64_t t0 = rw_now_ns();
+	char path[64];
+	struct stat st;
+	int naps = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", tgid, tid);
+	while (!stat(path, &st)) {
+		struct timespec nap = { 0, TID_FREE_NAP_NS };
+
+		if (rw_now_ns() - t0 > TID_FREE_WAIT_NS)
+			return -EBUSY;
+		nanosleep(&nap, NULL);
+		naps++;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	if (naps)
+		pr_debug("pid %d: thread %d was still being released: waited %llu us\n", tgid,
+			 tid, (unsigned long long)(rw_now_ns() - t0) / 1000);
+	return 0;
+}
+
 static int recreate_one(const struct rw_plan *p, const struct rw_thread_state *ts, pid_t parent,
-			struct rw_frozen *f, uint64_t hole, char *why, size_t whylen)
+			struct rw_frozen *f, struct rw_remote *rr, char *why, size_t whylen)
 {
 	struct rw_seized *ij = freeze_thread(f, parent), child = { 0 };
-	struct rw_remote r;
-	int err, cerr;
+	pid_t rtid = rr->ij ? rr->ij->tid : 0;
+	struct rw_remote own, *r = rr;
+	int err, cerr = 0;
 
 	if (!ij || !ij->seized)
 		return rw_why(why, whylen, -ESRCH, "thread %d of pid %d exited and cannot be "
 			      "recreated: thread %d to clone it in is gone", ts->tid, p->tgid, parent);
-	remote_init(&r, ij, p->tgid);
-	remote_set_hole(&r, hole);
-	err = remote_clone_thread(&r, ts->regs.fs_base, ts->exit.clear_tid, ts->exit.nstid,
+	err = await_tid_free(p->tgid, ts->tid);
+	if (err)
+		return rw_why(why, whylen, err, "thread %d (%s) of pid %d exited and cannot be "
+			      "recreated: it is still being released", ts->tid, ts->comm, p->tgid);
+	if (ij != rr->ij) {
+		remote_init(&own, ij, p->tgid);
+		remote_set_hole(&own, rr->hole);
+		r = &own;
+	}
+	err = remote_clone_thread(r, ts->regs.fs_base, ts->exit.clear_tid, ts->exit.nstid,
 				  ts->exit.nstid_n, &child);
-	cerr = remote_close(&r);
+	if (r == &own)
+		cerr = remote_close(r);
 	if (err && !child.seized)
 		return rw_why(why, whylen, err, "thread %d (%s) of pid %d exited and cannot be "
 			      "recreated: %s", ts->tid, ts->comm, p->tgid,
-			      r.broken ? "injecting clone3 failed" : refusal(err));
+			      r->broken ? "injecting clone3 failed" : refusal(err));
 	if (!err && child.tid != ts->tid)
 		err = rw_why(why, whylen, -EIO, "thread %d of pid %d: recreated as tid %d", ts->tid,
 			     p->tgid, child.tid);
@@ -54,8 +102,8 @@ static int recreate_one(const struct rw_plan *p, const struct rw_thread_state *t
 		err = rw_why(why, whylen, err, "thread %d of pid %d: taking hold of it recreated",
 			     ts->tid, p->tgid);
 	if (!err && ts->exit.robust_head) {
-		remote_init(&r, &child, p->tgid);
-		err = remote_sys(&r, "set_robust_list", SYS_set_robust_list,
+		remote_init(&own, &child, p->tgid);
+		err = remote_sys(&own, "set_robust_list", SYS_set_robust_list,
 				 (long)ts->exit.robust_head, (long)ts->exit.robust_len, 0, 0, NULL);
 		if (err)
 			err = rw_why(why, whylen, err, "thread %d of pid %d: recreated, but its robust "
@@ -63,6 +111,9 @@ static int recreate_one(const struct rw_plan *p, const struct rw_thread_state *t
 	}
 	if (!err)
 		err = freeze_adopt(f, &child);
+	/* The array moved: the rewind's remote follows its thread. */
+	if (rtid)
+		rr->ij = freeze_thread(f, rtid);
 	if (err && child.seized) {
 		/* Never let it run as it is: it goes again (the process fails closed anyway). */
 		inject_exit_thread(&child);
@@ -72,19 +123,21 @@ static int recreate_one(const struct rw_plan *p, const struct rw_thread_state *t
 }
 
 int recreate_threads(const struct rw_plan *p, const struct rw_proc_image *img,
-		     struct rw_frozen *f, uint64_t hole, char *why, size_t whylen)
+		     struct rw_frozen *f, struct rw_remote *r, char *why, size_t whylen)
 {
 	for (size_t i = 0; i < p->nrecreate; i++) {
 		const struct rw_thread_state *ts = image_thread(img, p->recreate[i].tid);
+		uint64_t t = rw_now_ns();
 		int err;
 
 		if (!ts)
 			return rw_why(why, whylen, -EINVAL, "pid %d: thread %d to recreate is not in "
 				      "its checkpoint", p->tgid, p->recreate[i].tid);
-		err = recreate_one(p, ts, p->recreate[i].parent, f, hole, why, whylen);
+		err = recreate_one(p, ts, p->recreate[i].parent, f, r, why, whylen);
 		if (err)
 			return err;
-		pr_debug("pid %d: thread %d (%s) recreated\n", p->tgid, ts->tid, ts->comm);
+		pr_debug("pid %d: thread %d (%s) recreated in %llu us\n", p->tgid, ts->tid, ts->comm,
+			 (unsigned long long)(rw_now_ns() - t) / 1000);
 	}
 	return 0;
 }

@@ -15,14 +15,17 @@
 #include "freeze.h"
 #include "image.h"
 #include "plan.h"
+#include "remote.h"
 
 /*
  * Run p's recreate steps; each new thread is added to f (pointers into f
- * taken before are stale after). hole: where our scratch page may go (0:
- * anywhere). 0, or -errno with why naming the thread and the cause; a
- * thread cloned before a failure is made to exit again.
+ * taken before are stale after: r->ij is pointed at its thread again). r:
+ * the rewind's remote, its scratch page used for a clone in its thread
+ * (the plan's parent is that thread but for an injector gone meanwhile).
+ * 0, or -errno with why naming the thread and the cause; a thread cloned
+ * before a failure is made to exit again.
  */
 int recreate_threads(const struct rw_plan *p, const struct rw_proc_image *img,
-		     struct rw_frozen *f, uint64_t hole, char *why, size_t whylen);
+		     struct rw_frozen *f, struct rw_remote *r, char *why, size_t whylen);
 
 #endif /* RW_RECREATE_H */

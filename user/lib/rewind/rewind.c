@@ -309,13 +309,6 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	uint64_t t;
 	int err;
 
-	/* First: the threads it adds to rw->f move the array ij points into. */
-	if (rw->plan.nrecreate) {
-		err = recreate_threads(&rw->plan, rw->img, &rw->f, rw->plan.hole, why, whylen);
-		if (err)
-			return err;
-		st->threads_recreated += rw->plan.nrecreate;
-	}
 	ij = injector(rw);
 	if (!ij)
 		return rw_why(why, whylen, -ESRCH, "pid %d: no thread of the checkpoint is left",
@@ -326,6 +319,19 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 		inject_know_ignored(ij, rw->sig_ignored);
 	remote_init(&rw->r, ij, rw->img->tgid);
 	remote_set_hole(&rw->r, rw->plan.hole);
+	/* First: the threads it adds to rw->f move the array ij points into (rw->r follows). */
+	if (rw->plan.nrecreate) {
+		t = rw_now_ns();
+		err = recreate_threads(&rw->plan, rw->img, &rw->f, &rw->r, why, whylen);
+		/* Injected syscalls (clone3, set_robust_list): the inject stage. */
+		st->inject_ns += rw_now_ns() - t;
+		if (err) {
+			remote_close(&rw->r);
+			return err;
+		}
+		st->threads_recreated += rw->plan.nrecreate;
+		ij = rw->r.ij;
+	}
 	inject_colocate(&near, ij);	/* only faster: failure is fine */
 	err = restore_apply_layout(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
 	/* The affinity restored for the injecting thread is the one colocate_end puts back. */
