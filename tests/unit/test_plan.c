@@ -309,6 +309,119 @@ static void threads(void **state)
 	assert_non_null(strstr(f->plan.failures[0], "exited"));
 }
 
+/* The failure of f's plan that names text, or NULL. */
+static const char *failure_with(const struct fixture *f, const char *text)
+{
+	for (size_t i = 0; i < f->plan.nfailures; i++)
+		if (strstr(f->plan.failures[i], text))
+			return f->plan.failures[i];
+	return NULL;
+}
+
+/*
+ * A checkpoint thread that exited comes back as a clone of the main thread,
+ * or of the first checkpoint thread left; a named failure when that cannot
+ * give it back as it was: the main thread, no thread left to clone it in,
+ * its clear_child_tid/robust list/tids not read, a clone of its parent
+ * with other credentials, namespaces or seccomp filters, signals queued on it.
+ */
+static void thread_recreated(void **state)
+{
+	struct fixture *f = *state;
+	struct rw_thread_state *ts = calloc(3, sizeof(*ts));	/* teardown frees it */
+	struct rw_ident was[3] = { { .tid = TGID }, { .tid = TGID + 1 }, { .tid = TGID + 2 } };
+
+	assert_non_null(ts);
+	for (int i = 0; i < 3; i++) {
+		ts[i].tid = TGID + i;
+		ts[i].exit = (struct rw_thread_exit_state){ .known = true, .nstid = { TGID + i },
+							     .nstid_n = 1 };
+	}
+	free(f->img.threads);
+	f->img.threads = ts;
+	f->img.nthreads = 3;
+	f->img.idents = was;
+	f->img.nidents = 3;
+	/* Thread 101 exited; 102 lives. */
+	f->tids[1] = TGID + 2;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.nexit, 0);
+	assert_int_equal(f->plan.nrecreate, 1);
+	assert_int_equal(f->plan.recreate[0].tid, TGID + 1);
+	assert_int_equal(f->plan.recreate[0].parent, TGID);
+
+	/* The main thread exited too: named; 101 is cloned in 102. */
+	f->tids[0] = TGID + 2;
+	f->obs.ntids = 1;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "thread 100 "));
+	assert_non_null(strstr(f->plan.failures[0], "it is the main thread"));
+	assert_int_equal(f->plan.nrecreate, 1);
+	assert_int_equal(f->plan.recreate[0].tid, TGID + 1);
+	assert_int_equal(f->plan.recreate[0].parent, TGID + 2);
+
+	/* No checkpoint thread left (only a new one): 101 and 102 cannot be cloned. */
+	f->tids[0] = TGID + 7;
+	build(f);
+	assert_int_equal(f->plan.nexit, 1);
+	assert_int_equal(f->plan.nfailures, 3);
+	assert_non_null(strstr(failure_with(f, "thread 101 "), "no thread of the checkpoint is left"));
+	assert_non_null(strstr(failure_with(f, "thread 102 "), "no thread of the checkpoint is left"));
+	f->tids[0] = TGID;
+	f->tids[1] = TGID + 2;
+	f->obs.ntids = 2;
+
+	/* Its exit state was not read at the checkpoint. */
+	ts[1].exit.known = false;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_int_equal(f->plan.nrecreate, 0);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101 "));
+	assert_non_null(strstr(f->plan.failures[0], "clear_child_tid, robust list or tids were "
+					   "not read"));
+	ts[1].exit.known = true;
+
+	/* A clone of 100 would have 100's credentials, namespaces, seccomp filters. */
+	was[1].creds.uid[1] = 65534;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_int_equal(f->plan.nrecreate, 0);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101 "));
+	assert_non_null(strstr(f->plan.failures[0], "a clone of thread 100 would not have its "
+					   "identity (credentials changed"));
+	was[1].creds.uid[1] = 0;
+	was[1].ns[RW_NS_NET] = 7;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101 "));
+	assert_non_null(strstr(f->plan.failures[0], "net namespace"));
+	was[1].ns[RW_NS_NET] = 0;
+	was[1].creds.seccomp_mode = 2;
+	was[1].creds.seccomp_filters = 1;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101 "));
+	assert_non_null(strstr(f->plan.failures[0], "seccomp"));
+	was[1].creds.seccomp_mode = 0;
+	was[1].creds.seccomp_filters = 0;
+
+	/* A signal queued on it at the checkpoint cannot be queued again. */
+	ts[1].pending.count[SIGUSR1 - 1] = 1;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101 "));
+	assert_non_null(strstr(f->plan.failures[0], "queued on it at the checkpoint"));
+	ts[1].pending.count[SIGUSR1 - 1] = 0;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.nrecreate, 1);
+
+	f->img.idents = NULL;
+	f->img.nidents = 0;
+}
+
 /*
  * Signals queued on one thread: new ones are dequeued in that thread; one
  * pending at the checkpoint and delivered since, or queued again behind it,
@@ -910,6 +1023,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(brk_shrunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(brk_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(thread_recreated, setup, teardown),
 		cmocka_unit_test_setup_teardown(thread_signals, setup, teardown),
 		cmocka_unit_test_setup_teardown(irreversible, setup, teardown),
 		cmocka_unit_test_setup_teardown(identity, setup, teardown),
