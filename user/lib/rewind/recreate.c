@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "recreate: "
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -31,38 +32,50 @@ static const char *refusal(int err)
 }
 
 /*
- * A thread that exited just before the stop can still hold its tid: its
- * exit is visible (pthread_join returned, our seize found it a zombie)
- * before the kernel releases it, and a preempted exit can sit there for
- * milliseconds. Nothing wakes a waiter at that release (a pidfd is woken
- * at the exit, before it), so look for the thread in its process until it
- * is gone. A tid held by another process is clone3's EEXIST.
+ * clone3's EEXIST for the exited thread's own tid, still being released:
+ * it is visible as a dying thread of its process, or, gone from /proc, its
+ * number is not freed yet (release_task frees pid numbers after dropping
+ * tasklist_lock, where a loaded machine preempts it for milliseconds).
+ * Nothing wakes a waiter at that release (a pidfd is woken at the exit,
+ * before it): the clone is tried again, bounded. A tid held by another
+ * task is not this.
  */
-#define TID_FREE_WAIT_NS	(2000ULL * 1000 * 1000)
+#define TID_FREE_WAIT_NS	(1000ULL * 1000 * 1000)
 #define TID_FREE_NAP_NS		20000L
 
-static int await_tid_free(pid_t tgid, pid_t tid)
+static bool tid_releasing(pid_t tgid, pid_t tid)
 {
-	uint64_t t0 = rw_now_ns();
 	char path[64];
 	struct stat st;
-	int naps = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d", tgid, tid);
-	while (!stat(path, &st)) {
+	if (!stat(path, &st))
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d", tid);
+	return stat(path, &st) && errno == ENOENT;
+}
+
+static int clone_back(struct rw_remote *r, pid_t tgid, const struct rw_thread_state *ts,
+		      struct rw_seized *child)
+{
+	uint64_t t0 = rw_now_ns();
+	int err, tries = 0;
+
+	for (;;) {
 		struct timespec nap = { 0, TID_FREE_NAP_NS };
 
-		if (rw_now_ns() - t0 > TID_FREE_WAIT_NS)
-			return -EBUSY;
+		err = remote_clone_thread(r, ts->regs.fs_base, ts->exit.clear_tid, ts->exit.nstid,
+					  ts->exit.nstid_n, child);
+		if (err != -EEXIST || child->seized || r->broken || !tid_releasing(tgid, ts->tid) ||
+		    rw_now_ns() - t0 > TID_FREE_WAIT_NS)
+			break;
 		nanosleep(&nap, NULL);
-		naps++;
+		tries++;
 	}
-	if (errno != ENOENT)
-		return -errno;
-	if (naps)
-		pr_debug("pid %d: thread %d was still being released: waited %llu us\n", tgid,
-			 tid, (unsigned long long)(rw_now_ns() - t0) / 1000);
-	return 0;
+	if (tries)
+		pr_debug("pid %d: thread %d's tid was still being released: %d more clone(s), "
+			 "%llu us\n", tgid, ts->tid, tries, (unsigned long long)(rw_now_ns() - t0) / 1000);
+	return err;
 }
 
 static int recreate_one(const struct rw_plan *p, const struct rw_thread_state *ts, pid_t parent,
@@ -76,17 +89,12 @@ static int recreate_one(const struct rw_plan *p, const struct rw_thread_state *t
 	if (!ij || !ij->seized)
 		return rw_why(why, whylen, -ESRCH, "thread %d of pid %d exited and cannot be "
 			      "recreated: thread %d to clone it in is gone", ts->tid, p->tgid, parent);
-	err = await_tid_free(p->tgid, ts->tid);
-	if (err)
-		return rw_why(why, whylen, err, "thread %d (%s) of pid %d exited and cannot be "
-			      "recreated: it is still being released", ts->tid, ts->comm, p->tgid);
 	if (ij != rr->ij) {
 		remote_init(&own, ij, p->tgid);
 		remote_set_hole(&own, rr->hole);
 		r = &own;
 	}
-	err = remote_clone_thread(r, ts->regs.fs_base, ts->exit.clear_tid, ts->exit.nstid,
-				  ts->exit.nstid_n, &child);
+	err = clone_back(r, p->tgid, ts, &child);
 	if (r == &own)
 		cerr = remote_close(r);
 	if (err && !child.seized)
