@@ -353,6 +353,18 @@ static void verify_threads(const struct rw_proc_image *img, struct rw_frozen *f,
 				       img->tgid, ts->tid, (unsigned long long)now.ptr, now.len,
 				       (unsigned long long)ts->rseq.ptr, ts->rseq.len);
 		}
+		/* Read remotely; its clear_child_tid is not (only an injection could tell). */
+		if (ts->exit.known) {
+			uint64_t head = 0;
+			size_t len = 0;
+
+			if (syscall(SYS_get_robust_list, ts->tid, &head, &len) ||
+			    head != ts->exit.robust_head || len != ts->exit.robust_len)
+				differ(res, "pid %d: robust list of thread %d is %#llx+%zu, want "
+				       "%#llx+%llu", img->tgid, ts->tid, (unsigned long long)head, len,
+				       (unsigned long long)ts->exit.robust_head,
+				       (unsigned long long)ts->exit.robust_len);
+		}
 	}
 	free(xs);
 }
