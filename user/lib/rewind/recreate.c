@@ -42,6 +42,7 @@ static const char *refusal(int err)
  */
 #define TID_FREE_WAIT_NS	(1000ULL * 1000 * 1000)
 #define TID_FREE_NAP_NS		20000L
+#define TID_FREE_NAP_MAX_NS	1000000L
 
 static bool tid_releasing(pid_t tgid, pid_t tid)
 {
@@ -62,7 +63,8 @@ static int clone_back(struct rw_remote *r, pid_t tgid, const struct rw_thread_st
 	int err, tries = 0;
 
 	for (;;) {
-		struct timespec nap = { 0, TID_FREE_NAP_NS };
+		/* Doubling: the exiting thread needs the CPU more than our clones do. */
+		struct timespec nap = { 0, tries < 6 ? TID_FREE_NAP_NS << tries : TID_FREE_NAP_MAX_NS };
 
 		err = remote_clone_thread(r, ts->regs.fs_base, ts->exit.clear_tid, ts->exit.nstid,
 					  ts->exit.nstid_n, child);
