@@ -350,6 +350,31 @@ static void thread_recreated(void **state)
 	assert_int_equal(f->plan.nrecreate, 1);
 	assert_int_equal(f->plan.recreate[0].tid, TGID + 1);
 	assert_int_equal(f->plan.recreate[0].parent, TGID);
+	/*
+	 * Its pstate set back but for what a clone starts with (no parent-death
+	 * signal, no sigaltstack): personality and timer slack are its parent's.
+	 */
+	struct rw_thread_pstate ps[3] = { { .tid = TGID }, { .tid = TGID + 1 }, { .tid = TGID + 2 } };
+
+	for (int i = 0; i < 3; i++)
+		ps[i].altstack.flags = SS_DISABLE;
+	f->img.pstate.threads = ps;
+	f->img.pstate.nthreads = 3;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.npsops, 2);
+	assert_int_equal(f->plan.psops[0].kind, RW_PS_PERSONALITY);
+	assert_int_equal(f->plan.psops[1].kind, RW_PS_TIMERSLACK);
+	for (size_t i = 0; i < f->plan.npsops; i++)
+		assert_int_equal(f->plan.psops[i].tid, TGID + 1);
+	ps[1].pdeathsig = SIGTERM;
+	ps[1].altstack = (struct rw_altstack){ .sp = 0x7000, .size = 8192 };
+	build(f);
+	assert_int_equal(f->plan.npsops, 4);
+	assert_int_equal(f->plan.psops[1].kind, RW_PS_PDEATHSIG);
+	assert_int_equal(f->plan.psops[3].kind, RW_PS_ALTSTACK);
+	f->img.pstate.threads = NULL;
+	f->img.pstate.nthreads = 0;
 
 	/* The main thread exited too: named; 101 is cloned in 102. */
 	f->tids[0] = TGID + 2;

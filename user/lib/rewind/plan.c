@@ -488,10 +488,21 @@ static int plan_threads(struct rw_plan *p, const struct rw_proc_image *img,
 static int add_attrop(struct rw_plan *p, enum rw_attr_kind kind, pid_t tid, int resource);
 
 /*
- * The per-thread steps of a recreated thread, all of them: it starts as a
- * clone of its parent (no rseq, no robust list, no sigaltstack, no
- * parent-death signal; the parent's scheduling, affinity, personality and
- * namespaces as the steps before leave them).
+ * What a CLONE_VM thread starts with whatever its parent has (copy_process):
+ * no parent-death signal, no sigaltstack. A step to set that is a round trip
+ * into the new thread for nothing.
+ */
+static bool clone_starts_so(const struct rw_thread_pstate *w, enum rw_pstate_kind kind)
+{
+	return (kind == RW_PS_PDEATHSIG && !w->pdeathsig) ||
+	       (kind == RW_PS_ALTSTACK && (w->altstack.flags & SS_DISABLE));
+}
+
+/*
+ * The per-thread steps of a recreated thread, all of them but those a clone
+ * starts with: it starts as a clone of its parent (no rseq, no robust list,
+ * no sigaltstack, no parent-death signal; the parent's scheduling,
+ * affinity, personality and namespaces as the steps before leave them).
  */
 static int plan_recreated_steps(struct rw_plan *p, const struct rw_proc_image *img)
 {
@@ -518,6 +529,8 @@ static int plan_recreated_steps(struct rw_plan *p, const struct rw_proc_image *i
 			err = add_attrop(p, per_thread[k], op->tid, 0);
 		for (size_t k = 0; pstate_thread(&img->pstate, op->tid) &&
 				   k < sizeof(ps_kinds) / sizeof(ps_kinds[0]) && !err; k++) {
+			if (clone_starts_so(pstate_thread(&img->pstate, op->tid), ps_kinds[k]))
+				continue;
 			if (GROW(p->psops, p->npsops))
 				return -ENOMEM;
 			p->psops[p->npsops++] = (struct rw_pstate_op){ .kind = ps_kinds[k],
