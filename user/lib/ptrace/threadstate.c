@@ -220,6 +220,8 @@ int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts)
 		pr_perror("thread %d: PTRACE_SETSIGMASK", ij->tid);
 		return err;
 	}
+	/* Whether SIGTRAP is blocked may have changed: stepping is safe is asked again. */
+	ij->step = 0;
 	/* Now, so they can be read back (verify); release need not put them again. */
 	want = thread_state_restore_regs(ts, &ij->saved);
 	/* An idle thread that did not run holds them already. */
