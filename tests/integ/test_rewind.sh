@@ -31,7 +31,7 @@ for s in "${SCENARIOS[@]}"; do
 	REWIND_TESTS+=("zdtm_$s" "zdtm_cgroup_$s")
 done
 OTHER_TESTS=(rewind_recheckpoint_one_image rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_gup_outside fail_thread_exited_kill
-	     fail_thread_exited_stop fail_target_died fail_verify_robust_moved fail_seccomp_installed fail_rewind_before_checkpoint
+	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc report_pstate
 	     rewind_ns_uts rewind_ns_net fail_ns_user fail_pgrp_new fail_mount_tmpfs fail_tree_child_exited fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
@@ -592,19 +592,6 @@ fail_target_died() {
 
 # A seccomp filter (and no_new_privs) installed by the invocation cannot be
 # taken away: the rewind fails closed naming it, and the target is killed.
-# A surviving thread's robust list is not set back by any step: --verify compares
-# it with the checkpoint's (get_robust_list) and fails the rewind naming it.
-fail_verify_robust_moved() {
-	local id
-	start_zdtm robust_moved || return 1
-	id=$(rwctl attach --pid "$TPID") || return 1
-	checkpoint "$id" || return 1
-	invoke || return 1
-	expect_rewind_fails "$id" "robust list of thread $TPID is ${DONE#done }\\+24, want" || return 1
-	expect_killed "$TPID" "the target, after the failed rewind" || return 1
-	rwctl detach "$id" >/dev/null
-}
-
 fail_seccomp_installed() {
 	local id
 	start_zdtm seccomp_late || return 1

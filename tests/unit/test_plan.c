@@ -448,6 +448,41 @@ static void thread_recreated(void **state)
 }
 
 /*
+ * A surviving thread's robust list changed (registered by a thread the
+ * checkpoint caught inside pthread_create, or by the function): registered
+ * again; unchanged, or not read at the checkpoint: nothing.
+ */
+static void thread_robust(void **state)
+{
+	struct fixture *f = *state;
+	struct rw_robust now[2] = { { 0x5000, 24 }, { 0x6000, 24 } };
+
+	f->img.threads[0].exit = (struct rw_thread_exit_state){ .known = true,
+								.robust_head = 0x5000,
+								.robust_len = 24 };
+	f->img.threads[1].exit = (struct rw_thread_exit_state){ .known = true, .robust_len = 24 };
+	f->obs.robust = now;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.nrobust_ops, 1);
+	assert_int_equal(f->plan.robust_ops[0].tid, TGID + 1);
+	assert_true(f->plan.robust_ops[0].want.head == 0);
+	assert_true(f->plan.robust_ops[0].want.len == 24);
+	now[1].head = 0;
+	build(f);
+	assert_int_equal(f->plan.nrobust_ops, 0);
+	now[0].head = 0x7000;
+	f->img.threads[0].exit.known = false;
+	build(f);
+	assert_int_equal(f->plan.nrobust_ops, 0);
+	f->img.threads[0].exit.known = true;
+	build(f);
+	assert_int_equal(f->plan.nrobust_ops, 1);
+	assert_int_equal(f->plan.robust_ops[0].tid, TGID);
+	assert_true(f->plan.robust_ops[0].want.head == 0x5000);
+}
+
+/*
  * Signals queued on one thread: new ones are dequeued in that thread; one
  * pending at the checkpoint and delivered since, or queued again behind it,
  * fails closed. SIGKILL and SIGSTOP are the kernel's business.
@@ -1049,6 +1084,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(brk_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(thread_recreated, setup, teardown),
+		cmocka_unit_test_setup_teardown(thread_robust, setup, teardown),
 		cmocka_unit_test_setup_teardown(thread_signals, setup, teardown),
 		cmocka_unit_test_setup_teardown(irreversible, setup, teardown),
 		cmocka_unit_test_setup_teardown(identity, setup, teardown),

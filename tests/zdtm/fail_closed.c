@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <linux/futex.h>
 
@@ -56,20 +55,6 @@ static void thread_exit_go(void)
 	done("%d", tid);
 }
 
-/*
- * ---- robust_moved: the main thread registers another robust list during the
- * invocation; no step sets a surviving thread's back: --verify names it.
- */
-
-static struct robust_list_head other_robust = { .list = { &other_robust.list } };
-
-static void robust_moved_go(void)
-{
-	if (syscall(SYS_set_robust_list, &other_robust, sizeof(other_robust)))
-		die("set_robust_list");
-	done("%p", (void *)&other_robust);
-}
-
 /* ---- die: the process exits during the invocation --------------------------------- */
 
 static void die_go(void)
@@ -78,5 +63,4 @@ static void die_go(void)
 }
 
 ZDTM_HELPER(thread_exit_nocap, thread_exit_setup, thread_exit_go, NULL);
-ZDTM_HELPER(robust_moved, NULL, robust_moved_go, NULL);
 ZDTM_HELPER(die, NULL, die_go, NULL);

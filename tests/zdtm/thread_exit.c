@@ -10,6 +10,9 @@
  *   thread_exit_robust  the worker exits holding a robust mutex (the kernel
  *                       marks it owner-dead); after the rewind it holds it
  *                       again and its robust list is registered
+ *   robust_moved        the main thread registers another robust list (as
+ *                       a thread caught inside pthread_create registers its
+ *                       first); after the rewind its own is registered again
  */
 #include <errno.h>
 #include <pthread.h>
@@ -203,5 +206,30 @@ static void robust_check(void)
 	back_check();
 }
 
+static uint64_t main_robust;
+static struct robust_list_head other_robust = { .list = { &other_robust.list } };
+
+static void moved_setup(void)
+{
+	main_robust = robust_of(0);
+	if (!main_robust)
+		die("no robust list registered by the C library");
+}
+
+static void moved_go(void)
+{
+	if (syscall(SYS_set_robust_list, &other_robust, sizeof(other_robust)))
+		die("set_robust_list");
+	done("");
+}
+
+static void moved_check(void)
+{
+	if (robust_of(0) != main_robust)
+		differ("the main thread's robust list is %#llx, want %#llx",
+		       (unsigned long long)robust_of(0), (unsigned long long)main_robust);
+}
+
 ZDTM_SCENARIO(thread_exit_back, back_setup, exit_go, back_check);
 ZDTM_SCENARIO(thread_exit_robust, robust_setup, exit_go, robust_check);
+ZDTM_SCENARIO(robust_moved, moved_setup, moved_go, moved_check);

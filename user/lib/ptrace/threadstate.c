@@ -96,6 +96,18 @@ bool thread_rseq_eq(const struct rw_rseq *a, const struct rw_rseq *b)
 	return a->ptr == b->ptr && a->len == b->len && a->sig == b->sig;
 }
 
+int thread_robust_read(pid_t tid, struct rw_robust *out)
+{
+	size_t len;
+	uint64_t head;
+
+	if (syscall(SYS_get_robust_list, tid, &head, &len))
+		return -errno;
+	out->head = head;
+	out->len = len;
+	return 0;
+}
+
 int thread_exit_state_read(pid_t tgid, pid_t tid, struct rw_thread_exit_state *out)
 {
 	char path[64], *text = NULL, *p;

@@ -34,6 +34,11 @@ struct rw_rseq {
 	uint32_t len, sig;
 };
 
+/* A thread's robust futex list registration (set_robust_list). */
+struct rw_robust {
+	uint64_t head, len;
+};
+
 /* A pid namespace nesting deeper than this is not recreated (the kernel allows 32). */
 #define RW_NSTID_MAX	8
 
@@ -76,6 +81,8 @@ bool thread_rseq_eq(const struct rw_rseq *a, const struct rw_rseq *b);
  * (only the thread can read it: remote_get_tid_address). 0 or -errno.
  */
 int thread_exit_state_read(pid_t tgid, pid_t tid, struct rw_thread_exit_state *out);
+/* Its robust list now: get_robust_list works on another process's thread. 0 or -errno. */
+int thread_robust_read(pid_t tid, struct rw_robust *out);
 
 int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_state *ts);
 /*

@@ -62,7 +62,8 @@ const struct rw_state_class rw_state_classes[] = {
 		"robust list, rseq, attributes, name and registers set back; fails closed, naming "
 		"the thread, when the target may not choose tids (no CAP_CHECKPOINT_RESTORE in the "
 		"user namespace owning its pid namespace), for the main thread, or when a clone "
-		"would not carry its credentials, namespaces or thread keyring",
+		"would not carry its credentials, namespaces or thread keyring; a surviving "
+		"thread's robust list (read at every rewind) is registered again if it changed",
 	},
 	{
 		"registers", "registers, extended (FPU/vector) state, signal mask", "thread", RW_RESTORED,

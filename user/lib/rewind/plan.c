@@ -612,6 +612,28 @@ static int plan_thread_rseq(struct rw_plan *p, const struct rw_proc_image *img,
 	return 0;
 }
 
+/*
+ * Robust lists: a thread the checkpoint caught before its C library
+ * registered one (in pthread_create) registers during the invocation; a
+ * function may register another. Registered again from inside the thread.
+ */
+static int plan_thread_robust(struct rw_plan *p, const struct rw_proc_image *img,
+			      const struct rw_observed *obs)
+{
+	for (size_t i = 0; i < obs->ntids && obs->robust; i++) {
+		const struct rw_thread_state *ts = image_thread(img, obs->tids[i]);
+
+		if (!ts || !ts->exit.known || (obs->robust[i].head == ts->exit.robust_head &&
+					       obs->robust[i].len == ts->exit.robust_len))
+			continue;	/* a thread that exits, not read, or unchanged */
+		if (GROW(p->robust_ops, p->nrobust_ops))
+			return -ENOMEM;
+		p->robust_ops[p->nrobust_ops++] = (struct rw_robust_op){
+			ts->tid, { ts->exit.robust_head, ts->exit.robust_len } };
+	}
+	return 0;
+}
+
 static int add_fdop(struct rw_plan *p, enum rw_fd_kind kind, int fd, const struct rw_fd_image *want)
 {
 	if (GROW(p->fdops, p->nfdops))
@@ -1135,6 +1157,8 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	if (!err)
 		err = plan_thread_rseq(plan, img, obs);
 	if (!err)
+		err = plan_thread_robust(plan, img, obs);
+	if (!err)
 		err = plan_timers(plan, img, obs);
 	if (!err)
 		err = plan_attrs(plan, img, obs);
@@ -1170,6 +1194,7 @@ void plan_free(struct rw_plan *p)
 	free(p->recreate);
 	free(p->drain_threads);
 	free(p->rseq_ops);
+	free(p->robust_ops);
 	free(p->layout);
 	free(p->copy);
 	free(p->drop);
@@ -1283,6 +1308,10 @@ json_object *plan_to_json(const struct rw_plan *p)
 		add_step(steps, "rseq of thread %d: %#llx+%u, was %#llx+%u", p->rseq_ops[i].tid,
 			 (unsigned long long)p->rseq_ops[i].want.ptr, p->rseq_ops[i].want.len,
 			 (unsigned long long)p->rseq_ops[i].now.ptr, p->rseq_ops[i].now.len);
+	for (size_t i = 0; i < p->nrobust_ops; i++)
+		add_step(steps, "robust list of thread %d: %#llx+%llu", p->robust_ops[i].tid,
+			 (unsigned long long)p->robust_ops[i].want.head,
+			 (unsigned long long)p->robust_ops[i].want.len);
 	json_object_object_add(o, "steps", steps);
 	json_object_object_add(o, "pages_copied", json_object_new_int64(p->copy_pages));
 	json_object_object_add(o, "pages_dropped", json_object_new_int64(p->drop_pages));

@@ -355,13 +355,13 @@ static void verify_threads(const struct rw_proc_image *img, struct rw_frozen *f,
 		}
 		/* Read remotely; its clear_child_tid is not (only an injection could tell). */
 		if (ts->exit.known) {
-			uint64_t head = 0;
-			size_t len = 0;
+			struct rw_robust now = { 0 };
 
-			if (syscall(SYS_get_robust_list, ts->tid, &head, &len) ||
-			    head != ts->exit.robust_head || len != ts->exit.robust_len)
-				differ(res, "pid %d: robust list of thread %d is %#llx+%zu, want "
-				       "%#llx+%llu", img->tgid, ts->tid, (unsigned long long)head, len,
+			if (thread_robust_read(ts->tid, &now) || now.head != ts->exit.robust_head ||
+			    now.len != ts->exit.robust_len)
+				differ(res, "pid %d: robust list of thread %d is %#llx+%llu, want "
+				       "%#llx+%llu", img->tgid, ts->tid, (unsigned long long)now.head,
+				       (unsigned long long)now.len,
 				       (unsigned long long)ts->exit.robust_head,
 				       (unsigned long long)ts->exit.robust_len);
 		}
