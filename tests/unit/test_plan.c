@@ -351,28 +351,47 @@ static void thread_recreated(void **state)
 	assert_int_equal(f->plan.recreate[0].tid, TGID + 1);
 	assert_int_equal(f->plan.recreate[0].parent, TGID);
 	/*
-	 * Its pstate set back but for what a clone starts with (no parent-death
-	 * signal, no sigaltstack): personality and timer slack are its parent's.
+	 * Its pstate set back but for what a clone starts with: no parent-death
+	 * signal, no sigaltstack, its parent's personality and timer slack.
 	 */
 	struct rw_thread_pstate ps[3] = { { .tid = TGID }, { .tid = TGID + 1 }, { .tid = TGID + 2 } };
+	struct rw_thread_pstate ps_now[3];
+	struct rw_pstate read = { .threads = ps_now, .nthreads = 3 };
 
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
 		ps[i].altstack.flags = SS_DISABLE;
+		ps[i].timerslack = 50000;
+	}
 	f->img.pstate.threads = ps;
 	f->img.pstate.nthreads = 3;
 	build(f);
 	assert_int_equal(f->plan.nfailures, 0);
-	assert_int_equal(f->plan.npsops, 2);
-	assert_int_equal(f->plan.psops[0].kind, RW_PS_PERSONALITY);
-	assert_int_equal(f->plan.psops[1].kind, RW_PS_TIMERSLACK);
-	for (size_t i = 0; i < f->plan.npsops; i++)
-		assert_int_equal(f->plan.psops[i].tid, TGID + 1);
+	assert_int_equal(f->plan.npsops, 0);
 	ps[1].pdeathsig = SIGTERM;
 	ps[1].altstack = (struct rw_altstack){ .sp = 0x7000, .size = 8192 };
+	ps[1].personality = 0x0040000;	/* ADDR_NO_RANDOMIZE */
+	ps[1].timerslack = 1;
 	build(f);
 	assert_int_equal(f->plan.npsops, 4);
+	assert_int_equal(f->plan.psops[0].kind, RW_PS_PERSONALITY);
 	assert_int_equal(f->plan.psops[1].kind, RW_PS_PDEATHSIG);
+	assert_int_equal(f->plan.psops[2].kind, RW_PS_TIMERSLACK);
 	assert_int_equal(f->plan.psops[3].kind, RW_PS_ALTSTACK);
+	for (size_t i = 0; i < f->plan.npsops; i++)
+		assert_int_equal(f->plan.psops[i].tid, TGID + 1);
+	/* The same as its parent's at the checkpoint, but the parent's changed since: set. */
+	ps[1] = ps[0];
+	ps[1].tid = TGID + 1;
+	memcpy(ps_now, ps, sizeof(ps));
+	ps_now[0].timerslack = 7;
+	f->obs.pstate = &read;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.npsops, 2);
+	assert_int_equal(f->plan.psops[0].tid, TGID);
+	assert_int_equal(f->plan.psops[1].kind, RW_PS_TIMERSLACK);
+	assert_int_equal(f->plan.psops[1].tid, TGID + 1);
+	f->obs.pstate = NULL;
 	f->img.pstate.threads = NULL;
 	f->img.pstate.nthreads = 0;
 

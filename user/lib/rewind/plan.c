@@ -487,22 +487,45 @@ static int plan_threads(struct rw_plan *p, const struct rw_proc_image *img,
 
 static int add_attrop(struct rw_plan *p, enum rw_attr_kind kind, pid_t tid, int resource);
 
-/*
- * What a CLONE_VM thread starts with whatever its parent has (copy_process):
- * no parent-death signal, no sigaltstack. A step to set that is a round trip
- * into the new thread for nothing.
- */
-static bool clone_starts_so(const struct rw_thread_pstate *w, enum rw_pstate_kind kind)
+static bool has_psop(const struct rw_plan *p, enum rw_pstate_kind kind, pid_t tid)
 {
-	return (kind == RW_PS_PDEATHSIG && !w->pdeathsig) ||
-	       (kind == RW_PS_ALTSTACK && (w->altstack.flags & SS_DISABLE));
+	for (size_t i = 0; i < p->npsops; i++)
+		if (p->psops[i].kind == kind && p->psops[i].tid == tid)
+			return true;
+	return false;
+}
+
+/*
+ * What a CLONE_VM thread starts with (copy_process): no parent-death signal,
+ * no sigaltstack; its parent's personality and timer slack as they are at
+ * the clone, the checkpoint's unless a step sets the parent's back (par: the
+ * parent's at the checkpoint). A step to set that is a round trip into the
+ * new thread for nothing.
+ */
+static bool clone_starts_so(const struct rw_plan *p, const struct rw_thread_pstate *w,
+			    const struct rw_thread_pstate *par, pid_t parent,
+			    enum rw_pstate_kind kind)
+{
+	switch (kind) {
+	case RW_PS_PDEATHSIG:
+		return !w->pdeathsig;
+	case RW_PS_ALTSTACK:
+		return w->altstack.flags & SS_DISABLE;
+	case RW_PS_PERSONALITY:
+		return par && w->personality == par->personality && !has_psop(p, kind, parent);
+	case RW_PS_TIMERSLACK:
+		return par && w->timerslack == par->timerslack && !has_psop(p, kind, parent);
+	default:
+		return false;
+	}
 }
 
 /*
  * The per-thread steps of a recreated thread, all of them but those a clone
  * starts with: it starts as a clone of its parent (no rseq, no robust list,
  * no sigaltstack, no parent-death signal; the parent's scheduling,
- * affinity, personality and namespaces as the steps before leave them).
+ * affinity, personality, timer slack and namespaces as they are before the
+ * steps).
  */
 static int plan_recreated_steps(struct rw_plan *p, const struct rw_proc_image *img)
 {
@@ -529,7 +552,9 @@ static int plan_recreated_steps(struct rw_plan *p, const struct rw_proc_image *i
 			err = add_attrop(p, per_thread[k], op->tid, 0);
 		for (size_t k = 0; pstate_thread(&img->pstate, op->tid) &&
 				   k < sizeof(ps_kinds) / sizeof(ps_kinds[0]) && !err; k++) {
-			if (clone_starts_so(pstate_thread(&img->pstate, op->tid), ps_kinds[k]))
+			if (clone_starts_so(p, pstate_thread(&img->pstate, op->tid),
+					    pstate_thread(&img->pstate, op->parent), op->parent,
+					    ps_kinds[k]))
 				continue;
 			if (GROW(p->psops, p->npsops))
 				return -ENOMEM;
