@@ -309,6 +309,198 @@ static void threads(void **state)
 	assert_non_null(strstr(f->plan.failures[0], "exited"));
 }
 
+/* The failure of f's plan that names text, or NULL. */
+static const char *failure_with(const struct fixture *f, const char *text)
+{
+	for (size_t i = 0; i < f->plan.nfailures; i++)
+		if (strstr(f->plan.failures[i], text))
+			return f->plan.failures[i];
+	return NULL;
+}
+
+/*
+ * A checkpoint thread that exited comes back as a clone of the main thread,
+ * or of the first checkpoint thread left; a named failure when that cannot
+ * give it back as it was: the main thread, no thread left to clone it in,
+ * its clear_child_tid/robust list/tids not read, a clone of its parent
+ * with other credentials, namespaces or seccomp filters, signals queued on it.
+ */
+static void thread_recreated(void **state)
+{
+	struct fixture *f = *state;
+	struct rw_thread_state *ts = calloc(3, sizeof(*ts));	/* teardown frees it */
+	struct rw_ident was[3] = { { .tid = TGID }, { .tid = TGID + 1 }, { .tid = TGID + 2 } };
+
+	assert_non_null(ts);
+	for (int i = 0; i < 3; i++) {
+		ts[i].tid = TGID + i;
+		ts[i].exit = (struct rw_thread_exit_state){ .known = true, .nstid = { TGID + i },
+							     .nstid_n = 1 };
+	}
+	free(f->img.threads);
+	f->img.threads = ts;
+	f->img.nthreads = 3;
+	f->img.idents = was;
+	f->img.nidents = 3;
+	/* Thread 101 exited; 102 lives. */
+	f->tids[1] = TGID + 2;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.nexit, 0);
+	assert_int_equal(f->plan.nrecreate, 1);
+	assert_int_equal(f->plan.recreate[0].tid, TGID + 1);
+	assert_int_equal(f->plan.recreate[0].parent, TGID);
+	/*
+	 * Its pstate set back but for what a clone starts with: no parent-death
+	 * signal, no sigaltstack, its parent's personality and timer slack.
+	 */
+	struct rw_thread_pstate ps[3] = { { .tid = TGID }, { .tid = TGID + 1 }, { .tid = TGID + 2 } };
+	struct rw_thread_pstate ps_now[3];
+	struct rw_pstate read = { .threads = ps_now, .nthreads = 3 };
+
+	for (int i = 0; i < 3; i++) {
+		ps[i].altstack.flags = SS_DISABLE;
+		ps[i].timerslack = 50000;
+	}
+	f->img.pstate.threads = ps;
+	f->img.pstate.nthreads = 3;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.npsops, 0);
+	ps[1].pdeathsig = SIGTERM;
+	ps[1].altstack = (struct rw_altstack){ .sp = 0x7000, .size = 8192 };
+	ps[1].personality = 0x0040000;	/* ADDR_NO_RANDOMIZE */
+	ps[1].timerslack = 1;
+	build(f);
+	assert_int_equal(f->plan.npsops, 4);
+	assert_int_equal(f->plan.psops[0].kind, RW_PS_PERSONALITY);
+	assert_int_equal(f->plan.psops[1].kind, RW_PS_PDEATHSIG);
+	assert_int_equal(f->plan.psops[2].kind, RW_PS_TIMERSLACK);
+	assert_int_equal(f->plan.psops[3].kind, RW_PS_ALTSTACK);
+	for (size_t i = 0; i < f->plan.npsops; i++)
+		assert_int_equal(f->plan.psops[i].tid, TGID + 1);
+	/* The same as its parent's at the checkpoint, but the parent's changed since: set. */
+	ps[1] = ps[0];
+	ps[1].tid = TGID + 1;
+	memcpy(ps_now, ps, sizeof(ps));
+	ps_now[0].timerslack = 7;
+	f->obs.pstate = &read;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.npsops, 2);
+	assert_int_equal(f->plan.psops[0].tid, TGID);
+	assert_int_equal(f->plan.psops[1].kind, RW_PS_TIMERSLACK);
+	assert_int_equal(f->plan.psops[1].tid, TGID + 1);
+	f->obs.pstate = NULL;
+	f->img.pstate.threads = NULL;
+	f->img.pstate.nthreads = 0;
+
+	/* The main thread exited too: named; 101 is cloned in 102. */
+	f->tids[0] = TGID + 2;
+	f->obs.ntids = 1;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "thread 100 "));
+	assert_non_null(strstr(f->plan.failures[0], "it is the main thread"));
+	assert_int_equal(f->plan.nrecreate, 1);
+	assert_int_equal(f->plan.recreate[0].tid, TGID + 1);
+	assert_int_equal(f->plan.recreate[0].parent, TGID + 2);
+
+	/* No checkpoint thread left (only a new one): 101 and 102 cannot be cloned. */
+	f->tids[0] = TGID + 7;
+	build(f);
+	assert_int_equal(f->plan.nexit, 1);
+	assert_int_equal(f->plan.nfailures, 3);
+	assert_non_null(strstr(failure_with(f, "thread 101 "), "no thread of the checkpoint is left"));
+	assert_non_null(strstr(failure_with(f, "thread 102 "), "no thread of the checkpoint is left"));
+	f->tids[0] = TGID;
+	f->tids[1] = TGID + 2;
+	f->obs.ntids = 2;
+
+	/* Its exit state was not read at the checkpoint. */
+	ts[1].exit.known = false;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_int_equal(f->plan.nrecreate, 0);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101 "));
+	assert_non_null(strstr(f->plan.failures[0], "clear_child_tid, robust list or tids were "
+					   "not read"));
+	ts[1].exit.known = true;
+
+	/* A clone of 100 would have 100's credentials, namespaces, seccomp filters. */
+	was[1].creds.uid[1] = 65534;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_int_equal(f->plan.nrecreate, 0);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101 "));
+	assert_non_null(strstr(f->plan.failures[0], "a clone of thread 100 would not have its "
+					   "identity (credentials changed"));
+	was[1].creds.uid[1] = 0;
+	was[1].ns[RW_NS_NET] = 7;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101 "));
+	assert_non_null(strstr(f->plan.failures[0], "net namespace"));
+	was[1].ns[RW_NS_NET] = 0;
+	was[1].creds.seccomp_mode = 2;
+	was[1].creds.seccomp_filters = 1;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101 "));
+	assert_non_null(strstr(f->plan.failures[0], "seccomp"));
+	was[1].creds.seccomp_mode = 0;
+	was[1].creds.seccomp_filters = 0;
+
+	/* A signal queued on it at the checkpoint cannot be queued again. */
+	ts[1].pending.count[SIGUSR1 - 1] = 1;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "thread 101 "));
+	assert_non_null(strstr(f->plan.failures[0], "queued on it at the checkpoint"));
+	ts[1].pending.count[SIGUSR1 - 1] = 0;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.nrecreate, 1);
+
+	f->img.idents = NULL;
+	f->img.nidents = 0;
+}
+
+/*
+ * A surviving thread's robust list changed (registered by a thread the
+ * checkpoint caught inside pthread_create, or by the function): registered
+ * again; unchanged, or not read at the checkpoint: nothing.
+ */
+static void thread_robust(void **state)
+{
+	struct fixture *f = *state;
+	struct rw_robust now[2] = { { 0x5000, 24 }, { 0x6000, 24 } };
+
+	f->img.threads[0].exit = (struct rw_thread_exit_state){ .known = true,
+								.robust_head = 0x5000,
+								.robust_len = 24 };
+	f->img.threads[1].exit = (struct rw_thread_exit_state){ .known = true, .robust_len = 24 };
+	f->obs.robust = now;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.nrobust_ops, 1);
+	assert_int_equal(f->plan.robust_ops[0].tid, TGID + 1);
+	assert_true(f->plan.robust_ops[0].want.head == 0);
+	assert_true(f->plan.robust_ops[0].want.len == 24);
+	now[1].head = 0;
+	build(f);
+	assert_int_equal(f->plan.nrobust_ops, 0);
+	now[0].head = 0x7000;
+	f->img.threads[0].exit.known = false;
+	build(f);
+	assert_int_equal(f->plan.nrobust_ops, 0);
+	f->img.threads[0].exit.known = true;
+	build(f);
+	assert_int_equal(f->plan.nrobust_ops, 1);
+	assert_int_equal(f->plan.robust_ops[0].tid, TGID);
+	assert_true(f->plan.robust_ops[0].want.head == 0x5000);
+}
+
 /*
  * Signals queued on one thread: new ones are dequeued in that thread; one
  * pending at the checkpoint and delivered since, or queued again behind it,
@@ -910,6 +1102,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(brk_shrunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(brk_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(thread_recreated, setup, teardown),
+		cmocka_unit_test_setup_teardown(thread_robust, setup, teardown),
 		cmocka_unit_test_setup_teardown(thread_signals, setup, teardown),
 		cmocka_unit_test_setup_teardown(irreversible, setup, teardown),
 		cmocka_unit_test_setup_teardown(identity, setup, teardown),

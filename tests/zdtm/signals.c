@@ -91,6 +91,31 @@ static void sigprocmask_go(void)
 	done("");
 }
 
+/*
+ * sigprocmask_trap: SIGTRAP blocked at the checkpoint, unblocked by the
+ * invocation. Once the rewind blocks it again, a syscall injected by
+ * single-stepping (its SIGTRAP forced) would unblock it.
+ */
+static void trap_blocked_setup(void)
+{
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGTRAP);
+	sigprocmask(SIG_BLOCK, &s, NULL);
+	sigmask_want = sigmask_now();
+}
+
+static void trap_unblock_go(void)
+{
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGTRAP);
+	sigprocmask(SIG_UNBLOCK, &s, NULL);
+	done("");
+}
+
 static void sigprocmask_check(void)
 {
 	if (sigmask_now() != sigmask_want)
@@ -194,5 +219,6 @@ static void thread_signal_check(void)
 
 ZDTM_SCENARIO(sigaction, sigaction_setup, sigaction_go, sigaction_check);
 ZDTM_SCENARIO(sigprocmask, sigprocmask_setup, sigprocmask_go, sigprocmask_check);
+ZDTM_SCENARIO(sigprocmask_trap, trap_blocked_setup, trap_unblock_go, sigprocmask_check);
 ZDTM_SCENARIO(pending_signal, sigprocmask_setup, pending_signal_go, pending_signal_check);
 ZDTM_SCENARIO(thread_signal, thread_signal_setup, thread_signal_go, thread_signal_check);

@@ -810,6 +810,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	json_object_object_add(o, "pages_hot", json_object_new_int64(st.pages_hot));
 	json_object_object_add(o, "scans", json_object_new_int64(st.scans));
 	json_object_object_add(o, "threads_exited", json_object_new_int64(st.threads_exited));
+	json_object_object_add(o, "threads_recreated", json_object_new_int64(st.threads_recreated));
 	json_object_object_add(o, "processes_killed", json_object_new_int64(nkilled));
 	json_object_object_add(o, "syscalls_injected", json_object_new_int64(st.injected));
 	json_object_object_add(o, "verified", json_object_new_boolean(verify));

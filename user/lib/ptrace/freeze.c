@@ -73,6 +73,22 @@ struct rw_seized *freeze_any(struct rw_frozen *f)
 	return NULL;
 }
 
+int freeze_adopt(struct rw_frozen *f, const struct rw_seized *ij)
+{
+	struct rw_seized *more = realloc(f->threads, (f->n + 1) * sizeof(*more));
+	size_t i = 0;
+
+	if (!more)
+		return -ENOMEM;
+	f->threads = more;
+	while (i < f->n && f->threads[i].tid < ij->tid)
+		i++;
+	memmove(&f->threads[i + 1], &f->threads[i], (f->n - i) * sizeof(*more));
+	f->threads[i] = *ij;
+	f->n++;
+	return 0;
+}
+
 void freeze_forget(struct rw_frozen *f, pid_t tid)
 {
 	struct rw_seized *ij = freeze_thread(f, tid);

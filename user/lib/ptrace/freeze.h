@@ -31,6 +31,12 @@ int freeze_process(struct rw_frozen *f, pid_t tgid);
 struct rw_seized *freeze_thread(struct rw_frozen *f, pid_t tid);
 /* A live seized thread to inject through: the leader if it lives. NULL if none. */
 struct rw_seized *freeze_any(struct rw_frozen *f);
+/*
+ * Hold a thread seized elsewhere (inject_clone()'s child) with the others.
+ * The array may move: pointers from freeze_thread() taken before are stale.
+ * 0 or -ENOMEM (then the caller still holds it).
+ */
+int freeze_adopt(struct rw_frozen *f, const struct rw_seized *ij);
 /* Forget a thread that exited (inject_exit_thread()). */
 void freeze_forget(struct rw_frozen *f, pid_t tid);
 /*

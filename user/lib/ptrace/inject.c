@@ -29,6 +29,8 @@
 #define PTRACE_O_SUSPEND_SECCOMP	(1 << 21)
 #endif
 #define CAP_SYS_ADMIN_BIT	21
+/* -ERESTARTNOINTR: a clone interrupted by a signal, restarted after it. */
+#define RW_ERESTARTNOINTR_CODE	513L
 
 #define USER64_CS	0x33		/* __USER_CS: the thread runs 64-bit code */
 /* Signals we deliver while waiting for one of our stops before giving up. */
@@ -387,13 +389,11 @@ int inject_seize_start(struct rw_seized *ij, pid_t tid)
 	return 0;
 }
 
-int inject_seize_finish(struct rw_seized *ij)
+/* After the first stop (status) of a thread with an interrupt pending, if that was not its stop. */
+static int seize_stopped(struct rw_seized *ij, int status)
 {
-	int status, err;
+	int err = 0;
 
-	err = wait_stop(ij, &status);
-	if (err)
-		goto fail;
 	switch (stop_kind(status)) {
 	case STOP_EVENT:
 		break;
@@ -429,6 +429,17 @@ int inject_seize_finish(struct rw_seized *ij)
 fail:
 	let_go(ij);
 	return err;
+}
+
+int inject_seize_finish(struct rw_seized *ij)
+{
+	int status, err = wait_stop(ij, &status);
+
+	if (err) {
+		let_go(ij);
+		return err;
+	}
+	return seize_stopped(ij, status);
 }
 
 int inject_seize(struct rw_seized *ij, pid_t tid)
@@ -709,6 +720,152 @@ int inject_syscall(struct rw_seized *ij, long nr, const long args[6], long *resu
 	}
 	pr_err("thread %d: syscall %ld kept being interrupted by signals\n", ij->tid, nr);
 	return -EBUSY;
+}
+
+/*
+ * The child of an injected clone: stopped in the trap the kernel queues for
+ * a thread auto-attached to a seizing tracer, which comes before any code
+ * of its own (get_signal takes job control traps before signals). Waiting
+ * is enough; an interrupt on top would only add a second stop. Should a
+ * stop of another kind come first, an interrupt makes sure one follows
+ * (seize_stopped resumes it up to that).
+ */
+static int adopt_child(struct rw_seized *ij, pid_t tid, struct rw_seized *child)
+{
+	int status, err;
+
+	memset(child, 0, sizeof(*child));
+	child->tid = tid;
+	child->seized = true;
+	child->syscall_ip = ij->syscall_ip;
+	/* Its signal dispositions are its parent's (CLONE_SIGHAND). */
+	if (ij->ignored_known)
+		inject_know_ignored(child, ij->sig_ignored);
+	err = wait_stop(child, &status);
+	if (!err && stop_kind(status) != STOP_EVENT && ptrace(PTRACE_INTERRUPT, tid, NULL, NULL))
+		err = ptrace_failed(child, "PTRACE_INTERRUPT (new thread)");
+	if (err) {
+		let_go(child);
+		return err;
+	}
+	err = seize_stopped(child, status);
+	if (err)
+		return err;
+	/* It inherited our TRACECLONE: only the options a seize sets. */
+	if (!child->suspended &&
+	    ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD))
+		return ptrace_failed(child, "PTRACE_SETOPTIONS (new thread)");
+	/* Still where the clone left it (rax 0 just past the syscall): it ran nothing. */
+	if (child->saved.rip != ij->syscall_ip + 2 || child->saved.rax != 0) {
+		pr_err("thread %d (cloned): stopped at %#llx with rax %#llx, not at its birth\n",
+		       tid, (unsigned long long)child->saved.rip,
+		       (unsigned long long)child->saved.rax);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* PTRACE_SYSCALL to clone3's exit stop, past its PTRACE_EVENT_CLONE stop. *ran false: a signal came first. */
+static int run_clone(struct rw_seized *ij, int *status, long *result, bool *ran, pid_t *born)
+{
+	struct user_regs_struct r;
+	bool entered = false;
+	unsigned long msg;
+	int err;
+
+	if (ptrace(PTRACE_SYSCALL, ij->tid, NULL, NULL))
+		return ptrace_failed(ij, "PTRACE_SYSCALL");
+	for (;;) {
+		err = wait_stop(ij, status);
+		if (err)
+			return err;
+		if (stop_kind(*status) == STOP_SIGNAL) {
+			if (entered) {
+				pr_err("thread %d: signal %d inside injected clone3\n", ij->tid,
+				       WSTOPSIG(*status));
+				return -EIO;
+			}
+			return 0;
+		}
+		if (((unsigned int)*status >> 16) == PTRACE_EVENT_CLONE) {
+			if (ptrace(PTRACE_GETEVENTMSG, ij->tid, NULL, &msg))
+				return ptrace_failed(ij, "PTRACE_GETEVENTMSG");
+			*born = (pid_t)msg;
+		} else if (stop_kind(*status) == STOP_SYSCALL) {
+			if (ptrace(PTRACE_GETREGS, ij->tid, NULL, &r))
+				return ptrace_failed(ij, "PTRACE_GETREGS");
+			if (entered) {
+				*result = r.rax;
+				*ran = true;
+				return 0;
+			}
+			if ((long)r.orig_rax != SYS_clone3 || r.rip != ij->syscall_ip + 2) {
+				pr_err("thread %d: entered syscall %lld at %#llx, not our clone3\n",
+				       ij->tid, (long long)r.orig_rax, (unsigned long long)r.rip);
+				return -EIO;
+			}
+			entered = true;
+		}
+		if (ptrace(PTRACE_SYSCALL, ij->tid, NULL, NULL))
+			return ptrace_failed(ij, "PTRACE_SYSCALL");
+	}
+}
+
+int inject_clone(struct rw_seized *ij, uint64_t args, size_t size, struct rw_seized *child,
+		 long *result)
+{
+	long opts = PTRACE_O_TRACESYSGOOD | (ij->suspended ? PTRACE_O_SUSPEND_SECCOMP : 0);
+	struct user_regs_struct r;
+	pid_t born = 0;
+	int status, err = 0, oerr;
+
+	if (!ij->seized)
+		return -ESRCH;
+	if (ij->saved.cs != USER64_CS)
+		return -EOPNOTSUPP;
+	err = refuse_filtered(ij);
+	if (!err && !ij->syscall_ip)
+		err = find_syscall_ip(ij);
+	if (err)
+		return err;
+	if (ptrace(PTRACE_SETOPTIONS, ij->tid, NULL, (void *)(opts | PTRACE_O_TRACECLONE)))
+		return ptrace_failed(ij, "PTRACE_SETOPTIONS (trace clone)");
+	for (int tries = 0; tries < STOP_LOOPS; tries++) {
+		bool ran = false;
+
+		r = ij->saved;
+		r.rip = ij->syscall_ip;
+		r.rax = SYS_clone3;
+		r.orig_rax = -1;
+		r.rdi = args;
+		r.rsi = size;
+		ij->regs_put = false;
+		if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r)) {
+			err = ptrace_failed(ij, "PTRACE_SETREGS");
+			break;
+		}
+		err = run_clone(ij, &status, result, &ran, &born);
+		/* -ERESTARTNOINTR: a signal pending for us; delivered, then again. */
+		if (err || (ran && *result != -RW_ERESTARTNOINTR_CODE))
+			break;
+		err = deliver_and_restop(ij, ran ? 0 : WSTOPSIG(status));
+		if (err)
+			break;
+		err = -EBUSY;
+	}
+	oerr = ij->seized && ptrace(PTRACE_SETOPTIONS, ij->tid, NULL, (void *)opts) ?
+	       ptrace_failed(ij, "PTRACE_SETOPTIONS") : 0;
+	/* Born, whatever happened since: it is ours and must not run as it is. */
+	if (born) {
+		int cerr = adopt_child(ij, born, child);
+
+		err = err ? err : cerr;
+	}
+	if (!err && !born && *result >= 0) {
+		pr_err("thread %d: clone3 gave %ld without a clone event\n", ij->tid, *result);
+		err = -EIO;
+	}
+	return err ? err : oerr;
 }
 
 static bool synchronous(int sig)

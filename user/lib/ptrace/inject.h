@@ -105,6 +105,17 @@ struct rw_colocation {
 int inject_colocate(struct rw_colocation *c, struct rw_seized *ij);
 void inject_colocate_end(struct rw_colocation *c);
 /*
+ * clone3(args, size) in the thread, with PTRACE_O_TRACECLONE on for the
+ * call: a thread it creates is ours from birth and stops before running
+ * any code of its own (the kernel stops a child auto-attached to a seizing
+ * tracer at once). child is then seized like inject_seize() leaves a
+ * thread, its registers in child->saved. 0 and *result the clone's raw
+ * return (the child's tid as the target sees it, or -errno: then child is
+ * untouched and not seized); -errno when ptrace failed.
+ */
+int inject_clone(struct rw_seized *ij, uint64_t args, size_t size, struct rw_seized *child,
+		 long *result);
+/*
  * Restore the saved registers and detach; the kernel then restarts the
  * syscall the seize interrupted, or delivers what is pending. 0 if not
  * seized; -ESRCH if the thread died meanwhile. A dead thread (ij->reap

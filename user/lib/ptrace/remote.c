@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -568,6 +569,66 @@ int remote_prctl_get_int(struct rw_remote *r, int option, int *out)
 {
 	return sys_scratch(r, "prctl", RW_NR_prctl, option, SCRATCH, 0, 0, NULL, out,
 			   sizeof(*out));
+}
+
+int remote_get_tid_address(struct rw_remote *r, struct rw_seized *ij, uint64_t *out)
+{
+	struct rw_seized *own = r->ij;
+	int err = scratch(r);
+
+	if (err)
+		return err;
+	if (!ij->syscall_ip)
+		ij->syscall_ip = own->syscall_ip;
+	r->ij = ij;
+	err = sys(r, "prctl(PR_GET_TID_ADDRESS)", RW_NR_prctl, PR_GET_TID_ADDRESS, ADDR(0), 0, 0,
+		  NULL);
+	r->ij = own;
+	return err ? err : peek(r, 0, out, sizeof(*out));
+}
+
+/* struct clone_args up to set_tid_size (CLONE_ARGS_SIZE_VER1), as clone3 reads it. */
+struct rw_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size;
+};
+
+int remote_clone_thread(struct rw_remote *r, uint64_t tls, uint64_t clear_tid,
+			const pid_t *set_tid, size_t nset, struct rw_seized *child)
+{
+	struct rw_clone_args a = {
+		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+			 CLONE_SYSVSEM | CLONE_SETTLS | (clear_tid ? CLONE_CHILD_CLEARTID : 0),
+		.child_tid = clear_tid,
+		.tls = tls,
+		.set_tid_size = nset,
+	};
+	long res = 0;
+	int err;
+
+	if (nset * sizeof(*set_tid) > SCRATCH_LEN - sizeof(a))
+		return -E2BIG;
+	err = scratch(r);
+	if (err)
+		return err;
+	a.set_tid = ADDR(sizeof(a));
+	err = poke(r, 0, &a, sizeof(a));
+	if (!err)
+		err = poke(r, sizeof(a), set_tid, nset * sizeof(*set_tid));
+	if (err)
+		return err;
+	if (!r->ij || r->broken)
+		return -ESRCH;
+	err = inject_clone(r->ij, ADDR(0), sizeof(a), child, &res);
+	if (err) {
+		r->broken = true;
+		return err;
+	}
+	if (is_err(res)) {
+		pr_debug("pid %d: clone3 in the target: %s\n", r->pid, strerror((int)-res));
+		return (int)res;
+	}
+	return 0;
 }
 
 int remote_sigaltstack_get(struct rw_remote *r, void *ss, size_t len)

@@ -134,6 +134,21 @@ int remote_sys(struct rw_remote *r, const char *name, long nr, long a0, long a1,
 	       long a3, long *res);
 /* prctl(option, &int) of the seized thread: PR_GET_PDEATHSIG, PR_GET_CHILD_SUBREAPER. */
 int remote_prctl_get_int(struct rw_remote *r, int option, int *out);
+/*
+ * prctl(PR_GET_TID_ADDRESS) in thread ij (of r's process; only a thread
+ * can read its own clear_child_tid), through r's scratch page.
+ */
+int remote_get_tid_address(struct rw_remote *r, struct rw_seized *ij, uint64_t *out);
+/*
+ * A thread of the target back with its tid: clone3 in r's thread with
+ * CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+ * CLONE_SYSVSEM | CLONE_SETTLS (tls) | CLONE_CHILD_CLEARTID (clear_tid, if
+ * not 0), set_tid[0..nset) (innermost pid namespace first). child is seized
+ * and has run nothing (inject_clone). The kernel's refusal is returned as
+ * its -errno (EPERM: the target may not choose tids; EEXIST: taken).
+ */
+int remote_clone_thread(struct rw_remote *r, uint64_t tls, uint64_t clear_tid,
+			const pid_t *set_tid, size_t nset, struct rw_seized *child);
 /* sigaltstack(NULL, ss) / sigaltstack(ss, NULL) of the seized thread; ss: a kernel stack_t. */
 int remote_sigaltstack_get(struct rw_remote *r, void *ss, size_t len);
 int remote_sigaltstack_set(struct rw_remote *r, const void *ss, size_t len);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "threadstate: "
 #include <elf.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -8,8 +9,11 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/uio.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "proc.h"
 #include "threadstate.h"
@@ -92,6 +96,65 @@ bool thread_rseq_eq(const struct rw_rseq *a, const struct rw_rseq *b)
 	return a->ptr == b->ptr && a->len == b->len && a->sig == b->sig;
 }
 
+int thread_robust_read(pid_t tid, struct rw_robust *out)
+{
+	size_t len;
+	uint64_t head;
+
+	if (syscall(SYS_get_robust_list, tid, &head, &len))
+		return -errno;
+	out->head = head;
+	out->len = len;
+	return 0;
+}
+
+int thread_exit_state_read(pid_t tgid, pid_t tid, struct rw_thread_exit_state *out)
+{
+	char path[64], *text = NULL, *p;
+	pid_t outer[RW_NSTID_MAX];
+	size_t len, hlen;
+	uint64_t head;
+	int n = 0;
+
+	out->known = false;
+	if (syscall(SYS_get_robust_list, tid, &head, &hlen)) {
+		int err = -errno;
+
+		pr_perror("thread %d: get_robust_list", tid);
+		return err;
+	}
+	out->robust_head = head;
+	out->robust_len = hlen;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", tgid, tid);
+	if (read_whole_file(AT_FDCWD, path, 1 << 16, &text, &len))
+		return -ESRCH;
+	p = strstr(text, "\nNSpid:");
+	if (p) {
+		p += strlen("\nNSpid:");
+		while (*p && *p != '\n') {
+			char *end;
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (n == RW_NSTID_MAX) {
+				n = 0;	/* too deep: it stays unknown */
+				break;
+			}
+			outer[n++] = (pid_t)v;
+			p = end;
+		}
+	}
+	free(text);
+	if (!n)
+		return -EOPNOTSUPP;
+	/* NSpid lists the host's number first; clone3 wants the innermost first. */
+	for (int i = 0; i < n; i++)
+		out->nstid[i] = outer[n - 1 - i];
+	out->nstid_n = n;
+	return 0;
+}
+
 int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_state *ts)
 {
 	uint8_t *buf;
@@ -169,6 +232,8 @@ int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts)
 		pr_perror("thread %d: PTRACE_SETSIGMASK", ij->tid);
 		return err;
 	}
+	/* Whether SIGTRAP is blocked may have changed: stepping is safe is asked again. */
+	ij->step = 0;
 	/* Now, so they can be read back (verify); release need not put them again. */
 	want = thread_state_restore_regs(ts, &ij->saved);
 	/* An idle thread that did not run holds them already. */

@@ -34,6 +34,26 @@ struct rw_rseq {
 	uint32_t len, sig;
 };
 
+/* A thread's robust futex list registration (set_robust_list). */
+struct rw_robust {
+	uint64_t head, len;
+};
+
+/* A pid namespace nesting deeper than this is not recreated (the kernel allows 32). */
+#define RW_NSTID_MAX	8
+
+/*
+ * What the kernel forgets when a thread exits and recreating it needs
+ * (restore.c): read at the checkpoint only.
+ */
+struct rw_thread_exit_state {
+	bool known;			/* read; else the thread cannot be recreated */
+	uint64_t clear_tid;		/* set_tid_address / CLONE_CHILD_CLEARTID; 0: none */
+	uint64_t robust_head, robust_len;	/* set_robust_list; head 0: none */
+	pid_t nstid[RW_NSTID_MAX];	/* NSpid, innermost first (clone3's set_tid order) */
+	int nstid_n;
+};
+
 struct rw_thread_state {
 	pid_t tid;
 	struct user_regs_struct regs;	/* as seized, or as to be restored */
@@ -43,6 +63,7 @@ struct rw_thread_state {
 	struct rw_thread_pending pending;
 	char comm[16];
 	struct rw_rseq rseq;
+	struct rw_thread_exit_state exit;
 };
 
 /* The thread-private signal queue of a stopped tracee (PTRACE_PEEKSIGINFO). 0 or -errno. */
@@ -53,6 +74,15 @@ uint64_t thread_pending_set(const struct rw_thread_pending *p);
 /* Read the state of a seized thread (registers from ij->saved). 0 or -errno. */
 int thread_rseq_read(pid_t tid, struct rw_rseq *out);
 bool thread_rseq_eq(const struct rw_rseq *a, const struct rw_rseq *b);
+
+/*
+ * The robust list (get_robust_list, from outside) and the tid in every pid
+ * namespace (NSpid) of a thread into ts->exit; clear_tid is the caller's
+ * (only the thread can read it: remote_get_tid_address). 0 or -errno.
+ */
+int thread_exit_state_read(pid_t tgid, pid_t tid, struct rw_thread_exit_state *out);
+/* Its robust list now: get_robust_list works on another process's thread. 0 or -errno. */
+int thread_robust_read(pid_t tid, struct rw_robust *out);
 
 int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_state *ts);
 /*

@@ -57,7 +57,13 @@ const struct rw_state_class rw_state_classes[] = {
 		"`/proc/PID/task`, each thread stopped with ptrace",
 		NULL,
 		"threads created since the checkpoint exit first; a checkpoint thread that exited "
-		"fails closed (its state is gone)",
+		"(an idle pool worker) is recreated with its tid: clone3 injected into a surviving "
+		"thread with set_tid, its TLS and clear_child_tid, stopped before it runs, then its "
+		"robust list, rseq, attributes, name and registers set back; fails closed, naming "
+		"the thread, when the target may not choose tids (no CAP_CHECKPOINT_RESTORE in the "
+		"user namespace owning its pid namespace), for the main thread, or when a clone "
+		"would not carry its credentials, namespaces or thread keyring; a surviving "
+		"thread's robust list (read at every rewind) is registered again if it changed",
 	},
 	{
 		"registers", "registers, extended (FPU/vector) state, signal mask", "thread", RW_RESTORED,

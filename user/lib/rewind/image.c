@@ -583,6 +583,30 @@ static int capture_pstate(struct rw_proc_image *img, struct rw_frozen *f)
 	return err;
 }
 
+/*
+ * What recreating a thread that exits later needs and only the checkpoint
+ * can read: its clear_child_tid (prctl injected into it, through r's
+ * scratch page), robust list and tids. A thread where this fails is only
+ * not recreatable: the plan says so if it exits.
+ */
+static int capture_thread_exits(struct rw_proc_image *img, struct rw_frozen *f,
+				struct rw_remote *r)
+{
+	for (size_t i = 0; i < img->nthreads; i++) {
+		struct rw_thread_state *ts = &img->threads[i];
+		struct rw_seized *ij = freeze_thread(f, ts->tid);
+		int err;
+
+		if (!ij || thread_exit_state_read(img->tgid, ts->tid, &ts->exit))
+			continue;
+		err = remote_get_tid_address(r, ij, &ts->exit.clear_tid);
+		if (err == -ESRCH || r->broken)
+			return -ESRCH;
+		ts->exit.known = !err;
+	}
+	return 0;
+}
+
 int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remote *r)
 {
 	struct rw_proc_status st;
@@ -630,6 +654,8 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	if (err)
 		goto fail;
 	err = capture_injected(img, r);
+	if (!err)
+		err = capture_thread_exits(img, f, r);
 	img->syscall_ip = r->ij->syscall_ip;
 	/* The scratch page goes before the layout is taken. */
 	if (remote_close(r) && !err)

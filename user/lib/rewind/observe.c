@@ -500,6 +500,15 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	if (err)
 		return err;
 	obs->pending = o->pending;
+	/* Robust lists: set_robust_list is not logged; one syscall a thread, not stopped. */
+	o->robust = calloc(f->n ? f->n : 1, sizeof(*o->robust));
+	if (!o->robust)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->n && !err; i++)
+		err = thread_robust_read(o->tids[i], &o->robust[i]);
+	if (err)
+		return err;
+	obs->robust = o->robust;
 	/* rseq registrations: every thread glibc starts registers one, so that is logged apart. */
 	if (facts->rseq_called || facts->incomplete) {
 		if (!it)
@@ -610,6 +619,7 @@ void observe_free(struct rw_observation *o)
 	free(o->tids);
 	free(o->pending);
 	free(o->rseq);
+	free(o->robust);
 	free(o->cgroups);
 	free(o->timers);
 	free(o->idents);

@@ -68,6 +68,7 @@ struct rw_observation {
 	pid_t *tids;
 	struct rw_thread_pending *pending;	/* per tid */
 	struct rw_rseq *rseq;			/* per tid, when read */
+	struct rw_robust *robust;		/* per tid */
 	char *cgroups;				/* /proc/PID/cgroup, when read */
 	int *timers;
 	struct rw_ident *idents;

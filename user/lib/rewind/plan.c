@@ -399,9 +399,73 @@ static int cmp_pid(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The thread a recreated one is cloned in: the main thread if it lives, else the first that does. */
+static pid_t recreate_parent(const struct rw_proc_image *img, const struct rw_observed *obs)
+{
+	for (size_t i = 0; i < img->nthreads; i++) {
+		pid_t tid = img->threads[i].tid;
+
+		if (bsearch(&tid, obs->tids, obs->ntids, sizeof(pid_t), cmp_pid) &&
+		    (tid == img->tgid || !bsearch(&img->tgid, obs->tids, obs->ntids, sizeof(pid_t),
+						  cmp_pid)))
+			return tid;
+	}
+	return 0;
+}
+
+static const struct rw_ident *image_ident(const struct rw_proc_image *img, pid_t tid)
+{
+	for (size_t i = 0; i < img->nidents; i++)
+		if (img->idents[i].tid == tid)
+			return &img->idents[i];
+	return NULL;
+}
+
+/*
+ * A checkpoint thread that exited comes back as a clone of parent: what a
+ * clone inherits from its parent and no step sets (credentials, namespaces,
+ * seccomp, a thread keyring) must be what it had; signals queued on it
+ * then cannot be queued again.
+ */
+static int plan_recreate(struct rw_plan *p, const struct rw_proc_image *img,
+			 const struct rw_thread_state *ts, pid_t parent)
+{
+	const struct rw_ident *was = image_ident(img, ts->tid), *par = image_ident(img, parent);
+	const struct rw_thread_pstate *ps = pstate_thread(&img->pstate, ts->tid);
+	char what[160];
+
+	if (ts->tid == img->tgid)
+		return fail(p, "thread %d (%s) of pid %d exited and cannot be recreated: it is the "
+			    "main thread", ts->tid, ts->comm, img->tgid);
+	if (!parent)
+		return fail(p, "thread %d (%s) of pid %d exited and cannot be recreated: no thread "
+			    "of the checkpoint is left to clone it", ts->tid, ts->comm, img->tgid);
+	if (!ts->exit.known)
+		return fail(p, "thread %d (%s) of pid %d exited and cannot be recreated: its "
+			    "clear_child_tid, robust list or tids were not read at the checkpoint",
+			    ts->tid, ts->comm, img->tgid);
+	if (thread_pending_set(&ts->pending))
+		return fail(p, "thread %d (%s) of pid %d exited and cannot be recreated: signals "
+			    "%#llx queued on it at the checkpoint cannot be queued again", ts->tid,
+			    ts->comm, img->tgid, (unsigned long long)thread_pending_set(&ts->pending));
+	if (was && par && ident_compare(par, was, what, sizeof(what)))
+		return fail(p, "thread %d (%s) of pid %d exited and cannot be recreated: a clone "
+			    "of thread %d would not have its identity (%s)", ts->tid, ts->comm,
+			    img->tgid, parent, what);
+	if (ps && ps->thread_kr.id)
+		return fail(p, "thread %d (%s) of pid %d exited and cannot be recreated: its thread "
+			    "keyring %d cannot come back", ts->tid, ts->comm, img->tgid,
+			    ps->thread_kr.id);
+	if (GROW(p->recreate, p->nrecreate))
+		return -ENOMEM;
+	p->recreate[p->nrecreate++] = (struct rw_recreate_op){ ts->tid, parent };
+	return 0;
+}
+
 static int plan_threads(struct rw_plan *p, const struct rw_proc_image *img,
 			const struct rw_observed *obs)
 {
+	pid_t parent = recreate_parent(img, obs);
 	int err = 0;
 
 	for (size_t i = 0; i < img->nthreads && !err; i++) {
@@ -409,9 +473,7 @@ static int plan_threads(struct rw_plan *p, const struct rw_proc_image *img,
 				     cmp_pid) != NULL;
 
 		if (!alive)
-			err = fail(p, "thread %d (%s) of pid %d existed at the checkpoint and has "
-				   "exited: its state cannot be brought back", img->threads[i].tid,
-				   img->threads[i].comm, img->tgid);
+			err = plan_recreate(p, img, &img->threads[i], parent);
 	}
 	for (size_t i = 0; i < obs->ntids && !err; i++) {
 		if (image_thread(img, obs->tids[i]))
@@ -419,6 +481,95 @@ static int plan_threads(struct rw_plan *p, const struct rw_proc_image *img,
 		if (GROW(p->exit_threads, p->nexit))
 			return -ENOMEM;
 		p->exit_threads[p->nexit++] = obs->tids[i];
+	}
+	return err;
+}
+
+static int add_attrop(struct rw_plan *p, enum rw_attr_kind kind, pid_t tid, int resource);
+
+static bool has_psop(const struct rw_plan *p, enum rw_pstate_kind kind, pid_t tid)
+{
+	for (size_t i = 0; i < p->npsops; i++)
+		if (p->psops[i].kind == kind && p->psops[i].tid == tid)
+			return true;
+	return false;
+}
+
+/*
+ * What a CLONE_VM thread starts with (copy_process): no parent-death signal,
+ * no sigaltstack; its parent's personality and timer slack as they are at
+ * the clone, the checkpoint's unless a step sets the parent's back (par: the
+ * parent's at the checkpoint). A step to set that is a round trip into the
+ * new thread for nothing.
+ */
+static bool clone_starts_so(const struct rw_plan *p, const struct rw_thread_pstate *w,
+			    const struct rw_thread_pstate *par, pid_t parent,
+			    enum rw_pstate_kind kind)
+{
+	switch (kind) {
+	case RW_PS_PDEATHSIG:
+		return !w->pdeathsig;
+	case RW_PS_ALTSTACK:
+		return w->altstack.flags & SS_DISABLE;
+	case RW_PS_PERSONALITY:
+		return par && w->personality == par->personality && !has_psop(p, kind, parent);
+	case RW_PS_TIMERSLACK:
+		return par && w->timerslack == par->timerslack && !has_psop(p, kind, parent);
+	default:
+		return false;
+	}
+}
+
+/*
+ * The per-thread steps of a recreated thread, all of them but those a clone
+ * starts with: it starts as a clone of its parent (no rseq, no robust list,
+ * no sigaltstack, no parent-death signal; the parent's scheduling,
+ * affinity, personality, timer slack and namespaces as they are before the
+ * steps).
+ */
+static int plan_recreated_steps(struct rw_plan *p, const struct rw_proc_image *img)
+{
+	static const enum rw_attr_kind per_thread[] = {
+		RW_ATTR_SCHED, RW_ATTR_NICE, RW_ATTR_AFFINITY, RW_ATTR_IOPRIO,
+	};
+	static const enum rw_pstate_kind ps_kinds[] = {
+		RW_PS_PERSONALITY, RW_PS_PDEATHSIG, RW_PS_TIMERSLACK, RW_PS_ALTSTACK,
+	};
+	size_t nsetns = p->nsetns;
+	int err = 0;
+
+	for (size_t i = 0; i < p->nrecreate && !err; i++) {
+		const struct rw_recreate_op *op = &p->recreate[i];
+		const struct rw_thread_state *ts = image_thread(img, op->tid);
+
+		if (ts->rseq.ptr) {
+			if (GROW(p->rseq_ops, p->nrseq_ops))
+				return -ENOMEM;
+			p->rseq_ops[p->nrseq_ops++] = (struct rw_rseq_op){ op->tid, { 0 }, ts->rseq };
+		}
+		for (size_t k = 0; attrs_thread(&img->attrs, op->tid) &&
+				   k < sizeof(per_thread) / sizeof(per_thread[0]) && !err; k++)
+			err = add_attrop(p, per_thread[k], op->tid, 0);
+		for (size_t k = 0; pstate_thread(&img->pstate, op->tid) &&
+				   k < sizeof(ps_kinds) / sizeof(ps_kinds[0]) && !err; k++) {
+			if (clone_starts_so(p, pstate_thread(&img->pstate, op->tid),
+					    pstate_thread(&img->pstate, op->parent), op->parent,
+					    ps_kinds[k]))
+				continue;
+			if (GROW(p->psops, p->npsops))
+				return -ENOMEM;
+			p->psops[p->npsops++] = (struct rw_pstate_op){ .kind = ps_kinds[k],
+								       .tid = op->tid };
+		}
+		/* Its parent's namespaces are put back after the clone: so are its own. */
+		for (size_t k = 0; k < nsetns && !err; k++) {
+			if (p->setns[k].tid != op->parent)
+				continue;
+			if (GROW(p->setns, p->nsetns))
+				return -ENOMEM;
+			p->setns[p->nsetns] = p->setns[k];
+			p->setns[p->nsetns++].tid = op->tid;
+		}
 	}
 	return err;
 }
@@ -482,6 +633,28 @@ static int plan_thread_rseq(struct rw_plan *p, const struct rw_proc_image *img,
 		if (GROW(p->rseq_ops, p->nrseq_ops))
 			return -ENOMEM;
 		p->rseq_ops[p->nrseq_ops++] = (struct rw_rseq_op){ ts->tid, obs->rseq[i], ts->rseq };
+	}
+	return 0;
+}
+
+/*
+ * Robust lists: a thread the checkpoint caught before its C library
+ * registered one (in pthread_create) registers during the invocation; a
+ * function may register another. Registered again from inside the thread.
+ */
+static int plan_thread_robust(struct rw_plan *p, const struct rw_proc_image *img,
+			      const struct rw_observed *obs)
+{
+	for (size_t i = 0; i < obs->ntids && obs->robust; i++) {
+		const struct rw_thread_state *ts = image_thread(img, obs->tids[i]);
+
+		if (!ts || !ts->exit.known || (obs->robust[i].head == ts->exit.robust_head &&
+					       obs->robust[i].len == ts->exit.robust_len))
+			continue;	/* a thread that exits, not read, or unchanged */
+		if (GROW(p->robust_ops, p->nrobust_ops))
+			return -ENOMEM;
+		p->robust_ops[p->nrobust_ops++] = (struct rw_robust_op){
+			ts->tid, { ts->exit.robust_head, ts->exit.robust_len } };
 	}
 	return 0;
 }
@@ -940,6 +1113,20 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 		err = plan_fork_flags(plan, img, obs, &wholesale);
 	if (!err)
 		err = plan_pages(plan, img, obs, &pages);
+	/*
+	 * A recreated thread's rseq area: the kernel writes it after the
+	 * registration, at that thread's next injection, possibly after the
+	 * copy. Restored and write-protected again with the written pages, so
+	 * that it does not stay writable with no write logged.
+	 */
+	for (size_t i = 0; i < plan->nrecreate && !err; i++) {
+		const struct rw_thread_state *ts = image_thread(img, plan->recreate[i].tid);
+
+		if (ts->rseq.ptr)
+			err = ranges_add(&pages, ts->rseq.ptr & ~(RW_PAGE_SIZE - 1),
+					 (ts->rseq.ptr + ts->rseq.len + RW_PAGE_SIZE - 1) &
+					 ~(RW_PAGE_SIZE - 1));
+	}
 	for (size_t i = 0; i < wholesale.n && !err; i++) {
 		plan->wholesale_pages += (wholesale.r[i].end - wholesale.r[i].start) / RW_PAGE_SIZE;
 		err = ranges_add(&pages, wholesale.r[i].start, wholesale.r[i].end);
@@ -995,6 +1182,8 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	if (!err)
 		err = plan_thread_rseq(plan, img, obs);
 	if (!err)
+		err = plan_thread_robust(plan, img, obs);
+	if (!err)
 		err = plan_timers(plan, img, obs);
 	if (!err)
 		err = plan_attrs(plan, img, obs);
@@ -1002,6 +1191,8 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 		err = plan_pstate(plan, img, obs);
 	if (!err)
 		err = plan_shm(plan, img, obs);
+	if (!err)
+		err = plan_recreated_steps(plan, img);
 	/* Past the first MiB, and clear of the store's mapping (in neither layout list). */
 	plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA, 1ULL << 20);
 	if (plan->hole && img->tmap && plan->hole < img->tmap + img->store_len &&
@@ -1025,8 +1216,10 @@ void plan_free(struct rw_plan *p)
 		free(p->failures[i]);
 	free(p->failures);
 	free(p->exit_threads);
+	free(p->recreate);
 	free(p->drain_threads);
 	free(p->rseq_ops);
+	free(p->robust_ops);
 	free(p->layout);
 	free(p->copy);
 	free(p->drop);
@@ -1074,6 +1267,9 @@ json_object *plan_to_json(const struct rw_plan *p)
 	json_object_object_add(o, "pid", json_object_new_int(p->tgid));
 	for (size_t i = 0; i < p->nexit; i++)
 		add_step(steps, "exit thread %d", p->exit_threads[i]);
+	for (size_t i = 0; i < p->nrecreate; i++)
+		add_step(steps, "recreate thread %d (cloned in thread %d)", p->recreate[i].tid,
+			 p->recreate[i].parent);
 	if (p->set_brk && p->brk_first)
 		add_step(steps, "brk %#llx", (unsigned long long)p->brk_first);
 	if (p->set_brk)
@@ -1137,6 +1333,10 @@ json_object *plan_to_json(const struct rw_plan *p)
 		add_step(steps, "rseq of thread %d: %#llx+%u, was %#llx+%u", p->rseq_ops[i].tid,
 			 (unsigned long long)p->rseq_ops[i].want.ptr, p->rseq_ops[i].want.len,
 			 (unsigned long long)p->rseq_ops[i].now.ptr, p->rseq_ops[i].now.len);
+	for (size_t i = 0; i < p->nrobust_ops; i++)
+		add_step(steps, "robust list of thread %d: %#llx+%llu", p->robust_ops[i].tid,
+			 (unsigned long long)p->robust_ops[i].want.head,
+			 (unsigned long long)p->robust_ops[i].want.len);
 	json_object_object_add(o, "steps", steps);
 	json_object_object_add(o, "pages_copied", json_object_new_int64(p->copy_pages));
 	json_object_object_add(o, "pages_dropped", json_object_new_int64(p->drop_pages));

@@ -32,6 +32,7 @@ struct rw_observed {
 	size_t ntids;
 	const struct rw_thread_pending *pending;	/* per tid: its own signal queue */
 	const struct rw_rseq *rseq;		/* per tid: rseq registration; NULL: the log vouches */
+	const struct rw_robust *robust;		/* per tid: robust list; NULL: not read */
 	const char *cgroups;			/* /proc/PID/cgroup; NULL: the log proves it unchanged */
 	const struct rw_range *written;		/* sorted, merged: scan ∪ write faults */
 	size_t nwritten;
@@ -134,6 +135,16 @@ struct rw_plan {
 	size_t nfailures;
 	pid_t *exit_threads;		/* created since the checkpoint */
 	size_t nexit;
+	/*
+	 * Checkpoint threads that exited since, cloned back with their tid in
+	 * thread parent (one the plan keeps), first of all (restore.c). Their
+	 * other per-thread steps (rseq, attributes, pstate, namespaces, name,
+	 * registers) are among the plan's steps below like any thread's.
+	 */
+	struct rw_recreate_op {
+		pid_t tid, parent;
+	} *recreate;
+	size_t nrecreate;
 	bool set_brk;
 	uint64_t brk;
 	uint64_t brk_first;		/* non-zero: brk(brk_first) before brk(brk), see plan.c */
@@ -166,6 +177,11 @@ struct rw_plan {
 		struct rw_rseq now, want;
 	} *rseq_ops;
 	size_t nrseq_ops;
+	struct rw_robust_op {		/* a surviving thread's robust list registered again */
+		pid_t tid;
+		struct rw_robust want;
+	} *robust_ops;
+	size_t nrobust_ops;
 	bool timers;			/* itimers and POSIX timers to put back */
 	int *delete_timers;		/* created since the checkpoint */
 	size_t ndelete_timers;

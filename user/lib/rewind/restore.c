@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -769,6 +770,30 @@ static int apply_rseq(const struct rw_plan *p, struct rw_frozen *f, struct rw_re
 	return 0;
 }
 
+/* Robust lists, registered again in the thread each belongs to (no memory written). */
+static int apply_robust(const struct rw_plan *p, struct rw_frozen *f, struct rw_restore_stats *st,
+			char *why, size_t whylen)
+{
+	for (size_t i = 0; i < p->nrobust_ops; i++) {
+		const struct rw_robust_op *op = &p->robust_ops[i];
+		struct rw_seized *ij = freeze_thread(f, op->tid);
+		struct rw_remote tr;
+		int err;
+
+		if (!ij)
+			return rw_why(why, whylen, -ESRCH, "pid %d: thread %d is gone", p->tgid,
+				      op->tid);
+		remote_init(&tr, ij, p->tgid);
+		err = remote_sys(&tr, "set_robust_list", SYS_set_robust_list, (long)op->want.head,
+				 (long)op->want.len, 0, 0, NULL);
+		st->injected++;
+		if (err)
+			return rw_why(why, whylen, err, "pid %d: putting back the robust list of "
+				      "thread %d", p->tgid, op->tid);
+	}
+	return 0;
+}
+
 int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *img,
 			   struct rw_frozen *f, struct rw_remote *r, struct rw_restore_stats *st,
 			   char *why, size_t whylen)
@@ -779,6 +804,8 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 	err = apply_shm(p, img, why, whylen);
 	if (!err)
 		err = apply_rseq(p, f, st, why, whylen);
+	if (!err)
+		err = apply_robust(p, f, st, why, whylen);
 	if (!err)
 		err = copy_pages(p, img, r, st, why, whylen);
 	if (err)

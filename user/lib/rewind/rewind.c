@@ -18,6 +18,7 @@
 #include "log.h"
 #include "pagemap.h"
 #include "pidfd.h"
+#include "recreate.h"
 #include "rewind.h"
 
 /* Both numbers of a process, for messages; the buffer lives to the end of the enclosing block. */
@@ -312,11 +313,12 @@ static int rearm(struct rw_rewinding *rw, struct rw_rewind_stats *st)
 int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen)
 {
 	struct rw_restore_stats rs = { 0 };
-	struct rw_seized *ij = injector(rw);
+	struct rw_seized *ij;
 	struct rw_colocation near;
 	uint64_t t;
 	int err;
 
+	ij = injector(rw);
 	if (!ij)
 		return rw_why(why, whylen, -ESRCH, "pid %d: no thread of the checkpoint is left",
 			      rw->img->tgid);
@@ -326,6 +328,19 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 		inject_know_ignored(ij, rw->sig_ignored);
 	remote_init(&rw->r, ij, rw->img->tgid);
 	remote_set_hole(&rw->r, rw->plan.hole);
+	/* First: the threads it adds to rw->f move the array ij points into (rw->r follows). */
+	if (rw->plan.nrecreate) {
+		t = rw_now_ns();
+		err = recreate_threads(&rw->plan, rw->img, &rw->f, &rw->r, why, whylen);
+		/* Injected syscalls (clone3, set_robust_list): the inject stage. */
+		st->inject_ns += rw_now_ns() - t;
+		if (err) {
+			remote_close(&rw->r);
+			return err;
+		}
+		st->threads_recreated += rw->plan.nrecreate;
+		ij = rw->r.ij;
+	}
 	inject_colocate(&near, ij);	/* only faster: failure is fine */
 	err = restore_apply_layout(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
 	/* The affinity restored for the injecting thread is the one colocate_end puts back. */

@@ -46,6 +46,7 @@ struct rw_rewind_stats {
 	uint64_t pages_restorer;	/* of pages_copied: copied by the target itself */
 	uint64_t pages_hot;		/* left unprotected (hotset.h): copied at every rewind */
 	uint64_t threads_exited, injected;
+	uint64_t threads_recreated;	/* checkpoint threads that had exited, cloned back */
 	uint64_t scans;			/* processes whose written pages PAGEMAP_SCAN listed */
 };
 

@@ -353,6 +353,18 @@ static void verify_threads(const struct rw_proc_image *img, struct rw_frozen *f,
 				       img->tgid, ts->tid, (unsigned long long)now.ptr, now.len,
 				       (unsigned long long)ts->rseq.ptr, ts->rseq.len);
 		}
+		/* Read remotely; its clear_child_tid is not (only an injection could tell). */
+		if (ts->exit.known) {
+			struct rw_robust now = { 0 };
+
+			if (thread_robust_read(ts->tid, &now) || now.head != ts->exit.robust_head ||
+			    now.len != ts->exit.robust_len)
+				differ(res, "pid %d: robust list of thread %d is %#llx+%llu, want "
+				       "%#llx+%llu", img->tgid, ts->tid, (unsigned long long)now.head,
+				       (unsigned long long)now.len,
+				       (unsigned long long)ts->exit.robust_head,
+				       (unsigned long long)ts->exit.robust_len);
+		}
 	}
 	free(xs);
 }
