@@ -76,13 +76,12 @@ static int child_cmd __attribute__((unused)), child_reply __attribute__((unused)
 
 /*
  * Fork a child that runs child_main() (never returns) with a command pipe
- * (child_cmd) and a reply pipe (child_reply), and wait for its one "ready"
- * byte. Our ends in *cmd and *reply; the child's pid is returned.
+ * (child_cmd) and a reply pipe (child_reply). Our ends in *cmd and *reply;
+ * the child's pid is returned.
  */
-static inline pid_t child_spawn(void (*child_main)(void), int *cmd, int *reply)
+static inline pid_t child_fork(void (*child_main)(void), int *cmd, int *reply)
 {
 	int c[2], r[2];
-	char ready;
 	pid_t pid = fork_piped(c, r);
 
 	if (pid == 0) {
@@ -97,6 +96,15 @@ static inline pid_t child_spawn(void (*child_main)(void), int *cmd, int *reply)
 	close(r[1]);
 	*cmd = c[1];
 	*reply = r[0];
+	return pid;
+}
+
+/* child_fork, then wait for the child's one "ready" byte. */
+static inline pid_t child_spawn(void (*child_main)(void), int *cmd, int *reply)
+{
+	pid_t pid = child_fork(child_main, cmd, reply);
+	char ready;
+
 	assert_int_equal(io_full(*reply, &ready, 1, false), 0);
 	return pid;
 }

@@ -137,27 +137,6 @@ static int on_record(void *ctx, const void *data, size_t size)
 
 static struct rw_iterobs *ckpt_it;
 
-/* child_spawn without the ready byte: the child answers with its fds. */
-static pid_t spawn(int *cmd, int *reply)
-{
-	int c[2], r[2];
-	pid_t pid = fork_piped(c, r);
-
-	if (pid == 0) {
-		close(c[1]);
-		close(r[0]);
-		child_cmd = c[0];
-		child_reply = r[1];
-		child_main();
-		_exit(1);
-	}
-	close(c[0]);
-	close(r[1]);
-	*cmd = c[1];
-	*reply = r[0];
-	return pid;
-}
-
 static void capture(void *ctx)
 {
 	struct rw_proc_image *img = ctx;
@@ -184,7 +163,8 @@ static void compare(void **state)
 		printf("SKIP observe_iter: the BPF tracker does not load\n");
 		skip();
 	}
-	pid = spawn(&cmd, &reply);
+	/* No ready byte: the child answers with its fds. */
+	pid = child_fork(child_main, &cmd, &reply);
 	assert_int_equal(io_full(reply, fds, sizeof(fds), false), 0);
 	assert_int_equal(io_full(reply, tids, sizeof(tids), false), 0);
 	if (iterobs_open(t, pid, &ckpt_it)) {

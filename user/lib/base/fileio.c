@@ -6,43 +6,45 @@
 
 #include "fileio.h"
 
+int read_fd_all(int fd, char **buf, size_t *cap, size_t *len, size_t max)
+{
+	*len = 0;
+	for (;;) {
+		ssize_t n;
+
+		if (!*buf || *cap - *len < 2) {
+			size_t ncap = *buf ? *cap * 2 : *cap ? *cap : 4096;
+			char *nb;
+
+			if (*buf && *cap >= max)
+				return -EFBIG;
+			nb = realloc(*buf, ncap);
+			if (!nb)
+				return -ENOMEM;
+			*buf = nb;
+			*cap = ncap;
+		}
+		n = read(fd, *buf + *len, *cap - *len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		*len += n;
+	}
+}
+
 int read_whole_file(int dirfd, const char *path, size_t max, char **out, size_t *outlen)
 {
-	size_t cap = 4096, len = 0;
-	char *buf = NULL, *nb;
-	int fd, err = 0;
+	size_t cap = 0, len;
+	char *buf = NULL;
+	int fd, err;
 
 	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	for (;;) {
-		ssize_t n;
-
-		if (!buf || cap - len < 2) {
-			if (buf && cap >= max) {
-				err = -EFBIG;
-				break;
-			}
-			if (buf)
-				cap *= 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				err = -ENOMEM;
-				break;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += n;
-	}
+	err = read_fd_all(fd, &buf, &cap, &len, max);
 	close(fd);
 	if (err) {
 		free(buf);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Reading whole files whose size is not known in advance (/proc, cgroupfs). */
+/* Reading whole files whose size is not known in advance (/proc, cgroupfs, BPF iterators). */
 #ifndef RW_FILEIO_H
 #define RW_FILEIO_H
 
@@ -11,5 +11,13 @@
  * AT_FDCWD. Returns 0 or -errno exactly as the kernel said (ENOENT, ESRCH).
  */
 int read_whole_file(int dirfd, const char *path, size_t max, char **out, size_t *outlen);
+
+/*
+ * Read fd to its end into *buf, grown as needed (never past max bytes:
+ * -EFBIG) and always one byte larger than *len, what was read. *buf and
+ * *cap carry over from call to call, so a buffer can be reused; the caller
+ * frees it. Returns 0 or -errno.
+ */
+int read_fd_all(int fd, char **buf, size_t *cap, size_t *len, size_t max);
 
 #endif /* RW_FILEIO_H */

@@ -622,11 +622,17 @@ static int run_stepped(struct rw_seized *ij, long nr, int *status, long *result,
 	return -EIO;
 }
 
-/* Two stops: PTRACE_SYSCALL to the entry stop, then to the exit stop. */
-static int run_traced(struct rw_seized *ij, long nr, int *status, long *result, bool *ran)
+/*
+ * Two stops: PTRACE_SYSCALL to the entry stop, then to the exit stop. *ran
+ * false: a signal came first. A clone3's PTRACE_EVENT_CLONE stop on the way
+ * names the new thread in *born (which only inject_clone passes).
+ */
+static int run_traced(struct rw_seized *ij, long nr, int *status, long *result, bool *ran,
+		      pid_t *born)
 {
 	struct user_regs_struct r;
 	bool entered = false;
+	unsigned long msg;
 	int err;
 
 	if (ptrace(PTRACE_SYSCALL, ij->tid, NULL, NULL))
@@ -637,7 +643,11 @@ static int run_traced(struct rw_seized *ij, long nr, int *status, long *result, 
 			return err;
 		if (stop_kind(*status) == STOP_SIGNAL)
 			break;
-		if (stop_kind(*status) == STOP_SYSCALL) {
+		if (born && ((unsigned int)*status >> 16) == PTRACE_EVENT_CLONE) {
+			if (ptrace(PTRACE_GETEVENTMSG, ij->tid, NULL, &msg))
+				return ptrace_failed(ij, "PTRACE_GETEVENTMSG");
+			*born = (pid_t)msg;
+		} else if (stop_kind(*status) == STOP_SYSCALL) {
 			if (ptrace(PTRACE_GETREGS, ij->tid, NULL, &r))
 				return ptrace_failed(ij, "PTRACE_GETREGS");
 			if (entered) {
@@ -703,7 +713,7 @@ int inject_syscall(struct rw_seized *ij, long nr, const long args[6], long *resu
 		if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))
 			return ptrace_failed(ij, "PTRACE_SETREGS");
 		err = inject_can_trap(ij) ? run_stepped(ij, nr, &status, result, &ran) :
-				     run_traced(ij, nr, &status, result, &ran);
+				     run_traced(ij, nr, &status, result, &ran, NULL);
 		if (err)
 			return err;
 		if (ran) {
@@ -765,52 +775,6 @@ static int adopt_child(struct rw_seized *ij, pid_t tid, struct rw_seized *child)
 	return 0;
 }
 
-/* PTRACE_SYSCALL to clone3's exit stop, past its PTRACE_EVENT_CLONE stop. *ran false: a signal came first. */
-static int run_clone(struct rw_seized *ij, int *status, long *result, bool *ran, pid_t *born)
-{
-	struct user_regs_struct r;
-	bool entered = false;
-	unsigned long msg;
-	int err;
-
-	if (ptrace(PTRACE_SYSCALL, ij->tid, NULL, NULL))
-		return ptrace_failed(ij, "PTRACE_SYSCALL");
-	for (;;) {
-		err = wait_stop(ij, status);
-		if (err)
-			return err;
-		if (stop_kind(*status) == STOP_SIGNAL) {
-			if (entered) {
-				pr_err("thread %d: signal %d inside injected clone3\n", ij->tid,
-				       WSTOPSIG(*status));
-				return -EIO;
-			}
-			return 0;
-		}
-		if (((unsigned int)*status >> 16) == PTRACE_EVENT_CLONE) {
-			if (ptrace(PTRACE_GETEVENTMSG, ij->tid, NULL, &msg))
-				return ptrace_failed(ij, "PTRACE_GETEVENTMSG");
-			*born = (pid_t)msg;
-		} else if (stop_kind(*status) == STOP_SYSCALL) {
-			if (ptrace(PTRACE_GETREGS, ij->tid, NULL, &r))
-				return ptrace_failed(ij, "PTRACE_GETREGS");
-			if (entered) {
-				*result = r.rax;
-				*ran = true;
-				return 0;
-			}
-			if ((long)r.orig_rax != SYS_clone3 || r.rip != ij->syscall_ip + 2) {
-				pr_err("thread %d: entered syscall %lld at %#llx, not our clone3\n",
-				       ij->tid, (long long)r.orig_rax, (unsigned long long)r.rip);
-				return -EIO;
-			}
-			entered = true;
-		}
-		if (ptrace(PTRACE_SYSCALL, ij->tid, NULL, NULL))
-			return ptrace_failed(ij, "PTRACE_SYSCALL");
-	}
-}
-
 int inject_clone(struct rw_seized *ij, uint64_t args, size_t size, struct rw_seized *child,
 		 long *result)
 {
@@ -844,7 +808,7 @@ int inject_clone(struct rw_seized *ij, uint64_t args, size_t size, struct rw_sei
 			err = ptrace_failed(ij, "PTRACE_SETREGS");
 			break;
 		}
-		err = run_clone(ij, &status, result, &ran, &born);
+		err = run_traced(ij, SYS_clone3, &status, result, &ran, &born);
 		/* -ERESTARTNOINTR: a signal pending for us; delivered, then again. */
 		if (err || (ran && *result != -RW_ERESTARTNOINTR_CODE))
 			break;

@@ -8,11 +8,15 @@
 
 #include <bpf/bpf.h>
 
+#include "fileio.h"
 #include "iterobs.h"
 #include "log.h"
 
+/* A process with 1M fds reads 64 MiB of records: more is no process of ours. */
+#define ITER_MAX_BYTES	(256u << 20)
+
 struct iter_buf {
-	void *p;
+	char *p;
 	size_t cap;
 };
 
@@ -82,43 +86,17 @@ static int read_pass(struct rw_iterobs *it, int k, size_t rec, size_t *len)
 {
 	struct iter_buf *b = &it->buf[k];
 	int fd = bpf_iter_create(it->link[k]);
-	size_t have = 0;
-	int err = 0;
+	int err;
 
 	if (fd < 0)
 		return -errno;
-	for (;;) {
-		ssize_t n;
-
-		if (b->cap - have < 4096) {
-			size_t cap = b->cap ? b->cap * 2 : 16384;
-			void *p = realloc(b->p, cap);
-
-			if (!p) {
-				err = -ENOMEM;
-				break;
-			}
-			b->p = p;
-			b->cap = cap;
-		}
-		n = read(fd, (char *)b->p + have, b->cap - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		have += n;
-	}
+	err = read_fd_all(fd, &b->p, &b->cap, len, ITER_MAX_BYTES);
 	close(fd);
-	if (!err && have % rec) {
-		pr_err("pid %d: %zu bytes of iterator records of %zu bytes each\n", it->tgid, have,
+	if (!err && *len % rec) {
+		pr_err("pid %d: %zu bytes of iterator records of %zu bytes each\n", it->tgid, *len,
 		       rec);
 		err = -EPROTO;
 	}
-	*len = have;
 	return err;
 }
 
@@ -127,7 +105,7 @@ int iterobs_read_fds(struct rw_iterobs *it, const struct rw_iter_fd **out, size_
 	size_t len;
 	int err = read_pass(it, 0, sizeof(**out), &len);
 
-	*out = it->buf[0].p;
+	*out = (const struct rw_iter_fd *)it->buf[0].p;
 	*n = err ? 0 : len / sizeof(**out);
 	return err;
 }
@@ -137,7 +115,7 @@ int iterobs_read_tasks(struct rw_iterobs *it, const struct rw_iter_task **out, s
 	size_t len;
 	int err = read_pass(it, 1, sizeof(**out), &len);
 
-	*out = it->buf[1].p;
+	*out = (const struct rw_iter_task *)it->buf[1].p;
 	*n = err ? 0 : len / sizeof(**out);
 	return err;
 }
