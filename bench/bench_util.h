@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * What every bench needs and would otherwise write again: a monotonic clock
- * in ns, the median of a sample (of a copy: callers keep their order), and
- * an integer knob from the environment. Header-only: each bench is one
- * program built from one file.
+ * What every bench needs and would otherwise write again: the median of a
+ * sample (of a copy: callers keep their order) and an integer knob from the
+ * environment; the clock is the engine's (rw_now_ns). Header-only: each
+ * bench is one program built from one file.
  */
 #ifndef REWINDD_BENCH_UTIL_H
 #define REWINDD_BENCH_UTIL_H
@@ -12,15 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static inline uint64_t bench_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
+#include "clock.h"
 
 static inline int bench_cmp_u64(const void *a, const void *b)
 {

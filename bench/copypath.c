@@ -217,10 +217,10 @@ static void __attribute__((noreturn)) target(int cmd_r, int rsp_w)
 		case OP_NOP:
 			break;
 		case OP_COPY: {
-			uint64_t t0 = bench_now_ns();
+			uint64_t t0 = rw_now_ns();
 
 			child_copy(big, (const uint32_t *)pre, pre + TABLE_BYTES, c.d);
-			r = bench_now_ns() - t0;
+			r = rw_now_ns() - t0;
 			break;
 		}
 		case OP_MAP_COPY: {
@@ -239,7 +239,7 @@ static void __attribute__((noreturn)) target(int cmd_r, int rsp_w)
 			r = child_drop(big, (const uint32_t *)pre, c.d);
 			break;
 		case OP_EVICT:
-			memset(cold, (int)(bench_now_ns() & 0xff), EVICT_BYTES);
+			memset(cold, (int)(rw_now_ns() & 0xff), EVICT_BYTES);
 			break;
 		case OP_EXIT:
 			_exit(0);
@@ -268,10 +268,10 @@ static struct iovec *liov, *riov;
 
 static uint64_t m_memcpy(long d)
 {
-	uint64_t t0 = bench_now_ns();
+	uint64_t t0 = rw_now_ns();
 
 	child_copy(local_dst, idx, image, d);
-	return bench_now_ns() - t0;
+	return rw_now_ns() - t0;
 }
 
 /* Build the iovecs (merged or not) for pages [0, d) into remote region base. */
@@ -311,30 +311,30 @@ static void pvw(size_t n)
 /* The iovecs are built inside the timing: the daemon builds them too. */
 static uint64_t m_pvw_page(long d)
 {
-	uint64_t t0 = bench_now_ns();
+	uint64_t t0 = rw_now_ns();
 
 	pvw(build_iov(big_remote, d, 0));
-	return bench_now_ns() - t0;
+	return rw_now_ns() - t0;
 }
 
 static uint64_t m_pvw_merged(long d)
 {
-	uint64_t t0 = bench_now_ns();
+	uint64_t t0 = rw_now_ns();
 
 	pvw(build_iov(big_remote, d, 1));
-	return bench_now_ns() - t0;
+	return rw_now_ns() - t0;
 }
 
 static uint64_t m_procmem(long d)
 {
-	uint64_t t0 = bench_now_ns();
+	uint64_t t0 = rw_now_ns();
 	size_t n = build_iov(big_remote, d, 1);
 
 	for (size_t i = 0; i < n; i++)
 		if (pwrite(memfd_mem, liov[i].iov_base, liov[i].iov_len,
 			   (off_t)(uintptr_t)riov[i].iov_base) != (ssize_t)liov[i].iov_len)
 			die_errno("pwrite /proc/%d/mem", child);
-	return bench_now_ns() - t0;
+	return rw_now_ns() - t0;
 }
 
 /* The target's own time for its copy loop, without the round trip. */
@@ -342,28 +342,28 @@ static uint64_t tgt_inner;
 
 static uint64_t m_tgt_premapped(long d)
 {
-	uint64_t t0 = bench_now_ns();
+	uint64_t t0 = rw_now_ns();
 	long r = command(OP_COPY, d);
 
 	if (r < 0)
 		die("target copy failed");
 	tgt_inner = r;
-	return bench_now_ns() - t0;
+	return rw_now_ns() - t0;
 }
 
 static uint64_t m_tgt_map(long d)
 {
-	uint64_t t0 = bench_now_ns();
+	uint64_t t0 = rw_now_ns();
 	long r = command(OP_MAP_COPY, d);
 
 	if (r)
 		die("target map+copy failed: %s", strerror(-r));
-	return bench_now_ns() - t0;
+	return rw_now_ns() - t0;
 }
 
 static uint64_t m_uffd_copy(long d)
 {
-	uint64_t t0 = bench_now_ns();
+	uint64_t t0 = rw_now_ns();
 	long r = command(OP_DROP, d);
 	size_t n;
 
@@ -381,7 +381,7 @@ static uint64_t m_uffd_copy(long d)
 			die("UFFDIO_COPY %#llx+%llu: %s (copied %lld)", (unsigned long long)c.dst,
 			    (unsigned long long)c.len, strerror(errno), (long long)c.copy);
 	}
-	return bench_now_ns() - t0;
+	return rw_now_ns() - t0;
 }
 
 struct method {
@@ -494,7 +494,7 @@ static int pagemap;
 static long scan(uint64_t start, uint64_t end, int rearm, uint64_t *ns)
 {
 	static struct page_region vec[512];
-	uint64_t t0 = bench_now_ns();
+	uint64_t t0 = rw_now_ns();
 	long pages = 0;
 
 	while (start < end) {
@@ -518,7 +518,7 @@ static long scan(uint64_t start, uint64_t end, int rearm, uint64_t *ns)
 			die("PAGEMAP_SCAN made no progress");
 		start = a.walk_end;
 	}
-	*ns = bench_now_ns() - t0;
+	*ns = rw_now_ns() - t0;
 	return pages;
 }
 
@@ -536,7 +536,7 @@ static char *evict_buf;
 static void evict(void)
 {
 	command(OP_EVICT, 0);
-	memset(evict_buf, (int)(bench_now_ns() & 0xff), EVICT_BYTES);
+	memset(evict_buf, (int)(rw_now_ns() & 0xff), EVICT_BYTES);
 }
 
 static const long Ds[] = { 1, 10, 100, 1000, 10000, 100000 };
@@ -662,10 +662,10 @@ int main(int argc, char **argv)
 		}
 	}
 	for (int r = 0; r < reps; r++) {
-		uint64_t t0 = bench_now_ns();
+		uint64_t t0 = rw_now_ns();
 
 		command(OP_NOP, 0);
-		nop[r] = bench_now_ns() - t0;
+		nop[r] = rw_now_ns() - t0;
 	}
 
 	printf("\n%-8s %8s", "D", "runs");

@@ -229,10 +229,10 @@ static json_object *request(struct conf *c, uint64_t *parse_ns, size_t *len, con
 	got = getline(&line, &cap, c->in);
 	if (got < 0)
 		die("rewindd %s closed the connection", c->name);
-	t = bench_now_ns();
+	t = rw_now_ns();
 	o = json_tokener_parse(line);
 	if (parse_ns)
-		*parse_ns = bench_now_ns() - t;
+		*parse_ns = rw_now_ns() - t;
 	if (len)
 		*len = got;
 	if (!o)
@@ -249,14 +249,14 @@ static void rewind_round(struct conf *c, int r, bool verify)
 	json_object *o, *rw, *tm, *v;
 	size_t len = 0;
 
-	t0 = bench_now_ns();
+	t0 = rw_now_ns();
 	o = request(c, &parse, &len, "{\"cmd\":\"rewind\",\"session\":%u%s%s}", c->session,
 		    verify ? ",\"verify\":true" : "", c->brief ? ",\"brief\":true" : "");
 	if (r < 0) {
 		json_object_put(o);
 		return;
 	}
-	c->client[r] = bench_now_ns() - t0;
+	c->client[r] = rw_now_ns() - t0;
 	c->parse[r] = parse;
 	c->bytes[r] = len;
 	if (!json_object_object_get_ex(o, "rewind", &rw) ||

@@ -220,12 +220,12 @@ static void run_row(const struct row *r, int rounds, char *buf, struct result *r
 			uint64_t ns;
 
 			modify(tree, r);
-			t0 = bench_now_ns();
+			t0 = rw_now_ns();
 			if (fsimage_restore_paths(img, paths, r->touched, &st, why, sizeof(why))) {
 				fprintf(stderr, "fsrollback: restore_paths: %s\n", why);
 				res->failed = true;
 			}
-			ns = bench_now_ns() - t0;
+			ns = rw_now_ns() - t0;
 			if (k)
 				t_warm[k - 1] = ns;
 			else
@@ -234,9 +234,9 @@ static void run_row(const struct row *r, int rounds, char *buf, struct result *r
 		t_restore[round] = bench_median(t_warm, WARM);
 
 		modify(tree, r);
-		t0 = bench_now_ns();
+		t0 = rw_now_ns();
 		whole_tree_restore(tree, pristine);
-		t_base[round] = bench_now_ns() - t0;
+		t_base[round] = rw_now_ns() - t0;
 
 		for (unsigned i = 0; i < r->touched; i++)
 			free((char *)paths[i]);

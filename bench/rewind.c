@@ -338,11 +338,11 @@ static void keys_of(struct breakdown *b, json_object *timing)
 
 static json_object *checkpoint(struct target *t, uint64_t *client_ns)
 {
-	uint64_t t0 = bench_now_ns();
+	uint64_t t0 = rw_now_ns();
 	json_object *o = request("{\"cmd\":\"checkpoint\",\"session\":%u}", t->session), *c;
 	const char *err;
 
-	*client_ns = bench_now_ns() - t0;
+	*client_ns = rw_now_ns() - t0;
 	if (!ok(o, &err)) {
 		if (strstr(err, "unknown") || strstr(err, "not supported") ||
 		    strstr(err, "report mode"))
@@ -358,12 +358,12 @@ static json_object *checkpoint(struct target *t, uint64_t *client_ns)
 
 static json_object *rewind_once(struct target *t, bool verify, uint64_t *client_ns)
 {
-	uint64_t t0 = bench_now_ns();
+	uint64_t t0 = rw_now_ns();
 	json_object *o = request("{\"cmd\":\"rewind\",\"session\":%u%s}", t->session,
 				 verify ? ",\"verify\":true" : ""), *r;
 	const char *err;
 
-	*client_ns = bench_now_ns() - t0;
+	*client_ns = rw_now_ns() - t0;
 	if (!ok(o, &err)) {
 		if (strstr(err, "unknown"))
 			die("rewindd does not support rewind yet (it answered: %s)", err);
@@ -384,10 +384,10 @@ static uint64_t request_floor(int n)
 	if (n > MAX_REPS * 20)
 		n = MAX_REPS * 20;
 	for (int i = 0; i < n; i++) {
-		uint64_t t0 = bench_now_ns();
+		uint64_t t0 = rw_now_ns();
 
 		json_object_put(request("{\"cmd\":\"status\"}"));
-		lat[i] = bench_now_ns() - t0;
+		lat[i] = rw_now_ns() - t0;
 	}
 	qsort(lat, n, sizeof(*lat), bench_cmp_u64);
 	return lat[(n - 1) / 2];
@@ -408,7 +408,7 @@ static char *evict_buf;
 /* Caches and TLB cold before a memcpy reference, as after an invocation. */
 static void evict(void)
 {
-	memset(evict_buf, (int)(bench_now_ns() & 0xff), EVICT_BYTES);
+	memset(evict_buf, (int)(rw_now_ns() & 0xff), EVICT_BYTES);
 }
 
 static uint64_t memcpy_scattered(char *dst, const char *src, const uint32_t *perm, long d)
@@ -416,10 +416,10 @@ static uint64_t memcpy_scattered(char *dst, const char *src, const uint32_t *per
 	uint64_t t0;
 
 	evict();
-	t0 = bench_now_ns();
+	t0 = rw_now_ns();
 	for (long i = 0; i < d; i++)
 		memcpy(dst + (size_t)perm[i] * PAGE, src + (size_t)i * PAGE, PAGE);
-	return bench_now_ns() - t0;
+	return rw_now_ns() - t0;
 }
 
 /* memcpy into memory never touched before (huge pages allowed), as a new image is. */
@@ -432,9 +432,9 @@ static uint64_t memcpy_fresh(const char *src, size_t len)
 		die_errno("mmap %zu", len);
 	madvise(dst, len, MADV_HUGEPAGE);
 	evict();
-	t0 = bench_now_ns();
+	t0 = rw_now_ns();
 	memcpy(dst, src, len);
-	t0 = bench_now_ns() - t0;
+	t0 = rw_now_ns() - t0;
 	munmap(dst, len);
 	return t0;
 }
@@ -443,7 +443,7 @@ static uint64_t memcpy_fresh(const char *src, size_t len)
 static uint64_t whole_restore(pid_t pid, uint64_t remote, const char *src, size_t len)
 {
 	struct iovec l[1024], r[1024];
-	uint64_t t0 = bench_now_ns();
+	uint64_t t0 = rw_now_ns();
 	size_t off = 0;
 
 	while (off < len) {
@@ -464,7 +464,7 @@ static uint64_t whole_restore(pid_t pid, uint64_t remote, const char *src, size_
 		if (got != (ssize_t)want)
 			die_errno("process_vm_writev into pid %d", pid);
 	}
-	return bench_now_ns() - t0;
+	return rw_now_ns() - t0;
 }
 
 /* The region of a target, from /proc/PID/maps: the mapping of exactly its size. */
@@ -529,9 +529,9 @@ static void checkpoint_study(int reps, const uint32_t *perm1g, char *src, char *
 			detach(t);
 			reap(t);
 			evict();
-			t0 = bench_now_ns();
+			t0 = rw_now_ns();
 			memcpy(dst, src, sizes[s] * MIB);
-			mc[s][r] = bench_now_ns() - t0;
+			mc[s][r] = rw_now_ns() - t0;
 			fresh[s][r] = memcpy_fresh(src, sizes[s] * MIB);
 		}
 
