@@ -207,6 +207,7 @@ static void compare(void **state)
 	for (size_t i = 0; i < f.n; i++) {
 		assert_memory_equal(&io.pending[i], &po.pending[i], sizeof(po.pending[i]));
 		assert_true(thread_rseq_eq(&io.rseq[i], &po.rseq[i]));
+		assert_string_equal(io.obs.comms[i], po.obs.comms[i]);
 	}
 	assert_int_equal(io.obs.umask, po.obs.umask);
 	assert_int_equal(io.obs.cwd_dev, po.obs.cwd_dev);

@@ -309,6 +309,47 @@ static void threads(void **state)
 	assert_non_null(strstr(f->plan.failures[0], "exited"));
 }
 
+/*
+ * Names: a thread whose name differs from the checkpoint's is renamed, one
+ * with the same name is not; not read (NULL) renames every named thread; a
+ * recreated thread starts with its parent's name.
+ */
+static void thread_names(void **state)
+{
+	struct fixture *f = *state;
+	char now[2][16] = { "main", "worker" };
+
+	strcpy(f->img.threads[0].comm, "main");
+	strcpy(f->img.threads[1].comm, "worker");
+	f->obs.comms = (const char (*)[16])now;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.nrenames, 0);
+	strcpy(now[1], "secret-1234");
+	build(f);
+	assert_int_equal(f->plan.nrenames, 1);
+	assert_int_equal(f->plan.renames[0], TGID + 1);
+	f->obs.comms = NULL;
+	build(f);
+	assert_int_equal(f->plan.nrenames, 2);
+
+	/* Thread 101 exited and is recreated as a clone of 100: named after it, renamed. */
+	f->img.threads[1].exit = (struct rw_thread_exit_state){ .known = true,
+								.nstid = { TGID + 1 }, .nstid_n = 1 };
+	f->tids[1] = 0;
+	f->obs.ntids = 1;
+	f->obs.comms = (const char (*)[16])now;
+	build(f);
+	assert_int_equal(f->plan.nrecreate, 1);
+	assert_int_equal(f->plan.nrenames, 1);
+	assert_int_equal(f->plan.renames[0], TGID + 1);
+	/* Its parent's name is its own: nothing to do. */
+	strcpy(f->img.threads[1].comm, "main");
+	build(f);
+	assert_int_equal(f->plan.nrecreate, 1);
+	assert_int_equal(f->plan.nrenames, 0);
+}
+
 /* The failure of f's plan that names text, or NULL. */
 static const char *failure_with(const struct fixture *f, const char *text)
 {
@@ -1103,6 +1144,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(brk_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(thread_recreated, setup, teardown),
+		cmocka_unit_test_setup_teardown(thread_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(thread_robust, setup, teardown),
 		cmocka_unit_test_setup_teardown(thread_signals, setup, teardown),
 		cmocka_unit_test_setup_teardown(irreversible, setup, teardown),

@@ -500,6 +500,16 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	if (err)
 		return err;
 	obs->pending = o->pending;
+	/* Names: anyone may write /proc/PID/task/TID/comm; no log vouches for them. */
+	if (!it)
+		o->comms = calloc(f->n ? f->n : 1, sizeof(*o->comms));
+	if (!o->comms)
+		return -ENOMEM;
+	for (size_t i = 0; i < f->n && !err && !it; i++)
+		err = proc_read_comm(img->tgid, o->tids[i], o->comms[i]);
+	if (err)
+		return err;
+	obs->comms = (const char (*)[16])o->comms;
 	/* Robust lists: set_robust_list is not logged; one syscall a thread, not stopped. */
 	o->robust = calloc(f->n ? f->n : 1, sizeof(*o->robust));
 	if (!o->robust)
@@ -620,6 +630,7 @@ void observe_free(struct rw_observation *o)
 	free(o->pending);
 	free(o->rseq);
 	free(o->robust);
+	free(o->comms);
 	free(o->cgroups);
 	free(o->timers);
 	free(o->idents);

@@ -140,9 +140,10 @@ static int iter_threads(const struct rw_iter_task *t, size_t n, const struct rw_
 	int err = 0;
 
 	o->pending = calloc(f->n ? f->n : 1, sizeof(*o->pending));
+	o->comms = calloc(f->n ? f->n : 1, sizeof(*o->comms));
 	if (rseq)
 		o->rseq = calloc(f->n ? f->n : 1, sizeof(*o->rseq));
-	if (!o->pending || (rseq && !o->rseq))
+	if (!o->pending || !o->comms || (rseq && !o->rseq))
 		return -ENOMEM;
 	for (size_t i = 0; i < f->n && !err; i++) {
 		const struct rw_iter_task *r = find_task(t, n, f->threads[i].tid);
@@ -154,6 +155,8 @@ static int iter_threads(const struct rw_iter_task *t, size_t n, const struct rw_
 			err = thread_pending_read(r->tid, &o->pending[i]);
 		else
 			memcpy(o->pending[i].count, r->count, sizeof(r->count));
+		memcpy(o->comms[i], r->comm, sizeof(o->comms[i]));
+		o->comms[i][sizeof(o->comms[i]) - 1] = '\0';
 		if (rseq && r->rseq)
 			o->rseq[i] = (struct rw_rseq){ r->rseq, r->rseq_len, r->rseq_sig };
 	}
@@ -209,9 +212,11 @@ fail:
 	free(o->fds);
 	free(o->pending);
 	free(o->rseq);
+	free(o->comms);
 	o->fds = NULL;
 	o->pending = NULL;
 	o->rseq = NULL;
+	o->comms = NULL;
 	o->obs.nfds = 0;
 	return err;
 }

@@ -659,6 +659,43 @@ static int plan_thread_robust(struct rw_plan *p, const struct rw_proc_image *img
 	return 0;
 }
 
+/* A thread's name now: NULL when not read. */
+static const char *comm_now(const struct rw_observed *obs, pid_t tid)
+{
+	for (size_t i = 0; i < obs->ntids && obs->comms; i++)
+		if (obs->tids[i] == tid)
+			return obs->comms[i];
+	return NULL;
+}
+
+/*
+ * Thread names: any process may write /proc/PID/task/TID/comm, so no log
+ * vouches for them; a name can carry a secret. A recreated thread starts
+ * with its parent's name (after recreate, before the renames).
+ */
+static int plan_thread_names(struct rw_plan *p, const struct rw_proc_image *img,
+			     const struct rw_observed *obs)
+{
+	for (size_t i = 0; i < img->nthreads; i++) {
+		const struct rw_thread_state *ts = &img->threads[i];
+		pid_t from = ts->tid;
+		const char *now;
+
+		if (!ts->comm[0])
+			continue;
+		for (size_t k = 0; k < p->nrecreate; k++)
+			if (p->recreate[k].tid == ts->tid)
+				from = p->recreate[k].parent;
+		now = comm_now(obs, from);
+		if (now && !strcmp(now, ts->comm))
+			continue;
+		if (GROW(p->renames, p->nrenames))
+			return -ENOMEM;
+		p->renames[p->nrenames++] = ts->tid;
+	}
+	return 0;
+}
+
 static int add_fdop(struct rw_plan *p, enum rw_fd_kind kind, int fd, const struct rw_fd_image *want)
 {
 	if (GROW(p->fdops, p->nfdops))
@@ -1193,6 +1230,8 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 		err = plan_shm(plan, img, obs);
 	if (!err)
 		err = plan_recreated_steps(plan, img);
+	if (!err)
+		err = plan_thread_names(plan, img, obs);
 	/* Past the first MiB, and clear of the store's mapping (in neither layout list). */
 	plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA, 1ULL << 20);
 	if (plan->hole && img->tmap && plan->hole < img->tmap + img->store_len &&
@@ -1218,6 +1257,7 @@ void plan_free(struct rw_plan *p)
 	free(p->exit_threads);
 	free(p->recreate);
 	free(p->drain_threads);
+	free(p->renames);
 	free(p->rseq_ops);
 	free(p->robust_ops);
 	free(p->layout);
@@ -1329,6 +1369,8 @@ json_object *plan_to_json(const struct rw_plan *p)
 	for (size_t i = 0; i < p->ndrain_threads; i++)
 		add_step(steps, "dequeue signals %#llx of thread %d",
 			 (unsigned long long)p->drain_threads[i].set, p->drain_threads[i].tid);
+	for (size_t i = 0; i < p->nrenames; i++)
+		add_step(steps, "name of thread %d", p->renames[i]);
 	for (size_t i = 0; i < p->nrseq_ops; i++)
 		add_step(steps, "rseq of thread %d: %#llx+%u, was %#llx+%u", p->rseq_ops[i].tid,
 			 (unsigned long long)p->rseq_ops[i].want.ptr, p->rseq_ops[i].want.len,

@@ -33,6 +33,7 @@ struct rw_observed {
 	const struct rw_thread_pending *pending;	/* per tid: its own signal queue */
 	const struct rw_rseq *rseq;		/* per tid: rseq registration; NULL: the log vouches */
 	const struct rw_robust *robust;		/* per tid: robust list; NULL: not read */
+	const char (*comms)[16];		/* per tid: its name; NULL: not read (all put back) */
 	const char *cgroups;			/* /proc/PID/cgroup; NULL: the log proves it unchanged */
 	const struct rw_range *written;		/* sorted, merged: scan ∪ write faults */
 	size_t nwritten;
@@ -145,6 +146,8 @@ struct rw_plan {
 		pid_t tid, parent;
 	} *recreate;
 	size_t nrecreate;
+	pid_t *renames;			/* threads whose checkpoint name is put back */
+	size_t nrenames;
 	bool set_brk;
 	uint64_t brk;
 	uint64_t brk_first;		/* non-zero: brk(brk_first) before brk(brk), see plan.c */

@@ -841,16 +841,15 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 			return rw_why(why, whylen, err, "pid %d: dequeuing the signals of thread %d "
 				      "raised since the checkpoint", p->tgid, p->drain_threads[i].tid);
 	}
-	/* Thread names (prctl PR_SET_NAME): a name can carry a secret too. */
-	for (size_t i = 0; i < img->nthreads && !err; i++) {
-		const struct rw_thread_state *ts = &img->threads[i];
-		struct rw_seized *ij = freeze_thread(f, ts->tid);
+	/* Thread names (prctl PR_SET_NAME in the thread): a name can carry a secret too. */
+	for (size_t i = 0; i < p->nrenames && !err; i++) {
+		const struct rw_thread_state *ts = image_thread(img, p->renames[i]);
+		struct rw_seized *ij = ts ? freeze_thread(f, ts->tid) : NULL;
 		struct rw_remote tr;
-		char comm[16];
 
-		if (!ij || !ts->comm[0] || proc_read_comm(p->tgid, ts->tid, comm) ||
-		    !strcmp(comm, ts->comm))
-			continue;
+		if (!ij)
+			return rw_why(why, whylen, -ESRCH, "pid %d: thread %d to rename is gone",
+				      p->tgid, p->renames[i]);
 		remote_init(&tr, ij, p->tgid);
 		err = remote_set_comm(&tr, ts->comm);
 		if (!err)
