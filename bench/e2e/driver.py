@@ -727,6 +727,11 @@ def main():
     shutil.rmtree(TMP, ignore_errors=True)
 
 
+def served(a):
+    """a, when its rounds answered requests at all; None (no ratio) for a mode that served nothing."""
+    return a if a and a["p50"] > 0 and a["rps"] > 0 else None
+
+
 def aggregate(results, load="closed"):
     agg = {}
     for m in results:
@@ -765,7 +770,7 @@ def summarize(results, checks, criu):
     pairs = []
     for fn in FUNCS:
         for rt in runtimes_for(fn):
-            ins = A.get((fn, rt, "insecure"))
+            ins = served(A.get((fn, rt, "insecure")))
             for mode in ["insecure", "rewind", "fork", "restart", "criu"]:
                 a = A.get((fn, rt, mode))
                 if not a:
@@ -777,7 +782,7 @@ def summarize(results, checks, criu):
                     fn, rt, mode, a["p50"], a["p95"], a["p99"], a["rps"],
                     "%.1f" % (a["mem"] / 2**20) if a["mem"] is not None else "-",
                     (a["extra"] or 0) / 2**20, r50, rr, err, a["requests"]))
-            rew, rst, frk = A.get((fn, rt, "rewind")), A.get((fn, rt, "restart")), A.get((fn, rt, "fork"))
+            rew, rst, frk = (served(A.get((fn, rt, m))) for m in ("rewind", "restart", "fork"))
             if ins and rew:
                 pairs.append({"fn": fn, "rt": rt, "lat": rew["p50"] / ins["p50"] - 1,
                               "tput": 1 - rew["rps"] / ins["rps"],
@@ -823,9 +828,9 @@ def open_pairs(results):
     out = []
     for fn in FUNCS:
         for rt in runtimes_for(fn):
-            ins = O.get((fn, rt, "insecure"))
+            ins = served(O.get((fn, rt, "insecure")))
             for mode in OPEN_MODES:
-                a = O.get((fn, rt, mode))
+                a = served(O.get((fn, rt, mode)))
                 if ins and a and mode != "insecure":
                     out.append({"fn": fn, "rt": rt, "mode": mode, "r50": a["p50"] / ins["p50"],
                                 "r95": a["p95"] / ins["p95"], "r99": a["p99"] / ins["p99"]})
@@ -842,7 +847,7 @@ def summarize_open(results):
         "p99/ins", "errors", "behind", "lag ms", "requests"))
     for fn in FUNCS:
         for rt in runtimes_for(fn):
-            ins = O.get((fn, rt, "insecure"))
+            ins = served(O.get((fn, rt, "insecure")))
             for mode in OPEN_MODES:
                 a = O.get((fn, rt, mode))
                 if not a:
