@@ -275,9 +275,7 @@ static void compare(void **state)
 
 	observe_free(&po);
 	observe_free(&io);
-	free(direct.fds);
-	free(direct.pending);
-	free(direct.rseq);
+	observe_free(&direct);
 	freeze_release(&f);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
