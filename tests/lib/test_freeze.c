@@ -111,6 +111,39 @@ static void killed_then_released(void **state)
 	close(reply);
 }
 
+/*
+ * Killed while a thread created since the checkpoint is being made to exit
+ * (the rewind's first layout step): the exit fails, the thread is forgotten
+ * as the rewind does, and it must still be reaped, else its traced zombie
+ * keeps the leader, and the process, from ever being reaped.
+ */
+static void killed_during_thread_exit(void **state)
+{
+	struct rw_frozen f = { 0 };
+	struct rw_seized *other = NULL;
+	int cmd, reply;
+	pid_t pid, tid;
+
+	(void)state;
+	pid = child_spawn(child_start, &cmd, &reply);
+	assert_int_equal(freeze_process(&f, pid), 0);
+	for (size_t i = 0; i < f.n && !other; i++)
+		if (f.threads[i].tid != pid)
+			other = &f.threads[i];
+	assert_non_null(other);
+	tid = other->tid;
+
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(inject_exit_thread(other), -ESRCH);
+	freeze_forget(&f, tid);
+	assert_int_equal(f.n, THREADS);
+	freeze_release(&f);
+
+	assert_process_gone(pid);
+	close(cmd);
+	close(reply);
+}
+
 /* Whether /proc/PID/status names a tracer: raw syscalls, as it runs in a vfork child. */
 static __attribute__((noinline)) int is_traced(const char *path)
 {
@@ -188,6 +221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(killed_while_frozen),
 		cmocka_unit_test(killed_then_released),
+		cmocka_unit_test(killed_during_thread_exit),
 		cmocka_unit_test(killed_while_being_frozen),
 	};
 

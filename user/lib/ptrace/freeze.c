@@ -96,6 +96,7 @@ void freeze_forget(struct rw_frozen *f, pid_t tid)
 
 	if (!ij)
 		return;
+	inject_release(ij);
 	i = ij - f->threads;
 	memmove(ij, ij + 1, (f->n - i - 1) * sizeof(*ij));
 	f->n--;

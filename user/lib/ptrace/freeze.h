@@ -37,7 +37,11 @@ struct rw_seized *freeze_any(struct rw_frozen *f);
  * 0 or -ENOMEM (then the caller still holds it).
  */
 int freeze_adopt(struct rw_frozen *f, const struct rw_seized *ij);
-/* Forget a thread that exited (inject_exit_thread()). */
+/*
+ * Forget a thread that exited (inject_exit_thread()) or failed to: one that
+ * died traced is reaped first, else its zombie, ours alone to reap, keeps
+ * the whole process from ever being reaped by its parent.
+ */
 void freeze_forget(struct rw_frozen *f, pid_t tid);
 /*
  * Let every thread go with the registers its rw_seized holds in .saved.

@@ -491,6 +491,14 @@ static int scan_code(struct rw_seized *ij, uint64_t start, uint64_t end, unsigne
 	return -ENOENT;
 }
 
+/* Whether the thread is still in its ptrace stop (a SIGKILL ends it: ESRCH). */
+static bool still_stopped(const struct rw_seized *ij)
+{
+	errno = 0;
+	ptrace(PTRACE_PEEKUSER, ij->tid, NULL, NULL);
+	return errno != ESRCH;
+}
+
 static int find_syscall_ip(struct rw_seized *ij)
 {
 	struct rw_maps maps = { 0 };
@@ -521,6 +529,9 @@ static int find_syscall_ip(struct rw_seized *ij)
 	}
 	free(buf);
 	proc_maps_free(&maps);
+	/* A killed thread's maps read empty as its mm goes: that is no missing code. */
+	if (err == -ENOENT && !still_stopped(ij))
+		err = -ESRCH;
 	if (err && err != -ESRCH)
 		pr_err("thread %d: no syscall instruction in its code: %s\n", ij->tid,
 		       strerror(-err));
