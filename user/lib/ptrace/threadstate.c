@@ -193,20 +193,34 @@ int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_st
 }
 
 /*
+ * Whether a thread is asleep now in the very call it slept in at the
+ * checkpoint: the same syscall instruction, number and arguments. The
+ * instruction alone says little: a libc's syscall() wrapper is one
+ * instruction for every futex wait a library makes through it (GLib's).
+ */
+static bool same_call(const struct user_regs_struct *a, const struct user_regs_struct *b)
+{
+	return a->rip == b->rip && a->orig_rax == b->orig_rax && a->rdi == b->rdi &&
+	       a->rsi == b->rsi && a->rdx == b->rdx && a->r10 == b->r10 && a->r8 == b->r8 &&
+	       a->r9 == b->r9;
+}
+
+/*
  * The registers to put back into a thread stopped at checkpoint, given the
  * ones it has now. The kernel restarts an interrupted syscall from them on
  * resume (orig_rax, rax = -ERESTART*). -ERESTART_RESTARTBLOCK (nanosleep,
- * clock_nanosleep, poll with a timeout...) restarts through the thread's
- * *current* restart block: right when the thread sleeps again at the very
- * same syscall instruction with the same code (an idle worker: it sleeps on),
- * wrong otherwise, and then, like CRIU, the syscall returns -EINTR.
+ * clock_nanosleep, poll or a futex wait with a timeout...) restarts through
+ * the thread's *current* restart block, which holds the call it sleeps in
+ * now: right when that is the checkpoint's call (an idle worker: it sleeps
+ * on), wrong otherwise (a futex wait restarted on another word misses the
+ * wake of its own), and then, like CRIU, the syscall returns -EINTR.
  */
 static struct user_regs_struct thread_state_restore_regs(const struct rw_thread_state *ts,
 							 const struct user_regs_struct *now)
 {
 	struct user_regs_struct r = ts->regs;
-	bool same_sleep = now && (long long)now->orig_rax >= 0 &&
-			  (long long)now->rax == -RW_ERESTART_RESTARTBLOCK && now->rip == r.rip;
+	bool same_sleep = now && (long long)now->rax == -RW_ERESTART_RESTARTBLOCK &&
+			  same_call(now, &r);
 
 	if ((long long)r.orig_rax >= 0 && (long long)r.rax == -RW_ERESTART_RESTARTBLOCK &&
 	    !same_sleep)

@@ -70,7 +70,8 @@ const struct rw_state_class rw_state_classes[] = {
 		"`PTRACE_GETREGSET` (`NT_PRSTATUS`, `NT_X86_XSTATE`), `PTRACE_GETSIGMASK`",
 		NULL,
 		"set back on every thread, last; a syscall interrupted with "
-		"`-ERESTART_RESTARTBLOCK` returns `-EINTR`",
+		"`-ERESTART_RESTARTBLOCK` returns `-EINTR` unless the thread sleeps in that same "
+		"call (instruction, number, arguments) now",
 	},
 	{
 		"thread_name", "thread name (comm)", "thread", RW_RESTORED,
