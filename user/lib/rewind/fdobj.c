@@ -710,7 +710,7 @@ int fdobj_capture(pid_t tgid, const int *fds, const char (*links)[256], const bo
 	out->n = 0;
 	for (size_t i = 0; i < n && !err; i++) {
 		enum rw_fdobj_kind kind = fdobj_kind_of(links[i], regular[i]);
-		struct rw_fdobj o = { .fd = fds[i], .kind = kind };
+		struct rw_fdobj o = { .fd = fds[i], .kind = kind, .held = -1 };
 		struct rw_fdobj *more;
 		struct stat st;
 		int ref, fl;
@@ -993,10 +993,28 @@ static bool want_now(const struct rw_fdobj *o, bool locks)
 static int observe_now(pid_t tgid, const struct rw_fdobj *want, int *ref, struct rw_fdobj *now)
 {
 	*now = (struct rw_fdobj){ .fd = want->fd, .kind = want->kind, .ino = want->ino,
-				  .internal = want->internal, .sotype = want->sotype };
+				  .internal = want->internal, .sotype = want->sotype, .held = -1 };
 	*ref = take_ref(tgid, want->fd, want->ino);
 	if (*ref < 0)
 		return *ref;
+	return read_object(tgid, *ref, now);
+}
+
+/*
+ * The same, through the image's reference when it has one: the fd table is
+ * the checkpoint's again when objects are rewound (every entry restored or
+ * vouched for), so fd N is that very description, and taking it anew
+ * (pidfd_open, pidfd_getfd, fstat, close: a third of a pipe's cost) is
+ * not needed. *ref is ours to close only when it differs from want->held.
+ */
+static int observe_for_rewind(pid_t tgid, const struct rw_fdobj *want, int *ref,
+			      struct rw_fdobj *now)
+{
+	if (want->held < 0)
+		return observe_now(tgid, want, ref, now);
+	*now = (struct rw_fdobj){ .fd = want->fd, .kind = want->kind, .ino = want->ino,
+				  .internal = want->internal, .sotype = want->sotype, .held = -1 };
+	*ref = want->held;
 	return read_object(tgid, *ref, now);
 }
 
@@ -1213,7 +1231,7 @@ int fdobj_rewind(pid_t tgid, const struct rw_fdobjs *objs, bool locks, struct rw
 
 		if (!want_now(want, locks))
 			continue;
-		err = observe_now(tgid, want, &ref, &now);
+		err = observe_for_rewind(tgid, want, &ref, &now);
 		if (err) {
 			err = rw_why(why, whylen, err, "pid %d: fd %d: %s: reading it", tgid, want->fd,
 				     kind);
@@ -1234,7 +1252,7 @@ int fdobj_rewind(pid_t tgid, const struct rw_fdobjs *objs, bool locks, struct rw
 next:
 		fdobj_plan_free(&p);
 		fdobj_free(&now);
-		if (ref >= 0)
+		if (ref >= 0 && ref != want->held)
 			close(ref);
 	}
 	return err;

@@ -66,6 +66,11 @@ struct rw_fdobj {
 	int fd;
 	enum rw_fdobj_kind kind;
 	uint64_t ino;
+	/*
+	 * The image's own reference to the same description, borrowed (never
+	 * closed here), or -1: a rewind reads and restores the object through it.
+	 */
+	int held;
 	/* PIPE, SOCKET */
 	bool internal;		/* every end held inside the session: its queue is restored */
 	pid_t peer_pid;		/* PIPE: a holder of a write end; SOCKET: of the peer */

@@ -424,6 +424,14 @@ static int capture_fdobjs(struct rw_proc_image *img)
 		err = fdobj_capture(img->tgid, fds, (const char (*)[256])links, regular, img->nfds,
 				    &img->fdobjs);
 	}
+	/* A rewind reads the objects through the descriptions the image holds anyway. */
+	for (size_t i = 0; !err && i < img->fdobjs.n; i++) {
+		struct rw_fdobj *o = &img->fdobjs.v[i];
+		const struct rw_fd_image *fi = image_fd(img, o->fd);
+
+		if (fi && fi->held >= 0 && (uint64_t)fi->ino == o->ino)
+			o->held = fi->held;
+	}
 	free(fds);
 	free(links);
 	free(regular);
