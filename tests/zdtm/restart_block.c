@@ -8,6 +8,12 @@
  * leave the thread asleep on B, deaf to the wake of A that its restored
  * memory waits for. After the rewind, a wake of A must get its answer (a
  * probe: the thread answers it and sleeps on A again).
+ *
+ * restart_idle: a thread that sleeps through every invocation in one long
+ * nanosleep must sleep on after each rewind. Its sleep was restarted after
+ * the checkpoint's stop, so at the rewind it shows restart_syscall where the
+ * checkpoint saw nanosleep: still its own call, not one to end with -EINTR
+ * (a sleep cut short by every rewind).
  */
 #include <errno.h>
 #include <poll.h>
@@ -139,3 +145,58 @@ static void restart_moved_check(void)
 }
 
 ZDTM_SCENARIO(restart_moved, restart_moved_setup, restart_moved_go, restart_moved_check);
+
+static volatile pid_t ri_tid;
+static volatile long ri_returns, ri_invocations;
+static const long ri_asleep[] = { SYS_nanosleep, SYS_restart_syscall };
+
+static void *ri_thread(void *arg)
+{
+	struct timespec ts = { 100000, 0 };
+
+	(void)arg;
+	ri_tid = gettid_();
+	for (;;) {
+		syscall(SYS_nanosleep, &ts, NULL);
+		ri_returns++;
+	}
+	return NULL;
+}
+
+static void restart_idle_setup(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, ri_thread, NULL))
+		die("pthread_create");
+	while (!ri_tid)
+		sched_yield();
+	if (wait_blocked(ri_tid, ri_asleep, 2))
+		die("the sleeper never slept");
+}
+
+static void restart_idle_go(void)
+{
+	ri_invocations++;
+	done("%d", ri_tid);
+}
+
+/*
+ * Asleep again (a thread released by a rewind shows "running" until it
+ * sleeps: a return from its sleep has counted by then), and never woke.
+ */
+static void restart_idle_check(void)
+{
+	if (ri_invocations) {
+		differ("%ld invocation(s) since the checkpoint", ri_invocations);
+		return;
+	}
+	if (wait_blocked(ri_tid, ri_asleep, 2)) {
+		differ("thread %d is not asleep (in %ld)", ri_tid, blocked_in(ri_tid));
+		return;
+	}
+	if (ri_returns)
+		differ("thread %d woke %ld time(s) from a sleep nothing ended", ri_tid, ri_returns);
+}
+
+ZDTM_SCENARIO(restart_idle, restart_idle_setup, restart_idle_go, restart_idle_check);

@@ -197,12 +197,17 @@ int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_st
  * checkpoint: the same syscall instruction, number and arguments. The
  * instruction alone says little: a libc's syscall() wrapper is one
  * instruction for every futex wait a library makes through it (GLib's).
+ * A call restarted after a stop runs as restart_syscall with its own
+ * argument registers: an idle sleeper, stopped at every checkpoint and
+ * rewind, shows either number.
  */
 static bool same_call(const struct user_regs_struct *a, const struct user_regs_struct *b)
 {
-	return a->rip == b->rip && a->orig_rax == b->orig_rax && a->rdi == b->rdi &&
-	       a->rsi == b->rsi && a->rdx == b->rdx && a->r10 == b->r10 && a->r8 == b->r8 &&
-	       a->r9 == b->r9;
+	bool same_nr = a->orig_rax == b->orig_rax || a->orig_rax == SYS_restart_syscall ||
+		       b->orig_rax == SYS_restart_syscall;
+
+	return same_nr && a->rip == b->rip && a->rdi == b->rdi && a->rsi == b->rsi &&
+	       a->rdx == b->rdx && a->r10 == b->r10 && a->r8 == b->r8 && a->r9 == b->r9;
 }
 
 /*
