@@ -26,6 +26,10 @@
 #include "child.h"
 #include "freeze.h"
 #include "inject.h"
+#include "remote.h"
+#include "rewind/image.h"
+#include "rewind/plan.h"
+#include "rewind/restore.h"
 
 #define THREADS 3
 
@@ -144,6 +148,47 @@ static void killed_during_thread_exit(void **state)
 	close(reply);
 }
 
+/*
+ * The rewind's injector sorts after a thread the layout step makes exit (a
+ * tid below it, as after pid wrap): the frozen array moves under it, and
+ * the remote must still inject through the injector, not the thread that
+ * slid into its slot (which then kept the colocation's one-CPU affinity).
+ */
+static void injector_follows_exit(void **state)
+{
+	struct rw_frozen f = { 0 };
+	struct rw_proc_image img = { 0 };
+	struct rw_plan plan = { 0 };
+	struct rw_restore_stats st = { 0 };
+	struct rw_remote r;
+	pid_t pid, gone, injector;
+	char why[256] = "";
+	int cmd, reply, status;
+
+	(void)state;
+	pid = child_spawn(child_start, &cmd, &reply);
+	assert_int_equal(freeze_process(&f, pid), 0);
+	assert_int_equal(f.n, THREADS + 1);
+	/* Sorted by tid: [leader, t1, t2, t3]; t1 exits, t2 injects. */
+	gone = f.threads[1].tid;
+	injector = f.threads[2].tid;
+	img.tgid = plan.tgid = pid;
+	plan.exit_threads = &gone;
+	plan.nexit = 1;
+	remote_init(&r, &f.threads[2], pid);
+
+	assert_int_equal(restore_apply_layout(&plan, &img, &f, &r, &st, why, sizeof(why)), 0);
+	assert_int_equal(f.n, THREADS);
+	assert_non_null(r.ij);
+	assert_int_equal(r.ij->tid, injector);
+
+	freeze_release(&f);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	close(cmd);
+	close(reply);
+}
+
 /* Whether /proc/PID/status names a tracer: raw syscalls, as it runs in a vfork child. */
 static __attribute__((noinline)) int is_traced(const char *path)
 {
@@ -222,6 +267,7 @@ int main(void)
 		cmocka_unit_test(killed_while_frozen),
 		cmocka_unit_test(killed_then_released),
 		cmocka_unit_test(killed_during_thread_exit),
+		cmocka_unit_test(injector_follows_exit),
 		cmocka_unit_test(killed_while_being_frozen),
 	};
 

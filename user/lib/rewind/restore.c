@@ -668,6 +668,7 @@ int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *im
 			 char *why, size_t whylen)
 {
 	uint64_t t0 = rw_now_ns();
+	pid_t rtid = r->ij ? r->ij->tid : 0;
 	int err;
 
 	for (size_t i = 0; i < p->nexit; i++) {
@@ -680,6 +681,9 @@ int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *im
 			return rw_why(why, whylen, err, "pid %d: making thread %d (created since the "
 				      "checkpoint) exit", p->tgid, p->exit_threads[i]);
 		freeze_forget(f, p->exit_threads[i]);
+		/* The array moved (a tid below the injector's, after pid wrap): r follows its thread. */
+		if (rtid)
+			r->ij = freeze_thread(f, rtid);
 	}
 	err = apply_setns(p, img, f, st, why, whylen);
 	if (!err)

@@ -343,6 +343,9 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	}
 	inject_colocate(&near, ij);	/* only faster: failure is fine */
 	err = restore_apply_layout(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
+	/* Threads that exited left the array: the injector (the colocated one) moved with it. */
+	if (near.ij)
+		near.ij = rw->r.ij;
 	/* The affinity restored for the injecting thread is the one colocate_end puts back. */
 	for (size_t i = 0; near.ij && i < rw->plan.nattrops; i++) {
 		const struct rw_attr_op *a = &rw->plan.attrops[i];
