@@ -233,13 +233,39 @@ static struct user_regs_struct thread_state_restore_regs(const struct rw_thread_
 	return r;
 }
 
+/*
+ * Whether the thread's XSAVE area reads back exactly as ts's. Reading costs
+ * ~1.7 us here, putting ~7.5 us (the kernel vmallocs a buffer for every
+ * PTRACE_SETREGSET of it), and a thread that slept through the invocation
+ * holds the checkpoint's: it is put only when it differs, or cannot be read.
+ */
+static bool xstate_holds(pid_t tid, const struct rw_thread_state *ts)
+{
+	static _Thread_local uint8_t *now;
+	static _Thread_local size_t cap;
+	struct iovec iov;
+
+	if (cap < ts->xstate_len) {
+		uint8_t *p = realloc(now, ts->xstate_len);
+
+		if (!p)
+			return false;
+		now = p;
+		cap = ts->xstate_len;
+	}
+	iov = (struct iovec){ now, ts->xstate_len };
+	return !ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov) &&
+	       iov.iov_len == ts->xstate_len && !memcmp(now, ts->xstate, ts->xstate_len);
+}
+
 int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts)
 {
 	struct iovec iov = { ts->xstate, ts->xstate_len };
 	struct user_regs_struct want;
 	uint64_t mask = ts->sigmask;
 
-	if (ts->xstate_len && ptrace(PTRACE_SETREGSET, ij->tid, (void *)NT_X86_XSTATE, &iov)) {
+	if (ts->xstate_len && !xstate_holds(ij->tid, ts) &&
+	    ptrace(PTRACE_SETREGSET, ij->tid, (void *)NT_X86_XSTATE, &iov)) {
 		int err = -errno;
 
 		pr_perror("thread %d: PTRACE_SETREGSET NT_X86_XSTATE", ij->tid);
