@@ -31,7 +31,7 @@ for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
 	REWIND_TESTS+=("zdtm_$s" "zdtm_cgroup_$s")
 done
-OTHER_TESTS=(rewind_recheckpoint_one_image rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_gup_outside rewind_gup_elsewhere fail_iouring_worker fail_thread_exited_kill
+OTHER_TESTS=(rewind_recheckpoint_one_image rewind_copy_way_measured rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_gup_outside rewind_gup_elsewhere fail_iouring_worker fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc report_pstate
@@ -238,6 +238,7 @@ after_restorer_munmap() { restorer_used; }
 after_restorer_mremap() { restorer_used; }
 after_restorer_mmap_over() { restorer_used; }
 after_restorer_mprotect() { restorer_used; }
+after_restorer_partial() { restorer_used; }
 
 # ---- the scenarios -----------------------------------------------------------------
 
@@ -415,6 +416,28 @@ rewind_recheckpoint_one_image() {
 		rewind_verified "$id" || return 1
 		check_passes "after checkpoint $round and its rewind" || return 1
 	done
+}
+
+# Without REWINDD_RESTORER, each copy takes the way measured faster for this
+# process (restore.c: use_restorer): the restorer first, unmeasured, then
+# process_vm_writev, unmeasured too, to compare. The restorer's way is
+# measured also when it left some runs to process_vm_writev (a page read-only
+# in the checkpoint): else it never was, and kept every copy however slow.
+rewind_copy_way_measured() {
+	local id out i used=()
+	(unset REWINDD_RESTORER; start_extra_daemon costs) || return 1
+	start_zdtm restorer_partial || return 1
+	id=$(rwctl --socket "$TMP/costs.sock" attach --pid "$TPID") || return 1
+	rwctl --socket "$TMP/costs.sock" checkpoint "$id" >/dev/null || return 1
+	for i in 1 2; do
+		invoke || return 1
+		out=$(rwctl --socket "$TMP/costs.sock" rewind "$id" --verify --json 2>&1) ||
+			{ echo "rewind $i: $out"; return 1; }
+		used+=("$(jq -r '.rewind.pages_restorer' <<<"$out")/$(jq -r '.rewind.pages_copied' <<<"$out")")
+		check_passes "after rewind $i" || return 1
+	done
+	[[ ${used[0]} == 0/* ]] && { echo "pages by the restorer/copied: ${used[*]}: the first copy did not try the restorer"; return 1; }
+	[[ ${used[1]} == 0/* ]] || { echo "pages by the restorer/copied: ${used[*]}: the second copy did not try process_vm_writev"; return 1; }
 }
 
 rewind_hot_pages() {

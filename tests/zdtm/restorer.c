@@ -12,6 +12,10 @@
  *   restorer_mmap_over   maps a look-alike (a memfd of garbage, read-only,
  *                        shared, same size) over it;
  *   restorer_mprotect    makes it PROT_NONE.
+ *   restorer_partial     also writes a page that is read-only at the
+ *                        checkpoint and again at the rewind (made writable
+ *                        for the write): the restorer copies only into
+ *                        writable memory, so that page comes back another way.
  * A written image would come back as the region's content: the check sees it.
  */
 #include <errno.h>
@@ -199,8 +203,37 @@ static void mprotect_go(void)
 	done("protected %lx", s);
 }
 
+static char *ro_page;
+
+static void partial_setup(void)
+{
+	region_setup();
+	ro_page = map_anon(PAGE);
+	fill(ro_page, PAGE, 43);
+	if (mprotect(ro_page, PAGE, PROT_READ))
+		die("mprotect");
+}
+
+static void partial_go(void)
+{
+	region_write();
+	if (mprotect(ro_page, PAGE, PROT_READ | PROT_WRITE))
+		die("mprotect");
+	ro_page[7] ^= 0x5a;
+	if (mprotect(ro_page, PAGE, PROT_READ))
+		die("mprotect");
+	done("");
+}
+
+static void partial_check(void)
+{
+	region_check();
+	check_fill("read-only page", ro_page, PAGE, 43);
+}
+
 ZDTM_SCENARIO(restorer_attack, region_setup, attack_go, region_check);
 ZDTM_SCENARIO(restorer_munmap, region_setup, munmap_go, region_check);
 ZDTM_SCENARIO(restorer_mremap, region_setup, mremap_go, region_check);
 ZDTM_SCENARIO(restorer_mmap_over, region_setup, mmap_over_go, region_check);
 ZDTM_SCENARIO(restorer_mprotect, region_setup, mprotect_go, region_check);
+ZDTM_SCENARIO(restorer_partial, partial_setup, partial_go, partial_check);

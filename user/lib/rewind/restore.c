@@ -384,7 +384,7 @@ static bool use_restorer(const struct rw_plan *p)
 static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 		      struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
 {
-	uint64_t t0 = rw_now_ns(), before = st->restorer_pages;
+	uint64_t t0 = rw_now_ns();
 	bool *copied;
 	int err;
 
@@ -399,12 +399,18 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	if (!copied)
 		return rw_why(why, whylen, -ENOMEM, "pid %d: writing pages back", p->tgid);
 	copy_in_target(p, img, r, copied, st);
-	if (p->costs && st->restorer_pages - before == p->copy_pages)
-		cost_update(&p->costs->restorer_ps[cost_class(p->copy_pages)], rw_now_ns() - t0,
-			    p->copy_pages);
 	err = r->broken ? rw_why(why, whylen, -ESRCH, "pid %d: lost while copying pages back",
 				 p->tgid) :
 			  copy_pages_writev(p, img, copied, why, whylen);
+	/*
+	 * The restorer's way is what it copied and the rest it left to
+	 * process_vm_writev (runs in memory read-only at the checkpoint), timed
+	 * whole: else a process whose copies it never covers entirely is never
+	 * measured, and keeps the restorer however slow it is.
+	 */
+	if (!err && p->costs)
+		cost_update(&p->costs->restorer_ps[cost_class(p->copy_pages)], rw_now_ns() - t0,
+			    p->copy_pages);
 	free(copied);
 	return err;
 }
