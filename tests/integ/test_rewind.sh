@@ -215,6 +215,15 @@ after_sparse_absent() {
 	n=$(jq -r .rewind.pages_zero_filled <<<"$REWIND_JSON")
 	[ "$n" -ge 200 ] 2>/dev/null || { echo "pages zero-filled $n, want >= 200"; return 1; }
 }
+# Three written pages that were absent at the checkpoint: zero-filled (no injected
+# madvise); the read-only one cannot be: dropped by one injected madvise.
+after_few_absent() {
+	local n
+	n=$(jq -r .rewind.pages_zero_filled <<<"$REWIND_JSON")
+	[ "$n" -ge 3 ] 2>/dev/null || { echo "pages zero-filled $n, want >= 3"; return 1; }
+	n=$(jq -r .rewind.syscalls_injected <<<"$REWIND_JSON")
+	[ "$n" -ge 1 ] 2>/dev/null || { echo "syscalls injected $n, want >= 1 (the read-only page's madvise)"; return 1; }
+}
 after_pages100k() {
 	local n
 	n=$(jq -r .rewind.pages_restored <<<"$REWIND_JSON")

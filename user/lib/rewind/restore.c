@@ -25,11 +25,13 @@
  */
 #define DROP_INJECT_MAX	64
 /*
- * Wipe-on-fork memory up to this many pages is zero-filled rather than
- * dropped: a generator's state is a page or two, and its madvise() would
- * often be the rewind's only injection (measured: +0.13-0.15 ms a rewind).
+ * Anonymous memory up to this many pages a range is zero-filled rather than
+ * dropped: a generator's wipe-on-fork state is a page or two, a heap that
+ * grew a page or two is the rest, and the madvise() would often be the
+ * rewind's only injection (measured: +0.1-0.15 ms a rewind, the TLB
+ * shootdown it sends reaching an idle vCPU; docs/BENCHMARKS.md).
  */
-#define WIPE_FILL_MAX	16
+#define SMALL_FILL_MAX	16
 /*
  * From this many pages on, the target may copy them itself (copy_in_target,
  * use_restorer): below, one process_vm_writev costs less than its stop
@@ -415,21 +417,19 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	return err;
 }
 
-static bool anonymous_at(const struct rw_proc_image *img, uint64_t addr)
-{
-	ssize_t i = proc_maps_find(&img->maps, addr);
-
-	return i >= 0 && !img->maps.v[i].inode;
-}
-
-/* [start, end) lies in one small wipe-on-fork vma of the image. */
-static bool small_wipe(const struct rw_proc_image *img, uint64_t start, uint64_t end)
+/*
+ * Whether dropping [start, end) can be a zero fill instead: the range lies in
+ * one anonymous vma of the image that is writable (process_vm_writev writes
+ * only there), and is small or one of many (DROP_INJECT_MAX). Reading a
+ * dropped page gives zeros: the content is the same, the page stays allocated.
+ */
+static bool zero_fillable(const struct rw_proc_image *img, uint64_t start, uint64_t end, bool many)
 {
 	ssize_t i = proc_maps_find(&img->maps, start);
 	const struct rw_vma *v = i >= 0 ? &img->maps.v[i] : NULL;
 
-	return v && v->wipeonfork && end <= v->end &&
-	       end - start <= WIPE_FILL_MAX * RW_PAGE_SIZE;
+	return v && !v->inode && (v->prot & PROT_WRITE) && end <= v->end &&
+	       (many || end - start <= SMALL_FILL_MAX * RW_PAGE_SIZE);
 }
 
 static int zero_fill(pid_t pid, uint64_t start, uint64_t end)
@@ -471,7 +471,7 @@ static int drop_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	for (size_t i = 0; i < p->ndrop; i++) {
 		const struct rw_range *d = &p->drop[i];
 
-		if ((many && anonymous_at(img, d->start)) || small_wipe(img, d->start, d->end)) {
+		if (zero_fillable(img, d->start, d->end, many)) {
 			err = zero_fill(p->tgid, d->start, d->end);
 			st->zero_filled_pages += (d->end - d->start) / RW_PAGE_SIZE;
 			if (err) {
