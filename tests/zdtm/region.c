@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * munmap, mremap_grow, mremap_move, mprotect, madv_dontneed, kernel_write and
- * the hot_pages helper: one checkpointed region the invocation changes.
+ * munmap, mremap_grow, mremap_move, mprotect, madv_dontneed, kernel_write,
+ * mmap_over and the hot_pages helper: one checkpointed region the
+ * invocation changes. mmap_over maps fresh memory in its place, alike in
+ * the maps, and writes none of it: the region reads zeros, and only its lost
+ * write-protection registration tells the rewind (wp_lost).
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -143,7 +146,16 @@ static void kernel_write_go(void)
 	done("");
 }
 
+static void mmap_over_go(void)
+{
+	if (mmap(reg, REG_PAGES * PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != reg)
+		die("mmap over the region");
+	done("%lx", (unsigned long)reg);
+}
+
 ZDTM_SCENARIO(munmap, region_setup, munmap_go, region_check);
+ZDTM_SCENARIO(mmap_over, region_setup, mmap_over_go, region_check);
 ZDTM_SCENARIO(mremap_grow, mremap_grow_setup, mremap_grow_go, region_check);
 ZDTM_SCENARIO(mremap_move, region_setup, mremap_move_go, region_check);
 ZDTM_SCENARIO(mprotect, region_setup, mprotect_go, mprotect_check);

@@ -156,11 +156,12 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 		out->layout_changed = true;
 		switch (r->nr) {
 		case RW_NR_brk:
-			out->brk_called = true;
+			out->brk_called = out->layout_unranged = true;
 			break;
 		case RW_NR_shmat:
 		case RW_NR_shmdt:
 		case RW_NR_remap_file_pages:
+			out->layout_unranged = true;
 			break;	/* no length to name: the maps tell */
 		case RW_NR_mmap:
 			if (r->ret >= 0)
@@ -412,8 +413,14 @@ int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *fa
 
 	if (*wp) {
 		struct rw_ranges_collect c = { .ranges = &o->written };
+		/*
+		 * Only a layout call replaces a vma and its registration: the
+		 * ranges the log names, or all when a call names none.
+		 */
+		const struct rw_ranges *where = facts->layout_unranged ? NULL :
+							&facts->layout_touched;
 		long n = scan ? wp_scan(*wp, false, ranges_collect, &c) :
-				wp_lost(*wp, ranges_collect, &c);
+				wp_lost(*wp, where, ranges_collect, &c);
 
 		o->scanned = scan;
 

@@ -50,6 +50,7 @@ struct rw_log_facts {
 	int32_t *keys_added;		/* what add_key returned: an update if the key existed */
 	size_t nkeys_added;
 	bool layout_changed;		/* any layout call or exec: the maps must be read */
+	bool layout_unranged;		/* a layout call layout_touched cannot name (brk, shmat, ...) */
 	uint64_t sigactions_called;
 };
 

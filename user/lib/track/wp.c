@@ -287,8 +287,23 @@ static int emit(void *arg, uint64_t start, uint64_t end)
 	return 0;
 }
 
-/* wp_scan(), or with written false only the lost ranges (wp_lost). */
-static long scan_regs(struct rw_wp *wp, bool written, bool rearm, wp_region_cb cb, void *ctx)
+/* Whether [start, end) overlaps a range of where (NULL: everything does). */
+static bool overlaps_any(const struct rw_ranges *where, uint64_t start, uint64_t end)
+{
+	if (!where)
+		return true;
+	for (size_t i = 0; i < where->n; i++)
+		if (where->r[i].start < end && start < where->r[i].end)
+			return true;
+	return false;
+}
+
+/*
+ * wp_scan(), or with written false only the lost ranges (wp_lost) of the
+ * registered ranges overlapping where.
+ */
+static long scan_regs(struct rw_wp *wp, bool written, bool rearm, const struct rw_ranges *where,
+		      wp_region_cb cb, void *ctx)
 {
 	struct emitter em = { .cb = cb, .ctx = ctx };
 	struct rw_ranges lost = { 0 };
@@ -307,6 +322,9 @@ static long scan_regs(struct rw_wp *wp, bool written, bool rearm, wp_region_cb c
 	for (size_t i = 0; i < nsnap && !err; i++) {
 		uint64_t cur = snap[i].start, end = snap[i].end;
 		size_t first = lost.n;
+
+		if (!overlaps_any(where, cur, end))
+			continue;
 
 		/*
 		 * Mapped parts that are not registered any more (mmap MAP_FIXED
@@ -349,12 +367,12 @@ static long scan_regs(struct rw_wp *wp, bool written, bool rearm, wp_region_cb c
 
 long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx)
 {
-	return scan_regs(wp, true, rearm, cb, ctx);
+	return scan_regs(wp, true, rearm, NULL, cb, ctx);
 }
 
-long wp_lost(struct rw_wp *wp, wp_region_cb cb, void *ctx)
+long wp_lost(struct rw_wp *wp, const struct rw_ranges *where, wp_region_cb cb, void *ctx)
 {
-	return scan_regs(wp, false, false, cb, ctx);
+	return scan_regs(wp, false, false, where, cb, ctx);
 }
 
 /* ---- open / close -------------------------------------------------------- */

@@ -102,7 +102,8 @@ long wp_scan(struct rw_wp *wp, bool rearm, wp_region_cb cb, void *ctx);
  * Only the lost part of wp_scan(): registered ranges that lost their
  * registration, reported whole and forgotten. One cheap query per range
  * (the kernel answers per vma): no page-table walk for written pages.
+ * With where, only the registered ranges that overlap it are asked.
  */
-long wp_lost(struct rw_wp *wp, wp_region_cb cb, void *ctx);
+long wp_lost(struct rw_wp *wp, const struct rw_ranges *where, wp_region_cb cb, void *ctx);
 
 #endif /* RW_WP_H */
