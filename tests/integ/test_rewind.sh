@@ -586,8 +586,10 @@ expect_rewind_fails() {
 	REWIND_ERR=$out
 }
 
-# An io_uring worker thread (iou-wrk) takes no ptrace stop: the rewind fails
-# closed saying so, instead of waiting for it for ever.
+# An io_uring worker thread (iou-wrk) runs only in the kernel (older kernels
+# give it no ptrace stop): the rewind fails closed saying so. The log shows
+# the invocation's io_uring calls, so the freeze checks every thread first
+# (test_freeze io_worker_found_after_unchecked_freeze: the check after it).
 fail_iouring_worker() {
 	local id
 	start_zdtm unseen_uring_worker || return 1

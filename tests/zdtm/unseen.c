@@ -15,7 +15,7 @@
  *   through its own mapping, no page-table entry changes.
  * unseen_uring_worker (helper): the same read forced to an io-wq worker
  *   (IOSQE_ASYNC): an iou-wrk thread of the process exists at the rewind,
- *   which no ptrace stop reaches (test_rewind.sh fail_iouring_worker).
+ *   which cannot be rewound (test_rewind.sh fail_iouring_worker).
  */
 #include <fcntl.h>
 #include <sched.h>

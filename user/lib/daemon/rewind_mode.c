@@ -491,6 +491,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	uint64_t t0 = rw_now_ns(), files_ns = 0, ipc_ns = 0;
 	size_t nprocs = 0, nkilled = 0;
 	uint64_t forks_read = 0;
+	bool no_io_uring;
 	pid_t *killed = NULL;
 	char why[1024];
 	int err = 0;
@@ -552,9 +553,12 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		err = -ENOMEM;
 		snprintf(why, sizeof(why), "out of memory");
 	}
+	/* io_uring calls are counted for the session since it was attached (sticky). */
+	no_io_uring = !tracker_unvouched_async(S->tracker, s->id);
 	for (size_t i = 0; i < s->ntargets && !err; i++) {
 		if (!s->targets[i].img)
 			continue;
+		procs[nprocs].no_io_uring = no_io_uring;
 		procs[nprocs].img = s->targets[i].img;
 		procs[nprocs].wp = s->targets[i].wp;
 		procs[nprocs].hot = &s->targets[i].hot;
@@ -568,6 +572,10 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	s->discard = true;
 	inv->unvouched = session_take_unvouched(S, s);
 	inv->pinned = tracker_unvouched_async(S->tracker, s->id) != 0;
+	/* An io_uring call since the count read above: its workers are looked for now. */
+	for (size_t i = 0; i < nprocs && !err && inv->pinned; i++)
+		if (procs[i].no_io_uring)
+			err = rewind_no_io_worker(&procs[i], why, sizeof(why));
 	if (!err) {
 		uint64_t t = rw_now_ns();
 		bool vouched = children_as_checkpoint(S, s, inv->dropped > 0);

@@ -19,8 +19,9 @@
 
 /*
  * An io_uring worker (iou-wrk-*) is a thread of the process that runs only
- * in the kernel and never takes a ptrace stop: waiting for it would hang.
- * Its flags are field 9 of /proc/TGID/task/TID/stat.
+ * in the kernel: it has no user state to rewind, and on older kernels it
+ * never takes a ptrace stop (Linux 6.18 stops it). Its flags are field 9 of
+ * /proc/TGID/task/TID/stat.
  */
 static bool is_io_worker(pid_t tgid, pid_t tid)
 {
@@ -107,7 +108,7 @@ void freeze_forget(struct rw_frozen *f, pid_t tid)
  * each, so their stops overlap (a thread busy in the kernel, say unmapping
  * a heap, stops only when it returns). Returns how many were new, or -errno.
  */
-static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n)
+static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n, bool check_io)
 {
 	struct rw_seized *arr;
 	size_t first = f->n, started;
@@ -124,9 +125,9 @@ static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n)
 		/* Held from an earlier round: those are the sorted first ones. */
 		if (bsearch(&key, f->threads, first, sizeof(key), cmp_tid))
 			continue;
-		if (is_io_worker(f->tgid, tids[i])) {
-			pr_err("pid %d: thread %d is an io_uring worker (iou-wrk), which no ptrace "
-			       "stop reaches\n", f->tgid, tids[i]);
+		if (check_io && is_io_worker(f->tgid, tids[i])) {
+			pr_err("pid %d: thread %d is an io_uring worker (iou-wrk), which cannot be "
+			       "rewound\n", f->tgid, tids[i]);
 			err = -EDEADLK;
 			break;
 		}
@@ -160,6 +161,9 @@ static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n)
 			f->threads[f->n++] = ij;
 		else
 			inject_release(&ij);
+		/* Unchecked, a worker that takes no stop (older kernels) times out: say what it is. */
+		if (e == -ETIMEDOUT && is_io_worker(f->tgid, ij.tid))
+			e = -EDEADLK;
 		if (e != -ESRCH) {
 			pr_err("pid %d: cannot stop thread %d: %s\n", f->tgid, ij.tid, strerror(-e));
 			if (!err)
@@ -171,7 +175,7 @@ static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n)
 	return err ? err : added;
 }
 
-int freeze_process(struct rw_frozen *f, pid_t tgid)
+static int freeze(struct rw_frozen *f, pid_t tgid, bool check_io)
 {
 	int err = 0;
 
@@ -184,7 +188,7 @@ int freeze_process(struct rw_frozen *f, pid_t tgid)
 		err = proc_list_threads(tgid, &tids, &n);
 		if (err)
 			break;
-		err = seize_new(f, tids, n);
+		err = seize_new(f, tids, n, check_io);
 		free(tids);
 		if (err <= 0)
 			break;
@@ -197,6 +201,24 @@ int freeze_process(struct rw_frozen *f, pid_t tgid)
 		freeze_release(f);
 		return err;
 	}
+	return 0;
+}
+
+int freeze_process(struct rw_frozen *f, pid_t tgid)
+{
+	return freeze(f, tgid, true);
+}
+
+int freeze_process_unchecked(struct rw_frozen *f, pid_t tgid)
+{
+	return freeze(f, tgid, false);
+}
+
+pid_t freeze_io_worker(const struct rw_frozen *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->threads[i].seized && is_io_worker(f->tgid, f->threads[i].tid))
+			return f->threads[i].tid;
 	return 0;
 }
 

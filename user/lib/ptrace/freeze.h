@@ -27,6 +27,17 @@ struct rw_frozen {
  * thread that died traced meanwhile is reaped (so that its parent can).
  */
 int freeze_process(struct rw_frozen *f, pid_t tgid);
+/*
+ * freeze_process without reading every thread's flags first (a /proc read
+ * a thread, ~7 us) to refuse an io_uring worker: for a caller whose log
+ * shows the process made no io_uring call since it was frozen with the
+ * check, and that calls freeze_io_worker() once the log is read up to the
+ * freeze. A worker that takes no stop (older kernels) fails the wait after
+ * its timeout, with -EDEADLK.
+ */
+int freeze_process_unchecked(struct rw_frozen *f, pid_t tgid);
+/* A frozen thread that is an io_uring worker: its tid, or 0. */
+pid_t freeze_io_worker(const struct rw_frozen *f);
 /* The seized thread tid, or NULL. */
 struct rw_seized *freeze_thread(struct rw_frozen *f, pid_t tid);
 /* A live seized thread to inject through: the leader if it lives. NULL if none. */

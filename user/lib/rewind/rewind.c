@@ -61,7 +61,7 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	err = freeze_process(&f, tgid);
 	if (err == -EDEADLK)
 		return rw_why(why, whylen, err, "pid %s: an io_uring worker thread (iou-wrk) is "
-			      "running: it takes no ptrace stop, the process cannot be frozen",
+			      "running: it runs only in the kernel, the process cannot be rewound",
 			      PID_LABEL(tgid));
 	if (err)
 		return rw_why(why, whylen, err, "pid %s: stopping its threads", PID_LABEL(tgid));
@@ -135,19 +135,30 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen)
 {
 	uint64_t t = rw_now_ns();
-	int err = freeze_process(&rw->f, rw->img->tgid);
+	int err = rw->no_io_uring ? freeze_process_unchecked(&rw->f, rw->img->tgid) :
+				    freeze_process(&rw->f, rw->img->tgid);
 
 	st->stop_ns += rw_now_ns() - t;
 	if (err == -ESRCH)
 		return rw_why(why, whylen, 0, "process %d of the checkpoint has exited", rw->img->tgid);
 	if (err == -EDEADLK)
 		return rw_why(why, whylen, err, "pid %s: an io_uring worker thread (iou-wrk) is "
-			      "running: it takes no ptrace stop, the process cannot be frozen",
+			      "running: it runs only in the kernel, the process cannot be rewound",
 			      PID_LABEL(rw->img->tgid));
 	if (err)
 		return rw_why(why, whylen, err, "pid %s: stopping its threads", PID_LABEL(rw->img->tgid));
 	rw->frozen = true;
 	return 0;
+}
+
+int rewind_no_io_worker(struct rw_rewinding *rw, char *why, size_t whylen)
+{
+	pid_t tid = rw->frozen ? freeze_io_worker(&rw->f) : 0;
+
+	if (!tid)
+		return 0;
+	return rw_why(why, whylen, -EDEADLK, "pid %s: thread %d is an io_uring worker (iou-wrk), "
+		      "which cannot be rewound", PID_LABEL(rw->img->tgid), tid);
 }
 
 /* Where the image's checkpoint threads can be injected through: one the plan keeps. */

@@ -65,11 +65,19 @@ struct rw_rewinding {
 	uint64_t syscall_ip;		/* img's, when the log proves it unchanged; else 0 */
 	uint64_t sig_ignored;		/* SigIgn as the plan read it (all threads stopped) */
 	bool fdobj_locks;		/* the log saw a lock call or lost records: locks re-read */
+	/*
+	 * The log shows no io_uring call of the session since the checkpoint's
+	 * freeze refused workers: this stop does not look for one, the caller
+	 * calls rewind_no_io_worker() once the log is read up to the stop.
+	 */
+	bool no_io_uring;
 	bool frozen;
 };
 
 /* Stop every thread. -ESRCH: the process is gone. */
 int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen);
+/* After a stop with no_io_uring that the log no longer vouches for: 0, or -EDEADLK with why. */
+int rewind_no_io_worker(struct rw_rewinding *rw, char *why, size_t whylen);
 /* Observe (observe.h), build the plan; its failures: -ENOTRECOVERABLE with why set. */
 int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 		struct rw_rewind_stats *st, char *why, size_t whylen);
