@@ -115,6 +115,8 @@ int rw_iter_tasks(struct bpf_iter__task *ctx)
 		r.cwd_ino = BPF_CORE_READ(cwd, i_ino);
 		r.cwd_magic = BPF_CORE_READ(cwd, i_sb, s_magic);
 	}
+	if (bpf_core_field_exists(task->io_uring))
+		r.io_uring = BPF_CORE_READ(task, io_uring) != NULL;
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

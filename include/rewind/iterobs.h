@@ -45,6 +45,8 @@ struct rw_iter_task {
 	__s32 pgid, sid;	/* in the initial pid namespace */
 	__u32 cwd_magic;
 	__u64 cwd_dev, cwd_ino;	/* the cwd's inode: s_dev (kernel encoding), i_ino */
+	__u32 io_uring;		/* the thread has an io_uring context (it used a ring) */
+	__u32 pad;
 };
 
 #endif /* RW_ITEROBS_H */

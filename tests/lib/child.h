@@ -15,9 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/io_uring.h>
 
 #include "fileio.h"
+#include "proc.h"
 
 /* All of len bytes through fd (write if wr, else read); -1 on EOF or error. */
 static inline int io_full(int fd, void *buf, size_t len, bool wr)
@@ -133,6 +138,77 @@ static inline void wait_in_syscall(pid_t pid, pid_t tid, long nr)
 			fail_msg("thread %d of %d never blocked in syscall %ld", tid, pid, nr);
 		sched_yield();
 	}
+}
+
+/*
+ * A child with an io_uring worker (iou-wrk): a read of an empty pipe
+ * submitted with IOSQE_ASYNC goes to a worker thread and blocks there.
+ */
+static inline void uring_child(void)
+{
+	struct io_uring_params p = { 0 };
+	struct io_uring_sqe *sqe;
+	unsigned *tail, *array;
+	static char buf[8];
+	int ring, fds[2];
+	char *sq;
+
+	ring = syscall(__NR_io_uring_setup, 1, &p);
+	if (ring < 0 || pipe(fds))
+		_exit(2);
+	sq = mmap(NULL, p.sq_off.array + p.sq_entries * sizeof(unsigned), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
+	sqe = mmap(NULL, sizeof(*sqe), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring,
+		   IORING_OFF_SQES);
+	if (sq == MAP_FAILED || sqe == MAP_FAILED)
+		_exit(2);
+	tail = (unsigned *)(sq + p.sq_off.tail);
+	array = (unsigned *)(sq + p.sq_off.array);
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_READ;
+	sqe->flags = IOSQE_ASYNC;
+	sqe->fd = fds[0];
+	sqe->addr = (unsigned long)buf;
+	sqe->len = sizeof(buf);
+	array[0] = 0;
+	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, ring, 1, 0, 0, NULL, 0) != 1)
+		_exit(2);
+	if (write(child_reply, "r", 1) != 1)
+		_exit(2);
+	for (;;)
+		pause();
+}
+
+/* The worker's tid, once it exists: the thread named iou-wrk-*. */
+static inline pid_t uring_worker_of(pid_t pid)
+{
+	for (int tries = 0; tries < 100000; tries++) {
+		pid_t *tids;
+		size_t n;
+
+		assert_int_equal(proc_list_threads(pid, &tids, &n), 0);
+		for (size_t i = 0; i < n; i++) {
+			char path[64], *comm;
+			size_t len;
+
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tids[i]);
+			if (read_whole_file(AT_FDCWD, path, 64, &comm, &len))
+				continue;
+			if (!strncmp(comm, "iou-wrk", 7)) {
+				pid_t w = tids[i];
+
+				free(comm);
+				free(tids);
+				return w;
+			}
+			free(comm);
+		}
+		free(tids);
+		sched_yield();
+	}
+	fail_msg("pid %d: no io_uring worker thread appeared", pid);
+	return 0;
 }
 
 #endif /* RW_TEST_CHILD_H */

@@ -18,9 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
-#include <linux/io_uring.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -261,77 +259,6 @@ static void killed_while_being_frozen(void **state)
 	assert_process_gone(pid);
 	close(cmd);
 	close(reply);
-}
-
-/*
- * A child with an io_uring worker (iou-wrk): a read of an empty pipe
- * submitted with IOSQE_ASYNC goes to a worker thread and blocks there.
- */
-static void uring_child(void)
-{
-	struct io_uring_params p = { 0 };
-	struct io_uring_sqe *sqe;
-	unsigned *tail, *array;
-	static char buf[8];
-	int ring, fds[2];
-	char *sq;
-
-	ring = syscall(__NR_io_uring_setup, 1, &p);
-	if (ring < 0 || pipe(fds))
-		_exit(2);
-	sq = mmap(NULL, p.sq_off.array + p.sq_entries * sizeof(unsigned), PROT_READ | PROT_WRITE,
-		  MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
-	sqe = mmap(NULL, sizeof(*sqe), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring,
-		   IORING_OFF_SQES);
-	if (sq == MAP_FAILED || sqe == MAP_FAILED)
-		_exit(2);
-	tail = (unsigned *)(sq + p.sq_off.tail);
-	array = (unsigned *)(sq + p.sq_off.array);
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = IORING_OP_READ;
-	sqe->flags = IOSQE_ASYNC;
-	sqe->fd = fds[0];
-	sqe->addr = (unsigned long)buf;
-	sqe->len = sizeof(buf);
-	array[0] = 0;
-	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
-	if (syscall(__NR_io_uring_enter, ring, 1, 0, 0, NULL, 0) != 1)
-		_exit(2);
-	if (write(child_reply, "r", 1) != 1)
-		_exit(2);
-	for (;;)
-		pause();
-}
-
-/* The worker's tid, once it exists: the thread named iou-wrk-*. */
-static pid_t uring_worker_of(pid_t pid)
-{
-	for (int tries = 0; tries < 100000; tries++) {
-		pid_t *tids;
-		size_t n;
-
-		assert_int_equal(proc_list_threads(pid, &tids, &n), 0);
-		for (size_t i = 0; i < n; i++) {
-			char path[64], *comm;
-			size_t len;
-
-			snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tids[i]);
-			if (read_whole_file(AT_FDCWD, path, 64, &comm, &len))
-				continue;
-			if (!strncmp(comm, "iou-wrk", 7)) {
-				pid_t w = tids[i];
-
-				free(comm);
-				free(tids);
-				return w;
-			}
-			free(comm);
-		}
-		free(tids);
-		sched_yield();
-	}
-	fail_msg("pid %d: no io_uring worker thread appeared", pid);
-	return 0;
 }
 
 /*

@@ -142,6 +142,46 @@ static void capture(void *ctx)
 	struct rw_proc_image *img = ctx;
 
 	assert_int_equal(observe_iter_checkpoint(ckpt_it, img), 0);
+	/* It never used io_uring: its rewinds may skip looking for io_uring workers. */
+	assert_true(img->no_io_uring);
+}
+
+/*
+ * A process that submitted to a ring before the checkpoint may get a worker
+ * thread with no io_uring call after it: the checkpoint's iterator sees its
+ * io_uring context, and its rewinds keep looking for workers.
+ */
+static void io_uring_context_seen(void **state)
+{
+	struct rw_proc_image img = { 0 };
+	struct rw_iterobs *it;
+	struct rw_tracker *t;
+	int cmd, reply;
+	pid_t pid;
+
+	(void)state;
+	if (tracker_open(&t, NULL, on_record, NULL)) {
+		printf("SKIP observe_iter: the BPF tracker does not load\n");
+		skip();
+	}
+	pid = child_spawn(uring_child, &cmd, &reply);
+	if (iterobs_open(t, pid, &it)) {
+		printf("SKIP observe_iter: no task iterator with a pid filter (Linux 6.1)\n");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		tracker_close(t);
+		skip();
+	}
+	img.tgid = pid;
+	img.no_io_uring = true;
+	assert_int_equal(observe_iter_checkpoint(it, &img), 0);
+	assert_false(img.no_io_uring);
+	iterobs_close(it);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(cmd);
+	close(reply);
+	tracker_close(t);
 }
 
 static void compare(void **state)
@@ -306,6 +346,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(compare),
+		cmocka_unit_test(io_uring_context_seen),
 	};
 
 	if (geteuid() != 0) {

@@ -553,12 +553,15 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		err = -ENOMEM;
 		snprintf(why, sizeof(why), "out of memory");
 	}
-	/* io_uring calls are counted for the session since it was attached (sticky). */
+	/*
+	 * io_uring calls are counted for the session since it was attached
+	 * (sticky); a ring used before, the checkpoint's iterator saw.
+	 */
 	no_io_uring = !tracker_unvouched_async(S->tracker, s->id);
 	for (size_t i = 0; i < s->ntargets && !err; i++) {
 		if (!s->targets[i].img)
 			continue;
-		procs[nprocs].no_io_uring = no_io_uring;
+		procs[nprocs].no_io_uring = no_io_uring && s->targets[i].img->no_io_uring;
 		procs[nprocs].img = s->targets[i].img;
 		procs[nprocs].wp = s->targets[i].wp;
 		procs[nprocs].hot = &s->targets[i].hot;

@@ -150,6 +150,12 @@ struct rw_proc_image {
 	/* Where the checkpoint's injections found a syscall instruction: good
 	 * again while the log shows no layout call over it. 0 if none ran. */
 	uint64_t syscall_ip;
+	/*
+	 * No thread had an io_uring context at the checkpoint (the task
+	 * iterator read it): a worker thread can then appear only after a
+	 * logged io_uring call. False when unknown.
+	 */
+	bool no_io_uring;
 };
 
 /*

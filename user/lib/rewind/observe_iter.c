@@ -51,6 +51,7 @@ static bool stat_is_inode(uint32_t magic)
 
 int observe_iter_checkpoint(struct rw_iterobs *it, struct rw_proc_image *img)
 {
+	const struct rw_iter_task *t;
 	const struct rw_iter_fd *r;
 	pid_t self = getpid();
 	size_t n;
@@ -58,6 +59,13 @@ int observe_iter_checkpoint(struct rw_iterobs *it, struct rw_proc_image *img)
 
 	if (iterobs_tgid(it) != img->tgid)
 		return -EINVAL;
+	err = iterobs_read_tasks(it, &t, &n);
+	if (err)
+		return err;
+	img->no_io_uring = n > 0;
+	for (size_t i = 0; i < n; i++)
+		if (t[i].io_uring)
+			img->no_io_uring = false;
 	err = iterobs_read_fds(it, &r, &n);
 	if (err)
 		return err;

@@ -24,7 +24,9 @@ bool observe_iter_enabled(void);
 /*
  * At the checkpoint, img's threads still stopped after its capture: the
  * struct file of every held fd (rw_fd_image.file), confirmed by kcmp
- * against the held copy. 0 or -errno (then rewinds compare with kcmp).
+ * against the held copy, and whether any thread has an io_uring context
+ * (rw_proc_image.no_io_uring). 0 or -errno (then rewinds compare with
+ * kcmp and check for io_uring workers at every stop).
  */
 int observe_iter_checkpoint(struct rw_iterobs *it, struct rw_proc_image *img);
 
