@@ -117,6 +117,8 @@ int rw_iter_tasks(struct bpf_iter__task *ctx)
 	}
 	if (bpf_core_field_exists(task->io_uring))
 		r.io_uring = BPF_CORE_READ(task, io_uring) != NULL;
+	r.robust_list = (__u64)(unsigned long)BPF_CORE_READ(task, robust_list);
+	r.blocked = BPF_CORE_READ(task, blocked.sig[0]);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

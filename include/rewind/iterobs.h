@@ -47,6 +47,8 @@ struct rw_iter_task {
 	__u64 cwd_dev, cwd_ino;	/* the cwd's inode: s_dev (kernel encoding), i_ino */
 	__u32 io_uring;		/* the thread has an io_uring context (it used a ring) */
 	__u32 pad;
+	__u64 robust_list;	/* what get_robust_list returns as its head */
+	__u64 blocked;		/* its signal mask: what PTRACE_GETSIGMASK returns */
 };
 
 #endif /* RW_ITEROBS_H */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -248,6 +249,18 @@ static void compare(void **state)
 		assert_memory_equal(&io.pending[i], &po.pending[i], sizeof(po.pending[i]));
 		assert_true(thread_rseq_eq(&io.rseq[i], &po.rseq[i]));
 		assert_string_equal(io.obs.comms[i], po.obs.comms[i]);
+		/* Robust lists as get_robust_list gives them; masks as PTRACE_GETSIGMASK does. */
+		assert_int_equal(io.robust[i].head, po.robust[i].head);
+		assert_int_equal(io.robust[i].len, po.robust[i].len);
+		assert_true(po.robust[i].head != 0);
+		{
+			uint64_t mask;
+
+			assert_int_equal(ptrace(PTRACE_GETSIGMASK, f.threads[i].tid,
+						(void *)sizeof(mask), &mask), 0);
+			assert_non_null(io.blocked);
+			assert_int_equal(io.blocked[i], mask);
+		}
 	}
 	assert_int_equal(io.obs.umask, po.obs.umask);
 	assert_int_equal(io.obs.cwd_dev, po.obs.cwd_dev);

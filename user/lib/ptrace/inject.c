@@ -333,6 +333,9 @@ static int restop(struct rw_seized *ij, int sig)
 	int status, err;
 
 	for (int i = 0; i < STOP_LOOPS; i++) {
+		/* A handler now runs with its mask: thread_state_set puts the mask back. */
+		if (sig)
+			ij->signalled = true;
 		if (ptrace(PTRACE_CONT, ij->tid, NULL, (void *)(long)sig))
 			return ptrace_failed(ij, "PTRACE_CONT");
 		err = wait_stop(ij, &status);

@@ -34,6 +34,7 @@ struct rw_seized {
 	bool ignored_known;		/* sig_ignored is the process's SigIgn now */
 	uint64_t sig_ignored;
 	bool suspended;			/* its seccomp filter is suspended (at our stops only) */
+	bool signalled;			/* a signal was delivered to it since it was seized */
 };
 
 /*

@@ -258,7 +258,7 @@ static bool xstate_holds(pid_t tid, const struct rw_thread_state *ts)
 	       iov.iov_len == ts->xstate_len && !memcmp(now, ts->xstate, ts->xstate_len);
 }
 
-int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts)
+int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts, bool set_mask)
 {
 	struct iovec iov = { ts->xstate, ts->xstate_len };
 	struct user_regs_struct want;
@@ -271,7 +271,8 @@ int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts)
 		pr_perror("thread %d: PTRACE_SETREGSET NT_X86_XSTATE", ij->tid);
 		return err;
 	}
-	if (ptrace(PTRACE_SETSIGMASK, ij->tid, (void *)sizeof(mask), &mask)) {
+	if ((set_mask || ij->signalled) &&
+	    ptrace(PTRACE_SETSIGMASK, ij->tid, (void *)sizeof(mask), &mask)) {
 		int err = -errno;
 
 		pr_perror("thread %d: PTRACE_SETSIGMASK", ij->tid);

@@ -87,9 +87,11 @@ int thread_robust_read(pid_t tid, struct rw_robust *out);
 int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_state *ts);
 /*
  * Put xstate and sigmask back now and the registers into ij->saved (applied
- * when the thread is released). 0 or -errno.
+ * when the thread is released). The mask only if set_mask, or if a signal
+ * was delivered to the thread since it was seized (its handler's mask).
+ * 0 or -errno.
  */
-int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts);
+int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts, bool set_mask);
 void thread_state_free(struct rw_thread_state *ts);
 
 #endif /* RW_THREADSTATE_H */

@@ -517,15 +517,20 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	if (err)
 		return err;
 	obs->comms = (const char (*)[16])o->comms;
-	/* Robust lists: set_robust_list is not logged; one syscall a thread, not stopped. */
-	o->robust = calloc(f->n ? f->n : 1, sizeof(*o->robust));
+	/*
+	 * Robust lists: set_robust_list is not logged; one syscall a thread,
+	 * not stopped, unless the task iterator read them.
+	 */
+	if (!it)
+		o->robust = calloc(f->n ? f->n : 1, sizeof(*o->robust));
 	if (!o->robust)
 		return -ENOMEM;
-	for (size_t i = 0; i < f->n && !err; i++)
+	for (size_t i = 0; i < f->n && !err && !it; i++)
 		err = thread_robust_read(o->tids[i], &o->robust[i]);
 	if (err)
 		return err;
 	obs->robust = o->robust;
+	obs->blocked = o->blocked;
 	/* rseq registrations: every thread glibc starts registers one, so that is logged apart. */
 	if (facts->rseq_called || facts->incomplete) {
 		if (!it)
@@ -637,6 +642,7 @@ void observe_free(struct rw_observation *o)
 	free(o->pending);
 	free(o->rseq);
 	free(o->robust);
+	free(o->blocked);
 	free(o->comms);
 	free(o->cgroups);
 	free(o->timers);

@@ -70,6 +70,7 @@ struct rw_observation {
 	struct rw_thread_pending *pending;	/* per tid */
 	struct rw_rseq *rseq;			/* per tid, when read */
 	struct rw_robust *robust;		/* per tid */
+	uint64_t *blocked;			/* per tid, from the task iterator; NULL: not read */
 	char (*comms)[16];			/* per tid: its name */
 	char *cgroups;				/* /proc/PID/cgroup, when read */
 	int *timers;

@@ -149,9 +149,11 @@ static int iter_threads(const struct rw_iter_task *t, size_t n, const struct rw_
 
 	o->pending = calloc(f->n ? f->n : 1, sizeof(*o->pending));
 	o->comms = calloc(f->n ? f->n : 1, sizeof(*o->comms));
+	o->robust = calloc(f->n ? f->n : 1, sizeof(*o->robust));
+	o->blocked = calloc(f->n ? f->n : 1, sizeof(*o->blocked));
 	if (rseq)
 		o->rseq = calloc(f->n ? f->n : 1, sizeof(*o->rseq));
-	if (!o->pending || !o->comms || (rseq && !o->rseq))
+	if (!o->pending || !o->comms || !o->robust || !o->blocked || (rseq && !o->rseq))
 		return -ENOMEM;
 	for (size_t i = 0; i < f->n && !err; i++) {
 		const struct rw_iter_task *r = find_task(t, n, f->threads[i].tid);
@@ -167,6 +169,9 @@ static int iter_threads(const struct rw_iter_task *t, size_t n, const struct rw_
 		o->comms[i][sizeof(o->comms[i]) - 1] = '\0';
 		if (rseq && r->rseq)
 			o->rseq[i] = (struct rw_rseq){ r->rseq, r->rseq_len, r->rseq_sig };
+		/* get_robust_list's length is always that of the 64-bit head. */
+		o->robust[i] = (struct rw_robust){ r->robust_list, 3 * sizeof(uint64_t) };
+		o->blocked[i] = r->blocked;
 	}
 	return err;
 }
@@ -221,10 +226,14 @@ fail:
 	free(o->pending);
 	free(o->rseq);
 	free(o->comms);
+	free(o->robust);
+	free(o->blocked);
 	o->fds = NULL;
 	o->pending = NULL;
 	o->rseq = NULL;
 	o->comms = NULL;
+	o->robust = NULL;
+	o->blocked = NULL;
 	o->obs.nfds = 0;
 	return err;
 }

@@ -696,6 +696,35 @@ static int plan_thread_names(struct rw_plan *p, const struct rw_proc_image *img,
 	return 0;
 }
 
+/*
+ * Signal masks: put back with the registers, but not on a thread that holds
+ * its checkpoint's already (PTRACE_SETSIGMASK costs a syscall a thread).
+ * Known only when the task iterator read them; a recreated thread starts
+ * with its creator's.
+ */
+static int plan_thread_masks(struct rw_plan *p, const struct rw_proc_image *img,
+			     const struct rw_observed *obs)
+{
+	for (size_t i = 0; i < obs->ntids && obs->blocked; i++) {
+		const struct rw_thread_state *ts = image_thread(img, obs->tids[i]);
+
+		if (!ts || obs->blocked[i] != ts->sigmask)
+			continue;
+		if (GROW(p->masks_held, p->nmasks_held))
+			return -ENOMEM;
+		p->masks_held[p->nmasks_held++] = ts->tid;
+	}
+	return 0;
+}
+
+bool plan_mask_held(const struct rw_plan *p, pid_t tid)
+{
+	for (size_t i = 0; i < p->nmasks_held; i++)
+		if (p->masks_held[i] == tid)
+			return true;
+	return false;
+}
+
 static int add_fdop(struct rw_plan *p, enum rw_fd_kind kind, int fd, const struct rw_fd_image *want)
 {
 	if (GROW(p->fdops, p->nfdops))
@@ -1232,6 +1261,8 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 		err = plan_recreated_steps(plan, img);
 	if (!err)
 		err = plan_thread_names(plan, img, obs);
+	if (!err)
+		err = plan_thread_masks(plan, img, obs);
 	/* Past the first MiB, and clear of the store's mapping (in neither layout list). */
 	plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA, 1ULL << 20);
 	if (plan->hole && img->tmap && plan->hole < img->tmap + img->store_len &&
@@ -1258,6 +1289,7 @@ void plan_free(struct rw_plan *p)
 	free(p->recreate);
 	free(p->drain_threads);
 	free(p->renames);
+	free(p->masks_held);
 	free(p->rseq_ops);
 	free(p->robust_ops);
 	free(p->layout);

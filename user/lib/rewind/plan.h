@@ -33,6 +33,7 @@ struct rw_observed {
 	const struct rw_thread_pending *pending;	/* per tid: its own signal queue */
 	const struct rw_rseq *rseq;		/* per tid: rseq registration; NULL: the log vouches */
 	const struct rw_robust *robust;		/* per tid: robust list; NULL: not read */
+	const uint64_t *blocked;		/* per tid: signal mask; NULL: not read */
 	const char (*comms)[16];		/* per tid: its name; NULL: not read (all put back) */
 	const char *cgroups;			/* /proc/PID/cgroup; NULL: the log proves it unchanged */
 	const struct rw_range *written;		/* sorted, merged: scan ∪ write faults */
@@ -148,6 +149,8 @@ struct rw_plan {
 	size_t nrecreate;
 	pid_t *renames;			/* threads whose checkpoint name is put back */
 	size_t nrenames;
+	pid_t *masks_held;		/* threads that hold their checkpoint's signal mask: not put */
+	size_t nmasks_held;
 	bool set_brk;
 	uint64_t brk;
 	uint64_t brk_first;		/* non-zero: brk(brk_first) before brk(brk), see plan.c */
@@ -207,6 +210,8 @@ struct rw_plan {
 int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	       struct rw_plan *plan);
 void plan_free(struct rw_plan *plan);
+/* Whether thread tid holds its checkpoint's signal mask (masks_held). */
+bool plan_mask_held(const struct rw_plan *p, pid_t tid);
 /* One line per step, for logs and `rewind --json` ("munmap 0x...-0x...", ...). */
 struct json_object;
 struct json_object *plan_to_json(const struct rw_plan *plan);

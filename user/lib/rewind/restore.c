@@ -881,7 +881,8 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 	for (size_t i = 0; i < img->nthreads; i++) {
 		struct rw_seized *ij = freeze_thread(f, img->threads[i].tid);
 
-		err = ij ? thread_state_set(ij, &img->threads[i]) : -ESRCH;
+		err = ij ? thread_state_set(ij, &img->threads[i],
+					    !plan_mask_held(p, img->threads[i].tid)) : -ESRCH;
 		if (err)
 			return rw_why(why, whylen, err, "pid %d: restoring the registers of thread %d",
 				      p->tgid, img->threads[i].tid);
