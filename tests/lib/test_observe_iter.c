@@ -147,6 +147,26 @@ static void capture(void *ctx)
 	assert_true(img->no_io_uring);
 }
 
+static void open_tracker(struct rw_tracker **t)
+{
+	if (tracker_open(t, NULL, on_record, NULL)) {
+		printf("SKIP observe_iter: the BPF tracker does not load\n");
+		skip();
+	}
+}
+
+/* The iterators of pid, or SKIP (pid killed, t closed) on a kernel without the pid filter. */
+static void open_iterators(struct rw_tracker *t, pid_t pid, struct rw_iterobs **it)
+{
+	if (iterobs_open(t, pid, it)) {
+		printf("SKIP observe_iter: no task iterator with a pid filter (Linux 6.1)\n");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		tracker_close(t);
+		skip();
+	}
+}
+
 /*
  * A process that submitted to a ring before the checkpoint may get a worker
  * thread with no io_uring call after it: the checkpoint's iterator sees its
@@ -161,18 +181,9 @@ static void io_uring_context_seen(void **state)
 	pid_t pid;
 
 	(void)state;
-	if (tracker_open(&t, NULL, on_record, NULL)) {
-		printf("SKIP observe_iter: the BPF tracker does not load\n");
-		skip();
-	}
+	open_tracker(&t);
 	pid = child_spawn(uring_child, &cmd, &reply);
-	if (iterobs_open(t, pid, &it)) {
-		printf("SKIP observe_iter: no task iterator with a pid filter (Linux 6.1)\n");
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		tracker_close(t);
-		skip();
-	}
+	open_iterators(t, pid, &it);
 	img.tgid = pid;
 	img.no_io_uring = true;
 	assert_int_equal(observe_iter_checkpoint(it, &img), 0);
@@ -200,21 +211,12 @@ static void compare(void **state)
 	struct stat cwd;
 	char why[512], go = 'g';
 
-	if (tracker_open(&t, NULL, on_record, NULL)) {
-		printf("SKIP observe_iter: the BPF tracker does not load\n");
-		skip();
-	}
+	open_tracker(&t);
 	/* No ready byte: the child answers with its fds. */
 	pid = child_fork(child_main, &cmd, &reply);
 	assert_int_equal(io_full(reply, fds, sizeof(fds), false), 0);
 	assert_int_equal(io_full(reply, tids, sizeof(tids), false), 0);
-	if (iterobs_open(t, pid, &ckpt_it)) {
-		printf("SKIP observe_iter: no task iterator with a pid filter (Linux 6.1)\n");
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		tracker_close(t);
-		skip();
-	}
+	open_iterators(t, pid, &ckpt_it);
 	assert_int_equal(rewind_checkpoint_process(pid, &wp, &img, capture, &img, &cst, why,
 						   sizeof(why)), 0);
 	for (int i = 0; i < NFD; i++) {
