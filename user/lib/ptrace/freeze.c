@@ -2,6 +2,7 @@
 #define LOG_PREFIX "freeze: "
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,7 +109,7 @@ void freeze_forget(struct rw_frozen *f, pid_t tid)
  * each, so their stops overlap (a thread busy in the kernel, say unmapping
  * a heap, stops only when it returns). Returns how many were new, or -errno.
  */
-static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n, bool check_io)
+static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n, bool check_io, int cpu)
 {
 	struct rw_seized *arr;
 	size_t first = f->n, started;
@@ -131,7 +132,15 @@ static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n, bool chec
 			err = -EDEADLK;
 			break;
 		}
-		e = inject_seize_start(&f->threads[f->n], tids[i]);
+		/*
+		 * The leader, woken by the interrupt, may queue behind whatever
+		 * runs on its CPU (measured: ~0.3 ms behind a busy client on 2
+		 * vCPUs); on ours it runs as soon as we wait. The other threads
+		 * stay where they are: moving each costs two syscalls, which a
+		 * process of many threads pays more than it saves.
+		 */
+		e = inject_seize_start_near(&f->threads[f->n], tids[i],
+					    tids[i] == f->tgid ? cpu : -1);
 		if (e == -ESRCH)
 			continue;	/* exited meanwhile: not a thread any more */
 		if (e) {
@@ -177,7 +186,8 @@ static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n, bool chec
 
 static int freeze(struct rw_frozen *f, pid_t tgid, bool check_io)
 {
-	int err = 0;
+	/* Where the leader is moved to stop (not pinned: we block on this CPU at once). */
+	int err = 0, cpu = sched_getcpu();
 
 	memset(f, 0, sizeof(*f));
 	f->tgid = tgid;
@@ -188,7 +198,7 @@ static int freeze(struct rw_frozen *f, pid_t tgid, bool check_io)
 		err = proc_list_threads(tgid, &tids, &n);
 		if (err)
 			break;
-		err = seize_new(f, tids, n, check_io);
+		err = seize_new(f, tids, n, check_io, cpu);
 		free(tids);
 		if (err <= 0)
 			break;

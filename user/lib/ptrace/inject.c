@@ -369,27 +369,58 @@ static void let_go(struct rw_seized *ij)
 	ij->seized = false;
 }
 
-int inject_seize_start(struct rw_seized *ij, pid_t tid)
+/* Undo inject_seize_start_near's move (a thread gone has nothing to restore). */
+static void go_home(struct rw_seized *ij)
+{
+	if (!ij->moved)
+		return;
+	if (sched_setaffinity(ij->tid, sizeof(ij->home), &ij->home) && errno != ESRCH)
+		pr_warn("thread %d: restoring its CPU affinity: %s\n", ij->tid, strerror(errno));
+	ij->moved = false;
+	ij->colocated = false;
+}
+
+static int seize_and_interrupt(struct rw_seized *ij, pid_t tid, int cpu)
 {
 	int err;
 
 	memset(ij, 0, sizeof(*ij));
 	ij->tid = tid;
+	if (cpu >= 0 && !sched_getaffinity(tid, sizeof(ij->home), &ij->home)) {
+		cpu_set_t one;
+
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		ij->moved = !sched_setaffinity(tid, sizeof(one), &one);
+		ij->colocated = ij->moved;
+	}
 	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD)) {
 		err = -errno;
 		if (err == -EPERM && thread_dying(tid))	/* seizing a zombie */
 			err = -ESRCH;
 		if (err != -ESRCH)
 			pr_err("thread %d: PTRACE_SEIZE: %s\n", tid, strerror(-err));
+		go_home(ij);
 		return err;
 	}
 	ij->seized = true;
 	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
 		err = ptrace_failed(ij, "PTRACE_INTERRUPT");
+		go_home(ij);
 		let_go(ij);
 		return err;
 	}
 	return 0;
+}
+
+int inject_seize_start(struct rw_seized *ij, pid_t tid)
+{
+	return seize_and_interrupt(ij, tid, -1);
+}
+
+int inject_seize_start_near(struct rw_seized *ij, pid_t tid, int cpu)
+{
+	return seize_and_interrupt(ij, tid, cpu);
 }
 
 /* After the first stop (status) of a thread with an interrupt pending, if that was not its stop. */
@@ -437,6 +468,8 @@ fail:
 int inject_seize_finish(struct rw_seized *ij)
 {
 	int status, err = wait_stop(ij, &status);
+
+	go_home(ij);
 
 	if (err) {
 		let_go(ij);

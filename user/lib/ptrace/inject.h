@@ -35,6 +35,8 @@ struct rw_seized {
 	uint64_t sig_ignored;
 	bool suspended;			/* its seccomp filter is suspended (at our stops only) */
 	bool signalled;			/* a signal was delivered to it since it was seized */
+	bool moved;			/* inject_seize_start_near moved it: .home to put back */
+	cpu_set_t home;			/* its affinity before */
 };
 
 /*
@@ -65,6 +67,14 @@ int inject_seize(struct rw_seized *ij, pid_t tid);
  * it, and only then may its parent reap it. inject_seize does that itself.
  */
 int inject_seize_start(struct rw_seized *ij, pid_t tid);
+/*
+ * inject_seize_start with the thread first moved to CPU cpu (the caller's;
+ * -1: not moved): woken there by the interrupt, it runs to
+ * its stop as soon as we wait, not behind what runs on its own CPU.
+ * _finish puts its affinity back once it is stopped, before it runs again.
+ * A thread whose cpuset excludes cpu stays where it is.
+ */
+int inject_seize_start_near(struct rw_seized *ij, pid_t tid, int cpu);
 int inject_seize_finish(struct rw_seized *ij);
 /*
  * Run syscall nr with args in the thread. 0, or -errno when ptrace failed
