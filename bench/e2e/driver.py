@@ -979,8 +979,11 @@ plot """ % (os.path.join(PLOT_DIR, "e2e-open-latency.png"),
         op += ", ".join('"%s" using %d:%d:%d:xtic(1) title "%s" lc rgb "%s"' % (
             odat, 2 + 2 * i, 2 + 2 * i, 3 + 2 * i, m, colors[m]) for i, m in enumerate(omodes)) + "\n"
         scripts.append(op)
+    # A missing directory would make gnuplot write the image to its stdout.
+    os.makedirs(PLOT_DIR, exist_ok=True)
     for script in scripts:
-        r = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
+        r = subprocess.run(["gnuplot"], input=script, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           text=True)
         if r.returncode:
             log("gnuplot failed: %s" % r.stderr[-800:])
 
