@@ -69,7 +69,11 @@ static void *rm_thread(void *arg)
 	return NULL;
 }
 
-/* The word the thread's futex wait sleeps on (/proc's first argument), 0 if none. */
+/*
+ * The word the thread's futex wait sleeps on (/proc's first argument), 0 if
+ * none. A wait restarted through the restart block after a stop shows
+ * restart_syscall, with the futex call's registers still in place.
+ */
 static uint64_t waits_on(void)
 {
 	char path[64], buf[256];
@@ -77,7 +81,7 @@ static uint64_t waits_on(void)
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", rm_tid);
 	if (read_file(path, buf, sizeof(buf)) <= 0 || sscanf(buf, "%llu %llx", &nr, &a0) != 2 ||
-	    nr != SYS_futex)
+	    (nr != SYS_futex && nr != SYS_restart_syscall))
 		return 0;
 	return a0;
 }
@@ -128,7 +132,12 @@ static void restart_moved_setup(void)
 
 static void restart_moved_go(void)
 {
-	if (wake_a() || wait_asleep_on(&rm_word_b))
+	/*
+	 * Asleep on A first: after a check's probe the thread may not have read
+	 * A again yet, and would then sleep on the incremented value, deaf to
+	 * this wake (seen under load, with no rewind involved).
+	 */
+	if (wait_asleep_on(&rm_word_a) || wake_a() || wait_asleep_on(&rm_word_b))
 		die(why);
 	done("%d", rm_tid);
 }
