@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * The hot set's decisions, rewind by rewind: hot after two copies in a row,
- * one slice probed each time, a probed page left alone drops out, a stale
- * set (a one-off burst) is given up at once.
+ * The hot set's decisions, rewind by rewind: hot after two copies in a row;
+ * one slice compared each time, its changed pages never protected; its
+ * unchanged ones protected as a probe, less often while probes come back
+ * written; a probe left alone drops out; a stale set (a one-off burst) is
+ * caught by the compare and given up.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,34 +19,51 @@
 #define P 4096ULL
 #define R(a, b) { (a) * P, (b) * P }
 
+enum compared { ALL_CHANGED, NONE_CHANGED, FIRST_UNCHANGED };
+
 struct step {
-	struct rw_ranges hot, cold, probe;
+	struct rw_ranges slice, changed, hot, cold, probe;
 };
 
-/* One rewind that copied copy[0..n): split, then commit as a rewind that kept the hot set. */
-static void rewind_copying(struct rw_hotset *h, const struct rw_range *copy, size_t n, struct step *s)
+/*
+ * One rewind that copied copy[0..n) (the hot set, and what the invocation
+ * wrote under protection): the compare, the split (checked: hot and cold
+ * partition the copy, the probe is cold and holds no changed page).
+ */
+static void rewind_copying(struct rw_hotset *h, const struct rw_range *copy, size_t n,
+			   enum compared compared, struct step *s)
 {
-	memset(s, 0, sizeof(*s));
-	assert_int_equal(hotset_split(h, copy, n, &s->hot, &s->cold, &s->probe), 0);
-	/* hot and cold partition the copy; the probe is cold. */
-	{
-		struct rw_ranges both = { 0 };
-		uint64_t total = 0;
+	struct rw_ranges both = { 0 };
+	uint64_t total = 0;
 
-		for (size_t i = 0; i < n; i++)
-			total += (copy[i].end - copy[i].start) / P;
-		assert_int_equal(ranges_pages(&s->hot) + ranges_pages(&s->cold), total);
-		assert_int_equal(ranges_split(s->hot.r, s->hot.n, s->cold.r, s->cold.n, &both, NULL), 0);
-		assert_int_equal(both.n, 0);
-		assert_int_equal(ranges_split(s->probe.r, s->probe.n, s->cold.r, s->cold.n, &both, NULL), 0);
-		assert_int_equal(ranges_pages(&both), ranges_pages(&s->probe));
-		ranges_free(&both);
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(hotset_compare_slice(h, &s->slice), 0);
+	for (size_t i = 0; i < s->slice.n && compared != NONE_CHANGED; i++) {
+		uint64_t a = s->slice.r[i].start + (i == 0 && compared == FIRST_UNCHANGED ? P : 0);
+
+		if (a < s->slice.r[i].end)
+			assert_int_equal(ranges_add(&s->changed, a, s->slice.r[i].end), 0);
 	}
+	assert_int_equal(hotset_split(h, copy, n, &s->slice, &s->changed, &s->hot, &s->cold,
+				      &s->probe), 0);
+	for (size_t i = 0; i < n; i++)
+		total += (copy[i].end - copy[i].start) / P;
+	assert_int_equal(ranges_pages(&s->hot) + ranges_pages(&s->cold), total);
+	assert_int_equal(ranges_split(s->hot.r, s->hot.n, s->cold.r, s->cold.n, &both, NULL), 0);
+	assert_int_equal(both.n, 0);
+	assert_int_equal(ranges_split(s->probe.r, s->probe.n, s->cold.r, s->cold.n, &both, NULL), 0);
+	assert_int_equal(ranges_pages(&both), ranges_pages(&s->probe));
+	ranges_free(&both);
+	assert_int_equal(ranges_split(s->probe.r, s->probe.n, s->changed.r, s->changed.n, &both, NULL), 0);
+	assert_int_equal(both.n, 0);
+	ranges_free(&both);
 }
 
 static void step_done(struct rw_hotset *h, const struct rw_range *copy, size_t n, struct step *s)
 {
-	assert_int_equal(hotset_commit(h, copy, n, &s->hot, &s->probe), 0);
+	assert_int_equal(hotset_commit(h, copy, n, &s->hot, &s->probe, &s->changed), 0);
+	ranges_free(&s->slice);
+	ranges_free(&s->changed);
 	ranges_free(&s->hot);
 	ranges_free(&s->cold);
 	ranges_free(&s->probe);
@@ -52,115 +71,141 @@ static void step_done(struct rw_hotset *h, const struct rw_range *copy, size_t n
 
 static void hot_after_two_copies(void **state)
 {
-	/* 2 * HOTSET_SLICES pages: a slice is 2 pages. */
 	const struct rw_range copy[] = { R(0, HOTSET_SLICES), R(100, 100 + HOTSET_SLICES) };
 	struct rw_hotset h = { 0 };
 	struct step s;
 
 	(void)state;
-	rewind_copying(&h, copy, 2, &s);
+	rewind_copying(&h, copy, 2, ALL_CHANGED, &s);
+	assert_int_equal(ranges_pages(&s.slice), 0);	/* nothing hot to compare yet */
 	assert_int_equal(ranges_pages(&s.hot), 0);	/* first time: nothing is hot */
 	step_done(&h, copy, 2, &s);
-	rewind_copying(&h, copy, 2, &s);
-	/* 2 * HOTSET_SLICES candidates, slice 1 probed: 2 pages protected, the rest left hot. */
-	assert_int_equal(ranges_pages(&s.probe), 2);
-	assert_int_equal(ranges_pages(&s.hot), 2 * HOTSET_SLICES - 2);
-	assert_true(s.probe.r[0].start == 2 * P && s.probe.r[0].end == 4 * P);
+	rewind_copying(&h, copy, 2, ALL_CHANGED, &s);
+	assert_int_equal(ranges_pages(&s.hot), 2 * HOTSET_SLICES);
+	assert_int_equal(ranges_pages(&s.cold), 0);
 	step_done(&h, copy, 2, &s);
-	assert_int_equal(h.pages, 2 * HOTSET_SLICES - 2);
+	assert_int_equal(h.pages, 2 * HOTSET_SLICES);
+	/* The third rewind compares slice 2 of the 2 * HOTSET_SLICES pages: 4-5; changed, not protected. */
+	rewind_copying(&h, copy, 2, ALL_CHANGED, &s);
+	assert_int_equal(ranges_pages(&s.slice), 2);
+	assert_true(s.slice.r[0].start == 4 * P && s.slice.r[0].end == 6 * P);
+	assert_int_equal(ranges_pages(&s.probe), 0);
+	assert_int_equal(ranges_pages(&s.hot), 2 * HOTSET_SLICES);
+	step_done(&h, copy, 2, &s);
 	hotset_free(&h);
 }
 
-/* A probed page the invocation did not write is not copied again: it leaves the hot set. */
-static void probe_left_alone_drops_out(void **state)
+/* An unchanged page is probed; written again it stays hot, left alone it drops out. */
+static void unchanged_page_probed(void **state)
 {
-	const struct rw_range copy[] = { R(0, 2 * HOTSET_SLICES) };
-	const struct rw_range without[] = { R(0, 2), R(4, 2 * HOTSET_SLICES) };	/* 2-3 not written */
+	const struct rw_range copy[] = { R(0, 4 * HOTSET_SLICES) };
 	struct rw_hotset h = { 0 };
 	struct step s;
 
 	(void)state;
-	rewind_copying(&h, copy, 1, &s);
+	rewind_copying(&h, copy, 1, ALL_CHANGED, &s);
 	step_done(&h, copy, 1, &s);
-	rewind_copying(&h, copy, 1, &s);	/* probes pages 2-3 */
+	rewind_copying(&h, copy, 1, ALL_CHANGED, &s);
 	step_done(&h, copy, 1, &s);
-	rewind_copying(&h, without, 2, &s);
-	/* Of the 2 probed pages none was written again: the set is stale, given up. */
-	assert_int_equal(ranges_pages(&s.hot), 0);
-	step_done(&h, without, 2, &s);
+	/* Slice 2: pages 8-11; 8 holds the image's bytes: protected, 9-11 stay hot. */
+	rewind_copying(&h, copy, 1, FIRST_UNCHANGED, &s);
+	assert_true(s.slice.r[0].start == 8 * P && ranges_pages(&s.slice) == 4);
+	assert_int_equal(ranges_pages(&s.probe), 1);
+	assert_true(s.probe.r[0].start == 8 * P && s.probe.r[0].end == 9 * P);
+	assert_int_equal(ranges_pages(&s.hot), 4 * HOTSET_SLICES - 1);
+	step_done(&h, copy, 1, &s);
+	/* Page 8 written again (it faulted: in the copy): hot again. */
+	rewind_copying(&h, copy, 1, FIRST_UNCHANGED, &s);
+	assert_true(ranges_covers(&s.hot, 8 * P));
+	step_done(&h, copy, 1, &s);
+	/* Slice 4 (16-19): 16 probed; the invocation leaves it alone: it drops out, the set stays. */
+	rewind_copying(&h, copy, 1, FIRST_UNCHANGED, &s);
+	assert_true(s.probe.r[0].start == 16 * P);
+	step_done(&h, copy, 1, &s);
+	{
+		const struct rw_range without16[] = { R(0, 16), R(17, 4 * HOTSET_SLICES) };
+
+		rewind_copying(&h, without16, 2, ALL_CHANGED, &s);
+		assert_false(ranges_covers(&s.hot, 16 * P));
+		assert_int_equal(ranges_pages(&s.hot), 4 * HOTSET_SLICES - 1);
+		step_done(&h, without16, 2, &s);
+	}
 	hotset_free(&h);
 }
 
-/* Probed pages written again keep the set: only pages really written stay hot. */
-static void probe_written_again_keeps(void **state)
+/*
+ * A steady set the size of Node graph's whose compares find some pages
+ * unchanged but whose probes always come back written (a Python heap:
+ * reference counts taken and dropped): probes back off, to one cycle in
+ * 2^HOTSET_BACKOFF_MAX.
+ */
+static void probes_back_off(void **state)
 {
-	const struct rw_range copy[] = { R(0, 2 * HOTSET_SLICES) };
+	const struct rw_range copy[] = { R(0, 2000) };
+	const unsigned cycle = HOTSET_SLICES, n = cycle << (HOTSET_BACKOFF_MAX + 1);
+	uint64_t probed_late = 0, compared_whole = 0;
 	struct rw_hotset h = { 0 };
 	struct step s;
 
 	(void)state;
-	for (int i = 0; i < 2 * HOTSET_SLICES; i++) {
-		rewind_copying(&h, copy, 1, &s);
-		if (i >= 1)
-			assert_int_equal(ranges_pages(&s.hot), 2 * HOTSET_SLICES - 2);
+	for (unsigned i = 0; i < n; i++) {
+		rewind_copying(&h, copy, 1, FIRST_UNCHANGED, &s);
+		if (i >= 2)
+			assert_int_equal(ranges_pages(&s.hot) + ranges_pages(&s.probe), 2000);
+		if (i >= cycle) {
+			probed_late += ranges_pages(&s.probe);
+			compared_whole += ranges_pages(&s.slice) > HOTSET_SAMPLE;
+		}
 		step_done(&h, copy, 1, &s);
 	}
+	assert_int_equal(h.backoff, HOTSET_BACKOFF_MAX);
+	/* After the first cycle, one cycle in 2^HOTSET_BACKOFF_MAX probes one page a slice... */
+	assert_int_equal(probed_late, cycle);
+	/* ...and compares whole slices; the others compare a sample. */
+	assert_int_equal(compared_whole, cycle);
 	hotset_free(&h);
 }
 
 /* A one-off burst: 1000 pages twice, then the invocations write 10. */
 static void burst_given_up(void **state)
 {
-	const uint64_t b = 1000, slice = b / HOTSET_SLICES;	/* slice 1: [slice, 2 * slice) */
+	const uint64_t b = 1000;
 	const struct rw_range burst[] = { R(0, b) }, small[] = { R(0, 10) };
 	struct rw_hotset h = { 0 };
 	struct step s;
 
 	(void)state;
-	rewind_copying(&h, burst, 1, &s);
+	rewind_copying(&h, burst, 1, ALL_CHANGED, &s);
 	step_done(&h, burst, 1, &s);
-	rewind_copying(&h, burst, 1, &s);
-	assert_int_equal(ranges_pages(&s.hot), b - slice);
+	rewind_copying(&h, burst, 1, ALL_CHANGED, &s);
+	assert_int_equal(ranges_pages(&s.hot), b);
 	step_done(&h, burst, 1, &s);
-	/* Unprotected, the hot pages come back in the copy whether written or not; the probe was not written. */
+	/* Let the probes back off fully (compares all changed: no probe). */
+	h.backoff = HOTSET_BACKOFF_MAX;
+	h.rewinds = HOTSET_SLICES + 2;
+	/* The burst is over: the compared slice holds the image's bytes: probed at once. */
+	rewind_copying(&h, burst, 1, NONE_CHANGED, &s);
+	assert_true(ranges_pages(&s.probe) > 0);
+	assert_int_equal(ranges_pages(&s.probe), ranges_pages(&s.slice));
+	step_done(&h, burst, 1, &s);
+	/* The probe is not written: the set is stale, given up. */
 	{
-		struct rw_range seen[] = { R(0, slice), R(2 * slice, b) };
+		struct rw_ranges rest = { 0 };
 
-		rewind_copying(&h, seen, 2, &s);
+		assert_int_equal(ranges_split(burst, 1, h.probe.r, h.probe.n, NULL, &rest), 0);
+		rewind_copying(&h, rest.r, rest.n, NONE_CHANGED, &s);
 		assert_int_equal(ranges_pages(&s.hot), 0);
-		step_done(&h, seen, 2, &s);
+		step_done(&h, rest.r, rest.n, &s);
+		ranges_free(&rest);
 	}
-	/* The stale rewind saw nothing written (all it copied was unprotected): start over. */
-	rewind_copying(&h, small, 1, &s);
+	/* The stale rewind saw nothing written by a fault (all it copied was unprotected): start over. */
+	rewind_copying(&h, small, 1, ALL_CHANGED, &s);
 	assert_int_equal(ranges_pages(&s.hot), 0);
 	assert_int_equal(ranges_pages(&s.cold), 10);
 	step_done(&h, small, 1, &s);
-	rewind_copying(&h, small, 1, &s);
-	assert_int_equal(ranges_pages(&s.hot) + ranges_pages(&s.probe), 10);
+	rewind_copying(&h, small, 1, ALL_CHANGED, &s);
+	assert_int_equal(ranges_pages(&s.hot), 10);
 	step_done(&h, small, 1, &s);
-	hotset_free(&h);
-}
-
-/*
- * A steady hot set the size of Node graph's (~2000 pages written by every
- * request): each rewind protects only a small probe, so the function takes
- * few write-protect faults a request (1/8 of it was 250, +5 ms on 5 ms).
- */
-static void steady_probe_small(void **state)
-{
-	const struct rw_range copy[] = { R(0, 2000) };
-	struct rw_hotset h = { 0 };
-	struct step s;
-
-	(void)state;
-	for (int i = 0; i < 100; i++) {
-		rewind_copying(&h, copy, 1, &s);
-		if (i >= 1) {
-			assert_true(ranges_pages(&s.probe) <= 2000 / 32 + 1);
-			assert_int_equal(ranges_pages(&s.hot) + ranges_pages(&s.probe), 2000);
-		}
-		step_done(&h, copy, 1, &s);
-	}
 	hotset_free(&h);
 }
 
@@ -169,15 +214,17 @@ static void commit_without_hot(void **state)
 {
 	const struct rw_range copy[] = { R(0, 16) };
 	struct rw_hotset h = { 0 };
-	struct rw_ranges probe = { 0 };
+	struct rw_ranges slice = { 0 };
 	struct step s;
 
 	(void)state;
-	rewind_copying(&h, copy, 1, &s);
+	rewind_copying(&h, copy, 1, ALL_CHANGED, &s);
 	step_done(&h, copy, 1, &s);
-	assert_int_equal(hotset_commit(&h, copy, 1, NULL, &probe), 0);
+	assert_int_equal(hotset_commit(&h, copy, 1, NULL, NULL, NULL), 0);
 	assert_int_equal(h.pages, 0);
 	assert_int_equal(h.probe.n, 0);
+	assert_int_equal(hotset_compare_slice(&h, &slice), 0);
+	assert_int_equal(slice.n, 0);
 	hotset_free(&h);
 }
 
@@ -185,9 +232,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hot_after_two_copies),
-		cmocka_unit_test(probe_left_alone_drops_out),
-		cmocka_unit_test(probe_written_again_keeps),
-		cmocka_unit_test(steady_probe_small),
+		cmocka_unit_test(unchanged_page_probed),
+		cmocka_unit_test(probes_back_off),
 		cmocka_unit_test(burst_given_up),
 		cmocka_unit_test(commit_without_hot),
 	};

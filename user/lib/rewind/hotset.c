@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "hotset.h"
@@ -35,11 +36,29 @@ static int add_all(struct rw_ranges *dst, const struct rw_ranges *src)
 	return err;
 }
 
+/* Whether this rewind's cycle through the hot set protects the unchanged pages it compares. */
+static bool cycle_probes(const struct rw_hotset *h)
+{
+	return (h->rewinds / HOTSET_SLICES) % (1U << h->backoff) == 0;
+}
+
+int hotset_compare_slice(const struct rw_hotset *h, struct rw_ranges *slice)
+{
+	uint64_t n = ranges_pages(&h->hot), k = h->rewinds % HOTSET_SLICES;
+	uint64_t from = n * k / HOTSET_SLICES, to = n * (k + 1) / HOTSET_SLICES;
+
+	/* Between probing cycles, a sample is enough to see a burst end. */
+	if (!cycle_probes(h) && to - from > HOTSET_SAMPLE)
+		to = from + HOTSET_SAMPLE;
+	return pages_between(&h->hot, from, to, slice);
+}
+
 int hotset_split(const struct rw_hotset *h, const struct rw_range *copy, size_t ncopy,
+		 const struct rw_ranges *slice, const struct rw_ranges *changed,
 		 struct rw_ranges *hot, struct rw_ranges *cold, struct rw_ranges *probe)
 {
-	struct rw_ranges known = { 0 }, cand = { 0 }, again = { 0 };
-	uint64_t n, k;
+	struct rw_ranges known = { 0 }, cand = { 0 }, again = { 0 }, unchanged = { 0 };
+	bool stale, due;
 	int err;
 
 	/* Seen written now: copied, and protected during the invocation. */
@@ -47,17 +66,22 @@ int hotset_split(const struct rw_hotset *h, const struct rw_range *copy, size_t 
 	/* Seen written twice in a row. */
 	if (!err)
 		err = ranges_split(known.r, known.n, h->known.r, h->known.n, &cand, NULL);
-	/* The probed pages written again stay; the rest of the hot set stays unless stale. */
+	/* The probed pages written again, and the compared ones found changed, stay. */
 	if (!err)
 		err = ranges_split(known.r, known.n, h->probe.r, h->probe.n, &again, NULL);
 	if (!err)
 		err = add_all(&cand, &again);
-	if (!err && 2 * ranges_pages(&again) >= ranges_pages(&h->probe))
-		err = add_all(&cand, &h->hot);
-	n = ranges_pages(&cand);
-	k = h->rewinds % HOTSET_SLICES;
 	if (!err)
-		err = pages_between(&cand, n * k / HOTSET_SLICES, n * (k + 1) / HOTSET_SLICES, probe);
+		err = add_all(&cand, changed);
+	/* The rest of the hot set stays unless stale (what the last rewind compared counts too). */
+	stale = 2 * (ranges_pages(&again) + h->changed) < ranges_pages(&h->probe) + h->changed;
+	if (!err && !stale)
+		err = add_all(&cand, &h->hot);
+	due = !stale && (cycle_probes(h) || 4 * ranges_pages(changed) < ranges_pages(slice));
+	if (!err && due)
+		err = ranges_split(slice->r, slice->n, changed->r, changed->n, NULL, &unchanged);
+	if (!err)
+		err = ranges_split(unchanged.r, unchanged.n, cand.r, cand.n, probe, NULL);
 	if (!err)
 		err = ranges_split(cand.r, cand.n, probe->r, probe->n, NULL, hot);
 	if (!err)
@@ -65,19 +89,28 @@ int hotset_split(const struct rw_hotset *h, const struct rw_range *copy, size_t 
 	ranges_free(&known);
 	ranges_free(&cand);
 	ranges_free(&again);
+	ranges_free(&unchanged);
 	return err;
 }
 
 int hotset_commit(struct rw_hotset *h, const struct rw_range *copy, size_t ncopy,
-		  struct rw_ranges *hot, struct rw_ranges *probe)
+		  struct rw_ranges *hot, struct rw_ranges *probe, const struct rw_ranges *changed)
 {
-	struct rw_ranges known = { 0 };
-	unsigned rewinds = h->rewinds + 1;
+	struct rw_ranges known = { 0 }, again = { 0 };
+	unsigned rewinds = h->rewinds + 1, backoff = h->backoff;
 	/* Seen written by this invocation: copied, and protected while it ran. */
 	int err = ranges_split(copy, ncopy, h->hot.r, h->hot.n, NULL, &known);
 
+	/* Every probe written again: probe less often; one left alone: every cycle. */
+	if (!err && h->probe.n)
+		err = ranges_split(known.r, known.n, h->probe.r, h->probe.n, &again, NULL);
+	if (!err && h->probe.n)
+		backoff = ranges_pages(&again) < ranges_pages(&h->probe) ? 0 :
+			  backoff < HOTSET_BACKOFF_MAX ? backoff + 1 : backoff;
+	ranges_free(&again);
 	hotset_free(h);
 	h->rewinds = rewinds;
+	h->backoff = backoff;
 	h->known = known;
 	if (hot && probe) {
 		h->hot = *hot;
@@ -86,6 +119,7 @@ int hotset_commit(struct rw_hotset *h, const struct rw_range *copy, size_t ncopy
 		memset(probe, 0, sizeof(*probe));
 	}
 	h->pages = ranges_pages(&h->hot);
+	h->changed = hot && probe ? ranges_pages(changed) : 0;
 	if (err) {
 		hotset_free(h);
 		h->rewinds = rewinds;
@@ -99,5 +133,7 @@ void hotset_free(struct rw_hotset *h)
 	ranges_free(&h->hot);
 	ranges_free(&h->probe);
 	h->pages = 0;
+	h->changed = 0;
 	h->rewinds = 0;
+	h->backoff = 0;
 }

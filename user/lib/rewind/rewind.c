@@ -2,6 +2,7 @@
 #define LOG_PREFIX "rewind: "
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -26,6 +28,8 @@
 
 /* Re-protecting restored ranges one ioctl each up to this many, else one page-table walk. */
 #define PROTECT_EACH_MAX	128
+/* Hot pages read back per process_vm_readv to compare them with the image. */
+#define COMPARE_BATCH		16
 /* How long a SIGKILLed process may take to go (a D-state sleeper, a core dump). */
 #define KILL_DEADLINE_MS	5000
 
@@ -283,10 +287,60 @@ static int protect_each(struct rw_wp *wp, const struct rw_range *r, size_t n)
 }
 
 /*
+ * The hot pages the invocation changed (hotset.h), of slice: read back
+ * before the copy puts the image's bytes there. A page that cannot be read,
+ * or that the image does not hold, counts as changed: it stays hot, which
+ * only costs a copy.
+ */
+static int compare_hot(const struct rw_rewinding *rw, const struct rw_ranges *slice,
+		       struct rw_ranges *changed)
+{
+	/* On the stack: resident after the first rewind, where a fresh buffer faults in every page. */
+	uint8_t buf[COMPARE_BATCH * RW_PAGE_SIZE];
+	struct iovec remote[COMPARE_BATCH];
+	size_t i = 0;
+	uint64_t a = slice->n ? slice->r[0].start : 0;
+	int err = 0;
+
+	while (i < slice->n && !err) {
+		struct iovec local = { buf, 0 };
+		uint64_t k = 0, read;
+		ssize_t got;
+
+		/* The next COMPARE_BATCH pages of the slice, one iovec each. */
+		for (size_t j = i; j < slice->n && k < COMPARE_BATCH; j++)
+			for (uint64_t p = j == i ? a : slice->r[j].start;
+			     p < slice->r[j].end && k < COMPARE_BATCH; p += RW_PAGE_SIZE)
+				remote[k++] = (struct iovec){ (void *)(uintptr_t)p, RW_PAGE_SIZE };
+		local.iov_len = k * RW_PAGE_SIZE;
+		got = process_vm_readv(rw->img->tgid, &local, 1, remote, k, 0);
+		read = got > 0 ? (uint64_t)got / RW_PAGE_SIZE : 0;
+		/* Compared pages, and the one a short read stopped at (counted changed). */
+		for (uint64_t j = 0; j < k && j <= read && !err; j++) {
+			uint64_t p = (uintptr_t)remote[j].iov_base;
+			const uint8_t *want = image_page(rw->img, p);
+
+			if (j == read || !want || memcmp(want, buf + j * RW_PAGE_SIZE, RW_PAGE_SIZE))
+				err = ranges_add(changed, p, p + RW_PAGE_SIZE);
+			a = p + RW_PAGE_SIZE;
+		}
+		/* On from the page after the last one looked at. */
+		while (i < slice->n && slice->r[i].end <= a)
+			i++;
+		if (i < slice->n && a < slice->r[i].start)
+			a = slice->r[i].start;
+	}
+	return err;
+}
+
+/*
  * Write-protect again every page we wrote or dropped, but the hot ones
  * (hotset.h): those stay unprotected and are copied at the next rewind.
+ * slice, changed: the hot pages compared before the copy, and of them the
+ * ones found changed.
  */
-static int rearm(struct rw_rewinding *rw, struct rw_rewind_stats *st)
+static int rearm(struct rw_rewinding *rw, const struct rw_ranges *slice,
+		 const struct rw_ranges *changed, struct rw_rewind_stats *st)
 {
 	const struct rw_plan *p = &rw->plan;
 	struct rw_hotset none = { 0 }, *h = rw->hot ? rw->hot : &none;
@@ -295,7 +349,7 @@ static int rearm(struct rw_rewinding *rw, struct rw_rewind_stats *st)
 	bool kept = false;
 	int err;
 
-	err = hotset_split(h, p->copy, p->ncopy, &hot, &cold, &probe);
+	err = hotset_split(h, p->copy, p->ncopy, slice, changed, &hot, &cold, &probe);
 	if (!err && cold.n + p->ndrop <= PROTECT_EACH_MAX) {
 		err = protect_each(rw->wp, cold.r, cold.n);
 		if (!err)
@@ -312,7 +366,7 @@ static int rearm(struct rw_rewinding *rw, struct rw_rewind_stats *st)
 		err = wp_rearm(rw->wp, lo, hi);
 	}
 	if (rw->hot && hotset_commit(rw->hot, p->copy, p->ncopy, kept ? &hot : NULL,
-				     kept ? &probe : NULL))
+				     kept ? &probe : NULL, changed))
 		pr_warn("pid %d: out of memory for the hot set: every page tracked\n", rw->img->tgid);
 	st->pages_hot += rw->hot ? rw->hot->pages : 0;
 	ranges_free(&hot);
@@ -324,6 +378,7 @@ static int rearm(struct rw_rewinding *rw, struct rw_rewind_stats *st)
 int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen)
 {
 	struct rw_restore_stats rs = { 0 };
+	struct rw_ranges slice = { 0 }, changed = { 0 };
 	struct rw_seized *ij;
 	struct rw_colocation near;
 	uint64_t t;
@@ -386,6 +441,14 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 			pr_warn("pid %d: its image's mapping was changed and cannot be mapped "
 				"again: pages are copied from here from now on\n", rw->img->tgid);
 	}
+	t = rw_now_ns();
+	/* Out of memory for the compare: none this time. */
+	if (!err && rw->wp && rw->hot &&
+	    (hotset_compare_slice(rw->hot, &slice) || compare_hot(rw, &slice, &changed))) {
+		ranges_free(&slice);
+		ranges_free(&changed);
+	}
+	st->scan_ns += rw_now_ns() - t;
 	rw->plan.costs = &rw->img->copy_costs;
 	if (!err)
 		err = restore_apply_contents(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
@@ -402,16 +465,16 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	st->pages_dropped += rw->plan.drop_pages;
 	st->pages_wholesale += rw->plan.wholesale_pages;
 	st->threads_exited += rw->plan.nexit;
-	if (err)
-		return err;
 	t = rw_now_ns();
-	if (rw->wp) {
-		err = rearm(rw, st);
+	if (!err && rw->wp) {
+		err = rearm(rw, &slice, &changed, st);
 		if (err)
 			err = rw_why(why, whylen, err, "pid %d: write-protecting the restored pages",
 				     rw->img->tgid);
 	}
 	st->rearm_ns += rw_now_ns() - t;
+	ranges_free(&slice);
+	ranges_free(&changed);
 	return err;
 }
 
