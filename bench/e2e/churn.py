@@ -8,8 +8,10 @@ One rewindd and one proxy (--warmup $WARM, default 100, with the bench input
 of driver.py), N requests one at a time (each followed by a barrier /init, so
 the rewind is done before the next), then with WRK=SECONDS a closed-loop wrk
 run. Prints one JSON line: per request the function's minor faults and CPU
-per thread (/proc/PID/task/*/stat), p50; per rewind the plan's layout steps,
-pages copied and the stage timings of the proxy's -v log. Not a test: no
+per thread (/proc/PID/task/*/stat), its CPU during the request alone
+(run_cpu_us_med, from schedstat), p50; per rewind the pages copied and the
+stage timings of the proxy's -v log (brief answers, as served), and with
+PLANS=1 the plan's layout steps (rewindd -v, slower). Not a test: no
 assertion, a tool to reproduce BENCHMARKS.md's figures. Needs root.
 """
 import faulthandler; faulthandler.dump_traceback_later(600, exit=True)
@@ -26,7 +28,9 @@ sys.dont_write_bytecode = True   # no __pycache__ in the tree
 import driver
 inp = driver.value_of(fn, driver.SPECS[fn]["bench"][rt])
 dlog = open(tmp + "/rewindd.log", "wb")
-d = subprocess.Popen([BIN + "/rewindd", "-f", "--socket", sock, "--state-dir", tmp + "/state"], stderr=dlog)
+# PLANS=1: rewindd -v logs every plan (layout steps); it costs the rewind time.
+PLANS = os.environ.get("PLANS") == "1"
+d = subprocess.Popen([BIN + "/rewindd", "-f", "--socket", sock, "--state-dir", tmp + "/state"] + (["-v"] if PLANS else []), stderr=dlog)
 while not os.path.exists(sock): time.sleep(0.05)
 args = [BIN + "/rewind-proxy", "--port", "0", "--work-dir", tmp + "/work", "--rewindd-socket", sock,
         "--runtime", rt, "--mode", mode, "--timeout", "120", "--warmup", os.environ.get("WARM", "100"), "--warmup-input", json.dumps(inp), "-v"] + extra
@@ -51,19 +55,22 @@ st, body = post("/init", {"value": {"name": fn, "main": "main", "code": code, "b
 assert st == 200, body
 procs = open("%s/rewind-proxy-%d/fn/cgroup.procs" % (driver.CGROOT, port)).read().split()
 pid = int(procs[0])
+def cpu_ns():  # every thread's time on a CPU (schedstat: ns, where stat's utime ticks are 10 ms)
+    return sum(int(open("/proc/%d/task/%s/schedstat" % (pid, t)).read().split()[0]) for t in os.listdir("/proc/%d/task" % pid))
 def flt():
     s = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
     return int(s[7]), int(s[9]), int(s[11]) + int(s[12])  # minflt majflt utime+stime
 def barrier():
     for _ in range(1):
         st, b = post("/init", {"value": {"code": "barrier"}})
-lat = []; cpu = []; faults = []; answers = set()
+lat = []; cpu = []; run_cpu = []; faults = []; answers = set()
 rss0 = open("/proc/%d/smaps_rollup" % pid).read()
 for i in range(n):
-    f0 = flt()
+    f0 = flt(); c0 = cpu_ns()
     t0 = time.monotonic()
     st, body = post("/run", {"value": inp})
     lat.append((time.monotonic() - t0) * 1000)
+    run_cpu.append((cpu_ns() - c0) / 1000)
     barrier()
     f1 = flt()
     faults.append(f1[0] - f0[0]); cpu.append((f1[2] - f0[2]) * 10)
@@ -113,15 +120,17 @@ for line in open(tmp + "/proxy.log", errors="replace"):
         rj = json.loads(m.group(1))
         rwt.append(rj["timing_ns"])
         pagestat.append((rj["pages_copied"], rj["pages_dropped"], rj["pages_hot"]))
-        steps = [x for pj in rj["plan"] for x in pj.get("steps", [])]
-        lay.append(sum(1 for s_ in steps if re.match(r"(munmap|mmap|map|mprotect|madvise)", s_)))
-        c = [s_ for s_ in steps if s_.startswith("copy ")]
-        copies.append(int(c[0].split()[1]) if c else 0)
+        copies.append(rj["pages_copied"])
     if "fail" in line.lower() and "rewind" in line.lower(): fails += 1
+for line in open(tmp + "/rewindd.log", errors="replace") if PLANS else []:
+    m = re.search(r"session \d+: plan (\{.*\})\s*$", line)
+    if m:
+        steps = json.loads(m.group(1)).get("steps", [])
+        lay.append(sum(1 for s_ in steps if re.match(r"(munmap|mmap|map|mprotect|madvise)", s_)))
 med = lambda x: statistics.median(x) if x else None
 skip = locals().get('skip', 3) if wrk else 3
 print(json.dumps({"wrk": wrk, "rt": rt, "fn": fn, "mode": mode, "extra": extra, "n": n,
-    "p50_ms": med(lat[skip:]), "faults_med": med(faults[skip:]), "cpu_ms_med": med(cpu[skip:]), "lat": [round(x,1) for x in lat[:10]], "faults_all": faults[:8],
+    "p50_ms": med(lat[skip:]), "run_cpu_us_med": med(run_cpu[skip:]), "faults_med": med(faults[skip:]), "cpu_ms_med": med(cpu[skip:]), "lat": [round(x,1) for x in lat[:10]], "faults_all": faults[:8],
     "layout_ops_med": med(lay[skip:]) if lay else None, "layout_ops_first": lay[:6],
     "copy_pages_med": med(copies[skip:]) if copies else None, "answers": len(answers), "pss": pss, "nmaps": nmaps,
     "image_bytes": img, "rewind_us_med": {k: round(med([t[k] for t in rwt[skip:]])/1000) for k in rwt[0]} if rwt else None, "pages(copied,dropped,hot)": pagestat[skip:skip+3], "fail_lines": fails, "tmp": tmp}))
