@@ -105,6 +105,7 @@ struct scratch {
 	char home[PATH_MAX];		/* where the child came from */
 	pid_t child;
 	int go;				/* the child exits when this closes */
+	int procs;			/* its cgroup.procs, kept open */
 };
 
 static int move_to(const char *cgroup, pid_t pid)
@@ -136,6 +137,8 @@ static int scratch_teardown(void **state)
 	}
 	if (s->go >= 0)
 		close(s->go);
+	if (s->procs >= 0)
+		close(s->procs);
 	if (s->dir[0] && rmdir(s->dir))
 		fprintf(stderr, "cannot remove %s: %s\n", s->dir, strerror(errno));
 	free(s);
@@ -150,10 +153,12 @@ static void own_cgroup(void **state)
 	uint64_t id, id2;
 	pid_t *pids;
 	size_t n;
+	int procs;
 	char c;
 
 	assert_non_null(s);
 	s->go = -1;
+	s->procs = -1;
 	*state = s;
 	if (geteuid() != 0) {
 		print_message("SKIP: creating a cgroup needs root\n");
@@ -175,6 +180,14 @@ static void own_cgroup(void **state)
 	assert_string_equal(buf, s->dir);
 	assert_int_equal(cgroup_list_procs(s->dir, &pids, &n), 0);
 	assert_non_null(pids);
+	assert_int_equal(n, 0);
+	free(pids);
+	/* Opened for re-reading: only as the cgroup whose id it is. */
+	assert_int_equal(cgroup_open_procs(s->dir, id + 1), -ESTALE);
+	procs = cgroup_open_procs(s->dir, id);
+	assert_true(procs >= 0);
+	s->procs = procs;
+	assert_int_equal(cgroup_read_procs(procs, &pids, &n), 0);
 	assert_int_equal(n, 0);
 	free(pids);
 
@@ -203,6 +216,11 @@ static void own_cgroup(void **state)
 	assert_int_equal(cgroup_of_pid(s->child, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, s->dir);
 	assert_int_equal(cgroup_list_procs(s->dir, &pids, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(pids[0], s->child);
+	free(pids);
+	/* The fd read again lists the member that joined since its last read. */
+	assert_int_equal(cgroup_read_procs(procs, &pids, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(pids[0], s->child);
 	free(pids);

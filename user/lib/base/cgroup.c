@@ -92,26 +92,49 @@ int cgroup2_mount_point(char *buf, size_t len)
 	return err;
 }
 
-int cgroup_id_of_path(const char *path, uint64_t *id)
+/* The id of the cgroup2 directory open at fd (cgroup_id_of_path's errors). */
+static int cgroup_id_of_fd(int fd, uint64_t *id)
 {
 	struct statfs sfs;
 	struct stat st;
-	int fd, err = 0;
 
+	if (fstat(fd, &st) || fstatfs(fd, &sfs))
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (sfs.f_type != CGROUP2_SUPER_MAGIC)
+		return -EINVAL;
+	*id = st.st_ino;
+	return 0;
+}
+
+int cgroup_id_of_path(const char *path, uint64_t *id)
+{
 	/* One fd for both questions, so they are about the same directory. */
-	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC), err;
+
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || fstatfs(fd, &sfs))
-		err = -errno;
-	else if (!S_ISDIR(st.st_mode))
-		err = -ENOTDIR;
-	else if (sfs.f_type != CGROUP2_SUPER_MAGIC)
-		err = -EINVAL;
-	else
-		*id = st.st_ino;
+	err = cgroup_id_of_fd(fd, id);
 	close(fd);
 	return err;
+}
+
+int cgroup_open_procs(const char *path, uint64_t id)
+{
+	int dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC), fd, err;
+	uint64_t found = 0;
+
+	if (dir < 0)
+		return -errno;
+	err = cgroup_id_of_fd(dir, &found);
+	if (!err && found != id)
+		err = -ESTALE;
+	fd = err ? -1 : openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	if (!err && fd < 0)
+		err = -errno;
+	close(dir);
+	return err ? err : fd;
 }
 
 /*
@@ -199,25 +222,19 @@ int cgroup_path_of_id(uint64_t id, char *buf, size_t len)
 	return err;
 }
 
-int cgroup_list_procs(const char *path, pid_t **pids, size_t *n)
+/* cgroup.procs' text (file: its name for messages) as pids; *pids malloc'd. */
+static int parse_procs(const char *text, const char *file, pid_t **pids, size_t *n)
 {
-	char file[PATH_MAX], *text, *p, *end;
+	const char *p;
+	char *end;
 	size_t count = 0, cap = 1;
 	pid_t *v;
-	int err;
 
-	if (snprintf(file, sizeof(file), "%s/cgroup.procs", path) >= (int)sizeof(file))
-		return -ENAMETOOLONG;
-	err = read_all(file, &text, NULL);
-	if (err)
-		return err;
 	for (p = text; *p; p++)
 		cap += *p == '\n';
 	v = malloc(cap * sizeof(*v));
-	if (!v) {
-		free(text);
+	if (!v)
 		return -ENOMEM;
-	}
 	for (p = text; *p; p = end) {
 		long pid;
 
@@ -227,17 +244,48 @@ int cgroup_list_procs(const char *path, pid_t **pids, size_t *n)
 		    count == cap) {
 			pr_err("%s: unexpected content\n", file);
 			free(v);
-			free(text);
 			return -EIO;
 		}
 		v[count++] = pid;
 		if (*end)
 			end++;
 	}
-	free(text);
 	*pids = v;
 	*n = count;
 	return 0;
+}
+
+int cgroup_list_procs(const char *path, pid_t **pids, size_t *n)
+{
+	char file[PATH_MAX], *text;
+	int err;
+
+	if (snprintf(file, sizeof(file), "%s/cgroup.procs", path) >= (int)sizeof(file))
+		return -ENAMETOOLONG;
+	err = read_all(file, &text, NULL);
+	if (err)
+		return err;
+	err = parse_procs(text, file, pids, n);
+	free(text);
+	return err;
+}
+
+int cgroup_read_procs(int fd, pid_t **pids, size_t *n)
+{
+	char *text = NULL;
+	size_t cap = 0, len;
+	int err;
+
+	/* cgroupfs lists the members anew when read from offset 0. */
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return -errno;
+	err = read_fd_all(fd, &text, &cap, &len, READ_MAX);
+	if (!err) {
+		text[len] = '\0';
+		err = parse_procs(text, "cgroup.procs", pids, n);
+	}
+	free(text);
+	return err;
 }
 
 static bool has_dotdot(const char *path)

@@ -32,6 +32,15 @@ int cgroup_path_of_id(uint64_t id, char *buf, size_t len);
  * descendants'). *pids is malloc'd (non-NULL on success, even when *n is 0).
  */
 int cgroup_list_procs(const char *path, pid_t **pids, size_t *n);
+/*
+ * The cgroup.procs of the cgroup2 directory at path, open for
+ * cgroup_read_procs(), if that directory is the cgroup id (else -ESTALE):
+ * the session lists that cgroup (not a later one made under its name) and
+ * walks no path to do it. An fd, or -errno.
+ */
+int cgroup_open_procs(const char *path, uint64_t id);
+/* cgroup_list_procs() through an fd of cgroup_open_procs(). */
+int cgroup_read_procs(int fd, pid_t **pids, size_t *n);
 
 /*
  * The cgroup2 directory of process pid: its "0::/path" line of

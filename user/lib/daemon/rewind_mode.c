@@ -439,7 +439,7 @@ static int new_processes(struct rw_session *s, bool vouched, pid_t **out, size_t
 		pid_t *members = NULL;
 		size_t nm = 0;
 
-		if (!cgroup_list_procs(s->cgroup, &members, &nm)) {
+		if (!cgroup_read_procs(s->procs_fd, &members, &nm)) {
 			for (size_t k = 0; k < nm && err >= 0; k++) {
 				struct rw_target *c = target_find(s, members[k]);
 

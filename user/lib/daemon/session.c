@@ -122,6 +122,8 @@ static void session_free(struct rw_session *s)
 		proc_maps_free(&s->targets[i].maps);
 	}
 	free(s->targets);
+	if (s->procs_fd >= 0)
+		close(s->procs_fd);
 	watches_fini(&s->watches);
 	ipcs_free(&s->ipcs);
 	invocation_free(s->cur);
@@ -352,14 +354,23 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 		return session_error("out of memory");
 	}
 	s->id = id;
+	s->procs_fd = -1;
 	s->owner = uid;
 	s->owner_auth = who;
 	s->pid = pid;
 	s->rewind_mode = !req->report;
 	s->on_failure = req->on_failure;
 	s->cgid = cgid;
-	if (cgid)
+	if (cgid) {
 		snprintf(s->cgroup, sizeof(s->cgroup), "%s", path);
+		s->procs_fd = cgroup_open_procs(path, cgid);
+		if (s->procs_fd < 0) {
+			resp = session_error("cannot open the cgroup.procs of %s: %s", path,
+					     strerror(-s->procs_fd));
+			s->procs_fd = -1;
+			goto fail;
+		}
+	}
 	if (req->nwatch) {
 		char why[512];
 

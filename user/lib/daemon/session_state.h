@@ -62,6 +62,7 @@ struct rw_session {
 	pid_t pid;			/* pid mode: the process attached to */
 	char cgroup[PATH_MAX];		/* cgroup mode: its directory */
 	uint64_t cgid;
+	int procs_fd;			/* cgroup mode: its cgroup.procs (cgroup_open_procs); else -1 */
 	enum rw_session_state state;
 	char why[512];			/* why the state is not ACTIVE */
 	bool rewind_mode;		/* attached without --report */
@@ -127,7 +128,7 @@ const struct rw_maps *target_maps(void *ctx, pid_t tgid);
 /*
  * cgroup mode: add the processes that joined the cgroup, and mark those no
  * longer in it (left_cgroup). 0, or -errno when the members are unknown
- * (the path names another cgroup now, or cgroup.procs cannot be read).
+ * (cgroup.procs cannot be read).
  */
 int targets_sync_cgroup(struct rw_session *s);
 /*

@@ -205,18 +205,12 @@ int targets_sync_cgroup(struct rw_session *s)
 {
 	pid_t *pids = NULL;
 	size_t n = 0;
-	uint64_t id = 0;
 	int err;
 
 	if (!s->cgid)
 		return 0;
-	/* The path is only a name: make sure it still names the attached cgroup. */
-	if (cgroup_id_of_path(s->cgroup, &id) || id != s->cgid) {
-		invocation_note(s->cur, "%s no longer names the attached cgroup: its members are "
-				"followed by cgroup id only", s->cgroup);
-		return -ENOENT;
-	}
-	err = cgroup_list_procs(s->cgroup, &pids, &n);
+	/* Through the fd opened at attach: the attached cgroup, not one made later under its name. */
+	err = cgroup_read_procs(s->procs_fd, &pids, &n);
 	if (err)
 		return err;
 	for (size_t i = 0; i < s->ntargets; i++)
