@@ -44,7 +44,7 @@ static bool cycle_probes(const struct rw_hotset *h)
 
 int hotset_compare_slice(const struct rw_hotset *h, struct rw_ranges *slice)
 {
-	uint64_t n = ranges_pages(&h->hot), k = h->rewinds % HOTSET_SLICES;
+	uint64_t n = h->pages, k = h->rewinds % HOTSET_SLICES;
 	uint64_t from = n * k / HOTSET_SLICES, to = n * (k + 1) / HOTSET_SLICES;
 
 	/* Between probing cycles, a sample is enough to see a burst end. */

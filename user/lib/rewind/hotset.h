@@ -76,4 +76,4 @@ int hotset_commit(struct rw_hotset *h, const struct rw_range *copy, size_t ncopy
 		  struct rw_ranges *hot, struct rw_ranges *probe, const struct rw_ranges *changed);
 void hotset_free(struct rw_hotset *h);
 
-#endif
+#endif /* RW_HOTSET_H */

@@ -295,7 +295,7 @@ static int protect_each(struct rw_wp *wp, const struct rw_range *r, size_t n)
 static int compare_hot(const struct rw_rewinding *rw, const struct rw_ranges *slice,
 		       struct rw_ranges *changed)
 {
-	/* On the stack: resident after the first rewind, where a fresh buffer faults in every page. */
+	/* 64 KiB on the stack: no allocation per rewind. */
 	uint8_t buf[COMPARE_BATCH * RW_PAGE_SIZE];
 	struct iovec remote[COMPARE_BATCH];
 	size_t i = 0;
