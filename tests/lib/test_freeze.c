@@ -26,6 +26,7 @@
 #include "child.h"
 #include "freeze.h"
 #include "inject.h"
+#include "proc.h"
 #include "remote.h"
 #include "rewind/image.h"
 #include "rewind/plan.h"
@@ -96,6 +97,92 @@ static void killed_while_frozen(void **state)
 	assert_process_gone(pid);
 	close(cmd);
 	close(reply);
+}
+
+static void child_end(pid_t pid, int cmd, int reply)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	close(cmd);
+	close(reply);
+}
+
+/* How many of the child's threads are in a tracing stop (State "t"). */
+static int threads_traced(pid_t pid)
+{
+	pid_t *tids;
+	size_t n;
+	int traced = 0;
+
+	assert_int_equal(proc_list_threads(pid, &tids, &n), 0);
+	for (size_t i = 0; i < n; i++) {
+		char path[64], buf[512], *p;
+		int fd;
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tids[i]);
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		assert_true(len > 0);
+		buf[len] = 0;
+		p = strrchr(buf, ')');
+		assert_non_null(p);
+		traced += p[2] == 't';
+	}
+	free(tids);
+	return traced;
+}
+
+/*
+ * The rewind's stop when the log vouches for the thread set: exactly the
+ * threads named are held (no listing), and freeze_more() then stops the
+ * rest, as the rewind does when the log shows a thread made meanwhile.
+ */
+static void named_threads_then_the_rest(void **state)
+{
+	struct rw_frozen f = { 0 };
+	int cmd, reply;
+	pid_t pid;
+
+	(void)state;
+	pid = child_spawn(child_start, &cmd, &reply);
+	assert_int_equal(freeze_threads(&f, pid, &pid, 1), 0);
+	assert_int_equal(f.n, 1);
+	assert_non_null(freeze_thread(&f, pid));
+	assert_int_equal(threads_traced(pid), 1);
+
+	assert_int_equal(freeze_more(&f), THREADS);
+	assert_int_equal(f.n, THREADS + 1);
+	assert_int_equal(threads_traced(pid), THREADS + 1);
+	assert_int_equal(freeze_more(&f), 0);	/* nothing new: nothing added */
+	assert_int_equal(freeze_release(&f), 0);
+	assert_int_equal(threads_traced(pid), 0);
+	child_end(pid, cmd, reply);
+}
+
+/* A named thread that is gone: 1, the others held, and the caller lists. */
+static void named_thread_gone(void **state)
+{
+	struct rw_frozen f = { 0 };
+	int cmd, reply;
+	pid_t pid, gone = fork(), tids[2];
+
+	(void)state;
+	if (!gone)
+		_exit(0);
+	assert_true(gone > 0);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	pid = child_spawn(child_start, &cmd, &reply);
+	tids[0] = pid < gone ? pid : gone;
+	tids[1] = pid < gone ? gone : pid;
+	assert_int_equal(freeze_threads(&f, pid, tids, 2), 1);
+	assert_int_equal(f.n, 1);
+	assert_int_equal(freeze_more(&f), THREADS);
+	assert_int_equal(threads_traced(pid), THREADS + 1);
+	assert_int_equal(freeze_release(&f), 0);
+	child_end(pid, cmd, reply);
 }
 
 /* Killed while frozen, nothing injected: releasing reaps, leader last. */
@@ -288,6 +375,8 @@ static void io_worker_found_after_unchecked_freeze(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(named_threads_then_the_rest),
+		cmocka_unit_test(named_thread_gone),
 		cmocka_unit_test(killed_while_frozen),
 		cmocka_unit_test(killed_then_released),
 		cmocka_unit_test(killed_during_thread_exit),

@@ -308,6 +308,41 @@ static void layout_and_tasks(void **state)
 	invocation_free(inv);
 }
 
+/*
+ * Whether a rewind may stop the threads it left without listing them: a
+ * thread created, exiting or exec'ing in this process says no; another
+ * process's events, a child process made or a cgroup move do not.
+ */
+static void threads_changed(void **state)
+{
+	static const struct {
+		uint32_t op;
+		pid_t tgid;
+		bool changed;
+	} cases[] = {
+		{ RW_TASK_NEW_THREAD, TGID, true },
+		{ RW_TASK_EXIT_THREAD, TGID, true },
+		{ RW_TASK_EXEC, TGID, true },
+		{ RW_TASK_EXIT_PROCESS, TGID, true },
+		{ RW_TASK_NEW_THREAD, TGID + 1, false },
+		{ RW_TASK_NEW_PROCESS, TGID, false },
+		{ RW_TASK_CGROUP, TGID, false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rw_invocation *inv = invocation_new(1, 0);
+		struct rw_task_event t = { .hdr = { .kind = RW_EV_TASK, .session = 1,
+						    .tgid = cases[i].tgid, .tid = cases[i].tgid },
+					   .op = cases[i].op, .pid = 101, .tgid = cases[i].tgid };
+
+		assert_false(invocation_threads_changed(inv, TGID));
+		assert_int_equal(invocation_add_record(inv, &t, sizeof(t)), 0);
+		assert_int_equal(invocation_threads_changed(inv, TGID), cases[i].changed);
+		invocation_free(inv);
+	}
+}
+
 /* A page written and then discarded leaves no written bit: its fault is the witness. */
 static void discarded_pages_count(void **state)
 {
@@ -370,6 +405,7 @@ int main(void)
 		cmocka_unit_test_setup(files_resolved_and_merged, setup),
 		cmocka_unit_test_setup(layout_and_tasks, setup),
 		cmocka_unit_test(files_persisting),
+		cmocka_unit_test(threads_changed),
 		cmocka_unit_test_setup(discarded_pages_count, setup),
 		cmocka_unit_test_setup(malformed_records, setup),
 	};

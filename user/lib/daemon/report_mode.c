@@ -117,7 +117,7 @@ json_object *session_mark(struct rw_sessions *S, struct rw_session *s)
 				      "invocation (mark is for --report sessions)", s->id);
 
 	tracker_drain(S->tracker);
-	inv->dropped = session_take_dropped(S, s);
+	inv->dropped += session_take_dropped(S, s);
 	if (inv->dropped) {
 		pr_warn("session %u: %llu events dropped in invocation %u (ring buffer full)\n",
 			s->id, (unsigned long long)inv->dropped, inv->number);

@@ -472,6 +472,34 @@ static bool watched(void *ctx, const char *path)
 	return watches_cover(ctx, path);
 }
 
+void session_release(struct rw_sessions *S, struct rw_session *s)
+{
+	struct rw_rewind_stats st = { 0 };
+	char why[256] = "";
+
+	if (!s->releasing)
+		return;
+	for (size_t i = 0; i < s->nreleasing; i++)
+		if (rewind_resume(&s->releasing[i], &st) && !why[0])
+			snprintf(why, sizeof(why), "pid %d: a thread died while being released after "
+				 "the rewind", s->releasing[i].img->tgid);
+	free(s->releasing);
+	s->releasing = NULL;
+	s->nreleasing = 0;
+	s->release_ns = st.resume_ns;
+	s->busy = false;
+	/* Only a dying process loses a thread here: the session ends with it. */
+	if (why[0])
+		json_object_put(fail_closed(S, s, NULL, 0, why));
+}
+
+void sessions_release(struct rw_sessions *S)
+{
+	for (size_t i = 0; i < RW_MAX_SESSIONS; i++)
+		if (S->slot[i])
+			session_release(S, S->slot[i]);
+}
+
 /*
  * brief: the answer carries the counters and timings but neither the report
  * (kept: `report` asks for it) nor the plans, which a client on the request
@@ -521,11 +549,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		return fail_closed(S, s, NULL, 0, why);
 	}
 	s->busy = true;
-	inv->dropped = session_take_dropped(S, s);
-	if (inv->dropped)
-		invocation_note(inv, "%llu events were dropped (ring buffer full): layout, "
-				"signals and timers were restored without trusting the log",
-				(unsigned long long)inv->dropped);
+	inv->dropped += session_take_dropped(S, s);
 	/* A member that left is no longer logged (the log follows the cgroup): fail closed. */
 	err = targets_sync_cgroup(s);
 	if (err) {
@@ -562,6 +586,8 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		if (!s->targets[i].img)
 			continue;
 		procs[nprocs].no_io_uring = no_io_uring && s->targets[i].img->no_io_uring;
+		procs[nprocs].threads_vouched =
+			!inv->dropped && !invocation_threads_changed(inv, s->targets[i].img->tgid);
 		procs[nprocs].img = s->targets[i].img;
 		procs[nprocs].wp = s->targets[i].wp;
 		procs[nprocs].hot = &s->targets[i].hot;
@@ -573,6 +599,21 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	/* All stopped: the log up to here is the invocation's; from here on records are ours. */
 	tracker_drain(S->tracker);
 	s->discard = true;
+	inv->dropped += session_take_dropped(S, s);
+	if (inv->dropped)
+		invocation_note(inv, "%llu events were dropped (ring buffer full, or no memory to "
+				"record them): layout, signals and timers were restored without "
+				"trusting the log", (unsigned long long)inv->dropped);
+	/*
+	 * A thread created between the log's look and the stop is still running:
+	 * list and stop the rest. --verify lists anyway: the log must have said.
+	 */
+	for (size_t i = 0; i < nprocs && !err; i++) {
+		bool changed = inv->dropped || invocation_threads_changed(inv, procs[i].img->tgid);
+
+		if (changed || verify)
+			err = rewind_stop_rest(&procs[i], !changed, &st, why, sizeof(why));
+	}
 	inv->unvouched = session_take_unvouched(S, s);
 	inv->pinned = tracker_unvouched_async(S->tracker, s->id) != 0;
 	/* An io_uring call since the count read above: its workers are looked for now. */
@@ -791,23 +832,13 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		report = invocation_summary_json(inv);
 	session_next_invocation(s);
 	targets_compact(s);
-	for (size_t i = 0; i < nprocs; i++)
-		if (rewind_resume(&procs[i], &st) && !err) {
-			char label[RW_PID_LABEL_MAX];
-
-			err = -ESRCH;
-			snprintf(why, sizeof(why), "pid %s: a thread died while being released",
-				 target_label(target_find(s, procs[i].img->tgid), label,
-					      sizeof(label)));
-		}
-	s->busy = false;
-	free(procs);
-	if (err) {
-		watch_result_free(&wres);
-		json_object_put(plans);
-		json_object_put(report);
-		return fail_closed(S, s, NULL, 0, why);
-	}
+	/*
+	 * Restored: answered now, let go after (session_release), so the
+	 * threads' wake-ups overlap the answer's trip to the client instead of
+	 * delaying it. The next request waits in their input meanwhile.
+	 */
+	s->releasing = procs;
+	s->nreleasing = nprocs;
 
 	resp = session_ok(s->id);
 	o = json_object_new_object();
@@ -828,7 +859,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	{
 		uint64_t v[] = { st.stop_ns, st.kill_ns, st.scan_ns, st.plan_ns, st.layout_ns,
 				 st.copy_ns, st.inject_ns, st.regs_ns, st.rearm_ns, files_ns,
-				 st.verify_ns, st.resume_ns, rw_now_ns() - t0 };
+				 st.verify_ns, s->release_ns, rw_now_ns() - t0 };
 
 		json_object_object_add(o, "timing_ns", json_ns(names, v, 13));
 	}

@@ -532,6 +532,8 @@ int server_run(struct rw_server *srv)
 					break;	/* the client is not reading: wait for EPOLLOUT */
 				serve_next_line(srv, c);
 			}
+			/* Answered: the processes a rewind restored run again. */
+			sessions_release(srv->S);
 			if (c->closing && !c->out_len)
 				client_free(srv, c);
 		}

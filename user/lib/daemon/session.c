@@ -610,6 +610,7 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 {
 	struct rw_session *s = NULL;
 
+	sessions_release(S);
 	if (req->cmd == RW_CMD_ATTACH)
 		return do_attach(S, req, peer);
 	if (req->session) {
@@ -689,8 +690,11 @@ static int sessions_on_record(void *ctx, const void *data, size_t size)
 	}
 	if (h->kind == RW_EV_TASK && size >= sizeof(struct rw_task_event))
 		targets_on_task_record(s, data);
-	if (invocation_add_record(s->cur, data, size))
+	/* A record not kept is a record lost: the rewind trusts this log no more than a dropped one. */
+	if (invocation_add_record(s->cur, data, size)) {
 		S->bad_records++;
+		s->cur->dropped++;
+	}
 	return 0;
 }
 
@@ -709,6 +713,7 @@ int sessions_init(struct rw_sessions *S, const struct rw_tracker_opts *opts)
 
 void sessions_fini(struct rw_sessions *S)
 {
+	sessions_release(S);
 	for (size_t i = 0; i < RW_MAX_SESSIONS; i++) {
 		if (S->slot[i])
 			tracker_untrack_session(S->tracker, i);

@@ -55,6 +55,8 @@ struct rw_target {
 	struct rw_iterobs *iter;	/* rewind mode: observe iterators, with img (observe_iter.h) */
 };
 
+struct rw_rewinding;
+
 struct rw_session {
 	uint32_t id;
 	uid_t owner;
@@ -69,6 +71,13 @@ struct rw_session {
 	enum rw_on_failure on_failure;
 	bool checkpointed;
 	bool busy;			/* inside checkpoint or rewind: images are in use */
+	/*
+	 * The last rewind's processes, restored and answered for but still
+	 * stopped: let go once the answer is on its way (session_release).
+	 */
+	struct rw_rewinding *releasing;
+	size_t nreleasing;
+	uint64_t release_ns;		/* what the last release took: the next answer's "resume" */
 	bool discard;			/* records now come from our own injected syscalls */
 	pid_t lost;			/* a checkpointed process that exited between rewinds */
 	/* Process creations by the session's processes logged, and that count when this invocation began. */
@@ -147,5 +156,7 @@ json_object *session_report(struct rw_sessions *S, struct rw_session *s, const c
 /* rewind_mode.c */
 json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s);
 json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify, bool brief);
+/* Let go of what the last rewind of s holds (sessions_release, session.h). */
+void session_release(struct rw_sessions *S, struct rw_session *s);
 
 #endif /* RW_SESSION_STATE_H */

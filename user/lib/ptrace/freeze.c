@@ -184,34 +184,50 @@ static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n, bool chec
 	return err ? err : added;
 }
 
-static int freeze(struct rw_frozen *f, pid_t tgid, bool check_io)
+/*
+ * List the threads and seize those not held yet, until a listing finds none
+ * new (a stopped thread cannot clone). Returns how many were added, or
+ * -errno; -EAGAIN if the process still grew after MAX_ROUNDS.
+ */
+static int seize_listed(struct rw_frozen *f, bool check_io, int cpu)
 {
-	/* Where the leader is moved to stop (not pinned: we block on this CPU at once). */
-	int err = 0, cpu = sched_getcpu();
+	int added = 0;
 
-	memset(f, 0, sizeof(*f));
-	f->tgid = tgid;
 	for (int round = 0; round < MAX_ROUNDS; round++) {
 		pid_t *tids;
 		size_t n;
+		int err = proc_list_threads(f->tgid, &tids, &n);
 
-		err = proc_list_threads(tgid, &tids, &n);
 		if (err)
-			break;
+			return err;
 		err = seize_new(f, tids, n, check_io, cpu);
 		free(tids);
 		if (err <= 0)
-			break;
+			return err ? err : added;
+		added += err;
 	}
-	if (err > 0)
-		err = -EAGAIN;	/* still growing after MAX_ROUNDS */
+	return -EAGAIN;
+}
+
+/* After seizing: on failure (or with no live thread) nothing stays held. */
+static int frozen_or_released(struct rw_frozen *f, int err)
+{
 	if (!err && !freeze_any(f))
 		err = -ESRCH;
-	if (err) {
+	if (err)
 		freeze_release(f);
-		return err;
-	}
-	return 0;
+	return err;
+}
+
+static int freeze(struct rw_frozen *f, pid_t tgid, bool check_io)
+{
+	/* Where the leader is moved to stop (not pinned: we block on this CPU at once). */
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	f->tgid = tgid;
+	err = seize_listed(f, check_io, sched_getcpu());
+	return frozen_or_released(f, err < 0 ? err : 0);
 }
 
 int freeze_process(struct rw_frozen *f, pid_t tgid)
@@ -222,6 +238,26 @@ int freeze_process(struct rw_frozen *f, pid_t tgid)
 int freeze_process_unchecked(struct rw_frozen *f, pid_t tgid)
 {
 	return freeze(f, tgid, false);
+}
+
+int freeze_threads(struct rw_frozen *f, pid_t tgid, const pid_t *tids, size_t n)
+{
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	f->tgid = tgid;
+	err = seize_new(f, tids, n, false, sched_getcpu());
+	if (err < 0)
+		return frozen_or_released(f, err);
+	return (size_t)err == n ? 0 : 1;	/* 1: one was gone, the caller lists */
+}
+
+int freeze_more(struct rw_frozen *f)
+{
+	int added = seize_listed(f, false, sched_getcpu());
+	int err = frozen_or_released(f, added < 0 ? added : 0);
+
+	return err ? err : added;
 }
 
 pid_t freeze_io_worker(const struct rw_frozen *f)

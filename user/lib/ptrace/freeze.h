@@ -36,6 +36,20 @@ int freeze_process(struct rw_frozen *f, pid_t tgid);
  * its timeout, with -EDEADLK.
  */
 int freeze_process_unchecked(struct rw_frozen *f, pid_t tgid);
+/*
+ * Seize exactly the threads tids of tgid, unchecked (as
+ * freeze_process_unchecked), without listing them: for a caller whose log
+ * shows no thread created or gone since the set was known, and that calls
+ * freeze_more() when the log, read up to the freeze, says otherwise.
+ * 0: all held; 1: some were gone (the caller must call freeze_more());
+ * -errno as freeze_process (then nothing is held).
+ */
+int freeze_threads(struct rw_frozen *f, pid_t tgid, const pid_t *tids, size_t n);
+/*
+ * After freeze_threads(): list the threads and seize those not held, until
+ * none is new. How many were added, or -errno (then nothing is held).
+ */
+int freeze_more(struct rw_frozen *f);
 /* A frozen thread that is an io_uring worker: its tid, or 0. */
 pid_t freeze_io_worker(const struct rw_frozen *f);
 /* The seized thread tid, or NULL. */

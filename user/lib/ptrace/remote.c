@@ -50,6 +50,22 @@ void remote_init(struct rw_remote *r, struct rw_seized *ij, pid_t pid)
 	r->pid = pid;
 }
 
+void remote_colocate_lazily(struct rw_remote *r, struct rw_colocation *near)
+{
+	memset(near, 0, sizeof(*near));
+	r->near = near;
+	r->near_tried = false;
+}
+
+/* Before running the tracee: colocate once, if asked (a failure only costs speed). */
+static void near_first(struct rw_remote *r)
+{
+	if (!r->near || r->near_tried || !r->ij)
+		return;
+	r->near_tried = true;
+	inject_colocate(r->near, r->ij);
+}
+
 void remote_set_hole(struct rw_remote *r, uint64_t hole)
 {
 	r->hole = hole;
@@ -63,6 +79,7 @@ int remote_call(struct rw_remote *r, long nr, long a0, long a1, long a2, long a3
 
 	if (!r->ij || r->broken)
 		return -ESRCH;
+	near_first(r);
 	err = inject_syscall(r->ij, nr, args, res);
 	if (!err)
 		return 0;
@@ -307,6 +324,7 @@ int remote_batch(struct rw_remote *r, const struct rw_batch_call *calls, size_t 
 		regs.rip = r->batch;
 		regs.rbx = table;
 		regs.r12 = table + k * sizeof(*calls);
+		near_first(r);
 		err = inject_run(r->ij, &regs, r->batch + code_len);
 		if (err) {
 			r->broken = true;
@@ -350,6 +368,7 @@ int remote_copy(struct rw_remote *r, const struct rw_copy_run *runs, size_t n, s
 		regs.eflags &= ~0x400ULL;	/* DF: rep movsb forwards */
 		regs.rbx = table;
 		regs.r12 = table + k * sizeof(*runs);
+		near_first(r);
 		err = inject_run(r->ij, &regs, r->batch + COPY_CODE_OFF + code_len);
 		/* -EIO, a run faulted: which one is not known, the whole table counts as not done. */
 		if (err && err != -EIO)
@@ -619,6 +638,7 @@ int remote_clone_thread(struct rw_remote *r, uint64_t tls, uint64_t clear_tid,
 		return err;
 	if (!r->ij || r->broken)
 		return -ESRCH;
+	near_first(r);
 	err = inject_clone(r->ij, ADDR(0), sizeof(a), child, &res);
 	if (err) {
 		r->broken = true;

@@ -42,6 +42,9 @@ struct rw_remote {
 	size_t scratch_len;
 	uint64_t batch;		/* the batch code and table (read-only, exec), 0 until needed */
 	bool broken;		/* ptrace failed: the target is lost */
+	/* Moved onto our CPU at the first injection (remote_colocate_lazily), not before. */
+	struct rw_colocation *near;
+	bool near_tried;
 };
 
 /*
@@ -57,6 +60,14 @@ void remote_init(struct rw_remote *r, struct rw_seized *ij, pid_t pid);
  * them. Without one, batches run call by call.
  */
 void remote_set_hole(struct rw_remote *r, uint64_t hole);
+/*
+ * Share our CPU with r->ij (inject_colocate into *near) before the first
+ * thing injected through r: a rewind that injects nothing (registers set
+ * with ptrace, pages copied with process_vm_writev) pays no affinity
+ * calls. The caller ends it with inject_colocate_end(near) as before; near
+ * must outlive r's use.
+ */
+void remote_colocate_lazily(struct rw_remote *r, struct rw_colocation *near);
 /* Unmap the scratch page and batch area if mapped. NULL-safe on r->ij. */
 int remote_close(struct rw_remote *r);
 

@@ -55,7 +55,8 @@ const struct rw_state_class rw_state_classes[] = {
 	{
 		"threads", "threads", "process", RW_RESTORED_OR_FAILS,
 		"`/proc/PID/task`, each thread stopped with ptrace",
-		NULL,
+		"thread creation, exit and exec records: listed only when the log shows one for the "
+		"process or lost records (`--verify` always lists)",
 		"threads created since the checkpoint exit first; a checkpoint thread that exited "
 		"(an idle pool worker) is recreated with its tid: clone3 injected into a surviving "
 		"thread with set_tid, its TLS and clear_child_tid, stopped before it runs, then its "

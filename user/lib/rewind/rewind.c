@@ -52,6 +52,16 @@ static int unmap_stale(const struct rw_tmap *t, struct rw_frozen *f, struct rw_r
 	return err;
 }
 
+/* Why a freeze failed; -ESRCH (gone) is the caller's to say. */
+static int stop_failed(pid_t tgid, int err, char *why, size_t whylen)
+{
+	if (err == -EDEADLK)
+		return rw_why(why, whylen, err, "pid %s: an io_uring worker thread (iou-wrk) is "
+			      "running: it runs only in the kernel, the process cannot be rewound",
+			      PID_LABEL(tgid));
+	return rw_why(why, whylen, err, "pid %s: stopping its threads", PID_LABEL(tgid));
+}
+
 int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_image *img,
 			      void (*quiesce)(void *ctx), void *ctx, struct rw_ckpt_stats *st,
 			      char *why, size_t whylen)
@@ -63,12 +73,8 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	int err, arm;
 
 	err = freeze_process(&f, tgid);
-	if (err == -EDEADLK)
-		return rw_why(why, whylen, err, "pid %s: an io_uring worker thread (iou-wrk) is "
-			      "running: it runs only in the kernel, the process cannot be rewound",
-			      PID_LABEL(tgid));
 	if (err)
-		return rw_why(why, whylen, err, "pid %s: stopping its threads", PID_LABEL(tgid));
+		return stop_failed(tgid, err, why, whylen);
 	t1 = rw_now_ns();
 	st->stop_ns += t1 - t;
 	t = t1;
@@ -136,22 +142,72 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 
 /* ---- stop, observe and plan, apply, verify, resume ------------------------------------ */
 
+/* The image's threads, which the last rewind (or the checkpoint) left, without listing them. */
+static int freeze_image_threads(struct rw_rewinding *rw)
+{
+	const struct rw_proc_image *img = rw->img;
+	pid_t *tids = malloc((img->nthreads ? img->nthreads : 1) * sizeof(*tids));
+	int err;
+
+	if (!tids)
+		return -ENOMEM;
+	for (size_t i = 0; i < img->nthreads; i++)
+		tids[i] = img->threads[i].tid;
+	err = freeze_threads(&rw->f, img->tgid, tids, img->nthreads);
+	free(tids);
+	if (err == 1) {	/* one was gone after all: list them */
+		rw->threads_vouched = false;
+		err = freeze_more(&rw->f);
+		err = err < 0 ? err : 0;
+	}
+	return err;
+}
+
+static int stopped_or_why(struct rw_rewinding *rw, int err, char *why, size_t whylen)
+{
+	if (err == -ESRCH)
+		return rw_why(why, whylen, 0, "process %d of the checkpoint has exited", rw->img->tgid);
+	return stop_failed(rw->img->tgid, err, why, whylen);
+}
+
 int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen)
 {
 	uint64_t t = rw_now_ns();
-	int err = rw->no_io_uring ? freeze_process_unchecked(&rw->f, rw->img->tgid) :
-				    freeze_process(&rw->f, rw->img->tgid);
+	int err;
 
+	rw->threads_vouched = rw->threads_vouched && rw->no_io_uring;
+	if (rw->threads_vouched)
+		err = freeze_image_threads(rw);
+	else if (rw->no_io_uring)
+		err = freeze_process_unchecked(&rw->f, rw->img->tgid);
+	else
+		err = freeze_process(&rw->f, rw->img->tgid);
 	st->stop_ns += rw_now_ns() - t;
-	if (err == -ESRCH)
-		return rw_why(why, whylen, 0, "process %d of the checkpoint has exited", rw->img->tgid);
-	if (err == -EDEADLK)
-		return rw_why(why, whylen, err, "pid %s: an io_uring worker thread (iou-wrk) is "
-			      "running: it runs only in the kernel, the process cannot be rewound",
-			      PID_LABEL(rw->img->tgid));
 	if (err)
-		return rw_why(why, whylen, err, "pid %s: stopping its threads", PID_LABEL(rw->img->tgid));
+		return stopped_or_why(rw, err, why, whylen);
 	rw->frozen = true;
+	return 0;
+}
+
+int rewind_stop_rest(struct rw_rewinding *rw, bool log_says_none, struct rw_rewind_stats *st,
+		     char *why, size_t whylen)
+{
+	uint64_t t = rw_now_ns();
+	int added;
+
+	if (!rw->frozen || !rw->threads_vouched)
+		return 0;
+	rw->threads_vouched = false;
+	added = freeze_more(&rw->f);
+	st->stop_ns += rw_now_ns() - t;
+	if (added < 0) {
+		rw->frozen = false;
+		return stopped_or_why(rw, added, why, whylen);
+	}
+	if (added && log_says_none)
+		return rw_why(why, whylen, -EIO, "verification: the log showed no thread of pid %s "
+			      "created since the last rewind, /proc lists %d more",
+			      PID_LABEL(rw->img->tgid), added);
 	return 0;
 }
 
@@ -407,7 +463,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 		st->threads_recreated += rw->plan.nrecreate;
 		ij = rw->r.ij;
 	}
-	inject_colocate(&near, ij);	/* only faster: failure is fine */
+	remote_colocate_lazily(&rw->r, &near);
 	err = restore_apply_layout(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
 	/* Threads that exited left the array: the injector (the colocated one) moved with it. */
 	if (near.ij)

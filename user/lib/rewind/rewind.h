@@ -71,11 +71,27 @@ struct rw_rewinding {
 	 * calls rewind_no_io_worker() once the log is read up to the stop.
 	 */
 	bool no_io_uring;
+	/*
+	 * The log shows no thread of it created, gone or exec'd since the last
+	 * rewind (or the checkpoint), which left the image's threads: with
+	 * no_io_uring, the stop seizes those without listing /proc/PID/task;
+	 * the caller calls rewind_stop_rest() if the log read up to the stop
+	 * shows one created meanwhile.
+	 */
+	bool threads_vouched;
 	bool frozen;
 };
 
 /* Stop every thread. -ESRCH: the process is gone. */
 int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen);
+/*
+ * After a stop with threads_vouched: list its threads and stop those not
+ * held (created between the log's last look and the stop). With
+ * log_says_none (--verify, the log read up to the stop shows none), one
+ * found is a verification failure, -EIO with why.
+ */
+int rewind_stop_rest(struct rw_rewinding *rw, bool log_says_none, struct rw_rewind_stats *st,
+		     char *why, size_t whylen);
 /* After a stop with no_io_uring that the log no longer vouches for: 0, or -EDEADLK with why. */
 int rewind_no_io_worker(struct rw_rewinding *rw, char *why, size_t whylen);
 /* Observe (observe.h), build the plan; its failures: -ENOTRECOVERABLE with why set. */

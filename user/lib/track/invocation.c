@@ -200,6 +200,17 @@ static int add_task(struct rw_invocation *inv, const struct rw_task_event *e)
 	return 0;
 }
 
+bool invocation_threads_changed(const struct rw_invocation *inv, pid_t tgid)
+{
+	for (size_t i = 0; i < inv->ntasks; i++) {
+		const struct rw_task_record *r = &inv->tasks[i];
+
+		if (r->tgid == tgid && r->op != RW_TASK_NEW_PROCESS && r->op != RW_TASK_CGROUP)
+			return true;
+	}
+	return false;
+}
+
 static struct rw_file_touch *file_touch(struct rw_invocation *inv, const char *path,
 				       uint32_t mnt_ns)
 {

@@ -129,6 +129,9 @@ void invocation_free(struct rw_invocation *inv);
 /* Fold one tracker record in. -EINVAL for a malformed record, -ENOMEM. */
 int invocation_add_record(struct rw_invocation *inv, const void *data, size_t size);
 
+/* A thread of tgid was logged created, exiting or exec'ing in this invocation. */
+bool invocation_threads_changed(const struct rw_invocation *inv, pid_t tgid);
+
 /* Pages the write-protection scan reports written for tgid: [start, end). */
 int invocation_add_written(struct rw_invocation *inv, pid_t tgid, uint64_t start, uint64_t end);
 /* The same for every range of w; 0 or the first -errno. */
