@@ -596,17 +596,14 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	}
 	for (size_t i = 0; i < nprocs && !err; i++)
 		err = rewind_stop(&procs[i], &st, why, sizeof(why));
-	/* All stopped: the log up to here is the invocation's; from here on records are ours. */
+	/* All stopped: the log up to here is the invocation's. */
 	tracker_drain(S->tracker);
-	s->discard = true;
 	inv->dropped += session_take_dropped(S, s);
-	if (inv->dropped)
-		invocation_note(inv, "%llu events were dropped (ring buffer full, or no memory to "
-				"record them): layout, signals and timers were restored without "
-				"trusting the log", (unsigned long long)inv->dropped);
 	/*
 	 * A thread created between the log's look and the stop is still running:
-	 * list and stop the rest. --verify lists anyway: the log must have said.
+	 * list and stop the rest, its records still the invocation's (seizing
+	 * injects nothing), then read the log again. --verify lists anyway: the
+	 * log must have said.
 	 */
 	for (size_t i = 0; i < nprocs && !err; i++) {
 		bool changed = inv->dropped || invocation_threads_changed(inv, procs[i].img->tgid);
@@ -614,6 +611,14 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		if (changed || verify)
 			err = rewind_stop_rest(&procs[i], !changed, &st, why, sizeof(why));
 	}
+	tracker_drain(S->tracker);
+	inv->dropped += session_take_dropped(S, s);
+	/* From here on records are ours. */
+	s->discard = true;
+	if (inv->dropped)
+		invocation_note(inv, "%llu events were dropped or not kept (ring buffer full, no "
+				"memory, malformed): layout, signals and timers were restored "
+				"without trusting the log", (unsigned long long)inv->dropped);
 	inv->unvouched = session_take_unvouched(S, s);
 	inv->pinned = tracker_unvouched_async(S->tracker, s->id) != 0;
 	/* An io_uring call since the count read above: its workers are looked for now. */

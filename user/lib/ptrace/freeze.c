@@ -255,9 +255,11 @@ int freeze_threads(struct rw_frozen *f, pid_t tgid, const pid_t *tids, size_t n)
 int freeze_more(struct rw_frozen *f)
 {
 	int added = seize_listed(f, false, sched_getcpu());
-	int err = frozen_or_released(f, added < 0 ? added : 0);
 
-	return err ? err : added;
+	/* What is held stays held: the caller kills, then releases (fail closed). */
+	if (added < 0)
+		return added;
+	return freeze_any(f) ? added : -ESRCH;
 }
 
 pid_t freeze_io_worker(const struct rw_frozen *f)

@@ -47,7 +47,8 @@ int freeze_process_unchecked(struct rw_frozen *f, pid_t tgid);
 int freeze_threads(struct rw_frozen *f, pid_t tgid, const pid_t *tids, size_t n);
 /*
  * After freeze_threads(): list the threads and seize those not held, until
- * none is new. How many were added, or -errno (then nothing is held).
+ * none is new. How many were added, or -errno: what was held stays held,
+ * for the caller to release once it has failed closed.
  */
 int freeze_more(struct rw_frozen *f);
 /* A frozen thread that is an io_uring worker: its tid, or 0. */

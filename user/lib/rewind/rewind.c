@@ -200,10 +200,8 @@ int rewind_stop_rest(struct rw_rewinding *rw, bool log_says_none, struct rw_rewi
 	rw->threads_vouched = false;
 	added = freeze_more(&rw->f);
 	st->stop_ns += rw_now_ns() - t;
-	if (added < 0) {
-		rw->frozen = false;
+	if (added < 0)
 		return stopped_or_why(rw, added, why, whylen);
-	}
 	if (added && log_says_none)
 		return rw_why(why, whylen, -EIO, "verification: the log showed no thread of pid %s "
 			      "created since the last rewind, /proc lists %d more",
@@ -510,6 +508,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 		err = restore_apply_contents(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
 	remote_close(&rw->r);
 	inject_colocate_end(&near);
+	rw->r.near = NULL;	/* near dies with this frame */
 	st->layout_ns += rs.layout_ns;
 	st->copy_ns += rs.copy_ns;
 	st->inject_ns += rs.inject_ns;
