@@ -480,9 +480,13 @@ void session_release(struct rw_sessions *S, struct rw_session *s)
 	if (!s->releasing)
 		return;
 	for (size_t i = 0; i < s->nreleasing; i++)
-		if (rewind_resume(&s->releasing[i], &st) && !why[0])
-			snprintf(why, sizeof(why), "pid %d: a thread died while being released after "
-				 "the rewind", s->releasing[i].img->tgid);
+		if (rewind_resume(&s->releasing[i], &st) && !why[0]) {
+			char label[RW_PID_LABEL_MAX];
+
+			snprintf(why, sizeof(why), "pid %s: a thread died while being released after "
+				 "the rewind", proc_pid_label(s->releasing[i].img->tgid, label,
+							      sizeof(label)));
+		}
 	free(s->releasing);
 	s->releasing = NULL;
 	s->nreleasing = 0;
@@ -519,7 +523,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	uint64_t t0 = rw_now_ns(), files_ns = 0, ipc_ns = 0;
 	size_t nprocs = 0, nkilled = 0;
 	uint64_t forks_read = 0;
-	bool no_io_uring;
+	bool no_io_uring, listed_late = false;
 	pid_t *killed = NULL;
 	char why[1024];
 	int err = 0;
@@ -608,11 +612,17 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	for (size_t i = 0; i < nprocs && !err; i++) {
 		bool changed = inv->dropped || invocation_threads_changed(inv, procs[i].img->tgid);
 
-		if (changed || verify)
+		if (procs[i].threads_vouched && (changed || verify)) {
 			err = rewind_stop_rest(&procs[i], !changed, &st, why, sizeof(why));
+			listed_late = true;
+		} else if (procs[i].threads_missed && verify) {
+			err = rewind_stop_rest(&procs[i], !changed, &st, why, sizeof(why));
+		}
 	}
-	tracker_drain(S->tracker);
-	inv->dropped += session_take_dropped(S, s);
+	if (listed_late) {
+		tracker_drain(S->tracker);
+		inv->dropped += session_take_dropped(S, s);
+	}
 	/* From here on records are ours. */
 	s->discard = true;
 	if (inv->dropped)

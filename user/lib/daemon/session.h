@@ -45,15 +45,15 @@ int sessions_init(struct rw_sessions *S, const struct rw_tracker_opts *opts);
 void sessions_fini(struct rw_sessions *S);
 
 /*
- * Execute one request on behalf of a peer. Returns the response object
- * ({"ok":true,...} or {"ok":false,"error":...}); never NULL.
- */
-/*
  * Let go of the processes every session's last rewind still holds (its
  * answer is queued): before anything else touches a session, and right
  * after the answer is written.
  */
 void sessions_release(struct rw_sessions *S);
+/*
+ * Execute one request on behalf of a peer. Returns the response object
+ * ({"ok":true,...} or {"ok":false,"error":...}); never NULL.
+ */
 json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req,
 			     const struct rw_peer *peer);
 

@@ -157,6 +157,7 @@ static int freeze_image_threads(struct rw_rewinding *rw)
 	free(tids);
 	if (err == 1) {	/* one was gone after all: list them */
 		rw->threads_vouched = false;
+		rw->threads_missed = true;
 		err = freeze_more(&rw->f);
 		err = err < 0 ? err : 0;
 	}
@@ -195,6 +196,10 @@ int rewind_stop_rest(struct rw_rewinding *rw, bool log_says_none, struct rw_rewi
 	uint64_t t = rw_now_ns();
 	int added;
 
+	if (rw->frozen && rw->threads_missed && log_says_none)
+		return rw_why(why, whylen, -EIO, "verification: the log showed no thread of pid %s "
+			      "gone since the last rewind, one of the checkpoint's was",
+			      PID_LABEL(rw->img->tgid));
 	if (!rw->frozen || !rw->threads_vouched)
 		return 0;
 	rw->threads_vouched = false;

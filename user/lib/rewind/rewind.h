@@ -79,6 +79,8 @@ struct rw_rewinding {
 	 * shows one created meanwhile.
 	 */
 	bool threads_vouched;
+	/* A thread the log vouched for was gone at the stop: the threads were listed instead. */
+	bool threads_missed;
 	bool frozen;
 };
 
@@ -87,8 +89,9 @@ int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, 
 /*
  * After a stop with threads_vouched: list its threads and stop those not
  * held (created between the log's last look and the stop). With
- * log_says_none (--verify, the log read up to the stop shows none), one
- * found is a verification failure, -EIO with why.
+ * log_says_none (--verify, the log read up to the stop shows none), a
+ * thread found, or one the stop found gone, is a verification failure,
+ * -EIO with why.
  */
 int rewind_stop_rest(struct rw_rewinding *rw, bool log_says_none, struct rw_rewind_stats *st,
 		     char *why, size_t whylen);
