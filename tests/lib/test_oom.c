@@ -194,6 +194,88 @@ static void plan_never_drops_a_written_page(void **state)
 	reap_killed(pid, cmd, reply);
 }
 
+/* Whether PID is traced by anyone (its TracerPid). */
+static bool traced(pid_t pid)
+{
+	char path[64], line[256];
+	bool yes = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "TracerPid:", 10))
+			yes = atoi(line + 10) != 0;
+	fclose(f);
+	return yes;
+}
+
+/*
+ * rewind_stop with each of its allocations failing in turn, the image
+ * vouching for a thread that is gone (so the stop holds the live one, then
+ * lists): whatever a failed stop holds, rewind_abandon lets go. A thread
+ * left seized would keep the process, once killed, a zombie its parent
+ * cannot reap (a proxy stopping during a rewind waited for it in vain).
+ */
+static void failed_stop_holds_nothing(void **state)
+{
+	struct rw_proc_image img = { 0 };
+	struct rw_ckpt_stats cst = { 0 };
+	struct rw_thread_state *one, two[2];
+	struct rw_wp *wp = NULL;
+	int cmd, reply, failures = 0;
+	char why[512];
+	pid_t pid, gone;
+	long n;
+
+	(void)state;
+	gone = fork();
+	if (!gone)
+		_exit(0);
+	assert_true(gone > 0);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	pid = spawn(&cmd, &reply);
+	assert_int_equal(rewind_checkpoint_process(pid, &wp, &img, NULL, NULL, &cst, why,
+						   sizeof(why)), 0);
+	assert_int_equal(img.nthreads, 1);
+	one = img.threads;
+	two[0] = two[1] = one[0];
+	two[pid < gone].tid = gone;	/* ascending tids */
+	img.threads = two;
+	img.nthreads = 2;
+	rw_log_level = -1;	/* every round logs its expected failure */
+	for (n = 1;; n++) {
+		struct rw_rewinding rw = { .img = &img, .threads_vouched = true, .no_io_uring = true };
+		struct rw_rewind_stats st = { 0 };
+		int err;
+
+		failed = false;
+		fail_nth = n;
+		err = rewind_stop(&rw, &st, why, sizeof(why));
+		fail_nth = 0;
+		if (err)
+			failures++;
+		else
+			assert_true(traced(pid));	/* the twin: a stop holds it */
+		rewind_abandon(&rw);
+		if (traced(pid))
+			fail_msg("allocation %ld failed (stop: %d): the process is still traced "
+				 "after rewind_abandon", n, err);
+		if (!failed) {
+			assert_int_equal(err, 0);
+			break;
+		}
+	}
+	rw_log_level = RW_LOG_INFO;
+	assert_true(failures > 1);	/* one in the vouched stop, more in the listing */
+	img.threads = one;
+	img.nthreads = 1;
+	wp_close(wp);
+	image_free(&img);
+	reap_killed(pid, cmd, reply);
+}
+
 /* ---- a whole session ---------------------------------------------------------- */
 
 /*
@@ -311,6 +393,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(plan_never_drops_a_written_page),
 		cmocka_unit_test(rewind_out_of_memory_fails_closed),
+		cmocka_unit_test(failed_stop_holds_nothing),
 	};
 
 	alarm(120);	/* a hang fails the test */

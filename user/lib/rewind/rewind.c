@@ -184,9 +184,14 @@ int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, 
 	else
 		err = freeze_process(&rw->f, rw->img->tgid);
 	st->stop_ns += rw_now_ns() - t;
+	/*
+	 * A stop that failed half way (freeze_more) still holds threads: they
+	 * are let go by rewind_abandon, after fail_closed's signal, or their
+	 * process, killed, stays a traced zombie its parent can never reap.
+	 */
+	rw->frozen = rw->f.n > 0;
 	if (err)
 		return stopped_or_why(rw, err, why, whylen);
-	rw->frozen = true;
 	return 0;
 }
 

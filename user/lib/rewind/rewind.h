@@ -84,7 +84,10 @@ struct rw_rewinding {
 	bool frozen;
 };
 
-/* Stop every thread. -ESRCH: the process is gone. */
+/*
+ * Stop every thread. -ESRCH: the process is gone. A failure may leave
+ * threads held (frozen set): rewind_abandon lets them go.
+ */
 int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen);
 /*
  * After a stop with threads_vouched: list its threads and stop those not
