@@ -6,4 +6,5 @@ INIT_VARS = ("SOME_VAR", "OBJ_VAR", "EMPTY_VAR")
 
 
 def main(args):
-    return {"env": {k: v for k, v in os.environ.items() if k.startswith("__OW_") or k in INIT_VARS}}
+    return {"pid": os.getpid(),
+            "env": {k: v for k, v in os.environ.items() if k.startswith("__OW_") or k in INIT_VARS}}

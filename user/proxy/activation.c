@@ -143,45 +143,6 @@ static void handle_init(json_object *body, struct reply *r)
 
 /* ---- /run --------------------------------------------------------------- */
 
-/* The activation's "deadline" (epoch milliseconds, a number or a numeric string). */
-static bool deadline_ms(json_object *v, uint64_t *ms)
-{
-	const char *s;
-	char *end;
-
-	if (!v)
-		return false;
-	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
-		double d = json_object_get_double(v);
-
-		if (d <= 0)
-			return false;
-		*ms = (uint64_t)d;
-		return true;
-	}
-	if (!json_object_is_type(v, json_type_string))
-		return false;
-	s = json_object_get_string(v);
-	errno = 0;
-	*ms = strtoull(s, &end, 10);
-	return !errno && end != s && !*end;
-}
-
-static unsigned time_limit_ms(json_object *body)
-{
-	unsigned limit = A.cfg->timeout_ms;
-	struct timespec now;
-	uint64_t dl, now_ms;
-
-	if (!deadline_ms(field(body, "deadline"), &dl))
-		return limit;
-	clock_gettime(CLOCK_REALTIME, &now);
-	now_ms = (uint64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	if (dl <= now_ms)
-		return 0;
-	return dl - now_ms < limit ? (unsigned)(dl - now_ms) : limit;
-}
-
 static bool key_ok(const char *k)
 {
 	if (!*k)
@@ -307,7 +268,13 @@ static void handle_run(json_object *body, struct reply *r)
 		reply_error(r, 500, "out of memory");
 		return;
 	}
-	limit = time_limit_ms(body);
+	/*
+	 * The invoker owns the activation's time limit: it passes "deadline"
+	 * on (as __OW_DEADLINE, which the function may read) and ends an
+	 * activation that outlives it itself, as the actionloop proxy leaves
+	 * it to. --timeout is only our own safety net.
+	 */
+	limit = A.cfg->timeout_ms;
 	out = action_exchange(&A.fn.act, req, reqlen, deadline_in(limit), A.cfg->max_body, &line, &linelen);
 	free(req);
 	switch (out) {
