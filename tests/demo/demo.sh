@@ -28,14 +28,14 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # start_proxy MODE: a proxy on a free port; returns once it says it is ready (PORT).
 start_proxy() {
-	local fifo=$TMP/ready line
-	mkfifo "$fifo"
-	exec {READY}<>"$fifo"
-	rm -f "$fifo"
+	local out=$TMP/proxy-$1.out line
+	: >"$out"
+	# Its stdout: the ready line, then the function's output and the activation sentinels.
 	"$PROXY" --port 0 --mode "$1" --runtime python --work-dir "$WTMP/work-$1" \
-		--rewindd-socket "$REWINDD_SOCKET" >&"$READY" 2>>"$TMP/proxy.log" &
+		--rewindd-socket "$REWINDD_SOCKET" >"$out" 2>>"$TMP/proxy.log" &
 	PPID_=$!
-	read -t 60 -r line <&"$READY" || { echo "rewind-proxy did not start:"; tail "$TMP/proxy.log"; exit 1; }
+	IFS= read -t 60 -r line < <(tail -n +1 -f --pid="$PPID_" "$out") ||
+		{ echo "rewind-proxy did not start:"; tail "$TMP/proxy.log"; exit 1; }
 	case "$line" in "rewind-proxy: ready on port "*) ;; *) echo "rewind-proxy: $line"; exit 1 ;; esac
 	PORT=${line#rewind-proxy: ready on port }
 	PORT=${PORT%% *}
@@ -68,7 +68,7 @@ say "1. a warm container as platforms reuse it today"
 start_proxy insecure
 init_action
 # An auditor watches the function in report mode: where does alice's token persist?
-AUDIT=$("$CTL" attach --cgroup "$FN_CGROUP" --report --watch "$TMP/work-insecure")
+AUDIT=$("$CTL" attach --cgroup "$FN_CGROUP" --report --watch "$WTMP/work-insecure/action")
 run_for alice tok_alice_5f2a9c
 "$CTL" mark "$AUDIT" >/dev/null
 echo "   audit, before the next caller: where does alice's token persist? (report --canary)"
