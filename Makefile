@@ -277,18 +277,25 @@ ensure-deps:
 # under $(OUTPUT)/npm; their tests and the soak give it to node as NODE_PATH.
 # npm is not in DEPS: it comes with the nodejs this machine kind has
 # (NodeSource's), and Debian's npm package conflicts with that nodejs.
+empty :=
+space := $(empty) $(empty)
 NPM_DIR := $(OUTPUT)/npm
-NPM_PKGS := sharp
+NPM_PKGS := sharp openwhisk
 .PHONY: npm-deps
-npm-deps: $(NPM_DIR)/node_modules/sharp/package.json
+# sharp: the image-resizing benchmark and test; openwhisk: what Node's runtime image ships (conformance).
+# One npm run for all of them: a stamp names the set, so a package added later installs.
+NPM_STAMP := $(NPM_DIR)/installed-$(subst $(space),-,$(NPM_PKGS))
+npm-deps: $(NPM_STAMP)
 
-$(NPM_DIR)/node_modules/sharp/package.json:
+$(NPM_STAMP):
 	$(Q)command -v npm >/dev/null || { echo "npm-deps: no npm on PATH (it comes with nodejs >= 20)"; exit 1; }
 	$(Q)mkdir -p $(NPM_DIR)
 	$(Q)npm install --no-audit --no-fund --prefix $(NPM_DIR) $(NPM_PKGS) >$(NPM_DIR)/install.log 2>&1 || \
 		{ echo "npm-deps: 'npm install $(NPM_PKGS)' into $(NPM_DIR) failed (network? see $(NPM_DIR)/install.log):"; \
 		  tail -5 $(NPM_DIR)/install.log; exit 1; }
-	$(Q)test -f $@ || { echo "npm-deps: npm left no $@"; exit 1; }
+	$(Q)for p in $(NPM_PKGS); do test -f $(NPM_DIR)/node_modules/$$p/package.json || \
+		{ echo "npm-deps: npm left no $(NPM_DIR)/node_modules/$$p"; exit 1; }; done
+	$(Q)touch $@
 
 vmlinux:
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/$(ARCH)/vmlinux.h

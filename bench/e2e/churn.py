@@ -43,6 +43,7 @@ while port is None:
     buf += c_
     m = re.search(rb"ready on port (\d+)", buf)
     if m: port = int(m.group(1))
+driver.drain_output(p.stdout)
 url = "http://127.0.0.1:%d" % port
 def post(path, obj):
     req = urllib.request.Request(url + path, data=json.dumps(obj).encode(), headers={"Content-Type": "application/json"})

@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -59,6 +60,15 @@ PYTHON = "/usr/bin/python3"
 LUA = os.path.join(HERE, "post.lua")
 sys.path.insert(0, HERE)
 import paced as PACED  # noqa: E402  (bench/e2e/paced.py: the open-loop client)
+
+
+def drain_output(pipe):
+    """Reads the proxy's stdout to its end (the functions' output and the
+    activation sentinels follow the ready line): a full pipe would block it."""
+    def run():
+        while os.read(pipe.fileno(), 65536):
+            pass
+    threading.Thread(target=run, daemon=True).start()
 
 # The functions, one entry each (a new one: an entry here, its sources
 # functions/NAME.py and/or .js, and its branch in invariants()). "check" is
@@ -287,6 +297,7 @@ class Proxy:
         if self.port is None:
             self.stop()
             raise RuntimeError("%s %s proxy did not get ready: %s" % (runtime, mode, self.tail()))
+        drain_output(self.p.stdout)
         self.url = "http://127.0.0.1:%d" % self.port
 
     def tail(self, n=3):

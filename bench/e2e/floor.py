@@ -60,6 +60,7 @@ def pages_copied(fn, rt, tmp):
                                    "--warmup", str(driver.PROXY_WARMUP), "--warmup-input", json.dumps(value),
                                    "-v"], stdout=subprocess.PIPE, stderr=log)
             port = int(re.search(rb"ready on port (\d+)", px.stdout.readline()).group(1))
+            driver.drain_output(px.stdout)
             ext = "py" if rt == "python" else "js"
             with open(os.path.join(HERE, "functions", "%s.%s" % (fn, ext))) as f:
                 code = f.read()

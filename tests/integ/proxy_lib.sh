@@ -38,35 +38,30 @@ proxy_preflight() {
 }
 
 # start_proxy ARGS...: a proxy on a free port of 127.0.0.1 with its own work
-# dir and log (PLOG); returns once it printed its ready line (PORT, WORK).
+# dir, its stdout in POUT (its ready line, then the function's stdout) and
+# its stderr in PLOG; returns once it printed its ready line (PORT, WORK).
 start_proxy() {
-	local fifo=$TMP/ready.$$ line
+	local line
 	NPROXY=$((NPROXY + 1))
 	PLOG=$TMP/proxy.$NPROXY.log
+	POUT=$TMP/proxy.$NPROXY.out
 	WORK=$PROXY_ROOT/work.$NPROXY
-	mkfifo "$fifo" || return 1
-	# Read-write: opening never blocks, and the FIFO outlives its name.
-	exec {PROXY_FD}<>"$fifo"
-	rm -f "$fifo"
+	: >"$POUT"
 	# --verify: every rewind of every test is also checked byte for byte.
 	"$PROXY" --port 0 --bind 127.0.0.1 --work-dir "$WORK" --rewindd-socket "$SOCK" --verify "$@" \
-		1>&"$PROXY_FD" 2>"$PLOG" &
+		>"$POUT" 2>"$PLOG" &
 	PROXY_PID=$!
-	# Bounded: one second at a time while the proxy lives, 60 s in all.
-	for _ in $(seq 60); do
-		if read -t 1 -r line <&"$PROXY_FD"; then
-			case "$line" in
-			"rewind-proxy: ready on port "*)
-				PORT=${line#rewind-proxy: ready on port }
-				PORT=${PORT%% *}
-				return 0 ;;
-			*) echo "proxy said: $line"; return 1 ;;
-			esac
-		fi
-		kill -0 "$PROXY_PID" 2>/dev/null || { echo "proxy died: $(tail -3 "$PLOG")"; PROXY_PID=; return 1; }
-	done
-	echo "no ready line in 60 s: $(tail -3 "$PLOG")"
-	return 1
+	# Its first line, as it is written (tail follows the file, ends with the proxy): 60 s at most.
+	IFS= read -t 60 -r line < <(tail -n +1 -f --pid="$PROXY_PID" "$POUT")
+	case "$line" in
+	"rewind-proxy: ready on port "*)
+		PORT=${line#rewind-proxy: ready on port }
+		PORT=${PORT%% *}
+		return 0 ;;
+	"") kill -0 "$PROXY_PID" 2>/dev/null || PROXY_PID=
+	    echo "no ready line: $(tail -3 "$PLOG")"; return 1 ;;
+	*) echo "proxy said: $line"; return 1 ;;
+	esac
 }
 
 # SIGTERM; it must exit 0 and leave neither its cgroup nor the function's dir.
@@ -90,7 +85,6 @@ proxy_stopped() {
 	wait "$PROXY_PID"
 	rc=$?
 	PROXY_PID=
-	exec {PROXY_FD}>&-
 	[ $rc = 0 ] || { echo "proxy exited $rc: $(grep -v '^XXX_THE_END' "$PLOG" | tail -4)"; return 1; }
 	[ ! -d "$CGROOT/rewind-proxy-$PORT" ] || { echo "cgroup rewind-proxy-$PORT left behind"; return 1; }
 	[ ! -d "$WORK/action" ] || { echo "$WORK/action left behind"; return 1; }

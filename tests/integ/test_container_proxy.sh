@@ -90,6 +90,8 @@ cproxy_start() {
 	"rewind-proxy: ready on port "*) PORT=${line#rewind-proxy: ready on port }; PORT=${PORT%% *} ;;
 	*) echo "proxy said: $line"; return 1 ;;
 	esac
+	# The function's stdout and the activation sentinels follow: kept, never left to fill the pipe.
+	cat <&"$CP_OUT" >"$TMP/$CP_CTR.out" &
 }
 
 # cproxy_stop: podman stop (SIGTERM to the proxy); the proxy must exit 0,

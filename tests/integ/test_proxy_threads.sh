@@ -84,7 +84,7 @@ test_proxy_threads_pool_cycles() {
 	for i in $(seq "$CYCLES"); do
 		expect_run '{}' '.total > 0' || return 1
 		post /run '{"value":{"exit":true}}' || return 1
-		expect "cycle $i: crash" "$CODE" 502 || return 1
+		expect "cycle $i: crash (actionloop: command exited)" "$CODE" 400 || return 1
 	done
 	expect_run '{}' '.total > 0' || return 1
 	expect "failed rewinds in $CYCLES cycles" "$(rewind_failures)" 0 ||

@@ -3,6 +3,7 @@
 function main(params) {
   const name = params.name || 'stranger';
   console.log(`hello stdout from ${name}`);
+  console.error(`hello stderr from ${name}`);
   return new Promise((resolve) => setImmediate(() => resolve({
     greeting: `hello ${name}`, pid: process.pid, cwd: process.cwd(), tmpdir: process.env.TMPDIR,
   })));

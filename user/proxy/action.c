@@ -3,9 +3,10 @@
  * The function process. It runs in a cgroup of its own so that rewindd can
  * track it with everything it forks, and so that one write to cgroup.kill
  * ends all of it (a hung function's children too). It talks to us only
- * through its fd 0 and fd 3. Its stdout and stderr are a pipe we copy to our
- * stderr, not our stderr itself: a rewind puts the offsets of the function's
- * files back, and a shared log file would be overwritten from there on.
+ * through its fd 0 and fd 3. Its stdout and stderr are two pipes we copy to
+ * the function's streams of our config (an invoker reads them apart), not
+ * ours themselves: a rewind puts the offsets of the function's files back,
+ * and a shared log file would be overwritten from there on.
  * Inside a container (--in-container) no cgroup is ours: the proxy is the
  * subreaper of the function's tree and walks it through /proc instead.
  */
@@ -170,7 +171,7 @@ int action_setup(struct action *a, const struct proxy_config *cfg, char *err, si
 
 	memset(a, 0, sizeof(*a));
 	a->cfg = cfg;
-	a->pidfd = a->in_fd = a->out_fd = a->log_fd = -1;
+	a->pidfd = a->in_fd = a->out_fd = a->log_fd[0] = a->log_fd[1] = -1;
 	ret = mkdir_p(cfg->work_dir, 0700);
 	if (ret) {
 		snprintf(err, errlen, "cannot create the work dir %s: %s", cfg->work_dir, strerror(-ret));
@@ -319,8 +320,15 @@ int action_materialize(struct action *a, enum proxy_runtime rt, const struct act
 	}
 	if (code->binary) {
 		ret = zip_extract(code->data, code->len, a->dir, err, errlen);
+		/* Node's runtime words it so (it also takes tar.gz, which we do not). */
+		if (ret && rt == RUNTIME_NODE) {
+			char why[1024];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "There was an error uncompressing the action archive: %s", why);
+		}
 		if (!ret)
-			ret = runtime_zip_entry(rt, a->dir, entry, len, err, errlen);
+			ret = runtime_zip_entry(rt, a->dir, code->main_name, entry, len, err, errlen);
 	} else {
 		ret = 0;
 		if ((size_t)snprintf(entry, len, "%s/%s", a->dir, runtime_source_file(rt)) >= len)
@@ -409,7 +417,7 @@ creds:
 
 /* Only async-signal-safe calls between fork and exec: other threads may hold locks. */
 static void __attribute__((noreturn)) child(struct action *a, int cg_fd, int in_r, int out_w,
-					    int log_w, int err_w, pid_t parent,
+					    int log_out, int log_err, int err_w, pid_t parent,
 					    const char *const argv[], char *const envp[])
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -436,10 +444,11 @@ static void __attribute__((noreturn)) child(struct action *a, int cg_fd, int in_
 		goto fail;
 	in_r = fcntl(in_r, F_DUPFD_CLOEXEC, 10);
 	out_w = fcntl(out_w, F_DUPFD_CLOEXEC, 10);
-	log_w = fcntl(log_w, F_DUPFD_CLOEXEC, 10);
-	if (in_r < 0 || out_w < 0 || log_w < 0)
+	log_out = fcntl(log_out, F_DUPFD_CLOEXEC, 10);
+	log_err = fcntl(log_err, F_DUPFD_CLOEXEC, 10);
+	if (in_r < 0 || out_w < 0 || log_out < 0 || log_err < 0)
 		goto fail;
-	if (dup2(in_r, 0) < 0 || dup2(log_w, 1) < 0 || dup2(log_w, 2) < 0 || dup2(out_w, 3) < 0)
+	if (dup2(in_r, 0) < 0 || dup2(log_out, 1) < 0 || dup2(log_err, 2) < 0 || dup2(out_w, 3) < 0)
 		goto fail;
 	if (chdir(a->dir))
 		goto fail;
@@ -457,7 +466,8 @@ fail:
 int action_spawn(struct action *a, const char *const argv[], char *const envp[], char *err,
 		 size_t errlen)
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, lg[2] = { -1, -1 }, ep[2] = { -1, -1 };
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, lo[2] = { -1, -1 }, le[2] = { -1, -1 };
+	int ep[2] = { -1, -1 };
 	int cg_fd = -1, e = 0;
 	char procs[PATH_MAX + 16];
 	pid_t parent = getpid(), pid;
@@ -467,7 +477,8 @@ int action_spawn(struct action *a, const char *const argv[], char *const envp[],
 	snprintf(procs, sizeof(procs), "%s/cgroup.procs", a->cgroup);
 	if (!a->cfg->in_container)
 		cg_fd = open(procs, O_WRONLY | O_CLOEXEC);
-	if ((cg_fd < 0 && !a->cfg->in_container) || pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(lg, O_CLOEXEC) ||
+	if ((cg_fd < 0 && !a->cfg->in_container) || pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(lo, O_CLOEXEC) ||
+	    pipe2(le, O_CLOEXEC) ||
 	    pipe2(ep, O_CLOEXEC)) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot prepare the function's process: %s%s%s", strerror(errno),
@@ -482,7 +493,7 @@ int action_spawn(struct action *a, const char *const argv[], char *const envp[],
 		goto out;
 	}
 	if (pid == 0)
-		child(a, cg_fd, in[0], out[1], lg[1], ep[1], parent, argv, envp);
+		child(a, cg_fd, in[0], out[1], lo[1], le[1], ep[1], parent, argv, envp);
 	close(ep[1]);
 	ep[1] = -1;
 	/* EOF: exec happened (the pipe was close-on-exec); data: errno of the failure. */
@@ -503,14 +514,17 @@ int action_spawn(struct action *a, const char *const argv[], char *const envp[],
 	}
 	a->in_fd = in[1];
 	a->out_fd = out[0];
-	a->log_fd = lg[0];
-	in[1] = out[0] = lg[0] = -1;
+	a->log_fd[0] = lo[0];
+	a->log_fd[1] = le[0];
+	in[1] = out[0] = lo[0] = le[0] = -1;
 	/* Ours only: the function's ends stay blocking (another description). */
 	fcntl(a->in_fd, F_SETFL, O_NONBLOCK);
 	fcntl(a->out_fd, F_SETFL, O_NONBLOCK);
-	fcntl(a->log_fd, F_SETFL, O_NONBLOCK);
+	fcntl(a->log_fd[0], F_SETFL, O_NONBLOCK);
+	fcntl(a->log_fd[1], F_SETFL, O_NONBLOCK);
 out:
-	for (int *fd = (int[]){ in[0], in[1], out[0], out[1], lg[0], lg[1], ep[0], ep[1], cg_fd, -2 };
+	for (int *fd = (int[]){ in[0], in[1], out[0], out[1], lo[0], lo[1], le[0], le[1], ep[0], ep[1],
+				cg_fd, -2 };
 	     *fd != -2; fd++)
 		if (*fd >= 0)
 			close(*fd);
@@ -549,20 +563,26 @@ static int fill(struct action *a, size_t max_line)
 	}
 }
 
-void action_forward_log(struct action *a)
+static void forward(int from, int to)
 {
 	char buf[65536];
 	ssize_t r;
 
-	while (a->log_fd >= 0 && ((r = read(a->log_fd, buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR))) {
+	while (from >= 0 && ((r = read(from, buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR))) {
 		for (ssize_t off = 0; r > 0 && off < r;) {
-			ssize_t w = write(STDERR_FILENO, buf + off, r - off);
+			ssize_t w = write(to, buf + off, r - off);
 
 			if (w < 0 && errno != EINTR)
 				break;	/* our log is gone: drop it, keep serving */
 			off += w > 0 ? w : 0;
 		}
 	}
+}
+
+void action_forward_log(struct action *a)
+{
+	forward(a->log_fd[0], a->cfg->out_fd);
+	forward(a->log_fd[1], a->cfg->err_fd);
 }
 
 static bool take_line(struct action *a, char **line, size_t *linelen)
@@ -594,11 +614,12 @@ enum action_outcome action_exchange(struct action *a, const char *in, size_t inl
 	if (a->pid <= 0 || a->out_fd < 0)
 		return ACTION_EXITED;
 	for (;;) {
-		struct pollfd pfd[4] = {
+		struct pollfd pfd[5] = {
 			{ .fd = a->out_fd, .events = POLLIN },
 			{ .fd = a->pidfd, .events = POLLIN },
 			{ .fd = off < inlen ? a->in_fd : -1, .events = POLLOUT },
-			{ .fd = a->log_fd, .events = POLLIN },
+			{ .fd = a->log_fd[0], .events = POLLIN },
+			{ .fd = a->log_fd[1], .events = POLLIN },
 		};
 		uint64_t now = rw_now_ns();
 		int r;
@@ -614,7 +635,7 @@ enum action_outcome action_exchange(struct action *a, const char *in, size_t inl
 			return ACTION_EXITED;
 		if (now >= deadline_ns)
 			return ACTION_TIMEOUT;
-		r = poll(pfd, 4, (deadline_ns - now + 999999) / 1000000);
+		r = poll(pfd, 5, (deadline_ns - now + 999999) / 1000000);
 		if (r < 0 && errno != EINTR) {
 			pr_perror("poll on the function's pipes");
 			return ACTION_ERROR;
@@ -622,12 +643,13 @@ enum action_outcome action_exchange(struct action *a, const char *in, size_t inl
 		if (r <= 0)
 			continue;
 		/* A closed log pipe (POLLHUP) stays so: stop polling it. */
-		if (pfd[3].revents & (POLLIN | POLLHUP))
+		if ((pfd[3].revents | pfd[4].revents) & (POLLIN | POLLHUP))
 			action_forward_log(a);
-		if ((pfd[3].revents & POLLHUP) && !(pfd[3].revents & POLLIN)) {
-			close(a->log_fd);
-			a->log_fd = -1;
-		}
+		for (int k = 0; k < 2; k++)
+			if ((pfd[3 + k].revents & POLLHUP) && !(pfd[3 + k].revents & POLLIN)) {
+				close(a->log_fd[k]);
+				a->log_fd[k] = -1;
+			}
 		if (pfd[2].revents & (POLLOUT | POLLERR)) {
 			ssize_t w = write(a->in_fd, in + off, inlen - off);
 
@@ -988,10 +1010,11 @@ int action_kill(struct action *a)
 		left = -EBUSY;
 	}
 	action_forward_log(a);
-	for (int *fd = (int[]){ a->pidfd, a->in_fd, a->out_fd, a->log_fd, -2 }; *fd != -2; fd++)
+	for (int *fd = (int[]){ a->pidfd, a->in_fd, a->out_fd, a->log_fd[0], a->log_fd[1], -2 };
+	     *fd != -2; fd++)
 		if (*fd >= 0)
 			close(*fd);
-	a->pidfd = a->in_fd = a->out_fd = a->log_fd = -1;
+	a->pidfd = a->in_fd = a->out_fd = a->log_fd[0] = a->log_fd[1] = -1;
 	a->pid = 0;
 	a->blen = 0;
 	return left;

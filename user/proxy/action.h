@@ -41,7 +41,7 @@ struct action {
 	bool procs_ready;		/* the cgroup made, or the proxy a subreaper */
 	pid_t pid;			/* 0: no process */
 	int pidfd, in_fd, out_fd;
-	int log_fd;			/* its stdout and stderr, forwarded to ours */
+	int log_fd[2];			/* its stdout and stderr, forwarded to ours */
 	int status;			/* wait status once reaped */
 	bool exited;			/* the process was seen gone */
 	char *buf;			/* bytes read from fd 3, not yet a line */

@@ -32,6 +32,7 @@
 
 /* OpenWhisk's end-of-activation marker in the logs (docs/actions-new.md "Logging"). */
 #define SENTINEL "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
+#define LAUNCHER_FAILURE '!'	/* starts a launcher's failure line (launcher_failure) */
 /* Deep enough for any real result; json-c's default (32) is not. */
 #define JSON_DEPTH 1000
 
@@ -51,6 +52,19 @@ static struct {
 } A;
 
 /* ---- /init -------------------------------------------------------------- */
+
+void activation_log(const char *line)
+{
+	function_log(&A.fn, "%s", line);
+}
+
+/* The function's output and ours are framed per activation, on each stream. */
+static void end_of_activation_logs(void)
+{
+	if (write(A.cfg->out_fd, SENTINEL, sizeof(SENTINEL) - 1) < 0 ||
+	    write(A.cfg->err_fd, SENTINEL, sizeof(SENTINEL) - 1) < 0)
+		pr_debug("cannot write the log sentinel\n");
+}
 
 static json_object *field(json_object *o, const char *key)
 {
@@ -80,8 +94,8 @@ static void handle_init(json_object *body, struct reply *r)
 	int ret;
 
 	if (atomic_load(&A.initialized)) {
-		/* openwhisk-runtime-go initHandler.go, Node's service.js: 403. */
-		pr_err("Cannot initialize the action more than once.\n");
+		/* openwhisk-runtime-go initHandler.go, Node's service.js: 403, in the action's log. */
+		activation_log("Cannot initialize the action more than once.");
 		reply_error(r, 403, "Cannot initialize the action more than once.");
 		return;
 	}
@@ -93,9 +107,11 @@ static void handle_init(json_object *body, struct reply *r)
 		reply_error(r, 403, "Missing main/no code to execute.");
 		return;
 	}
-	if (!runtime_valid_main(A.cfg->runtime, main_name)) {
-		reply_error(r, 502, "Initialization has failed due to: main must name a function, got '%s'.",
-			    main_name);
+	if (!runtime_valid_main(A.cfg->runtime, main_name, binary)) {
+		snprintf(err, sizeof(err), "main must name a function, got '%s'.", main_name);
+		function_init_failed(&A.fn, -EINVAL, err, sizeof(err));
+		reply_error(r, 502, "%s", err);
+		end_of_activation_logs();
 		return;
 	}
 	function_clear_code(&A.fn);
@@ -129,11 +145,15 @@ static void handle_init(json_object *body, struct reply *r)
 	pr_info("init: action %s, main %s, %s code of %zu bytes\n",
 		json_object_is_type(name, json_type_string) ? json_object_get_string(name) : "(unnamed)",
 		main_name, binary ? "zip" : "source", A.fn.code.len);
-	if (function_start(&A.fn, err, sizeof(err))) {
+	ret = function_start(&A.fn, err, sizeof(err));
+	if (ret) {
 		pr_err("init failed: %s\n", err);
-		/* openwhisk-runtime-go: 502 for a code that cannot be started. */
+		if (A.fn.code_failed)
+			function_init_failed(&A.fn, ret, err, sizeof(err));
+		/* openwhisk-runtime-go: 502 for a code that cannot be started, its log ended. */
 		reply_error(r, 502, "%s", err);
 		function_clear_code(&A.fn);
+		end_of_activation_logs();
 		return;
 	}
 	atomic_store(&A.initialized, true);
@@ -230,6 +250,23 @@ static const char *type_name(json_object *v)
 	}
 }
 
+/*
+ * A launcher's answer that is no result: '!' and {"status": N, "error": ...}
+ * (no JSON text starts with '!'). Node's runtime answers an exception thrown
+ * by main 502 "An error has occurred: ...".
+ */
+static void launcher_failure(const char *text, struct reply *r)
+{
+	json_object *o = json_tokener_parse(text), *st = field(o, "status"), *e = field(o, "error");
+	int status = st ? json_object_get_int(st) : 0;
+
+	if (status < 400 || status > 599)
+		status = 502;
+	reply_error(r, status, "%s", e && json_object_is_type(e, json_type_string) ?
+		    json_object_get_string(e) : "The action failed.");
+	json_object_put(o);
+}
+
 static void handle_run(json_object *body, struct reply *r)
 {
 	json_object *value = field(body, "value"), *empty = NULL;
@@ -248,8 +285,9 @@ static void handle_run(json_object *body, struct reply *r)
 	}
 	if (!value || json_object_is_type(value, json_type_null)) {
 		value = empty = json_object_new_object();
-	} else if (!json_object_is_type(value, json_type_object)) {
-		/* Node's service.js */
+	} else if (A.cfg->runtime == RUNTIME_NODE && !json_object_is_type(value, json_type_object) &&
+		   !json_object_is_type(value, json_type_array)) {
+		/* Node's service.js (typeof 'object': arrays pass); actionloop takes any value */
 		reply_error(r, 403, "Internal system error: the argument must be a dictionary but has type '%s'.",
 			    type_name(value));
 		return;
@@ -279,7 +317,9 @@ static void handle_run(json_object *body, struct reply *r)
 	free(req);
 	switch (out) {
 	case ACTION_LINE:
-		if (is_result(line, linelen)) {
+		if (linelen && line[0] == LAUNCHER_FAILURE) {
+			launcher_failure(line + 1, r);
+		} else if (is_result(line, linelen)) {
 			reply_text(r, 200, line, linelen);
 		} else {
 			pr_warn("the action returned %.*s%s, not a dictionary\n", (int)(linelen > 200 ? 200 : linelen),
@@ -302,8 +342,13 @@ static void handle_run(json_object *body, struct reply *r)
 		function_stop(&A.fn);
 		action_describe_status(&A.fn.act, st, sizeof(st));
 		snprintf(A.why, sizeof(A.why), "function pid %d ended during an activation (%s)", pid, st);
-		/* OpenWhisk Messages.abnormalRun */
-		reply_error(r, 502, "The action did not produce a valid response and exited unexpectedly.");
+		/* Killed by our stop, the action is not to blame: OpenWhisk's words below. */
+		if (A.cfg->runtime == RUNTIME_PYTHON && !worker_stopping())
+			/* openwhisk-runtime-go runHandler.go */
+			reply_error(r, 400, "command exited");
+		else
+			/* OpenWhisk Messages.abnormalRun: node's server is gone with it */
+			reply_error(r, 502, "The action did not produce a valid response and exited unexpectedly.");
 		A.post = POST_RESTART;
 		break;
 	}
@@ -333,9 +378,7 @@ static void handle_run(json_object *body, struct reply *r)
 		break;
 	}
 	pr_debug("run: %u in %.3f ms\n", r->status, (rw_now_ns() - t0) / 1e6);
-	/* The function's output and ours are framed per activation. */
-	if (write(STDERR_FILENO, SENTINEL, sizeof(SENTINEL) - 1) < 0)
-		pr_debug("cannot write the log sentinel\n");
+	end_of_activation_logs();
 }
 
 /* After the answer left: make the function fit for the next request. */

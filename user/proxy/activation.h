@@ -31,6 +31,8 @@ int activation_stop(void);
 
 /* Whether /init succeeded. */
 bool activation_initialized(void);
+/* One line to the function's log (its stderr), from any thread: what the action's owner sees. */
+void activation_log(const char *line);
 
 /* Serve one request (body already parsed, a JSON object); blocks until answered. */
 void activation_init(json_object *body, struct reply *r);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,8 +158,7 @@ static int await_ack(struct function *f, char *err, size_t errlen)
 		if (ack && json_object_object_get_ex(ack, "ok", &v) && json_object_get_boolean(v))
 			ret = 0;
 		else if (ack && json_object_object_get_ex(ack, "error", &v))
-			/* Node's runtime words a failed init so. */
-			snprintf(err, errlen, "Initialization has failed due to: %s", json_object_get_string(v));
+			snprintf(err, errlen, "%s", json_object_get_string(v));
 		else
 			/* openwhisk-runtime-go executor.go: an ack that is not ok. */
 			snprintf(err, errlen, "The action did not initialize properly.");
@@ -174,8 +174,12 @@ static int await_ack(struct function *f, char *err, size_t errlen)
 		action_kill(&f->act);
 		action_describe_status(&f->act, st, sizeof(st));
 		pr_err("the function exited before it was ready (%s)\n", st);
-		/* OpenWhisk Messages.abnormalInitialization. */
-		snprintf(err, errlen, "The action did not initialize and exited unexpectedly.");
+		if (f->cfg->runtime == RUNTIME_PYTHON)
+			/* openwhisk-runtime-go executor.go */
+			snprintf(err, errlen, "Command exited abruptly during initialization.");
+		else
+			/* OpenWhisk Messages.abnormalInitialization: node's server is gone with it. */
+			snprintf(err, errlen, "The action did not initialize and exited unexpectedly.");
 		return -ECHILD;
 	default:
 		snprintf(err, errlen, "The action did not initialize properly.");
@@ -246,6 +250,36 @@ static int settle(struct function *f, char *err, size_t errlen)
 	return ok ? 0 : -EPROTO;
 }
 
+void function_log(const struct function *f, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(f->cfg->err_fd, line, n) < 0)
+		pr_debug("cannot write to the function's log: %s\n", strerror(errno));
+}
+
+void function_init_failed(struct function *f, int ret, char *err, size_t errlen)
+{
+	char detail[2048];
+
+	snprintf(detail, sizeof(detail), "%s", err);
+	/* Node's service.js logs it so; actionloop logs the error as it is. */
+	function_log(f, "%s%s", f->cfg->runtime == RUNTIME_NODE ? "Error during initialization: " : "",
+		     detail);
+	if (!(ret == -ECHILD && f->cfg->runtime == RUNTIME_NODE))
+		runtime_init_error(f->cfg->runtime, detail, err, errlen);
+}
+
 /* Fresh dir with the code, new process, ack, warm-up, settle, checkpoint. */
 int function_start(struct function *f, char *err, size_t errlen)
 {
@@ -256,10 +290,13 @@ int function_start(struct function *f, char *err, size_t errlen)
 	int ret;
 
 	f->running = false;
+	f->code_failed = false;
 	ret = action_materialize(&f->act, f->cfg->runtime, &f->code, entry, sizeof(entry), err, errlen);
+	f->code_failed = ret != 0;
 	if (ret)
 		return ret;
 	runtime_argv(f->cfg->runtime, f->cfg->launcher_dir, launcher, sizeof(launcher), entry,
+		     f->code.binary ? runtime_main_path(f->cfg->runtime, f->code.main_name) :
 		     f->code.main_name, argv);
 	ret = build_env(f, &env);
 	if (!ret)
@@ -273,6 +310,10 @@ int function_start(struct function *f, char *err, size_t errlen)
 		return ret;
 	}
 	ret = await_ack(f, err, errlen);
+	/* Its own messages first: the launcher printed why (a traceback) before it ended. */
+	if (ret)
+		action_forward_log(&f->act);
+	f->code_failed = ret && ret != -ETIMEDOUT;
 	if (!ret)
 		ret = warm_up(f, err, errlen);
 	if (!ret && f->cfg->mode != MODE_RESTART)
@@ -314,10 +355,16 @@ int function_setup(struct function *f, const struct proxy_config *cfg, char *err
 	ret = action_setup(&f->act, cfg, err, errlen);
 	if (ret)
 		return ret;
+	/*
+	 * The platform's __OW_* variables, and NODE_PATH: the packages a runtime
+	 * image ships for every action (Node's ships openwhisk) are the
+	 * operator's to point at. Python runs isolated (-I): no PYTHONPATH.
+	 */
 	for (char **e = environ; *e; e++) {
 		char *eq = strchr(*e, '='), name[256];
 
-		if (strncmp(*e, "__OW_", 5) || !eq || (size_t)(eq - *e) >= sizeof(name))
+		if ((strncmp(*e, "__OW_", 5) && strncmp(*e, "NODE_PATH=", 10)) || !eq ||
+		    (size_t)(eq - *e) >= sizeof(name))
 			continue;
 		memcpy(name, *e, eq - *e);
 		name[eq - *e] = '\0';

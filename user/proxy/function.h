@@ -29,8 +29,9 @@ struct function {
 	struct isolation iso;
 	struct action_code code;
 	struct env init_env;		/* /init's "env" */
-	struct env proxy_env;		/* our own __OW_* variables (__OW_API_HOST) */
+	struct env proxy_env;		/* our own __OW_* variables (__OW_API_HOST), NODE_PATH */
 	bool running;			/* a process is up and fit for an activation */
+	bool code_failed;		/* the last start failed for the code's sake */
 };
 
 /* Its work dir and cgroup (action_setup), our __OW_* variables. 0 or -errno with err. */
@@ -46,8 +47,22 @@ int function_set_env(struct function *f, json_object *env);
 /* Forget the code and /init's env. */
 void function_clear_code(struct function *f);
 
-/* From scratch, with f->code. 0, or -errno with the action interface's message in err. */
+/*
+ * From scratch, with f->code. 0, or -errno with the action interface's
+ * message in err; f->code_failed if the code could not be started (an
+ * archive without its entry, an error or an exit while loading): /init
+ * then answers with function_init_failed().
+ */
 int function_start(struct function *f, char *err, size_t errlen);
+/*
+ * For /init, after function_start failed with f->code_failed: why (err) goes
+ * to the function's log, where an invoker shows it to the action's owner,
+ * and err becomes the answer in the runtime's words.
+ */
+void function_init_failed(struct function *f, int ret, char *err, size_t errlen);
+/* One line to the function's stderr, where an invoker collects its logs. */
+void function_log(const struct function *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Detach the session and kill every process; running becomes false. */
 void function_stop(struct function *f);

@@ -173,7 +173,7 @@ static enum MHD_Result first_call(struct MHD_Connection *c, const char *url, con
 	}
 	/* The reference runtimes refuse a second /init before reading it. */
 	if (route == ROUTE_INIT && activation_initialized()) {
-		pr_err("Cannot initialize the action more than once.\n");
+		activation_log("Cannot initialize the action more than once.");
 		return queue_error(c, MHD_HTTP_FORBIDDEN, NULL, "Cannot initialize the action more than once.");
 	}
 	rq = calloc(1, sizeof(*rq));

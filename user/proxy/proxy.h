@@ -55,6 +55,8 @@ struct proxy_config {
 	 * rewindd by pidfd, and its /tmp is the container's.
 	 */
 	bool in_container;
+	/* Where the function's stdout and stderr go (ours, unless --log-file moved our messages). */
+	int out_fd, err_fd;
 };
 
 const char *proxy_mode_name(enum proxy_mode m);

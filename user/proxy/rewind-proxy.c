@@ -77,8 +77,15 @@ static const char usage[] =
 "                           rewindd's socket (bind-mounted; see below)\n"
 "      --launchers DIR      where launcher.py and launcher.js are\n"
 "      --print-launcher-dir print the launcher directory found and exit\n"
+"      --log-file PATH      the proxy's own messages, its ready line included,\n"
+"                           appended to PATH: stdout and stderr then carry only\n"
+"                           the function's output, as an invoker reads them\n"
 "  -v, --verbose            log more\n"
 "  -h, --help               this text\n"
+"\n"
+"The function's environment: PATH, LANG, HOME (its dir), TMPDIR, /init's \"env\",\n"
+"the activation's __OW_* variables, and the proxy's own __OW_* variables and\n"
+"NODE_PATH (packages every action may require, as a runtime image ships them).\n"
 "\n"
 "The function runs in a sandbox: its own mount namespace, where /tmp (and\n"
 "TMPDIR) is a private dir rewound with it and the work dir shows only its own\n"
@@ -92,12 +99,14 @@ static const char usage[] =
 "sees them. See docs/DEPLOYING.md, \"rewind-proxy inside a container\".\n"
 "\n"
 "Once it serves it prints \"rewind-proxy: ready on port N (mode M, runtime R)\"\n"
-"to stdout; it logs (and the function's stdout and stderr go) to stderr.\n"
+"to stdout (to --log-file if given); it logs to stderr (or --log-file). The function's stdout goes to stdout, its stderr\n"
+"to stderr, each activation's ended on both by the line\n"
+"XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX, as OpenWhisk's invoker expects.\n"
 "Launchers are looked up in --launchers, EXE_DIR/../user/proxy/launchers,\n"
 "EXE_DIR/../lib/rewindd/launchers, then the directory `make install` used.\n";
 
 enum { OPT_MAX_BODY = 256, OPT_WARMUP, OPT_WARMUP_INPUT, OPT_VERIFY, OPT_WATCH, OPT_LAUNCHERS, OPT_PRINT_LAUNCHERS,
-       OPT_IN_CONTAINER };
+       OPT_IN_CONTAINER, OPT_LOG_FILE };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -216,6 +225,7 @@ int main(int argc, char **argv)
 		{ "launchers", required_argument, NULL, OPT_LAUNCHERS },
 		{ "print-launcher-dir", no_argument, NULL, OPT_PRINT_LAUNCHERS },
 		{ "in-container", no_argument, NULL, OPT_IN_CONTAINER },
+		{ "log-file", required_argument, NULL, OPT_LOG_FILE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -227,8 +237,11 @@ int main(int argc, char **argv)
 		.runtime = RUNTIME_PYTHON,
 		.timeout_ms = DEFAULT_TIMEOUT_S * 1000,
 		.max_body = DEFAULT_MAX_BODY,
+		.out_fd = STDOUT_FILENO,
+		.err_fd = STDERR_FILENO,
 	};
-	const char *work_dir = NULL, *launchers = NULL;
+	const char *work_dir = NULL, *launchers = NULL, *log_file = NULL;
+	FILE *ready_to = stdout;
 	bool print_launchers = false;
 	char err[4096], exe[PATH_MAX];
 	unsigned long long v;
@@ -314,6 +327,9 @@ int main(int argc, char **argv)
 		case OPT_IN_CONTAINER:
 			cfg.in_container = true;
 			break;
+		case OPT_LOG_FILE:
+			log_file = optarg;
+			break;
 		case 'v':
 			rw_log_level = RW_LOG_DEBUG;
 			break;
@@ -361,6 +377,22 @@ int main(int argc, char **argv)
 	}
 
 	open_std_fds();
+	if (log_file) {
+		int fd = open(log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
+
+		if (fd < 0) {
+			pr_err("cannot open --log-file %s: %s\n", log_file, strerror(errno));
+			return 1;
+		}
+		/* Our stderr stays the function's; fd 2 (our messages) goes to the file. */
+		cfg.err_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+		if (cfg.err_fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
+			pr_err("cannot redirect the log to %s: %s\n", log_file, strerror(errno));
+			return 1;
+		}
+		close(fd);
+		ready_to = stderr;
+	}
 	/* Writes to a function that died must fail with EPIPE, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	/* Before any thread exists, so that only sigwait() below sees them. */
@@ -389,9 +421,9 @@ int main(int argc, char **argv)
 	}
 	pr_info("launchers in %s, work dir %s, %s\n", cfg.launcher_dir, cfg.work_dir,
 		cfg.mode == MODE_REWIND ? cfg.rewindd_socket : "no rewindd");
-	printf("rewind-proxy: ready on port %d (mode %s, runtime %s)\n", port, proxy_mode_name(cfg.mode),
-	       proxy_runtime_name(cfg.runtime));
-	fflush(stdout);
+	fprintf(ready_to, "rewind-proxy: ready on port %d (mode %s, runtime %s)\n", port,
+		proxy_mode_name(cfg.mode), proxy_runtime_name(cfg.runtime));
+	fflush(ready_to);
 
 	do {
 		ret = sigwait(&stop, &sig);

@@ -103,8 +103,23 @@ static bool package_main(const char *dir, char *entry, size_t len)
 	return found;
 }
 
-int runtime_zip_entry(enum proxy_runtime rt, const char *dir, char *entry, size_t len,
-		      char *err, size_t errlen)
+/* Node's "module.path" main: the module's file in dir (module.js, else module). */
+static bool module_file(const char *dir, const char *main_name, char *entry, size_t len)
+{
+	const char *dot = strchr(main_name, '.');
+	char name[PATH_MAX];
+
+	if (!dot)
+		return false;
+	snprintf(name, sizeof(name), "%.*s.js", (int)(dot - main_name), main_name);
+	if (exists_in(dir, name, entry, len))
+		return true;
+	name[dot - main_name] = '\0';
+	return exists_in(dir, name, entry, len);
+}
+
+int runtime_zip_entry(enum proxy_runtime rt, const char *dir, const char *main_name, char *entry,
+		      size_t len, char *err, size_t errlen)
 {
 	switch (rt) {
 	case RUNTIME_PYTHON:
@@ -113,6 +128,13 @@ int runtime_zip_entry(enum proxy_runtime rt, const char *dir, char *entry, size_
 		snprintf(err, errlen, "Zip file does not include __main__.py or main.py.");
 		return -ENOENT;
 	case RUNTIME_NODE:
+		/* Node's runtime: a dotted main names its module, before package.json's. */
+		if (strchr(main_name, '.')) {
+			if (module_file(dir, main_name, entry, len))
+				return 0;
+			snprintf(err, errlen, "Zipped action has no module for main '%s'.", main_name);
+			return -ENOENT;
+		}
 		if (package_main(dir, entry, len) || exists_in(dir, "index.js", entry, len))
 			return 0;
 		snprintf(err, errlen, "Zipped actions must contain either package.json or index.js at the root.");
@@ -121,17 +143,45 @@ int runtime_zip_entry(enum proxy_runtime rt, const char *dir, char *entry, size_
 	return -EINVAL;
 }
 
-bool runtime_valid_main(enum proxy_runtime rt, const char *name)
+bool runtime_valid_main(enum proxy_runtime rt, const char *name, bool binary)
 {
-	if (!*name || (*name >= '0' && *name <= '9') || strlen(name) > 255)
+	/* Node's zips: "module.path.to.fn", each part an identifier. */
+	bool dots = rt == RUNTIME_NODE && binary;
+	const char *part = name;
+
+	if (strlen(name) > 255)
 		return false;
-	for (const char *p = name; *p; p++) {
+	for (const char *p = name;; p++) {
+		if (p == part && (!*p || (*p >= '0' && *p <= '9') || *p == '.'))
+			return false;
+		if (!*p)
+			return true;
+		if (*p == '.' && dots) {
+			part = p + 1;
+			continue;
+		}
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		    (*p >= '0' && *p <= '9') || *p == '_' || (*p == '$' && rt == RUNTIME_NODE))
 			continue;
 		return false;
 	}
-	return true;
+}
+
+const char *runtime_main_path(enum proxy_runtime rt, const char *main_name)
+{
+	const char *dot = rt == RUNTIME_NODE ? strchr(main_name, '.') : NULL;
+
+	return dot ? dot + 1 : main_name;
+}
+
+void runtime_init_error(enum proxy_runtime rt, const char *detail, char *out, size_t len)
+{
+	if (rt == RUNTIME_PYTHON)
+		/* openwhisk-runtime-go initHandler.go, with OW_LOG_INIT_ERROR as its images set it */
+		snprintf(out, len, "Cannot start action. Check logs for details.");
+	else
+		/* Node's service.js */
+		snprintf(out, len, "Initialization has failed due to: %s", detail);
 }
 
 void runtime_argv(enum proxy_runtime rt, const char *launcher_dir, char *launcher_path,

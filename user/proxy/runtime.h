@@ -19,14 +19,28 @@ const char *runtime_source_file(enum proxy_runtime rt);
 
 /*
  * The entry file of an unpacked zip in dir (python: __main__.py, else
- * main.py; node: package.json's "main", else index.js), as an absolute path.
- * 0, or -ENOENT with OpenWhisk's message in err.
+ * main.py; node: the module a dotted main names, else package.json's
+ * "main", else index.js), as an absolute path. 0, or -ENOENT with
+ * OpenWhisk's message in err.
  */
-int runtime_zip_entry(enum proxy_runtime rt, const char *dir, char *entry, size_t len,
-		      char *err, size_t errlen);
+int runtime_zip_entry(enum proxy_runtime rt, const char *dir, const char *main_name, char *entry,
+		      size_t len, char *err, size_t errlen);
 
-/* Whether name can be the function's name in this runtime (an identifier). */
-bool runtime_valid_main(enum proxy_runtime rt, const char *name);
+/*
+ * Whether name can be the function's name in this runtime: an identifier;
+ * for a node zip, "module.path.to.fn" (runtime_main_path), as Node's
+ * runtime takes it.
+ */
+bool runtime_valid_main(enum proxy_runtime rt, const char *name, bool binary);
+
+/* What the launcher looks up in the entry's exports: a node main without its module part. */
+const char *runtime_main_path(enum proxy_runtime rt, const char *main_name);
+
+/*
+ * The answer to an /init that failed for detail (already in the function's
+ * log), in the words of the runtime's reference implementation.
+ */
+void runtime_init_error(enum proxy_runtime rt, const char *detail, char *out, size_t len);
 
 /*
  * The launcher's argv: interpreter, options, launcher script, entry file,

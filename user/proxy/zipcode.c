@@ -230,6 +230,13 @@ int zip_extract(const void *data, size_t len, const char *dir, char *err, size_t
 		    opsys == ZIP_OPSYS_UNIX && (attr >> 16)) {
 			mode_t m = attr >> 16;
 
+			/*
+			 * Permissions without a file type (Python's zipfile.writestr,
+			 * Java's ZipOutputStream): a file, or a dir by its trailing
+			 * slash, as the actionloop proxy takes them.
+			 */
+			if (!(m & S_IFMT))
+				m |= S_IFREG;
 			if (!S_ISREG(m) && !S_ISDIR(m)) {
 				snprintf(err, errlen, "zip entry %s: only files and directories are supported",
 					 name);

@@ -12,8 +12,11 @@
  *   - each line on stdin is {"value":{...},"activation_id":"...",...}: the
  *     fields other than "value" become __OW_<FIELD> environment variables for
  *     this activation only; main(value) runs and its result (an object, or a
- *     Promise of one) goes to fd 3 as one JSON line. A throw or a rejection is
- *     answered {"error":"..."}.
+ *     Promise of one; nothing is {}) goes to fd 3 as one JSON line. A rejection
+ *     is answered {"error": ...} (an Error's name, message and stack); a throw
+ *     from main is no result: the line '!{"status":502,"error":"An error has
+ *     occurred: ..."}', as Node's runtime answers it.
+ * MAIN_NAME may be a path into the exports ("niam.xyz").
  * One activation at a time; stdout and stderr are the proxy's log (pipes and
  * files are written synchronously on Linux, so the log precedes the answer).
  * rewind-proxy's fork mode is not available for node (node has no fork() of
@@ -32,6 +35,11 @@ const Module = require('module');
 
 const OUT = 3;
 
+function writeText(text) {
+  const buf = Buffer.from(text + '\n', 'utf8');
+  for (let off = 0; off < buf.length;) off += fs.writeSync(OUT, buf, off, buf.length - off);
+}
+
 function writeLine(obj) {
   let text;
   try {
@@ -39,10 +47,26 @@ function writeLine(obj) {
   } catch (err) {
     text = JSON.stringify({ error: `the result is not JSON: ${err.message}` });
   }
-  // undefined (a function returning nothing) is not JSON: the proxy says so.
+  // A function's result that is not JSON (a function, a symbol): the proxy says so.
   if (text === undefined) text = 'null';
-  const buf = Buffer.from(text + '\n', 'utf8');
-  for (let off = 0; off < buf.length;) off += fs.writeSync(OUT, buf, off, buf.length - off);
+  writeText(text);
+}
+
+// No result: '!' and the answer's status and error (no JSON text starts with '!').
+function writeFailure(status, error) {
+  writeText('!' + JSON.stringify({ status, error }));
+}
+
+// A rejection as Node's runtime answers it (serialize-error): an Error's name, message and stack.
+function serializeError(err) {
+  if (!err) return {};
+  if (!(err instanceof Error)) return err;
+  const o = {};
+  for (const k of Object.keys(err)) o[k] = err[k];
+  o.name = err.name;
+  o.message = err.message;
+  o.stack = err.stack;
+  return o;
 }
 
 function load(entry, mainName) {
@@ -52,10 +76,13 @@ function load(entry, mainName) {
   mod.filename = file;
   mod.paths = Module._nodeModulePaths(path.dirname(file));
   // Plain source defines main at its top level without exporting it.
-  mod._compile(`${src}\n;if (typeof ${mainName} === 'function' && ` +
-               `typeof module.exports.${mainName} !== 'function') module.exports.${mainName} = ${mainName};`,
-               file);
-  let fn = mod.exports && mod.exports[mainName];
+  const plain = /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(mainName);
+  mod._compile(plain ? `${src}\n;if (typeof ${mainName} === 'function' && ` +
+               `typeof module.exports.${mainName} !== 'function') module.exports.${mainName} = ${mainName};` :
+               src, file);
+  // "niam.xyz" (a zip's main "other.niam.xyz", the proxy passing its module as ENTRY_FILE).
+  let fn = mainName.split('.').reduce((o, k) => (o === undefined || o === null ? undefined : o[k]),
+                                      mod.exports);
   if (typeof fn !== 'function' && typeof mod.exports === 'function' && mainName === 'main') fn = mod.exports;
   if (typeof fn !== 'function') throw new Error(`the action has no function named ${mainName}`);
   if (mod.exports && typeof mod.exports.afterRewind === 'function') afterRewindHooks.push(mod.exports.afterRewind);
@@ -286,7 +313,7 @@ async function beforeActivation() {
 
 function main() {
   const [entry, mainName] = process.argv.slice(2);
-  if (!entry || !/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(mainName || '')) {
+  if (!entry || !/^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$/.test(mainName || '')) {
     console.error('usage: launcher.js ENTRY_FILE MAIN_NAME');
     process.exit(2);
   }
@@ -333,15 +360,30 @@ function main() {
     // Context of an earlier activation must not show in this one.
     for (const name of previous) if (!current.has(name)) delete process.env[name];
     previous = current;
-    let result;
     try {
       await beforeActivation();
-      result = await fn(request.value === undefined ? {} : request.value);
     } catch (err) {
       console.error(err);
-      result = { error: err && err.message ? err.message : String(err) };
+      writeLine({ error: err && err.message ? err.message : String(err) });
+      return;
     }
-    writeLine(result);
+    // As Node's runtime: a throw from main is a failed activation (502), a
+    // rejected Promise an error result (200), nothing returned an empty one.
+    let pending;
+    try {
+      pending = fn(request.value === undefined || request.value === null ? {} : request.value);
+    } catch (err) {
+      console.error(err);
+      writeFailure(502, `An error has occurred: ${err}`);
+      return;
+    }
+    let result;
+    try {
+      result = await pending;
+    } catch (err) {
+      result = { error: serializeError(err) };
+    }
+    writeLine(result === undefined ? {} : result);
   }
 
   async function drain() {

@@ -267,7 +267,9 @@ def main():
     track_thread_exits()  # before the action's code can start a thread
     try:
         fn = load(sys.argv[1], sys.argv[2])
-    except BaseException as ex:  # a SyntaxError or SystemExit in the code too
+    except SystemExit:
+        raise  # the code ended the process: the proxy says so, as actionloop does
+    except BaseException as ex:  # a SyntaxError in the code too
         traceback.print_exc(file=sys.stderr)
         answer(out, {"ok": False, "error": "%s: %s" % (type(ex).__name__, ex)})
         return 1
