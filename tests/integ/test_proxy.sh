@@ -21,7 +21,7 @@ TESTS=(proxy_launcher_lookup proxy_python_init_run proxy_node_init_run proxy_ini
 	proxy_deadline_passed_on proxy_not_a_dictionary_502 proxy_restart_mode
 	proxy_result_too_large_502 proxy_warmup_before_checkpoint proxy_warmup_input proxy_settled_gc
 	proxy_requests_one_at_a_time
-	proxy_no_rewindd_502 proxy_sigterm_during_activation proxy_sigterm_during_rewind proxy_second_sigterm
+	proxy_log_file proxy_node_dotted_main_errors proxy_no_rewindd_502 proxy_sigterm_during_activation proxy_sigterm_during_rewind proxy_second_sigterm
 	proxy_watch_another_tree
 	proxy_leak_python_fork proxy_fork_mode proxy_rewind_stages)
 only_tests PROXY_ONLY
@@ -410,13 +410,63 @@ test_proxy_deadline_passed_on() {
 	! grep -q "exceeded its time limit" "$PLOG" || { echo "killed: $(grep "time limit" "$PLOG")"; return 1; }
 }
 
+# --log-file: the proxy's messages and its ready line go there, stdout and
+# stderr carry the function's output alone; a path that cannot be opened is
+# refused at start (exit 1, said on stderr).
+test_proxy_log_file() {
+	local log=$TMP/own.log out=$TMP/lf.out err=$TMP/lf.err line rc=0
+	"$PROXY" --port 0 --bind 127.0.0.1 --log-file "$TMP/no/such/dir/log" --rewindd-socket "$SOCK" \
+		--work-dir "$PROXY_ROOT/lf-bad" >/dev/null 2>"$err" || rc=$?
+	expect "exit status, log file not writable" "$rc" 1 || return 1
+	grep -q "cannot open --log-file $TMP/no/such/dir/log" "$err" || { echo "said: $(cat "$err")"; return 1; }
+	: >"$log"
+	"$PROXY" --port 0 --bind 127.0.0.1 --work-dir "$PROXY_ROOT/lf" --rewindd-socket "$SOCK" --verify \
+		--log-file "$log" >"$out" 2>"$err" &
+	PROXY_PID=$!
+	PLOG=$log WORK=$PROXY_ROOT/lf
+	IFS= read -t 60 -r line < <(tail -n +1 -f --pid="$PROXY_PID" "$log" |
+		grep --line-buffered -m1 '^rewind-proxy: ready on port ')
+	[ -n "$line" ] || { echo "no ready line in $log: $(tail -3 "$log")"; return 1; }
+	PORT=${line#rewind-proxy: ready on port }
+	PORT=${PORT%% *}
+	init_action "$ACTIONS/hello.py" || return 1
+	expect_run '{"name":"lf"}' '.greeting == "hello lf"' || return 1
+	expect "stdout" "$(cat "$out")" $'hello stdout from lf\nXXX_THE_END_OF_A_WHISK_ACTIVATION_XXX' || return 1
+	expect "stderr" "$(cat "$err")" $'hello stderr from lf\nXXX_THE_END_OF_A_WHISK_ACTIVATION_XXX' || return 1
+	grep -q "function started: pid" "$log" || { echo "no message of the proxy's in $log"; return 1; }
+}
+
+# Node zips: main "module.path" names a module of the zip; a module that is
+# not there, or a malformed path, fails /init with Node's words and logs why.
+test_proxy_node_dotted_main_errors() {
+	local zip main
+	start_proxy --runtime node || return 1
+	zip=$(/usr/bin/python3 -c 'import base64, io, zipfile
+b = io.BytesIO()
+with zipfile.ZipFile(b, "w") as z:
+    z.writestr("other.js", "exports.niam = { xyz: () => ({ ok: 1 }) };\n")
+print(base64.b64encode(b.getvalue()).decode())')
+	for main in missing.niam other..xyz other. .niam; do
+		post /init "{\"value\":{\"code\":\"$zip\",\"binary\":true,\"main\":\"$main\"}}" || return 1
+		expect "main $main status" "$CODE" 502 || return 1
+		[[ $(jfield .error) == "Initialization has failed due to: "* ]] || { echo "main $main: $BODY"; return 1; }
+	done
+	grep -q "^Error during initialization: Zipped action has no module for main 'missing.niam'" "$PLOG" ||
+		{ echo "no reason in the function's log: $(tail -3 "$PLOG")"; return 1; }
+	grep -q "^Error during initialization: main must name a function, got 'other..xyz'" "$PLOG" ||
+		{ echo "no reason for other..xyz: $(tail -3 "$PLOG")"; return 1; }
+	post /init "{\"value\":{\"code\":\"$zip\",\"binary\":true,\"main\":\"other.niam.xyz\"}}" || return 1
+	expect "/init other.niam.xyz" "$CODE $BODY" '200 {"ok":true}' || return 1
+	expect_run '{}' '.ok == 1'
+}
+
 test_proxy_not_a_dictionary_502() {
 	local kind
 	start_proxy || return 1
 	init_action "$ACTIONS/notdict.py" || return 1
 	for kind in string none number; do
 		run "{\"kind\":\"$kind\"}" || return 1
-		expect "result of kind $kind" "$CODE $BODY" '502 {"error":"The action did not return a dictionary."}' ||
+		expect "result of kind $kind" "$CODE $BODY" '502 {"error":"The action did not return a dictionary or array."}' ||
 			return 1
 	done
 	# OpenWhisk accepts arrays as results (the Go proxy: "dictionary or array").

@@ -324,8 +324,10 @@ static void handle_run(json_object *body, struct reply *r)
 		} else {
 			pr_warn("the action returned %.*s%s, not a dictionary\n", (int)(linelen > 200 ? 200 : linelen),
 				line, linelen > 200 ? "..." : "");
-			/* Node's service.js; the Go proxy says "...dictionary or array." */
-			reply_error(r, 502, "The action did not return a dictionary.");
+			/* openwhisk-runtime-go runHandler.go; Node's service.js */
+			reply_error(r, 502, A.cfg->runtime == RUNTIME_PYTHON ?
+				    "The action did not return a dictionary or array." :
+				    "The action did not return a dictionary.");
 		}
 		free(line);
 		if (A.fn.act.exited) {
