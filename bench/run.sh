@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 # make bench: the tracker's overhead, then the copy-path study (bench/copypath),
-# the end-to-end rewind benchmark (bench/rewind) and file rollback
-# (bench/fsrollback), each with its baselines measured side by side in one
+# the end-to-end rewind benchmark (bench/rewind), file rollback
+# (bench/fsrollback) and the image store with N warm sessions
+# (bench/imagestore.py), each with its baselines measured side by side in one
 # run. Configurations alternate round by round (this machine is shared and
 # noisy); each figure is the median of the rounds. Nothing here asserts: it
-# prints. BENCHES="overhead copypath rewind files" (the default) picks which
+# prints. BENCHES="overhead copypath rewind files images" (the default) picks which
 # to run; COPY_REPS, REWIND_REPS, CKPT_REPS set their rounds.
 set -u
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ OVH=$PWD/$OUTPUT/bench/overhead
 COPY=$PWD/$OUTPUT/bench/copypath
 REW=$PWD/$OUTPUT/bench/rewind
 FSR=$PWD/$OUTPUT/bench/fsrollback
-BENCHES=${BENCHES:-overhead copypath rewind files}
+BENCHES=${BENCHES:-overhead copypath rewind files images}
 ROUNDS=${ROUNDS:-7}
 FAULTS=${FAULTS:-262144}
 WRITES=${WRITES:-2000000}
@@ -107,4 +108,8 @@ fi
 if has files; then
 	printf '\n=== file rollback of a watched tree (bench/fsrollback.c) ===\n'
 	"$FSR" || echo "bench: fsrollback failed"
+fi
+if has images; then
+	printf '\n=== image store with N warm sessions (bench/imagestore.py) ===\n'
+	OUTPUT=$OUTPUT /usr/bin/python3 bench/imagestore.py || echo "bench: imagestore failed"
 fi

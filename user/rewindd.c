@@ -3,10 +3,12 @@
  * rewindd: the daemon. Loads the BPF tracker, serves the control socket.
  */
 #define LOG_PREFIX ""
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,12 @@ static const char usage[] =
 "                          to PATH (service mode: instead of syslog)\n"
 "  -d, --state-dir DIR     content stores of watched trees (default " RW_DEFAULT_STATE_DIR ");\n"
 "                          must not be inside a watched tree\n"
+"  -m, --max-image-memory SIZE\n"
+"                          refuse a checkpoint that would take the page store of\n"
+"                          all checkpoint images over SIZE bytes (suffix K, M, G;\n"
+"                          default: no limit)\n"
+"      --no-image-sharing  store every image's pages apart (identical pages of\n"
+"                          sessions of the same owner are stored once otherwise)\n"
 "  -v, --verbose           debug messages (twice: libbpf's too)\n"
 "  -h, --help              this text\n"
 "\n"
@@ -43,6 +51,29 @@ static const char usage[] =
 "  rewindd                                     # service: returns once the socket is ready\n"
 "  rewindd -f --socket /tmp/rw.sock -g faas    # a group may drive it\n"
 "  rewindctl attach --pid 4242 --report        # then drive it with rewindctl(8)\n";
+
+/* Bytes, with an optional K, M or G (powers of 1024). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -errno;
+	if (*end && !end[1])
+		shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : -1;
+	else if (*end)
+		shift = -1;
+	if (shift < 0 || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
 
 /*
  * Service mode: the parent returns only when the child serves the socket
@@ -97,12 +128,15 @@ int main(int argc, char **argv)
 		{ "pidfile", required_argument, NULL, 'p' },
 		{ "log-file", required_argument, NULL, 'l' },
 		{ "state-dir", required_argument, NULL, 'd' },
+		{ "max-image-memory", required_argument, NULL, 'm' },
+		{ "no-image-sharing", no_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct rw_server_opts sopts = { .socket_path = RW_DEFAULT_SOCKET, .socket_gid = (gid_t)-1 };
 	struct rw_tracker_opts topts = { 0 };
+	struct rw_image_opts iopts = { 0 };
 	const char *pidfile = NULL, *log_file = NULL, *state_dir = RW_DEFAULT_STATE_DIR;
 	struct rw_server *srv = NULL;
 	struct rw_sessions S;
@@ -110,7 +144,7 @@ int main(int argc, char **argv)
 	int ready_fd = -1, log_fd = -1, verbose = 0, opt, err;
 	char *end;
 
-	while ((opt = getopt_long(argc, argv, "fs:g:r:p:l:d:vh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "fs:g:r:p:l:d:m:vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			foreground = true;
@@ -144,6 +178,16 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			state_dir = optarg;
+			break;
+		case 'm':
+			if (parse_size(optarg, &iopts.max_bytes) || !iopts.max_bytes) {
+				fprintf(stderr, "rewindd: --max-image-memory needs a size in bytes "
+					"(suffix K, M or G), more than 0: %s\n", optarg);
+				return 2;
+			}
+			break;
+		case 'S':
+			iopts.no_sharing = true;
 			break;
 		case 'p':
 			pidfile = optarg;
@@ -206,7 +250,7 @@ int main(int argc, char **argv)
 				"under a seccomp filter (every container runtime's default) will be "
 				"refused\n", why);
 	}
-	err = sessions_init(&S, &topts);
+	err = sessions_init(&S, &topts, &iopts);
 	snprintf(S.state_dir, sizeof(S.state_dir), "%s", state_dir);
 	if (!err)
 		err = server_open(&srv, &sopts, &S);

@@ -264,13 +264,13 @@ FAILURES = []      # what went wrong besides wrong answers, for the summary
 class Proxy:
     count = 0
 
-    def __init__(self, runtime, mode, warm=None):
+    def __init__(self, runtime, mode, warm=None, extra=()):
         Proxy.count += 1
         self.runtime, self.mode = runtime, mode
         self.work = os.path.join(TMP, "work.%d" % Proxy.count)
         self.logpath = os.path.join(TMP, "proxy.%d.log" % Proxy.count)
         args = [os.path.join(BIN, "rewind-proxy"), "--port", "0", "--bind", "127.0.0.1", "--work-dir", self.work,
-                "--rewindd-socket", SOCK, "--runtime", runtime, "--mode", mode, "--timeout", "120"]
+                "--rewindd-socket", SOCK, "--runtime", runtime, "--mode", mode, "--timeout", "120"] + list(extra)
         if mode != "restart":
             args += ["--warmup", str(PROXY_WARMUP)]
             # The bench input: V8 compiles for what it saw, and a rewind keeps only that.

@@ -67,13 +67,49 @@ static void mmap5(void)
 	}
 }
 
+/*
+ * Pages of bss beyond the data's last page: an anonymous vma right below
+ * the break, which, without address randomisation, the heap grows into.
+ */
+static volatile char bss_pages[8 * PAGE];
+
 static void brk_grow(int pages)
 {
+	bss_pages[0] = 1;
 	say("ready");
 	while (next_command()) {
 		char *old = sbrk(0);
 
 		if (sbrk(pages * PAGE) == (void *)-1) {
+			say("error sbrk %d", errno);
+			exit(2);
+		}
+		for (int i = 0; i < pages; i++)
+			old[i * PAGE] = 1;
+		say("done %lx %d", (unsigned long)old, pages);
+	}
+}
+
+/*
+ * A heap at the checkpoint, grown by each invocation. Without address
+ * randomisation it lies right after bss_pages, and registering both for
+ * write protection (the checkpoint's arming) merges them into one vma.
+ */
+static void heap_grow(int pages)
+{
+	char *start = sbrk(0);
+
+	bss_pages[0] = 1;
+	if (sbrk(pages * PAGE) == (void *)-1) {
+		say("error sbrk %d", errno);
+		exit(2);
+	}
+	start[0] = 1;
+	say("ready %lx", (unsigned long)start);
+	while (next_command()) {
+		char *old = sbrk(pages * PAGE);
+
+		if (old == (void *)-1) {
 			say("error sbrk %d", errno);
 			exit(2);
 		}
@@ -220,6 +256,55 @@ static void quitter(void)
 		_exit(0);
 }
 
+/* FNV-1a of a region: the target's own account of its memory, not rewindd's. */
+static unsigned long long region_sum(const volatile unsigned char *r, size_t pages)
+{
+	unsigned long long h = 1469598103934665603ULL;
+
+	for (size_t i = 0; i < pages * PAGE; i++)
+		h = (h ^ r[i]) * 1099511628211ULL;
+	return h;
+}
+
+/*
+ * Pages other processes of this scenario hold too (the image store shares
+ * them): 48 whose content depends on the page number only, one that
+ * differs from the first of those in one byte, one the same as the second
+ * (shared within the image), 14 of the seed's own. Each
+ * invocation writes into shared and own pages; "check" answers the
+ * region's sum.
+ */
+static void sharepages(unsigned int seed)
+{
+	volatile unsigned char *r = (volatile unsigned char *)region_new(64, 1);
+	char line[16];
+
+	for (size_t i = 0; i < 64; i++)
+		for (size_t j = 0; j < PAGE; j++)
+			r[i * PAGE + j] = i < 48 ? (unsigned char)(i * 131 + j * 7) :
+					  i == 48 ? (unsigned char)(j * 7) ^ (j == 100) :
+					  i == 49 ? (unsigned char)(131 + j * 7) :
+					  (unsigned char)(seed * 977 + i * 13 + j);
+	say("ready %lx 64 %016llx", (unsigned long)r, region_sum(r, 64));
+	for (;;) {
+		switch (next_cmd(0, line, sizeof(line))) {
+		case HS_GO:
+			for (size_t i = 0; i < 64; i += 6)
+				r[i * PAGE + 200] = (unsigned char)(seed + 1);
+			say("done %016llx", region_sum(r, 64));
+			break;
+		case HS_CHECK:
+			say("sum %016llx", region_sum(r, 64));
+			break;
+		case HS_UNKNOWN:
+			say("error unknown command '%s'", line);
+			exit(2);
+		default:
+			return;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *s = argc > 1 ? argv[1] : "";
@@ -230,6 +315,8 @@ int main(int argc, char **argv)
 		mmap5();
 	else if (!strcmp(s, "brk"))
 		brk_grow(argc > 2 ? atoi(argv[2]) : 6);
+	else if (!strcmp(s, "heap"))
+		heap_grow(argc > 2 ? atoi(argv[2]) : 6);
 	else if (!strcmp(s, "readbuf"))
 		readbuf();
 	else if (!strcmp(s, "files") && argc > 2)
@@ -244,8 +331,10 @@ int main(int argc, char **argv)
 		seccomp_guarded();
 	else if (!strcmp(s, "quit"))
 		quitter();
+	else if (!strcmp(s, "sharepages") && argc > 2)
+		sharepages(atoi(argv[2]));
 	else {
-		say("error usage: target pages37|mmap5|brk [N]|readbuf|files DIR|thread|fork|many N|quit");
+		say("error usage: target pages37|mmap5|brk [N]|heap [N]|readbuf|files DIR|thread|fork|many N|quit|sharepages SEED");
 		return 2;
 	}
 	return 0;

@@ -250,6 +250,11 @@ err_usage() {
 	out=$("$CTL" attach --pid abc 2>&1); [ $? = 2 ] || { echo "bad pid: $out"; return 1; }
 	out=$("$CTL" attach --pid 1 --cgroup /x 2>&1); [ $? = 2 ] || { echo "two targets: $out"; return 1; }
 	out=$("$CTL" mark 2>&1); [ $? = 2 ] || { echo "mark without id: $out"; return 1; }
+	for size in abc 12X 0 -5 99999999999999999999G; do
+		out=$("$RWD" --foreground --socket "$TMP/never.sock" --max-image-memory "$size" 2>&1)
+		[ $? = 2 ] && grep -q 'max-image-memory needs a size' <<<"$out" ||
+			{ echo "--max-image-memory $size: $out"; return 1; }
+	done
 	"$CTL" --help | grep -q EXAMPLES -i && "$RWD" --help | grep -qi examples
 }
 

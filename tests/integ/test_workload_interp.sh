@@ -12,6 +12,8 @@
 #       bytes). Three invocations on one checkpoint: the next first write is
 #       seen again.
 #   filecow_norewind      its twin: the same writes persist without rewind.
+#   filecow_file_changed_fails_closed  the mapped file changes after the
+#       checkpoint: the rewind fails closed, naming it.
 #   workload_python_rewind   /usr/bin/python3 (tests/workload/interp.py),
 #       checkpointed before anything wrote its .data: 200 invocations
 #       (random.random(), dict/list churn, an import of a stdlib module,
@@ -56,6 +58,21 @@ filecow_rewind() {
 	expect "after the last rewind" "$ANSWER" pass || return 1
 	timeout 300 "$CTL" detach "$SID" >/dev/null || { echo "detach failed"; return 1; }
 	stop_fn
+}
+
+# The file changes under the mapping: the page the rewind would drop would
+# read the new bytes, not the checkpoint's. The rewind fails closed, naming it.
+filecow_file_changed_fails_closed() {
+	[ -x "$FILECOW" ] || { echo "$FILECOW not built"; return 1; }
+	need_daemon || return $?
+	start_fn "$FILECOW" "$TMP" || return 1
+	fn_attach_checkpoint || return $?
+	fn_ask go || return 1
+	expect "invocation" "$ANSWER" done || return 1
+	printf 'changed' | dd of="$TMP/filecow.dat" bs=1 seek=8 conv=notrunc status=none || return 1
+	expect_error "filecow.dat, mapped privately at .* changed since the checkpoint" \
+		"$CTL" rewind "$SID" --verify || return 1
+	expect "session after the refusal" "$("$CTL" status --json | jq -r ".sessions[] | select(.session == $SID) | .state")" failed
 }
 
 filecow_norewind() {
@@ -118,5 +135,6 @@ if [ "$(id -u)" = 0 ]; then
 fi
 run_test filecow_norewind fn_case filecow_norewind
 run_test filecow_rewind fn_case filecow_rewind
+run_test filecow_file_changed_fails_closed fn_case filecow_file_changed_fails_closed
 run_test workload_python_norewind fn_case workload_python_norewind
 run_test workload_python_rewind fn_case workload_python_rewind

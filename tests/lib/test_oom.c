@@ -347,7 +347,7 @@ static void rewind_out_of_memory_fails_closed(void **state)
 	pid_t pid;
 
 	(void)state;
-	if (sessions_init(&S, NULL)) {
+	if (sessions_init(&S, NULL, NULL)) {
 		skip();
 		return;
 	}

@@ -57,9 +57,9 @@ static int setup(void **state)
 	assert_int_equal(proc_parse_maps(ckpt_maps, &img->maps), 0);
 	/* Stored: region pages 0-9 and 20-29; heap pages 0-3. */
 	img->runs = calloc(3, sizeof(*img->runs));
-	img->runs[0] = (struct rw_page_run){ 0x01000000, 4, 0 };
-	img->runs[1] = (struct rw_page_run){ REGION, 10, 4 * PG };
-	img->runs[2] = (struct rw_page_run){ REGION + 20 * PG, 10, 14 * PG };
+	img->runs[0] = (struct rw_page_run){ 0x01000000, 4, 0, NULL };
+	img->runs[1] = (struct rw_page_run){ REGION, 10, 4 * PG, NULL };
+	img->runs[2] = (struct rw_page_run){ REGION + 20 * PG, 10, 14 * PG, NULL };
 	img->nruns = 3;
 	img->threads = calloc(2, sizeof(*img->threads));
 	img->threads[0].tid = TGID;

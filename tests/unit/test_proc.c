@@ -484,6 +484,45 @@ static void list_fds_of_zombie(void **state)
 	assert_int_equal(waitpid(child, NULL, 0), child);
 }
 
+/* The heap grown into the bss vma (no address randomisation): split back where the checkpoint saw it. */
+static void unmerge_heap(void **state)
+{
+	static const char ckpt[] =
+		"00400000-00401000 r-xp 00000000 08:01 9 /usr/bin/fn\n"
+		"00401000-00402000 rw-p 00001000 08:01 9 /usr/bin/fn\n"
+		"00402000-00410000 rw-p 00000000 00:00 0 \n"
+		"00410000-00420000 rw-p 00000000 00:00 0 [heap]\n"
+		"7ffc00000000-7ffc00008000 rw-p 00000000 00:00 0 [stack]\n";
+	static const char merged[] =
+		"00400000-00401000 r-xp 00000000 08:01 9 /usr/bin/fn\n"
+		"00401000-00402000 rw-p 00001000 08:01 9 /usr/bin/fn\n"
+		"00402000-00430000 rw-p 00000000 00:00 0 [heap]\n"
+		"7ffc00000000-7ffc00008000 rw-p 00000000 00:00 0 [stack]\n";
+	struct rw_maps want = { 0 }, now = { 0 }, out = { 0 };
+
+	(void)state;
+	assert_int_equal(proc_parse_maps(ckpt, &want), 0);
+	assert_int_equal(proc_parse_maps(merged, &now), 0);
+	assert_int_equal(proc_maps_unmerge_heap(&want, &now, 0x410000, &out), 1);
+	assert_int_equal(out.n, 5);
+	assert_int_equal(out.v[2].start, 0x402000);
+	assert_int_equal(out.v[2].end, 0x410000);
+	assert_string_equal(out.v[2].name, "");
+	assert_int_equal(out.v[3].start, 0x410000);
+	assert_int_equal(out.v[3].end, 0x430000);
+	assert_string_equal(out.v[3].name, "[heap]");
+	free(out.v);
+	/* Already apart, or a heap that does not reach below base: nothing to split. */
+	assert_int_equal(proc_maps_unmerge_heap(&want, &want, 0x410000, &out), 0);
+	/* Below base, a file mapping: not the bss, nothing to split. */
+	assert_int_equal(proc_maps_unmerge_heap(&want, &now, 0x402000, &out), 0);
+	/* A protection that differs from the checkpoint's bss: not the same memory. */
+	now.v[2].prot = PROT_READ;
+	assert_int_equal(proc_maps_unmerge_heap(&want, &now, 0x410000, &out), 0);
+	proc_maps_free(&want);
+	proc_maps_free(&now);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -499,6 +538,7 @@ int main(void)
 		cmocka_unit_test(list_fds_of_zombie),
 		cmocka_unit_test(parse_smaps),
 		cmocka_unit_test(read_smaps_self),
+		cmocka_unit_test(unmerge_heap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,6 +25,7 @@
 #include <grp.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -452,6 +453,13 @@ static void __attribute__((noreturn)) child(struct action *a, int cg_fd, int in_
 		goto fail;
 	if (chdir(a->dir))
 		goto fail;
+	/*
+	 * The layout every instance of the same code gets (--shared-images).
+	 * Under a seccomp filter that refuses it the layout stays random: the
+	 * proxy warned at start.
+	 */
+	if (a->cfg->shared_images)
+		personality(ADDR_NO_RANDOMIZE);
 	/* The error pipe must stay open until exec: CLOEXEC, not closed. */
 	if (close_range(4, ~0U, CLOSE_RANGE_CLOEXEC))
 		goto fail;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <xxhash.h>
 
 #include "clock.h"
 #include "function.h"
@@ -62,6 +63,21 @@ static int env_set(struct env *e, const char *name, const char *value)
 	e->v[e->n++] = kv;
 	e->v[e->n] = NULL;
 	return 0;
+}
+
+static void env_drop_prefix(struct env *e, const char *prefix)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->n; i++) {
+		if (!strncmp(e->v[i], prefix, strlen(prefix)))
+			free(e->v[i]);
+		else
+			e->v[n++] = e->v[i];
+	}
+	e->n = n;
+	if (e->v)
+		e->v[n] = NULL;
 }
 
 static int env_add_all(struct env *dst, const struct env *src)
@@ -280,12 +296,43 @@ void function_init_failed(struct function *f, int ret, char *err, size_t errlen)
 		runtime_init_error(f->cfg->runtime, detail, err, errlen);
 }
 
+/*
+ * --shared-images: the seeds every instance of the same code gets, from
+ * the code (a hash seed no caller can guess without it): Python's hash
+ * seed, V8's PRNG and hash seeds, and V8 without background threads (its
+ * concurrent GC and compilers would lay the heap out differently each run).
+ * Math.random and node:crypto draw from the kernel anyway (launcher.js).
+ */
+struct shared_seeds {
+	char python_hash_seed[16];
+	char random[32], hash[32];
+	const char *node_args[RUNTIME_EXTRA_MAX + 1];
+};
+
+static void shared_seeds(const struct function *f, struct shared_seeds *s)
+{
+	uint64_t h = XXH3_64bits_withSeed(f->code.data, f->code.len,
+					  XXH3_64bits(f->code.main_name ? f->code.main_name : "",
+						      f->code.main_name ? strlen(f->code.main_name) : 0));
+	uint32_t seed = (uint32_t)(h >> 32) ^ (uint32_t)h;
+
+	snprintf(s->python_hash_seed, sizeof(s->python_hash_seed), "%u", seed);
+	/* V8's --random-seed 0 means "random": never 0. */
+	snprintf(s->random, sizeof(s->random), "--random-seed=%d", (int)((seed & 0x7fffffff) | 1));
+	snprintf(s->hash, sizeof(s->hash), "--hash-seed=%u", seed);
+	s->node_args[0] = s->random;
+	s->node_args[1] = s->hash;
+	s->node_args[2] = "--single-threaded";
+	s->node_args[3] = NULL;
+}
+
 /* Fresh dir with the code, new process, ack, warm-up, settle, checkpoint. */
 int function_start(struct function *f, char *err, size_t errlen)
 {
 	char entry[PATH_MAX], launcher[PATH_MAX], why[1024];
 	const char *argv[RUNTIME_ARGV_MAX];
 	struct env env = { 0 };
+	struct shared_seeds seeds;
 	uint64_t t0 = rw_now_ns();
 	int ret;
 
@@ -295,10 +342,18 @@ int function_start(struct function *f, char *err, size_t errlen)
 	f->code_failed = ret != 0;
 	if (ret)
 		return ret;
-	runtime_argv(f->cfg->runtime, f->cfg->launcher_dir, launcher, sizeof(launcher), entry,
-		     f->code.binary ? runtime_main_path(f->cfg->runtime, f->code.main_name) :
+	shared_seeds(f, &seeds);
+	runtime_argv(f->cfg->runtime, f->cfg->launcher_dir, launcher, sizeof(launcher),
+		     f->cfg->shared_images,
+		     f->cfg->shared_images && f->cfg->runtime == RUNTIME_NODE ? seeds.node_args : NULL,
+		     entry, f->code.binary ? runtime_main_path(f->cfg->runtime, f->code.main_name) :
 		     f->code.main_name, argv);
 	ret = build_env(f, &env);
+	/* Python runs without -E then: no PYTHON* variable but the seed reaches it. */
+	if (!ret && f->cfg->shared_images && f->cfg->runtime == RUNTIME_PYTHON) {
+		env_drop_prefix(&env, "PYTHON");
+		ret = env_set(&env, "PYTHONHASHSEED", seeds.python_hash_seed);
+	}
 	if (!ret)
 		ret = action_spawn(&f->act, argv, env.v, why, sizeof(why));
 	else

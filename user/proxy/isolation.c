@@ -351,6 +351,21 @@ static enum iso_next fork_after_run(struct isolation *iso, char *err, size_t err
 
 /* ---- rewind mode ------------------------------------------------------------------ */
 
+/* "image 12.3 MiB (4.5 MiB its own); store 20.1 MiB for 40.2 MiB of images", from a checkpoint answer. */
+static void image_text(json_object *ckpt, char *buf, size_t len)
+{
+	json_object *st = NULL, *v;
+
+#define MIB(o, key) (json_object_object_get_ex((o), (key), &v) ? json_object_get_int64(v) / 1048576.0 : 0.0)
+	snprintf(buf, len, "image %.1f MiB (%.1f MiB its own)", MIB(ckpt, "image_bytes"),
+		 MIB(ckpt, "image_unique_bytes"));
+	if (json_object_object_get_ex(ckpt, "image_store", &st))
+		snprintf(buf + strlen(buf), len - strlen(buf), "; image store %.1f MiB for %.1f MiB "
+			 "of images, %.1f MiB shared", MIB(st, "bytes"), MIB(st, "logical_bytes"),
+			 MIB(st, "shared_bytes"));
+#undef MIB
+}
+
 int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 {
 	char why[1024], what[PATH_MAX + 32];
@@ -358,6 +373,7 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 	json_object *resp = NULL, *v = NULL, *n = NULL;
 	uint64_t t0 = rw_now_ns();
 	int64_t procs, threads;
+	char image[200];
 	int ret = 0;
 
 	if (iso->cfg->mode == MODE_FORK)
@@ -413,6 +429,7 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 	json_object_object_get_ex(resp, "checkpoint", &v);
 	procs = json_object_get_int64(json_object_object_get_ex(v, "processes", &n) ? n : NULL);
 	threads = json_object_get_int64(json_object_object_get_ex(v, "threads", &n) ? n : NULL);
+	image_text(v, image, sizeof(image));
 	json_object_put(resp);
 	if (procs < 1) {
 		snprintf(err, errlen, "rewindd checkpoint of session %u holds no process (attach %s)",
@@ -420,8 +437,9 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 		iso_release(iso);
 		return -ESRCH;
 	}
-	pr_info("session %u: function pid %d checkpointed (%lld process(es), %lld thread(s)) in %.1f ms, watching %s and /tmp\n",
-		iso->session, a->pid, (long long)procs, (long long)threads, (rw_now_ns() - t0) / 1e6, a->dir);
+	pr_info("session %u: function pid %d checkpointed (%lld process(es), %lld thread(s)) in %.1f ms, watching %s and /tmp; %s\n",
+		iso->session, a->pid, (long long)procs, (long long)threads, (rw_now_ns() - t0) / 1e6,
+		a->dir, image);
 	return 0;
 }
 

@@ -55,6 +55,13 @@ struct proxy_config {
 	 * rewindd by pidfd, and its /tmp is the container's.
 	 */
 	bool in_container;
+	/*
+	 * --shared-images: the function starts with the layout and seeds every
+	 * instance of the same code gets (ASLR off, hash and V8 seeds from the
+	 * code, V8 without background threads), so that rewindd stores the pages
+	 * its checkpoint has in common with other instances' once.
+	 */
+	bool shared_images;
 	/* Where the function's stdout and stderr go (ours, unless --log-file moved our messages). */
 	int out_fd, err_fd;
 };

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/personality.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -68,6 +69,11 @@ static const char usage[] =
 "      --warmup-input JSON  their \"value\" (an object; default {}): representative\n"
 "                           input, so that what gets compiled is what requests run\n"
 "      --verify             rewind --verify after every /run (slower)\n"
+"      --shared-images      start the function so that instances of the same code\n"
+"                           have identical checkpoints (no address randomisation;\n"
+"                           Python's hash seed and V8's seeds from the code; V8\n"
+"                           without background threads): rewindd stores their\n"
+"                           common pages once (docs/DEPLOYING.md, \"Image memory\")\n"
 "      --watch DIR          another tree rewound with the function (repeatable;\n"
 "                           not under /tmp nor the work dir: the function does\n"
 "                           not see those)\n"
@@ -106,7 +112,7 @@ static const char usage[] =
 "EXE_DIR/../lib/rewindd/launchers, then the directory `make install` used.\n";
 
 enum { OPT_MAX_BODY = 256, OPT_WARMUP, OPT_WARMUP_INPUT, OPT_VERIFY, OPT_WATCH, OPT_LAUNCHERS, OPT_PRINT_LAUNCHERS,
-       OPT_IN_CONTAINER, OPT_LOG_FILE };
+       OPT_IN_CONTAINER, OPT_LOG_FILE, OPT_SHARED_IMAGES };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -220,6 +226,7 @@ int main(int argc, char **argv)
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
 		{ "warmup-input", required_argument, NULL, OPT_WARMUP_INPUT },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ "shared-images", no_argument, NULL, OPT_SHARED_IMAGES },
 		{ "watch", required_argument, NULL, OPT_WATCH },
 		{ "user", required_argument, NULL, 'u' },
 		{ "launchers", required_argument, NULL, OPT_LAUNCHERS },
@@ -305,6 +312,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_VERIFY:
 			cfg.verify = true;
+			break;
+		case OPT_SHARED_IMAGES:
+			cfg.shared_images = true;
 			break;
 		case OPT_WATCH:
 			if (optarg[0] != '/')
@@ -392,6 +402,16 @@ int main(int argc, char **argv)
 		}
 		close(fd);
 		ready_to = stderr;
+	}
+	/* The function sets it before exec; here only whether it can (a seccomp filter may refuse). */
+	if (cfg.shared_images) {
+		int was = personality(0xffffffff);
+
+		if (was < 0 || personality(was | ADDR_NO_RANDOMIZE) < 0)
+			pr_warn("--shared-images: address randomisation cannot be turned off here (%s): "
+				"instances of the same code will share few pages\n", strerror(errno));
+		else
+			personality(was);
 	}
 	/* Writes to a function that died must fail with EPIPE, not kill us. */
 	signal(SIGPIPE, SIG_IGN);

@@ -22,6 +22,7 @@ struct runtime_info {
 	const char *name;
 	const char *interpreter;
 	const char *opts[3];		/* NULL-terminated */
+	const char *shared_opts[4];	/* instead, for --shared-images */
 	const char *launcher;
 	const char *source_file;
 };
@@ -32,9 +33,13 @@ static const struct runtime_info runtimes[] = {
 	 * launcher adds the function's dir); -B: no .pyc written into the
 	 * watched work dir by lazy imports.
 	 */
-	[RUNTIME_PYTHON] = { "python", "/usr/bin/python3", { "-I", "-B", NULL }, "launcher.py",
-			     "__main__.py" },
-	[RUNTIME_NODE] = { "node", "/usr/bin/node", { NULL }, "launcher.js", "index.js" },
+	/*
+	 * --shared-images: -I without -E (it would ignore PYTHONHASHSEED): the
+	 * proxy passes no other PYTHON* variable (function.c).
+	 */
+	[RUNTIME_PYTHON] = { "python", "/usr/bin/python3", { "-I", "-B", NULL },
+			     { "-P", "-s", "-B", NULL }, "launcher.py", "__main__.py" },
+	[RUNTIME_NODE] = { "node", "/usr/bin/node", { NULL }, { NULL }, "launcher.js", "index.js" },
 };
 
 int runtime_parse(const char *name, enum proxy_runtime *rt)
@@ -185,16 +190,19 @@ void runtime_init_error(enum proxy_runtime rt, const char *detail, char *out, si
 }
 
 void runtime_argv(enum proxy_runtime rt, const char *launcher_dir, char *launcher_path,
-		  size_t pathlen, const char *entry, const char *main_name,
-		  const char *argv[RUNTIME_ARGV_MAX])
+		  size_t pathlen, bool shared, const char *const *extra, const char *entry,
+		  const char *main_name, const char *argv[RUNTIME_ARGV_MAX])
 {
 	const struct runtime_info *ri = &runtimes[rt];
+	const char *const *opts = shared ? ri->shared_opts : ri->opts;
 	size_t n = 0;
 
 	snprintf(launcher_path, pathlen, "%s/%s", launcher_dir, ri->launcher);
 	argv[n++] = ri->interpreter;
-	for (size_t i = 0; ri->opts[i]; i++)
-		argv[n++] = ri->opts[i];
+	for (size_t i = 0; opts[i]; i++)
+		argv[n++] = opts[i];
+	for (size_t i = 0; extra && extra[i] && i < RUNTIME_EXTRA_MAX; i++)
+		argv[n++] = extra[i];
 	argv[n++] = launcher_path;
 	argv[n++] = entry;
 	argv[n++] = main_name;

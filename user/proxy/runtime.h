@@ -43,14 +43,17 @@ const char *runtime_main_path(enum proxy_runtime rt, const char *main_name);
 void runtime_init_error(enum proxy_runtime rt, const char *detail, char *out, size_t len);
 
 /*
- * The launcher's argv: interpreter, options, launcher script, entry file,
- * main name. Strings point into the arguments and static storage; argv has
- * room for RUNTIME_ARGV_MAX entries including the terminating NULL.
+ * The launcher's argv: interpreter, options (shared: those for
+ * --shared-images), extra (NULL-terminated, up to RUNTIME_EXTRA_MAX; may
+ * be NULL), launcher script, entry file, main name.
+ * Strings point into the arguments and static storage; argv has room for
+ * RUNTIME_ARGV_MAX entries including the terminating NULL.
  */
-#define RUNTIME_ARGV_MAX 8
+#define RUNTIME_EXTRA_MAX 3
+#define RUNTIME_ARGV_MAX (8 + RUNTIME_EXTRA_MAX)
 void runtime_argv(enum proxy_runtime rt, const char *launcher_dir, char *launcher_path,
-		  size_t pathlen, const char *entry, const char *main_name,
-		  const char *argv[RUNTIME_ARGV_MAX]);
+		  size_t pathlen, bool shared, const char *const *extra, const char *entry,
+		  const char *main_name, const char *argv[RUNTIME_ARGV_MAX]);
 
 /*
  * Where the launchers are, in this order: override (--launchers) if given;

@@ -206,6 +206,20 @@ void report_print_invocation(FILE *f, json_object *inv)
 		fprintf(f, "  note: %s\n", json_object_get_string(json_object_array_get_idx(a, i)));
 }
 
+/* The page store of every checkpoint image (root's answers only). */
+static void print_image_store(FILE *f, json_object *st)
+{
+	if (!st)
+		return;
+	fprintf(f, "image store: %.1f MiB held for %.1f MiB of images, %.1f MiB of it shared",
+		num(st, "bytes") / 1048576.0, num(st, "logical_bytes") / 1048576.0,
+		num(st, "shared_bytes") / 1048576.0);
+	if (num(st, "limit_bytes"))
+		fprintf(f, ", limit %.1f MiB", num(st, "limit_bytes") / 1048576.0);
+	fprintf(f, "%s\n", json_object_get_boolean(get(st, "sharing")) ? "" :
+		" (sharing off)");
+}
+
 void report_print_status(FILE *f, json_object *resp)
 {
 	json_object *a = get(resp, "sessions");
@@ -231,7 +245,13 @@ void report_print_status(FILE *f, json_object *resp)
 		if (len(s, "watch"))
 			fprintf(f, "         watching %zu tree(s), content store %.1f MiB\n",
 				len(s, "watch"), num(s, "store_bytes") / 1048576.0);
+		if (get(s, "checkpointed") && json_object_get_boolean(get(s, "checkpointed")))
+			fprintf(f, "         image %.1f MiB, %.1f MiB of it its own (no other image "
+				"shares it)\n",
+				num(s, "image_bytes") / 1048576.0,
+				num(s, "image_unique_bytes") / 1048576.0);
 	}
+	print_image_store(f, get(resp, "image_store"));
 }
 
 static int64_t timing(json_object *o, const char *key)
@@ -250,6 +270,9 @@ void report_print_checkpoint(FILE *f, unsigned int session, json_object *c)
 		(long long)num(c, "pages_stored"), num(c, "image_bytes") / 1048576.0,
 		num(c, "private_writable_bytes") / 1048576.0, (long long)num(c, "pages_zero"),
 		timing(c, "total") / 1e6);
+	fprintf(f, "  image: %.1f MiB of it its own (no other image shares it)\n",
+		num(c, "image_unique_bytes") / 1048576.0);
+	print_image_store(f, get(c, "image_store"));
 	if (get(c, "files"))
 		fprintf(f, "  watched trees: %lld entries, content store %.1f MiB (%.1f MiB cloned, "
 			"%.1f MiB copied)\n", (long long)num(get(c, "files"), "entries"),

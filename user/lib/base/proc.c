@@ -285,6 +285,37 @@ ssize_t proc_maps_find(const struct rw_maps *m, uint64_t addr)
 	return -1;
 }
 
+int proc_maps_unmerge_heap(const struct rw_maps *want, const struct rw_maps *now, uint64_t base,
+			   struct rw_maps *out)
+{
+	ssize_t b = base ? proc_maps_find(want, base - 1) : -1;
+	const struct rw_vma *below = b >= 0 ? &want->v[b] : NULL;
+	ssize_t i;
+	size_t n = 0;
+
+	if (!below || below->end != base || below->shared || below->inode || below->name[0])
+		return 0;
+	i = proc_maps_find(now, base);
+	if (i < 0 || strcmp(now->v[i].name, "[heap]") || now->v[i].start >= base ||
+	    now->v[i].start < below->start || now->v[i].prot != below->prot)
+		return 0;
+	out->v = calloc(now->n + 1, sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	for (size_t k = 0; k < now->n; k++) {
+		out->v[n] = now->v[k];
+		if ((ssize_t)k == i) {
+			out->v[n].end = base;
+			out->v[n].name[0] = '\0';
+			out->v[++n] = now->v[k];
+			out->v[n].start = base;
+		}
+		n++;
+	}
+	out->n = out->cap = n;
+	return 1;
+}
+
 bool rw_vma_private_writable(const struct rw_vma *v)
 {
 	return (v->prot & PROT_WRITE) && !v->shared;

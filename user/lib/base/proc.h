@@ -64,6 +64,18 @@ int proc_parse_smaps(const char *text, struct rw_maps *out);
 int proc_read_smaps(pid_t pid, struct rw_maps *out);
 /* Index of the vma holding addr, or -1 (binary search: maps are sorted). */
 ssize_t proc_maps_find(const struct rw_maps *m, uint64_t addr);
+/*
+ * The heap merged with the anonymous vma right below it (a binary's bss:
+ * without address randomisation the break starts right after it, and the
+ * kernel may grow that vma instead of making a [heap] one; /proc then names
+ * the whole of it [heap]). When want (the checkpoint's layout) has an
+ * unnamed private anonymous vma ending at base (its heap's start, or its
+ * break without a heap) and now has one [heap] vma across base from no
+ * lower than that vma, out is now with it split at base, as want sees it:
+ * 1. 0: nothing to split (out untouched); -ENOMEM.
+ */
+int proc_maps_unmerge_heap(const struct rw_maps *want, const struct rw_maps *now, uint64_t base,
+			   struct rw_maps *out);
 /* Writable and not shared: the memory a rollback has to restore. */
 bool rw_vma_private_writable(const struct rw_vma *v);
 

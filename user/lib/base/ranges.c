@@ -38,6 +38,16 @@ int ranges_add(struct rw_ranges *l, uint64_t start, uint64_t end)
 	return 0;
 }
 
+int ranges_add_apart(struct rw_ranges *l, uint64_t start, uint64_t end)
+{
+	if (start >= end)
+		return 0;
+	if (reserve(l, 1))
+		return -ENOMEM;
+	l->r[l->n++] = (struct rw_range){ start, end };
+	return 0;
+}
+
 void ranges_collect(void *c, uint64_t start, uint64_t end)
 {
 	struct rw_ranges_collect *rc = c;

@@ -28,6 +28,8 @@ struct rw_ranges {
  * 0 or -ENOMEM.
  */
 int ranges_add(struct rw_ranges *l, uint64_t start, uint64_t end);
+/* Append without merging into the last one (ranges whose sources differ). */
+int ranges_add_apart(struct rw_ranges *l, uint64_t start, uint64_t end);
 void ranges_normalize(struct rw_ranges *l);	/* sort by start, merge overlapping or adjacent */
 void ranges_free(struct rw_ranges *l);
 uint64_t ranges_pages(const struct rw_ranges *l);	/* 4 KiB pages, ranges page aligned */

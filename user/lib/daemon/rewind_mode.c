@@ -23,6 +23,8 @@
 #include "invocation.h"
 #include "log.h"
 #include "observe_iter.h"
+#include "pagemap.h"
+#include "pagestore.h"
 #include "proc.h"
 #include "rewind.h"
 #include "rewind/events.h"
@@ -132,7 +134,7 @@ static void note_ipc(void *ctx, const char *line)
 json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 {
 	static const char *const names[] = { "stop", "arm", "capture", "resume", "total" };
-	uint64_t t0 = rw_now_ns(), stored = 0, zero = 0, bytes = 0, present = 0;
+	uint64_t t0 = rw_now_ns(), stored = 0, zero = 0, bytes = 0, present = 0, unique = 0;
 	struct rw_ckpt_stats st = { 0 };
 	struct rw_fs_stats fst = { 0 };
 	size_t nprocs = 0, nthreads = 0;
@@ -208,8 +210,11 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		t->img = calloc(1, sizeof(*t->img));
 		struct quiesce_ctx q = { S, s, t };
 
-		if (t->img)
+		if (t->img) {
 			t->img->stale_tmap = t->stale_tmap;
+			t->img->pagestore = S->pages;
+			t->img->share_domain = s->owner;
+		}
 		t->stale_tmap = (struct rw_tmap){ 0 };
 
 		err = t->img ? rewind_checkpoint_process(t->tgid, &t->wp, t->img, drop_own_records,
@@ -219,6 +224,17 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 			t->img = NULL;
 			if (err == -ENOMEM)
 				snprintf(why, sizeof(why), "out of memory");
+			if (err == -ENOSPC) {
+				struct rw_pagestore_stats ps;
+				uint64_t in_use, needed;
+
+				pagestore_stats(S->pages, &ps);
+				pagestore_refusal(S->pages, &in_use, &needed);
+				snprintf(why, sizeof(why), "its pages would take the image store over "
+					 "--max-image-memory: %.1f MiB in use, %.1f MiB more needed, "
+					 "%.1f MiB allowed", in_use / 1048576.0, needed / 1048576.0,
+					 ps.limit_bytes / 1048576.0);
+			}
 			goto fail;
 		}
 		if (!t->wp) {
@@ -233,7 +249,8 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		nthreads += t->img->nthreads;
 		stored += t->img->pages_stored;
 		zero += t->img->pages_zero;
-		bytes += t->img->store_len;
+		bytes += t->img->pages_stored * RW_PAGE_SIZE;
+		unique += pagestore_unique_bytes(t->img);
 		present += t->img->private_writable_present;
 	}
 	/* Pipes and sockets every end of which the session holds: theirs to rewind. */
@@ -309,7 +326,11 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	json_object_object_add(o, "pages_stored", json_object_new_int64(stored));
 	json_object_object_add(o, "pages_zero", json_object_new_int64(zero));
 	json_object_object_add(o, "image_bytes", json_object_new_int64(bytes));
+	json_object_object_add(o, "image_unique_bytes", json_object_new_int64(unique));
 	json_object_object_add(o, "private_writable_bytes", json_object_new_int64(present));
+	/* The store's totals tell of every user's sessions: root's to see. */
+	if (s->owner == 0)
+		json_object_object_add(o, "image_store", image_store_json(S->pages));
 	{
 		uint64_t v[] = { st.stop_ns, st.arm_ns, st.capture_ns, st.resume_ns,
 				 rw_now_ns() - t0 };

@@ -25,6 +25,8 @@
 #include "clock.h"
 #include "fanotify_watch.h"
 #include "invocation.h"
+#include "pagemap.h"
+#include "pagestore.h"
 #include "log.h"
 #include "pidfd.h"
 #include "proc.h"
@@ -489,13 +491,17 @@ static json_object *session_json(struct rw_session *s)
 								 "report"));
 	json_object_object_add(o, "state", json_object_new_string(state_names[s->state]));
 	if (s->rewind_mode) {
-		uint64_t bytes = 0;
+		uint64_t bytes = 0, unique = 0;
 
 		for (size_t i = 0; i < s->ntargets; i++)
-			if (s->targets[i].img)
-				bytes += s->targets[i].img->store_len;
+			if (s->targets[i].img) {
+				bytes += s->targets[i].img->pages_stored * RW_PAGE_SIZE;
+				unique += pagestore_unique_bytes(s->targets[i].img);
+			}
 		json_object_object_add(o, "checkpointed", json_object_new_boolean(s->checkpointed));
+		/* What its images hold, and of that what no other image shares. */
 		json_object_object_add(o, "image_bytes", json_object_new_int64(bytes));
+		json_object_object_add(o, "image_unique_bytes", json_object_new_int64(unique));
 		json_object_object_add(o, "on_failure",
 				       json_object_new_string(protocol_on_failure_name(s->on_failure)));
 	}
@@ -543,6 +549,20 @@ static json_object *session_json(struct rw_session *s)
 	return o;
 }
 
+json_object *image_store_json(const struct rw_pagestore *ps)
+{
+	json_object *o = json_object_new_object();
+	struct rw_pagestore_stats st;
+
+	pagestore_stats(ps, &st);
+	json_object_object_add(o, "bytes", json_object_new_int64(st.bytes));
+	json_object_object_add(o, "shared_bytes", json_object_new_int64(st.shared_bytes));
+	json_object_object_add(o, "logical_bytes", json_object_new_int64(st.logical_bytes));
+	json_object_object_add(o, "limit_bytes", json_object_new_int64(st.limit_bytes));
+	json_object_object_add(o, "sharing", json_object_new_boolean(st.sharing));
+	return o;
+}
+
 static json_object *do_status(struct rw_sessions *S, struct rw_session *only, uid_t uid)
 {
 	json_object *resp = protocol_ok(), *arr = json_object_new_array();
@@ -557,6 +577,9 @@ static json_object *do_status(struct rw_sessions *S, struct rw_session *only, ui
 		json_object_array_add(arr, session_json(s));
 	}
 	json_object_object_add(resp, "sessions", arr);
+	/* The store's totals tell of every user's sessions: root's to see. */
+	if (uid == 0)
+		json_object_object_add(resp, "image_store", image_store_json(S->pages));
 	json_object_object_add(resp, "ringbuf_bytes", json_object_new_int64(S->ringbuf_bytes));
 	json_object_object_add(resp, "bad_records", json_object_new_int64(S->bad_records));
 	return resp;
@@ -698,11 +721,15 @@ static int sessions_on_record(void *ctx, const void *data, size_t size)
 	return 0;
 }
 
-int sessions_init(struct rw_sessions *S, const struct rw_tracker_opts *opts)
+int sessions_init(struct rw_sessions *S, const struct rw_tracker_opts *opts,
+		  const struct rw_image_opts *iopts)
 {
 	char why[256];
 
 	memset(S, 0, sizeof(*S));
+	S->pages = pagestore_new(iopts ? iopts->max_bytes : 0, !iopts || !iopts->no_sharing);
+	if (!S->pages)
+		return -ENOMEM;
 	S->next_id = 1;
 	S->ringbuf_bytes = opts && opts->ringbuf_bytes ? opts->ringbuf_bytes : 16u << 20;
 	snprintf(S->state_dir, sizeof(S->state_dir), "%s", RW_DEFAULT_STATE_DIR);
@@ -724,4 +751,7 @@ void sessions_fini(struct rw_sessions *S)
 	S->tracker = NULL;
 	fswatch_close(S->fswatch);
 	S->fswatch = NULL;
+	/* After every session: their images gave their pages back. */
+	pagestore_free(S->pages);
+	S->pages = NULL;
 }

@@ -30,6 +30,13 @@ struct rw_sessions {
 	uint64_t bad_records;		/* malformed or for no live session */
 	char state_dir[256];		/* content stores of watched trees live below */
 	struct rw_fswatch *fswatch;	/* writers of watched trees we do not track; NULL: none */
+	struct rw_pagestore *pages;	/* every checkpoint image's pages (pagestore.h) */
+};
+
+/* The image page store: a limit in bytes (0: none), and whether images share pages. */
+struct rw_image_opts {
+	uint64_t max_bytes;
+	bool no_sharing;
 };
 
 #define RW_DEFAULT_STATE_DIR	"/var/lib/rewindd"
@@ -41,7 +48,11 @@ struct rw_peer {
 	int passed_fd;		/* the pidfd sent with this request (SCM_RIGHTS); -1: none */
 };
 
-int sessions_init(struct rw_sessions *S, const struct rw_tracker_opts *opts);
+/* The image page store's figures, for status and checkpoint answers. */
+json_object *image_store_json(const struct rw_pagestore *ps);
+
+int sessions_init(struct rw_sessions *S, const struct rw_tracker_opts *opts,
+		  const struct rw_image_opts *iopts);
 void sessions_fini(struct rw_sessions *S);
 
 /*

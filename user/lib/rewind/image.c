@@ -20,6 +20,7 @@
 #include "image.h"
 #include "log.h"
 #include "pagemap.h"
+#include "pagestore.h"
 #include "pidfd.h"
 
 /* Both numbers of a process, for messages; the buffer lives to the end of the enclosing block. */
@@ -46,6 +47,19 @@ static size_t run_search(const struct rw_proc_image *img, uint64_t addr)
 	return lo;
 }
 
+const uint8_t *image_run_data(const struct rw_proc_image *img, const struct rw_page_run *r)
+{
+	return (r->seg ? pageseg_base(r->seg) : img->store) + r->off;
+}
+
+uint64_t image_heap_base(const struct rw_proc_image *img)
+{
+	for (size_t i = 0; i < img->maps.n; i++)
+		if (!strcmp(img->maps.v[i].name, "[heap]"))
+			return img->maps.v[i].start;
+	return (img->brk + RW_PAGE_SIZE - 1) & ~(RW_PAGE_SIZE - 1);
+}
+
 const uint8_t *image_page(const struct rw_proc_image *img, uint64_t addr)
 {
 	size_t i = run_search(img, addr);
@@ -56,7 +70,7 @@ const uint8_t *image_page(const struct rw_proc_image *img, uint64_t addr)
 	r = &img->runs[i];
 	if (addr < r->start)
 		return NULL;
-	return img->store + r->off + (addr - r->start);
+	return image_run_data(img, r) + (addr - r->start);
 }
 
 size_t image_runs_in(const struct rw_proc_image *img, uint64_t start, uint64_t end, size_t *n)
@@ -198,7 +212,7 @@ static int collect_page(void *arg, uint64_t start, uint64_t end, uint64_t cats)
 			img->runs = more;
 			c->cap = cap;
 		}
-		img->runs[img->nruns++] = (struct rw_page_run){ start, n, c->pages * RW_PAGE_SIZE };
+		img->runs[img->nruns++] = (struct rw_page_run){ start, n, c->pages * RW_PAGE_SIZE, NULL };
 	}
 	c->pages += n;
 	return 0;
@@ -308,6 +322,66 @@ static int read_runs(struct rw_proc_image *img)
 	return 0;
 }
 
+/*
+ * The sharing store's reader (pagestore_adopt): n pages of the store from
+ * page first, read from the target through the runs (still in store
+ * order) into buf.
+ */
+static int read_store_pages(void *ctx, size_t first, size_t n, uint8_t *buf)
+{
+	struct rw_proc_image *img = ctx;
+	struct iovec remote[IOV_BATCH], local = { buf, n * RW_PAGE_SIZE };
+	size_t lo = 0, hi = img->nruns, k = 0, want = n;
+	uint64_t page = first;
+	ssize_t got;
+
+	/* The run holding store page first: runs are in store order. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (img->runs[mid].off / RW_PAGE_SIZE + img->runs[mid].npages <= first)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t r = lo; r < img->nruns && want && k < IOV_BATCH; r++, k++) {
+		uint64_t in = page - img->runs[r].off / RW_PAGE_SIZE;
+		uint64_t take = img->runs[r].npages - in < want ? img->runs[r].npages - in : want;
+
+		remote[k].iov_base = (void *)(uintptr_t)(img->runs[r].start + in * RW_PAGE_SIZE);
+		remote[k].iov_len = take * RW_PAGE_SIZE;
+		page += take;
+		want -= take;
+	}
+	if (want)
+		return -EINVAL;	/* a batch spans more runs than one call takes: never, at 128 pages */
+	got = process_vm_readv(img->tgid, &local, 1, remote, k, 0);
+	if (got < 0)
+		return -errno;
+	return (size_t)got == n * RW_PAGE_SIZE ? 0 : -EIO;
+}
+
+/*
+ * A sharing store's memfd: its size, no pages yet (only those no other
+ * image holds are written, pagestore_adopt), and our mapping of it.
+ */
+static int store_create_sparse(struct rw_proc_image *img)
+{
+	void *m;
+
+	img->store_fd = memfd_create("rewindd-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (img->store_fd < 0 || ftruncate(img->store_fd, img->store_len))
+		goto fail;
+	m = mmap(NULL, img->store_len, PROT_READ | PROT_WRITE, MAP_SHARED, img->store_fd, 0);
+	if (m == MAP_FAILED)
+		goto fail;
+	img->store = m;
+	return 0;
+fail:
+	pr_perror("pid %d: a memfd of %zu bytes for its pages", img->tgid, img->store_len);
+	return -errno;
+}
+
 static int capture_pages(struct rw_proc_image *img, pid_t tid)
 {
 	struct pagemap_query q = {
@@ -316,6 +390,7 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 	};
 	struct page_collect c = { .img = img };
 	uint64_t t0 = rw_now_ns(), t1, t2, t3;
+	bool sharing;
 	int fd, err = 0;
 
 	fd = pagemap_open(img->tgid, tid);
@@ -336,16 +411,27 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 	if (!c.pages)
 		return 0;
 	img->store_len = c.pages * RW_PAGE_SIZE;
-	err = store_create(img);
+	sharing = img->pagestore && pagestore_sharing(img->pagestore);
+	err = sharing ? store_create_sparse(img) : store_create(img);
 	if (err)
 		return err;
 	t2 = rw_now_ns();
-	err = read_runs(img);
+	/*
+	 * Sharing: each page is read, looked up, and written into the store
+	 * only if no image holds it yet. Else straight into the store, which
+	 * the page store then only accounts.
+	 */
+	if (sharing)
+		err = pagestore_adopt(img->pagestore, img, img->share_domain, read_store_pages, img);
+	else
+		err = read_runs(img);
+	if (!err && img->pagestore && !sharing)
+		err = pagestore_adopt(img->pagestore, img, img->share_domain, NULL, NULL);
 	t3 = rw_now_ns();
 	if (!err)
 		err = store_seal(img);
-	pr_debug("pid %d: %llu pages in %zu runs: scan %llu us, allocate %llu us, read %llu us, "
-		 "seal %llu us\n", img->tgid, (unsigned long long)c.pages, img->nruns,
+	pr_debug("pid %d: %llu pages in %zu runs: scan %llu us, allocate %llu us, read and "
+		 "share %llu us, seal %llu us\n", img->tgid, (unsigned long long)c.pages, img->nruns,
 		 (unsigned long long)(t1 - t0) / 1000, (unsigned long long)(t2 - t1) / 1000,
 		 (unsigned long long)(t3 - t2) / 1000, (unsigned long long)(rw_now_ns() - t3) / 1000);
 	return err;
@@ -438,6 +524,42 @@ static int capture_fdobjs(struct rw_proc_image *img)
 	return err;
 }
 
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+int image_map_files_unchanged(const struct rw_proc_image *img, uint64_t start, uint64_t end,
+			      char *why, size_t whylen)
+{
+	ssize_t i = proc_maps_find(&img->maps, start);
+
+	for (; i >= 0 && (size_t)i < img->maps.n && img->maps.v[i].start < end; i++) {
+		const struct rw_vma *v = &img->maps.v[i];
+		const struct rw_map_file *mf;
+		struct stat st;
+
+		if (!v->inode || v->shared)
+			continue;
+		mf = image_map_file(img, makedev(v->dev_major, v->dev_minor), v->inode);
+		if (!mf || mf->fd < 0)
+			return rw_why(why, whylen, -ENOENT, "pid %d: %s, mapped privately at %#llx: "
+				      "its file was not held at the checkpoint, its pages cannot be "
+				      "read back", img->tgid, v->name, (unsigned long long)v->start);
+		if (fstat(mf->fd, &st))
+			return rw_why(why, whylen, -errno, "pid %d: %s, mapped privately", img->tgid,
+				      v->name);
+		if (st.st_size != mf->size || !same_time(&st.st_mtim, &mf->mtime) ||
+		    !same_time(&st.st_ctim, &mf->ctime))
+			return rw_why(why, whylen, -ESTALE, "pid %d: %s, mapped privately at %#llx, "
+				      "changed since the checkpoint (size %lld -> %lld, or its times): "
+				      "its unwritten pages would read the new content", img->tgid,
+				      v->name, (unsigned long long)v->start, (long long)mf->size,
+				      (long long)st.st_size);
+	}
+	return 0;
+}
+
 /* Hold every mapped file: a mapping the invocation removes can then be mapped again. */
 static int capture_map_files(struct rw_proc_image *img)
 {
@@ -449,6 +571,7 @@ static int capture_map_files(struct rw_proc_image *img)
 		dev_t dev = makedev(v->dev_major, v->dev_minor);
 		bool rw = v->shared && (v->prot & PROT_WRITE);
 		struct rw_map_file *mf;
+		struct stat st;
 		char path[96];
 
 		if (!v->inode || v->start >= RW_USER_ADDR_END)
@@ -470,6 +593,11 @@ static int capture_map_files(struct rw_proc_image *img)
 		if (mf->fd < 0)
 			pr_debug("pid %d: cannot hold %s (%s): %s\n", img->tgid, v->name, path,
 				 strerror(errno));
+		else if (!fstat(mf->fd, &st)) {
+			mf->size = st.st_size;
+			mf->mtime = st.st_mtim;
+			mf->ctime = st.st_ctim;
+		}
 	}
 	return 0;
 }
@@ -617,10 +745,14 @@ static int capture_thread_exits(struct rw_proc_image *img, struct rw_frozen *f,
 
 int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remote *r)
 {
+	struct rw_pagestore *ps = img->pagestore;
+	uint32_t domain = img->share_domain;
 	struct rw_proc_status st;
 	int err;
 
 	memset(img, 0, sizeof(*img));
+	img->pagestore = ps;
+	img->share_domain = domain;
 	img->store_fd = -1;
 	img->tgid = f->tgid;
 	img->threads = calloc(f->n ? f->n : 1, sizeof(*img->threads));
@@ -713,6 +845,9 @@ void image_free(struct rw_proc_image *img)
 	for (size_t i = 0; i < img->nthreads; i++)
 		thread_state_free(&img->threads[i]);
 	free(img->threads);
+	/* First: pages other images share move out of the store before it goes. */
+	if (img->own)
+		pagestore_release(img->pagestore, img);
 	if (img->store)
 		munmap((void *)img->store, img->store_len);
 	if (img->store_fd >= 0)
@@ -785,9 +920,14 @@ int image_map_into(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr
 	}
 	if (err)
 		goto out;
-	/* Its page tables, once: the restorer's reads then never fault. */
+	/*
+	 * Its page tables, once: the restorer's reads then never fault. Not
+	 * over a store with holes (pages shared with another image): reading
+	 * a hole of a memfd allocates it.
+	 */
 	t0 = rw_now_ns();
-	err = remote_madvise(r, got, img->store_len, MADV_POPULATE_READ);
+	if (!img->pages_shared)
+		err = remote_madvise(r, got, img->store_len, MADV_POPULATE_READ);
 	pr_debug("pid %d: store mapped at %#llx, populated in %llu us\n", img->tgid,
 		 (unsigned long long)got, (unsigned long long)(rw_now_ns() - t0) / 1000);
 	if (err) {

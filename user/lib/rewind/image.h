@@ -34,11 +34,19 @@
 #include "shmem.h"
 #include "threadstate.h"
 
-/* Stored pages [start, start + npages * 4 KiB) at byte offset off of the page store. */
+struct rw_pagestore;
+struct rw_pageseg;
+
+/*
+ * Stored pages [start, start + npages * 4 KiB) at byte offset off of the
+ * image's own store (seg NULL) or of a segment of the shared page store
+ * (pagestore.h) holding the same content for another image.
+ */
 struct rw_page_run {
 	uint64_t start;
 	uint64_t npages;
 	uint64_t off;
+	struct rw_pageseg *seg;
 };
 
 struct rw_fd_image {
@@ -61,6 +69,9 @@ struct rw_map_file {
 	ino_t ino;
 	int fd;			/* or -1 */
 	bool rw;		/* opened O_RDWR: some mapping of it is shared writable */
+	/* At the checkpoint: what its private mappings' unwritten pages read come from. */
+	off_t size;
+	struct timespec mtime, ctime;
 };
 
 struct rw_posix_timer {
@@ -107,9 +118,19 @@ struct rw_proc_image {
 	} copy_costs;
 	dev_t store_dev;		/* the memfd's identity, as /proc/PID/maps shows it */
 	ino_t store_ino;
+	/*
+	 * Set by the caller before image_capture: the store shared with the
+	 * other images (NULL: every page its own) and the domain it shares in
+	 * (the session owner's uid: no one learns from the store whether
+	 * another user's process holds a page). own: its segment there.
+	 */
+	struct rw_pagestore *pagestore;
+	uint32_t share_domain;
+	struct rw_pageseg *own;
 	struct rw_page_run *runs;	/* ascending, disjoint */
 	size_t nruns;
 	uint64_t pages_stored, pages_zero;
+	uint64_t pages_shared;		/* of pages_stored, those in another's segment or twice */
 	uint64_t private_writable_present;	/* bytes, anonymous or file-backed */
 
 	struct rw_map_file *mapfiles;
@@ -183,6 +204,15 @@ bool image_is_tmap(const struct rw_tmap *t, const struct rw_vma *v);
  */
 bool image_hide_tmap(const struct rw_proc_image *img, struct rw_maps *maps);
 
+/* The stored contents of a run. */
+const uint8_t *image_run_data(const struct rw_proc_image *img, const struct rw_page_run *r);
+/* Whether a run's pages are in the image's own store (which the target maps). */
+static inline bool image_run_own(const struct rw_page_run *r)
+{
+	return !r->seg;
+}
+/* Where the checkpoint's heap starts (its break, page aligned, without a heap). */
+uint64_t image_heap_base(const struct rw_proc_image *img);
 /* Checkpoint contents of the page at addr (page aligned), or NULL when not stored. */
 const uint8_t *image_page(const struct rw_proc_image *img, uint64_t addr);
 /* The stored runs overlapping [start, end): index of the first, count in *n. */
@@ -193,6 +223,14 @@ pid_t *image_tids(const struct rw_proc_image *img);
 /* The held fd to the checkpoint's namespace of that kind and inode, or -1. */
 int image_ns_fd(const struct rw_proc_image *img, int kind, uint64_t ino);
 const struct rw_map_file *image_map_file(const struct rw_proc_image *img, dev_t dev, ino_t ino);
+/*
+ * Whether the file a private mapping of [start, end) maps is as at the
+ * checkpoint (size, mtime, ctime): its unwritten pages read the file, so
+ * dropping a copy of one, or mapping it again, gives the checkpoint's bytes
+ * only then. 0, or -ESTALE / -ENOENT with why (the rewind fails closed).
+ */
+int image_map_files_unchanged(const struct rw_proc_image *img, uint64_t start, uint64_t end,
+			      char *why, size_t whylen);
 const struct rw_fd_image *image_fd(const struct rw_proc_image *img, int fd);
 /* Signals whose disposition can be read and set: 1..64 but SIGKILL, SIGSTOP. */
 bool image_sig_settable(int sig);

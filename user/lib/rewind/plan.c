@@ -357,6 +357,7 @@ static bool overlaps(const struct rw_range *r, size_t n, uint64_t start, uint64_
 static int split_pages(struct rw_plan *p, const struct rw_proc_image *img, const struct rw_ranges *pages)
 {
 	struct rw_ranges copy = { 0 }, drop = { 0 };
+	size_t last_run = SIZE_MAX;
 	int err = 0;
 
 	for (size_t i = 0; i < pages->n && !err; i++) {
@@ -369,8 +370,12 @@ static int split_pages(struct rw_plan *p, const struct rw_proc_image *img, const
 
 			if (rs > cur)
 				err = ranges_add(&drop, cur, rs < end ? rs : end);
-			if (!err)
+			/* A copy range is one run's: the next run may be stored elsewhere. */
+			if (!err && k == last_run)
 				err = ranges_add(&copy, rs > cur ? rs : cur, re < end ? re : end);
+			else if (!err)
+				err = ranges_add_apart(&copy, rs > cur ? rs : cur, re < end ? re : end);
+			last_run = k;
 			cur = re;
 		}
 		if (!err && cur < end)
@@ -1129,10 +1134,10 @@ static uint64_t find_hole(const struct rw_maps *a, const struct rw_maps *b, uint
 int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	       struct rw_plan *plan)
 {
-	const struct rw_vma *heap0 = find_named(&img->maps, "[heap]");
-	const struct rw_vma *heap1 = find_named(obs->maps, "[heap]");
+	const struct rw_vma *heap0 = find_named(&img->maps, "[heap]"), *heap1;
 	struct rw_ranges pages = { 0 }, wholesale = { 0 };
-	struct rw_maps after = { 0 };
+	struct rw_maps after = { 0 }, unmerged = { 0 };
+	const struct rw_maps *now = obs->maps;
 	uint64_t changed;
 	bool split;
 	int err;
@@ -1142,16 +1147,23 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	err = plan_threads(plan, img, obs);
 	if (err)
 		goto out;
+	err = proc_maps_unmerge_heap(&img->maps, obs->maps, image_heap_base(img), &unmerged);
+	if (err < 0)
+		goto out;
+	if (err)
+		now = &unmerged;
+	err = 0;
+	heap1 = find_named(now, "[heap]");
 
 	/* brk first: the kernel keeps the break, a mapping over the heap would not move it. */
-	split = heap_split(obs->maps, heap1);
+	split = heap_split(now, heap1);
 	if (obs->brk_called || obs->log_incomplete || !heap0 != !heap1 || split ||
 	    (heap0 && (heap0->start != heap1->start || heap0->end != heap1->end))) {
 		uint64_t keep = 0;
 
 		plan->set_brk = true;
 		plan->brk = img->brk;
-		err = layout_after_brk(obs->maps, heap0, &after);
+		err = layout_after_brk(now, heap0, &after);
 		if (err)
 			goto out;
 		/* What is still the checkpoint's heap vma: its start, up to the first vma's end. */
@@ -1174,7 +1186,7 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 			err = ranges_add(&wholesale, keep, heap0->end);
 	}
 	if (!err)
-		err = diff_layout(plan, &img->maps, plan->set_brk ? &after : obs->maps, &wholesale);
+		err = diff_layout(plan, &img->maps, plan->set_brk ? &after : now, &wholesale);
 	if (!err)
 		err = plan_fork_flags(plan, img, obs, &wholesale);
 	if (!err)
@@ -1273,6 +1285,7 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	plan->tmap_remap = img->tmap && !obs->tmap_intact;
 out:
 	free(after.v);
+	free(unmerged.v);
 	ranges_free(&pages);
 	ranges_free(&wholesale);
 	if (err)

@@ -72,6 +72,11 @@ static int map_file(const struct rw_layout_op *op, const struct rw_proc_image *i
 		return rw_why(why, whylen, -ENOENT, "pid %d: mapping %#llx-%#llx: its file was not "
 			      "held at the checkpoint", img->tgid, (unsigned long long)op->start,
 			      (unsigned long long)op->end);
+	if (!op->shared) {
+		err = image_map_files_unchanged(img, op->start, op->end, why, whylen);
+		if (err)
+			return err;
+	}
 	tfd = spare_fd(img, img->tgid);
 	err = remote_install_fd(r, mf->fd, tfd, true);
 	if (err)
@@ -306,7 +311,9 @@ static void copy_in_target(const struct rw_plan *p, const struct rw_proc_image *
 		/* The vma of the checkpoint holding it (both sorted: one walk). */
 		while (v < img->maps.n && img->maps.v[v].end <= c->start)
 			v++;
-		if (!src || v == img->maps.n || img->maps.v[v].start > c->start ||
+		/* Only from its own store: the target maps no other. */
+		if (!src || src < img->store || src >= img->store + img->store_len ||
+		    v == img->maps.n || img->maps.v[v].start > c->start ||
 		    img->maps.v[v].end < c->end || !(img->maps.v[v].prot & PROT_WRITE))
 			continue;
 		runs[n] = (struct rw_copy_run){ c->start, p->tmap + (src - img->store),
@@ -482,6 +489,10 @@ static int drop_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 			}
 			continue;
 		}
+		/* A private file page dropped reads its file again: the checkpoint's file only. */
+		err = image_map_files_unchanged(img, d->start, d->end, why, whylen);
+		if (err)
+			goto out;
 		calls[n] = (struct rw_batch_call){
 			.nr = RW_NR_madvise, .args = { d->start, d->end - d->start, MADV_DONTNEED },
 		};

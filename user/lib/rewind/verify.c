@@ -141,6 +141,7 @@ static int verify_stored(const struct rw_proc_image *img, const struct kernel_ow
 {
 	for (size_t i = 0; i < img->nruns; i++) {
 		const struct rw_page_run *run = &img->runs[i];
+		const uint8_t *data = image_run_data(img, run);
 		uint64_t len = run->npages * RW_PAGE_SIZE;
 
 		for (uint64_t off = 0; off < len; off += CHUNK) {
@@ -155,11 +156,11 @@ static int verify_stored(const struct rw_proc_image *img, const struct kernel_ow
 				continue;
 			}
 			res->pages_compared += n / RW_PAGE_SIZE;
-			kernel_owned_mask(ko, run->start + off, buf, img->store + run->off + off, n);
-			if (!memcmp(buf, img->store + run->off + off, n))
+			kernel_owned_mask(ko, run->start + off, buf, data + off, n);
+			if (!memcmp(buf, data + off, n))
 				continue;
 			for (uint64_t p = 0; p < n; p += RW_PAGE_SIZE)
-				if (memcmp(buf + p, img->store + run->off + off + p, RW_PAGE_SIZE))
+				if (memcmp(buf + p, data + off + p, RW_PAGE_SIZE))
 					differ(res, "pid %d: page %#llx differs from the checkpoint",
 					       img->tgid, (unsigned long long)(run->start + off + p));
 		}
@@ -650,7 +651,18 @@ int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct 
 	if (img->tmap && !image_hide_tmap(img, &now))
 		differ(res, "pid %d: the read-only mapping of its image at %#llx is gone or changed",
 		       img->tgid, (unsigned long long)img->tmap);
-	verify_layout(img, &now, res);
+	{
+		/* The kernel may have grown the bss for the heap: the same memory. */
+		struct rw_maps unmerged = { 0 };
+
+		err = proc_maps_unmerge_heap(&img->maps, &now, image_heap_base(img), &unmerged);
+		if (err < 0) {
+			proc_maps_free(&now);
+			return err;
+		}
+		verify_layout(img, err ? &unmerged : &now, res);
+		free(unmerged.v);
+	}
 	proc_maps_free(&now);
 	verify_threads(img, f, res);
 	verify_fds(img, res);

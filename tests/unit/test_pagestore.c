@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The page store all images share, on synthetic images (a memfd store and
+ * one run each, as a capture leaves them before the seal): what is shared,
+ * what is not, what a release frees and moves, and the limit.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "image.h"
+#include "pagemap.h"
+#include "pagestore.h"
+
+#define PG RW_PAGE_SIZE
+
+static void fill(uint8_t *p, int tag)
+{
+	for (size_t i = 0; i < PG; i++)
+		p[i] = (uint8_t)(tag * 31 + i * 7);
+}
+
+/* A synthetic image and the pages its capture would read from its process. */
+struct test_image {
+	struct rw_proc_image img;
+	uint8_t *src;
+};
+
+/* An image of pages tagged tags[] at start, its store empty; -1 for a page one byte off tag 1. */
+static struct rw_proc_image *image_of(const int *tags, size_t n, uint64_t start)
+{
+	struct test_image *t = calloc(1, sizeof(*t));
+	struct rw_proc_image *img = &t->img;
+	uint8_t *m;
+
+	assert_non_null(t);
+	t->src = malloc(n * PG);
+	assert_non_null(t->src);
+	for (size_t i = 0; i < n; i++) {
+		fill(t->src + i * PG, tags[i] < 0 ? 1 : tags[i]);
+		if (tags[i] < 0)
+			t->src[i * PG + 100] ^= 1;
+	}
+	img->tgid = 1;
+	img->store_len = n * PG;
+	img->store_fd = memfd_create("test-store", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_true(img->store_fd >= 0);
+	assert_int_equal(ftruncate(img->store_fd, img->store_len), 0);
+	m = mmap(NULL, img->store_len, PROT_READ | PROT_WRITE, MAP_SHARED, img->store_fd, 0);
+	assert_true(m != MAP_FAILED);
+	img->store = m;
+	img->runs = calloc(1, sizeof(*img->runs));
+	assert_non_null(img->runs);
+	img->runs[0] = (struct rw_page_run){ start, n, 0, NULL };
+	img->nruns = 1;
+	img->pages_stored = n;
+	return img;
+}
+
+static int read_src(void *ctx, size_t first, size_t n, uint8_t *buf)
+{
+	memcpy(buf, ((struct test_image *)ctx)->src + first * PG, n * PG);
+	return 0;
+}
+
+/* As a capture adopts: through the reader when the store shares, else from a filled store. */
+static int adopt(struct rw_pagestore *ps, struct rw_proc_image *img, uint32_t domain)
+{
+	struct test_image *t = (struct test_image *)img;
+
+	if (pagestore_sharing(ps))
+		return pagestore_adopt(ps, img, domain, read_src, t);
+	memcpy((void *)img->store, t->src, img->store_len);
+	return pagestore_adopt(ps, img, domain, NULL, NULL);
+}
+
+/* Pages of the store never written: holes (the shared ones were never copied in). */
+static size_t store_resident_pages(const struct rw_proc_image *img)
+{
+	size_t n = 0;
+
+	for (off_t off = 0; off < (off_t)img->store_len; off += PG) {
+		off_t d = lseek(img->store_fd, off, SEEK_DATA);
+
+		n += d == off;
+	}
+	return n;
+}
+
+static void drop(struct rw_proc_image *img)
+{
+	struct test_image *t = (struct test_image *)img;
+
+	image_free(img);
+	free(t->src);
+	free(t);
+}
+
+/* The page at addr holds the content of tag. */
+static void assert_page(const struct rw_proc_image *img, uint64_t addr, int tag)
+{
+	uint8_t want[PG];
+	const uint8_t *got = image_page(img, addr);
+
+	assert_non_null(got);
+	fill(want, tag < 0 ? 1 : tag);
+	if (tag < 0)
+		want[100] ^= 1;
+	assert_memory_equal(got, want, PG);
+}
+
+static struct rw_pagestore_stats stats(const struct rw_pagestore *ps)
+{
+	struct rw_pagestore_stats st;
+
+	pagestore_stats(ps, &st);
+	return st;
+}
+
+static void shares_identical_pages(void **state)
+{
+	struct rw_pagestore *ps = pagestore_new(0, true);
+	struct rw_proc_image *a = image_of((int[]){ 1, 2, 3, 4 }, 4, 0x10000);
+	struct rw_proc_image *b = image_of((int[]){ 2, 3, 9 }, 3, 0x50000);
+
+	(void)state;
+	assert_int_equal(adopt(ps, a, 0), 0);
+	assert_int_equal(adopt(ps, b, 0), 0);
+	assert_int_equal(stats(ps).bytes, 5 * PG);
+	assert_int_equal(stats(ps).shared_bytes, 2 * PG);
+	assert_int_equal(stats(ps).logical_bytes, 7 * PG);
+	assert_int_equal(pagestore_unique_bytes(a), 2 * PG);
+	assert_int_equal(pagestore_unique_bytes(b), 1 * PG);
+	/* Only B's page of its own went into its store. */
+	assert_int_equal(store_resident_pages(a), 4);
+	assert_int_equal(store_resident_pages(b), 1);
+	/* B's first two pages are A's, its third its own: two runs. */
+	assert_int_equal(b->nruns, 2);
+	assert_false(image_run_own(&b->runs[0]));
+	assert_true(image_run_own(&b->runs[1]));
+	assert_true(image_page(b, 0x50000) >= a->store && image_page(b, 0x50000) < a->store + a->store_len);
+	for (int i = 0; i < 3; i++)
+		assert_page(b, 0x50000 + i * PG, (int[]){ 2, 3, 9 }[i]);
+	for (int i = 0; i < 4; i++)
+		assert_page(a, 0x10000 + i * PG, i + 1);
+	drop(b);
+	assert_int_equal(stats(ps).bytes, 4 * PG);
+	assert_int_equal(stats(ps).shared_bytes, 0);
+	drop(a);
+	assert_int_equal(stats(ps).bytes, 0);
+	assert_int_equal(stats(ps).segments, 0);
+	pagestore_free(ps);
+}
+
+static void one_byte_apart_not_shared(void **state)
+{
+	struct rw_pagestore *ps = pagestore_new(0, true);
+	struct rw_proc_image *a = image_of((int[]){ 1 }, 1, 0x10000);
+	struct rw_proc_image *b = image_of((int[]){ -1 }, 1, 0x10000);
+
+	(void)state;
+	assert_int_equal(adopt(ps, a, 0), 0);
+	assert_int_equal(adopt(ps, b, 0), 0);
+	assert_int_equal(stats(ps).bytes, 2 * PG);
+	assert_int_equal(stats(ps).shared_bytes, 0);
+	assert_page(a, 0x10000, 1);
+	assert_page(b, 0x10000, -1);
+	drop(a);
+	drop(b);
+	pagestore_free(ps);
+}
+
+/* The image holding the shared pages goes first: they move, the other keeps its content. */
+static void release_moves_what_others_use(void **state)
+{
+	struct rw_pagestore *ps = pagestore_new(0, true);
+	struct rw_proc_image *a = image_of((int[]){ 1, 2, 3, 4 }, 4, 0x10000);
+	struct rw_proc_image *b = image_of((int[]){ 2, 3, 9 }, 3, 0x50000);
+	struct rw_proc_image *c = image_of((int[]){ 3 }, 1, 0x90000);
+
+	(void)state;
+	assert_int_equal(adopt(ps, a, 0), 0);
+	assert_int_equal(adopt(ps, b, 0), 0);
+	assert_int_equal(adopt(ps, c, 0), 0);
+	assert_int_equal(stats(ps).bytes, 5 * PG);
+	drop(a);
+	/* A's pages 1 and 4 are gone; 2 and 3 live on for B and C, with B's own 9. */
+	assert_int_equal(stats(ps).bytes, 3 * PG);
+	assert_int_equal(stats(ps).shared_bytes, 1 * PG);
+	for (int i = 0; i < 3; i++)
+		assert_page(b, 0x50000 + i * PG, (int[]){ 2, 3, 9 }[i]);
+	assert_page(c, 0x90000, 3);
+	drop(b);
+	/* Page 2 went with B: the segment of ours is compacted to page 3 alone. */
+	assert_int_equal(stats(ps).bytes, 1 * PG);
+	assert_page(c, 0x90000, 3);
+	drop(c);
+	assert_int_equal(stats(ps).bytes, 0);
+	assert_int_equal(stats(ps).segments, 0);
+	pagestore_free(ps);
+}
+
+static void same_page_twice_in_one_image(void **state)
+{
+	struct rw_pagestore *ps = pagestore_new(0, true);
+	struct rw_proc_image *a = image_of((int[]){ 5, 5, 6 }, 3, 0x10000);
+
+	(void)state;
+	assert_int_equal(adopt(ps, a, 0), 0);
+	assert_int_equal(stats(ps).bytes, 2 * PG);
+	assert_int_equal(stats(ps).shared_bytes, 1 * PG);
+	for (int i = 0; i < 3; i++)
+		assert_page(a, 0x10000 + i * PG, (int[]){ 5, 5, 6 }[i]);
+	drop(a);
+	assert_int_equal(stats(ps).bytes, 0);
+	pagestore_free(ps);
+}
+
+static void other_domain_not_shared(void **state)
+{
+	struct rw_pagestore *ps = pagestore_new(0, true);
+	struct rw_proc_image *a = image_of((int[]){ 1, 2 }, 2, 0x10000);
+	struct rw_proc_image *b = image_of((int[]){ 1, 2 }, 2, 0x10000);
+
+	(void)state;
+	assert_int_equal(adopt(ps, a, 1000), 0);
+	assert_int_equal(adopt(ps, b, 1001), 0);
+	assert_int_equal(stats(ps).bytes, 4 * PG);
+	assert_int_equal(stats(ps).shared_bytes, 0);
+	drop(a);
+	drop(b);
+	pagestore_free(ps);
+}
+
+static void limit_refuses_and_takes_nothing(void **state)
+{
+	struct rw_pagestore *ps = pagestore_new(4 * PG, true);
+	struct rw_proc_image *a = image_of((int[]){ 1, 2, 3 }, 3, 0x10000);
+	struct rw_proc_image *b = image_of((int[]){ 1, 4, 5 }, 3, 0x10000);
+	struct rw_proc_image *c = image_of((int[]){ 1, 2 }, 2, 0x10000);
+	uint64_t in_use, needed;
+
+	(void)state;
+	assert_int_equal(adopt(ps, a, 0), 0);
+	assert_int_equal(adopt(ps, b, 0), -ENOSPC);
+	pagestore_refusal(ps, &in_use, &needed);
+	assert_int_equal(in_use, 3 * PG);
+	assert_int_equal(needed, 2 * PG);
+	assert_int_equal(stats(ps).bytes, 3 * PG);
+	assert_int_equal(stats(ps).shared_bytes, 0);
+	/* Nothing of B's stayed: its page 1 reference was given back. */
+	assert_int_equal(pagestore_unique_bytes(a), 3 * PG);
+	/* What needs no new page fits. */
+	assert_int_equal(adopt(ps, c, 0), 0);
+	assert_int_equal(stats(ps).bytes, 3 * PG);
+	drop(b);
+	drop(c);
+	drop(a);
+	assert_int_equal(stats(ps).bytes, 0);
+	pagestore_free(ps);
+}
+
+static void sharing_off_keeps_pages_apart(void **state)
+{
+	struct rw_pagestore *ps = pagestore_new(0, false);
+	struct rw_proc_image *a = image_of((int[]){ 1, 2 }, 2, 0x10000);
+	struct rw_proc_image *b = image_of((int[]){ 1, 2 }, 2, 0x10000);
+
+	(void)state;
+	assert_int_equal(adopt(ps, a, 0), 0);
+	assert_int_equal(adopt(ps, b, 0), 0);
+	assert_int_equal(stats(ps).bytes, 4 * PG);
+	assert_int_equal(stats(ps).shared_bytes, 0);
+	assert_false(stats(ps).sharing);
+	assert_page(b, 0x11000, 2);
+	drop(a);
+	drop(b);
+	pagestore_free(ps);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(shares_identical_pages),
+		cmocka_unit_test(one_byte_apart_not_shared),
+		cmocka_unit_test(release_moves_what_others_use),
+		cmocka_unit_test(same_page_twice_in_one_image),
+		cmocka_unit_test(other_domain_not_shared),
+		cmocka_unit_test(limit_refuses_and_takes_nothing),
+		cmocka_unit_test(sharing_off_keeps_pages_apart),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,550 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#define LOG_PREFIX "pagestore: "
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "image.h"
+#include "log.h"
+#include "pagemap.h"
+#include "pagestore.h"
+
+/* One stored page: its content's hash, who uses it, and its bucket chain. */
+struct rw_pageent {
+	XXH128_hash_t h;
+	struct rw_pageent *next;
+	struct rw_pageseg *seg;
+	uint32_t refs;			/* 0: a hole (never held, or freed) */
+	uint32_t domain;		/* pages are shared within a domain only */
+};
+
+struct rw_pageseg {
+	const uint8_t *base;
+	size_t npages;
+	uint64_t resident;		/* pages that hold content */
+	uint64_t live;			/* of those, pages still used */
+	struct rw_pageent *ents;	/* [npages]: the page at base + i pages */
+	/*
+	 * The image whose store it is (the image maps, unmaps and closes it);
+	 * NULL for a segment of ours, made by compaction.
+	 */
+	struct rw_proc_image *owner;
+	int fd;				/* ours only */
+	bool touched;
+	struct rw_pageseg *next;
+};
+
+struct rw_pagestore {
+	uint64_t limit;
+	bool share;
+	struct rw_pageent **buckets;
+	size_t nbuckets, nents;
+	struct rw_pageseg *segs;
+	struct rw_proc_image **imgs;	/* adopted, for compaction to move their runs */
+	size_t nimgs, capimgs;
+	uint64_t resident;		/* pages, over every segment */
+	uint64_t refused_in_use, refused_needed;
+};
+
+#define PAGE		RW_PAGE_SIZE
+#define FIRST_BUCKETS	4096
+/* Pages staged at once while adopting (read from the target, hashed, written if new). */
+#define ADOPT_BATCH	128
+
+struct rw_pagestore *pagestore_new(uint64_t max_bytes, bool share)
+{
+	struct rw_pagestore *ps = calloc(1, sizeof(*ps));
+
+	if (!ps)
+		return NULL;
+	ps->buckets = calloc(FIRST_BUCKETS, sizeof(*ps->buckets));
+	if (!ps->buckets) {
+		free(ps);
+		return NULL;
+	}
+	ps->nbuckets = FIRST_BUCKETS;
+	ps->limit = max_bytes;
+	ps->share = share;
+	return ps;
+}
+
+static void seg_destroy(struct rw_pagestore *ps, struct rw_pageseg *seg)
+{
+	for (struct rw_pageseg **p = &ps->segs; *p; p = &(*p)->next)
+		if (*p == seg) {
+			*p = seg->next;
+			break;
+		}
+	ps->resident -= seg->resident;
+	if (seg->fd >= 0) {
+		munmap((void *)seg->base, seg->npages * PAGE);
+		close(seg->fd);
+	}
+	free(seg->ents);
+	free(seg);
+}
+
+void pagestore_free(struct rw_pagestore *ps)
+{
+	if (!ps)
+		return;
+	while (ps->segs)
+		seg_destroy(ps, ps->segs);
+	free(ps->buckets);
+	free(ps->imgs);
+	free(ps);
+}
+
+bool pagestore_sharing(const struct rw_pagestore *ps)
+{
+	return ps->share;
+}
+
+const uint8_t *pageseg_base(const struct rw_pageseg *seg)
+{
+	return seg->base;
+}
+
+static const uint8_t *ent_data(const struct rw_pageent *e)
+{
+	return e->seg->base + (size_t)(e - e->seg->ents) * PAGE;
+}
+
+static struct rw_pageent **bucket(struct rw_pagestore *ps, XXH128_hash_t h)
+{
+	return &ps->buckets[h.low64 & (ps->nbuckets - 1)];
+}
+
+/* More buckets as entries come (one a page on average); without memory, longer chains. */
+static void grow_buckets(struct rw_pagestore *ps)
+{
+	size_t n = ps->nbuckets * 2;
+	struct rw_pageent **b;
+
+	if (ps->nents < ps->nbuckets)
+		return;
+	b = calloc(n, sizeof(*b));
+	if (!b)
+		return;
+	for (size_t i = 0; i < ps->nbuckets; i++)
+		for (struct rw_pageent *e = ps->buckets[i], *next; e; e = next) {
+			next = e->next;
+			e->next = b[e->h.low64 & (n - 1)];
+			b[e->h.low64 & (n - 1)] = e;
+		}
+	free(ps->buckets);
+	ps->buckets = b;
+	ps->nbuckets = n;
+}
+
+static void insert(struct rw_pagestore *ps, struct rw_pageent *e)
+{
+	struct rw_pageent **b = bucket(ps, e->h);
+
+	e->next = *b;
+	*b = e;
+	ps->nents++;
+}
+
+static void unlink_ent(struct rw_pagestore *ps, struct rw_pageent *e)
+{
+	for (struct rw_pageent **p = bucket(ps, e->h); *p; p = &(*p)->next)
+		if (*p == e) {
+			*p = e->next;
+			ps->nents--;
+			return;
+		}
+}
+
+/*
+ * Pages of the image being adopted that are still in the staging buffer
+ * (not written to its store yet): [lo, hi) of its own segment, at buf.
+ */
+struct pending {
+	const struct rw_pageseg *own;
+	size_t lo, hi;
+	const uint8_t *buf;
+};
+
+static const uint8_t *ent_bytes(const struct rw_pageent *e, const struct pending *pend)
+{
+	size_t i = (size_t)(e - e->seg->ents);
+
+	if (pend && e->seg == pend->own && i >= pend->lo && i < pend->hi)
+		return pend->buf + (i - pend->lo) * PAGE;
+	return ent_data(e);
+}
+
+/* The stored page of that content in the domain: the hash finds it, the bytes decide. */
+static struct rw_pageent *find(struct rw_pagestore *ps, XXH128_hash_t h, uint32_t domain,
+			       const uint8_t *page, const struct pending *pend)
+{
+	for (struct rw_pageent *e = *bucket(ps, h); e; e = e->next)
+		if (XXH128_isEqual(e->h, h) && e->domain == domain &&
+		    !memcmp(ent_bytes(e, pend), page, PAGE))
+			return e;
+	return NULL;
+}
+
+static int add_image(struct rw_pagestore *ps, struct rw_proc_image *img)
+{
+	if (ps->nimgs == ps->capimgs) {
+		size_t cap = ps->capimgs ? 2 * ps->capimgs : 16;
+		struct rw_proc_image **more = realloc(ps->imgs, cap * sizeof(*more));
+
+		if (!more)
+			return -ENOMEM;
+		ps->imgs = more;
+		ps->capimgs = cap;
+	}
+	ps->imgs[ps->nimgs++] = img;
+	return 0;
+}
+
+static void remove_image(struct rw_pagestore *ps, const struct rw_proc_image *img)
+{
+	for (size_t i = 0; i < ps->nimgs; i++)
+		if (ps->imgs[i] == img) {
+			ps->imgs[i] = ps->imgs[--ps->nimgs];
+			return;
+		}
+}
+
+/* The runs of pages that use[] says, merged where store and addresses both follow on. */
+static int rewrite_runs(struct rw_proc_image *img, struct rw_pageseg *own,
+			struct rw_pageent *const *use)
+{
+	struct rw_page_run *out = malloc((img->pages_stored ? img->pages_stored : 1) * sizeof(*out));
+	size_t n = 0, i = 0;
+
+	if (!out)
+		return -ENOMEM;
+	for (size_t r = 0; r < img->nruns; r++)
+		for (uint64_t k = 0; k < img->runs[r].npages; k++, i++) {
+			const struct rw_pageent *e = use[i];
+			struct rw_pageseg *seg = e == &own->ents[i] ? NULL : e->seg;
+			uint64_t start = img->runs[r].start + k * PAGE;
+			uint64_t off = (uint64_t)(e - e->seg->ents) * PAGE;
+			struct rw_page_run *last = n ? &out[n - 1] : NULL;
+
+			if (last && last->seg == seg && last->start + last->npages * PAGE == start &&
+			    last->off + last->npages * PAGE == off) {
+				last->npages++;
+				continue;
+			}
+			out[n++] = (struct rw_page_run){ .start = start, .npages = 1, .off = off,
+							  .seg = seg };
+		}
+	free(img->runs);
+	img->runs = out;
+	img->nruns = n;
+	return 0;
+}
+
+/* Write the staged pages [from, to) of the store (staged from first) into it. */
+static int write_staged(const struct rw_proc_image *img, const uint8_t *buf, size_t first,
+			size_t from, size_t to)
+{
+	size_t done = 0, len = (to - from) * PAGE;
+
+	while (done < len) {
+		ssize_t n = pwrite(img->store_fd, buf + (from - first) * PAGE + done, len - done,
+				   from * PAGE + done);
+
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += n;
+	}
+	return 0;
+}
+
+int pagestore_adopt(struct rw_pagestore *ps, struct rw_proc_image *img, uint32_t domain,
+		    rw_page_reader read, void *ctx)
+{
+	size_t npages = img->store_len / PAGE;
+	struct rw_pageent **use = NULL;
+	uint8_t *buf = NULL;
+	struct rw_pageseg *own;
+	int err = -ENOMEM;
+	size_t i = 0;
+
+	own = calloc(1, sizeof(*own));
+	if (!own)
+		return -ENOMEM;
+	own->ents = calloc(npages ? npages : 1, sizeof(*own->ents));
+	use = calloc(npages ? npages : 1, sizeof(*use));
+	if (read)
+		buf = malloc(ADOPT_BATCH * PAGE);
+	if (!own->ents || !use || (read && !buf) || add_image(ps, img))
+		goto fail;
+	own->base = img->store;
+	own->npages = npages;
+	own->owner = img;
+	own->fd = -1;
+	/*
+	 * The store holds the runs one after the other: page i of the store
+	 * is the i-th stored. With a reader, pages come through a small
+	 * staging buffer and only those no one holds are written to the store
+	 * (the rest stay holes); without, they are in the store already.
+	 */
+	while (i < npages) {
+		size_t n = npages - i < ADOPT_BATCH ? npages - i : ADOPT_BATCH, wfrom = i;
+		struct pending pend = { own, i, i, buf };
+
+		if (read) {
+			err = read(ctx, i, n, buf);
+			if (err)
+				goto undo;
+		}
+		for (size_t k = 0; k < n; k++, i++) {
+			const uint8_t *page = read ? buf + k * PAGE : img->store + i * PAGE;
+			/* Without sharing no one looks a page up: not hashed (a checkpoint as before). */
+			XXH128_hash_t h = ps->share ? XXH3_128bits(page, PAGE) : (XXH128_hash_t){ i, 0 };
+			struct rw_pageent *e;
+
+			pend.hi = i;	/* the batch's pages before this one: compared in buf */
+			e = ps->share ? find(ps, h, domain, page, read ? &pend : NULL) : NULL;
+			if (e) {
+				e->refs++;
+				use[i] = e;
+				/* The staged run before it goes to the store now. */
+				if (read && wfrom < i) {
+					err = write_staged(img, buf, pend.lo, wfrom, i);
+					if (err)
+						goto undo;
+				}
+				wfrom = i + 1;
+				continue;
+			}
+			e = &own->ents[i];
+			*e = (struct rw_pageent){ .h = h, .seg = own, .refs = 1, .domain = domain };
+			if (ps->share)
+				insert(ps, e);
+			use[i] = e;
+			own->resident++;
+		}
+		if (read && wfrom < i) {
+			err = write_staged(img, buf, pend.lo, wfrom, i);
+			if (err)
+				goto undo;
+		}
+	}
+	if (ps->limit && (ps->resident + own->resident) * PAGE > ps->limit) {
+		ps->refused_in_use = ps->resident * PAGE;
+		ps->refused_needed = own->resident * PAGE;
+		err = -ENOSPC;
+		goto undo;
+	}
+	err = rewrite_runs(img, own, use);
+	if (err)
+		goto undo;
+	own->live = own->resident;
+	own->next = ps->segs;
+	ps->segs = own;
+	ps->resident += own->resident;
+	img->own = own;
+	img->pagestore = ps;
+	img->pages_shared = npages - own->resident;
+	grow_buckets(ps);
+	free(buf);
+	free(use);
+	return 0;
+undo:
+	for (size_t k = 0; k < i; k++) {
+		if (use[k]->seg == own) {
+			if (use[k] == &own->ents[k] && ps->share)
+				unlink_ent(ps, use[k]);
+		} else {
+			use[k]->refs--;
+		}
+	}
+fail:
+	remove_image(ps, img);
+	free(buf);
+	free(use);
+	if (own)
+		free(own->ents);
+	free(own);
+	return err;
+}
+
+/*
+ * Move the pages still used to a new sealed memfd of ours and every run
+ * that points at them along; the old segment goes. -errno: it stays as it
+ * is (the memory is freed later, by the next compaction or the last use).
+ */
+static int compact(struct rw_pagestore *ps, struct rw_pageseg *old)
+{
+	const int seals = F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+	struct rw_pageseg *seg = calloc(1, sizeof(*seg));
+	uint64_t *remap = malloc(old->npages * sizeof(*remap));
+	uint8_t *w = MAP_FAILED;
+	const void *ro = MAP_FAILED;
+	size_t bytes = old->live * PAGE, j = 0;
+	int fd = -1, err = -ENOMEM;
+
+	if (!seg || !remap)
+		goto fail;
+	seg->ents = calloc(old->live, sizeof(*seg->ents));
+	fd = memfd_create("rewindd-shared-pages", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (!seg->ents || fd < 0 || ftruncate(fd, bytes))
+		goto fail_errno;
+	w = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (w == MAP_FAILED)
+		goto fail_errno;
+	for (size_t i = 0; i < old->npages; i++) {
+		if (!old->ents[i].refs)
+			continue;
+		memcpy(w + j * PAGE, old->base + i * PAGE, PAGE);
+		remap[i] = j++;
+	}
+	if (fcntl(fd, F_ADD_SEALS, seals))
+		goto fail_errno;
+	ro = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
+	if (ro == MAP_FAILED)
+		goto fail_errno;
+	munmap(w, bytes);
+	seg->base = ro;
+	seg->npages = seg->resident = seg->live = old->live;
+	seg->fd = fd;
+	/* Nothing can fail from here: the entries and the runs move. */
+	for (size_t i = 0; i < old->npages; i++) {
+		struct rw_pageent *from = &old->ents[i], *to;
+
+		if (!from->refs)
+			continue;
+		to = &seg->ents[remap[i]];
+		*to = *from;
+		to->seg = seg;
+		for (struct rw_pageent **p = bucket(ps, from->h); *p; p = &(*p)->next)
+			if (*p == from) {
+				*p = to;
+				break;
+			}
+	}
+	for (size_t k = 0; k < ps->nimgs; k++)
+		for (size_t r = 0; r < ps->imgs[k]->nruns; r++) {
+			struct rw_page_run *run = &ps->imgs[k]->runs[r];
+
+			if (run->seg == old) {
+				run->seg = seg;
+				run->off = remap[run->off / PAGE] * PAGE;
+			}
+		}
+	seg->next = ps->segs;
+	ps->segs = seg;
+	ps->resident += seg->resident;
+	free(remap);
+	seg_destroy(ps, old);
+	return 0;
+fail_errno:
+	err = -errno;
+fail:
+	pr_warn("compacting %llu shared pages: %s: the segment stays whole\n",
+		(unsigned long long)old->live, strerror(-err));
+	if (w != MAP_FAILED)
+		munmap(w, bytes);
+	if (fd >= 0)
+		close(fd);
+	free(remap);
+	if (seg)
+		free(seg->ents);
+	free(seg);
+	return err;
+}
+
+void pagestore_release(struct rw_pagestore *ps, struct rw_proc_image *img)
+{
+	struct rw_pageseg *own = img->own, **touched;
+	size_t ntouched = 0;
+
+	if (!own)
+		return;
+	/* At most the own segment and one a run. */
+	touched = malloc((img->nruns + 1) * sizeof(*touched));
+	for (size_t r = 0; r < img->nruns; r++) {
+		struct rw_pageseg *seg = img->runs[r].seg ? img->runs[r].seg : own;
+
+		for (uint64_t k = 0; k < img->runs[r].npages; k++) {
+			struct rw_pageent *e = &seg->ents[img->runs[r].off / PAGE + k];
+
+			if (--e->refs)
+				continue;
+			unlink_ent(ps, e);
+			seg->live--;
+		}
+		if (touched && !seg->touched) {
+			seg->touched = true;
+			touched[ntouched++] = seg;
+		}
+	}
+	remove_image(ps, img);
+	own->owner = NULL;
+	if (touched && !own->touched) {
+		own->touched = true;
+		touched[ntouched++] = own;
+	}
+	/*
+	 * What no one uses goes: a segment wholly, or by compaction (the own
+	 * segment is the image's memfd, unmapped by image_free after this).
+	 * Without memory for the list only the own segment is looked at.
+	 */
+	for (size_t i = 0; i < (touched ? ntouched : 1); i++) {
+		struct rw_pageseg *seg = touched ? touched[i] : own;
+
+		seg->touched = false;
+		if (!seg->live)
+			seg_destroy(ps, seg);
+		else if (!seg->owner && (seg->live < seg->resident || seg == own) &&
+			 compact(ps, seg) &&
+			 seg == own) {
+			/* Not compacted: the image's memfd stays, ours now, whole. */
+			own->fd = img->store_fd;
+			img->store = NULL;
+			img->store_fd = -1;
+		}
+	}
+	free(touched);
+	img->own = NULL;
+	img->pagestore = NULL;
+}
+
+void pagestore_stats(const struct rw_pagestore *ps, struct rw_pagestore_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->limit_bytes = ps->limit;
+	st->sharing = ps->share;
+	st->bytes = ps->resident * PAGE;
+	for (const struct rw_pageseg *seg = ps->segs; seg; seg = seg->next) {
+		st->segments++;
+		for (size_t i = 0; i < seg->npages; i++)
+			st->shared_bytes += seg->ents[i].refs > 1 ? PAGE : 0;
+	}
+	for (size_t i = 0; i < ps->nimgs; i++)
+		st->logical_bytes += ps->imgs[i]->pages_stored * PAGE;
+}
+
+uint64_t pagestore_unique_bytes(const struct rw_proc_image *img)
+{
+	uint64_t n = 0;
+
+	if (!img->own)
+		return img->pages_stored * PAGE;
+	for (size_t r = 0; r < img->nruns; r++) {
+		const struct rw_pageseg *seg = img->runs[r].seg ? img->runs[r].seg : img->own;
+
+		for (uint64_t k = 0; k < img->runs[r].npages; k++)
+			n += seg->ents[img->runs[r].off / PAGE + k].refs == 1;
+	}
+	return n * PAGE;
+}
+
+void pagestore_refusal(const struct rw_pagestore *ps, uint64_t *in_use, uint64_t *needed)
+{
+	*in_use = ps->refused_in_use;
+	*needed = ps->refused_needed;
+}
