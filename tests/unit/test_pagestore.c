@@ -249,7 +249,7 @@ static void limit_refuses_and_takes_nothing(void **state)
 
 	(void)state;
 	assert_int_equal(adopt(ps, a, 0), 0);
-	assert_int_equal(adopt(ps, b, 0), -ENOSPC);
+	assert_int_equal(adopt(ps, b, 0), -EDQUOT);
 	pagestore_refusal(ps, &in_use, &needed);
 	assert_int_equal(in_use, 3 * PG);
 	assert_int_equal(needed, 2 * PG);

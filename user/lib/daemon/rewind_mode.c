@@ -224,16 +224,20 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 			t->img = NULL;
 			if (err == -ENOMEM)
 				snprintf(why, sizeof(why), "out of memory");
-			if (err == -ENOSPC) {
+			if (err == -EDQUOT) {
 				struct rw_pagestore_stats ps;
 				uint64_t in_use, needed;
+				int n;
 
 				pagestore_stats(S->pages, &ps);
 				pagestore_refusal(S->pages, &in_use, &needed);
-				snprintf(why, sizeof(why), "its pages would take the image store over "
-					 "--max-image-memory: %.1f MiB in use, %.1f MiB more needed, "
-					 "%.1f MiB allowed", in_use / 1048576.0, needed / 1048576.0,
-					 ps.limit_bytes / 1048576.0);
+				n = snprintf(why, sizeof(why), "its pages would take the image store over "
+					     "--max-image-memory: %.1f MiB more needed, %.1f MiB allowed",
+					     needed / 1048576.0, ps.limit_bytes / 1048576.0);
+				/* What every user's images hold: root's to know. */
+				if (s->owner == 0 && n > 0 && (size_t)n < sizeof(why))
+					snprintf(why + n, sizeof(why) - n, ", %.1f MiB in use",
+						 in_use / 1048576.0);
 			}
 			goto fail;
 		}

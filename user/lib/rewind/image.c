@@ -597,6 +597,10 @@ static int capture_map_files(struct rw_proc_image *img)
 			mf->size = st.st_size;
 			mf->mtime = st.st_mtim;
 			mf->ctime = st.st_ctim;
+		} else {
+			/* What it was is unknown: not held, so no page of it is read back. */
+			close(mf->fd);
+			mf->fd = -1;
 		}
 	}
 	return 0;

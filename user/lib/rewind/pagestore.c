@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "clock.h"
 #include "image.h"
 #include "log.h"
 #include "pagemap.h"
@@ -41,6 +43,8 @@ struct rw_pageseg {
 struct rw_pagestore {
 	uint64_t limit;
 	bool share;
+	/* Secret: no one can make pages that all land in one bucket (every user's lookups slow). */
+	uint64_t seed;
 	struct rw_pageent **buckets;
 	size_t nbuckets, nents;
 	struct rw_pageseg *segs;
@@ -67,6 +71,8 @@ struct rw_pagestore *pagestore_new(uint64_t max_bytes, bool share)
 		return NULL;
 	}
 	ps->nbuckets = FIRST_BUCKETS;
+	if (getrandom(&ps->seed, sizeof(ps->seed), 0) != sizeof(ps->seed))
+		ps->seed = rw_now_ns();	/* no entropy yet: a seed no client sees, if a guessable one */
 	ps->limit = max_bytes;
 	ps->share = share;
 	return ps;
@@ -303,20 +309,21 @@ int pagestore_adopt(struct rw_pagestore *ps, struct rw_proc_image *img, uint32_t
 		for (size_t k = 0; k < n; k++, i++) {
 			const uint8_t *page = read ? buf + k * PAGE : img->store + i * PAGE;
 			/* Without sharing no one looks a page up: not hashed (a checkpoint as before). */
-			XXH128_hash_t h = ps->share ? XXH3_128bits(page, PAGE) : (XXH128_hash_t){ i, 0 };
+			XXH128_hash_t h = ps->share ? XXH3_128bits_withSeed(page, PAGE, ps->seed) :
+						      (XXH128_hash_t){ i, 0 };
 			struct rw_pageent *e;
 
 			pend.hi = i;	/* the batch's pages before this one: compared in buf */
 			e = ps->share ? find(ps, h, domain, page, read ? &pend : NULL) : NULL;
 			if (e) {
-				e->refs++;
-				use[i] = e;
-				/* The staged run before it goes to the store now. */
+				/* The staged run before it goes to the store now (before a reference is taken). */
 				if (read && wfrom < i) {
 					err = write_staged(img, buf, pend.lo, wfrom, i);
 					if (err)
 						goto undo;
 				}
+				e->refs++;
+				use[i] = e;
 				wfrom = i + 1;
 				continue;
 			}
@@ -332,11 +339,13 @@ int pagestore_adopt(struct rw_pagestore *ps, struct rw_proc_image *img, uint32_t
 			if (err)
 				goto undo;
 		}
+		/* Chains stay short while a large image comes in. */
+		grow_buckets(ps);
 	}
 	if (ps->limit && (ps->resident + own->resident) * PAGE > ps->limit) {
 		ps->refused_in_use = ps->resident * PAGE;
 		ps->refused_needed = own->resident * PAGE;
-		err = -ENOSPC;
+		err = -EDQUOT;
 		goto undo;
 	}
 	err = rewrite_runs(img, own, use);
@@ -349,7 +358,6 @@ int pagestore_adopt(struct rw_pagestore *ps, struct rw_proc_image *img, uint32_t
 	img->own = own;
 	img->pagestore = ps;
 	img->pages_shared = npages - own->resident;
-	grow_buckets(ps);
 	free(buf);
 	free(use);
 	return 0;
@@ -457,18 +465,25 @@ fail:
 	return err;
 }
 
+/* The next segment a release touched, its mark cleared; NULL when none is left. */
+static struct rw_pageseg *next_touched(struct rw_pagestore *ps)
+{
+	for (struct rw_pageseg *seg = ps->segs; seg; seg = seg->next)
+		if (seg->touched) {
+			seg->touched = false;
+			return seg;
+		}
+	return NULL;
+}
+
 void pagestore_release(struct rw_pagestore *ps, struct rw_proc_image *img)
 {
-	struct rw_pageseg *own = img->own, **touched;
-	size_t ntouched = 0;
+	struct rw_pageseg *own = img->own, *seg;
 
 	if (!own)
 		return;
-	/* At most the own segment and one a run. */
-	touched = malloc((img->nruns + 1) * sizeof(*touched));
 	for (size_t r = 0; r < img->nruns; r++) {
-		struct rw_pageseg *seg = img->runs[r].seg ? img->runs[r].seg : own;
-
+		seg = img->runs[r].seg ? img->runs[r].seg : own;
 		for (uint64_t k = 0; k < img->runs[r].npages; k++) {
 			struct rw_pageent *e = &seg->ents[img->runs[r].off / PAGE + k];
 
@@ -477,38 +492,27 @@ void pagestore_release(struct rw_pagestore *ps, struct rw_proc_image *img)
 			unlink_ent(ps, e);
 			seg->live--;
 		}
-		if (touched && !seg->touched) {
-			seg->touched = true;
-			touched[ntouched++] = seg;
-		}
+		seg->touched = true;
 	}
 	remove_image(ps, img);
 	own->owner = NULL;
-	if (touched && !own->touched) {
-		own->touched = true;
-		touched[ntouched++] = own;
-	}
+	own->touched = true;
 	/*
 	 * What no one uses goes: a segment wholly, or by compaction (the own
 	 * segment is the image's memfd, unmapped by image_free after this).
-	 * Without memory for the list only the own segment is looked at.
+	 * A few segments: the list is walked again for each one touched.
 	 */
-	for (size_t i = 0; i < (touched ? ntouched : 1); i++) {
-		struct rw_pageseg *seg = touched ? touched[i] : own;
-
-		seg->touched = false;
+	while ((seg = next_touched(ps))) {
 		if (!seg->live)
 			seg_destroy(ps, seg);
 		else if (!seg->owner && (seg->live < seg->resident || seg == own) &&
-			 compact(ps, seg) &&
-			 seg == own) {
+			 compact(ps, seg) && seg == own) {
 			/* Not compacted: the image's memfd stays, ours now, whole. */
 			own->fd = img->store_fd;
 			img->store = NULL;
 			img->store_fd = -1;
 		}
 	}
-	free(touched);
 	img->own = NULL;
 	img->pagestore = NULL;
 }

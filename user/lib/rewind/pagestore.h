@@ -44,7 +44,7 @@ typedef int (*rw_page_reader)(void *ctx, size_t first, size_t n, uint8_t *buf);
  * of domain holds yet (nor this one, earlier) are written into the store
  * (the rest stay holes, never touched); without, the pages are in the
  * store already (a store without sharing). The image's runs are rewritten.
- * -ENOSPC if the store would then exceed its limit (nothing taken;
+ * -EDQUOT if the store would then exceed its limit (nothing taken;
  * pagestore_refusal() says by how much); -ENOMEM, -errno.
  */
 int pagestore_adopt(struct rw_pagestore *ps, struct rw_proc_image *img, uint32_t domain,

@@ -72,11 +72,6 @@ static int map_file(const struct rw_layout_op *op, const struct rw_proc_image *i
 		return rw_why(why, whylen, -ENOENT, "pid %d: mapping %#llx-%#llx: its file was not "
 			      "held at the checkpoint", img->tgid, (unsigned long long)op->start,
 			      (unsigned long long)op->end);
-	if (!op->shared) {
-		err = image_map_files_unchanged(img, op->start, op->end, why, whylen);
-		if (err)
-			return err;
-	}
 	tfd = spare_fd(img, img->tgid);
 	err = remote_install_fd(r, mf->fd, tfd, true);
 	if (err)
@@ -489,10 +484,6 @@ static int drop_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 			}
 			continue;
 		}
-		/* A private file page dropped reads its file again: the checkpoint's file only. */
-		err = image_map_files_unchanged(img, d->start, d->end, why, whylen);
-		if (err)
-			goto out;
 		calls[n] = (struct rw_batch_call){
 			.nr = RW_NR_madvise, .args = { d->start, d->end - d->start, MADV_DONTNEED },
 		};
@@ -680,13 +671,35 @@ static int apply_setns(const struct rw_plan *p, const struct rw_proc_image *img,
 	return 0;
 }
 
+/*
+ * A page of a private file mapping that a rewind drops, or maps back, reads
+ * its file again: the checkpoint's bytes only while the file is as it was.
+ * Checked before the target is changed at all.
+ */
+static int files_unchanged(const struct rw_plan *p, const struct rw_proc_image *img, char *why,
+			   size_t whylen)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < p->ndrop && !err; i++)
+		err = image_map_files_unchanged(img, p->drop[i].start, p->drop[i].end, why, whylen);
+	for (size_t i = 0; i < p->nlayout && !err; i++)
+		if (p->layout[i].kind == RW_LAYOUT_MAP_FILE && !p->layout[i].shared)
+			err = image_map_files_unchanged(img, p->layout[i].start, p->layout[i].end, why,
+							whylen);
+	return err;
+}
+
 int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *img,
 			 struct rw_frozen *f, struct rw_remote *r, struct rw_restore_stats *st,
 			 char *why, size_t whylen)
 {
 	uint64_t t0 = rw_now_ns();
 	pid_t rtid = r->ij ? r->ij->tid : 0;
-	int err;
+	int err = files_unchanged(p, img, why, whylen);
+
+	if (err)
+		return err;
 
 	for (size_t i = 0; i < p->nexit; i++) {
 		struct rw_seized *ij = freeze_thread(f, p->exit_threads[i]);
