@@ -10,8 +10,8 @@ checkpointed after the same warm-up), then a mix of four different Python
 functions, one session each: the image store's bytes (`rewindctl status`)
 against N x one image, and each proxy's checkpoint time and mean rewind
 round trip. Three configurations, side by side in one run: `apart`
-(rewindd --no-image-sharing: every image its own pages, as before the
-shared store), `shared` (the default: identical pages stored once) and
+(rewindd's default: every image its own pages, as before the shared
+store), `shared` (rewindd --image-sharing: identical pages stored once) and
 `shared+layout` (and rewind-proxy --shared-images: instances of the same
 code start identical). ROUNDS (default 1) repetitions, the order of the
 configurations alternating; medians. REQUESTS (default 20) requests per
@@ -37,8 +37,8 @@ NS = [int(n) for n in os.environ.get("NS", "1 2 4 8").split()]
 SAME = [("python", "html"), ("node", "html")]
 MIX = ["html", "jsontx", "compress", "graph"]
 # rewindd's options, rewind-proxy's options
-CONFIGS = {"apart": (["--no-image-sharing"], []), "shared": ([], []),
-           "shared+layout": ([], ["--shared-images"])}
+CONFIGS = {"apart": ([], []), "shared": (["--image-sharing"], []),
+           "shared+layout": (["--image-sharing"], ["--shared-images"])}
 MIB = 1048576.0
 
 
@@ -125,9 +125,9 @@ def main():
         return statistics.median(x for r in res[(name, n, "apart")] for x in r["images"])
 
     print("\nImage store with N warm sessions (medians of %d round(s)). MiB of the store, and its ratio to"
-          "\none image as stored today (the median session's, --no-image-sharing); per proxy, the checkpoint"
+          "\none image as stored today (the median session's, without sharing); per proxy, the checkpoint"
           "\n(attach + checkpoint, ms) and the mean rewind round trip (us). apart: rewindd"
-          "\n--no-image-sharing; shared: the shared store; +layout: and rewind-proxy --shared-images." % ROUNDS)
+          "\nwithout --image-sharing; shared: with it; +layout: and rewind-proxy --shared-images." % ROUNDS)
     hdr = "%-16s %2s %8s" + " %8s %6s" * 3 + " %7s" * 3 + " %7s" * 3
     print(hdr % ("function", "N", "1 image", "apart", "x", "shared", "x", "+layout", "x",
                  "ckpt", "ckpt", "ckpt", "rewind", "rewind", "rewind"))

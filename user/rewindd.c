@@ -41,8 +41,10 @@ static const char usage[] =
 "                          refuse a checkpoint that would take the page store of\n"
 "                          all checkpoint images over SIZE bytes (suffix K, M, G;\n"
 "                          default: no limit)\n"
-"      --no-image-sharing  store every image's pages apart (identical pages of\n"
-"                          sessions of the same owner are stored once otherwise)\n"
+"      --image-sharing     store once a page that images of several sessions of\n"
+"                          the same owner hold (off by default: a function can\n"
+"                          tell which of its pages another session holds; see\n"
+"                          docs/DEPLOYING.md, \"Image memory\")\n"
 "  -v, --verbose           debug messages (twice: libbpf's too)\n"
 "  -h, --help              this text\n"
 "\n"
@@ -129,7 +131,7 @@ int main(int argc, char **argv)
 		{ "log-file", required_argument, NULL, 'l' },
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "max-image-memory", required_argument, NULL, 'm' },
-		{ "no-image-sharing", no_argument, NULL, 'S' },
+		{ "image-sharing", no_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -187,7 +189,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'S':
-			iopts.no_sharing = true;
+			iopts.sharing = true;
 			break;
 		case 'p':
 			pidfile = optarg;

@@ -13,7 +13,7 @@ TESTS=(image_pages_shared_each_rewound image_changes_leak_without_rewind
        image_sharing_off image_heap_merged_with_bss_rewound image_heap_grows_without_rewind)
 only_tests IMAGE_ONLY
 require_root "${TESTS[@]}"
-start_daemon || { for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
+start_daemon --image-sharing || { for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
 
 # status_of SESSION KEY: a number of one session in `status --json`.
 status_of() {
@@ -123,7 +123,7 @@ image_limit_refuses() {
 
 image_sharing_off() {
 	local sock=$TMP/apart.sock a b st
-	start_extra_daemon apart --no-image-sharing || return 1
+	start_extra_daemon apart || return 1
 	start_target sharepages 5 || return 1
 	start_fn "$TARGET" sharepages 5 2>/dev/null || return 1
 	a=$(REWINDD_SOCKET=$sock rwctl attach --pid "$TPID") || return 1

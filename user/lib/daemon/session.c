@@ -727,7 +727,7 @@ int sessions_init(struct rw_sessions *S, const struct rw_tracker_opts *opts,
 	char why[256];
 
 	memset(S, 0, sizeof(*S));
-	S->pages = pagestore_new(iopts ? iopts->max_bytes : 0, !iopts || !iopts->no_sharing);
+	S->pages = pagestore_new(iopts ? iopts->max_bytes : 0, iopts && iopts->sharing);
 	if (!S->pages)
 		return -ENOMEM;
 	S->next_id = 1;

@@ -33,10 +33,10 @@ struct rw_sessions {
 	struct rw_pagestore *pages;	/* every checkpoint image's pages (pagestore.h) */
 };
 
-/* The image page store: a limit in bytes (0: none), and whether images share pages. */
+/* The image page store: a limit in bytes (0: none), and whether images share pages (off by default). */
 struct rw_image_opts {
 	uint64_t max_bytes;
-	bool no_sharing;
+	bool sharing;
 };
 
 #define RW_DEFAULT_STATE_DIR	"/var/lib/rewindd"

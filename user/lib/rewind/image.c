@@ -233,9 +233,11 @@ static bool vma_in_image(const struct rw_vma *v)
 /*
  * The store: a memfd, so that the target can map it too (image_map_into).
  * Faulting it in 4 KiB at a time costs more than copying into it
- * (measured: ~10 us a page): populated in one call.
+ * (measured: ~10 us a page): populated in one call, unless it is to keep
+ * holes (a sharing store: pagestore_adopt writes only new pages, with
+ * pwrite, which faults nothing in).
  */
-static int store_create(struct rw_proc_image *img)
+static int store_create(struct rw_proc_image *img, bool populate)
 {
 	void *m;
 	int err;
@@ -253,6 +255,8 @@ static int store_create(struct rw_proc_image *img)
 		return err;
 	}
 	img->store = m;
+	if (!populate)
+		return 0;
 	/*
 	 * Huge pages where shmem allows them (shmem_enabled "advise" or more):
 	 * the restorer's reads of 4 KiB pages scattered over a large image
@@ -361,27 +365,6 @@ static int read_store_pages(void *ctx, size_t first, size_t n, uint8_t *buf)
 	return (size_t)got == n * RW_PAGE_SIZE ? 0 : -EIO;
 }
 
-/*
- * A sharing store's memfd: its size, no pages yet (only those no other
- * image holds are written, pagestore_adopt), and our mapping of it.
- */
-static int store_create_sparse(struct rw_proc_image *img)
-{
-	void *m;
-
-	img->store_fd = memfd_create("rewindd-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (img->store_fd < 0 || ftruncate(img->store_fd, img->store_len))
-		goto fail;
-	m = mmap(NULL, img->store_len, PROT_READ | PROT_WRITE, MAP_SHARED, img->store_fd, 0);
-	if (m == MAP_FAILED)
-		goto fail;
-	img->store = m;
-	return 0;
-fail:
-	pr_perror("pid %d: a memfd of %zu bytes for its pages", img->tgid, img->store_len);
-	return -errno;
-}
-
 static int capture_pages(struct rw_proc_image *img, pid_t tid)
 {
 	struct pagemap_query q = {
@@ -412,7 +395,7 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 		return 0;
 	img->store_len = c.pages * RW_PAGE_SIZE;
 	sharing = img->pagestore && pagestore_sharing(img->pagestore);
-	err = sharing ? store_create_sparse(img) : store_create(img);
+	err = store_create(img, !sharing);
 	if (err)
 		return err;
 	t2 = rw_now_ns();

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * The page store every checkpoint image of a rewindd shares: a page whose
- * content another image (of a session of the same owner) already holds is
- * stored once, found by its XXH3-128 hash and shared only after a byte
+ * The page store every checkpoint image of a rewindd shares: when it
+ * shares (rewindd --image-sharing), a page whose content another image (of
+ * a session of the same owner) already holds is stored once, found by its XXH3-128 hash and shared only after a byte
  * compare, reference-counted, freed when the last image using it goes.
  *
  * Each image keeps a segment of its own: the sealed memfd its capture read

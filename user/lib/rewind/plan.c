@@ -1147,7 +1147,8 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	err = plan_threads(plan, img, obs);
 	if (err)
 		goto out;
-	err = proc_maps_unmerge_heap(&img->maps, obs->maps, image_heap_base(img), &unmerged);
+	err = proc_maps_unmerge_heap(&img->maps, obs->maps,
+				     heap0 ? heap0->start : image_heap_base(img), &unmerged);
 	if (err < 0)
 		goto out;
 	if (err)
