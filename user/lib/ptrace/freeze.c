@@ -256,6 +256,9 @@ int freeze_more(struct rw_frozen *f)
 {
 	int added = seize_listed(f, false, sched_getcpu());
 
+	/* Nothing held (the process is gone): nothing for the caller to release, so no memory either. */
+	if (!f->n)
+		freeze_release(f);
 	/* What is held stays held: the caller kills, then releases (fail closed). */
 	if (added < 0)
 		return added;
