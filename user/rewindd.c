@@ -17,6 +17,7 @@
 
 #include "inject.h"
 #include "log.h"
+#include "recovery.h"
 #include "server.h"
 #include "session.h"
 
@@ -254,6 +255,8 @@ int main(int argc, char **argv)
 	}
 	err = sessions_init(&S, &topts, &iopts);
 	snprintf(S.state_dir, sizeof(S.state_dir), "%s", state_dir);
+	if (!err)
+		recovery_start(&S);
 	if (!err)
 		err = server_open(&srv, &sopts, &S);
 	if (err) {

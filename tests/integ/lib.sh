@@ -61,6 +61,8 @@ daemon_trouble() {
 			grep -m1 -A6 -E 'runtime error:|ERROR: (Address|Leak)Sanitizer' | tr '\n' ' ' |
 			sed "s|^|sanitizer report in $(basename "$f"): |;s|\$|\n|"
 	done
+	# A test (in a subshell) that restarted the main daemon: the new one wrote the pidfile.
+	[ -n "$DAEMON_PID" ] && [ -s "$TMP/rewindd.pid" ] && DAEMON_PID=$(cat "$TMP/rewindd.pid")
 	if [ -n "$DAEMON_PID" ] && ! kill -0 "$DAEMON_PID" 2>/dev/null; then
 		echo "rewindd $DAEMON_PID is gone; its log ends: $(tail -3 "$TMP/rewindd.log" 2>/dev/null | tr '\n' ' ')"
 		DAEMON_PID=

@@ -305,6 +305,40 @@ static void sharepages(unsigned int seed)
 	}
 }
 
+/*
+ * 2N pages of known content; each invocation writes every other one (N
+ * ranges apart, so a rewind copies them back in several batches). "check"
+ * answers the region's sum, which the ready line gives at the start.
+ */
+static void stripes(long n)
+{
+	volatile unsigned char *r = (volatile unsigned char *)region_new(2 * n, 1);
+	unsigned int gen = 0;
+	char line[16];
+
+	for (long i = 0; i < 2 * n; i++)
+		r[i * PAGE + 7] = (unsigned char)(i * 31);
+	say("ready %lx %ld %016llx", (unsigned long)r, 2 * n, region_sum(r, 2 * n));
+	for (;;) {
+		switch (next_cmd(0, line, sizeof(line))) {
+		case HS_GO:
+			gen++;
+			for (long i = 0; i < 2 * n; i += 2)
+				r[i * PAGE + 7] = (unsigned char)(i * 31 + gen);
+			say("done");
+			break;
+		case HS_CHECK:
+			say("sum %016llx", region_sum(r, 2 * n));
+			break;
+		case HS_UNKNOWN:
+			say("error unknown command '%s'", line);
+			exit(2);
+		default:
+			return;
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *s = argc > 1 ? argv[1] : "";
@@ -333,8 +367,10 @@ int main(int argc, char **argv)
 		quitter();
 	else if (!strcmp(s, "sharepages") && argc > 2)
 		sharepages(atoi(argv[2]));
+	else if (!strcmp(s, "stripes") && argc > 2)
+		stripes(atol(argv[2]));
 	else {
-		say("error usage: target pages37|mmap5|brk [N]|heap [N]|readbuf|files DIR|thread|fork|many N|quit|sharepages SEED");
+		say("error usage: target pages37|mmap5|brk [N]|heap [N]|readbuf|files DIR|thread|fork|many N|quit|sharepages SEED|stripes N");
 		return 2;
 	}
 	return 0;

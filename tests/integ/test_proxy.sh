@@ -16,7 +16,7 @@ TESTS=(proxy_launcher_lookup proxy_python_init_run proxy_node_init_run proxy_ini
 	proxy_run_before_init_403 proxy_init_errors proxy_malformed_json_400 proxy_oversized_body_413
 	proxy_unknown_path_method proxy_zip_python proxy_zip_node proxy_large_payload
 	proxy_leak_python_rewind proxy_leak_python_insecure proxy_leak_node_rewind
-	proxy_leak_node_insecure proxy_rewind_failure_restarts proxy_ow_env_per_activation
+	proxy_leak_node_insecure proxy_rewind_failure_restarts proxy_rewindd_restarted proxy_ow_env_per_activation
 	proxy_ow_env_per_activation_insecure proxy_crash_400_then_served proxy_hang_timeout_502
 	proxy_deadline_passed_on proxy_not_a_dictionary_502 proxy_restart_mode
 	proxy_result_too_large_502 proxy_warmup_before_checkpoint proxy_warmup_input proxy_settled_gc
@@ -312,6 +312,30 @@ test_proxy_rewind_failure_restarts() {
 	sessions=$("$CTL" status --json | jq -c '[.sessions[] | .state]')
 	expect "rewindd sessions after the restart" "$sessions" '["active"]' || return 1
 	# The new process is rewound as the first was.
+	expect_run '{}' ".pid == $pid2" || return 1
+	expect_run '{}' ".pid == $pid2"
+}
+
+# rewindd is killed while the function waits for its next request, then
+# started again: the new one kills the function whose checkpoint died with
+# the first (recovery), the proxy sees its connection closed and answers the
+# next request from a function started from scratch, rewound by the new one.
+test_proxy_rewindd_restarted() {
+	local pid1 pid2
+	start_proxy || return 1
+	init_action "$ACTIONS/sockfail.py" || return 1
+	expect_run '{}' '.pid > 0' || return 1
+	pid1=$(jfield .pid)
+	kill -KILL "$DAEMON_PID" && tail --pid="$DAEMON_PID" -f /dev/null
+	DAEMON_PID=
+	start_daemon --state-dir "$TMP/state" || { echo "rewindd did not start again"; return 1; }
+	"$CTL" status --json | jq -r '.recovered[]?' | grep -q "pid $pid1 its checkpoint died with that rewindd: killed" ||
+		{ echo "recovered: $("$CTL" status --json | jq -c .recovered)"; return 1; }
+	expect_run '{}' ".pid != $pid1" || { echo "served by the function of the dead rewindd"; return 1; }
+	pid2=$(jfield .pid)
+	gone "$pid1" || { echo "the function of the dead rewindd, $pid1, still runs"; return 1; }
+	grep -q "rewindd closed its connection since the last rewind" "$PLOG" ||
+		{ echo "not in the log: $(tail -3 "$PLOG")"; return 1; }
 	expect_run '{}' ".pid == $pid2" || return 1
 	expect_run '{}' ".pid == $pid2"
 }

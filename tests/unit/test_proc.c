@@ -523,6 +523,35 @@ static void unmerge_heap(void **state)
 	proc_maps_free(&now);
 }
 
+/* Field 22 of stat, past a name with spaces and parentheses; malformed texts refused. */
+static void parse_stat_start(void **state)
+{
+	uint64_t t = 0;
+
+	(void)state;
+	assert_int_equal(proc_parse_stat_start("42 (a) b) c) S 1 42 42 0 -1 4194560 1 2 3 4 5 6 7 8 "
+					       "20 0 1 0 987654 100 200\n", &t), 0);
+	assert_int_equal(t, 987654);
+	assert_int_equal(proc_parse_stat_start("42 (x) S 1 42", &t), -EINVAL);
+	assert_int_equal(proc_parse_stat_start("42 x S 1", &t), -EINVAL);
+	assert_int_equal(proc_parse_stat_start("42 (x) S 1 42 42 0 -1 4194560 1 2 3 4 5 6 7 8 20 0 1 "
+					       "0 -5 1", &t), -EINVAL);
+	assert_int_equal(proc_parse_stat_start("", &t), -EINVAL);
+}
+
+/* Our own start time: the same twice, and after boot (not 0). */
+static void start_time_self(void **state)
+{
+	uint64_t a = 0, b = 0;
+
+	(void)state;
+	assert_int_equal(proc_start_time(getpid(), &a), 0);
+	assert_int_equal(proc_start_time(getpid(), &b), 0);
+	assert_true(a > 0);
+	assert_int_equal(a, b);
+	assert_int_equal(proc_start_time(0x3fffffff, &a), -ESRCH);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +568,8 @@ int main(void)
 		cmocka_unit_test(parse_smaps),
 		cmocka_unit_test(read_smaps_self),
 		cmocka_unit_test(unmerge_heap),
+		cmocka_unit_test(parse_stat_start),
+		cmocka_unit_test(start_time_self),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

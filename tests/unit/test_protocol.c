@@ -47,6 +47,7 @@ static void round_trip(const struct rw_request *in)
 	for (size_t i = 0; i < in->nwatch; i++)
 		assert_string_equal(out->watch[i], in->watch[i]);
 	assert_string_equal(out->canary, in->canary);
+	assert_string_equal(out->instance, in->instance);
 	free(line);
 	free(out);
 }
@@ -113,6 +114,8 @@ static void round_trip_all(void **state)
 			strcpy(r->canary, "tok");
 			round_trip(r);
 		}
+		strcpy(r->instance, "rewindd-0123abcd-42-99");
+		round_trip(r);
 		free(r);
 	}
 	r = new_req(RW_CMD_STATUS);	/* status: the session is optional */
@@ -257,6 +260,9 @@ static void rejects(void **state)
 		{ "{\"cmd\":\"mark\",\"session\":3,\"canary\":\"tok\"}", "\"canary\" does not apply to mark" },
 		{ "{\"cmd\":\"report\",\"session\":3,\"canary\":\"\"}", "\"canary\" must not be empty" },
 		{ "{\"cmd\":\"status\",\"sesion\":3}", "unknown key \"sesion\"" },
+		{ "{\"cmd\":\"attach\",\"pid\":1,\"instance\":\"x\"}", "\"instance\" does not apply to attach" },
+		{ "{\"cmd\":\"rewind\",\"session\":3,\"instance\":\"\"}", "\"instance\" must not be empty" },
+		{ "{\"cmd\":\"rewind\",\"session\":3,\"instance\":7}", "\"instance\" must be a string" },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

@@ -34,6 +34,7 @@
 #include "action.h"
 #include "cgroup.h"
 #include "clock.h"
+#include "fileio.h"
 #include "log.h"
 #include "pidfd.h"
 #include "runtime.h"
@@ -80,37 +81,13 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	if (remove(path) && errno != ENOENT) {
-		pr_perror("cannot remove %s", path);
-		return -1;
-	}
-	return 0;
-}
-
-/* rm -rf that never follows a symlink nor crosses into another mount. */
-static int remove_tree(const char *path)
-{
-	if (access(path, F_OK) && errno == ENOENT)
-		return 0;
-	return nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -EIO : 0;
-}
-
-static int rm_below(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return ftw->level ? rm_entry(path, st, flag, ftw) : 0;
-}
-
 /*
  * The function's /tmp emptied: its private dir removed on a host (made
  * again by action_materialize), the container's own /tmp only emptied.
  */
 static int remove_tmp(const struct action *a)
 {
-	if (!a->cfg || !a->cfg->in_container)
-		return remove_tree(a->tmpdir);
-	return nftw(a->tmpdir, rm_below, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -EIO : 0;
+	return remove_tree(a->tmpdir, a->cfg && a->cfg->in_container);
 }
 
 static int write_file(const char *path, const char *text)
@@ -274,7 +251,7 @@ int action_remove(const struct action *a)
 		ret = -errno;
 		pr_perror("cannot remove the cgroup %s", a->cgroup_parent);
 	}
-	if (remove_tree(a->dir)) {
+	if (remove_tree(a->dir, false)) {
 		ret = -EIO;
 		pr_err("cannot remove the function's dir %s\n", a->dir);
 	}
@@ -310,7 +287,7 @@ int action_materialize(struct action *a, enum proxy_runtime rt, const struct act
 	int ret, fd;
 
 	/* From scratch: what an earlier process left in its dir or /tmp must not survive. */
-	if (remove_tree(a->dir) || remove_tmp(a)) {
+	if (remove_tree(a->dir, false) || remove_tmp(a)) {
 		snprintf(err, errlen, "cannot clear the function's dir %s or /tmp %s", a->dir, a->tmpdir);
 		return -EIO;
 	}

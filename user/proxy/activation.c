@@ -292,6 +292,10 @@ static void handle_run(json_object *body, struct reply *r)
 			    type_name(value));
 		return;
 	}
+	if (A.fn.running && iso_lost(&A.fn.iso, err, sizeof(err))) {
+		pr_warn("%s; restarting the function\n", err);
+		function_stop(&A.fn);
+	}
 	if (!A.fn.running) {
 		if (function_start(&A.fn, err, sizeof(err))) {
 			pr_err("cannot restart the function: %s\n", err);

@@ -147,22 +147,24 @@ static int rwd_call(struct isolation *iso, const struct rw_request *req, json_ob
 	return rwd_call_fd(iso, req, -1, out, err, errlen);
 }
 
-static struct rw_request *new_request(enum rw_cmd cmd, uint32_t session)
+static struct rw_request *new_request(const struct isolation *iso, enum rw_cmd cmd)
 {
 	/* Large (a path per watch): never on the stack. */
 	struct rw_request *req = calloc(1, sizeof(*req));
 
-	if (req) {
-		req->cmd = cmd;
-		req->session = session;
+	if (req && cmd != RW_CMD_ATTACH) {
+		req->session = iso->session;
+		snprintf(req->instance, sizeof(req->instance), "%s", iso->instance);
 	}
+	if (req)
+		req->cmd = cmd;
 	return req;
 }
 
 static int rwd_simple(struct isolation *iso, enum rw_cmd cmd, bool verify, json_object **out,
 		      char *err, size_t errlen)
 {
-	struct rw_request *req = new_request(cmd, iso->session);
+	struct rw_request *req = new_request(iso, cmd);
 	int ret;
 
 	if (!req) {
@@ -385,7 +387,7 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 	 * covering the function's tree. Every --watch, "/tmp" too, is named as
 	 * the function sees it, which is how rewindd resolves them.
 	 */
-	req = new_request(RW_CMD_ATTACH, 0);
+	req = new_request(iso, RW_CMD_ATTACH);
 	if (!req) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
@@ -411,6 +413,8 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 	}
 	if (json_object_object_get_ex(resp, "session", &v))
 		iso->session = json_object_get_int(v);
+	if (json_object_object_get_ex(resp, "instance", &v))
+		snprintf(iso->instance, sizeof(iso->instance), "%s", json_object_get_string(v));
 	if (json_object_object_get_ex(resp, "warnings", &v))
 		for (size_t i = 0; i < json_object_array_length(v); i++)
 			pr_warn("rewindd: %s\n", json_object_get_string(json_object_array_get_idx(v, i)));
@@ -484,7 +488,7 @@ enum iso_next iso_after_run(struct isolation *iso, char *err, size_t errlen)
 		snprintf(err, errlen, "no rewindd session");
 		return ISO_RESTART;
 	}
-	req = new_request(RW_CMD_REWIND, iso->session);
+	req = new_request(iso, RW_CMD_REWIND);
 	if (!req) {
 		snprintf(err, errlen, "rewind of session %u failed: out of memory", iso->session);
 		return ISO_RESTART;
@@ -521,6 +525,23 @@ enum iso_next iso_after_run(struct isolation *iso, char *err, size_t errlen)
 	return ISO_READY;
 }
 
+bool iso_lost(struct isolation *iso, char *why, size_t whylen)
+{
+	struct pollfd p = { .fd = iso->fd, .events = POLLIN | POLLRDHUP };
+
+	if (iso->cfg->mode != MODE_REWIND || !iso->session)
+		return false;
+	/* Between requests rewindd says nothing: anything to read is its end of the stream. */
+	if (iso->fd >= 0 && poll(&p, 1, 0) == 0)
+		return false;
+	snprintf(why, whylen, "rewindd closed its connection since the last rewind (it exited or "
+		 "was restarted): session %u and its checkpoint are gone", iso->session);
+	rwd_disconnect(iso);
+	iso->session = 0;
+	iso->instance[0] = '\0';
+	return true;
+}
+
 void iso_release(struct isolation *iso)
 {
 	char why[1024];
@@ -531,6 +552,7 @@ void iso_release(struct isolation *iso)
 	if (rwd_simple(iso, RW_CMD_DETACH, false, NULL, why, sizeof(why)))
 		pr_err("rewindd detach of session %u: %s\n", iso->session, why);
 	iso->session = 0;
+	iso->instance[0] = '\0';
 }
 
 void iso_fini(struct isolation *iso)

@@ -22,6 +22,7 @@ struct isolation {
 	const struct proxy_config *cfg;
 	int fd;			/* our connection to rewindd, -1 when none */
 	uint32_t session;	/* 0: no session */
+	char instance[96];	/* the rewindd that made it: a restarted one refuses it */
 	/* fork mode */
 	struct action *act;	/* the template process, once armed */
 	struct rw_fsimage *img[1 + PROXY_MAX_WATCH];	/* its dir, then each --watch */
@@ -56,6 +57,15 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen);
  * restore every captured tree where it differs.
  */
 enum iso_next iso_after_run(struct isolation *iso, char *err, size_t errlen);
+
+/*
+ * Before an activation, in rewind mode: true when rewindd closed our
+ * connection since the last rewind (it exited, crashed, or was restarted).
+ * Its checkpoint went with it and nothing can rewind the function after
+ * this activation: the caller restarts it first. The session is forgotten
+ * (no other rewindd knows it). One poll(), no round trip.
+ */
+bool iso_lost(struct isolation *iso, char *why, size_t whylen);
 
 /* Detach the session, if any (before the function is killed or replaced). */
 void iso_release(struct isolation *iso);

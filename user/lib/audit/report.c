@@ -252,6 +252,11 @@ void report_print_status(FILE *f, json_object *resp)
 				num(s, "image_unique_bytes") / 1048576.0);
 	}
 	print_image_store(f, get(resp, "image_store"));
+	a = get(resp, "recovered");
+	if (len(resp, "recovered"))
+		fprintf(f, "found at start, left by a rewindd that is gone:\n");
+	for (size_t i = 0; i < len(resp, "recovered"); i++)
+		fprintf(f, "  %s\n", json_object_get_string(json_object_array_get_idx(a, i)));
 }
 
 static int64_t timing(json_object *o, const char *key)

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fileio.h"
+#include "log.h"
 
 int read_fd_all(int fd, char **buf, size_t *cap, size_t *len, size_t max)
 {
@@ -55,4 +59,29 @@ int read_whole_file(int dirfd, const char *path, size_t max, char **out, size_t 
 	if (outlen)
 		*outlen = len;
 	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	if (remove(path) && errno != ENOENT) {
+		pr_perror("cannot remove %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int rm_below(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return ftw->level ? rm_entry(path, st, flag, ftw) : 0;
+}
+
+int remove_tree(const char *path, bool below_only)
+{
+	if (access(path, F_OK) && errno == ENOENT)
+		return 0;
+	return nftw(path, below_only ? rm_below : rm_entry, 32,
+		    FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -EIO : 0;
 }

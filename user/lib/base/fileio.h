@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
-/* Reading whole files whose size is not known in advance (/proc, cgroupfs, BPF iterators). */
+/*
+ * Reading whole files whose size is not known in advance (/proc, cgroupfs,
+ * BPF iterators), and removing a tree of our own.
+ */
 #ifndef RW_FILEIO_H
 #define RW_FILEIO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -19,5 +23,12 @@ int read_whole_file(int dirfd, const char *path, size_t max, char **out, size_t 
  * frees it. Returns 0 or -errno.
  */
 int read_fd_all(int fd, char **buf, size_t *cap, size_t *len, size_t max);
+
+/*
+ * rm -rf that never follows a symlink nor crosses into another mount;
+ * below_only keeps path itself (emptied). 0 (also when path is absent), or
+ * -EIO after a removal that failed (logged).
+ */
+int remove_tree(const char *path, bool below_only);
 
 #endif /* RW_FILEIO_H */

@@ -516,6 +516,47 @@ pid_t proc_ns_pid(pid_t pid)
 	return st.ns_pid ? st.ns_pid : pid;
 }
 
+int proc_parse_stat_start(const char *text, uint64_t *ticks)
+{
+	/* The name, field 2, may hold spaces and parentheses: count from its last ')'. */
+	const char *p = strrchr(text, ')');
+	char *end;
+
+	if (!p)
+		return -EINVAL;
+	p++;
+	for (int field = 3;; field++) {	/* p: just past field field - 1 */
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return -EINVAL;
+		if (field == 22)
+			break;
+		p += strcspn(p, " ");
+	}
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	errno = 0;
+	*ticks = strtoull(p, &end, 10);
+	if (errno || (*end != ' ' && *end != '\n' && *end))
+		return -EINVAL;
+	return 0;
+}
+
+int proc_start_time(pid_t pid, uint64_t *ticks)
+{
+	char path[64], *text;
+	int err;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	err = read_file(path, &text, NULL);
+	if (err)
+		return err;
+	err = proc_parse_stat_start(text, ticks);
+	free(text);
+	return err;
+}
+
 const char *proc_pid_label(pid_t pid, char *buf, size_t len)
 {
 	pid_t ns = pid > 0 ? proc_ns_pid(pid) : pid;

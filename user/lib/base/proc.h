@@ -109,6 +109,14 @@ int proc_read_status(pid_t pid, struct rw_proc_status *out);
  */
 const char *proc_pid_label(pid_t pid, char *buf, size_t len);
 #define RW_PID_LABEL_MAX	64
+/*
+ * Field 22 of /proc/PID/stat: when the process started, in clock ticks since
+ * boot. With the pid (and the boot), it names one process for ever.
+ * -EINVAL if the text is malformed.
+ */
+int proc_parse_stat_start(const char *text, uint64_t *ticks);
+/* The same for pid; -ESRCH if gone. */
+int proc_start_time(pid_t pid, uint64_t *ticks);
 /* Its pid in its own pid namespace (NSpid's last field); -ESRCH if gone. */
 pid_t proc_ns_pid(pid_t pid);
 /*

@@ -143,7 +143,7 @@ static int get_watch(json_object *v, struct rw_request *req, char *err, size_t e
 }
 
 enum key_id { K_CMD, K_SESSION, K_PID, K_PIDFD, K_CGROUP, K_CGROUP_ID, K_REPORT, K_VERIFY, K_WATCH,
-	      K_CANARY, K_ON_FAILURE, K_BRIEF };
+	      K_CANARY, K_ON_FAILURE, K_BRIEF, K_INSTANCE };
 
 static const struct {
 	const char *name;
@@ -161,6 +161,7 @@ static const struct {
 	[K_CANARY] = { "canary", CMD_BIT(RW_CMD_REPORT) },
 	[K_ON_FAILURE] = { "on_failure", CMD_BIT(RW_CMD_ATTACH) },
 	[K_BRIEF] = { "brief", CMD_BIT(RW_CMD_REWIND) },
+	[K_INSTANCE] = { "instance", ALL_CMDS & ~CMD_BIT(RW_CMD_ATTACH) },
 };
 
 
@@ -204,6 +205,9 @@ static int parse_key(enum key_id k, json_object *v, struct rw_request *req, char
 	case K_CANARY:
 		return get_string(v, "\"canary\"", false, req->canary, sizeof(req->canary), err,
 				  errlen);
+	case K_INSTANCE:
+		return get_string(v, "\"instance\"", false, req->instance, sizeof(req->instance),
+				  err, errlen);
 	case K_ON_FAILURE: {
 		char name[8];
 
@@ -358,6 +362,8 @@ char *protocol_format_request(const struct rw_request *req)
 	}
 	if (req->canary[0])
 		r |= rw_json_add(o, "canary", json_object_new_string(req->canary));
+	if (req->instance[0])
+		r |= rw_json_add(o, "instance", json_object_new_string(req->instance));
 	if (!r)
 		line = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));

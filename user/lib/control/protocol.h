@@ -51,6 +51,12 @@ struct rw_request {
 	size_t nwatch;
 	char canary[256];		/* report --canary */
 	enum rw_on_failure on_failure;	/* attach --on-failure */
+	/*
+	 * The rewindd the session was made by (attach's answer): another one,
+	 * restarted since, refuses the request instead of meeting a session
+	 * that took the same number. "" = not given.
+	 */
+	char instance[96];
 };
 
 /*

@@ -21,7 +21,9 @@
 #include "fanotify_watch.h"
 #include "inject.h"
 #include "invocation.h"
+#include "fault.h"
 #include "log.h"
+#include "recovery.h"
 #include "observe_iter.h"
 #include "pagemap.h"
 #include "pagestore.h"
@@ -320,6 +322,7 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	s->children_read = false;
 	s->unvouched_seen = unvouched_at_start;
 	s->checkpointed = true;
+	recovery_record(S, s, RW_RECORD_CHECKPOINTED);
 	pr_info("session %u: checkpoint of %zu process(es), %zu thread(s), %llu pages stored\n",
 		s->id, nprocs, nthreads, (unsigned long long)stored);
 
@@ -389,6 +392,7 @@ static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
 	}
 	ipcs_free(&s->ipcs);
 	s->state = RW_SESSION_FAILED;
+	recovery_record(S, s, RW_RECORD_FAILED);
 	snprintf(s->why, sizeof(s->why), "rewind of invocation %u failed: %s", s->cur->number, why);
 	invocation_note(s->cur, "%s", s->why);
 	s->cur->end_ns = rw_now_ns();
@@ -504,6 +508,7 @@ void session_release(struct rw_sessions *S, struct rw_session *s)
 
 	if (!s->releasing)
 		return;
+	fault_point("rewind-answered");	/* the client has its answer, the threads are held */
 	for (size_t i = 0; i < s->nreleasing; i++)
 		if (rewind_resume(&s->releasing[i], &st) && !why[0]) {
 			char label[RW_PID_LABEL_MAX];
@@ -625,6 +630,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	}
 	for (size_t i = 0; i < nprocs && !err; i++)
 		err = rewind_stop(&procs[i], &st, why, sizeof(why));
+	fault_point("rewind-stopped");
 	/* All stopped: the log up to here is the invocation's. */
 	tracker_drain(S->tracker);
 	inv->dropped += session_take_dropped(S, s);
@@ -733,6 +739,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	}
 	for (size_t i = 0; i < nprocs && !err; i++)
 		err = rewind_apply(&procs[i], &st, why, sizeof(why));
+	fault_point("rewind-applied");
 	/* Every fd table is the checkpoint's again: the objects behind them next. */
 	for (size_t i = 0; i < nprocs && !err; i++)
 		err = rewind_fdobjs(&procs[i], &st, why, sizeof(why));
@@ -749,6 +756,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		uint64_t t = rw_now_ns();
 
 		sessions_on_fswatch(S);
+		fault_point("rewind-files");
 		err = watches_rewind(&s->watches, inv, inv->dropped > 0, &wres, why, sizeof(why));
 		files_ns = rw_now_ns() - t;
 		for (size_t i = 0; i < wres.nnotes; i++)

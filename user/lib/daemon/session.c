@@ -30,6 +30,7 @@
 #include "log.h"
 #include "pidfd.h"
 #include "proc.h"
+#include "recovery.h"
 #include "rewind.h"
 #include "rewind/events.h"
 #include "session_state.h"
@@ -377,7 +378,8 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 		char why[512];
 
 		err = watches_init(&s->watches, req->watch, req->nwatch, uid, pids, npids,
-				   S->state_dir, id, why, sizeof(why));
+				   S->instance[0] ? S->instance_dir : S->state_dir, id, why,
+				   sizeof(why));
 		if (err) {
 			resp = session_error("%s", why);
 			goto fail;
@@ -463,9 +465,11 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 		pr_info("session %d: attached to pid %s (uid %u)\n", id,
 			proc_pid_label(pid, label, sizeof(label)), uid);
 
+	recovery_record(S, s, RW_RECORD_ATTACHED);
 	resp = json_object_new_object();
 	json_object_object_add(resp, "ok", json_object_new_boolean(1));
 	json_object_object_add(resp, "session", json_object_new_int(id));
+	json_object_object_add(resp, "instance", json_object_new_string(S->instance));
 	json_object_object_add(resp, "targets", targets);
 	json_object_object_add(resp, "warnings", warnings);
 	return resp;
@@ -580,6 +584,10 @@ static json_object *do_status(struct rw_sessions *S, struct rw_session *only, ui
 	/* The store's totals tell of every user's sessions: root's to see. */
 	if (uid == 0)
 		json_object_object_add(resp, "image_store", image_store_json(S->pages));
+	json_object_object_add(resp, "instance", json_object_new_string(S->instance));
+	/* What this rewindd found of dead ones: their sessions were anyone's. */
+	if (uid == 0 && S->recovered)
+		json_object_object_add(resp, "recovered", json_object_get(S->recovered));
 	json_object_object_add(resp, "ringbuf_bytes", json_object_new_int64(S->ringbuf_bytes));
 	json_object_object_add(resp, "bad_records", json_object_new_int64(S->bad_records));
 	return resp;
@@ -597,6 +605,7 @@ static json_object *do_detach(struct rw_sessions *S, struct rw_session *s)
 	tracker_drain(S->tracker);
 	S->slot[id] = NULL;
 	session_free(s);
+	recovery_forget(S, id);
 	pr_info("session %u: detached\n", id);
 	resp = json_object_new_object();
 	json_object_object_add(resp, "ok", json_object_new_boolean(1));
@@ -636,6 +645,10 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 	sessions_release(S);
 	if (req->cmd == RW_CMD_ATTACH)
 		return do_attach(S, req, peer);
+	if (req->instance[0] && strcmp(req->instance, S->instance))
+		return session_error("rewindd was restarted: the request is for %s, this is %s (the "
+				     "sessions of that one, and their checkpoints, are gone)",
+				     req->instance, S->instance);
 	if (req->session) {
 		s = req->session < RW_MAX_SESSIONS ? S->slot[req->session] : NULL;
 		if (!s)
@@ -754,4 +767,5 @@ void sessions_fini(struct rw_sessions *S)
 	/* After every session: their images gave their pages back. */
 	pagestore_free(S->pages);
 	S->pages = NULL;
+	recovery_stop(S);
 }

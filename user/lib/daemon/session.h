@@ -29,6 +29,10 @@ struct rw_sessions {
 	size_t ringbuf_bytes;
 	uint64_t bad_records;		/* malformed or for no live session */
 	char state_dir[256];		/* content stores of watched trees live below */
+	/* This rewindd below state_dir, and what it found of dead ones (recovery.h). */
+	char instance[96];		/* "": recovery_start() was not called */
+	char instance_dir[384];
+	json_object *recovered;		/* strings; NULL: nothing */
 	struct rw_fswatch *fswatch;	/* writers of watched trees we do not track; NULL: none */
 	struct rw_pagestore *pages;	/* every checkpoint image's pages (pagestore.h) */
 };

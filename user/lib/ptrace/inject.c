@@ -29,6 +29,12 @@
 #define PTRACE_O_SUSPEND_SECCOMP	(1 << 21)
 #endif
 #define CAP_SYS_ADMIN_BIT	21
+/*
+ * Every tracee's options. EXITKILL: if rewindd dies while it holds a thread
+ * (half way through a restore, or with a syscall's registers injected), the
+ * kernel kills the process instead of letting it run on half-restored.
+ */
+#define TRACEE_OPTS	(PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL)
 /* -ERESTARTNOINTR: a clone interrupted by a signal, restarted after it. */
 #define RW_ERESTARTNOINTR_CODE	513L
 
@@ -314,7 +320,7 @@ static int refuse_filtered(struct rw_seized *ij)
 /* Turn the thread's filter suspension on or off (it runs its own code only with it off). */
 static int set_suspended(struct rw_seized *ij, bool on)
 {
-	long opts = PTRACE_O_TRACESYSGOOD | (on ? PTRACE_O_SUSPEND_SECCOMP : 0);
+	long opts = TRACEE_OPTS | (on ? PTRACE_O_SUSPEND_SECCOMP : 0);
 
 	if (ptrace(PTRACE_SETOPTIONS, ij->tid, NULL, (void *)opts))
 		return ptrace_failed(ij, on ? "PTRACE_SETOPTIONS (suspend seccomp)" :
@@ -394,7 +400,7 @@ static int seize_and_interrupt(struct rw_seized *ij, pid_t tid, int cpu)
 		ij->moved = !sched_setaffinity(tid, sizeof(one), &one);
 		ij->colocated = ij->moved;
 	}
-	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD)) {
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)TRACEE_OPTS)) {
 		err = -errno;
 		if (err == -EPERM && thread_dying(tid))	/* seizing a zombie */
 			err = -ESRCH;
@@ -810,7 +816,7 @@ static int adopt_child(struct rw_seized *ij, pid_t tid, struct rw_seized *child)
 		return err;
 	/* It inherited our TRACECLONE: only the options a seize sets. */
 	if (!child->suspended &&
-	    ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)PTRACE_O_TRACESYSGOOD))
+	    ptrace(PTRACE_SETOPTIONS, tid, NULL, (void *)(long)TRACEE_OPTS))
 		return ptrace_failed(child, "PTRACE_SETOPTIONS (new thread)");
 	/* Still where the clone left it (rax 0 just past the syscall): it ran nothing. */
 	if (child->saved.rip != ij->syscall_ip + 2 || child->saved.rax != 0) {
@@ -825,7 +831,7 @@ static int adopt_child(struct rw_seized *ij, pid_t tid, struct rw_seized *child)
 int inject_clone(struct rw_seized *ij, uint64_t args, size_t size, struct rw_seized *child,
 		 long *result)
 {
-	long opts = PTRACE_O_TRACESYSGOOD | (ij->suspended ? PTRACE_O_SUSPEND_SECCOMP : 0);
+	long opts = TRACEE_OPTS | (ij->suspended ? PTRACE_O_SUSPEND_SECCOMP : 0);
 	struct user_regs_struct r;
 	pid_t born = 0;
 	int status, err = 0, oerr;

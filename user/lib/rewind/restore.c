@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "log.h"
 #include "pagemap.h"
 #include "restore.h"
@@ -262,6 +263,7 @@ static int copy_pages_writev(const struct rw_plan *p, const struct rw_proc_image
 			if (err)
 				return rw_why(why, whylen, err, "pid %d: writing %zu bytes of pages back",
 					      p->tgid, bytes);
+			fault_point("rewind-copying");	/* some pages back, not all */
 			k = bytes = 0;
 		}
 		if (i == p->ncopy || (done && done[i]))

@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "fileio.h"
 #include "log.h"
 #include "pagemap.h"
@@ -75,6 +76,7 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	err = freeze_process(&f, tgid);
 	if (err)
 		return stop_failed(tgid, err, why, whylen);
+	fault_point("checkpoint-stopped");
 	t1 = rw_now_ns();
 	st->stop_ns += t1 - t;
 	t = t1;
@@ -92,6 +94,7 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	if (!err)
 		err = image_capture(img, &f, &r);
 	remote_close(&r);
+	fault_point("checkpoint-captured");
 	t1 = rw_now_ns();
 	st->capture_ns += t1 - t;
 	t = t1;

@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# rewindd dies: half way through a checkpoint or a rewind (REWINDD_FAULT
+# makes it kill itself at a named point, as a crash would), the process it
+# held must never run on (the kernel kills it: PTRACE_O_EXITKILL); between
+# invocations, a rewindd started after it finds what it left on disk, applies
+# each session's --on-failure to the processes whose checkpoint died, removes
+# the dead one's state, and serves the next checkpoint of the same tree.
+cd "$(dirname "$0")/../.."
+. tests/integ/lib.sh
+
+POINTS=(checkpoint-stopped checkpoint-captured rewind-stopped rewind-copying rewind-applied
+	rewind-files rewind-answered)
+TESTS=(crash_writes_show_without_rewind)
+for p in "${POINTS[@]}"; do TESTS+=("crash_at_${p//-/_}"); done
+TESTS+=(crash_idle_target_runs_on crash_restart_kills_orphaned_target
+	crash_restart_stops_orphaned_target crash_restart_refuses_old_instance
+	crash_restart_spares_live_daemon)
+only_tests CRASH_ONLY
+require_root "${TESTS[@]}"
+
+STATE=$TMP/state
+W=$TMP/tree
+# Every other page of 3000: three process_vm_writev batches of ranges.
+STRIPES=1500
+
+# A rewindd of its own for one test: crashd NAME [ENV=VALUE...]; its pid in CPID.
+crashd() {
+	local name=$1
+	shift
+	env "$@" "$RWD" --socket "$TMP/$name.sock" --pidfile "$TMP/$name.extra.pid" \
+		--log-file "$TMP/$name.log" --state-dir "$STATE" || return 1
+	CPID=$(cat "$TMP/$name.extra.pid")
+}
+
+ctl_on() {
+	local name=$1
+	shift
+	rwctl --socket "$TMP/$name.sock" "$@"
+}
+
+# The target, killed by the kernel (128 + SIGKILL): no answer, not even to
+# "exit" (a target that ran on would exit 0 on it; one stuck is killed here).
+expect_target_killed() {
+	local rc line
+	echo exit >&"$TIN" 2>/dev/null
+	while read -t 60 -r line <&"$TOUT"; do
+		echo "the target still talks after rewindd died ($1): $line"
+	done
+	[ $? -gt 128 ] && { echo "the target still runs 60 s after rewindd died ($1)"; kill -KILL "$TPID"; }
+	wait "$TPID"
+	rc=$?
+	exec {TIN}>&- {TOUT}<&-
+	TPID=
+	expect "the target's end ($1)" "$rc" 137
+}
+
+# The twin of every crash test: the invocation's writes show in the sum.
+crash_writes_show_without_rewind() {
+	start_target stripes $STRIPES || return 1
+	local sum0=${READY##* }
+	invoke || return 1
+	ask check || return 1
+	[ "$ANSWER" != "sum $sum0" ] || { echo "the invocation left no trace in the sum"; return 1; }
+}
+
+# crash_at POINT: the daemon dies there; the target is killed, not run half-restored.
+crash_at() {
+	local point=$1 sid sum0 out
+	mkdir -p "$W" && echo checkpoint >"$W/f" || return 1
+	crashd crash REWINDD_FAULT="$point" REWINDD_RESTORER=never || { echo "rewindd did not start"; return 1; }
+	start_target stripes $STRIPES || return 1
+	sum0=${READY##* }
+	sid=$(ctl_on crash attach --pid "$TPID" --watch "$W") || return 1
+	case $point in
+	checkpoint-*)
+		expect_error "closed the connection without an answer" ctl_on crash checkpoint "$sid" ||
+			return 1
+		;;
+	*)
+		ctl_on crash checkpoint "$sid" >/dev/null || return 1
+		invoke || return 1
+		echo invocation >"$W/f"
+		if [ "$point" = rewind-answered ]; then
+			# Answered, then killed while it still held the process: it never runs on.
+			out=$(ctl_on crash rewind "$sid" --verify 2>&1) || { echo "rewind: $out"; return 1; }
+		else
+			expect_error "closed the connection without an answer" \
+				ctl_on crash rewind "$sid" --verify || return 1
+		fi
+		;;
+	esac
+	tail --pid="$CPID" -f /dev/null
+	grep -q "REWINDD_FAULT=$point" "$TMP/crash.log" || { echo "rewindd did not die at $point"; return 1; }
+	expect_target_killed "rewindd died at $point"
+}
+for p in "${POINTS[@]}"; do eval "crash_at_${p//-/_}() { crash_at $p; }"; done
+
+# Killed while idle (nothing held): the process runs on; its writes stay, since nothing rewinds it.
+crash_idle_target_runs_on() {
+	local sid sum0
+	crashd crash || { echo "rewindd did not start"; return 1; }
+	start_target stripes $STRIPES || return 1
+	sum0=${READY##* }
+	sid=$(ctl_on crash attach --pid "$TPID") && ctl_on crash checkpoint "$sid" >/dev/null || return 1
+	kill -KILL "$CPID" && tail --pid="$CPID" -f /dev/null
+	invoke || return 1
+	ask check || return 1
+	[ "$ANSWER" != "sum $sum0" ] || { echo "the invocation left no trace"; return 1; }
+}
+
+# crash_then_restart [ATTACH ARGS...]: a checkpointed session with a watched tree, its
+# daemon killed while idle, a second daemon started on the same state directory.
+crash_then_restart() {
+	mkdir -p "$W" && echo checkpoint >"$W/f" || return 1
+	crashd first || { echo "rewindd did not start"; return 1; }
+	FIRST=$CPID
+	start_target stripes $STRIPES || return 1
+	SID=$(ctl_on first attach --pid "$TPID" --watch "$W" "$@") &&
+		ctl_on first checkpoint "$SID" >/dev/null || return 1
+	DEAD=$(ls "$STATE" | grep "^rewindd-.*-$FIRST-") || { echo "no instance dir of $FIRST"; return 1; }
+	[ -d "$STATE/$DEAD/session-$SID" ] || { echo "no store of session $SID in $STATE/$DEAD"; return 1; }
+	kill -KILL "$FIRST" && tail --pid="$FIRST" -f /dev/null
+	crashd second || { echo "the second rewindd did not start"; return 1; }
+	[ ! -e "$STATE/$DEAD" ] || { echo "$STATE/$DEAD left behind"; return 1; }
+	RECOVERED=$(ctl_on second status --json | jq -r '.recovered[]?')
+}
+
+# --on-failure kill (the default): the orphaned process is killed, and the
+# same tree is checkpointed, rewound and verified by the new daemon.
+crash_restart_kills_orphaned_target() {
+	local sid
+	crash_then_restart || return 1
+	grep -q "session $SID, pid $TPID its checkpoint died with that rewindd: killed" <<<"$RECOVERED" ||
+		{ echo "status says: $RECOVERED"; return 1; }
+	expect_target_killed "recovered"
+	start_target stripes $STRIPES || return 1
+	sid=$(ctl_on second attach --pid "$TPID" --watch "$W") || return 1
+	ctl_on second checkpoint "$sid" >/dev/null || return 1
+	invoke || return 1
+	echo invocation >"$W/f"
+	ctl_on second rewind "$sid" --verify >/dev/null || return 1
+	expect "the watched file" "$(cat "$W/f")" checkpoint
+}
+
+# --on-failure stop: left stopped, for someone to look at.
+crash_restart_stops_orphaned_target() {
+	local state i
+	crash_then_restart --on-failure stop || return 1
+	grep -q "session $SID, pid $TPID its checkpoint died with that rewindd: stopped" <<<"$RECOVERED" ||
+		{ echo "status says: $RECOVERED"; return 1; }
+	# SIGSTOP takes effect when the target next runs: look until it has (bounded, no sleep).
+	for ((i = 0; i < 20000; i++)); do
+		read -r state </proc/"$TPID"/stat
+		state=${state##*) }
+		state=${state%% *}
+		[ "$state" = T ] && break
+	done
+	kill -KILL "$TPID"
+	expect "the orphaned target's state" "$state" T
+}
+
+# The new daemon numbers its sessions from 1 again: a request naming the
+# dead one's instance is refused, never served by the session that took its number.
+crash_restart_refuses_old_instance() {
+	local sid answer
+	crash_then_restart || return 1
+	expect_target_killed "recovered" || return 1
+	start_target stripes $STRIPES || return 1
+	sid=$(ctl_on second attach --pid "$TPID") && ctl_on second checkpoint "$sid" >/dev/null || return 1
+	expect "the new session's number" "$sid" "$SID" || return 1
+	answer=$(/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+print(s.makefile().readline().strip())' "$TMP/second.sock" \
+		"{\"cmd\":\"rewind\",\"session\":$sid,\"instance\":\"$DEAD\"}") || return 1
+	grep -q '"ok": *false.*rewindd was restarted' <<<"$answer" || { echo "answer: $answer"; return 1; }
+	invoke || return 1
+	ask check || return 1
+	[ "$ANSWER" != "sum ${READY##* }" ] || { echo "the refused rewind rewound"; return 1; }
+	ctl_on second rewind "$sid" --verify >/dev/null || return 1
+	ask check || return 1
+	expect "the new session's target after its own rewind" "$ANSWER" "sum ${READY##* }"
+}
+
+# Two live daemons share a state directory: a third one started leaves theirs alone.
+crash_restart_spares_live_daemon() {
+	local sid
+	mkdir -p "$W" && echo checkpoint >"$W/f" || return 1
+	crashd first || { echo "rewindd did not start"; return 1; }
+	start_target stripes $STRIPES || return 1
+	sid=$(ctl_on first attach --pid "$TPID" --watch "$W") &&
+		ctl_on first checkpoint "$sid" >/dev/null || return 1
+	crashd second || { echo "the second rewindd did not start"; return 1; }
+	expect "recovered by the second" "$(ctl_on second status --json | jq -r '.recovered // [] | length')" 0 ||
+		return 1
+	invoke || return 1
+	echo invocation >"$W/f"
+	ctl_on first rewind "$sid" --verify >/dev/null || return 1
+	expect "the watched file" "$(cat "$W/f")" checkpoint
+}
+
+for t in "${TESTS[@]}"; do
+	run_test "$t" "$t"
+	rm -rf "$STATE" "$W"
+done

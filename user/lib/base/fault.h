@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Crash points for the tests that kill rewindd half way through a
+ * checkpoint or a rewind: REWINDD_FAULT=NAME in its environment makes the
+ * process kill itself with SIGKILL (no handler, no cleanup: a crash) the
+ * first time it passes the point named NAME. Unset, a point costs one
+ * branch on a cached flag.
+ */
+#ifndef RW_FAULT_H
+#define RW_FAULT_H
+
+void fault_point(const char *name);
+
+#endif /* RW_FAULT_H */
