@@ -27,6 +27,12 @@ ifeq ($(ASAN),1)
 OUTPUT := build-asan
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
+# libFuzzer (make fuzz): clang's, no new dependency; the library instrumented for coverage.
+ifeq ($(FUZZ),1)
+OUTPUT := build-fuzz
+CC := $(CLANG)
+SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
 
 CFLAGS ?= -g -O2
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE $(SAN_FLAGS)
@@ -135,7 +141,7 @@ LEAK_BINS := $(patsubst tests/leak/%.c,$(OUTPUT)/tests/leak/%,$(LEAK_SRCS))
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
-.PHONY: all test unit integ asan bench docs deps ensure-deps check demo install uninstall clean vmlinux
+.PHONY: all test unit integ asan fuzz fuzz-run bench docs deps ensure-deps check demo install uninstall clean vmlinux
 .DEFAULT_GOAL := all
 
 all: $(BINS)
@@ -220,6 +226,26 @@ $(OUTPUT)/tests/leak/%: tests/leak/%.c | $(OUTPUT)/tests/leak
 $(OUTPUT)/bench/%: bench/%.c bench/bench_util.h $(LIB) | $(OUTPUT)/bench
 	$(call msg,CC-BENCH,$@)
 	$(Q)$(CC) $(CPPFLAGS) -std=gnu11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE $< $(LIB) $(LIBS) -lpthread -o $@
+
+# --- fuzzing ------------------------------------------------------------------
+# One harness per input from outside (tests/fuzz/fuzz_*.c), each run for
+# FUZZ_SECONDS from its seeds (tests/fuzz/corpus/NAME, read only) plus what
+# earlier runs found (OUTPUT/fuzz-corpus/NAME). CI runs a short smoke.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/tests/fuzz/%,$(FUZZ_SRCS))
+FUZZ_PROXY_OBJS := $(OUTPUT)/proxy/zipcode.o $(OUTPUT)/proxy/jsonin.o
+FUZZ_SECONDS ?= 60
+
+$(OUTPUT)/tests/fuzz/%: tests/fuzz/%.c $(LIB) $(FUZZ_PROXY_OBJS) | $(OUTPUT)/tests/fuzz
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CC) $(CPPFLAGS) -Iuser/proxy $(CFLAGS) -fsanitize=fuzzer $< $(FUZZ_PROXY_OBJS) $(LIB) \
+		$(LIBS) $(PROXY_LIBS) -o $@
+
+fuzz: ensure-deps
+	$(Q)$(MAKE) FUZZ=1 fuzz-run
+
+fuzz-run: $(FUZZ_BINS)
+	$(Q)OUTPUT=$(OUTPUT) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh
 
 unit: $(UNIT_BINS) $(LIBTEST_BINS)
 integ: $(BINS) $(INTEG_BINS) $(ZDTM_BIN)
@@ -313,9 +339,9 @@ uninstall:
 
 # OUTPUT (default build) and the ASan tree.
 clean:
-	rm -rf $(OUTPUT) build-asan
+	rm -rf $(OUTPUT) build-asan build-fuzz
 
-$(OUTPUT) $(OUTPUT)/bpf $(LIB_OBJDIRS) $(OUTPUT)/tests/unit $(OUTPUT)/tests/lib $(OUTPUT)/tests/integ $(OUTPUT)/tests/zdtm $(OUTPUT)/tests/leak $(OUTPUT)/bench:
+$(OUTPUT) $(OUTPUT)/bpf $(LIB_OBJDIRS) $(OUTPUT)/tests/unit $(OUTPUT)/tests/fuzz $(OUTPUT)/tests/lib $(OUTPUT)/tests/integ $(OUTPUT)/tests/zdtm $(OUTPUT)/tests/leak $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
 
 -include $(sort $(wildcard $(OUTPUT)/*.d $(OUTPUT)/*/*.d $(OUTPUT)/*/*/*.d $(LIB_OBJS:.o=.d)))

@@ -16,7 +16,7 @@ TESTS=(proxy_launcher_lookup proxy_python_init_run proxy_node_init_run proxy_ini
 	proxy_run_before_init_403 proxy_init_errors proxy_malformed_json_400 proxy_oversized_body_413
 	proxy_unknown_path_method proxy_zip_python proxy_zip_node proxy_large_payload
 	proxy_leak_python_rewind proxy_leak_python_insecure proxy_leak_node_rewind
-	proxy_leak_node_insecure proxy_rewind_failure_restarts proxy_rewindd_restarted proxy_ow_env_per_activation
+	proxy_leak_node_insecure proxy_rewind_failure_restarts proxy_rewindd_restarted proxy_rewindd_connection_closed proxy_ow_env_per_activation
 	proxy_ow_env_per_activation_insecure proxy_crash_400_then_served proxy_hang_timeout_502
 	proxy_deadline_passed_on proxy_not_a_dictionary_502 proxy_restart_mode
 	proxy_result_too_large_502 proxy_warmup_before_checkpoint proxy_warmup_input proxy_settled_gc
@@ -338,6 +338,29 @@ test_proxy_rewindd_restarted() {
 		{ echo "not in the log: $(tail -3 "$PLOG")"; return 1; }
 	expect_run '{}' ".pid == $pid2" || return 1
 	expect_run '{}' ".pid == $pid2"
+}
+
+# rewindd closes the proxy's idle connection to make room for others: the
+# proxy reconnects, finds its session under the same instance, and the same
+# function serves on, rewound (no restart).
+test_proxy_rewindd_connection_closed() {
+	local pid1
+	start_proxy || return 1
+	init_action "$ACTIONS/sockfail.py" || return 1
+	expect_run '{}' '.pid > 0' || return 1
+	pid1=$(jfield .pid)
+	# More idle connections than rewindd's table: the proxy's, idle the longest, goes.
+	/usr/bin/python3 -c '
+import socket, sys
+conns = []
+for _ in range(300):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); conns.append(s)
+s = conns[-1]; s.sendall(b"{\"cmd\":\"status\"}\n"); s.recv(1 << 20)' "$SOCK" || return 1
+	grep -q "closing the one idle the longest (pid $PROXY_PID)" "$TMP/rewindd.log" ||
+		{ echo "rewindd did not close the proxy's connection: $(grep -m1 'idle the longest' "$TMP/rewindd.log")"; return 1; }
+	expect_run '{}' ".pid == $pid1" || { echo "the function was restarted: $(grep -i restart "$PLOG" | tail -2)"; return 1; }
+	expect_run '{}' ".pid == $pid1" || return 1
+	! grep -q "restarting the function" "$PLOG" || { echo "restarted: $(grep restarting "$PLOG")"; return 1; }
 }
 
 # __OW_* variables are set per activation: what one activation got (api_key,

@@ -25,6 +25,7 @@
 #include "activation.h"
 #include "clock.h"
 #include "function.h"
+#include "jsonin.h"
 #include "log.h"
 #include "runtime.h"
 #include "worker.h"
@@ -33,8 +34,6 @@
 /* OpenWhisk's end-of-activation marker in the logs (docs/actions-new.md "Logging"). */
 #define SENTINEL "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
 #define LAUNCHER_FAILURE '!'	/* starts a launcher's failure line (launcher_failure) */
-/* Deep enough for any real result; json-c's default (32) is not. */
-#define JSON_DEPTH 1000
 
 enum post {
 	POST_NONE,
@@ -213,29 +212,6 @@ static char *request_line(json_object *body, json_object *value, size_t *len)
 	return line;
 }
 
-/* A dictionary (or, as OpenWhisk now allows, an array) is a result. */
-static bool is_result(const char *line, size_t len)
-{
-	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-	json_object *o;
-	bool ok = false;
-
-	if (!tok)
-		return false;
-	o = json_tokener_parse_ex(tok, line, len);
-	if (o && json_tokener_get_error(tok) == json_tokener_success) {
-		size_t end = json_tokener_get_parse_end(tok);
-
-		while (end < len && line[end] && strchr(" \t\r", line[end]))
-			end++;
-		ok = end == len && (json_object_is_type(o, json_type_object) ||
-				    json_object_is_type(o, json_type_array));
-	}
-	json_object_put(o);
-	json_tokener_free(tok);
-	return ok;
-}
-
 /* JavaScript's typeof, as Node's runtime names the wrong argument. */
 static const char *type_name(json_object *v)
 {
@@ -323,7 +299,7 @@ static void handle_run(json_object *body, struct reply *r)
 	case ACTION_LINE:
 		if (linelen && line[0] == LAUNCHER_FAILURE) {
 			launcher_failure(line + 1, r);
-		} else if (is_result(line, linelen)) {
+		} else if (jsonin_is_result(line, linelen)) {
 			reply_text(r, 200, line, linelen);
 		} else {
 			pr_warn("the action returned %.*s%s, not a dictionary\n", (int)(linelen > 200 ? 200 : linelen),

@@ -31,9 +31,9 @@
 
 #include "activation.h"
 #include "http.h"
+#include "jsonin.h"
 #include "log.h"
 
-#define JSON_DEPTH 1000
 #define MAX_CONNECTIONS 256
 /* Idle keep-alive connections hold a thread each: not for ever. */
 #define IDLE_TIMEOUT_S 300
@@ -88,44 +88,6 @@ static enum MHD_Result queue_error(struct MHD_Connection *c, unsigned status, co
 	va_end(ap);
 	reply_error(&r, status, "%s", msg);
 	return queue(c, &r, allow);
-}
-
-/* The whole body as one JSON object; NULL with the reason in err. */
-static json_object *parse_body(const char *buf, size_t len, char *err, size_t errlen)
-{
-	struct json_tokener *tok = json_tokener_new_ex(JSON_DEPTH);
-	enum json_tokener_error jerr;
-	json_object *o = NULL;
-	size_t end;
-
-	if (!tok) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	o = len ? json_tokener_parse_ex(tok, buf, len) : NULL;
-	jerr = json_tokener_get_error(tok);
-	if (!len || jerr == json_tokener_continue) {
-		snprintf(err, errlen, "unexpected end of JSON input");
-	} else if (jerr != json_tokener_success) {
-		snprintf(err, errlen, "%s at offset %zu", json_tokener_error_desc(jerr),
-			 json_tokener_get_parse_end(tok));
-	} else {
-		for (end = json_tokener_get_parse_end(tok); end < len && buf[end] && strchr(" \t\r\n", buf[end]);
-		     end++)
-			;
-		if (end < len)
-			snprintf(err, errlen, "invalid character after top-level value at offset %zu", end);
-		else if (!json_object_is_type(o, json_type_object))
-			snprintf(err, errlen, "the request is a JSON %s, not an object",
-				 json_type_to_name(json_object_get_type(o)));
-		else
-			goto out;
-	}
-	json_object_put(o);
-	o = NULL;
-out:
-	json_tokener_free(tok);
-	return o;
 }
 
 static bool append(struct request *rq, const char *data, size_t n)
@@ -212,7 +174,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (rq->too_big)
 		return queue_error(c, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
 				   "Request larger than allowed: %zu > %zu bytes.", rq->seen, H.cfg->max_body);
-	body = parse_body(rq->buf, rq->len, err, sizeof(err));
+	body = jsonin_request_body(rq->buf, rq->len, err, sizeof(err));
 	free(rq->buf);
 	rq->buf = NULL;
 	if (!body)

@@ -531,11 +531,17 @@ bool iso_lost(struct isolation *iso, char *why, size_t whylen)
 
 	if (iso->cfg->mode != MODE_REWIND || !iso->session)
 		return false;
+	char err[512];
+
 	/* Between requests rewindd says nothing: anything to read is its end of the stream. */
 	if (iso->fd >= 0 && poll(&p, 1, 0) == 0)
 		return false;
-	snprintf(why, whylen, "rewindd closed its connection since the last rewind (it exited or "
-		 "was restarted): session %u and its checkpoint are gone", iso->session);
+	/* Closed: rewindd restarted, or closed an idle connection to make room. Ask again. */
+	rwd_disconnect(iso);
+	if (!rwd_simple(iso, RW_CMD_STATUS, false, NULL, err, sizeof(err)))
+		return false;	/* the same rewindd, which still holds our session */
+	snprintf(why, whylen, "rewindd closed its connection since the last rewind, and session %u "
+		 "is gone with its checkpoint (%s)", iso->session, err);
 	rwd_disconnect(iso);
 	iso->session = 0;
 	iso->instance[0] = '\0';

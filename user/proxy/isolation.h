@@ -59,11 +59,13 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen);
 enum iso_next iso_after_run(struct isolation *iso, char *err, size_t errlen);
 
 /*
- * Before an activation, in rewind mode: true when rewindd closed our
- * connection since the last rewind (it exited, crashed, or was restarted).
- * Its checkpoint went with it and nothing can rewind the function after
- * this activation: the caller restarts it first. The session is forgotten
- * (no other rewindd knows it). One poll(), no round trip.
+ * Before an activation, in rewind mode: true when our session is gone with
+ * the rewindd that held it (it exited, crashed, or was restarted): nothing
+ * can rewind the function after this activation, so the caller restarts it
+ * first. The session is forgotten (no other rewindd knows it). One poll()
+ * while the connection is open; a closed one (rewindd also closes the
+ * connection idle the longest when it has too many) is re-opened and asked
+ * for the session, under the instance that made it.
  */
 bool iso_lost(struct isolation *iso, char *why, size_t whylen);
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "log.h"
 #include "pidfd.h"
 #include "proc.h"
@@ -41,6 +42,9 @@ struct client {
 	size_t out_len, out_off;
 	bool closing;		/* close once `out` is flushed */
 	bool polling_out;	/* waiting for EPOLLOUT, not for requests */
+	/* Since when it owes us the rest of a request or the reading of an answer (0: nothing). */
+	uint64_t owing_since_ns;
+	uint64_t last_ns;	/* its last request or answer: who is idle the longest */
 };
 
 struct rw_server {
@@ -229,6 +233,33 @@ static int peer_pidfd(int sock, pid_t pid)
 	return pid > 0 ? sys_pidfd_open(pid, 0) : -1;
 }
 
+/*
+ * A free slot, or one made free by closing the connection idle the longest
+ * (nothing half sent, no answer pending: a persistent client, which
+ * reconnects when it next asks); -1 if every client is in the middle of
+ * something.
+ */
+static int free_slot(struct rw_server *srv)
+{
+	int oldest = -1;
+
+	for (int i = 0; i < RW_MAX_CLIENTS; i++) {
+		struct client *c = srv->clients[i];
+
+		if (!c)
+			return i;
+		if (!c->owing_since_ns && !c->in_len && !c->out_len &&
+		    (oldest < 0 || c->last_ns < srv->clients[oldest]->last_ns))
+			oldest = i;
+	}
+	if (oldest >= 0) {
+		pr_info("%d connections: closing the one idle the longest (pid %d) for a new one\n",
+			RW_MAX_CLIENTS, srv->clients[oldest]->peer.pid);
+		client_free(srv, srv->clients[oldest]);
+	}
+	return oldest;
+}
+
 static void accept_clients(struct rw_server *srv)
 {
 	for (;;) {
@@ -241,9 +272,8 @@ static void accept_clients(struct rw_server *srv)
 				pr_perror("accept");
 			return;
 		}
-		for (slot = 0; slot < RW_MAX_CLIENTS && srv->clients[slot]; slot++)
-			;
-		c = slot < RW_MAX_CLIENTS ? calloc(1, sizeof(*c)) : NULL;
+		slot = free_slot(srv);
+		c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
 		if (!c) {
 			static const char busy[] = "{\"ok\":false,\"error\":\"too many clients\"}\n";
 
@@ -254,6 +284,7 @@ static void accept_clients(struct rw_server *srv)
 		}
 		c->fd = fd;
 		c->pass_fd = -1;
+		c->last_ns = rw_now_ns();
 		if (auth_peer_cred(fd, &c->peer) ||
 		    epoll_add(srv->epoll_fd, fd, EPOLLIN, (uintptr_t)c)) {
 			pr_perror("cannot set up a client");
@@ -488,12 +519,49 @@ static void flush_client(struct rw_server *srv, struct client *c)
 	c->polling_out = false;
 }
 
+/* Whether c owes us something (a partial request, an unread answer): its deadline runs. */
+static void note_owing(struct client *c, uint64_t now)
+{
+	if (!c->in_len && !c->out_len)
+		c->owing_since_ns = 0;
+	else if (!c->owing_since_ns)
+		c->owing_since_ns = now;
+}
+
+/*
+ * Close the clients past their deadline; the milliseconds until the next
+ * one runs out, or -1 (none running): epoll_wait's timeout.
+ */
+static int expire_clients(struct rw_server *srv)
+{
+	const uint64_t limit = RW_CLIENT_DEADLINE_S * 1000000000ull;
+	uint64_t now = rw_now_ns(), next = UINT64_MAX;
+
+	for (int i = 0; i < RW_MAX_CLIENTS; i++) {
+		struct client *c = srv->clients[i];
+
+		if (!c || !c->owing_since_ns)
+			continue;
+		if (now - c->owing_since_ns >= limit) {
+			pr_warn("client pid %d: %s for %d s: connection closed\n", c->peer.pid,
+				c->out_len ? "did not read its answer" :
+					     "left a request unfinished", RW_CLIENT_DEADLINE_S);
+			client_free(srv, c);
+			continue;
+		}
+		if (c->owing_since_ns + limit - now < next)
+			next = c->owing_since_ns + limit - now;
+	}
+	return next == UINT64_MAX ? -1 : (int)(next / 1000000) + 1;
+}
+
 int server_run(struct rw_server *srv)
 {
 	struct epoll_event evs[16];
 
 	for (;;) {
-		int n = epoll_wait(srv->epoll_fd, evs, 16, -1);
+		int n = epoll_wait(srv->epoll_fd, evs, 16, expire_clients(srv));
+		bool accepting = false;
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -510,7 +578,8 @@ int server_run(struct rw_server *srv)
 				return 0;
 			}
 			if (d == EV_LISTEN) {
-				accept_clients(srv);
+				/* After this batch: accepting may close a client an event below names. */
+				accepting = true;
 				continue;
 			}
 			if (d == EV_TRACKER) {
@@ -534,9 +603,15 @@ int server_run(struct rw_server *srv)
 			}
 			/* Answered: the processes a rewind restored run again. */
 			sessions_release(srv->S);
-			if (c->closing && !c->out_len)
+			if (c->closing && !c->out_len) {
 				client_free(srv, c);
+				continue;
+			}
+			c->last_ns = rw_now_ns();
+			note_owing(c, c->last_ns);
 		}
+		if (accepting)
+			accept_clients(srv);
 	}
 }
 

@@ -17,7 +17,13 @@ struct rw_server_opts {
 	gid_t socket_gid;		/* (gid_t)-1: socket mode 0600 root-only; else 0660 with this group */
 };
 
-#define RW_MAX_CLIENTS 64
+/*
+ * Connections at once. A full table closes the connection idle the longest
+ * (its client reconnects when it next asks); a client that leaves a request
+ * half sent, or an answer unread, for RW_CLIENT_DEADLINE_S is closed.
+ */
+#define RW_MAX_CLIENTS 256
+#define RW_CLIENT_DEADLINE_S 10
 
 struct rw_server;
 

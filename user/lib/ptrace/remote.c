@@ -775,10 +775,8 @@ struct fd_pass {
 	int sv[2];
 	struct msghdr msg;
 	struct iovec iov;
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cmsg;
+	/* Not a union with struct cmsghdr (a flexible array member: not inside a struct). */
+	_Alignas(struct cmsghdr) char cmsg[CMSG_SPACE(sizeof(int))];
 	char data[8];
 };
 
@@ -798,7 +796,7 @@ static int recv_fd(struct rw_remote *r, struct fd_pass *t, int sock)
 	t->msg.msg_iov = (void *)PASS(iov);
 	t->msg.msg_iovlen = 1;
 	t->msg.msg_control = (void *)PASS(cmsg);
-	t->msg.msg_controllen = sizeof(t->cmsg.buf);
+	t->msg.msg_controllen = sizeof(t->cmsg);
 	err = poke(r, 0, t, sizeof(*t));
 	/* The datagram is already queued: MSG_DONTWAIT so a surprise cannot hang the target. */
 	if (!err)
@@ -812,10 +810,10 @@ static int recv_fd(struct rw_remote *r, struct fd_pass *t, int sock)
 		return err;
 	}
 	/* Walk the control data in our copy: only the lengths matter, not the addresses. */
-	view = (struct msghdr){ .msg_control = t->cmsg.buf,
+	view = (struct msghdr){ .msg_control = t->cmsg,
 				.msg_controllen = t->msg.msg_controllen };
-	if (view.msg_controllen > sizeof(t->cmsg.buf))
-		view.msg_controllen = sizeof(t->cmsg.buf);
+	if (view.msg_controllen > sizeof(t->cmsg))
+		view.msg_controllen = sizeof(t->cmsg);
 	cm = CMSG_FIRSTHDR(&view);
 	if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
 	    cm->cmsg_len < CMSG_LEN(sizeof(int))) {
