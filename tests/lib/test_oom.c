@@ -388,12 +388,80 @@ static void rewind_out_of_memory_fails_closed(void **state)
 	sessions_fini(&S);
 }
 
+/*
+ * The checkpoint with each of its allocations failing in turn: it fails
+ * cleanly (the session holds no checkpoint, the process runs on, not
+ * traced), until one succeeds; that checkpoint is whole: a rewind to it
+ * verifies. No partial image is ever used.
+ */
+static void checkpoint_out_of_memory_holds_nothing(void **state)
+{
+	struct rw_sessions S;
+	json_object *resp, *v;
+	int cmd, reply, refused = 0;
+	uint32_t id;
+	pid_t pid;
+	long n;
+
+	(void)state;
+	if (sessions_init(&S, NULL, NULL)) {
+		skip();
+		return;
+	}
+	pid = spawn_cat(&cmd, &reply);
+	echo(cmd, reply, 'r');
+	resp = request(&S, RW_CMD_ATTACH, 0, pid);
+	assert_true(ok(resp));
+	assert_true(json_object_object_get_ex(resp, "session", &v));
+	id = json_object_get_int(v);
+	json_object_put(resp);
+	rw_log_level = -1;	/* every round logs its expected failure */
+	for (n = 1;; n++) {
+		bool stood;
+
+		failed = false;
+		fail_nth = n;
+		resp = request(&S, RW_CMD_CHECKPOINT, id, 0);
+		fail_nth = 0;
+		stood = ok(resp);
+		json_object_put(resp);
+		if (!stood) {
+			assert_true(failed);
+			refused++;
+			if (traced(pid))
+				fail_msg("allocation %ld failed: the process is still traced", n);
+			assert_string_equal(session_state(&S, id), "active");
+			echo(cmd, reply, 'x');	/* it runs on */
+			continue;
+		}
+		/*
+		 * It stood (every allocation, or one it could do without): it is
+		 * whole. Written after it, rewound to it, verified.
+		 */
+		echo(cmd, reply, 'a');
+		resp = request(&S, RW_CMD_REWIND, id, 0);
+		if (!ok(resp))
+			fail_msg("allocation %ld failed and the checkpoint stood: its rewind failed: %s",
+				 n, json_object_to_json_string(resp));
+		json_object_put(resp);
+		if (!failed)
+			break;
+	}
+	rw_log_level = RW_LOG_INFO;
+	assert_true(refused > 0);	/* the twin: most allocations are needed */
+	resp = request(&S, RW_CMD_DETACH, id, 0);
+	json_object_put(resp);
+	sessions_fini(&S);
+	reap_killed(pid, cmd, reply);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(plan_never_drops_a_written_page),
 		cmocka_unit_test(rewind_out_of_memory_fails_closed),
 		cmocka_unit_test(failed_stop_holds_nothing),
+		cmocka_unit_test(checkpoint_out_of_memory_holds_nothing),
 	};
 
 	alarm(120);	/* a hang fails the test */

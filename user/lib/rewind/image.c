@@ -442,9 +442,18 @@ static int capture_fds(struct rw_proc_image *img)
 
 		fi->fd = fds[i];
 		snprintf(link, sizeof(link), "fd/%d", fds[i]);
-		if (proc_stat_link(img->tgid, link, &st) ||
-		    proc_read_fdinfo(img->tgid, fds[i], &fi->cloexec, &fi->pos, &fi->status_flags))
-			continue;	/* closed meanwhile (by whom? it is frozen): not there */
+		err = proc_stat_link(img->tgid, link, &st);
+		if (!err)
+			err = proc_read_fdinfo(img->tgid, fds[i], &fi->cloexec, &fi->pos,
+					       &fi->status_flags);
+		/* Closed meanwhile (by a process sharing the table): not there. */
+		if (err == -ENOENT || err == -ESRCH) {
+			err = 0;
+			continue;
+		}
+		/* Any other failure (no memory): an image without this fd would close it. */
+		if (err)
+			goto out;
 		fi->dev = st.st_dev;
 		fi->ino = st.st_ino;
 		fi->mode = st.st_mode;

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Faults from outside rewindd: a storm of events that overflows the ring
+# buffer for several sessions at once (drops are counted and the rewinds,
+# which then trust the scan, not the log, still verify); a state directory
+# that is full at the checkpoint (refused cleanly, nothing held, nothing
+# left) or read-only at the rewind (the stores are only read: it verifies).
+cd "$(dirname "$0")/../.."
+. tests/integ/lib.sh
+
+TESTS=(faults_storm_leaks_without_rewind faults_storm_of_drops_rewound faults_state_dir_full
+       faults_state_dir_read_only)
+only_tests FAULTS_ONLY
+require_root "${TESTS[@]}"
+
+STRIPES=3000
+SMALL=$TMP/small-state
+W=$TMP/tree
+
+# start_stripes N: N targets ("stripes"), each its own session on the extra daemon "storm".
+start_stripes() {
+	local i
+	PIDS=() INS=() OUTS=() SUMS=() SIDS=()
+	for ((i = 0; i < $1; i++)); do
+		coproc STRIPE { exec "$TARGET" stripes $STRIPES; }
+		PIDS+=("$STRIPE_PID")
+		exec {fin}>&"${STRIPE[1]}" {fout}<&"${STRIPE[0]}"
+		INS+=("$fin") OUTS+=("$fout")
+		read -r READY <&"$fout" || return 1
+		SUMS+=("${READY##* }")
+	done 2>/dev/null
+}
+
+stripe_ask() {
+	echo "$2" >&"${INS[$1]}" && read -t 60 -r ANSWER <&"${OUTS[$1]}"
+}
+
+stop_stripes() {
+	local i
+	for i in "${!PIDS[@]}"; do
+		echo exit >&"${INS[$i]}" 2>/dev/null
+		exec {INS[$i]}>&- {OUTS[$i]}<&-
+		wait "${PIDS[$i]}" 2>/dev/null
+	done
+}
+
+# The twin: the invocations' writes are there without a rewind.
+faults_storm_leaks_without_rewind() {
+	start_stripes 1 || return 1
+	stripe_ask 0 go && stripe_ask 0 check || return 1
+	[ "$ANSWER" != "sum ${SUMS[0]}" ] || { echo "the invocation left no trace"; stop_stripes; return 1; }
+	stop_stripes
+}
+
+# Three sessions write 3,000 pages each while rewindd is stopped: a 4 KiB
+# ring overflows for every one of them. Each rewind verifies, each target is
+# its checkpoint again, and the report counts the drops.
+faults_storm_of_drops_rewound() {
+	local i dpid dropped rc=0
+	start_extra_daemon storm --ringbuf-size 4096 || return 1
+	dpid=$(cat "$TMP/storm.extra.pid")
+	start_stripes 3 || return 1
+	for i in 0 1 2; do
+		SIDS+=("$(rwctl --socket "$TMP/storm.sock" attach --pid "${PIDS[$i]}")") || rc=1
+		rwctl --socket "$TMP/storm.sock" checkpoint "${SIDS[$i]}" >/dev/null || rc=1
+	done
+	kill -STOP "$dpid"
+	for i in 0 1 2; do stripe_ask "$i" go || rc=1; done
+	kill -CONT "$dpid"
+	for i in 0 1 2; do
+		[ $rc = 0 ] || break
+		rwctl --socket "$TMP/storm.sock" rewind "${SIDS[$i]}" --verify >/dev/null || { echo "rewind $i failed"; rc=1; break; }
+		dropped=$(rwctl --socket "$TMP/storm.sock" report "${SIDS[$i]}" --json | jq 'select(.invocation == 1) | .dropped')
+		[ "${dropped:-0}" -gt 0 ] || { echo "session ${SIDS[$i]}: no drops counted ($dropped)"; rc=1; }
+		stripe_ask "$i" check || rc=1
+		expect "target $i after its rewind" "$ANSWER" "sum ${SUMS[$i]}" || rc=1
+	done
+	stop_stripes
+	return $rc
+}
+
+small_state_dir() {
+	mkdir -p "$SMALL" && mount -t tmpfs -o size=256k,mode=0700 rewindd-test "$SMALL"
+}
+
+# A state directory too small for the tree's content: the checkpoint is
+# refused naming the store, the process runs on un-held, the session holds
+# no checkpoint, and nothing of the store is left behind.
+faults_state_dir_full() {
+	local sid out rc=0
+	small_state_dir || { echo "cannot mount a tmpfs"; return 1; }
+	mkdir -p "$W" && head -c 1048576 /dev/urandom >"$W/big" || rc=1
+	start_extra_daemon full --state-dir "$SMALL" || rc=1
+	start_target stripes 16 || rc=1
+	if [ $rc = 0 ]; then
+		sid=$(rwctl --socket "$TMP/full.sock" attach --pid "$TPID" --watch "$W") || rc=1
+		out=$(rwctl --socket "$TMP/full.sock" checkpoint "$sid" 2>&1) && { echo "checkpoint succeeded: $out"; rc=1; }
+		grep -q "No space left on device" <<<"$out" || { echo "message: $out"; rc=1; }
+		grep -q "no checkpoint is held" <<<"$out" || { echo "message: $out"; rc=1; }
+		invoke || rc=1	# it runs on
+		# The session's record stays (it is attached); no content does.
+		[ -z "$(find "$SMALL" -type f ! -name 'session-*.json')" ] ||
+			{ echo "left in the state dir: $(find "$SMALL" -type f | head -3)"; rc=1; }
+		expect "checkpointed" "$(rwctl --socket "$TMP/full.sock" status "$sid" --json | jq '.sessions[0].checkpointed')" false || rc=1
+	fi
+	stop_target
+	kill_and_wait "$(cat "$TMP/full.extra.pid")"
+	rm -f "$TMP/full.extra.pid"
+	umount "$SMALL"
+	return $rc
+}
+
+# Read-only after the checkpoint: a rewind only reads the stores.
+faults_state_dir_read_only() {
+	local sid rc=0
+	small_state_dir || { echo "cannot mount a tmpfs"; return 1; }
+	mkdir -p "$W" && echo checkpoint >"$W/f" || rc=1
+	start_extra_daemon ro --state-dir "$SMALL" || rc=1
+	start_target stripes 16 || rc=1
+	if [ $rc = 0 ]; then
+		sid=$(rwctl --socket "$TMP/ro.sock" attach --pid "$TPID" --watch "$W") &&
+			rwctl --socket "$TMP/ro.sock" checkpoint "$sid" >/dev/null || rc=1
+		mount -o remount,ro "$SMALL" || rc=1
+		invoke || rc=1
+		echo invocation >"$W/f"
+		rm -f "$W/g"; echo new >"$W/g"
+		rwctl --socket "$TMP/ro.sock" rewind "$sid" --verify >/dev/null || rc=1
+		expect "the watched file" "$(cat "$W/f")" checkpoint || rc=1
+		[ ! -e "$W/g" ] || { echo "$W/g survived the rewind"; rc=1; }
+		ask check || rc=1
+		expect "the target" "$ANSWER" "sum ${READY##* }" || rc=1
+		mount -o remount,rw "$SMALL"
+	fi
+	stop_target
+	kill_and_wait "$(cat "$TMP/ro.extra.pid")"
+	rm -f "$TMP/ro.extra.pid"
+	umount "$SMALL"
+	return $rc
+}
+
+for t in "${TESTS[@]}"; do
+	run_test "$t" "$t"
+	rm -rf "$W"
+done
