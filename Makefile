@@ -279,6 +279,11 @@ bench: $(BINS) $(BENCH_BINS)
 bench-e2e: $(BINS) npm-deps
 	$(Q)OUTPUT=$(OUTPUT) bench/e2e/run.sh
 
+# Long run, rewinds verified, growth of rewindd's figures bounded (bench/soak.py; ~25 min).
+.PHONY: soak
+soak: $(BINS) $(INTEG_BINS) npm-deps
+	$(Q)OUTPUT=$(OUTPUT) /usr/bin/python3 bench/soak.py
+
 # --- housekeeping ----------------------------------------------------------
 DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcmocka-dev libjson-c-dev \
 	libxxhash-dev pkg-config make gcc libc6-dev util-linux procps passwd jq python3 nodejs \
