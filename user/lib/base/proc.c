@@ -752,7 +752,8 @@ static int list_numeric_dir(const char *path, int **out, size_t *n)
 	d = opendir(path);
 	if (!d)
 		return errno == ENOENT ? -ESRCH : -errno;
-	while ((de = readdir(d))) {
+	/* A readdir error is not the end of the list: a truncated fd list would drop fds. */
+	while ((errno = 0, de = readdir(d))) {
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
 		if (*n == cap) {
@@ -766,6 +767,14 @@ static int list_numeric_dir(const char *path, int **out, size_t *n)
 			arr = more;
 		}
 		arr[(*n)++] = atoi(de->d_name);
+	}
+	if (errno) {
+		int err = errno == ENOENT ? -ESRCH : -errno;
+
+		free(arr);
+		closedir(d);
+		*n = 0;
+		return err;
 	}
 	closedir(d);
 	/* Empty for a process that is exiting: qsort must not get arr == NULL. */
@@ -898,8 +907,16 @@ int proc_children_of(pid_t pid, pid_t **out, size_t *n)
 		size_t len;
 
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tids[i]);
-		if (read_whole_file(AT_FDCWD, path, 1 << 20, &text, &len))
-			continue;
+		err = read_whole_file(AT_FDCWD, path, 1 << 20, &text, &len);
+		if (err == -ENOENT || err == -ESRCH)
+			continue;	/* the thread exited meanwhile */
+		if (err) {
+			/* Any other failure: a list without this thread's children would hide them. */
+			free(all);
+			free(tids);
+			*n = 0;
+			return err;
+		}
 		for (p = text;; p = end) {
 			long c = strtol(p, &end, 10);
 

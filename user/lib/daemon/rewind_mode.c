@@ -153,7 +153,10 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 	if (s->state != RW_SESSION_ACTIVE)
 		return session_error("session %u: %s", s->id, s->why);
 	tracker_drain(S->tracker);
-	targets_sync_cgroup(s);
+	err = targets_sync_cgroup(s);
+	if (err)
+		return session_error("session %u: reading the members of cgroup %s: %s (no "
+				      "checkpoint is held)", s->id, s->cgroup, strerror(-err));
 	/* pid mode: the whole tree as it stands now is checkpointed, each like the root. */
 	err = targets_sync_tree(S, s, why, sizeof(why));
 	if (err)
@@ -454,8 +457,12 @@ static int new_processes(struct rw_session *s, bool vouched, pid_t **out, size_t
 			err = pid_list_add(&pids, n, t->tgid);
 		if (!t->img || err < 0 || vouched)
 			continue;
-		if (proc_children_of(t->tgid, &kids, &nk))
+		/* Only a process gone has no children to list; any other failure could hide one. */
+		err = proc_children_of(t->tgid, &kids, &nk);
+		if (err == -ESRCH) {
+			err = 0;
 			continue;
+		}
 		for (size_t k = 0; k < nk && err >= 0; k++) {
 			struct rw_target *c = target_find(s, kids[k]);
 
@@ -468,20 +475,22 @@ static int new_processes(struct rw_session *s, bool vouched, pid_t **out, size_t
 		pid_t *members = NULL;
 		size_t nm = 0;
 
-		if (!cgroup_read_procs(s->procs_fd, &members, &nm)) {
-			for (size_t k = 0; k < nm && err >= 0; k++) {
-				struct rw_target *c = target_find(s, members[k]);
+		err = cgroup_read_procs(s->procs_fd, &members, &nm);
+		for (size_t k = 0; k < nm && err >= 0; k++) {
+			struct rw_target *c = target_find(s, members[k]);
 
-				if (!(c && c->img))
-					err = pid_list_add(&pids, n, members[k]);
-			}
-			free(members);
+			if (!(c && c->img))
+				err = pid_list_add(&pids, n, members[k]);
 		}
+		free(members);
 	}
 	/* Their descendants too: killing a parent would let its children escape to init. */
 	for (size_t i = 0; i < *n && err >= 0; i++) {
-		if (proc_children_of(pids[i], &kids, &nk))
+		err = proc_children_of(pids[i], &kids, &nk);
+		if (err == -ESRCH) {
+			err = 0;
 			continue;
+		}
 		for (size_t k = 0; k < nk && err >= 0; k++)
 			err = pid_list_add(&pids, n, kids[k]);
 		free(kids);

@@ -219,11 +219,15 @@ int targets_sync_cgroup(struct rw_session *s)
 		struct rw_target *t = target_find(s, pids[i]);
 		char label[RW_PID_LABEL_MAX];
 
-		if (t)
+		if (t) {
 			t->left_cgroup = false;
-		else if ((t = target_add(s, pids[i])))
+		} else if ((t = target_add(s, pids[i]))) {
 			invocation_note(s->cur, "pid %s joined the cgroup",
 					target_label(t, label, sizeof(label)));
+		} else {
+			free(pids);
+			return -ENOMEM;	/* a member not known is a member not checkpointed */
+		}
 	}
 	free(pids);
 	return 0;
@@ -240,15 +244,22 @@ static int list_descendants(pid_t pid, pid_t **out, size_t *n)
 	err = pid_list_add(&all, n, pid);
 
 	for (size_t i = 0; i < *n && err >= 0; i++) {
-		if (proc_children_of(all[i], &kids, &nk))
+		int e = proc_children_of(all[i], &kids, &nk);
+
+		if (e == -ESRCH)
 			continue;	/* gone meanwhile: so are its children, or they were reparented */
+		if (e) {
+			err = e;	/* a child not listed would be left out of the checkpoint */
+			break;
+		}
 		for (size_t k = 0; k < nk && err >= 0; k++) {
 			struct rw_proc_status st;
+			int se = proc_read_status(kids[k], &st);
 
 			/* A zombie is its parent's state (verify compares children), not a process to stop. */
-			if (proc_read_status(kids[k], &st) || st.state == 'Z' || st.state == 'X')
+			if (se == -ESRCH || (!se && (st.state == 'Z' || st.state == 'X')))
 				continue;
-			err = pid_list_add(&all, n, kids[k]);
+			err = se ? se : pid_list_add(&all, n, kids[k]);
 		}
 		free(kids);
 	}

@@ -158,6 +158,7 @@ int thread_exit_state_read(pid_t tgid, pid_t tid, struct rw_thread_exit_state *o
 int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_state *ts)
 {
 	uint8_t *buf;
+	int err;
 	struct iovec iov;
 
 	memset(ts, 0, sizeof(*ts));
@@ -168,8 +169,7 @@ int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_st
 		return -ENOMEM;
 	iov = (struct iovec){ buf, XSTATE_MAX };
 	if (ptrace(PTRACE_GETREGSET, ij->tid, (void *)NT_X86_XSTATE, &iov)) {
-		int err = -errno;
-
+		err = -errno;
 		free(buf);
 		pr_perror("thread %d: PTRACE_GETREGSET NT_X86_XSTATE", ij->tid);
 		return err;
@@ -177,8 +177,7 @@ int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_st
 	ts->xstate = realloc(buf, iov.iov_len) ?: buf;
 	ts->xstate_len = iov.iov_len;
 	if (ptrace(PTRACE_GETSIGMASK, ij->tid, (void *)sizeof(ts->sigmask), &ts->sigmask)) {
-		int err = -errno;
-
+		err = -errno;
 		pr_perror("thread %d: PTRACE_GETSIGMASK", ij->tid);
 		thread_state_free(ts);
 		return err;
@@ -187,8 +186,12 @@ int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_st
 		thread_state_free(ts);
 		return -EIO;
 	}
-	if (proc_read_comm(tgid, ij->tid, ts->comm))
-		ts->comm[0] = '\0';
+	/* Unread, the name would be "" and neither restored nor compared: fail instead. */
+	err = proc_read_comm(tgid, ij->tid, ts->comm);
+	if (err) {
+		thread_state_free(ts);
+		return err;
+	}
 	return 0;
 }
 

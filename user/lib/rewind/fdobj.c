@@ -834,8 +834,16 @@ static int held_outside(const pid_t *pids, size_t npids, const uint64_t *inos,
 				continue;
 			snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, fe->d_name);
 			len = readlink(path, link, sizeof(link) - 1);
+			if (len < 0 && errno != ENOENT && errno != ESRCH) {
+				/* Unknown holder, as above. */
+				int err = -errno;
+
+				closedir(fdd);
+				closedir(proc);
+				return err;
+			}
 			if (len <= 0)
-				continue;
+				continue;	/* closed meanwhile */
 			link[len] = '\0';
 			for (size_t k = 0; k < nino; k++) {
 				char want[48];

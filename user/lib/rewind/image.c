@@ -461,7 +461,14 @@ static int capture_fds(struct rw_proc_image *img)
 			fi->pos = -1;
 		snprintf(link, sizeof(link), "/proc/%d/fd/%d", img->tgid, fds[i]);
 		len = readlink(link, fi->path, sizeof(fi->path) - 1);
-		fi->path[len > 0 ? len : 0] = '\0';
+		if (len < 0 && (errno == ENOENT || errno == ESRCH))
+			continue;	/* closed meanwhile */
+		/* Unnamed, its object (a pipe's queue, a timer) would not be told apart: fail. */
+		if (len < 0) {
+			err = -errno;
+			goto out;
+		}
+		fi->path[len] = '\0';
 		/*
 		 * Our own reference: the description survives a close in the
 		 * target. Not for sockets and pipe write ends: holding those would

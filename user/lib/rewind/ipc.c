@@ -524,12 +524,20 @@ void ipc_snap_free(struct rw_ipc_snap *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static bool ns_is_own(int nsfd)
+/* Whether nsfd is rewindd's own IPC namespace: 1, 0, or -errno (unknown). */
+static int ns_same_as_ours(int nsfd)
 {
 	struct stat a, b;
 
-	return !fstat(nsfd, &a) && !stat("/proc/self/ns/ipc", &b) && a.st_ino == b.st_ino &&
-	       a.st_dev == b.st_dev;
+	if (fstat(nsfd, &a) || stat("/proc/self/ns/ipc", &b))
+		return -errno;
+	return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+/* Where to read and write it: unknown is "not ours", reached through a helper that joins it. */
+static bool ns_is_own(int nsfd)
+{
+	return ns_same_as_ours(nsfd) == 1;
 }
 
 int ipc_snapshot(int nsfd, struct rw_ipc_snap *out, char *why, size_t whylen)
@@ -1017,7 +1025,14 @@ int ipcs_checkpoint(struct rw_ipcs *I, const pid_t *pids, const struct rw_maps *
 				break;
 			}
 			I->n++;
-			ns->shared = ns_is_own(ns->nsfd);
+			/* Unknown is not "private": that would put every object in the rewind's scope. */
+			err = ns_same_as_ours(ns->nsfd);
+			if (err < 0) {
+				rw_why(why, whylen, err, "IPC namespace %llu: is it rewindd's own?",
+				       (unsigned long long)ns->ino);
+				break;
+			}
+			ns->shared = err;
 			err = ipc_snapshot(ns->nsfd, &ns->ckpt, swhy, sizeof(swhy));
 			if (err) {
 				rw_why(why, whylen, err, "IPC namespace %llu: %s",
