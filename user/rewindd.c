@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,6 +122,23 @@ static int daemonize(int *ready_fd, int log_fd)
 	return 0;
 }
 
+/*
+ * Every checkpoint holds a reference to each fd of its processes: a node's
+ * sessions need far more than the usual soft limit of 1,024 (an fd short
+ * fails a checkpoint). The hard limit, which only root raises, stays.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		pr_warn("rewindd: cannot raise its fd limit to %llu: %s\n",
+			(unsigned long long)rl.rlim_max, strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -218,6 +236,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rw_log_level = verbose ? RW_LOG_DEBUG : RW_LOG_INFO;
+	raise_fd_limit();
 	topts.verbose = verbose > 1;
 
 	/* Opened before daemonizing: a bad path is said on the terminal, not lost. */

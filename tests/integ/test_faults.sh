@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 . tests/integ/lib.sh
 
 TESTS=(faults_storm_leaks_without_rewind faults_storm_of_drops_rewound faults_state_dir_full
-       faults_state_dir_read_only)
+       faults_state_dir_read_only faults_many_fds_under_a_low_limit)
 only_tests FAULTS_ONLY
 require_root "${TESTS[@]}"
 
@@ -138,7 +138,33 @@ faults_state_dir_read_only() {
 	return $rc
 }
 
+# rewindd started with a soft fd limit of 64 checkpoints a process with 200
+# fds (it holds a reference to each): it raised its limit to the hard one.
+faults_many_fds_under_a_low_limit() {
+	local dpid sid soft hard
+	(ulimit -Sn 64 && start_extra_daemon nofile) || return 1
+	dpid=$(cat "$TMP/nofile.extra.pid")
+	read -r soft hard < <(awk '/^Max open files/ {print $4, $5}' "/proc/$dpid/limits")
+	expect "rewindd's soft fd limit" "$soft" "$hard" || return 1
+	start_fn /usr/bin/python3 -c '
+import os, sys
+fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(200)]
+print("ready", len(fds), flush=True)
+for line in sys.stdin:
+    if line.strip() == "exit":
+        break
+    fds.append(os.open("/dev/null", os.O_RDONLY))
+    print("done", len(fds), flush=True)' || return 1
+	sid=$(rwctl --socket "$TMP/nofile.sock" attach --pid "$FPID") &&
+		rwctl --socket "$TMP/nofile.sock" checkpoint "$sid" >/dev/null || return 1
+	fn_ask go || return 1
+	expect "fds after one invocation" "$ANSWER" "done 201" || return 1
+	rwctl --socket "$TMP/nofile.sock" rewind "$sid" --verify >/dev/null || return 1
+	fn_ask go || return 1
+	expect "fds after the rewind and one more invocation" "$ANSWER" "done 201"
+}
+
 for t in "${TESTS[@]}"; do
-	run_test "$t" "$t"
+	run_test "$t" fn_case "$t"
 	rm -rf "$W"
 done
