@@ -164,7 +164,8 @@ int server_open(struct rw_server **out, const struct rw_server_opts *opts, struc
 		pr_perror("cannot give group %u access to %s", opts->socket_gid, path);
 		goto fail;
 	}
-	if (listen(srv->listen_fd, 16)) {
+	/* Room for bursts: a non-blocking connect to a full backlog fails (EAGAIN) instead of waiting. */
+	if (listen(srv->listen_fd, SOMAXCONN)) {
 		err = -errno;
 		pr_perror("listen");
 		goto fail;
