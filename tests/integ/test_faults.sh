@@ -79,63 +79,59 @@ faults_storm_of_drops_rewound() {
 	return $rc
 }
 
-small_state_dir() {
-	mkdir -p "$SMALL" && mount -t tmpfs -o size=256k,mode=0700 rewindd-test "$SMALL"
+# with_small_state TEST: TEST runs against the extra rewindd "small", whose
+# state directory is a 256 KiB tmpfs (SMALL), and the target; whatever TEST
+# does, all three are gone afterwards.
+with_small_state() {
+	local rc=0
+	mkdir -p "$SMALL" && mount -t tmpfs -o size=256k,mode=0700 rewindd-test "$SMALL" ||
+		{ echo "cannot mount a tmpfs"; return 1; }
+	start_extra_daemon small --state-dir "$SMALL" && start_target stripes 16 && "$@" || rc=1
+	stop_target
+	kill_and_wait "$(cat "$TMP/small.extra.pid")"
+	rm -f "$TMP/small.extra.pid"
+	mount -o remount,rw "$SMALL" 2>/dev/null
+	umount "$SMALL"
+	return $rc
+}
+
+small() {
+	rwctl --socket "$TMP/small.sock" "$@"
 }
 
 # A state directory too small for the tree's content: the checkpoint is
 # refused naming the store, the process runs on un-held, the session holds
 # no checkpoint, and nothing of the store is left behind.
-faults_state_dir_full() {
-	local sid out rc=0
-	small_state_dir || { echo "cannot mount a tmpfs"; return 1; }
-	mkdir -p "$W" && head -c 1048576 /dev/urandom >"$W/big" || rc=1
-	start_extra_daemon full --state-dir "$SMALL" || rc=1
-	start_target stripes 16 || rc=1
-	if [ $rc = 0 ]; then
-		sid=$(rwctl --socket "$TMP/full.sock" attach --pid "$TPID" --watch "$W") || rc=1
-		out=$(rwctl --socket "$TMP/full.sock" checkpoint "$sid" 2>&1) && { echo "checkpoint succeeded: $out"; rc=1; }
-		grep -q "No space left on device" <<<"$out" || { echo "message: $out"; rc=1; }
-		grep -q "no checkpoint is held" <<<"$out" || { echo "message: $out"; rc=1; }
-		invoke || rc=1	# it runs on
-		# The session's record stays (it is attached); no content does.
-		[ -z "$(find "$SMALL" -type f ! -name 'session-*.json')" ] ||
-			{ echo "left in the state dir: $(find "$SMALL" -type f | head -3)"; rc=1; }
-		expect "checkpointed" "$(rwctl --socket "$TMP/full.sock" status "$sid" --json | jq '.sessions[0].checkpointed')" false || rc=1
-	fi
-	stop_target
-	kill_and_wait "$(cat "$TMP/full.extra.pid")"
-	rm -f "$TMP/full.extra.pid"
-	umount "$SMALL"
-	return $rc
+faults_state_dir_full() { with_small_state state_dir_full; }
+state_dir_full() {
+	local sid out
+	mkdir -p "$W" && head -c 1048576 /dev/urandom >"$W/big" || return 1
+	sid=$(small attach --pid "$TPID" --watch "$W") || return 1
+	out=$(small checkpoint "$sid" 2>&1) && { echo "checkpoint succeeded: $out"; return 1; }
+	grep -q "No space left on device" <<<"$out" || { echo "message: $out"; return 1; }
+	grep -q "no checkpoint is held" <<<"$out" || { echo "message: $out"; return 1; }
+	invoke || return 1	# it runs on
+	# The session's record stays (it is attached); no content does.
+	[ -z "$(find "$SMALL" -type f ! -name 'session-*.json')" ] ||
+		{ echo "left in the state dir: $(find "$SMALL" -type f | head -3)"; return 1; }
+	expect "checkpointed" "$(small status "$sid" --json | jq '.sessions[0].checkpointed')" false
 }
 
 # Read-only after the checkpoint: a rewind only reads the stores.
-faults_state_dir_read_only() {
-	local sid rc=0
-	small_state_dir || { echo "cannot mount a tmpfs"; return 1; }
-	mkdir -p "$W" && echo checkpoint >"$W/f" || rc=1
-	start_extra_daemon ro --state-dir "$SMALL" || rc=1
-	start_target stripes 16 || rc=1
-	if [ $rc = 0 ]; then
-		sid=$(rwctl --socket "$TMP/ro.sock" attach --pid "$TPID" --watch "$W") &&
-			rwctl --socket "$TMP/ro.sock" checkpoint "$sid" >/dev/null || rc=1
-		mount -o remount,ro "$SMALL" || rc=1
-		invoke || rc=1
-		echo invocation >"$W/f"
-		rm -f "$W/g"; echo new >"$W/g"
-		rwctl --socket "$TMP/ro.sock" rewind "$sid" --verify >/dev/null || rc=1
-		expect "the watched file" "$(cat "$W/f")" checkpoint || rc=1
-		[ ! -e "$W/g" ] || { echo "$W/g survived the rewind"; rc=1; }
-		ask check || rc=1
-		expect "the target" "$ANSWER" "sum ${READY##* }" || rc=1
-		mount -o remount,rw "$SMALL"
-	fi
-	stop_target
-	kill_and_wait "$(cat "$TMP/ro.extra.pid")"
-	rm -f "$TMP/ro.extra.pid"
-	umount "$SMALL"
-	return $rc
+faults_state_dir_read_only() { with_small_state state_dir_read_only; }
+state_dir_read_only() {
+	local sid
+	mkdir -p "$W" && echo checkpoint >"$W/f" || return 1
+	sid=$(small attach --pid "$TPID" --watch "$W") && small checkpoint "$sid" >/dev/null || return 1
+	mount -o remount,ro "$SMALL" || return 1
+	invoke || return 1
+	echo invocation >"$W/f"
+	echo new >"$W/g"
+	small rewind "$sid" --verify >/dev/null || return 1
+	expect "the watched file" "$(cat "$W/f")" checkpoint || return 1
+	[ ! -e "$W/g" ] || { echo "$W/g survived the rewind"; return 1; }
+	ask check || return 1
+	expect "the target" "$ANSWER" "sum ${READY##* }"
 }
 
 # rewindd started with a soft fd limit of 64 checkpoints a process with 200

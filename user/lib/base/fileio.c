@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,4 +85,19 @@ int remove_tree(const char *path, bool below_only)
 		return 0;
 	return nftw(path, below_only ? rm_below : rm_entry, 32,
 		    FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -EIO : 0;
+}
+
+int make_private_dir(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return -errno;
+	if (lstat(dir, &st))
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if ((st.st_uid != 0 || (st.st_mode & 077)) && (chown(dir, 0, 0) || chmod(dir, 0700)))
+		return -errno;
+	return 0;
 }

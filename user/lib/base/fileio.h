@@ -25,6 +25,13 @@ int read_whole_file(int dirfd, const char *path, size_t max, char **out, size_t 
 int read_fd_all(int fd, char **buf, size_t *cap, size_t *len, size_t max);
 
 /*
+ * Make dir (mode 0700) if it is missing; then it must be a directory (not
+ * a symlink), and is made root's and 0700 if it was not. 0 or -errno
+ * (-ENOTDIR for anything else at that path).
+ */
+int make_private_dir(const char *dir);
+
+/*
  * rm -rf that never follows a symlink nor crosses into another mount;
  * below_only keeps path itself (emptied). 0 (also when path is absent), or
  * -EIO after a removal that failed (logged).

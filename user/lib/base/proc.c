@@ -941,3 +941,42 @@ int proc_children_of(pid_t pid, pid_t **out, size_t *n)
 	*out = all;
 	return 0;
 }
+
+int proc_list_descendants(pid_t pid, pid_t **out, size_t *n)
+{
+	pid_t *all = NULL, *kids;
+	size_t nk;
+	int err;
+
+	*n = 0;
+	err = pid_list_add(&all, n, pid);
+
+	for (size_t i = 0; i < *n && err >= 0; i++) {
+		int e = proc_children_of(all[i], &kids, &nk);
+
+		if (e == -ESRCH)
+			continue;	/* gone meanwhile: so are its children, or they were reparented */
+		if (e) {
+			err = e;	/* a child not listed would be left out of the checkpoint */
+			break;
+		}
+		for (size_t k = 0; k < nk && err >= 0; k++) {
+			struct rw_proc_status st;
+			int se = proc_read_status(kids[k], &st);
+
+			/* A zombie is its parent's state (verify compares children), not a process to stop. */
+			if (se == -ESRCH || (!se && (st.state == 'Z' || st.state == 'X')))
+				continue;
+			err = se ? se : pid_list_add(&all, n, kids[k]);
+		}
+		free(kids);
+	}
+	if (err < 0) {
+		free(all);
+		*n = 0;
+		return err;
+	}
+	memmove(all, all + 1, --*n * sizeof(*all));	/* not pid itself */
+	*out = all;
+	return 0;
+}

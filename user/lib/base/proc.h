@@ -145,6 +145,13 @@ int proc_stat_link(pid_t pid, const char *name, struct stat *st);
 int proc_read_fdinfo(pid_t pid, int fd, bool *cloexec, int64_t *pos, int *flags);
 /* /proc/PID/timers: the POSIX timer ids of a process, ascending. -ESRCH if gone. */
 int proc_list_posix_timers(pid_t pid, int **ids, size_t *n);
+/*
+ * Every live descendant of pid (zombies left out), parents before their
+ * children, pid itself not among them; one gone meanwhile is not listed.
+ * The caller frees *out. -errno for any other failure: a list that could
+ * miss a process is never returned.
+ */
+int proc_list_descendants(pid_t pid, pid_t **out, size_t *n);
 /* Children of pid (every thread's), not recursive. */
 int proc_children_of(pid_t pid, pid_t **out, size_t *n);
 /* The thread ids of pid, ascending. -ESRCH if it is gone. */

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -26,7 +25,6 @@
 
 #define BOOT_ID_LEN	8	/* of /proc/sys/kernel/random/boot_id: enough to tell boots apart */
 #define RECORD_MAX	(1 << 20)
-#define TREE_MAX	4096	/* descendants followed per recorded process */
 
 static void boot_id(char out[BOOT_ID_LEN + 1])
 {
@@ -67,48 +65,16 @@ static void note(struct rw_sessions *S, const char *fmt, ...)
 		json_object_array_add(S->recovered, json_object_new_string(line));
 }
 
-/* pid and every descendant it has now, breadth first (the caller frees). */
-static size_t list_tree(pid_t pid, pid_t **out)
-{
-	size_t n = 0, cap = 16;
-	pid_t *v = malloc(cap * sizeof(*v));
-
-	*out = v;
-	if (!v)
-		return 0;
-	v[n++] = pid;
-	for (size_t i = 0; i < n && n < TREE_MAX; i++) {
-		pid_t *kids;
-		size_t nk;
-
-		if (proc_children_of(v[i], &kids, &nk))
-			continue;
-		for (size_t k = 0; k < nk && n < TREE_MAX; k++) {
-			if (n == cap) {
-				pid_t *nv = realloc(v, cap * 2 * sizeof(*v));
-
-				if (!nv)
-					break;
-				v = nv;
-				cap *= 2;
-			}
-			v[n++] = kids[k];
-		}
-		free(kids);
-	}
-	*out = v;
-	return n;
-}
-
 /* Send sig to the process (through pidfd, which pins it) and to its descendants. */
 static void signal_tree(int pidfd, pid_t pid, int sig)
 {
-	pid_t *tree;
-	size_t n = list_tree(pid, &tree);
+	pid_t *tree = NULL;
+	size_t n = 0;
 
-	/* Descendants first: killing the parent first would hand them to another reaper. */
-	for (size_t i = n; i-- > 1;)
-		kill(tree[i], sig);
+	/* The deepest first: a parent killed first would hand its children to another reaper. */
+	if (!proc_list_descendants(pid, &tree, &n))
+		for (size_t i = n; i-- > 0;)
+			kill(tree[i], sig);
 	sys_pidfd_send_signal(pidfd, sig, NULL, 0);
 	free(tree);
 }
@@ -219,21 +185,6 @@ static void recover_instance(struct rw_sessions *S, const char *dir, const char 
 	else
 		note(S, "recovered from %s (%s): its state directory removed", name,
 		     same_boot ? "it is gone" : "an earlier boot");
-}
-
-static int make_private_dir(const char *dir)
-{
-	struct stat st;
-
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
-	if (lstat(dir, &st))
-		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if ((st.st_uid != 0 || (st.st_mode & 077)) && (chown(dir, 0, 0) || chmod(dir, 0700)))
-		return -errno;
-	return 0;
 }
 
 void recovery_start(struct rw_sessions *S)

@@ -233,46 +233,6 @@ int targets_sync_cgroup(struct rw_session *s)
 	return 0;
 }
 
-/* Every live descendant of pid, parents before their children. */
-static int list_descendants(pid_t pid, pid_t **out, size_t *n)
-{
-	pid_t *all = NULL, *kids;
-	size_t nk;
-	int err;
-
-	*n = 0;
-	err = pid_list_add(&all, n, pid);
-
-	for (size_t i = 0; i < *n && err >= 0; i++) {
-		int e = proc_children_of(all[i], &kids, &nk);
-
-		if (e == -ESRCH)
-			continue;	/* gone meanwhile: so are its children, or they were reparented */
-		if (e) {
-			err = e;	/* a child not listed would be left out of the checkpoint */
-			break;
-		}
-		for (size_t k = 0; k < nk && err >= 0; k++) {
-			struct rw_proc_status st;
-			int se = proc_read_status(kids[k], &st);
-
-			/* A zombie is its parent's state (verify compares children), not a process to stop. */
-			if (se == -ESRCH || (!se && (st.state == 'Z' || st.state == 'X')))
-				continue;
-			err = se ? se : pid_list_add(&all, n, kids[k]);
-		}
-		free(kids);
-	}
-	if (err < 0) {
-		free(all);
-		*n = 0;
-		return err;
-	}
-	memmove(all, all + 1, --*n * sizeof(*all));	/* not pid itself */
-	*out = all;
-	return 0;
-}
-
 /* A tree cannot be still forking after this many listings while we add it. */
 #define TREE_ROUNDS	64
 
@@ -296,7 +256,7 @@ int targets_sync_tree(struct rw_sessions *S, struct rw_session *s, char *why, si
 
 		free(list);
 		list = NULL;
-		err = list_descendants(s->pid, &list, &n);
+		err = proc_list_descendants(s->pid, &list, &n);
 		if (err) {
 			snprintf(why, whylen, "listing the descendants of pid %s: %s", root,
 				 strerror(-err));

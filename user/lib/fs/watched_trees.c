@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 
+#include "fileio.h"
 #include "invocation.h"
 #include "log.h"
 #include "watched_trees.h"
@@ -24,21 +25,11 @@ static bool under(const char *root, const char *path)
 }
 
 /* The state dir exists, is a directory and only root can reach it. */
-static int make_private_dir(const char *dir, char *why, size_t whylen)
+static int private_dir(const char *dir, char *why, size_t whylen)
 {
-	struct stat st;
+	int err = make_private_dir(dir);
 
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return rw_why(why, whylen, -errno, "creating %s", dir);
-	if (lstat(dir, &st))
-		return rw_why(why, whylen, -errno, "%s", dir);
-	if (!S_ISDIR(st.st_mode))
-		return rw_why(why, whylen, -ENOTDIR, "%s", dir);
-	if (st.st_uid != 0 || (st.st_mode & 077)) {
-		if (chown(dir, 0, 0) || chmod(dir, 0700))
-			return rw_why(why, whylen, -errno, "making %s private", dir);
-	}
-	return 0;
+	return err ? rw_why(why, whylen, err, "state directory %s", dir) : 0;
 }
 
 static const char *view_name(const struct rw_nsroot *r, char *buf, size_t len)
@@ -121,7 +112,7 @@ int watches_init(struct rw_watches *w, const char (*dirs)[4096], size_t n, uid_t
 	w->ns.fd = -1;
 	if (!n)
 		return 0;
-	err = make_private_dir(state_dir, why, whylen);
+	err = private_dir(state_dir, why, whylen);
 	if (err)
 		return err;
 	if (!realpath(state_dir, state))
@@ -243,7 +234,7 @@ int watches_checkpoint(struct rw_watches *w, char *const *mapped, size_t nmapped
 
 	if (!w->n)
 		return 0;
-	err = make_private_dir(w->store, why, whylen);
+	err = private_dir(w->store, why, whylen);
 	if (err)
 		return err;
 	free_mapped(w);
