@@ -2,19 +2,22 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # rewindd dies: half way through a checkpoint or a rewind (REWINDD_FAULT
 # makes it kill itself at a named point, as a crash would), the process it
-# held must never run on (the kernel kills it: PTRACE_O_EXITKILL); between
-# invocations, a rewindd started after it finds what it left on disk, applies
-# each session's --on-failure to the processes whose checkpoint died, removes
-# the dead one's state, and serves the next checkpoint of the same tree.
+# held must never run on (the kernel kills it: PTRACE_O_EXITKILL); a rewindd
+# started after it finds what it left on disk, applies each session's
+# --on-failure to the processes whose checkpoint died, rolls their watched
+# trees back to the checkpoint (the invocation's files, or a rollback cut
+# short, must not stay), removes the dead one's state, and serves the next
+# checkpoint of the same tree.
 cd "$(dirname "$0")/../.."
 . tests/integ/lib.sh
 
 POINTS=(checkpoint-stopped checkpoint-captured rewind-stopped rewind-copying rewind-applied
-	rewind-files rewind-answered)
+	rewind-files rewind-file-restored rewind-answered)
 TESTS=(crash_writes_show_without_rewind)
 for p in "${POINTS[@]}"; do TESTS+=("crash_at_${p//-/_}"); done
 TESTS+=(crash_idle_target_runs_on crash_restart_kills_orphaned_target
-	crash_restart_stops_orphaned_target crash_restart_refuses_old_instance
+	crash_restart_stops_orphaned_target crash_restart_tree_in_target_namespace
+	crash_tree_namespace_gone crash_restart_refuses_old_instance
 	crash_restart_spares_live_daemon)
 only_tests CRASH_ONLY
 require_root "${TESTS[@]}"
@@ -64,13 +67,32 @@ crash_writes_show_without_rewind() {
 	[ "$ANSWER" != "sum $sum0" ] || { echo "the invocation left no trace in the sum"; return 1; }
 }
 
-# crash_at POINT: the daemon dies there; the target is killed, not run half-restored.
+# The watched tree as checkpointed: two files; an invocation rewrites both and
+# adds one. Run in the mount namespace IN_NS enters (none: ours).
+IN_NS=()
+in_tree() { "${IN_NS[@]}" sh -c "$1" sh "$W"; }
+tree_checkpoint() { mkdir -p "$W" && in_tree 'echo checkpoint >"$1/f" && echo checkpoint >"$1/g"'; }
+tree_invocation() { in_tree 'echo invocation >"$1/f" && echo invocation >"$1/g" && echo new >"$1/new"'; }
+tree_state() { in_tree 'echo "f=$(cat "$1/f") g=$(cat "$1/g")$([ -e "$1/new" ] && echo " new")"'; }
+TREE_CHECKPOINT="f=checkpoint g=checkpoint"
+
+# The target in a mount namespace of its own, the tree a tmpfs mounted there
+# alone: the tree goes with the namespace's last process.
+start_target_own_tree() {
+	mkdir -p "$W" || return 1
+	TARGET=unshare start_target -m --propagation private -- sh -c 'mount -t tmpfs tree "$1" &&
+		echo checkpoint >"$1/f" && echo checkpoint >"$1/g" && shift && exec "$@"' \
+		sh "$W" "$TARGET" stripes $STRIPES || return 1
+	IN_NS=(nsenter -t "$TPID" -m --)
+}
+
+# crash_at POINT: the daemon dies there; the target is killed, not run
+# half-restored; a daemon started after it finishes the tree's rollback.
 crash_at() {
-	local point=$1 sid sum0 out
-	mkdir -p "$W" && echo checkpoint >"$W/f" || return 1
+	local point=$1 sid out recovered
+	tree_checkpoint || return 1
 	crashd crash REWINDD_FAULT="$point" REWINDD_RESTORER=never || { echo "rewindd did not start"; return 1; }
 	start_target stripes $STRIPES || return 1
-	sum0=${READY##* }
 	sid=$(ctl_on crash attach --pid "$TPID" --watch "$W") || return 1
 	case $point in
 	checkpoint-*)
@@ -80,7 +102,7 @@ crash_at() {
 	*)
 		ctl_on crash checkpoint "$sid" >/dev/null || return 1
 		invoke || return 1
-		echo invocation >"$W/f"
+		tree_invocation || return 1
 		if [ "$point" = rewind-answered ]; then
 			# Answered, then killed while it still held the process: it never runs on.
 			out=$(ctl_on crash rewind "$sid" --verify 2>&1) || { echo "rewind: $out"; return 1; }
@@ -92,7 +114,23 @@ crash_at() {
 	esac
 	tail --pid="$CPID" -f /dev/null
 	grep -q "REWINDD_FAULT=$point" "$TMP/crash.log" || { echo "rewindd did not die at $point"; return 1; }
-	expect_target_killed "rewindd died at $point"
+	expect_target_killed "rewindd died at $point" || return 1
+	case $point in
+	checkpoint-*) return 0 ;;
+	rewind-answered) ;;
+	*)	# The twin: what the crash left in the tree, before a rewindd recovers it.
+		[ "$(tree_state)" != "$TREE_CHECKPOINT" ] ||
+			{ echo "the crash at $point left the tree at its checkpoint already"; return 1; }
+		# Removals come first, then content: one file refilled, the other not yet.
+		[ "$point" != rewind-file-restored ] || [ "$(tree_state)" = "f=checkpoint g=invocation" ] ||
+			[ "$(tree_state)" = "f=invocation g=checkpoint" ] ||
+			{ echo "not half restored at $point: $(tree_state)"; return 1; } ;;
+	esac
+	crashd second || { echo "the second rewindd did not start"; return 1; }
+	recovered=$(ctl_on second status --json | jq -r '.recovered[]?')
+	grep -q "session $sid: tree $W restored to its checkpoint and verified" <<<"$recovered" ||
+		{ echo "status says: $recovered"; return 1; }
+	expect "the tree after recovery" "$(tree_state)" "$TREE_CHECKPOINT"
 }
 for p in "${POINTS[@]}"; do eval "crash_at_${p//-/_}() { crash_at $p; }"; done
 
@@ -110,9 +148,10 @@ crash_idle_target_runs_on() {
 }
 
 # crash_then_restart [ATTACH ARGS...]: a checkpointed session with a watched tree, its
-# daemon killed while idle, a second daemon started on the same state directory.
+# daemon killed after an invocation wrote the tree, a second daemon started on
+# the same state directory.
 crash_then_restart() {
-	mkdir -p "$W" && echo checkpoint >"$W/f" || return 1
+	tree_checkpoint || return 1
 	crashd first || { echo "rewindd did not start"; return 1; }
 	FIRST=$CPID
 	start_target stripes $STRIPES || return 1
@@ -120,6 +159,8 @@ crash_then_restart() {
 		ctl_on first checkpoint "$SID" >/dev/null || return 1
 	DEAD=$(ls "$STATE" | grep "^rewindd-.*-$FIRST-") || { echo "no instance dir of $FIRST"; return 1; }
 	[ -d "$STATE/$DEAD/session-$SID" ] || { echo "no store of session $SID in $STATE/$DEAD"; return 1; }
+	# An invocation ran and wrote the tree; the daemon dies before its rewind.
+	invoke && tree_invocation || return 1
 	kill -KILL "$FIRST" && tail --pid="$FIRST" -f /dev/null
 	crashd second || { echo "the second rewindd did not start"; return 1; }
 	[ ! -e "$STATE/$DEAD" ] || { echo "$STATE/$DEAD left behind"; return 1; }
@@ -133,31 +174,71 @@ crash_restart_kills_orphaned_target() {
 	crash_then_restart || return 1
 	grep -q "session $SID, pid $TPID its checkpoint died with that rewindd: killed" <<<"$RECOVERED" ||
 		{ echo "status says: $RECOVERED"; return 1; }
-	expect_target_killed "recovered"
+	expect "the tree after recovery" "$(tree_state)" "$TREE_CHECKPOINT" || return 1
+	expect_target_killed "recovered" || return 1
 	start_target stripes $STRIPES || return 1
 	sid=$(ctl_on second attach --pid "$TPID" --watch "$W") || return 1
 	ctl_on second checkpoint "$sid" >/dev/null || return 1
-	invoke || return 1
-	echo invocation >"$W/f"
+	invoke && tree_invocation || return 1
 	ctl_on second rewind "$sid" --verify >/dev/null || return 1
-	expect "the watched file" "$(cat "$W/f")" checkpoint
+	expect "the tree" "$(tree_state)" "$TREE_CHECKPOINT"
 }
 
-# --on-failure stop: left stopped, for someone to look at.
+# --on-failure stop: left stopped, for someone to look at; the tree is rolled
+# back only once the stop took effect (recovery waits for it).
 crash_restart_stops_orphaned_target() {
-	local state i
+	local state
 	crash_then_restart --on-failure stop || return 1
 	grep -q "session $SID, pid $TPID its checkpoint died with that rewindd: stopped" <<<"$RECOVERED" ||
 		{ echo "status says: $RECOVERED"; return 1; }
-	# SIGSTOP takes effect when the target next runs: look until it has (bounded, no sleep).
-	for ((i = 0; i < 20000; i++)); do
-		read -r state </proc/"$TPID"/stat
-		state=${state##*) }
-		state=${state%% *}
-		[ "$state" = T ] && break
-	done
+	read -r state </proc/"$TPID"/stat
+	state=${state##*) }
+	state=${state%% *}
 	kill -KILL "$TPID"
-	expect "the orphaned target's state" "$state" T
+	expect "the orphaned target's state" "$state" T || return 1
+	expect "the tree after recovery" "$(tree_state)" "$TREE_CHECKPOINT"
+}
+
+# The tree is a mount of the target's own namespace: recovery opens it before
+# it stops the target, and rolls it back there (the host's directory is not it).
+crash_restart_tree_in_target_namespace() {
+	local sid recovered
+	crashd first || { echo "rewindd did not start"; return 1; }
+	start_target_own_tree || return 1
+	sid=$(ctl_on first attach --pid "$TPID" --watch "$W" --on-failure stop) &&
+		ctl_on first checkpoint "$sid" >/dev/null || return 1
+	invoke && tree_invocation || return 1
+	expect "the tree before recovery" "$(tree_state)" "f=invocation g=invocation new" || return 1
+	kill -KILL "$CPID" && tail --pid="$CPID" -f /dev/null
+	crashd second || { echo "the second rewindd did not start"; return 1; }
+	recovered=$(ctl_on second status --json | jq -r '.recovered[]?')
+	grep -q "session $sid: tree $W restored to its checkpoint and verified" <<<"$recovered" ||
+		{ echo "status says: $recovered"; return 1; }
+	expect "the tree after recovery, in the target's namespace" "$(tree_state)" "$TREE_CHECKPOINT" ||
+		return 1
+	expect "the host's directory of that name" "$(ls -A "$W")" "" || return 1
+	kill -KILL "$TPID"
+}
+
+# Killed with rewindd (mid-rewind), the target took its namespace and the
+# tree with it: recovery says that nothing can reach it, and clears up.
+crash_tree_namespace_gone() {
+	local sid recovered dead
+	crashd first REWINDD_FAULT=rewind-files || { echo "rewindd did not start"; return 1; }
+	dead=$(ls "$STATE" | grep "^rewindd-.*-$CPID-") || return 1
+	start_target_own_tree || return 1
+	sid=$(ctl_on first attach --pid "$TPID" --watch "$W") &&
+		ctl_on first checkpoint "$sid" >/dev/null || return 1
+	invoke && tree_invocation || return 1
+	expect_error "closed the connection without an answer" ctl_on first rewind "$sid" --verify ||
+		return 1
+	tail --pid="$CPID" -f /dev/null
+	expect_target_killed "rewindd died at rewind-files" || return 1
+	crashd second || { echo "the second rewindd did not start"; return 1; }
+	recovered=$(ctl_on second status --json | jq -r '.recovered[]?')
+	grep -q "session $sid: tree $W: no process is left in its mount namespace" <<<"$recovered" ||
+		{ echo "status says: $recovered"; return 1; }
+	[ ! -e "$STATE/$dead" ] || { echo "$STATE/$dead left behind"; return 1; }
 }
 
 # The new daemon numbers its sessions from 1 again: a request naming the
@@ -204,5 +285,6 @@ crash_restart_spares_live_daemon() {
 
 for t in "${TESTS[@]}"; do
 	run_test "$t" "$t"
+	IN_NS=()
 	rm -rf "$STATE" "$W"
 done

@@ -35,7 +35,7 @@ OTHER_TESTS=(rewind_recheckpoint_one_image rewind_copy_way_measured rewind_cgrou
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc report_pstate
-	     rewind_ns_uts rewind_ns_net fail_ns_user fail_pgrp_new fail_mount_tmpfs fail_tree_child_exited fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
+	     rewind_ns_uts rewind_ns_net fail_ns_user fail_pgrp_new fail_mount_tmpfs fail_tree_child_exited fail_closed_rolls_back_tree_kill fail_closed_rolls_back_tree_stop fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
 require_root "${SELF_TESTS[@]}" "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"
@@ -684,6 +684,40 @@ fail_tree_child_exited() {
 	expect_killed "$TPID" "the parent" || return 1
 	rwctl detach "$id" >/dev/null
 }
+
+# A failed rewind rolls the watched tree back once no process runs: what the
+# invocation wrote there stays with nobody (the twin: it is there before).
+fail_closed_tree_case() {
+	local id child dir=$TMP/failtree policy=$1
+	rm -rf "$dir" && mkdir -p "$dir" && echo checkpoint >"$dir/f" || return 1
+	start_zdtm helper_child || return 1
+	child=$(helper_child_pid)
+	id=$(rwctl attach --pid "$TPID" --watch "$dir" ${policy:+--on-failure $policy}) || return 1
+	checkpoint "$id" || return 1
+	invoke || return 1
+	echo invocation >"$dir/f" && echo left >"$dir/new" || return 1
+	expect "the tree after the invocation" "$(cat "$dir/f") $(ls "$dir" | tr '\n' ' ')" \
+		"invocation f new " || return 1
+	kill -9 "$child"
+	# Gone before the rewind looks (a zombie its parent does not reap): bounded poll of /proc.
+	local end=$((SECONDS + 10))
+	while [ "$(proc_state "$child")" != Z ] && [ $SECONDS -lt $end ]; do :; done
+	expect_rewind_fails "$id" "watched trees were rolled back to the checkpoint and verified" ||
+		return 1
+	expect "the tree after the failed rewind" "$(cat "$dir/f") $(ls "$dir" | tr '\n' ' ')" \
+		"checkpoint f " || return 1
+	if [ "$policy" = stop ]; then
+		expect "the target's state" "$(proc_state "$TPID")" T || return 1
+		kill -9 "$TPID"
+		await_reapable "$TPID" && wait "$TPID"
+		TPID=
+	else
+		expect_killed "$TPID" "the target" || return 1
+	fi
+	rwctl detach "$id" >/dev/null
+}
+fail_closed_rolls_back_tree_kill() { fail_closed_tree_case ""; }
+fail_closed_rolls_back_tree_stop() { fail_closed_tree_case stop; }
 
 fail_target_died() {
 	local id line state

@@ -31,6 +31,7 @@
 #include <xxhash.h>
 #include <cmocka.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "tree_image.h"
 
@@ -947,6 +948,88 @@ static void ficlone_on_xfs(void **state)
 	free(buf);
 }
 
+/*
+ * A rewindd started after a crash rebuilds the image from the saved
+ * manifest and the dead one's store, and rolls the tree back with it.
+ */
+static void saved_manifest_restores_the_tree(void **state)
+{
+	struct fx *f = *state;
+	struct rw_fsimage *loaded = NULL;
+	char manifest[512], other[512], *bytes;
+	size_t len;
+	int rootfd, fd;
+
+	make_basic(f);
+	write_str(P(f, "f"), "shared", 0644);
+	assert_int_equal(link(P(f, "f"), P(f, "g")), 0);
+	assert_int_equal(symlink("target-one", P(f, "l")), 0);
+	assert_int_equal(mkfifo(P(f, "p"), 0620), 0);
+	assert_int_equal(lsetxattr(P(f, "a.txt"), "user.k", "v1", 2, 0), 0);
+	set_time(P(f, "a.txt"), T_A);
+	set_time(f->tree, T_ROOT);
+	capture(f);
+	snprintf(manifest, sizeof(manifest), "%s/manifest", f->base);
+	assert_int_equal(fsimage_save(f->img, manifest, f->why, sizeof(f->why)), 0);
+
+	/* What an invocation leaves, and a rollback cut short. */
+	write_str(P(f, "a.txt"), "changed", 0600);
+	assert_int_equal(lremovexattr(P(f, "a.txt"), "user.k"), 0);
+	assert_int_equal(unlink(P(f, "g")), 0);
+	write_str(P(f, "f"), "rewritten", 0644);
+	assert_int_equal(unlink(P(f, "l")), 0);
+	rm_tree(P(f, "d"));
+	write_str(P(f, "extra"), "extra", 0644);
+	assert_true(differences(f, NULL, 0) >= 5);
+
+	rootfd = open(f->tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(rootfd >= 0);
+	if (fsimage_load(manifest, rootfd, f->store, &loaded, f->why, sizeof(f->why)))
+		print_message("load: %s\n", f->why);
+	assert_non_null(loaded);
+	assert_int_equal(fsimage_restore_all(loaded, &f->st, f->why, sizeof(f->why)), 0);
+	assert_basic(f);
+	assert_content(P(f, "f"), "shared");
+	assert_int_equal(ino_of(P(f, "f")), ino_of(P(f, "g")));
+	assert_missing(P(f, "extra"));
+	assert_xattr(P(f, "a.txt"), "user.k", "v1");
+	{
+		char target[64] = { 0 };
+
+		assert_int_equal(readlink(P(f, "l"), target, sizeof(target) - 1), 10);
+		assert_string_equal(target, "target-one");
+	}
+	assert_verified(f);	/* the original image agrees */
+	fsimage_free(loaded);
+
+	/* Another directory than the captured one. */
+	snprintf(other, sizeof(other), "%s/other", f->base);
+	make_dir(other, 0755);
+	fd = open(other, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(fsimage_load(manifest, fd, f->store, &loaded, f->why, sizeof(f->why)),
+			 -ESTALE);
+	assert_null(loaded);
+	close(fd);
+
+	/* One byte flipped, or the end cut off: refused whole. */
+	assert_int_equal(read_whole_file(AT_FDCWD, manifest, 1 << 20, &bytes, &len), 0);
+	bytes[len / 2] ^= 1;
+	write_file(manifest, bytes, len, 0600);
+	assert_int_equal(fsimage_load(manifest, rootfd, f->store, &loaded, f->why, sizeof(f->why)),
+			 -EBADMSG);
+	assert_non_null(strstr(f->why, "damaged"));
+	bytes[len / 2] ^= 1;
+	write_file(manifest, bytes, len - 9, 0600);
+	assert_int_equal(fsimage_load(manifest, rootfd, f->store, &loaded, f->why, sizeof(f->why)),
+			 -EBADMSG);
+	assert_null(loaded);
+	write_file(manifest, bytes, len, 0600);	/* whole again: loads */
+	assert_int_equal(fsimage_load(manifest, rootfd, f->store, &loaded, f->why, sizeof(f->why)), 0);
+	fsimage_free(loaded);
+	free(bytes);
+	close(rootfd);
+}
+
 static void api_edges(void **state)
 {
 	struct fx *f = *state;
@@ -1019,6 +1102,7 @@ int main(void)
 		T(corrupted_store),
 		T(disk_full),
 		T(ficlone_on_xfs),
+		T(saved_manifest_restores_the_tree),
 		T(api_edges),
 	};
 #undef T

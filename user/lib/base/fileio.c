@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,36 @@ int remove_tree(const char *path, bool below_only)
 		return 0;
 	return nftw(path, below_only ? rm_below : rm_entry, 32,
 		    FTW_DEPTH | FTW_PHYS | FTW_MOUNT) ? -EIO : 0;
+}
+
+int write_file_atomically(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	const char *p = buf;
+	int fd, err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	while (len && !err) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno != EINTR)
+			err = -errno;
+		else if (n > 0) {
+			p += n;
+			len -= n;
+		}
+	}
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
 }
 
 int make_private_dir(const char *dir)

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * Reading whole files whose size is not known in advance (/proc, cgroupfs,
- * BPF iterators), and removing a tree of our own.
+ * BPF iterators), writing one atomically, and removing a tree of our own.
  */
 #ifndef RW_FILEIO_H
 #define RW_FILEIO_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /*
  * openat(dirfd, path) and read it all into a NUL-terminated buffer the
@@ -23,6 +24,13 @@ int read_whole_file(int dirfd, const char *path, size_t max, char **out, size_t 
  * frees it. Returns 0 or -errno.
  */
 int read_fd_all(int fd, char **buf, size_t *cap, size_t *len, size_t max);
+
+/*
+ * Write len bytes of buf to path (mode, O_NOFOLLOW) through "path.new"
+ * renamed into place: a crash leaves the old file or the new one, never
+ * half of one. 0 or -errno; "path.new" does not survive a failure.
+ */
+int write_file_atomically(const char *path, const void *buf, size_t len, mode_t mode);
 
 /*
  * Make dir (mode 0700) if it is missing; then it must be a directory (not

@@ -16,12 +16,15 @@
 #include <json-c/json.h>
 
 #include "fileio.h"
+#include "nsroot.h"
 #include "log.h"
 #include "pidfd.h"
 #include "proc.h"
 #include "protocol.h"
 #include "recovery.h"
 #include "session_state.h"
+#include "signalled.h"
+#include "watched_trees.h"
 
 #define BOOT_ID_LEN	8	/* of /proc/sys/kernel/random/boot_id: enough to tell boots apart */
 #define RECORD_MAX	(1 << 20)
@@ -65,23 +68,34 @@ static void note(struct rw_sessions *S, const char *fmt, ...)
 		json_object_array_add(S->recovered, json_object_new_string(line));
 }
 
-/* Send sig to the process (through pidfd, which pins it) and to its descendants. */
-static void signal_tree(int pidfd, pid_t pid, int sig)
+/* Send sig to the process (through pidfd, which pins it) and to its descendants; hold them. */
+static void signal_tree(struct rw_signalled *h, int pidfd, pid_t pid, int sig)
 {
 	pid_t *tree = NULL;
 	size_t n = 0;
 
 	/* The deepest first: a parent killed first would hand its children to another reaper. */
 	if (!proc_list_descendants(pid, &tree, &n))
-		for (size_t i = n; i-- > 0;)
-			kill(tree[i], sig);
-	sys_pidfd_send_signal(pidfd, sig, NULL, 0);
+		for (size_t i = n; i-- > 0;) {
+			int fd = sys_pidfd_open(tree[i], 0);
+
+			if (fd >= 0 && signalled_send(h, fd, sig))
+				sys_pidfd_send_signal(fd, sig, NULL, 0);	/* not held: no memory */
+			if (fd >= 0)
+				close(fd);
+		}
+	if (signalled_send(h, pidfd, sig))
+		sys_pidfd_send_signal(pidfd, sig, NULL, 0);
 	free(tree);
 }
 
+/* How long recovery waits for the processes it signalled before it restores their trees. */
+#define RECOVERY_WAIT_MS	5000
+
 /* One recorded process of a dead rewindd's session: the policy applied, said. */
 static void recover_process(struct rw_sessions *S, const char *dead, uint32_t id, bool rewind_mode,
-			    const char *state, bool stop, pid_t pid, uint64_t start)
+			    const char *state, bool stop, pid_t pid, uint64_t start,
+			    struct rw_signalled *h)
 {
 	const char *what;
 	uint64_t now;
@@ -102,7 +116,7 @@ static void recover_process(struct rw_sessions *S, const char *dead, uint32_t id
 		what = "was left stopped by a failed rewind: left stopped";
 	} else {
 		/* Checkpointed: the checkpoint died with the daemon, nothing can rewind it. */
-		signal_tree(pidfd, pid, stop ? SIGSTOP : SIGKILL);
+		signal_tree(h, pidfd, pid, stop ? SIGSTOP : SIGKILL);
 		what = stop ? "its checkpoint died with that rewindd: stopped, with its descendants "
 			      "(--on-failure stop)" :
 			      "its checkpoint died with that rewindd: killed, with its descendants";
@@ -111,19 +125,123 @@ static void recover_process(struct rw_sessions *S, const char *dead, uint32_t id
 	close(pidfd);
 }
 
-static void recover_record(struct rw_sessions *S, const char *dead, const char *path)
+static const char *str_of(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ?
+	       json_object_get_string(v) : NULL;
+}
+
+static uint64_t u64_of(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
+}
+
+/*
+ * The watched trees of a rewind session, opened while a process still has
+ * their view: their own processes are about to be killed, and a tree on a
+ * mount of their namespace stays reachable through the fd only. fds[i]:
+ * the tree's fd, or -errno (-ESRCH: no process is left in the view, so
+ * nothing can reach the tree any more).
+ */
+static size_t open_trees(json_object *rec, int **fds)
+{
+	struct rw_nsroot view = { .fd = -1 };
+	json_object *trees, *v;
+	size_t n;
+	int err;
+
+	*fds = NULL;
+	if (!json_object_object_get_ex(rec, "trees", &trees) ||
+	    !json_object_is_type(trees, json_type_array) ||
+	    !(n = json_object_array_length(trees)) || !(*fds = calloc(n, sizeof(**fds))))
+		return 0;
+	err = json_object_object_get_ex(rec, "view", &v) ?
+	      nsroot_find(u64_of(v, "mnt_ns"), u64_of(v, "dev"), u64_of(v, "ino"), &view) : -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		const char *root = str_of(json_object_array_get_idx(trees, i), "root");
+
+		(*fds)[i] = err ? err : root ? watches_open_saved(&view, root) : -EINVAL;
+	}
+	nsroot_close(&view);
+	return n;
+}
+
+/*
+ * Roll each recorded tree back to the dead rewindd's checkpoint: the
+ * invocation it was serving (or rewinding) may have left files there.
+ * Returns false when a tree could not be restored and its checkpoint should
+ * be kept for the next start (or the operator). Closes fds.
+ */
+static bool recover_trees(struct rw_sessions *S, const char *dead, uint32_t id, json_object *rec,
+			  int *fds, size_t n)
+{
+	json_object *trees;
+	bool done = true;
+
+	json_object_object_get_ex(rec, "trees", &trees);
+	for (size_t i = 0; i < n; i++) {
+		json_object *t = json_object_array_get_idx(trees, i);
+		const char *root = str_of(t, "root"), *manifest = str_of(t, "manifest");
+		const char *store = str_of(t, "store");
+		struct rw_fs_stats st = { 0 };
+		char why[512];
+		uint64_t diffs;
+		int err;
+
+		if (!root || !manifest || !store) {
+			note(S, "recovered from %s: session %u: tree %zu is malformed in its record: "
+			     "not restored", dead, id, i);
+			done = false;
+		} else if (fds[i] == -ESRCH) {
+			note(S, "recovered from %s: session %u: tree %s: no process is left in its "
+			     "mount namespace, so nothing can reach it any more: not restored", dead,
+			     id, root);
+		} else if (fds[i] < 0) {
+			note(S, "recovered from %s: session %u: tree %s cannot be opened (%s): not "
+			     "restored", dead, id, root, strerror(-fds[i]));
+			done = false;
+		} else if (access(manifest, F_OK) && errno == ENOENT) {
+			note(S, "recovered from %s: session %u: tree %s was being checkpointed again "
+			     "when that rewindd died: left as it is", dead, id, root);
+		} else if ((err = watches_restore_saved(fds[i], manifest, store, &st, &diffs, why,
+							sizeof(why)))) {
+			note(S, "recovered from %s: session %u: tree %s could not be restored to its "
+			     "checkpoint: %s", dead, id, root, why);
+			done = false;
+		} else {
+			note(S, "recovered from %s: session %u: tree %s restored to its checkpoint "
+			     "and verified (%" PRIu64 " files refilled, %" PRIu64 " entries removed, "
+			     "%" PRIu64 " recreated, %" PRIu64 " with metadata restored)", dead, id,
+			     root, st.files_restored, st.entries_removed, st.entries_recreated,
+			     st.metadata_restored);
+		}
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	free(fds);
+	return done;
+}
+
+/* false: something of the record must be kept (a tree not restored). */
+static bool recover_record(struct rw_sessions *S, const char *dead, const char *path)
 {
 	json_object *o = NULL, *v, *targets;
+	struct rw_signalled held = { 0 };
 	const char *state, *mode;
+	bool stop, rewound, done = true;
 	char *text = NULL;
+	int *trees = NULL;
+	size_t ntrees = 0;
 	uint32_t id;
-	bool stop;
 
 	if (read_whole_file(AT_FDCWD, path, RECORD_MAX, &text, NULL) ||
 	    !(o = json_tokener_parse(text)) ||
 	    !json_object_object_get_ex(o, "session", &v) || !(id = json_object_get_int(v)) ||
-	    !json_object_object_get_ex(o, "state", &v) || !(state = json_object_get_string(v)) ||
-	    !json_object_object_get_ex(o, "mode", &v) || !(mode = json_object_get_string(v)) ||
+	    !(state = str_of(o, "state")) || !(mode = str_of(o, "mode")) ||
 	    !json_object_object_get_ex(o, "on_failure", &v) ||
 	    !json_object_object_get_ex(o, "targets", &targets) ||
 	    !json_object_is_type(targets, json_type_array)) {
@@ -132,16 +250,30 @@ static void recover_record(struct rw_sessions *S, const char *dead, const char *
 		goto out;
 	}
 	stop = !strcmp(json_object_get_string(v), protocol_on_failure_name(RW_ON_FAILURE_STOP));
+	/* Trees are rolled back after a checkpoint only, and never for report mode. */
+	rewound = !strcmp(mode, "rewind") && strcmp(state, RW_RECORD_ATTACHED);
+	if (rewound)
+		ntrees = open_trees(o, &trees);
 	for (size_t i = 0; i < json_object_array_length(targets); i++) {
 		json_object *t = json_object_array_get_idx(targets, i), *p, *st;
 
 		if (json_object_object_get_ex(t, "pid", &p) && json_object_object_get_ex(t, "start", &st))
 			recover_process(S, dead, id, !strcmp(mode, "rewind"), state, stop,
-					json_object_get_int(p), json_object_get_uint64(st));
+					json_object_get_int(p), json_object_get_uint64(st), &held);
 	}
+	if (held.n) {
+		size_t late = signalled_wait(&held, RECOVERY_WAIT_MS);
+
+		if (late)
+			note(S, "recovered from %s: session %u: %zu process(es) had not %s after %d ms",
+			     dead, id, late, stop ? "stopped" : "exited", RECOVERY_WAIT_MS);
+	}
+	if (ntrees)
+		done = recover_trees(S, dead, id, o, trees, ntrees);
 out:
 	json_object_put(o);
 	free(text);
+	return done;
 }
 
 /* Whether the instance named name (rewindd-BOOT-PID-START) is a rewindd running now. */
@@ -163,6 +295,7 @@ static void recover_instance(struct rw_sessions *S, const char *dir, const char 
 {
 	char path[PATH_MAX];
 	struct dirent *de;
+	bool keep = false;
 	DIR *d;
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
@@ -171,16 +304,21 @@ static void recover_instance(struct rw_sessions *S, const char *dir, const char 
 	while (d && (de = readdir(d))) {
 		char rec[PATH_MAX];
 		uint32_t id;
-		char tail;
+		int end = 0;
 
-		if (sscanf(de->d_name, "session-%u.jso%c", &id, &tail) != 2 || tail != 'n')
+		/* Exactly session-N.json: not a record being written (".new"). */
+		if (sscanf(de->d_name, "session-%u.json%n", &id, &end) != 1 || !end ||
+		    de->d_name[end])
 			continue;
 		if (snprintf(rec, sizeof(rec), "%s/%s", path, de->d_name) < (int)sizeof(rec))
-			recover_record(S, name, rec);
+			keep |= !recover_record(S, name, rec);
 	}
 	if (d)
 		closedir(d);
-	if (remove_tree(path, false))
+	if (keep)
+		note(S, "recovered from %s: its directory %s is kept, with the checkpoints of the "
+		     "trees not restored; the next start tries again", name, path);
+	else if (remove_tree(path, false))
 		note(S, "recovered from %s: its directory %s could not be removed whole", name, path);
 	else
 		note(S, "recovered from %s (%s): its state directory removed", name,
@@ -218,6 +356,36 @@ void recovery_start(struct rw_sessions *S)
 		closedir(d);
 }
 
+/* The checkpointed trees: their view and, per tree, its name there, manifest and store. */
+static void record_trees(json_object *o, const struct rw_watches *w)
+{
+	json_object *view, *arr = NULL;
+
+	for (size_t i = 0; i < w->n; i++) {
+		char store[PATH_MAX + 32], manifest[PATH_MAX + 64];
+		json_object *t;
+
+		if (!w->t[i].img)
+			continue;
+		if (!arr)
+			arr = json_object_new_array();
+		watches_tree_store(w, i, store, sizeof(store), manifest, sizeof(manifest));
+		t = json_object_new_object();
+		json_object_object_add(t, "root", json_object_new_string(w->t[i].root));
+		json_object_object_add(t, "manifest", json_object_new_string(manifest));
+		json_object_object_add(t, "store", json_object_new_string(store));
+		json_object_array_add(arr, t);
+	}
+	if (!arr)
+		return;
+	view = json_object_new_object();
+	json_object_object_add(view, "mnt_ns", json_object_new_uint64(w->ns.mnt_ns));
+	json_object_object_add(view, "dev", json_object_new_uint64(w->ns.dev));
+	json_object_object_add(view, "ino", json_object_new_uint64(w->ns.ino));
+	json_object_object_add(o, "view", view);
+	json_object_object_add(o, "trees", arr);
+}
+
 static json_object *record_json(const struct rw_session *s, const char *state)
 {
 	json_object *o = json_object_new_object(), *arr = json_object_new_array();
@@ -243,23 +411,27 @@ static json_object *record_json(const struct rw_session *s, const char *state)
 		json_object_array_add(arr, j);
 	}
 	json_object_object_add(o, "targets", arr);
+	record_trees(o, &s->watches);
 	return o;
 }
 
 void recovery_record(struct rw_sessions *S, const struct rw_session *s, const char *state)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
+	char path[PATH_MAX];
+	const char *text;
 	json_object *o;
+	int err;
 
 	if (!S->instance[0])
 		return;
 	snprintf(path, sizeof(path), "%s/session-%u.json", S->instance_dir, s->id);
-	snprintf(tmp, sizeof(tmp), "%s/.session-%u.json.new", S->instance_dir, s->id);
 	o = record_json(s, state);
-	/* Renamed into place: a crash leaves the old record or the new one, never half of one. */
-	if (!o || json_object_to_file_ext(tmp, o, JSON_C_TO_STRING_PLAIN) || rename(tmp, path))
+	text = o ? json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN) : NULL;
+	/* A crash leaves the old record or the new one, never half of one. */
+	err = text ? write_file_atomically(path, text, strlen(text), 0600) : -ENOMEM;
+	if (err)
 		pr_warn("session %u: cannot write its record %s (%s): a rewindd restarted after a "
-			"crash will not know its processes\n", s->id, path, strerror(errno));
+			"crash will not know its processes\n", s->id, path, strerror(-err));
 	json_object_put(o);
 }
 

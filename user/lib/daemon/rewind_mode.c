@@ -27,10 +27,12 @@
 #include "observe_iter.h"
 #include "pagemap.h"
 #include "pagestore.h"
+#include "pidfd.h"
 #include "proc.h"
 #include "rewind.h"
 #include "rewind/events.h"
 #include "session_state.h"
+#include "signalled.h"
 #include "watched_trees.h"
 #include "wp.h"
 
@@ -374,21 +376,51 @@ fail:
 			      "checkpoint is held)", s->id, what, why);
 }
 
+/* How long a failed rewind waits for its processes to die or stop before it restores their trees. */
+#define FAIL_CLOSED_WAIT_MS	5000
+
 /*
  * Fail closed: nothing of the session may run un-rewound. Kill or stop
- * every process, let go of them, mark the session failed.
+ * every process, let go of them, roll the watched trees back whole once
+ * none runs, mark the session failed.
  */
 static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
 				struct rw_rewinding *procs, size_t nprocs, const char *why)
 {
 	int sig = s->on_failure == RW_ON_FAILURE_STOP ? SIGSTOP : SIGKILL;
+	bool trees = watches_checkpointed(&s->watches);
+	struct rw_signalled held = { 0 };
+	char trees_why[512] = "", trees_said[640] = "";
 
-	for (size_t i = 0; i < s->ntargets; i++)
-		if (s->targets[i].alive)
+	for (size_t i = 0; i < s->ntargets; i++) {
+		int pidfd;
+
+		if (!s->targets[i].alive)
+			continue;
+		/* Held when trees are to be restored: they are, once the signal took effect. */
+		pidfd = trees ? sys_pidfd_open(s->targets[i].tgid, 0) : -1;
+		if (pidfd < 0 || signalled_send(&held, pidfd, sig))
 			kill(s->targets[i].tgid, sig);
+		if (pidfd >= 0)
+			close(pidfd);
+	}
 	/* Released after the signal is queued: a stopped process stays stopped. */
 	for (size_t i = 0; i < nprocs; i++)
 		rewind_abandon(&procs[i]);
+	if (trees) {
+		size_t late = signalled_wait(&held, FAIL_CLOSED_WAIT_MS);
+
+		if (late)
+			snprintf(trees_why, sizeof(trees_why), "%zu process(es) had not %s after %d ms",
+				 late, sig == SIGKILL ? "exited" : "stopped", FAIL_CLOSED_WAIT_MS);
+		else if (watches_restore_whole(&s->watches, trees_why, sizeof(trees_why)) &&
+			 !trees_why[0])
+			snprintf(trees_why, sizeof(trees_why), "unknown error");
+		snprintf(trees_said, sizeof(trees_said), trees_why[0] ?
+			 "; its watched trees could not be rolled back: %s" :
+			 "; its watched trees were rolled back to the checkpoint and verified%s",
+			 trees_why);
+	}
 	for (size_t i = 0; i < s->ntargets; i++) {
 		target_disarm(&s->targets[i]);
 		target_drop_image(&s->targets[i]);
@@ -408,10 +440,10 @@ static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
 		       target_label(&s->targets[i], label, sizeof(label)),
 		       sig == SIGKILL ? "killed" : "left stopped");
 	}
-	pr_err("session %u: %s; target %s\n", s->id, s->why,
-	       sig == SIGKILL ? "killed" : "left stopped");
-	return session_error("session %u: %s; the target was %s and the session is failed", s->id,
-			      s->why, sig == SIGKILL ? "killed" : "left stopped");
+	pr_err("session %u: %s; target %s%s\n", s->id, s->why,
+	       sig == SIGKILL ? "killed" : "left stopped", trees_said);
+	return session_error("session %u: %s; the target was %s%s and the session is failed",
+			      s->id, s->why, sig == SIGKILL ? "killed" : "left stopped", trees_said);
 }
 
 /*

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "nsroot: "
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -65,6 +67,35 @@ int nsroot_of_pid(pid_t pid, struct rw_nsroot *r, char *why, size_t whylen)
 	return 0;
 fail:
 	nsroot_close(r);
+	return err;
+}
+
+int nsroot_find(uint32_t mnt_ns, uint64_t dev, uint64_t ino, struct rw_nsroot *r)
+{
+	const struct rw_nsroot want = { .mnt_ns = mnt_ns, .dev = dev, .ino = ino };
+	struct dirent *de;
+	int err = -ESRCH;
+	DIR *d;
+
+	r->fd = -1;
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end || pid <= 0 || nsroot_mnt_ns_of(pid) != mnt_ns)
+			continue;
+		if (nsroot_of_pid(pid, r, NULL, 0))
+			continue;	/* gone meanwhile, or chrooted out of reach */
+		if (nsroot_same(r, &want)) {
+			err = 0;
+			break;
+		}
+		nsroot_close(r);
+	}
+	closedir(d);
 	return err;
 }
 

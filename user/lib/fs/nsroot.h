@@ -30,6 +30,13 @@ struct rw_nsroot {
 int nsroot_of_pid(pid_t pid, struct rw_nsroot *r, char *why, size_t whylen);
 void nsroot_close(struct rw_nsroot *r);
 
+/*
+ * Find a process that still has the view (mount namespace mnt_ns, root
+ * directory dev/ino) and open it into *r, for a tree recorded by a rewindd
+ * that is gone. -ESRCH: no process has it any more.
+ */
+int nsroot_find(uint32_t mnt_ns, uint64_t dev, uint64_t ino, struct rw_nsroot *r);
+
 /* Two processes see one file system: same mount namespace and same root. */
 bool nsroot_same(const struct rw_nsroot *a, const struct rw_nsroot *b);
 

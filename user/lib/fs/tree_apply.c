@@ -19,6 +19,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fault.h"
 #include "log.h"
 #include "tree_internal.h"
 
@@ -310,8 +311,8 @@ static int restore_content(struct op *op, struct fs_entry *e)
 	} else {
 		err = fsstore_fill(&op->img->store, e->inode->object, e->inode->size, fd, abs,
 				   &op->io, op->why, op->whylen);
-		if (!err)
-			op->st->files_restored++;
+		if (!err && ++op->st->files_restored == 1)
+			fault_point("rewind-file-restored");	/* the tree is half restored */
 	}
 	close(fd);
 	return err;

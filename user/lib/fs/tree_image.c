@@ -66,7 +66,7 @@ static int index_entry(struct rw_fsimage *img, struct fs_entry *e)
 	return 0;
 }
 
-static struct fs_entry *new_entry(struct rw_fsimage *img, struct fs_entry *parent, const char *name)
+struct fs_entry *tree_new_entry(struct rw_fsimage *img, struct fs_entry *parent, const char *name)
 {
 	struct fs_entry *e = calloc(1, sizeof(*e));
 	size_t nlen = strlen(name);
@@ -104,14 +104,14 @@ static struct fs_entry *new_entry(struct rw_fsimage *img, struct fs_entry *paren
 	return e;
 }
 
-static struct fs_inode *new_inode(struct rw_fsimage *img, const struct live *lv)
+struct fs_inode *tree_new_inode(struct rw_fsimage *img, uint64_t dev, uint64_t ino_nr)
 {
 	struct fs_inode *ino = calloc(1, sizeof(*ino));
 
 	if (!ino)
 		return NULL;
-	ino->dev = lv->dev;
-	ino->ino = lv->ino;
+	ino->dev = dev;
+	ino->ino = ino_nr;
 	ino->index = img->ninodes;
 	if (PUSH(img->inodes, img->ninodes, img->icap, ino)) {
 		free(ino);
@@ -189,7 +189,7 @@ static int capture_entry(struct capture *c, struct fs_entry *dir, int dfd, const
 	int err, fd;
 
 	err = tree_live_stat(img, dfd, name, &lv);
-	e = new_entry(img, dir, name);
+	e = tree_new_entry(img, dir, name);
 	if (!e)
 		return rw_why(c->why, c->whylen, -ENOMEM, "capturing %s", img->root);
 	abs = tree_abs_of(img, e->rel, pbuf, sizeof(pbuf));
@@ -207,7 +207,7 @@ static int capture_entry(struct capture *c, struct fs_entry *dir, int dfd, const
 			return rw_why(c->why, c->whylen, -ENOMEM, "capturing %s", abs);
 		e->size = ino->size;	/* what the store holds for the group */
 	} else {
-		ino = new_inode(img, &lv);
+		ino = tree_new_inode(img, lv.dev, lv.ino);
 		if (!ino || add_name(ino, e) ||
 		    (!S_ISDIR(lv.mode) && !lv.mount && lv.nlink > 1 &&
 		     tree_idmap_put(&c->links, lv.dev, lv.ino, ino)))
@@ -397,8 +397,9 @@ static int capture(const char *root, int heldfd, const char *store_dir, struct r
 	}
 
 	err = tree_live_stat(img, rootfd, ".", &lv);
-	top = new_entry(img, NULL, "");
-	if (err || !top || !(top->inode = new_inode(img, &lv)) || add_name(top->inode, top)) {
+	top = tree_new_entry(img, NULL, "");
+	if (err || !top || !(top->inode = tree_new_inode(img, lv.dev, lv.ino)) ||
+	    add_name(top->inode, top)) {
 		err = rw_why(c.why, c.whylen, err ?: -ENOMEM, "capturing %s", img->root);
 		goto fail;
 	}

@@ -94,6 +94,24 @@ int fsimage_capture(const char *root, const char *store_dir, struct rw_fsimage *
 int fsimage_capture_at(int rootfd, const char *name, const char *store_dir,
 		       struct rw_fsimage **out, struct rw_fs_stats *st, char *why, size_t whylen);
 
+/*
+ * Write the manifest to path (atomically), so that fsimage_load can
+ * rebuild the image after the process that captured it is gone. The store
+ * is not touched: its objects are complete when capture returns.
+ */
+int fsimage_save(const struct rw_fsimage *img, const char *path, char *why, size_t whylen);
+
+/*
+ * Rebuild an image saved at path, reaching its tree through rootfd (held;
+ * it must be the captured root directory: same device, inode and mount,
+ * -ESTALE otherwise) and its content in store_dir, the store it was
+ * captured with. A manifest that is truncated or damaged fails with
+ * -EBADMSG. Inode identities are the capture's: a restore_all recreates
+ * what a later rewind recreated. fsimage_free removes the store's objects.
+ */
+int fsimage_load(const char *path, int rootfd, const char *store_dir, struct rw_fsimage **out,
+		 char *why, size_t whylen);
+
 /* NULL-safe. Removes the store's objects, and the store directory if capture created it. */
 void fsimage_free(struct rw_fsimage *img);
 

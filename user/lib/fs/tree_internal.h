@@ -8,6 +8,7 @@
  *   tree_verify.c  a live entry compared with the manifest; fsimage_verify
  *   tree_plan.c    a restore's plan
  *   tree_apply.c   its execution; fsimage_restore_paths, fsimage_restore_all
+ *   tree_persist.c the manifest on disk, for recovery after a crash
  *
  * The manifest is an array of entries in breadth-first order (0 is the
  * root), indexed by relative path in a chained hash table; each directory
@@ -125,6 +126,20 @@ struct rw_fsimage {
 };
 
 struct fs_entry *tree_lookup(const struct rw_fsimage *img, const char *rel, size_t len);
+/* Appended to entries[] (breadth-first: after its parent), indexed, listed in parent's children. */
+struct fs_entry *tree_new_entry(struct rw_fsimage *img, struct fs_entry *parent, const char *name);
+/* Appended to inodes[]; no names yet. */
+struct fs_inode *tree_new_inode(struct rw_fsimage *img, uint64_t dev, uint64_t ino);
+
+/* ---- the manifest on disk (tree_persist.c) -------------------------------- */
+
+/* The manifest's bytes (malloc'd), its store holding nobjects. 0 or -ENOMEM. */
+int tree_manifest_format(const struct rw_fsimage *img, uint64_t nobjects, char **buf, size_t *len);
+/*
+ * An image of those bytes, with neither tree nor store (fsimage_load gives
+ * it both). -EBADMSG: not a whole, consistent manifest; -ENOMEM.
+ */
+int tree_manifest_parse(const char *text, size_t len, struct rw_fsimage **out, uint64_t *nobjects);
 
 /* ---- live tree (tree_live.c) --------------------------------------------- */
 

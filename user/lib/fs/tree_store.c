@@ -93,6 +93,27 @@ fail:
 	return err;
 }
 
+int fsstore_adopt(struct fsstore *s, const char *path, uint64_t nobjects, char *why, size_t whylen)
+{
+	int err = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->can_clone = -1;
+	s->can_copy_range = -1;
+	s->path = strdup(path);
+	s->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (!s->path)
+		err = -ENOMEM;
+	else if (s->dirfd < 0)
+		err = -errno;
+	if (err) {
+		fsstore_close(s);
+		return rw_why(why, whylen, err, "opening store %s", path);
+	}
+	s->nobjects = nobjects;
+	return 0;
+}
+
 void fsstore_close(struct fsstore *s)
 {
 	char name[24];

@@ -33,6 +33,13 @@ struct fsstore_io {
 
 /* Create path (0700) if missing; it must be empty. */
 int fsstore_open(struct fsstore *s, const char *path, char *why, size_t whylen);
+/*
+ * Take over the store path a dead rewindd filled with nobjects objects
+ * (recovery, tree_persist.c): nothing is checked here, fsstore_fill checks
+ * each object's size before using it. Never created by us: closing it
+ * removes the objects, not the directory.
+ */
+int fsstore_adopt(struct fsstore *s, const char *path, uint64_t nobjects, char *why, size_t whylen);
 /* Remove the objects, and the directory if we created it. Safe on a zeroed or closed store. */
 void fsstore_close(struct fsstore *s);
 

@@ -206,6 +206,10 @@ static void free_mapped(struct rw_watches *w)
 void watches_fini(struct rw_watches *w)
 {
 	for (size_t i = 0; i < w->n; i++) {
+		char store[PATH_MAX + 32], manifest[PATH_MAX + 64];
+
+		watches_tree_store(w, i, store, sizeof(store), manifest, sizeof(manifest));
+		unlink(manifest);
 		fsimage_free(w->t[i].img);
 		close(w->t[i].fd);
 	}
@@ -225,6 +229,14 @@ bool watches_cover(const struct rw_watches *w, const char *path)
 		if (under(w->t[i].root, path))
 			return true;
 	return false;
+}
+
+void watches_tree_store(const struct rw_watches *w, size_t tree, char *store, size_t slen,
+			char *manifest, size_t mlen)
+{
+	snprintf(store, slen, "%s/tree-%zu", w->store, tree);
+	if (manifest)
+		snprintf(manifest, mlen, "%s/tree-%zu.manifest", w->store, tree);
 }
 
 int watches_checkpoint(struct rw_watches *w, char *const *mapped, size_t nmapped,
@@ -255,13 +267,18 @@ int watches_checkpoint(struct rw_watches *w, char *const *mapped, size_t nmapped
 	for (size_t i = 0; i < w->n; i++) {
 		struct rw_watch_tree *t = &w->t[i];
 		struct rw_fs_stats one = { 0 };
-		char store[PATH_MAX + 32];
+		char store[PATH_MAX + 32], manifest[PATH_MAX + 64];
 
-
+		watches_tree_store(w, i, store, sizeof(store), manifest, sizeof(manifest));
+		/* First: a crash while the store is refilled must not pair it with the old manifest. */
+		if (unlink(manifest) && errno != ENOENT)
+			return rw_why(why, whylen, -errno, "removing %s", manifest);
 		fsimage_free(t->img);
 		t->img = NULL;
-		snprintf(store, sizeof(store), "%s/tree-%zu", w->store, i);
 		err = fsimage_capture_at(t->fd, t->root, store, &t->img, &one, why, whylen);
+		/* On disk, so that a rewindd started after a crash can finish a rollback. */
+		if (!err)
+			err = fsimage_save(t->img, manifest, why, whylen);
 		if (err)
 			return err;
 		t->untrusted = false;
@@ -398,6 +415,37 @@ static int check_root(const struct rw_watches *w, const struct rw_watch_tree *t,
 			    "the target's view (%s)", t->root, strerror(-err)) : 0;
 }
 
+bool watches_checkpointed(const struct rw_watches *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->t[i].img)
+			return true;
+	return false;
+}
+
+int watches_restore_whole(struct rw_watches *w, char *why, size_t whylen)
+{
+	for (size_t i = 0; i < w->n; i++) {
+		struct rw_fs_diffs d = { 0 };
+		int err;
+
+		if (!w->t[i].img)
+			continue;
+		/* Through the held directory: the view may have gone with the processes. */
+		err = fsimage_restore_all(w->t[i].img, NULL, why, whylen);
+		if (!err)
+			err = fsimage_verify(w->t[i].img, &d, why, whylen);
+		if (!err && d.count)
+			err = rw_why(why, whylen, -EIO, "%s: %llu difference(s) left after restoring "
+				     "it, the first: %s", w->t[i].root, (unsigned long long)d.count,
+				     d.nlisted ? d.listed[0] : "?");
+		fsimage_diffs_free(&d);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int watches_rewind(struct rw_watches *w, const struct rw_invocation *inv, bool log_incomplete,
 		   struct rw_watch_result *res, char *why, size_t whylen)
 {
@@ -517,4 +565,33 @@ json_object *watch_result_json(const struct rw_watch_result *res)
 		json_object_array_add(notes, json_object_new_string(res->notes[i]));
 	json_object_object_add(o, "notes", notes);
 	return o;
+}
+
+int watches_open_saved(const struct rw_nsroot *view, const char *root)
+{
+	/* The root's name is canonical: no symlink is followed to reach it. */
+	return nsroot_open(view, root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, RESOLVE_NO_SYMLINKS);
+}
+
+int watches_restore_saved(int treefd, const char *manifest, const char *store,
+			  struct rw_fs_stats *st, uint64_t *differences, char *why, size_t whylen)
+{
+	struct rw_fs_diffs d = { 0 };
+	struct rw_fsimage *img = NULL;
+	int err;
+
+	*differences = 0;
+	err = fsimage_load(manifest, treefd, store, &img, why, whylen);
+	if (!err)
+		err = fsimage_restore_all(img, st, why, whylen);
+	if (!err)
+		err = fsimage_verify(img, &d, why, whylen);
+	if (!err && d.count) {
+		*differences = d.count;
+		err = rw_why(why, whylen, -EIO, "%llu difference(s) left after restoring it, the "
+			     "first: %s", (unsigned long long)d.count, d.nlisted ? d.listed[0] : "?");
+	}
+	fsimage_diffs_free(&d);
+	fsimage_free(img);
+	return err;
 }

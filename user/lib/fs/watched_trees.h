@@ -95,6 +95,23 @@ bool watches_cover(const struct rw_watches *w, const char *path);
 int watches_checkpoint(struct rw_watches *w, char *const *mapped, size_t nmapped,
 		       struct rw_fs_stats *st, char *why, size_t whylen);
 
+/* Where tree's content store and its saved manifest (fsimage_save) are; manifest may be NULL. */
+void watches_tree_store(const struct rw_watches *w, size_t tree, char *store, size_t slen,
+			char *manifest, size_t mlen);
+
+/*
+ * After a crash (daemon/recovery.c). watches_open_saved opens the tree
+ * named root in view, to be held while its processes are killed: a tree on
+ * a mount of their own namespace stays reachable through the fd when the
+ * namespace goes. watches_restore_saved rolls it back to the checkpoint a
+ * dead rewindd saved (manifest, store), comparing every entry, and
+ * verifies the result. -ESTALE: treefd is no longer the captured directory.
+ * -EIO: differences remain (*differences).
+ */
+int watches_open_saved(const struct rw_nsroot *view, const char *root);
+int watches_restore_saved(int treefd, const char *manifest, const char *store,
+			  struct rw_fs_stats *st, uint64_t *differences, char *why, size_t whylen);
+
 /* A tree was changed by a process the log does not see (or events were lost). */
 void watches_distrust(struct rw_watches *w, size_t tree, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -108,6 +125,16 @@ void watches_distrust(struct rw_watches *w, size_t tree, const char *fmt, ...)
 int watches_rewind(struct rw_watches *w, const struct rw_invocation *inv, bool log_incomplete,
 		   struct rw_watch_result *res, char *why, size_t whylen);
 void watch_result_free(struct rw_watch_result *res);
+
+/* Some tree has a checkpoint. */
+bool watches_checkpointed(const struct rw_watches *w);
+
+/*
+ * After a failed rewind, once no process of the session runs: roll every
+ * checkpointed tree back whole (through the held directory) and verify it,
+ * so that what the invocation wrote there stays with nobody.
+ */
+int watches_restore_whole(struct rw_watches *w, char *why, size_t whylen);
 
 /* Rescan every tree against its manifest; differences are appended to diffs. */
 int watches_verify(const struct rw_watches *w, struct rw_fs_diffs *diffs, char *why,
