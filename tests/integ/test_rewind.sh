@@ -35,7 +35,7 @@ OTHER_TESTS=(rewind_recheckpoint_one_image rewind_copy_way_measured rewind_cgrou
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc report_pstate
-	     rewind_ns_uts rewind_ns_net fail_ns_user fail_pgrp_new fail_mount_tmpfs fail_tree_child_exited fail_closed_rolls_back_tree_kill fail_closed_rolls_back_tree_stop fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
+	     rewind_ns_uts rewind_ns_net rewind_socketpair_own_netns fail_ns_user fail_pgrp_new fail_mount_tmpfs fail_tree_child_exited fail_closed_rolls_back_tree_kill fail_closed_rolls_back_tree_stop fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
 require_root "${SELF_TESTS[@]}" "${REWIND_TESTS[@]}" "${OTHER_TESTS[@]}"
@@ -866,6 +866,21 @@ ns_case() {
 fail_mount_tmpfs() { fails_closed_case mount_tmpfs "pid [0-9]+: mount since the checkpoint changed its mount table or root directory: cannot be restored from outside"; }
 rewind_ns_uts() { ns_case ns_uts; }
 rewind_ns_net() { ns_case ns_net; }
+# The socket pair scenario in a network namespace of its own, as in a
+# container: the peers are looked up there (sock_diag lists a namespace's own
+# sockets), so the queues are restored as in ours. Without the rewind the
+# check fails (the twin: zdtm_fdobj_socketpair_fails_without_rewind).
+rewind_socketpair_own_netns() {
+	local id
+	TARGET=unshare start_zdtm -n -- "$TARGET" fdobj_socketpair || return 1
+	[ "$(readlink "/proc/$TPID/ns/net")" != "$(readlink /proc/self/ns/net)" ] ||
+		{ echo "the target shares our network namespace"; return 1; }
+	id=$(rwctl attach --pid "$TPID") && checkpoint "$id" || return 1
+	invoke || return 1
+	rewind_verified "$id" || return 1
+	check_passes "after the rewind" || return 1
+	rwctl detach "$id" >/dev/null
+}
 fail_ns_user() { fails_closed_case ns_user "thread [0-9]+: unshared or setns'd its user namespace since the checkpoint \(inode [0-9]+ → [0-9]+\): cannot be restored from outside"; }
 
 # The invocation's semop/semctl made the rewind read the IPC namespace and set the values back.

@@ -117,6 +117,7 @@ int thread_exit_state_read(pid_t tgid, pid_t tid, struct rw_thread_exit_state *o
 	int n = 0;
 
 	out->known = false;
+	out->robust_known = false;
 	if (syscall(SYS_get_robust_list, tid, &head, &hlen)) {
 		int err = -errno;
 
@@ -125,6 +126,7 @@ int thread_exit_state_read(pid_t tgid, pid_t tid, struct rw_thread_exit_state *o
 	}
 	out->robust_head = head;
 	out->robust_len = hlen;
+	out->robust_known = true;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", tgid, tid);
 	if (read_whole_file(AT_FDCWD, path, 1 << 16, &text, &len))
 		return -ESRCH;

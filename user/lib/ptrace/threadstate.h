@@ -48,6 +48,7 @@ struct rw_robust {
  */
 struct rw_thread_exit_state {
 	bool known;			/* read; else the thread cannot be recreated */
+	bool robust_known;		/* robust_head and robust_len were read */
 	uint64_t clear_tid;		/* set_tid_address / CLONE_CHILD_CLEARTID; 0: none */
 	uint64_t robust_head, robust_len;	/* set_robust_list; head 0: none */
 	pid_t nstid[RW_NSTID_MAX];	/* NSpid, innermost first (clone3's set_tid order) */

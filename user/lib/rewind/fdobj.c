@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "fdobj: "
 #include <ctype.h>
+#include <sched.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -653,8 +654,47 @@ static int read_object(pid_t tgid, int ref, struct rw_fdobj *o)
 	return err;
 }
 
-/* The peer inode of a unix socket by sock_diag, in our network namespace; 0 if unknown. */
-static uint64_t unix_peer(uint64_t ino)
+/*
+ * A sock_diag socket in tgid's network namespace, where its unix sockets
+ * are listed: made there (a socket stays in the namespace it was made in)
+ * by this thread entering it and coming back. -errno.
+ */
+static int diag_socket(pid_t tgid)
+{
+	int self, there = -1, s = -1, err = 0;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", tgid);
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0 || (there = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    setns(there, CLONE_NEWNET)) {
+		err = -errno;
+		goto out;
+	}
+	s = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (s < 0)
+		err = -errno;
+	/* Back home, or everything this thread opened from now on would be in the target's. */
+	if (setns(self, CLONE_NEWNET)) {
+		pr_err("cannot return to rewindd's network namespace: %s\n", strerror(errno));
+		abort();
+	}
+out:
+	if (self >= 0)
+		close(self);
+	if (there >= 0)
+		close(there);
+	return err ? err : s;
+}
+
+/*
+ * The peer inode of unix socket ino by sock_diag on diag (in the socket's
+ * network namespace): *peer 0 when it has none (listening, unconnected).
+ * 0 or -errno: a peer that could not be looked up is not "none" (the queue
+ * of a socketpair between two processes of the session would go
+ * uncaptured).
+ */
+static int unix_peer(int diag, uint64_t ino, uint64_t *peer)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -666,45 +706,38 @@ static uint64_t unix_peer(uint64_t ino)
 			 .udiag_show = UDIAG_SHOW_PEER, .udiag_cookie = { ~0u, ~0u } },
 	};
 	char buf[1024] __attribute__((aligned(4)));
-	uint64_t peer = 0;
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
 	ssize_t got;
-	int s = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 
-	if (s < 0)
-		return 0;
-	if (send(s, &msg, sizeof(msg), 0) == sizeof(msg) &&
-	    (got = recv(s, buf, sizeof(buf), 0)) > 0) {
-		struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	*peer = 0;
+	if (send(diag, &msg, sizeof(msg), 0) != sizeof(msg) ||
+	    (got = recv(diag, buf, sizeof(buf), 0)) < 0)
+		return -errno;
+	if (!NLMSG_OK(h, (size_t)got))
+		return -EPROTO;
+	if (h->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(h);
 
-		if (NLMSG_OK(h, (size_t)got) && h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
-			struct unix_diag_msg *m = NLMSG_DATA(h);
-			struct rtattr *a = (struct rtattr *)(m + 1);
-			int alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
-
-			for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen))
-				if (a->rta_type == UNIX_DIAG_PEER)
-					peer = *(uint32_t *)RTA_DATA(a);
-		}
+		return e->error < 0 ? e->error : -EPROTO;
 	}
-	close(s);
-	return peer;
-}
+	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY)
+		return -EPROTO;
+	{
+		struct unix_diag_msg *m = NLMSG_DATA(h);
+		struct rtattr *a = (struct rtattr *)(m + 1);
+		int alen = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
 
-static bool same_netns(pid_t tgid)
-{
-	struct stat a, b;
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", tgid);
-	return !stat(path, &a) && !stat("/proc/self/ns/net", &b) && a.st_ino == b.st_ino &&
-	       a.st_dev == b.st_dev;
+		for (; RTA_OK(a, alen); a = RTA_NEXT(a, alen))
+			if (a->rta_type == UNIX_DIAG_PEER)
+				*peer = *(uint32_t *)RTA_DATA(a);
+	}
+	return 0;
 }
 
 int fdobj_capture(pid_t tgid, const int *fds, const char (*links)[256], const bool *regular,
 		  size_t n, struct rw_fdobjs *out)
 {
-	int pidfd = -1, err = 0;
-	bool netns_checked = false, netns_same = false;
+	int pidfd = -1, diag = -1, err = 0;
 
 	out->v = NULL;
 	out->n = 0;
@@ -748,12 +781,20 @@ int fdobj_capture(pid_t tgid, const int *fds, const char (*links)[256], const bo
 				close(ref);
 				continue;	/* TCP and the rest: a peer outside, left alone */
 			}
-			if (!netns_checked) {
-				netns_same = same_netns(tgid);
-				netns_checked = true;
+			if (diag < 0 && (diag = diag_socket(tgid)) < 0) {
+				err = diag;
+				pr_err("pid %d: a sock_diag socket in its network namespace: %s\n",
+				       tgid, strerror(-err));
+				close(ref);
+				break;
 			}
-			/* Another network namespace: its peer cannot be looked up, left alone. */
-			o.peer_ino = netns_same ? unix_peer(o.ino) : 0;
+			err = unix_peer(diag, o.ino, &o.peer_ino);
+			if (err) {
+				pr_err("pid %d: fd %d (%s): looking up its peer: %s\n", tgid,
+				       fds[i], links[i], strerror(-err));
+				close(ref);
+				break;
+			}
 			if (!o.peer_ino) {
 				close(ref);
 				continue;
@@ -780,6 +821,8 @@ int fdobj_capture(pid_t tgid, const int *fds, const char (*links)[256], const bo
 	}
 	if (pidfd >= 0)
 		close(pidfd);
+	if (diag >= 0)
+		close(diag);
 	if (err)
 		fdobjs_free(out);
 	return err;

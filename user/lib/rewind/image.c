@@ -478,9 +478,15 @@ static int capture_fds(struct rw_proc_image *img)
 		if (!S_ISSOCK(st.st_mode) &&
 		    !(S_ISFIFO(st.st_mode) && (fi->status_flags & O_ACCMODE) != O_RDONLY)) {
 			fi->held = sys_pidfd_getfd(pidfd, fds[i], 0);
-			if (fi->held < 0)
-				pr_debug("pid %d: cannot hold fd %d (%s): %s\n", img->tgid, fds[i],
-					 fi->path, strerror(errno));
+			if (fi->held < 0 && errno == EBADF)
+				continue;	/* closed meanwhile */
+			/* Unheld, its offset and flags could not be compared at a rewind: fail. */
+			if (fi->held < 0) {
+				err = -errno;
+				pr_err("pid %d: cannot hold fd %d (%s): %s\n", img->tgid, fds[i],
+				       fi->path, strerror(errno));
+				goto out;
+			}
 		}
 		img->nfds++;
 	}

@@ -653,9 +653,16 @@ static int plan_thread_robust(struct rw_plan *p, const struct rw_proc_image *img
 	for (size_t i = 0; i < obs->ntids && obs->robust; i++) {
 		const struct rw_thread_state *ts = image_thread(img, obs->tids[i]);
 
-		if (!ts || !ts->exit.known || (obs->robust[i].head == ts->exit.robust_head &&
-					       obs->robust[i].len == ts->exit.robust_len))
-			continue;	/* a thread that exits, not read, or unchanged */
+		if (!ts)
+			continue;	/* not the checkpoint's: it exits */
+		/* Unknown is not unchanged: a registration that cannot be compared is not kept. */
+		if (!ts->exit.robust_known)
+			return fail(p, "thread %d (%s) of pid %d: its robust futex list was not read "
+				    "at the checkpoint, so whether the invocation changed it is "
+				    "unknown", ts->tid, ts->comm, img->tgid);
+		if (obs->robust[i].head == ts->exit.robust_head &&
+		    obs->robust[i].len == ts->exit.robust_len)
+			continue;
 		if (GROW(p->robust_ops, p->nrobust_ops))
 			return -ENOMEM;
 		p->robust_ops[p->nrobust_ops++] = (struct rw_robust_op){
