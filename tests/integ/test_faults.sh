@@ -4,12 +4,15 @@
 # buffer for several sessions at once (drops are counted and the rewinds,
 # which then trust the scan, not the log, still verify); a state directory
 # that is full at the checkpoint (refused cleanly, nothing held, nothing
-# left) or read-only at the rewind (the stores are only read: it verifies).
+# left) or read-only at the rewind (the stores are only read: it verifies);
+# a session table full of sessions whose processes and clients are gone
+# (containers killed with their proxies) is taken back at the next attach.
 cd "$(dirname "$0")/../.."
 . tests/integ/lib.sh
 
 TESTS=(faults_storm_leaks_without_rewind faults_storm_of_drops_rewound faults_state_dir_full
-       faults_state_dir_read_only faults_many_fds_under_a_low_limit)
+       faults_state_dir_read_only faults_many_fds_under_a_low_limit
+       faults_full_table_refuses faults_abandoned_sessions_reclaimed)
 only_tests FAULTS_ONLY
 require_root "${TESTS[@]}"
 
@@ -158,6 +161,60 @@ for line in sys.stdin:
 	rwctl --socket "$TMP/nofile.sock" rewind "$sid" --verify >/dev/null || return 1
 	fn_ask go || return 1
 	expect "fds after the rewind and one more invocation" "$ANSWER" "done 201"
+}
+
+# fill_table NAME: every slot of daemon NAME's session table taken by a
+# checkpointed session of one process of its own (SLEEPERS: their pids).
+fill_table() {
+	local i sid pid
+	SLEEPERS=()
+	for ((i = 1; i < 256; i++)); do
+		sleep 1000 &
+		pid=$!
+		SLEEPERS+=("$pid")
+		sid=$(rwctl --socket "$TMP/$1.sock" attach --pid "$pid") &&
+			rwctl --socket "$TMP/$1.sock" checkpoint "$sid" >/dev/null ||
+			{ echo "session $i of 255: not checkpointed"; return 1; }
+	done
+}
+
+end_sleepers() {
+	kill -KILL "${SLEEPERS[@]}" 2>/dev/null
+	wait "${SLEEPERS[@]}" 2>/dev/null
+}
+
+# The twin: while their processes run, a full table refuses the next attach.
+faults_full_table_refuses() {
+	start_extra_daemon table || return 1
+	fill_table table || { end_sleepers; return 1; }
+	sleep 1000 &
+	SLEEPERS+=("$!")
+	expect_error "too many sessions" rwctl --socket "$TMP/table.sock" attach --pid "$!"
+	local rc=$?
+	end_sleepers
+	return $rc
+}
+
+# The processes die and nobody detaches their sessions: the next attach takes
+# their slots back, logging each, and the daemon serves on.
+faults_abandoned_sessions_reclaimed() {
+	local sid n
+	start_extra_daemon table || return 1
+	fill_table table || { end_sleepers; return 1; }
+	end_sleepers
+	start_fn /usr/bin/python3 -c '
+import sys
+print("ready", flush=True)
+for line in sys.stdin:
+    if line.strip() == "exit":
+        break
+    print("done", flush=True)' || return 1
+	sid=$(rwctl --socket "$TMP/table.sock" attach --pid "$FPID") || return 1
+	n=$(grep -c "no process of it is left and the session table is full: detached" "$TMP/table.log")
+	expect "sessions taken back" "$n" 255 || return 1
+	rwctl --socket "$TMP/table.sock" checkpoint "$sid" >/dev/null && fn_ask go &&
+		rwctl --socket "$TMP/table.sock" rewind "$sid" --verify >/dev/null || return 1
+	expect "sessions listed" "$(rwctl --socket "$TMP/table.sock" status --json | jq '.sessions | length')" 1
 }
 
 for t in "${TESTS[@]}"; do

@@ -16,7 +16,7 @@ TESTS=(proxy_launcher_lookup proxy_python_init_run proxy_node_init_run proxy_ini
 	proxy_run_before_init_403 proxy_init_errors proxy_malformed_json_400 proxy_oversized_body_413
 	proxy_unknown_path_method proxy_zip_python proxy_zip_node proxy_large_payload
 	proxy_leak_python_rewind proxy_leak_python_insecure proxy_leak_node_rewind
-	proxy_leak_node_insecure proxy_rewind_failure_restarts proxy_rewindd_restarted proxy_rewindd_connection_closed proxy_ow_env_per_activation
+	proxy_leak_node_insecure proxy_rewind_failure_restarts proxy_rewindd_restarted proxy_rewindd_connection_closed proxy_killed_mid_rewind proxy_stopped_mid_rewind proxy_ow_env_per_activation
 	proxy_ow_env_per_activation_insecure proxy_crash_400_then_served proxy_hang_timeout_502
 	proxy_deadline_passed_on proxy_not_a_dictionary_502 proxy_restart_mode
 	proxy_result_too_large_502 proxy_warmup_before_checkpoint proxy_warmup_input proxy_settled_gc
@@ -363,6 +363,80 @@ s = conns[-1]; s.sendall(b"{\"cmd\":\"status\"}\n"); s.recv(1 << 20)' "$SOCK" ||
 	! grep -q "restarting the function" "$PLOG" || { echo "restarted: $(grep restarting "$PLOG")"; return 1; }
 }
 
+# restart_daemon [VAR=VALUE...]: the main rewindd again, with those in its environment.
+restart_daemon() {
+	kill -TERM "$DAEMON_PID" && tail --pid="$DAEMON_PID" -f /dev/null
+	DAEMON_PID=
+	(
+		[ $# = 0 ] || export "$@"
+		start_daemon --state-dir "$TMP/state"
+	) || { echo "rewindd did not start again"; return 1; }
+	DAEMON_PID=$(cat "$TMP/rewindd.pid")
+}
+
+# Run a request whose answer is followed by a rewind that rewindd stops
+# itself in (REWINDD_FAULT_ACTION=stop, once, at the stop of the function):
+# returns once it has stopped there, the function held. FN_PID: the function.
+run_into_stopped_rewind() {
+	local lines=$(wc -l <"$TMP/rewindd.log")
+	restart_daemon REWINDD_FAULT=rewind-stopped REWINDD_FAULT_ACTION=stop || return 1
+	start_proxy || return 1
+	init_action "$ACTIONS/hello.py" || return 1
+	expect_run '{"name":"a"}' '.greeting == "hello a"' || return 1
+	FN_PID=$(jfield .pid)
+	# Its log line comes just before the stop (tail follows the file: no sleep).
+	timeout 60 grep -q -m1 "REWINDD_FAULT=rewind-stopped: stopping myself" \
+		<(tail -n +"$((lines + 1))" -f --pid="$DAEMON_PID" "$TMP/rewindd.log") ||
+		{ echo "rewindd did not stop in the rewind"; return 1; }
+}
+
+# The proxy is killed while rewindd rewinds its function: the function dies
+# with it (PR_SET_PDEATHSIG, even held by rewindd), rewindd fails that rewind
+# closed, drops the answer nobody reads and serves on; the next proxy's
+# function is rewound and verified as usual.
+test_proxy_killed_mid_rewind() {
+	local sid
+	run_into_stopped_rewind || { kill -CONT "$DAEMON_PID"; return 1; }
+	kill -KILL "$PROXY_PID"
+	wait "$PROXY_PID"
+	PROXY_PID=
+	kill -CONT "$DAEMON_PID"
+	# Killed by the kernel when its proxy died; its exit is waited for on a pidfd.
+	exited "$FN_PID" || { echo "the function $FN_PID survived its proxy"; return 1; }
+	expect "the session after its proxy died mid-rewind" \
+		"$("$CTL" status --json | jq -r '[.sessions[] | .state] | join(",")')" failed || return 1
+	grep -q "session [0-9]*: rewind of invocation 1 failed: .*; target killed" "$TMP/rewindd.log" ||
+		{ echo "rewindd log: $(grep -m1 "rewind of invocation" "$TMP/rewindd.log")"; return 1; }
+	"$CTL" status --json | jq -r '.sessions[].id' | while read -r sid; do
+		"$CTL" detach "$sid" >/dev/null
+	done
+	remove_cgroup "$CGROOT/rewind-proxy-$PORT"
+	start_proxy || return 1
+	init_action "$ACTIONS/hello.py" || return 1
+	expect_run '{"name":"b"}' '.greeting == "hello b"' || return 1
+	expect_run '{"name":"c"}' '.greeting == "hello c"' || return 1
+	restart_daemon
+}
+
+# The proxy is stopped while rewindd rewinds its function: rewindd finishes,
+# answers into the socket, serves other clients meanwhile, and the proxy,
+# continued, goes on with the same function, rewound and verified.
+test_proxy_stopped_mid_rewind() {
+	run_into_stopped_rewind || { kill -CONT "$DAEMON_PID"; return 1; }
+	kill -STOP "$PROXY_PID"
+	kill -CONT "$DAEMON_PID"
+	# Served while the proxy that waits for its answer is stopped.
+	timeout 30 "$CTL" status --json >"$TMP/status.json" ||
+		{ kill -CONT "$PROXY_PID"; echo "rewindd did not serve status"; return 1; }
+	kill -CONT "$PROXY_PID"
+	expect "the session" "$(jq -r '[.sessions[] | .state] | join(",")' "$TMP/status.json")" active ||
+		return 1
+	expect_run '{"name":"b"}' ".greeting == \"hello b\" and .pid == $FN_PID" || return 1
+	expect_run '{"name":"c"}' ".pid == $FN_PID" || return 1
+	! grep -q "restarting the function" "$PLOG" || { echo "restarted: $(grep restarting "$PLOG")"; return 1; }
+	restart_daemon
+}
+
 # __OW_* variables are set per activation: what one activation got (api_key,
 # transaction_id) is not visible to the next one, which did not get them.
 ow_env() {
@@ -407,6 +481,17 @@ test_proxy_crash_400_then_served() {
 	run '{"signal":11}' || return 1
 	expect "killed by SIGSEGV" "$CODE" 400 || return 1
 	expect_run '{}' '.pid > 0'
+}
+
+# exited PID: wait (30 s at most) on a pidfd until it has exited (a zombie, or reaped).
+exited() {
+	/usr/bin/python3 -c '
+import os, select, sys
+try:
+    fd = os.pidfd_open(int(sys.argv[1]))
+except ProcessLookupError:
+    sys.exit(0)
+sys.exit(0 if select.select([fd], [], [], 30)[0] else 1)' "$1"
 }
 
 # gone PID: no such process, or only its zombie (killed, not reaped yet by its new parent).

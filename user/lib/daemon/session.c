@@ -103,6 +103,45 @@ static struct rw_session *find_session_target(struct rw_sessions *S, pid_t pid, 
 	return NULL;
 }
 
+/*
+ * A rewind session nothing is left of: checkpointed, and not one of its
+ * processes runs (its client died with them, as rewind-proxy does when its
+ * container is killed, and never detaches). A pid that exists counts as
+ * running: a reused pid keeps the session, never the other way round.
+ */
+static bool abandoned(const struct rw_session *s)
+{
+	if (!s->rewind_mode || !s->checkpointed || s->busy)
+		return false;
+	for (size_t i = 0; i < s->ntargets; i++) {
+		const struct rw_target *t = &s->targets[i];
+
+		if (!t->excluded && (!kill(t->tgid, 0) || errno != ESRCH))
+			return false;
+	}
+	return true;
+}
+
+static json_object *do_detach(struct rw_sessions *S, struct rw_session *s);
+
+/* The table is full: take back the slots of abandoned sessions. How many. */
+static size_t reclaim_abandoned(struct rw_sessions *S)
+{
+	size_t n = 0;
+
+	for (size_t i = 1; i < RW_MAX_SESSIONS; i++) {
+		struct rw_session *s = S->slot[i];
+
+		if (!s || !abandoned(s))
+			continue;
+		pr_warn("session %u: no process of it is left and the session table is full: "
+			"detached\n", s->id);
+		json_object_put(do_detach(S, s));
+		n++;
+	}
+	return n;
+}
+
 static int alloc_id(struct rw_sessions *S)
 {
 	for (int tries = 0; tries < RW_MAX_SESSIONS; tries++) {
@@ -348,6 +387,8 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 	}
 
 	id = alloc_id(S);
+	if (id < 0 && reclaim_abandoned(S))
+		id = alloc_id(S);
 	s = calloc(1, sizeof(*s));
 	if (id < 0 || !s) {
 		free(pids);
