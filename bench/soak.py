@@ -8,14 +8,16 @@ A C target (tests/integ/target stripes: 512 pages, half of them written by
 each invocation) rewound SOAK_REWINDS times (default 100,000) through one
 persistent connection, every 100th rewind verified (--verify reads the
 whole process: ~20 ms here against ~0.5 ms for the rewind) and the
-target's own sum of its memory checked every 1,000th, then a Python and a Node function (bench/e2e html)
-behind rewind-proxy --verify for SOAK_REQUESTS requests each (default
-10,000). After a warm-up (a tenth of the run, at most 1,000) and at the end
-it reads rewindd's RSS and fds, the image store's bytes, the watched trees'
-stores on disk, the ring buffer's drops and the target's (or function's)
-RSS, and says whether each grew beyond its bound (BOUNDS below). Exits 1 on
-a failed rewind, a wrong answer or a bound exceeded. Not part of `make
-check`: it takes ~25 minutes here (a --verify of a Node function is ~60 ms).
+target's own sum of its memory checked every 1,000th, then a Python and a
+Node function (bench/e2e html) behind rewind-proxy --verify for
+SOAK_REQUESTS requests each (default 10,000). After a warm-up (a tenth of
+the run, at most 1,000) and at the end it reads rewindd's RSS, heap in use
+(malloc's count: it tells a leak from pages the allocator keeps after a
+free) and fds, the image store's bytes, the watched trees' stores on disk,
+the ring buffer's drops and the target's (or function's) RSS, and says
+whether each grew beyond its bound (BOUNDS below). Exits 1 on a failed
+rewind, a wrong answer or a bound exceeded. Not part of `make check`: it
+takes ~25 minutes here (a --verify of a Node function is ~60 ms).
 """
 import json
 import os
@@ -35,8 +37,8 @@ FUNCS = [tuple(x.split("/")) for x in os.environ.get("SOAK_FUNCS", "html/python 
 STRIPES = 256
 MIB = 1048576
 # Growth allowed from after the warm-up to the end.
-BOUNDS = {"rewindd_rss": 8 * MIB, "rewindd_fds": 0, "image_store": 0, "state_dir": 0,
-          "dropped": 0, "target_rss": 8 * MIB}
+BOUNDS = {"rewindd_rss": 8 * MIB, "rewindd_heap": 1 * MIB, "rewindd_fds": 0, "image_store": 0,
+          "state_dir": 0, "dropped": 0, "target_rss": 8 * MIB}
 
 
 def rss(pid):
@@ -61,7 +63,8 @@ def tree_bytes(path):
 def figures(target_rss):
     pid = driver.DAEMON["pid"]
     st = json.loads(driver.rewindctl("status", "--json"))
-    return {"rewindd_rss": rss(pid), "rewindd_fds": len(os.listdir("/proc/%d/fd" % pid)),
+    return {"rewindd_rss": rss(pid), "rewindd_heap": st["memory"]["heap_in_use"],
+            "rewindd_fds": len(os.listdir("/proc/%d/fd" % pid)),
             "image_store": st["image_store"]["bytes"],
             "state_dir": tree_bytes(os.path.join(driver.TMP, "state")),
             "dropped": sum(s.get("dropped", 0) for s in st["sessions"]),

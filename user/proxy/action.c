@@ -974,6 +974,13 @@ static bool wait_tree_empty(struct action *a, uint64_t deadline_ns)
 	return empty;
 }
 
+bool action_wait_interrupted(const struct action *a)
+{
+	if (!a->procs_ready || a->cfg->in_container)
+		return true;	/* a container's processes go with it */
+	return wait_cgroup_empty(a->cgroup, rw_now_ns() + KILL_WAIT_MS * 1000000ull);
+}
+
 int action_kill(struct action *a)
 {
 	uint64_t deadline = rw_now_ns() + KILL_WAIT_MS * 1000000ull;

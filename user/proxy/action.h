@@ -63,6 +63,13 @@ int action_setup(struct action *a, const struct proxy_config *cfg, char *err, si
 int action_teardown(struct action *a);
 /* Only remove the cgroups and the function's dir (the processes are killed). */
 int action_remove(const struct action *a);
+/*
+ * After action_interrupt, from a thread that does not own the action
+ * (stopping at once while the worker waits on rewindd): wait until the
+ * function's cgroup is empty, KILL_WAIT_MS at most, reading files only, so
+ * that action_remove can remove it. False if it was not.
+ */
+bool action_wait_interrupted(const struct action *a);
 
 /*
  * A fresh function dir holding the code (plain source written to the

@@ -450,6 +450,9 @@ int activation_stop(void)
 	pr_warn("stopping at once: the worker is still busy\n");
 	function_interrupt(&A.fn);
 	action_hurry();
+	/* cgroup.kill is asynchronous: a cgroup removed too soon is still busy. */
+	if (!action_wait_interrupted(&A.fn.act))
+		pr_err("processes are left in the function's cgroup after cgroup.kill\n");
 	action_remove(&A.fn.act);
 	return -EINTR;
 }

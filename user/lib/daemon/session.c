@@ -2,6 +2,7 @@
 /* Sessions: slots, attach, status, detach, and the dispatch of every request. */
 #define LOG_PREFIX "session: "
 #include <errno.h>
+#include <malloc.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -626,6 +627,15 @@ static json_object *do_status(struct rw_sessions *S, struct rw_session *only, ui
 	if (uid == 0)
 		json_object_object_add(resp, "image_store", image_store_json(S->pages));
 	json_object_object_add(resp, "instance", json_object_new_string(S->instance));
+	/* rewindd's own heap: what malloc holds for it, against the RSS an operator watches. */
+	if (uid == 0) {
+		struct mallinfo2 mi = mallinfo2();
+		json_object *m = json_object_new_object();
+
+		json_object_object_add(m, "heap_in_use", json_object_new_int64(mi.uordblks + mi.hblkhd));
+		json_object_object_add(m, "heap_free", json_object_new_int64(mi.fordblks));
+		json_object_object_add(resp, "memory", m);
+	}
 	/* What this rewindd found of dead ones: their sessions were anyone's. */
 	if (uid == 0 && S->recovered)
 		json_object_object_add(resp, "recovered", json_object_get(S->recovered));
