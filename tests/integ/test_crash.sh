@@ -17,7 +17,7 @@ TESTS=(crash_writes_show_without_rewind)
 for p in "${POINTS[@]}"; do TESTS+=("crash_at_${p//-/_}"); done
 TESTS+=(crash_idle_target_runs_on crash_restart_kills_orphaned_target
 	crash_restart_stops_orphaned_target crash_restart_tree_in_target_namespace
-	crash_tree_namespace_gone crash_restart_refuses_old_instance
+	crash_tree_namespace_gone crash_tree_bind_mount_namespace_gone crash_restart_refuses_old_instance
 	crash_restart_spares_live_daemon)
 only_tests CRASH_ONLY
 require_root "${TESTS[@]}"
@@ -236,9 +236,37 @@ crash_tree_namespace_gone() {
 	expect_target_killed "rewindd died at rewind-files" || return 1
 	crashd second || { echo "the second rewindd did not start"; return 1; }
 	recovered=$(ctl_on second status --json | jq -r '.recovered[]?')
-	grep -q "session $sid: tree $W: no process is left in its mount namespace" <<<"$recovered" ||
+	grep -q "session $sid: tree $W: no process is left in its mount namespace and it was a tmpfs no namespace mounts any more" <<<"$recovered" ||
 		{ echo "status says: $recovered"; return 1; }
 	[ ! -e "$STATE/$dead" ] || { echo "$STATE/$dead left behind"; return 1; }
+}
+
+# The tree is a host directory bind-mounted into the target's own namespace:
+# when the target dies with rewindd the namespace goes, the directory stays,
+# and recovery finds it through the host's mount of its filesystem.
+crash_tree_bind_mount_namespace_gone() {
+	local sid recovered host=$TMP/hosttree
+	mkdir -p "$host" "$W" && echo checkpoint >"$host/f" && echo checkpoint >"$host/g" || return 1
+	crashd first REWINDD_FAULT=rewind-files || { echo "rewindd did not start"; return 1; }
+	TARGET=unshare start_target -m --propagation private -- sh -c 'mount --bind "$1" "$2" &&
+		shift 2 && exec "$@"' sh "$host" "$W" "$TARGET" stripes $STRIPES || return 1
+	IN_NS=(nsenter -t "$TPID" -m --)
+	sid=$(ctl_on first attach --pid "$TPID" --watch "$W") &&
+		ctl_on first checkpoint "$sid" >/dev/null || return 1
+	invoke && tree_invocation || return 1
+	expect "the host's directory after the invocation" "$(cat "$host/f") $(ls "$host" | tr '\n' ' ')" \
+		"invocation f g new " || return 1
+	expect_error "closed the connection without an answer" ctl_on first rewind "$sid" --verify ||
+		return 1
+	tail --pid="$CPID" -f /dev/null
+	expect_target_killed "rewindd died at rewind-files" || return 1
+	crashd second || { echo "the second rewindd did not start"; return 1; }
+	recovered=$(ctl_on second status --json | jq -r '.recovered[]?')
+	grep -q "session $sid: tree $W restored to its checkpoint and verified" <<<"$recovered" ||
+		{ echo "status says: $recovered"; return 1; }
+	expect "the host's directory after recovery" "$(cat "$host/f") $(cat "$host/g") $(ls "$host" | tr '\n' ' ')" \
+		"checkpoint checkpoint f g " || return 1
+	rm -rf "$host"
 }
 
 # The new daemon numbers its sessions from 1 again: a request naming the

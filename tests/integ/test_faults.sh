@@ -17,6 +17,7 @@ only_tests FAULTS_ONLY
 require_root "${TESTS[@]}"
 
 STRIPES=3000
+declare -A KEYS=()
 SMALL=$TMP/small-state
 W=$TMP/tree
 
@@ -164,15 +165,19 @@ for line in sys.stdin:
 }
 
 # fill_table NAME: every slot of daemon NAME's session table taken by a
-# checkpointed session of one process of its own (SLEEPERS: their pids).
+# checkpointed session of one process of its own (SLEEPERS: their pids;
+# KEYS: each session's key, by number).
 fill_table() {
-	local i sid pid
-	SLEEPERS=()
+	local i sid pid out
+	SLEEPERS=() KEYS=()
 	for ((i = 1; i < 256; i++)); do
 		sleep 1000 &
 		pid=$!
 		SLEEPERS+=("$pid")
-		sid=$(rwctl --socket "$TMP/$1.sock" attach --pid "$pid") &&
+		out=$(rwctl --socket "$TMP/$1.sock" --json attach --pid "$pid") &&
+			sid=$(jq -r .session <<<"$out") || { echo "attach: $out"; return 1; }
+		KEYS[$sid]=$(jq -r .key <<<"$out")
+		[ -n "$sid" ] &&
 			rwctl --socket "$TMP/$1.sock" checkpoint "$sid" >/dev/null ||
 			{ echo "session $i of 255: not checkpointed"; return 1; }
 	done
@@ -198,7 +203,7 @@ faults_full_table_refuses() {
 # The processes die and nobody detaches their sessions: the next attach takes
 # their slots back, logging each, and the daemon serves on.
 faults_abandoned_sessions_reclaimed() {
-	local sid n
+	local sid n answer
 	start_extra_daemon table || return 1
 	fill_table table || { end_sleepers; return 1; }
 	end_sleepers
@@ -212,6 +217,16 @@ for line in sys.stdin:
 	sid=$(rwctl --socket "$TMP/table.sock" attach --pid "$FPID") || return 1
 	n=$(grep -c "no process of it is left and the session table is full: detached" "$TMP/table.log")
 	expect "sessions taken back" "$n" 255 || return 1
+	# A client of a session taken back never reaches the one that took its number.
+	[ -n "${KEYS[$sid]:-}" ] || { echo "session $sid was not one of the table's"; return 1; }
+	answer=$(/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+print(s.makefile().readline().strip())' "$TMP/table.sock" \
+		"{\"cmd\":\"rewind\",\"session\":$sid,\"key\":${KEYS[$sid]}}") || return 1
+	grep -q '"ok": *false.*is another session now' <<<"$answer" || { echo "answer: $answer"; return 1; }
 	rwctl --socket "$TMP/table.sock" checkpoint "$sid" >/dev/null && fn_ask go &&
 		rwctl --socket "$TMP/table.sock" rewind "$sid" --verify >/dev/null || return 1
 	expect "sessions listed" "$(rwctl --socket "$TMP/table.sock" status --json | jq '.sessions | length')" 1

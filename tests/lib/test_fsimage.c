@@ -1001,6 +1001,14 @@ static void saved_manifest_restores_the_tree(void **state)
 	}
 	assert_verified(f);	/* the original image agrees */
 	fsimage_free(loaded);
+	/* Borrowed: the objects stay, for a restore to be tried again. */
+	{
+		char obj[512];
+		struct stat st;
+
+		snprintf(obj, sizeof(obj), "%s/0", f->store);
+		assert_int_equal(stat(obj, &st), 0);
+	}
 
 	/* Another directory than the captured one. */
 	snprintf(other, sizeof(other), "%s/other", f->base);

@@ -517,10 +517,11 @@ static void thread_robust(void **state)
 	struct fixture *f = *state;
 	struct rw_robust now[2] = { { 0x5000, 24 }, { 0x6000, 24 } };
 
-	f->img.threads[0].exit = (struct rw_thread_exit_state){ .known = true,
+	f->img.threads[0].exit = (struct rw_thread_exit_state){ .known = true, .robust_known = true,
 								.robust_head = 0x5000,
 								.robust_len = 24 };
-	f->img.threads[1].exit = (struct rw_thread_exit_state){ .known = true, .robust_len = 24 };
+	f->img.threads[1].exit = (struct rw_thread_exit_state){ .known = true, .robust_known = true,
+								.robust_len = 24 };
 	f->obs.robust = now;
 	build(f);
 	assert_int_equal(f->plan.nfailures, 0);
@@ -531,15 +532,20 @@ static void thread_robust(void **state)
 	now[1].head = 0;
 	build(f);
 	assert_int_equal(f->plan.nrobust_ops, 0);
+	/* The rest of the exit state unread (clear_child_tid): the list is restored all the same. */
 	now[0].head = 0x7000;
 	f->img.threads[0].exit.known = false;
 	build(f);
-	assert_int_equal(f->plan.nrobust_ops, 0);
-	f->img.threads[0].exit.known = true;
-	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
 	assert_int_equal(f->plan.nrobust_ops, 1);
 	assert_int_equal(f->plan.robust_ops[0].tid, TGID);
 	assert_true(f->plan.robust_ops[0].want.head == 0x5000);
+	/* The list itself unread at the checkpoint: whether it changed is unknown, fail closed. */
+	f->img.threads[0].exit.robust_known = false;
+	build(f);
+	assert_int_equal(f->plan.nrobust_ops, 0);
+	assert_int_equal(f->plan.nfailures, 1);
+	assert_non_null(strstr(f->plan.failures[0], "robust futex list was not read"));
 }
 
 /*

@@ -48,6 +48,7 @@ static void round_trip(const struct rw_request *in)
 		assert_string_equal(out->watch[i], in->watch[i]);
 	assert_string_equal(out->canary, in->canary);
 	assert_string_equal(out->instance, in->instance);
+	assert_true(out->key == in->key);
 	free(line);
 	free(out);
 }
@@ -115,6 +116,8 @@ static void round_trip_all(void **state)
 			round_trip(r);
 		}
 		strcpy(r->instance, "rewindd-0123abcd-42-99");
+		round_trip(r);
+		r->key = INT64_MAX;	/* the largest a key can be */
 		round_trip(r);
 		free(r);
 	}
@@ -263,6 +266,9 @@ static void rejects(void **state)
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"instance\":\"x\"}", "\"instance\" does not apply to attach" },
 		{ "{\"cmd\":\"rewind\",\"session\":3,\"instance\":\"\"}", "\"instance\" must not be empty" },
 		{ "{\"cmd\":\"rewind\",\"session\":3,\"instance\":7}", "\"instance\" must be a string" },
+		{ "{\"cmd\":\"attach\",\"pid\":1,\"key\":5}", "\"key\" does not apply to attach" },
+		{ "{\"cmd\":\"rewind\",\"session\":3,\"key\":0}", "\"key\" must be a positive integer" },
+		{ "{\"cmd\":\"rewind\",\"session\":3,\"key\":\"5\"}", "\"key\" must be a positive integer" },
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

@@ -679,7 +679,8 @@ size_t action_drain(struct action *a)
 }
 
 /* Until cgroup.events says "populated 0", or the bound passes. */
-static bool wait_cgroup_empty(const char *cgroup, uint64_t deadline_ns)
+/* hurried: give up when the proxy is told to stop at once. */
+static bool wait_cgroup_empty(const char *cgroup, uint64_t deadline_ns, bool hurried)
 {
 	char path[PATH_MAX + 16], text[256];
 	bool empty = false;
@@ -701,7 +702,7 @@ static bool wait_cgroup_empty(const char *cgroup, uint64_t deadline_ns)
 			empty = true;
 			break;
 		}
-		if (now >= deadline_ns || atomic_load(&hurry))
+		if (now >= deadline_ns || (hurried && atomic_load(&hurry)))
 			break;
 		/* kernfs notifies a change of cgroup.events with POLLPRI. */
 		poll(&pfd, 1, (deadline_ns - now) / 1000000 + 1);
@@ -978,7 +979,7 @@ bool action_wait_interrupted(const struct action *a)
 {
 	if (!a->procs_ready || a->cfg->in_container)
 		return true;	/* a container's processes go with it */
-	return wait_cgroup_empty(a->cgroup, rw_now_ns() + KILL_WAIT_MS * 1000000ull);
+	return wait_cgroup_empty(a->cgroup, rw_now_ns() + KILL_WAIT_MS * 1000000ull, false);
 }
 
 int action_kill(struct action *a)
@@ -997,7 +998,8 @@ int action_kill(struct action *a)
 	if (a->procs_ready && a->cfg->in_container && !wait_tree_empty(a, deadline)) {
 		pr_err("processes are left below the proxy after SIGKILL\n");
 		left = -EBUSY;
-	} else if (a->procs_ready && !a->cfg->in_container && !wait_cgroup_empty(a->cgroup, deadline)) {
+	} else if (a->procs_ready && !a->cfg->in_container &&
+		   !wait_cgroup_empty(a->cgroup, deadline, true)) {
 		pr_err("processes are left in %s after cgroup.kill\n", a->cgroup);
 		left = -EBUSY;
 	}

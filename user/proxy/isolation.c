@@ -154,6 +154,7 @@ static struct rw_request *new_request(const struct isolation *iso, enum rw_cmd c
 
 	if (req && cmd != RW_CMD_ATTACH) {
 		req->session = iso->session;
+		req->key = iso->key;
 		snprintf(req->instance, sizeof(req->instance), "%s", iso->instance);
 	}
 	if (req)
@@ -415,6 +416,7 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 		iso->session = json_object_get_int(v);
 	if (json_object_object_get_ex(resp, "instance", &v))
 		snprintf(iso->instance, sizeof(iso->instance), "%s", json_object_get_string(v));
+	iso->key = json_object_object_get_ex(resp, "key", &v) ? json_object_get_uint64(v) : 0;
 	if (json_object_object_get_ex(resp, "warnings", &v))
 		for (size_t i = 0; i < json_object_array_length(v); i++)
 			pr_warn("rewindd: %s\n", json_object_get_string(json_object_array_get_idx(v, i)));
@@ -545,6 +547,7 @@ bool iso_lost(struct isolation *iso, char *why, size_t whylen)
 	rwd_disconnect(iso);
 	iso->session = 0;
 	iso->instance[0] = '\0';
+	iso->key = 0;
 	return true;
 }
 
@@ -559,6 +562,7 @@ void iso_release(struct isolation *iso)
 		pr_err("rewindd detach of session %u: %s\n", iso->session, why);
 	iso->session = 0;
 	iso->instance[0] = '\0';
+	iso->key = 0;
 }
 
 void iso_fini(struct isolation *iso)

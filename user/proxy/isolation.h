@@ -23,6 +23,7 @@ struct isolation {
 	int fd;			/* our connection to rewindd, -1 when none */
 	uint32_t session;	/* 0: no session */
 	char instance[96];	/* the rewindd that made it: a restarted one refuses it */
+	uint64_t key;		/* the session's own: a session that took its number refuses it */
 	/* fork mode */
 	struct action *act;	/* the template process, once armed */
 	struct rw_fsimage *img[1 + PROXY_MAX_WATCH];	/* its dir, then each --watch */

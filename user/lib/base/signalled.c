@@ -40,15 +40,27 @@ int signalled_send(struct rw_signalled *h, int pidfd, int sig)
 	return 0;
 }
 
-/* Stopped (T or t), or gone (a zombie too: it runs no more). */
-static bool stopped_or_gone(int pidfd)
+/* A thread stopped (T or t), or gone (a zombie too: it runs no more). */
+static bool thread_still(pid_t tid)
 {
 	struct rw_proc_status ps;
-	pid_t pid;
 
-	if (proc_pidfd_pid(pidfd, &pid) || pid <= 0 || proc_read_status(pid, &ps))
+	return proc_read_status(tid, &ps) || (ps.state && strchr("TtZX", ps.state));
+}
+
+/* Every thread of the process: a stop reaches them one by one. */
+static bool stopped_or_gone(int pidfd)
+{
+	pid_t pid, *tids = NULL;
+	bool all = true;
+	size_t n = 0;
+
+	if (proc_pidfd_pid(pidfd, &pid) || pid <= 0 || proc_list_threads(pid, &tids, &n))
 		return true;
-	return ps.state && strchr("TtZX", ps.state);
+	for (size_t i = 0; i < n && all; i++)
+		all = thread_still(tids[i]);
+	free(tids);
+	return all;
 }
 
 size_t signalled_wait(struct rw_signalled *h, unsigned ms)

@@ -143,7 +143,7 @@ static int get_watch(json_object *v, struct rw_request *req, char *err, size_t e
 }
 
 enum key_id { K_CMD, K_SESSION, K_PID, K_PIDFD, K_CGROUP, K_CGROUP_ID, K_REPORT, K_VERIFY, K_WATCH,
-	      K_CANARY, K_ON_FAILURE, K_BRIEF, K_INSTANCE };
+	      K_CANARY, K_ON_FAILURE, K_BRIEF, K_INSTANCE, K_KEY };
 
 static const struct {
 	const char *name;
@@ -162,6 +162,7 @@ static const struct {
 	[K_ON_FAILURE] = { "on_failure", CMD_BIT(RW_CMD_ATTACH) },
 	[K_BRIEF] = { "brief", CMD_BIT(RW_CMD_REWIND) },
 	[K_INSTANCE] = { "instance", ALL_CMDS & ~CMD_BIT(RW_CMD_ATTACH) },
+	[K_KEY] = { "key", ALL_CMDS & ~CMD_BIT(RW_CMD_ATTACH) },
 };
 
 
@@ -208,6 +209,8 @@ static int parse_key(enum key_id k, json_object *v, struct rw_request *req, char
 	case K_INSTANCE:
 		return get_string(v, "\"instance\"", false, req->instance, sizeof(req->instance),
 				  err, errlen);
+	case K_KEY:
+		return get_uint(v, "key", 1, INT64_MAX, &req->key, err, errlen);
 	case K_ON_FAILURE: {
 		char name[8];
 
@@ -364,6 +367,8 @@ char *protocol_format_request(const struct rw_request *req)
 		r |= rw_json_add(o, "canary", json_object_new_string(req->canary));
 	if (req->instance[0])
 		r |= rw_json_add(o, "instance", json_object_new_string(req->instance));
+	if (req->key)
+		r |= rw_json_add(o, "key", json_object_new_uint64(req->key));
 	if (!r)
 		line = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));

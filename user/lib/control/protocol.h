@@ -57,6 +57,12 @@ struct rw_request {
 	 * that took the same number. "" = not given.
 	 */
 	char instance[96];
+	/*
+	 * The session's key (attach's answer): a session that took the same
+	 * number since (the one asked for was detached, or taken back when the
+	 * table was full) refuses the request. 0 = not given.
+	 */
+	uint64_t key;
 };
 
 /*

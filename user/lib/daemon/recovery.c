@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -68,6 +70,21 @@ static void note(struct rw_sessions *S, const char *fmt, ...)
 		json_object_array_add(S->recovered, json_object_new_string(line));
 }
 
+/* Its parent is still top or one of the descendants listed with it. */
+static bool still_descendant(pid_t p, pid_t top, const pid_t *tree, size_t n)
+{
+	struct rw_proc_status st;
+
+	if (proc_read_status(p, &st))
+		return false;
+	if (st.ppid == top)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (tree[i] == st.ppid)
+			return true;
+	return false;
+}
+
 /* Send sig to the process (through pidfd, which pins it) and to its descendants; hold them. */
 static void signal_tree(struct rw_signalled *h, int pidfd, pid_t pid, int sig)
 {
@@ -79,7 +96,9 @@ static void signal_tree(struct rw_signalled *h, int pidfd, pid_t pid, int sig)
 		for (size_t i = n; i-- > 0;) {
 			int fd = sys_pidfd_open(tree[i], 0);
 
-			if (fd >= 0 && signalled_send(h, fd, sig))
+			/* Opened, then checked: the pid may name another process since the listing. */
+			if (fd >= 0 && still_descendant(tree[i], pid, tree, n) &&
+			    signalled_send(h, fd, sig))
 				sys_pidfd_send_signal(fd, sig, NULL, 0);	/* not held: no memory */
 			if (fd >= 0)
 				close(fd);
@@ -140,34 +159,97 @@ static uint64_t u64_of(json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? json_object_get_uint64(v) : 0;
 }
 
+/* fd is the recorded tree's directory (a record without its identity: taken as it). */
+static bool is_tree(json_object *t, int fd)
+{
+	struct stat st;
+
+	if (!json_object_object_get_ex(t, "ino", NULL))
+		return true;
+	return !fstat(fd, &st) && (uint64_t)st.st_dev == u64_of(t, "dev") &&
+	       (uint64_t)st.st_ino == u64_of(t, "ino");
+}
+
+/*
+ * A tree whose view no process has any more, through another mount of its
+ * filesystem (a host directory bind-mounted into a dead container's
+ * namespace). -ESRCH: a tmpfs (or ramfs) that no namespace mounts any more,
+ * gone with its content; -ENXIO: not found, though its filesystem may hold
+ * it still (an overlay's upper directory, a disk mounted later).
+ */
+static int open_tree_elsewhere(json_object *t)
+{
+	union {
+		struct file_handle h;
+		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} fh;
+	const char *hex = str_of(t, "handle");
+	json_object *type;
+	uint64_t fs = u64_of(t, "fs_type");
+	size_t len = hex ? strlen(hex) : 0;
+	int fd = -ENXIO;
+
+	if (hex && len % 2 == 0 && len / 2 <= MAX_HANDLE_SZ &&
+	    json_object_object_get_ex(t, "handle_type", &type)) {
+		fh.h.handle_bytes = len / 2;
+		fh.h.handle_type = json_object_get_int(type);
+		for (size_t i = 0; i < len / 2; i++) {
+			unsigned byte;
+
+			if (sscanf(hex + 2 * i, "%2x", &byte) != 1)
+				return -ENXIO;
+			fh.h.f_handle[i] = byte;
+		}
+		fd = nsroot_find_by_handle(u64_of(t, "dev"), u64_of(t, "ino"), &fh.h);
+	}
+	if (fd >= 0)
+		return fd;
+	return fs == TMPFS_MAGIC || fs == RAMFS_MAGIC ? -ESRCH : -ENXIO;
+}
+
 /*
  * The watched trees of a rewind session, opened while a process still has
  * their view: their own processes are about to be killed, and a tree on a
- * mount of their namespace stays reachable through the fd only. fds[i]:
- * the tree's fd, or -errno (-ESRCH: no process is left in the view, so
- * nothing can reach the tree any more).
+ * mount of their namespace stays reachable through the fd only. When no
+ * process has the view any more, through another mount of the tree's
+ * filesystem (open_tree_elsewhere). fds[i]: the tree's fd, or -errno as
+ * open_tree_elsewhere says, or another. 0, or -ENOMEM.
  */
-static size_t open_trees(json_object *rec, int **fds)
+static int open_trees(json_object *rec, int **fds, size_t *n)
 {
 	struct rw_nsroot view = { .fd = -1 };
 	json_object *trees, *v;
-	size_t n;
 	int err;
 
 	*fds = NULL;
+	*n = 0;
 	if (!json_object_object_get_ex(rec, "trees", &trees) ||
-	    !json_object_is_type(trees, json_type_array) ||
-	    !(n = json_object_array_length(trees)) || !(*fds = calloc(n, sizeof(**fds))))
+	    !json_object_is_type(trees, json_type_array) || !json_object_array_length(trees))
 		return 0;
+	*fds = calloc(json_object_array_length(trees), sizeof(**fds));
+	if (!*fds)
+		return -ENOMEM;
+	*n = json_object_array_length(trees);
 	err = json_object_object_get_ex(rec, "view", &v) ?
 	      nsroot_find(u64_of(v, "mnt_ns"), u64_of(v, "dev"), u64_of(v, "ino"), &view) : -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		const char *root = str_of(json_object_array_get_idx(trees, i), "root");
+	for (size_t i = 0; i < *n; i++) {
+		json_object *t = json_object_array_get_idx(trees, i);
+		const char *root = str_of(t, "root");
 
-		(*fds)[i] = err ? err : root ? watches_open_saved(&view, root) : -EINVAL;
+		(*fds)[i] = !root ? -EINVAL : err ? err : watches_open_saved(&view, root);
+		/*
+		 * Not the captured directory there: namespace inode numbers are
+		 * reused, and a view found by its number may be another's.
+		 */
+		if ((*fds)[i] >= 0 && !is_tree(t, (*fds)[i])) {
+			close((*fds)[i]);
+			(*fds)[i] = -ESRCH;
+		}
+		if (root && ((*fds)[i] == -ESRCH || (!err && (*fds)[i] == -ENOENT)))
+			(*fds)[i] = open_tree_elsewhere(t);
 	}
 	nsroot_close(&view);
-	return n;
+	return 0;
 }
 
 /*
@@ -198,8 +280,13 @@ static bool recover_trees(struct rw_sessions *S, const char *dead, uint32_t id, 
 			done = false;
 		} else if (fds[i] == -ESRCH) {
 			note(S, "recovered from %s: session %u: tree %s: no process is left in its "
-			     "mount namespace, so nothing can reach it any more: not restored", dead,
-			     id, root);
+			     "mount namespace and it was a tmpfs no namespace mounts any more: gone "
+			     "with its content, nothing to restore", dead, id, root);
+		} else if (fds[i] == -ENXIO) {
+			note(S, "recovered from %s: session %u: tree %s: no process is left in its "
+			     "mount namespace and no mount of its filesystem shows it: not restored",
+			     dead, id, root);
+			done = false;
 		} else if (fds[i] < 0) {
 			note(S, "recovered from %s: session %u: tree %s cannot be opened (%s): not "
 			     "restored", dead, id, root, strerror(-fds[i]));
@@ -235,7 +322,7 @@ static bool recover_record(struct rw_sessions *S, const char *dead, const char *
 	bool stop, rewound, done = true;
 	char *text = NULL;
 	int *trees = NULL;
-	size_t ntrees = 0;
+	size_t ntrees = 0, late;
 	uint32_t id;
 
 	if (read_whole_file(AT_FDCWD, path, RECORD_MAX, &text, NULL) ||
@@ -252,8 +339,11 @@ static bool recover_record(struct rw_sessions *S, const char *dead, const char *
 	stop = !strcmp(json_object_get_string(v), protocol_on_failure_name(RW_ON_FAILURE_STOP));
 	/* Trees are rolled back after a checkpoint only, and never for report mode. */
 	rewound = !strcmp(mode, "rewind") && strcmp(state, RW_RECORD_ATTACHED);
-	if (rewound)
-		ntrees = open_trees(o, &trees);
+	if (rewound && open_trees(o, &trees, &ntrees)) {
+		note(S, "recovered from %s: session %u: out of memory opening its watched trees: "
+		     "not restored", dead, id);
+		done = false;
+	}
 	for (size_t i = 0; i < json_object_array_length(targets); i++) {
 		json_object *t = json_object_array_get_idx(targets, i), *p, *st;
 
@@ -261,15 +351,21 @@ static bool recover_record(struct rw_sessions *S, const char *dead, const char *
 			recover_process(S, dead, id, !strcmp(mode, "rewind"), state, stop,
 					json_object_get_int(p), json_object_get_uint64(st), &held);
 	}
-	if (held.n) {
-		size_t late = signalled_wait(&held, RECOVERY_WAIT_MS);
-
-		if (late)
-			note(S, "recovered from %s: session %u: %zu process(es) had not %s after %d ms",
-			     dead, id, late, stop ? "stopped" : "exited", RECOVERY_WAIT_MS);
-	}
-	if (ntrees)
+	late = held.n ? signalled_wait(&held, RECOVERY_WAIT_MS) : 0;
+	if (late) {
+		/* One may still write: a rollback now could be undone behind it. */
+		note(S, "recovered from %s: session %u: %zu process(es) had not %s after %d ms: its "
+		     "watched trees are not restored", dead, id, late, stop ? "stopped" : "exited",
+		     RECOVERY_WAIT_MS);
+		if (ntrees)
+			done = false;
+		for (size_t i = 0; i < ntrees; i++)
+			if (trees[i] >= 0)
+				close(trees[i]);
+		free(trees);
+	} else if (ntrees) {
 		done = recover_trees(S, dead, id, o, trees, ntrees);
+	}
 out:
 	json_object_put(o);
 	free(text);
@@ -356,6 +452,33 @@ void recovery_start(struct rw_sessions *S)
 		closedir(d);
 }
 
+/*
+ * How to find a tree whose view is gone: its directory's identity, its
+ * file handle (to be opened through another mount of its filesystem) and
+ * its filesystem's type (a tmpfs mounted nowhere is gone with its content).
+ */
+static void record_tree_identity(json_object *t, const struct rw_watch_tree *tree)
+{
+	union {
+		struct file_handle h;
+		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} fh = { .h.handle_bytes = MAX_HANDLE_SZ };
+	char hex[2 * MAX_HANDLE_SZ + 1];
+	struct statfs sf;
+	int mnt_id;
+
+	json_object_object_add(t, "dev", json_object_new_uint64(tree->dev));
+	json_object_object_add(t, "ino", json_object_new_uint64(tree->ino));
+	if (!fstatfs(tree->fd, &sf))
+		json_object_object_add(t, "fs_type", json_object_new_uint64(sf.f_type));
+	if (name_to_handle_at(tree->fd, "", &fh.h, &mnt_id, AT_EMPTY_PATH))
+		return;		/* a filesystem without handles: found through its view only */
+	for (unsigned i = 0; i < fh.h.handle_bytes; i++)
+		snprintf(hex + 2 * i, 3, "%02x", fh.h.f_handle[i]);
+	json_object_object_add(t, "handle_type", json_object_new_int(fh.h.handle_type));
+	json_object_object_add(t, "handle", json_object_new_string(hex));
+}
+
 /* The checkpointed trees: their view and, per tree, its name there, manifest and store. */
 static void record_trees(json_object *o, const struct rw_watches *w)
 {
@@ -374,6 +497,7 @@ static void record_trees(json_object *o, const struct rw_watches *w)
 		json_object_object_add(t, "root", json_object_new_string(w->t[i].root));
 		json_object_object_add(t, "manifest", json_object_new_string(manifest));
 		json_object_object_add(t, "store", json_object_new_string(store));
+		record_tree_identity(t, &w->t[i]);
 		json_object_array_add(arr, t);
 	}
 	if (!arr)

@@ -369,8 +369,11 @@ fail:
 	for (size_t k = 0; k < s->ntargets; k++)
 		target_drop_image(&s->targets[k]);
 	ipcs_free(&s->ipcs);
+	/* Nor of the trees: a recovery must not roll them back to a checkpoint that failed. */
+	watches_drop_checkpoint(&s->watches);
 	s->checkpointed = false;
 	s->busy = false;
+	recovery_record(S, s, RW_RECORD_ATTACHED);
 	json_object_put(warnings);
 	return session_error("session %u: %s failed: %s (the processes run on as they were; no "
 			      "checkpoint is held)", s->id, what, why);
@@ -391,6 +394,7 @@ static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
 	bool trees = watches_checkpointed(&s->watches);
 	struct rw_signalled held = { 0 };
 	char trees_why[512] = "", trees_said[640] = "";
+	size_t unheld = 0;
 
 	for (size_t i = 0; i < s->ntargets; i++) {
 		int pidfd;
@@ -399,8 +403,10 @@ static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
 			continue;
 		/* Held when trees are to be restored: they are, once the signal took effect. */
 		pidfd = trees ? sys_pidfd_open(s->targets[i].tgid, 0) : -1;
-		if (pidfd < 0 || signalled_send(&held, pidfd, sig))
+		if (pidfd < 0 || signalled_send(&held, pidfd, sig)) {
 			kill(s->targets[i].tgid, sig);
+			unheld += trees;
+		}
 		if (pidfd >= 0)
 			close(pidfd);
 	}
@@ -408,11 +414,13 @@ static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
 	for (size_t i = 0; i < nprocs; i++)
 		rewind_abandon(&procs[i]);
 	if (trees) {
-		size_t late = signalled_wait(&held, FAIL_CLOSED_WAIT_MS);
+		size_t late = signalled_wait(&held, FAIL_CLOSED_WAIT_MS) + unheld;
 
+		/* One may still write: a rollback now could be undone behind it. */
 		if (late)
-			snprintf(trees_why, sizeof(trees_why), "%zu process(es) had not %s after %d ms",
-				 late, sig == SIGKILL ? "exited" : "stopped", FAIL_CLOSED_WAIT_MS);
+			snprintf(trees_why, sizeof(trees_why), "%zu process(es) had not %s after %d ms, "
+				 "or could not be waited for", late,
+				 sig == SIGKILL ? "exited" : "stopped", FAIL_CLOSED_WAIT_MS);
 		else if (watches_restore_whole(&s->watches, trees_why, sizeof(trees_why)) &&
 			 !trees_why[0])
 			snprintf(trees_why, sizeof(trees_why), "unknown error");

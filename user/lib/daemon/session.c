@@ -3,6 +3,7 @@
 #define LOG_PREFIX "session: "
 #include <errno.h>
 #include <malloc.h>
+#include <sys/random.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -141,6 +142,19 @@ static size_t reclaim_abandoned(struct rw_sessions *S)
 		n++;
 	}
 	return n;
+}
+
+/* 63 random bits, never 0 (JSON integers are read as signed 64-bit ones). */
+static uint64_t new_key(void)
+{
+	uint64_t k = 0;
+
+	while (!k) {
+		if (getrandom(&k, sizeof(k), 0) != sizeof(k))
+			k = rw_now_ns() ^ ((uint64_t)getpid() << 32);
+		k &= INT64_MAX;
+	}
+	return k;
 }
 
 static int alloc_id(struct rw_sessions *S)
@@ -399,6 +413,7 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 		return session_error("out of memory");
 	}
 	s->id = id;
+	s->key = new_key();
 	s->procs_fd = -1;
 	s->owner = uid;
 	s->owner_auth = who;
@@ -512,6 +527,7 @@ static json_object *do_attach(struct rw_sessions *S, const struct rw_request *re
 	json_object_object_add(resp, "ok", json_object_new_boolean(1));
 	json_object_object_add(resp, "session", json_object_new_int(id));
 	json_object_object_add(resp, "instance", json_object_new_string(S->instance));
+	json_object_object_add(resp, "key", json_object_new_int64(s->key));
 	json_object_object_add(resp, "targets", targets);
 	json_object_object_add(resp, "warnings", warnings);
 	return resp;
@@ -704,6 +720,10 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 		s = req->session < RW_MAX_SESSIONS ? S->slot[req->session] : NULL;
 		if (!s)
 			return session_error("no session %u", req->session);
+		if (req->key && req->key != s->key)
+			return session_error("session %u is another session now: the one this request "
+					     "was for is gone (detached, or taken back when the "
+					     "session table was full)", req->session);
 		/* Only root and the uid that attached may see or steer a session. */
 		if (peer->cred.uid != 0 && peer->cred.uid != s->owner)
 			return session_error("permission denied: session %u belongs to uid %u",

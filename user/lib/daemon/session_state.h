@@ -59,6 +59,8 @@ struct rw_rewinding;
 
 struct rw_session {
 	uint32_t id;
+	/* Random, in attach's answer: a request with another key was for an earlier holder of id. */
+	uint64_t key;
 	uid_t owner;
 	struct rw_auth_client owner_auth;	/* the client that attached, for ptrace's rule */
 	pid_t pid;			/* pid mode: the process attached to */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "nsroot.h"
 
@@ -194,4 +195,98 @@ int nsroot_fd_within(int fd, uint64_t dev, uint64_t ino)
 	}
 	close(d);
 	return err ?: 0;
+}
+
+/* A mountinfo path field unescaped in place (\040 for a space, \011, \012, \134). */
+static void unescape(char *p)
+{
+	char *o = p;
+
+	for (; *p; p++, o++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			*o = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		} else {
+			*o = *p;
+		}
+	}
+	*o = '\0';
+}
+
+/*
+ * Through the mounts of device dev that pid's namespace shows: the
+ * directory, -ENOENT, or -EACCES when pid's mounts cannot be read (pid 1
+ * may deny it even to root): another process of its namespace may do.
+ */
+static int by_handle_in(pid_t pid, uint64_t dev, uint64_t ino, struct file_handle *h)
+{
+	char path[64], *text = NULL, *line, *save = NULL;
+	int found = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	if (read_whole_file(AT_FDCWD, path, 1 << 24, &text, NULL))
+		return -EACCES;
+	for (line = strtok_r(text, "\n", &save); line && found == -ENOENT;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned maj, min;
+		char mnt[PATH_MAX], at[PATH_MAX + 64];
+		struct stat st;
+		int mfd, fd;
+
+		/* id parent maj:min root mountpoint ... */
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) != 3 ||
+		    makedev(maj, min) != dev)
+			continue;
+		unescape(mnt);
+		snprintf(at, sizeof(at), "/proc/%d/root%s", pid, mnt);
+		/* Not O_PATH: open_by_handle_at takes a real fd of the filesystem. */
+		mfd = open(at, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+		if (mfd < 0)
+			continue;
+		fd = open_by_handle_at(mfd, h, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(mfd);
+		if (fd < 0)
+			continue;
+		if (!fstat(fd, &st) && (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino)
+			found = fd;
+		else
+			close(fd);
+	}
+	free(text);
+	return found;
+}
+
+int nsroot_find_by_handle(uint64_t dev, uint64_t ino, struct file_handle *h)
+{
+	uint32_t seen[256];
+	size_t nseen = 0;
+	struct dirent *de;
+	int fd = -ENOENT;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return -errno;
+	while (fd < 0 && (de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		uint32_t ns;
+		bool dup = false;
+		int got;
+
+		if (*end || pid <= 0 || !(ns = nsroot_mnt_ns_of(pid)))
+			continue;
+		/* One look per mount namespace (the first few hundred remembered). */
+		for (size_t i = 0; i < nseen && !dup; i++)
+			dup = seen[i] == ns;
+		if (dup)
+			continue;
+		got = by_handle_in(pid, dev, ino, h);
+		if (got >= 0)
+			fd = got;
+		else if (got == -ENOENT && nseen < sizeof(seen) / sizeof(seen[0]))
+			seen[nseen++] = ns;
+	}
+	closedir(d);
+	return fd;
 }

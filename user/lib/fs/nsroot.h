@@ -37,6 +37,15 @@ void nsroot_close(struct rw_nsroot *r);
  */
 int nsroot_find(uint32_t mnt_ns, uint64_t dev, uint64_t ino, struct rw_nsroot *r);
 
+struct file_handle;
+/*
+ * The directory (dev, ino) whose handle (name_to_handle_at) is h, opened
+ * through any mount of its filesystem that a live process's namespace
+ * shows: for a tree whose view is gone while its filesystem is not (a
+ * host directory bind-mounted into a container). An fd, or -ENOENT.
+ */
+int nsroot_find_by_handle(uint64_t dev, uint64_t ino, struct file_handle *h);
+
 /* Two processes see one file system: same mount namespace and same root. */
 bool nsroot_same(const struct rw_nsroot *a, const struct rw_nsroot *b);
 

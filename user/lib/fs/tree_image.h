@@ -103,11 +103,12 @@ int fsimage_save(const struct rw_fsimage *img, const char *path, char *why, size
 
 /*
  * Rebuild an image saved at path, reaching its tree through rootfd (held;
- * it must be the captured root directory: same device, inode and mount,
- * -ESTALE otherwise) and its content in store_dir, the store it was
+ * it must be the captured root directory: same device and inode, -ESTALE
+ * otherwise; the mount may be another one of the same directory) and its content in store_dir, the store it was
  * captured with. A manifest that is truncated or damaged fails with
  * -EBADMSG. Inode identities are the capture's: a restore_all recreates
- * what a later rewind recreated. fsimage_free removes the store's objects.
+ * what a later rewind recreated. The store is borrowed: fsimage_free leaves
+ * its objects, for the caller to remove once the restore succeeded.
  */
 int fsimage_load(const char *path, int rootfd, const char *store_dir, struct rw_fsimage **out,
 		 char *why, size_t whylen);

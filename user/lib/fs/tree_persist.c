@@ -7,7 +7,7 @@
  * Format, little-endian as the machine writes it (a manifest never leaves
  * the machine, nor the boot: recovery only reads those of its own boot):
  *   "RWTREE1\n", u64 nentries, u64 ninodes, u64 nobjects, u64 root_dev,
- *   u64 root_mnt_id, u8 have_mnt_id, str root;
+ *   str root;
  *   per inode: u64 dev, ino, object, size, hash.low64, hash.high64;
  *   per entry, breadth-first: u32 parent (UINT32_MAX for the root), str
  *   name, u32 mode, uid, gid, u64 size, rdev, i64 atime s, ns, mtime s, ns,
@@ -20,6 +20,7 @@
 #define LOG_PREFIX "fsimage: "
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,8 +119,6 @@ int tree_manifest_format(const struct rw_fsimage *img, uint64_t nobjects, char *
 	put_u64(&o, img->ninodes);
 	put_u64(&o, nobjects);
 	put_u64(&o, img->root_dev);
-	put_u64(&o, img->root_mnt_id);
-	put_u8(&o, img->have_mnt_id);
 	put_str(&o, img->root);
 	for (size_t i = 0; i < img->ninodes; i++) {
 		const struct fs_inode *ino = img->inodes[i];
@@ -207,6 +206,29 @@ static bool component(const char *s, size_t len)
 	return len && strlen(s) == len && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
 }
 
+/* A sibling of that name is in the manifest already. */
+static bool named_already(const struct rw_fsimage *img, const struct fs_entry *parent,
+			  const char *name, size_t len)
+{
+	char rel[PATH_MAX];
+	int n = snprintf(rel, sizeof(rel), "%s%s%s", parent->rel, parent->rlen ? "/" : "", name);
+
+	/* Too long to be a path: refused as well. */
+	return n < 0 || (size_t)n >= sizeof(rel) || len > NAME_MAX || tree_lookup(img, rel, n);
+}
+
+/* What capture records: the seven types of a directory's entries. */
+static bool known_type(mode_t mode)
+{
+	switch (TYPE(mode)) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFIFO: case S_IFCHR: case S_IFBLK:
+	case S_IFSOCK:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int load_entry(struct rw_fsimage *img, struct in *in, size_t i)
 {
 	uint32_t parent = get_u32(in), nlen = get_u32(in), tlen, ix, nx;
@@ -225,6 +247,8 @@ static int load_entry(struct rw_fsimage *img, struct in *in, size_t i)
 		err = -EBADMSG;
 	else if (i && (p = img->entries[parent], !S_ISDIR(p->mode) || p->mountpoint))
 		err = -EBADMSG;
+	else if (i && named_already(img, p, name, len))
+		err = -EBADMSG;
 	else if (!(e = tree_new_entry(img, p, name)))
 		err = -ENOMEM;
 	free(name);
@@ -242,7 +266,8 @@ static int load_entry(struct rw_fsimage *img, struct in *in, size_t i)
 	mountpoint = get_u8(in);
 	e->mountpoint = mountpoint;
 	ix = get_u32(in);
-	if (in->bad || mountpoint > 1 || ix >= img->ninodes || (i == 0 && !S_ISDIR(e->mode)))
+	if (in->bad || mountpoint > 1 || ix >= img->ninodes || !known_type(e->mode) ||
+	    (i == 0 && !S_ISDIR(e->mode)))
 		return -EBADMSG;
 	e->inode = img->inodes[ix];
 	if (PUSH(e->inode->names, e->inode->nnames, e->inode->cap, e))
@@ -306,7 +331,6 @@ static int parse(struct rw_fsimage *img, const char *text, size_t len, uint64_t 
 	struct in in = { .p = text, .end = text + len };
 	uint64_t nentries, ninodes, sum;
 	char magic[MAGIC_LEN];
-	uint8_t have_mnt_id;
 	size_t rlen;
 	int err;
 
@@ -323,12 +347,9 @@ static int parse(struct rw_fsimage *img, const char *text, size_t len, uint64_t 
 	ninodes = get_u64(&in);
 	*nobjects = get_u64(&in);
 	img->root_dev = get_u64(&in);
-	img->root_mnt_id = get_u64(&in);
-	have_mnt_id = get_u8(&in);
-	img->have_mnt_id = have_mnt_id;
 	img->root = get_bytes(&in, get_u32(&in), &rlen);
 	/* Bounded by what the file can hold: an entry takes more than 64 bytes, an inode 48. */
-	if (in.bad || !img->root || have_mnt_id > 1 || rlen != strlen(img->root) ||
+	if (in.bad || !img->root || rlen != strlen(img->root) ||
 	    img->root[0] != '/' || !nentries || nentries > len / 64 || !ninodes ||
 	    ninodes > nentries || *nobjects > ninodes)
 		return img->root || in.bad ? -EBADMSG : -ENOMEM;
@@ -404,12 +425,17 @@ int fsimage_load(const char *path, int rootfd, const char *store_dir, struct rw_
 		goto fail;
 	}
 	if (makedev(sx.stx_dev_major, sx.stx_dev_minor) != img->root_dev ||
-	    sx.stx_ino != img->entries[0]->inode->ino ||
-	    (img->have_mnt_id && (sx.stx_mask & STATX_MNT_ID) && sx.stx_mnt_id != img->root_mnt_id)) {
+	    sx.stx_ino != img->entries[0]->inode->ino) {
 		err = rw_why(why, whylen, -ESTALE, "manifest %s: the directory given is not the "
 			     "tree %s it was captured from", path, img->root);
 		goto fail;
 	}
+	/*
+	 * Possibly through another mount of it (the capture's went with its
+	 * namespace): entries on other mounts are told from this one's.
+	 */
+	img->have_mnt_id = sx.stx_mask & STATX_MNT_ID;
+	img->root_mnt_id = sx.stx_mnt_id;
 	err = fsstore_adopt(&img->store, store_dir, nobjects, why, whylen);
 	if (err)
 		goto fail;

@@ -111,6 +111,7 @@ int fsstore_adopt(struct fsstore *s, const char *path, uint64_t nobjects, char *
 		return rw_why(why, whylen, err, "opening store %s", path);
 	}
 	s->nobjects = nobjects;
+	s->borrowed = true;
 	return 0;
 }
 
@@ -119,7 +120,7 @@ void fsstore_close(struct fsstore *s)
 	char name[24];
 
 	if (s->dirfd >= 0) {
-		for (uint64_t id = 0; id < s->nobjects; id++) {
+		for (uint64_t id = 0; id < s->nobjects && !s->borrowed; id++) {
 			object_name(id, name);
 			if (unlinkat(s->dirfd, name, 0) && errno != ENOENT)
 				pr_warn("removing %s/%s: %s\n", s->path, name, strerror(errno));

@@ -20,6 +20,7 @@ struct fsstore {
 	char *path;		/* canonical, for messages */
 	int dirfd;
 	bool created;		/* we made the directory: remove it at close */
+	bool borrowed;		/* fsstore_adopt: the objects are left at close */
 	int can_clone;		/* -1 not tried yet, 0 no, 1 yes */
 	int can_copy_range;	/* the same for copy_file_range */
 	uint64_t nobjects;	/* objects are "0" .. nobjects-1 */
@@ -36,8 +37,8 @@ int fsstore_open(struct fsstore *s, const char *path, char *why, size_t whylen);
 /*
  * Take over the store path a dead rewindd filled with nobjects objects
  * (recovery, tree_persist.c): nothing is checked here, fsstore_fill checks
- * each object's size before using it. Never created by us: closing it
- * removes the objects, not the directory.
+ * each object's size before using it. Borrowed: closing it leaves the
+ * objects and the directory (a restore that failed can be tried again).
  */
 int fsstore_adopt(struct fsstore *s, const char *path, uint64_t nobjects, char *why, size_t whylen);
 /* Remove the objects, and the directory if we created it. Safe on a zeroed or closed store. */

@@ -203,7 +203,7 @@ static void free_mapped(struct rw_watches *w)
 	w->nmapped = 0;
 }
 
-void watches_fini(struct rw_watches *w)
+void watches_drop_checkpoint(struct rw_watches *w)
 {
 	for (size_t i = 0; i < w->n; i++) {
 		char store[PATH_MAX + 32], manifest[PATH_MAX + 64];
@@ -211,8 +211,15 @@ void watches_fini(struct rw_watches *w)
 		watches_tree_store(w, i, store, sizeof(store), manifest, sizeof(manifest));
 		unlink(manifest);
 		fsimage_free(w->t[i].img);
-		close(w->t[i].fd);
+		w->t[i].img = NULL;
 	}
+}
+
+void watches_fini(struct rw_watches *w)
+{
+	watches_drop_checkpoint(w);
+	for (size_t i = 0; i < w->n; i++)
+		close(w->t[i].fd);
 	if (w->t)	/* a session without trees never opened one */
 		nsroot_close(&w->ns);
 	if (w->n)

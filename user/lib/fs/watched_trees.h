@@ -112,6 +112,9 @@ int watches_open_saved(const struct rw_nsroot *view, const char *root);
 int watches_restore_saved(int treefd, const char *manifest, const char *store,
 			  struct rw_fs_stats *st, uint64_t *differences, char *why, size_t whylen);
 
+/* Forget every tree's checkpoint: images, stores and saved manifests (a checkpoint that failed). */
+void watches_drop_checkpoint(struct rw_watches *w);
+
 /* A tree was changed by a process the log does not see (or events were lost). */
 void watches_distrust(struct rw_watches *w, size_t tree, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

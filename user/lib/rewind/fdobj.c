@@ -21,6 +21,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
+#include <linux/sockios.h>
 #include <linux/unix_diag.h>
 
 #include "fdobj.h"
@@ -655,26 +656,28 @@ static int read_object(pid_t tgid, int ref, struct rw_fdobj *o)
 }
 
 /*
- * A sock_diag socket in tgid's network namespace, where its unix sockets
- * are listed: made there (a socket stays in the namespace it was made in)
- * by this thread entering it and coming back. -errno.
+ * A sock_diag socket in the network namespace of socket sock, where it is
+ * listed: its own (SIOCGSKNS), which may not be its holder's (a socket
+ * passed over SCM_RIGHTS, or made before an unshare). Made there, by this
+ * thread entering it and coming back (a socket stays in the namespace it
+ * was made in). *ns: that namespace's inode. -errno.
  */
-static int diag_socket(pid_t tgid)
+static int diag_socket(int sock, uint64_t *ns)
 {
 	int self, there = -1, s = -1, err = 0;
-	char path[64];
+	struct stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", tgid);
 	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0 || (there = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	if (self < 0 || (there = ioctl(sock, SIOCGSKNS)) < 0 || fstat(there, &st) ||
 	    setns(there, CLONE_NEWNET)) {
 		err = -errno;
 		goto out;
 	}
+	*ns = st.st_ino;
 	s = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (s < 0)
 		err = -errno;
-	/* Back home, or everything this thread opened from now on would be in the target's. */
+	/* Back home, or everything this thread opened from now on would be in the other one. */
 	if (setns(self, CLONE_NEWNET)) {
 		pr_err("cannot return to rewindd's network namespace: %s\n", strerror(errno));
 		abort();
@@ -685,6 +688,18 @@ out:
 	if (there >= 0)
 		close(there);
 	return err ? err : s;
+}
+
+/* The network namespace of socket sock, by inode; 0 when it cannot be told. */
+static uint64_t socket_netns(int sock)
+{
+	struct stat st;
+	int fd = ioctl(sock, SIOCGSKNS);
+	uint64_t ino = fd >= 0 && !fstat(fd, &st) ? st.st_ino : 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ino;
 }
 
 /*
@@ -738,6 +753,7 @@ int fdobj_capture(pid_t tgid, const int *fds, const char (*links)[256], const bo
 		  size_t n, struct rw_fdobjs *out)
 {
 	int pidfd = -1, diag = -1, err = 0;
+	uint64_t diag_ns = 0;
 
 	out->v = NULL;
 	out->n = 0;
@@ -781,10 +797,15 @@ int fdobj_capture(pid_t tgid, const int *fds, const char (*links)[256], const bo
 				close(ref);
 				continue;	/* TCP and the rest: a peer outside, left alone */
 			}
-			if (diag < 0 && (diag = diag_socket(tgid)) < 0) {
+			/* One diag socket per namespace in a row: usually all are in one. */
+			if (diag >= 0 && socket_netns(ref) != diag_ns) {
+				close(diag);
+				diag = -1;
+			}
+			if (diag < 0 && (diag = diag_socket(ref, &diag_ns)) < 0) {
 				err = diag;
-				pr_err("pid %d: a sock_diag socket in its network namespace: %s\n",
-				       tgid, strerror(-err));
+				pr_err("pid %d: fd %d (%s): a sock_diag socket in its network "
+				       "namespace: %s\n", tgid, fds[i], links[i], strerror(-err));
 				close(ref);
 				break;
 			}
