@@ -89,6 +89,17 @@ start_extra_daemon() {
 	"$RWD" --socket "$TMP/$name.sock" --pidfile "$TMP/$name.extra.pid" --log-file "$TMP/$name.log" "$@"
 }
 
+# request_line SOCKET JSON: one request as rewindctl would never send it (a key
+# or instance of the test's choosing), the answer line printed.
+request_line() {
+	/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+print(s.makefile().readline().strip())' "$1" "$2"
+}
+
 # start_target SCENARIO [ARGS]: runs the target as a coprocess, reads its ready line.
 start_target() {
 	coproc TGT { exec "$TARGET" "$@"; }

@@ -220,53 +220,60 @@ crash_restart_tree_in_target_namespace() {
 	kill -KILL "$TPID"
 }
 
-# Killed with rewindd (mid-rewind), the target took its namespace and the
-# tree with it: recovery says that nothing can reach it, and clears up.
-crash_tree_namespace_gone() {
-	local sid recovered dead
-	crashd first REWINDD_FAULT=rewind-files || { echo "rewindd did not start"; return 1; }
-	dead=$(ls "$STATE" | grep "^rewindd-.*-$CPID-") || return 1
-	start_target_own_tree || return 1
-	sid=$(ctl_on first attach --pid "$TPID" --watch "$W") &&
-		ctl_on first checkpoint "$sid" >/dev/null || return 1
+# crash_in_rewind_then_restart: the target (TPID, started) attached to rewindd
+# "first" (started with REWINDD_FAULT=rewind-files) watching $W, checkpointed,
+# an invocation that writes the tree, a rewind that kills rewindd before the
+# tree's rollback (the target dies with it); then AFTER_CRASH, if set, and
+# rewindd "second" on the same state dir. SID: the session; RECOVERED: what
+# the second says it found.
+crash_in_rewind_then_restart() {
+	SID=$(ctl_on first attach --pid "$TPID" --watch "$W") &&
+		ctl_on first checkpoint "$SID" >/dev/null || return 1
 	invoke && tree_invocation || return 1
-	expect_error "closed the connection without an answer" ctl_on first rewind "$sid" --verify ||
+	expect_error "closed the connection without an answer" ctl_on first rewind "$SID" --verify ||
 		return 1
 	tail --pid="$CPID" -f /dev/null
 	expect_target_killed "rewindd died at rewind-files" || return 1
+	[ -z "${AFTER_CRASH:-}" ] || "$AFTER_CRASH" || return 1
 	crashd second || { echo "the second rewindd did not start"; return 1; }
-	recovered=$(ctl_on second status --json | jq -r '.recovered[]?')
-	grep -q "session $sid: tree $W: no process is left in its mount namespace and it was a tmpfs no namespace mounts any more" <<<"$recovered" ||
-		{ echo "status says: $recovered"; return 1; }
+	RECOVERED=$(ctl_on second status --json | jq -r '.recovered[]?')
+}
+
+# Killed with rewindd (mid-rewind), the target took its namespace and the
+# tree, a tmpfs mounted there alone, with it: recovery says so, and clears up.
+crash_tree_namespace_gone() {
+	local dead
+	crashd first REWINDD_FAULT=rewind-files || { echo "rewindd did not start"; return 1; }
+	dead=$(ls "$STATE" | grep "^rewindd-.*-$CPID-") || return 1
+	start_target_own_tree && crash_in_rewind_then_restart || return 1
+	local gone="no process is left in its mount namespace and it was a tmpfs no namespace mounts"
+	grep -q "session $SID: tree $W: $gone any more" <<<"$RECOVERED" ||
+		{ echo "status says: $RECOVERED"; return 1; }
 	[ ! -e "$STATE/$dead" ] || { echo "$STATE/$dead left behind"; return 1; }
 }
 
 # The tree is a host directory bind-mounted into the target's own namespace:
-# when the target dies with rewindd the namespace goes, the directory stays,
-# and recovery finds it through the host's mount of its filesystem.
+# when the target dies with rewindd the namespace goes, the directory stays
+# (the twin: the invocation's files are there), and recovery finds it through
+# the host's mount of its filesystem.
+HOST_TREE=$TMP/hosttree
+host_tree_state() {
+	echo "$(cat "$HOST_TREE/f") $(cat "$HOST_TREE/g") $(ls "$HOST_TREE" | tr '\n' ' ')"
+}
+host_tree_left() {
+	expect "the host's directory after the crash" "$(host_tree_state)" "invocation invocation f g new "
+}
 crash_tree_bind_mount_namespace_gone() {
-	local sid recovered host=$TMP/hosttree
-	mkdir -p "$host" "$W" && echo checkpoint >"$host/f" && echo checkpoint >"$host/g" || return 1
+	mkdir -p "$HOST_TREE" "$W" && echo checkpoint >"$HOST_TREE/f" &&
+		echo checkpoint >"$HOST_TREE/g" || return 1
 	crashd first REWINDD_FAULT=rewind-files || { echo "rewindd did not start"; return 1; }
 	TARGET=unshare start_target -m --propagation private -- sh -c 'mount --bind "$1" "$2" &&
-		shift 2 && exec "$@"' sh "$host" "$W" "$TARGET" stripes $STRIPES || return 1
+		shift 2 && exec "$@"' sh "$HOST_TREE" "$W" "$TARGET" stripes $STRIPES || return 1
 	IN_NS=(nsenter -t "$TPID" -m --)
-	sid=$(ctl_on first attach --pid "$TPID" --watch "$W") &&
-		ctl_on first checkpoint "$sid" >/dev/null || return 1
-	invoke && tree_invocation || return 1
-	expect "the host's directory after the invocation" "$(cat "$host/f") $(ls "$host" | tr '\n' ' ')" \
-		"invocation f g new " || return 1
-	expect_error "closed the connection without an answer" ctl_on first rewind "$sid" --verify ||
-		return 1
-	tail --pid="$CPID" -f /dev/null
-	expect_target_killed "rewindd died at rewind-files" || return 1
-	crashd second || { echo "the second rewindd did not start"; return 1; }
-	recovered=$(ctl_on second status --json | jq -r '.recovered[]?')
-	grep -q "session $sid: tree $W restored to its checkpoint and verified" <<<"$recovered" ||
-		{ echo "status says: $recovered"; return 1; }
-	expect "the host's directory after recovery" "$(cat "$host/f") $(cat "$host/g") $(ls "$host" | tr '\n' ' ')" \
-		"checkpoint checkpoint f g " || return 1
-	rm -rf "$host"
+	AFTER_CRASH=host_tree_left crash_in_rewind_then_restart || return 1
+	grep -q "session $SID: tree $W restored to its checkpoint and verified" <<<"$RECOVERED" ||
+		{ echo "status says: $RECOVERED"; return 1; }
+	expect "the host's directory after recovery" "$(host_tree_state)" "checkpoint checkpoint f g "
 }
 
 # The new daemon numbers its sessions from 1 again: a request naming the
@@ -278,12 +285,7 @@ crash_restart_refuses_old_instance() {
 	start_target stripes $STRIPES || return 1
 	sid=$(ctl_on second attach --pid "$TPID") && ctl_on second checkpoint "$sid" >/dev/null || return 1
 	expect "the new session's number" "$sid" "$SID" || return 1
-	answer=$(/usr/bin/python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
-print(s.makefile().readline().strip())' "$TMP/second.sock" \
+	answer=$(request_line "$TMP/second.sock" \
 		"{\"cmd\":\"rewind\",\"session\":$sid,\"instance\":\"$DEAD\"}") || return 1
 	grep -q '"ok": *false.*rewindd was restarted' <<<"$answer" || { echo "answer: $answer"; return 1; }
 	invoke || return 1
@@ -314,5 +316,5 @@ crash_restart_spares_live_daemon() {
 for t in "${TESTS[@]}"; do
 	run_test "$t" "$t"
 	IN_NS=()
-	rm -rf "$STATE" "$W"
+	rm -rf "$STATE" "$W" "$HOST_TREE"
 done

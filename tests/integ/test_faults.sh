@@ -219,12 +219,7 @@ for line in sys.stdin:
 	expect "sessions taken back" "$n" 255 || return 1
 	# A client of a session taken back never reaches the one that took its number.
 	[ -n "${KEYS[$sid]:-}" ] || { echo "session $sid was not one of the table's"; return 1; }
-	answer=$(/usr/bin/python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(sys.argv[2].encode() + b"\n")
-print(s.makefile().readline().strip())' "$TMP/table.sock" \
+	answer=$(request_line "$TMP/table.sock" \
 		"{\"cmd\":\"rewind\",\"session\":$sid,\"key\":${KEYS[$sid]}}") || return 1
 	grep -q '"ok": *false.*is another session now' <<<"$answer" || { echo "answer: $answer"; return 1; }
 	rwctl --socket "$TMP/table.sock" checkpoint "$sid" >/dev/null && fn_ask go &&

@@ -30,6 +30,7 @@
 #include <microhttpd.h>
 
 #include "activation.h"
+#include "bytebuf.h"
 #include "http.h"
 #include "jsonin.h"
 #include "log.h"
@@ -42,8 +43,7 @@ enum route { ROUTE_INIT, ROUTE_RUN };
 
 struct request {
 	enum route route;
-	char *buf;
-	size_t len, cap;
+	struct bytebuf body;
 	size_t seen;		/* bytes received, kept or not */
 	bool too_big;
 };
@@ -90,24 +90,6 @@ static enum MHD_Result queue_error(struct MHD_Connection *c, unsigned status, co
 	return queue(c, &r, allow);
 }
 
-static bool append(struct request *rq, const char *data, size_t n)
-{
-	if (rq->len + n > rq->cap) {
-		size_t cap = rq->cap ? rq->cap : 16384;
-		char *nb;
-
-		while (cap < rq->len + n)
-			cap *= 2;
-		nb = realloc(rq->buf, cap);
-		if (!nb)
-			return false;
-		rq->buf = nb;
-		rq->cap = cap;
-	}
-	memcpy(rq->buf + rq->len, data, n);
-	rq->len += n;
-	return true;
-}
 
 static enum MHD_Result first_call(struct MHD_Connection *c, const char *url, const char *method,
 				  void **con_cls)
@@ -160,13 +142,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (*upload_data_size) {
 		/* Past the limit the rest is read and dropped: the answer comes at the end. */
 		rq->seen += *upload_data_size;
-		if (!rq->too_big && rq->len + *upload_data_size > H.cfg->max_body) {
+		if (!rq->too_big && rq->body.len + *upload_data_size > H.cfg->max_body) {
 			rq->too_big = true;
-			free(rq->buf);
-			rq->buf = NULL;
-			rq->len = rq->cap = 0;
+			free(rq->body.p);
+			rq->body = (struct bytebuf){ 0 };
 		}
-		if (!rq->too_big && !append(rq, upload_data, *upload_data_size))
+		if (!rq->too_big &&
+		    bytebuf_append(&rq->body, upload_data, *upload_data_size, 16384))
 			return MHD_NO;
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -174,9 +156,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	if (rq->too_big)
 		return queue_error(c, MHD_HTTP_CONTENT_TOO_LARGE, NULL,
 				   "Request larger than allowed: %zu > %zu bytes.", rq->seen, H.cfg->max_body);
-	body = jsonin_request_body(rq->buf, rq->len, err, sizeof(err));
-	free(rq->buf);
-	rq->buf = NULL;
+	body = jsonin_request_body(rq->body.p, rq->body.len, err, sizeof(err));
+	free(rq->body.p);
+	rq->body = (struct bytebuf){ 0 };
 	if (!body)
 		return queue_error(c, MHD_HTTP_BAD_REQUEST, NULL, "Error unmarshaling request: %s", err);
 	if (rq->route == ROUTE_INIT)
@@ -193,7 +175,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct request *rq = *con_cls;
 
 	if (rq) {
-		free(rq->buf);
+		free(rq->body.p);
 		free(rq);
 	}
 	*con_cls = NULL;

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "bytebuf.h"
 #include "fileio.h"
 #include "log.h"
 #include "tree_internal.h"
@@ -42,31 +43,14 @@
 /* ---- writing ------------------------------------------------------------- */
 
 struct out {
-	char *buf;
-	size_t len, cap;
+	struct bytebuf b;
 	bool nomem;
 };
 
 static void put(struct out *o, const void *p, size_t n)
 {
-	if (o->nomem)
-		return;
-	if (o->len + n > o->cap) {
-		size_t cap = o->cap ? o->cap : 4096;
-		char *b;
-
-		while (cap < o->len + n)
-			cap *= 2;
-		b = realloc(o->buf, cap);
-		if (!b) {
-			o->nomem = true;
-			return;
-		}
-		o->buf = b;
-		o->cap = cap;
-	}
-	memcpy(o->buf + o->len, p, n);
-	o->len += n;
+	if (!o->nomem && bytebuf_append(&o->b, p, n, 4096))
+		o->nomem = true;
 }
 
 static void put_u8(struct out *o, uint8_t v) { put(o, &v, sizeof(v)); }
@@ -133,13 +117,13 @@ int tree_manifest_format(const struct rw_fsimage *img, uint64_t nobjects, char *
 	for (size_t i = 0; i < img->nentries; i++)
 		put_entry(&o, img->entries[i]);
 	if (!o.nomem)
-		put_u64(&o, XXH3_64bits(o.buf, o.len));
+		put_u64(&o, XXH3_64bits(o.b.p, o.b.len));
 	if (o.nomem) {
-		free(o.buf);
+		free(o.b.p);
 		return -ENOMEM;
 	}
-	*buf = o.buf;
-	*len = o.len;
+	*buf = o.b.p;
+	*len = o.b.len;
 	return 0;
 }
 
