@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The /proc parsers (maps, smaps, status, stat, a pidfd's fdinfo, the
- * fdinfo of fd objects, credentials), fed any text: the first byte picks
- * the parser, the rest is the file. What they accept must hold together
- * (vmas sorted, non-empty, non-overlapping).
+ * fdinfo of fd objects, credentials, POSIX timers, a mountinfo line), fed
+ * any text: the first byte picks the parser, the rest is the file. What
+ * they accept must hold together (vmas sorted, non-empty, non-overlapping;
+ * timer ids ascending; a mount point absolute and within its buffer).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -26,9 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct rw_proc_status st;
 	struct rw_fdobj o;
 	struct rw_creds c;
-	uint64_t ticks;
+	uint64_t ticks, dev;
+	char *text, mnt[64];
+	int *ids;
+	size_t n;
 	pid_t pid;
-	char *text;
 
 	if (!size)
 		return 0;
@@ -38,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data + 1, size - 1);
 	text[size - 1] = '\0';
-	switch (data[0] % 7) {
+	switch (data[0] % 9) {
 	case 0:
 		if (!proc_parse_maps(text, &maps))
 			check_maps(&maps);
@@ -70,6 +73,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 6:
 		ident_parse_creds(text, &c);
+		break;
+	case 7:
+		if (!proc_parse_posix_timers(text, &ids, &n))
+			for (size_t i = 1; i < n; i++)
+				if (ids[i - 1] > ids[i])
+					abort();
+		free(ids);
+		break;
+	case 8:
+		if (!proc_parse_mountinfo_line(text, &dev, mnt, sizeof(mnt)) &&
+		    (mnt[0] != '/' || strlen(mnt) >= sizeof(mnt)))
+			abort();
 		break;
 	}
 	free(text);

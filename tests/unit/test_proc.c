@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sys/sysmacros.h>
 #include <cmocka.h>
 
 #include "proc.h"
@@ -552,6 +553,47 @@ static void start_time_self(void **state)
 	assert_int_equal(proc_start_time(0x3fffffff, &a), -ESRCH);
 }
 
+/* A mount point as the kernel escapes it: "\040" is a space; the device from maj:min. */
+static void parse_mountinfo_line(void **state)
+{
+	char mnt[64];
+	uint64_t dev;
+
+	(void)state;
+	assert_int_equal(proc_parse_mountinfo_line("36 27 0:33 / /tmp/a\\040b rw - tmpfs t rw",
+						   &dev, mnt, sizeof(mnt)), 0);
+	assert_string_equal(mnt, "/tmp/a b");
+	assert_true(dev == makedev(0, 33));
+	assert_int_equal(proc_parse_mountinfo_line("27 1 254:0 / / rw - ext4 /dev/vda rw", &dev, mnt,
+						   sizeof(mnt)), 0);
+	assert_string_equal(mnt, "/");
+	assert_true(dev == makedev(254, 0));
+	assert_int_equal(proc_parse_mountinfo_line("27 1 254:0 /", &dev, mnt, sizeof(mnt)), -EINVAL);
+	assert_int_equal(proc_parse_mountinfo_line("27 1 x:0 / / rw", &dev, mnt, sizeof(mnt)),
+			 -EINVAL);
+	assert_int_equal(proc_parse_mountinfo_line("27 1 254:0 / /a/long/mount/point rw", &dev, mnt,
+						   8), -EINVAL);
+}
+
+/* Timer ids, ascending whatever the file's order; an ID line without an id is malformed. */
+static void parse_posix_timers(void **state)
+{
+	int *ids;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(proc_parse_posix_timers("ID: 3\nsignal: 14/0\nID: 1\nClockID: 0\n", &ids,
+						 &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ids[0], 1);
+	assert_int_equal(ids[1], 3);
+	free(ids);
+	assert_int_equal(proc_parse_posix_timers("", &ids, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(proc_parse_posix_timers("ID: x\n", &ids, &n), -EINVAL);
+	assert_null(ids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +612,8 @@ int main(void)
 		cmocka_unit_test(unmerge_heap),
 		cmocka_unit_test(parse_stat_start),
 		cmocka_unit_test(start_time_self),
+		cmocka_unit_test(parse_mountinfo_line),
+		cmocka_unit_test(parse_posix_timers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,12 +3,14 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -847,10 +849,48 @@ int proc_read_fdinfo(pid_t pid, int fd, bool *cloexec, int64_t *pos, int *flags)
 	return 0;
 }
 
+int proc_parse_posix_timers(const char *text, int **ids, size_t *n)
+{
+	size_t cap = 0;
+
+	*ids = NULL;
+	*n = 0;
+	/* One "ID: <id>" line per timer, at the start of its block. */
+	for (const char *p = text; (p = strstr(p, "ID: ")); p += 4) {
+		long id;
+		char *end;
+
+		if (p != text && p[-1] != '\n')
+			continue;
+		id = strtol(p + 4, &end, 10);
+		if (end == p + 4 || id < 0 || id > INT_MAX) {
+			free(*ids);
+			*ids = NULL;
+			*n = 0;
+			return -EINVAL;
+		}
+		if (*n == cap) {
+			int *more = realloc(*ids, (cap = cap ? 2 * cap : 8) * sizeof(int));
+
+			if (!more) {
+				free(*ids);
+				*ids = NULL;
+				*n = 0;
+				return -ENOMEM;
+			}
+			*ids = more;
+		}
+		(*ids)[(*n)++] = (int)id;
+	}
+	if (*n > 1)
+		qsort(*ids, *n, sizeof(int), cmp_int);
+	return 0;
+}
+
 int proc_list_posix_timers(pid_t pid, int **ids, size_t *n)
 {
-	char path[64], *text, *p;
-	size_t len, cap = 0;
+	char path[64], *text;
+	size_t len;
 	int err;
 
 	*ids = NULL;
@@ -867,28 +907,37 @@ int proc_list_posix_timers(pid_t pid, int **ids, size_t *n)
 			pr_err("pid %d: reading /proc/%d/timers: %s\n", pid, pid, strerror(-err));
 		return err;
 	}
-	/* One "ID: <id>" line per timer, at the start of its block. */
-	for (p = text; (p = strstr(p, "ID: ")); p += 4) {
-		if (p != text && p[-1] != '\n')
-			continue;
-		if (*n == cap) {
-			int *more = realloc(*ids, (cap = cap ? 2 * cap : 8) * sizeof(int));
-
-			if (!more) {
-				free(*ids);
-				*ids = NULL;
-				*n = 0;
-				free(text);
-				return -ENOMEM;
-			}
-			*ids = more;
-		}
-		(*ids)[(*n)++] = (int)strtol(p + 4, NULL, 10);
-	}
+	err = proc_parse_posix_timers(text, ids, n);
 	free(text);
-	if (*n > 1)
-		qsort(*ids, *n, sizeof(int), cmp_int);
-	return 0;
+	if (err)
+		pr_err("pid %d: /proc/%d/timers: %s\n", pid, pid, err == -EINVAL ?
+		       "an ID line without a timer id" : strerror(-err));
+	return err;
+}
+
+int proc_parse_mountinfo_line(const char *line, uint64_t *dev, char *mnt, size_t len)
+{
+	unsigned maj, min;
+	int at = 0, end = 0;
+	char *o;
+
+	/* id parent maj:min root mountpoint ...: the fifth field, escaped as the kernel does. */
+	if (sscanf(line, "%*u %*u %u:%u %*s %n%*s%n", &maj, &min, &at, &end) != 2 || !end ||
+	    (size_t)(end - at) >= len)
+		return -EINVAL;
+	o = mnt;
+	for (const char *p = line + at; p < line + end; p++, o++) {
+		if (p[0] == '\\' && end - (p - line) >= 4 && p[1] >= '0' && p[1] <= '3' &&
+		    p[2] >= '0' && p[2] <= '7' && p[3] >= '0' && p[3] <= '7') {
+			*o = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+			p += 3;
+		} else {
+			*o = *p;
+		}
+	}
+	*o = '\0';
+	*dev = makedev(maj, min);
+	return mnt[0] == '/' ? 0 : -EINVAL;
 }
 
 int proc_children_of(pid_t pid, pid_t **out, size_t *n)

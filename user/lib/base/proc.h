@@ -145,6 +145,15 @@ int proc_stat_link(pid_t pid, const char *name, struct stat *st);
 int proc_read_fdinfo(pid_t pid, int fd, bool *cloexec, int64_t *pos, int *flags);
 /* /proc/PID/timers: the POSIX timer ids of a process, ascending. -ESRCH if gone. */
 int proc_list_posix_timers(pid_t pid, int **ids, size_t *n);
+/* The same from the file's text; -EINVAL for an ID line without an id. */
+int proc_parse_posix_timers(const char *text, int **ids, size_t *n);
+
+/*
+ * One line of /proc/PID/mountinfo: the mount's device and its mount point
+ * (relative to the process's root, unescaped: "\040" is a space) into mnt
+ * (len bytes). -EINVAL when malformed or too long.
+ */
+int proc_parse_mountinfo_line(const char *line, uint64_t *dev, char *mnt, size_t len);
 /*
  * Every live descendant of pid (zombies left out), parents before their
  * children, pid itself not among them; one gone meanwhile is not listed.

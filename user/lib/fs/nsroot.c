@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "nsroot.h"
+#include "proc.h"
 
 #ifndef SYS_openat2
 #define SYS_openat2		437
@@ -197,23 +198,6 @@ int nsroot_fd_within(int fd, uint64_t dev, uint64_t ino)
 	return err ?: 0;
 }
 
-/* A mountinfo path field unescaped in place (\040 for a space, \011, \012, \134). */
-static void unescape(char *p)
-{
-	char *o = p;
-
-	for (; *p; p++, o++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-		    p[3] >= '0' && p[3] <= '7') {
-			*o = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-			p += 3;
-		} else {
-			*o = *p;
-		}
-	}
-	*o = '\0';
-}
-
 /*
  * Through the mounts of device dev that pid's namespace shows: the
  * directory, -ENOENT, or -EACCES when pid's mounts cannot be read (pid 1
@@ -229,16 +213,13 @@ static int by_handle_in(pid_t pid, uint64_t dev, uint64_t ino, struct file_handl
 		return -EACCES;
 	for (line = strtok_r(text, "\n", &save); line && found == -ENOENT;
 	     line = strtok_r(NULL, "\n", &save)) {
-		unsigned maj, min;
 		char mnt[PATH_MAX], at[PATH_MAX + 64];
+		uint64_t mdev;
 		struct stat st;
 		int mfd, fd;
 
-		/* id parent maj:min root mountpoint ... */
-		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mnt) != 3 ||
-		    makedev(maj, min) != dev)
+		if (proc_parse_mountinfo_line(line, &mdev, mnt, sizeof(mnt)) || mdev != dev)
 			continue;
-		unescape(mnt);
 		snprintf(at, sizeof(at), "/proc/%d/root%s", pid, mnt);
 		/* Not O_PATH: open_by_handle_at takes a real fd of the filesystem. */
 		mfd = open(at, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
