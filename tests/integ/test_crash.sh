@@ -17,7 +17,8 @@ TESTS=(crash_writes_show_without_rewind)
 for p in "${POINTS[@]}"; do TESTS+=("crash_at_${p//-/_}"); done
 TESTS+=(crash_idle_target_runs_on crash_restart_kills_orphaned_target
 	crash_restart_stops_orphaned_target crash_restart_tree_in_target_namespace
-	crash_tree_namespace_gone crash_tree_bind_mount_namespace_gone crash_restart_refuses_old_instance
+	crash_tree_namespace_gone crash_tree_bind_mount_namespace_gone crash_restart_tree_replaced_kept
+	crash_restart_refuses_old_instance
 	crash_restart_spares_live_daemon)
 only_tests CRASH_ONLY
 require_root "${TESTS[@]}"
@@ -274,6 +275,42 @@ crash_tree_bind_mount_namespace_gone() {
 	grep -q "session $SID: tree $W restored to its checkpoint and verified" <<<"$RECOVERED" ||
 		{ echo "status says: $RECOVERED"; return 1; }
 	expect "the host's directory after recovery" "$(host_tree_state)" "checkpoint checkpoint f g "
+}
+
+# Two trees, one of them replaced before the restart (another directory: it
+# cannot be restored): the dead daemon's directory is kept for the next start,
+# which retries that one only; the tree restored the first time is not rolled
+# back again under whoever uses it since.
+crash_restart_tree_replaced_kept() {
+	local w2=$TMP/tree2 sid recovered dead
+	tree_checkpoint && mkdir -p "$w2" && echo checkpoint >"$w2/f" || return 1
+	crashd first || { echo "rewindd did not start"; return 1; }
+	start_target stripes $STRIPES || return 1
+	sid=$(ctl_on first attach --pid "$TPID" --watch "$W" --watch "$w2") &&
+		ctl_on first checkpoint "$sid" >/dev/null || return 1
+	dead=$(ls "$STATE" | grep "^rewindd-.*-$CPID-") || return 1
+	invoke && tree_invocation || return 1
+	kill -KILL "$CPID" && tail --pid="$CPID" -f /dev/null
+	# Moved away (an inode removed would be given to the new directory at once).
+	mv "$w2" "$w2.old" && mkdir "$w2" && echo replaced >"$w2/f" || return 1
+	crashd second || { echo "the second rewindd did not start"; return 1; }
+	recovered=$(ctl_on second status --json | jq -r '.recovered[]?')
+	grep -q "session $sid: tree $W restored to its checkpoint and verified" <<<"$recovered" &&
+		grep -q "session $sid: tree $w2 cannot be opened" <<<"$recovered" &&
+		grep -q "its directory .* is kept" <<<"$recovered" ||
+		{ echo "status says: $recovered"; return 1; }
+	[ -d "$STATE/$dead" ] || { echo "$STATE/$dead was removed"; return 1; }
+	expect "the tree after recovery" "$(tree_state)" "$TREE_CHECKPOINT" || return 1
+	expect_target_killed "recovered" || return 1
+	# The tree's next user writes it; a third start must leave that alone.
+	echo "next user" >"$W/f"
+	kill -TERM "$CPID" && tail --pid="$CPID" -f /dev/null
+	crashd third || { echo "the third rewindd did not start"; return 1; }
+	recovered=$(ctl_on third status --json | jq -r '.recovered[]?')
+	grep -q "session $sid: tree $W was restored at an earlier start" <<<"$recovered" ||
+		{ echo "status says: $recovered"; return 1; }
+	expect "the tree's next user's file" "$(cat "$W/f")" "next user" || return 1
+	rm -rf "$w2" "$w2.old"
 }
 
 # The new daemon numbers its sessions from 1 again: a request naming the

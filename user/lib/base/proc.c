@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -557,6 +558,15 @@ int proc_start_time(pid_t pid, uint64_t *ticks)
 	err = proc_parse_stat_start(text, ticks);
 	free(text);
 	return err;
+}
+
+uint64_t proc_boot_ticks(void)
+{
+	struct timespec ts;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * hz + (uint64_t)ts.tv_nsec / (1000000000 / hz);
 }
 
 const char *proc_pid_label(pid_t pid, char *buf, size_t len)

@@ -117,6 +117,8 @@ const char *proc_pid_label(pid_t pid, char *buf, size_t len);
 int proc_parse_stat_start(const char *text, uint64_t *ticks);
 /* The same for pid; -ESRCH if gone. */
 int proc_start_time(pid_t pid, uint64_t *ticks);
+/* Now, in the same unit and clock: a process started later has a start time above it. */
+uint64_t proc_boot_ticks(void);
 /* Its pid in its own pid namespace (NSpid's last field); -ESRCH if gone. */
 pid_t proc_ns_pid(pid_t pid);
 /*

@@ -54,9 +54,14 @@ static bool stopped_or_gone(int pidfd)
 	pid_t pid, *tids = NULL;
 	bool all = true;
 	size_t n = 0;
+	int err;
 
-	if (proc_pidfd_pid(pidfd, &pid) || pid <= 0 || proc_list_threads(pid, &tids, &n))
+	if (proc_pidfd_pid(pidfd, &pid) || pid <= 0)
 		return true;
+	/* Unknown is not stopped: only a process gone meanwhile counts. */
+	err = proc_list_threads(pid, &tids, &n);
+	if (err)
+		return err == -ESRCH;
 	for (size_t i = 0; i < n && all; i++)
 		all = thread_still(tids[i]);
 	free(tids);

@@ -70,19 +70,15 @@ static void note(struct rw_sessions *S, const char *fmt, ...)
 		json_object_array_add(S->recovered, json_object_new_string(line));
 }
 
-/* Its parent is still top or one of the descendants listed with it. */
-static bool still_descendant(pid_t p, pid_t top, const pid_t *tree, size_t n)
+/*
+ * pid names the process the listing saw: one started since is another that
+ * took its number (one reparented since the listing is still ours).
+ */
+static bool started_by(pid_t pid, uint64_t listed_at)
 {
-	struct rw_proc_status st;
+	uint64_t start;
 
-	if (proc_read_status(p, &st))
-		return false;
-	if (st.ppid == top)
-		return true;
-	for (size_t i = 0; i < n; i++)
-		if (tree[i] == st.ppid)
-			return true;
-	return false;
+	return !proc_start_time(pid, &start) && start <= listed_at;
 }
 
 /* Send sig to the process (through pidfd, which pins it) and to its descendants; hold them. */
@@ -91,13 +87,15 @@ static void signal_tree(struct rw_signalled *h, int pidfd, pid_t pid, int sig)
 	pid_t *tree = NULL;
 	size_t n = 0;
 
+	uint64_t listed_at = proc_boot_ticks();
+
 	/* The deepest first: a parent killed first would hand its children to another reaper. */
 	if (!proc_list_descendants(pid, &tree, &n))
 		for (size_t i = n; i-- > 0;) {
 			int fd = sys_pidfd_open(tree[i], 0);
 
 			/* Opened, then checked: the pid may name another process since the listing. */
-			if (fd >= 0 && still_descendant(tree[i], pid, tree, n) &&
+			if (fd >= 0 && started_by(tree[i], listed_at) &&
 			    signalled_send(h, fd, sig))
 				sys_pidfd_send_signal(fd, sig, NULL, 0);	/* not held: no memory */
 			if (fd >= 0)
@@ -231,22 +229,38 @@ static int open_trees(json_object *rec, int **fds, size_t *n)
 		return -ENOMEM;
 	*n = json_object_array_length(trees);
 	err = json_object_object_get_ex(rec, "view", &v) ?
-	      nsroot_find(u64_of(v, "mnt_ns"), u64_of(v, "dev"), u64_of(v, "ino"), &view) : -EINVAL;
+	      nsroot_find(u64_of(v, "mnt_ns"), u64_of(v, "mnt_ns_id"), u64_of(v, "dev"),
+			  u64_of(v, "ino"), &view) : -EINVAL;
 	for (size_t i = 0; i < *n; i++) {
 		json_object *t = json_object_array_get_idx(trees, i);
 		const char *root = str_of(t, "root");
+		int fd;
 
-		(*fds)[i] = !root ? -EINVAL : err ? err : watches_open_saved(&view, root);
-		/*
-		 * Not the captured directory there: namespace inode numbers are
-		 * reused, and a view found by its number may be another's.
-		 */
-		if ((*fds)[i] >= 0 && !is_tree(t, (*fds)[i])) {
-			close((*fds)[i]);
-			(*fds)[i] = -ESRCH;
+		if (!root) {
+			(*fds)[i] = -EINVAL;
+			continue;
 		}
-		if (root && ((*fds)[i] == -ESRCH || (!err && (*fds)[i] == -ENOENT)))
-			(*fds)[i] = open_tree_elsewhere(t);
+		if (err) {
+			(*fds)[i] = err == -ESRCH ? open_tree_elsewhere(t) : err;
+			continue;
+		}
+		fd = watches_open_saved(&view, root);
+		if (fd >= 0 && !is_tree(t, fd)) {
+			close(fd);
+			fd = -ESTALE;	/* replaced since */
+		}
+		/*
+		 * Without the namespace's id (an older kernel) the view may be a
+		 * later namespace that got the same inode number: look further,
+		 * but what is not found there keeps its error (never "gone").
+		 */
+		if (fd < 0 && !view.mnt_ns_id) {
+			int other = open_tree_elsewhere(t);
+
+			if (other >= 0)
+				fd = other;
+		}
+		(*fds)[i] = fd;
 	}
 	nsroot_close(&view);
 	return 0;
@@ -270,7 +284,7 @@ static bool recover_trees(struct rw_sessions *S, const char *dead, uint32_t id, 
 		const char *root = str_of(t, "root"), *manifest = str_of(t, "manifest");
 		const char *store = str_of(t, "store");
 		struct rw_fs_stats st = { 0 };
-		char why[512];
+		char why[512], restored[PATH_MAX + 16];
 		uint64_t diffs;
 		int err;
 
@@ -291,6 +305,10 @@ static bool recover_trees(struct rw_sessions *S, const char *dead, uint32_t id, 
 			note(S, "recovered from %s: session %u: tree %s cannot be opened (%s): not "
 			     "restored", dead, id, root, strerror(-fds[i]));
 			done = false;
+		} else if (snprintf(restored, sizeof(restored), "%s.restored", manifest),
+			   !access(restored, F_OK)) {
+			note(S, "recovered from %s: session %u: tree %s was restored at an earlier "
+			     "start", dead, id, root);
 		} else if (access(manifest, F_OK) && errno == ENOENT) {
 			note(S, "recovered from %s: session %u: tree %s was being checkpointed again "
 			     "when that rewindd died: left as it is", dead, id, root);
@@ -300,6 +318,12 @@ static bool recover_trees(struct rw_sessions *S, const char *dead, uint32_t id, 
 			     "checkpoint: %s", dead, id, root, why);
 			done = false;
 		} else {
+			/*
+			 * Marked, so that a later start that retries the rest of the
+			 * session does not roll it back again under its new user.
+			 */
+			if (rename(manifest, restored))
+				pr_warn("%s: marking it restored: %s\n", manifest, strerror(errno));
 			note(S, "recovered from %s: session %u: tree %s restored to its checkpoint "
 			     "and verified (%" PRIu64 " files refilled, %" PRIu64 " entries removed, "
 			     "%" PRIu64 " recreated, %" PRIu64 " with metadata restored)", dead, id,
@@ -504,6 +528,7 @@ static void record_trees(json_object *o, const struct rw_watches *w)
 		return;
 	view = json_object_new_object();
 	json_object_object_add(view, "mnt_ns", json_object_new_uint64(w->ns.mnt_ns));
+	json_object_object_add(view, "mnt_ns_id", json_object_new_uint64(w->ns.mnt_ns_id));
 	json_object_object_add(view, "dev", json_object_new_uint64(w->ns.dev));
 	json_object_object_add(view, "ino", json_object_new_uint64(w->ns.ino));
 	json_object_object_add(o, "view", view);

@@ -403,6 +403,8 @@ static json_object *fail_closed(struct rw_sessions *S, struct rw_session *s,
 			continue;
 		/* Held when trees are to be restored: they are, once the signal took effect. */
 		pidfd = trees ? sys_pidfd_open(s->targets[i].tgid, 0) : -1;
+		if (trees && pidfd < 0 && errno == ESRCH)
+			continue;	/* gone already (its exit not yet read) */
 		if (pidfd < 0 || signalled_send(&held, pidfd, sig)) {
 			kill(s->targets[i].tgid, sig);
 			unheld += trees;

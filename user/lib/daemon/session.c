@@ -720,14 +720,14 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 		s = req->session < RW_MAX_SESSIONS ? S->slot[req->session] : NULL;
 		if (!s)
 			return session_error("no session %u", req->session);
-		if (req->key && req->key != s->key)
-			return session_error("session %u is another session now: the one this request "
-					     "was for is gone (detached, or taken back when the "
-					     "session table was full)", req->session);
 		/* Only root and the uid that attached may see or steer a session. */
 		if (peer->cred.uid != 0 && peer->cred.uid != s->owner)
 			return session_error("permission denied: session %u belongs to uid %u",
 					      s->id, s->owner);
+		if (req->key && req->key != s->key)
+			return session_error("session %u is another session now: the one this request "
+					     "was for is gone (detached, or taken back when the "
+					     "session table was full)", req->session);
 	}
 	switch (req->cmd) {
 	case RW_CMD_STATUS:

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -31,6 +32,26 @@ uint32_t nsroot_mnt_ns_of(pid_t pid)
 
 	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", pid);
 	return stat(p, &st) ? 0 : (uint32_t)st.st_ino;
+}
+
+#ifndef NS_GET_MNTNS_ID
+#define NS_GET_MNTNS_ID		_IOR(0xb7, 0x5, uint64_t)	/* linux/nsfs.h, Linux 6.8 */
+#endif
+
+/* The mount namespace's id, which no later namespace gets; 0 when the kernel has none. */
+static uint64_t mnt_ns_id_of(pid_t pid)
+{
+	uint64_t id = 0;
+	char p[64];
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", pid);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && ioctl(fd, NS_GET_MNTNS_ID, &id))
+		id = 0;
+	if (fd >= 0)
+		close(fd);
+	return id;
 }
 
 int nsroot_of_pid(pid_t pid, struct rw_nsroot *r, char *why, size_t whylen)
@@ -66,13 +87,15 @@ int nsroot_of_pid(pid_t pid, struct rw_nsroot *r, char *why, size_t whylen)
 		err = rw_why(why, whylen, -errno ?: -ESRCH, "the mount namespace of pid %d", pid);
 		goto fail;
 	}
+	r->mnt_ns_id = mnt_ns_id_of(pid);
 	return 0;
 fail:
 	nsroot_close(r);
 	return err;
 }
 
-int nsroot_find(uint32_t mnt_ns, uint64_t dev, uint64_t ino, struct rw_nsroot *r)
+int nsroot_find(uint32_t mnt_ns, uint64_t mnt_ns_id, uint64_t dev, uint64_t ino,
+		struct rw_nsroot *r)
 {
 	const struct rw_nsroot want = { .mnt_ns = mnt_ns, .dev = dev, .ino = ino };
 	struct dirent *de;
@@ -91,7 +114,7 @@ int nsroot_find(uint32_t mnt_ns, uint64_t dev, uint64_t ino, struct rw_nsroot *r
 			continue;
 		if (nsroot_of_pid(pid, r, NULL, 0))
 			continue;	/* gone meanwhile, or chrooted out of reach */
-		if (nsroot_same(r, &want)) {
+		if (nsroot_same(r, &want) && (!mnt_ns_id || r->mnt_ns_id == mnt_ns_id)) {
 			err = 0;
 			break;
 		}
@@ -199,32 +222,39 @@ int nsroot_fd_within(int fd, uint64_t dev, uint64_t ino)
 }
 
 /*
- * Through the mounts of device dev that pid's namespace shows: the
- * directory, -ENOENT, or -EACCES when pid's mounts cannot be read (pid 1
- * may deny it even to root): another process of its namespace may do.
+ * Through the mounts that pid's namespace shows: the directory (dev, ino)
+ * whose handle is h, -ENOENT, or -EACCES when pid's mounts cannot be read
+ * (pid 1 may deny it even to root): another process of its namespace may
+ * do. Every mount is tried: a file's device need not be its mount's
+ * (btrfs subvolumes); what opens is checked.
  */
 static int by_handle_in(pid_t pid, uint64_t dev, uint64_t ino, struct file_handle *h)
 {
 	char path[64], *text = NULL, *line, *save = NULL;
+	struct rw_nsroot root;
 	int found = -ENOENT;
 
 	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
-	if (read_whole_file(AT_FDCWD, path, 1 << 24, &text, NULL))
+	if (read_whole_file(AT_FDCWD, path, 1 << 24, &text, NULL) ||
+	    nsroot_of_pid(pid, &root, NULL, 0)) {
+		free(text);
 		return -EACCES;
+	}
 	for (line = strtok_r(text, "\n", &save); line && found == -ENOENT;
 	     line = strtok_r(NULL, "\n", &save)) {
-		char mnt[PATH_MAX], at[PATH_MAX + 64];
+		char mnt[PATH_MAX];
 		uint64_t mdev;
 		struct stat st;
 		int mfd, fd;
 
-		if (proc_parse_mountinfo_line(line, &mdev, mnt, sizeof(mnt)) || mdev != dev)
+		if (proc_parse_mountinfo_line(line, &mdev, mnt, sizeof(mnt)))
 			continue;
-		snprintf(at, sizeof(at), "/proc/%d/root%s", pid, mnt);
-		/* Not O_PATH: open_by_handle_at takes a real fd of the filesystem. */
-		mfd = open(at, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+		/* Named in that process's view, resolved beneath its root (its symlinks stay in it). */
+		root.prefix[0] = '\0';
+		mfd = nsroot_open(&root, mnt, O_RDONLY | O_DIRECTORY | O_NONBLOCK, 0);
 		if (mfd < 0)
 			continue;
+		/* Not O_PATH: open_by_handle_at takes a real fd of the filesystem. */
 		fd = open_by_handle_at(mfd, h, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		close(mfd);
 		if (fd < 0)
@@ -234,6 +264,7 @@ static int by_handle_in(pid_t pid, uint64_t dev, uint64_t ino, struct file_handl
 		else
 			close(fd);
 	}
+	nsroot_close(&root);
 	free(text);
 	return found;
 }

@@ -21,7 +21,8 @@
 struct rw_nsroot {
 	int fd;			/* the process's root directory (O_PATH); -1 when closed */
 	pid_t pid;		/* whose it was */
-	uint32_t mnt_ns;	/* inode number of its mount namespace */
+	uint32_t mnt_ns;	/* inode number of its mount namespace (reused once it is gone) */
+	uint64_t mnt_ns_id;	/* its never-reused id (NS_GET_MNTNS_ID, Linux 6.8); 0: unknown */
 	uint64_t dev, ino;	/* of the root directory */
 	char prefix[PATH_MAX];	/* the root's path in its namespace; "" for the top */
 };
@@ -31,11 +32,14 @@ int nsroot_of_pid(pid_t pid, struct rw_nsroot *r, char *why, size_t whylen);
 void nsroot_close(struct rw_nsroot *r);
 
 /*
- * Find a process that still has the view (mount namespace mnt_ns, root
- * directory dev/ino) and open it into *r, for a tree recorded by a rewindd
- * that is gone. -ESRCH: no process has it any more.
+ * Find a process that still has the view (mount namespace mnt_ns, and
+ * mnt_ns_id unless 0; root directory dev/ino) and open it into *r, for a
+ * tree recorded by a rewindd that is gone. -ESRCH: no process has it any
+ * more. Without mnt_ns_id the namespace found may be a later one that was
+ * given the same inode number.
  */
-int nsroot_find(uint32_t mnt_ns, uint64_t dev, uint64_t ino, struct rw_nsroot *r);
+int nsroot_find(uint32_t mnt_ns, uint64_t mnt_ns_id, uint64_t dev, uint64_t ino,
+		struct rw_nsroot *r);
 
 struct file_handle;
 /*
