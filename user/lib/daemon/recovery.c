@@ -245,6 +245,8 @@ static int open_trees(json_object *rec, int **fds, size_t *n)
 			continue;
 		}
 		fd = watches_open_saved(&view, root);
+		if (fd == -ESRCH || fd == -ENXIO)
+			fd = -ENOENT;	/* those two say what open_tree_elsewhere found */
 		if (fd >= 0 && !is_tree(t, fd)) {
 			close(fd);
 			fd = -ESTALE;	/* replaced since */
