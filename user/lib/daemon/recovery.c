@@ -84,10 +84,9 @@ static bool started_by(pid_t pid, uint64_t listed_at)
 /* Send sig to the process (through pidfd, which pins it) and to its descendants; hold them. */
 static void signal_tree(struct rw_signalled *h, int pidfd, pid_t pid, int sig)
 {
+	uint64_t listed_at = proc_boot_ticks();
 	pid_t *tree = NULL;
 	size_t n = 0;
-
-	uint64_t listed_at = proc_boot_ticks();
 
 	/* The deepest first: a parent killed first would hand its children to another reaper. */
 	if (!proc_list_descendants(pid, &tree, &n))
