@@ -90,7 +90,6 @@ static enum MHD_Result queue_error(struct MHD_Connection *c, unsigned status, co
 	return queue(c, &r, allow);
 }
 
-
 static enum MHD_Result first_call(struct MHD_Connection *c, const char *url, const char *method,
 				  void **con_cls)
 {

@@ -804,6 +804,11 @@ int proc_list_fds(pid_t pid, int **fds, size_t *n)
 	return list_numeric_dir(path, fds, n);
 }
 
+int proc_list_pids(pid_t **pids, size_t *n)
+{
+	return list_numeric_dir("/proc", pids, n);
+}
+
 int proc_list_tids(pid_t pid, pid_t **tids, size_t *n)
 {
 	char path[64];

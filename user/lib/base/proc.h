@@ -139,6 +139,9 @@ const char *proc_cgroups_differ(const char *a, const char *b, char *buf, size_t 
 /* Thread ids from /proc/PID/task in ascending order; the caller frees *tids. -ESRCH if gone. */
 int proc_list_threads(pid_t pid, pid_t **tids, size_t *n);
 
+/* Every process in our pid namespace now (/proc), ascending; the caller frees *pids. */
+int proc_list_pids(pid_t **pids, size_t *n);
+
 /* fds open in pid now, ascending. -ESRCH if gone. */
 int proc_list_fds(pid_t pid, int **fds, size_t *n);
 /* (dev, ino, mode) behind /proc/PID/<name>: "fd/N", "cwd". */

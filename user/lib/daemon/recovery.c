@@ -271,10 +271,10 @@ static int open_trees(json_object *rec, int **fds, size_t *n)
  * Roll each recorded tree back to the dead rewindd's checkpoint: the
  * invocation it was serving (or rewinding) may have left files there.
  * Returns false when a tree could not be restored and its checkpoint should
- * be kept for the next start (or the operator). Closes fds.
+ * be kept for the next start (or the operator).
  */
 static bool recover_trees(struct rw_sessions *S, const char *dead, uint32_t id, json_object *rec,
-			  int *fds, size_t n)
+			  const int *fds, size_t n)
 {
 	json_object *trees;
 	bool done = true;
@@ -286,7 +286,6 @@ static bool recover_trees(struct rw_sessions *S, const char *dead, uint32_t id, 
 		const char *store = str_of(t, "store");
 		struct rw_fs_stats st = { 0 };
 		char why[512], restored[PATH_MAX + 16];
-		uint64_t diffs;
 		int err;
 
 		if (!root || !manifest || !store) {
@@ -313,7 +312,7 @@ static bool recover_trees(struct rw_sessions *S, const char *dead, uint32_t id, 
 		} else if (access(manifest, F_OK) && errno == ENOENT) {
 			note(S, "recovered from %s: session %u: tree %s was being checkpointed again "
 			     "when that rewindd died: left as it is", dead, id, root);
-		} else if ((err = watches_restore_saved(fds[i], manifest, store, &st, &diffs, why,
+		} else if ((err = watches_restore_saved(fds[i], manifest, store, &st, why,
 							sizeof(why)))) {
 			note(S, "recovered from %s: session %u: tree %s could not be restored to its "
 			     "checkpoint: %s", dead, id, root, why);
@@ -331,10 +330,7 @@ static bool recover_trees(struct rw_sessions *S, const char *dead, uint32_t id, 
 			     root, st.files_restored, st.entries_removed, st.entries_recreated,
 			     st.metadata_restored);
 		}
-		if (fds[i] >= 0)
-			close(fds[i]);
 	}
-	free(fds);
 	return done;
 }
 
@@ -384,13 +380,13 @@ static bool recover_record(struct rw_sessions *S, const char *dead, const char *
 		     RECOVERY_WAIT_MS);
 		if (ntrees)
 			done = false;
-		for (size_t i = 0; i < ntrees; i++)
-			if (trees[i] >= 0)
-				close(trees[i]);
-		free(trees);
 	} else if (ntrees) {
 		done = recover_trees(S, dead, id, o, trees, ntrees);
 	}
+	for (size_t i = 0; i < ntrees; i++)
+		if (trees[i] >= 0)
+			close(trees[i]);
+	free(trees);
 out:
 	json_object_put(o);
 	free(text);

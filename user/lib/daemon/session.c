@@ -2,9 +2,8 @@
 /* Sessions: slots, attach, status, detach, and the dispatch of every request. */
 #define LOG_PREFIX "session: "
 #include <errno.h>
-#include <malloc.h>
-#include <sys/random.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>

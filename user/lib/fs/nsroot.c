@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "nsroot: "
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -98,29 +97,23 @@ int nsroot_find(uint32_t mnt_ns, uint64_t mnt_ns_id, uint64_t dev, uint64_t ino,
 		struct rw_nsroot *r)
 {
 	const struct rw_nsroot want = { .mnt_ns = mnt_ns, .dev = dev, .ino = ino };
-	struct dirent *de;
-	int err = -ESRCH;
-	DIR *d;
+	pid_t *pids;
+	size_t n;
+	int err = proc_list_pids(&pids, &n);
 
 	r->fd = -1;
-	d = opendir("/proc");
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-
-		if (*end || pid <= 0 || nsroot_mnt_ns_of(pid) != mnt_ns)
-			continue;
-		if (nsroot_of_pid(pid, r, NULL, 0))
-			continue;	/* gone meanwhile, or chrooted out of reach */
-		if (nsroot_same(r, &want) && (!mnt_ns_id || r->mnt_ns_id == mnt_ns_id)) {
+	if (err)
+		return err;
+	err = -ESRCH;
+	for (size_t i = 0; i < n && err; i++) {
+		if (nsroot_mnt_ns_of(pids[i]) != mnt_ns || nsroot_of_pid(pids[i], r, NULL, 0))
+			continue;	/* another namespace, gone meanwhile, or chrooted out of reach */
+		if (nsroot_same(r, &want) && (!mnt_ns_id || r->mnt_ns_id == mnt_ns_id))
 			err = 0;
-			break;
-		}
-		nsroot_close(r);
+		else
+			nsroot_close(r);
 	}
-	closedir(d);
+	free(pids);
 	return err;
 }
 
@@ -272,33 +265,29 @@ static int by_handle_in(pid_t pid, uint64_t dev, uint64_t ino, struct file_handl
 int nsroot_find_by_handle(uint64_t dev, uint64_t ino, struct file_handle *h)
 {
 	uint32_t seen[256];
-	size_t nseen = 0;
-	struct dirent *de;
-	int fd = -ENOENT;
-	DIR *d = opendir("/proc");
+	size_t nseen = 0, n;
+	pid_t *pids;
+	int fd = proc_list_pids(&pids, &n);
 
-	if (!d)
-		return -errno;
-	while (fd < 0 && (de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		uint32_t ns;
+	if (fd)
+		return fd;
+	fd = -ENOENT;
+	for (size_t i = 0; i < n && fd < 0; i++) {
+		uint32_t ns = nsroot_mnt_ns_of(pids[i]);
 		bool dup = false;
 		int got;
 
-		if (*end || pid <= 0 || !(ns = nsroot_mnt_ns_of(pid)))
-			continue;
 		/* One look per mount namespace (the first few hundred remembered). */
-		for (size_t i = 0; i < nseen && !dup; i++)
-			dup = seen[i] == ns;
-		if (dup)
+		for (size_t k = 0; k < nseen && !dup; k++)
+			dup = seen[k] == ns;
+		if (!ns || dup)
 			continue;
-		got = by_handle_in(pid, dev, ino, h);
+		got = by_handle_in(pids[i], dev, ino, h);
 		if (got >= 0)
 			fd = got;
 		else if (got == -ENOENT && nseen < sizeof(seen) / sizeof(seen[0]))
 			seen[nseen++] = ns;
 	}
-	closedir(d);
+	free(pids);
 	return fd;
 }

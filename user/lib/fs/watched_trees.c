@@ -430,27 +430,32 @@ bool watches_checkpointed(const struct rw_watches *w)
 	return false;
 }
 
+/* Restore img whole and verify it: -EIO with the first difference left, named after root. */
+static int restore_verified(struct rw_fsimage *img, const char *root, struct rw_fs_stats *st,
+			    char *why, size_t whylen)
+{
+	struct rw_fs_diffs d = { 0 };
+	int err = fsimage_restore_all(img, st, why, whylen);
+
+	if (!err)
+		err = fsimage_verify(img, &d, why, whylen);
+	if (!err && d.count)
+		err = rw_why(why, whylen, -EIO, "%s: %llu difference(s) left after restoring it, "
+			     "the first: %s", root, (unsigned long long)d.count,
+			     d.nlisted ? d.listed[0] : "?");
+	fsimage_diffs_free(&d);
+	return err;
+}
+
 int watches_restore_whole(struct rw_watches *w, char *why, size_t whylen)
 {
-	for (size_t i = 0; i < w->n; i++) {
-		struct rw_fs_diffs d = { 0 };
-		int err;
+	int err = 0;
 
-		if (!w->t[i].img)
-			continue;
-		/* Through the held directory: the view may have gone with the processes. */
-		err = fsimage_restore_all(w->t[i].img, NULL, why, whylen);
-		if (!err)
-			err = fsimage_verify(w->t[i].img, &d, why, whylen);
-		if (!err && d.count)
-			err = rw_why(why, whylen, -EIO, "%s: %llu difference(s) left after restoring "
-				     "it, the first: %s", w->t[i].root, (unsigned long long)d.count,
-				     d.nlisted ? d.listed[0] : "?");
-		fsimage_diffs_free(&d);
-		if (err)
-			return err;
-	}
-	return 0;
+	/* Through the held directory: the view may have gone with the processes. */
+	for (size_t i = 0; i < w->n && !err; i++)
+		if (w->t[i].img)
+			err = restore_verified(w->t[i].img, w->t[i].root, NULL, why, whylen);
+	return err;
 }
 
 int watches_rewind(struct rw_watches *w, const struct rw_invocation *inv, bool log_incomplete,
@@ -581,24 +586,13 @@ int watches_open_saved(const struct rw_nsroot *view, const char *root)
 }
 
 int watches_restore_saved(int treefd, const char *manifest, const char *store,
-			  struct rw_fs_stats *st, uint64_t *differences, char *why, size_t whylen)
+			  struct rw_fs_stats *st, char *why, size_t whylen)
 {
-	struct rw_fs_diffs d = { 0 };
 	struct rw_fsimage *img = NULL;
-	int err;
+	int err = fsimage_load(manifest, treefd, store, &img, why, whylen);
 
-	*differences = 0;
-	err = fsimage_load(manifest, treefd, store, &img, why, whylen);
 	if (!err)
-		err = fsimage_restore_all(img, st, why, whylen);
-	if (!err)
-		err = fsimage_verify(img, &d, why, whylen);
-	if (!err && d.count) {
-		*differences = d.count;
-		err = rw_why(why, whylen, -EIO, "%llu difference(s) left after restoring it, the "
-			     "first: %s", (unsigned long long)d.count, d.nlisted ? d.listed[0] : "?");
-	}
-	fsimage_diffs_free(&d);
+		err = restore_verified(img, fsimage_root(img), st, why, whylen);
 	fsimage_free(img);
 	return err;
 }

@@ -106,11 +106,11 @@ void watches_tree_store(const struct rw_watches *w, size_t tree, char *store, si
  * namespace goes. watches_restore_saved rolls it back to the checkpoint a
  * dead rewindd saved (manifest, store), comparing every entry, and
  * verifies the result. -ESTALE: treefd is no longer the captured directory.
- * -EIO: differences remain (*differences).
+ * -EIO: differences remain (why names the first).
  */
 int watches_open_saved(const struct rw_nsroot *view, const char *root);
 int watches_restore_saved(int treefd, const char *manifest, const char *store,
-			  struct rw_fs_stats *st, uint64_t *differences, char *why, size_t whylen);
+			  struct rw_fs_stats *st, char *why, size_t whylen);
 
 /* Forget every tree's checkpoint: images, stores and saved manifests (a checkpoint that failed). */
 void watches_drop_checkpoint(struct rw_watches *w);

@@ -1,11 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 #define LOG_PREFIX "fdobj: "
-#include <ctype.h>
-#include <sched.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +26,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "pidfd.h"
+#include "proc.h"
 #include "remote.h"
 
 #ifndef TFD_IOC_SET_TICKS
@@ -656,24 +655,19 @@ static int read_object(pid_t tgid, int ref, struct rw_fdobj *o)
 }
 
 /*
- * A sock_diag socket in the network namespace of socket sock, where it is
- * listed: its own (SIOCGSKNS), which may not be its holder's (a socket
- * passed over SCM_RIGHTS, or made before an unshare). Made there, by this
- * thread entering it and coming back (a socket stays in the namespace it
- * was made in). *ns: that namespace's inode. -errno.
+ * A sock_diag socket in network namespace nsfd: made there (a socket stays
+ * in the namespace it was made in), by this thread entering it and coming
+ * back. -errno.
  */
-static int diag_socket(int sock, uint64_t *ns)
+static int diag_socket_in(int nsfd)
 {
-	int self, there = -1, s = -1, err = 0;
-	struct stat st;
+	int self, s = -1, err = 0;
 
 	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (self < 0 || (there = ioctl(sock, SIOCGSKNS)) < 0 || fstat(there, &st) ||
-	    setns(there, CLONE_NEWNET)) {
+	if (self < 0 || setns(nsfd, CLONE_NEWNET)) {
 		err = -errno;
 		goto out;
 	}
-	*ns = st.st_ino;
 	s = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (s < 0)
 		err = -errno;
@@ -685,21 +679,33 @@ static int diag_socket(int sock, uint64_t *ns)
 out:
 	if (self >= 0)
 		close(self);
-	if (there >= 0)
-		close(there);
 	return err ? err : s;
 }
 
-/* The network namespace of socket sock, by inode; 0 when it cannot be told. */
-static uint64_t socket_netns(int sock)
+/*
+ * A sock_diag socket where unix socket sock is listed: its own network
+ * namespace (SIOCGSKNS), which may not be its holder's (a socket passed over
+ * SCM_RIGHTS, or made before an unshare). *diag is kept from one socket to
+ * the next while the namespace (*ns, its inode) stays the same. 0 or -errno.
+ */
+static int diag_socket_for(int sock, int *diag, uint64_t *ns)
 {
+	int nsfd = ioctl(sock, SIOCGSKNS), err = 0;
 	struct stat st;
-	int fd = ioctl(sock, SIOCGSKNS);
-	uint64_t ino = fd >= 0 && !fstat(fd, &st) ? st.st_ino : 0;
 
-	if (fd >= 0)
-		close(fd);
-	return ino;
+	if (nsfd < 0 || fstat(nsfd, &st))
+		err = -errno;
+	else if (*diag < 0 || (uint64_t)st.st_ino != *ns) {
+		if (*diag >= 0)
+			close(*diag);
+		*diag = diag_socket_in(nsfd);
+		*ns = st.st_ino;
+		if (*diag < 0)
+			err = *diag;
+	}
+	if (nsfd >= 0)
+		close(nsfd);
+	return err;
 }
 
 /*
@@ -797,13 +803,8 @@ int fdobj_capture(pid_t tgid, const int *fds, const char (*links)[256], const bo
 				close(ref);
 				continue;	/* TCP and the rest: a peer outside, left alone */
 			}
-			/* One diag socket per namespace in a row: usually all are in one. */
-			if (diag >= 0 && socket_netns(ref) != diag_ns) {
-				close(diag);
-				diag = -1;
-			}
-			if (diag < 0 && (diag = diag_socket(ref, &diag_ns)) < 0) {
-				err = diag;
+			err = diag_socket_for(ref, &diag, &diag_ns);
+			if (err) {
 				pr_err("pid %d: fd %d (%s): a sock_diag socket in its network "
 				       "namespace: %s\n", tgid, fds[i], links[i], strerror(-err));
 				close(ref);
@@ -860,43 +861,31 @@ static bool is_write_end(const struct rw_fdobj *o)
 static int held_outside(const pid_t *pids, size_t npids, const uint64_t *inos,
 			const enum rw_fdobj_kind *kinds, size_t nino, bool *outside)
 {
-	DIR *proc = opendir("/proc");
-	struct dirent *de;
-	pid_t self = getpid();
+	pid_t self = getpid(), *all;
+	size_t nall;
+	int err = proc_list_pids(&all, &nall);
 
-	if (!proc)
-		return -errno;
-	while ((de = readdir(proc))) {
-		char path[300], link[64];
-		struct dirent *fe;
-		pid_t pid;
-		DIR *fdd;
-		bool ours = false;
+	for (size_t p = 0; p < nall && !err; p++) {
+		pid_t pid = all[p];
+		int *fds = NULL;
+		size_t nfds = 0;
+		bool ours = pid == self;
 
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		pid = atoi(de->d_name);
 		for (size_t i = 0; i < npids; i++)
 			ours |= pids[i] == pid;
-		if (ours || pid == self)
+		if (ours)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-		fdd = opendir(path);
-		if (!fdd && errno != ENOENT && errno != ESRCH) {
-			/* Unknown holders: the object cannot be called the session's. */
-			int err = -errno;
-
-			closedir(proc);
-			return err;
+		/* Unknown holders: the object cannot be called the session's. */
+		err = proc_list_fds(pid, &fds, &nfds);
+		if (err == -ESRCH) {
+			err = 0;	/* gone */
+			continue;
 		}
-		if (!fdd)
-			continue;	/* gone */
-		while ((fe = readdir(fdd))) {
+		for (size_t f = 0; f < nfds && !err; f++) {
+			char path[64], link[64];
 			ssize_t len;
 
-			if (fe->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "/proc/%d/fd/%s", pid, fe->d_name);
+			snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fds[f]);
 			len = readlink(path, link, sizeof(link) - 1);
 			/*
 			 * Unknown holder, as above; but a process whose fds even root may
@@ -904,13 +893,8 @@ static int held_outside(const pid_t *pids, size_t npids, const uint64_t *inos,
 			 * another user namespace) is passed, as it always was: failing
 			 * would refuse every checkpoint with a pipe or a socket there.
 			 */
-			if (len < 0 && errno != ENOENT && errno != ESRCH && errno != EACCES) {
-				int err = -errno;
-
-				closedir(fdd);
-				closedir(proc);
-				return err;
-			}
+			if (len < 0 && errno != ENOENT && errno != ESRCH && errno != EACCES)
+				err = -errno;
 			if (len <= 0)
 				continue;	/* closed meanwhile */
 			link[len] = '\0';
@@ -923,10 +907,10 @@ static int held_outside(const pid_t *pids, size_t npids, const uint64_t *inos,
 					outside[k] = true;
 			}
 		}
-		closedir(fdd);
+		free(fds);
 	}
-	closedir(proc);
-	return 0;
+	free(all);
+	return err;
 }
 
 int fdobj_classify(const pid_t *pids, struct rw_fdobjs *const *objs, size_t n)
