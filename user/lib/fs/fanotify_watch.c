@@ -27,6 +27,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "bytebuf.h"
 #include "fanotify_watch.h"
 #include "fileio.h"
 #include "log.h"
@@ -114,8 +115,7 @@ enum walk_mode {
 
 /* Packed stack of handles: h[bytes] then its key, popped from the end. */
 struct fsw_stack {
-	unsigned char *p;
-	size_t len, cap;
+	struct bytebuf b;
 };
 
 /* ---- handles and the table --------------------------------------------- */
@@ -244,33 +244,20 @@ static bool vanished(int err)
 
 static int push(struct fsw_stack *s, const struct fsw_fh *fh)
 {
-	size_t n = fh->k.bytes + sizeof(fh->k);
+	int err = bytebuf_append(&s->b, fh->h, fh->k.bytes, 4096);
 
-	if (s->len + n > s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 4096;
-		unsigned char *p;
-
-		while (cap < s->len + n)
-			cap *= 2;
-		p = realloc(s->p, cap);
-		if (!p)
-			return -ENOMEM;
-		s->p = p;
-		s->cap = cap;
-	}
-	memcpy(s->p + s->len, fh->h, fh->k.bytes);
-	memcpy(s->p + s->len + fh->k.bytes, &fh->k, sizeof(fh->k));
-	s->len += n;
-	return 0;
+	if (!err && (err = bytebuf_append(&s->b, &fh->k, sizeof(fh->k), 4096)))
+		s->b.len -= fh->k.bytes;	/* whole entries only */
+	return err;
 }
 
 static bool pop(struct fsw_stack *s, struct fsw_fh *fh)
 {
-	if (!s->len)
+	if (!s->b.len)
 		return false;
-	memcpy(&fh->k, s->p + s->len - sizeof(fh->k), sizeof(fh->k));
-	s->len -= sizeof(fh->k) + fh->k.bytes;
-	memcpy(fh->h, s->p + s->len, fh->k.bytes);
+	memcpy(&fh->k, s->b.p + s->b.len - sizeof(fh->k), sizeof(fh->k));
+	s->b.len -= sizeof(fh->k) + fh->k.bytes;
+	memcpy(fh->h, s->b.p + s->b.len, fh->k.bytes);
 	return true;
 }
 
@@ -445,7 +432,7 @@ static int walk_add(struct rw_fswatch *w, struct fsw_tree *t, const struct fsw_f
 			err = rw_why(why, whylen, -errno, "%s: reading a directory", t->root);
 		closedir(dir);
 	}
-	free(s.p);
+	free(s.b.p);
 	return err;
 }
 
@@ -506,7 +493,7 @@ static void walk_remove(struct rw_fswatch *w, const struct fsw_tree *t, const st
 		}
 		closedir(dir);
 	}
-	free(s.p);
+	free(s.b.p);
 }
 
 /* Unwatch every directory of tag. */
