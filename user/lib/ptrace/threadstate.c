@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,8 +239,20 @@ static struct user_regs_struct thread_state_restore_regs(const struct rw_thread_
 	return r;
 }
 
+/* Offset of XSTATE_BV in an XSAVE area: the 64-byte header follows the 512-byte legacy area. */
+#define XSTATE_BV_OFFSET	512
+
+bool thread_xstate_same(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	if (len < XSTATE_BV_OFFSET + sizeof(uint64_t))
+		return !memcmp(a, b, len);
+	return !memcmp(a, b, XSTATE_BV_OFFSET) &&
+	       !memcmp(a + XSTATE_BV_OFFSET + sizeof(uint64_t), b + XSTATE_BV_OFFSET + sizeof(uint64_t),
+		       len - XSTATE_BV_OFFSET - sizeof(uint64_t));
+}
+
 /*
- * Whether the thread's XSAVE area reads back exactly as ts's. Reading costs
+ * Whether the thread's XSAVE area reads back as ts's (thread_xstate_same). Reading costs
  * ~1.7 us here, putting ~7.5 us (the kernel vmallocs a buffer for every
  * PTRACE_SETREGSET of it), and a thread that slept through the invocation
  * holds the checkpoint's: it is put only when it differs, or cannot be read.
@@ -260,7 +273,7 @@ static bool xstate_holds(pid_t tid, const struct rw_thread_state *ts)
 	}
 	iov = (struct iovec){ now, ts->xstate_len };
 	return !ptrace(PTRACE_GETREGSET, tid, (void *)NT_X86_XSTATE, &iov) &&
-	       iov.iov_len == ts->xstate_len && !memcmp(now, ts->xstate, ts->xstate_len);
+	       iov.iov_len == ts->xstate_len && thread_xstate_same(now, ts->xstate, ts->xstate_len);
 }
 
 int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts, bool set_mask)
@@ -300,6 +313,31 @@ int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts, boo
 	}
 	ij->regs_put = true;
 	return 0;
+}
+
+bool thread_state_restarts(const struct rw_thread_state *ts)
+{
+	long long rax = (long long)ts->regs.rax;
+
+	return (long long)ts->regs.orig_rax >= 0 &&
+	       (rax == -RW_ERESTARTSYS || rax == -RW_ERESTARTNOINTR || rax == -RW_ERESTARTNOHAND);
+}
+
+bool thread_state_reentered(const struct rw_thread_state *ts, const void *uregs,
+			    size_t nregs)
+{
+	const size_t rax = offsetof(struct user_regs_struct, rax) / sizeof(uint64_t);
+	uint64_t want[sizeof(ts->regs) / sizeof(uint64_t)], now[sizeof(want) / sizeof(want[0])];
+
+	if (nregs > sizeof(want) / sizeof(want[0]) ||
+	    nregs <= offsetof(struct user_regs_struct, ss) / sizeof(uint64_t))
+		return false;
+	memcpy(want, &ts->regs, sizeof(want));
+	memcpy(now, uregs, nregs * sizeof(now[0]));
+	for (size_t i = 0; i < nregs; i++)
+		if (i != rax && now[i] != want[i])
+			return false;
+	return true;
 }
 
 void thread_state_free(struct rw_thread_state *ts)

@@ -65,6 +65,12 @@ struct rw_thread_state {
 	char comm[16];
 	struct rw_rseq rseq;
 	struct rw_thread_exit_state exit;
+	/*
+	 * Not of the checkpoint: when the checkpoint or a rewind last let the
+	 * thread go holding these registers (CLOCK_MONOTONIC; sleepers.h). 0:
+	 * never.
+	 */
+	uint64_t released_ns;
 };
 
 /* The thread-private signal queue of a stopped tracee (PTRACE_PEEKSIGINFO). 0 or -errno. */
@@ -93,6 +99,32 @@ int thread_state_get(pid_t tgid, const struct rw_seized *ij, struct rw_thread_st
  * 0 or -errno.
  */
 int thread_state_set(struct rw_seized *ij, const struct rw_thread_state *ts, bool set_mask);
+/*
+ * Whether ts was stopped asleep in a syscall the kernel restarts, as it
+ * was, when the thread is let go with ts's registers (-ERESTARTSYS,
+ * -ERESTARTNOINTR, -ERESTARTNOHAND): released so, it runs no user code
+ * before it sleeps in that call again. Not a timed sleep
+ * (-ERESTART_RESTARTBLOCK), which may be released as -EINTR instead.
+ */
+bool thread_state_restarts(const struct rw_thread_state *ts);
+/*
+ * Whether uregs, a thread's user registers as saved at its last kernel
+ * entry (struct pt_regs: how struct user_regs_struct begins, nregs words),
+ * are ts's syscall entered again: every register but rax, which entry
+ * sets to -ENOSYS.
+ */
+bool thread_state_reentered(const struct rw_thread_state *ts, const void *uregs,
+			    size_t nregs);
+/*
+ * Whether two XSAVE areas as PTRACE_GETREGSET NT_X86_XSTATE gives them (the
+ * standard format) hold the same registers. XSTATE_BV is not compared: for
+ * a component whose bit is clear (in its initial state) the kernel writes
+ * the initial values, so the rest of the area says it all; and whether the
+ * processor counts a component as in use changes under a stopped thread
+ * (seen: the x87 bit set after a rewind's injected syscalls, on AVX-512
+ * Xeons) without any register changing.
+ */
+bool thread_xstate_same(const uint8_t *a, const uint8_t *b, size_t len);
 void thread_state_free(struct rw_thread_state *ts);
 
 #endif /* RW_THREADSTATE_H */

@@ -322,7 +322,8 @@ static void verify_threads(const struct rw_proc_image *img, struct rw_frozen *f,
 			       img->tgid, ts->tid, (unsigned long long)regs.rip,
 			       (unsigned long long)want.rip);
 		if (xs && (ptrace(PTRACE_GETREGSET, ts->tid, (void *)NT_X86_XSTATE, &iov) ||
-			   iov.iov_len != ts->xstate_len || memcmp(xs, ts->xstate, ts->xstate_len)))
+			   iov.iov_len != ts->xstate_len ||
+			   !thread_xstate_same(xs, ts->xstate, ts->xstate_len)))
 			differ(res, "pid %d: FPU/vector state of thread %d differs", img->tgid, ts->tid);
 		{
 			char comm[16];
