@@ -70,6 +70,20 @@ RW_MAP struct {
 } unvouched SEC(".maps");
 
 /*
+ * When each thread of a tracked process last returned from a syscall, and
+ * the time before that (bpf_ktime_get_ns, CLOCK_MONOTONIC): a thread asleep
+ * in a syscall returns to user space only through a syscall exit, so one
+ * whose last exit is older than its release by the rewind has not run user
+ * code since (rewind.c, threads that slept through the invocation).
+ */
+RW_MAP struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct rw_thread_exits);
+} thread_exits SEC(".maps");
+
+/*
  * Number of entries in tracked_cgroups, kept by user space: while it is 0 an
  * untracked task pays exactly one hash lookup per event.
  */

@@ -59,6 +59,8 @@ int rw_iter_tasks(struct bpf_iter__task *ctx)
 	struct signal_struct *sig;
 	struct fs_struct *fs;
 	struct rw_iter_task r = {};
+	struct rw_thread_exits *exits;
+	struct pt_regs *regs;
 	int i;
 
 	if (!task)
@@ -119,6 +121,18 @@ int rw_iter_tasks(struct bpf_iter__task *ctx)
 		r.io_uring = BPF_CORE_READ(task, io_uring) != NULL;
 	r.robust_list = (__u64)(unsigned long)BPF_CORE_READ(task, robust_list);
 	r.blocked = BPF_CORE_READ(task, blocked.sig[0]);
+	r.state = BPF_CORE_READ(task, __state);
+	r.on_cpu = BPF_CORE_READ(task, on_cpu);
+	r.on_rq = BPF_CORE_READ(task, on_rq);
+	exits = bpf_task_storage_get(&thread_exits, task, 0, 0);
+	if (exits) {
+		r.has_exits = 1;
+		r.exit_last_ns = exits->last_ns;
+		r.exit_prev_ns = exits->prev_ns;
+	}
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (regs)
+		bpf_probe_read_kernel(r.uregs, sizeof(r.uregs), regs);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

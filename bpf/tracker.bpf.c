@@ -25,6 +25,16 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 
 	session = current_session(bpf_get_current_pid_tgid() >> 32);
 	nr = regs->orig_ax;
+	if (session) {
+		struct rw_thread_exits *x;
+
+		x = bpf_task_storage_get(&thread_exits, bpf_get_current_task_btf(), 0,
+					 BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (x) {
+			x->prev_ns = x->last_ns;
+			x->last_ns = bpf_ktime_get_ns();
+		}
+	}
 	if (!session && !rw_syscall_may_gup_write(nr) && !rw_compat_syscall_may_write_other(nr))
 		return 0;
 

@@ -154,6 +154,12 @@ struct rw_tracked {
 /* The process was added by the fork handler (pid mode follows children). */
 #define RW_TRACK_INHERITED	(1u << 0)
 
+/* Value of the thread_exits task storage: a tracked thread's last two syscall exits. */
+struct rw_thread_exits {
+	__u64 last_ns;		/* bpf_ktime_get_ns at its last syscall exit */
+	__u64 prev_ns;		/* at the one before */
+};
+
 /* Value of the tracked_cgroups map (key: __u64 cgroup id) is a __u32 session id. */
 
 /* The layout both sides compile must be the same: no padding, no width drift. */

@@ -25,6 +25,9 @@ struct rw_iter_fd {
 	__u32 pad;
 };
 
+/* struct pt_regs of x86_64: r15 ... ss, 21 words. */
+#define RW_ITER_UREGS		21
+
 /* Signals queued on a thread walked at most this far; beyond, pending_overflow. */
 #define RW_ITER_PENDING_MAX	64
 
@@ -49,6 +52,16 @@ struct rw_iter_task {
 	__u32 pad;
 	__u64 robust_list;	/* what get_robust_list returns as its head */
 	__u64 blocked;		/* its signal mask: what PTRACE_GETSIGMASK returns */
+	/* Whether it can be running now: task->__state, on_cpu, on_rq. */
+	__u32 state, on_cpu, on_rq;
+	__u32 has_exits;	/* exits below are known (thread_exits has its storage) */
+	__u64 exit_last_ns, exit_prev_ns;	/* struct rw_thread_exits */
+	/*
+	 * Its user registers as the kernel saved them at its last entry (struct
+	 * pt_regs, which is also how struct user_regs_struct begins): for a
+	 * thread asleep in a syscall, the call it sleeps in.
+	 */
+	__u64 uregs[RW_ITER_UREGS];
 };
 
 #endif /* RW_ITEROBS_H */

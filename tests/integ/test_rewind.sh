@@ -31,7 +31,7 @@ for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
 	REWIND_TESTS+=("zdtm_$s" "zdtm_cgroup_$s")
 done
-OTHER_TESTS=(rewind_recheckpoint_one_image rewind_copy_way_measured rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_hot_pages_unfaulted rewind_gup_outside rewind_gup_elsewhere fail_iouring_worker fail_thread_exited_kill
+OTHER_TESTS=(rewind_sleeper_late_leaks_without_rewind rewind_sleeper_woken_mid_rewind rewind_recheckpoint_one_image rewind_copy_way_measured rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_hot_pages_unfaulted rewind_gup_outside rewind_gup_elsewhere fail_iouring_worker fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc report_pstate
@@ -185,6 +185,12 @@ after_thread_exit_back() {
 }
 after_thread_exit_robust() { after_thread_exit_back; }
 after_threads_blocked() { expect "threads after the rewind" "$(ls "/proc/$TPID/task" | wc -l)" 5; }
+# tests/zdtm/sleepers.c: workers that slept through were left running, and
+# verified (held and proven still) after the restore; a woken one was not.
+after_sleepers() { expect "threads left asleep" "$(jq -r .rewind.threads_asleep <<<"$REWIND_JSON")" 3; }
+after_sleeper_woken() {
+	expect "threads left asleep" "$(jq -r .rewind.threads_asleep <<<"$REWIND_JSON")" 2
+}
 after_thread_pool() { expect "threads after the rewind" "$(ls "/proc/$TPID/task" | wc -l)" 5; }
 after_fd_new() {
 	local fd
@@ -447,6 +453,69 @@ rewind_copy_way_measured() {
 	done
 	[[ ${used[0]} == 0/* ]] && { echo "pages by the restorer/copied: ${used[*]}: the first copy did not try the restorer"; return 1; }
 	[[ ${used[1]} == 0/* ]] || { echo "pages by the restorer/copied: ${used[*]}: the second copy did not try process_vm_writev"; return 1; }
+}
+
+# tests/zdtm/sleepers.c, sleeper_late: wake the reader through its pipe
+# (opened from /proc) and wait for its answer.
+wake_reader() {
+	local in ack w r c
+	in=$(sed -n 's/.* in=\([0-9]*\).*/\1/p' <<<"$READY")
+	ack=$(sed -n 's/.* ack=\([0-9]*\).*/\1/p' <<<"$READY")
+	[ -n "$in" ] && [ -n "$ack" ] || { echo "no in= and ack= in '$READY'"; return 1; }
+	exec {w}>"/proc/$TPID/fd/$in" {r}<"/proc/$TPID/fd/$ack" || return 1
+	printf x >&"$w"
+	IFS= read -r -d '' -t 60 -n 1 c <&"$r"
+	exec {w}>&- {r}<&-
+	[ "$c" = $'\x02' ] || { echo "the reader did not answer"; return 1; }
+}
+
+# The twin: a reader woken and not rewound leaves its job behind.
+rewind_sleeper_late_leaks_without_rewind() {
+	start_zdtm sleeper_late || return 1
+	wake_reader || return 1
+	ask check || return 1
+	case "$ANSWER" in
+	"fail worker 2 did 1 job(s) since the checkpoint") ;;
+	*) echo "check after the reader's job: '$ANSWER'"; return 1 ;;
+	esac
+}
+
+# A worker left asleep wakes while the rewind restores (rewindd stopped after
+# the restore, REWINDD_FAULT_ACTION=stop) and does its job: the rewind proves
+# it ran, restores again with every thread held, and verifies.
+rewind_sleeper_woken_mid_rewind() {
+	local sock=$TMP/late.sock log=$TMP/late.log pid id out rpid rc
+	(
+		export REWINDD_FAULT=rewind-applied REWINDD_FAULT_ACTION=stop
+		"$RWD" --socket "$sock" --pidfile "$TMP/late.pid" --log-file "$log"
+	) || { echo "the second rewindd did not start"; return 1; }
+	pid=$(cat "$TMP/late.pid")
+	(
+		start_zdtm sleeper_late || exit 1
+		id=$(REWINDD_SOCKET=$sock rwctl attach --pid "$TPID") || exit 1
+		out=$(REWINDD_SOCKET=$sock rwctl checkpoint "$id" 2>&1) || { echo "checkpoint: $out"; exit 1; }
+		invoke || exit 1
+		REWINDD_SOCKET=$sock rwctl rewind "$id" --verify --json >"$TMP/late.out" 2>&1 &
+		rpid=$!
+		# Its log line comes just before the stop (tail follows the file: no sleep).
+		timeout 60 grep -q -m1 "REWINDD_FAULT=rewind-applied: stopping myself" \
+			<(tail -n +1 -f --pid="$pid" "$log") || { echo "rewindd did not stop in the rewind"; exit 1; }
+		wake_reader || exit 1
+		kill -CONT "$pid"
+		wait "$rpid"
+		rc=$?
+		out=$(cat "$TMP/late.out")
+		[ $rc = 0 ] || { echo "rewind: $out"; exit 1; }
+		expect "restored again" "$(jq -r .rewind.restored_again <<<"$out")" true || exit 1
+		expect "verified" "$(jq -r .rewind.verified <<<"$out")" true || exit 1
+		check_passes "after the rewind" || exit 1
+		REWINDD_SOCKET=$sock rwctl detach "$id" >/dev/null
+		stop_target
+	)
+	rc=$?
+	kill -CONT "$pid" 2>/dev/null
+	kill -TERM "$pid" && tail --pid="$pid" -f /dev/null
+	return $rc
 }
 
 rewind_hot_pages() {

@@ -230,7 +230,15 @@ static void compare(void **state)
 	assert_int_equal(freeze_process(&f, pid), 0);
 
 	/* The iterators answer (no fallback to /proc), then both paths through observe_state. */
-	assert_int_equal(observe_iter_state(ckpt_it, &img, &f, &facts, &direct, &st, &cwd), 0);
+	{
+		pid_t held[8];
+
+		assert_true(f.n <= 8);
+		for (size_t i = 0; i < f.n; i++)
+			held[i] = f.threads[i].tid;
+		assert_int_equal(observe_iter_state(ckpt_it, &img, held, f.n, &facts, &direct, &st,
+						    &cwd), 0);
+	}
 	assert_int_equal(observe_state(&img, &f, false, &facts, &po), 0);
 	io.iter = ckpt_it;
 	assert_int_equal(observe_state(&img, &f, false, &facts, &io), 0);

@@ -693,6 +693,13 @@ static int cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+int proc_pid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 int proc_list_threads(pid_t pid, pid_t **tids, size_t *n)
 {
 	pid_t *v = NULL, *nv;

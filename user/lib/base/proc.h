@@ -138,6 +138,8 @@ int proc_read_cgroups(pid_t pid, char **out);
 const char *proc_cgroups_differ(const char *a, const char *b, char *buf, size_t len);
 /* Thread ids from /proc/PID/task in ascending order; the caller frees *tids. -ESRCH if gone. */
 int proc_list_threads(pid_t pid, pid_t **tids, size_t *n);
+/* qsort/bsearch order of pid_t values: ascending. */
+int proc_pid_cmp(const void *a, const void *b);
 
 /* Every process in our pid namespace now (/proc), ascending; the caller frees *pids. */
 int proc_list_pids(pid_t **pids, size_t *n);

@@ -586,6 +586,244 @@ void sessions_release(struct rw_sessions *S)
 }
 
 /*
+ * Kill the processes created since the checkpoint (new_processes) and reap
+ * those whose parent is held; appended to *killed. --verify reads the
+ * children even when the log vouches: what it vouched for must be all.
+ */
+static int kill_new(struct rw_session *s, bool vouched, bool verify, struct rw_rewinding *procs,
+		    size_t nprocs, pid_t **killed, size_t *nkilled, char *why, size_t whylen)
+{
+	pid_t *found = NULL, *all;
+	size_t nfound = 0;
+	int err = new_processes(s, vouched, &found, &nfound);
+
+	if (err) {
+		snprintf(why, whylen, "listing processes created since the checkpoint: %s",
+			 strerror(-err));
+		return err;
+	}
+	if (vouched && verify) {
+		pid_t *listed = NULL;
+		size_t nlisted = 0;
+
+		err = new_processes(s, false, &listed, &nlisted);
+		free(listed);
+		if (err) {
+			snprintf(why, whylen, "listing processes created since the checkpoint: %s",
+				 strerror(-err));
+		} else if (nlisted != nfound) {
+			err = -EIO;
+			snprintf(why, whylen, "verification: the log showed no child created since "
+				 "the checkpoint, /proc lists %zu process(es) more to kill",
+				 nlisted - nfound);
+		}
+	}
+	if (!err && nfound)
+		err = rewind_kill(found, nfound, procs, nprocs, why, whylen);
+	for (size_t i = 0; i < nfound; i++) {
+		struct rw_target *t = target_find(s, found[i]);
+
+		if (t)
+			t->alive = false;
+	}
+	if (!nfound)
+		return err;
+	all = realloc(*killed, (*nkilled + nfound) * sizeof(*all));
+	if (!all) {
+		free(found);
+		if (!err)
+			snprintf(why, whylen, "out of memory");
+		return err ? err : -ENOMEM;
+	}
+	memcpy(all + *nkilled, found, nfound * sizeof(*all));
+	*killed = all;
+	*nkilled += nfound;
+	free(found);
+	return err;
+}
+
+/*
+ * Observe and plan one process from the invocation's log; restored: pages
+ * to count as written besides the log's (NULL: none).
+ */
+static int plan_one(struct rw_session *s, struct rw_invocation *inv, struct rw_rewinding *rw,
+		    const struct rw_ranges *restored, struct rw_rewind_stats *st, char *why,
+		    size_t whylen)
+{
+	struct rw_target *t = target_find(s, rw->img->tgid);
+	struct rw_log_facts facts;
+	int err;
+
+	err = observe_log_facts(inv, rw->img->tgid, inv->dropped > 0, &facts);
+	if (err)
+		return rw_why(why, whylen, err, "reading the invocation's log");
+	/* Its tracker logged every write fault since the re-arm, unless it lost track. */
+	facts.logged = !t->exec_seen && !t->excluded;
+	/* What faulted while the records were ours: unprotected, written without a fault since. */
+	facts.unvouched |= t->lost_while_ours;
+	for (size_t k = 0; k < t->faulted_while_ours.n && !err; k++)
+		err = ranges_add(&facts.faulted, t->faulted_while_ours.r[k].start,
+				 t->faulted_while_ours.r[k].end);
+	for (size_t k = 0; restored && k < restored->n && !err; k++)
+		err = ranges_add(&facts.faulted, restored->r[k].start, restored->r[k].end);
+	if (!err)
+		ranges_normalize(&facts.faulted);
+	ranges_free(&t->faulted_while_ours);
+	t->lost_while_ours = false;
+	if (!err)
+		err = rewind_plan(rw, &facts, st, why, whylen);
+	else
+		err = rw_why(why, whylen, err, "reading the invocation's log");
+	rw->fdobj_locks = facts.locks_called || facts.incomplete;
+	observe_log_facts_free(&facts);
+	if (!rw->wp && t->wp) {
+		char label[RW_PID_LABEL_MAX];
+
+		invocation_note(inv, "pid %s: write-protection scan failed: its private memory "
+				"was restored whole", target_label(t, label, sizeof(label)));
+		target_disarm(t);
+	}
+	return err;
+}
+
+/*
+ * A thread left asleep woke during the rewind (sleepers.h): what it did
+ * since the stop, the log cannot tell (its records counted as ours). So
+ * every thread is held, and everything is observed and restored again as
+ * when records were lost, the pages the first pass restored included:
+ * written again before their protection was put back, they raised no
+ * fault. That process's threads are all stopped at every rewind from then
+ * on.
+ */
+static int restore_all_held(struct rw_sessions *S, struct rw_session *s,
+			    struct rw_invocation *inv, struct rw_rewinding *procs, size_t nprocs,
+			    pid_t **killed, size_t *nkilled, struct rw_rewind_stats *st, char *why,
+			    size_t whylen)
+{
+	struct rw_ranges *restored = calloc(nprocs ? nprocs : 1, sizeof(*restored));
+	char *woke = strdup(why);
+	int err = 0;
+
+	if (!restored || !woke) {
+		free(restored);
+		free(woke);
+		return rw_why(why, whylen, -ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < nprocs && !err; i++) {
+		target_find(s, procs[i].img->tgid)->sleepers_woke = true;
+		err = rewind_hold_all(&procs[i], &restored[i], why, whylen);
+	}
+	/* Its write faults since the stop: into faulted_while_ours, which plan_one takes. */
+	tracker_drain(S->tracker);
+	inv->dropped++;
+	invocation_note(inv, "%s: everything was observed and restored again, every thread "
+			"stopped, without trusting the log", woke);
+	if (!err)
+		err = kill_new(s, false, false, procs, nprocs, killed, nkilled, why, whylen);
+	for (size_t i = 0; i < nprocs && !err; i++)
+		err = plan_one(s, inv, &procs[i], &restored[i], st, why, whylen);
+	for (size_t i = 0; i < nprocs && !err; i++)
+		err = rewind_apply(&procs[i], st, why, whylen);
+	for (size_t i = 0; i < nprocs; i++)
+		ranges_free(&restored[i]);
+	free(restored);
+	free(woke);
+	return err;
+}
+
+/*
+ * After the processes' own state: the objects behind their fds, IPC
+ * objects and watched trees, then with verify every comparison. -EAGAIN:
+ * a thread left asleep ran (restore_all_held).
+ */
+static int restore_shared(struct rw_sessions *S, struct rw_session *s, struct rw_invocation *inv,
+			  struct rw_rewinding *procs, size_t nprocs, bool verify,
+			  struct rw_watch_result *wres, struct rw_ipc_stats *ist, uint64_t *ipc_ns,
+			  uint64_t *files_ns, struct rw_rewind_stats *st, char *why, size_t whylen)
+{
+	int err = 0;
+
+	/* Every fd table is the checkpoint's again: the objects behind them next. */
+	for (size_t i = 0; i < nprocs && !err; i++)
+		err = rewind_fdobjs(&procs[i], st, why, whylen);
+	/* IPC objects while every process is stopped; nothing is read when the log vouches. */
+	if (!err) {
+		uint64_t t = rw_now_ns();
+
+		err = ipcs_rewind(&s->ipcs, inv, inv->dropped > 0, note_ipc, inv, ist, why,
+				  whylen);
+		*ipc_ns = rw_now_ns() - t;
+	}
+	/* Files while everything is stopped: no process sees half of them restored. */
+	if (!err && s->watches.n) {
+		uint64_t t = rw_now_ns();
+
+		sessions_on_fswatch(S);
+		fault_point("rewind-files");
+		err = watches_rewind(&s->watches, inv, inv->dropped > 0, wres, why, whylen);
+		*files_ns = rw_now_ns() - t;
+		for (size_t i = 0; i < wres->nnotes; i++)
+			invocation_note(inv, "%s", wres->notes[i]);
+	}
+	/* Stopped for the comparison, and proven not to have run (sleepers.h). */
+	for (size_t i = 0; i < nprocs && !err && verify; i++)
+		err = rewind_sleepers_recheck(&procs[i], true, why, whylen);
+	for (size_t i = 0; i < nprocs && !err && verify; i++) {
+		struct rw_verify_result vr = { 0 };
+		char label[RW_PID_LABEL_MAX];
+
+		target_label(target_find(s, procs[i].img->tgid), label, sizeof(label));
+		err = rewind_verify(&procs[i], &vr, st);
+		if (err) {
+			snprintf(why, whylen, "pid %s: verification could not be made: %s",
+				 label, strerror(-err));
+		} else if (vr.differences) {
+			size_t len = snprintf(why, whylen, "verification found %llu difference(s) "
+					      "in pid %s", (unsigned long long)vr.differences, label);
+
+			for (size_t k = 0; k < vr.nlisted && len < whylen; k++)
+				len += snprintf(why + len, whylen - len, "%s %s", k ? ";" : ":",
+						vr.listed[k]);
+			err = -EIO;
+		}
+		verify_result_free(&vr);
+	}
+	if (!err && verify) {
+		uint64_t t = rw_now_ns();
+		char d[768];
+		int nd = ipcs_verify(&s->ipcs, inv, d, sizeof(d));
+
+		if (nd < 0) {
+			err = nd;
+			snprintf(why, whylen, "IPC: verification could not be made: %s", d);
+		} else if (nd) {
+			err = -EIO;
+			snprintf(why, whylen, "verification found %d difference(s) in IPC "
+				 "objects: %s", nd, d);
+		}
+		st->verify_ns += rw_now_ns() - t;
+	}
+	if (!err && verify && s->watches.n) {
+		struct rw_fs_diffs d = { 0 };
+		uint64_t t = rw_now_ns();
+
+		err = watches_verify(&s->watches, &d, why, whylen);
+		if (!err && d.count) {
+			size_t len = snprintf(why, whylen, "verification found %llu difference(s) "
+					      "in watched trees", (unsigned long long)d.count);
+
+			for (size_t k = 0; k < d.nlisted && len < whylen; k++)
+				len += snprintf(why + len, whylen - len, "%s %s", k ? ";" : ":",
+						d.listed[k]);
+			err = -EIO;
+		}
+		fsimage_diffs_free(&d);
+		st->verify_ns += rw_now_ns() - t;
+	}
+	return err;
+}
+
+/*
  * brief: the answer carries the counters and timings but neither the report
  * (kept: `report` asks for it) nor the plans, which a client on the request
  * path has no use for.
@@ -604,7 +842,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	uint64_t t0 = rw_now_ns(), files_ns = 0, ipc_ns = 0;
 	size_t nprocs = 0, nkilled = 0;
 	uint64_t forks_read = 0;
-	bool no_io_uring, listed_late = false;
+	bool no_io_uring, listed_late = false, again = false;
 	pid_t *killed = NULL;
 	char why[1024];
 	int err = 0;
@@ -677,6 +915,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		procs[nprocs].wp = s->targets[i].wp;
 		procs[nprocs].hot = &s->targets[i].hot;
 		procs[nprocs].iter = s->targets[i].iter;
+		procs[nprocs].sleepers = !s->targets[i].sleepers_woke;
 		nprocs++;
 	}
 	for (size_t i = 0; i < nprocs && !err; i++)
@@ -723,147 +962,43 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 
 		/* What a process not stopped (made since the checkpoint) creates from here on: next time. */
 		forks_read = s->forks;
-		err = new_processes(s, vouched, &killed, &nkilled);
-		if (err)
-			snprintf(why, sizeof(why), "listing processes created since the checkpoint: %s",
-				 strerror(-err));
-		/* --verify reads the children anyway: what the log vouched for must be all. */
-		if (!err && vouched && verify) {
-			pid_t *all = NULL;
-			size_t nall = 0;
-
-			err = new_processes(s, false, &all, &nall);
-			if (err)
-				snprintf(why, sizeof(why), "listing processes created since the "
-					 "checkpoint: %s", strerror(-err));
-			else if (nall != nkilled) {
-				err = -EIO;
-				snprintf(why, sizeof(why), "verification: the log showed no child "
-					 "created since the checkpoint, /proc lists %zu process(es) more "
-					 "to kill", nall - nkilled);
-			}
-			free(all);
-		}
-		if (!err && nkilled)
-			err = rewind_kill(killed, nkilled, procs, nprocs, why, sizeof(why));
-		for (size_t i = 0; i < nkilled; i++) {
-			struct rw_target *t2 = target_find(s, killed[i]);
-
-			if (t2)
-				t2->alive = false;
-		}
+		err = kill_new(s, vouched, verify, procs, nprocs, &killed, &nkilled, why,
+			       sizeof(why));
 		st.kill_ns += rw_now_ns() - t;
 	}
-	for (size_t i = 0; i < nprocs && !err; i++) {
-		struct rw_log_facts facts;
-		struct rw_target *t = target_find(s, procs[i].img->tgid);
-
-		err = observe_log_facts(inv, procs[i].img->tgid, inv->dropped > 0, &facts);
-		if (err) {
-			snprintf(why, sizeof(why), "reading the invocation's log: %s", strerror(-err));
-			break;
-		}
-		/* Its tracker logged every write fault since the re-arm, unless it lost track. */
-		facts.logged = !t->exec_seen && !t->excluded;
-		/* What faulted while the records were ours: unprotected, written without a fault since. */
-		facts.unvouched |= t->lost_while_ours;
-		for (size_t k = 0; k < t->faulted_while_ours.n && !err; k++)
-			err = ranges_add(&facts.faulted, t->faulted_while_ours.r[k].start,
-					 t->faulted_while_ours.r[k].end);
-		if (!err && t->faulted_while_ours.n)
-			ranges_normalize(&facts.faulted);
-		ranges_free(&t->faulted_while_ours);
-		t->lost_while_ours = false;
-		if (!err)
-			err = rewind_plan(&procs[i], &facts, &st, why, sizeof(why));
-		else
-			snprintf(why, sizeof(why), "reading the invocation's log: %s", strerror(-err));
-		procs[i].fdobj_locks = facts.locks_called || facts.incomplete;
-		observe_log_facts_free(&facts);
-		if (!procs[i].wp && t->wp) {
-			char label[RW_PID_LABEL_MAX];
-
-			invocation_note(inv, "pid %s: write-protection scan failed: its private memory "
-					"was restored whole", target_label(t, label, sizeof(label)));
-			target_disarm(t);
-		}
-	}
+	for (size_t i = 0; i < nprocs && !err; i++)
+		err = plan_one(s, inv, &procs[i], NULL, &st, why, sizeof(why));
 	for (size_t i = 0; i < nprocs && !err; i++)
 		err = rewind_apply(&procs[i], &st, why, sizeof(why));
 	fault_point("rewind-applied");
-	/* Every fd table is the checkpoint's again: the objects behind them next. */
-	for (size_t i = 0; i < nprocs && !err; i++)
-		err = rewind_fdobjs(&procs[i], &st, why, sizeof(why));
-	/* IPC objects while every process is stopped; nothing is read when the log vouches. */
+	if (!err)
+		err = restore_shared(S, s, inv, procs, nprocs, verify, &wres, &ist, &ipc_ns,
+				     &files_ns, &st, why, sizeof(why));
+	/*
+	 * Our injections' records go; the next invocation starts before anything
+	 * runs. A thread left asleep that has made no syscall exit by now had
+	 * no record among ours; one that did is restored again, all held.
+	 */
 	if (!err) {
-		uint64_t t = rw_now_ns();
-
-		err = ipcs_rewind(&s->ipcs, inv, inv->dropped > 0, note_ipc, inv, &ist, why,
-				  sizeof(why));
-		ipc_ns = rw_now_ns() - t;
+		tracker_drain(S->tracker);
+		s->discard = false;
 	}
-	/* Files while everything is stopped: no process sees half of them restored. */
-	if (!err && s->watches.n) {
-		uint64_t t = rw_now_ns();
-
-		sessions_on_fswatch(S);
-		fault_point("rewind-files");
-		err = watches_rewind(&s->watches, inv, inv->dropped > 0, &wres, why, sizeof(why));
-		files_ns = rw_now_ns() - t;
-		for (size_t i = 0; i < wres.nnotes; i++)
-			invocation_note(inv, "%s", wres.notes[i]);
-	}
-	for (size_t i = 0; i < nprocs && !err && verify; i++) {
-		struct rw_verify_result vr = { 0 };
-		char label[RW_PID_LABEL_MAX];
-
-		target_label(target_find(s, procs[i].img->tgid), label, sizeof(label));
-		err = rewind_verify(&procs[i], &vr, &st);
-		if (err) {
-			snprintf(why, sizeof(why), "pid %s: verification could not be made: %s",
-				 label, strerror(-err));
-		} else if (vr.differences) {
-			size_t len = snprintf(why, sizeof(why), "verification found %llu difference(s) "
-					      "in pid %s", (unsigned long long)vr.differences, label);
-
-			for (size_t k = 0; k < vr.nlisted && len < sizeof(why); k++)
-				len += snprintf(why + len, sizeof(why) - len, "%s %s", k ? ";" : ":",
-						vr.listed[k]);
-			err = -EIO;
+	for (size_t i = 0; i < nprocs && !err; i++)
+		err = rewind_sleepers_recheck(&procs[i], false, why, sizeof(why));
+	if (err == -EAGAIN) {
+		again = true;
+		s->discard = true;
+		watch_result_free(&wres);
+		memset(&wres, 0, sizeof(wres));
+		err = restore_all_held(S, s, inv, procs, nprocs, &killed, &nkilled, &st, why,
+				       sizeof(why));
+		if (!err)
+			err = restore_shared(S, s, inv, procs, nprocs, verify, &wres, &ist, &ipc_ns,
+					     &files_ns, &st, why, sizeof(why));
+		if (!err) {
+			tracker_drain(S->tracker);
+			s->discard = false;
 		}
-		verify_result_free(&vr);
-	}
-	if (!err && verify) {
-		uint64_t t = rw_now_ns();
-		char d[768];
-		int nd = ipcs_verify(&s->ipcs, inv, d, sizeof(d));
-
-		if (nd < 0) {
-			err = nd;
-			snprintf(why, sizeof(why), "IPC: verification could not be made: %s", d);
-		} else if (nd) {
-			err = -EIO;
-			snprintf(why, sizeof(why), "verification found %d difference(s) in IPC "
-				 "objects: %s", nd, d);
-		}
-		st.verify_ns += rw_now_ns() - t;
-	}
-	if (!err && verify && s->watches.n) {
-		struct rw_fs_diffs d = { 0 };
-		uint64_t t = rw_now_ns();
-
-		err = watches_verify(&s->watches, &d, why, sizeof(why));
-		if (!err && d.count) {
-			size_t len = snprintf(why, sizeof(why), "verification found %llu difference(s) "
-					      "in watched trees", (unsigned long long)d.count);
-
-			for (size_t k = 0; k < d.nlisted && len < sizeof(why); k++)
-				len += snprintf(why + len, sizeof(why) - len, "%s %s", k ? ";" : ":",
-						d.listed[k]);
-			err = -EIO;
-		}
-		fsimage_diffs_free(&d);
-		st.verify_ns += rw_now_ns() - t;
 	}
 	if (err) {
 		watch_result_free(&wres);
@@ -908,9 +1043,6 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 			plans = json_object_new_array();
 		json_object_array_add(plans, pj);
 	}
-	/* Our injections' records go; the next invocation starts before anything runs. */
-	tracker_drain(S->tracker);
-	s->discard = false;
 	s->forks_before = forks_read;
 	s->children_read = true;
 	for (size_t i = 0; i < nkilled; i++) {
@@ -952,6 +1084,8 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	json_object_object_add(o, "scans", json_object_new_int64(st.scans));
 	json_object_object_add(o, "threads_exited", json_object_new_int64(st.threads_exited));
 	json_object_object_add(o, "threads_recreated", json_object_new_int64(st.threads_recreated));
+	json_object_object_add(o, "threads_asleep", json_object_new_int64(st.threads_asleep));
+	json_object_object_add(o, "restored_again", json_object_new_boolean(again));
 	json_object_object_add(o, "processes_killed", json_object_new_int64(nkilled));
 	json_object_object_add(o, "syscalls_injected", json_object_new_int64(st.injected));
 	json_object_object_add(o, "verified", json_object_new_boolean(verify));

@@ -53,6 +53,8 @@ struct rw_target {
 	struct rw_fingerprint *fp;	/* report mode: its state when the invocation began */
 	bool left_cgroup;		/* cgroup mode: not among its members at the last look */
 	struct rw_iterobs *iter;	/* rewind mode: observe iterators, with img (observe_iter.h) */
+	/* A thread left asleep woke during a rewind: every thread is stopped from then on. */
+	bool sleepers_woke;
 };
 
 struct rw_rewinding;

@@ -126,6 +126,9 @@ static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n, bool chec
 		/* Held from an earlier round: those are the sorted first ones. */
 		if (bsearch(&key, f->threads, first, sizeof(key), cmp_tid))
 			continue;
+		/* Left asleep on purpose: freeze_hold() is the way to seize those. */
+		if (freeze_is_asleep(f, tids[i]))
+			continue;
 		if (check_io && is_io_worker(f->tgid, tids[i])) {
 			pr_err("pid %d: thread %d is an io_uring worker (iou-wrk), which cannot be "
 			       "rewound\n", f->tgid, tids[i]);
@@ -265,6 +268,31 @@ int freeze_more(struct rw_frozen *f)
 	return freeze_any(f) ? added : -ESRCH;
 }
 
+int freeze_hold(struct rw_frozen *f)
+{
+	pid_t *tids = f->asleep;
+	size_t want = f->nasleep;
+	int added;
+
+	if (!want)
+		return 0;
+	f->asleep = NULL;
+	f->nasleep = 0;
+	added = seize_new(f, tids, want, false, -1);
+	free(tids);
+	if (added < 0)
+		return added;
+	return (size_t)added == want ? 0 : 1;
+}
+
+bool freeze_is_asleep(const struct rw_frozen *f, pid_t tid)
+{
+	for (size_t i = 0; i < f->nasleep; i++)
+		if (f->asleep[i] == tid)
+			return true;
+	return false;
+}
+
 pid_t freeze_io_worker(const struct rw_frozen *f)
 {
 	for (size_t i = 0; i < f->n; i++)
@@ -294,5 +322,8 @@ int freeze_release(struct rw_frozen *f)
 	free(f->threads);
 	f->threads = NULL;
 	f->n = 0;
+	free(f->asleep);
+	f->asleep = NULL;
+	f->nasleep = 0;
 	return first;
 }

@@ -8,6 +8,7 @@
 #ifndef RW_FREEZE_H
 #define RW_FREEZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -17,6 +18,13 @@ struct rw_frozen {
 	pid_t tgid;
 	struct rw_seized *threads;	/* seized (or a leader to reap), ascending tid */
 	size_t n;
+	/*
+	 * Threads of tgid deliberately left running: the caller proved that
+	 * they slept through since their last release (rewind.c). Not in
+	 * threads; freeze_hold() seizes them after all.
+	 */
+	pid_t *asleep;
+	size_t nasleep;
 };
 
 /*
@@ -51,6 +59,14 @@ int freeze_threads(struct rw_frozen *f, pid_t tgid, const pid_t *tids, size_t n)
  * for the caller to release once it has failed closed.
  */
 int freeze_more(struct rw_frozen *f);
+/*
+ * Seize the threads left asleep (f->asleep), which then join f->threads:
+ * 0, 1 if some were gone (exited meanwhile; the caller decides), or -errno
+ * (what was seized stays held).
+ */
+int freeze_hold(struct rw_frozen *f);
+/* Whether tid is one of f's threads left asleep. */
+bool freeze_is_asleep(const struct rw_frozen *f, pid_t tid);
 /* A frozen thread that is an io_uring worker: its tid, or 0. */
 pid_t freeze_io_worker(const struct rw_frozen *f);
 /* The seized thread tid, or NULL. */
@@ -71,7 +87,7 @@ int freeze_adopt(struct rw_frozen *f, const struct rw_seized *ij);
 void freeze_forget(struct rw_frozen *f, pid_t tid);
 /*
  * Let every thread go with the registers its rw_seized holds in .saved.
- * Returns the first error (-ESRCH: a thread died); frees the array.
+ * Returns the first error (-ESRCH: a thread died); frees the arrays.
  */
 int freeze_release(struct rw_frozen *f);
 

@@ -354,7 +354,8 @@ static int observe_fds(const struct rw_proc_image *img, const struct rw_log_fact
 static bool layout_as_checkpoint(const struct rw_proc_image *img, const struct rw_frozen *f,
 				 bool armed, const struct rw_log_facts *facts)
 {
-	if (!armed || facts->incomplete || facts->layout_changed || f->n != img->nthreads)
+	if (!armed || facts->incomplete || facts->layout_changed ||
+	    f->n + f->nasleep != img->nthreads)
 		return false;
 	for (size_t i = 0; i < facts->faulted.n; i++) {
 		ssize_t k = proc_maps_find(&img->maps, facts->faulted.r[i].start);
@@ -453,7 +454,7 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	struct rw_observed *obs = &o->obs;
 	struct rw_proc_status status;
 	struct stat cwd;
-	size_t ntimers = 0;
+	size_t ntimers = 0, ntids;
 	bool it = false;	/* the iterators read status, cwd, fds, signals, rseq, pgid */
 	int err = 0;
 
@@ -469,8 +470,20 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 		/* The store's mapping is ours; changed or moved, it is the function's to lose. */
 		obs->tmap_intact = !err && image_hide_tmap(img, &o->maps);
 	}
+	/* Every thread, those left asleep too (sleepers.h), in ascending order. */
+	ntids = f->n + f->nasleep;
+	o->tids = calloc(ntids ? ntids : 1, sizeof(*o->tids));
+	if (!err && !o->tids)
+		err = -ENOMEM;
+	for (size_t i = 0; !err && i < ntids; i++)
+		o->tids[i] = i < f->n ? f->threads[i].tid : f->asleep[i - f->n];
+	if (!err && f->nasleep)
+		qsort(o->tids, ntids, sizeof(*o->tids), proc_pid_cmp);
 	if (!err && o->iter)
-		it = !observe_iter_state(o->iter, img, f, facts, o, &status, &cwd);
+		it = !observe_iter_state(o->iter, img, o->tids, ntids, facts, o, &status, &cwd);
+	/* Threads left asleep are read by the iterator only: the caller stops them first. */
+	if (!err && !it && f->nasleep)
+		err = -EAGAIN;
 	/* Always: a signal pending now, from anyone, must not be delivered after the rewind. */
 	if (!err && !it)
 		err = proc_read_status(img->tgid, &status);
@@ -480,9 +493,6 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 		err = observe_fds(img, facts, &o->fds, &obs->nfds);
 	if (!err && (facts->timers_called || facts->incomplete))
 		err = proc_list_posix_timers(img->tgid, &o->timers, &ntimers);
-	o->tids = calloc(f->n ? f->n : 1, sizeof(*o->tids));
-	if (!err && !o->tids)
-		err = -ENOMEM;
 	/* Credentials and namespaces change only by a CRED call: read when one is logged. */
 	if (!err && (facts->creds_called || facts->incomplete)) {
 		o->idents = calloc(f->n ? f->n : 1, sizeof(*o->idents));
@@ -495,8 +505,6 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	}
 	if (err)
 		return err;
-	for (size_t i = 0; i < f->n; i++)
-		o->tids[i] = f->threads[i].tid;
 	/* Always: a signal sent to one thread, from anyone, is not logged. One ptrace call a thread. */
 	if (!it)
 		o->pending = calloc(f->n ? f->n : 1, sizeof(*o->pending));
@@ -595,7 +603,7 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	if (!obs->maps)
 		obs->maps = &o->maps;
 	obs->tids = o->tids;
-	obs->ntids = f->n;
+	obs->ntids = ntids;
 	obs->written = o->written.r;
 	obs->nwritten = o->written.n;
 	obs->covered = o->covered ? o->covered->r : NULL;

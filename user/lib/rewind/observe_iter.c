@@ -142,21 +142,22 @@ static const struct rw_iter_task *find_task(const struct rw_iter_task *t, size_t
 	return NULL;
 }
 
-static int iter_threads(const struct rw_iter_task *t, size_t n, const struct rw_frozen *f,
-			bool rseq, struct rw_observation *o)
+static int iter_threads(const struct rw_iter_task *t, size_t n, const pid_t *tids,
+			size_t ntids, bool rseq, struct rw_observation *o)
 {
+	size_t k = ntids ? ntids : 1;
 	int err = 0;
 
-	o->pending = calloc(f->n ? f->n : 1, sizeof(*o->pending));
-	o->comms = calloc(f->n ? f->n : 1, sizeof(*o->comms));
-	o->robust = calloc(f->n ? f->n : 1, sizeof(*o->robust));
-	o->blocked = calloc(f->n ? f->n : 1, sizeof(*o->blocked));
+	o->pending = calloc(k, sizeof(*o->pending));
+	o->comms = calloc(k, sizeof(*o->comms));
+	o->robust = calloc(k, sizeof(*o->robust));
+	o->blocked = calloc(k, sizeof(*o->blocked));
 	if (rseq)
-		o->rseq = calloc(f->n ? f->n : 1, sizeof(*o->rseq));
+		o->rseq = calloc(k, sizeof(*o->rseq));
 	if (!o->pending || !o->comms || !o->robust || !o->blocked || (rseq && !o->rseq))
 		return -ENOMEM;
-	for (size_t i = 0; i < f->n && !err; i++) {
-		const struct rw_iter_task *r = find_task(t, n, f->threads[i].tid);
+	for (size_t i = 0; i < ntids && !err; i++) {
+		const struct rw_iter_task *r = find_task(t, n, tids[i]);
 
 		/* Another pid namespace than the kernel's numbers, or not iterated. */
 		if (!r)
@@ -177,7 +178,7 @@ static int iter_threads(const struct rw_iter_task *t, size_t n, const struct rw_
 }
 
 int observe_iter_state(struct rw_iterobs *it, const struct rw_proc_image *img,
-		       const struct rw_frozen *f, const struct rw_log_facts *facts,
+		       const pid_t *tids, size_t ntids, const struct rw_log_facts *facts,
 		       struct rw_observation *o, struct rw_proc_status *status, struct stat *cwd)
 {
 	const struct rw_iter_task *t, *lead;
@@ -194,7 +195,7 @@ int observe_iter_state(struct rw_iterobs *it, const struct rw_proc_image *img,
 		err = -ESRCH;
 		goto fail;
 	}
-	err = iter_threads(t, n, f, facts->rseq_called || facts->incomplete, o);
+	err = iter_threads(t, n, tids, ntids, facts->rseq_called || facts->incomplete, o);
 	if (!err)
 		err = iter_fds(it, img, &o->fds, &o->obs.nfds);
 	if (err)

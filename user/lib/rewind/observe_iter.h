@@ -31,13 +31,14 @@ bool observe_iter_enabled(void);
 int observe_iter_checkpoint(struct rw_iterobs *it, struct rw_proc_image *img);
 
 /*
- * With every thread of f stopped: o->fds and o->obs.nfds, o->pending (per
- * f->threads), o->rseq when the log says rseq was called or is incomplete,
+ * With the threads tids (ascending) stopped, or asleep as sleepers.h proves:
+ * o->fds and o->obs.nfds, o->pending (per tids[i]), o->rseq when the log
+ * says rseq was called or is incomplete,
  * o->obs.pgid and sid, and of *status and *cwd what observe_state uses.
  * 0, or -errno with nothing of o allocated: the caller reads /proc.
  */
 int observe_iter_state(struct rw_iterobs *it, const struct rw_proc_image *img,
-		       const struct rw_frozen *f, const struct rw_log_facts *facts,
+		       const pid_t *tids, size_t ntids, const struct rw_log_facts *facts,
 		       struct rw_observation *o, struct rw_proc_status *status, struct stat *cwd);
 
 #endif /* RW_OBSERVE_ITER_H */

@@ -397,22 +397,15 @@ static int split_pages(struct rw_plan *p, const struct rw_proc_image *img, const
 	return 0;
 }
 
-static int cmp_pid(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* The thread a recreated one is cloned in: the main thread if it lives, else the first that does. */
 static pid_t recreate_parent(const struct rw_proc_image *img, const struct rw_observed *obs)
 {
 	for (size_t i = 0; i < img->nthreads; i++) {
 		pid_t tid = img->threads[i].tid;
 
-		if (bsearch(&tid, obs->tids, obs->ntids, sizeof(pid_t), cmp_pid) &&
+		if (bsearch(&tid, obs->tids, obs->ntids, sizeof(pid_t), proc_pid_cmp) &&
 		    (tid == img->tgid || !bsearch(&img->tgid, obs->tids, obs->ntids, sizeof(pid_t),
-						  cmp_pid)))
+						  proc_pid_cmp)))
 			return tid;
 	}
 	return 0;
@@ -475,7 +468,7 @@ static int plan_threads(struct rw_plan *p, const struct rw_proc_image *img,
 
 	for (size_t i = 0; i < img->nthreads && !err; i++) {
 		bool alive = bsearch(&img->threads[i].tid, obs->tids, obs->ntids, sizeof(pid_t),
-				     cmp_pid) != NULL;
+				     proc_pid_cmp) != NULL;
 
 		if (!alive)
 			err = plan_recreate(p, img, &img->threads[i], parent);

@@ -907,6 +907,9 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 	for (size_t i = 0; i < img->nthreads; i++) {
 		struct rw_seized *ij = freeze_thread(f, img->threads[i].tid);
 
+		/* Left asleep: it holds them (sleepers.h). */
+		if (!ij && freeze_is_asleep(f, img->threads[i].tid))
+			continue;
 		err = ij ? thread_state_set(ij, &img->threads[i],
 					    !plan_mask_held(p, img->threads[i].tid)) : -ESRCH;
 		if (err)

@@ -22,6 +22,7 @@
 #include "pagemap.h"
 #include "pidfd.h"
 #include "recreate.h"
+#include "sleepers.h"
 #include "rewind.h"
 
 /* Both numbers of a process, for messages; the buffer lives to the end of the enclosing block. */
@@ -133,6 +134,8 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	t1 = rw_now_ns();
 	st->arm_ns += t1 - t;
 	t = t1;
+	if (!err)
+		sleepers_note_release(img, &f, t);
 	if (freeze_release(&f) && !err)
 		err = -ESRCH;
 	st->resume_ns += rw_now_ns() - t;
@@ -145,19 +148,37 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 
 /* ---- stop, observe and plan, apply, verify, resume ------------------------------------ */
 
-/* The image's threads, which the last rewind (or the checkpoint) left, without listing them. */
+/*
+ * The image's threads, which the last rewind (or the checkpoint) left,
+ * without listing them; but those that slept through (sleepers.h).
+ */
 static int freeze_image_threads(struct rw_rewinding *rw)
 {
 	const struct rw_proc_image *img = rw->img;
 	pid_t *tids = malloc((img->nthreads ? img->nthreads : 1) * sizeof(*tids));
+	pid_t *asleep = NULL;
+	size_t nasleep = 0, n = 0;
 	int err;
 
 	if (!tids)
 		return -ENOMEM;
-	for (size_t i = 0; i < img->nthreads; i++)
-		tids[i] = img->threads[i].tid;
-	err = freeze_threads(&rw->f, img->tgid, tids, img->nthreads);
+	if (rw->sleepers)
+		nasleep = sleepers_find(img, rw->iter, &asleep);
+	for (size_t i = 0, k = 0; i < img->nthreads; i++) {
+		if (k < nasleep && asleep[k] == img->threads[i].tid) {
+			k++;
+			continue;
+		}
+		tids[n++] = img->threads[i].tid;
+	}
+	err = freeze_threads(&rw->f, img->tgid, tids, n);
 	free(tids);
+	if (err < 0) {
+		free(asleep);
+		return err;
+	}
+	rw->f.asleep = asleep;
+	rw->f.nasleep = nasleep;
 	if (err == 1) {	/* one was gone after all: list them */
 		rw->threads_vouched = false;
 		rw->threads_missed = true;
@@ -180,6 +201,7 @@ int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, 
 	int err;
 
 	rw->threads_vouched = rw->threads_vouched && rw->no_io_uring;
+	rw->sleepers = rw->sleepers && rw->threads_vouched && rw->iter && sleepers_enabled();
 	if (rw->threads_vouched)
 		err = freeze_image_threads(rw);
 	else if (rw->no_io_uring)
@@ -187,6 +209,7 @@ int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, 
 	else
 		err = freeze_process(&rw->f, rw->img->tgid);
 	st->stop_ns += rw_now_ns() - t;
+	st->threads_asleep += rw->f.nasleep;
 	/*
 	 * A stop that failed half way (freeze_more) still holds threads: they
 	 * are let go by rewind_abandon, after fail_closed's signal, or their
@@ -247,6 +270,72 @@ static struct rw_seized *injector(struct rw_rewinding *rw)
 	return NULL;
 }
 
+/*
+ * Whether observe_state can read what it needs of the threads left asleep
+ * without stopping them: the task iterator reads their queues, names,
+ * masks and lists; credentials, attributes and process state are read
+ * (or injected) thread by thread.
+ */
+static bool asleep_observable(const struct rw_rewinding *rw, const struct rw_log_facts *facts)
+{
+	return rw->iter && !facts->incomplete && !facts->creds_called && !facts->attrs_called &&
+	       !facts->pstate_called && !facts->keys_called;
+}
+
+/* Whether the plan has a step in a thread, or a mask to put, that a thread left asleep may need. */
+static bool plan_reaches_asleep(const struct rw_plan *p, const struct rw_frozen *f)
+{
+	if (p->nrecreate || p->nrenames || p->ndrain_threads || p->nrseq_ops ||
+	    p->nrobust_ops || p->nattrops || p->nsetns || p->npsops)
+		return true;
+	for (size_t i = 0; i < f->nasleep; i++)
+		if (!plan_mask_held(p, f->asleep[i]))
+			return true;
+	return false;
+}
+
+int rewind_sleepers_recheck(struct rw_rewinding *rw, bool hold, char *why, size_t whylen)
+{
+	int err;
+
+	if (!rw->f.nasleep)
+		return 0;
+	err = hold ? sleepers_hold(&rw->f, rw->img, rw->iter) :
+		     sleepers_check(&rw->f, rw->img, rw->iter);
+	if (err == -EAGAIN) {
+		snprintf(why, whylen, "pid %s: a thread that slept through the invocation woke "
+			 "during its rewind", PID_LABEL(rw->img->tgid));
+		pr_info("%s\n", why);
+		return err;
+	}
+	if (err)
+		return rw_why(why, whylen, err, "pid %s: %s the threads that slept through the "
+			      "invocation", PID_LABEL(rw->img->tgid), hold ? "stopping" : "checking");
+	return 0;
+}
+
+int rewind_hold_all(struct rw_rewinding *rw, struct rw_ranges *restored, char *why,
+		    size_t whylen)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < rw->plan.ncopy + rw->plan.ndrop && !err; i++) {
+		const struct rw_range *r = i < rw->plan.ncopy ? &rw->plan.copy[i] :
+				&rw->plan.drop[i - rw->plan.ncopy];
+
+		err = ranges_add(restored, r->start, r->end);
+	}
+	if (err)
+		return rw_why(why, whylen, err, "pid %d: listing the pages restored", rw->img->tgid);
+	/* One gone (it exited when it woke) is recreated by the next plan, like any. */
+	err = freeze_hold(&rw->f);
+	if (err < 0)
+		return rw_why(why, whylen, err, "pid %s: stopping the threads that slept through the "
+			      "invocation", PID_LABEL(rw->img->tgid));
+	rw->sleepers = false;
+	return 0;
+}
+
 int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 		struct rw_rewind_stats *st, char *why, size_t whylen)
 {
@@ -254,6 +343,10 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	struct rw_observation o = { 0 };
 	uint64_t t = rw_now_ns(), t1;
 	int err;
+
+	/* Planned before (rewind_hold_all): planned again. */
+	plan_free(&rw->plan);
+	ranges_free(&rw->written);
 
 	err = observe_written(&rw->wp, img->tgid, facts, rw->hot ? &rw->hot->hot : NULL, &o);
 	st->scans += o.scanned;
@@ -266,7 +359,25 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 		goto out;
 	}
 	o.iter = rw->iter;
+	if (rw->f.nasleep && !asleep_observable(rw, facts)) {
+		err = rewind_sleepers_recheck(rw, true, why, whylen);
+		if (err)
+			goto out;
+	}
 	err = observe_state(img, &rw->f, rw->wp != NULL, facts, &o);
+	/*
+	 * The iterator could not be read, and /proc's way needs every thread
+	 * stopped: they are, and the caller observes again (rare: no memory).
+	 */
+	if (err == -EAGAIN && rw->f.nasleep) {
+		err = rewind_sleepers_recheck(rw, true, why, whylen);
+		if (!err) {
+			snprintf(why, whylen, "pid %s: the task iterator could not be read for the "
+				 "threads that slept through", PID_LABEL(img->tgid));
+			err = -EAGAIN;
+		}
+		goto out;
+	}
 	if (err) {
 		err = rw_why(why, whylen, err, "pid %s: observing its state", PID_LABEL(img->tgid));
 		goto out;
@@ -278,6 +389,12 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	if (err) {
 		err = rw_why(why, whylen, err, "pid %s: planning the restore", PID_LABEL(img->tgid));
 		goto out;
+	}
+	/* Observed as they sleep, which the plan stays right for once they are proven still. */
+	if (rw->f.nasleep && plan_reaches_asleep(&rw->plan, &rw->f)) {
+		err = rewind_sleepers_recheck(rw, true, why, whylen);
+		if (err)
+			goto out;
 	}
 	if (rw->plan.nfailures) {
 		if (rw->plan.nfailures > 1)
@@ -602,8 +719,10 @@ int rewind_resume(struct rw_rewinding *rw, struct rw_rewind_stats *st)
 	uint64_t t = rw_now_ns();
 	int err = 0;
 
-	if (rw->frozen)
+	if (rw->frozen) {
+		sleepers_note_release(rw->img, &rw->f, t);
 		err = freeze_release(&rw->f);
+	}
 	rw->frozen = false;
 	rewinding_free(rw);
 	st->resume_ns += rw_now_ns() - t;

@@ -46,6 +46,7 @@ struct rw_rewind_stats {
 	uint64_t pages_restorer;	/* of pages_copied: copied by the target itself */
 	uint64_t pages_hot;		/* left unprotected (hotset.h): copied at every rewind */
 	uint64_t threads_exited, injected;
+	uint64_t threads_asleep;	/* left running: they slept through (sleepers.h) */
 	uint64_t threads_recreated;	/* checkpoint threads that had exited, cloned back */
 	uint64_t scans;			/* processes whose written pages PAGEMAP_SCAN listed */
 };
@@ -81,6 +82,12 @@ struct rw_rewinding {
 	bool threads_vouched;
 	/* A thread the log vouched for was gone at the stop: the threads were listed instead. */
 	bool threads_missed;
+	/*
+	 * Set by the caller: the threads that slept through since their last
+	 * release may be left running (sleepers.h); rewind_stop clears it when
+	 * it cannot.
+	 */
+	bool sleepers;
 	bool frozen;
 };
 
@@ -103,6 +110,22 @@ int rewind_no_io_worker(struct rw_rewinding *rw, char *why, size_t whylen);
 /* Observe (observe.h), build the plan; its failures: -ENOTRECOVERABLE with why set. */
 int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 		struct rw_rewind_stats *st, char *why, size_t whylen);
+/*
+ * The threads the stop left asleep (sleepers.h), once restored: still
+ * asleep as they were, or, with hold, seized (for --verify, or a plan
+ * step in them) and proven not to have run. -EAGAIN with why if one woke:
+ * the caller restores again with every thread held and the log not
+ * trusted.
+ */
+int rewind_sleepers_recheck(struct rw_rewinding *rw, bool hold, char *why, size_t whylen);
+/*
+ * After -EAGAIN: add the pages the plan restored (copied or dropped) to
+ * *restored, and seize every thread left asleep, unproven: the caller
+ * observes and plans again (rewind_plan) with the log counted incomplete
+ * and *restored among the written pages. 0 or -errno with why.
+ */
+int rewind_hold_all(struct rw_rewinding *rw, struct rw_ranges *restored, char *why,
+		    size_t whylen);
 /* Execute the plan and write-protect again what was restored or remapped. */
 int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen);
 /*

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * sleepers: idle worker threads, which a rewind leaves running when they
+ * slept through the invocation (user/lib/rewind/sleepers.h), and which it
+ * stops and restores when they did not.
+ *
+ * Three workers wait: two in futex on words of their own, one in read on a
+ * pipe. Woken, a worker does a job: counts it, writes a secret of its own
+ * into memory and into its vector registers, answers on a pipe, and waits
+ * again in the same call.
+ *   sleepers         the invocation writes a region; the workers sleep through
+ *   sleeper_woken    the invocation also wakes the first worker
+ *   sleeper_late     (a helper) the invocation writes the region; the test
+ *                    wakes the reader during the rewind, through its pipe
+ *                    (in=FD of "ready", opened from /proc), and reads its
+ *                    answer (ack=FD)
+ * The check: the region, every worker's count and secret are the
+ * checkpoint's, and every worker waits in its call again. It wakes none.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+
+#include "zdtm.h"
+
+#define SL_N		3	/* workers: futex, futex, read */
+#define SL_READER	2
+#define SL_SECRET	4096
+
+static volatile pid_t sl_tid[SL_N];
+static volatile uint32_t sl_word[SL_N];
+static long sl_jobs[SL_N];
+static char sl_secret[SL_N][SL_SECRET];
+static int sl_in[2], sl_ack[2];
+static char *sl_region;
+static const long sl_nr[SL_N][1] = { { SYS_futex }, { SYS_futex }, { SYS_read } };
+
+/* A job: the worker's secret in memory and in xmm registers (what it leaves behind). */
+static void sl_job(int i)
+{
+	volatile double x = (double)(i + 1) * 1.6180339887;
+	char c = (char)i;
+
+	sl_jobs[i]++;
+	fill(sl_secret[i], SL_SECRET, 100 + i);
+	x = x * x + (double)sl_jobs[i];
+	(void)x;
+	if (write(sl_ack[1], &c, 1) != 1)
+		die("ack");
+}
+
+static void *sl_worker(void *arg)
+{
+	int i = (int)(long)arg;
+	uint32_t seen = sl_word[i];
+	char c;
+
+	sl_tid[i] = gettid_();
+	for (;;) {
+		if (i == SL_READER) {
+			if (read(sl_in[0], &c, 1) != 1)
+				continue;
+		} else {
+			while (sl_word[i] == seen)
+				futex(&sl_word[i], FUTEX_WAIT_PRIVATE, seen);
+			seen = sl_word[i];
+		}
+		sl_job(i);
+	}
+	return NULL;
+}
+
+static int sl_all_waiting(void)
+{
+	for (int i = 0; i < SL_N; i++)
+		if (wait_blocked(sl_tid[i], sl_nr[i], 1)) {
+			differ("worker %d (tid %d) does not wait in syscall %ld: /proc says %ld", i,
+			       sl_tid[i], sl_nr[i][0], blocked_in(sl_tid[i]));
+			return -1;
+		}
+	return 0;
+}
+
+static void sl_setup(void)
+{
+	pthread_t t;
+
+	if (pipe(sl_in) || pipe(sl_ack))
+		die("pipe");
+	sl_region = map_anon(16 * PAGE);
+	fill(sl_region, 16 * PAGE, 1);
+	for (int i = 0; i < SL_N; i++)
+		fill(sl_secret[i], SL_SECRET, 1);
+	for (long i = 0; i < SL_N; i++) {
+		if (pthread_create(&t, NULL, sl_worker, (void *)i))
+			die("pthread_create");
+		while (!sl_tid[i])
+			sched_yield();
+	}
+	if (sl_all_waiting())
+		die(why);
+	snprintf(ready_info, sizeof(ready_info), "in=%d ack=%d", sl_in[1], sl_ack[0]);
+}
+
+static void sl_write_region(void)
+{
+	fill(sl_region, 16 * PAGE, 2);
+}
+
+static void sleepers_go(void)
+{
+	sl_write_region();
+	done("%d %d %d", sl_tid[0], sl_tid[1], sl_tid[2]);
+}
+
+static void sleeper_woken_go(void)
+{
+	struct pollfd pfd = { .fd = sl_ack[0], .events = POLLIN };
+	char c;
+
+	sl_write_region();
+	sl_word[0]++;
+	futex(&sl_word[0], FUTEX_WAKE_PRIVATE, 1);
+	if (poll(&pfd, 1, ANSWER_TIMEOUT_MS) != 1 || read(sl_ack[0], &c, 1) != 1 || c != 0)
+		die("worker 0 did not answer");
+	if (sl_all_waiting())
+		die(why);
+	done("%d", sl_tid[0]);
+}
+
+static void sl_check(void)
+{
+	if (sl_all_waiting())
+		return;
+	check_fill("region", sl_region, 16 * PAGE, 1);
+	for (int i = 0; i < SL_N && !failed; i++) {
+		char what[32];
+
+		if (sl_jobs[i])
+			differ("worker %d did %ld job(s) since the checkpoint", i, sl_jobs[i]);
+		snprintf(what, sizeof(what), "worker %d's secret", i);
+		check_fill(what, sl_secret[i], SL_SECRET, 1);
+	}
+}
+
+ZDTM_SCENARIO(sleepers, sl_setup, sleepers_go, sl_check);
+ZDTM_SCENARIO(sleeper_woken, sl_setup, sleeper_woken_go, sl_check);
+ZDTM_HELPER(sleeper_late, sl_setup, sleepers_go, sl_check);
