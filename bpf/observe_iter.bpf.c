@@ -2,7 +2,8 @@
 /*
  * Iterators that read a stopped target's fd table and threads in one
  * read() each (user/lib/track/iterobs.c), instead of /proc, kcmp and a
- * ptrace call per thread. User space attaches them with the target's tgid
+ * ptrace call per thread; and a small one that tells, without stopping
+ * them, whether its threads ran. User space attaches them with the target's tgid
  * (bpf_iter_link_info.task.pid) and never auto-attaches them: without the
  * filter they would walk every task of the machine.
  */
@@ -59,8 +60,6 @@ int rw_iter_tasks(struct bpf_iter__task *ctx)
 	struct signal_struct *sig;
 	struct fs_struct *fs;
 	struct rw_iter_task r = {};
-	struct rw_thread_exits *exits;
-	struct pt_regs *regs;
 	int i;
 
 	if (!task)
@@ -121,6 +120,22 @@ int rw_iter_tasks(struct bpf_iter__task *ctx)
 		r.io_uring = BPF_CORE_READ(task, io_uring) != NULL;
 	r.robust_list = (__u64)(unsigned long)BPF_CORE_READ(task, robust_list);
 	r.blocked = BPF_CORE_READ(task, blocked.sig[0]);
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}
+
+/* Whether each thread can have run since a moment, without stopping it (sleepers.c). */
+SEC("iter/task")
+int rw_iter_sleep(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct rw_iter_sleep r = {};
+	struct rw_thread_exits *exits;
+	struct pt_regs *regs;
+
+	if (!task)
+		return 0;
+	r.tid = task->pid;
 	r.state = BPF_CORE_READ(task, __state);
 	r.on_cpu = BPF_CORE_READ(task, on_cpu);
 	r.on_rq = BPF_CORE_READ(task, on_rq);

@@ -3,7 +3,7 @@
  * Records of the observe iterators (bpf/observe_iter.bpf.c), written with
  * bpf_seq_write and read back by user/lib/track/iterobs.c: one
  * struct rw_iter_fd per fd of the target's fd table, one struct
- * rw_iter_task per thread. Shared by BPF (after vmlinux.h) and user space
+ * rw_iter_task (and, from the small one, struct rw_iter_sleep) per thread. Shared by BPF (after vmlinux.h) and user space
  * (after <linux/types.h>): fixed-size types only, no include of its own.
  */
 #ifndef RW_ITEROBS_H
@@ -52,9 +52,19 @@ struct rw_iter_task {
 	__u32 pad;
 	__u64 robust_list;	/* what get_robust_list returns as its head */
 	__u64 blocked;		/* its signal mask: what PTRACE_GETSIGMASK returns */
+};
+
+/*
+ * One per thread, from the small task iterator the rewind runs before its
+ * stop and after its restore (user/lib/rewind/sleepers.c): whether the
+ * thread ran since a moment, read without stopping it.
+ */
+struct rw_iter_sleep {
+	__s32 tid;
 	/* Whether it can be running now: task->__state, on_cpu, on_rq. */
 	__u32 state, on_cpu, on_rq;
 	__u32 has_exits;	/* exits below are known (thread_exits has its storage) */
+	__u32 pad;
 	__u64 exit_last_ns, exit_prev_ns;	/* struct rw_thread_exits */
 	/*
 	 * Its user registers as the kernel saved them at its last entry (struct

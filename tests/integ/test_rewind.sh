@@ -455,28 +455,27 @@ rewind_copy_way_measured() {
 	[[ ${used[1]} == 0/* ]] || { echo "pages by the restorer/copied: ${used[*]}: the second copy did not try process_vm_writev"; return 1; }
 }
 
-# tests/zdtm/sleepers.c, sleeper_late: wake the reader through its pipe
-# (opened from /proc) and wait for its answer.
-wake_reader() {
-	local in ack w r c
-	in=$(sed -n 's/.* in=\([0-9]*\).*/\1/p' <<<"$READY")
+# tests/zdtm/sleepers.c, sleeper_late: wake its third worker (the one
+# thread that takes SIGUSR1) and wait for its answer on a pipe opened from /proc.
+wake_pauser() {
+	local ack r c
 	ack=$(sed -n 's/.* ack=\([0-9]*\).*/\1/p' <<<"$READY")
-	[ -n "$in" ] && [ -n "$ack" ] || { echo "no in= and ack= in '$READY'"; return 1; }
-	exec {w}>"/proc/$TPID/fd/$in" {r}<"/proc/$TPID/fd/$ack" || return 1
-	printf x >&"$w"
+	[ -n "$ack" ] || { echo "no ack= in '$READY'"; return 1; }
+	exec {r}<"/proc/$TPID/fd/$ack" || return 1
+	kill -USR1 "$TPID"
 	IFS= read -r -d '' -t 60 -n 1 c <&"$r"
-	exec {w}>&- {r}<&-
-	[ "$c" = $'\x02' ] || { echo "the reader did not answer"; return 1; }
+	exec {r}<&-
+	[ "$c" = $'\x02' ] || { echo "the third worker did not answer"; return 1; }
 }
 
-# The twin: a reader woken and not rewound leaves its job behind.
+# The twin: a worker woken and not rewound leaves its job behind.
 rewind_sleeper_late_leaks_without_rewind() {
 	start_zdtm sleeper_late || return 1
-	wake_reader || return 1
+	wake_pauser || return 1
 	ask check || return 1
 	case "$ANSWER" in
 	"fail worker 2 did 1 job(s) since the checkpoint") ;;
-	*) echo "check after the reader's job: '$ANSWER'"; return 1 ;;
+	*) echo "check after the worker's job: '$ANSWER'"; return 1 ;;
 	esac
 }
 
@@ -500,7 +499,7 @@ rewind_sleeper_woken_mid_rewind() {
 		# Its log line comes just before the stop (tail follows the file: no sleep).
 		timeout 60 grep -q -m1 "REWINDD_FAULT=rewind-applied: stopping myself" \
 			<(tail -n +1 -f --pid="$pid" "$log") || { echo "rewindd did not stop in the rewind"; exit 1; }
-		wake_reader || exit 1
+		wake_pauser || exit 1
 		kill -CONT "$pid"
 		wait "$rpid"
 		rc=$?

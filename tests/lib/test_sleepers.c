@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The proof that a thread slept through (sleepers.h), against a real child:
- * a worker asleep in a read since the checkpoint's release is found,
+ * a worker asleep in pause since the checkpoint's release is found,
  * the leader never is; still asleep, the check and the hold prove it; woken
  * for a job (it runs and waits again in the very same call, with the same
  * registers), the check and the hold say it ran, and it is found no more.
@@ -27,30 +27,32 @@
 
 #define SESSION 7
 
-/* The worker's pipe: we write a byte into it, with its leader stopped or not. */
-static int wake[2];
-
 static void *worker(void *arg)
 {
 	pid_t tid = syscall(SYS_gettid);
-	char c;
 
 	if (write(child_reply, &tid, sizeof(tid)) != sizeof(tid))
 		_exit(3);
 	for (;;) {
-		if (read(wake[0], &c, 1) != 1)
-			continue;
+		pause();	/* until SIGUSR1's handler ran */
 		if (write(child_reply, "j", 1) != 1)
 			_exit(3);
 	}
 	return arg;
 }
 
+static void on_usr1(int sig)
+{
+}
+
 static void child_main(void)
 {
+	struct sigaction sa = { .sa_handler = on_usr1 };
 	pthread_t th;
 	char c;
 
+	if (sigaction(SIGUSR1, &sa, NULL))
+		_exit(2);
 	if (pthread_create(&th, NULL, worker, NULL))
 		_exit(2);
 	while (read(child_cmd, &c, 1) == 1)
@@ -64,7 +66,7 @@ static int on_record(void *ctx, const void *data, size_t size)
 }
 
 /*
- * Until tid sleeps in its read: /proc's syscall line alone shows a thread
+ * Until tid sleeps in pause: /proc's syscall line alone shows a thread
  * let go but not yet run back into its call; its state says 'S' once it is.
  */
 static void wait_asleep(pid_t pid, pid_t tid)
@@ -74,7 +76,7 @@ static void wait_asleep(pid_t pid, pid_t tid)
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
 	for (int i = 0; i < 1000000; i++) {
-		wait_in_syscall(pid, tid, SYS_read);
+		wait_in_syscall(pid, tid, SYS_pause);
 		assert_int_equal(read_whole_file(AT_FDCWD, path, 4096, &text, &len), 0);
 		p = strrchr(text, ')');
 		if (p && p[1] == ' ' && p[2] == 'S') {
@@ -102,7 +104,6 @@ static void start(struct child *c)
 	char why[512];
 
 	memset(c, 0, sizeof(*c));
-	assert_int_equal(pipe2(wake, O_CLOEXEC), 0);
 	if (tracker_open(&c->t, NULL, on_record, NULL)) {
 		printf("SKIP sleepers: the BPF tracker does not load\n");
 		skip();
@@ -126,12 +127,12 @@ static void start(struct child *c)
 	wait_asleep(c->pid, c->worker);
 }
 
-/* One job of the worker: it runs and reads again, in the very same call. */
+/* One job of the worker: it runs and pauses again, in the very same call. */
 static void job(struct child *c)
 {
 	char j;
 
-	assert_int_equal(io_full(wake[1], "w", 1, true), 0);
+	assert_int_equal(syscall(SYS_tgkill, c->pid, c->worker, SIGUSR1), 0);
 	assert_int_equal(io_full(c->reply, &j, 1, false), 0);
 	assert_int_equal(j, 'j');
 	wait_asleep(c->pid, c->worker);
@@ -147,8 +148,6 @@ static void finish(struct child *c)
 	tracker_close(c->t);
 	close(c->cmd);
 	close(c->reply);
-	close(wake[0]);
-	close(wake[1]);
 }
 
 /* The leader held, the worker left asleep, as rewind_stop leaves them. */

@@ -4,22 +4,23 @@
  * slept through the invocation (user/lib/rewind/sleepers.h), and which it
  * stops and restores when they did not.
  *
- * Three workers wait: two in futex on words of their own, one in read on a
- * pipe. Woken, a worker does a job: counts it, writes a secret of its own
+ * Three workers wait: two in futex on words of their own, one in pause
+ * (woken by SIGUSR1, which the other threads block). Woken, a worker does a job: counts it, writes a secret of its own
  * into memory and into its vector registers, answers on a pipe, and waits
  * again in the same call.
  *   sleepers         the invocation writes a region; the workers sleep through
  *   sleeper_woken    the invocation also wakes the first worker
  *   sleeper_late     (a helper) the invocation writes the region; the test
- *                    wakes the reader during the rewind, through its pipe
- *                    (in=FD of "ready", opened from /proc), and reads its
- *                    answer (ack=FD)
+ *                    wakes the third worker during the rewind (SIGUSR1 to
+ *                    the process) and reads its answer (ack=FD of "ready",
+ *                    opened from /proc)
  * The check: the region, every worker's count and secret are the
  * checkpoint's, and every worker waits in its call again. It wakes none.
  */
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,17 +29,17 @@
 
 #include "zdtm.h"
 
-#define SL_N		3	/* workers: futex, futex, read */
-#define SL_READER	2
+#define SL_N		3	/* workers: futex, futex, pause */
+#define SL_PAUSER	2
 #define SL_SECRET	4096
 
 static volatile pid_t sl_tid[SL_N];
 static volatile uint32_t sl_word[SL_N];
 static long sl_jobs[SL_N];
 static char sl_secret[SL_N][SL_SECRET];
-static int sl_in[2], sl_ack[2];
+static int sl_ack[2];
 static char *sl_region;
-static const long sl_nr[SL_N][1] = { { SYS_futex }, { SYS_futex }, { SYS_read } };
+static const long sl_nr[SL_N][1] = { { SYS_futex }, { SYS_futex }, { SYS_pause } };
 
 /* A job: the worker's secret in memory and in xmm registers (what it leaves behind). */
 static void sl_job(int i)
@@ -58,13 +59,17 @@ static void *sl_worker(void *arg)
 {
 	int i = (int)(long)arg;
 	uint32_t seen = sl_word[i];
-	char c;
+	sigset_t usr1;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (i == SL_PAUSER)
+		pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
 
 	sl_tid[i] = gettid_();
 	for (;;) {
-		if (i == SL_READER) {
-			if (read(sl_in[0], &c, 1) != 1)
-				continue;
+		if (i == SL_PAUSER) {
+			pause();	/* returns once SIGUSR1's handler ran */
 		} else {
 			while (sl_word[i] == seen)
 				futex(&sl_word[i], FUTEX_WAIT_PRIVATE, seen);
@@ -88,9 +93,16 @@ static int sl_all_waiting(void)
 
 static void sl_setup(void)
 {
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t usr1;
 	pthread_t t;
 
-	if (pipe(sl_in) || pipe(sl_ack))
+	/* Only the third worker takes SIGUSR1: the threads inherit the mask. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (sigaction(SIGUSR1, &sa, NULL) || pthread_sigmask(SIG_BLOCK, &usr1, NULL))
+		die("SIGUSR1");
+	if (pipe(sl_ack))
 		die("pipe");
 	sl_region = map_anon(16 * PAGE);
 	fill(sl_region, 16 * PAGE, 1);
@@ -104,7 +116,7 @@ static void sl_setup(void)
 	}
 	if (sl_all_waiting())
 		die(why);
-	snprintf(ready_info, sizeof(ready_info), "in=%d ack=%d", sl_in[1], sl_ack[0]);
+	snprintf(ready_info, sizeof(ready_info), "ack=%d", sl_ack[0]);
 }
 
 static void sl_write_region(void)

@@ -70,8 +70,10 @@ const struct rw_state_class rw_state_classes[] = {
 		"registers", "registers, extended (FPU/vector) state, signal mask", "thread", RW_RESTORED,
 		"`PTRACE_GETREGSET` (`NT_PRSTATUS`, `NT_X86_XSTATE`), `PTRACE_GETSIGMASK`",
 		NULL,
-		"set back on every thread, last (the extended state where it reads back "
-		"differently); a syscall interrupted with "
+		"set back on every thread, last (the extended state where its registers read "
+		"back differently); a thread proven to have run no user code since the last "
+		"rewind let it go (asleep in its checkpoint's restartable call, no syscall exit "
+		"since) is left running and holds them; a syscall interrupted with "
 		"`-ERESTART_RESTARTBLOCK` returns `-EINTR` unless the thread sleeps in that same "
 		"call (instruction, number, arguments) now",
 	},

@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
 
 #include "clock.h"
 #include "log.h"
@@ -23,7 +25,7 @@ bool sleepers_enabled(void)
 	return enabled;
 }
 
-static const struct rw_iter_task *task_of(const struct rw_iter_task *t, size_t n, pid_t tid)
+static const struct rw_iter_sleep *task_of(const struct rw_iter_sleep *t, size_t n, pid_t tid)
 {
 	for (size_t i = 0; i < n; i++)
 		if (t[i].tid == tid)
@@ -31,8 +33,35 @@ static const struct rw_iter_task *task_of(const struct rw_iter_task *t, size_t n
 	return NULL;
 }
 
+/*
+ * Calls that write the caller's memory only as they return, never while
+ * they sleep, and take no temporary signal mask. Not a read or recv: one
+ * with MSG_WAITALL (or a socket's SO_RCVLOWAT) copies what arrives and
+ * sleeps on for the rest, progress a thread left asleep would carry across
+ * the rewind. (poll and nanosleep restart through the restart block, which
+ * thread_state_restarts turns down anyway.)
+ */
+static bool quiet_sleep(const struct user_regs_struct *r)
+{
+	switch (r->orig_rax) {
+	case SYS_futex:
+		switch (r->rsi & ~(uint64_t)(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)) {
+		case FUTEX_WAIT:
+		case FUTEX_WAIT_BITSET:
+			return true;
+		}
+		return false;
+	case SYS_futex_waitv:
+	case SYS_wait4:
+	case SYS_waitid:
+	case SYS_pause:
+		return true;
+	}
+	return false;
+}
+
 /* Asleep now in ts's call, with no syscall exit since its release. */
-static bool slept_through(const struct rw_iter_task *r, const struct rw_thread_state *ts)
+static bool slept_through(const struct rw_iter_sleep *r, const struct rw_thread_state *ts)
 {
 	return r && ts->released_ns && r->has_exits && r->exit_last_ns < ts->released_ns &&
 	       (r->state & TASK_SLEEPING) &&
@@ -41,7 +70,7 @@ static bool slept_through(const struct rw_iter_task *r, const struct rw_thread_s
 
 size_t sleepers_find(const struct rw_proc_image *img, struct rw_iterobs *it, pid_t **out)
 {
-	const struct rw_iter_task *t;
+	const struct rw_iter_sleep *t;
 	size_t n, found = 0;
 	pid_t *tids;
 
@@ -49,14 +78,14 @@ size_t sleepers_find(const struct rw_proc_image *img, struct rw_iterobs *it, pid
 	if (!it || img->nthreads < 2)
 		return 0;
 	tids = malloc(img->nthreads * sizeof(*tids));
-	if (!tids || iterobs_read_tasks(it, &t, &n)) {
+	if (!tids || iterobs_read_sleep(it, &t, &n)) {
 		free(tids);
 		return 0;
 	}
 	for (size_t i = 0; i < img->nthreads; i++) {
 		const struct rw_thread_state *ts = &img->threads[i];
 
-		if (ts->tid != img->tgid && thread_state_restarts(ts) &&
+		if (ts->tid != img->tgid && thread_state_restarts(ts) && quiet_sleep(&ts->regs) &&
 		    slept_through(task_of(t, n, ts->tid), ts))
 			tids[found++] = ts->tid;
 	}
@@ -71,13 +100,13 @@ size_t sleepers_find(const struct rw_proc_image *img, struct rw_iterobs *it, pid
 int sleepers_check(const struct rw_frozen *f, const struct rw_proc_image *img,
 		   struct rw_iterobs *it)
 {
-	const struct rw_iter_task *t;
+	const struct rw_iter_sleep *t;
 	size_t n;
 	int err;
 
 	if (!f->nasleep)
 		return 0;
-	err = iterobs_read_tasks(it, &t, &n);
+	err = iterobs_read_sleep(it, &t, &n);
 	if (err)
 		return err;
 	for (size_t i = 0; i < f->nasleep; i++) {
@@ -96,7 +125,7 @@ int sleepers_hold(struct rw_frozen *f, const struct rw_proc_image *img, struct r
 {
 	size_t n = f->nasleep, nt;
 	pid_t *tids = n ? malloc(n * sizeof(*tids)) : NULL;
-	const struct rw_iter_task *t;
+	const struct rw_iter_sleep *t;
 	uint64_t t0 = rw_now_ns();
 	int err, gone;
 
@@ -106,10 +135,10 @@ int sleepers_hold(struct rw_frozen *f, const struct rw_proc_image *img, struct r
 		return -ENOMEM;
 	memcpy(tids, f->asleep, n * sizeof(*tids));
 	gone = freeze_hold(f);
-	err = gone < 0 ? gone : iterobs_read_tasks(it, &t, &nt);
+	err = gone < 0 ? gone : iterobs_read_sleep(it, &t, &nt);
 	for (size_t i = 0; i < n && !err; i++) {
 		const struct rw_thread_state *ts = image_thread(img, tids[i]);
-		const struct rw_iter_task *r = task_of(t, nt, tids[i]);
+		const struct rw_iter_sleep *r = task_of(t, nt, tids[i]);
 		struct rw_seized *ij = freeze_thread(f, tids[i]);
 
 		/*

@@ -7,7 +7,9 @@
  *
  * The proof, per thread. Its checkpoint registers are a sleep the kernel
  * restarts as it was (thread_state_restarts), so every release since let
- * it go straight back into that call, running no user code. The tracker
+ * it go straight back into that call, running no user code; and that call
+ * writes no memory while it sleeps (a futex wait, wait4, pause; not a
+ * read, which can copy part and sleep on). The tracker
  * stamps every syscall exit of a tracked thread (struct rw_thread_exits);
  * a thread returns to user space only through one. So a thread whose last
  * exit is older than its last release, which sleeps now (not running, not

@@ -22,15 +22,15 @@ struct iter_buf {
 
 struct rw_iterobs {
 	pid_t tgid;
-	int link[2];		/* [0] fds, [1] tasks */
-	struct iter_buf buf[2];
+	int link[RW_ITER_KINDS];	/* by enum rw_iter_kind */
+	struct iter_buf buf[RW_ITER_KINDS];
 };
 
-static int attach(const struct rw_tracker *t, bool files, pid_t tgid)
+static int attach(const struct rw_tracker *t, enum rw_iter_kind kind, pid_t tgid)
 {
 	union bpf_iter_link_info info;
 	LIBBPF_OPTS(bpf_link_create_opts, o, .iter_info = &info, .iter_info_len = sizeof(info));
-	int prog = tracker_iter_prog_fd(t, files), fd;
+	int prog = tracker_iter_prog_fd(t, kind), fd;
 
 	if (prog < 0)
 		return -ENOENT;
@@ -49,13 +49,16 @@ int iterobs_open(const struct rw_tracker *t, pid_t tgid, struct rw_iterobs **out
 	if (!it)
 		return -ENOMEM;
 	it->tgid = tgid;
-	it->link[0] = it->link[1] = -1;
-	for (int k = 0; k < 2; k++) {
-		it->link[k] = attach(t, k == 0, tgid);
+	for (int k = 0; k < RW_ITER_KINDS; k++)
+		it->link[k] = -1;
+	for (int k = 0; k < RW_ITER_KINDS; k++) {
+		static const char *const names[] = { "fd", "task", "sleep" };
+
+		it->link[k] = attach(t, k, tgid);
 		if (it->link[k] < 0) {
 			err = it->link[k];
-			pr_debug("pid %d: cannot attach the %s iterator: %s\n", tgid,
-				 k == 0 ? "fd" : "task", strerror(-err));
+			pr_debug("pid %d: cannot attach the %s iterator: %s\n", tgid, names[k],
+				 strerror(-err));
 			iterobs_close(it);
 			return err;
 		}
@@ -68,7 +71,7 @@ void iterobs_close(struct rw_iterobs *it)
 {
 	if (!it)
 		return;
-	for (int k = 0; k < 2; k++) {
+	for (int k = 0; k < RW_ITER_KINDS; k++) {
 		if (it->link[k] >= 0)
 			close(it->link[k]);
 		free(it->buf[k].p);
@@ -103,9 +106,9 @@ static int read_pass(struct rw_iterobs *it, int k, size_t rec, size_t *len)
 int iterobs_read_fds(struct rw_iterobs *it, const struct rw_iter_fd **out, size_t *n)
 {
 	size_t len;
-	int err = read_pass(it, 0, sizeof(**out), &len);
+	int err = read_pass(it, RW_ITER_FDS, sizeof(**out), &len);
 
-	*out = (const struct rw_iter_fd *)it->buf[0].p;
+	*out = (const struct rw_iter_fd *)it->buf[RW_ITER_FDS].p;
 	*n = err ? 0 : len / sizeof(**out);
 	return err;
 }
@@ -113,9 +116,19 @@ int iterobs_read_fds(struct rw_iterobs *it, const struct rw_iter_fd **out, size_
 int iterobs_read_tasks(struct rw_iterobs *it, const struct rw_iter_task **out, size_t *n)
 {
 	size_t len;
-	int err = read_pass(it, 1, sizeof(**out), &len);
+	int err = read_pass(it, RW_ITER_TASKS, sizeof(**out), &len);
 
-	*out = (const struct rw_iter_task *)it->buf[1].p;
+	*out = (const struct rw_iter_task *)it->buf[RW_ITER_TASKS].p;
+	*n = err ? 0 : len / sizeof(**out);
+	return err;
+}
+
+int iterobs_read_sleep(struct rw_iterobs *it, const struct rw_iter_sleep **out, size_t *n)
+{
+	size_t len;
+	int err = read_pass(it, RW_ITER_SLEEP, sizeof(**out), &len);
+
+	*out = (const struct rw_iter_sleep *)it->buf[RW_ITER_SLEEP].p;
 	*n = err ? 0 : len / sizeof(**out);
 	return err;
 }

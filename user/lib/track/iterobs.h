@@ -16,7 +16,7 @@
 
 struct rw_iterobs;
 
-/* Attach both iterators to tgid (Linux 6.1: the pid filter). 0 or -errno. */
+/* Attach the iterators to tgid (Linux 6.1: the pid filter). 0 or -errno. */
 int iterobs_open(const struct rw_tracker *t, pid_t tgid, struct rw_iterobs **out);
 void iterobs_close(struct rw_iterobs *it);
 pid_t iterobs_tgid(const struct rw_iterobs *it);
@@ -27,5 +27,6 @@ pid_t iterobs_tgid(const struct rw_iterobs *it);
  */
 int iterobs_read_fds(struct rw_iterobs *it, const struct rw_iter_fd **out, size_t *n);
 int iterobs_read_tasks(struct rw_iterobs *it, const struct rw_iter_task **out, size_t *n);
+int iterobs_read_sleep(struct rw_iterobs *it, const struct rw_iter_sleep **out, size_t *n);
 
 #endif /* RW_ITEROBS_H_USER */

@@ -85,6 +85,7 @@ int tracker_open(struct rw_tracker **out, const struct rw_tracker_opts *opts,
 	/* Iterators run on demand, filtered to one process (iterobs.c): never by attach. */
 	bpf_program__set_autoattach(t->skel->progs.rw_iter_fds, false);
 	bpf_program__set_autoattach(t->skel->progs.rw_iter_tasks, false);
+	bpf_program__set_autoattach(t->skel->progs.rw_iter_sleep, false);
 	err = tracker_bpf__load(t->skel);
 	if (err) {
 		pr_err("cannot load the BPF programs (root and a BTF kernel are needed): %s\n",
@@ -302,7 +303,17 @@ uint64_t tracker_unvouched_async(const struct rw_tracker *t, uint32_t session)
 	return v;
 }
 
-int tracker_iter_prog_fd(const struct rw_tracker *t, bool files)
+int tracker_iter_prog_fd(const struct rw_tracker *t, enum rw_iter_kind kind)
 {
-	return bpf_program__fd(files ? t->skel->progs.rw_iter_fds : t->skel->progs.rw_iter_tasks);
+	switch (kind) {
+	case RW_ITER_FDS:
+		return bpf_program__fd(t->skel->progs.rw_iter_fds);
+	case RW_ITER_TASKS:
+		return bpf_program__fd(t->skel->progs.rw_iter_tasks);
+	case RW_ITER_SLEEP:
+		return bpf_program__fd(t->skel->progs.rw_iter_sleep);
+	case RW_ITER_KINDS:
+		break;
+	}
+	return -EINVAL;
 }

@@ -53,6 +53,7 @@ uint64_t tracker_unvouched(const struct rw_tracker *t, uint32_t session);
 uint64_t tracker_unvouched_async(const struct rw_tracker *t, uint32_t session);
 
 /* The observe iterators' programs (bpf/observe_iter.bpf.c), to attach per process: iterobs.h. */
-int tracker_iter_prog_fd(const struct rw_tracker *t, bool files);
+enum rw_iter_kind { RW_ITER_FDS, RW_ITER_TASKS, RW_ITER_SLEEP, RW_ITER_KINDS };
+int tracker_iter_prog_fd(const struct rw_tracker *t, enum rw_iter_kind kind);
 
 #endif /* RW_TRACKER_H */
