@@ -971,27 +971,21 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	for (size_t i = 0; i < nprocs && !err; i++)
 		err = rewind_apply(&procs[i], &st, why, sizeof(why));
 	fault_point("rewind-applied");
-	if (!err)
-		err = restore_shared(S, s, inv, procs, nprocs, verify, &wres, &ist, &ipc_ns,
-				     &files_ns, &st, why, sizeof(why));
 	/*
-	 * Our injections' records go; the next invocation starts before anything
-	 * runs. A thread left asleep that has made no syscall exit by now had
-	 * no record among ours; one that did is restored again, all held.
+	 * Then the objects the processes share, and our injections' records go:
+	 * the next invocation starts before anything runs. A thread left asleep
+	 * that has made no syscall exit by now had no record among ours; if
+	 * one did (or woke earlier), everything is restored again, all held.
 	 */
-	if (!err) {
-		tracker_drain(S->tracker);
-		s->discard = false;
-	}
-	for (size_t i = 0; i < nprocs && !err; i++)
-		err = rewind_sleepers_recheck(&procs[i], false, why, sizeof(why));
-	if (err == -EAGAIN) {
-		again = true;
-		s->discard = true;
-		watch_result_free(&wres);
-		memset(&wres, 0, sizeof(wres));
-		err = restore_all_held(S, s, inv, procs, nprocs, &killed, &nkilled, &st, why,
-				       sizeof(why));
+	for (int pass = 0;; pass++) {
+		if (pass) {
+			again = true;
+			s->discard = true;
+			watch_result_free(&wres);
+			memset(&wres, 0, sizeof(wres));
+			err = restore_all_held(S, s, inv, procs, nprocs, &killed, &nkilled, &st,
+					       why, sizeof(why));
+		}
 		if (!err)
 			err = restore_shared(S, s, inv, procs, nprocs, verify, &wres, &ist, &ipc_ns,
 					     &files_ns, &st, why, sizeof(why));
@@ -999,6 +993,10 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 			tracker_drain(S->tracker);
 			s->discard = false;
 		}
+		for (size_t i = 0; i < nprocs && !err; i++)
+			err = rewind_sleepers_recheck(&procs[i], false, why, sizeof(why));
+		if (err != -EAGAIN || pass)
+			break;
 	}
 	if (err) {
 		watch_result_free(&wres);
