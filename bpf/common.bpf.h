@@ -84,6 +84,18 @@ RW_MAP struct {
 } thread_exits SEC(".maps");
 
 /*
+ * FUTEX_REQUEUE and FUTEX_CMP_REQUEUE calls per session: they move a
+ * waiter to another word without waking it, which a thread left asleep by
+ * a rewind (sleepers.c) could not show.
+ */
+RW_MAP struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, RW_MAX_SESSIONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} futex_requeues SEC(".maps");
+
+/*
  * Number of entries in tracked_cgroups, kept by user space: while it is 0 an
  * untracked task pays exactly one hash lookup per event.
  */

@@ -34,6 +34,13 @@ int BPF_PROG(rw_sys_exit, struct pt_regs *regs, long ret)
 			x->prev_ns = x->last_ns;
 			x->last_ns = bpf_ktime_get_ns();
 		}
+		/* FUTEX_REQUEUE, FUTEX_CMP_REQUEUE (the command, without PRIVATE and CLOCK_REALTIME). */
+		if (nr == RW_NR_futex && ((regs->si & 0x7f) == 3 || (regs->si & 0x7f) == 4)) {
+			__u64 *n = bpf_map_lookup_elem(&futex_requeues, &session);
+
+			if (n)
+				__sync_fetch_and_add(n, 1);
+		}
 	}
 	if (!session && !rw_syscall_may_gup_write(nr) && !rw_compat_syscall_may_write_other(nr))
 		return 0;

@@ -107,6 +107,7 @@ enum rw_syscall_nr {
 	RW_NR_removexattr = 197,
 	RW_NR_lremovexattr = 198,
 	RW_NR_fremovexattr = 199,
+	RW_NR_futex = 202,
 	RW_NR_sched_setaffinity = 203,
 	RW_NR_remap_file_pages = 216,
 	RW_NR_semtimedop = 220,

@@ -185,9 +185,14 @@ after_thread_exit_back() {
 }
 after_thread_exit_robust() { after_thread_exit_back; }
 after_threads_blocked() { expect "threads after the rewind" "$(ls "/proc/$TPID/task" | wc -l)" 5; }
-# tests/zdtm/sleepers.c: workers that slept through were left running, and
-# verified (held and proven still) after the restore; a woken one was not.
+# tests/zdtm/sleepers.c: workers that slept through were left running through
+# the restore, and verified (held and proven still) after it; a woken one was not.
 after_sleepers() { expect "threads left asleep" "$(jq -r .rewind.threads_asleep <<<"$REWIND_JSON")" 3; }
+# A requeue moves a waiter without waking it: every worker is stopped (the
+# check's wake on the worker's own word says it waits there again).
+after_sleeper_requeued() {
+	expect "threads left asleep" "$(jq -r .rewind.threads_asleep <<<"$REWIND_JSON")" 0
+}
 after_sleeper_woken() {
 	expect "threads left asleep" "$(jq -r .rewind.threads_asleep <<<"$REWIND_JSON")" 2
 }

@@ -199,8 +199,8 @@ static void woken_found_out(void **state)
 	/* Woken while the rewind would run: the check, then the hold, say it ran. */
 	hold_leader(&c, &f);
 	job(&c);
-	assert_int_equal(sleepers_check(&f, &c.img, c.it), -EAGAIN);
-	assert_int_equal(sleepers_hold(&f, &c.img, c.it), -EAGAIN);
+	assert_int_equal(sleepers_check(&f, &c.img, c.it), RW_SLEEPER_WOKE);
+	assert_int_equal(sleepers_hold(&f, &c.img, c.it), RW_SLEEPER_WOKE);
 	assert_non_null(freeze_thread(&f, c.worker));	/* held anyway */
 	assert_int_equal(freeze_release(&f), 0);
 	/* Not released by a rewind since it ran: not asleep since, whatever it does now. */

@@ -22,7 +22,7 @@ static void numbers_match_host(void **state)
 	CHECK(chmod); CHECK(fchmod); CHECK(chown); CHECK(fchown); CHECK(lchown); CHECK(umask);
 	CHECK(utime); CHECK(mknod); CHECK(setxattr); CHECK(lsetxattr); CHECK(fsetxattr);
 	CHECK(removexattr); CHECK(lremovexattr); CHECK(fremovexattr); CHECK(timer_create);
-	CHECK(timer_settime); CHECK(timer_delete);
+	CHECK(timer_settime); CHECK(timer_delete); CHECK(futex);
 	CHECK(shmat); CHECK(shmdt); CHECK(remap_file_pages);
 	CHECK(utimes); CHECK(openat); CHECK(mkdirat); CHECK(mknodat); CHECK(fchownat);
 	CHECK(futimesat); CHECK(unlinkat); CHECK(renameat); CHECK(linkat); CHECK(symlinkat);

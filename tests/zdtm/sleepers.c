@@ -10,6 +10,10 @@
  * again in the same call.
  *   sleepers         the invocation writes a region; the workers sleep through
  *   sleeper_woken    the invocation also wakes the first worker
+ *   sleeper_requeued the invocation moves the second worker's wait to
+ *                    another word (FUTEX_CMP_REQUEUE), which wakes nothing;
+ *                    the check then wakes it on its own word: rewound, it
+ *                    waits there again and answers
  *   sleeper_late     (a helper) the invocation writes the region; the test
  *                    wakes the third worker during the rewind (SIGUSR1 to
  *                    the process) and reads its answer (ack=FD of "ready",
@@ -34,7 +38,7 @@
 #define SL_SECRET	4096
 
 static volatile pid_t sl_tid[SL_N];
-static volatile uint32_t sl_word[SL_N];
+static volatile uint32_t sl_word[SL_N], sl_spare;
 static long sl_jobs[SL_N];
 static char sl_secret[SL_N][SL_SECRET];
 static int sl_ack[2];
@@ -145,6 +149,26 @@ static void sleeper_woken_go(void)
 	done("%d", sl_tid[0]);
 }
 
+static void sleeper_requeued_go(void)
+{
+	sl_write_region();
+	if (syscall(SYS_futex, &sl_word[1], FUTEX_CMP_REQUEUE_PRIVATE, 0, 1, &sl_spare,
+		    sl_word[1]) != 1)
+		die("FUTEX_CMP_REQUEUE moved no waiter");
+	done("%d", sl_tid[1]);
+}
+
+/* Wakes worker i on its own word; whether it answered. */
+static int sl_probe(int i)
+{
+	struct pollfd pfd = { .fd = sl_ack[0], .events = POLLIN };
+	char c;
+
+	sl_word[i]++;
+	futex(&sl_word[i], FUTEX_WAKE_PRIVATE, 1);
+	return poll(&pfd, 1, ANSWER_TIMEOUT_MS) == 1 && read(sl_ack[0], &c, 1) == 1 && c == i;
+}
+
 static void sl_check(void)
 {
 	if (sl_all_waiting())
@@ -160,6 +184,19 @@ static void sl_check(void)
 	}
 }
 
+/* The common check, then worker 1 woken on its word (it does a job: the next rewind undoes it). */
+static void sl_requeued_check(void)
+{
+	sl_check();
+	if (failed)
+		return;
+	if (!sl_probe(1))
+		differ("worker 1 did not answer a wake on its own word (still queued on another?)");
+	else
+		sl_all_waiting();
+}
+
 ZDTM_SCENARIO(sleepers, sl_setup, sleepers_go, sl_check);
+ZDTM_SCENARIO(sleeper_requeued, sl_setup, sleeper_requeued_go, sl_requeued_check);
 ZDTM_SCENARIO(sleeper_woken, sl_setup, sleeper_woken_go, sl_check);
 ZDTM_HELPER(sleeper_late, sl_setup, sleepers_go, sl_check);

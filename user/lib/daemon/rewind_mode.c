@@ -710,12 +710,15 @@ static int restore_all_held(struct rw_sessions *S, struct rw_session *s,
 		return rw_why(why, whylen, -ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < nprocs && !err; i++) {
-		target_find(s, procs[i].img->tgid)->sleepers_woke = true;
+		if (procs[i].sleeper_woke)
+			target_find(s, procs[i].img->tgid)->sleepers_woke = true;
 		err = rewind_hold_all(&procs[i], &restored[i], why, whylen);
 	}
 	/* Its write faults since the stop: into faulted_while_ours, which plan_one takes. */
 	tracker_drain(S->tracker);
 	inv->dropped++;
+	inv->unvouched |= session_take_unvouched(S, s);
+	inv->pinned |= tracker_unvouched_async(S->tracker, s->id) != 0;
 	invocation_note(inv, "%s: everything was observed and restored again, every thread "
 			"stopped, without trusting the log", woke);
 	if (!err)
@@ -733,8 +736,8 @@ static int restore_all_held(struct rw_sessions *S, struct rw_session *s,
 
 /*
  * After the processes' own state: the objects behind their fds, IPC
- * objects and watched trees, then with verify every comparison. -EAGAIN:
- * a thread left asleep ran (restore_all_held).
+ * objects and watched trees, then with verify every comparison.
+ * RW_SLEEPER_WOKE: a thread left asleep ran (restore_all_held).
  */
 static int restore_shared(struct rw_sessions *S, struct rw_session *s, struct rw_invocation *inv,
 			  struct rw_rewinding *procs, size_t nprocs, bool verify,
@@ -765,7 +768,13 @@ static int restore_shared(struct rw_sessions *S, struct rw_session *s, struct rw
 		for (size_t i = 0; i < wres->nnotes; i++)
 			invocation_note(inv, "%s", wres->notes[i]);
 	}
-	/* Stopped for the comparison, and proven not to have run (sleepers.h). */
+	/*
+	 * Stopped for the comparison, and proven not to have run (sleepers.h);
+	 * first looked at as without --verify, so that a test's rewinds take
+	 * that way too.
+	 */
+	for (size_t i = 0; i < nprocs && !err && verify; i++)
+		err = rewind_sleepers_recheck(&procs[i], false, why, whylen);
 	for (size_t i = 0; i < nprocs && !err && verify; i++)
 		err = rewind_sleepers_recheck(&procs[i], true, why, whylen);
 	for (size_t i = 0; i < nprocs && !err && verify; i++) {
@@ -944,6 +953,15 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		tracker_drain(S->tracker);
 		inv->dropped += session_take_dropped(S, s);
 	}
+	/*
+	 * A requeue moves a futex waiter to another word without waking it:
+	 * after one, the threads left asleep are stopped (and proven still).
+	 */
+	if (!err && tracker_futex_requeues(S->tracker, s->id) != s->requeues_seen) {
+		s->requeues_seen = tracker_futex_requeues(S->tracker, s->id);
+		for (size_t i = 0; i < nprocs && !err; i++)
+			err = rewind_sleepers_recheck(&procs[i], true, why, sizeof(why));
+	}
 	/* From here on records are ours. */
 	s->discard = true;
 	if (inv->dropped)
@@ -980,6 +998,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	for (int pass = 0;; pass++) {
 		if (pass) {
 			again = true;
+			forks_read = s->forks;
 			s->discard = true;
 			watch_result_free(&wres);
 			memset(&wres, 0, sizeof(wres));
@@ -995,7 +1014,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		}
 		for (size_t i = 0; i < nprocs && !err; i++)
 			err = rewind_sleepers_recheck(&procs[i], false, why, sizeof(why));
-		if (err != -EAGAIN || pass)
+		if (err != RW_SLEEPER_WOKE || pass)
 			break;
 	}
 	if (err) {

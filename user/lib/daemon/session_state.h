@@ -96,6 +96,7 @@ struct rw_session {
 	uint64_t dropped_seen;		/* BPF drop counter at the last mark */
 	uint64_t dropped_total;
 	uint64_t unvouched_seen;	/* tracker_unvouched() at the last checkpoint or rewind */
+	uint64_t requeues_seen;		/* tracker_futex_requeues() at the last rewind's stop */
 	struct rw_watches watches;	/* --watch trees: rolled back at rewind, scanned for canaries */
 	struct rw_ipcs ipcs;		/* rewind mode: the checkpoint's IPC namespaces (ipc.h) */
 };

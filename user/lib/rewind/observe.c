@@ -483,7 +483,7 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 		it = !observe_iter_state(o->iter, img, o->tids, ntids, facts, o, &status, &cwd);
 	/* Threads left asleep are read by the iterator only: the caller stops them first. */
 	if (!err && !it && f->nasleep)
-		err = -EAGAIN;
+		err = RW_OBSERVE_ASLEEP;
 	/* Always: a signal pending now, from anyone, must not be delivered after the rewind. */
 	if (!err && !it)
 		err = proc_read_status(img->tgid, &status);
@@ -562,7 +562,7 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	if (facts->attrs_called || facts->incomplete) {
 		char why[256];
 
-		err = attrs_read(img->tgid, o->tids, f->n, &o->attrs, why, sizeof(why));
+		err = attrs_read(img->tgid, o->tids, ntids, &o->attrs, why, sizeof(why));
 		if (err)
 			return err;
 		obs->attrs = &o->attrs;
@@ -571,7 +571,7 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	if (facts->pstate_called || facts->keys_called || facts->incomplete) {
 		char why[256];
 
-		err = pstate_read(img->tgid, f, o->tids, f->n, &o->pstate, why, sizeof(why));
+		err = pstate_read(img->tgid, f, o->tids, ntids, &o->pstate, why, sizeof(why));
 		if (err) {
 			pr_err("%s\n", why);
 			return err;

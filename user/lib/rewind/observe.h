@@ -8,6 +8,7 @@
 #ifndef RW_OBSERVE_H
 #define RW_OBSERVE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -95,8 +96,15 @@ struct rw_observation {
 int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *facts,
 		    const struct rw_ranges *hot, struct rw_observation *o);
 /*
- * The rest of o->obs, with every thread of f stopped; armed: wp survived
- * observe_written(). 0 or -errno.
+ * Returned by observe_state when f has threads left asleep (sleepers.h)
+ * and the task iterator could not be read: /proc's reads need them stopped.
+ */
+#define RW_OBSERVE_ASLEEP	(-ENOSTR)
+
+/*
+ * The rest of o->obs, with every thread of f stopped (or left asleep,
+ * f->asleep); armed: wp survived observe_written(). 0, RW_OBSERVE_ASLEEP or
+ * -errno.
  */
 int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool armed,
 		  const struct rw_log_facts *facts, struct rw_observation *o);

@@ -209,7 +209,6 @@ int rewind_stop(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, 
 	else
 		err = freeze_process(&rw->f, rw->img->tgid);
 	st->stop_ns += rw_now_ns() - t;
-	st->threads_asleep += rw->f.nasleep;
 	/*
 	 * A stop that failed half way (freeze_more) still holds threads: they
 	 * are let go by rewind_abandon, after fail_closed's signal, or their
@@ -302,7 +301,8 @@ int rewind_sleepers_recheck(struct rw_rewinding *rw, bool hold, char *why, size_
 		return 0;
 	err = hold ? sleepers_hold(&rw->f, rw->img, rw->iter) :
 		     sleepers_check(&rw->f, rw->img, rw->iter);
-	if (err == -EAGAIN) {
+	if (err == RW_SLEEPER_WOKE) {
+		rw->sleeper_woke = true;
 		snprintf(why, whylen, "pid %s: a thread that slept through the invocation woke "
 			 "during its rewind", PID_LABEL(rw->img->tgid));
 		pr_info("%s\n", why);
@@ -333,7 +333,13 @@ int rewind_hold_all(struct rw_rewinding *rw, struct rw_ranges *restored, char *w
 		return rw_why(why, whylen, err, "pid %s: stopping the threads that slept through the "
 			      "invocation", PID_LABEL(rw->img->tgid));
 	rw->sleepers = false;
-	return 0;
+	/* A thread it created, its record taken for ours: listed and stopped now. */
+	rw->threads_vouched = false;
+	err = freeze_more(&rw->f);
+	if (err < 0)
+		return stopped_or_why(rw, err, why, whylen);
+	rw->no_io_uring = false;
+	return rewind_no_io_worker(rw, why, whylen);
 }
 
 int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
@@ -369,12 +375,13 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	 * The iterator could not be read, and /proc's way needs every thread
 	 * stopped: they are, and the caller observes again (rare: no memory).
 	 */
-	if (err == -EAGAIN && rw->f.nasleep) {
+	if (err == RW_OBSERVE_ASLEEP) {
 		err = rewind_sleepers_recheck(rw, true, why, whylen);
 		if (!err) {
 			snprintf(why, whylen, "pid %s: the task iterator could not be read for the "
 				 "threads that slept through", PID_LABEL(img->tgid));
-			err = -EAGAIN;
+			rw->sleeper_woke = true;
+			err = RW_SLEEPER_WOKE;
 		}
 		goto out;
 	}
@@ -650,6 +657,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	st->pages_dropped += rw->plan.drop_pages;
 	st->pages_wholesale += rw->plan.wholesale_pages;
 	st->threads_exited += rw->plan.nexit;
+	st->threads_asleep += rw->f.nasleep;
 	t = rw_now_ns();
 	if (!err && rw->wp) {
 		err = rearm(rw, &slice, &changed, st);

@@ -21,6 +21,7 @@
 #include "plan.h"
 #include "remote.h"
 #include "restore.h"
+#include "sleepers.h"
 #include "verify.h"
 #include "wp.h"
 
@@ -46,7 +47,7 @@ struct rw_rewind_stats {
 	uint64_t pages_restorer;	/* of pages_copied: copied by the target itself */
 	uint64_t pages_hot;		/* left unprotected (hotset.h): copied at every rewind */
 	uint64_t threads_exited, injected;
-	uint64_t threads_asleep;	/* left running: they slept through (sleepers.h) */
+	uint64_t threads_asleep;	/* left running through the restore: they slept (sleepers.h) */
 	uint64_t threads_recreated;	/* checkpoint threads that had exited, cloned back */
 	uint64_t scans;			/* processes whose written pages PAGEMAP_SCAN listed */
 };
@@ -88,6 +89,7 @@ struct rw_rewinding {
 	 * it cannot.
 	 */
 	bool sleepers;
+	bool sleeper_woke;		/* one of them ran (RW_SLEEPER_WOKE) */
 	bool frozen;
 };
 
@@ -113,14 +115,15 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 /*
  * The threads the stop left asleep (sleepers.h), once restored: still
  * asleep as they were, or, with hold, seized (for --verify, or a plan
- * step in them) and proven not to have run. -EAGAIN with why if one woke:
+ * step in them) and proven not to have run. RW_SLEEPER_WOKE with why if one woke:
  * the caller restores again with every thread held and the log not
  * trusted.
  */
 int rewind_sleepers_recheck(struct rw_rewinding *rw, bool hold, char *why, size_t whylen);
 /*
- * After -EAGAIN: add the pages the plan restored (copied or dropped) to
- * *restored, and seize every thread left asleep, unproven: the caller
+ * After RW_SLEEPER_WOKE: add the pages the plan restored (copied or dropped)
+ * to *restored, seize every thread left asleep, unproven, and any thread
+ * created meanwhile (listed), io_uring workers refused: the caller
  * observes and plans again (rewind_plan) with the log counted incomplete
  * and *restored among the written pages. 0 or -errno with why.
  */

@@ -35,26 +35,26 @@ static const struct rw_iter_sleep *task_of(const struct rw_iter_sleep *t, size_t
 
 /*
  * Calls that write the caller's memory only as they return, never while
- * they sleep, and take no temporary signal mask. Not a read or recv: one
- * with MSG_WAITALL (or a socket's SO_RCVLOWAT) copies what arrives and
+ * they sleep, and that only a wake or a signal ends. Not a read or recv:
+ * one with MSG_WAITALL (or a socket's SO_RCVLOWAT) copies what arrives and
  * sleeps on for the rest, progress a thread left asleep would carry across
- * the rewind. (poll and nanosleep restart through the restart block, which
- * thread_state_restarts turns down anyway.)
+ * the rewind; nor wait4 or waitid, which can reap a child (one the rewind
+ * kills) and then sleep writing its status. A private futex only: only the
+ * process's own threads can requeue its waiters (which moves one to
+ * another word without waking it), and the tracker counts that
+ * (sleepers_find's caller keeps no thread asleep after one). poll and
+ * nanosleep restart through the restart block, which
+ * thread_state_restarts turns down anyway.
  */
 static bool quiet_sleep(const struct user_regs_struct *r)
 {
-	switch (r->orig_rax) {
-	case SYS_futex:
-		switch (r->rsi & ~(uint64_t)(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)) {
-		case FUTEX_WAIT:
-		case FUTEX_WAIT_BITSET:
-			return true;
-		}
+	if (r->orig_rax == SYS_pause)
+		return true;
+	if (r->orig_rax != SYS_futex || !(r->rsi & FUTEX_PRIVATE_FLAG))
 		return false;
-	case SYS_futex_waitv:
-	case SYS_wait4:
-	case SYS_waitid:
-	case SYS_pause:
+	switch (r->rsi & ~(uint64_t)(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)) {
+	case FUTEX_WAIT:
+	case FUTEX_WAIT_BITSET:
 		return true;
 	}
 	return false;
@@ -115,7 +115,7 @@ int sleepers_check(const struct rw_frozen *f, const struct rw_proc_image *img,
 		if (!ts || !slept_through(task_of(t, n, f->asleep[i]), ts)) {
 			pr_debug("pid %d: thread %d woke during the rewind\n", img->tgid,
 				 f->asleep[i]);
-			return -EAGAIN;
+			return RW_SLEEPER_WOKE;
 		}
 	}
 	return 0;
@@ -150,7 +150,7 @@ int sleepers_hold(struct rw_frozen *f, const struct rw_proc_image *img, struct r
 		      (r->exit_prev_ns < ts->released_ns && r->exit_last_ns >= t0)) ||
 		    memcmp(&ij->saved, &ts->regs, sizeof(ts->regs))) {
 			pr_debug("pid %d: thread %d ran since its release\n", img->tgid, tids[i]);
-			err = -EAGAIN;
+			err = RW_SLEEPER_WOKE;
 		}
 	}
 	free(tids);

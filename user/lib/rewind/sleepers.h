@@ -8,8 +8,9 @@
  * The proof, per thread. Its checkpoint registers are a sleep the kernel
  * restarts as it was (thread_state_restarts), so every release since let
  * it go straight back into that call, running no user code; and that call
- * writes no memory while it sleeps (a futex wait, wait4, pause; not a
- * read, which can copy part and sleep on). The tracker
+ * writes no memory while it sleeps and is left only by a wake or a signal
+ * (a private futex wait, pause; not a read, which can copy part and sleep
+ * on, nor wait4, which can reap and then sleep on writing the status). The tracker
  * stamps every syscall exit of a tracked thread (struct rw_thread_exits);
  * a thread returns to user space only through one. So a thread whose last
  * exit is older than its last release, which sleeps now (not running, not
@@ -21,12 +22,13 @@
  * A thread can wake at any time: after the restore the proof is made again
  * (sleepers_check), or the threads are seized and it is made from the exit
  * stamps (sleepers_hold: the interrupt's own exit is the only one allowed
- * since the release). Either way -EAGAIN says one woke: the caller restores
- * again with everything stopped and without trusting the log.
+ * since the release). Either way RW_SLEEPER_WOKE says one woke: the caller
+ * restores again with everything stopped and without trusting the log.
  */
 #ifndef RW_SLEEPERS_H
 #define RW_SLEEPERS_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -34,6 +36,9 @@
 #include "freeze.h"
 #include "image.h"
 #include "iterobs.h"
+
+/* A thread left asleep ran: not an errno any step returns otherwise. */
+#define RW_SLEEPER_WOKE	(-ERESTART)
 
 /* Unless REWINDD_SLEEPERS=0 (every thread stopped, for comparisons). */
 bool sleepers_enabled(void);
@@ -47,14 +52,14 @@ bool sleepers_enabled(void);
 size_t sleepers_find(const struct rw_proc_image *img, struct rw_iterobs *it, pid_t **out);
 /*
  * Without stopping them: whether every thread of f->asleep still sleeps as
- * sleepers_find found it. 0, -EAGAIN if one woke (or is gone), -errno if
+ * sleepers_find found it. 0, RW_SLEEPER_WOKE if one woke (or is gone), -errno if
  * the iterator cannot be read.
  */
 int sleepers_check(const struct rw_frozen *f, const struct rw_proc_image *img,
 		   struct rw_iterobs *it);
 /*
  * Seize f->asleep (freeze_hold) and prove from their exit stamps and
- * registers that none ran since its release. 0; -EAGAIN if one did (all of
+ * registers that none ran since its release. 0; RW_SLEEPER_WOKE if one did (all of
  * them are held anyway), -errno if they cannot be seized or read.
  */
 int sleepers_hold(struct rw_frozen *f, const struct rw_proc_image *img, struct rw_iterobs *it);

@@ -303,6 +303,15 @@ uint64_t tracker_unvouched_async(const struct rw_tracker *t, uint32_t session)
 	return v;
 }
 
+uint64_t tracker_futex_requeues(const struct rw_tracker *t, uint32_t session)
+{
+	__u32 key = session;
+	__u64 v = 0;
+
+	bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.futex_requeues), &key, &v);
+	return v;
+}
+
 int tracker_iter_prog_fd(const struct rw_tracker *t, enum rw_iter_kind kind)
 {
 	switch (kind) {

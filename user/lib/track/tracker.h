@@ -52,6 +52,9 @@ uint64_t tracker_unvouched(const struct rw_tracker *t, uint32_t session);
 /* io_uring, AIO, AF_XDP calls of the session since it began (reset with the drops): sticky. */
 uint64_t tracker_unvouched_async(const struct rw_tracker *t, uint32_t session);
 
+/* FUTEX_REQUEUE and FUTEX_CMP_REQUEUE calls of the session's processes: a growing count. */
+uint64_t tracker_futex_requeues(const struct rw_tracker *t, uint32_t session);
+
 /* The observe iterators' programs (bpf/observe_iter.bpf.c), to attach per process: iterobs.h. */
 enum rw_iter_kind { RW_ITER_FDS, RW_ITER_TASKS, RW_ITER_SLEEP, RW_ITER_KINDS };
 int tracker_iter_prog_fd(const struct rw_tracker *t, enum rw_iter_kind kind);
