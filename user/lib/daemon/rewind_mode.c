@@ -850,7 +850,7 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	json_object *resp, *o, *plans = NULL, *report = NULL;
 	uint64_t t0 = rw_now_ns(), files_ns = 0, ipc_ns = 0;
 	size_t nprocs = 0, nkilled = 0;
-	uint64_t forks_read = 0;
+	uint64_t forks_read = 0, requeues;
 	bool no_io_uring, listed_late = false, again = false;
 	pid_t *killed = NULL;
 	char why[1024];
@@ -957,8 +957,9 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	 * A requeue moves a futex waiter to another word without waking it:
 	 * after one, the threads left asleep are stopped (and proven still).
 	 */
-	if (!err && tracker_futex_requeues(S->tracker, s->id) != s->requeues_seen) {
-		s->requeues_seen = tracker_futex_requeues(S->tracker, s->id);
+	requeues = tracker_futex_requeues(S->tracker, s->id);
+	if (!err && requeues != s->requeues_seen) {
+		s->requeues_seen = requeues;
 		for (size_t i = 0; i < nprocs && !err; i++)
 			err = rewind_sleepers_recheck(&procs[i], true, why, sizeof(why));
 	}

@@ -304,13 +304,14 @@ int rewind_sleepers_recheck(struct rw_rewinding *rw, bool hold, char *why, size_
 	if (err == RW_SLEEPER_WOKE) {
 		rw->sleeper_woke = true;
 		snprintf(why, whylen, "pid %s: a thread that slept through the invocation woke "
-			 "during its rewind", PID_LABEL(rw->img->tgid));
+			 "during its rewind (or could not be looked at)", PID_LABEL(rw->img->tgid));
 		pr_info("%s\n", why);
 		return err;
 	}
+	/* Only a hold fails otherwise: a thread that cannot be seized. */
 	if (err)
-		return rw_why(why, whylen, err, "pid %s: %s the threads that slept through the "
-			      "invocation", PID_LABEL(rw->img->tgid), hold ? "stopping" : "checking");
+		return rw_why(why, whylen, err, "pid %s: stopping the threads that slept through the "
+			      "invocation", PID_LABEL(rw->img->tgid));
 	return 0;
 }
 

@@ -41,8 +41,8 @@ static const struct rw_iter_sleep *task_of(const struct rw_iter_sleep *t, size_t
  * the rewind; nor wait4 or waitid, which can reap a child (one the rewind
  * kills) and then sleep writing its status. A private futex only: only the
  * process's own threads can requeue its waiters (which moves one to
- * another word without waking it), and the tracker counts that
- * (sleepers_find's caller keeps no thread asleep after one). poll and
+ * another word without waking it), and the tracker counts that (after
+ * one the rewind stops every thread left asleep). poll and
  * nanosleep restart through the restart block, which
  * thread_state_restarts turns down anyway.
  */
@@ -106,9 +106,10 @@ int sleepers_check(const struct rw_frozen *f, const struct rw_proc_image *img,
 
 	if (!f->nasleep)
 		return 0;
+	/* Unread, unproven: restored again like a thread that woke. */
 	err = iterobs_read_sleep(it, &t, &n);
 	if (err)
-		return err;
+		return RW_SLEEPER_WOKE;
 	for (size_t i = 0; i < f->nasleep; i++) {
 		const struct rw_thread_state *ts = image_thread(img, f->asleep[i]);
 
@@ -135,7 +136,7 @@ int sleepers_hold(struct rw_frozen *f, const struct rw_proc_image *img, struct r
 		return -ENOMEM;
 	memcpy(tids, f->asleep, n * sizeof(*tids));
 	gone = freeze_hold(f);
-	err = gone < 0 ? gone : iterobs_read_sleep(it, &t, &nt);
+	err = gone < 0 ? gone : iterobs_read_sleep(it, &t, &nt) ? RW_SLEEPER_WOKE : 0;
 	for (size_t i = 0; i < n && !err; i++) {
 		const struct rw_thread_state *ts = image_thread(img, tids[i]);
 		const struct rw_iter_sleep *r = task_of(t, nt, tids[i]);

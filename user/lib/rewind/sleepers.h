@@ -52,15 +52,16 @@ bool sleepers_enabled(void);
 size_t sleepers_find(const struct rw_proc_image *img, struct rw_iterobs *it, pid_t **out);
 /*
  * Without stopping them: whether every thread of f->asleep still sleeps as
- * sleepers_find found it. 0, RW_SLEEPER_WOKE if one woke (or is gone), -errno if
- * the iterator cannot be read.
+ * sleepers_find found it. 0, or RW_SLEEPER_WOKE if one woke, is gone, or
+ * the iterator cannot be read (unproven).
  */
 int sleepers_check(const struct rw_frozen *f, const struct rw_proc_image *img,
 		   struct rw_iterobs *it);
 /*
  * Seize f->asleep (freeze_hold) and prove from their exit stamps and
- * registers that none ran since its release. 0; RW_SLEEPER_WOKE if one did (all of
- * them are held anyway), -errno if they cannot be seized or read.
+ * registers that none ran since its release. 0; RW_SLEEPER_WOKE if one did
+ * or the iterator cannot be read (all of them are held anyway); -errno if
+ * they cannot be seized.
  */
 int sleepers_hold(struct rw_frozen *f, const struct rw_proc_image *img, struct rw_iterobs *it);
 /* The threads of f held now are let go from t_ns on, with their image's registers. */
