@@ -309,7 +309,7 @@ static json_object *request(struct rw_sessions *S, enum rw_cmd c, uint32_t sessi
 	req.session = session;
 	req.pid = pid;
 	req.verify = true;
-	return sessions_handle(S, &req, &root);
+	return sessions_handle(S, &req, &root, NULL);
 }
 
 static bool ok(json_object *resp)

@@ -84,17 +84,41 @@ static void rwd_disconnect(struct isolation *iso)
 }
 
 /*
+ * A request's bytes, passfd (if >= 0) with them (SCM_RIGHTS). A connection
+ * that broke since the last request is re-established once, before
+ * anything was sent.
+ */
+static int rwd_send(struct isolation *iso, const char *msg, size_t len, int passfd, char *err,
+		    size_t errlen)
+{
+	int ret = 0;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (iso->fd < 0) {
+			ret = rwd_connect(iso, err, errlen);
+			if (ret)
+				return ret;
+		}
+		ret = passfd >= 0 ? client_send_fd(iso->fd, msg, len, passfd, err, errlen) :
+				    client_send(iso->fd, msg, len, err, errlen);
+		if (!ret)
+			break;
+		rwd_disconnect(iso);
+	}
+	return ret;
+}
+
+/*
  * One request, one answer; passfd (if >= 0) goes with it (SCM_RIGHTS). An
  * answer with "ok": false is returned as an error with its "error" text in
- * err. A connection that broke since the last request is re-established
- * once, before anything was sent.
+ * err.
  */
 static int rwd_call_fd(struct isolation *iso, const struct rw_request *req, int passfd,
 		       json_object **out, char *err, size_t errlen)
 {
 	char *line = protocol_format_request(req), *msg = NULL;
 	json_object *resp = NULL, *ok, *e;
-	int ret = -ENOMEM;
+	int ret;
 
 	if (!line || asprintf(&msg, "%s\n", line) < 0) {
 		snprintf(err, errlen, "cannot format the %s request", protocol_cmd_name(req->cmd));
@@ -102,18 +126,7 @@ static int rwd_call_fd(struct isolation *iso, const struct rw_request *req, int 
 		return -ENOMEM;
 	}
 	free(line);
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (iso->fd < 0) {
-			ret = rwd_connect(iso, err, errlen);
-			if (ret)
-				goto out;
-		}
-		ret = passfd >= 0 ? client_send_fd(iso->fd, msg, strlen(msg), passfd, err, errlen) :
-				    client_send(iso->fd, msg, strlen(msg), err, errlen);
-		if (!ret)
-			break;
-		rwd_disconnect(iso);
-	}
+	ret = rwd_send(iso, msg, strlen(msg), passfd, err, errlen);
 	if (ret)
 		goto out;
 	/* A second stop signal (on the main thread) gives up the wait. */
@@ -449,28 +462,44 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 	return 0;
 }
 
-/* "stop=12.3 kill=4.5 ..." in microseconds, from a rewind answer's timing_ns. */
-static void stages_text(json_object *resp, char *buf, size_t len)
+/* "stop=12.3 kill=4.5 ..." in microseconds: the stages that took time. */
+static void stages_text(const struct rw_rewind_summary *sum, char *buf, size_t len)
 {
-	json_object *r, *t;
 	size_t n = 0;
 
 	buf[0] = 0;
-	if (!json_object_object_get_ex(resp, "rewind", &r) ||
-	    !json_object_object_get_ex(r, "timing_ns", &t))
-		return;
-	json_object_object_foreach(t, k, v) {
-		int64_t ns = json_object_get_int64(v);
+	for (int i = 0; i < RW_STAGES; i++)
+		if (sum->timing_ns[i] && n < len)
+			n += snprintf(buf + n, len - n, "%s%s=%.1f", n ? " " : "", rw_stage_names[i],
+				      sum->timing_ns[i] / 1e3);
+}
 
-		if (ns && n < len)
-			n += snprintf(buf + n, len - n, "%s%s=%.1f", n ? " " : "", k, ns / 1e3);
+/*
+ * A rewind over the fast path (fastpath.h): on the request path, JSON costs
+ * more than some of the restore's stages. Its answer is brief: rewindd
+ * keeps the report, and rewindd -v logs the plans.
+ */
+static int rwd_fast_rewind(struct isolation *iso, struct rw_rewind_summary *sum, char *err,
+			   size_t errlen)
+{
+	struct rw_fast_request f;
+	int ret;
+
+	if (fast_request_make(&f, iso->session, iso->key, iso->instance, iso->cfg->verify)) {
+		snprintf(err, errlen, "the rewindd instance name is too long");
+		return -EINVAL;
 	}
+	ret = rwd_send(iso, (const char *)&f, sizeof(f), -1, err, errlen);
+	if (!ret)
+		ret = client_fast_recv(iso->fd, sum, action_hurried, err, errlen);
+	if (ret && ret != -EPROTO)
+		rwd_disconnect(iso);	/* the stream's framing is lost */
+	return ret;
 }
 
 enum iso_next iso_after_run(struct isolation *iso, char *err, size_t errlen)
 {
-	json_object *resp = NULL;
-	struct rw_request *req;
+	struct rw_rewind_summary sum;
 	char why[1024];
 	uint64_t t0;
 	int ret;
@@ -490,21 +519,8 @@ enum iso_next iso_after_run(struct isolation *iso, char *err, size_t errlen)
 		snprintf(err, errlen, "no rewindd session");
 		return ISO_RESTART;
 	}
-	req = new_request(iso, RW_CMD_REWIND);
-	if (!req) {
-		snprintf(err, errlen, "rewind of session %u failed: out of memory", iso->session);
-		return ISO_RESTART;
-	}
-	req->verify = iso->cfg->verify;
-	/*
-	 * No report nor plans: rewindd keeps the report, and building them is
-	 * time on the request path (rewindd -v logs the plans). Also at -v, so
-	 * that the timings logged are the ones served.
-	 */
-	req->brief = true;
 	t0 = rw_now_ns();
-	ret = rwd_call(iso, req, &resp, why, sizeof(why));
-	free(req);
+	ret = rwd_fast_rewind(iso, &sum, why, sizeof(why));
 	if (ret) {
 		snprintf(err, errlen, "rewind of session %u failed: %s", iso->session, why);
 		return ISO_RESTART;
@@ -512,18 +528,18 @@ enum iso_next iso_after_run(struct isolation *iso, char *err, size_t errlen)
 	t0 = rw_now_ns() - t0;
 	iso->nrewinds++;
 	iso->rewind_ns += t0;
+	/* Logged after the measurement: the timings are the ones served. */
 	if (rw_log_level >= RW_LOG_DEBUG) {
-		json_object *r = NULL;
+		json_object *r = rewind_summary_json(&sum);
 		char stages[512];
 
-		stages_text(resp, stages, sizeof(stages));
+		stages_text(&sum, stages, sizeof(stages));
 		pr_debug("session %u rewound in %.1f us (rewindd, us: %s)\n", iso->session, t0 / 1e3,
 			 stages);
-		json_object_object_get_ex(resp, "rewind", &r);
 		pr_debug("session %u rewound: %s\n", iso->session,
-			 json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN));
+			 r ? json_object_to_json_string_ext(r, JSON_C_TO_STRING_PLAIN) : "{}");
+		json_object_put(r);
 	}
-	json_object_put(resp);
 	return ISO_READY;
 }
 

@@ -144,3 +144,64 @@ json_object *client_recv(int fd, size_t max, bool (*give_up)(void), char *err, s
 	free(buf);
 	return resp;
 }
+
+/* Exactly len bytes, or -errno (-EPIPE: the peer closed first) with err set. */
+static int recv_exact(int fd, void *buf, size_t len, bool (*give_up)(void), char *err,
+		      size_t errlen)
+{
+	char *p = buf;
+
+	while (len) {
+		ssize_t r = recv(fd, p, len, 0);
+
+		if (r < 0 && errno == EINTR && !(give_up && give_up()))
+			continue;
+		if (r <= 0) {
+			int e = r < 0 ? errno : EPIPE;
+
+			snprintf(err, errlen, "rewindd closed the connection without an answer%s%s",
+				 r < 0 ? ": " : "", r < 0 ? strerror(e) : "");
+			return -e;
+		}
+		p += r;
+		len -= r;
+	}
+	return 0;
+}
+
+int client_fast_recv(int fd, struct rw_rewind_summary *sum, bool (*give_up)(void), char *err,
+		     size_t errlen)
+{
+	struct rw_fast_answer a;
+	char text[RW_FAST_ERROR_MAX + 1];
+	int ret;
+
+	ret = recv_exact(fd, &a, sizeof(a.h), give_up, err, errlen);
+	if (ret)
+		return ret;
+	/* A JSON line instead: this rewindd does not know the fast path, or refused the frame. */
+	if (a.h.magic != RW_FAST_MAGIC || a.h.version != RW_FAST_VERSION || a.h.size != sizeof(a)) {
+		snprintf(err, errlen, "rewindd answered the fast-path rewind with something else "
+			 "(%s)", a.h.magic == '{' ? "a JSON line: too old a rewindd, or a malformed "
+			 "frame" : "not an answer frame");
+		return -EIO;
+	}
+	ret = recv_exact(fd, (char *)&a + sizeof(a.h), sizeof(a) - sizeof(a.h), give_up, err,
+			 errlen);
+	if (!ret && a.error_len > RW_FAST_ERROR_MAX) {
+		snprintf(err, errlen, "rewindd's fast-path answer says %u bytes of error text follow",
+			 a.error_len);
+		ret = -EIO;
+	}
+	if (!ret)
+		ret = recv_exact(fd, text, a.error_len, give_up, err, errlen);
+	if (ret)
+		return ret;
+	if (!a.ok) {
+		text[a.error_len] = '\0';
+		snprintf(err, errlen, "%s", a.error_len ? text : "rewindd refused without a reason");
+		return -EPROTO;
+	}
+	*sum = a.summary;
+	return 0;
+}

@@ -11,6 +11,8 @@
 
 #include <json-c/json.h>
 
+#include "fastpath.h"
+
 /* A longer answer is an error: the connection's framing is lost then. */
 #define RW_ANSWER_MAX (16 << 20)
 
@@ -40,5 +42,15 @@ int client_send_fd(int sock, const char *line, size_t len, int passfd, char *err
  * unless give_up (may be NULL) says otherwise.
  */
 json_object *client_recv(int fd, size_t max, bool (*give_up)(void), char *err, size_t errlen);
+
+/*
+ * The answer to a fast-path rewind (fastpath.h; the request goes with
+ * client_send). 0 with *sum filled; -EPROTO refused, with rewindd's error
+ * text in err; another -errno (err set) when the answer did not come whole:
+ * the connection's framing is lost then, close it. give_up as for
+ * client_recv.
+ */
+int client_fast_recv(int fd, struct rw_rewind_summary *sum, bool (*give_up)(void), char *err,
+		     size_t errlen);
 
 #endif /* RW_CLIENT_H */

@@ -21,6 +21,7 @@
 #include "fanotify_watch.h"
 #include "inject.h"
 #include "invocation.h"
+#include "fastpath.h"
 #include "fault.h"
 #include "log.h"
 #include "recovery.h"
@@ -832,18 +833,55 @@ static int restore_shared(struct rw_sessions *S, struct rw_session *s, struct rw
 	return err;
 }
 
+/* What a rewind did, for its answer (either protocol). */
+static void summarise(const struct rw_rewind_stats *st, uint64_t files_ns, size_t nkilled,
+		      bool again, bool verify, uint64_t release_ns, uint64_t total_ns,
+		      struct rw_rewind_summary *sum)
+{
+	uint64_t *c = sum->count, *t = sum->timing_ns;
+
+	memset(sum, 0, sizeof(*sum));
+	c[RW_COUNT_PAGES_RESTORED] = st->pages_copied + st->pages_dropped;
+	c[RW_COUNT_PAGES_COPIED] = st->pages_copied;
+	c[RW_COUNT_PAGES_DROPPED] = st->pages_dropped;
+	c[RW_COUNT_PAGES_WHOLESALE] = st->pages_wholesale;
+	c[RW_COUNT_PAGES_ZERO_FILLED] = st->pages_zero_filled;
+	c[RW_COUNT_PAGES_RESTORER] = st->pages_restorer;
+	c[RW_COUNT_PAGES_HOT] = st->pages_hot;
+	c[RW_COUNT_SCANS] = st->scans;
+	c[RW_COUNT_THREADS_EXITED] = st->threads_exited;
+	c[RW_COUNT_THREADS_RECREATED] = st->threads_recreated;
+	c[RW_COUNT_THREADS_ASLEEP] = st->threads_asleep;
+	c[RW_COUNT_PROCESSES_KILLED] = nkilled;
+	c[RW_COUNT_SYSCALLS_INJECTED] = st->injected;
+	t[RW_STAGE_STOP] = st->stop_ns;
+	t[RW_STAGE_KILL] = st->kill_ns;
+	t[RW_STAGE_SCAN] = st->scan_ns;
+	t[RW_STAGE_PLAN] = st->plan_ns;
+	t[RW_STAGE_LAYOUT] = st->layout_ns;
+	t[RW_STAGE_COPY] = st->copy_ns;
+	t[RW_STAGE_INJECT] = st->inject_ns;
+	t[RW_STAGE_REGS] = st->regs_ns;
+	t[RW_STAGE_REARM] = st->rearm_ns;
+	t[RW_STAGE_FILES] = files_ns;
+	t[RW_STAGE_VERIFY] = st->verify_ns;
+	t[RW_STAGE_RESUME] = release_ns;
+	t[RW_STAGE_TOTAL] = total_ns;
+	sum->flags = (again ? RW_SUMMARY_AGAIN : 0) | (verify ? RW_SUMMARY_VERIFIED : 0);
+}
+
 /*
  * brief: the answer carries the counters and timings but neither the report
  * (kept: `report` asks for it) nor the plans, which a client on the request
- * path has no use for.
+ * path has no use for. fast (not NULL): the counters and timings go there and
+ * the answer is {"ok":true,"session":N} alone (the fast path, fastpath.h).
  */
-json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify, bool brief)
+json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify, bool brief,
+			    struct rw_rewind_summary *fast)
 {
-	static const char *const names[] = { "stop", "kill", "scan", "plan", "layout", "copy",
-					     "inject", "regs", "rearm", "files", "verify", "resume",
-					     "total" };
 	struct rw_invocation *inv = s->cur;
 	struct rw_rewind_stats st = { 0 };
+	struct rw_rewind_summary sum;
 	struct rw_watch_result wres = { 0 };
 	struct rw_ipc_stats ist = { 0 };
 	struct rw_rewinding *procs;
@@ -1089,30 +1127,23 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 	s->releasing = procs;
 	s->nreleasing = nprocs;
 
+	summarise(&st, files_ns, nkilled, again, verify, s->release_ns, rw_now_ns() - t0, &sum);
 	resp = session_ok(s->id);
-	o = json_object_new_object();
-	json_object_object_add(o, "pages_restored",
-			       json_object_new_int64(st.pages_copied + st.pages_dropped));
-	json_object_object_add(o, "pages_copied", json_object_new_int64(st.pages_copied));
-	json_object_object_add(o, "pages_dropped", json_object_new_int64(st.pages_dropped));
-	json_object_object_add(o, "pages_wholesale", json_object_new_int64(st.pages_wholesale));
-	json_object_object_add(o, "pages_zero_filled", json_object_new_int64(st.pages_zero_filled));
-	json_object_object_add(o, "pages_restorer", json_object_new_int64(st.pages_restorer));
-	json_object_object_add(o, "pages_hot", json_object_new_int64(st.pages_hot));
-	json_object_object_add(o, "scans", json_object_new_int64(st.scans));
-	json_object_object_add(o, "threads_exited", json_object_new_int64(st.threads_exited));
-	json_object_object_add(o, "threads_recreated", json_object_new_int64(st.threads_recreated));
-	json_object_object_add(o, "threads_asleep", json_object_new_int64(st.threads_asleep));
-	json_object_object_add(o, "restored_again", json_object_new_boolean(again));
-	json_object_object_add(o, "processes_killed", json_object_new_int64(nkilled));
-	json_object_object_add(o, "syscalls_injected", json_object_new_int64(st.injected));
-	json_object_object_add(o, "verified", json_object_new_boolean(verify));
-	{
-		uint64_t v[] = { st.stop_ns, st.kill_ns, st.scan_ns, st.plan_ns, st.layout_ns,
-				 st.copy_ns, st.inject_ns, st.regs_ns, st.rearm_ns, files_ns,
-				 st.verify_ns, s->release_ns, rw_now_ns() - t0 };
-
-		json_object_object_add(o, "timing_ns", json_ns(names, v, 13));
+	/* The fast path's answer is the summary alone (fastpath.h); it is brief. */
+	if (fast) {
+		*fast = sum;
+		watch_result_free(&wres);
+		json_object_put(plans);
+		json_object_put(report);
+		return resp;
+	}
+	o = rewind_summary_json(&sum);
+	if (!o) {
+		watch_result_free(&wres);
+		json_object_put(plans);
+		json_object_put(report);
+		json_object_put(resp);
+		return NULL;
 	}
 	if (ist.namespaces_read) {
 		json_object *io = json_object_new_object();

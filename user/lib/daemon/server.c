@@ -17,6 +17,7 @@
 
 #include "auth.h"
 #include "clock.h"
+#include "fastpath.h"
 #include "log.h"
 #include "pidfd.h"
 #include "proc.h"
@@ -52,6 +53,12 @@ struct rw_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int listen_fd, epoll_fd, signal_fd;
 	struct client *clients[RW_MAX_CLIENTS];
+	/*
+	 * The request of every fast-path rewind: fast_request_parse sets its
+	 * rewind fields and nothing else, so it is zeroed once (~70 KB, the
+	 * watch paths) instead of per request.
+	 */
+	struct rw_request *fast_req;
 };
 
 #ifndef SO_PEERPIDFD
@@ -120,8 +127,12 @@ int server_open(struct rw_server **out, const struct rw_server_opts *opts, struc
 		return -ENAMETOOLONG;
 	}
 	srv = calloc(1, sizeof(*srv));
-	if (!srv)
+	if (srv)
+		srv->fast_req = calloc(1, sizeof(*srv->fast_req));
+	if (!srv || !srv->fast_req) {
+		free(srv);
 		return -ENOMEM;
+	}
 	srv->S = S;
 	srv->listen_fd = srv->epoll_fd = srv->signal_fd = -1;
 	snprintf(srv->path, sizeof(srv->path), "%s", path);
@@ -299,22 +310,27 @@ static void accept_clients(struct rw_server *srv)
 }
 
 /*
- * Queue one response line; server_run flushes it before it waits again
+ * Queue an answer's bytes; server_run flushes them before it waits again
  * (flush_client polls for EPOLLOUT only when the socket is full).
  */
-static int queue_response(struct rw_server *srv, struct client *c, const char *json)
+static int queue_bytes(struct client *c, const void *bytes, size_t n, bool newline)
 {
-	size_t n = strlen(json);
-	char *buf = realloc(c->out, c->out_len + n + 1);
+	char *buf = realloc(c->out, c->out_len + n + newline);
 
-	(void)srv;
 	if (!buf)
 		return -ENOMEM;
-	memcpy(buf + c->out_len, json, n);
-	buf[c->out_len + n] = '\n';
+	memcpy(buf + c->out_len, bytes, n);
+	if (newline)
+		buf[c->out_len + n] = '\n';
 	c->out = buf;
-	c->out_len += n + 1;
+	c->out_len += n + newline;
 	return 0;
+}
+
+/* One response line. */
+static int queue_response(struct client *c, const char *json)
+{
+	return queue_bytes(c, json, strlen(json), true);
 }
 
 /* Why fd, sent with req, cannot be taken; NULL if it can. */
@@ -351,49 +367,113 @@ static void handle_line(struct rw_server *srv, struct client *c, const char *lin
 		msg = protocol_error("%s", fd_err ? fd_err : why);
 	} else {
 		pr_debug("uid %u: %s\n", c->peer.uid, protocol_cmd_name(req->cmd));
-		resp = sessions_handle(srv->S, req, &peer);
+		resp = sessions_handle(srv->S, req, &peer, NULL);
 		if (!resp)	/* every request gets an answer, even without memory for one */
 			msg = protocol_error("out of memory");
 	}
 	if (fd >= 0)
 		close(fd);
 	if (resp)
-		queue_response(srv, c, json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN));
+		queue_response(c, json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN));
 	else if (msg)
-		queue_response(srv, c, msg);
+		queue_response(c, msg);
 	json_object_put(resp);
 	free(msg);
 	free(req);
 }
 
 /*
- * Answer the next complete request line, if no answer is still unread: one
- * request at a time, so a client that pipelines and never reads cannot make
- * the daemon hold its answers.
+ * A fast-path rewind (fastpath.h), len bytes at the start of c->in: checked
+ * and executed as a JSON rewind is, answered with a frame.
  */
-static void serve_next_line(struct rw_server *srv, struct client *c)
+static void handle_fast(struct rw_server *srv, struct client *c, size_t len, int fd,
+			const char *fd_err)
 {
-	char *nl;
-	size_t len;
+	struct rw_peer peer = { .cred = c->peer, .pidfd = c->peer_pidfd, .passed_fd = fd };
+	struct rw_rewind_summary sum = { 0 };
+	json_object *resp = NULL, *v;
+	const char *error = NULL;
+	char err[256];
+	void *frame;
+	size_t n;
 
-	int fd = -1;
+	if (fd_err || fd >= 0)
+		error = fd_err ? fd_err : "an fd came with a fast-path rewind, which takes none";
+	else if (fast_request_parse(c->in, len, srv->fast_req, err, sizeof(err)))
+		error = err;
+	else if (!(resp = sessions_handle(srv->S, srv->fast_req, &peer, &sum)))
+		error = "out of memory";
+	else if (!json_object_object_get_ex(resp, "ok", &v) || !json_object_get_boolean(v))
+		error = json_object_object_get_ex(resp, "error", &v) ? json_object_get_string(v) :
+								       "refused without a reason";
+	if (fd >= 0)
+		close(fd);
+	frame = fast_answer_make(!error, &sum, error, &n);
+	/* Without memory for the answer the client would wait for ever: it sees the end instead. */
+	if (!frame || queue_bytes(c, frame, n, false))
+		c->closing = true;
+	free(frame);
+	json_object_put(resp);
+}
+
+/*
+ * The length of the request at the start of c->in, newline included: 0
+ * while it is incomplete, -1 if its first bytes are a fast-path frame
+ * header out of range (nothing after it can be told apart any more).
+ */
+static ssize_t request_len(const struct client *c)
+{
+	const char *nl;
+	ssize_t n;
+
+	if (c->in_len && (uint8_t)c->in[0] == RW_FAST_MAGIC) {
+		n = fast_frame_size(c->in, c->in_len);
+		return n < 0 ? -1 : (size_t)n <= c->in_len ? n : 0;
+	}
+	nl = memchr(c->in, '\n', c->in_len);
+	return nl ? nl - c->in + 1 : 0;
+}
+
+/*
+ * Answer the next complete request (a line, or a fast-path frame), if no
+ * answer is still unread: one request at a time, so a client that
+ * pipelines and never reads cannot make the daemon hold its answers.
+ */
+static void serve_next_request(struct rw_server *srv, struct client *c)
+{
 	const char *fd_err = NULL;
+	int fd = -1;
+	ssize_t n;
 
-	if (c->out_len || !(nl = memchr(c->in, '\n', c->in_len)))
+	if (c->out_len || !(n = request_len(c)))
 		return;
-	len = nl - c->in;
-	if (c->pass_pending && c->pass_at <= len) {
+	if (n < 0) {
+		size_t len;
+		void *frame = fast_answer_make(false, NULL, "malformed fast-path frame header: "
+					       "the connection is closed", &len);
+
+		if (frame)
+			queue_bytes(c, frame, len, false);
+		free(frame);
+		c->in_len = 0;
+		c->closing = true;
+		return;
+	}
+	if (c->pass_pending && c->pass_at < (size_t)n) {
 		fd = c->pass_fd;
 		fd_err = c->pass_err;
 		c->pass_pending = false;
 		c->pass_fd = -1;
 		c->pass_err = NULL;
 	} else if (c->pass_pending) {
-		c->pass_at -= len + 1;
+		c->pass_at -= n;
 	}
-	handle_line(srv, c, c->in, len, fd, fd_err);
-	memmove(c->in, nl + 1, c->in_len - len - 1);
-	c->in_len -= len + 1;
+	if ((uint8_t)c->in[0] == RW_FAST_MAGIC)
+		handle_fast(srv, c, n, fd, fd_err);
+	else
+		handle_line(srv, c, c->in, n - 1, fd, fd_err);
+	memmove(c->in, c->in + n, c->in_len - n);
+	c->in_len -= n;
 }
 
 /*
@@ -457,14 +537,14 @@ static ssize_t recv_some(struct client *c)
 
 static void read_client(struct rw_server *srv, struct client *c)
 {
-	while (!memchr(c->in, '\n', c->in_len)) {
+	while (!request_len(c)) {
 		ssize_t n;
 
 		if (c->in_len == sizeof(c->in)) {
 			char *msg = protocol_error("request too large (limit %d bytes)", RW_REQ_MAX);
 
 			if (msg)
-				queue_response(srv, c, msg);
+				queue_response(c, msg);
 			free(msg);
 			c->in_len = 0;
 			c->closing = true;
@@ -484,7 +564,7 @@ static void read_client(struct rw_server *srv, struct client *c)
 			break;
 		c->in_len += n;
 	}
-	serve_next_line(srv, c);
+	serve_next_request(srv, c);
 }
 
 static void flush_client(struct rw_server *srv, struct client *c)
@@ -600,7 +680,7 @@ int server_run(struct rw_server *srv)
 				flush_client(srv, c);
 				if (c->out_len)
 					break;	/* the client is not reading: wait for EPOLLOUT */
-				serve_next_line(srv, c);
+				serve_next_request(srv, c);
 			}
 			/* Answered: the processes a rewind restored run again. */
 			sessions_release(srv->S);
@@ -631,5 +711,6 @@ void server_close(struct rw_server *srv)
 		close(srv->epoll_fd);
 	if (srv->signal_fd >= 0)
 		close(srv->signal_fd);
+	free(srv->fast_req);
 	free(srv);
 }

@@ -705,7 +705,7 @@ int session_next_invocation(struct rw_session *s)
 }
 
 json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req,
-			     const struct rw_peer *peer)
+			     const struct rw_peer *peer, struct rw_rewind_summary *fast)
 {
 	struct rw_session *s = NULL;
 
@@ -741,7 +741,7 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 	case RW_CMD_CHECKPOINT:
 		return s ? session_checkpoint(S, s) : session_error("checkpoint needs a session id");
 	case RW_CMD_REWIND:
-		return s ? session_rewind(S, s, req->verify, req->brief) : session_error("rewind needs a session id");
+		return s ? session_rewind(S, s, req->verify, req->brief, fast) : session_error("rewind needs a session id");
 	default:
 		return session_error("unknown command");
 	}

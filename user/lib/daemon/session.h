@@ -17,6 +17,7 @@
 
 #include "rewind/events.h"
 
+#include "fastpath.h"
 #include "protocol.h"
 #include "tracker.h"
 
@@ -67,10 +68,12 @@ void sessions_fini(struct rw_sessions *S);
 void sessions_release(struct rw_sessions *S);
 /*
  * Execute one request on behalf of a peer. Returns the response object
- * ({"ok":true,...} or {"ok":false,"error":...}); never NULL.
+ * ({"ok":true,...} or {"ok":false,"error":...}); NULL when out of memory.
+ * fast (not NULL): a fast-path rewind (fastpath.h): what it did goes there,
+ * not into the response.
  */
 json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req,
-			     const struct rw_peer *peer);
+			     const struct rw_peer *peer, struct rw_rewind_summary *fast);
 
 /*
  * fanotify saw a watched tree change: a writer the session does not track

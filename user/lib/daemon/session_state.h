@@ -160,7 +160,8 @@ json_object *session_report(struct rw_sessions *S, struct rw_session *s, const c
 
 /* rewind_mode.c */
 json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s);
-json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify, bool brief);
+json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool verify, bool brief,
+			    struct rw_rewind_summary *fast);
 /* Let go of what the last rewind of s holds (sessions_release, session.h). */
 void session_release(struct rw_sessions *S, struct rw_session *s);
 
