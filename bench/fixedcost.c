@@ -17,8 +17,10 @@
  * target checks its own memory; every timed rewind is verified too when
  * VERIFY=1. Nothing asserts on a time.
  *
- * Usage: fixedcost NAME=SOCKET[,brief] ...
- *        (",brief": the rewind request says "brief":true: no report, no plans)
+ * Usage: fixedcost NAME=SOCKET[,brief|,fast] ...
+ *        (",brief": the rewind request says "brief":true: no report, no plans;
+ *        ",fast": rewinds over the fast path, binary frames both ways, as
+ *        rewind-proxy asks for them; the same socket may be named twice)
  * Environment: REPS (rounds, default 41), D (pages, default 100), MIB (default
  *              64), THREADS (default 4), VERIFY (default 0).
  */
@@ -40,6 +42,7 @@
 #include <json-c/json.h>
 
 #include "bench_util.h"
+#include "client.h"
 
 #define PAGE		4096UL
 #define MIB		(1UL << 20)
@@ -179,7 +182,7 @@ static void cleanup(void)
 
 struct conf {
 	const char *name, *path;
-	bool brief;
+	bool brief, fast;
 	int sock;
 	FILE *in;
 	uint32_t session;
@@ -243,12 +246,41 @@ static json_object *request(struct conf *c, uint64_t *parse_ns, size_t *len, con
 	return o;
 }
 
+/* A rewind over the fast path (fastpath.h): no JSON either way. */
+static void fast_round(struct conf *c, int r, bool verify)
+{
+	struct rw_rewind_summary sum;
+	struct rw_fast_request f;
+	char err[512];
+	uint64_t t0;
+
+	if (fast_request_make(&f, c->session, 0, NULL, verify))
+		die("rewindd %s: cannot make a fast-path frame", c->name);
+	t0 = rw_now_ns();
+	if (client_send(c->sock, (const char *)&f, sizeof(f), err, sizeof(err)) ||
+	    client_fast_recv(c->sock, &sum, NULL, err, sizeof(err)))
+		die("rewindd %s: fast-path rewind: %s", c->name, err);
+	if (r < 0)
+		return;
+	c->client[r] = rw_now_ns() - t0;
+	c->parse[r] = 0;
+	c->bytes[r] = sizeof(struct rw_fast_answer);
+	for (c->nkeys = 0; c->nkeys < RW_STAGES && c->nkeys < MAX_KEYS; c->nkeys++) {
+		c->key[c->nkeys] = rw_stage_names[c->nkeys];
+		c->stage[c->nkeys][r] = sum.timing_ns[c->nkeys];
+	}
+}
+
 static void rewind_round(struct conf *c, int r, bool verify)
 {
 	uint64_t t0, parse = 0;
 	json_object *o, *rw, *tm, *v;
 	size_t len = 0;
 
+	if (c->fast) {
+		fast_round(c, r, verify);
+		return;
+	}
 	t0 = rw_now_ns();
 	o = request(c, &parse, &len, "{\"cmd\":\"rewind\",\"session\":%u%s%s}", c->session,
 		    verify ? ",\"verify\":true" : "", c->brief ? ",\"brief\":true" : "");
@@ -285,7 +317,7 @@ int main(int argc, char **argv)
 	npages = (size_t)bench_envint("MIB", 64, 1, 4096) * MIB / PAGE;
 	nthreads = bench_envint("THREADS", 4, 1, 64);
 	if (nconf < 1 || nconf > MAX_CONF) {
-		fprintf(stderr, "usage: fixedcost NAME=SOCKET[,brief] ... (up to %d)\n", MAX_CONF);
+		fprintf(stderr, "usage: fixedcost NAME=SOCKET[,brief|,fast] ... (up to %d)\n", MAX_CONF);
 		return 2;
 	}
 	if ((size_t)d > npages)
@@ -303,9 +335,10 @@ int main(int argc, char **argv)
 		comma = strchr(eq + 1, ',');
 		if (comma) {
 			*comma = 0;
-			if (strcmp(comma + 1, "brief"))
+			c->brief = !strcmp(comma + 1, "brief");
+			c->fast = !strcmp(comma + 1, "fast");
+			if (!c->brief && !c->fast)
 				die("unknown option %s", comma + 1);
-			c->brief = true;
 		}
 		connect_daemon(c);
 		c->t = &targets[i];

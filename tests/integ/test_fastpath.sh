@@ -6,7 +6,8 @@
 # documents, not with the code under test.
 #
 #   fast_rewind_restores           a secret planted in a global is gone after a
-#                                  fast rewind with the verify flag
+#                                  fast rewind with the verify flag; the report of
+#                                  the invocation (closed after the answer) is there
 #   fast_rewind_leaks_without      the same function without the rewind still
 #                                  holds it (the twin: this test can fail)
 #   fast_frames_refused            bad frames, unknown or stale sessions get an
@@ -99,7 +100,11 @@ fast_rewind_restores() {
 		{ echo "fast rewind answered: $out"; return 1; }
 	[ "${BASH_REMATCH[1]}" -ge 1 ] || { echo "nothing restored: $out"; return 1; }
 	fn_ask "search global $SECRET" || return 1
-	expect "search after the fast rewind" "$ANSWER" clean
+	expect "search after the fast rewind" "$ANSWER" clean || return 1
+	# The report of the invocation it ended, closed after the answer, is there all the same.
+	out=$(report_of "$SID" 1) || return 1
+	[ "$(jq -r '.pages_written >= 1 and .complete' <<<"$out")" = true ] ||
+		{ echo "report of the rewound invocation: $out"; return 1; }
 }
 
 fast_rewind_leaks_without() {

@@ -553,6 +553,31 @@ static bool watched(void *ctx, const char *path)
 	return watches_cover(ctx, path);
 }
 
+/*
+ * The invocation's report: what the scan found, per process (procs: the
+ * rewind's, their written pages), then closed at end_ns. Only the report:
+ * what was restored does not depend on it.
+ */
+static void close_report(struct rw_session *s, struct rw_invocation *inv,
+			 const struct rw_rewinding *procs, size_t nprocs, uint64_t end_ns)
+{
+	for (size_t i = 0; i < nprocs; i++) {
+		char label[RW_PID_LABEL_MAX];
+
+		target_label(target_find(s, procs[i].img->tgid), label, sizeof(label));
+		if (invocation_add_written_ranges(inv, procs[i].img->tgid, &procs[i].written))
+			invocation_note(inv, "pid %s: out of memory recording its written pages: "
+					"this report undercounts them", label);
+		if (procs[i].untracked)
+			invocation_note(inv, "pid %s: %llu pages written by the invocations before were "
+					"not write-protected (restored at every rewind); they count as "
+					"written", label, (unsigned long long)procs[i].untracked);
+	}
+	invocation_close(inv, end_ns, target_covers, image_maps, s);
+	if (invocation_find_persisting(inv, watched, &s->watches))
+		invocation_note(inv, "out of memory listing the files that persist");
+}
+
 void session_release(struct rw_sessions *S, struct rw_session *s)
 {
 	struct rw_rewind_stats st = { 0 };
@@ -569,6 +594,12 @@ void session_release(struct rw_sessions *S, struct rw_session *s)
 				 "the rewind", proc_pid_label(s->releasing[i].img->tgid, label,
 							      sizeof(label)));
 		}
+	/* Running again: the last rewind's report is closed while the function works. */
+	if (s->closing)
+		close_report(s, s->closing, s->releasing, s->nreleasing, s->closing_end_ns);
+	s->closing = NULL;
+	for (size_t i = 0; i < s->nreleasing; i++)
+		rewind_done(&s->releasing[i]);
 	free(s->releasing);
 	s->releasing = NULL;
 	s->nreleasing = 0;
@@ -1067,20 +1098,6 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		return resp;
 	}
 
-	/* The invocation's report: what the scan found, per process. */
-	for (size_t i = 0; i < nprocs; i++) {
-		/* Only the report: what was restored does not depend on it. */
-		char label[RW_PID_LABEL_MAX];
-
-		target_label(target_find(s, procs[i].img->tgid), label, sizeof(label));
-		if (invocation_add_written_ranges(inv, procs[i].img->tgid, &procs[i].written))
-			invocation_note(inv, "pid %s: out of memory recording its written pages: "
-					"this report undercounts them", label);
-		if (procs[i].untracked)
-			invocation_note(inv, "pid %s: %llu pages written by the invocations before were "
-					"not write-protected (restored at every rewind); they count as "
-					"written", label, (unsigned long long)procs[i].untracked);
-	}
 	for (size_t i = 0; i < nprocs && !(brief && rw_log_level < RW_LOG_DEBUG); i++) {
 		json_object *pj = plan_to_json(&procs[i].plan);
 		struct rw_target *t = target_find(s, procs[i].img->tgid);
@@ -1112,11 +1129,14 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		invocation_note(inv, "pid %s was created since the checkpoint: killed", label);
 	}
 	free(killed);
-	invocation_close(inv, rw_now_ns(), target_covers, image_maps, s);
-	if (invocation_find_persisting(inv, watched, &s->watches))
-		invocation_note(inv, "out of memory listing the files that persist");
-	if (!brief)
+	/* A brief answer does not carry the report: it is closed after the answer (session_release). */
+	if (!brief) {
+		close_report(s, inv, procs, nprocs, rw_now_ns());
 		report = invocation_summary_json(inv);
+	} else {
+		s->closing = inv;
+		s->closing_end_ns = rw_now_ns();
+	}
 	session_next_invocation(s);
 	targets_compact(s);
 	/*

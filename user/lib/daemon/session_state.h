@@ -82,6 +82,13 @@ struct rw_session {
 	struct rw_rewinding *releasing;
 	size_t nreleasing;
 	uint64_t release_ns;		/* what the last release took: the next answer's "resume" */
+	/*
+	 * The invocation that rewind ended, its report still to be closed (at
+	 * closing_end_ns) once the answer is out and the threads released: a
+	 * brief answer does not carry it, and no request is read before.
+	 */
+	struct rw_invocation *closing;
+	uint64_t closing_end_ns;
 	bool discard;			/* records now come from our own injected syscalls */
 	pid_t lost;			/* a checkpointed process that exited between rewinds */
 	/* Process creations by the session's processes logged, and that count when this invocation began. */

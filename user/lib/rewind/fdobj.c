@@ -486,10 +486,15 @@ void fdobj_free(struct rw_fdobj *o)
 
 void fdobjs_free(struct rw_fdobjs *objs)
 {
-	for (size_t i = 0; i < objs->n; i++)
+	for (size_t i = 0; i < objs->n; i++) {
 		fdobj_free(&objs->v[i]);
+		if (objs->fdinfo && objs->fdinfo[i] >= 0)
+			close(objs->fdinfo[i]);
+	}
+	free(objs->fdinfo);
 	free(objs->v);
 	objs->v = NULL;
+	objs->fdinfo = NULL;
 	objs->n = 0;
 }
 
@@ -606,13 +611,30 @@ static int read_socket(int ref, struct rw_fdobj *o)
 	return err;
 }
 
-static int read_fdinfo(pid_t tgid, int fd, struct rw_fdobj *o)
+/*
+ * fd's fdinfo in process tgid, parsed into o. cache (may be NULL): the
+ * file kept open between calls (-1: open it now); an fdinfo that does not
+ * fit a page or two (an epoll set of hundreds) is read whole instead.
+ */
+static int read_fdinfo(pid_t tgid, int fd, int *cache, struct rw_fdobj *o)
 {
-	char path[64], *text = NULL;
+	char path[64], *text = NULL, small[8192];
+	ssize_t got;
 	size_t len;
 	int err;
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", tgid, fd);
+	if (cache && *cache < 0)
+		*cache = open(path, O_RDONLY | O_CLOEXEC);
+	if (cache && *cache >= 0) {
+		got = pread(*cache, small, sizeof(small) - 1, 0);
+		if (got < 0)
+			return -errno;
+		if ((size_t)got < sizeof(small) - 1) {
+			small[got] = '\0';
+			return fdobj_parse_fdinfo(small, o);
+		}
+	}
 	err = read_whole_file(AT_FDCWD, path, 1 << 20, &text, &len);
 	if (err)
 		return err;
@@ -621,8 +643,8 @@ static int read_fdinfo(pid_t tgid, int fd, struct rw_fdobj *o)
 	return err;
 }
 
-/* The state of one object through our reference ref to it. */
-static int read_object(pid_t tgid, int ref, struct rw_fdobj *o)
+/* The state of one object through our reference ref to it; fdinfo: read_fdinfo's cache. */
+static int read_object(pid_t tgid, int ref, int *fdinfo, struct rw_fdobj *o)
 {
 	int err = 0;
 
@@ -638,7 +660,7 @@ static int read_object(pid_t tgid, int ref, struct rw_fdobj *o)
 	default:
 		break;
 	}
-	err = read_fdinfo(tgid, o->fd, o);
+	err = read_fdinfo(tgid, o->fd, fdinfo, o);
 	if (!err && o->kind == RW_FDOBJ_TIMERFD && (o->timer.flags & TFD_TIMER_ABSTIME)) {
 		struct timespec now;
 
@@ -824,7 +846,7 @@ int fdobj_capture(pid_t tgid, const int *fds, const char (*links)[256], const bo
 		}
 		/* Queues are read when the object turns out internal (classify). */
 		if (kind != RW_FDOBJ_PIPE && kind != RW_FDOBJ_SOCKET)
-			err = read_object(tgid, ref, &o);
+			err = read_object(tgid, ref, NULL, &o);
 		close(ref);
 		if (err) {
 			pr_err("pid %d: fd %d (%s): reading its %s: %s\n", tgid, fds[i], links[i],
@@ -1002,7 +1024,7 @@ int fdobj_classify(const pid_t *pids, struct rw_fdobjs *const *objs, size_t n)
 				err = -errno;
 				break;
 			}
-			err = read_object(pids[i], ref, o);
+			err = read_object(pids[i], ref, NULL, o);
 			close(ref);
 			if (err)
 				pr_err("pid %d: fd %d: reading the %s queue: %s\n", pids[i], o->fd,
@@ -1058,7 +1080,7 @@ static int observe_now(pid_t tgid, const struct rw_fdobj *want, int *ref, struct
 	*ref = take_ref(tgid, want->fd, want->ino);
 	if (*ref < 0)
 		return *ref;
-	return read_object(tgid, *ref, now);
+	return read_object(tgid, *ref, NULL, now);
 }
 
 /*
@@ -1068,15 +1090,15 @@ static int observe_now(pid_t tgid, const struct rw_fdobj *want, int *ref, struct
  * (pidfd_open, pidfd_getfd, fstat, close: a third of a pipe's cost) is
  * not needed. *ref is ours to close only when it differs from want->held.
  */
-static int observe_for_rewind(pid_t tgid, const struct rw_fdobj *want, int *ref,
+static int observe_for_rewind(pid_t tgid, const struct rw_fdobj *want, int *fdinfo, int *ref,
 			      struct rw_fdobj *now)
 {
-	if (want->held < 0)
-		return observe_now(tgid, want, ref, now);
 	*now = (struct rw_fdobj){ .fd = want->fd, .kind = want->kind, .ino = want->ino,
 				  .internal = want->internal, .sotype = want->sotype, .held = -1 };
-	*ref = want->held;
-	return read_object(tgid, *ref, now);
+	*ref = want->held >= 0 ? want->held : take_ref(tgid, want->fd, want->ino);
+	if (*ref < 0)
+		return *ref;
+	return read_object(tgid, *ref, fdinfo, now);
 }
 
 static int drain_socket(int ref, int sotype)
@@ -1278,10 +1300,15 @@ static int apply_step(const struct rw_fdobj *want, const struct rw_fdobj *now,
 	return -EINVAL;
 }
 
-int fdobj_rewind(pid_t tgid, const struct rw_fdobjs *objs, bool locks, struct rw_remote *r,
+int fdobj_rewind(pid_t tgid, struct rw_fdobjs *objs, bool locks, struct rw_remote *r,
 		 uint64_t *nsteps, char *why, size_t whylen)
 {
 	int err = 0;
+
+	/* Without memory for it: each object's fdinfo opened anew, as before the first rewind. */
+	if (objs && objs->n && !objs->fdinfo && (objs->fdinfo = malloc(objs->n * sizeof(int))))
+		for (size_t i = 0; i < objs->n; i++)
+			objs->fdinfo[i] = -1;
 
 	for (size_t i = 0; objs && i < objs->n && !err; i++) {
 		const struct rw_fdobj *want = &objs->v[i];
@@ -1292,7 +1319,8 @@ int fdobj_rewind(pid_t tgid, const struct rw_fdobjs *objs, bool locks, struct rw
 
 		if (!want_now(want, locks))
 			continue;
-		err = observe_for_rewind(tgid, want, &ref, &now);
+		err = observe_for_rewind(tgid, want, objs->fdinfo ? &objs->fdinfo[i] : NULL, &ref,
+					 &now);
 		if (err) {
 			err = rw_why(why, whylen, err, "pid %d: fd %d: %s: reading it", tgid, want->fd,
 				     kind);

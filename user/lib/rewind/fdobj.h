@@ -104,6 +104,13 @@ struct rw_fdobj {
 struct rw_fdobjs {
 	struct rw_fdobj *v;	/* ascending fd */
 	size_t n;
+	/*
+	 * Per object, fdobj_rewind's: the target's /proc/TGID/fdinfo/FD kept
+	 * open and read again from offset 0 at every rewind (the kernel makes
+	 * the text anew then, for whatever FD is at that moment, and the file
+	 * follows the process, not its number); -1 until the first. NULL: none.
+	 */
+	int *fdinfo;
 };
 
 enum rw_fdobj_step_kind {
@@ -176,7 +183,7 @@ void fdobjs_free(struct rw_fdobjs *objs);
  * with why naming the fd and class.
  */
 struct rw_remote;
-int fdobj_rewind(pid_t tgid, const struct rw_fdobjs *objs, bool locks, struct rw_remote *r,
+int fdobj_rewind(pid_t tgid, struct rw_fdobjs *objs, bool locks, struct rw_remote *r,
 		 uint64_t *nsteps, char *why, size_t whylen);
 /* --verify: every object of objs compared now, differences as lines (caller frees). */
 int fdobj_verify(pid_t tgid, const struct rw_fdobjs *objs, char **lines, size_t max,

@@ -154,28 +154,60 @@ static int add_madvise(struct rw_plan *p, uint64_t start, uint64_t end, int advi
  * Walk both layouts over every elementary interval and emit the steps that
  * turn `now` into `want`; remapped private ranges go to wholesale.
  */
+/* m's starts and ends in order into b (2 * m->n entries); false if they do not ascend. */
+static bool bounds_of(const struct rw_maps *m, uint64_t *b)
+{
+	bool ascending = true;
+
+	for (size_t i = 0; i < m->n; i++) {
+		b[2 * i] = m->v[i].start;
+		b[2 * i + 1] = m->v[i].end;
+		ascending &= (!i || b[2 * i - 1] <= b[2 * i]) && b[2 * i] <= b[2 * i + 1];
+	}
+	return ascending;
+}
+
+/*
+ * Every vma boundary of want and now, ascending: a malloc'd array of
+ * 2 * (want->n + now->n) entries. Both lists are sorted and disjoint as
+ * observed, so they are merged (every rewind's plan runs this); anything
+ * else is sorted.
+ */
+static uint64_t *layout_bounds(const struct rw_maps *want, const struct rw_maps *now)
+{
+	size_t nw = 2 * want->n, nn = 2 * now->n, i = 0, j = 0, k = 0;
+	uint64_t *b = malloc(2 * (nw + nn ? nw + nn : 1) * sizeof(*b)), *w, *n;
+	bool ascending;
+
+	if (!b)
+		return NULL;
+	w = b + nw + nn;	/* the second half: each list's own, then merged into the first */
+	n = w + nw;
+	ascending = bounds_of(want, w);
+	ascending &= bounds_of(now, n);
+	if (!ascending) {
+		memcpy(b, w, (nw + nn) * sizeof(*b));
+		qsort(b, nw + nn, sizeof(*b), cmp_u64);
+		return b;
+	}
+	while (i < nw || j < nn)
+		b[k++] = j == nn || (i < nw && w[i] <= n[j]) ? w[i++] : n[j++];
+	return b;
+}
+
 static int diff_layout(struct rw_plan *p, const struct rw_maps *want, const struct rw_maps *now,
 		       struct rw_ranges *wholesale)
 {
-	size_t nb = 2 * (want->n + now->n), k = 0;
+	size_t k = 2 * (want->n + now->n);
 	struct rw_layout_op *unmaps = NULL;
 	struct rw_ranges dontfork = { 0 };
 	size_t nunmaps = 0;
 	uint64_t *b;
 	int err = 0;
 
-	b = malloc((nb ? nb : 1) * sizeof(*b));
+	b = layout_bounds(want, now);
 	if (!b)
 		return -ENOMEM;
-	for (size_t i = 0; i < want->n; i++) {
-		b[k++] = want->v[i].start;
-		b[k++] = want->v[i].end;
-	}
-	for (size_t i = 0; i < now->n; i++) {
-		b[k++] = now->v[i].start;
-		b[k++] = now->v[i].end;
-	}
-	qsort(b, k, sizeof(*b), cmp_u64);
 	for (size_t i = 0; i + 1 < k && !err; i++) {
 		uint64_t a = b[i], e = b[i + 1];
 		const struct rw_vma *v0, *v1;

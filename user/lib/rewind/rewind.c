@@ -733,9 +733,13 @@ int rewind_resume(struct rw_rewinding *rw, struct rw_rewind_stats *st)
 		err = freeze_release(&rw->f);
 	}
 	rw->frozen = false;
-	rewinding_free(rw);
 	st->resume_ns += rw_now_ns() - t;
 	return err;
+}
+
+void rewind_done(struct rw_rewinding *rw)
+{
+	rewinding_free(rw);
 }
 
 void rewind_abandon(struct rw_rewinding *rw)

@@ -138,8 +138,13 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
  */
 int rewind_fdobjs(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen);
 int rewind_verify(struct rw_rewinding *rw, struct rw_verify_result *res, struct rw_rewind_stats *st);
-/* Let it run (with its restored registers). Frees the per-rewind state. */
+/*
+ * Let it run (with its restored registers). What the rewind found (its
+ * written pages) stays readable until rewind_done.
+ */
 int rewind_resume(struct rw_rewinding *rw, struct rw_rewind_stats *st);
+/* Free the per-rewind state of a resumed rewind. */
+void rewind_done(struct rw_rewinding *rw);
 /* Abandon: release without restoring anything more; frees the per-rewind state. */
 void rewind_abandon(struct rw_rewinding *rw);
 
