@@ -38,9 +38,14 @@ RW_MAP struct {
 	__type(value, __u32);
 } tracked_cgroups SEC(".maps");
 
-/* Events that did not fit in the ring buffer, per session. Never silent. */
+/*
+ * Events that did not fit in the ring buffer, per session. Never silent.
+ * This and the other per-session counters below are mmapable: user space
+ * reads them as memory, with no syscall, at every rewind.
+ */
 RW_MAP struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, RW_MAX_SESSIONS);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -64,6 +69,7 @@ RW_MAP struct {
  */
 RW_MAP struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 2 * RW_MAX_SESSIONS);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -90,6 +96,7 @@ RW_MAP struct {
  */
 RW_MAP struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, RW_MAX_SESSIONS);
 	__type(key, __u32);
 	__type(value, __u64);

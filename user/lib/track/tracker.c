@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -15,13 +16,50 @@
 #include "tracker.h"
 #include "tracker.skel.h"
 
+/* A per-session counter array of the programs (BPF_F_MMAPABLE), mapped read-only. */
+struct counters {
+	const volatile __u64 *v;
+	size_t bytes;
+	__u32 n;
+};
+
 struct rw_tracker {
 	struct tracker_bpf *skel;
 	bool attached;
 	struct ring_buffer *rb;
 	rw_event_fn fn;
 	void *ctx;
+	struct counters dropped, unvouched, requeues;
 };
+
+static int counters_map(struct counters *c, const struct bpf_map *map)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	c->n = bpf_map__max_entries(map);
+	c->bytes = ((size_t)c->n * sizeof(__u64) + page - 1) / page * page;
+	p = mmap(NULL, c->bytes, PROT_READ, MAP_SHARED, bpf_map__fd(map), 0);
+	if (p == MAP_FAILED) {
+		c->v = NULL;
+		return -errno;
+	}
+	c->v = p;
+	return 0;
+}
+
+static void counters_unmap(struct counters *c)
+{
+	if (c->v)
+		munmap((void *)c->v, c->bytes);
+	c->v = NULL;
+}
+
+/* The programs add with atomic instructions: a plain load of the word is one value. */
+static __u64 counter(const struct counters *c, __u32 i)
+{
+	return i < c->n ? __atomic_load_n(&c->v[i], __ATOMIC_RELAXED) : 0;
+}
 
 static int libbpf_verbose;
 
@@ -92,6 +130,15 @@ int tracker_open(struct rw_tracker **out, const struct rw_tracker_opts *opts,
 		       strerror(-err));
 		goto cleanup;
 	}
+	err = counters_map(&t->dropped, t->skel->maps.dropped);
+	if (!err)
+		err = counters_map(&t->unvouched, t->skel->maps.unvouched);
+	if (!err)
+		err = counters_map(&t->requeues, t->skel->maps.futex_requeues);
+	if (err) {
+		pr_err("cannot map the programs' counters: %s\n", strerror(-err));
+		goto cleanup;
+	}
 	t->skel->data->wakeup_bytes = bpf_map__max_entries(t->skel->maps.events) / 4;
 	t->skel->bss->rw_self_tgid = getpid();
 	t->rb = ring_buffer__new(bpf_map__fd(t->skel->maps.events), on_record, t, NULL);
@@ -112,6 +159,9 @@ void tracker_close(struct rw_tracker *t)
 	if (!t)
 		return;
 	ring_buffer__free(t->rb);
+	counters_unmap(&t->dropped);
+	counters_unmap(&t->unvouched);
+	counters_unmap(&t->requeues);
 	tracker_bpf__destroy(t->skel);
 	free(t);
 }
@@ -263,11 +313,7 @@ int tracker_untrack_session(struct rw_tracker *t, uint32_t session)
 
 uint64_t tracker_dropped(const struct rw_tracker *t, uint32_t session)
 {
-	__u32 key = session;
-	__u64 v = 0;
-
-	bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.dropped), &key, &v);
-	return v;
+	return counter(&t->dropped, session);
 }
 
 void tracker_reset_dropped(struct rw_tracker *t, uint32_t session)
@@ -282,34 +328,18 @@ void tracker_reset_dropped(struct rw_tracker *t, uint32_t session)
 
 uint64_t tracker_unvouched(const struct rw_tracker *t, uint32_t session)
 {
-	__u32 keys[2] = { 0, session };
-	__u64 sum = tracker_dropped(t, session);
-
-	for (int i = 0; i < 2; i++) {
-		__u64 v = 0;
-
-		bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.unvouched), &keys[i], &v);
-		sum += v;
-	}
-	return sum;
+	return tracker_dropped(t, session) + counter(&t->unvouched, 0) +
+	       counter(&t->unvouched, session);
 }
 
 uint64_t tracker_unvouched_async(const struct rw_tracker *t, uint32_t session)
 {
-	__u32 key = RW_MAX_SESSIONS + session;
-	__u64 v = 0;
-
-	bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.unvouched), &key, &v);
-	return v;
+	return counter(&t->unvouched, RW_MAX_SESSIONS + session);
 }
 
 uint64_t tracker_futex_requeues(const struct rw_tracker *t, uint32_t session)
 {
-	__u32 key = session;
-	__u64 v = 0;
-
-	bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.futex_requeues), &key, &v);
-	return v;
+	return counter(&t->requeues, session);
 }
 
 int tracker_iter_prog_fd(const struct rw_tracker *t, enum rw_iter_kind kind)
