@@ -55,6 +55,15 @@ static void request_round_trip(void **state)
 	assert_false(r->verify);
 	assert_string_equal(r->instance, "");
 	free(r);
+
+	/* Bytes after the instance's NUL are not taken: the request is the same as made anew. */
+	assert_int_equal(fast_request_make(&f, 3, 0, "ab", false), 0);
+	memset(f.instance + 3, 'z', sizeof(f.instance) - 3);
+	r = parsed(&f, sizeof(f), 0, NULL);
+	assert_string_equal(r->instance, "ab");
+	for (size_t i = 2; i < sizeof(r->instance); i++)
+		assert_int_equal(r->instance[i], 0);
+	free(r);
 }
 
 /* The layout a client in another language builds (tests/integ/test_fastpath.sh does). */

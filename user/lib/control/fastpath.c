@@ -126,7 +126,9 @@ int fast_request_parse(const void *frame, size_t len, struct rw_request *req, ch
 	req->cmd = RW_CMD_REWIND;
 	req->session = f.session;
 	req->key = f.key;
-	memcpy(req->instance, f.instance, sizeof(req->instance));
+	/* The string only: what follows its NUL in the frame is not the request's. */
+	memset(req->instance, 0, sizeof(req->instance));
+	strcpy(req->instance, f.instance);
 	req->verify = f.flags & RW_FAST_VERIFY;
 	req->brief = true;
 	return 0;
