@@ -136,6 +136,7 @@ static void leftover_child_fails_verification(void **state)
 		fail_msg("rewind_kill: %s", why);
 	assert_int_equal(verify_naming(&rw, &st, child), 0);
 	assert_int_equal(rewind_resume(&rw, &st), 0);
+	rewind_done(&rw);
 
 	say_to(cmd, "check\n");
 	read_line(reply, line, sizeof(line));
