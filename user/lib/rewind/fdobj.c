@@ -624,9 +624,9 @@ static int read_fdinfo(pid_t tgid, int fd, int *cache, struct rw_fdobj *o)
 	int err;
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", tgid, fd);
-	if (cache && *cache < 0)
-		*cache = open(path, O_RDONLY | O_CLOEXEC);
-	if (cache && *cache >= 0) {
+	if (cache && *cache < 0 && (*cache = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (cache) {
 		got = pread(*cache, small, sizeof(small) - 1, 0);
 		if (got < 0)
 			return -errno;
@@ -1072,30 +1072,20 @@ static bool want_now(const struct rw_fdobj *o, bool locks)
 	return o->kind != RW_FDOBJ_LOCKS || locks;
 }
 
-/* What the object is now, through a reference taken now. */
-static int observe_now(pid_t tgid, const struct rw_fdobj *want, int *ref, struct rw_fdobj *now)
-{
-	*now = (struct rw_fdobj){ .fd = want->fd, .kind = want->kind, .ino = want->ino,
-				  .internal = want->internal, .sotype = want->sotype, .held = -1 };
-	*ref = take_ref(tgid, want->fd, want->ino);
-	if (*ref < 0)
-		return *ref;
-	return read_object(tgid, *ref, NULL, now);
-}
-
 /*
- * The same, through the image's reference when it has one: the fd table is
- * the checkpoint's again when objects are rewound (every entry restored or
- * vouched for), so fd N is that very description, and taking it anew
- * (pidfd_open, pidfd_getfd, fstat, close: a third of a pipe's cost) is
- * not needed. *ref is ours to close only when it differs from want->held.
+ * What the object is now: through held, the image's reference, when it is
+ * not -1 (the fd table is the checkpoint's again when objects are rewound,
+ * every entry restored or vouched for, so fd N is that very description,
+ * and taking it anew, pidfd_open, pidfd_getfd, fstat, close, is a third of a
+ * pipe's cost), else through one taken now. fdinfo: read_fdinfo's cache
+ * (may be NULL). *ref is ours to close only when it differs from held.
  */
-static int observe_for_rewind(pid_t tgid, const struct rw_fdobj *want, int *fdinfo, int *ref,
-			      struct rw_fdobj *now)
+static int observe(pid_t tgid, const struct rw_fdobj *want, int held, int *fdinfo, int *ref,
+		   struct rw_fdobj *now)
 {
 	*now = (struct rw_fdobj){ .fd = want->fd, .kind = want->kind, .ino = want->ino,
 				  .internal = want->internal, .sotype = want->sotype, .held = -1 };
-	*ref = want->held >= 0 ? want->held : take_ref(tgid, want->fd, want->ino);
+	*ref = held >= 0 ? held : take_ref(tgid, want->fd, want->ino);
 	if (*ref < 0)
 		return *ref;
 	return read_object(tgid, *ref, fdinfo, now);
@@ -1319,8 +1309,8 @@ int fdobj_rewind(pid_t tgid, struct rw_fdobjs *objs, bool locks, struct rw_remot
 
 		if (!want_now(want, locks))
 			continue;
-		err = observe_for_rewind(tgid, want, objs->fdinfo ? &objs->fdinfo[i] : NULL, &ref,
-					 &now);
+		err = observe(tgid, want, want->held, objs->fdinfo ? &objs->fdinfo[i] : NULL, &ref,
+			      &now);
 		if (err) {
 			err = rw_why(why, whylen, err, "pid %d: fd %d: %s: reading it", tgid, want->fd,
 				     kind);
@@ -1359,7 +1349,7 @@ int fdobj_verify(pid_t tgid, const struct rw_fdobjs *objs, char **lines, size_t 
 
 		if (!want_now(want, true))
 			continue;
-		err = observe_now(tgid, want, &ref, &now);
+		err = observe(tgid, want, -1, NULL, &ref, &now);
 		if (ref >= 0)
 			close(ref);
 		if (err) {

@@ -150,10 +150,6 @@ static int cmp_u64(const void *a, const void *b)
 
 static int add_madvise(struct rw_plan *p, uint64_t start, uint64_t end, int advice);
 
-/*
- * Walk both layouts over every elementary interval and emit the steps that
- * turn `now` into `want`; remapped private ranges go to wholesale.
- */
 /* m's starts and ends in order into b (2 * m->n entries); false if they do not ascend. */
 static bool bounds_of(const struct rw_maps *m, uint64_t *b)
 {
@@ -195,6 +191,10 @@ static uint64_t *layout_bounds(const struct rw_maps *want, const struct rw_maps 
 	return b;
 }
 
+/*
+ * Walk both layouts over every elementary interval and emit the steps that
+ * turn `now` into `want`; remapped private ranges go to wholesale.
+ */
 static int diff_layout(struct rw_plan *p, const struct rw_maps *want, const struct rw_maps *now,
 		       struct rw_ranges *wholesale)
 {
