@@ -497,6 +497,58 @@ static void new_mapping_needs_sync(void **state)
 	free(rg.r);
 }
 
+/*
+ * wp_sync_within learns and arms only within its spans: a mapping outside
+ * them stays unknown, an unmapped part inside them is forgotten, and what
+ * was registered elsewhere is kept.
+ */
+static void sync_within_spans(void **state)
+{
+	struct fx *f = *state;
+	struct regions rg = { 0 };
+	struct rw_ranges spans = { 0 };
+	struct rw_maps maps = { 0 };
+	struct cmd c = { .op = OP_MMAP, .len = 8 * PAGE };
+	uint64_t inside, outside, cut = f->rd.region + 8 * PAGE;
+
+	inside = command(f, &c).addr[0];
+	outside = command(f, &c).addr[0];
+	assert_true(inside != (uint64_t)(uintptr_t)MAP_FAILED);
+	assert_true(outside != (uint64_t)(uintptr_t)MAP_FAILED);
+	c = (struct cmd){ .op = OP_MUNMAP, .addr = cut, .len = 2 * PAGE };
+	assert_int_equal(command(f, &c).ret, 0);
+
+	assert_int_equal(ranges_insert(&spans, inside, inside + 8 * PAGE), 0);
+	assert_int_equal(ranges_insert(&spans, cut, cut + 2 * PAGE), 0);
+	assert_int_equal(proc_read_maps(f->pid, &maps), 0);
+	assert_int_equal(wp_sync_within(f->wp, &maps, &spans), 1);	/* inside only */
+	proc_maps_free(&maps);
+	ranges_free(&spans);
+
+	assert_true(wp_covers(f->wp, inside));
+	assert_true(wp_covers(f->wp, inside + 7 * PAGE));
+	assert_false(wp_covers(f->wp, outside));
+	assert_false(wp_covers(f->wp, cut));
+	assert_false(wp_covers(f->wp, cut + PAGE));
+	assert_true(wp_covers(f->wp, f->rd.region));
+	assert_true(wp_covers(f->wp, cut + 2 * PAGE));
+	assert_true(wp_covers(f->wp, f->rd.heap));
+	assert_false(wp_unsynced(f->wp));
+
+	/* What it armed reports its writes; what it left alone does not. */
+	scan(f, true, &rg);
+	expect_pages(&rg, inside, 8, NULL, 0);
+	write_pages(f, inside, (uint32_t[]){ 3 }, 1);
+	write_pages(f, outside, (uint32_t[]){ 4 }, 1);
+	write_pages(f, f->rd.region, (uint32_t[]){ 12 }, 1);
+	scan(f, true, &rg);
+	expect_pages(&rg, inside, 8, (uint32_t[]){ 3 }, 1);
+	expect_pages(&rg, outside, 8, NULL, 0);
+	expect_pages(&rg, f->rd.region, 8, NULL, 0);
+	expect_pages(&rg, cut + 2 * PAGE, REGION_PAGES - 10, (uint32_t[]){ 2 }, 1);
+	free(rg.r);
+}
+
 /* mremap drops the registration of the moved range; wp_sync arms it again. */
 static void mremap_resync(void **state)
 {
@@ -1071,6 +1123,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(exact_pages, setup_child, teardown_child),
 		cmocka_unit_test_setup_teardown(kernel_write, setup_child, teardown_child),
 		cmocka_unit_test_setup_teardown(new_mapping_needs_sync, setup_child, teardown_child),
+		cmocka_unit_test_setup_teardown(sync_within_spans, setup_child, teardown_child),
 		cmocka_unit_test_setup_teardown(mremap_resync, setup_child, teardown_child),
 		cmocka_unit_test_setup_teardown(replaced_and_split, setup_child, teardown_child),
 		cmocka_unit_test_setup_teardown(protect_lost_part, setup_child, teardown_child),

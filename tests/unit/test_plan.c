@@ -230,6 +230,9 @@ static void brk_grown(void **state)
 	assert_true(f->plan.set_brk);
 	assert_int_equal(f->plan.brk, 0x01010000);
 	assert_int_equal(f->plan.nlayout, 0);
+	/* The break unmaps what it grew over; the checkpoint's heap stays in place. */
+	assert_int_equal(f->plan.brk_lo, 0x01010000);
+	assert_int_equal(f->plan.brk_hi, 0x01030000);
 }
 
 /* brk shrunk below its checkpoint value: grows back, the regrown part restored whole. */
@@ -253,6 +256,9 @@ static void brk_shrunk(void **state)
 	assert_int_equal(f->plan.copy_pages, 2);
 	assert_int_equal(f->plan.copy[0].start, 0x01002000);
 	assert_int_equal(f->plan.drop_pages, 12);
+	/* It maps what it grows back over: that span is registered again. */
+	assert_int_equal(f->plan.brk_lo, 0x01002000);
+	assert_int_equal(f->plan.brk_hi, 0x01010000);
 }
 
 /*
@@ -286,6 +292,9 @@ static void brk_split(void **state)
 	assert_int_equal(f->plan.copy_pages, 2);
 	assert_int_equal(f->plan.copy[0].start, 0x01002000);
 	assert_int_equal(f->plan.drop_pages, 12);
+	/* Cut back to the first vma's end, then grown: all of the rest is new. */
+	assert_int_equal(f->plan.brk_lo, 0x01002000);
+	assert_int_equal(f->plan.brk_hi, 0x01030000);
 
 	/* One vma, grown or shrunk: the break is reset in one step. */
 	f->obs.brk_called = false;

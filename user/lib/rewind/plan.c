@@ -117,6 +117,29 @@ static bool heap_split(const struct rw_maps *m, const struct rw_vma *heap1)
 }
 
 /*
+ * The span the break's moves map or unmap: every [heap] vma now and the
+ * checkpoint's, but the part of the checkpoint's vma below keep, which
+ * stays in place (plan_build).
+ */
+static void brk_span(struct rw_plan *p, const struct rw_maps *now, const struct rw_vma *heap0,
+		     uint64_t keep)
+{
+	uint64_t lo = heap0 ? heap0->start : UINT64_MAX, hi = heap0 ? heap0->end : 0;
+
+	for (size_t i = 0; i < now->n; i++) {
+		if (strcmp(now->v[i].name, "[heap]"))
+			continue;
+		lo = now->v[i].start < lo ? now->v[i].start : lo;
+		hi = now->v[i].end > hi ? now->v[i].end : hi;
+	}
+	/* keep above the checkpoint's start: the first [heap] vma now starts there too. */
+	if (heap0 && keep > lo)
+		lo = keep;
+	p->brk_lo = lo < hi ? lo : 0;
+	p->brk_hi = lo < hi ? hi : 0;
+}
+
+/*
  * The layout as it will be once brk is reset: the current maps with the
  * [heap] vma replaced by the checkpoint's.
  */
@@ -1214,6 +1237,7 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 		 */
 		if (heap0 && split)
 			plan->brk_first = keep;
+		brk_span(plan, now, heap0, keep);
 		/* Memory the break grows back into is fresh: restore it whole. */
 		if (heap0 && keep < heap0->end)
 			err = ranges_add(&wholesale, keep, heap0->end);

@@ -154,6 +154,7 @@ struct rw_plan {
 	bool set_brk;
 	uint64_t brk;
 	uint64_t brk_first;		/* non-zero: brk(brk_first) before brk(brk), see plan.c */
+	uint64_t brk_lo, brk_hi;	/* set_brk: the span the break's moves map or unmap */
 	uint64_t hole;			/* free in both layouts: where remote.h's mappings go */
 	uint64_t tmap;			/* the target's mapping of the store, to copy from; 0: none */
 	bool tmap_remap;		/* it was changed: map it again after the layout step */

@@ -421,12 +421,50 @@ out:
 	return err;
 }
 
-/* Register what was mapped anew (before it gets content: it can still merge). */
+/*
+ * Where the layout step replaced memory: the ranges it unmapped or mapped
+ * and the span the break moved over. mprotect and madvise keep a
+ * registration; everywhere else it is as it was.
+ */
+static int relaid_spans(const struct rw_plan *p, struct rw_ranges *out)
+{
+	int err = 0;
+
+	if (p->set_brk && p->brk_lo < p->brk_hi)
+		err = ranges_insert(out, p->brk_lo, p->brk_hi);
+	for (size_t i = 0; i < p->nlayout && !err; i++) {
+		const struct rw_layout_op *op = &p->layout[i];
+
+		if (op->kind != RW_LAYOUT_MPROTECT && op->kind != RW_LAYOUT_MADVISE)
+			err = ranges_insert(out, op->start, op->end);
+	}
+	return err;
+}
+
+/*
+ * Register what the layout step mapped (before it gets content: it can
+ * still merge). The layout is the checkpoint's
+ * again, so its maps say what is there: only the spans the step changed
+ * are learnt and armed, without reading /proc/PID/maps or walking the
+ * whole address space. Coverage lost where the plan does not know (the
+ * scan or a re-arm found it): learnt all again from the kernel.
+ */
 static int register_new(struct rw_rewinding *rw)
 {
 	struct rw_maps maps = { 0 };
+	struct rw_ranges spans = { 0 };
 	int err;
 
+	if (!wp_unsynced(rw->wp)) {
+		err = relaid_spans(&rw->plan, &spans);
+		if (!err)
+			err = wp_sync_within(rw->wp, &rw->img->maps, &spans);
+		ranges_free(&spans);
+		if (err >= 0)
+			return 0;
+		if (err == -ESRCH)
+			return err;
+	}
 	err = proc_read_maps(freeze_any(&rw->f)->tid, &maps);
 	if (!err) {
 		err = wp_sync(rw->wp, &maps);

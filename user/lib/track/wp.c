@@ -189,39 +189,40 @@ int wp_refresh(struct rw_wp *wp, const struct rw_maps *maps)
 	return 0;
 }
 
-int wp_sync(struct rw_wp *wp, const struct rw_maps *maps)
+/*
+ * Arm each part of maps' private writable vmas within [lo, hi) that truth
+ * does not cover: what is armed joins truth, what cannot be joins failed.
+ * Returns how many ranges were armed, or -errno.
+ */
+static int arm_uncovered(struct rw_wp *wp, const struct rw_maps *maps, uint64_t lo, uint64_t hi,
+			 struct rw_ranges *truth, struct rw_ranges *failed)
 {
-	struct rw_ranges truth = { 0 }, failed = { 0 };
-	int added = 0, err;
+	int added = 0, err = 0;
 
-	err = learn(wp, maps, &truth);
-	if (err)
-		goto out;
 	for (size_t i = 0; i < maps->n; i++) {
 		const struct rw_vma *v = &maps->v[i];
-		uint64_t cur = v->start;
+		uint64_t cur = v->start > lo ? v->start : lo, end = v->end < hi ? v->end : hi;
 
-		if (skip_vma(v) || !rw_vma_private_writable(v))
+		if (cur >= end || skip_vma(v) || !rw_vma_private_writable(v))
 			continue;
-		/* Arm each part of the vma the kernel does not have registered. */
-		while (cur < v->end) {
-			size_t k = ranges_search(&truth, cur);
-			uint64_t next = v->end;
+		while (cur < end) {
+			size_t k = ranges_search(truth, cur);
+			uint64_t next = end;
 
-			if (k < truth.n && truth.r[k].start <= cur) {
-				cur = truth.r[k].end;
+			if (k < truth->n && truth->r[k].start <= cur) {
+				cur = truth->r[k].end;
 				continue;
 			}
-			if (k < truth.n && truth.r[k].start < next)
-				next = truth.r[k].start;
+			if (k < truth->n && truth->r[k].start < next)
+				next = truth->r[k].start;
 			err = v->end - v->start > WP_SYNC_MAX_VMA ? -E2BIG : arm(wp, cur, next);
 			if (!err) {
-				err = ranges_insert(&truth, cur, next);
+				err = ranges_insert(truth, cur, next);
 				if (err)
-					goto out;
+					return err;
 				added++;
 			} else if (err == -ESRCH) {
-				goto out;
+				return err;
 			} else {
 				if (!ranges_contains(&wp->failed, cur, next))
 					pr_warn("pid %d: not write-protecting %#llx-%#llx%s%s: %s; "
@@ -230,22 +231,64 @@ int wp_sync(struct rw_wp *wp, const struct rw_maps *maps)
 						*v->name ? " " : "", v->name,
 						err == -E2BIG ? "vma larger than WP_SYNC_MAX_VMA" :
 						strerror(-err));
-				err = ranges_insert(&failed, cur, next);
+				err = ranges_insert(failed, cur, next);
 				if (err)
-					goto out;
+					return err;
 			}
 			cur = next;
 		}
 	}
-	ranges_free(&wp->regs);
-	wp->regs = truth;
-	truth = (struct rw_ranges){ 0 };
-	ranges_free(&wp->failed);
-	wp->failed = failed;
-	failed = (struct rw_ranges){ 0 };
-	wp->unsynced = false;
-	err = 0;
-out:
+	return added;
+}
+
+int wp_sync(struct rw_wp *wp, const struct rw_maps *maps)
+{
+	struct rw_ranges truth = { 0 }, failed = { 0 };
+	int added;
+
+	added = learn(wp, maps, &truth);
+	if (!added)
+		added = arm_uncovered(wp, maps, 0, UINT64_MAX, &truth, &failed);
+	if (added >= 0) {
+		ranges_free(&wp->regs);
+		wp->regs = truth;
+		truth = (struct rw_ranges){ 0 };
+		ranges_free(&wp->failed);
+		wp->failed = failed;
+		failed = (struct rw_ranges){ 0 };
+		wp->unsynced = false;
+	}
+	ranges_free(&truth);
+	ranges_free(&failed);
+	if (added < 0 && added != -ESRCH)
+		pr_err("pid %d: syncing write protection: %s\n", wp->pid, strerror(-added));
+	return added;
+}
+
+int wp_sync_within(struct rw_wp *wp, const struct rw_maps *maps, const struct rw_ranges *spans)
+{
+	struct rw_ranges truth = { 0 }, failed = { 0 };
+	int added = 0, err = 0;
+
+	for (size_t i = 0; i < spans->n && !err; i++)
+		err = pm_scan(wp, spans->r[i].start, spans->r[i].end, 0, 0, PAGE_IS_WPALLOWED,
+			      add_region, &truth);
+	for (size_t i = 0; i < spans->n && !err; i++) {
+		int n = arm_uncovered(wp, maps, spans->r[i].start, spans->r[i].end, &truth, &failed);
+
+		err = n < 0 ? n : 0;
+		added += n > 0 ? n : 0;
+	}
+	/* Outside the spans nothing changed: only their part of what is known is replaced. */
+	for (size_t i = 0; i < spans->n && !err; i++) {
+		err = ranges_remove(&wp->regs, spans->r[i].start, spans->r[i].end);
+		if (!err)
+			err = ranges_remove(&wp->failed, spans->r[i].start, spans->r[i].end);
+	}
+	for (size_t i = 0; i < truth.n && !err; i++)
+		err = ranges_insert(&wp->regs, truth.r[i].start, truth.r[i].end);
+	for (size_t i = 0; i < failed.n && !err; i++)
+		err = ranges_insert(&wp->failed, failed.r[i].start, failed.r[i].end);
 	ranges_free(&truth);
 	ranges_free(&failed);
 	if (err && err != -ESRCH)

@@ -84,6 +84,16 @@ int wp_refresh(struct rw_wp *wp, const struct rw_maps *maps);
 int wp_sync(struct rw_wp *wp, const struct rw_maps *maps);
 
 /*
+ * wp_sync() within spans only (sorted, disjoint, page aligned): the
+ * kernel's registration is learnt there, the parts of maps' private
+ * writable vmas there that are not covered are armed, and what is known of
+ * the rest of the address space is kept. For a caller that knows where the
+ * layout changed since the last sync (the rewind's layout step) and that
+ * wp_unsynced() is false. Returns how many ranges were newly registered, or
+ * -errno (then what is known of the spans may be stale: sync it all).
+ */
+int wp_sync_within(struct rw_wp *wp, const struct rw_maps *maps, const struct rw_ranges *spans);
+/*
  * Report every page written since it was last protected, over every
  * registered range: cb(ctx, start, end) per page-aligned region, in
  * ascending order, adjacent regions merged (cb may be NULL). With rearm the
