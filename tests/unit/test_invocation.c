@@ -137,6 +137,29 @@ static void scan_and_faults_union(void **state)
 	invocation_free(inv);
 }
 
+/* One scanned range across a vma's end, a gap and the next vma: split per vma, the gap unmapped. */
+static void range_across_vmas(void **state)
+{
+	struct rw_invocation *inv = invocation_new(1, 0);
+	json_object *j, *rows;
+
+	/* 2 pages of the first vma, 16 of the gap, the heap's 1, 1 past it. */
+	assert_int_equal(invocation_add_written(inv, TGID, 0x1e000, 0x32000), 0);
+	assert_int_equal(invocation_close(inv, 10, NULL, maps_of, NULL), 0);
+	assert_int_equal(inv->pages_written, 20);
+	j = invocation_to_json(inv);
+	rows = get(j, "mappings");
+	assert_int_equal(json_object_array_length(rows), 3);
+	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 0), "start")), 0x10000);
+	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 0), "pages_written")), 2);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(rows, 1), "name")), "[heap]");
+	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 1), "pages_written")), 1);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(rows, 2), "name")), "(unmapped)");
+	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 2), "pages_written")), 17);
+	json_object_put(j);
+	invocation_free(inv);
+}
+
 static void files_resolved_and_merged(void **state)
 {
 	static const char *const tmp_x[] = { "x", "tmp" };
@@ -402,6 +425,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(repeated_faults_are_one_page, setup),
 		cmocka_unit_test_setup(scan_and_faults_union, setup),
+		cmocka_unit_test_setup(range_across_vmas, setup),
 		cmocka_unit_test_setup(files_resolved_and_merged, setup),
 		cmocka_unit_test_setup(layout_and_tasks, setup),
 		cmocka_unit_test(files_persisting),

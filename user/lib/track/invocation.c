@@ -57,7 +57,7 @@ void invocation_free(struct rw_invocation *inv)
 		return;
 	for (size_t i = 0; i < inv->nprocs; i++) {
 		pageset_free(inv->procs[i].faulted);
-		pageset_free(inv->procs[i].written);
+		ranges_free(&inv->procs[i].written);
 	}
 	for (size_t i = 0; i < inv->nfiles; i++) {
 		struct rw_file_touch *f = &inv->files[i];
@@ -134,10 +134,8 @@ static struct rw_proc_pages *proc_pages(struct rw_invocation *inv, pid_t tgid)
 		return NULL;
 	p->tgid = tgid;
 	p->faulted = pageset_new();
-	p->written = pageset_new();
-	if (!p->faulted || !p->written) {
-		pageset_free(p->faulted);
-		pageset_free(p->written);
+	p->written = (struct rw_ranges){ 0 };
+	if (!p->faulted) {
 		inv->nprocs--;
 		return NULL;
 	}
@@ -366,10 +364,7 @@ int invocation_add_written(struct rw_invocation *inv, pid_t tgid, uint64_t start
 
 	if (!p)
 		return -ENOMEM;
-	for (uint64_t a = start & PAGE_MASK_4K; a < end; a += 4096)
-		if (pageset_add(p->written, a) < 0)
-			return -ENOMEM;
-	return 0;
+	return ranges_add(&p->written, start & PAGE_MASK_4K, end);
 }
 
 int invocation_add_written_ranges(struct rw_invocation *inv, pid_t tgid, const struct rw_ranges *w)
@@ -381,35 +376,61 @@ int invocation_add_written_ranges(struct rw_invocation *inv, pid_t tgid, const s
 	return err;
 }
 
-/* Count sorted pages per vma of maps; pages outside every vma go to one "(unmapped)" row. */
-static int attribute(struct rw_invocation *inv, pid_t tgid, const uint64_t *pages, size_t n,
+/* The first vma of maps that ends above addr (maps->n if none). */
+static size_t vma_from(const struct rw_maps *maps, uint64_t addr)
+{
+	size_t lo = 0, hi = maps->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (maps->v[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Count the pages of w (sorted, disjoint) per vma of maps; pages outside
+ * every vma go to one "(unmapped)" row.
+ */
+static int attribute(struct rw_invocation *inv, pid_t tgid, const struct rw_ranges *w,
 		     const struct rw_maps *maps)
 {
+	static const struct rw_maps none = { 0 };
 	struct rw_mapping_pages *row = NULL;
 	uint64_t unmapped = 0;
-	ssize_t cur = -1;
+	size_t cur = SIZE_MAX;
 
-	for (size_t i = 0; i < n; i++) {
-		ssize_t v = maps ? proc_maps_find(maps, pages[i]) : -1;
+	maps = maps ? maps : &none;
+	for (size_t i = 0; i < w->n; i++) {
+		for (uint64_t a = w->r[i].start, e; a < w->r[i].end; a = e) {
+			size_t v = vma_from(maps, a);
+			const struct rw_vma *vma = v < maps->n ? &maps->v[v] : NULL;
 
-		if (v < 0) {
-			unmapped++;
-			continue;
+			e = w->r[i].end;
+			if (!vma || vma->start > a) {
+				/* Up to the next vma: in none. */
+				e = vma && vma->start < e ? vma->start : e;
+				unmapped += (e - a) / 4096;
+				continue;
+			}
+			e = vma->end < e ? vma->end : e;
+			if (v != cur) {
+				row = push(&inv->mappings, &inv->nmappings, sizeof(*row));
+				if (!row)
+					return -ENOMEM;
+				row->tgid = tgid;
+				row->start = vma->start;
+				row->end = vma->end;
+				prot_string(vma->prot, vma->shared, row->perms);
+				snprintf(row->name, sizeof(row->name), "%s", vma->name);
+				cur = v;
+			}
+			row->pages += (e - a) / 4096;
 		}
-		if (v != cur) {
-			const struct rw_vma *vma = &maps->v[v];
-
-			row = push(&inv->mappings, &inv->nmappings, sizeof(*row));
-			if (!row)
-				return -ENOMEM;
-			row->tgid = tgid;
-			row->start = vma->start;
-			row->end = vma->end;
-			prot_string(vma->prot, vma->shared, row->perms);
-			snprintf(row->name, sizeof(row->name), "%s", vma->name);
-			cur = v;
-		}
-		row->pages++;
 	}
 	if (unmapped) {
 		row = push(&inv->mappings, &inv->nmappings, sizeof(*row));
@@ -466,19 +487,23 @@ int invocation_close(struct rw_invocation *inv, uint64_t end_ns, rw_covered_fn c
 	for (size_t i = 0; i < inv->nprocs && !err; i++) {
 		struct rw_proc_pages *p = &inv->procs[i];
 		uint64_t *pages = NULL;
-		size_t it = 0, n = 0;
-		uint64_t page;
+		size_t n = 0;
 
-		/* Where the scan covers a page it is the authority; elsewhere trust the faults. */
-		while (pageset_next(p->faulted, &it, &page))
-			if (!covered || !covered(ctx, p->tgid, page) || discarded(inv, p->tgid, page))
-				if (pageset_add(p->written, page) < 0)
-					return -ENOMEM;
-		err = pageset_sorted(p->written, &pages, &n);
-		if (!err)
-			err = attribute(inv, p->tgid, pages, n, maps_of ? maps_of(ctx, p->tgid) : NULL);
-		inv->pages_written += n;
+		/*
+		 * Where the scan covers a page it is the authority; elsewhere
+		 * trust the faults. In order: neighbours join one range.
+		 */
+		err = pageset_sorted(p->faulted, &pages, &n);
+		for (size_t k = 0; k < n && !err; k++)
+			if (!covered || !covered(ctx, p->tgid, pages[k]) ||
+			    discarded(inv, p->tgid, pages[k]))
+				err = ranges_add(&p->written, pages[k], pages[k] + 4096);
 		free(pages);
+		if (err)
+			break;
+		ranges_normalize(&p->written);
+		err = attribute(inv, p->tgid, &p->written, maps_of ? maps_of(ctx, p->tgid) : NULL);
+		inv->pages_written += ranges_pages(&p->written);
 	}
 	return err;
 }

@@ -23,7 +23,7 @@ struct rw_pageset;
 struct rw_proc_pages {
 	pid_t tgid;
 	struct rw_pageset *faulted;	/* pages named by write-fault records */
-	struct rw_pageset *written;	/* the final set, built at close */
+	struct rw_ranges written;	/* the final set, built at close (ranges: the scan's are) */
 };
 
 struct rw_file_touch {
