@@ -271,21 +271,26 @@ void proc_maps_free(struct rw_maps *m)
 	m->n = m->cap = 0;
 }
 
-ssize_t proc_maps_find(const struct rw_maps *m, uint64_t addr)
+size_t proc_maps_from(const struct rw_maps *m, uint64_t addr)
 {
 	size_t lo = 0, hi = m->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (addr < m->v[mid].start)
-			hi = mid;
-		else if (addr >= m->v[mid].end)
+		if (m->v[mid].end <= addr)
 			lo = mid + 1;
 		else
-			return mid;
+			hi = mid;
 	}
-	return -1;
+	return lo;
+}
+
+ssize_t proc_maps_find(const struct rw_maps *m, uint64_t addr)
+{
+	size_t i = proc_maps_from(m, addr);
+
+	return i < m->n && m->v[i].start <= addr ? (ssize_t)i : -1;
 }
 
 int proc_maps_unmerge_heap(const struct rw_maps *want, const struct rw_maps *now, uint64_t base,

@@ -64,6 +64,8 @@ int proc_parse_smaps(const char *text, struct rw_maps *out);
 int proc_read_smaps(pid_t pid, struct rw_maps *out);
 /* Index of the vma holding addr, or -1 (binary search: maps are sorted). */
 ssize_t proc_maps_find(const struct rw_maps *m, uint64_t addr);
+/* Index of the first vma that ends above addr (holding it, or the next one), or m->n. */
+size_t proc_maps_from(const struct rw_maps *m, uint64_t addr);
 /*
  * The heap merged with the anonymous vma right below it (a binary's bss:
  * without address randomisation the break starts right after it, and the

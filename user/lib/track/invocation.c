@@ -376,22 +376,6 @@ int invocation_add_written_ranges(struct rw_invocation *inv, pid_t tgid, const s
 	return err;
 }
 
-/* The first vma of maps that ends above addr (maps->n if none). */
-static size_t vma_from(const struct rw_maps *maps, uint64_t addr)
-{
-	size_t lo = 0, hi = maps->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (maps->v[mid].end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /*
  * Count the pages of w (sorted, disjoint) per vma of maps; pages outside
  * every vma go to one "(unmapped)" row.
@@ -407,7 +391,7 @@ static int attribute(struct rw_invocation *inv, pid_t tgid, const struct rw_rang
 	maps = maps ? maps : &none;
 	for (size_t i = 0; i < w->n; i++) {
 		for (uint64_t a = w->r[i].start, e; a < w->r[i].end; a = e) {
-			size_t v = vma_from(maps, a);
+			size_t v = proc_maps_from(maps, a);
 			const struct rw_vma *vma = v < maps->n ? &maps->v[v] : NULL;
 
 			e = w->r[i].end;
