@@ -443,11 +443,11 @@ static int relaid_spans(const struct rw_plan *p, struct rw_ranges *out)
 
 /*
  * Register what the layout step mapped (before it gets content: it can
- * still merge). The layout is the checkpoint's
- * again, so its maps say what is there: only the spans the step changed
- * are learnt and armed, without reading /proc/PID/maps or walking the
- * whole address space. Coverage lost where the plan does not know (the
- * scan or a re-arm found it): learnt all again from the kernel.
+ * still merge). The layout is the checkpoint's again, so its maps say
+ * what is there: only the spans the step changed are learnt and armed,
+ * without reading /proc/PID/maps or walking the whole address space.
+ * Coverage lost where the plan does not know (the scan or a re-arm found
+ * it): learnt all again from the kernel.
  */
 static int register_new(struct rw_rewinding *rw)
 {
