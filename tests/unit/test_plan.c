@@ -1052,6 +1052,31 @@ static void ranges(void **state)
 	ranges_free(&l);
 }
 
+/* Removing from a sorted list: splits, trims, drops; an empty list stays empty. */
+static void ranges_remove_parts(void **state)
+{
+	struct rw_ranges l = { 0 };
+
+	(void)state;
+	assert_int_equal(ranges_remove(&l, 10, 20), 0);	/* no array at all */
+	assert_int_equal(l.n, 0);
+	assert_int_equal(ranges_insert(&l, 10, 50), 0);
+	assert_int_equal(ranges_insert(&l, 60, 70), 0);
+	assert_int_equal(ranges_remove(&l, 20, 30), 0);	/* a hole: split */
+	assert_int_equal(l.n, 3);
+	assert_true(l.r[0].start == 10 && l.r[0].end == 20);
+	assert_true(l.r[1].start == 30 && l.r[1].end == 50);
+	assert_int_equal(ranges_remove(&l, 40, 65), 0);	/* one trimmed at each end */
+	assert_int_equal(l.n, 3);
+	assert_true(l.r[1].start == 30 && l.r[1].end == 40);
+	assert_true(l.r[2].start == 65 && l.r[2].end == 70);
+	assert_int_equal(ranges_remove(&l, 0, 100), 0);	/* all of it */
+	assert_int_equal(l.n, 0);
+	assert_int_equal(ranges_remove(&l, 0, 100), 0);
+	assert_int_equal(l.n, 0);
+	ranges_free(&l);
+}
+
 /* a's parts inside and outside b: the rewind's hot pages and the rest. */
 static void ranges_split_parts(void **state)
 {
@@ -1177,6 +1202,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(wipeonfork_log_incomplete, setup, teardown),
 		cmocka_unit_test_setup_teardown(shared_memory, setup, teardown),
 		cmocka_unit_test(ranges),
+		cmocka_unit_test(ranges_remove_parts),
 		cmocka_unit_test(ranges_split_parts),
 	};
 

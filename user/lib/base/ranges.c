@@ -211,7 +211,8 @@ int ranges_remove(struct rw_ranges *l, uint64_t start, uint64_t end)
 		;
 	if (j < l->n && l->r[j].start < end)
 		l->r[j].start = end;
-	memmove(&l->r[i], &l->r[j], (l->n - j) * sizeof(*l->r));
+	if (j > i)	/* an empty list has no array to move within */
+		memmove(&l->r[i], &l->r[j], (l->n - j) * sizeof(*l->r));
 	l->n -= j - i;
 	return 0;
 }
