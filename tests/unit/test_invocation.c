@@ -105,12 +105,24 @@ static void repeated_faults_are_one_page(void **state)
 	invocation_free(inv);
 }
 
+/* Three rows: 2 pages of the first vma, 1 of [heap], then `unmapped` pages outside both. */
+static void expect_rows(json_object *rows, int64_t unmapped)
+{
+	assert_int_equal(json_object_array_length(rows), 3);
+	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 0), "start")), 0x10000);
+	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 0), "pages_written")), 2);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(rows, 1), "name")), "[heap]");
+	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 1), "pages_written")), 1);
+	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(rows, 2), "name")), "(unmapped)");
+	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 2), "pages_written")), unmapped);
+}
+
 /* The scan is the authority where it covers; faults elsewhere; no double count. */
 static void scan_and_faults_union(void **state)
 {
 	struct rw_invocation *inv = invocation_new(1, 0);
 	struct rw_fault_event e;
-	json_object *j, *rows;
+	json_object *j;
 
 	assert_int_equal(invocation_add_written(inv, TGID, 0x10000, 0x12000), 0);	/* 2 pages */
 	e = fault(101, 0x11008, 0);	/* covered and also scanned: no double count */
@@ -125,13 +137,7 @@ static void scan_and_faults_union(void **state)
 	assert_int_equal(invocation_close(inv, 10, covered, maps_of, NULL), 0);
 	assert_int_equal(inv->pages_written, 4);
 	j = invocation_to_json(inv);
-	rows = get(j, "mappings");
-	assert_int_equal(json_object_array_length(rows), 3);
-	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 0), "start")), 0x10000);
-	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 0), "pages_written")), 2);
-	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(rows, 1), "name")), "[heap]");
-	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 1), "pages_written")), 1);
-	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(rows, 2), "name")), "(unmapped)");
+	expect_rows(get(j, "mappings"), 1);
 	assert_int_equal(json_object_get_int64(get(j, "kernel_write_faults")), 1);
 	json_object_put(j);
 	invocation_free(inv);
@@ -141,21 +147,14 @@ static void scan_and_faults_union(void **state)
 static void range_across_vmas(void **state)
 {
 	struct rw_invocation *inv = invocation_new(1, 0);
-	json_object *j, *rows;
+	json_object *j;
 
 	/* 2 pages of the first vma, 16 of the gap, the heap's 1, 1 past it. */
 	assert_int_equal(invocation_add_written(inv, TGID, 0x1e000, 0x32000), 0);
 	assert_int_equal(invocation_close(inv, 10, NULL, maps_of, NULL), 0);
 	assert_int_equal(inv->pages_written, 20);
 	j = invocation_to_json(inv);
-	rows = get(j, "mappings");
-	assert_int_equal(json_object_array_length(rows), 3);
-	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 0), "start")), 0x10000);
-	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 0), "pages_written")), 2);
-	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(rows, 1), "name")), "[heap]");
-	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 1), "pages_written")), 1);
-	assert_string_equal(json_object_get_string(get(json_object_array_get_idx(rows, 2), "name")), "(unmapped)");
-	assert_int_equal(json_object_get_int64(get(json_object_array_get_idx(rows, 2), "pages_written")), 17);
+	expect_rows(get(j, "mappings"), 17);
 	json_object_put(j);
 	invocation_free(inv);
 }
