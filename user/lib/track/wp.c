@@ -199,11 +199,12 @@ static int arm_uncovered(struct rw_wp *wp, const struct rw_maps *maps, uint64_t 
 {
 	int added = 0, err = 0;
 
-	for (size_t i = 0; i < maps->n; i++) {
+	/* maps is sorted: from the first vma ending above lo to the last starting below hi. */
+	for (size_t i = proc_maps_from(maps, lo); i < maps->n && maps->v[i].start < hi; i++) {
 		const struct rw_vma *v = &maps->v[i];
 		uint64_t cur = v->start > lo ? v->start : lo, end = v->end < hi ? v->end : hi;
 
-		if (cur >= end || skip_vma(v) || !rw_vma_private_writable(v))
+		if (skip_vma(v) || !rw_vma_private_writable(v))
 			continue;
 		while (cur < end) {
 			size_t k = ranges_search(truth, cur);
