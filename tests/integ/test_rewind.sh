@@ -250,6 +250,12 @@ restorer_used() {
 	n=$(jq -r .rewind.pages_restorer <<<"$REWIND_JSON")
 	[ "$n" -ge 1024 ] 2>/dev/null || { echo "pages_restorer $n, want >= 1024"; return 1; }
 }
+# ... from code and a table in its resident area: nothing mapped for them.
+restorer_area_resident() {
+	local n
+	n=$(jq -r .rewind.batch_areas_mapped <<<"$REWIND_JSON")
+	expect "batch areas mapped by the rewind" "$n" 0
+}
 after_restorer_attack() {
 	expect "attacks on the image" "$DONE" "done refused" || return 1
 	restorer_used
@@ -258,7 +264,7 @@ after_restorer_munmap() { restorer_used; }
 after_restorer_mremap() { restorer_used; }
 after_restorer_mmap_over() { restorer_used; }
 after_restorer_mprotect() { restorer_used; }
-after_restorer_partial() { restorer_used; }
+after_restorer_partial() { restorer_used && restorer_area_resident; }
 
 # ---- the scenarios -----------------------------------------------------------------
 
@@ -432,6 +438,8 @@ rewind_recheckpoint_one_image() {
 		checkpoint "$id" || return 1
 		n=$(grep -c /memfd:rewindd-image "/proc/$TPID/maps")
 		expect "image mappings after checkpoint $round" "$n" 1 || return 1
+		n=$(grep -c /memfd:rewindd-restorer "/proc/$TPID/maps")
+		expect "restorer areas after checkpoint $round" "$n" 1 || return 1
 		invoke || return 1
 		rewind_verified "$id" || return 1
 		check_passes "after checkpoint $round and its rewind" || return 1

@@ -31,6 +31,7 @@
 
 #include "child.h"
 #include "fileio.h"
+#include "image.h"
 #include "inject.h"
 #include "log.h"
 #include "proc.h"
@@ -1041,6 +1042,82 @@ static void copy_runs(void **state)
 	assert_int_equal(ask(f, OP_PING, 0, 0).ret, f->pid);
 }
 
+/*
+ * A resident area (rewind/restorer_area.h): mapped once, read-only and
+ * executable to the child; batches and copies run from it with no hole and
+ * no mapping of ours made; closing zeroes the tables and leaves it mapped,
+ * and the child cannot make it writable.
+ */
+static void resident_area(void **state)
+{
+	struct fx *f = *state;
+	const uint64_t src = FAR_ADDR, dst = FAR_ADDR + 8 * PAGE;
+	const struct rw_batch_call calls[] = {
+		bcall(SYS_mmap, src, 4 * PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, src),
+		bcall(SYS_mmap, dst, 4 * PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, dst),
+	};
+	const struct rw_copy_run runs[] = {
+		{ dst + 2 * PAGE, src + 3 * PAGE, PAGE },
+		{ dst, src, PAGE },
+	};
+	static const uint8_t zeros[4096];
+	struct rw_proc_image img = { .tgid = f->pid, .store_fd = -1 };
+	char pat[4 * PAGE], got[3 * PAGE], *before, *after;
+	struct iovec l = { pat, sizeof(pat) }, r = { (void *)src, sizeof(pat) };
+	struct rw_maps m = { 0 };
+	uint64_t at;
+	size_t failed, done;
+	long res;
+
+	for (size_t i = 0; i < sizeof(pat); i++)
+		pat[i] = (char)(i * 13 + i / PAGE);
+	take(f);
+	assert_int_equal(image_map_area(&img, &f->r, 0), 0);
+	at = img.area.at.addr;
+	assert_int_not_equal(at, 0);
+	give(f);
+	before = snapshot(f->pid);
+	assert_int_equal(proc_read_maps(f->pid, &m), 0);
+	assert_non_null(vma_at(&m, at));
+	assert_true(image_is_tmap(&img.area.at, vma_at(&m, at)));
+	proc_maps_free(&m);
+
+	take(f);	/* no hole: the area needs none */
+	remote_use_area(&f->r, at, img.area.local);
+	assert_int_equal(remote_batch(&f->r, calls, 2, &failed, &res), 0);
+	assert_int_equal(failed, 2);
+	assert_int_equal(process_vm_writev(f->pid, &l, 1, &r, 1, 0), sizeof(pat));
+	assert_int_equal(remote_copy(&f->r, runs, 2, &done), 0);
+	assert_int_equal(done, 2);
+	l = (struct iovec){ got, sizeof(got) };
+	r = (struct iovec){ (void *)dst, sizeof(got) };
+	assert_int_equal(process_vm_readv(f->pid, &l, 1, &r, 1, 0), sizeof(got));
+	assert_memory_equal(got, pat, PAGE);
+	assert_memory_equal(got + PAGE, zeros, PAGE);
+	assert_memory_equal(got + 2 * PAGE, pat + 3 * PAGE, PAGE);
+	/* The last table is there until the close, which wipes it. */
+	assert_memory_not_equal(img.area.local + RW_REMOTE_CODE_LEN, zeros, sizeof(runs));
+	/* The child cannot make it writable (sealed, and mapped from a read-only open). */
+	assert_int_equal(remote_mprotect(&f->r, at, img.area.at.len, PROT_READ | PROT_WRITE),
+			 -EACCES);
+	assert_int_equal(remote_munmap(&f->r, FAR_ADDR, 16 * PAGE), 0);
+	give(f);
+	assert_memory_equal(img.area.local + RW_REMOTE_CODE_LEN, zeros, sizeof(zeros));
+	/* Nothing of ours came or went: the area is where it was. */
+	after = snapshot(f->pid);
+	assert_string_equal(after, before);
+	free(before);
+	free(after);
+
+	take(f);
+	assert_int_equal(remote_munmap(&f->r, at, img.area.at.len), 0);
+	give(f);
+	restorer_area_free(&img.area);
+	assert_int_equal(ask(f, OP_PING, 0, 0).ret, f->pid);
+}
+
 /* The first call that does not return what it should ends the batch: the rest never run. */
 static void batch_stops_at_refusal(void **state)
 {
@@ -1204,6 +1281,7 @@ int main(void)
 		T(batch_layout),
 		T(batch_stops_at_refusal),
 		T(copy_runs),
+		T(resident_area),
 		T(trap_handled),
 		T(trap_ignored),
 		T(trap_blocked),

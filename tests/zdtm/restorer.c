@@ -2,16 +2,18 @@
 /*
  * The in-target restorer's source: rewindd maps the checkpoint image
  * read-only into the function (/memfd:rewindd-image) and, for a rewind of
- * many pages, has the function's own thread copy from it. Each invocation
- * writes every page of a region (enough for the restorer), then:
- *   restorer_attack      tries to write the image (mprotect, /proc/self/mem,
+ * many pages, has the function's own thread copy from it, with code and a
+ * table of rewindd's that stay mapped read-only and executable in it
+ * (/memfd:rewindd-restorer). Each invocation writes every page of a region
+ * (enough for the restorer), then, on both mappings:
+ *   restorer_attack      tries to write them (mprotect, /proc/self/mem,
  *                        process_vm_writev, a writable map_files mapping,
  *                        write(), a hole punched): "done" names any that worked;
- *   restorer_munmap      unmaps the image's mapping;
- *   restorer_mremap      moves it elsewhere;
+ *   restorer_munmap      unmaps them;
+ *   restorer_mremap      moves them elsewhere;
  *   restorer_mmap_over   maps a look-alike (a memfd of garbage, read-only,
- *                        shared, same size) over it;
- *   restorer_mprotect    makes it PROT_NONE.
+ *                        shared, same size and name) over each;
+ *   restorer_mprotect    makes them PROT_NONE.
  *   restorer_partial     also writes a page that is read-only at the
  *                        checkpoint and again at the rewind (made writable
  *                        for the write): the restorer copies only into
@@ -49,19 +51,34 @@ static void region_check(void)
 	check_fill("region", region, REGION_PAGES * PAGE, 41);
 }
 
-/* The image's mapping, from /proc/self/maps: 0 if there is none. */
-static int find_image(unsigned long *start, unsigned long *end)
+/* rewindd's two mappings in the function, by their memfds' names. */
+static const char *const ours[] = { "rewindd-image", "rewindd-restorer" };
+
+/* The mapping of memfd name, from /proc/self/maps: 0 if there is none. */
+static int find_mapping(const char *name, unsigned long *start, unsigned long *end)
 {
 	static char maps[256 * 1024];
-	char *line;
+	char *line, want[64];
 
+	/* A memfd's mapping reads "/memfd:NAME (deleted)". */
+	snprintf(want, sizeof(want), "/memfd:%s (deleted)", name);
 	if (read_file("/proc/self/maps", maps, sizeof(maps)) < 0)
 		die("/proc/self/maps");
 	for (line = strtok(maps, "\n"); line; line = strtok(NULL, "\n"))
-		if (strstr(line, "/memfd:rewindd-image") &&
-		    sscanf(line, "%lx-%lx", start, end) == 2)
+		if (strstr(line, want) && sscanf(line, "%lx-%lx", start, end) == 2)
 			return 1;
 	return 0;
+}
+
+/* Both of ours, or "no image mapping" said (not under rewindd: the twin without rewind). */
+static int find_ours(unsigned long s[2], unsigned long e[2])
+{
+	for (int k = 0; k < 2; k++)
+		if (!find_mapping(ours[k], &s[k], &e[k])) {
+			done("no %s mapping", ours[k]);
+			return 0;
+		}
+	return 1;
 }
 
 static char won[256];
@@ -73,27 +90,22 @@ static void attack_won(const char *what)
 	snprintf(won + n, sizeof(won) - n, "%s%s", n ? "," : "", what);
 }
 
-static void attack_go(void)
+/* Each way to write the mapping [s, e) of ours[k]: those that worked join won. */
+static void attack_one(int k, unsigned long s, unsigned long e)
 {
-	unsigned long s, e;
-	char junk[PAGE], path[96];
+	char junk[PAGE], path[96], what[64];
 	int fd;
 
-	region_write();
-	won[0] = '\0';
+#define WON(how) (snprintf(what, sizeof(what), "%s:%s", ours[k], how), attack_won(what))
 	memset(junk, 0xee, sizeof(junk));
-	if (!find_image(&s, &e)) {
-		done("no image mapping");
-		return;
-	}
 	if (!mprotect((void *)s, e - s, PROT_READ | PROT_WRITE)) {
-		attack_won("mprotect");
+		WON("mprotect");
 		memset((void *)s, 0xee, e - s);
 	}
 	fd = open("/proc/self/mem", O_RDWR);
 	if (fd >= 0) {
 		if (pwrite(fd, junk, PAGE, (off_t)s) == PAGE) {
-			attack_won("proc-mem");
+			WON("proc-mem");
 			for (unsigned long a = s; a < e; a += PAGE)
 				pwrite(fd, junk, PAGE, (off_t)a);
 		}
@@ -103,10 +115,10 @@ static void attack_go(void)
 		struct iovec l = { junk, PAGE }, r = { (void *)s, PAGE };
 
 		if (process_vm_writev(getpid(), &l, 1, &r, 1, 0) == PAGE)
-			attack_won("process_vm_writev");
+			WON("process_vm_writev");
 	}
 	if (!madvise((void *)s, e - s, MADV_REMOVE))
-		attack_won("madvise-remove");
+		WON("madvise-remove");
 	/* map_files needs CAP_SYS_ADMIN: as root, the memfd itself can be opened. */
 	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", s, e);
 	fd = open(path, O_RDWR);
@@ -116,93 +128,105 @@ static void attack_go(void)
 		void *w = mmap(NULL, e - s, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
 		if (w != MAP_FAILED) {
-			attack_won("map_files-mmap");
+			WON("map_files-mmap");
 			memset(w, 0xee, e - s);
 			munmap(w, e - s);
 		}
 		if (pwrite(fd, junk, PAGE, 0) == PAGE)
-			attack_won("map_files-write");
+			WON("map_files-write");
 		if (!fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, e - s))
-			attack_won("map_files-punch");
+			WON("map_files-punch");
 		if (!ftruncate(fd, 0))
-			attack_won("map_files-truncate");
+			WON("map_files-truncate");
 		close(fd);
 	}
+#undef WON
+}
+
+static void attack_go(void)
+{
+	unsigned long s[2], e[2];
+
+	region_write();
+	won[0] = '\0';
+	if (!find_ours(s, e))
+		return;
+	for (int k = 0; k < 2; k++)
+		attack_one(k, s[k], e[k]);
 	done("%s", won[0] ? won : "refused");
 }
 
 static void munmap_go(void)
 {
-	unsigned long s, e;
+	unsigned long s[2], e[2];
 
 	region_write();
-	if (!find_image(&s, &e)) {
-		done("no image mapping");	/* not under rewindd: the twin without rewind */
+	if (!find_ours(s, e))
 		return;
-	}
-	if (munmap((void *)s, e - s))
-		die("munmap of the image's mapping");
-	done("unmapped %lx", s);
+	for (int k = 0; k < 2; k++)
+		if (munmap((void *)s[k], e[k] - s[k]))
+			die(ours[k]);
+	done("unmapped %lx %lx", s[0], s[1]);
 }
 
 static void mremap_go(void)
 {
-	unsigned long s, e;
+	unsigned long s[2], e[2];
 	void *to;
 
 	region_write();
-	if (!find_image(&s, &e)) {
-		done("no image mapping");
+	if (!find_ours(s, e))
 		return;
+	for (int k = 0; k < 2; k++) {
+		/* Into a reservation of our own: nothing else is replaced. */
+		to = mmap(NULL, e[k] - s[k], PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (to == MAP_FAILED)
+			die("mmap");
+		to = mremap((void *)s[k], e[k] - s[k], e[k] - s[k], MREMAP_MAYMOVE | MREMAP_FIXED, to);
+		if (to == MAP_FAILED)
+			die(ours[k]);
 	}
-	/* Into a reservation of our own: nothing else is replaced. */
-	to = mmap(NULL, e - s, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (to == MAP_FAILED)
-		die("mmap");
-	to = mremap((void *)s, e - s, e - s, MREMAP_MAYMOVE | MREMAP_FIXED, to);
-	if (to == MAP_FAILED)
-		die("mremap of the image's mapping");
-	done("moved %lx to %p", s, to);
+	done("moved %lx %lx", s[0], s[1]);
 }
 
+/* Over each: a memfd of the same name and size, of garbage (int3s), read-only and shared. */
 static void mmap_over_go(void)
 {
-	unsigned long s, e;
+	unsigned long s[2], e[2];
 	char junk[PAGE];
 	int fd;
 
 	region_write();
-	if (!find_image(&s, &e)) {
-		done("no image mapping");
+	if (!find_ours(s, e))
 		return;
+	memset(junk, 0xcc, sizeof(junk));
+	for (int k = 0; k < 2; k++) {
+		fd = memfd_create(ours[k], 0);
+		if (fd < 0 || ftruncate(fd, e[k] - s[k]))
+			die("memfd");
+		for (unsigned long off = 0; off < e[k] - s[k]; off += PAGE)
+			if (pwrite(fd, junk, PAGE, off) != PAGE)
+				die("pwrite");
+		if (mmap((void *)s[k], e[k] - s[k], PROT_READ | (k ? PROT_EXEC : 0),
+			 MAP_SHARED | MAP_FIXED, fd, 0) != (void *)s[k])
+			die(ours[k]);
+		close(fd);
 	}
-	memset(junk, 0xee, sizeof(junk));
-	fd = memfd_create("rewindd-image", 0);
-	if (fd < 0 || ftruncate(fd, e - s))
-		die("memfd");
-	for (unsigned long off = 0; off < e - s; off += PAGE)
-		if (pwrite(fd, junk, PAGE, off) != PAGE)
-			die("pwrite");
-	if (mmap((void *)s, e - s, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0) != (void *)s)
-		die("mmap over the image's mapping");
-	close(fd);
-	done("replaced %lx", s);
+	done("replaced %lx %lx", s[0], s[1]);
 }
 
 static void mprotect_go(void)
 {
-	unsigned long s, e;
+	unsigned long s[2], e[2];
 
 	region_write();
-	if (!find_image(&s, &e)) {
-		done("no image mapping");
+	if (!find_ours(s, e))
 		return;
-	}
-	if (mprotect((void *)s, e - s, PROT_NONE))
-		die("mprotect of the image's mapping");
-	done("protected %lx", s);
+	for (int k = 0; k < 2; k++)
+		if (mprotect((void *)s[k], e[k] - s[k], PROT_NONE))
+			die(ours[k]);
+	done("protected %lx %lx", s[0], s[1]);
 }
-
 static char *ro_page;
 
 static void partial_setup(void)

@@ -124,9 +124,18 @@ char maps_now[MAPS_MAX];
 static char fds_want[LIST_MAX], fds_now[LIST_MAX];
 static char tids_want[LIST_MAX], tids_now[LIST_MAX];
 
+/* Whether the line [line, nl) names what. */
+static int line_names(const char *line, const char *nl, const char *what)
+{
+	const char *at = strstr(line, what);
+
+	return at && at < nl;
+}
+
 /*
- * Without rewindd's read-only mapping of the checkpoint image (the in-target
- * restorer's source): it is mapped at the checkpoint, after "ready".
+ * Without rewindd's mappings of its own, mapped at the checkpoint, after
+ * "ready": the read-only checkpoint image (the in-target restorer's source)
+ * and the restorer's code and tables.
  */
 static void snap_maps(char *buf)
 {
@@ -137,7 +146,8 @@ static void snap_maps(char *buf)
 	for (line = buf; *line; line = nl) {
 		nl = strchr(line, '\n');
 		nl = nl ? nl + 1 : line + strlen(line);
-		if (strstr(line, "/memfd:rewindd-image") && strstr(line, "/memfd:rewindd-image") < nl) {
+		if (line_names(line, nl, "/memfd:rewindd-image") ||
+		    line_names(line, nl, "/memfd:rewindd-restorer")) {
 			memmove(line, nl, strlen(nl) + 1);
 			nl = line;
 		}

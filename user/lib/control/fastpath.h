@@ -29,7 +29,7 @@
 #include "protocol.h"
 
 #define RW_FAST_MAGIC		0xfa
-#define RW_FAST_VERSION		1
+#define RW_FAST_VERSION		2
 /* A frame that says it is longer is not one: the connection's framing is lost. */
 #define RW_FAST_FRAME_MAX	1024
 /* An answer's error text is cut at this. */
@@ -49,7 +49,7 @@ enum rw_rewind_count {
 	RW_COUNT_PAGES_WHOLESALE, RW_COUNT_PAGES_ZERO_FILLED, RW_COUNT_PAGES_RESTORER,
 	RW_COUNT_PAGES_HOT, RW_COUNT_SCANS, RW_COUNT_THREADS_EXITED,
 	RW_COUNT_THREADS_RECREATED, RW_COUNT_THREADS_ASLEEP, RW_COUNT_PROCESSES_KILLED,
-	RW_COUNT_SYSCALLS_INJECTED,
+	RW_COUNT_SYSCALLS_INJECTED, RW_COUNT_BATCH_AREAS_MAPPED,
 	RW_COUNTS
 };
 

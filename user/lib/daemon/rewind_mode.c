@@ -219,11 +219,11 @@ json_object *session_checkpoint(struct rw_sessions *S, struct rw_session *s)
 		struct quiesce_ctx q = { S, s, t };
 
 		if (t->img) {
-			t->img->stale_tmap = t->stale_tmap;
+			t->img->stale = t->stale;
 			t->img->pagestore = S->pages;
 			t->img->share_domain = s->owner;
 		}
-		t->stale_tmap = (struct rw_tmap){ 0 };
+		t->stale = (struct rw_tmaps){ 0 };
 
 		err = t->img ? rewind_checkpoint_process(t->tgid, &t->wp, t->img, drop_own_records,
 							 &q, &st, why, sizeof(why)) : -ENOMEM;
@@ -878,6 +878,7 @@ static void summarise(const struct rw_rewind_stats *st, uint64_t files_ns, size_
 	c[RW_COUNT_PAGES_WHOLESALE] = st->pages_wholesale;
 	c[RW_COUNT_PAGES_ZERO_FILLED] = st->pages_zero_filled;
 	c[RW_COUNT_PAGES_RESTORER] = st->pages_restorer;
+	c[RW_COUNT_BATCH_AREAS_MAPPED] = st->batch_areas_mapped;
 	c[RW_COUNT_PAGES_HOT] = st->pages_hot;
 	c[RW_COUNT_SCANS] = st->scans;
 	c[RW_COUNT_THREADS_EXITED] = st->threads_exited;

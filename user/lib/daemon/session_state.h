@@ -40,7 +40,7 @@ struct rw_target {
 	bool excluded;		/* the owner may no longer ptrace it: untracked, never touched again */
 	struct rw_maps maps;	/* layout when the current invocation was closed */
 	struct rw_proc_image *img;	/* rewind mode: its checkpoint, NULL if it is not in one */
-	struct rw_tmap stale_tmap;	/* a dropped checkpoint's store mapping, for the next one to remove */
+	struct rw_tmaps stale;	/* a dropped checkpoint's mappings of ours, for the next one to remove */
 	struct rw_hotset hot;		/* rewind mode: pages left unprotected between rewinds */
 	/*
 	 * Write faults in its registered memory while the records were ours

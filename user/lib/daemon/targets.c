@@ -115,7 +115,7 @@ void target_drop_image(struct rw_target *t)
 	t->iter = NULL;
 	ranges_free(&t->faulted_while_ours);
 	if (t->img) {
-		t->stale_tmap = image_tmap(t->img);
+		t->stale = image_tmaps(t->img);
 		image_free(t->img);
 		free(t->img);
 		t->img = NULL;

@@ -26,8 +26,9 @@
 /* One page holds every argument block below and a PATH_MAX path. */
 #define SCRATCH_LEN	4096
 /* After it: the batch code, then its table (up to BATCH_MAX calls a stop). */
-#define BATCH_AREA_LEN	(RW_REMOTE_AREA - SCRATCH_LEN)
-#define BATCH_CODE_LEN	128
+#define BATCH_AREA_LEN	RW_REMOTE_BATCH_AREA
+#define BATCH_CODE_LEN	RW_REMOTE_CODE_LEN
+_Static_assert(RW_REMOTE_BATCH_AREA == RW_REMOTE_AREA - SCRATCH_LEN, "scratch page, then batch area");
 #define BATCH_MAX	((BATCH_AREA_LEN - BATCH_CODE_LEN) / sizeof(struct rw_batch_call))
 /*
  * rt_sigtimedwait calls one drain may make: queued real-time signals come
@@ -159,10 +160,24 @@ static int unmap_ours(struct rw_remote *r, uint64_t addr, size_t len, const char
 	return err;
 }
 
+void remote_use_area(struct rw_remote *r, uint64_t addr, uint8_t *local)
+{
+	r->batch = addr;
+	r->batch_local = local;
+	r->batch_used = 0;
+}
+
 int remote_close(struct rw_remote *r)
 {
 	int err = 0;
 
+	/* What the last tables said (addresses the rewind wrote) is not the next invocation's to read. */
+	if (r->batch_local) {
+		memset(r->batch_local + BATCH_CODE_LEN, 0, r->batch_used);
+		r->batch = 0;
+		r->batch_local = NULL;
+		r->batch_used = 0;
+	}
 	if (!r->ij)
 		return 0;
 	if (r->scratch && r->batch && r->batch == r->scratch + SCRATCH_LEN) {
@@ -239,14 +254,22 @@ _Static_assert(sizeof(struct rw_copy_run) == 24, "the restorer reads 24-byte ent
 
 _Static_assert(sizeof(struct rw_batch_call) == 64, "the batch code reads 64-byte entries");
 
+void remote_area_code(uint8_t out[RW_REMOTE_CODE_LEN])
+{
+	memset(out, 0xcc, BATCH_CODE_LEN);
+	memcpy(out, rw_batch_code, rw_batch_code_end - rw_batch_code);
+	memcpy(out + COPY_CODE_OFF, rw_copy_code, rw_copy_code_end - rw_copy_code);
+}
+
 /*
  * The code (padded with int3) and a table after it, into our read-only
  * area: /proc/PID/mem writes with FOLL_FORCE (process_vm_writev would need
  * PROT_WRITE, and a writable and executable mapping is what W^X refuses).
+ * A resident area has the code already: the table goes through our mapping.
  */
 static int batch_write(struct rw_remote *r, const void *table, size_t len)
 {
-	static unsigned char code[BATCH_CODE_LEN];
+	static uint8_t code[BATCH_CODE_LEN];
 	struct iovec iov[2] = {
 		{ code, sizeof(code) },
 		{ (void *)table, len },
@@ -255,11 +278,13 @@ static int batch_write(struct rw_remote *r, const void *table, size_t len)
 	ssize_t w;
 	int fd, err;
 
-	if (!code[0]) {
-		memset(code, 0xcc, sizeof(code));
-		memcpy(code, rw_batch_code, rw_batch_code_end - rw_batch_code);
-		memcpy(code + COPY_CODE_OFF, rw_copy_code, rw_copy_code_end - rw_copy_code);
+	if (r->batch_local) {
+		memcpy(r->batch_local + BATCH_CODE_LEN, table, len);
+		r->batch_used = len > r->batch_used ? len : r->batch_used;
+		return 0;
 	}
+	if (!code[0])
+		remote_area_code(code);
 	snprintf(path, sizeof(path), "/proc/%d/mem", r->pid);
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
@@ -274,6 +299,18 @@ static int batch_write(struct rw_remote *r, const void *table, size_t len)
 		return 0;
 	pr_err("pid %d: writing our code and a table of %zu bytes at %#llx: %s\n", r->pid, len,
 	       (unsigned long long)r->batch, strerror(-err));
+	return err;
+}
+
+/* Map the batch area after the scratch page's place in the hole, unless there is one. */
+static int batch_area(struct rw_remote *r)
+{
+	int err;
+
+	if (r->batch)
+		return 0;
+	err = map_ours(r, r->hole + SCRATCH_LEN, BATCH_AREA_LEN, PROT_READ | PROT_EXEC, &r->batch);
+	r->batch_maps += !err;
 	return err;
 }
 
@@ -307,12 +344,9 @@ int remote_batch(struct rw_remote *r, const struct rw_batch_call *calls, size_t 
 		return 0;
 	if (!r->ij || r->broken)
 		return -ESRCH;
-	if (!r->hole || n == 1 || !inject_can_trap(r->ij))
+	if ((!r->hole && !r->batch_local) || n == 1 || !inject_can_trap(r->ij))
 		return batch_one_by_one(r, calls, n, failed, res);
-	err = code_len <= COPY_CODE_OFF ? 0 : -E2BIG;
-	if (!err && !r->batch)
-		err = map_ours(r, r->hole + SCRATCH_LEN, BATCH_AREA_LEN, PROT_READ | PROT_EXEC,
-			       &r->batch);
+	err = code_len <= COPY_CODE_OFF ? batch_area(r) : -E2BIG;
 	for (size_t done = 0; done < n && !err;) {
 		size_t k = n - done < BATCH_MAX ? n - done : BATCH_MAX;
 		uint64_t table = r->batch + BATCH_CODE_LEN, idx;
@@ -351,11 +385,10 @@ int remote_copy(struct rw_remote *r, const struct rw_copy_run *runs, size_t n, s
 		return 0;
 	if (!r->ij || r->broken)
 		return -ESRCH;
-	if (!r->hole || !inject_can_trap(r->ij) || COPY_CODE_OFF + code_len > BATCH_CODE_LEN)
+	if ((!r->hole && !r->batch_local) || !inject_can_trap(r->ij) ||
+	    COPY_CODE_OFF + code_len > BATCH_CODE_LEN)
 		return -EOPNOTSUPP;
-	if (!r->batch)
-		err = map_ours(r, r->hole + SCRATCH_LEN, BATCH_AREA_LEN, PROT_READ | PROT_EXEC,
-			       &r->batch);
+	err = batch_area(r);
 	while (*done < n && !err) {
 		size_t k = n - *done < COPY_MAX ? n - *done : COPY_MAX;
 		uint64_t table = r->batch + BATCH_CODE_LEN;

@@ -41,6 +41,13 @@ struct rw_remote {
 	uint64_t scratch;	/* scratch mapping in the target, 0 until needed */
 	size_t scratch_len;
 	uint64_t batch;		/* the batch code and table (read-only, exec), 0 until needed */
+	/*
+	 * A resident batch area (remote_use_area): our writable mapping of its
+	 * pages, and how many table bytes this remote wrote there (zeroed at close).
+	 */
+	uint8_t *batch_local;
+	size_t batch_used;
+	unsigned int batch_maps;	/* batch areas this remote mapped in the target */
 	bool broken;		/* ptrace failed: the target is lost */
 	/* Moved onto our CPU at the first injection (remote_colocate_lazily), not before. */
 	struct rw_colocation *near;
@@ -54,6 +61,20 @@ struct rw_remote {
 #define RW_REMOTE_AREA	(260UL << 10)
 
 void remote_init(struct rw_remote *r, struct rw_seized *ij, pid_t pid);
+
+/* The batch area alone (code, then tables): what a resident one must hold. */
+#define RW_REMOTE_BATCH_AREA	(RW_REMOTE_AREA - 4096)
+/* The code block a batch area starts with: RW_REMOTE_CODE_LEN bytes into out. */
+#define RW_REMOTE_CODE_LEN	128
+void remote_area_code(uint8_t out[RW_REMOTE_CODE_LEN]);
+/*
+ * Run batches and copies from a batch area that stays mapped in the target
+ * (rewind/area.h): at addr there, read-only and executable to it, and
+ * writable to us at local (the same pages, the code block in place). Tables
+ * are written through local, not injected; remote_close zeroes what was
+ * written and leaves the area mapped. No hole is needed for it.
+ */
+void remote_use_area(struct rw_remote *r, uint64_t addr, uint8_t *local);
 /*
  * Where our mappings go (MAP_FIXED_NOREPLACE): a hole in both the current
  * layout and the one a rewind restores, so no layout step can land on
@@ -68,7 +89,10 @@ void remote_set_hole(struct rw_remote *r, uint64_t hole);
  * must outlive r's use.
  */
 void remote_colocate_lazily(struct rw_remote *r, struct rw_colocation *near);
-/* Unmap the scratch page and batch area if mapped. NULL-safe on r->ij. */
+/*
+ * Unmap the scratch page and batch area if mapped (a resident area: its
+ * tables zeroed instead). NULL-safe on r->ij.
+ */
 int remote_close(struct rw_remote *r);
 
 /*

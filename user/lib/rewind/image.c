@@ -882,51 +882,61 @@ void image_free(struct rw_proc_image *img)
 	fdobjs_free(&img->fdobjs);
 	pstate_free(&img->pstate);
 	proc_maps_free(&img->maps);
+	restorer_area_free(&img->area);
 	memset(img, 0, sizeof(*img));
 	img->store_fd = -1;
 }
 
 /* ---- the target's mapping of the store ------------------------------------------- */
 
-int image_map_into(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr)
+/*
+ * A read-only shared mapping of memfd (len bytes, prot) in the stopped
+ * target at addr, or anywhere if 0: an O_RDONLY reopen, so the mapping can
+ * never gain PROT_WRITE, passed in under an fd number free now and in the
+ * checkpoint (nothing of its is replaced), closed again after.
+ */
+static int map_memfd_into(const struct rw_proc_image *img, struct rw_remote *r, int memfd,
+			  size_t len, int prot, uint64_t addr, uint64_t *got)
 {
 	char path[64];
-	uint64_t got = 0;
 	int *fds = NULL, ro, tfd = 0, err;
-	uint64_t t0;
 	long ignored;
 	size_t n = 0;
 
-	img->tmap = 0;
-	if (img->store_fd < 0 || !img->store_len)
-		return -ENOENT;
-	/* A file opened read-only: a shared mapping of it can never gain PROT_WRITE. */
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", img->store_fd);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
 	ro = open(path, O_RDONLY | O_CLOEXEC);
 	if (ro < 0)
 		return -errno;
-	/* An fd number free both now and in the checkpoint: nothing of its is replaced. */
 	err = proc_list_fds(img->tgid, &fds, &n);
 	for (size_t i = 0; !err && i < n; i++)
 		tfd = fds[i] >= tfd ? fds[i] + 1 : tfd;
 	free(fds);
 	for (size_t i = 0; i < img->nfds; i++)
 		tfd = img->fds[i].fd >= tfd ? img->fds[i].fd + 1 : tfd;
-	if (err) {
-		close(ro);
-		goto out;
-	}
-	err = remote_install_fd(r, ro, tfd, true);
+	if (!err)
+		err = remote_install_fd(r, ro, tfd, true);
 	close(ro);
 	if (err)
-		goto out;
-	err = remote_mmap(r, addr, img->store_len, PROT_READ,
-			  MAP_SHARED | (addr ? MAP_FIXED_NOREPLACE : 0), tfd, 0, &got);
+		return err;
+	err = remote_mmap(r, addr, len, prot, MAP_SHARED | (addr ? MAP_FIXED_NOREPLACE : 0), tfd,
+			  0, got);
 	remote_call(r, 3 /* close */, tfd, 0, 0, 0, 0, 0, &ignored);
-	if (!err && addr && got != addr) {
-		remote_munmap(r, got, img->store_len);	/* a kernel without MAP_FIXED_NOREPLACE */
+	if (!err && addr && *got != addr) {
+		remote_munmap(r, *got, len);	/* a kernel without MAP_FIXED_NOREPLACE */
 		err = -EEXIST;
 	}
+	return err;
+}
+
+int image_map_into(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr)
+{
+	uint64_t got = 0, t0;
+	int err;
+
+	img->tmap = 0;
+	if (img->store_fd < 0 || !img->store_len)
+		return -ENOENT;
+	err = map_memfd_into(img, r, img->store_fd, img->store_len, PROT_READ, addr, &got);
 	if (err)
 		goto out;
 	/*
@@ -950,26 +960,57 @@ out:
 	return err;
 }
 
-struct rw_tmap image_tmap(const struct rw_proc_image *img)
+int image_map_area(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr)
 {
-	return (struct rw_tmap){ img->tmap, img->store_len, img->store_dev, img->store_ino };
+	struct rw_restorer_area *a = &img->area;
+	uint64_t got = 0;
+	int err = a->local ? 0 : restorer_area_create(a);
+
+	a->at.addr = 0;
+	if (!err)
+		err = map_memfd_into(img, r, a->fd, a->at.len, a->at.prot, addr, &got);
+	if (err)
+		pr_debug("pid %d: mapping the restorer's area into it: %s\n", img->tgid,
+			 strerror(-err));
+	else
+		a->at.addr = got;
+	return err;
+}
+
+struct rw_tmaps image_tmaps(const struct rw_proc_image *img)
+{
+	return (struct rw_tmaps){
+		.store = { img->tmap, img->store_len, img->store_dev, img->store_ino, PROT_READ },
+		.area = img->area.at,
+	};
 }
 
 bool image_is_tmap(const struct rw_tmap *t, const struct rw_vma *v)
 {
 	return t->addr && v->start == t->addr && v->end == t->addr + t->len && v->shared &&
-	       v->prot == PROT_READ && !v->offset && v->inode == t->ino &&
+	       v->prot == (uint32_t)t->prot && !v->offset && v->inode == t->ino &&
 	       makedev(v->dev_major, v->dev_minor) == t->dev;
 }
 
-bool image_hide_tmap(const struct rw_proc_image *img, struct rw_maps *maps)
+static bool hide(const struct rw_tmap *t, struct rw_maps *maps)
 {
-	struct rw_tmap t = image_tmap(img);
-	ssize_t i = img->tmap ? proc_maps_find(maps, img->tmap) : -1;
+	ssize_t i = t->addr ? proc_maps_find(maps, t->addr) : -1;
 
-	if (i < 0 || !image_is_tmap(&t, &maps->v[i]))
+	if (i < 0 || !image_is_tmap(t, &maps->v[i]))
 		return false;
 	memmove(&maps->v[i], &maps->v[i + 1], (maps->n - i - 1) * sizeof(maps->v[0]));
 	maps->n--;
 	return true;
+}
+
+bool image_hide_tmap(const struct rw_proc_image *img, struct rw_maps *maps)
+{
+	struct rw_tmaps t = image_tmaps(img);
+
+	return hide(&t.store, maps);
+}
+
+bool image_hide_area(const struct rw_proc_image *img, struct rw_maps *maps)
+{
+	return hide(&img->area.at, maps);
 }

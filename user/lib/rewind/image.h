@@ -28,6 +28,7 @@
 #include "fdobj.h"
 #include "freeze.h"
 #include "ident.h"
+#include "restorer_area.h"
 #include "proc.h"
 #include "pstate.h"
 #include "remote.h"
@@ -79,11 +80,9 @@ struct rw_posix_timer {
 	struct itimerspec spec;
 };
 
-/* A mapping of a page store in a target, by identity (image_is_tmap). */
-struct rw_tmap {
-	uint64_t addr, len;
-	dev_t dev;
-	ino_t ino;
+/* The mappings of ours in a target, by identity (image_is_tmap): the store's, the restorer area's. */
+struct rw_tmaps {
+	struct rw_tmap store, area;
 };
 
 struct rw_proc_image {
@@ -101,12 +100,14 @@ struct rw_proc_image {
 	size_t store_len;
 	int store_fd;
 	uint64_t tmap;			/* the target's read-only mapping of it; 0: none */
+	/* The restorer's code and tables, resident in the target (restorer_area.h). */
+	struct rw_restorer_area area;
 	/*
 	 * Set by the caller before image_capture: the previous checkpoint's
-	 * mapping in the target, unmapped before the capture (it would pin the
-	 * old store and enter the new layout).
+	 * mappings in the target, unmapped before the capture (they would pin
+	 * the old store and enter the new layout).
 	 */
-	struct rw_tmap stale_tmap;
+	struct rw_tmaps stale;
 	/*
 	 * What a page cost to copy back each way, in ps, per size class of a
 	 * copy (64-255, 256-1023, 1024-4095, 4096+ pages; EWMA, 0: not
@@ -193,16 +194,24 @@ void image_free(struct rw_proc_image *img);
  * the caller falls back to copying from here).
  */
 int image_map_into(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr);
-/* The target's mapping of the store, by identity; addr 0 if none. */
-struct rw_tmap image_tmap(const struct rw_proc_image *img);
+/*
+ * Map the restorer's area (made on first use) into the stopped target at
+ * addr, or anywhere if 0; sets img->area.at.addr. 0 or -errno (logged at
+ * debug: each rewind then maps a batch area of its own).
+ */
+int image_map_area(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr);
+/* The target's mappings of ours, by identity; addr 0 where none. */
+struct rw_tmaps image_tmaps(const struct rw_proc_image *img);
 /* Whether v is exactly that mapping, untouched. */
 bool image_is_tmap(const struct rw_tmap *t, const struct rw_vma *v);
 /*
- * Drop the store's mapping from a layout read of the target (it is ours,
- * not the function's): true if it was there intact. A changed or moved one
- * stays, for the layout step to remove like any mapping made since.
+ * Drop the store's mapping, or the restorer area's, from a layout read of
+ * the target (it is ours, not the function's): true if it was there intact.
+ * A changed or moved one stays, for the layout step to remove like any
+ * mapping made since.
  */
 bool image_hide_tmap(const struct rw_proc_image *img, struct rw_maps *maps);
+bool image_hide_area(const struct rw_proc_image *img, struct rw_maps *maps);
 
 /* The stored contents of a run. */
 const uint8_t *image_run_data(const struct rw_proc_image *img, const struct rw_page_run *r);

@@ -465,10 +465,12 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	if (layout_as_checkpoint(img, f, armed, facts)) {
 		obs->maps = &img->maps;
 		obs->tmap_intact = img->tmap != 0;	/* no layout call since the checkpoint's */
+		obs->area_intact = img->area.at.addr != 0;
 	} else {
 		err = proc_read_maps(freeze_any(f)->tid, &o->maps);
 		/* The store's mapping is ours; changed or moved, it is the function's to lose. */
 		obs->tmap_intact = !err && image_hide_tmap(img, &o->maps);
+		obs->area_intact = !err && image_hide_area(img, &o->maps);
 	}
 	/* Every thread, those left asleep too (sleepers.h), in ascending order. */
 	ntids = f->n + f->nasleep;

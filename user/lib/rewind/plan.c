@@ -1186,6 +1186,34 @@ static uint64_t find_hole(const struct rw_maps *a, const struct rw_maps *b, uint
 	return at + len <= top ? at : 0;
 }
 
+/*
+ * Where remote.h's mappings go: past the first MiB, free in both layouts
+ * and clear of our own mappings there (in neither layout list, and mapped
+ * again where they were when changed). 0: none.
+ */
+static uint64_t hole_clear_of_ours(const struct rw_proc_image *img, const struct rw_maps *now)
+{
+	struct rw_tmaps t = image_tmaps(img);
+	const struct rw_tmap *ours[] = { &t.store, &t.area };
+	uint64_t at = 1ULL << 20, hole = 0;
+	bool moved = true;
+
+	/* Each pass that lands on one of ours moves past it: three passes are enough. */
+	for (size_t pass = 0; moved && pass < 3; pass++) {
+		hole = find_hole(&img->maps, now, RW_REMOTE_AREA, at);
+		moved = false;
+		for (size_t k = 0; hole && k < 2; k++) {
+			uint64_t end = ours[k]->addr + ours[k]->len;
+
+			if (ours[k]->addr && hole < end && ours[k]->addr < hole + RW_REMOTE_AREA) {
+				at = end > at ? end : at;
+				moved = true;
+			}
+		}
+	}
+	return moved ? 0 : hole;
+}
+
 int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	       struct rw_plan *plan)
 {
@@ -1332,14 +1360,11 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 		err = plan_thread_names(plan, img, obs);
 	if (!err)
 		err = plan_thread_masks(plan, img, obs);
-	/* Past the first MiB, and clear of the store's mapping (in neither layout list). */
-	plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA, 1ULL << 20);
-	if (plan->hole && img->tmap && plan->hole < img->tmap + img->store_len &&
-	    img->tmap < plan->hole + RW_REMOTE_AREA)
-		plan->hole = find_hole(&img->maps, obs->maps, RW_REMOTE_AREA,
-				       img->tmap + img->store_len);
+	plan->hole = hole_clear_of_ours(img, obs->maps);
 	plan->tmap = obs->tmap_intact ? img->tmap : 0;
 	plan->tmap_remap = img->tmap && !obs->tmap_intact;
+	plan->area = obs->area_intact ? img->area.at.addr : 0;
+	plan->area_remap = img->area.at.addr && !obs->area_intact;
 out:
 	free(after.v);
 	free(unmerged.v);

@@ -28,6 +28,7 @@ struct rw_fd_now {
 struct rw_observed {
 	const struct rw_maps *maps;		/* without the store's mapping when intact */
 	bool tmap_intact;			/* the image's store mapping is there, untouched */
+	bool area_intact;			/* and the restorer's area (restorer_area.h) */
 	const pid_t *tids;			/* ascending */
 	size_t ntids;
 	const struct rw_thread_pending *pending;	/* per tid: its own signal queue */
@@ -158,6 +159,8 @@ struct rw_plan {
 	uint64_t hole;			/* free in both layouts: where remote.h's mappings go */
 	uint64_t tmap;			/* the target's mapping of the store, to copy from; 0: none */
 	bool tmap_remap;		/* it was changed: map it again after the layout step */
+	uint64_t area;			/* the restorer's area there, to run batches from; 0: none */
+	bool area_remap;		/* it was changed: map it again after the layout step */
 	struct rw_copy_costs *costs;	/* the image's, set by the caller: which copy is faster */
 	struct rw_layout_op *layout;	/* munmaps first, then maps and mprotects, then madvises */
 	size_t nlayout;

@@ -37,19 +37,22 @@
 
 /* ---- checkpoint --------------------------------------------------------------- */
 
-/* The previous checkpoint's store mapping, if still there untouched: it goes. */
-static int unmap_stale(const struct rw_tmap *t, struct rw_frozen *f, struct rw_remote *r)
+/* The previous checkpoint's mappings of ours, those still there untouched: they go. */
+static int unmap_stale(const struct rw_tmaps *t, struct rw_frozen *f, struct rw_remote *r)
 {
+	const struct rw_tmap *each[] = { &t->store, &t->area };
 	struct rw_maps maps = { 0 };
-	ssize_t i;
 	int err;
 
-	if (!t->addr)
+	if (!t->store.addr && !t->area.addr)
 		return 0;
 	err = proc_read_maps(freeze_any(f)->tid, &maps);
-	i = err ? -1 : proc_maps_find(&maps, t->addr);
-	if (i >= 0 && image_is_tmap(t, &maps.v[i]))
-		err = remote_munmap(r, t->addr, t->len);
+	for (size_t k = 0; !err && k < 2; k++) {
+		ssize_t i = each[k]->addr ? proc_maps_find(&maps, each[k]->addr) : -1;
+
+		if (i >= 0 && image_is_tmap(each[k], &maps.v[i]))
+			err = remote_munmap(r, each[k]->addr, each[k]->len);
+	}
 	proc_maps_free(&maps);
 	return err;
 }
@@ -91,7 +94,7 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	wp_close(*wp);
 	*wp = NULL;
 	remote_init(&r, freeze_any(&f), tgid);
-	err = unmap_stale(&img->stale_tmap, &f, &r);
+	err = unmap_stale(&img->stale, &f, &r);
 	if (!err)
 		err = image_capture(img, &f, &r);
 	remote_close(&r);
@@ -119,12 +122,16 @@ int rewind_checkpoint_process(pid_t tgid, struct rw_wp **wp, struct rw_proc_imag
 	}
 	/*
 	 * The store, read-only in the target, for the in-target restorer
-	 * (restore.c); without it rewinds copy with process_vm_writev.
+	 * (restore.c); without it rewinds copy with process_vm_writev. The
+	 * restorer's area too, for it and the layout step's batches; without
+	 * it each rewind maps one of its own.
 	 */
 	if (!err) {
 		remote_init(&r, freeze_any(&f), tgid);
 		if (image_map_into(img, &r, 0))
 			pr_debug("pid %d: no in-target restorer: pages are copied from here\n", tgid);
+		if (!r.broken && image_map_area(img, &r, 0))
+			pr_debug("pid %d: no resident restorer area\n", tgid);
 		if (remote_close(&r))
 			err = -ESRCH;
 	}
@@ -605,6 +612,15 @@ static int rearm(struct rw_rewinding *rw, const struct rw_ranges *slice,
 	return err;
 }
 
+/* rw->r injecting through ij: its hole, and the restorer's area if it is there intact. */
+static void remote_for(struct rw_rewinding *rw, struct rw_seized *ij)
+{
+	remote_init(&rw->r, ij, rw->img->tgid);
+	remote_set_hole(&rw->r, rw->plan.hole);
+	if (rw->plan.area)
+		remote_use_area(&rw->r, rw->plan.area, rw->img->area.local);
+}
+
 int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen)
 {
 	struct rw_restore_stats rs = { 0 };
@@ -622,8 +638,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 		ij->syscall_ip = rw->syscall_ip;
 	if (!ij->ignored_known)
 		inject_know_ignored(ij, rw->sig_ignored);
-	remote_init(&rw->r, ij, rw->img->tgid);
-	remote_set_hole(&rw->r, rw->plan.hole);
+	remote_for(rw, ij);
 	/* First: the threads it adds to rw->f move the array ij points into (rw->r follows). */
 	if (rw->plan.nrecreate) {
 		t = rw_now_ns();
@@ -671,6 +686,16 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 			pr_warn("pid %d: its image's mapping was changed and cannot be mapped "
 				"again: pages are copied from here from now on\n", rw->img->tgid);
 	}
+	/* The restorer's area likewise: this rewind keeps the batch area it mapped, if any. */
+	if (!err && rw->plan.area_remap) {
+		uint64_t at = rw->img->area.at.addr;
+
+		if (!image_map_area(rw->img, &rw->r, at))
+			rw->plan.area = at;
+		else
+			pr_warn("pid %d: the restorer's area was changed and cannot be mapped again: "
+				"each rewind maps one of its own from now on\n", rw->img->tgid);
+	}
 	t = rw_now_ns();
 	/* Out of memory for the compare: none this time. */
 	if (!err && rw->wp && rw->hot &&
@@ -682,6 +707,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	rw->plan.costs = &rw->img->copy_costs;
 	if (!err)
 		err = restore_apply_contents(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
+	st->batch_areas_mapped += rw->r.batch_maps;
 	remote_close(&rw->r);
 	inject_colocate_end(&near);
 	rw->r.near = NULL;	/* near dies with this frame */
@@ -723,10 +749,10 @@ int rewind_fdobjs(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why
 	if (!ij)
 		return rw_why(why, whylen, -ESRCH, "pid %d: no thread of the checkpoint is left",
 			      rw->img->tgid);
-	remote_init(&rw->r, ij, rw->img->tgid);
-	remote_set_hole(&rw->r, rw->plan.hole);
+	remote_for(rw, ij);
 	err = fdobj_rewind(rw->img->tgid, &rw->img->fdobjs, rw->fdobj_locks, &rw->r, &steps, why,
 			   whylen);
+	st->batch_areas_mapped += rw->r.batch_maps;
 	/* Our scratch page goes; the injector's registers are put back when it is released. */
 	cerr = remote_close(&rw->r);
 	if (!err && cerr)

@@ -652,6 +652,9 @@ int verify_process(const struct rw_proc_image *img, struct rw_frozen *f, struct 
 	if (img->tmap && !image_hide_tmap(img, &now))
 		differ(res, "pid %d: the read-only mapping of its image at %#llx is gone or changed",
 		       img->tgid, (unsigned long long)img->tmap);
+	if (img->area.at.addr && !image_hide_area(img, &now))
+		differ(res, "pid %d: the restorer's area at %#llx is gone or changed", img->tgid,
+		       (unsigned long long)img->area.at.addr);
 	{
 		/* The kernel may have grown the bss for the heap: the same memory. */
 		struct rw_maps unmerged = { 0 };
