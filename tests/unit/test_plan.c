@@ -212,6 +212,77 @@ static void layout_mprotect(void **state)
 	assert_int_equal(f->plan.ncopy + f->plan.ndrop, 0);
 }
 
+/*
+ * The same vmas one for one (count and bounds) but one of them changed:
+ * its protection, its file offset, its name. Each still needs its step (the
+ * plan skips the walk only for a layout that is the same in every respect).
+ */
+static void layout_same_bounds_changed(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const now[] = {
+		/* the binary's .data made read-only */
+		"00400000-00402000 r--p 00002000 08:01 77 /usr/bin/fn\n"
+		"01000000-01010000 rw-p 00000000 00:00 0 [heap]\n"
+		"7f0000000000-7f0000040000 rw-p 00000000 00:00 0 \n"
+		"7f0000100000-7f0000104000 r--p 00000000 00:00 0 \n"
+		"7ffc00000000-7ffc00008000 rw-p 00000000 00:00 0 [stack]\n"
+		"7ffc00100000-7ffc00102000 r-xp 00000000 00:00 0 [vdso]\n",
+		/* the binary's .data mapped from another offset of the file */
+		"00400000-00402000 rw-p 00004000 08:01 77 /usr/bin/fn\n"
+		"01000000-01010000 rw-p 00000000 00:00 0 [heap]\n"
+		"7f0000000000-7f0000040000 rw-p 00000000 00:00 0 \n"
+		"7f0000100000-7f0000104000 r--p 00000000 00:00 0 \n"
+		"7ffc00000000-7ffc00008000 rw-p 00000000 00:00 0 [stack]\n"
+		"7ffc00100000-7ffc00102000 r-xp 00000000 00:00 0 [vdso]\n",
+		/* the read-only region replaced by a named anonymous mapping */
+		"00400000-00402000 rw-p 00002000 08:01 77 /usr/bin/fn\n"
+		"01000000-01010000 rw-p 00000000 00:00 0 [heap]\n"
+		"7f0000000000-7f0000040000 rw-p 00000000 00:00 0 \n"
+		"7f0000100000-7f0000104000 r--p 00000000 00:00 0 [anon:x]\n"
+		"7ffc00000000-7ffc00008000 rw-p 00000000 00:00 0 [stack]\n"
+		"7ffc00100000-7ffc00102000 r-xp 00000000 00:00 0 [vdso]\n",
+	};
+	const enum rw_layout_kind want[] = { RW_LAYOUT_MPROTECT, RW_LAYOUT_MAP_FILE,
+					     RW_LAYOUT_MAP_ANON };
+	const uint64_t at[] = { 0x00400000, 0x00400000, 0x7f0000100000 };
+
+	for (size_t i = 0; i < 3; i++) {
+		proc_maps_free(&f->now);
+		assert_int_equal(proc_parse_maps(now[i], &f->now), 0);
+		build(f);
+		assert_int_equal(f->plan.nlayout, 1);
+		assert_int_equal(f->plan.layout[0].kind, want[i]);
+		assert_int_equal(f->plan.layout[0].start, at[i]);
+	}
+}
+
+/*
+ * A read-only vma is not write-protected, so it is never covered: what
+ * comes back of it is its written pages (written before it was made
+ * read-only) and, past a layout call over it, the whole part touched.
+ */
+static void read_only_vma_pages(void **state)
+{
+	struct fixture *f = *state;
+	const uint64_t ro = 0x7f0000100000;
+
+	f->written[0] = (struct rw_range){ ro + PG, ro + 2 * PG };
+	f->obs.nwritten = 1;
+	build(f);
+	assert_int_equal(f->plan.ncopy + f->plan.ndrop, 1);
+	assert_int_equal(f->plan.wholesale_pages, 0);
+
+	f->obs.nwritten = 0;
+	f->touched[0] = (struct rw_range){ ro + 2 * PG, ro + 4 * PG };
+	f->obs.nlayout_touched = 1;
+	build(f);
+	assert_int_equal(f->plan.wholesale_pages, 2);
+	assert_int_equal(f->plan.ndrop, 1);
+	assert_int_equal(f->plan.drop[0].start, ro + 2 * PG);
+	assert_int_equal(f->plan.drop[0].end, ro + 4 * PG);
+}
+
 /* brk grown: reset through brk, never by unmapping part of the heap. */
 static void brk_grown(void **state)
 {
@@ -1179,6 +1250,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(written_pages_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(layout_new_and_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(layout_mprotect, setup, teardown),
+		cmocka_unit_test_setup_teardown(layout_same_bounds_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(read_only_vma_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(brk_grown, setup, teardown),
 		cmocka_unit_test_setup_teardown(brk_shrunk, setup, teardown),
 		cmocka_unit_test_setup_teardown(brk_split, setup, teardown),

@@ -214,9 +214,28 @@ static uint64_t *layout_bounds(const struct rw_maps *want, const struct rw_maps 
 	return b;
 }
 
+/* The same vmas, one for one: then no step turns one into the other. */
+static bool same_layout(const struct rw_maps *want, const struct rw_maps *now)
+{
+	if (want == now)
+		return true;
+	if (want->n != now->n)
+		return false;
+	for (size_t i = 0; i < want->n; i++) {
+		const struct rw_vma *v0 = &want->v[i], *v1 = &now->v[i];
+
+		if (v0->start != v1->start || v0->end != v1->end || v0->prot != v1->prot ||
+		    !same_backing(v0, v1, v0->start))
+			return false;
+	}
+	return true;
+}
+
 /*
  * Walk both layouts over every elementary interval and emit the steps that
- * turn `now` into `want`; remapped private ranges go to wholesale.
+ * turn `now` into `want`; remapped private ranges go to wholesale. The
+ * walk's cost (a lookup in each per boundary) is skipped where the layouts
+ * are the same, as after most invocations.
  */
 static int diff_layout(struct rw_plan *p, const struct rw_maps *want, const struct rw_maps *now,
 		       struct rw_ranges *wholesale)
@@ -228,6 +247,8 @@ static int diff_layout(struct rw_plan *p, const struct rw_maps *want, const stru
 	uint64_t *b;
 	int err = 0;
 
+	if (same_layout(want, now))
+		return 0;
 	b = layout_bounds(want, now);
 	if (!b)
 		return -ENOMEM;
@@ -1022,6 +1043,10 @@ static int plan_pages(struct rw_plan *p, const struct rw_proc_image *img,
 			continue;
 		}
 		err = intersect_into(pages, obs->written, obs->nwritten, v->start, v->end);
+		/* Read-only, and nothing below can add any of it (most of a library's vmas). */
+		if (!writable && !obs->log_incomplete && !obs->memory_forced &&
+		    !overlaps(touched.r, touched.n, v->start, v->end))
+			continue;
 		if (!err)
 			err = subtract_into(&unc, v->start, v->end, obs->covered, obs->ncovered);
 		for (size_t k = 0; k < unc.n && !err; k++) {
