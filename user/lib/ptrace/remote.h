@@ -69,7 +69,7 @@ void remote_init(struct rw_remote *r, struct rw_seized *ij, pid_t pid);
 void remote_area_code(uint8_t out[RW_REMOTE_CODE_LEN]);
 /*
  * Run batches and copies from a batch area that stays mapped in the target
- * (rewind/area.h): at addr there, read-only and executable to it, and
+ * (rewind/restorer_area.h): at addr there, read-only and executable to it, and
  * writable to us at local (the same pages, the code block in place). Tables
  * are written through local, not injected; remote_close zeroes what was
  * written and leaves the area mapped. No hole is needed for it.
