@@ -4,7 +4,8 @@
  * one slice compared each time, its changed pages never protected; its
  * unchanged ones protected as a probe, less often while probes come back
  * written; a probe left alone drops out; a stale set (a one-off burst) is
- * caught by the compare and given up.
+ * caught by the compare and given up, and what it held that is written
+ * again is hot at once.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -166,38 +167,50 @@ static void probes_back_off(void **state)
 	hotset_free(&h);
 }
 
-/* A one-off burst: 1000 pages twice, then the invocations write 10. */
+#define BURST_PAGES	1000
+
+/*
+ * A one-off burst: 1000 pages copied twice (hot), then left alone: the
+ * compared slice holds the image's bytes and is probed, the probe is not
+ * written, and the set is stale at the rewind after. *given: the pages it
+ * gave up (all but the probed slice), which that rewind protects as probes.
+ */
+static void burst_until_stale(struct rw_hotset *h, struct rw_ranges *given)
+{
+	const struct rw_range burst[] = { R(0, BURST_PAGES) };
+	struct step s;
+
+	rewind_copying(h, burst, 1, ALL_CHANGED, &s);
+	step_done(h, burst, 1, &s);
+	rewind_copying(h, burst, 1, ALL_CHANGED, &s);
+	assert_int_equal(ranges_pages(&s.hot), BURST_PAGES);
+	step_done(h, burst, 1, &s);
+	/* Let the probes back off fully (compares all changed: no probe). */
+	h->backoff = HOTSET_BACKOFF_MAX;
+	h->rewinds = HOTSET_SLICES + 2;
+	/* The burst is over: the compared slice holds the image's bytes: probed at once. */
+	rewind_copying(h, burst, 1, NONE_CHANGED, &s);
+	assert_true(ranges_pages(&s.probe) > 0);
+	assert_int_equal(ranges_pages(&s.probe), ranges_pages(&s.slice));
+	step_done(h, burst, 1, &s);
+	/* The probe is not written: the set is stale, given up; what it held is watched. */
+	assert_int_equal(ranges_split(burst, 1, h->probe.r, h->probe.n, NULL, given), 0);
+	rewind_copying(h, given->r, given->n, NONE_CHANGED, &s);
+	assert_int_equal(ranges_pages(&s.hot), 0);
+	assert_int_equal(ranges_pages(&s.probe), ranges_pages(given));
+	step_done(h, given->r, given->n, &s);
+}
+
+/* After the burst the invocations write 10 pages it never held: learnt anew, two copies. */
 static void burst_given_up(void **state)
 {
-	const uint64_t b = 1000;
-	const struct rw_range burst[] = { R(0, b) }, small[] = { R(0, 10) };
+	const struct rw_range small[] = { R(BURST_PAGES + 100, BURST_PAGES + 110) };
+	struct rw_ranges given = { 0 };
 	struct rw_hotset h = { 0 };
 	struct step s;
 
 	(void)state;
-	rewind_copying(&h, burst, 1, ALL_CHANGED, &s);
-	step_done(&h, burst, 1, &s);
-	rewind_copying(&h, burst, 1, ALL_CHANGED, &s);
-	assert_int_equal(ranges_pages(&s.hot), b);
-	step_done(&h, burst, 1, &s);
-	/* Let the probes back off fully (compares all changed: no probe). */
-	h.backoff = HOTSET_BACKOFF_MAX;
-	h.rewinds = HOTSET_SLICES + 2;
-	/* The burst is over: the compared slice holds the image's bytes: probed at once. */
-	rewind_copying(&h, burst, 1, NONE_CHANGED, &s);
-	assert_true(ranges_pages(&s.probe) > 0);
-	assert_int_equal(ranges_pages(&s.probe), ranges_pages(&s.slice));
-	step_done(&h, burst, 1, &s);
-	/* The probe is not written: the set is stale, given up. */
-	{
-		struct rw_ranges rest = { 0 };
-
-		assert_int_equal(ranges_split(burst, 1, h.probe.r, h.probe.n, NULL, &rest), 0);
-		rewind_copying(&h, rest.r, rest.n, NONE_CHANGED, &s);
-		assert_int_equal(ranges_pages(&s.hot), 0);
-		step_done(&h, rest.r, rest.n, &s);
-		ranges_free(&rest);
-	}
+	burst_until_stale(&h, &given);
 	/* The stale rewind saw nothing written by a fault (all it copied was unprotected): start over. */
 	rewind_copying(&h, small, 1, ALL_CHANGED, &s);
 	assert_int_equal(ranges_pages(&s.hot), 0);
@@ -206,6 +219,34 @@ static void burst_given_up(void **state)
 	rewind_copying(&h, small, 1, ALL_CHANGED, &s);
 	assert_int_equal(ranges_pages(&s.hot), 10);
 	step_done(&h, small, 1, &s);
+	ranges_free(&given);
+	hotset_free(&h);
+}
+
+/*
+ * A stale set whose pages are partly written again (buffers that move
+ * between requests): those are hot at the first rewind that sees them
+ * written, not the second; the rest stay out.
+ */
+static void stale_set_watched(void **state)
+{
+	const struct rw_range again[] = { R(100, 200) };
+	struct rw_ranges given = { 0 };
+	struct rw_ranges in = { 0 };
+	struct rw_hotset h = { 0 };
+	struct step s;
+
+	(void)state;
+	burst_until_stale(&h, &given);
+	assert_int_equal(ranges_split(again, 1, given.r, given.n, &in, NULL), 0);
+	assert_int_equal(ranges_pages(&in), 100);	/* all of it was given up */
+	ranges_free(&in);
+	rewind_copying(&h, again, 1, ALL_CHANGED, &s);
+	assert_int_equal(ranges_pages(&s.hot), 100);
+	assert_int_equal(ranges_pages(&s.cold), 0);
+	step_done(&h, again, 1, &s);
+	assert_int_equal(h.pages, 100);
+	ranges_free(&given);
 	hotset_free(&h);
 }
 
@@ -235,6 +276,7 @@ int main(void)
 		cmocka_unit_test(unchanged_page_probed),
 		cmocka_unit_test(probes_back_off),
 		cmocka_unit_test(burst_given_up),
+		cmocka_unit_test(stale_set_watched),
 		cmocka_unit_test(commit_without_hot),
 	};
 

@@ -57,7 +57,7 @@ int hotset_split(const struct rw_hotset *h, const struct rw_range *copy, size_t 
 		 const struct rw_ranges *slice, const struct rw_ranges *changed,
 		 struct rw_ranges *hot, struct rw_ranges *cold, struct rw_ranges *probe)
 {
-	struct rw_ranges known = { 0 }, cand = { 0 }, again = { 0 }, unchanged = { 0 };
+	struct rw_ranges known = { 0 }, cand = { 0 }, again = { 0 }, unchanged = { 0 }, given = { 0 };
 	bool stale, due;
 	int err;
 
@@ -82,6 +82,15 @@ int hotset_split(const struct rw_hotset *h, const struct rw_range *copy, size_t 
 		err = ranges_split(slice->r, slice->n, changed->r, changed->n, NULL, &unchanged);
 	if (!err)
 		err = ranges_split(unchanged.r, unchanged.n, cand.r, cand.n, probe, NULL);
+	/*
+	 * Given up, but watched: the pages of a stale set are protected as
+	 * probes, so those the next invocation writes come straight back
+	 * (one fault each, not the two of a page learnt anew).
+	 */
+	if (!err && stale)
+		err = ranges_split(h->hot.r, h->hot.n, cand.r, cand.n, NULL, &given);
+	if (!err && stale)
+		err = ranges_split(given.r, given.n, copy, ncopy, probe, NULL);
 	if (!err)
 		err = ranges_split(cand.r, cand.n, probe->r, probe->n, NULL, hot);
 	if (!err)
@@ -90,6 +99,7 @@ int hotset_split(const struct rw_hotset *h, const struct rw_range *copy, size_t 
 	ranges_free(&cand);
 	ranges_free(&again);
 	ranges_free(&unchanged);
+	ranges_free(&given);
 	return err;
 }
 

@@ -17,7 +17,8 @@
  * (a reference count taken and dropped), so it is protected as a probe: if
  * the next invocation writes it, it stays hot, else it drops out. When fewer
  * than half of the pages compared and probed were found written, the hot set
- * is stale (a one-off burst) and is given up whole.
+ * is stale (a one-off burst) and is given up whole, its pages protected as
+ * probes: those written again are hot at once.
  *
  * A probe costs the function a fault at the next request (20-30 us each on
  * this paravirtualised guest, with the tracker's fault program: five of
