@@ -106,10 +106,28 @@ static void dontneed_go(void)
 /*
  * hot_pages: what each invocation does comes from the file $ZDTM_CTL (outside
  * the memory a rewind restores): 'w' writes the whole region, 'h' its first
- * half, 'd' drops it (MADV_DONTNEED), anything else nothing. Pages written
- * by consecutive invocations are left unprotected by rewindd: they must come
+ * half, 'd' drops it (MADV_DONTNEED), 's' the whole region and every other
+ * page of a second one (more separate ranges than the re-arm protects one
+ * by one: it walks their span), anything else nothing. Pages written by
+ * consecutive invocations are left unprotected by rewindd: they must come
  * back all the same, written again, untouched, or dropped.
  */
+#define SCATTER_PAGES 600
+static char *scatter;
+
+static void hot_setup(void)
+{
+	region_setup();
+	scatter = map_anon(SCATTER_PAGES * PAGE);
+	fill(scatter, SCATTER_PAGES * PAGE, 6);
+}
+
+static void hot_check(void)
+{
+	region_check();
+	check_fill("scattered region", scatter, SCATTER_PAGES * PAGE, 6);
+}
+
 static void hot_go(void)
 {
 	const char *ctl = getenv("ZDTM_CTL");
@@ -119,10 +137,12 @@ static void hot_go(void)
 	if (fd < 0 || read(fd, &c, 1) != 1)
 		die("reading $ZDTM_CTL");
 	close(fd);
-	if (c == 'w' || c == 'h')
-		fill(reg, (c == 'w' ? REG_PAGES : REG_PAGES / 2) * PAGE, 9);
+	if (c == 'w' || c == 'h' || c == 's')
+		fill(reg, (c == 'h' ? REG_PAGES / 2 : REG_PAGES) * PAGE, 9);
 	else if (c == 'd' && madvise(reg, REG_PAGES * PAGE, MADV_DONTNEED))
 		die("madvise");
+	for (size_t p = 0; c == 's' && p < SCATTER_PAGES; p += 2)
+		scatter[p * PAGE + 7] ^= 0x5a;
 	done("%c", c);
 }
 
@@ -161,4 +181,4 @@ ZDTM_SCENARIO(mremap_move, region_setup, mremap_move_go, region_check);
 ZDTM_SCENARIO(mprotect, region_setup, mprotect_go, mprotect_check);
 ZDTM_SCENARIO(madv_dontneed, region_setup, dontneed_go, region_check);
 ZDTM_SCENARIO(kernel_write, region_setup, kernel_write_go, region_check);
-ZDTM_HELPER(hot_pages, region_setup, hot_go, region_check);
+ZDTM_HELPER(hot_pages, hot_setup, hot_go, hot_check);
