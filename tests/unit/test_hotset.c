@@ -250,6 +250,35 @@ static void stale_set_watched(void **state)
 	hotset_free(&h);
 }
 
+/*
+ * The re-arm walked a span and protected the hot pages with the rest: they
+ * become probes, and those written again are hot at the next rewind.
+ */
+static void walk_protected_hot_watched(void **state)
+{
+	const struct rw_range copy[] = { R(0, 16) }, half[] = { R(0, 8) };
+	struct rw_hotset h = { 0 };
+	struct step s;
+
+	(void)state;
+	rewind_copying(&h, copy, 1, ALL_CHANGED, &s);
+	step_done(&h, copy, 1, &s);
+	rewind_copying(&h, copy, 1, ALL_CHANGED, &s);
+	assert_int_equal(ranges_pages(&s.hot), 16);
+	assert_int_equal(hotset_all_protected(&s.hot, &s.probe), 0);
+	assert_int_equal(s.hot.n, 0);
+	assert_int_equal(ranges_pages(&s.probe), 16);
+	step_done(&h, copy, 1, &s);
+	assert_int_equal(h.pages, 0);
+	/* Half of it written again (under protection): hot at once, the rest tracked. */
+	rewind_copying(&h, half, 1, ALL_CHANGED, &s);
+	assert_int_equal(ranges_pages(&s.hot), 8);
+	assert_int_equal(ranges_pages(&s.cold), 0);
+	step_done(&h, half, 1, &s);
+	assert_int_equal(h.pages, 8);
+	hotset_free(&h);
+}
+
 /* A rewind that could not keep a hot set (NULL) leaves everything tracked. */
 static void commit_without_hot(void **state)
 {
@@ -277,6 +306,7 @@ int main(void)
 		cmocka_unit_test(probes_back_off),
 		cmocka_unit_test(burst_given_up),
 		cmocka_unit_test(stale_set_watched),
+		cmocka_unit_test(walk_protected_hot_watched),
 		cmocka_unit_test(commit_without_hot),
 	};
 

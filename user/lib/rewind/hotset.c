@@ -103,6 +103,14 @@ int hotset_split(const struct rw_hotset *h, const struct rw_range *copy, size_t 
 	return err;
 }
 
+int hotset_all_protected(struct rw_ranges *hot, struct rw_ranges *probe)
+{
+	int err = add_all(probe, hot);
+
+	ranges_free(hot);
+	return err;
+}
+
 int hotset_commit(struct rw_hotset *h, const struct rw_range *copy, size_t ncopy,
 		  struct rw_ranges *hot, struct rw_ranges *probe, const struct rw_ranges *changed)
 {

@@ -69,6 +69,11 @@ int hotset_split(const struct rw_hotset *h, const struct rw_range *copy, size_t 
 		 const struct rw_ranges *slice, const struct rw_ranges *changed,
 		 struct rw_ranges *hot, struct rw_ranges *cold, struct rw_ranges *probe);
 /*
+ * The re-arm protected the hot pages with the rest (one walk over a span):
+ * they join probe, watched rather than forgotten, and hot is left empty.
+ */
+int hotset_all_protected(struct rw_ranges *hot, struct rw_ranges *probe);
+/*
  * What the rewind did: copy, and of it hot and probe (both NULL: nothing
  * left unprotected); changed as given to hotset_split. Takes over their
  * memory. -ENOMEM leaves h empty (all tracked from now on).

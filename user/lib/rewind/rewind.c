@@ -601,11 +601,8 @@ static int rearm(struct rw_rewinding *rw, const struct rw_ranges *slice,
 			hi = r->end > hi ? r->end : hi;
 		}
 		err = wp_rearm(rw->wp, lo, hi);
-		/* The hot pages are protected now too: watched as probes, not forgotten. */
-		for (size_t i = 0; !err && i < hot.n; i++)
-			err = ranges_add(&probe, hot.r[i].start, hot.r[i].end);
-		ranges_normalize(&probe);
-		ranges_free(&hot);
+		if (!err)
+			err = hotset_all_protected(&hot, &probe);
 		kept = !err;
 	}
 	if (rw->hot && hotset_commit(rw->hot, p->copy, p->ncopy, kept ? &hot : NULL,
