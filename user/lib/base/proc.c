@@ -130,8 +130,7 @@ static int parse_maps_line(const char *line, const char *end, struct rw_vma *v)
 	return 0;
 }
 
-/* Append v: -EINVAL when out of order (sorted and disjoint, or proc_maps_find() would lie). */
-static int maps_append(struct rw_maps *out, const struct rw_vma *v)
+int proc_maps_append(struct rw_maps *out, const struct rw_vma *v)
 {
 	if (out->n && v->start < out->v[out->n - 1].end)
 		return -EINVAL;
@@ -169,7 +168,7 @@ int proc_parse_maps(const char *text, struct rw_maps *out)
 			out->n = 0;
 			return -EINVAL;
 		}
-		err = maps_append(out, &v);
+		err = proc_maps_append(out, &v);
 		if (err) {
 			pr_debug("maps line %zu: %s\n", lineno, strerror(-err));
 			out->n = 0;
@@ -237,7 +236,7 @@ int proc_parse_smaps(const char *text, struct rw_maps *out)
 
 		/* A header is a maps line; the fields are "Name: value" (never hex then '-'). */
 		if (end > line && !parse_maps_line(line, end, &v)) {
-			err = maps_append(out, &v);
+			err = proc_maps_append(out, &v);
 		} else if (!strncmp(line, "VmFlags:", 8)) {
 			if (!out->n) {
 				err = -EINVAL;

@@ -48,6 +48,8 @@ int proc_parse_maps(const char *text, struct rw_maps *out);
  */
 int proc_read_maps(pid_t pid, struct rw_maps *out);
 void proc_maps_free(struct rw_maps *m);
+/* Append v: -EINVAL when out of order (sorted and disjoint, or proc_maps_find() would lie), -ENOMEM. */
+int proc_maps_append(struct rw_maps *out, const struct rw_vma *v);
 /*
  * The maps as /proc/PID/smaps shows them, with wipeonfork set on the vmas
  * whose VmFlags hold "wf" (the memory a fork hands the child zeroed); one

@@ -153,6 +153,13 @@ bool ranges_covers(const struct rw_ranges *l, uint64_t addr)
 	return i < l->n && l->r[i].start <= addr;
 }
 
+bool ranges_overlap(const struct rw_ranges *l, uint64_t start, uint64_t end)
+{
+	size_t i = ranges_search(l, start);
+
+	return i < l->n && l->r[i].start < end && start < end;
+}
+
 bool ranges_contains(const struct rw_ranges *l, uint64_t start, uint64_t end)
 {
 	size_t i = ranges_search(l, start);

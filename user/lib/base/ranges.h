@@ -50,6 +50,8 @@ int ranges_split(const struct rw_range *a, size_t na, const struct rw_range *b, 
 /* Sorted, disjoint lists. Index of the first range ending after addr (n if none). */
 size_t ranges_search(const struct rw_ranges *l, uint64_t addr);
 bool ranges_covers(const struct rw_ranges *l, uint64_t addr);
+/* Some of [start, end) lies in a range. */
+bool ranges_overlap(const struct rw_ranges *l, uint64_t start, uint64_t end);
 /* [start, end) lies within one range. */
 bool ranges_contains(const struct rw_ranges *l, uint64_t start, uint64_t end);
 /* Add [start, end) in place, merging what it overlaps or touches. 0 or -ENOMEM. */

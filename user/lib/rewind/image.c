@@ -22,6 +22,7 @@
 #include "pagemap.h"
 #include "pagestore.h"
 #include "pidfd.h"
+#include "procmap.h"
 
 /* Both numbers of a process, for messages; the buffer lives to the end of the enclosing block. */
 #define PID_LABEL(pid)	proc_pid_label((pid), (char[RW_PID_LABEL_MAX]){ 0 }, RW_PID_LABEL_MAX)
@@ -763,6 +764,7 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	img->pagestore = ps;
 	img->share_domain = domain;
 	img->store_fd = -1;
+	img->maps_fd = -1;
 	img->tgid = f->tgid;
 	img->threads = calloc(f->n ? f->n : 1, sizeof(*img->threads));
 	if (!img->threads)
@@ -817,6 +819,11 @@ int image_capture(struct rw_proc_image *img, struct rw_frozen *f, struct rw_remo
 	err = proc_read_smaps(r->ij->tid, &img->maps);
 	if (err)
 		goto fail;
+	/* Without it (an older kernel) a rewind after a layout call reads the maps whole. */
+	err = procmap_open(r->ij->tid);
+	if (err < 0)
+		pr_debug("pid %d: no layout queries (%s)\n", img->tgid, strerror(-err));
+	img->maps_fd = err < 0 ? -1 : err;
 	err = capture_pages(img, r->ij->tid);
 	if (err)
 		goto fail;
@@ -861,6 +868,8 @@ void image_free(struct rw_proc_image *img)
 		munmap((void *)img->store, img->store_len);
 	if (img->store_fd >= 0)
 		close(img->store_fd);
+	if (img->maps_fd >= 0)
+		close(img->maps_fd);
 	free(img->runs);
 	for (size_t i = 0; i < img->nfds; i++)
 		if (img->fds[i].held >= 0)
@@ -885,6 +894,7 @@ void image_free(struct rw_proc_image *img)
 	restorer_area_free(&img->area);
 	memset(img, 0, sizeof(*img));
 	img->store_fd = -1;
+	img->maps_fd = -1;
 }
 
 /* ---- the target's mapping of the store ------------------------------------------- */

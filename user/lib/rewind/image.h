@@ -100,6 +100,8 @@ struct rw_proc_image {
 	size_t store_len;
 	int store_fd;
 	uint64_t tmap;			/* the target's read-only mapping of it; 0: none */
+	/* Its /proc/PID/maps, open for procmap_query (observe_layout.h); -1: none. */
+	int maps_fd;
 	/* The restorer's code and tables, resident in the target (restorer_area.h). */
 	struct rw_restorer_area area;
 	/*

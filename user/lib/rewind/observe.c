@@ -15,6 +15,7 @@
 #include "log.h"
 #include "observe.h"
 #include "observe_iter.h"
+#include "observe_layout.h"
 #include "pagemap.h"
 #include "pageset.h"
 #include <linux/types.h>
@@ -156,12 +157,17 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 		out->layout_changed = true;
 		switch (r->nr) {
 		case RW_NR_brk:
+			/* The break moved between the checkpoint's and these (observe_layout.h). */
+			out->brk_lo = !out->brk_called || (uint64_t)r->ret < out->brk_lo ?
+				      (uint64_t)r->ret : out->brk_lo;
+			out->brk_hi = !out->brk_called || (uint64_t)r->ret > out->brk_hi ?
+				      (uint64_t)r->ret : out->brk_hi;
 			out->brk_called = out->layout_unranged = true;
 			break;
 		case RW_NR_shmat:
 		case RW_NR_shmdt:
 		case RW_NR_remap_file_pages:
-			out->layout_unranged = true;
+			out->layout_unranged = out->layout_unbounded = true;
 			break;	/* no length to name: the maps tell */
 		case RW_NR_mmap:
 			if (r->ret >= 0)
@@ -259,8 +265,10 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 		    (inv->files[i].ops & ((1u << RW_FOP_WRITE) | (1u << RW_FOP_COPY))))
 			out->memory_forced = true;
 	for (size_t i = 0; i < inv->ntasks; i++) {
+		/* A new address space: no range names what changed. */
 		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_EXEC)
-			out->layout_changed = out->pstate_called = true;
+			out->layout_changed = out->layout_unranged = out->layout_unbounded =
+				out->pstate_called = true;
 		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_CGROUP)
 			out->cgroup_moved = true;
 	}
@@ -276,6 +284,7 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 		if (!err)
 			free(pages);
 	}
+	ranges_normalize(&out->layout_touched);
 	if (err)
 		observe_log_facts_free(out);
 	return err;
@@ -346,6 +355,13 @@ static int observe_fds(const struct rw_proc_image *img, const struct rw_log_fact
 	return 0;
 }
 
+/* The log names every layout change: write protection armed, no event lost, the same threads. */
+static bool layout_logged(const struct rw_proc_image *img, const struct rw_frozen *f, bool armed,
+			  const struct rw_log_facts *facts)
+{
+	return armed && !facts->incomplete && f->n + f->nasleep == img->nthreads;
+}
+
 /*
  * The layout cannot have changed: write protection is armed, no event was
  * lost, the log has no layout call nor exec, and every write fault fell in
@@ -354,8 +370,7 @@ static int observe_fds(const struct rw_proc_image *img, const struct rw_log_fact
 static bool layout_as_checkpoint(const struct rw_proc_image *img, const struct rw_frozen *f,
 				 bool armed, const struct rw_log_facts *facts)
 {
-	if (!armed || facts->incomplete || facts->layout_changed ||
-	    f->n + f->nasleep != img->nthreads)
+	if (!layout_logged(img, f, armed, facts) || facts->layout_changed)
 		return false;
 	for (size_t i = 0; i < facts->faulted.n; i++) {
 		ssize_t k = proc_maps_find(&img->maps, facts->faulted.r[i].start);
@@ -452,6 +467,7 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 		  const struct rw_log_facts *facts, struct rw_observation *o)
 {
 	struct rw_observed *obs = &o->obs;
+	struct rw_layout_now now;
 	struct rw_proc_status status;
 	struct stat cwd;
 	size_t ntimers = 0, ntids;
@@ -466,6 +482,13 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 		obs->maps = &img->maps;
 		obs->tmap_intact = img->tmap != 0;	/* no layout call since the checkpoint's */
 		obs->area_intact = img->area.at.addr != 0;
+	/* Only where the log's layout calls name can it differ: asked there (observe_layout.h). */
+	} else if (layout_logged(img, f, armed, facts) && !facts->layout_unbounded &&
+		   !observe_layout(img, img->maps_fd, facts, &now)) {
+		obs->maps = now.same ? &img->maps : &o->maps;
+		o->maps = now.maps;
+		obs->tmap_intact = now.tmap_intact;
+		obs->area_intact = now.area_intact;
 	} else {
 		err = proc_read_maps(freeze_any(f)->tid, &o->maps);
 		/* The store's mapping is ours; changed or moved, it is the function's to lose. */

@@ -52,6 +52,8 @@ struct rw_log_facts {
 	size_t nkeys_added;
 	bool layout_changed;		/* any layout call or exec: the maps must be read */
 	bool layout_unranged;		/* a layout call layout_touched cannot name (brk, shmat, ...) */
+	bool layout_unbounded;		/* one nothing in the log bounds (shmat, shmdt, exec, ...) */
+	uint64_t brk_lo, brk_hi;	/* the lowest and highest break brk returned (brk_called) */
 	uint64_t sigactions_called;
 };
 
