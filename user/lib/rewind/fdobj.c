@@ -491,6 +491,9 @@ void fdobjs_free(struct rw_fdobjs *objs)
 		if (objs->fdinfo && objs->fdinfo[i] >= 0)
 			close(objs->fdinfo[i]);
 	}
+	for (int k = 0; objs->fdinfo && k < 2; k++)
+		if (objs->scratch[k] >= 0)
+			close(objs->scratch[k]);
 	free(objs->fdinfo);
 	free(objs->v);
 	objs->v = NULL;
@@ -503,10 +506,38 @@ bool fdobj_any(const struct rw_fdobjs *objs)
 	return objs && objs->n;
 }
 
-/* The bytes queued in the pipe whose read end is ref, without consuming them (tee). */
-static int read_pipe(int ref, struct rw_fdobj *o)
+/* A pipe of ours, empty, that holds at least size bytes: scratch (may be NULL) or a new one. */
+static int scratch_pipe(int *scratch, int size, int p[2])
 {
-	int queued = 0, p[2];
+	int local[3] = { -1, -1, 0 }, *s = scratch ? scratch : local;
+
+	if (s[0] < 0 && pipe2(s, O_CLOEXEC | O_NONBLOCK))
+		return -errno;
+	if (s[2] < size) {
+		s[2] = fcntl(s[1], F_SETPIPE_SZ, size);
+		if (s[2] < 0) {
+			int err = -errno;
+
+			close(s[0]);
+			close(s[1]);
+			s[0] = s[1] = -1;
+			s[2] = 0;
+			return err;
+		}
+	}
+	p[0] = s[0];
+	p[1] = s[1];
+	return 0;
+}
+
+/*
+ * The bytes queued in the pipe whose read end is ref, without consuming
+ * them: tee into a pipe of ours (scratch: kept between calls, may be NULL),
+ * read back from it.
+ */
+static int read_pipe(int ref, int *scratch, struct rw_fdobj *o)
+{
+	int queued = 0, p[2] = { -1, -1 }, err;
 	ssize_t got;
 
 	o->pipe_size = fcntl(ref, F_GETPIPE_SZ);
@@ -514,20 +545,28 @@ static int read_pipe(int ref, struct rw_fdobj *o)
 		return -errno;
 	if (!queued)
 		return 0;
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
-		return -errno;
 	o->data = malloc(queued);
-	got = -1;
-	if (o->data && fcntl(p[1], F_SETPIPE_SZ, o->pipe_size) >= 0)
-		got = tee(ref, p[1], queued, SPLICE_F_NONBLOCK);
+	if (!o->data)
+		return -ENOMEM;
+	err = scratch_pipe(scratch, o->pipe_size, p);
+	if (err)
+		return err;
+	got = tee(ref, p[1], queued, SPLICE_F_NONBLOCK);
 	if (got == queued)
 		got = read(p[0], o->data, queued);
-	close(p[0]);
-	close(p[1]);
-	if (got != queued)
-		return got < 0 ? (o->data ? -errno : -ENOMEM) : -EIO;
-	o->len = queued;
-	return 0;
+	err = got < 0 ? -errno : got != queued ? -EIO : 0;
+	/* Not known to be empty again, or not ours to keep: closed. */
+	if (err || !scratch) {
+		close(p[0]);
+		close(p[1]);
+		if (scratch) {
+			scratch[0] = scratch[1] = -1;
+			scratch[2] = 0;
+		}
+	}
+	if (!err)
+		o->len = queued;
+	return err;
 }
 
 /* recvmsg(MSG_PEEK) from the current peek offset; closes any fds it was handed. */
@@ -643,14 +682,17 @@ static int read_fdinfo(pid_t tgid, int fd, int *cache, struct rw_fdobj *o)
 	return err;
 }
 
-/* The state of one object through our reference ref to it; fdinfo: read_fdinfo's cache. */
-static int read_object(pid_t tgid, int ref, int *fdinfo, struct rw_fdobj *o)
+/*
+ * The state of one object through our reference ref to it; fdinfo:
+ * read_fdinfo's cache, scratch: read_pipe's (both may be NULL).
+ */
+static int read_object(pid_t tgid, int ref, int *fdinfo, int *scratch, struct rw_fdobj *o)
 {
 	int err = 0;
 
 	switch (o->kind) {
 	case RW_FDOBJ_PIPE:
-		return read_pipe(ref, o);
+		return read_pipe(ref, scratch, o);
 	case RW_FDOBJ_SOCKET:
 		return read_socket(ref, o);
 	case RW_FDOBJ_INOTIFY:
@@ -846,7 +888,7 @@ int fdobj_capture(pid_t tgid, const int *fds, const char (*links)[256], const bo
 		}
 		/* Queues are read when the object turns out internal (classify). */
 		if (kind != RW_FDOBJ_PIPE && kind != RW_FDOBJ_SOCKET)
-			err = read_object(tgid, ref, NULL, &o);
+			err = read_object(tgid, ref, NULL, NULL, &o);
 		close(ref);
 		if (err) {
 			pr_err("pid %d: fd %d (%s): reading its %s: %s\n", tgid, fds[i], links[i],
@@ -1024,7 +1066,7 @@ int fdobj_classify(const pid_t *pids, struct rw_fdobjs *const *objs, size_t n)
 				err = -errno;
 				break;
 			}
-			err = read_object(pids[i], ref, NULL, o);
+			err = read_object(pids[i], ref, NULL, NULL, o);
 			close(ref);
 			if (err)
 				pr_err("pid %d: fd %d: reading the %s queue: %s\n", pids[i], o->fd,
@@ -1080,15 +1122,15 @@ static bool want_now(const struct rw_fdobj *o, bool locks)
  * pipe's cost), else through one taken now. fdinfo: read_fdinfo's cache
  * (may be NULL). *ref is ours to close only when it differs from held.
  */
-static int observe(pid_t tgid, const struct rw_fdobj *want, int held, int *fdinfo, int *ref,
-		   struct rw_fdobj *now)
+static int observe(pid_t tgid, const struct rw_fdobj *want, int held, int *fdinfo, int *scratch,
+		   int *ref, struct rw_fdobj *now)
 {
 	*now = (struct rw_fdobj){ .fd = want->fd, .kind = want->kind, .ino = want->ino,
 				  .internal = want->internal, .sotype = want->sotype, .held = -1 };
 	*ref = held >= 0 ? held : take_ref(tgid, want->fd, want->ino);
 	if (*ref < 0)
 		return *ref;
-	return read_object(tgid, *ref, fdinfo, now);
+	return read_object(tgid, *ref, fdinfo, scratch, now);
 }
 
 static int drain_socket(int ref, int sotype)
@@ -1296,9 +1338,12 @@ int fdobj_rewind(pid_t tgid, struct rw_fdobjs *objs, bool locks, struct rw_remot
 	int err = 0;
 
 	/* Without memory for it: each object's fdinfo opened anew, as before the first rewind. */
-	if (objs && objs->n && !objs->fdinfo && (objs->fdinfo = malloc(objs->n * sizeof(int))))
+	if (objs && objs->n && !objs->fdinfo && (objs->fdinfo = malloc(objs->n * sizeof(int)))) {
 		for (size_t i = 0; i < objs->n; i++)
 			objs->fdinfo[i] = -1;
+		objs->scratch[0] = objs->scratch[1] = -1;
+		objs->scratch[2] = 0;
+	}
 
 	for (size_t i = 0; objs && i < objs->n && !err; i++) {
 		const struct rw_fdobj *want = &objs->v[i];
@@ -1309,8 +1354,8 @@ int fdobj_rewind(pid_t tgid, struct rw_fdobjs *objs, bool locks, struct rw_remot
 
 		if (!want_now(want, locks))
 			continue;
-		err = observe(tgid, want, want->held, objs->fdinfo ? &objs->fdinfo[i] : NULL, &ref,
-			      &now);
+		err = observe(tgid, want, want->held, objs->fdinfo ? &objs->fdinfo[i] : NULL,
+			      objs->fdinfo ? objs->scratch : NULL, &ref, &now);
 		if (err) {
 			err = rw_why(why, whylen, err, "pid %d: fd %d: %s: reading it", tgid, want->fd,
 				     kind);
@@ -1349,7 +1394,7 @@ int fdobj_verify(pid_t tgid, const struct rw_fdobjs *objs, char **lines, size_t 
 
 		if (!want_now(want, true))
 			continue;
-		err = observe(tgid, want, -1, NULL, &ref, &now);
+		err = observe(tgid, want, -1, NULL, NULL, &ref, &now);
 		if (ref >= 0)
 			close(ref);
 		if (err) {

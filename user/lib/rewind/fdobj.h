@@ -111,6 +111,13 @@ struct rw_fdobjs {
 	 * follows the process, not its number); -1 until the first. NULL: none.
 	 */
 	int *fdinfo;
+	/*
+	 * fdobj_rewind's pipe for reading a pipe's queue with tee (made at
+	 * the first rewind that needs it and kept: ~2/3 of a queue's cost was
+	 * making, sizing and closing one): read end, write end, capacity.
+	 * Valid once fdinfo is allocated; -1: none yet.
+	 */
+	int scratch[3];
 };
 
 enum rw_fdobj_step_kind {
