@@ -169,6 +169,8 @@ enum rw_syscall_nr {
 	RW_NR_openat2 = 437,
 	RW_NR_pidfd_getfd = 438,
 	RW_NR_fchmodat2 = 452,
+	RW_NR_map_shadow_stack = 453,
+	RW_NR_mseal = 462,
 };
 
 /*
@@ -196,6 +198,7 @@ enum rw_syscall_class {
 	X(mmap, LAYOUT) X(munmap, LAYOUT) X(mremap, LAYOUT) X(mprotect, LAYOUT)	\
 	X(pkey_mprotect, LAYOUT) X(brk, LAYOUT) X(madvise, LAYOUT)		\
 	X(shmat, LAYOUT) X(shmdt, LAYOUT) X(remap_file_pages, LAYOUT)		\
+	X(map_shadow_stack, LAYOUT) X(mseal, LAYOUT)				\
 	X(close, FD) X(dup, FD) X(dup2, FD) X(dup3, FD) X(fcntl, FD) X(ioctl, FD) \
 	X(flock, FD) X(epoll_ctl, FD) X(inotify_add_watch, FD)			\
 	X(inotify_rm_watch, FD) X(timerfd_settime, FD)				\

@@ -34,7 +34,7 @@ done
 OTHER_TESTS=(rewind_sleeper_late_leaks_without_rewind rewind_sleeper_woken_mid_rewind rewind_recheckpoint_one_image rewind_copy_way_measured rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_hot_pages_after_walk rewind_hot_pages_unfaulted rewind_gup_outside rewind_gup_elsewhere fail_iouring_worker fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
-	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc report_pstate
+	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc fail_mseal report_pstate
 	     rewind_ns_uts rewind_ns_net rewind_socketpair_own_netns fail_ns_user fail_pgrp_new fail_mount_tmpfs fail_tree_child_exited fail_closed_rolls_back_tree_kill fail_closed_rolls_back_tree_stop fail_ipc_removed rewind_ipc_untouched report_ipc_calls)
 # ZDTM_ONLY=REGEX runs only the tests whose names match (while debugging one).
 only_tests ZDTM_ONLY SELF_TESTS REWIND_TESTS OTHER_TESTS
@@ -1030,6 +1030,7 @@ fail_ipc_removed() {
 
 fail_keys_session() { fails_closed_case keys_session "pid [0-9]+: key [0-9]+ linked into the session keyring since the checkpoint: that keyring is shared with other processes, cannot be restored"; }
 fail_prctl_tsc() { fails_closed_case prctl_tsc "pid [0-9]+: prctl option 26 used since the checkpoint: no rewind step undoes it"; }
+fail_mseal() { fails_closed_case mseal "pid [0-9]+: mseal at 0x[0-9a-f]+ since the checkpoint: a sealed mapping can be neither unsealed nor unmapped"; }
 
 # Report mode lists the calls of the PROC and KEY classes per invocation.
 report_pstate() {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * munmap, mremap_grow, mremap_move, mprotect, madv_dontneed, kernel_write,
- * mmap_over and the hot_pages helper: one checkpointed region the
+ * mmap_over and the hot_pages and mseal helpers: one checkpointed region the
  * invocation changes. mmap_over maps fresh memory in its place, alike in
  * the maps, and writes none of it: the region reads zeros, and only its lost
  * write-protection registration tells the rewind (wp_lost).
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include "zdtm.h"
 
@@ -177,8 +178,42 @@ static void mmap_over_go(void)
 ZDTM_SCENARIO(munmap, region_setup, munmap_go, region_check);
 ZDTM_SCENARIO(mmap_over, region_setup, mmap_over_go, region_check);
 ZDTM_SCENARIO(mremap_grow, mremap_grow_setup, mremap_grow_go, region_check);
+/*
+ * mseal: a page mapped and sealed (Linux 6.10); nothing can unseal or
+ * unmap it, so a rewind must fail closed. The check: no sealed vma
+ * (VmFlags "sl") in the process.
+ */
+static void mseal_go(void)
+{
+	char *p = map_anon(PAGE);
+
+	if (syscall(462 /* mseal */, p, PAGE, 0))
+		die("mseal");
+	done("");
+}
+
+static void mseal_check(void)
+{
+	static char smaps[1 << 20];
+	ssize_t n = read_file("/proc/self/smaps", smaps, sizeof(smaps) - 1);
+	const char *l;
+
+	if (n < 0)
+		die("reading /proc/self/smaps");
+	smaps[n] = '\0';
+	for (l = strstr(smaps, "VmFlags:"); l; l = strstr(l + 1, "VmFlags:")) {
+		const char *e = strchrnul(l, '\n'), *sl = strstr(l, " sl");
+
+		if (sl && sl < e) {
+			differ("a sealed mapping: %.*s", (int)(e - l), l);
+			return;
+		}
+	}
+}
+
 ZDTM_SCENARIO(mremap_move, region_setup, mremap_move_go, region_check);
 ZDTM_SCENARIO(mprotect, region_setup, mprotect_go, mprotect_check);
 ZDTM_SCENARIO(madv_dontneed, region_setup, dontneed_go, region_check);
 ZDTM_SCENARIO(kernel_write, region_setup, kernel_write_go, region_check);
 ZDTM_HELPER(hot_pages, hot_setup, hot_go, hot_check);
+ZDTM_HELPER(mseal, NULL, mseal_go, mseal_check);

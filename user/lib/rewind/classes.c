@@ -41,10 +41,12 @@ const struct rw_state_class rw_state_classes[] = {
 		RW_RESTORED_OR_FAILS,
 		"`/proc/PID/smaps`",
 		"mmap, munmap, mremap, mprotect, pkey_mprotect, madvise, brk, shmat, shmdt, "
-		"remap_file_pages, exec, a write fault outside checkpoint memory",
+		"remap_file_pages, map_shadow_stack, mseal, exec, a write fault outside checkpoint "
+		"memory",
 		"new mappings unmapped; removed or replaced ones mapped again (anonymous, or the "
 		"held file at its offset) and restored whole; protections, flags and the break put "
-		"back. A special mapping or shared anonymous memory that vanished fails closed",
+		"back. A special mapping or shared anonymous memory that vanished fails closed; so "
+		"does an `mseal` (a seal cannot be undone)",
 	},
 	{
 		"wipeonfork", "wipe-on-fork memory (`MADV_WIPEONFORK`)", "process", RW_RESTORED,

@@ -491,9 +491,10 @@ void fdobjs_free(struct rw_fdobjs *objs)
 		if (objs->fdinfo && objs->fdinfo[i] >= 0)
 			close(objs->fdinfo[i]);
 	}
-	for (int k = 0; objs->fdinfo && k < 2; k++)
-		if (objs->scratch[k] >= 0)
-			close(objs->scratch[k]);
+	if (objs->fdinfo && objs->scratch.rd >= 0) {
+		close(objs->scratch.rd);
+		close(objs->scratch.wr);
+	}
 	free(objs->fdinfo);
 	free(objs->v);
 	objs->v = NULL;
@@ -506,27 +507,34 @@ bool fdobj_any(const struct rw_fdobjs *objs)
 	return objs && objs->n;
 }
 
-/* A pipe of ours, empty, that holds at least size bytes: scratch (may be NULL) or a new one. */
-static int scratch_pipe(int *scratch, int size, int p[2])
+static void scratch_close(struct rw_scratch_pipe *s)
 {
-	int local[3] = { -1, -1, 0 }, *s = scratch ? scratch : local;
+	if (s->rd >= 0) {
+		close(s->rd);
+		close(s->wr);
+	}
+	*s = (struct rw_scratch_pipe){ .rd = -1, .wr = -1 };
+}
 
-	if (s[0] < 0 && pipe2(s, O_CLOEXEC | O_NONBLOCK))
-		return -errno;
-	if (s[2] < size) {
-		s[2] = fcntl(s[1], F_SETPIPE_SZ, size);
-		if (s[2] < 0) {
+/* s made (if none yet) and grown to hold at least size bytes; empty when the caller keeps it so. */
+static int scratch_ready(struct rw_scratch_pipe *s, int size)
+{
+	int p[2];
+
+	if (s->rd < 0) {
+		if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
+			return -errno;
+		*s = (struct rw_scratch_pipe){ .rd = p[0], .wr = p[1] };
+	}
+	if (s->size < size) {
+		s->size = fcntl(s->wr, F_SETPIPE_SZ, size);
+		if (s->size < 0) {
 			int err = -errno;
 
-			close(s[0]);
-			close(s[1]);
-			s[0] = s[1] = -1;
-			s[2] = 0;
+			scratch_close(s);
 			return err;
 		}
 	}
-	p[0] = s[0];
-	p[1] = s[1];
 	return 0;
 }
 
@@ -535,9 +543,10 @@ static int scratch_pipe(int *scratch, int size, int p[2])
  * them: tee into a pipe of ours (scratch: kept between calls, may be NULL),
  * read back from it.
  */
-static int read_pipe(int ref, int *scratch, struct rw_fdobj *o)
+static int read_pipe(int ref, struct rw_scratch_pipe *scratch, struct rw_fdobj *o)
 {
-	int queued = 0, p[2] = { -1, -1 }, err;
+	struct rw_scratch_pipe local = { .rd = -1, .wr = -1 }, *s = scratch ? scratch : &local;
+	int queued = 0, err;
 	ssize_t got;
 
 	o->pipe_size = fcntl(ref, F_GETPIPE_SZ);
@@ -548,22 +557,16 @@ static int read_pipe(int ref, int *scratch, struct rw_fdobj *o)
 	o->data = malloc(queued);
 	if (!o->data)
 		return -ENOMEM;
-	err = scratch_pipe(scratch, o->pipe_size, p);
+	err = scratch_ready(s, o->pipe_size);
 	if (err)
 		return err;
-	got = tee(ref, p[1], queued, SPLICE_F_NONBLOCK);
+	got = tee(ref, s->wr, queued, SPLICE_F_NONBLOCK);
 	if (got == queued)
-		got = read(p[0], o->data, queued);
+		got = read(s->rd, o->data, queued);
 	err = got < 0 ? -errno : got != queued ? -EIO : 0;
 	/* Not known to be empty again, or not ours to keep: closed. */
-	if (err || !scratch) {
-		close(p[0]);
-		close(p[1]);
-		if (scratch) {
-			scratch[0] = scratch[1] = -1;
-			scratch[2] = 0;
-		}
-	}
+	if (err || !scratch)
+		scratch_close(s);
 	if (!err)
 		o->len = queued;
 	return err;
@@ -686,7 +689,8 @@ static int read_fdinfo(pid_t tgid, int fd, int *cache, struct rw_fdobj *o)
  * The state of one object through our reference ref to it; fdinfo:
  * read_fdinfo's cache, scratch: read_pipe's (both may be NULL).
  */
-static int read_object(pid_t tgid, int ref, int *fdinfo, int *scratch, struct rw_fdobj *o)
+static int read_object(pid_t tgid, int ref, int *fdinfo, struct rw_scratch_pipe *scratch,
+		       struct rw_fdobj *o)
 {
 	int err = 0;
 
@@ -1122,8 +1126,8 @@ static bool want_now(const struct rw_fdobj *o, bool locks)
  * pipe's cost), else through one taken now. fdinfo: read_fdinfo's cache
  * (may be NULL). *ref is ours to close only when it differs from held.
  */
-static int observe(pid_t tgid, const struct rw_fdobj *want, int held, int *fdinfo, int *scratch,
-		   int *ref, struct rw_fdobj *now)
+static int observe(pid_t tgid, const struct rw_fdobj *want, int held, int *fdinfo,
+		   struct rw_scratch_pipe *scratch, int *ref, struct rw_fdobj *now)
 {
 	*now = (struct rw_fdobj){ .fd = want->fd, .kind = want->kind, .ino = want->ino,
 				  .internal = want->internal, .sotype = want->sotype, .held = -1 };
@@ -1341,8 +1345,7 @@ int fdobj_rewind(pid_t tgid, struct rw_fdobjs *objs, bool locks, struct rw_remot
 	if (objs && objs->n && !objs->fdinfo && (objs->fdinfo = malloc(objs->n * sizeof(int)))) {
 		for (size_t i = 0; i < objs->n; i++)
 			objs->fdinfo[i] = -1;
-		objs->scratch[0] = objs->scratch[1] = -1;
-		objs->scratch[2] = 0;
+		objs->scratch = (struct rw_scratch_pipe){ .rd = -1, .wr = -1 };
 	}
 
 	for (size_t i = 0; objs && i < objs->n && !err; i++) {
@@ -1355,7 +1358,7 @@ int fdobj_rewind(pid_t tgid, struct rw_fdobjs *objs, bool locks, struct rw_remot
 		if (!want_now(want, locks))
 			continue;
 		err = observe(tgid, want, want->held, objs->fdinfo ? &objs->fdinfo[i] : NULL,
-			      objs->fdinfo ? objs->scratch : NULL, &ref, &now);
+			      objs->fdinfo ? &objs->scratch : NULL, &ref, &now);
 		if (err) {
 			err = rw_why(why, whylen, err, "pid %d: fd %d: %s: reading it", tgid, want->fd,
 				     kind);

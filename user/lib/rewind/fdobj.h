@@ -114,10 +114,12 @@ struct rw_fdobjs {
 	/*
 	 * fdobj_rewind's pipe for reading a pipe's queue with tee (made at
 	 * the first rewind that needs it and kept: ~2/3 of a queue's cost was
-	 * making, sizing and closing one): read end, write end, capacity.
-	 * Valid once fdinfo is allocated; -1: none yet.
+	 * making, sizing and closing one). Valid once fdinfo is allocated.
 	 */
-	int scratch[3];
+	struct rw_scratch_pipe {
+		int rd, wr;	/* -1: none yet */
+		int size;	/* its capacity */
+	} scratch;
 };
 
 enum rw_fdobj_step_kind {

@@ -175,6 +175,14 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 			if (!err && r->ret >= 0 && (r->args[3] & MAP_TYPE) == MAP_DROPPABLE)
 				err = add_len(&out->wipe_maybe_set, r->ret, r->args[1]);
 			break;
+		case RW_NR_map_shadow_stack:	/* only successes are logged: ret is the address */
+			err = add_len(&out->layout_touched, r->ret, r->args[1]);
+			break;
+		case RW_NR_mseal:
+			if (!out->sealed)
+				out->sealed = r->args[0] + 1;
+			err = add_len(&out->layout_touched, r->args[0], r->args[1]);
+			break;
 		case RW_NR_mremap:
 			err = add_len(&out->layout_touched, r->args[0], r->args[1]);
 			if (!err && r->ret >= 0)
@@ -604,6 +612,7 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 		obs->pstate = &o->pstate;
 	}
 	obs->prctl_unhandled = facts->prctl_unhandled;
+	obs->sealed = facts->sealed;
 	obs->keyctl_unhandled = facts->keyctl_unhandled;
 	obs->keys_added = facts->keys_added;
 	obs->nkeys_added = facts->nkeys_added;

@@ -54,6 +54,7 @@ struct rw_log_facts {
 	bool layout_unranged;		/* a layout call layout_touched cannot name (brk, shmat, ...) */
 	bool layout_unbounded;		/* one nothing in the log bounds (shmat, shmdt, exec, ...) */
 	uint64_t brk_lo, brk_hi;	/* the lowest and highest break brk returned (brk_called) */
+	uint64_t sealed;		/* address + 1 of a logged mseal: no step unseals */
 	uint64_t sigactions_called;
 };
 

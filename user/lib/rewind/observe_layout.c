@@ -108,10 +108,9 @@ static bool faults_bounded(const struct rw_maps *m, const struct rw_ranges *win,
 }
 
 /* The live vmas of the windows, in order, ours left out and noted. */
-static int read_windows(const struct rw_proc_image *img, int fd, const struct rw_ranges *win,
+static int read_windows(const struct rw_tmaps *ours, int fd, const struct rw_ranges *win,
 			struct rw_maps *live, bool *store_seen, bool *area_seen)
 {
-	struct rw_tmaps ours = image_tmaps(img);
 	int err = 0;
 
 	for (size_t i = 0; i < win->n && !err; i++) {
@@ -125,9 +124,9 @@ static int read_windows(const struct rw_proc_image *img, int fd, const struct rw
 			if (v.end > win->r[i].end)
 				return -EAGAIN;
 			x = v.end;
-			if (image_is_tmap(&ours.store, &v))
+			if (image_is_tmap(&ours->store, &v))
 				*store_seen = true;
-			else if (image_is_tmap(&ours.area, &v))
+			else if (image_is_tmap(&ours->area, &v))
 				*area_seen = true;
 			else
 				err = proc_maps_append(live, &v);
@@ -199,7 +198,7 @@ int observe_layout(const struct rw_proc_image *img, int maps_fd,
 	if (!err && !faults_bounded(&img->maps, &win, &facts->faulted))
 		err = -EAGAIN;
 	if (!err)
-		err = read_windows(img, maps_fd, &win, &live, &store_seen, &area_seen);
+		err = read_windows(&ours, maps_fd, &win, &live, &store_seen, &area_seen);
 	if (err)
 		goto out;
 	/* Ours are never in the checkpoint's layout: one a window holds is as mapped if it was seen. */

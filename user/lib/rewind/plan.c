@@ -1253,6 +1253,11 @@ int plan_build(const struct rw_proc_image *img, const struct rw_observed *obs,
 	memset(plan, 0, sizeof(*plan));
 	plan->tgid = img->tgid;
 	err = plan_threads(plan, img, obs);
+	/* A seal is for the life of the mapping: nothing unmaps or unseals it. */
+	if (!err && obs->sealed)
+		err = fail(plan, "pid %d: mseal at %#llx since the checkpoint: a sealed mapping can "
+			   "be neither unsealed nor unmapped", plan->tgid,
+			   (unsigned long long)obs->sealed - 1);
 	if (err)
 		goto out;
 	err = proc_maps_unmerge_heap(&img->maps, obs->maps,

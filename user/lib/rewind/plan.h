@@ -71,6 +71,7 @@ struct rw_observed {
 	const struct rw_attrs *attrs;		/* NULL: the log proves them unchanged */
 	const struct rw_pstate *pstate;		/* NULL: the log proves it unchanged */
 	uint64_t prctl_unhandled;		/* option + 1 of a logged prctl no step undoes */
+	uint64_t sealed;			/* address + 1 of a logged mseal */
 	uint64_t keyctl_unhandled;		/* operation + 1 of such a keyctl */
 	const int32_t *keys_added;		/* add_key results: an update if known at checkpoint */
 	size_t nkeys_added;
