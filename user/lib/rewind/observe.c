@@ -108,7 +108,6 @@ static int prctl_fact(const struct rw_sys_record *r, struct rw_log_facts *out)
 		out->creds_called = true;
 		return 0;
 	case PR_SET_VMA:
-		out->layout_changed = true;
 		return add_len(&out->layout_touched, r->args[2], r->args[3]);
 	case PR_SET_PDEATHSIG:
 	case PR_SET_DUMPABLE:
@@ -154,7 +153,6 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 
 		if (r->tgid != tgid)
 			continue;
-		out->layout_changed = true;
 		switch (r->nr) {
 		case RW_NR_brk:
 			/* The break moved between the checkpoint's and these (observe_layout.h). */
@@ -275,8 +273,7 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 	for (size_t i = 0; i < inv->ntasks; i++) {
 		/* A new address space: no range names what changed. */
 		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_EXEC)
-			out->layout_changed = out->layout_unranged = out->layout_unbounded =
-				out->pstate_called = true;
+			out->layout_unranged = out->layout_unbounded = out->pstate_called = true;
 		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_CGROUP)
 			out->cgroup_moved = true;
 	}
@@ -368,25 +365,6 @@ static bool layout_logged(const struct rw_proc_image *img, const struct rw_froze
 			  const struct rw_log_facts *facts)
 {
 	return armed && !facts->incomplete && f->n + f->nasleep == img->nthreads;
-}
-
-/*
- * The layout cannot have changed: write protection is armed, no event was
- * lost, the log has no layout call nor exec, and every write fault fell in
- * checkpoint memory (a stack that grows faults below its vma).
- */
-static bool layout_as_checkpoint(const struct rw_proc_image *img, const struct rw_frozen *f,
-				 bool armed, const struct rw_log_facts *facts)
-{
-	if (!layout_logged(img, f, armed, facts) || facts->layout_changed)
-		return false;
-	for (size_t i = 0; i < facts->faulted.n; i++) {
-		ssize_t k = proc_maps_find(&img->maps, facts->faulted.r[i].start);
-
-		if (k < 0 || img->maps.v[k].end < facts->faulted.r[i].end)
-			return false;
-	}
-	return true;
 }
 
 /*
@@ -483,16 +461,12 @@ int observe_state(const struct rw_proc_image *img, struct rw_frozen *f, bool arm
 	int err = 0;
 
 	/*
-	 * Reading /proc costs more than the rest of a small rewind: skip what
-	 * the log proves unchanged (verify still reads it all).
+	 * Reading /proc costs more than the rest of a small rewind: the layout
+	 * can differ only where the log's layout calls name (none: nowhere),
+	 * and is asked there (observe_layout.h). verify still reads it all.
 	 */
-	if (layout_as_checkpoint(img, f, armed, facts)) {
-		obs->maps = &img->maps;
-		obs->tmap_intact = img->tmap != 0;	/* no layout call since the checkpoint's */
-		obs->area_intact = img->area.at.addr != 0;
-	/* Only where the log's layout calls name can it differ: asked there (observe_layout.h). */
-	} else if (layout_logged(img, f, armed, facts) && !facts->layout_unbounded &&
-		   !observe_layout(img, img->maps_fd, facts, &now)) {
+	if (layout_logged(img, f, armed, facts) && !facts->layout_unbounded &&
+	    !observe_layout(img, img->maps_fd, facts, &now)) {
 		obs->maps = now.same ? &img->maps : &o->maps;
 		o->maps = now.maps;
 		obs->tmap_intact = now.tmap_intact;

@@ -50,7 +50,6 @@ struct rw_log_facts {
 	uint64_t keyctl_unhandled;	/* operation + 1 of such a keyctl */
 	int32_t *keys_added;		/* what add_key returned: an update if the key existed */
 	size_t nkeys_added;
-	bool layout_changed;		/* any layout call or exec: the maps must be read */
 	bool layout_unranged;		/* a layout call layout_touched cannot name (brk, shmat, ...) */
 	bool layout_unbounded;		/* one nothing in the log bounds (shmat, shmdt, exec, ...) */
 	uint64_t brk_lo, brk_hi;	/* the lowest and highest break brk returned (brk_called) */

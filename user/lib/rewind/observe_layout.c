@@ -190,8 +190,7 @@ int observe_layout(const struct rw_proc_image *img, int maps_fd,
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if (maps_fd < 0)
-		return -EBADF;
+	/* maps_fd -1 (no PROCMAP_QUERY): -EBADF at the first query, none without a layout call. */
 	if (facts->layout_touched.n > LAYOUT_WINDOWS_MAX)
 		return -EAGAIN;
 	err = windows_of(img, maps_fd, facts, &win);

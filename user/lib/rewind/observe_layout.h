@@ -37,8 +37,10 @@ struct rw_layout_now {
  * checks that no call left it unbounded). 0 and *out; -EAGAIN when the log
  * does not bound the change: a write fault outside the checkpoint's vmas
  * and the windows (a stack that grew has no layout call), more than
- * LAYOUT_WINDOWS_MAX ranges; -errno. On an error the caller reads the
- * maps whole.
+ * LAYOUT_WINDOWS_MAX ranges; -errno (-EBADF: maps_fd is -1 and a window
+ * must be read). On an error the caller reads the maps whole. Without a
+ * layout call there is no window: the checkpoint's layout (same), unless a
+ * write fault fell outside it.
  */
 int observe_layout(const struct rw_proc_image *img, int maps_fd,
 		   const struct rw_log_facts *facts, struct rw_layout_now *out);
