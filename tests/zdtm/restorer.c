@@ -5,7 +5,8 @@
  * many pages, has the function's own thread copy from it, with code and a
  * table of rewindd's that stay mapped read-only and executable in it
  * (/memfd:rewindd-restorer). Each invocation writes every page of a region
- * (enough for the restorer), then, on both mappings:
+ * (enough for the restorer; two adjacent mappings, so its pages are one run
+ * of the image across a mapping's end), then, on both mappings:
  *   restorer_attack      tries to write them (mprotect, /proc/self/mem,
  *                        process_vm_writev, a writable map_files mapping,
  *                        write(), a hole punched): "done" names any that worked;
@@ -37,6 +38,9 @@ static void region_setup(void)
 {
 	region = map_anon(REGION_PAGES * PAGE);
 	madvise(region, REGION_PAGES * PAGE, MADV_NOHUGEPAGE);
+	/* Another flag on the second half: two vmas, one run of written pages. */
+	if (madvise(region + REGION_PAGES / 2 * PAGE, REGION_PAGES / 2 * PAGE, MADV_DONTDUMP))
+		die("madvise(MADV_DONTDUMP)");
 	fill(region, REGION_PAGES * PAGE, 41);
 }
 

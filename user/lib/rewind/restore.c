@@ -287,15 +287,17 @@ static int copy_pages_writev(const struct rw_plan *p, const struct rw_proc_image
  * where no hypervisor shadows its page tables: docs/BENCHMARKS.md).
  * Only into mappings the checkpoint has writable (the layout is the
  * checkpoint's by now): a write into a read-only one is process_vm_writev's
- * forced path. *copied says which ranges it did; any failure leaves the
- * rest to process_vm_writev, which copies them again from here.
+ * forced path. A range that spans adjacent writable mappings (one image run
+ * across a vma boundary) is copied in one run per mapping. *copied says
+ * which ranges it did whole; any failure leaves the rest to
+ * process_vm_writev, which copies them again from here.
  */
 static void copy_in_target(const struct rw_plan *p, const struct rw_proc_image *img,
 			   struct rw_remote *r, bool *copied, struct rw_restore_stats *st)
 {
-	struct rw_copy_run *runs = malloc(p->ncopy * sizeof(*runs));
-	size_t *which = malloc(p->ncopy * sizeof(*which));
-	size_t n = 0, done = 0, v = 0;
+	size_t cap = p->ncopy + img->maps.n, n = 0, done = 0, v = 0;
+	struct rw_copy_run *runs = malloc(cap * sizeof(*runs));
+	size_t *which = malloc(cap * sizeof(*which));
 	uint64_t t0 = rw_now_ns(), t1;
 	int err;
 
@@ -304,29 +306,44 @@ static void copy_in_target(const struct rw_plan *p, const struct rw_proc_image *
 	for (size_t i = 0; i < p->ncopy; i++) {
 		const struct rw_range *c = &p->copy[i];
 		const uint8_t *src = image_page(img, c->start);
+		size_t first = n, w;
+		uint64_t at = c->start;
 
-		/* The vma of the checkpoint holding it (both sorted: one walk). */
+		/* Only from its own store: the target maps no other. */
+		if (!src || src < img->store || src + (c->end - c->start) > img->store + img->store_len)
+			continue;
+		/* The vmas of the checkpoint holding it (both sorted: one walk). */
 		while (v < img->maps.n && img->maps.v[v].end <= c->start)
 			v++;
-		/* Only from its own store: the target maps no other. */
-		if (!src || src < img->store || src >= img->store + img->store_len ||
-		    v == img->maps.n || img->maps.v[v].start > c->start ||
-		    img->maps.v[v].end < c->end || !(img->maps.v[v].prot & PROT_WRITE))
-			continue;
-		runs[n] = (struct rw_copy_run){ c->start, p->tmap + (src - img->store),
-						c->end - c->start };
-		which[n++] = i;
+		for (w = v; at < c->end && w < img->maps.n && n < cap; w++) {
+			const struct rw_vma *m = &img->maps.v[w];
+			uint64_t end = m->end < c->end ? m->end : c->end;
+
+			if (m->start > at || !(m->prot & PROT_WRITE))
+				break;
+			runs[n] = (struct rw_copy_run){ at, p->tmap + (src - img->store) +
+							    (at - c->start), end - at };
+			which[n++] = i;
+			at = end;
+		}
+		if (at < c->end)
+			n = first;	/* a hole or a read-only piece: all of it from here */
 	}
 	t1 = rw_now_ns();
 	err = remote_copy(r, runs, n, &done);
 	pr_debug("pid %d: restorer: %zu runs, table %llu us, copy %llu us\n", p->tgid, n,
 		 (unsigned long long)(t1 - t0) / 1000, (unsigned long long)(rw_now_ns() - t1) / 1000);
 	if (err)
-		pr_debug("pid %d: the in-target copy did %zu of %zu ranges (%s): the rest from here\n",
+		pr_debug("pid %d: the in-target copy did %zu of %zu runs (%s): the rest from here\n",
 			 p->tgid, done, n, strerror(-err));
-	for (size_t i = 0; i < done; i++) {
-		copied[which[i]] = true;
-		st->restorer_pages += runs[i].len / RW_PAGE_SIZE;
+	/* A range is copied when its last run is (done is a prefix). */
+	for (size_t k = 0; k < done; k++) {
+		const struct rw_range *c = &p->copy[which[k]];
+
+		if (k + 1 < n && which[k + 1] == which[k])
+			continue;
+		copied[which[k]] = true;
+		st->restorer_pages += (c->end - c->start) / RW_PAGE_SIZE;
 	}
 out:
 	free(runs);
