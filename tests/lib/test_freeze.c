@@ -225,6 +225,34 @@ static void killed_then_released(void **state)
 }
 
 /*
+ * Killed while a thread traced by us is not held: what an injected clone3
+ * leaves when the kill pre-empts its clone event (the new thread is traced
+ * from birth, its tid never reported). Held threads are not strays; the one
+ * left out is, and once reaped, the process is gone; left, its traced zombie
+ * keeps the leader from ever being reaped.
+ */
+static void killed_with_a_stray(void **state)
+{
+	struct rw_frozen f = { 0 };
+	int cmd, reply;
+	pid_t pid;
+
+	(void)state;
+	pid = child_spawn(child_start, &cmd, &reply);
+	assert_int_equal(freeze_process(&f, pid), 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(freeze_reap_strays(&f), 0);
+	/* The last thread (not the leader) drops out of the set, still traced. */
+	assert_int_not_equal(f.threads[f.n - 1].tid, pid);
+	f.n--;
+	assert_int_equal(freeze_reap_strays(&f), 1);
+	freeze_release(&f);
+	assert_process_gone(pid);
+	close(cmd);
+	close(reply);
+}
+
+/*
  * Killed while a thread created since the checkpoint is being made to exit
  * (the rewind's first layout step): the exit fails, the thread is forgotten
  * as the rewind does, and it must still be reaped, else its traced zombie
@@ -403,6 +431,7 @@ int main(void)
 		cmocka_unit_test(killed_while_frozen),
 		cmocka_unit_test(killed_then_released),
 		cmocka_unit_test(killed_during_thread_exit),
+		cmocka_unit_test(killed_with_a_stray),
 		cmocka_unit_test(injector_follows_exit),
 		cmocka_unit_test(killed_while_being_frozen),
 		cmocka_unit_test(io_worker_found_after_unchecked_freeze),

@@ -104,6 +104,25 @@ void freeze_forget(struct rw_frozen *f, pid_t tid)
 	f->n--;
 }
 
+int freeze_reap_strays(struct rw_frozen *f)
+{
+	pid_t *tids;
+	size_t n;
+	int reaped = 0;
+
+	if (proc_list_tids(f->tgid, &tids, &n))
+		return 0;
+	/* Not the leader: its zombie waits for these (freeze_release reaps it last). */
+	for (size_t i = 0; i < n; i++)
+		if (tids[i] != f->tgid && !freeze_thread(f, tids[i]) && inject_reap_dead(tids[i])) {
+			pr_debug("pid %d: reaped thread %d, traced by us but not held\n", f->tgid,
+				 tids[i]);
+			reaped++;
+		}
+	free(tids);
+	return reaped;
+}
+
 /*
  * Seize the threads of tids not held yet: interrupt them all, then wait for
  * each, so their stops overlap (a thread busy in the kernel, say unmapping

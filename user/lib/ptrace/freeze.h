@@ -86,6 +86,14 @@ int freeze_adopt(struct rw_frozen *f, const struct rw_seized *ij);
  */
 void freeze_forget(struct rw_frozen *f, pid_t tid);
 /*
+ * The process is dying (killed while we injected into it): reap the threads
+ * of it that we trace but f does not hold, e.g. one an injected clone3 made
+ * whose clone event the kill pre-empted (PTRACE_O_TRACECLONE traced it from
+ * birth). Else its zombie, ours to reap, keeps the leader and the process
+ * from ever being reaped by its parent. How many it reaped.
+ */
+int freeze_reap_strays(struct rw_frozen *f);
+/*
  * Let every thread go with the registers its rw_seized holds in .saved.
  * Returns the first error (-ESRCH: a thread died); frees the arrays.
  */

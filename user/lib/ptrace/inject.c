@@ -990,9 +990,9 @@ void inject_colocate_end(struct rw_colocation *c)
 /*
  * A tracee that died (SIGKILL) stays a zombie traced by us until we wait
  * for it; only then does its parent get to reap it. It is exiting: this
- * wait ends.
+ * wait ends. True if we reaped it (false: not ours, or left).
  */
-static void reap_dead(pid_t tid)
+bool inject_reap_dead(pid_t tid)
 {
 	int status;
 
@@ -1008,13 +1008,13 @@ static void reap_dead(pid_t tid)
 				continue;
 			if (errno == EINTR)
 				pr_warn("thread %d: dead but not reapable yet; left\n", tid);
-			return;		/* ECHILD: not ours any more */
+			return false;	/* ECHILD: not ours any more */
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status))
-			return;
+			return true;
 		/* Stopped after all (not dead): let it go for real. */
 		if (!ptrace(PTRACE_DETACH, tid, NULL, NULL))
-			return;
+			return false;
 	}
 }
 
@@ -1024,7 +1024,7 @@ int inject_release(struct rw_seized *ij)
 
 	if (!ij->seized) {
 		if (ij->reap)
-			reap_dead(ij->tid);
+			inject_reap_dead(ij->tid);
 		ij->reap = false;
 		return 0;
 	}
@@ -1039,7 +1039,7 @@ int inject_release(struct rw_seized *ij)
 	 */
 	if (ij->seized && ptrace(PTRACE_DETACH, ij->tid, NULL, NULL)) {
 		if (errno == ESRCH)
-			reap_dead(ij->tid);
+			inject_reap_dead(ij->tid);
 		else if (!err)
 			err = ptrace_failed(ij, "PTRACE_DETACH");
 	}

@@ -135,6 +135,12 @@ int inject_clone(struct rw_seized *ij, uint64_t args, size_t size, struct rw_sei
  */
 int inject_release(struct rw_seized *ij);
 /*
+ * Wait for a thread we trace that is dying, within a bound: true once
+ * reaped (its parent may then reap it); false if it is not ours (at once)
+ * or did not die in time. Never call it for a live thread of ours.
+ */
+bool inject_reap_dead(pid_t tid);
+/*
  * Make the seized thread exit (exit(2), not exit_group): RIP at the syscall
  * instruction, RAX = 60, orig_rax = -1, continue, and wait until it is gone.
  * The process's other threads are untouched. The kernel writes the thread's

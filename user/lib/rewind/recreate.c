@@ -99,6 +99,9 @@ static int recreate_one(const struct rw_plan *p, const struct rw_thread_state *t
 	err = clone_back(r, p->tgid, ts, &child);
 	if (r == &own)
 		cerr = remote_close(r);
+	/* Killed meanwhile (-ESRCH): a thread the clone made unreported is ours to reap. */
+	if (err == -ESRCH && !child.seized)
+		freeze_reap_strays(f);
 	if (err && !child.seized)
 		return rw_why(why, whylen, err, "thread %d (%s) of pid %d exited and cannot be "
 			      "recreated: %s", ts->tid, ts->comm, p->tgid,
