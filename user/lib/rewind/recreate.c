@@ -99,7 +99,13 @@ static int recreate_one(const struct rw_plan *p, const struct rw_thread_state *t
 	err = clone_back(r, p->tgid, ts, &child);
 	if (r == &own)
 		cerr = remote_close(r);
-	/* Killed meanwhile (-ESRCH): a thread the clone made unreported is ours to reap. */
+	/*
+	 * Killed meanwhile (-ESRCH): a child whose birth was reported but that
+	 * died before its first stop is reaped by its release (child.reap); one
+	 * the clone made unreported is found among the process's threads.
+	 */
+	if (err && !child.seized)
+		inject_release(&child);
 	if (err == -ESRCH && !child.seized)
 		freeze_reap_strays(f);
 	if (err && !child.seized)
