@@ -47,7 +47,7 @@ ifneq ($(LIB_HDRS_TWICE),)
 $(error headers under user/lib share a name: $(LIB_HDRS_TWICE))
 endif
 LDFLAGS += $(SAN_FLAGS)
-LIBS := $(shell pkg-config --libs libbpf json-c libxxhash 2>/dev/null || echo -lbpf -lelf -lz -ljson-c -lxxhash)
+LIBS := $(shell pkg-config --libs libbpf json-c libxxhash liblz4 2>/dev/null || echo -lbpf -lelf -lz -ljson-c -lxxhash -llz4)
 PROXY_LIBS := $(shell pkg-config --libs libmicrohttpd libzip 2>/dev/null || echo -lmicrohttpd -lzip)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
 
@@ -286,7 +286,7 @@ soak: $(BINS) $(INTEG_BINS) npm-deps
 
 # --- housekeeping ----------------------------------------------------------
 DEPS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libcmocka-dev libjson-c-dev \
-	libxxhash-dev pkg-config make gcc libc6-dev util-linux procps passwd jq python3 nodejs \
+	libxxhash-dev liblz4-dev pkg-config make gcc libc6-dev util-linux procps passwd jq python3 nodejs \
 	sqlite3 xfsprogs attr libmicrohttpd-dev libzip-dev curl python3-numpy libcap2-bin \
 	podman runc python3-pil libopenblas0-openmp
 

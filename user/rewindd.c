@@ -47,6 +47,10 @@ static const char usage[] =
 "                          the same owner hold (off by default: a function can\n"
 "                          tell which of its pages another session holds; see\n"
 "                          docs/DEPLOYING.md, \"Image memory\")\n"
+"      --image-packing     after each checkpoint, in the background, hold the pages\n"
+"                          new to the store LZ4-compressed until a rewind first\n"
+"                          needs them (a third of the memory for the pages no\n"
+"                          rewind touches)\n"
 "  -v, --verbose           debug messages (twice: libbpf's too)\n"
 "  -h, --help              this text\n"
 "\n"
@@ -151,6 +155,7 @@ int main(int argc, char **argv)
 		{ "state-dir", required_argument, NULL, 'd' },
 		{ "max-image-memory", required_argument, NULL, 'm' },
 		{ "image-sharing", no_argument, NULL, 'S' },
+		{ "image-packing", no_argument, NULL, 'P' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -209,6 +214,9 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			iopts.sharing = true;
+			break;
+		case 'P':
+			iopts.packing = true;
 			break;
 		case 'p':
 			pidfile = optarg;

@@ -10,7 +10,8 @@ cd "$(dirname "$0")/../.."
 
 TESTS=(image_pages_shared_each_rewound image_changes_leak_without_rewind
        image_detach_frees image_one_byte_apart_not_shared image_limit_refuses
-       image_sharing_off image_heap_merged_with_bss_rewound image_heap_grows_without_rewind)
+       image_sharing_off image_heap_merged_with_bss_rewound image_heap_grows_without_rewind
+       image_packed_each_rewound)
 only_tests IMAGE_ONLY
 require_root "${TESTS[@]}"
 start_daemon --image-sharing || { for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done; exit 0; }
@@ -133,6 +134,42 @@ image_sharing_off() {
 	st=$(REWINDD_SOCKET=$sock rwctl status --json | jq -c .image_store)
 	expect "shared bytes without sharing" "$(jq .shared_bytes <<<"$st")" 0 || return 1
 	expect "store bytes without sharing" "$(jq .bytes <<<"$st")" "$(jq .logical_bytes <<<"$st")"
+}
+
+# Held packed (--image-packing): the pages a rewind copies back are unpacked
+# for good, the rest stay packed, each session still gets its own checkpoint
+# back (the twin: image_changes_leak_without_rewind).
+image_packed_each_rewound() {
+	local -x REWINDD_SOCKET=$TMP/packed.sock
+	local st before after out
+	# The restorer copies even a few pages: it reads the unpacked ones from the store it maps.
+	(export REWINDD_RESTORER=always; start_extra_daemon packed --image-sharing --image-packing) ||
+		return 1
+	start_pair || return 1
+	st=$(rwctl status --json | jq -c .image_store)
+	before=$(jq .packed_pages <<<"$st")
+	# The region's 64 pages pack (a pattern), and so do most of the rest.
+	[ "$before" -ge 64 ] || { echo "store $st: want >= 64 pages packed"; return 1; }
+	[ "$(jq .bytes <<<"$st")" -lt "$(jq '.content_bytes / 2' <<<"$st")" ] ||
+		{ echo "store $st: packed, it should take less than half its content"; return 1; }
+	invoke || return 1
+	fn_ask go || return 1
+	# Sealed once packed (status settles it): the first rewind maps the store, the next copy from it.
+	rwctl rewind "$A" --verify >/dev/null || return 1
+	invoke || return 1
+	rwctl rewind "$B" --verify >/dev/null || return 1
+	out=$(rwctl rewind "$A" --verify --json) || return 1
+	[ "$(jq .rewind.pages_restorer <<<"$out")" -ge 11 ] ||
+		{ echo "A's rewind: $(jq -c .rewind <<<"$out"): want >= 11 pages by the restorer"; return 1; }
+	check_sums || return 1
+	# Each invocation wrote 11 pages of the region: those (at least) were unpacked.
+	after=$(rwctl status --json | jq .image_store.packed_pages)
+	[ "$after" -le $((before - 11)) ] && [ "$after" -gt 0 ] ||
+		{ echo "$before pages packed before the rewinds, $after after: want 11 fewer, not 0"; return 1; }
+	rwctl detach "$A" >/dev/null && rwctl detach "$B" >/dev/null || return 1
+	st=$(rwctl status --json | jq -c .image_store)
+	expect "store bytes after the last detach" "$(jq .bytes <<<"$st")" 0 || return 1
+	expect "packed bytes after the last detach" "$(jq .packed_bytes <<<"$st")" 0
 }
 
 # What rewind-proxy --shared-images starts functions with: no address

@@ -2,9 +2,12 @@
 /*
  * The page store all images share, on synthetic images (a memfd store and
  * one run each, as a capture leaves them before the seal): what is shared,
- * what is not, what a release frees and moves, and the limit.
+ * what is not, what a release frees and moves, the limit, and pages held
+ * packed.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -75,7 +78,7 @@ static int adopt(struct rw_pagestore *ps, struct rw_proc_image *img, uint32_t do
 {
 	struct test_image *t = (struct test_image *)img;
 
-	if (pagestore_sharing(ps))
+	if (pagestore_stages(ps))
 		return pagestore_adopt(ps, img, domain, read_src, t);
 	memcpy((void *)img->store, t->src, img->store_len);
 	return pagestore_adopt(ps, img, domain, NULL, NULL);
@@ -126,7 +129,7 @@ static struct rw_pagestore_stats stats(const struct rw_pagestore *ps)
 
 static void shares_identical_pages(void **state)
 {
-	struct rw_pagestore *ps = pagestore_new(0, true);
+	struct rw_pagestore *ps = pagestore_new(0, true, false);
 	struct rw_proc_image *a = image_of((int[]){ 1, 2, 3, 4 }, 4, 0x10000);
 	struct rw_proc_image *b = image_of((int[]){ 2, 3, 9 }, 3, 0x50000);
 
@@ -161,7 +164,7 @@ static void shares_identical_pages(void **state)
 
 static void one_byte_apart_not_shared(void **state)
 {
-	struct rw_pagestore *ps = pagestore_new(0, true);
+	struct rw_pagestore *ps = pagestore_new(0, true, false);
 	struct rw_proc_image *a = image_of((int[]){ 1 }, 1, 0x10000);
 	struct rw_proc_image *b = image_of((int[]){ -1 }, 1, 0x10000);
 
@@ -180,7 +183,7 @@ static void one_byte_apart_not_shared(void **state)
 /* The image holding the shared pages goes first: they move, the other keeps its content. */
 static void release_moves_what_others_use(void **state)
 {
-	struct rw_pagestore *ps = pagestore_new(0, true);
+	struct rw_pagestore *ps = pagestore_new(0, true, false);
 	struct rw_proc_image *a = image_of((int[]){ 1, 2, 3, 4 }, 4, 0x10000);
 	struct rw_proc_image *b = image_of((int[]){ 2, 3, 9 }, 3, 0x50000);
 	struct rw_proc_image *c = image_of((int[]){ 3 }, 1, 0x90000);
@@ -209,7 +212,7 @@ static void release_moves_what_others_use(void **state)
 
 static void same_page_twice_in_one_image(void **state)
 {
-	struct rw_pagestore *ps = pagestore_new(0, true);
+	struct rw_pagestore *ps = pagestore_new(0, true, false);
 	struct rw_proc_image *a = image_of((int[]){ 5, 5, 6 }, 3, 0x10000);
 
 	(void)state;
@@ -225,7 +228,7 @@ static void same_page_twice_in_one_image(void **state)
 
 static void other_domain_not_shared(void **state)
 {
-	struct rw_pagestore *ps = pagestore_new(0, true);
+	struct rw_pagestore *ps = pagestore_new(0, true, false);
 	struct rw_proc_image *a = image_of((int[]){ 1, 2 }, 2, 0x10000);
 	struct rw_proc_image *b = image_of((int[]){ 1, 2 }, 2, 0x10000);
 
@@ -241,7 +244,7 @@ static void other_domain_not_shared(void **state)
 
 static void limit_refuses_and_takes_nothing(void **state)
 {
-	struct rw_pagestore *ps = pagestore_new(4 * PG, true);
+	struct rw_pagestore *ps = pagestore_new(4 * PG, true, false);
 	struct rw_proc_image *a = image_of((int[]){ 1, 2, 3 }, 3, 0x10000);
 	struct rw_proc_image *b = image_of((int[]){ 1, 4, 5 }, 3, 0x10000);
 	struct rw_proc_image *c = image_of((int[]){ 1, 2 }, 2, 0x10000);
@@ -267,9 +270,251 @@ static void limit_refuses_and_takes_nothing(void **state)
 	pagestore_free(ps);
 }
 
+/* What rewindd does in its idle time after the checkpoint: packed, then sealed. */
+static void pack(struct rw_pagestore *ps, struct rw_proc_image *img)
+{
+	assert_true(pagestore_packs_later(img));
+	assert_false(img->store_sealed);
+	pagestore_pack_all(ps);
+	assert_false(pagestore_packs_later(img));
+	assert_true(img->store_sealed);
+}
+
+/* The image's pages read through image_run_bytes hold tags[], run by run. */
+static void assert_run_bytes(const struct rw_proc_image *img, const int *tags, size_t n)
+{
+	uint8_t *scratch = malloc(n * PG), want[PG];
+	size_t i = 0;
+
+	assert_non_null(scratch);
+	for (size_t r = 0; r < img->nruns; r++) {
+		const struct rw_page_run *run = &img->runs[r];
+		const uint8_t *got = image_run_bytes(img, run, 0, run->npages * PG, scratch);
+
+		assert_non_null(got);
+		for (size_t k = 0; k < run->npages; k++, i++) {
+			assert_true(i < n);
+			fill(want, tags[i] < 0 ? 1 : tags[i]);
+			if (tags[i] < 0)
+				want[100] ^= 1;
+			assert_memory_equal(got + k * PG, want, PG);
+		}
+	}
+	assert_int_equal(i, n);
+	free(scratch);
+}
+
+/*
+ * Packed after the adoption, then sealed; packed pages are holes until
+ * unpacked; reading them unpacks nothing; unpacking is for good, through
+ * the seal.
+ */
+static void packed_pages_unpack_into_the_sealed_store(void **state)
+{
+	const int tags[] = { 1, 2, 3, 4 };
+	struct rw_pagestore *ps = pagestore_new(0, false, true);
+	struct rw_proc_image *a = image_of(tags, 4, 0x10000);
+	struct rw_range middle = { 0x11000, 0x13000 };
+
+	(void)state;
+	assert_int_equal(adopt(ps, a, 0), 0);
+	assert_int_equal(stats(ps).packed_pages, 0);
+	assert_int_equal(store_resident_pages(a), 4);
+	pack(ps, a);
+	assert_int_equal(stats(ps).packed_pages, 4);
+	assert_int_equal(stats(ps).content_bytes, 4 * PG);
+	assert_true(stats(ps).bytes < 4 * PG / 2);
+	assert_int_equal(stats(ps).bytes, stats(ps).packed_bytes);
+	assert_int_equal(store_resident_pages(a), 0);
+	assert_run_bytes(a, tags, 4);
+	assert_int_equal(store_resident_pages(a), 0);
+	assert_int_equal(stats(ps).packed_pages, 4);
+	/* What a rewind copies back is unpacked in its place, through the seal. */
+	assert_int_equal(image_unpack(a, &middle, 1), 0);
+	assert_int_equal(store_resident_pages(a), 2);
+	assert_int_equal(stats(ps).packed_pages, 2);
+	assert_page(a, 0x11000, 2);
+	assert_page(a, 0x12000, 3);
+	assert_true(stats(ps).bytes > 2 * PG);
+	assert_run_bytes(a, tags, 4);
+	drop(a);
+	assert_int_equal(stats(ps).bytes, 0);
+	assert_int_equal(stats(ps).packed_bytes, 0);
+	pagestore_free(ps);
+}
+
+/* A page that does not pack is stored as it is. */
+static void incompressible_page_stored_whole(void **state)
+{
+	struct rw_pagestore *ps = pagestore_new(0, false, true);
+	struct rw_proc_image *a = image_of((int[]){ 1, 2 }, 2, 0x10000);
+	struct test_image *t = (struct test_image *)a;
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+
+	(void)state;
+	for (size_t i = 0; i < PG; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		t->src[PG + i] = (uint8_t)x;
+	}
+	assert_int_equal(adopt(ps, a, 0), 0);
+	pack(ps, a);
+	assert_int_equal(stats(ps).packed_pages, 1);
+	assert_int_equal(store_resident_pages(a), 1);
+	assert_memory_equal(image_page(a, 0x11000), t->src + PG, PG);
+	drop(a);
+	pagestore_free(ps);
+}
+
+/*
+ * Shared with a packed page after a byte compare of its unpacked bytes;
+ * one byte apart is not; the holder goes first and the packed pages move.
+ */
+static void packed_pages_shared_and_moved(void **state)
+{
+	struct rw_pagestore *ps = pagestore_new(0, true, true);
+	struct rw_proc_image *a = image_of((int[]){ 1, 2, 3 }, 3, 0x10000);
+	struct rw_proc_image *b = image_of((int[]){ 1, -1, 3 }, 3, 0x50000);
+	struct rw_range first = { 0x50000, 0x51000 };
+
+	(void)state;
+	assert_int_equal(adopt(ps, a, 0), 0);
+	pack(ps, a);
+	/* B's pages are compared with A's packed ones, unpacked aside. */
+	assert_int_equal(adopt(ps, b, 0), 0);
+	assert_int_equal(store_resident_pages(a), 0);
+	pack(ps, b);
+	assert_int_equal(stats(ps).content_bytes, 4 * PG);
+	assert_int_equal(stats(ps).shared_bytes, 2 * PG);
+	assert_int_equal(stats(ps).packed_pages, 4);
+	assert_run_bytes(b, (int[]){ 1, -1, 3 }, 3);
+	/* B's first page is A's: unpacked where A holds it. */
+	assert_int_equal(image_unpack(b, &first, 1), 0);
+	assert_int_equal(store_resident_pages(a), 1);
+	assert_page(b, 0x50000, 1);
+	drop(a);
+	/* A's page 2 is gone; 1 (unpacked) and 3 (packed) moved for B. */
+	assert_int_equal(stats(ps).content_bytes, 3 * PG);
+	assert_int_equal(stats(ps).packed_pages, 2);
+	assert_page(b, 0x50000, 1);
+	assert_run_bytes(b, (int[]){ 1, -1, 3 }, 3);
+	drop(b);
+	assert_int_equal(stats(ps).bytes, 0);
+	assert_int_equal(stats(ps).packed_pages, 0);
+	assert_int_equal(stats(ps).packed_bytes, 0);
+	pagestore_free(ps);
+}
+
+/* An image released before its pages were packed: what it shared moves unpacked, the rest packs on. */
+static void released_before_packed(void **state)
+{
+	struct rw_pagestore *ps = pagestore_new(0, true, true);
+	struct rw_proc_image *a = image_of((int[]){ 1, 2, 3 }, 3, 0x10000);
+	struct rw_proc_image *b = image_of((int[]){ 1, 2, 9 }, 3, 0x50000);
+
+	(void)state;
+	assert_int_equal(adopt(ps, a, 0), 0);
+	assert_int_equal(adopt(ps, b, 0), 0);
+	drop(a);
+	assert_true(pagestore_pack_pending(ps));
+	pack(ps, b);
+	assert_false(pagestore_pack_pending(ps));
+	assert_int_equal(stats(ps).content_bytes, 3 * PG);
+	assert_int_equal(stats(ps).packed_pages, 1);
+	assert_run_bytes(b, (int[]){ 1, 2, 9 }, 3);
+	drop(b);
+	assert_int_equal(stats(ps).bytes, 0);
+	assert_int_equal(stats(ps).packed_bytes, 0);
+	pagestore_free(ps);
+}
+
+/* An image of n distinct pages (tags 1 to n, into tags) at 0x100000. */
+static struct rw_proc_image *numbered_image(int *tags, int n)
+{
+	for (int i = 0; i < n; i++)
+		tags[i] = i + 1;
+	return image_of(tags, n, 0x100000);
+}
+
+/* Take the packer's results as its fd says they wait (a deadline as a failure guard only). */
+static void collect_until_packed(struct rw_pagestore *ps, int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	while (pagestore_pack_pending(ps)) {
+		assert_int_equal(poll(&p, 1, 10000), 1);
+		pagestore_packer_collect(ps);
+	}
+}
+
+/* The background packer packs the image and seals its store, as pagestore_pack_all does. */
+static void packer_packs_in_the_background(void **state)
+{
+	int tags[200], fd;
+	struct rw_pagestore *ps = pagestore_new(0, true, true);
+	struct rw_proc_image *a = numbered_image(tags, 200);
+
+	(void)state;
+	fd = pagestore_packer_start(ps);
+	assert_true(fd >= 0);
+	assert_int_equal(adopt(ps, a, 0), 0);
+	assert_true(pagestore_packs_later(a));
+	collect_until_packed(ps, fd);
+	assert_true(a->store_sealed);
+	assert_int_equal(stats(ps).packed_pages, 200);
+	assert_int_equal(store_resident_pages(a), 0);
+	assert_run_bytes(a, tags, 200);
+	drop(a);
+	assert_int_equal(stats(ps).packed_bytes, 0);
+	pagestore_free(ps);
+}
+
+/* Held while the adoption posts its job (rewindd serving a request), let go: the packing completes. */
+static void packer_resumes_after_hold(void **state)
+{
+	int tags[100], fd;
+	struct rw_pagestore *ps = pagestore_new(0, false, true);
+	struct rw_proc_image *a = numbered_image(tags, 100);
+
+	(void)state;
+	fd = pagestore_packer_start(ps);
+	assert_true(fd >= 0);
+	pagestore_packer_hold(ps, true);
+	assert_int_equal(adopt(ps, a, 0), 0);
+	pagestore_packer_hold(ps, false);
+	collect_until_packed(ps, fd);
+	assert_int_equal(stats(ps).packed_pages, 100);
+	assert_run_bytes(a, tags, 100);
+	drop(a);
+	pagestore_free(ps);
+}
+
+/* Packed here while a job was under way: its result is stale and dropped, nothing twice. */
+static void packer_result_stale_after_pack_all(void **state)
+{
+	int tags[100], fd;
+	struct rw_pagestore *ps = pagestore_new(0, false, true);
+	struct rw_proc_image *a = numbered_image(tags, 100);
+	struct pollfd p = { .events = POLLIN };
+
+	(void)state;
+	fd = pagestore_packer_start(ps);
+	assert_true(fd >= 0);
+	assert_int_equal(adopt(ps, a, 0), 0);
+	pagestore_pack_all(ps);
+	assert_int_equal(stats(ps).packed_pages, 100);
+	p.fd = fd;
+	assert_int_equal(poll(&p, 1, 10000), 1);
+	pagestore_packer_collect(ps);
+	assert_int_equal(stats(ps).packed_pages, 100);
+	assert_run_bytes(a, tags, 100);
+	drop(a);
+	assert_int_equal(stats(ps).packed_bytes, 0);
+	pagestore_free(ps);
+}
+
 static void sharing_off_keeps_pages_apart(void **state)
 {
-	struct rw_pagestore *ps = pagestore_new(0, false);
+	struct rw_pagestore *ps = pagestore_new(0, false, false);
 	struct rw_proc_image *a = image_of((int[]){ 1, 2 }, 2, 0x10000);
 	struct rw_proc_image *b = image_of((int[]){ 1, 2 }, 2, 0x10000);
 
@@ -295,6 +540,13 @@ int main(void)
 		cmocka_unit_test(other_domain_not_shared),
 		cmocka_unit_test(limit_refuses_and_takes_nothing),
 		cmocka_unit_test(sharing_off_keeps_pages_apart),
+		cmocka_unit_test(packed_pages_unpack_into_the_sealed_store),
+		cmocka_unit_test(incompressible_page_stored_whole),
+		cmocka_unit_test(packed_pages_shared_and_moved),
+		cmocka_unit_test(released_before_packed),
+		cmocka_unit_test(packer_packs_in_the_background),
+		cmocka_unit_test(packer_resumes_after_hold),
+		cmocka_unit_test(packer_result_stale_after_pack_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -379,6 +379,11 @@ static void image_text(json_object *ckpt, char *buf, size_t len)
 		snprintf(buf + strlen(buf), len - strlen(buf), "; image store %.1f MiB for %.1f MiB "
 			 "of images, %.1f MiB shared", MIB(st, "bytes"), MIB(st, "logical_bytes"),
 			 MIB(st, "shared_bytes"));
+	/* Packed after the checkpoint: so far, what earlier checkpoints' pages became. */
+	if (st && json_object_object_get_ex(st, "packing", &v) && json_object_get_boolean(v))
+		snprintf(buf + strlen(buf), len - strlen(buf), ", %.1f MiB of it packed in %.1f MiB "
+			 "(this checkpoint's pages are packed after it)",
+			 MIB(st, "packed_pages") * 4096, MIB(st, "packed_bytes"));
 #undef MIB
 }
 
@@ -387,7 +392,7 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 	char why[1024], what[PATH_MAX + 32];
 	struct rw_request *req;
 	json_object *resp = NULL, *v = NULL, *n = NULL;
-	uint64_t t0 = rw_now_ns();
+	uint64_t t0 = rw_now_ns(), t_ckpt;
 	int64_t procs, threads;
 	char image[200];
 	int ret = 0;
@@ -438,6 +443,7 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 		snprintf(err, errlen, "rewindd attach: no session in the answer");
 		return -EPROTO;
 	}
+	t_ckpt = rw_now_ns();
 	ret = rwd_simple(iso, RW_CMD_CHECKPOINT, false, &resp, why, sizeof(why));
 	if (ret) {
 		snprintf(err, errlen, "rewindd checkpoint of session %u: %s", iso->session, why);
@@ -446,6 +452,9 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 	}
 	/* A checkpoint of an empty cgroup would "rewind" nothing, silently. */
 	json_object_object_get_ex(resp, "checkpoint", &v);
+	pr_debug("session %u: attached in %.1f ms; checkpoint stages (ns): %s\n", iso->session,
+		 (t_ckpt - t0) / 1e6, json_object_object_get_ex(v, "timing_ns", &n) ?
+		 json_object_to_json_string_ext(n, JSON_C_TO_STRING_PLAIN) : "{}");
 	procs = json_object_get_int64(json_object_object_get_ex(v, "processes", &n) ? n : NULL);
 	threads = json_object_get_int64(json_object_object_get_ex(v, "threads", &n) ? n : NULL);
 	image_text(v, image, sizeof(image));

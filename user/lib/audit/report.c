@@ -214,6 +214,10 @@ static void print_image_store(FILE *f, json_object *st)
 	fprintf(f, "image store: %.1f MiB held for %.1f MiB of images, %.1f MiB of it shared",
 		num(st, "bytes") / 1048576.0, num(st, "logical_bytes") / 1048576.0,
 		num(st, "shared_bytes") / 1048576.0);
+	if (num(st, "packed_pages"))
+		fprintf(f, ", %lld pages (%.1f MiB) packed in %.1f MiB",
+			(long long)num(st, "packed_pages"), num(st, "packed_pages") * 4096 / 1048576.0,
+			num(st, "packed_bytes") / 1048576.0);
 	if (num(st, "limit_bytes"))
 		fprintf(f, ", limit %.1f MiB", num(st, "limit_bytes") / 1048576.0);
 	fprintf(f, "%s\n", json_object_get_boolean(get(st, "sharing")) ? "" :

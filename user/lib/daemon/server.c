@@ -68,7 +68,7 @@ struct rw_server {
 #define PASS_FDS_MAX	8
 
 /* epoll data: small integers for the fixed fds, client pointers otherwise. */
-enum { EV_LISTEN = 1, EV_TRACKER, EV_SIGNAL, EV_FSWATCH };
+enum { EV_LISTEN = 1, EV_TRACKER, EV_SIGNAL, EV_FSWATCH, EV_PACKER };
 
 static int make_dirs(const char *path)
 {
@@ -202,6 +202,8 @@ int server_open(struct rw_server **out, const struct rw_server_opts *opts, struc
 		err = epoll_add(srv->epoll_fd, srv->signal_fd, EPOLLIN, EV_SIGNAL);
 	if (!err && sessions_fswatch_fd(S) >= 0)
 		err = epoll_add(srv->epoll_fd, sessions_fswatch_fd(S), EPOLLIN, EV_FSWATCH);
+	if (!err && sessions_packer_fd(S) >= 0)
+		err = epoll_add(srv->epoll_fd, sessions_packer_fd(S), EPOLLIN, EV_PACKER);
 	if (err) {
 		pr_err("epoll_ctl: %s\n", strerror(-err));
 		goto fail;
@@ -650,6 +652,7 @@ int server_run(struct rw_server *srv)
 			pr_perror("epoll_wait");
 			return -errno;
 		}
+		sessions_busy(srv->S, true);
 		for (int i = 0; i < n; i++) {
 			uint64_t d = evs[i].data.u64;
 			struct client *c;
@@ -669,6 +672,10 @@ int server_run(struct rw_server *srv)
 			}
 			if (d == EV_FSWATCH) {
 				sessions_on_fswatch(srv->S);
+				continue;
+			}
+			if (d == EV_PACKER) {
+				sessions_on_packed(srv->S);
 				continue;
 			}
 			c = (struct client *)(uintptr_t)d;
@@ -693,6 +700,7 @@ int server_run(struct rw_server *srv)
 		}
 		if (accepting)
 			accept_clients(srv);
+		sessions_busy(srv->S, false);
 	}
 }
 

@@ -618,11 +618,30 @@ json_object *image_store_json(const struct rw_pagestore *ps)
 
 	pagestore_stats(ps, &st);
 	json_object_object_add(o, "bytes", json_object_new_int64(st.bytes));
+	json_object_object_add(o, "content_bytes", json_object_new_int64(st.content_bytes));
+	json_object_object_add(o, "packed_pages", json_object_new_int64(st.packed_pages));
+	json_object_object_add(o, "packed_bytes", json_object_new_int64(st.packed_bytes));
 	json_object_object_add(o, "shared_bytes", json_object_new_int64(st.shared_bytes));
 	json_object_object_add(o, "logical_bytes", json_object_new_int64(st.logical_bytes));
 	json_object_object_add(o, "limit_bytes", json_object_new_int64(st.limit_bytes));
 	json_object_object_add(o, "sharing", json_object_new_boolean(st.sharing));
+	json_object_object_add(o, "packing", json_object_new_boolean(st.packing));
 	return o;
+}
+
+void sessions_on_packed(struct rw_sessions *S)
+{
+	pagestore_packer_collect(S->pages);
+}
+
+void sessions_busy(struct rw_sessions *S, bool busy)
+{
+	pagestore_packer_hold(S->pages, busy);
+}
+
+int sessions_packer_fd(const struct rw_sessions *S)
+{
+	return S->packer_fd;
 }
 
 static json_object *do_status(struct rw_sessions *S, struct rw_session *only, uid_t uid)
@@ -630,6 +649,8 @@ static json_object *do_status(struct rw_sessions *S, struct rw_session *only, ui
 	json_object *resp = protocol_ok(), *arr = json_object_new_array();
 
 	tracker_drain(S->tracker);
+	/* The store as it settles: its figures do not depend on how idle we were. */
+	pagestore_pack_all(S->pages);
 	for (size_t i = 0; i < RW_MAX_SESSIONS; i++) {
 		struct rw_session *s = S->slot[i];
 
@@ -811,9 +832,18 @@ int sessions_init(struct rw_sessions *S, const struct rw_tracker_opts *opts,
 	char why[256];
 
 	memset(S, 0, sizeof(*S));
-	S->pages = pagestore_new(iopts ? iopts->max_bytes : 0, iopts && iopts->sharing);
+	S->pages = pagestore_new(iopts ? iopts->max_bytes : 0, iopts && iopts->sharing,
+				 iopts && iopts->packing);
 	if (!S->pages)
 		return -ENOMEM;
+	S->packer_fd = -1;
+	if (iopts && iopts->packing) {
+		S->packer_fd = pagestore_packer_start(S->pages);
+		if (S->packer_fd < 0) {
+			pr_err("starting the image packer: %s\n", strerror(-S->packer_fd));
+			return S->packer_fd;
+		}
+	}
 	S->next_id = 1;
 	S->ringbuf_bytes = opts && opts->ringbuf_bytes ? opts->ringbuf_bytes : 16u << 20;
 	snprintf(S->state_dir, sizeof(S->state_dir), "%s", RW_DEFAULT_STATE_DIR);

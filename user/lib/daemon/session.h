@@ -36,12 +36,14 @@ struct rw_sessions {
 	json_object *recovered;		/* strings; NULL: nothing */
 	struct rw_fswatch *fswatch;	/* writers of watched trees we do not track; NULL: none */
 	struct rw_pagestore *pages;	/* every checkpoint image's pages (pagestore.h) */
+	int packer_fd;			/* its packer's, or -1 */
 };
 
 /* The image page store: a limit in bytes (0: none), and whether images share pages (off by default). */
 struct rw_image_opts {
 	uint64_t max_bytes;
 	bool sharing;
+	bool packing;
 };
 
 #define RW_DEFAULT_STATE_DIR	"/var/lib/rewindd"
@@ -66,6 +68,14 @@ void sessions_fini(struct rw_sessions *S);
  * after the answer is written.
  */
 void sessions_release(struct rw_sessions *S);
+/*
+ * The image packer's result is ready (rewindd --image-packing): call when
+ * sessions_packer_fd() is readable.
+ */
+void sessions_on_packed(struct rw_sessions *S);
+/* Serving (true) or about to wait for events (false): background work waits while we serve. */
+void sessions_busy(struct rw_sessions *S, bool busy);
+int sessions_packer_fd(const struct rw_sessions *S);	/* -1: no packing */
 /*
  * Execute one request on behalf of a peer. Returns the response object
  * ({"ok":true,...} or {"ok":false,"error":...}); NULL when out of memory.

@@ -48,9 +48,61 @@ static size_t run_search(const struct rw_proc_image *img, uint64_t addr)
 	return lo;
 }
 
-const uint8_t *image_run_data(const struct rw_proc_image *img, const struct rw_page_run *r)
+static const uint8_t *run_data(const struct rw_proc_image *img, const struct rw_page_run *r)
 {
 	return (r->seg ? pageseg_base(r->seg) : img->store) + r->off;
+}
+
+/* The segment a run's pages are in: NULL for an image no page store adopted. */
+static struct rw_pageseg *run_seg(const struct rw_proc_image *img, const struct rw_page_run *r)
+{
+	return r->seg ? r->seg : img->own;
+}
+
+const uint8_t *image_run_bytes(const struct rw_proc_image *img, const struct rw_page_run *r,
+			       uint64_t off, size_t n, uint8_t *scratch)
+{
+	const struct rw_pageseg *seg = run_seg(img, r);
+	size_t first = (r->off + off) / RW_PAGE_SIZE;
+
+	if (!seg || !pageseg_packed_any(seg, first, n / RW_PAGE_SIZE))
+		return run_data(img, r) + off;
+	return pageseg_read(seg, first, n / RW_PAGE_SIZE, scratch) ? NULL : scratch;
+}
+
+int image_unpack(const struct rw_proc_image *img, const struct rw_range *rg, size_t n)
+{
+	size_t i = 0;
+
+	/* Nothing packed anywhere: the rewind's usual case costs one test. */
+	if (!img->pagestore || !pagestore_packed(img->pagestore))
+		return 0;
+	for (size_t k = 0; k < n; k++) {
+		uint64_t start = rg[k].start, end = rg[k].end;
+
+		if (i && start < img->runs[i - 1].start + img->runs[i - 1].npages * RW_PAGE_SIZE)
+			i = run_search(img, start);	/* not sorted */
+		for (; i < img->nruns; i++) {
+			const struct rw_page_run *r = &img->runs[i];
+			struct rw_pageseg *seg = run_seg(img, r);
+			uint64_t from = start > r->start ? start : r->start;
+			uint64_t to = r->start + r->npages * RW_PAGE_SIZE;
+			int err;
+
+			if (to <= start)
+				continue;
+			if (r->start >= end)
+				break;
+			to = to < end ? to : end;
+			err = seg ? pageseg_unpack(seg, (r->off + from - r->start) / RW_PAGE_SIZE,
+						   (to - from) / RW_PAGE_SIZE) : 0;
+			if (err)
+				return err;
+			if (to == end)
+				break;	/* the next range may start in this run */
+		}
+	}
+	return 0;
 }
 
 uint64_t image_heap_base(const struct rw_proc_image *img)
@@ -71,7 +123,7 @@ const uint8_t *image_page(const struct rw_proc_image *img, uint64_t addr)
 	r = &img->runs[i];
 	if (addr < r->start)
 		return NULL;
-	return image_run_data(img, r) + (addr - r->start);
+	return run_data(img, r) + (addr - r->start);
 }
 
 size_t image_runs_in(const struct rw_proc_image *img, uint64_t start, uint64_t end, size_t *n)
@@ -235,8 +287,8 @@ static bool vma_in_image(const struct rw_vma *v)
  * The store: a memfd, so that the target can map it too (image_map_into).
  * Faulting it in 4 KiB at a time costs more than copying into it
  * (measured: ~10 us a page): populated in one call, unless it is to keep
- * holes (a sharing store: pagestore_adopt writes only new pages, with
- * pwrite, which faults nothing in).
+ * holes (a sharing or packing store: pagestore_adopt writes only new
+ * pages that do not pack, with pwrite, which faults nothing in).
  */
 static int store_create(struct rw_proc_image *img, bool populate)
 {
@@ -277,7 +329,7 @@ static int store_create(struct rw_proc_image *img, bool populate)
  * the other seals, any change of size. Not F_SEAL_WRITE: it needs no
  * writable mapping to exist.
  */
-static int store_seal(struct rw_proc_image *img)
+int image_seal_store(struct rw_proc_image *img)
 {
 	const int seals = F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
 	struct stat st;
@@ -290,6 +342,7 @@ static int store_seal(struct rw_proc_image *img)
 	}
 	img->store_dev = st.st_dev;
 	img->store_ino = st.st_ino;
+	img->store_sealed = true;
 	return 0;
 }
 
@@ -374,7 +427,7 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 	};
 	struct page_collect c = { .img = img };
 	uint64_t t0 = rw_now_ns(), t1, t2, t3;
-	bool sharing;
+	bool staged;
 	int fd, err = 0;
 
 	fd = pagemap_open(img->tgid, tid);
@@ -395,25 +448,26 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 	if (!c.pages)
 		return 0;
 	img->store_len = c.pages * RW_PAGE_SIZE;
-	sharing = img->pagestore && pagestore_sharing(img->pagestore);
-	err = store_create(img, !sharing);
+	staged = img->pagestore && pagestore_stages(img->pagestore);
+	err = store_create(img, !staged);
 	if (err)
 		return err;
 	t2 = rw_now_ns();
 	/*
-	 * Sharing: each page is read, looked up, and written into the store
-	 * only if no image holds it yet. Else straight into the store, which
-	 * the page store then only accounts.
+	 * Sharing or packing: each page is read, looked up, and written into
+	 * the store only if no image holds it yet and it does not pack. Else
+	 * straight into the store, which the page store then only accounts.
 	 */
-	if (sharing)
+	if (staged)
 		err = pagestore_adopt(img->pagestore, img, img->share_domain, read_store_pages, img);
 	else
 		err = read_runs(img);
-	if (!err && img->pagestore && !sharing)
+	if (!err && img->pagestore && !staged)
 		err = pagestore_adopt(img->pagestore, img, img->share_domain, NULL, NULL);
 	t3 = rw_now_ns();
-	if (!err)
-		err = store_seal(img);
+	/* Packing: sealed once packed (pagestore_pack_some). */
+	if (!err && !pagestore_packs_later(img))
+		err = image_seal_store(img);
 	pr_debug("pid %d: %llu pages in %zu runs: scan %llu us, allocate %llu us, read and "
 		 "share %llu us, seal %llu us\n", img->tgid, (unsigned long long)c.pages, img->nruns,
 		 (unsigned long long)(t1 - t0) / 1000, (unsigned long long)(t2 - t1) / 1000,
@@ -946,16 +1000,19 @@ int image_map_into(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr
 	img->tmap = 0;
 	if (img->store_fd < 0 || !img->store_len)
 		return -ENOENT;
+	img->tmap_later = !img->store_sealed;
+	if (img->tmap_later)
+		return -EAGAIN;	/* packing: mapped at a rewind after it */
 	err = map_memfd_into(img, r, img->store_fd, img->store_len, PROT_READ, addr, &got);
 	if (err)
 		goto out;
 	/*
 	 * Its page tables, once: the restorer's reads then never fault. Not
-	 * over a store with holes (pages shared with another image): reading
-	 * a hole of a memfd allocates it.
+	 * over a store with holes (pages shared with another image, or
+	 * packed): reading a hole of a memfd allocates it.
 	 */
 	t0 = rw_now_ns();
-	if (!img->pages_shared)
+	if (!img->store_holes)
 		err = remote_madvise(r, got, img->store_len, MADV_POPULATE_READ);
 	pr_debug("pid %d: store mapped at %#llx, populated in %llu us\n", img->tgid,
 		 (unsigned long long)got, (unsigned long long)(rw_now_ns() - t0) / 1000);

@@ -31,6 +31,7 @@
 #include "restorer_area.h"
 #include "proc.h"
 #include "pstate.h"
+#include "ranges.h"
 #include "remote.h"
 #include "shmem.h"
 #include "threadstate.h"
@@ -133,7 +134,9 @@ struct rw_proc_image {
 	struct rw_page_run *runs;	/* ascending, disjoint */
 	size_t nruns;
 	uint64_t pages_stored, pages_zero;
-	uint64_t pages_shared;		/* of pages_stored, those in another's segment or twice */
+	uint64_t store_holes;		/* of pages_stored, those in another's segment, twice, or packed */
+	bool store_sealed;		/* image_seal_store: only then mapped into the target */
+	bool tmap_later;		/* not sealed at the checkpoint: mapped at a rewind after the seal */
 	uint64_t private_writable_present;	/* bytes, anonymous or file-backed */
 
 	struct rw_map_file *mapfiles;
@@ -215,8 +218,13 @@ bool image_is_tmap(const struct rw_tmap *t, const struct rw_vma *v);
 bool image_hide_tmap(const struct rw_proc_image *img, struct rw_maps *maps);
 bool image_hide_area(const struct rw_proc_image *img, struct rw_maps *maps);
 
-/* The stored contents of a run. */
-const uint8_t *image_run_data(const struct rw_proc_image *img, const struct rw_page_run *r);
+/*
+ * The stored contents of n bytes of run r from off: where the store holds
+ * them, or, where some are packed (pagestore.h), unpacked into scratch (n
+ * bytes) and there. NULL: a packed page that does not unpack.
+ */
+const uint8_t *image_run_bytes(const struct rw_proc_image *img, const struct rw_page_run *r,
+			       uint64_t off, size_t n, uint8_t *scratch);
 /* Whether a run's pages are in the image's own store (which the target maps). */
 static inline bool image_run_own(const struct rw_page_run *r)
 {
@@ -224,8 +232,18 @@ static inline bool image_run_own(const struct rw_page_run *r)
 }
 /* Where the checkpoint's heap starts (its break, page aligned, without a heap). */
 uint64_t image_heap_base(const struct rw_proc_image *img);
-/* Checkpoint contents of the page at addr (page aligned), or NULL when not stored. */
+/* Seal the filled store: no one writes it but through our mapping. 0 or -errno. */
+int image_seal_store(struct rw_proc_image *img);
+/*
+ * Checkpoint contents of the page at addr (page aligned), or NULL when not
+ * stored. A packed page's bytes are there only after image_unpack.
+ */
 const uint8_t *image_page(const struct rw_proc_image *img, uint64_t addr);
+/*
+ * Unpack, for good, the packed pages (pagestore.h) of the n ranges (page
+ * aligned, best sorted: one walk): 0, or -EIO naming none.
+ */
+int image_unpack(const struct rw_proc_image *img, const struct rw_range *r, size_t n);
 /* The stored runs overlapping [start, end): index of the first, count in *n. */
 size_t image_runs_in(const struct rw_proc_image *img, uint64_t start, uint64_t end, size_t *n);
 const struct rw_thread_state *image_thread(const struct rw_proc_image *img, pid_t tid);

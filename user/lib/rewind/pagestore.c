@@ -2,6 +2,7 @@
 #define LOG_PREFIX "pagestore: "
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -13,6 +14,7 @@
 #include "image.h"
 #include "log.h"
 #include "pagemap.h"
+#include "pagepack.h"
 #include "pagestore.h"
 
 /* One stored page: its content's hash, who uses it, and its bucket chain. */
@@ -20,16 +22,29 @@ struct rw_pageent {
 	XXH128_hash_t h;
 	struct rw_pageent *next;
 	struct rw_pageseg *seg;
+	/* Held packed (pagepack.h): a hole in the segment's memfd. */
+	uint8_t *packed;
 	uint32_t refs;			/* 0: a hole (never held, or freed) */
 	uint32_t domain;		/* pages are shared within a domain only */
 };
 
 struct rw_pageseg {
 	const uint8_t *base;
+	/*
+	 * Ours, writable: packed pages are unpacked into it (the memfd's seal
+	 * refuses new writable mappings, not this one).
+	 */
+	uint8_t *wbase;
 	size_t npages;
 	uint64_t resident;		/* pages that hold content */
 	uint64_t live;			/* of those, pages still used */
+	uint64_t packed;		/* of those, pages held packed */
+	/* Pages wait to be packed from page pack_next on (an image's own segment, still unsealed). */
+	bool packing;
+	size_t pack_next;
+	uint64_t id;			/* names it to the packer's results */
 	struct rw_pageent *ents;	/* [npages]: the page at base + i pages */
+	struct rw_pagestore *ps;
 	/*
 	 * The image whose store it is (the image maps, unmaps and closes it);
 	 * NULL for a segment of ours, made by compaction.
@@ -42,7 +57,7 @@ struct rw_pageseg {
 
 struct rw_pagestore {
 	uint64_t limit;
-	bool share;
+	bool share, pack;
 	/* Secret: no one can make pages that all land in one bucket (every user's lookups slow). */
 	uint64_t seed;
 	struct rw_pageent **buckets;
@@ -51,7 +66,13 @@ struct rw_pagestore {
 	struct rw_proc_image **imgs;	/* adopted, for compaction to move their runs */
 	size_t nimgs, capimgs;
 	uint64_t resident;		/* pages, over every segment */
+	uint64_t packed, packed_bytes;	/* of those, held packed, and the memory that takes */
 	uint64_t refused_in_use, refused_needed;
+	uint8_t scratch[RW_PAGE_SIZE];	/* a packed page unpacked to be compared */
+	struct rw_packer *packer;	/* the background worker (NULL: packed only when asked) */
+	uint64_t next_seg_id;
+	uint8_t *packbuf;		/* RW_PACK_JOB pages read to be packed here */
+	struct rw_pack_ctx *pack_ctx;	/* for packing here */
 };
 
 #define PAGE		RW_PAGE_SIZE
@@ -59,7 +80,8 @@ struct rw_pagestore {
 /* Pages staged at once while adopting (read from the target, hashed, written if new). */
 #define ADOPT_BATCH	128
 
-struct rw_pagestore *pagestore_new(uint64_t max_bytes, bool share)
+
+struct rw_pagestore *pagestore_new(uint64_t max_bytes, bool share, bool pack)
 {
 	struct rw_pagestore *ps = calloc(1, sizeof(*ps));
 
@@ -75,7 +97,23 @@ struct rw_pagestore *pagestore_new(uint64_t max_bytes, bool share)
 		ps->seed = rw_now_ns();	/* no entropy yet: a seed no client sees, if a guessable one */
 	ps->limit = max_bytes;
 	ps->share = share;
+	ps->pack = pack;
+	if (pack && !(ps->pack_ctx = pagepack_ctx())) {
+		pagestore_free(ps);
+		return NULL;
+	}
 	return ps;
+}
+
+static void unpacked(struct rw_pageent *e)
+{
+	struct rw_pagestore *ps = e->seg->ps;
+
+	ps->packed--;
+	ps->packed_bytes -= pagepack_cost(e->packed);
+	e->seg->packed--;
+	free(e->packed);
+	e->packed = NULL;
 }
 
 static void seg_destroy(struct rw_pagestore *ps, struct rw_pageseg *seg)
@@ -86,8 +124,13 @@ static void seg_destroy(struct rw_pagestore *ps, struct rw_pageseg *seg)
 			break;
 		}
 	ps->resident -= seg->resident;
+	for (size_t i = 0; seg->packed && i < seg->npages; i++)
+		if (seg->ents[i].packed)
+			unpacked(&seg->ents[i]);
 	if (seg->fd >= 0) {
 		munmap((void *)seg->base, seg->npages * PAGE);
+		if (seg->wbase && seg->wbase != seg->base)
+			munmap(seg->wbase, seg->npages * PAGE);
 		close(seg->fd);
 	}
 	free(seg->ents);
@@ -100,14 +143,266 @@ void pagestore_free(struct rw_pagestore *ps)
 		return;
 	while (ps->segs)
 		seg_destroy(ps, ps->segs);
+	packer_stop(ps->packer);
 	free(ps->buckets);
 	free(ps->imgs);
+	free(ps->packbuf);
+	pagepack_ctx_free(ps->pack_ctx);
 	free(ps);
 }
 
 bool pagestore_sharing(const struct rw_pagestore *ps)
 {
 	return ps->share;
+}
+
+uint64_t pagestore_packed(const struct rw_pagestore *ps)
+{
+	return ps->packed;
+}
+
+bool pagestore_stages(const struct rw_pagestore *ps)
+{
+	return ps->share || ps->pack;
+}
+
+bool pageseg_packed_any(const struct rw_pageseg *seg, size_t first, size_t n)
+{
+	if (!seg->packed)
+		return false;
+	for (size_t i = first; i < first + n && i < seg->npages; i++)
+		if (seg->ents[i].packed)
+			return true;
+	return false;
+}
+
+int pageseg_unpack(struct rw_pageseg *seg, size_t first, size_t n)
+{
+	for (size_t i = first; seg->packed && i < first + n && i < seg->npages; i++) {
+		struct rw_pageent *e = &seg->ents[i];
+		int err;
+
+		if (!e->packed)
+			continue;
+		err = pagepack_unpack(e->packed, seg->wbase + i * PAGE);
+		if (err) {
+			pr_err("page %zu of a store segment: packed, and does not unpack to a page\n",
+			       i);
+			return err;
+		}
+		unpacked(e);
+	}
+	return 0;
+}
+
+/* A page of the segment packing can take: held here, as it is. */
+static bool pack_candidate(const struct rw_pageseg *seg, size_t i)
+{
+	return seg->ents[i].refs && !seg->ents[i].packed;
+}
+
+/* Stop packing seg: its store is sealed as it is, packed or not. */
+static void pack_done(struct rw_pageseg *seg)
+{
+	seg->packing = false;
+	if (image_seal_store(seg->owner))
+		pr_warn("pid %d: its store stays unsealed: rewinds copy its pages from here\n",
+			seg->owner->tgid);
+	else
+		pr_debug("pid %d: store packed and sealed: %llu of its %llu pages packed\n",
+			 seg->owner->tgid, (unsigned long long)seg->packed,
+			 (unsigned long long)seg->resident);
+}
+
+/*
+ * The n pages of seg from page first on, as packed (len[k] bytes at
+ * data[k]; 0: it did not pack): those that packed and are still to be
+ * packed are held packed, a run at a time once punched out of the store.
+ * -errno: the pages from the run that failed on stay in the store.
+ */
+static int pack_commit(struct rw_pagestore *ps, struct rw_pageseg *seg, size_t first, size_t n,
+		       const uint16_t *len, const uint8_t *const *data)
+{
+	uint8_t *packed[RW_PACK_JOB] = { 0 };
+	int fd = seg->owner->store_fd, err = 0;
+
+	for (size_t k = 0; k < n; k++)
+		if (len[k] && pack_candidate(seg, first + k))
+			packed[k] = pagepack_block(data[k], len[k]);
+	for (size_t k = 0, j; k < n; k = j) {
+		for (j = k; j < n && !!packed[j] == !!packed[k]; j++)
+			;
+		if (!packed[k])
+			continue;
+		if (!err && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      (first + k) * PAGE, (j - k) * PAGE))
+			err = -errno;
+		for (size_t m = k; m < j; m++) {
+			struct rw_pageent *e = &seg->ents[first + m];
+
+			if (err) {
+				free(packed[m]);
+				continue;
+			}
+			e->packed = packed[m];
+			seg->packed++;
+			ps->packed++;
+			ps->packed_bytes += pagepack_cost(packed[m]);
+			seg->owner->store_holes++;
+		}
+	}
+	return err;
+}
+
+/*
+ * The next run of seg's pages to pack (at most RW_PACK_JOB, from pack_next
+ * on, skipping what is not to be packed): its length, 0 when seg is done.
+ */
+static size_t pack_span(struct rw_pageseg *seg)
+{
+	size_t n = 0;
+
+	while (seg->pack_next < seg->npages && !pack_candidate(seg, seg->pack_next))
+		seg->pack_next++;
+	while (n < RW_PACK_JOB && seg->pack_next + n < seg->npages &&
+	       pack_candidate(seg, seg->pack_next + n))
+		n++;
+	return n;
+}
+
+/* The pages of seg from pack_next on packed here, or their packed[] committed: on, or done. */
+static void pack_advance(struct rw_pageseg *seg, size_t n, int err)
+{
+	seg->pack_next += n;
+	if (err)
+		pr_warn("pid %d: packing its store: %s: the rest stays unpacked\n",
+			seg->owner->tgid, strerror(-err));
+	if (err || seg->pack_next >= seg->npages)
+		pack_done(seg);
+}
+
+/* Pack the next span of seg here, on our thread. */
+static void pack_here(struct rw_pagestore *ps, struct rw_pageseg *seg)
+{
+	size_t n = pack_span(seg), first = seg->pack_next;
+	const uint8_t *data[RW_PACK_JOB];
+	uint16_t len[RW_PACK_JOB];
+	ssize_t got;
+	int err;
+
+	if (!n) {
+		pack_done(seg);
+		return;
+	}
+	if (!ps->packbuf && !(ps->packbuf = malloc(RW_PACK_JOB * (PAGE + RW_PACK_MAX)))) {
+		pack_advance(seg, 0, -ENOMEM);
+		return;
+	}
+	got = pread(seg->owner->store_fd, ps->packbuf, n * PAGE, first * PAGE);
+	err = got == (ssize_t)(n * PAGE) ? 0 : got < 0 ? -errno : -EIO;
+	for (size_t k = 0; k < n && !err; k++) {
+		uint8_t *out = ps->packbuf + RW_PACK_JOB * PAGE + k * RW_PACK_MAX;
+
+		data[k] = out;
+		len[k] = pagepack_into(ps->pack_ctx, ps->packbuf + k * PAGE, out);
+	}
+	if (!err)
+		err = pack_commit(ps, seg, first, n, len, data);
+	pack_advance(seg, n, err);
+}
+
+static struct rw_pageseg *first_packing(const struct rw_pagestore *ps)
+{
+	for (struct rw_pageseg *seg = ps->segs; seg; seg = seg->next)
+		if (seg->packing)
+			return seg;
+	return NULL;
+}
+
+/* Give the worker its next job, if it is free and there is one. */
+static void pack_post(struct rw_pagestore *ps)
+{
+	struct rw_pageseg *seg;
+
+	while (ps->packer && !packer_busy(ps->packer) && (seg = first_packing(ps))) {
+		size_t n = pack_span(seg);
+		int err;
+
+		if (!n) {
+			pack_done(seg);
+			continue;
+		}
+		err = packer_post(ps->packer, seg->owner->store_fd, seg->pack_next, n, seg->id);
+		if (!err)
+			return;
+		pr_debug("posting pages to pack: %s: packed here\n", strerror(-err));
+		pack_here(ps, seg);
+	}
+}
+
+int pagestore_packer_start(struct rw_pagestore *ps)
+{
+	if (!ps->pack)
+		return -ENOENT;
+	if (!ps->packer && !(ps->packer = packer_start()))
+		return -errno;
+	return packer_fd(ps->packer);
+}
+
+void pagestore_packer_collect(struct rw_pagestore *ps)
+{
+	struct rw_pack_result res;
+	struct rw_pageseg *seg;
+
+	if (!ps->packer || !packer_take(ps->packer, &res))
+		return;
+	for (seg = ps->segs; seg && seg->id != res.tag; seg = seg->next)
+		;
+	/* Its image gone, or packed here meanwhile (status): the result is stale. */
+	if (seg && seg->packing && seg->pack_next == res.first) {
+		if (!res.err)
+			res.err = pack_commit(ps, seg, res.first, res.n, res.len, res.data);
+		pack_advance(seg, res.n, res.err);
+	}
+	pack_post(ps);
+}
+
+void pagestore_packer_hold(struct rw_pagestore *ps, bool busy)
+{
+	if (ps->packer)
+		packer_hold(ps->packer, busy);
+}
+
+bool pagestore_pack_pending(const struct rw_pagestore *ps)
+{
+	return first_packing(ps) != NULL;
+}
+
+void pagestore_pack_all(struct rw_pagestore *ps)
+{
+	struct rw_pageseg *seg;
+
+	/* A job under way is stale once its pages are packed here. */
+	while ((seg = first_packing(ps)))
+		pack_here(ps, seg);
+}
+
+bool pagestore_packs_later(const struct rw_proc_image *img)
+{
+	return img->own && img->own->packing;
+}
+
+int pageseg_read(const struct rw_pageseg *seg, size_t first, size_t n, uint8_t *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct rw_pageent *e = &seg->ents[first + i];
+
+		if (!e->packed)
+			memcpy(out + i * PAGE, seg->base + (first + i) * PAGE, PAGE);
+		else if (pagepack_unpack(e->packed, out + i * PAGE))
+			return -EIO;
+	}
+	return 0;
 }
 
 const uint8_t *pageseg_base(const struct rw_pageseg *seg)
@@ -176,10 +471,14 @@ struct pending {
 	const uint8_t *buf;
 };
 
-static const uint8_t *ent_bytes(const struct rw_pageent *e, const struct pending *pend)
+/* The page's bytes; NULL: a packed page that does not unpack (shared with nothing). */
+static const uint8_t *ent_bytes(struct rw_pagestore *ps, const struct rw_pageent *e,
+				const struct pending *pend)
 {
 	size_t i = (size_t)(e - e->seg->ents);
 
+	if (e->packed)
+		return pagepack_unpack(e->packed, ps->scratch) ? NULL : ps->scratch;
 	if (pend && e->seg == pend->own && i >= pend->lo && i < pend->hi)
 		return pend->buf + (i - pend->lo) * PAGE;
 	return ent_data(e);
@@ -189,10 +488,13 @@ static const uint8_t *ent_bytes(const struct rw_pageent *e, const struct pending
 static struct rw_pageent *find(struct rw_pagestore *ps, XXH128_hash_t h, uint32_t domain,
 			       const uint8_t *page, const struct pending *pend)
 {
-	for (struct rw_pageent *e = *bucket(ps, h); e; e = e->next)
+	for (struct rw_pageent *e = *bucket(ps, h); e; e = e->next) {
+		const uint8_t *bytes;
+
 		if (XXH128_isEqual(e->h, h) && e->domain == domain &&
-		    !memcmp(ent_bytes(e, pend), page, PAGE))
+		    (bytes = ent_bytes(ps, e, pend)) && !memcmp(bytes, page, PAGE))
 			return e;
+	}
 	return NULL;
 }
 
@@ -288,6 +590,8 @@ int pagestore_adopt(struct rw_pagestore *ps, struct rw_proc_image *img, uint32_t
 	if (!own->ents || !use || (read && !buf) || add_image(ps, img))
 		goto fail;
 	own->base = img->store;
+	own->wbase = (uint8_t *)img->store;	/* store_create maps it writable */
+	own->ps = ps;
 	own->npages = npages;
 	own->owner = img;
 	own->fd = -1;
@@ -355,11 +659,15 @@ int pagestore_adopt(struct rw_pagestore *ps, struct rw_proc_image *img, uint32_t
 	own->next = ps->segs;
 	ps->segs = own;
 	ps->resident += own->resident;
+	/* Packed later, by the worker (pagestore_packer_start); sealed then. */
+	own->packing = ps->pack && own->resident;
+	own->id = ++ps->next_seg_id;
 	img->own = own;
 	img->pagestore = ps;
-	img->pages_shared = npages - own->resident;
+	img->store_holes = npages - own->resident;
 	free(buf);
 	free(use);
+	pack_post(ps);
 	return 0;
 undo:
 	for (size_t k = 0; k < i; k++) {
@@ -407,7 +715,9 @@ static int compact(struct rw_pagestore *ps, struct rw_pageseg *old)
 	for (size_t i = 0; i < old->npages; i++) {
 		if (!old->ents[i].refs)
 			continue;
-		memcpy(w + j * PAGE, old->base + i * PAGE, PAGE);
+		/* A packed page moves packed: a hole here too. */
+		if (!old->ents[i].packed)
+			memcpy(w + j * PAGE, old->base + i * PAGE, PAGE);
 		remap[i] = j++;
 	}
 	if (fcntl(fd, F_ADD_SEALS, seals))
@@ -415,8 +725,9 @@ static int compact(struct rw_pagestore *ps, struct rw_pageseg *old)
 	ro = mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0);
 	if (ro == MAP_FAILED)
 		goto fail_errno;
-	munmap(w, bytes);
 	seg->base = ro;
+	seg->wbase = w;
+	seg->ps = ps;
 	seg->npages = seg->resident = seg->live = old->live;
 	seg->fd = fd;
 	/* Nothing can fail from here: the entries and the runs move. */
@@ -428,6 +739,11 @@ static int compact(struct rw_pagestore *ps, struct rw_pageseg *old)
 		to = &seg->ents[remap[i]];
 		*to = *from;
 		to->seg = seg;
+		if (from->packed) {
+			from->packed = NULL;
+			old->packed--;
+			seg->packed++;
+		}
 		for (struct rw_pageent **p = bucket(ps, from->h); *p; p = &(*p)->next)
 			if (*p == from) {
 				*p = to;
@@ -491,11 +807,18 @@ void pagestore_release(struct rw_pagestore *ps, struct rw_proc_image *img)
 				continue;
 			unlink_ent(ps, e);
 			seg->live--;
+			/* A packed page goes now; a page of a memfd with its segment, or by compaction. */
+			if (e->packed) {
+				unpacked(e);
+				seg->resident--;
+				ps->resident--;
+			}
 		}
 		seg->touched = true;
 	}
 	remove_image(ps, img);
 	own->owner = NULL;
+	own->packing = false;
 	own->touched = true;
 	/*
 	 * What no one uses goes: a segment wholly, or by compaction (the own
@@ -522,7 +845,11 @@ void pagestore_stats(const struct rw_pagestore *ps, struct rw_pagestore_stats *s
 	memset(st, 0, sizeof(*st));
 	st->limit_bytes = ps->limit;
 	st->sharing = ps->share;
-	st->bytes = ps->resident * PAGE;
+	st->content_bytes = ps->resident * PAGE;
+	st->bytes = (ps->resident - ps->packed) * PAGE + ps->packed_bytes;
+	st->packed_pages = ps->packed;
+	st->packed_bytes = ps->packed_bytes;
+	st->packing = ps->pack;
 	for (const struct rw_pageseg *seg = ps->segs; seg; seg = seg->next) {
 		st->segments++;
 		for (size_t i = 0; i < seg->npages; i++)

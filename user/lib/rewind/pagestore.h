@@ -14,6 +14,17 @@
  * are not its own). A segment outlives the image that made it while others
  * use its pages; it is then compacted: what is still used moves to a new
  * sealed memfd, every image's runs follow, the rest is freed.
+ *
+ * When it packs (rewindd --image-packing), the pages new to the store
+ * are packed after the checkpoint, in the background (pagepack.h: a worker
+ * thread at SCHED_IDLE reads and compresses a run of them; this thread
+ * commits the result): a page is held LZ4-compressed if that saves a
+ * quarter of it, and punched out of its image's store, which is sealed
+ * only then (a sealed memfd can be filled, not punched). The first time a
+ * rewind needs a packed page (to copy it back, or to compare it), it is
+ * unpacked into its hole for good. The pages rewinds restore are then
+ * where they were, and the rest, most of a warm function's image, take a
+ * third of their size.
  */
 #ifndef RW_PAGESTORE_H
 #define RW_PAGESTORE_H
@@ -27,11 +38,12 @@ struct rw_pageseg;
 struct rw_proc_image;
 
 /*
- * A store of at most max_bytes of pages (0: no limit); share false keeps
- * every image's pages its own (accounted and limited all the same). NULL:
- * out of memory.
+ * A store of at most max_bytes of pages, counted unpacked (0: no limit;
+ * unpacking never takes it over); share false keeps every image's pages
+ * its own (accounted and limited all the same); pack holds new pages
+ * packed. NULL: out of memory.
  */
-struct rw_pagestore *pagestore_new(uint64_t max_bytes, bool share);
+struct rw_pagestore *pagestore_new(uint64_t max_bytes, bool share, bool pack);
 void pagestore_free(struct rw_pagestore *ps);
 
 /* Fill buf with the n pages of the image's store from page first on: 0 or -errno. */
@@ -49,21 +61,50 @@ typedef int (*rw_page_reader)(void *ctx, size_t first, size_t n, uint8_t *buf);
  */
 int pagestore_adopt(struct rw_pagestore *ps, struct rw_proc_image *img, uint32_t domain,
 		    rw_page_reader read, void *ctx);
-/* Whether the store shares pages (else an image's pages are read straight into its store). */
+/* Whether the store shares pages. */
 bool pagestore_sharing(const struct rw_pagestore *ps);
+/*
+ * Start the background packer: the fd to watch (readable: call
+ * pagestore_packer_collect), or -errno (-ENOENT: the store does not pack).
+ * Without it, pages are packed only by pagestore_pack_all.
+ */
+int pagestore_packer_start(struct rw_pagestore *ps);
+/* Take the packer's result (its pages held packed, its image sealed when done); post the next job. */
+void pagestore_packer_collect(struct rw_pagestore *ps);
+/* Busy serving: the packer waits until we are not (pagepack.h). */
+void pagestore_packer_hold(struct rw_pagestore *ps, bool busy);
+/* Whether pages of an image wait to be packed. */
+bool pagestore_pack_pending(const struct rw_pagestore *ps);
+/* Pack everything that waits, here and now (and seal the stores). */
+void pagestore_pack_all(struct rw_pagestore *ps);
+/* Whether the image's pages wait to be packed (its store is sealed after them). */
+bool pagestore_packs_later(const struct rw_proc_image *img);
+/* Pages held packed now, over every segment. */
+uint64_t pagestore_packed(const struct rw_pagestore *ps);
+/* Whether pages come in through pagestore_adopt's reader (else straight into the image's store). */
+bool pagestore_stages(const struct rw_pagestore *ps);
 /* Give back an adopted image's pages (image_free does). */
 void pagestore_release(struct rw_pagestore *ps, struct rw_proc_image *img);
 
-/* The base of a segment's read-only mapping here. */
+/* The base of a segment's read-only mapping here (a packed page is a hole in it). */
 const uint8_t *pageseg_base(const struct rw_pageseg *seg);
+/* Whether any of the n pages of seg from page first on is packed. */
+bool pageseg_packed_any(const struct rw_pageseg *seg, size_t first, size_t n);
+/* Unpack, for good, those of the n pages from page first on that are packed: 0, -EIO. */
+int pageseg_unpack(struct rw_pageseg *seg, size_t first, size_t n);
+/* Copy the n pages from page first on into out, packed ones unpacked there only: 0, -EIO. */
+int pageseg_read(const struct rw_pageseg *seg, size_t first, size_t n, uint8_t *out);
 
 struct rw_pagestore_stats {
-	uint64_t bytes;			/* pages held, unique content (each once) */
+	uint64_t bytes;			/* memory the pages take: unpacked ones, and packed ones as packed */
+	uint64_t content_bytes;		/* unique content (each page once), unpacked */
+	uint64_t packed_pages;		/* of those, pages held packed */
+	uint64_t packed_bytes;		/* and what they take */
 	uint64_t shared_bytes;		/* of those, pages used more than once */
 	uint64_t logical_bytes;		/* what the images would hold each on its own */
 	uint64_t limit_bytes;		/* 0: none */
 	uint64_t segments;
-	bool sharing;
+	bool sharing, packing;
 };
 void pagestore_stats(const struct rw_pagestore *ps, struct rw_pagestore_stats *st);
 /* Bytes of an adopted image's pages that no other use shares. */

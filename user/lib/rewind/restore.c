@@ -411,6 +411,10 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	bool *copied;
 	int err;
 
+	err = image_unpack(img, p->copy, p->ncopy);
+	if (err)
+		return rw_why(why, whylen, err, "pid %d: unpacking the checkpoint's pages to copy back",
+			      p->tgid);
 	if (!use_restorer(p)) {
 		err = copy_pages_writev(p, img, NULL, why, whylen);
 		if (!err && p->costs && p->copy_pages >= RESTORER_MIN_PAGES)

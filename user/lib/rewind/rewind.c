@@ -537,7 +537,8 @@ static int compare_hot(const struct rw_rewinding *rw, const struct rw_ranges *sl
 	struct iovec remote[COMPARE_BATCH];
 	size_t i = 0;
 	uint64_t a = slice->n ? slice->r[0].start : 0;
-	int err = 0;
+	/* Compared here, and copied back from the store if changed: unpacked for good. */
+	int err = image_unpack(rw->img, slice->r, slice->n);
 
 	while (i < slice->n && !err) {
 		struct iovec local = { buf, 0 };
@@ -710,6 +711,18 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	rw->plan.costs = &rw->img->copy_costs;
 	if (!err)
 		err = restore_apply_contents(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
+	/*
+	 * Its store sealed since the checkpoint (packed in the background):
+	 * mapped now, once, for the next rewinds' restorer. Not before: the
+	 * mapping is made under the checkpoint's personality (READ_IMPLIES_EXEC
+	 * would add PROT_EXEC), which the contents step restores.
+	 */
+	if (!err && rw->img->tmap_later && rw->img->store_sealed) {
+		if (image_map_into(rw->img, &rw->r, 0))
+			pr_debug("pid %d: its packed store cannot be mapped into it: pages are "
+				 "copied from here\n", rw->img->tgid);
+		rw->img->tmap_later = false;
+	}
 	st->batch_areas_mapped += rw->r.batch_maps;
 	remote_close(&rw->r);
 	inject_colocate_end(&near);

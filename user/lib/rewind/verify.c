@@ -135,20 +135,28 @@ static bool is_private_image_vma(const struct rw_vma *v)
 	       strcmp(v->name, "[uprobes]");
 }
 
-/* Stored pages: read them back and compare. */
+/*
+ * Stored pages: read them back and compare (packed ones unpacked into
+ * scratch: a verified rewind leaves the store as packed as it was).
+ */
 static int verify_stored(const struct rw_proc_image *img, const struct kernel_owned *ko,
-			 uint8_t *buf, struct rw_verify_result *res)
+			 uint8_t *buf, uint8_t *scratch, struct rw_verify_result *res)
 {
 	for (size_t i = 0; i < img->nruns; i++) {
 		const struct rw_page_run *run = &img->runs[i];
-		const uint8_t *data = image_run_data(img, run);
 		uint64_t len = run->npages * RW_PAGE_SIZE;
 
 		for (uint64_t off = 0; off < len; off += CHUNK) {
 			uint64_t n = len - off < CHUNK ? len - off : CHUNK;
 			struct iovec local = { buf, n };
 			struct iovec remote = { (void *)(uintptr_t)(run->start + off), n };
+			const uint8_t *want = image_run_bytes(img, run, off, n, scratch);
 
+			if (!want) {
+				differ(res, "pid %d: page %#llx of the checkpoint is packed and does not "
+				       "unpack", img->tgid, (unsigned long long)(run->start + off));
+				continue;
+			}
 			if (process_vm_readv(img->tgid, &local, 1, &remote, 1, 0) != (ssize_t)n) {
 				differ(res, "pid %d: page %#llx of the checkpoint cannot be read: %s",
 				       img->tgid, (unsigned long long)(run->start + off),
@@ -156,11 +164,11 @@ static int verify_stored(const struct rw_proc_image *img, const struct kernel_ow
 				continue;
 			}
 			res->pages_compared += n / RW_PAGE_SIZE;
-			kernel_owned_mask(ko, run->start + off, buf, data + off, n);
-			if (!memcmp(buf, data + off, n))
+			kernel_owned_mask(ko, run->start + off, buf, want, n);
+			if (!memcmp(buf, want, n))
 				continue;
 			for (uint64_t p = 0; p < n; p += RW_PAGE_SIZE)
-				if (memcmp(buf + p, data + off + p, RW_PAGE_SIZE))
+				if (memcmp(buf + p, want + p, RW_PAGE_SIZE))
 					differ(res, "pid %d: page %#llx differs from the checkpoint",
 					       img->tgid, (unsigned long long)(run->start + off + p));
 		}
@@ -264,13 +272,18 @@ static int verify_memory(const struct rw_proc_image *img, struct rw_frozen *f, p
 		.anyof = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 	};
 	struct unstored_ctx c = { .img = img, .res = res };
+	uint8_t *scratch;
 	int fd, err = 0;
 
 	c.buf = malloc(CHUNK);
-	if (!c.buf)
+	scratch = img->pagestore ? malloc(CHUNK) : NULL;
+	if (!c.buf || (img->pagestore && !scratch)) {
+		free(c.buf);
 		return -ENOMEM;
+	}
 	kernel_owned_collect(f, &ko);
-	verify_stored(img, &ko, c.buf, res);
+	verify_stored(img, &ko, c.buf, scratch, res);
+	free(scratch);
 	free(ko.addr);
 	fd = pagemap_open(img->tgid, tid);
 	if (fd < 0) {
