@@ -2,6 +2,8 @@
 #define LOG_PREFIX "pagepack: "
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -86,15 +89,20 @@ uint64_t pagepack_cost(const uint8_t *block)
 	return malloc_usable_size((void *)block) + sizeof(size_t);	/* and malloc's own word */
 }
 
+/* The job's state, in a futex word: only its owner of the moment writes the job's fields. */
+enum { JOB_NONE, JOB_POSTED, JOB_DONE };
+
+/*
+ * No mutex between the two threads: a SCHED_IDLE worker preempted while it
+ * holds one would stall the caller until the CPU is idle. Atomics and
+ * futexes only.
+ */
 struct rw_packer {
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
 	int efd;
-	atomic_bool held;	/* read between pages: a lock there would cost the caller */
-	bool quit;
-	bool posted;		/* a job waits for the worker, or is under way */
-	bool done;		/* its result waits for the caller */
+	atomic_int job;		/* JOB_*: POSTED hands the fields to the worker, DONE back */
+	atomic_int held;	/* the caller is busy: the worker waits between pages */
+	atomic_int quit;
 	int fd;			/* the job's: our duplicate */
 	struct rw_pack_result res;
 	/* The worker's, faulted in at the start: RW_PACK_JOB pages read, and as packed. */
@@ -102,31 +110,35 @@ struct rw_packer {
 	struct rw_pack_ctx *ctx;
 };
 
+static void futex_wait(atomic_int *word, int val)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake(atomic_int *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
 /* While the caller is busy: wait (false: quit instead). */
 static bool wait_unheld(struct rw_packer *pk)
 {
-	bool go;
-
-	if (!atomic_load(&pk->held))
-		return true;
-	pthread_mutex_lock(&pk->lock);
-	while (atomic_load(&pk->held) && !pk->quit)
-		pthread_cond_wait(&pk->wake, &pk->lock);
-	go = !pk->quit;
-	pthread_mutex_unlock(&pk->lock);
-	return go;
+	while (atomic_load(&pk->held) && !atomic_load(&pk->quit))
+		futex_wait(&pk->held, 1);
+	return !atomic_load(&pk->quit);
 }
 
-static void job_run(struct rw_packer *pk, int fd, size_t first, size_t n)
+static void job_run(struct rw_packer *pk)
 {
 	struct rw_pack_result *r = &pk->res;
+	size_t n = r->n;
 	ssize_t got;
 
 	if (!wait_unheld(pk)) {
 		r->err = -ECANCELED;
 		return;
 	}
-	got = pread(fd, pk->buf, n * PAGE, first * PAGE);
+	got = pread(pk->fd, pk->buf, n * PAGE, r->first * PAGE);
 	r->err = got == (ssize_t)(n * PAGE) ? 0 : got < 0 ? -errno : -EIO;
 	for (size_t k = 0; k < n && !r->err; k++) {
 		if (!wait_unheld(pk)) {
@@ -146,21 +158,20 @@ static void *worker(void *arg)
 
 	/* Only what no one else wants of the CPU. */
 	pthread_setschedparam(pthread_self(), SCHED_IDLE, &none);
-	pthread_mutex_lock(&pk->lock);
 	for (;;) {
-		while (!pk->quit && (!pk->posted || pk->done))
-			pthread_cond_wait(&pk->wake, &pk->lock);
-		if (pk->quit)
+		int job = atomic_load(&pk->job);
+
+		if (atomic_load(&pk->quit))
 			break;
-		/* The job's fields are ours until done is set: the caller waits for it. */
-		pthread_mutex_unlock(&pk->lock);
-		job_run(pk, pk->fd, pk->res.first, pk->res.n);
-		pthread_mutex_lock(&pk->lock);
-		pk->done = true;
+		if (job != JOB_POSTED) {
+			futex_wait(&pk->job, job);
+			continue;
+		}
+		job_run(pk);
+		atomic_store(&pk->job, JOB_DONE);
 		if (write(pk->efd, &one, sizeof(one)) != sizeof(one))
 			pr_warn("telling that packed pages are ready: %s\n", strerror(errno));
 	}
-	pthread_mutex_unlock(&pk->lock);
 	return NULL;
 }
 
@@ -202,14 +213,10 @@ struct rw_packer *packer_start(void)
 		goto fail;
 	memset(pk->buf, 0, RW_PACK_JOB * PAGE);
 	memset(pk->out, 0, RW_PACK_JOB * RW_PACK_MAX);
-	pthread_mutex_init(&pk->lock, NULL);
-	pthread_cond_init(&pk->wake, NULL);
 	fdtable_grow(pk->efd);
 	err = pthread_create(&pk->thread, NULL, worker, pk);
 	if (!err)
 		return pk;
-	pthread_cond_destroy(&pk->wake);
-	pthread_mutex_destroy(&pk->lock);
 	errno = err;
 fail:
 	err = errno ? errno : ENOMEM;
@@ -227,15 +234,12 @@ void packer_stop(struct rw_packer *pk)
 {
 	if (!pk)
 		return;
-	pthread_mutex_lock(&pk->lock);
-	pk->quit = true;
-	pthread_cond_broadcast(&pk->wake);
-	pthread_mutex_unlock(&pk->lock);
+	atomic_store(&pk->quit, 1);
+	futex_wake(&pk->held);
+	futex_wake(&pk->job);
 	pthread_join(pk->thread, NULL);
 	if (pk->fd >= 0)
 		close(pk->fd);
-	pthread_cond_destroy(&pk->wake);
-	pthread_mutex_destroy(&pk->lock);
 	close(pk->efd);
 	free(pk->buf);
 	free(pk->out);
@@ -250,63 +254,49 @@ int packer_fd(const struct rw_packer *pk)
 
 bool packer_busy(const struct rw_packer *pk)
 {
-	return pk->posted;	/* only the caller's thread changes it */
+	return atomic_load(&((struct rw_packer *)pk)->job) != JOB_NONE;
 }
 
 int packer_post(struct rw_packer *pk, int store_fd, size_t first, size_t n, uint64_t tag)
 {
 	int fd;
 
-	if (pk->posted)
+	if (atomic_load(&pk->job) != JOB_NONE)
 		return -EBUSY;
 	if (n > RW_PACK_JOB)
 		return -EINVAL;
 	fd = fcntl(store_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	pthread_mutex_lock(&pk->lock);
 	pk->fd = fd;
 	memset(&pk->res, 0, sizeof(pk->res));
 	pk->res.tag = tag;
 	pk->res.first = first;
 	pk->res.n = n;
-	pk->done = false;
-	pk->posted = true;
-	pthread_cond_signal(&pk->wake);
-	pthread_mutex_unlock(&pk->lock);
+	atomic_store(&pk->job, JOB_POSTED);
+	futex_wake(&pk->job);
 	return 0;
-}
-
-void packer_hold(struct rw_packer *pk, bool busy)
-{
-	if (busy) {
-		atomic_store(&pk->held, true);
-		return;
-	}
-	if (!atomic_load(&pk->held))
-		return;
-	pthread_mutex_lock(&pk->lock);
-	atomic_store(&pk->held, false);
-	pthread_cond_broadcast(&pk->wake);
-	pthread_mutex_unlock(&pk->lock);
 }
 
 bool packer_take(struct rw_packer *pk, struct rw_pack_result *res)
 {
 	uint64_t count;
-	bool done;
 
 	if (read(pk->efd, &count, sizeof(count)) < 0 && errno != EAGAIN)
 		pr_warn("reading the packer's eventfd: %s\n", strerror(errno));
-	pthread_mutex_lock(&pk->lock);
-	done = pk->posted && pk->done;
-	if (done) {
-		*res = pk->res;
-		memset(&pk->res, 0, sizeof(pk->res));
-		close(pk->fd);
-		pk->fd = -1;
-		pk->posted = pk->done = false;
-	}
-	pthread_mutex_unlock(&pk->lock);
-	return done;
+	if (atomic_load(&pk->job) != JOB_DONE)
+		return false;
+	*res = pk->res;
+	close(pk->fd);
+	pk->fd = -1;
+	atomic_store(&pk->job, JOB_NONE);
+	return true;
+}
+
+void packer_hold(struct rw_packer *pk, bool busy)
+{
+	if (busy)
+		atomic_store(&pk->held, 1);
+	else if (atomic_exchange(&pk->held, 0))
+		futex_wake(&pk->held);
 }

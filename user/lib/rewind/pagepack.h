@@ -5,9 +5,9 @@
  * pages in the background, at SCHED_IDLE (never the CPU a function wants)
  * and only while its caller is not busy serving (packer_hold). The worker
  * touches no memory it did not fault in at its start (no malloc, no page
- * fault): a SCHED_IDLE thread preempted while it holds the process's
- * mmap_lock stalls every page fault of the caller (measured: checkpoints
- * twice as slow). It only reads (its own duplicate of the store's fd) and
+ * fault) and shares no lock with its caller (atomics and futexes only): a
+ * SCHED_IDLE thread preempted while it holds the process's mmap_lock, or a
+ * mutex, stalls the caller until a CPU is idle. It only reads (its own duplicate of the store's fd) and
  * compresses; what becomes of the pages is decided by its caller, on its
  * own thread, when it takes the result.
  */
