@@ -15,7 +15,7 @@ store), `shared` (rewindd --image-sharing: identical pages stored once),
 `shared+layout` (and rewind-proxy --shared-images: instances of the same
 code start identical) and `+packed` (and rewindd --image-packing: pages
 held LZ4-compressed, packed in the background after each checkpoint,
-until a rewind first needs them; `status` settles the packing first).
+until a rewind first needs them; `status --settle` packs what waits).
 The store's bytes are the memory its pages take (packed ones as packed),
 after REQUESTS rewinds each: the pages those unpacked count whole. ROUNDS
 (default 1) repetitions, the order of the configurations alternating;
@@ -90,7 +90,7 @@ def sessions_of(fns, extra):
             if st != 200:
                 raise RuntimeError("%s/%s answered %d" % (fn, rt, st))
         p.idle()
-    status = json.loads(driver.rewindctl("status", "--json"))
+    status = json.loads(driver.rewindctl("status", "--settle", "--json"))
     images = [s["image_bytes"] for s in status["sessions"]]
     store = status["image_store"]
     ckpts, rews, firsts = [], [], []

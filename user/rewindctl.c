@@ -45,7 +45,10 @@ static const char usage[] =
 "                      what each finished invocation touched (--json: one\n"
 "                      JSON object per invocation and line); --canary: every\n"
 "                      place STRING persists now, in memory and files\n"
-"  status [ID]         sessions, their state and dropped events\n"
+"  status [ID] [--settle]\n"
+"                      sessions, their state and dropped events; --settle:\n"
+"                      first pack the images that wait to be packed\n"
+"                      (rewindd --image-packing), for the store's settled size\n"
 "  detach ID           stop tracking, forget the session\n"
 "  classes [--markdown | --markdown-brief]\n"
 "                      the isolation contract: every class of state, how it\n"
@@ -293,6 +296,7 @@ int main(int argc, char **argv)
 		{ "watch", required_argument, NULL, 'W' },
 		{ "report", no_argument, NULL, 'R' },
 		{ "verify", no_argument, NULL, 'V' },
+		{ "settle", no_argument, NULL, 'T' },
 		{ "canary", required_argument, NULL, 'K' },
 		{ "on-failure", required_argument, NULL, 'F' },
 		{ "markdown", no_argument, NULL, 'M' },
@@ -360,6 +364,9 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			req.verify = true;
+			break;
+		case 'T':
+			req.settle = true;
 			break;
 		case 'F': {
 			int f = protocol_on_failure_parse(optarg);

@@ -146,15 +146,16 @@ image_packed_each_rewound() {
 	(export REWINDD_RESTORER=always; start_extra_daemon packed --image-sharing --image-packing) ||
 		return 1
 	start_pair || return 1
-	st=$(rwctl status --json | jq -c .image_store)
+	st=$(rwctl status --settle --json | jq -c .image_store)
 	before=$(jq .packed_pages <<<"$st")
+	expect "pages left to pack after status --settle" "$(jq .pages_to_pack <<<"$st")" 0 || return 1
 	# The region's 64 pages pack (a pattern), and so do most of the rest.
 	[ "$before" -ge 64 ] || { echo "store $st: want >= 64 pages packed"; return 1; }
 	[ "$(jq .bytes <<<"$st")" -lt "$(jq '.content_bytes / 2' <<<"$st")" ] ||
 		{ echo "store $st: packed, it should take less than half its content"; return 1; }
 	invoke || return 1
 	fn_ask go || return 1
-	# Sealed once packed (status settles it): the first rewind maps the store, the next copy from it.
+	# Sealed once packed (--settle): the first rewind maps the store, the next ones copy from it.
 	rwctl rewind "$A" --verify >/dev/null || return 1
 	invoke || return 1
 	rwctl rewind "$B" --verify >/dev/null || return 1
@@ -163,7 +164,7 @@ image_packed_each_rewound() {
 		{ echo "A's rewind: $(jq -c .rewind <<<"$out"): want >= 11 pages by the restorer"; return 1; }
 	check_sums || return 1
 	# Each invocation wrote 11 pages of the region: those (at least) were unpacked.
-	after=$(rwctl status --json | jq .image_store.packed_pages)
+	after=$(rwctl status --settle --json | jq .image_store.packed_pages)
 	[ "$after" -le $((before - 11)) ] && [ "$after" -gt 0 ] ||
 		{ echo "$before pages packed before the rewinds, $after after: want 11 fewer, not 0"; return 1; }
 	rwctl detach "$A" >/dev/null && rwctl detach "$B" >/dev/null || return 1

@@ -123,6 +123,8 @@ static void round_trip_all(void **state)
 	}
 	r = new_req(RW_CMD_STATUS);	/* status: the session is optional */
 	round_trip(r);
+	r->settle = true;
+	round_trip(r);
 	free(r);
 }
 
@@ -231,6 +233,8 @@ static void rejects(void **state)
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"on_failure\":\"ignore\"}", "\"on_failure\" must be \"kill\" or \"stop\"" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"on_failure\":1}", "\"on_failure\" must be a string" },
 		{ "{\"cmd\":\"rewind\",\"session\":1,\"on_failure\":\"kill\"}", "\"on_failure\" does not apply to rewind" },
+		{ "{\"cmd\":\"rewind\",\"session\":1,\"settle\":true}", "\"settle\" does not apply to rewind" },
+		{ "{\"cmd\":\"status\",\"settle\":1}", "\"settle\" must be true or false" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"report\":\"true\"}", "\"report\" must be true or false" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"cgroup\":\"/x\"}", "attach needs exactly one of pid, pidfd, cgroup, cgroup_id" },
 		{ "{\"cmd\":\"attach\",\"pid\":1,\"pidfd\":true}", "attach needs exactly one of" },

@@ -143,7 +143,7 @@ static int get_watch(json_object *v, struct rw_request *req, char *err, size_t e
 }
 
 enum key_id { K_CMD, K_SESSION, K_PID, K_PIDFD, K_CGROUP, K_CGROUP_ID, K_REPORT, K_VERIFY, K_WATCH,
-	      K_CANARY, K_ON_FAILURE, K_BRIEF, K_INSTANCE, K_KEY };
+	      K_CANARY, K_ON_FAILURE, K_BRIEF, K_INSTANCE, K_KEY, K_SETTLE };
 
 static const struct {
 	const char *name;
@@ -163,6 +163,7 @@ static const struct {
 	[K_BRIEF] = { "brief", CMD_BIT(RW_CMD_REWIND) },
 	[K_INSTANCE] = { "instance", ALL_CMDS & ~CMD_BIT(RW_CMD_ATTACH) },
 	[K_KEY] = { "key", ALL_CMDS & ~CMD_BIT(RW_CMD_ATTACH) },
+	[K_SETTLE] = { "settle", CMD_BIT(RW_CMD_STATUS) },
 };
 
 
@@ -201,6 +202,8 @@ static int parse_key(enum key_id k, json_object *v, struct rw_request *req, char
 		return get_bool(v, "verify", &req->verify, err, errlen);
 	case K_BRIEF:
 		return get_bool(v, "brief", &req->brief, err, errlen);
+	case K_SETTLE:
+		return get_bool(v, "settle", &req->settle, err, errlen);
 	case K_WATCH:
 		return get_watch(v, req, err, errlen);
 	case K_CANARY:
@@ -349,6 +352,8 @@ char *protocol_format_request(const struct rw_request *req)
 		r |= rw_json_add(o, "verify", json_object_new_boolean(true));
 	if (req->brief)
 		r |= rw_json_add(o, "brief", json_object_new_boolean(true));
+	if (req->settle)
+		r |= rw_json_add(o, "settle", json_object_new_boolean(true));
 	if (req->on_failure)
 		r |= rw_json_add(o, "on_failure", json_object_new_string(on_failure_names[req->on_failure]));
 	if (req->nwatch) {

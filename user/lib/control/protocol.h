@@ -47,6 +47,7 @@ struct rw_request {
 	bool report;			/* attach --report */
 	bool verify;			/* rewind --verify */
 	bool brief;			/* rewind: answer without the report and the plans */
+	bool settle;			/* status: pack what waits to be packed first */
 	char watch[RW_MAX_WATCH][4096];	/* absolute directories */
 	size_t nwatch;
 	char canary[256];		/* report --canary */

@@ -621,6 +621,7 @@ json_object *image_store_json(const struct rw_pagestore *ps)
 	json_object_object_add(o, "content_bytes", json_object_new_int64(st.content_bytes));
 	json_object_object_add(o, "packed_pages", json_object_new_int64(st.packed_pages));
 	json_object_object_add(o, "packed_bytes", json_object_new_int64(st.packed_bytes));
+	json_object_object_add(o, "pages_to_pack", json_object_new_int64(st.pages_to_pack));
 	json_object_object_add(o, "shared_bytes", json_object_new_int64(st.shared_bytes));
 	json_object_object_add(o, "logical_bytes", json_object_new_int64(st.logical_bytes));
 	json_object_object_add(o, "limit_bytes", json_object_new_int64(st.limit_bytes));
@@ -644,13 +645,19 @@ int sessions_packer_fd(const struct rw_sessions *S)
 	return S->packer_fd;
 }
 
-static json_object *do_status(struct rw_sessions *S, struct rw_session *only, uid_t uid)
+static json_object *do_status(struct rw_sessions *S, struct rw_session *only, uid_t uid,
+			      bool settle)
 {
 	json_object *resp = protocol_ok(), *arr = json_object_new_array();
 
 	tracker_drain(S->tracker);
-	/* The store as it settles: its figures do not depend on how idle we were. */
-	pagestore_pack_all(S->pages);
+	/*
+	 * Asked to settle: the store's figures then do not depend on how idle
+	 * we were. Here, on our thread (every request waits meanwhile): only
+	 * when asked.
+	 */
+	if (settle)
+		pagestore_pack_all(S->pages);
 	for (size_t i = 0; i < RW_MAX_SESSIONS; i++) {
 		struct rw_session *s = S->slot[i];
 
@@ -752,7 +759,7 @@ json_object *sessions_handle(struct rw_sessions *S, const struct rw_request *req
 	}
 	switch (req->cmd) {
 	case RW_CMD_STATUS:
-		return do_status(S, s, peer->cred.uid);
+		return do_status(S, s, peer->cred.uid, req->settle);
 	case RW_CMD_MARK:
 		return s ? session_mark(S, s) : session_error("mark needs a session id");
 	case RW_CMD_REPORT:

@@ -850,6 +850,8 @@ void pagestore_stats(const struct rw_pagestore *ps, struct rw_pagestore_stats *s
 	st->packed_pages = ps->packed;
 	st->packed_bytes = ps->packed_bytes;
 	st->packing = ps->pack;
+	for (const struct rw_pageseg *seg = ps->segs; seg; seg = seg->next)
+		st->pages_to_pack += seg->packing ? seg->npages - seg->pack_next : 0;
 	for (const struct rw_pageseg *seg = ps->segs; seg; seg = seg->next) {
 		st->segments++;
 		for (size_t i = 0; i < seg->npages; i++)

@@ -100,6 +100,7 @@ struct rw_pagestore_stats {
 	uint64_t content_bytes;		/* unique content (each page once), unpacked */
 	uint64_t packed_pages;		/* of those, pages held packed */
 	uint64_t packed_bytes;		/* and what they take */
+	uint64_t pages_to_pack;		/* of the images still being packed, pages not looked at yet */
 	uint64_t shared_bytes;		/* of those, pages used more than once */
 	uint64_t logical_bytes;		/* what the images would hold each on its own */
 	uint64_t limit_bytes;		/* 0: none */
