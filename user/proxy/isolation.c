@@ -394,7 +394,7 @@ int iso_arm(struct isolation *iso, struct action *a, char *err, size_t errlen)
 	json_object *resp = NULL, *v = NULL, *n = NULL;
 	uint64_t t0 = rw_now_ns(), t_ckpt;
 	int64_t procs, threads;
-	char image[200];
+	char image[320];
 	int ret = 0;
 
 	if (iso->cfg->mode == MODE_FORK)

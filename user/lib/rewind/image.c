@@ -288,7 +288,8 @@ static bool vma_in_image(const struct rw_vma *v)
  * Faulting it in 4 KiB at a time costs more than copying into it
  * (measured: ~10 us a page): populated in one call, unless it is to keep
  * holes (a sharing or packing store: pagestore_adopt writes only new
- * pages that do not pack, with pwrite, which faults nothing in).
+ * pages, with pwrite, which faults nothing in; the packer punches out
+ * later those that pack).
  */
 static int store_create(struct rw_proc_image *img, bool populate)
 {
@@ -455,8 +456,9 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 	t2 = rw_now_ns();
 	/*
 	 * Sharing or packing: each page is read, looked up, and written into
-	 * the store only if no image holds it yet and it does not pack. Else
-	 * straight into the store, which the page store then only accounts.
+	 * the store only if no image holds it yet (packing punches out later
+	 * those that pack). Else straight into the store, which the page store
+	 * then only accounts.
 	 */
 	if (staged)
 		err = pagestore_adopt(img->pagestore, img, img->share_domain, read_store_pages, img);
