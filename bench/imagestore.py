@@ -53,8 +53,12 @@ def daemon(args):
     if os.path.exists(driver.SOCK):
         os.unlink(driver.SOCK)
     pidfile = os.path.join(driver.TMP, "rewindd.pid")
+    # Kept after the run (the work dir goes): a failed rewind is explained there.
+    os.makedirs(driver.RESULTS, exist_ok=True)
+    logfile = os.path.join(driver.RESULTS, "imagestore-rewindd.log")
     subprocess.run([os.path.join(driver.BIN, "rewindd"), "--socket", driver.SOCK, "--pidfile", pidfile,
-                    "--state-dir", os.path.join(driver.TMP, "state")] + args, check=True)
+                    "--state-dir", os.path.join(driver.TMP, "state"), "--log-file", logfile] + args,
+                   check=True)
     with open(pidfile) as f:
         driver.DAEMON["pid"] = int(f.read())
 
