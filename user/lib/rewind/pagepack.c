@@ -254,7 +254,7 @@ int packer_fd(const struct rw_packer *pk)
 
 bool packer_busy(const struct rw_packer *pk)
 {
-	return atomic_load(&((struct rw_packer *)pk)->job) != JOB_NONE;
+	return atomic_load(&pk->job) != JOB_NONE;
 }
 
 int packer_post(struct rw_packer *pk, int store_fd, size_t first, size_t n, uint64_t tag)

@@ -2,7 +2,6 @@
 #define LOG_PREFIX "pagestore: "
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -79,7 +78,6 @@ struct rw_pagestore {
 #define FIRST_BUCKETS	4096
 /* Pages staged at once while adopting (read from the target, hashed, written if new). */
 #define ADOPT_BATCH	128
-
 
 struct rw_pagestore *pagestore_new(uint64_t max_bytes, bool share, bool pack)
 {
@@ -850,10 +848,9 @@ void pagestore_stats(const struct rw_pagestore *ps, struct rw_pagestore_stats *s
 	st->packed_pages = ps->packed;
 	st->packed_bytes = ps->packed_bytes;
 	st->packing = ps->pack;
-	for (const struct rw_pageseg *seg = ps->segs; seg; seg = seg->next)
-		st->pages_to_pack += seg->packing ? seg->npages - seg->pack_next : 0;
 	for (const struct rw_pageseg *seg = ps->segs; seg; seg = seg->next) {
 		st->segments++;
+		st->pages_to_pack += seg->packing ? seg->npages - seg->pack_next : 0;
 		for (size_t i = 0; i < seg->npages; i++)
 			st->shared_bytes += seg->ents[i].refs > 1 ? PAGE : 0;
 	}

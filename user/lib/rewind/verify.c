@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "pagemap.h"
+#include "pagestore.h"
 #include "verify.h"
 
 #ifndef NT_X86_XSTATE
@@ -273,11 +274,14 @@ static int verify_memory(const struct rw_proc_image *img, struct rw_frozen *f, p
 	};
 	struct unstored_ctx c = { .img = img, .res = res };
 	uint8_t *scratch;
+	bool packed;
 	int fd, err = 0;
 
 	c.buf = malloc(CHUNK);
-	scratch = img->pagestore ? malloc(CHUNK) : NULL;
-	if (!c.buf || (img->pagestore && !scratch)) {
+	/* Only image_run_bytes of a packed page writes there. */
+	packed = img->pagestore && pagestore_packed(img->pagestore);
+	scratch = packed ? malloc(CHUNK) : NULL;
+	if (!c.buf || (packed && !scratch)) {
 		free(c.buf);
 		return -ENOMEM;
 	}
