@@ -90,7 +90,7 @@ uint64_t pagepack_cost(const uint8_t *block)
 }
 
 /* The job's state, in a futex word: only its owner of the moment writes the job's fields. */
-enum { JOB_NONE, JOB_POSTED, JOB_DONE };
+enum { JOB_NONE, JOB_POSTED, JOB_DONE, JOB_QUIT };
 
 /*
  * No mutex between the two threads: a SCHED_IDLE worker preempted while it
@@ -234,7 +234,13 @@ void packer_stop(struct rw_packer *pk)
 {
 	if (!pk)
 		return;
+	/*
+	 * Both words change before the wake: a worker between its test and its
+	 * futex_wait then does not sleep (futex_wait checks the word).
+	 */
 	atomic_store(&pk->quit, 1);
+	atomic_store(&pk->held, 0);
+	atomic_store(&pk->job, JOB_QUIT);
 	futex_wake(&pk->held);
 	futex_wake(&pk->job);
 	pthread_join(pk->thread, NULL);
