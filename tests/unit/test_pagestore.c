@@ -270,13 +270,12 @@ static void limit_refuses_and_takes_nothing(void **state)
 	pagestore_free(ps);
 }
 
-/* What rewindd does in its idle time after the checkpoint: packed, then sealed. */
+/* What rewindd does in its idle time after the checkpoint: packed aside, then swapped in, sealed. */
 static void pack(struct rw_pagestore *ps, struct rw_proc_image *img)
 {
-	assert_true(pagestore_packs_later(img));
-	assert_false(img->store_sealed);
+	assert_true(pagestore_packing(img));
 	pagestore_pack_all(ps);
-	assert_false(pagestore_packs_later(img));
+	assert_false(pagestore_packing(img));
 	assert_true(img->store_sealed);
 }
 
@@ -305,7 +304,7 @@ static void assert_run_bytes(const struct rw_proc_image *img, const int *tags, s
 }
 
 /*
- * Packed after the adoption, then sealed; packed pages are holes until
+ * Packed after the adoption, then swapped in; packed pages are holes until
  * unpacked; reading them unpacks nothing; unpacking is for good, through
  * the seal.
  */
@@ -330,7 +329,7 @@ static void packed_pages_unpack_into_the_sealed_store(void **state)
 	assert_int_equal(store_resident_pages(a), 0);
 	assert_int_equal(stats(ps).packed_pages, 4);
 	/* What a rewind copies back is unpacked in its place, through the seal. */
-	assert_int_equal(image_unpack(a, &middle, 1), 0);
+	assert_int_equal(image_need_pages(a, &middle, 1), 0);
 	assert_int_equal(store_resident_pages(a), 2);
 	assert_int_equal(stats(ps).packed_pages, 2);
 	assert_page(a, 0x11000, 2);
@@ -388,7 +387,7 @@ static void packed_pages_shared_and_moved(void **state)
 	assert_int_equal(stats(ps).packed_pages, 4);
 	assert_run_bytes(b, (int[]){ 1, -1, 3 }, 3);
 	/* B's first page is A's: unpacked where A holds it. */
-	assert_int_equal(image_unpack(b, &first, 1), 0);
+	assert_int_equal(image_need_pages(b, &first, 1), 0);
 	assert_int_equal(store_resident_pages(a), 1);
 	assert_page(b, 0x50000, 1);
 	drop(a);
@@ -427,6 +426,72 @@ static void released_before_packed(void **state)
 	pagestore_free(ps);
 }
 
+/*
+ * While packing, the store stays whole and sealed (the target maps it);
+ * the pages a rewind uses meanwhile stay whole in the store swapped in;
+ * the old store, mapped in the target, counts until its next rewind.
+ */
+static void pages_used_while_packing_stay_whole(void **state)
+{
+	const int tags[] = { 1, 2, 3, 4 };
+	struct rw_pagestore *ps = pagestore_new(0, false, true);
+	struct rw_proc_image *a = image_of(tags, 4, 0x10000);
+	struct rw_range used = { 0x11000, 0x13000 };
+	ino_t old_ino;
+
+	(void)state;
+	assert_int_equal(adopt(ps, a, 0), 0);
+	/* As the capture does, and then maps it in the target (not here: any address will do). */
+	assert_int_equal(image_seal_store(a), 0);
+	a->tmap = 0x7f0000000000;
+	a->tmap_dev = a->store_dev;
+	a->tmap_ino = old_ino = a->store_ino;
+	assert_int_equal(image_need_pages(a, &used, 1), 0);
+	assert_int_equal(store_resident_pages(a), 4);
+	assert_int_equal(stats(ps).packed_pages, 0);
+	pack(ps, a);
+	assert_int_equal(stats(ps).packed_pages, 2);
+	assert_int_equal(store_resident_pages(a), 2);
+	assert_page(a, 0x11000, 2);
+	assert_page(a, 0x12000, 3);
+	assert_run_bytes(a, tags, 4);
+	assert_true(a->store_ino != old_ino);
+	/* The target still maps the old store, by its identity; counted until it goes. */
+	assert_true(a->tmap_superseded);
+	assert_true(image_tmaps(a).store.ino == old_ino);
+	assert_int_equal(stats(ps).superseded_bytes, 4 * PG);
+	assert_int_equal(stats(ps).bytes, 6 * PG + stats(ps).packed_bytes);
+	pagestore_superseded_gone(a);
+	assert_int_equal(stats(ps).superseded_bytes, 0);
+	assert_int_equal(stats(ps).bytes, 2 * PG + stats(ps).packed_bytes);
+	drop(a);
+	assert_int_equal(stats(ps).bytes, 0);
+	pagestore_free(ps);
+}
+
+/* Every page used before the packing ends: nothing to gain, the store stays as it is. */
+static void all_used_store_kept(void **state)
+{
+	const int tags[] = { 1, 2 };
+	struct rw_pagestore *ps = pagestore_new(0, false, true);
+	struct rw_proc_image *a = image_of(tags, 2, 0x10000);
+	struct rw_range all = { 0x10000, 0x12000 };
+	ino_t ino;
+
+	(void)state;
+	assert_int_equal(adopt(ps, a, 0), 0);
+	assert_int_equal(image_seal_store(a), 0);
+	ino = a->store_ino;
+	assert_int_equal(image_need_pages(a, &all, 1), 0);
+	pack(ps, a);
+	assert_int_equal(a->store_ino, ino);
+	assert_int_equal(stats(ps).packed_pages, 0);
+	assert_int_equal(stats(ps).bytes, 2 * PG);
+	assert_run_bytes(a, tags, 2);
+	drop(a);
+	pagestore_free(ps);
+}
+
 /* An image of n distinct pages (tags 1 to n, into tags) at 0x100000. */
 static struct rw_proc_image *numbered_image(int *tags, int n)
 {
@@ -446,22 +511,34 @@ static void collect_until_packed(struct rw_pagestore *ps, int fd)
 	}
 }
 
-/* The background packer packs the image and seals its store, as pagestore_pack_all does. */
+/*
+ * The background packer packs the image aside; the packed store is
+ * swapped in once a rewind used the image, the page it used whole.
+ */
 static void packer_packs_in_the_background(void **state)
 {
 	int tags[200], fd;
 	struct rw_pagestore *ps = pagestore_new(0, true, true);
 	struct rw_proc_image *a = numbered_image(tags, 200);
+	struct rw_range first = { 0x100000, 0x101000 };
 
 	(void)state;
 	fd = pagestore_packer_start(ps);
 	assert_true(fd >= 0);
 	assert_int_equal(adopt(ps, a, 0), 0);
-	assert_true(pagestore_packs_later(a));
+	assert_true(pagestore_packing(a));
 	collect_until_packed(ps, fd);
+	/* No rewind yet: packed aside, the store whole; both counted. */
+	pagestore_swap_ready(ps);
+	assert_int_equal(stats(ps).packed_pages, 0);
+	assert_int_equal(store_resident_pages(a), 200);
+	assert_true(stats(ps).bytes > 200 * PG);
+	assert_int_equal(image_need_pages(a, &first, 1), 0);
+	pagestore_swap_ready(ps);
 	assert_true(a->store_sealed);
-	assert_int_equal(stats(ps).packed_pages, 200);
-	assert_int_equal(store_resident_pages(a), 0);
+	assert_int_equal(stats(ps).packed_pages, 199);
+	assert_int_equal(store_resident_pages(a), 1);
+	assert_true(stats(ps).bytes < 200 * PG / 2);
 	assert_run_bytes(a, tags, 200);
 	drop(a);
 	assert_int_equal(stats(ps).packed_bytes, 0);
@@ -474,15 +551,18 @@ static void packer_resumes_after_hold(void **state)
 	int tags[100], fd;
 	struct rw_pagestore *ps = pagestore_new(0, false, true);
 	struct rw_proc_image *a = numbered_image(tags, 100);
+	struct rw_range used = { 0x100000, 0x101000 };
 
 	(void)state;
 	fd = pagestore_packer_start(ps);
 	assert_true(fd >= 0);
 	pagestore_packer_hold(ps, true);
 	assert_int_equal(adopt(ps, a, 0), 0);
+	/* A rewind used a page meanwhile: swapped in as soon as packed. */
+	assert_int_equal(image_need_pages(a, &used, 1), 0);
 	pagestore_packer_hold(ps, false);
 	collect_until_packed(ps, fd);
-	assert_int_equal(stats(ps).packed_pages, 100);
+	assert_int_equal(stats(ps).packed_pages, 99);
 	assert_run_bytes(a, tags, 100);
 	drop(a);
 	pagestore_free(ps);
@@ -544,6 +624,8 @@ int main(void)
 		cmocka_unit_test(incompressible_page_stored_whole),
 		cmocka_unit_test(packed_pages_shared_and_moved),
 		cmocka_unit_test(released_before_packed),
+		cmocka_unit_test(pages_used_while_packing_stay_whole),
+		cmocka_unit_test(all_used_store_kept),
 		cmocka_unit_test(packer_packs_in_the_background),
 		cmocka_unit_test(packer_resumes_after_hold),
 		cmocka_unit_test(packer_result_stale_after_pack_all),

@@ -218,6 +218,9 @@ static void print_image_store(FILE *f, json_object *st)
 		fprintf(f, ", %lld pages (%.1f MiB) packed in %.1f MiB",
 			(long long)num(st, "packed_pages"), num(st, "packed_pages") * 4096 / 1048576.0,
 			num(st, "packed_bytes") / 1048576.0);
+	if (num(st, "superseded_bytes"))
+		fprintf(f, ", %.1f MiB of stores packed since, mapped until their next rewind",
+			num(st, "superseded_bytes") / 1048576.0);
 	if (num(st, "limit_bytes"))
 		fprintf(f, ", limit %.1f MiB", num(st, "limit_bytes") / 1048576.0);
 	fprintf(f, "%s\n", json_object_get_boolean(get(st, "sharing")) ? "" :

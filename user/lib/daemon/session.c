@@ -622,6 +622,7 @@ json_object *image_store_json(const struct rw_pagestore *ps)
 	json_object_object_add(o, "packed_pages", json_object_new_int64(st.packed_pages));
 	json_object_object_add(o, "packed_bytes", json_object_new_int64(st.packed_bytes));
 	json_object_object_add(o, "pages_to_pack", json_object_new_int64(st.pages_to_pack));
+	json_object_object_add(o, "superseded_bytes", json_object_new_int64(st.superseded_bytes));
 	json_object_object_add(o, "shared_bytes", json_object_new_int64(st.shared_bytes));
 	json_object_object_add(o, "logical_bytes", json_object_new_int64(st.logical_bytes));
 	json_object_object_add(o, "limit_bytes", json_object_new_int64(st.limit_bytes));
@@ -637,6 +638,9 @@ void sessions_on_packed(struct rw_sessions *S)
 
 void sessions_busy(struct rw_sessions *S, bool busy)
 {
+	/* Served: the stores packed since a rewind used them are swapped in before the packer resumes. */
+	if (!busy)
+		pagestore_swap_ready(S->pages);
 	pagestore_packer_hold(S->pages, busy);
 }
 

@@ -73,7 +73,11 @@ void sessions_release(struct rw_sessions *S);
  * sessions_packer_fd() is readable.
  */
 void sessions_on_packed(struct rw_sessions *S);
-/* Serving (true) or about to wait for events (false): background work waits while we serve. */
+/*
+ * Serving (true) or about to wait for events (false): background work
+ * waits while we serve; what waits for a round of requests to end (a
+ * packed store's swap) is done then.
+ */
 void sessions_busy(struct rw_sessions *S, bool busy);
 int sessions_packer_fd(const struct rw_sessions *S);	/* -1: no packing */
 /*

@@ -70,12 +70,12 @@ const uint8_t *image_run_bytes(const struct rw_proc_image *img, const struct rw_
 	return pageseg_read(seg, first, n / RW_PAGE_SIZE, scratch) ? NULL : scratch;
 }
 
-int image_unpack(const struct rw_proc_image *img, const struct rw_range *rg, size_t n)
+int image_need_pages(const struct rw_proc_image *img, const struct rw_range *rg, size_t n)
 {
 	size_t i = 0;
 
-	/* Nothing packed anywhere: the rewind's usual case costs one test. */
-	if (!img->pagestore || !pagestore_packed(img->pagestore))
+	/* Nothing packed or being packed anywhere: the rewind's usual case costs one test. */
+	if (!img->pagestore || !pagestore_marks_use(img->pagestore))
 		return 0;
 	for (size_t k = 0; k < n; k++) {
 		uint64_t start = rg[k].start, end = rg[k].end;
@@ -94,8 +94,8 @@ int image_unpack(const struct rw_proc_image *img, const struct rw_range *rg, siz
 			if (r->start >= end)
 				break;
 			to = to < end ? to : end;
-			err = seg ? pageseg_unpack(seg, (r->off + from - r->start) / RW_PAGE_SIZE,
-						   (to - from) / RW_PAGE_SIZE) : 0;
+			err = seg ? pageseg_need(seg, (r->off + from - r->start) / RW_PAGE_SIZE,
+						 (to - from) / RW_PAGE_SIZE) : 0;
 			if (err)
 				return err;
 			if (to == end)
@@ -288,8 +288,7 @@ static bool vma_in_image(const struct rw_vma *v)
  * Faulting it in 4 KiB at a time costs more than copying into it
  * (measured: ~10 us a page): populated in one call, unless it is to keep
  * holes (a sharing or packing store: pagestore_adopt writes only new
- * pages, with pwrite, which faults nothing in; the packer punches out
- * later those that pack).
+ * pages, with pwrite, which faults nothing in).
  */
 static int store_create(struct rw_proc_image *img, bool populate)
 {
@@ -330,20 +329,44 @@ static int store_create(struct rw_proc_image *img, bool populate)
  * the other seals, any change of size. Not F_SEAL_WRITE: it needs no
  * writable mapping to exist.
  */
-int image_seal_store(struct rw_proc_image *img)
+static int seal_memfd(int fd, struct stat *st)
 {
 	const int seals = F_SEAL_FUTURE_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
-	struct stat st;
-	int err;
 
-	if (fcntl(img->store_fd, F_ADD_SEALS, seals) || fstat(img->store_fd, &st)) {
-		err = -errno;
-		pr_perror("pid %d: sealing its page store", img->tgid);
+	return fcntl(fd, F_ADD_SEALS, seals) || fstat(fd, st) ? -errno : 0;
+}
+
+int image_seal_store(struct rw_proc_image *img)
+{
+	struct stat st;
+	int err = seal_memfd(img->store_fd, &st);
+
+	if (err) {
+		pr_err("pid %d: sealing its page store: %s\n", img->tgid, strerror(-err));
 		return err;
 	}
 	img->store_dev = st.st_dev;
 	img->store_ino = st.st_ino;
 	img->store_sealed = true;
+	return 0;
+}
+
+int image_replace_store(struct rw_proc_image *img, int fd, const uint8_t *map)
+{
+	struct stat st;
+	int err = seal_memfd(fd, &st);
+
+	if (err)
+		return err;
+	munmap((void *)img->store, img->store_len);
+	close(img->store_fd);
+	img->store = map;
+	img->store_fd = fd;
+	img->store_dev = st.st_dev;
+	img->store_ino = st.st_ino;
+	img->store_sealed = true;
+	/* The target's mapping keeps the old one alive until it goes (image_map_into). */
+	img->tmap_superseded = img->tmap != 0;
 	return 0;
 }
 
@@ -456,9 +479,8 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 	t2 = rw_now_ns();
 	/*
 	 * Sharing or packing: each page is read, looked up, and written into
-	 * the store only if no image holds it yet (packing punches out later
-	 * those that pack). Else straight into the store, which the page store
-	 * then only accounts.
+	 * the store only if no image holds it yet. Else straight into the
+	 * store, which the page store then only accounts.
 	 */
 	if (staged)
 		err = pagestore_adopt(img->pagestore, img, img->share_domain, read_store_pages, img);
@@ -467,8 +489,7 @@ static int capture_pages(struct rw_proc_image *img, pid_t tid)
 	if (!err && img->pagestore && !staged)
 		err = pagestore_adopt(img->pagestore, img, img->share_domain, NULL, NULL);
 	t3 = rw_now_ns();
-	/* Packing: sealed once packed (pagestore_pack_some). */
-	if (!err && !pagestore_packs_later(img))
+	if (!err)
 		err = image_seal_store(img);
 	pr_debug("pid %d: %llu pages in %zu runs: scan %llu us, allocate %llu us, read and "
 		 "share %llu us, seal %llu us\n", img->tgid, (unsigned long long)c.pages, img->nruns,
@@ -1000,11 +1021,12 @@ int image_map_into(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr
 	int err;
 
 	img->tmap = 0;
-	if (img->store_fd < 0 || !img->store_len)
+	/* Whatever the target mapped before is gone: the caller unmapped it, or the function did. */
+	if (img->tmap_superseded)
+		pagestore_superseded_gone(img);
+	img->tmap_superseded = false;
+	if (img->store_fd < 0 || !img->store_len || !img->store_sealed)
 		return -ENOENT;
-	img->tmap_later = !img->store_sealed;
-	if (img->tmap_later)
-		return -EAGAIN;	/* packing: mapped at a rewind after it */
 	err = map_memfd_into(img, r, img->store_fd, img->store_len, PROT_READ, addr, &got);
 	if (err)
 		goto out;
@@ -1023,6 +1045,8 @@ int image_map_into(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr
 		goto out;
 	}
 	img->tmap = got;
+	img->tmap_dev = img->store_dev;
+	img->tmap_ino = img->store_ino;
 out:
 	if (err)
 		pr_debug("pid %d: mapping its page store into it: %s\n", img->tgid, strerror(-err));
@@ -1049,7 +1073,7 @@ int image_map_area(struct rw_proc_image *img, struct rw_remote *r, uint64_t addr
 struct rw_tmaps image_tmaps(const struct rw_proc_image *img)
 {
 	return (struct rw_tmaps){
-		.store = { img->tmap, img->store_len, img->store_dev, img->store_ino, PROT_READ },
+		.store = { img->tmap, img->store_len, img->tmap_dev, img->tmap_ino, PROT_READ },
 		.area = img->area.at,
 	};
 }

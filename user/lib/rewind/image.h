@@ -136,7 +136,14 @@ struct rw_proc_image {
 	uint64_t pages_stored, pages_zero;
 	uint64_t store_holes;		/* of pages_stored, those in another's segment, twice, or packed */
 	bool store_sealed;		/* image_seal_store: only then mapped into the target */
-	bool tmap_later;		/* not sealed at the checkpoint: mapped at a rewind after the seal */
+	/*
+	 * What the target maps at tmap: the store, or one that
+	 * image_replace_store superseded (the same contents), which the
+	 * mapping keeps alive until the next rewind maps the store instead.
+	 */
+	dev_t tmap_dev;
+	ino_t tmap_ino;
+	bool tmap_superseded;
 	uint64_t private_writable_present;	/* bytes, anonymous or file-backed */
 
 	struct rw_map_file *mapfiles;
@@ -235,15 +242,22 @@ uint64_t image_heap_base(const struct rw_proc_image *img);
 /* Seal the filled store: no one writes it but through our mapping. 0 or -errno. */
 int image_seal_store(struct rw_proc_image *img);
 /*
+ * Seal fd (mapped writable at map), a store of the same length and
+ * contents, and make it the image's store; the old one goes but for the
+ * target's mapping of it (tmap_superseded). 0 or -errno (nothing changed).
+ */
+int image_replace_store(struct rw_proc_image *img, int fd, const uint8_t *map);
+/*
  * Checkpoint contents of the page at addr (page aligned), or NULL when not
- * stored. A packed page's bytes are there only after image_unpack.
+ * stored. A packed page's bytes are there only after image_need_pages.
  */
 const uint8_t *image_page(const struct rw_proc_image *img, uint64_t addr);
 /*
- * Unpack, for good, the packed pages (pagestore.h) of the n ranges (page
- * aligned, best sorted: one walk): 0, or -EIO naming none.
+ * A rewind uses the pages of the n ranges (page aligned, best sorted: one
+ * walk): the packed ones (pagestore.h) are unpacked for good, those being
+ * packed marked to stay whole. 0, or -EIO naming none.
  */
-int image_unpack(const struct rw_proc_image *img, const struct rw_range *r, size_t n);
+int image_need_pages(const struct rw_proc_image *img, const struct rw_range *r, size_t n);
 /* The stored runs overlapping [start, end): index of the first, count in *n. */
 size_t image_runs_in(const struct rw_proc_image *img, uint64_t start, uint64_t end, size_t *n);
 const struct rw_thread_state *image_thread(const struct rw_proc_image *img, pid_t tid);

@@ -38,9 +38,23 @@ struct rw_pageseg {
 	uint64_t resident;		/* pages that hold content */
 	uint64_t live;			/* of those, pages still used */
 	uint64_t packed;		/* of those, pages held packed */
-	/* Pages wait to be packed from page pack_next on (an image's own segment, still unsealed). */
+	/* Pages wait to be packed from page pack_next on (an image's own segment). */
 	bool packing;
 	size_t pack_next;
+	/*
+	 * While packing: each page's packed form, made aside (the store stays
+	 * whole, sealed and mapped in the target until the swap), and whether
+	 * a rewind used the page since the checkpoint (kept whole then).
+	 */
+	struct rw_pageaside {
+		uint8_t *packed;
+		bool used;
+	} *aside;
+	bool used;			/* a rewind used some of its pages since the checkpoint */
+	/* Packed, swapped in once a rewind used it (the pages it used then stay whole). */
+	bool swap_due;
+	/* Pages of the store the swap replaced that the target still maps (until its next rewind). */
+	uint64_t superseded;
 	uint64_t id;			/* names it to the packer's results */
 	struct rw_pageent *ents;	/* [npages]: the page at base + i pages */
 	struct rw_pagestore *ps;
@@ -66,6 +80,10 @@ struct rw_pagestore {
 	size_t nimgs, capimgs;
 	uint64_t resident;		/* pages, over every segment */
 	uint64_t packed, packed_bytes;	/* of those, held packed, and the memory that takes */
+	uint64_t aside_bytes;		/* packed forms made aside, not swapped in yet */
+	uint64_t superseded;		/* pages of replaced stores their targets still map */
+	size_t nmarking;		/* segments with an aside (image_need_pages marks use) */
+	size_t nswap_due;
 	uint64_t refused_in_use, refused_needed;
 	uint8_t scratch[RW_PAGE_SIZE];	/* a packed page unpacked to be compared */
 	struct rw_packer *packer;	/* the background worker (NULL: packed only when asked) */
@@ -114,6 +132,25 @@ static void unpacked(struct rw_pageent *e)
 	e->packed = NULL;
 }
 
+/* The packed forms made aside go (packing stopped, or swapped in). */
+static void aside_free(struct rw_pageseg *seg)
+{
+	struct rw_pagestore *ps = seg->ps;
+
+	if (!seg->aside)
+		return;
+	for (size_t i = 0; i < seg->npages; i++)
+		if (seg->aside[i].packed) {
+			ps->aside_bytes -= pagepack_cost(seg->aside[i].packed);
+			free(seg->aside[i].packed);
+		}
+	free(seg->aside);
+	seg->aside = NULL;
+	ps->nmarking--;
+	ps->nswap_due -= seg->swap_due;
+	seg->swap_due = false;
+}
+
 static void seg_destroy(struct rw_pagestore *ps, struct rw_pageseg *seg)
 {
 	for (struct rw_pageseg **p = &ps->segs; *p; p = &(*p)->next)
@@ -125,6 +162,8 @@ static void seg_destroy(struct rw_pagestore *ps, struct rw_pageseg *seg)
 	for (size_t i = 0; seg->packed && i < seg->npages; i++)
 		if (seg->ents[i].packed)
 			unpacked(&seg->ents[i]);
+	aside_free(seg);
+	ps->superseded -= seg->superseded;
 	if (seg->fd >= 0) {
 		munmap((void *)seg->base, seg->npages * PAGE);
 		if (seg->wbase && seg->wbase != seg->base)
@@ -174,8 +213,10 @@ bool pageseg_packed_any(const struct rw_pageseg *seg, size_t first, size_t n)
 	return false;
 }
 
-int pageseg_unpack(struct rw_pageseg *seg, size_t first, size_t n)
+int pageseg_need(struct rw_pageseg *seg, size_t first, size_t n)
 {
+	for (size_t i = first; seg->aside && i < first + n && i < seg->npages; i++)
+		seg->aside[i].used = seg->used = true;
 	for (size_t i = first; seg->packed && i < first + n && i < seg->npages; i++) {
 		struct rw_pageent *e = &seg->ents[i];
 		int err;
@@ -193,61 +234,151 @@ int pageseg_unpack(struct rw_pageseg *seg, size_t first, size_t n)
 	return 0;
 }
 
-/* A page of the segment packing can take: held here, as it is. */
+/* A page of the segment packing can take: held here, as it is, not packed aside yet nor used. */
 static bool pack_candidate(const struct rw_pageseg *seg, size_t i)
 {
-	return seg->ents[i].refs && !seg->ents[i].packed;
+	const struct rw_pageaside *a = &seg->aside[i];
+
+	return seg->ents[i].refs && !seg->ents[i].packed && !a->packed && !a->used;
 }
 
-/* Stop packing seg: its store is sealed as it is, packed or not. */
+/* Write the pages of seg that stay whole (used, or not packed) into fd: 0 or -errno. */
+static int write_whole(const struct rw_pageseg *seg, int fd)
+{
+	for (size_t i = 0, j; i < seg->npages; i = j) {
+		bool whole = seg->ents[i].refs && (!seg->aside[i].packed || seg->aside[i].used);
+		size_t done = 0;
+
+		for (j = i + 1; j < seg->npages; j++)
+			if (whole != (seg->ents[j].refs &&
+				      (!seg->aside[j].packed || seg->aside[j].used)))
+				break;
+		while (whole && done < (j - i) * PAGE) {
+			ssize_t n = pwrite(fd, seg->base + i * PAGE + done, (j - i) * PAGE - done,
+					   i * PAGE + done);
+
+			if (n <= 0)
+				return n < 0 ? -errno : -EIO;
+			done += n;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The swap: a new store for seg's image holding, whole, the pages that
+ * did not pack and those rewinds used since the checkpoint (its working
+ * set); the rest are holes, held packed. The old store goes with our
+ * mapping of it, or, mapped in the target, at its next rewind (image.h).
+ */
+static int swap_in_packed(struct rw_pagestore *ps, struct rw_pageseg *seg)
+{
+	struct rw_proc_image *img = seg->owner;
+	size_t bytes = seg->npages * PAGE;
+	uint64_t packed = 0, t0 = rw_now_ns();
+	void *m = MAP_FAILED;
+	int fd, err;
+
+	fd = memfd_create("rewindd-image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || ftruncate(fd, bytes))
+		goto fail_errno;
+	m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		goto fail_errno;
+	err = write_whole(seg, fd);
+	if (!err)
+		err = image_replace_store(img, fd, m);
+	if (err)
+		goto fail;
+	/* Nothing can fail from here: the packed forms not used are the pages now. */
+	if (img->tmap_superseded) {
+		seg->superseded = seg->resident - seg->packed;
+		ps->superseded += seg->superseded;
+	}
+	seg->base = seg->wbase = m;
+	for (size_t i = 0; i < seg->npages; i++) {
+		struct rw_pageaside *a = &seg->aside[i];
+
+		if (!a->packed || a->used || !seg->ents[i].refs)
+			continue;
+		ps->aside_bytes -= pagepack_cost(a->packed);
+		ps->packed_bytes += pagepack_cost(a->packed);
+		seg->ents[i].packed = a->packed;
+		a->packed = NULL;
+		packed++;
+	}
+	seg->packed += packed;
+	ps->packed += packed;
+	img->store_holes = seg->npages - (seg->resident - seg->packed);
+	pr_debug("pid %d: store packed: %llu of its %llu pages, swapped in %llu us\n", img->tgid,
+		 (unsigned long long)packed, (unsigned long long)seg->resident,
+		 (unsigned long long)(rw_now_ns() - t0) / 1000);
+	return 0;
+fail_errno:
+	err = -errno;
+fail:
+	if (m != MAP_FAILED)
+		munmap(m, bytes);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* What packed is swapped in, or, failing that, dropped (the store stays whole). */
+static void swap_now(struct rw_pageseg *seg)
+{
+	size_t packed = 0;
+	int err;
+
+	for (size_t i = 0; seg->aside && i < seg->npages; i++)
+		packed += seg->aside[i].packed && !seg->aside[i].used;
+	/* Nothing to gain (the pages did not pack, or rewinds use them all): the store stays. */
+	err = packed ? swap_in_packed(seg->ps, seg) : 0;
+	if (err)
+		pr_warn("pid %d: swapping in its packed store: %s: it stays whole\n",
+			seg->owner->tgid, strerror(-err));
+	aside_free(seg);
+}
+
+/*
+ * Every page of seg looked at. Swapped in now if a rewind used it since
+ * the checkpoint, else after the first one does (pagestore_swap_ready):
+ * the pages that rewind uses stay whole, where swapping before it would
+ * have it unpack them (the working set: ~10 ms for a Node function).
+ */
 static void pack_done(struct rw_pageseg *seg)
 {
 	seg->packing = false;
-	if (image_seal_store(seg->owner))
-		pr_warn("pid %d: its store stays unsealed: rewinds copy its pages from here\n",
-			seg->owner->tgid);
-	else
-		pr_debug("pid %d: store packed and sealed: %llu of its %llu pages packed\n",
-			 seg->owner->tgid, (unsigned long long)seg->packed,
-			 (unsigned long long)seg->resident);
+	if (seg->used || !seg->aside) {
+		swap_now(seg);
+		return;
+	}
+	seg->swap_due = true;
+	seg->ps->nswap_due++;
 }
 
 /*
  * The n pages of seg from page first on, as packed (len[k] bytes at
  * data[k]; 0: it did not pack): those that packed and are still to be
- * packed are held packed, a run at a time once punched out of the store.
- * -errno: the pages from the run that failed on stay in the store.
+ * packed are held aside until the swap. -ENOMEM: some are not.
  */
 static int pack_commit(struct rw_pagestore *ps, struct rw_pageseg *seg, size_t first, size_t n,
 		       const uint16_t *len, const uint8_t *const *data)
 {
-	uint8_t *packed[RW_PACK_JOB] = { 0 };
-	int fd = seg->owner->store_fd, err = 0;
+	int err = 0;
 
-	for (size_t k = 0; k < n; k++)
-		if (len[k] && pack_candidate(seg, first + k))
-			packed[k] = pagepack_block(data[k], len[k]);
-	for (size_t k = 0, j; k < n; k = j) {
-		for (j = k; j < n && !!packed[j] == !!packed[k]; j++)
-			;
-		if (!packed[k])
+	for (size_t k = 0; k < n; k++) {
+		uint8_t *p;
+
+		if (!len[k] || !pack_candidate(seg, first + k))
 			continue;
-		if (!err && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-				      (first + k) * PAGE, (j - k) * PAGE))
-			err = -errno;
-		for (size_t m = k; m < j; m++) {
-			struct rw_pageent *e = &seg->ents[first + m];
-
-			if (err) {
-				free(packed[m]);
-				continue;
-			}
-			e->packed = packed[m];
-			seg->packed++;
-			ps->packed++;
-			ps->packed_bytes += pagepack_cost(packed[m]);
-			seg->owner->store_holes++;
+		p = pagepack_block(data[k], len[k]);
+		if (!p) {
+			err = -ENOMEM;
+			continue;
 		}
+		seg->aside[first + k].packed = p;
+		ps->aside_bytes += pagepack_cost(p);
 	}
 	return err;
 }
@@ -376,6 +507,20 @@ bool pagestore_pack_pending(const struct rw_pagestore *ps)
 	return first_packing(ps) != NULL;
 }
 
+/* Swap in the packed stores waiting for a rewind, those a rewind used since, or all. */
+static void swap_due(struct rw_pagestore *ps, bool all)
+{
+	for (struct rw_pageseg *seg = ps->segs; seg && ps->nswap_due; seg = seg->next)
+		if (seg->swap_due && (seg->used || all))
+			swap_now(seg);
+}
+
+void pagestore_swap_ready(struct rw_pagestore *ps)
+{
+	if (ps->nswap_due)
+		swap_due(ps, false);
+}
+
 void pagestore_pack_all(struct rw_pagestore *ps)
 {
 	struct rw_pageseg *seg;
@@ -383,11 +528,27 @@ void pagestore_pack_all(struct rw_pagestore *ps)
 	/* A job under way is stale once its pages are packed here. */
 	while ((seg = first_packing(ps)))
 		pack_here(ps, seg);
+	swap_due(ps, true);
 }
 
-bool pagestore_packs_later(const struct rw_proc_image *img)
+bool pagestore_packing(const struct rw_proc_image *img)
 {
 	return img->own && img->own->packing;
+}
+
+bool pagestore_marks_use(const struct rw_pagestore *ps)
+{
+	return ps->packed || ps->nmarking;
+}
+
+void pagestore_superseded_gone(struct rw_proc_image *img)
+{
+	struct rw_pageseg *own = img->own;
+
+	if (own) {
+		own->ps->superseded -= own->superseded;
+		own->superseded = 0;
+	}
 }
 
 int pageseg_read(const struct rw_pageseg *seg, size_t first, size_t n, uint8_t *out)
@@ -657,8 +818,10 @@ int pagestore_adopt(struct rw_pagestore *ps, struct rw_proc_image *img, uint32_t
 	own->next = ps->segs;
 	ps->segs = own;
 	ps->resident += own->resident;
-	/* Packed later, by the worker (pagestore_packer_start); sealed then. */
-	own->packing = ps->pack && own->resident;
+	/* Packed later, aside, by the worker (pagestore_packer_start); swapped in then. */
+	own->packing = ps->pack && own->resident &&
+		       (own->aside = calloc(npages, sizeof(*own->aside)));
+	ps->nmarking += own->aside != NULL;
 	own->id = ++ps->next_seg_id;
 	img->own = own;
 	img->pagestore = ps;
@@ -817,6 +980,10 @@ void pagestore_release(struct rw_pagestore *ps, struct rw_proc_image *img)
 	remove_image(ps, img);
 	own->owner = NULL;
 	own->packing = false;
+	aside_free(own);
+	/* Not counted once the image goes: an old store the target still maps is the target's. */
+	ps->superseded -= own->superseded;
+	own->superseded = 0;
 	own->touched = true;
 	/*
 	 * What no one uses goes: a segment wholly, or by compaction (the own
@@ -844,7 +1011,9 @@ void pagestore_stats(const struct rw_pagestore *ps, struct rw_pagestore_stats *s
 	st->limit_bytes = ps->limit;
 	st->sharing = ps->share;
 	st->content_bytes = ps->resident * PAGE;
-	st->bytes = (ps->resident - ps->packed) * PAGE + ps->packed_bytes;
+	st->bytes = (ps->resident - ps->packed + ps->superseded) * PAGE + ps->packed_bytes +
+		    ps->aside_bytes;
+	st->superseded_bytes = ps->superseded * PAGE;
 	st->packed_pages = ps->packed;
 	st->packed_bytes = ps->packed_bytes;
 	st->packing = ps->pack;

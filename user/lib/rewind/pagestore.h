@@ -18,13 +18,18 @@
  * When it packs (rewindd --image-packing), the pages new to the store
  * are packed after the checkpoint, in the background (pagepack.h: a worker
  * thread at SCHED_IDLE reads and compresses a run of them; this thread
- * commits the result): a page is held LZ4-compressed if that saves a
- * quarter of it, and punched out of its image's store, which is sealed
- * only then (a sealed memfd can be filled, not punched). The first time a
- * rewind needs a packed page (to copy it back, or to compare it), it is
- * unpacked into its hole for good. The pages rewinds restore are then
- * where they were, and the rest, most of a warm function's image, take a
- * third of their size.
+ * keeps the result aside): a page is held LZ4-compressed if that saves a
+ * quarter of it. Meanwhile the image's store stays as the checkpoint made
+ * it, sealed, whole and mapped in the target, and rewinds mark the pages
+ * they use. Once every page is looked at and a rewind used the image, the
+ * packed forms are swapped in: a new sealed store holds whole what did
+ * not pack and what rewinds used (a sealed memfd can be filled, not
+ * punched), the rest is held packed, and the old store goes (the target's
+ * mapping of it at its next rewind).
+ * The first time a rewind needs a packed page (to copy it back, or to
+ * compare it), it is unpacked into its hole for good. The pages rewinds
+ * restore are then where they were, and the rest, most of a warm
+ * function's image, take a third of their size.
  */
 #ifndef RW_PAGESTORE_H
 #define RW_PAGESTORE_H
@@ -69,16 +74,25 @@ bool pagestore_sharing(const struct rw_pagestore *ps);
  * Without it, pages are packed only by pagestore_pack_all.
  */
 int pagestore_packer_start(struct rw_pagestore *ps);
-/* Take the packer's result (its pages held packed, its image sealed when done); post the next job. */
+/* Take the packer's result (its pages packed aside, swapped in when done); post the next job. */
 void pagestore_packer_collect(struct rw_pagestore *ps);
 /* Busy serving: the packer waits until we are not (pagepack.h). */
 void pagestore_packer_hold(struct rw_pagestore *ps, bool busy);
 /* Whether pages of an image wait to be packed. */
 bool pagestore_pack_pending(const struct rw_pagestore *ps);
-/* Pack everything that waits, here and now (and seal the stores). */
+/*
+ * Swap in the stores packed since a rewind used them (the daemon's idle
+ * point: between two rounds of requests).
+ */
+void pagestore_swap_ready(struct rw_pagestore *ps);
+/* Pack everything that waits, here and now, and swap every packed store in. */
 void pagestore_pack_all(struct rw_pagestore *ps);
-/* Whether the image's pages wait to be packed (its store is sealed after them). */
-bool pagestore_packs_later(const struct rw_proc_image *img);
+/* Whether the image's pages wait to be packed. */
+bool pagestore_packing(const struct rw_proc_image *img);
+/* Whether pages a rewind uses are to be told (pageseg_need): some packed, or being packed. */
+bool pagestore_marks_use(const struct rw_pagestore *ps);
+/* The target no longer maps the store the image's swap replaced (image.h): not counted now. */
+void pagestore_superseded_gone(struct rw_proc_image *img);
 /* Pages held packed now, over every segment. */
 uint64_t pagestore_packed(const struct rw_pagestore *ps);
 /* Whether pages come in through pagestore_adopt's reader (else straight into the image's store). */
@@ -90,13 +104,21 @@ void pagestore_release(struct rw_pagestore *ps, struct rw_proc_image *img);
 const uint8_t *pageseg_base(const struct rw_pageseg *seg);
 /* Whether any of the n pages of seg from page first on is packed. */
 bool pageseg_packed_any(const struct rw_pageseg *seg, size_t first, size_t n);
-/* Unpack, for good, those of the n pages from page first on that are packed: 0, -EIO. */
-int pageseg_unpack(struct rw_pageseg *seg, size_t first, size_t n);
+/*
+ * A rewind uses the n pages from page first on: those packed are unpacked
+ * for good, those being packed are kept whole by the swap. 0, -EIO.
+ */
+int pageseg_need(struct rw_pageseg *seg, size_t first, size_t n);
 /* Copy the n pages from page first on into out, packed ones unpacked there only: 0, -EIO. */
 int pageseg_read(const struct rw_pageseg *seg, size_t first, size_t n, uint8_t *out);
 
 struct rw_pagestore_stats {
-	uint64_t bytes;			/* memory the pages take: unpacked ones, and packed ones as packed */
+	/*
+	 * Memory the pages take: unpacked ones, packed ones as packed, packed
+	 * forms made aside and not swapped in yet, and superseded_bytes.
+	 */
+	uint64_t bytes;
+	uint64_t superseded_bytes;	/* stores swapped out that their targets map until their next rewind */
 	uint64_t content_bytes;		/* unique content (each page once), unpacked */
 	uint64_t packed_pages;		/* of those, pages held packed */
 	uint64_t packed_bytes;		/* and what they take */

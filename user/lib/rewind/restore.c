@@ -411,7 +411,7 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	bool *copied;
 	int err;
 
-	err = image_unpack(img, p->copy, p->ncopy);
+	err = image_need_pages(img, p->copy, p->ncopy);
 	if (err)
 		return rw_why(why, whylen, err, "pid %d: unpacking the checkpoint's pages to copy back",
 			      p->tgid);

@@ -538,7 +538,7 @@ static int compare_hot(const struct rw_rewinding *rw, const struct rw_ranges *sl
 	size_t i = 0;
 	uint64_t a = slice->n ? slice->r[0].start : 0;
 	/* Compared here, and copied back from the store if changed: unpacked for good. */
-	int err = image_unpack(rw->img, slice->r, slice->n);
+	int err = image_need_pages(rw->img, slice->r, slice->n);
 
 	while (i < slice->n && !err) {
 		struct iovec local = { buf, 0 };
@@ -623,6 +623,28 @@ static void remote_for(struct rw_rewinding *rw, struct rw_seized *ij)
 	remote_set_hole(&rw->r, rw->plan.hole);
 	if (rw->plan.area)
 		remote_use_area(&rw->r, rw->plan.area, rw->img->area.local);
+}
+
+/*
+ * The target's mapping of a superseded store (image.h) swapped for the
+ * store, at the same address: 0, or -errno when the old one cannot be
+ * unmapped. Not mapped again: a warning, and copies from here from now on.
+ */
+static int map_replaced_store(struct rw_rewinding *rw, char *why, size_t whylen)
+{
+	uint64_t at = rw->img->tmap;
+	int err = 0;
+
+	/* Intact (else the layout step removed it, and tmap_remap mapped the store instead). */
+	if (rw->plan.tmap)
+		err = remote_munmap(&rw->r, at, rw->img->store_len);
+	if (err)
+		return rw_why(why, whylen, err, "pid %d: unmapping its replaced image store",
+			      rw->img->tgid);
+	if (image_map_into(rw->img, &rw->r, at))
+		pr_warn("pid %d: its packed image store cannot be mapped into it: pages are "
+			"copied from here from now on\n", rw->img->tgid);
+	return 0;
 }
 
 int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen)
@@ -712,17 +734,14 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	if (!err)
 		err = restore_apply_contents(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
 	/*
-	 * Its store sealed since the checkpoint (packed in the background):
-	 * mapped now, once, for the next rewinds' restorer. Not before: the
-	 * mapping is made under the checkpoint's personality (READ_IMPLIES_EXEC
-	 * would add PROT_EXEC), which the contents step restores.
+	 * Its store replaced since (packed in the background, pagestore.h):
+	 * this rewind's restorer read the old one, which only the target's
+	 * mapping keeps; the new one takes its place. Not before the contents
+	 * step: the mapping is made under the checkpoint's personality
+	 * (READ_IMPLIES_EXEC would add PROT_EXEC), which that step restores.
 	 */
-	if (!err && rw->img->tmap_later && rw->img->store_sealed) {
-		if (image_map_into(rw->img, &rw->r, 0))
-			pr_debug("pid %d: its packed store cannot be mapped into it: pages are "
-				 "copied from here\n", rw->img->tgid);
-		rw->img->tmap_later = false;
-	}
+	if (!err && rw->img->tmap_superseded)
+		err = map_replaced_store(rw, why, whylen);
 	st->batch_areas_mapped += rw->r.batch_maps;
 	remote_close(&rw->r);
 	inject_colocate_end(&near);
