@@ -222,8 +222,8 @@ static void start(struct fixture *fx)
 	fx->img.brk = fx->lb.brk;
 	fx->img.tmap = fx->lb.base + 32 * PG;
 	fx->img.store_len = 4 * PG;
-	fx->img.store_dev = fx->lb.store_dev;
-	fx->img.store_ino = fx->lb.store_ino;
+	fx->img.tmap_dev = fx->lb.store_dev;
+	fx->img.tmap_ino = fx->lb.store_ino;
 	assert_int_equal(proc_read_maps(fx->pid, &fx->img.maps), 0);
 	/* Ours is never in the checkpoint's layout. */
 	assert_true(image_hide_tmap(&fx->img, &fx->img.maps));
