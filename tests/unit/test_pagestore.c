@@ -545,6 +545,44 @@ static void packer_packs_in_the_background(void **state)
 	pagestore_free(ps);
 }
 
+/*
+ * Another image's rewind that uses a page of A's (shared) keeps that page
+ * whole but does not swap A's store in: only A's own rewind replaces
+ * its target's mapping.
+ */
+static void other_images_rewind_does_not_swap(void **state)
+{
+	int tags[100], fd;
+	struct rw_pagestore *ps = pagestore_new(0, true, true);
+	struct rw_proc_image *a = numbered_image(tags, 100);
+	struct rw_proc_image *b = image_of((int[]){ 1, 2 }, 2, 0x500000);
+	struct rw_range b_first = { 0x500000, 0x501000 };
+	struct rw_range a_page = { 0x100000 + 50 * PG, 0x100000 + 51 * PG };
+
+	(void)state;
+	fd = pagestore_packer_start(ps);
+	assert_true(fd >= 0);
+	assert_int_equal(adopt(ps, a, 0), 0);
+	assert_int_equal(adopt(ps, b, 0), 0);
+	assert_int_equal(stats(ps).shared_bytes, 2 * PG);
+	assert_int_equal(image_need_pages(b, &b_first, 1), 0);
+	collect_until_packed(ps, fd);
+	pagestore_swap_ready(ps);
+	assert_int_equal(stats(ps).packed_pages, 0);
+	assert_int_equal(store_resident_pages(a), 100);
+	assert_int_equal(image_need_pages(a, &a_page, 1), 0);
+	pagestore_swap_ready(ps);
+	/* B's page and A's own stay whole. */
+	assert_int_equal(stats(ps).packed_pages, 98);
+	assert_int_equal(store_resident_pages(a), 2);
+	assert_run_bytes(a, tags, 100);
+	assert_run_bytes(b, (int[]){ 1, 2 }, 2);
+	drop(b);
+	drop(a);
+	assert_int_equal(stats(ps).bytes, 0);
+	pagestore_free(ps);
+}
+
 /* Held while the adoption posts its job (rewindd serving a request), let go: the packing completes. */
 static void packer_resumes_after_hold(void **state)
 {
@@ -628,6 +666,7 @@ int main(void)
 		cmocka_unit_test(all_used_store_kept),
 		cmocka_unit_test(packer_packs_in_the_background),
 		cmocka_unit_test(packer_resumes_after_hold),
+		cmocka_unit_test(other_images_rewind_does_not_swap),
 		cmocka_unit_test(packer_result_stale_after_pack_all),
 	};
 

@@ -95,7 +95,7 @@ int image_need_pages(const struct rw_proc_image *img, const struct rw_range *rg,
 				break;
 			to = to < end ? to : end;
 			err = seg ? pageseg_need(seg, (r->off + from - r->start) / RW_PAGE_SIZE,
-						 (to - from) / RW_PAGE_SIZE) : 0;
+						 (to - from) / RW_PAGE_SIZE, image_run_own(r)) : 0;
 			if (err)
 				return err;
 			if (to == end)

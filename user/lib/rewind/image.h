@@ -242,9 +242,10 @@ uint64_t image_heap_base(const struct rw_proc_image *img);
 /* Seal the filled store: no one writes it but through our mapping. 0 or -errno. */
 int image_seal_store(struct rw_proc_image *img);
 /*
- * Seal fd (mapped writable at map), a store of the same length and
- * contents, and make it the image's store; the old one goes but for the
- * target's mapping of it (tmap_superseded). 0 or -errno (nothing changed).
+ * Seal fd (mapped writable at map), a store of the same length and pages
+ * (those held packed as holes), and make it the image's store; the old
+ * one goes but for the target's mapping of it (tmap_superseded). 0 or
+ * -errno (nothing changed).
  */
 int image_replace_store(struct rw_proc_image *img, int fd, const uint8_t *map);
 /*

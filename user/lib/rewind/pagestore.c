@@ -50,7 +50,7 @@ struct rw_pageseg {
 		uint8_t *packed;
 		bool used;
 	} *aside;
-	bool used;			/* a rewind used some of its pages since the checkpoint */
+	bool used;			/* a rewind of its image used some of its pages since the checkpoint */
 	/* Packed, swapped in once a rewind used it (the pages it used then stay whole). */
 	bool swap_due;
 	/* Pages of the store the swap replaced that the target still maps (until its next rewind). */
@@ -213,10 +213,12 @@ bool pageseg_packed_any(const struct rw_pageseg *seg, size_t first, size_t n)
 	return false;
 }
 
-int pageseg_need(struct rw_pageseg *seg, size_t first, size_t n)
+int pageseg_need(struct rw_pageseg *seg, size_t first, size_t n, bool owner)
 {
 	for (size_t i = first; seg->aside && i < first + n && i < seg->npages; i++)
-		seg->aside[i].used = seg->used = true;
+		seg->aside[i].used = true;
+	/* Another image's rewind does not make the swap due: it would not replace this target's mapping. */
+	seg->used |= owner && seg->aside;
 	for (size_t i = first; seg->packed && i < first + n && i < seg->npages; i++) {
 		struct rw_pageent *e = &seg->ents[i];
 		int err;

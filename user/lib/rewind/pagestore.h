@@ -105,10 +105,11 @@ const uint8_t *pageseg_base(const struct rw_pageseg *seg);
 /* Whether any of the n pages of seg from page first on is packed. */
 bool pageseg_packed_any(const struct rw_pageseg *seg, size_t first, size_t n);
 /*
- * A rewind uses the n pages from page first on: those packed are unpacked
- * for good, those being packed are kept whole by the swap. 0, -EIO.
+ * A rewind (of the segment's own image: owner) uses the n pages from page
+ * first on: those packed are unpacked for good, those being packed are
+ * kept whole by the swap. 0, -EIO.
  */
-int pageseg_need(struct rw_pageseg *seg, size_t first, size_t n);
+int pageseg_need(struct rw_pageseg *seg, size_t first, size_t n, bool owner);
 /* Copy the n pages from page first on into out, packed ones unpacked there only: 0, -EIO. */
 int pageseg_read(const struct rw_pageseg *seg, size_t first, size_t n, uint8_t *out);
 

@@ -628,7 +628,9 @@ static void remote_for(struct rw_rewinding *rw, struct rw_seized *ij)
 /*
  * The target's mapping of a superseded store (image.h) swapped for the
  * store, at the same address: 0, or -errno when the old one cannot be
- * unmapped. Not mapped again: a warning, and copies from here from now on.
+ * unmapped (an injection that failed leaves the target unknown: the rewind
+ * fails closed). Not mapped again: a warning, and copies from here from
+ * now on.
  */
 static int map_replaced_store(struct rw_rewinding *rw, char *why, size_t whylen)
 {
