@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -133,6 +134,78 @@ static int threads_traced(pid_t pid)
 	}
 	free(tids);
 	return traced;
+}
+
+static void pin_to(int cpu)
+{
+	cpu_set_t one;
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		_exit(2);
+}
+
+static int pinned_pipe[2];
+
+static void *pinned_blocked(void *arg)
+{
+	pin_to(1);
+	if (write(pinned_pipe[1], "p", 1) != 1)
+		_exit(2);
+	return blocked(arg);
+}
+
+/* Every thread pinned to CPU 1, then blocked. */
+static void child_pinned(void)
+{
+	pthread_t t;
+	char c;
+
+	pin_to(1);
+	if (pipe(pinned_pipe))
+		_exit(2);
+	for (int i = 0; i < THREADS; i++)
+		if (pthread_create(&t, NULL, pinned_blocked, NULL))
+			_exit(2);
+	/* Answered once every thread says it is pinned. */
+	for (int i = 0; i < THREADS; i++)
+		if (read(pinned_pipe[0], &c, 1) != 1)
+			_exit(2);
+	if (write(child_reply, "r", 1) != 1)
+		_exit(2);
+	for (;;)
+		pause();
+}
+
+/*
+ * Threads are moved to the tracer's CPU to stop (seize_new) and put back
+ * once stopped: each keeps the affinity it had, held and after the release.
+ */
+static void stopped_threads_keep_their_affinity(void **state)
+{
+	struct rw_frozen f = { 0 };
+	cpu_set_t ours, got;
+	int cmd, reply;
+	pid_t pid;
+
+	(void)state;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		skip();
+	assert_int_equal(sched_getaffinity(0, sizeof(ours), &ours), 0);
+	pid = child_spawn(child_pinned, &cmd, &reply);
+	pin_to(0);
+	assert_int_equal(freeze_process(&f, pid), 0);
+	assert_int_equal(f.n, THREADS + 1);
+	for (size_t i = 0; i < f.n; i++) {
+		assert_int_equal(sched_getaffinity(f.threads[i].tid, sizeof(got), &got), 0);
+		assert_int_equal(CPU_COUNT(&got), 1);
+		assert_true(CPU_ISSET(1, &got));
+	}
+	assert_int_equal(freeze_release(&f), 0);
+	assert_int_equal(threads_traced(pid), 0);
+	assert_int_equal(sched_setaffinity(0, sizeof(ours), &ours), 0);
+	child_end(pid, cmd, reply);
 }
 
 /*
@@ -426,6 +499,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(named_threads_then_the_rest),
+		cmocka_unit_test(stopped_threads_keep_their_affinity),
 		cmocka_unit_test(named_thread_gone),
 		cmocka_unit_test(named_process_gone),
 		cmocka_unit_test(killed_while_frozen),
