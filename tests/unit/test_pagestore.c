@@ -535,6 +535,10 @@ static void packer_packs_in_the_background(void **state)
 	assert_true(stats(ps).bytes > 200 * PG);
 	assert_int_equal(image_need_pages(a, &first, 1), 0);
 	pagestore_swap_ready(ps);
+	/* The swap's copy is the worker's too; another round of requests meanwhile does not restart it. */
+	assert_true(pagestore_pack_pending(ps));
+	pagestore_swap_ready(ps);
+	collect_until_packed(ps, fd);
 	assert_true(a->store_sealed);
 	assert_int_equal(stats(ps).packed_pages, 199);
 	assert_int_equal(store_resident_pages(a), 1);
@@ -572,6 +576,7 @@ static void other_images_rewind_does_not_swap(void **state)
 	assert_int_equal(store_resident_pages(a), 100);
 	assert_int_equal(image_need_pages(a, &a_page, 1), 0);
 	pagestore_swap_ready(ps);
+	collect_until_packed(ps, fd);
 	/* B's page and A's own stay whole. */
 	assert_int_equal(stats(ps).packed_pages, 98);
 	assert_int_equal(store_resident_pages(a), 2);
@@ -579,6 +584,37 @@ static void other_images_rewind_does_not_swap(void **state)
 	assert_run_bytes(b, (int[]){ 1, 2 }, 2);
 	drop(b);
 	drop(a);
+	assert_int_equal(stats(ps).bytes, 0);
+	pagestore_free(ps);
+}
+
+/* Released while the worker copies its swap: the new store goes, the copy's result is stale. */
+static void released_during_the_swap(void **state)
+{
+	int tags[100], fd;
+	struct rw_pagestore *ps = pagestore_new(0, false, true);
+	struct rw_proc_image *a = numbered_image(tags, 100);
+	struct rw_range first = { 0x100000, 0x101000 };
+	struct pollfd p = { .events = POLLIN };
+
+	(void)state;
+	fd = pagestore_packer_start(ps);
+	assert_true(fd >= 0);
+	p.fd = fd;
+	assert_int_equal(adopt(ps, a, 0), 0);
+	assert_int_equal(image_need_pages(a, &first, 1), 0);
+	while (pagestore_packing(a)) {
+		assert_int_equal(poll(&p, 1, 10000), 1);
+		pagestore_packer_collect(ps);
+	}
+	/* Packed: the swap's copy is posted, not done (its result is not taken yet). */
+	assert_true(pagestore_pack_pending(ps));
+	assert_int_equal(stats(ps).packed_pages, 0);
+	drop(a);
+	assert_false(pagestore_pack_pending(ps));
+	assert_int_equal(stats(ps).bytes, 0);
+	assert_int_equal(poll(&p, 1, 10000), 1);
+	pagestore_packer_collect(ps);
 	assert_int_equal(stats(ps).bytes, 0);
 	pagestore_free(ps);
 }
@@ -667,6 +703,7 @@ int main(void)
 		cmocka_unit_test(packer_packs_in_the_background),
 		cmocka_unit_test(packer_resumes_after_hold),
 		cmocka_unit_test(other_images_rewind_does_not_swap),
+		cmocka_unit_test(released_during_the_swap),
 		cmocka_unit_test(packer_result_stale_after_pack_all),
 	};
 

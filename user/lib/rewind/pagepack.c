@@ -104,6 +104,7 @@ struct rw_packer {
 	atomic_int held;	/* the caller is busy: the worker waits between pages */
 	atomic_int quit;
 	int fd;			/* the job's: our duplicate */
+	int dst;		/* a copy job's destination (our duplicate); -1: a packing job */
 	struct rw_pack_result res;
 	/* The worker's, faulted in at the start: RW_PACK_JOB pages read, and as packed. */
 	uint8_t *buf, *out;
@@ -140,6 +141,13 @@ static void job_run(struct rw_packer *pk)
 	}
 	got = pread(pk->fd, pk->buf, n * PAGE, r->first * PAGE);
 	r->err = got == (ssize_t)(n * PAGE) ? 0 : got < 0 ? -errno : -EIO;
+	/* A copy: written where they were read from (the kernel allocates the pages, we fault none). */
+	if (pk->dst >= 0) {
+		got = r->err ? 0 : pwrite(pk->dst, pk->buf, n * PAGE, r->first * PAGE);
+		if (!r->err && got != (ssize_t)(n * PAGE))
+			r->err = got < 0 ? -errno : -EIO;
+		return;
+	}
 	for (size_t k = 0; k < n && !r->err; k++) {
 		if (!wait_unheld(pk)) {
 			r->err = -ECANCELED;
@@ -204,7 +212,7 @@ struct rw_packer *packer_start(void)
 
 	if (!pk)
 		return NULL;
-	pk->fd = -1;
+	pk->fd = pk->dst = -1;
 	pk->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pk->buf = malloc(RW_PACK_JOB * PAGE);
 	pk->out = malloc(RW_PACK_JOB * RW_PACK_MAX);
@@ -246,6 +254,8 @@ void packer_stop(struct rw_packer *pk)
 	pthread_join(pk->thread, NULL);
 	if (pk->fd >= 0)
 		close(pk->fd);
+	if (pk->dst >= 0)
+		close(pk->dst);
 	close(pk->efd);
 	free(pk->buf);
 	free(pk->out);
@@ -263,9 +273,11 @@ bool packer_busy(const struct rw_packer *pk)
 	return atomic_load(&pk->job) != JOB_NONE;
 }
 
-int packer_post(struct rw_packer *pk, int store_fd, size_t first, size_t n, uint64_t tag)
+/* Hand the worker a job on store_fd (and, for a copy, dst_fd; -1: packing). */
+static int post(struct rw_packer *pk, int store_fd, int dst_fd, size_t first, size_t n,
+		uint64_t tag)
 {
-	int fd;
+	int fd, dst = -1;
 
 	if (atomic_load(&pk->job) != JOB_NONE)
 		return -EBUSY;
@@ -274,7 +286,14 @@ int packer_post(struct rw_packer *pk, int store_fd, size_t first, size_t n, uint
 	fd = fcntl(store_fd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	if (dst_fd >= 0 && (dst = fcntl(dst_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
 	pk->fd = fd;
+	pk->dst = dst;
 	memset(&pk->res, 0, sizeof(pk->res));
 	pk->res.tag = tag;
 	pk->res.first = first;
@@ -282,6 +301,17 @@ int packer_post(struct rw_packer *pk, int store_fd, size_t first, size_t n, uint
 	atomic_store(&pk->job, JOB_POSTED);
 	futex_wake(&pk->job);
 	return 0;
+}
+
+int packer_post(struct rw_packer *pk, int store_fd, size_t first, size_t n, uint64_t tag)
+{
+	return post(pk, store_fd, -1, first, n, tag);
+}
+
+int packer_post_copy(struct rw_packer *pk, int from_fd, int to_fd, size_t first, size_t n,
+		     uint64_t tag)
+{
+	return post(pk, from_fd, to_fd, first, n, tag);
 }
 
 bool packer_take(struct rw_packer *pk, struct rw_pack_result *res)
@@ -295,6 +325,9 @@ bool packer_take(struct rw_packer *pk, struct rw_pack_result *res)
 	*res = pk->res;
 	close(pk->fd);
 	pk->fd = -1;
+	if (pk->dst >= 0)
+		close(pk->dst);
+	pk->dst = -1;
 	atomic_store(&pk->job, JOB_NONE);
 	return true;
 }

@@ -7,9 +7,10 @@
  * touches no memory it did not fault in at its start (no malloc, no page
  * fault) and shares no lock with its caller (atomics and futexes only): a
  * SCHED_IDLE thread preempted while it holds the process's mmap_lock, or a
- * mutex, stalls the caller until a CPU is idle. It only reads (its own duplicate of the store's fd) and
- * compresses; what becomes of the pages is decided by its caller, on its
- * own thread, when it takes the result.
+ * mutex, stalls the caller until a CPU is idle. It reads (its own
+ * duplicate of the store's fd) and compresses, or copies pages from one
+ * store into another (packer_post_copy); what becomes of the pages is
+ * decided by its caller, on its own thread, when it takes the result.
  */
 #ifndef RW_PAGEPACK_H
 #define RW_PAGEPACK_H
@@ -61,6 +62,9 @@ bool packer_busy(const struct rw_packer *pk);
  * first on (the worker reads a duplicate of the fd). 0, -EBUSY, -errno.
  */
 int packer_post(struct rw_packer *pk, int store_fd, size_t first, size_t n, uint64_t tag);
+/* Post a copy: the n pages from page first on of from_fd written at the same place of to_fd (err only). */
+int packer_post_copy(struct rw_packer *pk, int from_fd, int to_fd, size_t first, size_t n,
+		     uint64_t tag);
 /* The result, if it is there: true; else false. */
 bool packer_take(struct rw_packer *pk, struct rw_pack_result *res);
 /* Busy (a request is served): the worker waits, between two pages, until it is not. */
