@@ -277,20 +277,25 @@ static bool copy_whole(const struct rw_pageseg *seg, size_t i)
 }
 
 /*
- * The next run of seg's pages for the swap to copy (at most RW_PACK_JOB,
- * from copy_next on): its length, 0 when every one is copied. A page a
- * rewind uses once its place is passed stays packed.
+ * The next run of seg's pages that take (at most RW_PACK_JOB, from *next
+ * on, which moves past those that do not): its length, 0 at the end.
  */
-static size_t copy_span(struct rw_pageseg *seg)
+static size_t next_span(const struct rw_pageseg *seg, size_t *next,
+			bool (*take)(const struct rw_pageseg *seg, size_t i))
 {
 	size_t n = 0;
 
-	while (seg->copy_next < seg->npages && !copy_whole(seg, seg->copy_next))
-		seg->copy_next++;
-	while (n < RW_PACK_JOB && seg->copy_next + n < seg->npages &&
-	       copy_whole(seg, seg->copy_next + n))
+	while (*next < seg->npages && !take(seg, *next))
+		(*next)++;
+	while (n < RW_PACK_JOB && *next + n < seg->npages && take(seg, *next + n))
 		n++;
 	return n;
+}
+
+/* The swap's next run to copy: a page a rewind uses once its place is passed stays packed. */
+static size_t copy_span(struct rw_pageseg *seg)
+{
+	return next_span(seg, &seg->copy_next, copy_whole);
 }
 
 static void swap_copied(struct rw_pageseg *seg, size_t first, size_t n)
@@ -468,20 +473,10 @@ static int pack_commit(struct rw_pagestore *ps, struct rw_pageseg *seg, size_t f
 	return err;
 }
 
-/*
- * The next run of seg's pages to pack (at most RW_PACK_JOB, from pack_next
- * on, skipping what is not to be packed): its length, 0 when seg is done.
- */
+/* The next run of seg's pages to pack. */
 static size_t pack_span(struct rw_pageseg *seg)
 {
-	size_t n = 0;
-
-	while (seg->pack_next < seg->npages && !pack_candidate(seg, seg->pack_next))
-		seg->pack_next++;
-	while (n < RW_PACK_JOB && seg->pack_next + n < seg->npages &&
-	       pack_candidate(seg, seg->pack_next + n))
-		n++;
-	return n;
+	return next_span(seg, &seg->pack_next, pack_candidate);
 }
 
 /* The pages of seg from pack_next on packed here, or their packed[] committed: on, or done. */
