@@ -123,14 +123,14 @@ int freeze_reap_strays(struct rw_frozen *f)
 	return reaped;
 }
 
+/* Threads seized at once up to which each is moved to our CPU to stop (seize_new). */
+#define NEAR_MAX_THREADS	16
+
 /*
  * Seize the threads of tids not held yet: interrupt them all, then wait for
  * each, so their stops overlap (a thread busy in the kernel, say unmapping
  * a heap, stops only when it returns). Returns how many were new, or -errno.
  */
-/* Threads seized at once up to which each is moved to our CPU to stop (seize_new). */
-#define NEAR_MAX_THREADS	16
-
 static int seize_new(struct rw_frozen *f, const pid_t *tids, size_t n, bool check_io, int cpu)
 {
 	struct rw_seized *arr;

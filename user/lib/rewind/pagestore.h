@@ -78,7 +78,7 @@ int pagestore_packer_start(struct rw_pagestore *ps);
 void pagestore_packer_collect(struct rw_pagestore *ps);
 /* Busy serving: the packer waits until we are not (pagepack.h). */
 void pagestore_packer_hold(struct rw_pagestore *ps, bool busy);
-/* Whether pages of an image wait to be packed. */
+/* Whether the worker has work: pages to pack, or a swap's to copy. */
 bool pagestore_pack_pending(const struct rw_pagestore *ps);
 /*
  * Swap in the stores packed since a rewind used them (the daemon's idle
@@ -116,7 +116,8 @@ int pageseg_read(const struct rw_pageseg *seg, size_t first, size_t n, uint8_t *
 struct rw_pagestore_stats {
 	/*
 	 * Memory the pages take: unpacked ones, packed ones as packed, packed
-	 * forms made aside and not swapped in yet, and superseded_bytes.
+	 * forms made aside and not swapped in yet, the pages copied into a
+	 * store being swapped in, and superseded_bytes.
 	 */
 	uint64_t bytes;
 	uint64_t superseded_bytes;	/* stores swapped out that their targets map until their next rewind */
