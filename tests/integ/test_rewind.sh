@@ -31,7 +31,7 @@ for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
 	REWIND_TESTS+=("zdtm_$s" "zdtm_cgroup_$s")
 done
-OTHER_TESTS=(rewind_sleeper_late_leaks_without_rewind rewind_sleeper_woken_mid_rewind rewind_recheckpoint_one_image rewind_copy_way_measured rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_hot_pages_after_walk rewind_hot_pages_unfaulted rewind_gup_outside rewind_gup_elsewhere fail_iouring_worker fail_thread_exited_kill
+OTHER_TESTS=(rewind_sleeper_late_leaks_without_rewind rewind_sleeper_woken_mid_rewind rewind_recheckpoint_one_image rewind_copy_way_measured rewind_copy_beside rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_hot_pages_after_walk rewind_hot_pages_unfaulted rewind_gup_outside rewind_gup_elsewhere fail_iouring_worker fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc fail_mseal report_pstate
@@ -242,6 +242,10 @@ after_pages100k() {
 	# Copied by the target itself from its read-only mapping of the image (restore.c).
 	n=$(jq -r .rewind.pages_restorer <<<"$REWIND_JSON")
 	[ "$n" -ge 102400 ] 2>/dev/null || { echo "pages_restorer $n, want >= 102400"; return 1; }
+	# Some of them by rewindd beside it, on the other CPU (restore.c, copy_beside).
+	[ "$(nproc)" -ge 2 ] || return 0
+	n=$(jq -r .rewind.pages_beside <<<"$REWIND_JSON")
+	[ "$n" -gt 0 ] 2>/dev/null || { echo "pages_beside $n, want > 0"; return 1; }
 }
 # tests/zdtm/restorer.c: the region's pages came back through the in-target
 # restorer, from its mapping of the image (re-made where the function changed it).
@@ -265,6 +269,12 @@ after_restorer_mremap() { restorer_used; }
 after_restorer_mmap_over() { restorer_used; }
 after_restorer_mprotect() { restorer_used; }
 after_restorer_partial() { restorer_used && restorer_area_resident; }
+after_restorer_measured() {
+	local n
+	n=$(jq -r .rewind.pages_restorer <<<"$REWIND_JSON")
+	[ "$n" -ge 256 ] 2>/dev/null || { echo "pages_restorer $n, want >= 256"; return 1; }
+	restorer_area_resident
+}
 
 # ---- the scenarios -----------------------------------------------------------------
 
@@ -454,7 +464,7 @@ rewind_recheckpoint_one_image() {
 rewind_copy_way_measured() {
 	local id out i used=()
 	(unset REWINDD_RESTORER; start_extra_daemon costs) || return 1
-	start_zdtm restorer_partial || return 1
+	start_zdtm restorer_measured || return 1
 	id=$(rwctl --socket "$TMP/costs.sock" attach --pid "$TPID") || return 1
 	rwctl --socket "$TMP/costs.sock" checkpoint "$id" >/dev/null || return 1
 	for i in 1 2; do
@@ -466,6 +476,30 @@ rewind_copy_way_measured() {
 	done
 	[[ ${used[0]} == 0/* ]] && { echo "pages by the restorer/copied: ${used[*]}: the first copy did not try the restorer"; return 1; }
 	[[ ${used[1]} == 0/* ]] || { echo "pages by the restorer/copied: ${used[*]}: the second copy did not try process_vm_writev"; return 1; }
+}
+
+# From 512 pages on, with another CPU, every copy is the restorer's with
+# rewindd copying beside it (restore.c: copy_beside): no way is measured, each
+# rewind has both. The process's own CPU affinity is as it was after each.
+rewind_copy_beside() {
+	local id out i n before
+	[ "$(nproc)" -ge 2 ] || { echo "SKIP: one CPU, nothing to copy beside on"; return 77; }
+	(unset REWINDD_RESTORER; start_extra_daemon beside) || return 1
+	start_zdtm restorer_partial || return 1
+	before=$(taskset -p "$TPID" | sed 's/.*: //')
+	id=$(rwctl --socket "$TMP/beside.sock" attach --pid "$TPID") || return 1
+	rwctl --socket "$TMP/beside.sock" checkpoint "$id" >/dev/null || return 1
+	for i in 1 2 3; do
+		invoke || return 1
+		out=$(rwctl --socket "$TMP/beside.sock" rewind "$id" --verify --json 2>&1) ||
+			{ echo "rewind $i: $out"; return 1; }
+		n=$(jq -r .rewind.pages_restorer <<<"$out")
+		[ "$n" -ge 1024 ] 2>/dev/null || { echo "rewind $i: pages_restorer $n, want >= 1024"; return 1; }
+		n=$(jq -r .rewind.pages_beside <<<"$out")
+		[ "$n" -gt 0 ] 2>/dev/null || { echo "rewind $i: pages_beside $n, want > 0"; return 1; }
+		expect "affinity after rewind $i" "$(taskset -p "$TPID" | sed 's/.*: //')" "$before" || return 1
+		check_passes "after rewind $i" || return 1
+	done
 }
 
 # tests/zdtm/sleepers.c, sleeper_late: wake its third worker (the one

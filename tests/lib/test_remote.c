@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1118,6 +1119,103 @@ static void resident_area(void **state)
 	assert_int_equal(ask(f, OP_PING, 0, 0).ret, f->pid);
 }
 
+/* Whether page i of got is pattern page i whole, or marker whole. */
+static bool page_is(const uint8_t *got, const uint8_t *pat, uint8_t marker)
+{
+	bool all_marker = true;
+
+	for (size_t b = 0; b < PAGE && all_marker; b++)
+		all_marker = got[b] == marker;
+	return all_marker || !memcmp(got, pat, PAGE);
+}
+
+/*
+ * A copy beside ours (remote_copy_begin/take/end): the child copies every
+ * run not taken back; a taken run is the caller's (the child copied it
+ * already or skips it, never anything else); after the end nothing more
+ * can be taken and the child's affinity is what it was. A child that may
+ * run on our CPU only is not started (-EAGAIN) and stays ours.
+ */
+static void copy_beside(void **state)
+{
+	enum { N = 512 };
+	struct fx *f = *state;
+	const uint64_t src = FAR_ADDR, dst = FAR_ADDR + 2 * N * PAGE;
+	const struct rw_batch_call calls[] = {
+		bcall(SYS_mmap, src, N * PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, src),
+		bcall(SYS_mmap, dst, N * PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, dst),
+	};
+	struct rw_proc_image img = { .tgid = f->pid, .store_fd = -1 };
+	uint8_t *pat = malloc(N * PAGE), *got = malloc(N * PAGE);
+	struct iovec l = { pat, N * PAGE }, r = { (void *)src, N * PAGE };
+	struct rw_copy_run runs[N];
+	cpu_set_t home, after, one;
+	size_t failed, taken = N;
+	long res;
+	int cpu;
+
+	assert_non_null(pat);
+	assert_non_null(got);
+	for (size_t i = 0; i < N * PAGE; i++)
+		pat[i] = (uint8_t)(i * 29 + i / PAGE + 1);
+	for (size_t i = 0; i < N; i++)
+		runs[i] = (struct rw_copy_run){ dst + i * PAGE, src + i * PAGE, PAGE };
+	take(f);
+	assert_int_equal(image_map_area(&img, &f->r, 0), 0);
+	/* Without a resident area there is no table to take runs back from. */
+	assert_int_equal(remote_copy_begin(&f->r, runs, N), -EOPNOTSUPP);
+	remote_use_area(&f->r, img.area.at.addr, img.area.local);
+	assert_int_equal(remote_batch(&f->r, calls, 2, &failed, &res), 0);
+	assert_int_equal(failed, 2);
+	assert_int_equal(process_vm_writev(f->pid, &l, 1, &r, 1, 0), N * PAGE);
+	memset(got, 0xa5, N * PAGE);
+	l = (struct iovec){ got, N * PAGE };
+	r = (struct iovec){ (void *)dst, N * PAGE };
+	assert_int_equal(process_vm_writev(f->pid, &l, 1, &r, 1, 0), N * PAGE);
+	assert_int_equal(sched_getaffinity(f->pid, sizeof(home), &home), 0);
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || CPU_COUNT(&home) < 2) {
+		fprintf(stderr, "SKIP copy_beside's copy: one CPU here\n");
+	} else {
+		assert_int_equal(remote_copy_begin(&f->r, runs, N), 0);
+		while (taken > N / 2 && remote_copy_take(&f->r, taken - 32, taken))
+			taken -= 32;
+		assert_int_equal(remote_copy_end(&f->r), 0);
+		assert_false(remote_copy_take(&f->r, 0, 1));
+		assert_int_equal(sched_getaffinity(f->pid, sizeof(after), &after), 0);
+		assert_true(CPU_EQUAL(&home, &after));
+		l = (struct iovec){ got, N * PAGE };
+		assert_int_equal(process_vm_readv(f->pid, &l, 1, &r, 1, 0), N * PAGE);
+		for (size_t i = 0; i < N; i++) {
+			if (i < taken)
+				assert_memory_equal(got + i * PAGE, pat + i * PAGE, PAGE);
+			else
+				assert_true(page_is(got + i * PAGE, pat + i * PAGE, 0xa5));
+		}
+	}
+
+	/* Only our CPU for it: nothing starts, and it is still ours to inject into. */
+	cpu = sched_getcpu();
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	assert_int_equal(sched_getaffinity(0, sizeof(after), &after), 0);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	assert_int_equal(sched_setaffinity(f->pid, sizeof(one), &one), 0);
+	assert_int_equal(remote_copy_begin(&f->r, runs, N), -EAGAIN);
+	assert_false(remote_copy_take(&f->r, 0, 1));
+	assert_int_equal(sched_setaffinity(f->pid, sizeof(home), &home), 0);
+	assert_int_equal(sched_setaffinity(0, sizeof(after), &after), 0);
+	assert_int_equal(remote_munmap(&f->r, FAR_ADDR, 3 * N * PAGE), 0);
+	assert_int_equal(remote_munmap(&f->r, img.area.at.addr, img.area.at.len), 0);
+	give(f);
+	restorer_area_free(&img.area);
+	free(pat);
+	free(got);
+	assert_int_equal(ask(f, OP_PING, 0, 0).ret, f->pid);
+}
+
 /* The first call that does not return what it should ends the batch: the rest never run. */
 static void batch_stops_at_refusal(void **state)
 {
@@ -1282,6 +1380,7 @@ int main(void)
 		T(batch_stops_at_refusal),
 		T(copy_runs),
 		T(resident_area),
+		T(copy_beside),
 		T(trap_handled),
 		T(trap_ignored),
 		T(trap_blocked),

@@ -19,6 +19,9 @@
  *                        checkpoint and again at the rewind (made writable
  *                        for the write): the restorer copies only into
  *                        writable memory, so that page comes back another way.
+ *   restorer_measured    restorer_partial on a region of 256 pages: a copy
+ *                        below the size where rewindd copies beside the
+ *                        restorer, so each way is measured and chosen.
  * A written image would come back as the region's content: the check sees it.
  */
 #include <errno.h>
@@ -31,28 +34,28 @@
 
 #include "zdtm.h"
 
-#define REGION_PAGES 1024UL
+static unsigned long region_pages = 1024;
 static char *region;
 
 static void region_setup(void)
 {
-	region = map_anon(REGION_PAGES * PAGE);
-	madvise(region, REGION_PAGES * PAGE, MADV_NOHUGEPAGE);
+	region = map_anon(region_pages * PAGE);
+	madvise(region, region_pages * PAGE, MADV_NOHUGEPAGE);
 	/* Another flag on the second half: two vmas, one run of written pages. */
-	if (madvise(region + REGION_PAGES / 2 * PAGE, REGION_PAGES / 2 * PAGE, MADV_DONTDUMP))
+	if (madvise(region + region_pages / 2 * PAGE, region_pages / 2 * PAGE, MADV_DONTDUMP))
 		die("madvise(MADV_DONTDUMP)");
-	fill(region, REGION_PAGES * PAGE, 41);
+	fill(region, region_pages * PAGE, 41);
 }
 
 static void region_write(void)
 {
-	for (size_t p = 0; p < REGION_PAGES; p++)
+	for (size_t p = 0; p < region_pages; p++)
 		region[p * PAGE + p % 97] ^= 0x5a;
 }
 
 static void region_check(void)
 {
-	check_fill("region", region, REGION_PAGES * PAGE, 41);
+	check_fill("region", region, region_pages * PAGE, 41);
 }
 
 /* rewindd's two mappings in the function, by their memfds' names. */
@@ -242,6 +245,12 @@ static void partial_setup(void)
 		die("mprotect");
 }
 
+static void measured_setup(void)
+{
+	region_pages = 256;
+	partial_setup();
+}
+
 static void partial_go(void)
 {
 	region_write();
@@ -265,3 +274,4 @@ ZDTM_SCENARIO(restorer_mremap, region_setup, mremap_go, region_check);
 ZDTM_SCENARIO(restorer_mmap_over, region_setup, mmap_over_go, region_check);
 ZDTM_SCENARIO(restorer_mprotect, region_setup, mprotect_go, region_check);
 ZDTM_SCENARIO(restorer_partial, partial_setup, partial_go, partial_check);
+ZDTM_SCENARIO(restorer_measured, measured_setup, partial_go, partial_check);

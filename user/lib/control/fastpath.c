@@ -30,6 +30,7 @@ const char *const rw_count_names[RW_COUNTS] = {
 	[RW_COUNT_PROCESSES_KILLED] = "processes_killed",
 	[RW_COUNT_SYSCALLS_INJECTED] = "syscalls_injected",
 	[RW_COUNT_BATCH_AREAS_MAPPED] = "batch_areas_mapped",
+	[RW_COUNT_PAGES_BESIDE] = "pages_beside",
 };
 
 json_object *rewind_summary_json(const struct rw_rewind_summary *s)

@@ -878,6 +878,7 @@ static void summarise(const struct rw_rewind_stats *st, uint64_t files_ns, size_
 	c[RW_COUNT_PAGES_WHOLESALE] = st->pages_wholesale;
 	c[RW_COUNT_PAGES_ZERO_FILLED] = st->pages_zero_filled;
 	c[RW_COUNT_PAGES_RESTORER] = st->pages_restorer;
+	c[RW_COUNT_PAGES_BESIDE] = st->pages_beside;
 	c[RW_COUNT_BATCH_AREAS_MAPPED] = st->batch_areas_mapped;
 	c[RW_COUNT_PAGES_HOT] = st->pages_hot;
 	c[RW_COUNT_SCANS] = st->scans;

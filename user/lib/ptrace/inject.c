@@ -890,12 +890,12 @@ static bool synchronous(int sig)
 	return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE || sig == SIGTRAP;
 }
 
-int inject_run(struct rw_seized *ij, struct user_regs_struct *regs, uint64_t trap_ip)
+int inject_run_begin(struct rw_seized *ij, struct rw_inject_run *run,
+		     const struct user_regs_struct *regs, uint64_t trap_ip)
 {
-	struct user_regs_struct r = *regs;
-	uint64_t entry = regs->rip;
-	int status, err;
+	int err;
 
+	run->started = false;
 	if (!ij->seized)
 		return -ESRCH;
 	if (!inject_can_trap(ij))
@@ -903,47 +903,72 @@ int inject_run(struct rw_seized *ij, struct user_regs_struct *regs, uint64_t tra
 	err = refuse_filtered(ij);
 	if (err)
 		return err;
-	r.orig_rax = -1;
+	run->r = *regs;
+	run->r.orig_rax = -1;
+	run->entry = regs->rip;
+	run->trap_ip = trap_ip;
 	ij->regs_put = false;
+	if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &run->r))
+		return ptrace_failed(ij, "PTRACE_SETREGS");
+	if (ptrace(PTRACE_CONT, ij->tid, NULL, NULL))
+		return ptrace_failed(ij, "PTRACE_CONT");
+	run->started = true;
+	return 0;
+}
+
+int inject_run_end(struct rw_seized *ij, struct rw_inject_run *run, struct user_regs_struct *regs)
+{
+	struct user_regs_struct r;
+	int status, err;
+
+	if (!run->started)
+		return -EINVAL;
+	run->started = false;
 	for (int tries = 0; tries < STOP_LOOPS; tries++) {
-		if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))
-			return ptrace_failed(ij, "PTRACE_SETREGS");
-		if (ptrace(PTRACE_CONT, ij->tid, NULL, NULL))
-			return ptrace_failed(ij, "PTRACE_CONT");
 		err = wait_stop(ij, &status);
 		if (err)
 			return err;
 		if (ptrace(PTRACE_GETREGS, ij->tid, NULL, &r))
 			return ptrace_failed(ij, "PTRACE_GETREGS");
 		if (stop_kind(status) == STOP_SIGNAL && WSTOPSIG(status) == SIGTRAP &&
-		    r.rip == trap_ip) {
+		    r.rip == run->trap_ip) {
 			*regs = r;
 			return 0;	/* the SIGTRAP is never delivered: we resume with 0 */
 		}
-		if (stop_kind(status) != STOP_SIGNAL)
-			continue;	/* a group-stop: go on from where it stopped */
-		if (r.rip < entry || r.rip >= trap_ip || synchronous(WSTOPSIG(status))) {
+		if (stop_kind(status) == STOP_SIGNAL &&
+		    (r.rip < run->entry || r.rip >= run->trap_ip || synchronous(WSTOPSIG(status)))) {
 			/* Our code faulted: that is ours to report, never the thread's to handle. */
 			pr_err("thread %d: signal %d at %#llx running our code at %#llx-%#llx\n",
 			       ij->tid, WSTOPSIG(status), (unsigned long long)r.rip,
-			       (unsigned long long)entry, (unsigned long long)trap_ip);
+			       (unsigned long long)run->entry, (unsigned long long)run->trap_ip);
 			return -EIO;
 		}
 		/*
 		 * A signal for the thread: delivered with its own registers, as
-		 * between two single injected syscalls; then on from here.
+		 * between two single injected syscalls; then on from here. A
+		 * group-stop: on from where it stopped.
 		 */
-		{
-			struct user_regs_struct here = r;
-
+		if (stop_kind(status) == STOP_SIGNAL) {
 			err = deliver_and_restop(ij, WSTOPSIG(status));
 			if (err)
 				return err;
-			r = here;
 		}
+		r.orig_rax = -1;
+		if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))
+			return ptrace_failed(ij, "PTRACE_SETREGS");
+		if (ptrace(PTRACE_CONT, ij->tid, NULL, NULL))
+			return ptrace_failed(ij, "PTRACE_CONT");
 	}
 	pr_err("thread %d: our code kept being interrupted by signals\n", ij->tid);
 	return -EBUSY;
+}
+
+int inject_run(struct rw_seized *ij, struct user_regs_struct *regs, uint64_t trap_ip)
+{
+	struct rw_inject_run run;
+	int err = inject_run_begin(ij, &run, regs, trap_ip);
+
+	return err ? err : inject_run_end(ij, &run, regs);
 }
 
 int inject_colocate(struct rw_colocation *c, struct rw_seized *ij)

@@ -101,6 +101,20 @@ void inject_know_ignored(struct rw_seized *ij, uint64_t sig_ignored);
  */
 int inject_run(struct rw_seized *ij, struct user_regs_struct *regs, uint64_t trap_ip);
 /*
+ * inject_run in two halves, for work of ours while the code runs: begin
+ * starts it, end waits for the trap (the same outcomes as inject_run).
+ * Nothing else may be done with the thread in between.
+ */
+struct rw_inject_run {
+	struct user_regs_struct r;
+	uint64_t entry, trap_ip;
+	bool started;
+};
+
+int inject_run_begin(struct rw_seized *ij, struct rw_inject_run *run,
+		     const struct user_regs_struct *regs, uint64_t trap_ip);
+int inject_run_end(struct rw_seized *ij, struct rw_inject_run *run, struct user_regs_struct *regs);
+/*
  * Each injected syscall is a round trip between us and the tracee. On two
  * CPUs, each half may wake a CPU from idle (20-50 us on a VM); on one, it
  * is two context switches. inject_colocate pins us and the thread to the

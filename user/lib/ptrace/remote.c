@@ -249,7 +249,7 @@ __asm__("	.pushsection .rodata\n"
 extern const unsigned char rw_copy_code[], rw_copy_code_end[];
 
 #define COPY_CODE_OFF	64
-#define COPY_MAX	((BATCH_AREA_LEN - BATCH_CODE_LEN) / sizeof(struct rw_copy_run))
+#define COPY_MAX	RW_REMOTE_COPY_MAX
 _Static_assert(sizeof(struct rw_copy_run) == 24, "the restorer reads 24-byte entries");
 
 _Static_assert(sizeof(struct rw_batch_call) == 64, "the batch code reads 64-byte entries");
@@ -375,34 +375,52 @@ int remote_batch(struct rw_remote *r, const struct rw_batch_call *calls, size_t 
 	return err;
 }
 
-int remote_copy(struct rw_remote *r, const struct rw_copy_run *runs, size_t n, size_t *done)
+/* Whether the restorer can run here; then its table of k runs written and regs set to run it. */
+static int copy_table(struct rw_remote *r, const struct rw_copy_run *runs, size_t k,
+		      struct user_regs_struct *regs)
 {
 	const size_t code_len = rw_copy_code_end - rw_copy_code;
-	int err = 0;
+	uint64_t table;
+	int err;
 
-	*done = 0;
-	if (!n)
-		return 0;
 	if (!r->ij || r->broken)
 		return -ESRCH;
 	if ((!r->hole && !r->batch_local) || !inject_can_trap(r->ij) ||
 	    COPY_CODE_OFF + code_len > BATCH_CODE_LEN)
 		return -EOPNOTSUPP;
 	err = batch_area(r);
+	if (!err)
+		err = batch_write(r, runs, k * sizeof(*runs));
+	if (err)
+		return err;
+	table = r->batch + BATCH_CODE_LEN;
+	*regs = r->ij->saved;
+	regs->rip = r->batch + COPY_CODE_OFF;
+	regs->eflags &= ~0x400ULL;	/* DF: rep movsb forwards */
+	regs->rbx = table;
+	regs->r12 = table + k * sizeof(*runs);
+	return 0;
+}
+
+static uint64_t copy_trap(struct rw_remote *r)
+{
+	return r->batch + COPY_CODE_OFF + (rw_copy_code_end - rw_copy_code);
+}
+
+int remote_copy(struct rw_remote *r, const struct rw_copy_run *runs, size_t n, size_t *done)
+{
+	int err = 0;
+
+	*done = 0;
 	while (*done < n && !err) {
 		size_t k = n - *done < COPY_MAX ? n - *done : COPY_MAX;
-		uint64_t table = r->batch + BATCH_CODE_LEN;
-		struct user_regs_struct regs = r->ij->saved;
+		struct user_regs_struct regs;
 
-		err = batch_write(r, runs + *done, k * sizeof(*runs));
+		err = copy_table(r, runs + *done, k, &regs);
 		if (err)
 			break;
-		regs.rip = r->batch + COPY_CODE_OFF;
-		regs.eflags &= ~0x400ULL;	/* DF: rep movsb forwards */
-		regs.rbx = table;
-		regs.r12 = table + k * sizeof(*runs);
 		near_first(r);
-		err = inject_run(r->ij, &regs, r->batch + COPY_CODE_OFF + code_len);
+		err = inject_run(r->ij, &regs, copy_trap(r));
 		/* -EIO, a run faulted: which one is not known, the whole table counts as not done. */
 		if (err && err != -EIO)
 			r->broken = true;
@@ -410,6 +428,75 @@ int remote_copy(struct rw_remote *r, const struct rw_copy_run *runs, size_t n, s
 			break;
 		*done += k;
 	}
+	return err;
+}
+
+int remote_copy_begin(struct rw_remote *r, const struct rw_copy_run *runs, size_t n)
+{
+	struct user_regs_struct regs;
+	cpu_set_t away;
+	int err, cpu;
+
+	if (!n || n > COPY_MAX)
+		return -EINVAL;
+	/* remote_copy_take writes the table the thread reads: only a shared one. */
+	if (!r->batch_local)
+		return -EOPNOTSUPP;
+	err = copy_table(r, runs, n, &regs);
+	if (err)
+		return err;
+	near_first(r);
+	/* Off our CPU, where it may run: else the two copies take turns. */
+	cpu = sched_getcpu();
+	if (cpu < 0 || sched_getaffinity(r->ij->tid, sizeof(r->copy_home), &r->copy_home))
+		return -EAGAIN;
+	away = r->copy_home;
+	if (r->ij->colocated && r->near && r->near->ij == r->ij)
+		away = r->near->tracee;
+	CPU_CLR(cpu, &away);
+	if (!CPU_COUNT(&away))
+		return -EAGAIN;
+	if (sched_setaffinity(r->ij->tid, sizeof(away), &away))
+		return errno == ESRCH ? -ESRCH : -EAGAIN;
+	err = inject_run_begin(r->ij, &r->copy_run, &regs, copy_trap(r));
+	if (err) {
+		sched_setaffinity(r->ij->tid, sizeof(r->copy_home), &r->copy_home);
+		if (err != -EOPNOTSUPP && err != -EPERM)
+			r->broken = true;
+		return err;
+	}
+	r->copy_runs = n;
+	return 0;
+}
+
+bool remote_copy_take(struct rw_remote *r, size_t from, size_t to)
+{
+	struct rw_copy_run *table = (struct rw_copy_run *)(r->batch_local + BATCH_CODE_LEN);
+	siginfo_t info = { 0 };
+
+	if (!r->copy_run.started || to > r->copy_runs || from >= to)
+		return false;
+	/* Stopped (our trap, or anything else): what it has not done is end's to judge. */
+	if (waitid(P_PID, r->ij->tid, &info, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) ||
+	    info.si_pid)
+		return false;
+	for (size_t i = from; i < to; i++)
+		__atomic_store_n(&table[i].len, 0, __ATOMIC_RELAXED);
+	return true;
+}
+
+int remote_copy_end(struct rw_remote *r)
+{
+	struct user_regs_struct regs;
+	int err;
+
+	/* Back where it was (our CPU, colocated), so that it finishes while we wait. */
+	if (sched_setaffinity(r->ij->tid, sizeof(r->copy_home), &r->copy_home) && errno != ESRCH)
+		pr_warn("thread %d: restoring its CPU affinity: %s\n", r->ij->tid, strerror(errno));
+	err = inject_run_end(r->ij, &r->copy_run, &regs);
+	r->copy_runs = 0;
+	if (err && err != -EIO)
+		r->broken = true;
 	return err;
 }
 

@@ -52,6 +52,10 @@ struct rw_remote {
 	/* Moved onto our CPU at the first injection (remote_colocate_lazily), not before. */
 	struct rw_colocation *near;
 	bool near_tried;
+	/* A copy between remote_copy_begin and _end, and the thread's affinity before it. */
+	struct rw_inject_run copy_run;
+	size_t copy_runs;
+	cpu_set_t copy_home;
 };
 
 /*
@@ -129,6 +133,21 @@ struct rw_copy_run {
  * SIGTRAP must not be used; the caller copies the rest some other way.
  */
 int remote_copy(struct rw_remote *r, const struct rw_copy_run *runs, size_t n, size_t *done);
+/*
+ * One table of remote_copy (n runs, up to RW_REMOTE_COPY_MAX) beside a copy
+ * of ours: begin starts the thread on a CPU other than ours (-EAGAIN when it
+ * may run on no other, -EOPNOTSUPP without a resident area: nothing
+ * started). remote_copy_take(from, to) takes runs back while it runs: true,
+ * and the thread skips those it has not reached yet (the caller copies
+ * them all: one copied twice is the same bytes); false once it stopped.
+ * end waits for it and puts its affinity back; its result is remote_copy's
+ * for the table (0: every run not taken was copied). Nothing else may be
+ * done with the remote in between.
+ */
+#define RW_REMOTE_COPY_MAX	((RW_REMOTE_BATCH_AREA - RW_REMOTE_CODE_LEN) / sizeof(struct rw_copy_run))
+int remote_copy_begin(struct rw_remote *r, const struct rw_copy_run *runs, size_t n);
+bool remote_copy_take(struct rw_remote *r, size_t from, size_t to);
+int remote_copy_end(struct rw_remote *r);
 
 /* A syscall without memory arguments; *res is its raw return. */
 int remote_call(struct rw_remote *r, long nr, long a0, long a1, long a2, long a3, long a4,

@@ -282,26 +282,116 @@ static int copy_pages_writev(const struct rw_plan *p, const struct rw_proc_image
 }
 
 /*
+ * REWINDD_RESTORER=always|never|alone (tests, measurements; alone: always,
+ * and nothing copied beside it); otherwise the faster way, measured.
+ */
+static int restorer_forced(void)
+{
+	static int mode = -2;
+	const char *env;
+
+	if (mode == -2) {
+		env = getenv("REWINDD_RESTORER");
+		mode = !env ? 0 : !strcmp(env, "always") ? 1 : !strcmp(env, "never") ? -1 :
+		       !strcmp(env, "alone") ? 2 : 0;
+	}
+	return mode;
+}
+
+/*
+ * Runs [from, to) of the restorer's table written from here, by
+ * process_vm_writev out of our mapping of the store: into writable
+ * mappings only (the table holds no other), so no forced path.
+ */
+static int writev_runs(const struct rw_plan *p, const struct rw_proc_image *img,
+		       const struct rw_copy_run *runs, size_t from, size_t to)
+{
+	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
+	size_t k = 0, bytes = 0;
+
+	for (size_t i = from; i < to; i++) {
+		local[k] = (struct iovec){ (void *)(img->store + (runs[i].src - p->tmap)), runs[i].len };
+		remote[k] = (struct iovec){ (void *)(uintptr_t)runs[i].dst, runs[i].len };
+		bytes += runs[i].len;
+		if (++k == IOV_BATCH || i + 1 == to) {
+			int err = writev_batch(p->tgid, local, remote, k, bytes);
+
+			if (err)
+				return err;
+			k = bytes = 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The restorer's table copied from both ends at once: the target from the
+ * first run on, on another CPU, and we from the last one down, a slice at a
+ * time taken back from it, until it stops (it has reached what we took).
+ * Whoever is slower does less. done[] gets which runs are copied. -EAGAIN
+ * when it could not start (no other CPU for it): nothing is copied.
+ */
+#define BESIDE_MIN_PAGES	512
+#define BESIDE_SLICE		32
+/* Runs no longer than this: else a long one taken back late is copied twice whole. */
+#define RUN_MAX_PAGES		64
+
+static int copy_beside(const struct rw_plan *p, const struct rw_proc_image *img,
+		       struct rw_remote *r, const struct rw_copy_run *runs, size_t n, bool *done,
+		       struct rw_restore_stats *st)
+{
+	size_t low = n;
+	int err = remote_copy_begin(r, runs, n);
+
+	if (err)
+		return err == -ESRCH ? err : -EAGAIN;
+	while (low > 0) {
+		size_t from = low > BESIDE_SLICE ? low - BESIDE_SLICE : 0;
+		bool wrote;
+
+		if (!remote_copy_take(r, from, low))
+			break;
+		/* Taken, so not the target's: if we cannot write them, the caller's pass does. */
+		wrote = !writev_runs(p, img, runs, from, low);
+		for (size_t i = from; i < low && wrote; i++) {
+			done[i] = true;
+			st->beside_pages += runs[i].len / RW_PAGE_SIZE;
+		}
+		low = from;
+		if (!wrote)
+			break;
+	}
+	err = remote_copy_end(r);
+	if (!err)
+		for (size_t i = 0; i < low; i++)
+			done[i] = true;
+	return err;
+}
+
+/*
  * The in-target restorer: the target copies the ranges itself from its
  * read-only mapping of the store (image.h), in one stop (at memcpy speed
- * where no hypervisor shadows its page tables: docs/BENCHMARKS.md).
- * Only into mappings the checkpoint has writable (the layout is the
- * checkpoint's by now): a write into a read-only one is process_vm_writev's
- * forced path. A range that spans adjacent writable mappings (one image run
- * across a vma boundary) is copied in one run per mapping. *copied says
- * which ranges it did whole; any failure leaves the rest to
- * process_vm_writev, which copies them again from here.
+ * where no hypervisor shadows its page tables: docs/BENCHMARKS.md), with us
+ * copying beside it from BESIDE_MIN_PAGES on. Only into mappings the
+ * checkpoint has writable (the layout is the checkpoint's by now): a write
+ * into a read-only one is process_vm_writev's forced path. A range that
+ * spans adjacent writable mappings (one image run across a vma boundary) is
+ * copied in one run per mapping. *copied says which ranges were done whole;
+ * any failure leaves the rest to process_vm_writev, which copies them again
+ * from here. With beside, -EAGAIN when the target could not start on another
+ * CPU: nothing copied.
  */
-static void copy_in_target(const struct rw_plan *p, const struct rw_proc_image *img,
-			   struct rw_remote *r, bool *copied, struct rw_restore_stats *st)
+static int copy_in_target(const struct rw_plan *p, const struct rw_proc_image *img,
+			  struct rw_remote *r, bool *copied, struct rw_restore_stats *st, bool beside)
 {
-	size_t cap = p->ncopy + img->maps.n, n = 0, done = 0, v = 0;
+	size_t cap = p->ncopy + img->maps.n + p->copy_pages / RUN_MAX_PAGES, n = 0, done = 0, v = 0;
 	struct rw_copy_run *runs = malloc(cap * sizeof(*runs));
 	size_t *which = malloc(cap * sizeof(*which));
+	bool *run_done = calloc(cap, sizeof(*run_done));
 	uint64_t t0 = rw_now_ns(), t1;
-	int err;
+	int err = -ENOMEM;
 
-	if (!runs || !which)
+	if (!runs || !which || !run_done)
 		goto out;
 	for (size_t i = 0; i < p->ncopy; i++) {
 		const struct rw_range *c = &p->copy[i];
@@ -315,52 +405,58 @@ static void copy_in_target(const struct rw_plan *p, const struct rw_proc_image *
 		/* The vmas of the checkpoint holding it (both sorted: one walk). */
 		while (v < img->maps.n && img->maps.v[v].end <= c->start)
 			v++;
-		for (w = v; at < c->end && w < img->maps.n && n < cap; w++) {
+		for (w = v; at < c->end && w < img->maps.n && n < cap;) {
 			const struct rw_vma *m = &img->maps.v[w];
 			uint64_t end = m->end < c->end ? m->end : c->end;
 
 			if (m->start > at || !(m->prot & PROT_WRITE))
 				break;
+			if (end - at > RUN_MAX_PAGES * RW_PAGE_SIZE)
+				end = at + RUN_MAX_PAGES * RW_PAGE_SIZE;
 			runs[n] = (struct rw_copy_run){ at, p->tmap + (src - img->store) +
 							    (at - c->start), end - at };
 			which[n++] = i;
 			at = end;
+			w += at == m->end;
 		}
 		if (at < c->end)
 			n = first;	/* a hole or a read-only piece: all of it from here */
 	}
 	t1 = rw_now_ns();
-	err = remote_copy(r, runs, n, &done);
-	pr_debug("pid %d: restorer: %zu runs, table %llu us, copy %llu us\n", p->tgid, n,
-		 (unsigned long long)(t1 - t0) / 1000, (unsigned long long)(rw_now_ns() - t1) / 1000);
+	if (beside) {
+		err = n <= RW_REMOTE_COPY_MAX ? copy_beside(p, img, r, runs, n, run_done, st) : -EAGAIN;
+		if (err == -EAGAIN)
+			goto out;
+	} else {
+		err = remote_copy(r, runs, n, &done);
+		for (size_t k = 0; k < done; k++)
+			run_done[k] = true;
+	}
+	pr_debug("pid %d: restorer: %zu runs%s, table %llu us, copy %llu us\n", p->tgid, n,
+		 beside ? " and ours beside" : "", (unsigned long long)(t1 - t0) / 1000,
+		 (unsigned long long)(rw_now_ns() - t1) / 1000);
 	if (err)
-		pr_debug("pid %d: the in-target copy did %zu of %zu runs (%s): the rest from here\n",
-			 p->tgid, done, n, strerror(-err));
-	/* A range is copied when its last run is (done is a prefix). */
-	for (size_t k = 0; k < done; k++) {
+		pr_debug("pid %d: the in-target copy stopped (%s): what it left from here\n",
+			 p->tgid, strerror(-err));
+	/* A range is copied when each of its runs is (a range's runs are adjacent). */
+	for (size_t k = 0, all = true; k < n; k++) {
 		const struct rw_range *c = &p->copy[which[k]];
 
+		all = all && run_done[k];
 		if (k + 1 < n && which[k + 1] == which[k])
 			continue;
-		copied[which[k]] = true;
-		st->restorer_pages += (c->end - c->start) / RW_PAGE_SIZE;
+		if (all) {
+			copied[which[k]] = true;
+			st->restorer_pages += (c->end - c->start) / RW_PAGE_SIZE;
+		}
+		all = true;
 	}
+	err = 0;
 out:
 	free(runs);
 	free(which);
-}
-
-/* REWINDD_RESTORER=always|never (tests, measurements); otherwise the faster one, measured. */
-static int restorer_forced(void)
-{
-	static int mode = -2;
-	const char *env;
-
-	if (mode == -2) {
-		env = getenv("REWINDD_RESTORER");
-		mode = !env ? 0 : !strcmp(env, "always") ? 1 : !strcmp(env, "never") ? -1 : 0;
-	}
-	return mode;
+	free(run_done);
+	return err;
 }
 
 static void cost_update(uint64_t *ps, uint64_t ns, uint64_t pages)
@@ -404,28 +500,42 @@ static bool use_restorer(const struct rw_plan *p)
 	return ++c->rewinds[k] % RESTORER_PROBE ? faster : !faster;
 }
 
+/*
+ * From BESIDE_MIN_PAGES on, the restorer with us copying beside it, when it
+ * can start on another CPU: whichever way is faster does more of the copy,
+ * so no measured choice is needed.
+ */
+static bool beside_wanted(const struct rw_plan *p)
+{
+	return p->tmap && p->copy_pages >= BESIDE_MIN_PAGES && restorer_forced() >= 0 &&
+	       restorer_forced() != 2;
+}
+
 static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 		      struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
 {
 	uint64_t t0 = rw_now_ns();
-	bool *copied;
+	bool *copied, beside;
 	int err;
 
 	err = image_need_pages(img, p->copy, p->ncopy);
 	if (err)
 		return rw_why(why, whylen, err, "pid %d: unpacking the checkpoint's pages to copy back",
 			      p->tgid);
-	if (!use_restorer(p)) {
+	copied = calloc(p->ncopy, sizeof(*copied));
+	if (!copied)
+		return rw_why(why, whylen, -ENOMEM, "pid %d: writing pages back", p->tgid);
+	beside = beside_wanted(p) && copy_in_target(p, img, r, copied, st, true) != -EAGAIN;
+	if (!beside && !use_restorer(p)) {
+		free(copied);
 		err = copy_pages_writev(p, img, NULL, why, whylen);
 		if (!err && p->costs && p->copy_pages >= RESTORER_MIN_PAGES)
 			cost_update(&p->costs->writev_ps[cost_class(p->copy_pages)],
 				    rw_now_ns() - t0, p->copy_pages);
 		return err;
 	}
-	copied = calloc(p->ncopy, sizeof(*copied));
-	if (!copied)
-		return rw_why(why, whylen, -ENOMEM, "pid %d: writing pages back", p->tgid);
-	copy_in_target(p, img, r, copied, st);
+	if (!beside)
+		copy_in_target(p, img, r, copied, st, false);
 	err = r->broken ? rw_why(why, whylen, -ESRCH, "pid %d: lost while copying pages back",
 				 p->tgid) :
 			  copy_pages_writev(p, img, copied, why, whylen);
@@ -435,7 +545,7 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	 * whole: else a process whose copies it never covers entirely is never
 	 * measured, and keeps the restorer however slow it is.
 	 */
-	if (!err && p->costs)
+	if (!err && p->costs && !beside)
 		cost_update(&p->costs->restorer_ps[cost_class(p->copy_pages)], rw_now_ns() - t0,
 			    p->copy_pages);
 	free(copied);

@@ -21,7 +21,8 @@ struct rw_restore_stats {
 	uint64_t layout_ns, copy_ns, inject_ns, regs_ns;
 	uint64_t injected;		/* syscalls run in the target */
 	uint64_t zero_filled_pages;	/* dropped by writing zeros rather than madvise */
-	uint64_t restorer_pages;	/* copied by the target itself (the in-target restorer) */
+	uint64_t restorer_pages;	/* copied the restorer's way (the in-target restorer) */
+	uint64_t beside_pages;		/* of those, copied by us beside it (copy_beside) */
 };
 
 /*

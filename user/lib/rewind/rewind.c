@@ -755,6 +755,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	st->injected += rs.injected;
 	st->pages_zero_filled += rs.zero_filled_pages;
 	st->pages_restorer += rs.restorer_pages;
+	st->pages_beside += rs.beside_pages;
 	st->pages_copied += rw->plan.copy_pages;
 	st->pages_dropped += rw->plan.drop_pages;
 	st->pages_wholesale += rw->plan.wholesale_pages;

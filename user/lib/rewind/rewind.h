@@ -44,7 +44,8 @@ struct rw_rewind_stats {
 	uint64_t stop_ns, kill_ns, scan_ns, plan_ns, layout_ns, copy_ns, inject_ns, regs_ns,
 		rearm_ns, verify_ns, resume_ns;
 	uint64_t pages_copied, pages_dropped, pages_wholesale, pages_zero_filled;
-	uint64_t pages_restorer;	/* of pages_copied: copied by the target itself */
+	uint64_t pages_restorer;	/* of pages_copied: by the restorer's way (the target itself) */
+	uint64_t pages_beside;		/* of pages_restorer: copied by us beside it */
 	uint64_t batch_areas_mapped;	/* mapped in the target for the batches and copies (restorer_area.h) */
 	uint64_t pages_hot;		/* left unprotected (hotset.h): copied at every rewind */
 	uint64_t threads_exited, injected;
