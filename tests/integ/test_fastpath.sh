@@ -49,7 +49,7 @@ for req in sys.argv[2:]:
         continue
     f = req.split(":")
     session, key, inst, flags = int(f[0]), int(f[1]), f[2].encode(), int(f[3])
-    version = int(f[4]) if len(f) > 4 else 2
+    version = int(f[4]) if len(f) > 4 else 3
     size = int(f[5]) if len(f) > 5 else 120
     try:
         s.sendall(struct.pack("<BBHIIIQ96s", 0xFA, version, size, flags, session, 0, key, inst))
@@ -60,13 +60,13 @@ for req in sys.argv[2:]:
         print("closed")
         break
     magic, ver, asize, ok, elen, _ = struct.unpack("<BBHIII", hdr)
-    if magic != 0xFA or ver != 2 or asize != 16 + 27 * 8 + 8:
+    if magic != 0xFA or ver != 3 or asize != 16 + 28 * 8 + 8:
         print("bad answer header %r" % hdr)
         break
     body = recvn(s, asize - 16)
-    counts = struct.unpack("<14Q", body[:112])
-    timing = struct.unpack("<13Q", body[112:216])
-    sflags = struct.unpack("<I", body[216:220])[0]
+    counts = struct.unpack("<15Q", body[:120])
+    timing = struct.unpack("<13Q", body[120:224])
+    sflags = struct.unpack("<I", body[224:228])[0]
     text = recvn(s, elen).decode() if elen else ""
     if ok:
         # counts: pages_restored, pages_copied, ...; timing: ..., total last; flags bit 1: verified
@@ -120,11 +120,11 @@ fast_frames_refused() {
 	local out want line
 	planted || return $?
 	out=$(fast "$SOCK" "$SID:0::1:1" "77:0::1" "$SID:$((KEY + 1))::1" "$SID:$KEY:rwd-other:1" \
-		"$SID:$KEY:$INST:8" "0:0::1" 'json:{"cmd":"status"}' "$SID:$KEY:$INST:1" "$SID:0::1:2:2" \
+		"$SID:$KEY:$INST:8" "0:0::1" 'json:{"cmd":"status"}' "$SID:$KEY:$INST:1" "$SID:0::1:3:2" \
 		"$SID:0::1") ||
 		{ echo "client failed: $out"; return 1; }
 	want=(
-		"refused: fast-path version 1: this rewindd speaks 2"
+		"refused: fast-path version 1: this rewindd speaks 3"
 		"refused: no session 77"
 		"refused: session $SID is another session now"
 		"refused: rewindd was restarted"

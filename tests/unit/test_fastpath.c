@@ -69,7 +69,7 @@ static void request_round_trip(void **state)
 /* The layout a client in another language builds (tests/integ/test_fastpath.sh does). */
 static void wire_layout(void **state)
 {
-	uint8_t raw[120] = { 0xfa, 2, 120, 0, /* flags */ 1, 0, 0, 0, /* session */ 9, 0, 0, 0 };
+	uint8_t raw[120] = { 0xfa, 3, 120, 0, /* flags */ 1, 0, 0, 0, /* session */ 9, 0, 0, 0 };
 	struct rw_request *r;
 
 	(void)state;
@@ -82,9 +82,9 @@ static void wire_layout(void **state)
 	assert_true(r->verify);
 	assert_string_equal(r->instance, "inst");
 	free(r);
-	/* The answer: 16 bytes of header, then 14 counts, 13 timings, flags. */
+	/* The answer: 16 bytes of header, then 15 counts, 13 timings, flags. */
 	assert_int_equal(offsetof(struct rw_fast_answer, summary), 16);
-	assert_int_equal(sizeof(struct rw_fast_answer), 16 + 14 * 8 + 13 * 8 + 8);
+	assert_int_equal(sizeof(struct rw_fast_answer), 16 + 15 * 8 + 13 * 8 + 8);
 }
 
 static void request_refused(void **state)
@@ -97,7 +97,7 @@ static void request_refused(void **state)
 
 	g = f;
 	g.h.version = 1;
-	free(parsed(&g, sizeof(g), -EINVAL, "fast-path version 1: this rewindd speaks 2"));
+	free(parsed(&g, sizeof(g), -EINVAL, "fast-path version 1: this rewindd speaks 3"));
 	g = f;
 	g.flags = 0x10;
 	free(parsed(&g, sizeof(g), -EINVAL, "unknown flags 0x10"));
