@@ -953,6 +953,8 @@ int inject_run_end(struct rw_seized *ij, struct rw_inject_run *run, struct user_
 			if (err)
 				return err;
 		}
+		if (tries + 1 == STOP_LOOPS)
+			break;	/* given up with the thread stopped, never running our code */
 		r.orig_rax = -1;
 		if (ptrace(PTRACE_SETREGS, ij->tid, NULL, &r))
 			return ptrace_failed(ij, "PTRACE_SETREGS");

@@ -282,8 +282,9 @@ static int copy_pages_writev(const struct rw_plan *p, const struct rw_proc_image
 }
 
 /*
- * REWINDD_RESTORER=always|never|alone (tests, measurements; alone: always,
- * and nothing copied beside it); otherwise the faster way, measured.
+ * REWINDD_RESTORER=always|never (tests, measurements: always is the
+ * restorer alone, nothing copied beside it); otherwise copy_beside from
+ * BESIDE_MIN_PAGES on, and the way measured faster below.
  */
 static int restorer_forced(void)
 {
@@ -292,16 +293,15 @@ static int restorer_forced(void)
 
 	if (mode == -2) {
 		env = getenv("REWINDD_RESTORER");
-		mode = !env ? 0 : !strcmp(env, "always") ? 1 : !strcmp(env, "never") ? -1 :
-		       !strcmp(env, "alone") ? 2 : 0;
+		mode = !env ? 0 : !strcmp(env, "always") ? 1 : !strcmp(env, "never") ? -1 : 0;
 	}
 	return mode;
 }
 
 /*
  * Runs [from, to) of the restorer's table written from here, by
- * process_vm_writev out of our mapping of the store: into writable
- * mappings only (the table holds no other), so no forced path.
+ * process_vm_writev out of our mapping of the store (into writable
+ * mappings: the table holds no other).
  */
 static int writev_runs(const struct rw_plan *p, const struct rw_proc_image *img,
 		       const struct rw_copy_run *runs, size_t from, size_t to)
@@ -326,19 +326,21 @@ static int writev_runs(const struct rw_plan *p, const struct rw_proc_image *img,
 
 /*
  * The restorer's table copied from both ends at once: the target from the
- * first run on, on another CPU, and we from the last one down, a slice at a
- * time taken back from it, until it stops (it has reached what we took).
- * Whoever is slower does less. done[] gets which runs are copied. -EAGAIN
- * when it could not start (no other CPU for it): nothing is copied.
+ * first run on, on another CPU, and we from the last one down, a slice of
+ * about BESIDE_SLICE_PAGES at a time taken back from it, until it stops
+ * (it has reached what we took). Whoever is faster does more. A table
+ * longer than one of the target's (RW_REMOTE_COPY_MAX runs) is done one
+ * such table at a time. done[] gets which runs are copied. -EAGAIN when
+ * the target could not start (no other CPU for it): nothing is copied.
  */
 #define BESIDE_MIN_PAGES	512
-#define BESIDE_SLICE		32
+#define BESIDE_SLICE_PAGES	128
 /* Runs no longer than this: else a long one taken back late is copied twice whole. */
 #define RUN_MAX_PAGES		64
 
-static int copy_beside(const struct rw_plan *p, const struct rw_proc_image *img,
-		       struct rw_remote *r, const struct rw_copy_run *runs, size_t n, bool *done,
-		       struct rw_restore_stats *st)
+static int copy_beside_table(const struct rw_plan *p, const struct rw_proc_image *img,
+			     struct rw_remote *r, const struct rw_copy_run *runs, size_t n,
+			     bool *done, struct rw_restore_stats *st)
 {
 	size_t low = n;
 	int err = remote_copy_begin(r, runs, n);
@@ -346,17 +348,19 @@ static int copy_beside(const struct rw_plan *p, const struct rw_proc_image *img,
 	if (err)
 		return err == -ESRCH ? err : -EAGAIN;
 	while (low > 0) {
-		size_t from = low > BESIDE_SLICE ? low - BESIDE_SLICE : 0;
+		size_t from = low, pages = 0;
 		bool wrote;
 
+		while (from > 0 && pages < BESIDE_SLICE_PAGES)
+			pages += runs[--from].len / RW_PAGE_SIZE;
 		if (!remote_copy_take(r, from, low))
 			break;
 		/* Taken, so not the target's: if we cannot write them, the caller's pass does. */
 		wrote = !writev_runs(p, img, runs, from, low);
-		for (size_t i = from; i < low && wrote; i++) {
+		for (size_t i = from; i < low && wrote; i++)
 			done[i] = true;
-			st->beside_pages += runs[i].len / RW_PAGE_SIZE;
-		}
+		if (wrote)
+			st->beside_pages += pages;
 		low = from;
 		if (!wrote)
 			break;
@@ -365,6 +369,23 @@ static int copy_beside(const struct rw_plan *p, const struct rw_proc_image *img,
 	if (!err)
 		for (size_t i = 0; i < low; i++)
 			done[i] = true;
+	return err;
+}
+
+static int copy_beside(const struct rw_plan *p, const struct rw_proc_image *img,
+		       struct rw_remote *r, const struct rw_copy_run *runs, size_t n, bool *done,
+		       struct rw_restore_stats *st)
+{
+	int err = 0;
+
+	for (size_t at = 0; at < n && !err; at += RW_REMOTE_COPY_MAX) {
+		size_t k = n - at < RW_REMOTE_COPY_MAX ? n - at : RW_REMOTE_COPY_MAX;
+
+		err = copy_beside_table(p, img, r, runs + at, k, done + at, st);
+		/* A later table that cannot start: the caller's pass copies it. */
+		if (err == -EAGAIN && at)
+			err = 0;
+	}
 	return err;
 }
 
@@ -424,7 +445,7 @@ static int copy_in_target(const struct rw_plan *p, const struct rw_proc_image *i
 	}
 	t1 = rw_now_ns();
 	if (beside) {
-		err = n <= RW_REMOTE_COPY_MAX ? copy_beside(p, img, r, runs, n, run_done, st) : -EAGAIN;
+		err = copy_beside(p, img, r, runs, n, run_done, st);
 		if (err == -EAGAIN)
 			goto out;
 	} else {
@@ -507,8 +528,7 @@ static bool use_restorer(const struct rw_plan *p)
  */
 static bool beside_wanted(const struct rw_plan *p)
 {
-	return p->tmap && p->copy_pages >= BESIDE_MIN_PAGES && restorer_forced() >= 0 &&
-	       restorer_forced() != 2;
+	return p->tmap && p->copy_pages >= BESIDE_MIN_PAGES && !restorer_forced();
 }
 
 static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,

@@ -45,7 +45,7 @@ struct rw_rewind_stats {
 		rearm_ns, verify_ns, resume_ns;
 	uint64_t pages_copied, pages_dropped, pages_wholesale, pages_zero_filled;
 	uint64_t pages_restorer;	/* of pages_copied: by the restorer's way (the target itself) */
-	uint64_t pages_beside;		/* of pages_restorer: copied by us beside it */
+	uint64_t pages_beside;		/* copied by us beside the restorer (copy_beside) */
 	uint64_t batch_areas_mapped;	/* mapped in the target for the batches and copies (restorer_area.h) */
 	uint64_t pages_hot;		/* left unprotected (hotset.h): copied at every rewind */
 	uint64_t threads_exited, injected;
