@@ -15,6 +15,7 @@
 #include "fault.h"
 #include "log.h"
 #include "pagemap.h"
+#include "proc.h"
 #include "restore.h"
 #include "rewind/syscalls.h"
 
@@ -201,10 +202,11 @@ static int apply_layout(const struct rw_plan *p, const struct rw_proc_image *img
 /*
  * Through /proc/PID/mem, which writes past a mapping's protection as ptrace
  * does: process_vm_writev stops at a read-only mapping (restored whole after
- * a forced write or lost records). From byte done of the batch on.
+ * a forced write or lost records). From byte done of the batch on; *at is
+ * where a write failed.
  */
 static int writev_forced(pid_t pid, const struct iovec *local, const struct iovec *remote,
-			 size_t n, size_t done)
+			 size_t n, size_t done, uint64_t *at)
 {
 	char path[64];
 	int fd, err = 0;
@@ -221,10 +223,12 @@ static int writev_forced(pid_t pid, const struct iovec *local, const struct iove
 			ssize_t w = pwrite(fd, (const char *)local[i].iov_base + skip, len - skip,
 					   (off_t)((uintptr_t)remote[i].iov_base + skip));
 
-			if (w <= 0)
+			if (w <= 0) {
 				err = w < 0 ? -errno : -EIO;
-			else
+				*at = (uintptr_t)remote[i].iov_base + skip;
+			} else {
 				skip += w;
+			}
 		}
 	}
 	close(fd);
@@ -232,15 +236,35 @@ static int writev_forced(pid_t pid, const struct iovec *local, const struct iove
 }
 
 static int writev_batch(pid_t pid, struct iovec *local, struct iovec *remote, size_t n,
-			size_t bytes)
+			size_t bytes, uint64_t *at)
 {
 	ssize_t got = process_vm_writev(pid, local, n, remote, n, 0);
 
+	*at = n ? (uintptr_t)remote[0].iov_base : 0;
 	if (got < 0 && errno != EFAULT)
 		return -errno;
 	if (got >= 0 && (size_t)got == bytes)
 		return 0;
-	return writev_forced(pid, local, remote, n, got < 0 ? 0 : got);
+	return writev_forced(pid, local, remote, n, got < 0 ? 0 : got, at);
+}
+
+/* What the target has at addr now, for an error: "[a-b rw-p name]", or "nothing mapped". */
+static void mapped_at(pid_t pid, uint64_t addr, char *buf, size_t len)
+{
+	struct rw_maps m = { 0 };
+	ssize_t i = proc_read_maps(pid, &m) ? -1 : proc_maps_find(&m, addr);
+
+	if (i < 0) {
+		snprintf(buf, len, "nothing mapped");
+	} else {
+		const struct rw_vma *v = &m.v[i];
+
+		snprintf(buf, len, "%#llx-%#llx %c%c%c%c %s", (unsigned long long)v->start,
+			 (unsigned long long)v->end, v->prot & PROT_READ ? 'r' : '-',
+			 v->prot & PROT_WRITE ? 'w' : '-', v->prot & PROT_EXEC ? 'x' : '-',
+			 v->shared ? 's' : 'p', v->name[0] ? v->name : "anonymous");
+	}
+	proc_maps_free(&m);
 }
 
 /*
@@ -259,10 +283,17 @@ static int copy_pages_writev(const struct rw_plan *p, const struct rw_proc_image
 		const uint8_t *src;
 
 		if (k && (k == IOV_BATCH || i == p->ncopy)) {
-			err = writev_batch(p->tgid, local, remote, k, bytes);
-			if (err)
-				return rw_why(why, whylen, err, "pid %d: writing %zu bytes of pages back",
-					      p->tgid, bytes);
+			uint64_t at;
+
+			err = writev_batch(p->tgid, local, remote, k, bytes, &at);
+			if (err) {
+				char there[384];
+
+				mapped_at(p->tgid, at, there, sizeof(there));
+				return rw_why(why, whylen, err, "pid %d: writing %zu bytes of pages "
+					      "back: at %#llx (%s)", p->tgid, bytes,
+					      (unsigned long long)at, there);
+			}
 			fault_point("rewind-copying");	/* some pages back, not all */
 			k = bytes = 0;
 		}
@@ -314,7 +345,8 @@ static int writev_runs(const struct rw_plan *p, const struct rw_proc_image *img,
 		remote[k] = (struct iovec){ (void *)(uintptr_t)runs[i].dst, runs[i].len };
 		bytes += runs[i].len;
 		if (++k == IOV_BATCH || i + 1 == to) {
-			int err = writev_batch(p->tgid, local, remote, k, bytes);
+			uint64_t at;
+			int err = writev_batch(p->tgid, local, remote, k, bytes, &at);
 
 			if (err)
 				return err;
@@ -356,7 +388,11 @@ static int copy_beside_table(const struct rw_plan *p, const struct rw_proc_image
 		if (!remote_copy_take(r, from, low))
 			break;
 		/* Taken, so not the target's: if we cannot write them, the caller's pass does. */
-		wrote = !writev_runs(p, img, runs, from, low);
+		err = writev_runs(p, img, runs, from, low);
+		wrote = !err;
+		if (err)
+			pr_warn("pid %d: writing runs %zu-%zu beside the restorer: %s\n", p->tgid,
+				from, low, strerror(-err));
 		for (size_t i = from; i < low && wrote; i++)
 			done[i] = true;
 		if (wrote)
@@ -366,6 +402,8 @@ static int copy_beside_table(const struct rw_plan *p, const struct rw_proc_image
 			break;
 	}
 	err = remote_copy_end(r);
+	if (err)
+		pr_warn("pid %d: the restorer beside us stopped: %s\n", p->tgid, strerror(-err));
 	if (!err)
 		for (size_t i = 0; i < low; i++)
 			done[i] = true;
@@ -531,8 +569,20 @@ static bool beside_wanted(const struct rw_plan *p)
 	return p->tmap && p->copy_pages >= BESIDE_MIN_PAGES && !restorer_forced();
 }
 
+bool restore_copies_beside(const struct rw_plan *p)
+{
+	return (p->tmap || p->tmap_remap) && p->copy_pages >= BESIDE_MIN_PAGES &&
+	       !restorer_forced();
+}
+
+/*
+ * asleep: threads of the process were left running (sleepers.h): then not
+ * beside (the caller holds them first where it wants the copy beside:
+ * restore_copies_beside).
+ */
 static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
-		      struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
+		      struct rw_remote *r, bool asleep, struct rw_restore_stats *st, char *why,
+		      size_t whylen)
 {
 	uint64_t t0 = rw_now_ns();
 	bool *copied, beside;
@@ -545,7 +595,8 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	copied = calloc(p->ncopy, sizeof(*copied));
 	if (!copied)
 		return rw_why(why, whylen, -ENOMEM, "pid %d: writing pages back", p->tgid);
-	beside = beside_wanted(p) && copy_in_target(p, img, r, copied, st, true) != -EAGAIN;
+	beside = !asleep && beside_wanted(p) &&
+		 copy_in_target(p, img, r, copied, st, true) != -EAGAIN;
 	if (!beside && !use_restorer(p)) {
 		free(copied);
 		err = copy_pages_writev(p, img, NULL, why, whylen);
@@ -994,7 +1045,7 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 	if (!err)
 		err = apply_robust(p, f, st, why, whylen);
 	if (!err)
-		err = copy_pages(p, img, r, st, why, whylen);
+		err = copy_pages(p, img, r, f->nasleep > 0, st, why, whylen);
 	if (err)
 		return err;
 	t1 = rw_now_ns();

@@ -658,6 +658,19 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	uint64_t t;
 	int err;
 
+	/*
+	 * A copy beside the restorer leaves a CPU to the target while we work
+	 * on the other: a thread left asleep that woke then (V8's workers do,
+	 * on timers) could unmap what is being copied into before the check
+	 * after the restore sees it. Held first (before the injector is
+	 * picked: the hold grows the thread list), proven still (or
+	 * RW_SLEEPER_WOKE: the caller restores again with every thread held).
+	 */
+	if (rw->f.nasleep && restore_copies_beside(&rw->plan)) {
+		err = rewind_sleepers_recheck(rw, true, why, whylen);
+		if (err)
+			return err;
+	}
 	ij = injector(rw);
 	if (!ij)
 		return rw_why(why, whylen, -ESRCH, "pid %d: no thread of the checkpoint is left",

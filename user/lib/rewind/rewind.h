@@ -131,7 +131,11 @@ int rewind_sleepers_recheck(struct rw_rewinding *rw, bool hold, char *why, size_
  */
 int rewind_hold_all(struct rw_rewinding *rw, struct rw_ranges *restored, char *why,
 		    size_t whylen);
-/* Execute the plan and write-protect again what was restored or remapped. */
+/*
+ * Execute the plan and write-protect again what was restored or remapped.
+ * RW_SLEEPER_WOKE, as rewind_sleepers_recheck, when a copy beside the
+ * restorer held the threads left asleep first and one had run.
+ */
 int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen);
 /*
  * The objects behind its fds (fdobj.h), once every process of the session
