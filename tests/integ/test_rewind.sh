@@ -32,7 +32,7 @@ for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
 	REWIND_TESTS+=("zdtm_$s" "zdtm_cgroup_$s")
 done
-OTHER_TESTS=(rewind_sleeper_late_leaks_without_rewind rewind_sleeper_woken_mid_rewind rewind_recheckpoint_one_image rewind_copy_way_measured rewind_copy_beside rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_hot_pages_after_walk rewind_hot_pages_unfaulted rewind_gup_outside rewind_gup_elsewhere fail_iouring_worker fail_thread_exited_kill
+OTHER_TESTS=(rewind_sleeper_late_leaks_without_rewind rewind_sleeper_woken_mid_rewind rewind_recheckpoint_one_image rewind_copy_way_measured rewind_copy_beside rewind_copy_beside_holds_sleepers rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_hot_pages_after_walk rewind_hot_pages_unfaulted rewind_gup_outside rewind_gup_elsewhere fail_iouring_worker fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc fail_mseal report_pstate
@@ -194,6 +194,8 @@ after_sleepers() { expect "threads left asleep" "$(jq -r .rewind.threads_asleep 
 after_sleeper_requeued() {
 	expect "threads left asleep" "$(jq -r .rewind.threads_asleep <<<"$REWIND_JSON")" 0
 }
+# REWINDD_RESTORER=always here: the restorer alone, the workers left asleep.
+after_sleepers_big() { after_sleepers; }
 after_sleeper_woken() {
 	expect "threads left asleep" "$(jq -r .rewind.threads_asleep <<<"$REWIND_JSON")" 2
 }
@@ -501,6 +503,29 @@ rewind_copy_beside() {
 		check_passes "after rewind $i" || return 1
 	done
 	[ "$by_target" -ge 1 ] || { echo "in no rewind did the target's restorer copy a page"; return 1; }
+}
+
+# tests/zdtm/sleepers.c, sleepers_big: the workers that slept through are
+# held before a copy beside the restorer (no thread of the process runs on
+# the CPUs it takes), then released; each rewind verified, the check wakes
+# none and finds each waiting in its call again.
+rewind_copy_beside_holds_sleepers() {
+	local id out i n
+	[ "$(nproc)" -ge 2 ] || { echo "SKIP: one CPU, nothing to copy beside on"; return 77; }
+	(unset REWINDD_RESTORER; start_extra_daemon besidesl) || return 1
+	start_zdtm sleepers_big || return 1
+	id=$(rwctl --socket "$TMP/besidesl.sock" attach --pid "$TPID") || return 1
+	rwctl --socket "$TMP/besidesl.sock" checkpoint "$id" >/dev/null || return 1
+	for i in 1 2; do
+		invoke || return 1
+		out=$(rwctl --socket "$TMP/besidesl.sock" rewind "$id" --verify --json 2>&1) ||
+			{ echo "rewind $i: $out"; return 1; }
+		n=$(jq -r .rewind.pages_beside <<<"$out")
+		[ "$n" -gt 0 ] 2>/dev/null || { echo "rewind $i: pages_beside $n, want > 0"; return 1; }
+		expect "threads left asleep in rewind $i" "$(jq -r .rewind.threads_asleep <<<"$out")" 0 ||
+			return 1
+		check_passes "after rewind $i" || return 1
+	done
 }
 
 # tests/zdtm/sleepers.c, sleeper_late: wake its third worker (the one

@@ -10,6 +10,9 @@
  * again in the same call.
  *   sleepers         the invocation writes a region; the workers sleep through
  *   sleeper_woken    the invocation also wakes the first worker
+ *   sleepers_big     sleepers, with 1024 pages more written: a copy that
+ *                    rewindd makes beside the restorer holds the workers
+ *                    first (restore.c, copy_beside)
  *   sleeper_requeued the invocation moves the second worker's wait to
  *                    another word (FUTEX_CMP_REQUEUE), which wakes nothing;
  *                    the check then wakes it on its own word: rewound, it
@@ -196,7 +199,31 @@ static void sl_requeued_check(void)
 		sl_all_waiting();
 }
 
+#define SL_BIG_PAGES	1024
+static char *sl_big;
+
+static void sl_big_setup(void)
+{
+	sl_setup();
+	sl_big = map_anon(SL_BIG_PAGES * PAGE);
+	fill(sl_big, SL_BIG_PAGES * PAGE, 1);
+}
+
+static void sleepers_big_go(void)
+{
+	fill(sl_big, SL_BIG_PAGES * PAGE, 3);
+	sleepers_go();
+}
+
+static void sl_big_check(void)
+{
+	sl_check();
+	if (!failed)
+		check_fill("big region", sl_big, SL_BIG_PAGES * PAGE, 1);
+}
+
 ZDTM_SCENARIO(sleepers, sl_setup, sleepers_go, sl_check);
 ZDTM_SCENARIO(sleeper_requeued, sl_setup, sleeper_requeued_go, sl_requeued_check);
 ZDTM_SCENARIO(sleeper_woken, sl_setup, sleeper_woken_go, sl_check);
+ZDTM_SCENARIO(sleepers_big, sl_big_setup, sleepers_big_go, sl_big_check);
 ZDTM_HELPER(sleeper_late, sl_setup, sleepers_go, sl_check);
