@@ -460,17 +460,27 @@ rewind_recheckpoint_one_image() {
 # process_vm_writev, unmeasured too, to compare. The restorer's way is
 # measured also when it left some runs to process_vm_writev (a page read-only
 # in the checkpoint): else it never was, and kept every copy however slow.
+# An extra daemon NAME left its own choice of copy (no REWINDD_RESTORER), and
+# the zdtm SCENARIO attached to it and checkpointed: the session in XSID.
+session_on_own_daemon() {
+	(unset REWINDD_RESTORER; start_extra_daemon "$1") || return 1
+	start_zdtm "$2" || return 1
+	XSID=$(rwctl --socket "$TMP/$1.sock" attach --pid "$TPID") || return 1
+	rwctl --socket "$TMP/$1.sock" checkpoint "$XSID" >/dev/null
+}
+# An invocation, then rewind I of XSID on daemon NAME, verified: its answer in XOUT.
+invoke_and_rewind_on() {
+	invoke || return 1
+	XOUT=$(rwctl --socket "$TMP/$1.sock" rewind "$XSID" --verify --json 2>&1) ||
+		{ echo "rewind $2: $XOUT"; return 1; }
+}
+
 rewind_copy_way_measured() {
-	local id out i used=()
-	(unset REWINDD_RESTORER; start_extra_daemon costs) || return 1
-	start_zdtm restorer_measured || return 1
-	id=$(rwctl --socket "$TMP/costs.sock" attach --pid "$TPID") || return 1
-	rwctl --socket "$TMP/costs.sock" checkpoint "$id" >/dev/null || return 1
+	local i used=()
+	session_on_own_daemon costs restorer_measured || return 1
 	for i in 1 2; do
-		invoke || return 1
-		out=$(rwctl --socket "$TMP/costs.sock" rewind "$id" --verify --json 2>&1) ||
-			{ echo "rewind $i: $out"; return 1; }
-		used+=("$(jq -r '.rewind.pages_restorer' <<<"$out")/$(jq -r '.rewind.pages_copied' <<<"$out")")
+		invoke_and_rewind_on costs "$i" || return 1
+		used+=("$(jq -r '.rewind.pages_restorer' <<<"$XOUT")/$(jq -r '.rewind.pages_copied' <<<"$XOUT")")
 		check_passes "after rewind $i" || return 1
 	done
 	[[ ${used[0]} == 0/* ]] && { echo "pages by the restorer/copied: ${used[*]}: the first copy did not try the restorer"; return 1; }
@@ -483,20 +493,15 @@ rewind_copy_way_measured() {
 # rewind of three at least: its thread may start late on a busy machine). The
 # process's own CPU affinity is as it was after each.
 rewind_copy_beside() {
-	local id out i n b before by_target=0
+	local i n b before by_target=0
 	[ "$(nproc)" -ge 2 ] || { echo "SKIP: one CPU, nothing to copy beside on"; return 77; }
-	(unset REWINDD_RESTORER; start_extra_daemon beside) || return 1
-	start_zdtm restorer_partial || return 1
+	session_on_own_daemon beside restorer_partial || return 1
 	before=$(taskset -p "$TPID" | sed 's/.*: //')
-	id=$(rwctl --socket "$TMP/beside.sock" attach --pid "$TPID") || return 1
-	rwctl --socket "$TMP/beside.sock" checkpoint "$id" >/dev/null || return 1
 	for i in 1 2 3; do
-		invoke || return 1
-		out=$(rwctl --socket "$TMP/beside.sock" rewind "$id" --verify --json 2>&1) ||
-			{ echo "rewind $i: $out"; return 1; }
-		n=$(jq -r .rewind.pages_restorer <<<"$out")
+		invoke_and_rewind_on beside "$i" || return 1
+		n=$(jq -r .rewind.pages_restorer <<<"$XOUT")
 		[ "$n" -ge 1024 ] 2>/dev/null || { echo "rewind $i: pages_restorer $n, want >= 1024"; return 1; }
-		b=$(jq -r .rewind.pages_beside <<<"$out")
+		b=$(jq -r .rewind.pages_beside <<<"$XOUT")
 		[ "$b" -gt 0 ] 2>/dev/null || { echo "rewind $i: pages_beside $b, want > 0"; return 1; }
 		[ "$b" -lt "$n" ] && by_target=$((by_target + 1))
 		expect "affinity after rewind $i" "$(taskset -p "$TPID" | sed 's/.*: //')" "$before" || return 1
@@ -510,19 +515,14 @@ rewind_copy_beside() {
 # the CPUs it takes), then released; each rewind verified, the check wakes
 # none and finds each waiting in its call again.
 rewind_copy_beside_holds_sleepers() {
-	local id out i n
+	local i n
 	[ "$(nproc)" -ge 2 ] || { echo "SKIP: one CPU, nothing to copy beside on"; return 77; }
-	(unset REWINDD_RESTORER; start_extra_daemon besidesl) || return 1
-	start_zdtm sleepers_big || return 1
-	id=$(rwctl --socket "$TMP/besidesl.sock" attach --pid "$TPID") || return 1
-	rwctl --socket "$TMP/besidesl.sock" checkpoint "$id" >/dev/null || return 1
+	session_on_own_daemon besidesl sleepers_big || return 1
 	for i in 1 2; do
-		invoke || return 1
-		out=$(rwctl --socket "$TMP/besidesl.sock" rewind "$id" --verify --json 2>&1) ||
-			{ echo "rewind $i: $out"; return 1; }
-		n=$(jq -r .rewind.pages_beside <<<"$out")
+		invoke_and_rewind_on besidesl "$i" || return 1
+		n=$(jq -r .rewind.pages_beside <<<"$XOUT")
 		[ "$n" -gt 0 ] 2>/dev/null || { echo "rewind $i: pages_beside $n, want > 0"; return 1; }
-		expect "threads left asleep in rewind $i" "$(jq -r .rewind.threads_asleep <<<"$out")" 0 ||
+		expect "threads left asleep in rewind $i" "$(jq -r .rewind.threads_asleep <<<"$XOUT")" 0 ||
 			return 1
 		check_passes "after rewind $i" || return 1
 	done
