@@ -235,17 +235,40 @@ static int writev_forced(pid_t pid, const struct iovec *local, const struct iove
 	return err;
 }
 
-static int writev_batch(pid_t pid, struct iovec *local, struct iovec *remote, size_t n,
-			size_t bytes, uint64_t *at)
-{
-	ssize_t got = process_vm_writev(pid, local, n, remote, n, 0);
+/* Ranges written with process_vm_writev, IOV_BATCH to a call: batch_put each, then batch_flush. */
+struct writev_batch {
+	pid_t pid;
+	size_t k, bytes;
+	uint64_t at;		/* after a failure: where */
+	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
+};
 
-	*at = n ? (uintptr_t)remote[0].iov_base : 0;
+static int batch_flush(struct writev_batch *b)
+{
+	ssize_t got;
+	int err = 0;
+
+	if (!b->k)
+		return 0;
+	got = process_vm_writev(b->pid, b->local, b->k, b->remote, b->k, 0);
+	b->at = (uintptr_t)b->remote[0].iov_base;
 	if (got < 0 && errno != EFAULT)
 		return -errno;
-	if (got >= 0 && (size_t)got == bytes)
-		return 0;
-	return writev_forced(pid, local, remote, n, got < 0 ? 0 : got, at);
+	if (got < 0 || (size_t)got != b->bytes)
+		err = writev_forced(b->pid, b->local, b->remote, b->k, got < 0 ? 0 : got, &b->at);
+	if (err)
+		return err;
+	fault_point("rewind-copying");	/* some pages back, not all */
+	b->k = b->bytes = 0;
+	return 0;
+}
+
+static int batch_put(struct writev_batch *b, const void *src, uint64_t dst, size_t len)
+{
+	b->local[b->k] = (struct iovec){ (void *)src, len };
+	b->remote[b->k] = (struct iovec){ (void *)(uintptr_t)dst, len };
+	b->bytes += len;
+	return ++b->k == IOV_BATCH ? batch_flush(b) : 0;
 }
 
 /* What the target has at addr now, for an error: "[a-b rw-p name]", or "nothing mapped". */
@@ -274,42 +297,29 @@ static void mapped_at(pid_t pid, uint64_t addr, char *buf, size_t len)
 static int copy_pages_writev(const struct rw_plan *p, const struct rw_proc_image *img,
 			     const bool *done, char *why, size_t whylen)
 {
-	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
-	size_t k = 0, bytes = 0;
-	int err;
+	struct writev_batch b = { .pid = p->tgid };
+	char there[384];
+	int err = 0;
 
-	for (size_t i = 0; i <= p->ncopy; i++) {
-		const struct rw_range *c;
+	for (size_t i = 0; i < p->ncopy && !err; i++) {
+		const struct rw_range *c = &p->copy[i];
 		const uint8_t *src;
 
-		if (k && (k == IOV_BATCH || i == p->ncopy)) {
-			uint64_t at;
-
-			err = writev_batch(p->tgid, local, remote, k, bytes, &at);
-			if (err) {
-				char there[384];
-
-				mapped_at(p->tgid, at, there, sizeof(there));
-				return rw_why(why, whylen, err, "pid %d: writing %zu bytes of pages "
-					      "back: at %#llx (%s)", p->tgid, bytes,
-					      (unsigned long long)at, there);
-			}
-			fault_point("rewind-copying");	/* some pages back, not all */
-			k = bytes = 0;
-		}
-		if (i == p->ncopy || (done && done[i]))
+		if (done && done[i])
 			continue;
-		c = &p->copy[i];
 		src = image_page(img, c->start);
 		if (!src)
 			return rw_why(why, whylen, -EINVAL, "pid %d: page %#llx is not in the image",
 				      p->tgid, (unsigned long long)c->start);
-		local[k] = (struct iovec){ (void *)src, c->end - c->start };
-		remote[k] = (struct iovec){ (void *)(uintptr_t)c->start, c->end - c->start };
-		bytes += c->end - c->start;
-		k++;
+		err = batch_put(&b, src, c->start, c->end - c->start);
 	}
-	return 0;
+	if (!err)
+		err = batch_flush(&b);
+	if (!err)
+		return 0;
+	mapped_at(p->tgid, b.at, there, sizeof(there));
+	return rw_why(why, whylen, err, "pid %d: writing %zu bytes of pages back: at %#llx (%s)",
+		      p->tgid, b.bytes, (unsigned long long)b.at, there);
 }
 
 /*
@@ -337,23 +347,12 @@ static int restorer_forced(void)
 static int writev_runs(const struct rw_plan *p, const struct rw_proc_image *img,
 		       const struct rw_copy_run *runs, size_t from, size_t to)
 {
-	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
-	size_t k = 0, bytes = 0;
+	struct writev_batch b = { .pid = p->tgid };
+	int err = 0;
 
-	for (size_t i = from; i < to; i++) {
-		local[k] = (struct iovec){ (void *)(img->store + (runs[i].src - p->tmap)), runs[i].len };
-		remote[k] = (struct iovec){ (void *)(uintptr_t)runs[i].dst, runs[i].len };
-		bytes += runs[i].len;
-		if (++k == IOV_BATCH || i + 1 == to) {
-			uint64_t at;
-			int err = writev_batch(p->tgid, local, remote, k, bytes, &at);
-
-			if (err)
-				return err;
-			k = bytes = 0;
-		}
-	}
-	return 0;
+	for (size_t i = from; i < to && !err; i++)
+		err = batch_put(&b, img->store + (runs[i].src - p->tmap), runs[i].dst, runs[i].len);
+	return err ? err : batch_flush(&b);
 }
 
 /*
@@ -562,27 +561,15 @@ static bool use_restorer(const struct rw_plan *p)
 /*
  * From BESIDE_MIN_PAGES on, the restorer with us copying beside it, when it
  * can start on another CPU: whichever way is faster does more of the copy,
- * so no measured choice is needed.
+ * so no measured choice is needed. The caller holds threads left asleep first.
  */
-static bool beside_wanted(const struct rw_plan *p)
+bool restore_copies_beside(const struct rw_plan *p)
 {
 	return p->tmap && p->copy_pages >= BESIDE_MIN_PAGES && !restorer_forced();
 }
 
-bool restore_copies_beside(const struct rw_plan *p)
-{
-	return (p->tmap || p->tmap_remap) && p->copy_pages >= BESIDE_MIN_PAGES &&
-	       !restorer_forced();
-}
-
-/*
- * asleep: threads of the process were left running (sleepers.h): then not
- * beside (the caller holds them first where it wants the copy beside:
- * restore_copies_beside).
- */
 static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
-		      struct rw_remote *r, bool asleep, struct rw_restore_stats *st, char *why,
-		      size_t whylen)
+		      struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
 {
 	uint64_t t0 = rw_now_ns();
 	bool *copied, beside;
@@ -595,8 +582,7 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	copied = calloc(p->ncopy, sizeof(*copied));
 	if (!copied)
 		return rw_why(why, whylen, -ENOMEM, "pid %d: writing pages back", p->tgid);
-	beside = !asleep && beside_wanted(p) &&
-		 copy_in_target(p, img, r, copied, st, true) != -EAGAIN;
+	beside = restore_copies_beside(p) && copy_in_target(p, img, r, copied, st, true) != -EAGAIN;
 	if (!beside && !use_restorer(p)) {
 		free(copied);
 		err = copy_pages_writev(p, img, NULL, why, whylen);
@@ -1045,7 +1031,7 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 	if (!err)
 		err = apply_robust(p, f, st, why, whylen);
 	if (!err)
-		err = copy_pages(p, img, r, f->nasleep > 0, st, why, whylen);
+		err = copy_pages(p, img, r, st, why, whylen);
 	if (err)
 		return err;
 	t1 = rw_now_ns();
