@@ -431,6 +431,19 @@ int remote_copy(struct rw_remote *r, const struct rw_copy_run *runs, size_t n, s
 	return err;
 }
 
+/*
+ * The thread's affinity as before remote_copy_begin. One left changed is
+ * state the rewind does not restore: the remote is broken then (fail closed).
+ */
+static void copy_home_back(struct rw_remote *r)
+{
+	if (!sched_setaffinity(r->ij->tid, sizeof(r->copy_home), &r->copy_home) || errno == ESRCH)
+		return;
+	pr_err("thread %d: putting its CPU affinity back after a copy: %s\n", r->ij->tid,
+	       strerror(errno));
+	r->broken = true;
+}
+
 int remote_copy_begin(struct rw_remote *r, const struct rw_copy_run *runs, size_t n)
 {
 	struct user_regs_struct regs;
@@ -460,7 +473,7 @@ int remote_copy_begin(struct rw_remote *r, const struct rw_copy_run *runs, size_
 		return errno == ESRCH ? -ESRCH : -EAGAIN;
 	err = inject_run_begin(r->ij, &r->copy_run, &regs, copy_trap(r));
 	if (err) {
-		sched_setaffinity(r->ij->tid, sizeof(r->copy_home), &r->copy_home);
+		copy_home_back(r);
 		if (err != -EOPNOTSUPP && err != -EPERM)
 			r->broken = true;
 		return err;
@@ -491,8 +504,7 @@ int remote_copy_end(struct rw_remote *r)
 	int err;
 
 	/* Back where it was (our CPU, colocated), so that it finishes while we wait. */
-	if (sched_setaffinity(r->ij->tid, sizeof(r->copy_home), &r->copy_home) && errno != ESRCH)
-		pr_warn("thread %d: restoring its CPU affinity: %s\n", r->ij->tid, strerror(errno));
+	copy_home_back(r);
 	err = inject_run_end(r->ij, &r->copy_run, &regs);
 	r->copy_runs = 0;
 	if (err && err != -EIO)

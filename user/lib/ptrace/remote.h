@@ -140,9 +140,9 @@ int remote_copy(struct rw_remote *r, const struct rw_copy_run *runs, size_t n, s
  * started). remote_copy_take(from, to) takes runs back while it runs: true,
  * and the thread skips those it has not reached yet (the caller copies
  * them all: one copied twice is the same bytes); false once it stopped.
- * end waits for it and puts its affinity back; its result is remote_copy's
- * for the table (0: every run not taken was copied). Nothing else may be
- * done with the remote in between.
+ * end puts its affinity back (failing that, the remote is broken) and waits
+ * for it; its result is remote_copy's for the table (0: every run not taken
+ * was copied). Nothing else may be done with the remote in between.
  */
 #define RW_REMOTE_COPY_MAX	((RW_REMOTE_BATCH_AREA - RW_REMOTE_CODE_LEN) / sizeof(struct rw_copy_run))
 int remote_copy_begin(struct rw_remote *r, const struct rw_copy_run *runs, size_t n);
