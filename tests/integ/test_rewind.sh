@@ -32,7 +32,7 @@ for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
 	REWIND_TESTS+=("zdtm_$s" "zdtm_cgroup_$s")
 done
-OTHER_TESTS=(rewind_sleeper_late_leaks_without_rewind rewind_sleeper_woken_mid_rewind rewind_recheckpoint_one_image rewind_copy_way_measured rewind_copy_beside rewind_copy_beside_holds_sleepers rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_hot_pages_after_walk rewind_hot_pages_unfaulted rewind_gup_outside rewind_gup_elsewhere fail_iouring_worker fail_thread_exited_kill
+OTHER_TESTS=(rewind_sleeper_late_leaks_without_rewind rewind_sleeper_woken_mid_rewind rewind_recheckpoint_one_image rewind_copy_way_measured rewind_copy_beside rewind_copy_beside_leaves_sleepers rewind_sleeper_unmaps_leaks_without_rewind rewind_sleeper_unmaps_mid_copy rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_hot_pages_after_walk rewind_hot_pages_unfaulted rewind_gup_outside rewind_gup_elsewhere fail_iouring_worker fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc fail_mseal report_pstate
@@ -510,11 +510,10 @@ rewind_copy_beside() {
 	[ "$by_target" -ge 1 ] || { echo "in no rewind did the target's restorer copy a page"; return 1; }
 }
 
-# tests/zdtm/sleepers.c, sleepers_big: the workers that slept through are
-# held before a copy beside the restorer (no thread of the process runs on
-# the CPUs it takes), then released; each rewind verified, the check wakes
-# none and finds each waiting in its call again.
-rewind_copy_beside_holds_sleepers() {
+# tests/zdtm/sleepers.c, sleepers_big: the workers that slept through stay
+# asleep, not stopped, while the copy runs beside the restorer; each rewind
+# verified, the check wakes none and finds each waiting in its call again.
+rewind_copy_beside_leaves_sleepers() {
 	local i n
 	[ "$(nproc)" -ge 2 ] || { echo "SKIP: one CPU, nothing to copy beside on"; return 77; }
 	session_on_own_daemon besidesl sleepers_big || return 1
@@ -522,10 +521,88 @@ rewind_copy_beside_holds_sleepers() {
 		invoke_and_rewind_on besidesl "$i" || return 1
 		n=$(jq -r .rewind.pages_beside <<<"$XOUT")
 		[ "$n" -gt 0 ] 2>/dev/null || { echo "rewind $i: pages_beside $n, want > 0"; return 1; }
-		expect "threads left asleep in rewind $i" "$(jq -r .rewind.threads_asleep <<<"$XOUT")" 0 ||
+		expect "threads left asleep in rewind $i" "$(jq -r .rewind.threads_asleep <<<"$XOUT")" 3 ||
 			return 1
 		check_passes "after rewind $i" || return 1
 	done
+}
+
+# The big region's address in the "ready" line of sleeper_unmaps, as /proc/PID/maps writes it.
+unmaps_region() {
+	local big
+	big=$(sed -n 's/.* big=0x\([0-9a-f]*\).*/\1/p' <<<"$READY")
+	[ -n "$big" ] || { echo "no big= in '$READY'" >&2; return 1; }
+	echo "$big"
+}
+
+# mapped_at PID HEX: whether PID maps the address HEX (its vma may have merged with a neighbour).
+mapped_at() {
+	local lo hi rest a=$((16#$2))
+	while IFS=' -' read -r lo hi rest; do
+		((16#$lo <= a && a < 16#$hi)) && return 0
+	done <"/proc/$1/maps"
+	return 1
+}
+
+# The twin: the third worker, woken, unmaps the region and leaves its job behind.
+rewind_sleeper_unmaps_leaks_without_rewind() {
+	local big
+	start_zdtm sleeper_unmaps || return 1
+	big=$(unmaps_region) || return 1
+	invoke || return 1
+	wake_pauser || return 1
+	mapped_at "$TPID" "$big" && { echo "the region at $big is still mapped"; return 1; }
+	ask check || return 1
+	case "$ANSWER" in
+	"fail layout (/proc/self/maps): gone '"*) ;;
+	*) echo "check after the worker's job: '$ANSWER'"; return 1 ;;
+	esac
+}
+
+# tests/zdtm/sleepers.c, sleeper_unmaps: rewindd stops itself just before
+# the copy (REWINDD_FAULT=rewind-copy, REWINDD_FAULT_ACTION=stop); the third
+# worker, left asleep, is woken then and unmaps the region the copy writes
+# into. The copy fails, the worker is found awake, and the rewind restores
+# again with every thread held (rewind.c, failed_with_sleeper_awake): not a
+# failed rewind, verified, the region mapped again with its bytes.
+rewind_sleeper_unmaps_mid_copy() {
+	local name=unmapsl pid rpid rc out big
+	[ "$(nproc)" -ge 2 ] || { echo "SKIP: one CPU, nothing to copy beside on"; return 77; }
+	(unset REWINDD_RESTORER; export REWINDD_FAULT=rewind-copy REWINDD_FAULT_ACTION=stop
+	 start_extra_daemon "$name") || { echo "the second rewindd did not start"; return 1; }
+	pid=$(cat "$TMP/$name.extra.pid")
+	start_zdtm sleeper_unmaps || return 1
+	big=$(unmaps_region) || return 1
+	XSID=$(rwctl --socket "$TMP/$name.sock" attach --pid "$TPID") || return 1
+	out=$(rwctl --socket "$TMP/$name.sock" checkpoint "$XSID" 2>&1) || { echo "checkpoint: $out"; return 1; }
+	invoke || return 1
+	rwctl --socket "$TMP/$name.sock" rewind "$XSID" --verify --json >"$TMP/$name.out" 2>&1 &
+	rpid=$!
+	# Its log line comes just before the stop (tail follows the file: no sleep).
+	if ! timeout 60 grep -q -m1 "REWINDD_FAULT=rewind-copy: stopping myself" \
+		<(tail -n +1 -f --pid="$pid" "$TMP/$name.log"); then
+		echo "rewindd did not stop before the copy"
+		kill -CONT "$pid"
+		return 1
+	fi
+	wake_pauser || { kill -CONT "$pid"; return 1; }
+	if mapped_at "$TPID" "$big"; then
+		echo "the woken worker did not unmap the region at $big"
+		kill -CONT "$pid"
+		return 1
+	fi
+	kill -CONT "$pid"
+	wait "$rpid"
+	rc=$?
+	out=$(cat "$TMP/$name.out")
+	[ $rc = 0 ] || { echo "rewind: $out"; return 1; }
+	expect "restored again" "$(jq -r .rewind.restored_again <<<"$out")" true || return 1
+	expect "verified" "$(jq -r .rewind.verified <<<"$out")" true || return 1
+	grep -q "the restore failed (.*) with a thread that slept through the invocation awake" \
+		"$TMP/$name.log" || { echo "the copy did not fail, or not with the worker found awake"; return 1; }
+	mapped_at "$TPID" "$big" || { echo "the region at $big is not mapped again"; return 1; }
+	check_passes "after the rewind" || return 1
+	rwctl --socket "$TMP/$name.sock" detach "$XSID" >/dev/null
 }
 
 # tests/zdtm/sleepers.c, sleeper_late: wake its third worker (the one

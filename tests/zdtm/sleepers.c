@@ -11,8 +11,8 @@
  *   sleepers         the invocation writes a region; the workers sleep through
  *   sleeper_woken    the invocation also wakes the first worker
  *   sleepers_big     sleepers, with 1024 pages more written: a copy that
- *                    rewindd makes beside the restorer holds the workers
- *                    first (restore.c, copy_beside)
+ *                    rewindd makes beside the restorer (restore.c,
+ *                    copy_beside), the workers left asleep meanwhile
  *   sleeper_requeued the invocation moves the second worker's wait to
  *                    another word (FUTEX_CMP_REQUEUE), which wakes nothing;
  *                    the check then wakes it on its own word: rewound, it
@@ -21,9 +21,14 @@
  *                    wakes the third worker during the rewind (SIGUSR1 to
  *                    the process) and reads its answer (ack=FD of "ready",
  *                    opened from /proc)
+ *   sleeper_unmaps   (a helper) sleepers_big, and the third worker's job
+ *                    also unmaps the big region (big=ADDR in "ready"): woken
+ *                    during the rewind, before its copy, it makes the copy
+ *                    fail
  * The check: the region, every worker's count and secret are the
  * checkpoint's, and every worker waits in its call again. It wakes none.
  */
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -32,6 +37,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <linux/futex.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include "zdtm.h"
@@ -47,6 +53,9 @@ static char sl_secret[SL_N][SL_SECRET];
 static int sl_ack[2];
 static char *sl_region;
 static const long sl_nr[SL_N][1] = { { SYS_futex }, { SYS_futex }, { SYS_pause } };
+#define SL_BIG_PAGES	1024
+static char *sl_big;
+static int sl_unmaps;	/* the third worker's job unmaps sl_big */
 
 /* A job: the worker's secret in memory and in xmm registers (what it leaves behind). */
 static void sl_job(int i)
@@ -58,6 +67,8 @@ static void sl_job(int i)
 	fill(sl_secret[i], SL_SECRET, 100 + i);
 	x = x * x + (double)sl_jobs[i];
 	(void)x;
+	if (i == SL_PAUSER && sl_unmaps && munmap(sl_big, SL_BIG_PAGES * PAGE))
+		die("munmap");
 	if (write(sl_ack[1], &c, 1) != 1)
 		die("ack");
 }
@@ -199,9 +210,6 @@ static void sl_requeued_check(void)
 		sl_all_waiting();
 }
 
-#define SL_BIG_PAGES	1024
-static char *sl_big;
-
 static void sl_big_setup(void)
 {
 	sl_setup();
@@ -218,8 +226,18 @@ static void sleepers_big_go(void)
 static void sl_big_check(void)
 {
 	sl_check();
+	/* msync fails with ENOMEM on an unmapped range: read it only if mapped. */
+	if (!failed && msync(sl_big, SL_BIG_PAGES * PAGE, MS_ASYNC))
+		differ("the big region at %p is not mapped (%s)", (void *)sl_big, strerror(errno));
 	if (!failed)
 		check_fill("big region", sl_big, SL_BIG_PAGES * PAGE, 1);
+}
+
+static void sl_unmaps_setup(void)
+{
+	sl_big_setup();
+	sl_unmaps = 1;
+	snprintf(ready_info, sizeof(ready_info), "ack=%d big=%p", sl_ack[0], (void *)sl_big);
 }
 
 ZDTM_SCENARIO(sleepers, sl_setup, sleepers_go, sl_check);
@@ -227,3 +245,4 @@ ZDTM_SCENARIO(sleeper_requeued, sl_setup, sleeper_requeued_go, sl_requeued_check
 ZDTM_SCENARIO(sleeper_woken, sl_setup, sleeper_woken_go, sl_check);
 ZDTM_SCENARIO(sleepers_big, sl_big_setup, sleepers_big_go, sl_big_check);
 ZDTM_HELPER(sleeper_late, sl_setup, sleepers_go, sl_check);
+ZDTM_HELPER(sleeper_unmaps, sl_unmaps_setup, sleepers_big_go, sl_big_check);

@@ -561,9 +561,10 @@ static bool use_restorer(const struct rw_plan *p)
 /*
  * From BESIDE_MIN_PAGES on, the restorer with us copying beside it, when it
  * can start on another CPU: whichever way is faster does more of the copy,
- * so no measured choice is needed. The caller holds threads left asleep first.
+ * so no measured choice is needed. A thread left asleep that wakes meanwhile
+ * and makes the copy fail is the caller's to find (rewind.c).
  */
-bool restore_copies_beside(const struct rw_plan *p)
+static bool restore_copies_beside(const struct rw_plan *p)
 {
 	return p->tmap && p->copy_pages >= BESIDE_MIN_PAGES && !restorer_forced();
 }

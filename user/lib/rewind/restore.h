@@ -36,12 +36,6 @@ struct rw_restore_stats {
 int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *img,
 			 struct rw_frozen *f, struct rw_remote *r, struct rw_restore_stats *st,
 			 char *why, size_t whylen);
-/*
- * Whether the plan's copy may run beside the restorer (restore.c,
- * copy_beside): the target's thread then runs on a CPU of its own while
- * rewindd copies on another, and no thread may be left running meanwhile.
- */
-bool restore_copies_beside(const struct rw_plan *p);
 int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *img,
 			   struct rw_frozen *f, struct rw_remote *r, struct rw_restore_stats *st,
 			   char *why, size_t whylen);

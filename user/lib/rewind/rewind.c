@@ -649,6 +649,27 @@ static int map_replaced_store(struct rw_rewinding *rw, char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * The restore failed with threads left asleep. One that woke meanwhile (V8's
+ * workers do, on timers; a copy beside the restorer leaves it a CPU) can
+ * have unmapped what was being copied into: if one ran, the failure is its
+ * doing, and RW_SLEEPER_WOKE sends the rewind to the restore with every
+ * thread held, as a wake found after the restore does. Else (they are held
+ * now, proven still) the failure stands.
+ */
+static int failed_with_sleeper_awake(struct rw_rewinding *rw, int err, char *why, size_t whylen)
+{
+	char woke[256];
+
+	if (err == RW_SLEEPER_WOKE || !rw->f.nasleep ||
+	    rewind_sleepers_recheck(rw, true, woke, sizeof(woke)) != RW_SLEEPER_WOKE)
+		return err;
+	pr_info("pid %s: the restore failed (%s) with a thread that slept through the "
+		"invocation awake\n", PID_LABEL(rw->img->tgid), why);
+	snprintf(why, whylen, "%s", woke);
+	return RW_SLEEPER_WOKE;
+}
+
 int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen)
 {
 	struct rw_restore_stats rs = { 0 };
@@ -658,19 +679,6 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	uint64_t t;
 	int err;
 
-	/*
-	 * A copy beside the restorer leaves a CPU to the target while we work
-	 * on the other: a thread left asleep that woke then (V8's workers do,
-	 * on timers) could unmap what is being copied into before the check
-	 * after the restore sees it. Held first (before the injector is
-	 * picked: the hold grows the thread list), proven still (or
-	 * RW_SLEEPER_WOKE: the caller restores again with every thread held).
-	 */
-	if (rw->f.nasleep && restore_copies_beside(&rw->plan)) {
-		err = rewind_sleepers_recheck(rw, true, why, whylen);
-		if (err)
-			return err;
-	}
 	ij = injector(rw);
 	if (!ij)
 		return rw_why(why, whylen, -ESRCH, "pid %d: no thread of the checkpoint is left",
@@ -746,6 +754,7 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	}
 	st->scan_ns += rw_now_ns() - t;
 	rw->plan.costs = &rw->img->copy_costs;
+	fault_point("rewind-copy");
 	if (!err)
 		err = restore_apply_contents(&rw->plan, rw->img, &rw->f, &rw->r, &rs, why, whylen);
 	/*
@@ -761,6 +770,8 @@ int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why,
 	remote_close(&rw->r);
 	inject_colocate_end(&near);
 	rw->r.near = NULL;	/* near dies with this frame */
+	if (err)
+		err = failed_with_sleeper_awake(rw, err, why, whylen);
 	st->layout_ns += rs.layout_ns;
 	st->copy_ns += rs.copy_ns;
 	st->inject_ns += rs.inject_ns;
