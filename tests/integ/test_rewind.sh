@@ -566,7 +566,7 @@ rewind_sleeper_unmaps_leaks_without_rewind() {
 # again with every thread held (rewind.c, failed_with_sleeper_awake): not a
 # failed rewind, verified, the region mapped again with its bytes.
 rewind_sleeper_unmaps_mid_copy() {
-	local name=unmapsl pid rpid rc out big
+	local name=unmapsl pid rpid out big
 	[ "$(nproc)" -ge 2 ] || { echo "SKIP: one CPU, nothing to copy beside on"; return 77; }
 	(unset REWINDD_RESTORER; export REWINDD_FAULT=rewind-copy REWINDD_FAULT_ACTION=stop
 	 start_extra_daemon "$name") || { echo "the second rewindd did not start"; return 1; }
@@ -591,13 +591,7 @@ rewind_sleeper_unmaps_mid_copy() {
 		kill -CONT "$pid"
 		return 1
 	fi
-	kill -CONT "$pid"
-	wait "$rpid"
-	rc=$?
-	out=$(cat "$TMP/$name.out")
-	[ $rc = 0 ] || { echo "rewind: $out"; return 1; }
-	expect "restored again" "$(jq -r .rewind.restored_again <<<"$out")" true || return 1
-	expect "verified" "$(jq -r .rewind.verified <<<"$out")" true || return 1
+	resumed_rewind_restored_again "$pid" "$rpid" "$TMP/$name.out" || return 1
 	grep -q "the restore failed (.*) with a thread that slept through the invocation awake" \
 		"$TMP/$name.log" || { echo "the copy did not fail, or not with the worker found awake"; return 1; }
 	mapped_at "$TPID" "$big" || { echo "the region at $big is not mapped again"; return 1; }
@@ -616,6 +610,20 @@ wake_pauser() {
 	IFS= read -r -d '' -t 60 -n 1 c <&"$r"
 	exec {r}<&-
 	[ "$c" = $'\x02' ] || { echo "the third worker did not answer"; return 1; }
+}
+
+# resumed_rewind_restored_again DAEMON_PID REWIND_PID OUT: the daemon stopped
+# at a fault point goes on; the rewind it was in (rewindctl --json into OUT)
+# must have found a thread left asleep awake, restored again and verified.
+resumed_rewind_restored_again() {
+	local rc out
+	kill -CONT "$1"
+	wait "$2"
+	rc=$?
+	out=$(cat "$3")
+	[ $rc = 0 ] || { echo "rewind: $out"; return 1; }
+	expect "restored again" "$(jq -r .rewind.restored_again <<<"$out")" true || return 1
+	expect "verified" "$(jq -r .rewind.verified <<<"$out")" true
 }
 
 # The twin: a worker woken and not rewound leaves its job behind.
@@ -650,13 +658,7 @@ rewind_sleeper_woken_mid_rewind() {
 		timeout 60 grep -q -m1 "REWINDD_FAULT=rewind-applied: stopping myself" \
 			<(tail -n +1 -f --pid="$pid" "$log") || { echo "rewindd did not stop in the rewind"; exit 1; }
 		wake_pauser || exit 1
-		kill -CONT "$pid"
-		wait "$rpid"
-		rc=$?
-		out=$(cat "$TMP/late.out")
-		[ $rc = 0 ] || { echo "rewind: $out"; exit 1; }
-		expect "restored again" "$(jq -r .rewind.restored_again <<<"$out")" true || exit 1
-		expect "verified" "$(jq -r .rewind.verified <<<"$out")" true || exit 1
+		resumed_rewind_restored_again "$pid" "$rpid" "$TMP/late.out" || exit 1
 		check_passes "after the rewind" || exit 1
 		REWINDD_SOCKET=$sock rwctl detach "$id" >/dev/null
 		stop_target
