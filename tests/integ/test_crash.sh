@@ -11,7 +11,7 @@
 cd "$(dirname "$0")/../.."
 . tests/integ/lib.sh
 
-POINTS=(checkpoint-stopped checkpoint-captured rewind-stopped rewind-copying rewind-applied
+POINTS=(checkpoint-stopped checkpoint-captured rewind-stopped rewind-copy rewind-copying rewind-applied
 	rewind-files rewind-file-restored rewind-answered)
 TESTS=(crash_writes_show_without_rewind)
 for p in "${POINTS[@]}"; do TESTS+=("crash_at_${p//-/_}"); done

@@ -17,6 +17,7 @@
 #include "pagemap.h"
 #include "proc.h"
 #include "restore.h"
+#include "sysnames.h"
 #include "rewind/syscalls.h"
 
 #define IOV_BATCH	1024
@@ -281,11 +282,11 @@ static void mapped_at(pid_t pid, uint64_t addr, char *buf, size_t len)
 		snprintf(buf, len, "nothing mapped");
 	} else {
 		const struct rw_vma *v = &m.v[i];
+		char prot[5];
 
-		snprintf(buf, len, "%#llx-%#llx %c%c%c%c %s", (unsigned long long)v->start,
-			 (unsigned long long)v->end, v->prot & PROT_READ ? 'r' : '-',
-			 v->prot & PROT_WRITE ? 'w' : '-', v->prot & PROT_EXEC ? 'x' : '-',
-			 v->shared ? 's' : 'p', v->name[0] ? v->name : "anonymous");
+		prot_string(v->prot, v->shared, prot);
+		snprintf(buf, len, "%#llx-%#llx %s %s", (unsigned long long)v->start,
+			 (unsigned long long)v->end, prot, v->name[0] ? v->name : "anonymous");
 	}
 	proc_maps_free(&m);
 }

@@ -133,8 +133,9 @@ int rewind_hold_all(struct rw_rewinding *rw, struct rw_ranges *restored, char *w
 		    size_t whylen);
 /*
  * Execute the plan and write-protect again what was restored or remapped.
- * RW_SLEEPER_WOKE, as rewind_sleepers_recheck, when a copy beside the
- * restorer held the threads left asleep first and one had run.
+ * RW_SLEEPER_WOKE, as rewind_sleepers_recheck, when the restore failed and
+ * a thread left asleep is found to have run (it may have caused the
+ * failure): the caller restores again with every thread held.
  */
 int rewind_apply(struct rw_rewinding *rw, struct rw_rewind_stats *st, char *why, size_t whylen);
 /*
