@@ -32,7 +32,7 @@ for s in "${SCENARIOS[@]}"; do
 	SELF_TESTS+=("zdtm_${s}_fails_without_rewind")
 	REWIND_TESTS+=("zdtm_$s" "zdtm_cgroup_$s")
 done
-OTHER_TESTS=(rewind_sleeper_late_leaks_without_rewind rewind_sleeper_woken_mid_rewind rewind_recheckpoint_one_image rewind_copy_way_measured rewind_copy_beside rewind_copy_beside_leaves_sleepers rewind_sleeper_unmaps_leaks_without_rewind rewind_sleeper_unmaps_mid_copy rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_hot_pages_after_walk rewind_hot_pages_unfaulted rewind_gup_outside rewind_gup_elsewhere fail_iouring_worker fail_thread_exited_kill
+OTHER_TESTS=(rewind_sleeper_late_leaks_without_rewind rewind_sleeper_woken_mid_rewind rewind_sleepers_left_again_after_a_wake rewind_recheckpoint_one_image rewind_copy_way_measured rewind_copy_beside rewind_copy_beside_leaves_sleepers rewind_sleeper_unmaps_leaks_without_rewind rewind_sleeper_unmaps_mid_copy rewind_cgroup_fork rewind_cgroup_joiner rewind_1000_cycles rewind_hot_pages rewind_hot_pages_after_walk rewind_hot_pages_unfaulted rewind_gup_outside rewind_gup_elsewhere fail_iouring_worker fail_thread_exited_kill
 	     fail_thread_exited_stop fail_target_died fail_seccomp_installed fail_rewind_before_checkpoint
 	     rewind_seccomp_filter_after_release fail_creds_euid fail_creds_capdrop fail_creds_thread_uid fail_seccomp_thread
 	     fail_cgroup_move_pid fail_cgroup_leave fail_keys_session fail_prctl_tsc fail_mseal report_pstate
@@ -639,9 +639,10 @@ rewind_sleeper_late_leaks_without_rewind() {
 
 # A worker left asleep wakes while the rewind restores (rewindd stopped after
 # the restore, REWINDD_FAULT_ACTION=stop) and does its job: the rewind proves
-# it ran, restores again with every thread held, and verifies.
-rewind_sleeper_woken_mid_rewind() {
-	local sock=$TMP/late.sock log=$TMP/late.log pid id out rpid rc
+# it ran, restores again with every thread held, and verifies. Then THEN
+# (a function of the session id and the daemon's socket), if given.
+sleeper_woken_mid_rewind() {
+	local then=$1 sock=$TMP/late.sock log=$TMP/late.log pid id out rpid rc
 	(
 		export REWINDD_FAULT=rewind-applied REWINDD_FAULT_ACTION=stop
 		"$RWD" --socket "$sock" --pidfile "$TMP/late.pid" --log-file "$log"
@@ -660,6 +661,7 @@ rewind_sleeper_woken_mid_rewind() {
 		wake_pauser || exit 1
 		resumed_rewind_restored_again "$pid" "$rpid" "$TMP/late.out" || exit 1
 		check_passes "after the rewind" || exit 1
+		[ -z "$then" ] || "$then" "$id" "$sock" || exit 1
 		REWINDD_SOCKET=$sock rwctl detach "$id" >/dev/null
 		stop_target
 	)
@@ -668,6 +670,24 @@ rewind_sleeper_woken_mid_rewind() {
 	kill -TERM "$pid" && tail --pid="$pid" -f /dev/null
 	return $rc
 }
+rewind_sleeper_woken_mid_rewind() { sleeper_woken_mid_rewind; }
+
+# After the wake every thread is stopped for 16 rewinds (rewind_mode.c,
+# sleepers_woke); the 17th leaves the three workers asleep again.
+sleepers_held_then_left() {
+	local id=$1 sock=$2 i out want
+	for i in $(seq 17); do
+		invoke || return 1
+		out=$(REWINDD_SOCKET=$sock rwctl rewind "$id" --verify --json 2>&1) ||
+			{ echo "rewind $i: $out"; return 1; }
+		want=0
+		[ "$i" = 17 ] && want=3
+		expect "threads left asleep in rewind $i after the wake" \
+			"$(jq -r .rewind.threads_asleep <<<"$out")" "$want" || return 1
+		check_passes "after rewind $i" || return 1
+	done
+}
+rewind_sleepers_left_again_after_a_wake() { sleeper_woken_mid_rewind sleepers_held_then_left; }
 
 rewind_hot_pages() {
 	local id i out hot

@@ -719,13 +719,32 @@ static int plan_one(struct rw_session *s, struct rw_invocation *inv, struct rw_r
 }
 
 /*
+ * After a wake, every thread of the process is stopped for the next 16
+ * rewinds, twice as many after each wake since, up to 1,024: a process whose
+ * idle workers wake on a timer would pay for a second restore often, and one
+ * that woke by chance gets the shortcut back. Each wake costs one restore
+ * again, never a rewind wrong (restore_all_held).
+ */
+#define SLEEPERS_HELD_FIRST	16u
+#define SLEEPERS_HELD_DOUBLINGS	6u
+
+static void sleepers_woke(struct rw_target *t)
+{
+	unsigned int d = t->sleepers_wakes < SLEEPERS_HELD_DOUBLINGS ? t->sleepers_wakes :
+					    SLEEPERS_HELD_DOUBLINGS;
+
+	t->sleepers_wakes++;
+	t->sleepers_held = SLEEPERS_HELD_FIRST << d;
+}
+
+/*
  * A thread left asleep woke during the rewind (sleepers.h): what it did
  * since the stop, the log cannot tell (its records counted as ours). So
  * every thread is held, and everything is observed and restored again as
  * when records were lost, the pages the first pass restored included:
  * written again before their protection was put back, they raised no
- * fault. That process's threads are all stopped at every rewind from then
- * on.
+ * fault. That process's threads are all stopped for a while after
+ * (sleepers_woke).
  */
 static int restore_all_held(struct rw_sessions *S, struct rw_session *s,
 			    struct rw_invocation *inv, struct rw_rewinding *procs, size_t nprocs,
@@ -743,7 +762,7 @@ static int restore_all_held(struct rw_sessions *S, struct rw_session *s,
 	}
 	for (size_t i = 0; i < nprocs && !err; i++) {
 		if (procs[i].sleeper_woke)
-			target_find(s, procs[i].img->tgid)->sleepers_woke = true;
+			sleepers_woke(target_find(s, procs[i].img->tgid));
 		err = rewind_hold_all(&procs[i], &restored[i], why, whylen);
 	}
 	/* Its write faults since the stop: into faulted_while_ours, which plan_one takes. */
@@ -995,7 +1014,9 @@ json_object *session_rewind(struct rw_sessions *S, struct rw_session *s, bool ve
 		procs[nprocs].wp = s->targets[i].wp;
 		procs[nprocs].hot = &s->targets[i].hot;
 		procs[nprocs].iter = s->targets[i].iter;
-		procs[nprocs].sleepers = !s->targets[i].sleepers_woke;
+		procs[nprocs].sleepers = !s->targets[i].sleepers_held;
+		if (s->targets[i].sleepers_held)
+			s->targets[i].sleepers_held--;
 		nprocs++;
 	}
 	for (size_t i = 0; i < nprocs && !err; i++)

@@ -53,8 +53,11 @@ struct rw_target {
 	struct rw_fingerprint *fp;	/* report mode: its state when the invocation began */
 	bool left_cgroup;		/* cgroup mode: not among its members at the last look */
 	struct rw_iterobs *iter;	/* rewind mode: observe iterators, with img (observe_iter.h) */
-	/* A thread left asleep woke during a rewind: every thread is stopped from then on. */
-	bool sleepers_woke;
+	/*
+	 * Threads left asleep woke during a rewind sleepers_wakes times: the
+	 * next sleepers_held rewinds stop every thread (sleepers_woke()).
+	 */
+	unsigned int sleepers_wakes, sleepers_held;
 };
 
 struct rw_rewinding;
