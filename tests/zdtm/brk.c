@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
-/* brk_grow, brk_shrink: the program break moved by the invocation. */
+/*
+ * brk_grow, brk_shrink: the program break moved by the invocation.
+ * brk_regrow: it shrinks the heap by half and grows it back to the
+ * checkpoint's break, then writes the pages it got back (fresh, unarmed
+ * ones where armed ones were): the break ends where it began, the pages not.
+ */
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -61,5 +66,20 @@ static void brk_shrink_go(void)
 	done("%lx", (unsigned long)sbrk(0));
 }
 
+static void brk_regrow_go(void)
+{
+	char *half;
+
+	if (sbrk(-(intptr_t)(BRK_PAGES / 2 * PAGE)) == (void *)-1)
+		die("sbrk");
+	half = sbrk(BRK_PAGES / 2 * PAGE);
+	if (half == (void *)-1)
+		die("sbrk");
+	for (size_t i = 0; i < BRK_PAGES / 2; i++)
+		half[i * PAGE] = 'r';
+	done("%lx", (unsigned long)sbrk(0));
+}
+
 ZDTM_SCENARIO(brk_grow, brk_grow_setup, brk_grow_go, brk_check);
+ZDTM_SCENARIO(brk_regrow, brk_shrink_setup, brk_regrow_go, brk_check);
 ZDTM_SCENARIO(brk_shrink, brk_shrink_setup, brk_shrink_go, brk_check);

@@ -160,12 +160,12 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 				      (uint64_t)r->ret : out->brk_lo;
 			out->brk_hi = !out->brk_called || (uint64_t)r->ret > out->brk_hi ?
 				      (uint64_t)r->ret : out->brk_hi;
-			out->brk_called = out->layout_unranged = true;
+			out->brk_called = true;
 			break;
 		case RW_NR_shmat:
 		case RW_NR_shmdt:
 		case RW_NR_remap_file_pages:
-			out->layout_unranged = out->layout_unbounded = true;
+			out->layout_unbounded = true;
 			break;	/* no length to name: the maps tell */
 		case RW_NR_mmap:
 			if (r->ret >= 0)
@@ -273,7 +273,7 @@ int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomple
 	for (size_t i = 0; i < inv->ntasks; i++) {
 		/* A new address space: no range names what changed. */
 		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_EXEC)
-			out->layout_unranged = out->layout_unbounded = out->pstate_called = true;
+			out->layout_unbounded = out->pstate_called = true;
 		if (inv->tasks[i].tgid == tgid && inv->tasks[i].op == RW_TASK_CGROUP)
 			out->cgroup_moved = true;
 	}
@@ -399,9 +399,38 @@ static bool scan_forced(void)
 	return forced;
 }
 
-int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *facts,
+/*
+ * Where a registration can have been lost: the ranges the log's layout
+ * calls name, and the span brk moved the break over from brk0 (the
+ * checkpoint's, which every rewind puts back): brk maps or unmaps nothing
+ * outside it. NULL in *out: a call that nothing bounds, ask everywhere.
+ * Asking every registration costs Node's ~200 vmas ~260 us a rewind.
+ */
+static int lost_where(const struct rw_log_facts *facts, uint64_t brk0, struct rw_ranges *own,
+		      const struct rw_ranges **out)
+{
+	uint64_t lo = facts->brk_lo < brk0 ? facts->brk_lo : brk0;
+	uint64_t hi = facts->brk_hi > brk0 ? facts->brk_hi : brk0;
+	int err = 0;
+
+	*out = facts->layout_unbounded ? NULL : &facts->layout_touched;
+	if (facts->layout_unbounded || !facts->brk_called)
+		return 0;
+	for (size_t i = 0; i < facts->layout_touched.n && !err; i++)
+		err = ranges_add(own, facts->layout_touched.r[i].start,
+				 facts->layout_touched.r[i].end);
+	if (!err)
+		err = ranges_add(own, lo & ~(RW_PAGE_SIZE - 1),
+				 (hi + RW_PAGE_SIZE - 1) & ~(RW_PAGE_SIZE - 1));
+	ranges_normalize(own);
+	*out = own;
+	return err;
+}
+
+int observe_written(struct rw_wp **wp, pid_t tgid, uint64_t brk0, const struct rw_log_facts *facts,
 		    const struct rw_ranges *hot, struct rw_observation *o)
 {
+	struct rw_ranges where_brk = { 0 };
 	int err = 0;
 
 	/*
@@ -415,14 +444,14 @@ int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *fa
 
 	if (*wp) {
 		struct rw_ranges_collect c = { .ranges = &o->written };
-		/*
-		 * Only a layout call replaces a vma and its registration: the
-		 * ranges the log names, or all when a call names none.
-		 */
-		const struct rw_ranges *where = facts->layout_unranged ? NULL :
-							&facts->layout_touched;
-		long n = scan ? wp_scan(*wp, false, ranges_collect, &c) :
-				wp_lost(*wp, where, ranges_collect, &c);
+		/* Only a layout call replaces a vma and its registration. */
+		const struct rw_ranges *where;
+		long n = scan ? 0 : lost_where(facts, brk0, &where_brk, &where);
+
+		if (!n)
+			n = scan ? wp_scan(*wp, false, ranges_collect, &c) :
+				   wp_lost(*wp, where, ranges_collect, &c);
+		ranges_free(&where_brk);
 
 		o->scanned = scan;
 

@@ -50,8 +50,7 @@ struct rw_log_facts {
 	uint64_t keyctl_unhandled;	/* operation + 1 of such a keyctl */
 	int32_t *keys_added;		/* what add_key returned: an update if the key existed */
 	size_t nkeys_added;
-	bool layout_unranged;		/* a layout call layout_touched cannot name (brk, shmat, ...) */
-	bool layout_unbounded;		/* one nothing in the log bounds (shmat, shmdt, exec, ...) */
+	bool layout_unbounded;		/* a layout call nothing in the log bounds (shmat, shmdt, exec, ...) */
 	uint64_t brk_lo, brk_hi;	/* the lowest and highest break brk returned (brk_called) */
 	uint64_t sealed;		/* address + 1 of a logged mseal: no step unseals */
 	uint64_t sigactions_called;
@@ -88,14 +87,15 @@ struct rw_observation {
 /*
  * The pages written since the checkpoint, into o->written: the log's write
  * faults, the pages left unprotected (hot, may be NULL) and the ranges whose
- * registration was lost; and, only when the log cannot vouch for them
+ * registration was lost (looked for where the log's layout calls, and brk
+ * from the checkpoint's break brk0, reach); and, only when the log cannot vouch for them
  * (incomplete, unvouched, memory_forced), wp's scan (without re-arming);
  * o->scanned says which; o->covered points at wp's
  * registrations (plan before anything re-arms). A failed scan is logged and sets *wp NULL (the caller still
  * owns it): coverage is unknown, all private memory gets restored.
  * 0 or -errno (a written page missing from the list would not be copied).
  */
-int observe_written(struct rw_wp **wp, pid_t tgid, const struct rw_log_facts *facts,
+int observe_written(struct rw_wp **wp, pid_t tgid, uint64_t brk0, const struct rw_log_facts *facts,
 		    const struct rw_ranges *hot, struct rw_observation *o);
 /*
  * Returned by observe_state when f has threads left asleep (sleepers.h)

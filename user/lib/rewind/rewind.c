@@ -362,7 +362,7 @@ int rewind_plan(struct rw_rewinding *rw, const struct rw_log_facts *facts,
 	plan_free(&rw->plan);
 	ranges_free(&rw->written);
 
-	err = observe_written(&rw->wp, img->tgid, facts, rw->hot ? &rw->hot->hot : NULL, &o);
+	err = observe_written(&rw->wp, img->tgid, img->brk, facts, rw->hot ? &rw->hot->hot : NULL, &o);
 	st->scans += o.scanned;
 	t1 = rw_now_ns();
 	st->scan_ns += t1 - t;
