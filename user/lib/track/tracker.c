@@ -92,14 +92,15 @@ static size_t round_pow2(size_t v)
 
 /*
  * Records wake the daemon once this many bytes wait (a wake per record cost
- * a fault 3.4x). Small enough that what an invocation logs is mostly drained
- * while it runs, on another CPU, rather than on its rewind's path (a
- * function faulting ~3,000 pages a request: 85-90 µs of drain at the rewind
- * with a quarter of the ring, ~11 µs with this); large enough that one wake
- * covers ~400 fault records. Never above a quarter of the ring, which keeps
- * room for the records that arrive while the daemon is busy.
+ * a fault 3.4x). Small enough that what a fault-heavy invocation logs is
+ * mostly drained while it runs, on another CPU, rather than on its rewind's
+ * path (~3,000 faults a request: 85-90 µs of drain at the rewind with a
+ * quarter of the ring as the mark, ~40 µs less with this); large enough
+ * (~1,600 fault records) that most invocations wake nobody before their
+ * rewind. Never above a quarter of the ring, which keeps room for the
+ * records that arrive while the daemon is busy.
  */
-#define RINGBUF_WAKEUP_BYTES	(16u << 10)
+#define RINGBUF_WAKEUP_BYTES	(64u << 10)
 
 static uint64_t ringbuf_wakeup_bytes(size_t ring_bytes)
 {
