@@ -642,24 +642,27 @@ rewind_sleeper_late_leaks_without_rewind() {
 # it ran, restores again with every thread held, and verifies. Then THEN
 # (a function of the session id and the daemon's socket), if given.
 sleeper_woken_mid_rewind() {
-	local then=$1 sock=$TMP/late.sock log=$TMP/late.log pid id out rpid rc
+	# Files of its own per caller: a log left by another daemon would
+	# show the fault point's line before this one reached it.
+	local then=$1 base=$TMP/late.${1:-once}
+	local sock=$base.sock log=$base.log pid id out rpid rc
 	(
 		export REWINDD_FAULT=rewind-applied REWINDD_FAULT_ACTION=stop
-		"$RWD" --socket "$sock" --pidfile "$TMP/late.pid" --log-file "$log"
+		"$RWD" --socket "$sock" --pidfile "$base.pid" --log-file "$log"
 	) || { echo "the second rewindd did not start"; return 1; }
-	pid=$(cat "$TMP/late.pid")
+	pid=$(cat "$base.pid")
 	(
 		start_zdtm sleeper_late || exit 1
 		id=$(REWINDD_SOCKET=$sock rwctl attach --pid "$TPID") || exit 1
 		out=$(REWINDD_SOCKET=$sock rwctl checkpoint "$id" 2>&1) || { echo "checkpoint: $out"; exit 1; }
 		invoke || exit 1
-		REWINDD_SOCKET=$sock rwctl rewind "$id" --verify --json >"$TMP/late.out" 2>&1 &
+		REWINDD_SOCKET=$sock rwctl rewind "$id" --verify --json >"$base.out" 2>&1 &
 		rpid=$!
 		# Its log line comes just before the stop (tail follows the file: no sleep).
 		timeout 60 grep -q -m1 "REWINDD_FAULT=rewind-applied: stopping myself" \
 			<(tail -n +1 -f --pid="$pid" "$log") || { echo "rewindd did not stop in the rewind"; exit 1; }
 		wake_pauser || exit 1
-		resumed_rewind_restored_again "$pid" "$rpid" "$TMP/late.out" || exit 1
+		resumed_rewind_restored_again "$pid" "$rpid" "$base.out" || exit 1
 		check_passes "after the rewind" || exit 1
 		[ -z "$then" ] || "$then" "$id" "$sock" || exit 1
 		REWINDD_SOCKET=$sock rwctl detach "$id" >/dev/null
