@@ -399,18 +399,25 @@ static bool scan_forced(void)
 	return forced;
 }
 
+void observe_brk_span(const struct rw_log_facts *facts, uint64_t brk0, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t a = facts->brk_lo < brk0 ? facts->brk_lo : brk0;
+	uint64_t b = facts->brk_hi > brk0 ? facts->brk_hi : brk0;
+
+	*lo = a & ~(RW_PAGE_SIZE - 1);
+	*hi = (b + RW_PAGE_SIZE - 1) & ~(RW_PAGE_SIZE - 1);
+}
+
 /*
  * Where a registration can have been lost: the ranges the log's layout
- * calls name, and the span brk moved the break over from brk0 (the
- * checkpoint's, which every rewind puts back): brk maps or unmaps nothing
- * outside it. NULL in *out: a call that nothing bounds, ask everywhere.
- * Asking every registration costs Node's ~200 vmas ~260 us a rewind.
+ * calls name, and brk's span (observe_brk_span). NULL in *out: a call that
+ * nothing bounds, ask everywhere. Asking every registration costs Node's
+ * ~200 vmas ~260 us a rewind.
  */
 static int lost_where(const struct rw_log_facts *facts, uint64_t brk0, struct rw_ranges *own,
 		      const struct rw_ranges **out)
 {
-	uint64_t lo = facts->brk_lo < brk0 ? facts->brk_lo : brk0;
-	uint64_t hi = facts->brk_hi > brk0 ? facts->brk_hi : brk0;
+	uint64_t lo, hi;
 	int err = 0;
 
 	*out = facts->layout_unbounded ? NULL : &facts->layout_touched;
@@ -419,9 +426,9 @@ static int lost_where(const struct rw_log_facts *facts, uint64_t brk0, struct rw
 	for (size_t i = 0; i < facts->layout_touched.n && !err; i++)
 		err = ranges_add(own, facts->layout_touched.r[i].start,
 				 facts->layout_touched.r[i].end);
+	observe_brk_span(facts, brk0, &lo, &hi);
 	if (!err)
-		err = ranges_add(own, lo & ~(RW_PAGE_SIZE - 1),
-				 (hi + RW_PAGE_SIZE - 1) & ~(RW_PAGE_SIZE - 1));
+		err = ranges_add(own, lo, hi);
 	ranges_normalize(own);
 	*out = own;
 	return err;

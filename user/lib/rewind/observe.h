@@ -59,6 +59,12 @@ struct rw_log_facts {
 int observe_log_facts(const struct rw_invocation *inv, pid_t tgid, bool incomplete,
 		      struct rw_log_facts *out);
 void observe_log_facts_free(struct rw_log_facts *f);
+/*
+ * After brk (facts->brk_called): the pages the break moved over from brk0,
+ * the checkpoint's (every rewind puts it back), [*lo, *hi). brk maps or
+ * unmaps nothing outside them.
+ */
+void observe_brk_span(const struct rw_log_facts *facts, uint64_t brk0, uint64_t *lo, uint64_t *hi);
 
 /* One process as observed; obs (what plan_build takes) points into the buffers here. */
 struct rw_observation {

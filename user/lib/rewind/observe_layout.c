@@ -70,13 +70,12 @@ static int windows_of(const struct rw_proc_image *img, int fd, const struct rw_l
 		      struct rw_ranges *win)
 {
 	const struct rw_ranges *touched = &facts->layout_touched;
-	uint64_t lo = facts->brk_lo < img->brk ? facts->brk_lo : img->brk;
-	uint64_t hi = facts->brk_hi > img->brk ? facts->brk_hi : img->brk;
+	uint64_t lo, hi;
 	int err = 0;
 
+	observe_brk_span(facts, img->brk, &lo, &hi);
 	if (facts->brk_called)
-		err = add_window(&img->maps, fd, lo & ~(RW_PAGE_SIZE - 1),
-				 (hi + RW_PAGE_SIZE - 1) & ~(RW_PAGE_SIZE - 1), win);
+		err = add_window(&img->maps, fd, lo, hi, win);
 	for (size_t i = 0; i < touched->n && !err; i++)
 		err = add_window(&img->maps, fd, touched->r[i].start, touched->r[i].end, win);
 	ranges_normalize(win);
