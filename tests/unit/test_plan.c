@@ -782,6 +782,23 @@ static void coverage(void **state)
 	assert_int_equal(f->plan.wholesale_pages, 64 + 8);
 }
 
+/* A vma covered in parts: only the holes between its registrations are restored whole. */
+static void coverage_holes(void **state)
+{
+	struct fixture *f = *state;
+
+	f->covered[2] = (struct rw_range){ REGION, REGION + 8 * PG };
+	f->covered[3] = (struct rw_range){ REGION + 12 * PG, REGION + 20 * PG };
+	f->covered[4] = (struct rw_range){ REGION + 30 * PG, REGION + 64 * PG };
+	f->covered[5] = (struct rw_range){ 0x7ffc00000000, 0x7ffc00008000 };
+	f->obs.ncovered = 6;
+	build(f);
+	/* Holes 8-11 and 20-29; stored are 0-9 and 20-29. */
+	assert_int_equal(f->plan.wholesale_pages, 4 + 10);
+	assert_int_equal(f->plan.copy_pages, 2 + 10);
+	assert_int_equal(f->plan.drop_pages, 2);
+}
+
 static void process_state(void **state)
 {
 	struct fixture *f = *state;
@@ -1264,6 +1281,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(coverage, setup, teardown),
+		cmocka_unit_test_setup_teardown(coverage_holes, setup, teardown),
 		cmocka_unit_test_setup_teardown(process_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(attrs, setup, teardown),
 		cmocka_unit_test_setup_teardown(pstate, setup, teardown),

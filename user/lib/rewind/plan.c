@@ -399,14 +399,14 @@ static int intersect_into(struct rw_ranges *out, const struct rw_range *r, size_
 	return 0;
 }
 
-/* [start, end) minus a sorted list, added to out. */
+/* [start, end) minus a sorted, disjoint list, added to out; from a binary search, as above. */
 static int subtract_into(struct rw_ranges *out, uint64_t start, uint64_t end, const struct rw_range *r,
 			 size_t n)
 {
 	uint64_t cur = start;
 	int err;
 
-	for (size_t i = 0; i < n && cur < end; i++) {
+	for (size_t i = first_after(r, n, start); i < n && cur < end; i++) {
 		if (r[i].end <= cur)
 			continue;
 		if (r[i].start >= end)
