@@ -86,23 +86,23 @@ $(OUTPUT)/rewind-proxy: $(PROXY_OBJS) $(LIB)
 $(OUTPUT)/proxy:
 	$(Q)mkdir -p $@
 
-# rand_add.node: node's launcher reseeds OpenSSL with it (RAND_add) after a
-# rewind. An N-API addon, built when node's headers are there; RAND_add is
-# resolved from the node binary at load, so no -lcrypto (and no sanitizers:
-# it is loaded into node).
+# launcher_native.node: node's launcher reseeds OpenSSL with it (RAND_add)
+# after a rewind and, in rewind mode, turns malloc's trim off. An N-API addon,
+# built when node's headers are there; RAND_add is resolved from the node
+# binary at load, so no -lcrypto (and no sanitizers: it is loaded into node).
 ifneq ($(wildcard /usr/include/node/node_api.h),)
-PROXY_ADDON := $(OUTPUT)/proxy/rand_add.node
+PROXY_ADDON := $(OUTPUT)/proxy/launcher_native.node
 all: $(PROXY_ADDON)
-$(PROXY_ADDON): user/proxy/launchers/rand_add.c | $(OUTPUT)/proxy
+$(PROXY_ADDON): user/proxy/launchers/launcher_native.c | $(OUTPUT)/proxy
 	$(call msg,CC,$@)
 	$(Q)$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -shared -fPIC -I/usr/include/node \
-		-DNODE_GYP_MODULE_NAME=rand_add $< -o $@
+		-DNODE_GYP_MODULE_NAME=launcher_native $< -o $@
 else
 PROXY_ADDON :=
 .PHONY: proxy-addon-skipped
 all: proxy-addon-skipped
 proxy-addon-skipped:
-	@echo "rand_add.node skipped: no /usr/include/node/node_api.h (node's launcher will not reseed OpenSSL)"
+	@echo "launcher_native.node skipped: no /usr/include/node/node_api.h (node's launcher will not reseed OpenSSL)"
 endif
 
 .PHONY: install-proxy uninstall-proxy
@@ -116,7 +116,7 @@ uninstall: uninstall-proxy
 uninstall-proxy:
 	rm -f $(DESTDIR)$(SBINDIR)/rewind-proxy
 	rm -f $(DESTDIR)$(PROXY_LAUNCHER_DIR)/launcher.py $(DESTDIR)$(PROXY_LAUNCHER_DIR)/launcher.js
-	rm -f $(DESTDIR)$(PROXY_LAUNCHER_DIR)/rand_add.node
+	rm -f $(DESTDIR)$(PROXY_LAUNCHER_DIR)/launcher_native.node
 	-rmdir $(DESTDIR)$(PROXY_LAUNCHER_DIR) $(DESTDIR)$(prefix)/lib/rewindd
 # The action image, built locally with podman from this build's binary and the
 # host's installed runtime (no registry): make action-image [RUNTIME=python|node]

@@ -11,7 +11,7 @@
 # generators give one value five times: the replay the hooks undo. Every
 # rewind runs with --verify. No sleeps: the proxy's ready line comes from a FIFO.
 # Node's keys (what OpenSSL draws for itself) are fresh only with the addon
-# with which the launcher reseeds OpenSSL (OUTPUT/proxy/rand_add.node):
+# with which the launcher reseeds OpenSSL (OUTPUT/proxy/launcher_native.node):
 # without it they are left out of the audit and proxy_random_node_openssl
 # is skipped.
 cd "$(dirname "$0")/../.." || exit 1
@@ -24,7 +24,7 @@ TESTS=(proxy_random_python proxy_random_python_replays_without_hooks proxy_rando
 	proxy_random_node_openssl proxy_random_node_replays_without_hooks proxy_random_hook_error_node)
 proxy_preflight curl jq node /usr/bin/python3
 HAVE_ADDON=false
-[ -f "$OUTPUT/proxy/rand_add.node" ] && HAVE_ADDON=true
+[ -f "$OUTPUT/proxy/launcher_native.node" ] && HAVE_ADDON=true
 HAVE_NUMPY=false
 /usr/bin/python3 -c 'import numpy' 2>/dev/null && HAVE_NUMPY=true
 
@@ -185,7 +185,7 @@ test_proxy_random_node() {
 # the per-thread DRBGs followed. Without the addon they replay (the twin).
 test_proxy_random_node_openssl() {
 	local k
-	$HAVE_ADDON || { echo "$OUTPUT/proxy/rand_add.node not built (make builds it where /usr/include/node/node_api.h exists)"; return 77; }
+	$HAVE_ADDON || { echo "$OUTPUT/proxy/launcher_native.node not built (make builds it where /usr/include/node/node_api.h exists)"; return 77; }
 	start_proxy --runtime node || return 1
 	init_action "$ACTIONS/rng.js" || return 1
 	runs $N || return 1

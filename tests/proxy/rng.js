@@ -9,7 +9,7 @@
 // takes the checkpoint (their completion, an eventfd write, is not rewound).
 // The keys (ec_keypair, ecdh_keys, hmac_key, subtle_hmac_key_async) are what
 // OpenSSL draws for itself, from its own DRBGs: fresh only when the launcher
-// reseeded OpenSSL (rand_add.node).
+// reseeded OpenSSL (launcher_native.node).
 'use strict';
 const crypto = require('crypto');
 const { promisify } = require('util');

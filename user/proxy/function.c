@@ -246,14 +246,19 @@ static int warm_up(struct function *f, char *err, size_t errlen)
 /*
  * Before the process is kept (checkpointed, or reused as is): the launcher
  * settles its runtime (Python: a full collection). No /run can produce the
- * line: context field names are [A-Za-z0-9_].
+ * line: context field names are [A-Za-z0-9_]. In rewind mode it also turns
+ * malloc's trim off ("keep-heap"): a heap trimmed during an activation is
+ * grown back by the rewind and restored whole, a cost and nothing gained
+ * (in the other modes a trim gives memory back).
  */
 static int settle(struct function *f, char *err, size_t errlen)
 {
-	json_object *ans, *v;
+	bool keep_heap = f->cfg->mode == MODE_REWIND;
+	json_object *ans, *v, *why;
 	char *line = NULL;
 	bool ok;
-	int ret = init_exchange(f, "{\"rewind-proxy\":\"settle\"}\n", 65536, &line, err, errlen);
+	int ret = init_exchange(f, keep_heap ? "{\"rewind-proxy\":\"settle\",\"keep-heap\":true}\n" :
+				"{\"rewind-proxy\":\"settle\"}\n", 65536, &line, err, errlen);
 
 	if (ret)
 		return ret;
@@ -261,6 +266,13 @@ static int settle(struct function *f, char *err, size_t errlen)
 	ok = ans && json_object_object_get_ex(ans, "settled", &v) && json_object_get_boolean(v);
 	if (!ok)
 		snprintf(err, errlen, "cannot start action: the launcher answered %.200s to settle", line);
+	else if (keep_heap && json_object_object_get_ex(ans, "heap", &v) &&
+		 !strcmp(json_object_get_string(v), "kept"))
+		pr_debug("settled: the function's malloc keeps its heap (trim off)\n");
+	else if (keep_heap)
+		pr_info("settled: the function's malloc may trim its heap, which a rewind then restores "
+			"whole: %s\n", json_object_object_get_ex(ans, "why", &why) ?
+			json_object_get_string(why) : "the launcher did not say");
 	json_object_put(ans);
 	free(line);
 	return ok ? 0 : -EPROTO;

@@ -34,7 +34,7 @@ struct proxy_config {
 	enum proxy_runtime runtime;
 	char work_dir[PATH_MAX];	/* the function's dir is work_dir/action */
 	char launcher_dir[PATH_MAX];
-	char node_addon[PATH_MAX];	/* rand_add.node in the build dir, or empty */
+	char node_addon[PATH_MAX];	/* launcher_native.node in the build dir, or empty */
 	const char *rewindd_socket;
 	unsigned timeout_ms;		/* per activation, and for init (ack, warmup) */
 	size_t max_body;		/* request bodies and one result line */

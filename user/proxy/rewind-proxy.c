@@ -375,7 +375,7 @@ int main(int argc, char **argv)
 	 */
 	if (cfg.runtime == RUNTIME_NODE) {
 		const char *slash = strrchr(exe, '/');
-		int len = slash ? snprintf(cfg.node_addon, sizeof(cfg.node_addon), "%.*s/proxy/rand_add.node",
+		int len = slash ? snprintf(cfg.node_addon, sizeof(cfg.node_addon), "%.*s/proxy/launcher_native.node",
 					   (int)(slash - exe), exe) : -1;
 
 		if (len < 0 || (size_t)len >= sizeof(cfg.node_addon) || access(cfg.node_addon, R_OK))

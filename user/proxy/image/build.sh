@@ -101,6 +101,10 @@ add_libs "$proxy"
 install -D -m 0755 "$proxy" "$root/usr/local/sbin/rewind-proxy"
 install -d "$root/usr/local/lib/rewindd/launchers"
 cp -p "$launchers"/* "$root/usr/local/lib/rewindd/launchers/"
+# In the tree node's addon is built next to the binary, not in the launcher dir.
+addon=$(dirname "$proxy")/proxy/launcher_native.node
+[ -e "$root/usr/local/lib/rewindd/launchers/launcher_native.node" ] || [ ! -f "$addon" ] ||
+	install -m 0755 "$addon" "$root/usr/local/lib/rewindd/launchers/"
 
 case "$runtime" in
 python)

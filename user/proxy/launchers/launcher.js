@@ -25,7 +25,9 @@
  * with --runtime node before it gets here). {"rewind-proxy":"settle"}, sent
  * before the process is kept, is answered {"settled":true}: unlike Python's
  * Thread.join(), a worker_threads Worker joins its OS thread before it emits
- * 'exit', so no thread the action waited for is left to wait out here.
+ * 'exit', so no thread the action waited for is left to wait out here. With
+ * "keep-heap":true (rewind mode) malloc's trim is turned off first and the
+ * answer says so: "heap":"kept", or "heap":"trimmable" and why.
  */
 'use strict';
 
@@ -106,7 +108,7 @@ function load(entry, mainName) {
  * fails the activation. REWIND_PROXY_NO_RESEED=1 turns all of it off: for
  * tests that show the replay. What OpenSSL draws for itself (key
  * generation, TLS randoms) comes from its DRBGs, which node cannot reseed:
- * rand_add.node (rand_add.c) can, with RAND_add. beforeActivation() feeds
+ * launcher_native.node (launcher_native.c) can, with RAND_add. beforeActivation() feeds
  * it 32 fresh kernel bytes; OpenSSL's per-thread DRBGs reseed from their
  * parent when they see it was reseeded. Without the addon (node's headers
  * were missing at build time) the launcher says so once and goes on.
@@ -114,7 +116,7 @@ function load(entry, mainName) {
 const afterRewindHooks = [];
 let reseeding = false;
 let urandomFd = -1;
-let opensslAdd = null;   // rand_add.node's add(buffer): RAND_add
+let opensslAdd = null;   // launcher_native.node's add(buffer): RAND_add
 const POOL = Buffer.alloc(4096);
 const POOL32 = new Uint32Array(POOL.buffer, POOL.byteOffset, POOL.length / 4);
 let poolPos = POOL.length;   // in bytes, a multiple of 4 for Math.random
@@ -196,37 +198,48 @@ function replace(obj, name, fn) {
   Object.defineProperty(obj, name, { value: fn, writable: true, enumerable: false, configurable: true });
 }
 
-// The proxy names the one in its build dir; installed, it is next to us.
-function loadRandAdd() {
+// launcher_native.node's exports, or null and why in nativeMissing. The
+// proxy names the one in its build dir; installed, it is next to us.
+let nativeMissing = '';
+function loadNative() {
   const env = process.env.REWIND_PROXY_NODE_ADDON;
   delete process.env.REWIND_PROXY_NODE_ADDON;
   const tried = [];
-  for (const file of [env, path.join(__dirname, 'rand_add.node')]) {
+  for (const file of [env, path.join(__dirname, 'launcher_native.node')]) {
     if (!file) continue;
     tried.push(file);
     if (!fs.existsSync(file)) continue;
     const mod = { exports: {} };
     try {
       process.dlopen(mod, file);
-      return mod.exports.add;
+      return mod.exports;
     } catch (err) {
-      console.error(`rewind-proxy: OpenSSL is not reseeded after a rewind: cannot load ${file}: ${err.message}`);
+      nativeMissing = `cannot load ${file}: ${err.message}`;
       return null;
     }
   }
-  console.error(`rewind-proxy: OpenSSL is not reseeded after a rewind (key generation, TLS randoms replay): ` +
-                `no rand_add.node (tried ${tried.join(', ')})`);
+  nativeMissing = `no launcher_native.node (tried ${tried.join(', ')})`;
   return null;
+}
+const native = loadNative();
+
+// Rewind mode: a heap malloc trimmed is grown back by the rewind and copied whole.
+function keepHeap() {
+  if (!native || !native.keepHeap) return { heap: 'trimmable', why: nativeMissing };
+  return native.keepHeap() ? { heap: 'kept' } : { heap: 'trimmable', why: 'mallopt(M_TRIM_THRESHOLD) refused' };
 }
 
 function installReseeding() {
   if (process.env.REWIND_PROXY_NO_RESEED === '1') {
     delete process.env.REWIND_PROXY_NO_RESEED;
-    delete process.env.REWIND_PROXY_NODE_ADDON;
     return;
   }
   delete process.env.REWIND_PROXY_NO_RESEED;
-  opensslAdd = loadRandAdd();
+  opensslAdd = native && native.add;
+  if (!opensslAdd) {
+    console.error('rewind-proxy: OpenSSL is not reseeded after a rewind (key generation, TLS randoms replay): ' +
+                  nativeMissing);
+  }
   const crypto = require('crypto');
   urandomFd = fs.openSync('/dev/urandom', 'r');
   reseeding = true;
@@ -341,9 +354,10 @@ function main() {
       writeLine({ error: `malformed request: ${err.message}` });
       return;
     }
-    if (request && request['rewind-proxy'] === 'settle' && Object.keys(request).length === 1) {
-      // V8 collects on its own schedule: nothing to settle here.
-      writeLine({ settled: true });
+    if (request && request['rewind-proxy'] === 'settle' &&
+        Object.keys(request).every((k) => k === 'rewind-proxy' || k === 'keep-heap')) {
+      // V8 collects on its own schedule; malloc's trim goes off in rewind mode.
+      writeLine(Object.assign({ settled: true }, request['keep-heap'] === true ? keepHeap() : {}));
       return;
     }
     if (request && request['rewind-proxy'] !== undefined && Object.keys(request).length === 1) {

@@ -51,7 +51,10 @@ hold a thread that exits during the next invocation, and that rewind fails
 a thread as exiting, so rewindd cannot leave it out. A thread still there
 after SETTLE_TIMEOUT answers {"settled": false, "error": ...}: the proxy
 then does not keep the process. Threads started by _thread.start_new_thread
-or by C code are not tracked.
+or by C code are not tracked. With "keep-heap": true (rewind mode) it also
+turns glibc malloc's trim off (mallopt M_TRIM_THRESHOLD): a heap trimmed
+during an invocation is grown back by the rewind and its pages copied back
+whole. The answer says "heap": "kept", or "heap": "trimmable" and why.
 """
 import gc
 import importlib.util
@@ -91,6 +94,19 @@ def track_thread_exits():
 
     bootstrap_inner.rewind_proxy_tracked = True
     threading.Thread._bootstrap_inner = bootstrap_inner
+
+
+def keep_heap():
+    """glibc malloc's trim off; ctypes is imported only here (rewind mode)."""
+    try:
+        import ctypes
+        mallopt = ctypes.CDLL(None).mallopt
+    except (ImportError, OSError, AttributeError) as ex:
+        return {"heap": "trimmable", "why": "no mallopt: %s" % ex}
+    M_TRIM_THRESHOLD = -1
+    if mallopt(M_TRIM_THRESHOLD, 0x7FFFFFFF) != 1:
+        return {"heap": "trimmable", "why": "mallopt(M_TRIM_THRESHOLD) refused"}
+    return {"heap": "kept"}
 
 
 def await_thread_exits(timeout=SETTLE_TIMEOUT):
@@ -289,10 +305,13 @@ def main():
         except Exception as ex:  # not JSON, not an object, nested too deep
             answer(out, {"error": "malformed request: %s" % ex})
             continue
-        if request.get(FORK_SWITCH) == "settle" and len(request) == 1:
+        if request.get(FORK_SWITCH) == "settle" and set(request) <= {FORK_SWITCH, "keep-heap"}:
             gc.collect()
             why = await_thread_exits()
-            answer(out, {"settled": True} if why is None else {"settled": False, "error": why})
+            settled = {"settled": True} if why is None else {"settled": False, "error": why}
+            if request.get("keep-heap") is True:
+                settled.update(keep_heap())
+            answer(out, settled)
         elif request.get(FORK_SWITCH) == "fork-per-request" and len(request) == 1:
             if answered is None:
                 answered = mmap.mmap(-1, mmap.PAGESIZE)

@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * rand_add.node: node's launcher feeds OpenSSL fresh kernel bytes before each
- * activation, so what OpenSSL draws for itself (key generation, TLS randoms)
- * does not replay after a rewind. add(buffer) is RAND_add(buf, len, len).
- * RAND_add is resolved from the node binary at load (node exports its
- * OpenSSL's symbols to addons); no libcrypto is linked in.
+ * launcher_native.node: what node's launcher needs from C.
+ *
+ * add(buffer) is RAND_add(buf, len, len): the launcher feeds OpenSSL fresh
+ * kernel bytes before each activation, so what OpenSSL draws for itself (key
+ * generation, TLS randoms) does not replay after a rewind. RAND_add is
+ * resolved from the node binary at load (node exports its OpenSSL's symbols
+ * to addons); no libcrypto is linked in.
+ *
+ * keepHeap() turns glibc malloc's trim off (M_TRIM_THRESHOLD), for rewind
+ * mode: a heap trimmed during an activation is grown back by the rewind and
+ * its pages copied back whole. True if malloc took it.
  */
+#include <limits.h>
+#include <malloc.h>
 #include <node_api.h>
 #include <openssl/rand.h>
 
@@ -19,13 +27,13 @@ static napi_value add(napi_env env, napi_callback_info info)
 	if (napi_get_cb_info(env, info, &argc, &arg, NULL, NULL) != napi_ok)
 		return NULL;
 	if (argc < 1 || napi_is_buffer(env, arg, &is_buf) != napi_ok || !is_buf) {
-		napi_throw_type_error(env, NULL, "rand_add.add: expects a Buffer");
+		napi_throw_type_error(env, NULL, "add: expects a Buffer");
 		return NULL;
 	}
 	if (napi_get_buffer_info(env, arg, &data, &len) != napi_ok)
 		return NULL;
 	if (len > 0x7fffffff) {
-		napi_throw_range_error(env, NULL, "rand_add.add: buffer too large");
+		napi_throw_range_error(env, NULL, "add: buffer too large");
 		return NULL;
 	}
 	/* Counted as full entropy: the bytes are the kernel's. */
@@ -33,12 +41,27 @@ static napi_value add(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
-static napi_value init(napi_env env, napi_value exports)
+static napi_value keep_heap(napi_env env, napi_callback_info info)
+{
+	napi_value kept;
+
+	(void)info;
+	if (napi_get_boolean(env, mallopt(M_TRIM_THRESHOLD, INT_MAX) == 1, &kept) != napi_ok)
+		return NULL;
+	return kept;
+}
+
+static bool export_function(napi_env env, napi_value exports, const char *name, napi_callback cb)
 {
 	napi_value fn;
 
-	if (napi_create_function(env, "add", NAPI_AUTO_LENGTH, add, NULL, &fn) != napi_ok ||
-	    napi_set_named_property(env, exports, "add", fn) != napi_ok)
+	return napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn) == napi_ok &&
+	       napi_set_named_property(env, exports, name, fn) == napi_ok;
+}
+
+static napi_value init(napi_env env, napi_value exports)
+{
+	if (!export_function(env, exports, "add", add) || !export_function(env, exports, "keepHeap", keep_heap))
 		return NULL;
 	return exports;
 }
