@@ -124,15 +124,24 @@ static int layout_call(const struct rw_layout_op *op, struct rw_batch_call *c)
 	}
 }
 
+/* brk(to) as a batch call: brk returns the break, which must land exactly there. */
+static void brk_call(uint64_t to, struct rw_batch_call *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->nr = RW_NR_brk;
+	c->args[0] = to;
+	c->expect = to;
+}
+
 /*
- * Run the batchable ops [from, to) of the layout in one go; on a refusal,
- * the error of the op that failed.
+ * Run the batchable calls [from, to) in one go: the nbrk break moves first,
+ * then the layout's ops; on a refusal, the error of the call that failed.
  */
-static int layout_batch(const struct rw_plan *p, size_t from, size_t to, struct rw_remote *r,
-			struct rw_batch_call *calls, char *why, size_t whylen)
+static int layout_batch(const struct rw_plan *p, size_t nbrk, size_t from, size_t to,
+			struct rw_remote *r, struct rw_batch_call *calls, char *why, size_t whylen)
 {
 	const struct rw_layout_op *op;
-	size_t failed;
+	size_t failed, at;
 	long ret;
 	int err;
 
@@ -141,58 +150,54 @@ static int layout_batch(const struct rw_plan *p, size_t from, size_t to, struct 
 		return rw_why(why, whylen, err, "pid %d: restoring the layout", p->tgid);
 	if (failed == to - from)
 		return 0;
-	op = &p->layout[from + failed];
+	at = from + failed;
+	if (at < nbrk)	/* brk never fails: it stayed where it could not move from */
+		return rw_why(why, whylen, -ENOMEM, "pid %d: %s %#llx", p->tgid,
+			      at == 0 && p->brk_first ? "cutting the program break back to" :
+			      "resetting the program break to", (unsigned long long)calls[at].args[0]);
+	op = &p->layout[at - nbrk];
 	err = ret < 0 && ret >= -4095 ? (int)ret : -EFAULT;	/* mapped, but elsewhere */
 	return rw_why(why, whylen, err, "pid %d: restoring the layout at %#llx-%#llx", p->tgid,
 		      (unsigned long long)op->start, (unsigned long long)op->end);
 }
 
-/* brk(to) in the target; it must land exactly there. */
-static int set_brk(const struct rw_plan *p, struct rw_remote *r, struct rw_restore_stats *st,
-		   uint64_t to, const char *what, char *why, size_t whylen)
-{
-	uint64_t now;
-	int err = remote_brk(r, to, &now);
-
-	st->injected++;
-	if (!err && now != to)
-		err = -ENOMEM;
-	return err ? rw_why(why, whylen, err, "pid %d: %s %#llx", p->tgid, what,
-			    (unsigned long long)to) : 0;
-}
-
+/*
+ * The break, then the layout's ops in order, batched up to each file
+ * mapping (which needs its fd passed first): one stop of the target for
+ * all of them in most rewinds.
+ */
 static int apply_layout(const struct rw_plan *p, const struct rw_proc_image *img,
 			struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
 {
 	struct rw_batch_call *calls;
-	size_t from = 0;
+	size_t from = 0, nbrk = 0, n;
 	int err = 0;
 
-	if (p->set_brk && p->brk_first)
-		err = set_brk(p, r, st, p->brk_first, "cutting the program break back to", why, whylen);
-	if (!err && p->set_brk)
-		err = set_brk(p, r, st, p->brk, "resetting the program break to", why, whylen);
-	if (err)
-		return err;
-	if (!p->nlayout)
+	if (!p->set_brk && !p->nlayout)
 		return 0;
-	calls = calloc(p->nlayout, sizeof(*calls));
+	calls = calloc(2 + p->nlayout, sizeof(*calls));
 	if (!calls)
 		return rw_why(why, whylen, -ENOMEM, "pid %d: restoring the layout", p->tgid);
-	/* In order, a batch up to each file mapping (which needs its fd passed first). */
-	for (size_t i = 0; i <= p->nlayout && !err; i++) {
-		if (i < p->nlayout && !layout_call(&p->layout[i], &calls[i]))
+	if (p->set_brk && p->brk_first)
+		brk_call(p->brk_first, &calls[nbrk++]);
+	if (p->set_brk)
+		brk_call(p->brk, &calls[nbrk++]);
+	n = nbrk + p->nlayout;
+	for (size_t i = 0; i <= n && !err; i++) {
+		const struct rw_layout_op *op = i >= nbrk && i < n ? &p->layout[i - nbrk] : NULL;
+
+		if (i < n && (!op || !layout_call(op, &calls[i])))
 			continue;
 		if (i > from)
-			err = layout_batch(p, from, i, r, calls, why, whylen);
+			err = layout_batch(p, nbrk, from, i, r, calls, why, whylen);
 		st->injected += i - from;
 		from = i + 1;
-		if (!err && i < p->nlayout) {
-			if (p->layout[i].kind == RW_LAYOUT_MAP_FILE)
-				err = map_file(&p->layout[i], img, r, why, whylen);
+		if (!err && op) {
+			if (op->kind == RW_LAYOUT_MAP_FILE)
+				err = map_file(op, img, r, why, whylen);
 			else
 				err = rw_why(why, whylen, -EINVAL, "pid %d: unknown layout step %d",
-					     p->tgid, p->layout[i].kind);
+					     p->tgid, op->kind);
 			st->injected++;
 		}
 	}
