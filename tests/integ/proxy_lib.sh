@@ -92,6 +92,24 @@ proxy_stopped() {
 	! grep -q "verification found" "$PLOG" || { echo "a rewind did not verify: $(grep -m1 "verification found" "$PLOG")"; return 1; }
 }
 
+# proxy_daemon_or_fail: rewindd for the script's tests, or each of TESTS
+# fails (and the script ends).
+proxy_daemon_or_fail() {
+	local t
+	start_daemon --state-dir "$TMP/state" && return 0
+	for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done
+	exit 0
+}
+
+# proxy_run_tests: rewindd, then each of TESTS through proxy_case.
+proxy_run_tests() {
+	local t
+	proxy_daemon_or_fail
+	for t in "${TESTS[@]}"; do
+		run_test "$t" proxy_case "test_$t"
+	done
+}
+
 # Whatever the test did, the proxy is stopped before the next one; a test
 # that passed must also pass the checks of a clean stop.
 proxy_case() {

@@ -89,10 +89,4 @@ test_proxy_heap_kept_node() {
 		{ echo "no 'keeps its heap' line: $(grep -m1 settled "$PLOG")"; return 1; }
 }
 
-if ! start_daemon --state-dir "$TMP/state"; then
-	for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done
-	exit 0
-fi
-for t in "${TESTS[@]}"; do
-	run_test "$t" proxy_case "test_$t"
-done
+proxy_run_tests

@@ -228,10 +228,4 @@ EOF2
 	expect "second activation" "$CODE $BODY" '200 {"error":"hook failed 1"}'
 }
 
-if ! start_daemon --state-dir "$TMP/state"; then
-	for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done
-	exit 0
-fi
-for t in "${TESTS[@]}"; do
-	run_test "$t" proxy_case "test_$t"
-done
+proxy_run_tests

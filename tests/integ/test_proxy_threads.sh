@@ -91,10 +91,7 @@ test_proxy_threads_pool_cycles() {
 		{ grep -m1 "rewind of session" "$PLOG"; return 1; }
 }
 
-if ! start_daemon --state-dir "$TMP/state"; then
-	for t in "${TESTS[@]}"; do echo "FAIL $t: rewindd did not start"; done
-	exit 0
-fi
+proxy_daemon_or_fail
 # The launcher's settle on its own: PASS/FAIL lines of its three cases.
 out=$(/usr/bin/python3 -I -B tests/integ/launcher_settle.py "$SRC_LAUNCHERS" 2>&1)
 rc=$?
