@@ -3,7 +3,8 @@
 # it holds CHUNKS blocks of glibc's heap (under the mmap threshold) from its
 # load on, and each request frees them all (the top of the heap is free:
 # malloc may trim it, brk down) and takes as many again (brk back up).
-# {"trim": true} asks malloc to trim at every free, as it would unless told.
+# {"trim": true} puts malloc's default trim threshold (128 KiB) back, as if
+# nobody had turned the trim off.
 # Answers how far the break went down during the frees, in pages.
 import ctypes
 

@@ -73,9 +73,10 @@ static int windows_of(const struct rw_proc_image *img, int fd, const struct rw_l
 	uint64_t lo, hi;
 	int err = 0;
 
-	observe_brk_span(facts, img->brk, &lo, &hi);
-	if (facts->brk_called)
+	if (facts->brk_called) {
+		observe_brk_span(facts, img->brk, &lo, &hi);
 		err = add_window(&img->maps, fd, lo, hi, win);
+	}
 	for (size_t i = 0; i < touched->n && !err; i++)
 		err = add_window(&img->maps, fd, touched->r[i].start, touched->r[i].end, win);
 	ranges_normalize(win);
