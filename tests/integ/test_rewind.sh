@@ -238,6 +238,23 @@ after_few_absent() {
 	n=$(jq -r .rewind.syscalls_injected <<<"$REWIND_JSON")
 	[ "$n" -ge 1 ] 2>/dev/null || { echo "syscalls injected $n, want >= 1 (the read-only page's madvise)"; return 1; }
 }
+# One run of 512 written pages absent at the checkpoint: zero-filled, not dropped
+# (the next request would fault each in again).
+after_run_absent() {
+	local n
+	n=$(jq -r .rewind.pages_zero_filled <<<"$REWIND_JSON")
+	[ "$n" -ge 512 ] 2>/dev/null || { echo "pages zero-filled $n, want >= 512"; return 1; }
+}
+# 20,000: a rewind zero-fills 4,096 at most (restore.c); the rest is dropped.
+after_huge_absent() {
+	local n
+	n=$(jq -r .rewind.pages_zero_filled <<<"$REWIND_JSON")
+	[ "$n" -le 4096 ] 2>/dev/null || { echo "pages zero-filled $n, want <= 4096"; return 1; }
+	n=$(jq -r .rewind.pages_dropped <<<"$REWIND_JSON")
+	[ "$n" -ge 20000 ] 2>/dev/null || { echo "pages dropped $n, want >= 20000"; return 1; }
+	n=$(jq -r .rewind.syscalls_injected <<<"$REWIND_JSON")
+	[ "$n" -ge 1 ] 2>/dev/null || { echo "syscalls injected $n, want >= 1 (the madvise past the budget)"; return 1; }
+}
 after_pages100k() {
 	local n
 	n=$(jq -r .rewind.pages_restored <<<"$REWIND_JSON")

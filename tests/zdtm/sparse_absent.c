@@ -8,6 +8,13 @@
  * too, and one in memory that is read-only at the checkpoint and again at
  * the rewind (made writable for the write), which only a madvise can drop:
  * process_vm_writev cannot write there.
+ *
+ * run_absent: one run of 512 such pages, as a heap's free top or a stack's
+ * depth that every request writes: zero-filled too (the next request takes
+ * no fault there), not dropped.
+ *
+ * huge_absent: 20,000 such pages, more than a rewind zero-fills (16 MiB):
+ * what is past that is dropped by an injected madvise.
  */
 #include <string.h>
 #include <sys/mman.h>
@@ -78,3 +85,52 @@ static void few_check(void)
 }
 
 ZDTM_SCENARIO(few_absent, few_setup, few_go, few_check);
+
+#define RUN_PAGES	512
+#define HUGE_PAGES	20000
+static char *run_region, *huge_region;
+
+static void run_setup(void)
+{
+	run_region = map_anon(RUN_PAGES * PAGE);	/* never touched */
+}
+
+static void run_go(void)
+{
+	memset(run_region, 0x5a, RUN_PAGES * PAGE);
+	done("");
+}
+
+static void zero_check(const char *what, const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i]) {
+			differ("byte %zu of the untouched %s is %#x", i, what, p[i] & 0xff);
+			return;
+		}
+}
+
+static void run_check(void)
+{
+	zero_check("run", run_region, RUN_PAGES * PAGE);
+}
+
+ZDTM_SCENARIO(run_absent, run_setup, run_go, run_check);
+
+static void huge_setup(void)
+{
+	huge_region = map_anon(HUGE_PAGES * PAGE);	/* never touched */
+}
+
+static void huge_go(void)
+{
+	memset(huge_region, 0x5a, HUGE_PAGES * PAGE);
+	done("");
+}
+
+static void huge_check(void)
+{
+	zero_check("region", huge_region, HUGE_PAGES * PAGE);
+}
+
+ZDTM_SCENARIO(huge_absent, huge_setup, huge_go, huge_check);

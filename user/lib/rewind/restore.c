@@ -22,19 +22,20 @@
 
 #define IOV_BATCH	1024
 /*
- * Past this many separate ranges to drop, anonymous ones are zero-filled
- * through process_vm_writev instead of one injected madvise() each: the
- * content is the same, a page just stays allocated.
+ * Pages absent (or zero) at the checkpoint that an invocation wrote, in
+ * anonymous writable memory, are zero-filled through process_vm_writev
+ * rather than dropped, up to ZERO_FILL_MAX a rewind: the content is the same
+ * and the page stays allocated, so the next request that writes it (a heap's
+ * top, a stack's depth, a buffer malloc reuses) takes no fault. A fresh
+ * page's fault costs several times its fill here, and each injected
+ * madvise() sends a TLB shootdown that may reach an idle vCPU (+0.1-0.15 ms
+ * a rewind; docs/BENCHMARKS.md). Past the budget, one-off growth is given
+ * back by madvise(MADV_DONTNEED). Wipe-on-fork memory, dropped whole at
+ * every rewind whether written or not, is filled up to SMALL_FILL_MAX pages
+ * a range only: a generator's page or two.
  */
-#define DROP_INJECT_MAX	64
-/*
- * Anonymous memory up to this many pages a range is zero-filled rather than
- * dropped: a generator's wipe-on-fork state is a page or two, a heap that
- * grew a page or two is the rest, and the madvise() would often be the
- * rewind's only injection (measured: +0.1-0.15 ms a rewind, the TLB
- * shootdown it sends reaching an idle vCPU; docs/BENCHMARKS.md).
- */
-#define SMALL_FILL_MAX	16
+#define ZERO_FILL_MAX	(4096ull * RW_PAGE_SIZE)
+#define SMALL_FILL_MAX	(16ull * RW_PAGE_SIZE)
 /*
  * From this many pages on, the target may copy them itself (copy_in_target,
  * use_restorer): below, one process_vm_writev costs less than its stop
@@ -619,16 +620,19 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 /*
  * Whether dropping [start, end) can be a zero fill instead: the range lies in
  * one anonymous vma of the image that is writable (process_vm_writev writes
- * only there), and is small or one of many (DROP_INJECT_MAX). Reading a
- * dropped page gives zeros: the content is the same, the page stays allocated.
+ * only there) and fits what is left of the rewind's budget (wipe-on-fork
+ * memory: SMALL_FILL_MAX). Reading a dropped page gives zeros: the content
+ * is the same, the page stays allocated.
  */
-static bool zero_fillable(const struct rw_proc_image *img, uint64_t start, uint64_t end, bool many)
+static bool zero_fillable(const struct rw_proc_image *img, uint64_t start, uint64_t end,
+			  uint64_t budget)
 {
 	ssize_t i = proc_maps_find(&img->maps, start);
 	const struct rw_vma *v = i >= 0 ? &img->maps.v[i] : NULL;
 
-	return v && !v->inode && (v->prot & PROT_WRITE) && end <= v->end &&
-	       (many || end - start <= SMALL_FILL_MAX * RW_PAGE_SIZE);
+	if (v && v->wipeonfork && budget > SMALL_FILL_MAX)
+		budget = SMALL_FILL_MAX;
+	return v && !v->inode && (v->prot & PROT_WRITE) && end <= v->end && end - start <= budget;
 }
 
 static int zero_fill(pid_t pid, uint64_t start, uint64_t end)
@@ -656,7 +660,7 @@ static int zero_fill(pid_t pid, uint64_t start, uint64_t end)
 static int drop_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 		      struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
 {
-	bool many = p->ndrop > DROP_INJECT_MAX;
+	uint64_t budget = ZERO_FILL_MAX;
 	struct rw_batch_call *calls = calloc(p->ndrop ? p->ndrop : 1, sizeof(*calls));
 	size_t *which = calloc(p->ndrop ? p->ndrop : 1, sizeof(*which));
 	size_t n = 0, failed;
@@ -670,7 +674,8 @@ static int drop_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	for (size_t i = 0; i < p->ndrop; i++) {
 		const struct rw_range *d = &p->drop[i];
 
-		if (zero_fillable(img, d->start, d->end, many)) {
+		if (zero_fillable(img, d->start, d->end, budget)) {
+			budget -= d->end - d->start;
 			err = zero_fill(p->tgid, d->start, d->end);
 			st->zero_filled_pages += (d->end - d->start) / RW_PAGE_SIZE;
 			if (err) {
