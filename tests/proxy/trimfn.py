@@ -4,8 +4,11 @@
 # load on, and each request frees them all (the top of the heap is free:
 # malloc may trim it, brk down) and takes as many again (brk back up).
 # {"trim": true} puts malloc's default trim threshold (128 KiB) back, as if
-# nobody had turned the trim off.
-# Answers how far the break went down during the frees, in pages.
+# nobody had turned the trim off. {"grow": true} then takes as many blocks
+# again on top (the break goes up unless the heap already holds them) and
+# frees them.
+# Answers how far the break went down during the frees and, with "grow",
+# how far it went up for the extra blocks, in pages.
 import ctypes
 
 CHUNK = 64 * 1024
@@ -41,4 +44,11 @@ def main(args):
         libc.free(b)
     after = libc.sbrk(0)
     held = take()
-    return {"trimmed": (before - after) // 4096}
+    answer = {"trimmed": (before - after) // 4096}
+    if args.get("grow"):
+        low = libc.sbrk(0)
+        extra = take()
+        answer["grown"] = (libc.sbrk(0) - low) // 4096
+        for b in reversed(extra):
+            libc.free(b)
+    return answer

@@ -227,12 +227,12 @@ static int init_exchange(struct function *f, const char *req, size_t max, char *
 }
 
 /* Runtimes that create threads and caches lazily do it before the checkpoint. */
-static int warm_up(struct function *f, char *err, size_t errlen)
+static int warm_up(struct function *f, unsigned n, char *err, size_t errlen)
 {
 	static const char empty[] = "{\"value\":{}}\n";
 	const char *req = f->cfg->warmup_line ? f->cfg->warmup_line : empty;
 
-	for (unsigned i = 0; i < f->cfg->warmup; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		char *line = NULL;
 		int ret = init_exchange(f, req, f->cfg->max_body, &line, err, errlen);
 
@@ -246,14 +246,12 @@ static int warm_up(struct function *f, char *err, size_t errlen)
 /*
  * Before the process is kept (checkpointed, or reused as is): the launcher
  * settles its runtime (Python: a full collection). No /run can produce the
- * line: context field names are [A-Za-z0-9_]. In rewind mode it also turns
+ * line: context field names are [A-Za-z0-9_]. With keep_heap it also turns
  * malloc's trim off ("keep-heap"): a heap trimmed during an activation is
- * grown back by the rewind and restored whole, a cost and nothing gained
- * (in the other modes a trim gives memory back).
+ * grown back by the rewind and restored whole, a cost and nothing gained.
  */
-static int settle(struct function *f, char *err, size_t errlen)
+static int settle(struct function *f, bool keep_heap, char *err, size_t errlen)
 {
-	bool keep_heap = f->cfg->mode == MODE_REWIND;
 	json_object *ans, *v, *why;
 	char *line = NULL;
 	bool ok;
@@ -270,12 +268,44 @@ static int settle(struct function *f, char *err, size_t errlen)
 		 !strcmp(json_object_get_string(v), "kept"))
 		pr_debug("settled: the function's malloc keeps its heap (trim off)\n");
 	else if (keep_heap)
-		pr_info("settled: the function's malloc may trim its heap, which a rewind then restores "
-			"whole: %s\n", json_object_object_get_ex(ans, "why", &why) ?
+		pr_info("settled: the function's malloc may trim its heap%s: %s\n",
+			f->cfg->mode == MODE_REWIND ? ", which a rewind then restores whole" : "",
+			json_object_object_get_ex(ans, "why", &why) ?
 			json_object_get_string(why) : "the launcher did not say");
 	json_object_put(ans);
 	free(line);
 	return ok ? 0 : -EPROTO;
+}
+
+/*
+ * The modes that serve every request from one process keep malloc's heap
+ * (settle's "keep-heap"): rewind mode because a trimmed heap is restored
+ * whole by the rewind; insecure mode so that the two differ by the rewind
+ * alone, not by malloc's policy (the baseline of the benchmarks).
+ */
+static bool keeps_heap(const struct proxy_config *cfg)
+{
+	return cfg->mode == MODE_REWIND || cfg->mode == MODE_INSECURE;
+}
+
+/*
+ * The heap is kept from before the last warm-up request on, so the process
+ * kept holds the heap a request grows to: requests like it then move no
+ * break, which a rewind would move back, and fault in no fresh heap page
+ * (several microseconds each here).
+ */
+static int warm_up_and_settle(struct function *f, char *err, size_t errlen)
+{
+	unsigned early = keeps_heap(f->cfg) && f->cfg->warmup ? 1 : 0;
+	int ret = warm_up(f, f->cfg->warmup - early, err, errlen);
+
+	if (!ret && early)
+		ret = settle(f, true, err, errlen);
+	if (!ret && early)
+		ret = warm_up(f, early, err, errlen);
+	if (!ret && f->cfg->mode != MODE_RESTART)
+		ret = settle(f, keeps_heap(f->cfg) && !early, err, errlen);
+	return ret;
 }
 
 void function_log(const struct function *f, const char *fmt, ...)
@@ -382,9 +412,7 @@ int function_start(struct function *f, char *err, size_t errlen)
 		action_forward_log(&f->act);
 	f->code_failed = ret && ret != -ETIMEDOUT;
 	if (!ret)
-		ret = warm_up(f, err, errlen);
-	if (!ret && f->cfg->mode != MODE_RESTART)
-		ret = settle(f, err, errlen);
+		ret = warm_up_and_settle(f, err, errlen);
 	if (!ret) {
 		ret = iso_arm(&f->iso, &f->act, why, sizeof(why));
 		if (ret)

@@ -26,8 +26,8 @@
  * before the process is kept, is answered {"settled":true}: unlike Python's
  * Thread.join(), a worker_threads Worker joins its OS thread before it emits
  * 'exit', so no thread the action waited for is left to wait out here. With
- * "keep-heap":true (rewind mode) malloc's trim is turned off first and the
- * answer says so: "heap":"kept", or "heap":"trimmable" and why.
+ * "keep-heap":true (rewind and insecure modes) malloc's trim is turned off
+ * first and the answer says so: "heap":"kept", or "heap":"trimmable" and why.
  */
 'use strict';
 
@@ -356,7 +356,7 @@ function main() {
     }
     if (request && request['rewind-proxy'] === 'settle' &&
         Object.keys(request).every((k) => k === 'rewind-proxy' || k === 'keep-heap')) {
-      // V8 collects on its own schedule; malloc's trim goes off in rewind mode.
+      // V8 collects on its own schedule; malloc's trim goes off on "keep-heap".
       writeLine(Object.assign({ settled: true }, request['keep-heap'] === true ? keepHeap() : {}));
       return;
     }

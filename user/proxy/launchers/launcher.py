@@ -51,7 +51,7 @@ hold a thread that exits during the next invocation, and that rewind fails
 a thread as exiting, so rewindd cannot leave it out. A thread still there
 after SETTLE_TIMEOUT answers {"settled": false, "error": ...}: the proxy
 then does not keep the process. Threads started by _thread.start_new_thread
-or by C code are not tracked. With "keep-heap": true (rewind mode) it also
+or by C code are not tracked. With "keep-heap": true (rewind, insecure) it also
 turns glibc malloc's trim off (mallopt M_TRIM_THRESHOLD): a heap trimmed
 during an invocation is grown back by the rewind and its pages copied back
 whole. The answer says "heap": "kept", or "heap": "trimmable" and why.
@@ -97,7 +97,7 @@ def track_thread_exits():
 
 
 def keep_heap():
-    """glibc malloc's trim off; ctypes is imported only here (rewind mode)."""
+    """glibc malloc's trim off; ctypes is imported only here (keep-heap only)."""
     try:
         import ctypes
         mallopt = ctypes.CDLL(None).mallopt
