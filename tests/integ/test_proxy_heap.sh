@@ -9,10 +9,10 @@
 # the rewinds' whole-page restores. The twins: a request that asks malloc to
 # trim again shows the break going down and the rewind restoring the span
 # whole (and verified), in insecure mode the break going down.
-# With --warmup the trim goes off before the last warm-up request, so the
-# checkpoint holds the heap a request grows to: requests that take 4 MiB
-# more ({"grow": true}) move no break; the twin, without a warm-up, moves it
-# up in every request (and every rewind moves it back).
+# With --warmup 2 or more the trim goes off before the last warm-up request,
+# so the checkpoint holds the heap a request grows to: requests that take 4
+# MiB more ({"grow": true}) move no break; the twin, without a warm-up,
+# moves it up in every request (and every rewind moves it back).
 # Every rewind runs --verify.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/integ/lib.sh
@@ -111,9 +111,12 @@ test_proxy_heap_grown_at_checkpoint() {
 # The twin: without a warm-up the checkpoint's heap is the loaded one; every
 # request grows it by the span and every rewind (verified) cuts it back.
 test_proxy_heap_grows_without_warmup() {
+	local n
 	GROWN=
 	serve_trimfn rewind '{"grow": true}' || return 1
-	each_span "pages the break rose for the extra blocks" "$GROWN"
+	each_span "pages the break rose for the extra blocks" "$GROWN" || return 1
+	n=$(rewind_counts | jq -s length)
+	[ "$n" -ge 5 ] || { echo "$n rewinds counted, 5 expected"; return 1; }
 }
 
 # Node's launcher does it through its addon: its settle answer says so.

@@ -13,8 +13,8 @@
  * depth that every request writes: zero-filled too (the next request takes
  * no fault there), not dropped.
  *
- * huge_absent: 20,000 such pages, more than a rewind zero-fills (16 MiB):
- * what is past that is dropped by an injected madvise.
+ * huge_absent: three runs of 2,000 such pages, more than a rewind
+ * zero-fills (4,096 pages): the third is dropped by an injected madvise.
  */
 #include <string.h>
 #include <sys/mman.h>
@@ -87,7 +87,8 @@ static void few_check(void)
 ZDTM_SCENARIO(few_absent, few_setup, few_go, few_check);
 
 #define RUN_PAGES	512
-#define HUGE_PAGES	20000
+#define HUGE_RUN	2000
+#define HUGE_PAGES	(3 * (HUGE_RUN + 1))
 static char *run_region, *huge_region;
 
 static void run_setup(void)
@@ -124,7 +125,8 @@ static void huge_setup(void)
 
 static void huge_go(void)
 {
-	memset(huge_region, 0x5a, HUGE_PAGES * PAGE);
+	for (int i = 0; i < 3; i++)	/* a page apart: three ranges */
+		memset(huge_region + i * (HUGE_RUN + 1) * PAGE, 0x5a, HUGE_RUN * PAGE);
 	done("");
 }
 

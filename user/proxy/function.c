@@ -292,11 +292,12 @@ static bool keeps_heap(const struct proxy_config *cfg)
  * The heap is kept from before the last warm-up request on, so the process
  * kept holds the heap a request grows to: requests like it then move no
  * break, which a rewind would move back, and fault in no fresh heap page
- * (several microseconds each here).
+ * (several microseconds each here). Not before the first: the mallopt also
+ * freezes malloc's mmap threshold, which a request raises to what it frees.
  */
 static int warm_up_and_settle(struct function *f, char *err, size_t errlen)
 {
-	unsigned early = keeps_heap(f->cfg) && f->cfg->warmup ? 1 : 0;
+	unsigned early = keeps_heap(f->cfg) && f->cfg->warmup >= 2 ? 1 : 0;
 	int ret = warm_up(f, f->cfg->warmup - early, err, errlen);
 
 	if (!ret && early)

@@ -22,17 +22,16 @@
 
 #define IOV_BATCH	1024
 /*
- * Pages absent (or zero) at the checkpoint that an invocation wrote, in
- * anonymous writable memory, are zero-filled through process_vm_writev
- * rather than dropped, up to ZERO_FILL_MAX a rewind: the content is the same
- * and the page stays allocated, so the next request that writes it (a heap's
- * top, a stack's depth, a buffer malloc reuses) takes no fault. A fresh
- * page's fault costs several times its fill here, and each injected
- * madvise() sends a TLB shootdown that may reach an idle vCPU (+0.1-0.15 ms
- * a rewind; docs/BENCHMARKS.md). Past the budget, one-off growth is given
- * back by madvise(MADV_DONTNEED). Wipe-on-fork memory, dropped whole at
- * every rewind whether written or not, is filled up to SMALL_FILL_MAX pages
- * a range only: a generator's page or two.
+ * Written pages that were absent (or zero) at the checkpoint are zero-filled
+ * through process_vm_writev rather than dropped, up to ZERO_FILL_MAX a
+ * process and rewind, and ranges up to SMALL_FILL_MAX always: the page stays
+ * allocated, so the next request that writes it (a heap's free top, a
+ * stack's depth) takes no fault, which costs several times the fill in this
+ * guest, and no injected madvise() sends a TLB shootdown to an idle vCPU
+ * (docs/BENCHMARKS.md, issue 15's seventeenth stop). So the process keeps
+ * what its requests wrote resident, up to the budget; the rest is dropped.
+ * Wipe-on-fork memory, dropped whole whether written or not, gets the small
+ * fill only.
  */
 #define ZERO_FILL_MAX	(4096ull * RW_PAGE_SIZE)
 #define SMALL_FILL_MAX	(16ull * RW_PAGE_SIZE)
@@ -620,9 +619,9 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 /*
  * Whether dropping [start, end) can be a zero fill instead: the range lies in
  * one anonymous vma of the image that is writable (process_vm_writev writes
- * only there) and fits what is left of the rewind's budget (wipe-on-fork
- * memory: SMALL_FILL_MAX). Reading a dropped page gives zeros: the content
- * is the same, the page stays allocated.
+ * only there) and is small or fits what is left of the budget. Reading a
+ * dropped page gives zeros: the content is the same, the page stays
+ * allocated.
  */
 static bool zero_fillable(const struct rw_proc_image *img, uint64_t start, uint64_t end,
 			  uint64_t budget)
@@ -630,9 +629,9 @@ static bool zero_fillable(const struct rw_proc_image *img, uint64_t start, uint6
 	ssize_t i = proc_maps_find(&img->maps, start);
 	const struct rw_vma *v = i >= 0 ? &img->maps.v[i] : NULL;
 
-	if (v && v->wipeonfork && budget > SMALL_FILL_MAX)
-		budget = SMALL_FILL_MAX;
-	return v && !v->inode && (v->prot & PROT_WRITE) && end <= v->end && end - start <= budget;
+	if (!v || v->inode || !(v->prot & PROT_WRITE) || end > v->end)
+		return false;
+	return end - start <= SMALL_FILL_MAX || (!v->wipeonfork && end - start <= budget);
 }
 
 static int zero_fill(pid_t pid, uint64_t start, uint64_t end)
@@ -675,7 +674,7 @@ static int drop_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 		const struct rw_range *d = &p->drop[i];
 
 		if (zero_fillable(img, d->start, d->end, budget)) {
-			budget -= d->end - d->start;
+			budget -= d->end - d->start < budget ? d->end - d->start : budget;
 			err = zero_fill(p->tgid, d->start, d->end);
 			st->zero_filled_pages += (d->end - d->start) / RW_PAGE_SIZE;
 			if (err) {

@@ -8,9 +8,9 @@
  * resolved from the node binary at load (node exports its OpenSSL's symbols
  * to addons); no libcrypto is linked in.
  *
- * keepHeap() turns glibc malloc's trim off (M_TRIM_THRESHOLD), for rewind
- * mode: a heap trimmed during an activation is grown back by the rewind and
- * its pages copied back whole. True if malloc took it.
+ * keepHeap() turns glibc malloc's trim off (M_TRIM_THRESHOLD), for the
+ * settle's "keep-heap": a heap trimmed during an activation is grown back by
+ * the rewind and its pages copied back whole. True if malloc took it.
  */
 #include <limits.h>
 #include <malloc.h>
