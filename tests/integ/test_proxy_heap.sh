@@ -46,6 +46,19 @@ serve_trimfn() {
 	done
 }
 
+# At least five rewinds counted (a restart instead of a rewind counts none).
+five_rewinds() {
+	local n
+	n=$(rewind_counts | jq -s length)
+	[ "$n" -ge 5 ] || { echo "$n rewinds counted, 5 expected"; return 1; }
+}
+
+# The proxy logged that the launcher turned the trim off.
+heap_kept_logged() {
+	grep -q "settled: the function's malloc keeps its heap" "$PLOG" ||
+		{ echo "no 'keeps its heap' line: $(grep -m1 settled "$PLOG")"; return 1; }
+}
+
 # Every value of the list $2 at least $SPAN (pages), else says so as $1.
 each_span() {
 	local t
@@ -61,12 +74,10 @@ test_proxy_heap_kept_python() {
 	TRIMMED=
 	serve_trimfn rewind '{}' || return 1
 	expect "pages trimmed in each request" "$TRIMMED" " 0 0 0 0 0" || return 1
-	grep -q "settled: the function's malloc keeps its heap" "$PLOG" ||
-		{ echo "no 'keeps its heap' line: $(grep -m1 settled "$PLOG")"; return 1; }
+	heap_kept_logged || return 1
 	n=$(rewind_counts | jq -s "map(select(.pages_wholesale >= $SPAN)) | length")
 	expect "rewinds that restored the heap's span whole" "$n" 0 || return 1
-	n=$(rewind_counts | jq -s length)
-	[ "$n" -ge 5 ] || { echo "$n rewinds counted, 5 expected"; return 1; }
+	five_rewinds
 }
 
 # The twin: malloc told to trim again (a request's mallopt, undone by its
@@ -86,8 +97,7 @@ test_proxy_heap_insecure_keeps() {
 	TRIMMED=
 	serve_trimfn insecure '{}' || return 1
 	expect "pages trimmed in each request" "$TRIMMED" " 0 0 0 0 0" || return 1
-	grep -q "settled: the function's malloc keeps its heap" "$PLOG" ||
-		{ echo "no 'keeps its heap' line: $(grep -m1 settled "$PLOG")"; return 1; }
+	heap_kept_logged
 }
 
 # The twin: told to trim, insecure mode's process gives the span back.
@@ -100,23 +110,19 @@ test_proxy_heap_insecure_trims_when_told() {
 # Trim off before the last of two warm-up requests that grow the heap: the
 # checkpoint holds the grown heap, and no request moves the break.
 test_proxy_heap_grown_at_checkpoint() {
-	local n
 	GROWN=
 	serve_trimfn rewind '{"grow": true}' --warmup 2 --warmup-input '{"grow": true}' || return 1
 	expect "pages the break rose for the extra blocks" "$GROWN" " 0 0 0 0 0" || return 1
-	n=$(rewind_counts | jq -s length)
-	[ "$n" -ge 5 ] || { echo "$n rewinds counted, 5 expected"; return 1; }
+	five_rewinds
 }
 
 # The twin: without a warm-up the checkpoint's heap is the loaded one; every
 # request grows it by the span and every rewind (verified) cuts it back.
 test_proxy_heap_grows_without_warmup() {
-	local n
 	GROWN=
 	serve_trimfn rewind '{"grow": true}' || return 1
 	each_span "pages the break rose for the extra blocks" "$GROWN" || return 1
-	n=$(rewind_counts | jq -s length)
-	[ "$n" -ge 5 ] || { echo "$n rewinds counted, 5 expected"; return 1; }
+	five_rewinds
 }
 
 # Node's launcher does it through its addon: its settle answer says so.
@@ -126,8 +132,7 @@ test_proxy_heap_kept_node() {
 	start_proxy --runtime node --verbose || return 1
 	init_action "$ACTIONS/hello.js" || return 1
 	expect_run '{"name": "heap"}' '.greeting != null' || return 1
-	grep -q "settled: the function's malloc keeps its heap" "$PLOG" ||
-		{ echo "no 'keeps its heap' line: $(grep -m1 settled "$PLOG")"; return 1; }
+	heap_kept_logged
 }
 
 proxy_run_tests
