@@ -297,13 +297,14 @@ static bool keeps_heap(const struct proxy_config *cfg)
  */
 static int warm_up_and_settle(struct function *f, char *err, size_t errlen)
 {
-	unsigned early = keeps_heap(f->cfg) && f->cfg->warmup >= 2 ? 1 : 0;
+	bool early = keeps_heap(f->cfg) && f->cfg->warmup >= 2;
 	int ret = warm_up(f, f->cfg->warmup - early, err, errlen);
 
-	if (!ret && early)
+	if (!ret && early) {
 		ret = settle(f, true, err, errlen);
-	if (!ret && early)
-		ret = warm_up(f, early, err, errlen);
+		if (!ret)
+			ret = warm_up(f, 1, err, errlen);
+	}
 	if (!ret && f->cfg->mode != MODE_RESTART)
 		ret = settle(f, keeps_heap(f->cfg) && !early, err, errlen);
 	return ret;

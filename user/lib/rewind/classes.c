@@ -15,7 +15,10 @@ const struct rw_state_class rw_state_classes[] = {
 		"`PAGEMAP_SCAN` written pages, with the write-fault records",
 		NULL,
 		"pages written since the checkpoint are copied back from the image, pages that "
-		"were empty are dropped (`MADV_DONTNEED`); after a forced write by the session "
+		"were empty read zero again: zero-filled (up to 4,096 a rewind) or dropped "
+		"(`MADV_DONTNEED`). Residency is not restored: a zero-filled page stays resident, "
+		"so `mincore`, pagemap's present bit or RSS can tell which empty pages an earlier "
+		"invocation wrote (how far its heap or stack reached); after a forced write by the session "
 		"(ptrace `PTRACE_POKETEXT`/`PTRACE_POKEDATA`, a write to `/proc/N/mem`, both "
 		"logged) read-only private mappings are restored whole too",
 	},

@@ -22,14 +22,15 @@
 
 #define IOV_BATCH	1024
 /*
- * Written pages that were absent (or zero) at the checkpoint are zero-filled
- * through process_vm_writev rather than dropped, up to ZERO_FILL_MAX a
- * process and rewind, and ranges up to SMALL_FILL_MAX always: the page stays
- * allocated, so the next request that writes it (a heap's free top, a
- * stack's depth) takes no fault, which costs several times the fill in this
- * guest, and no injected madvise() sends a TLB shootdown to an idle vCPU
- * (docs/BENCHMARKS.md, issue 15's seventeenth stop). So the process keeps
- * what its requests wrote resident, up to the budget; the rest is dropped.
+ * Pages to drop (absent or zero at the checkpoint, and written since or in
+ * a range nothing vouched for) in anonymous writable memory are zero-filled
+ * through process_vm_writev instead, up to ZERO_FILL_MAX a process and
+ * rewind, and ranges up to SMALL_FILL_MAX always: the page stays allocated,
+ * so the next request that writes it (a heap's free top, a stack's depth)
+ * takes no fault, which costs several times the fill in this guest, and no
+ * injected madvise() sends a TLB shootdown to an idle vCPU (docs/BENCHMARKS.md,
+ * issue 15's seventeenth stop). The page's residency is thus not restored
+ * (the class table says so); past the budget the rest is dropped.
  * Wipe-on-fork memory, dropped whole whether written or not, gets the small
  * fill only.
  */
@@ -674,7 +675,7 @@ static int drop_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 		const struct rw_range *d = &p->drop[i];
 
 		if (zero_fillable(img, d->start, d->end, budget)) {
-			budget -= d->end - d->start < budget ? d->end - d->start : budget;
+			budget = d->end - d->start < budget ? budget - (d->end - d->start) : 0;
 			err = zero_fill(p->tgid, d->start, d->end);
 			st->zero_filled_pages += (d->end - d->start) / RW_PAGE_SIZE;
 			if (err) {
