@@ -162,3 +162,11 @@ expect_run() {
 jfield() {
 	jq -r "$1" <<<"$BODY"
 }
+
+# wait_rewinds N: returns once a proxy started with -v logged its N-th
+# rewind, which runs after the answer (tail follows the file: no sleep).
+wait_rewinds() {
+	local got
+	got=$(timeout 60 grep -c -m "$1" "session [0-9]* rewound in" <(tail -n +1 -f --pid="$PROXY_PID" "$PLOG"))
+	[ "$got" = "$1" ] || { echo "$got of $1 rewinds ended: $(tail -3 "$PLOG")"; return 1; }
+}

@@ -322,10 +322,14 @@ test_proxy_rewind_failure_restarts() {
 # next request from a function started from scratch, rewound by the new one.
 test_proxy_rewindd_restarted() {
 	local pid1 pid2
-	start_proxy || return 1
+	start_proxy -v || return 1
 	init_action "$ACTIONS/sockfail.py" || return 1
 	expect_run '{}' '.pid > 0' || return 1
 	pid1=$(jfield .pid)
+	# The rewind after that answer ends before rewindd dies: killed
+	# mid-rewind, the proxy would restart the function at once and leave
+	# nothing to recover.
+	wait_rewinds 1 || return 1
 	kill -KILL "$DAEMON_PID" && tail --pid="$DAEMON_PID" -f /dev/null
 	DAEMON_PID=
 	start_daemon --state-dir "$TMP/state" || { echo "rewindd did not start again"; return 1; }
@@ -345,10 +349,12 @@ test_proxy_rewindd_restarted() {
 # function serves on, rewound (no restart).
 test_proxy_rewindd_connection_closed() {
 	local pid1
-	start_proxy || return 1
+	start_proxy -v || return 1
 	init_action "$ACTIONS/sockfail.py" || return 1
 	expect_run '{}' '.pid > 0' || return 1
 	pid1=$(jfield .pid)
+	# Its connection is idle only once the rewind after that answer ended.
+	wait_rewinds 1 || return 1
 	# More idle connections than rewindd's table: the proxy's, idle the longest, goes.
 	/usr/bin/python3 -c '
 import socket, sys
@@ -862,25 +868,20 @@ EOF
 # middle of the rewind after a /run) ends at a second SIGTERM: the proxy
 # exits 1 at once, the function killed, its cgroup and dir removed.
 test_proxy_second_sigterm() {
-	local pid t0 rc=0
-	start_proxy || return 1
+	local pid rc=0
+	start_proxy -v || return 1
 	init_action "$ACTIONS/hello.py" || return 1
 	expect_run '{}' '.pid > 0' || return 1
 	pid=$(jfield .pid)
 	# The proxy rewinds after it answers: that rewind must be over before
-	# rewindd stops, or the next run waits for it (a bounded poll of status).
-	t0=$SECONDS
-	until [ "$("$CTL" status --json | jq '[.sessions[].invocation] | max')" = 2 ]; do
-		[ $((SECONDS - t0)) -lt 60 ] || { echo "the rewind after the first run did not end"; return 1; }
-	done
+	# rewindd stops, or the next run waits for it.
+	wait_rewinds 1 || return 1
 	kill -STOP "$DAEMON_PID"
 	expect_run '{}' ".pid == $pid" || rc=1
 	kill -TERM "$PROXY_PID"
-	# A bounded poll until the first one is taken (the proxy logs it).
-	t0=$SECONDS
-	until grep -q "Terminated: stopping" "$PLOG"; do
-		[ $((SECONDS - t0)) -lt 60 ] || { kill -CONT "$DAEMON_PID"; echo "the stop was not logged"; return 1; }
-	done
+	# Until the first one is taken (the proxy logs it; tail follows the file).
+	timeout 60 grep -q -m1 "Terminated: stopping" <(tail -n +1 -f --pid="$PROXY_PID" "$PLOG") ||
+		{ kill -CONT "$DAEMON_PID"; echo "the stop was not logged"; return 1; }
 	[ $rc = 0 ] && kill -TERM "$PROXY_PID"
 	timeout 30 tail --pid="$PROXY_PID" -f /dev/null || rc=1
 	kill -CONT "$DAEMON_PID"
