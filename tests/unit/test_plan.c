@@ -132,14 +132,19 @@ static void nothing_changed(void **state)
 	assert_false(f->plan.timers);
 }
 
-/* Written pages split into stored ones (copied back) and the rest (dropped). */
+/*
+ * Written pages split into stored ones (copied back) and the rest, which in
+ * anonymous writable memory are zero-filled; the binary's .data (a file's
+ * private mapping) is dropped, back to the file's bytes.
+ */
 static void written_pages_split(void **state)
 {
 	struct fixture *f = *state;
 
-	f->written[0] = (struct rw_range){ REGION + 8 * PG, REGION + 22 * PG };
-	f->written[1] = (struct rw_range){ 0x7ffc00007000, 0x7ffc00008000 };
-	f->obs.nwritten = 2;
+	f->written[0] = (struct rw_range){ 0x00401000, 0x00402000 };
+	f->written[1] = (struct rw_range){ REGION + 8 * PG, REGION + 22 * PG };
+	f->written[2] = (struct rw_range){ 0x7ffc00007000, 0x7ffc00008000 };
+	f->obs.nwritten = 3;
 	build(f);
 	assert_int_equal(f->plan.ncopy, 2);
 	assert_int_equal(f->plan.copy[0].start, REGION + 8 * PG);
@@ -147,12 +152,54 @@ static void written_pages_split(void **state)
 	assert_int_equal(f->plan.copy[1].start, REGION + 20 * PG);
 	assert_int_equal(f->plan.copy[1].end, REGION + 22 * PG);
 	assert_int_equal(f->plan.copy_pages, 4);
-	assert_int_equal(f->plan.ndrop, 2);
-	assert_int_equal(f->plan.drop[0].start, REGION + 10 * PG);
-	assert_int_equal(f->plan.drop[0].end, REGION + 20 * PG);
-	assert_int_equal(f->plan.drop[1].start, 0x7ffc00007000);
-	assert_int_equal(f->plan.drop_pages, 11);
+	assert_int_equal(f->plan.nfill, 2);
+	assert_int_equal(f->plan.fill[0].start, REGION + 10 * PG);
+	assert_int_equal(f->plan.fill[0].end, REGION + 20 * PG);
+	assert_int_equal(f->plan.fill[1].start, 0x7ffc00007000);
+	assert_int_equal(f->plan.fill_pages, 11);
+	assert_int_equal(f->plan.ndrop, 1);
+	assert_int_equal(f->plan.drop[0].start, 0x00401000);
+	assert_int_equal(f->plan.drop[0].end, 0x00402000);
+	assert_int_equal(f->plan.drop_pages, 12);
 	assert_int_equal(f->plan.wholesale_pages, 0);
+}
+
+/*
+ * The zero fill's budget: 4,096 pages a rewind; past it a range is
+ * dropped, but for one of up to 16 pages, always filled (it takes its
+ * share of what is left).
+ */
+static void zero_fill_budget(void **state)
+{
+	struct fixture *f = *state;
+	static const char big[] =
+		"7e0000000000-7e0001400000 rw-p 00000000 00:00 0 \n";	/* 5,120 pages */
+	const uint64_t at = 0x7e0000000000;
+
+	proc_maps_free(&f->img.maps);
+	proc_maps_free(&f->now);
+	assert_int_equal(proc_parse_maps(big, &f->img.maps), 0);
+	assert_int_equal(proc_parse_maps(big, &f->now), 0);
+	f->img.nruns = 0;
+	f->img.brk = 0;
+	f->covered[0] = (struct rw_range){ at, at + 5120 * PG };
+	f->obs.ncovered = 1;
+	f->written[0] = (struct rw_range){ at, at + 4000 * PG };
+	f->written[1] = (struct rw_range){ at + 4001 * PG, at + 4201 * PG };
+	f->written[2] = (struct rw_range){ at + 4300 * PG, at + 4316 * PG };
+	f->written[3] = (struct rw_range){ at + 4400 * PG, at + 4500 * PG };
+	f->obs.nwritten = 4;
+	build(f);
+	assert_int_equal(f->plan.nfailures, 0);
+	assert_int_equal(f->plan.ncopy, 0);
+	assert_int_equal(f->plan.nfill, 2);
+	assert_int_equal(f->plan.fill[0].end, at + 4000 * PG);
+	assert_int_equal(f->plan.fill[1].start, at + 4300 * PG);
+	assert_int_equal(f->plan.fill_pages, 4016);
+	assert_int_equal(f->plan.ndrop, 2);
+	assert_int_equal(f->plan.drop[0].start, at + 4001 * PG);
+	assert_int_equal(f->plan.drop[1].start, at + 4400 * PG);
+	assert_int_equal(f->plan.drop_pages, 4316);
 }
 
 /* A new mapping goes; an unmapped one comes back whole with its stored pages. */
@@ -1265,6 +1312,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(nothing_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(written_pages_split, setup, teardown),
+		cmocka_unit_test_setup_teardown(zero_fill_budget, setup, teardown),
 		cmocka_unit_test_setup_teardown(layout_new_and_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(layout_mprotect, setup, teardown),
 		cmocka_unit_test_setup_teardown(layout_same_bounds_changed, setup, teardown),

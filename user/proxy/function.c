@@ -249,15 +249,21 @@ static int warm_up(struct function *f, unsigned n, char *err, size_t errlen)
  * line: context field names are [A-Za-z0-9_]. With keep_heap it also turns
  * malloc's trim off ("keep-heap"): a heap trimmed during an activation is
  * grown back by the rewind and restored whole, a cost and nothing gained.
+ * With RELEASE bytes, the free top of that heap goes back to the kernel, the
+ * break kept ("release-free"): the image stores none of that garbage.
  */
-static int settle(struct function *f, bool keep_heap, char *err, size_t errlen)
+static int settle(struct function *f, bool keep_heap, size_t release, char *err, size_t errlen)
 {
 	json_object *ans, *v, *why;
-	char *line = NULL;
+	char *line = NULL, req[128];
 	bool ok;
-	int ret = init_exchange(f, keep_heap ? "{\"rewind-proxy\":\"settle\",\"keep-heap\":true}\n" :
-				"{\"rewind-proxy\":\"settle\"}\n", 65536, &line, err, errlen);
+	int ret;
 
+	snprintf(req, sizeof(req), "{\"rewind-proxy\":\"settle\"%s", keep_heap ? ",\"keep-heap\":true" : "");
+	if (release)
+		snprintf(req + strlen(req), sizeof(req) - strlen(req), ",\"release-free\":%zu", release);
+	strcat(req, "}\n");
+	ret = init_exchange(f, req, 65536, &line, err, errlen);
 	if (ret)
 		return ret;
 	ans = json_tokener_parse(line);
@@ -272,6 +278,13 @@ static int settle(struct function *f, bool keep_heap, char *err, size_t errlen)
 			f->cfg->mode == MODE_REWIND ? ", which a rewind then restores whole" : "",
 			json_object_object_get_ex(ans, "why", &why) ?
 			json_object_get_string(why) : "the launcher did not say");
+	if (ok && release && json_object_object_get_ex(ans, "released", &v) && json_object_get_int64(v) > 0)
+		pr_debug("settled: %lld KiB of malloc's free heap given back to the kernel\n",
+			 (long long)json_object_get_int64(v) >> 10);
+	else if (ok && release)
+		pr_debug("settled: none of malloc's free heap given back: %s\n",
+			 json_object_object_get_ex(ans, "release", &why) ?
+			 json_object_get_string(why) : "the launcher did not say");
 	json_object_put(ans);
 	free(line);
 	return ok ? 0 : -EPROTO;
@@ -301,12 +314,13 @@ static int warm_up_and_settle(struct function *f, char *err, size_t errlen)
 	int ret = warm_up(f, f->cfg->warmup - early, err, errlen);
 
 	if (!ret && early) {
-		ret = settle(f, true, err, errlen);
+		ret = settle(f, true, 0, err, errlen);
 		if (!ret)
 			ret = warm_up(f, 1, err, errlen);
 	}
 	if (!ret && f->cfg->mode != MODE_RESTART)
-		ret = settle(f, keeps_heap(f->cfg) && !early, err, errlen);
+		ret = settle(f, keeps_heap(f->cfg) && !early, keeps_heap(f->cfg) ? f->cfg->heap_release : 0,
+			     err, errlen);
 	return ret;
 }
 

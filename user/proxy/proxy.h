@@ -62,6 +62,13 @@ struct proxy_config {
 	 * its checkpoint has in common with other instances' once.
 	 */
 	bool shared_images;
+	/*
+	 * --heap-release: bytes of the free top of malloc's heap the final settle
+	 * gives back (rewind and insecure modes). Up to half of what rewindd
+	 * zero-fills in a rewind (16 MiB a process), so that a request writing
+	 * there again takes no fault after the rewind.
+	 */
+	size_t heap_release;
 	/* Where the function's stdout and stderr go (ours, unless --log-file moved our messages). */
 	int out_fd, err_fd;
 };

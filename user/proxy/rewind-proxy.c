@@ -34,6 +34,7 @@
 #include "runtime.h"
 
 #define DEFAULT_MAX_BODY (48ULL << 20)	/* OpenWhisk's exec-size-limit */
+#define DEFAULT_HEAP_RELEASE (8ULL << 20)	/* proxy.h, heap_release */
 #define DEFAULT_TIMEOUT_S 60		/* OpenWhisk's default action time limit */
 
 static const char usage[] =
@@ -74,6 +75,10 @@ static const char usage[] =
 "                           Python's hash seed and V8's seeds from the code; V8\n"
 "                           without background threads): rewindd stores their\n"
 "                           common pages once (docs/DEPLOYING.md, \"Image memory\")\n"
+"      --heap-release MIB   before the checkpoint (and in insecure mode), up to MIB\n"
+"                           MiB of the free top of the function's malloc heap\n"
+"                           go back to the kernel, the break kept: the image\n"
+"                           does not store that garbage (default 8; 0: none)\n"
 "      --watch DIR          another tree rewound with the function (repeatable;\n"
 "                           not under /tmp nor the work dir: the function does\n"
 "                           not see those)\n"
@@ -112,7 +117,7 @@ static const char usage[] =
 "EXE_DIR/../lib/rewindd/launchers, then the directory `make install` used.\n";
 
 enum { OPT_MAX_BODY = 256, OPT_WARMUP, OPT_WARMUP_INPUT, OPT_VERIFY, OPT_WATCH, OPT_LAUNCHERS, OPT_PRINT_LAUNCHERS,
-       OPT_IN_CONTAINER, OPT_LOG_FILE, OPT_SHARED_IMAGES };
+       OPT_IN_CONTAINER, OPT_LOG_FILE, OPT_SHARED_IMAGES, OPT_HEAP_RELEASE };
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -227,6 +232,7 @@ int main(int argc, char **argv)
 		{ "warmup-input", required_argument, NULL, OPT_WARMUP_INPUT },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ "shared-images", no_argument, NULL, OPT_SHARED_IMAGES },
+		{ "heap-release", required_argument, NULL, OPT_HEAP_RELEASE },
 		{ "watch", required_argument, NULL, OPT_WATCH },
 		{ "user", required_argument, NULL, 'u' },
 		{ "launchers", required_argument, NULL, OPT_LAUNCHERS },
@@ -244,6 +250,7 @@ int main(int argc, char **argv)
 		.runtime = RUNTIME_PYTHON,
 		.timeout_ms = DEFAULT_TIMEOUT_S * 1000,
 		.max_body = DEFAULT_MAX_BODY,
+		.heap_release = DEFAULT_HEAP_RELEASE,
 		.out_fd = STDOUT_FILENO,
 		.err_fd = STDERR_FILENO,
 	};
@@ -315,6 +322,11 @@ int main(int argc, char **argv)
 			break;
 		case OPT_SHARED_IMAGES:
 			cfg.shared_images = true;
+			break;
+		case OPT_HEAP_RELEASE:
+			if (parse_ull(optarg, 1024, &v))
+				return usage_error("--heap-release: MiB (0 to 1024), not %s", optarg);
+			cfg.heap_release = v << 20;
 			break;
 		case OPT_WATCH:
 			if (optarg[0] != '/')

@@ -429,7 +429,72 @@ static bool overlaps(const struct rw_range *r, size_t n, uint64_t start, uint64_
 	return false;
 }
 
-/* Split the pages to restore into stored ones (copy) and the rest (drop). */
+/*
+ * Pages to restore that the checkpoint did not store, in anonymous writable
+ * memory, are zero-filled through process_vm_writev rather than dropped, up
+ * to ZERO_FILL_MAX a process and rewind, and ranges up to SMALL_FILL_MAX
+ * always: the page stays allocated, so the next request that writes it (a
+ * heap's free top, a stack's depth) takes no fault, which costs several
+ * times the fill in this guest, and no injected madvise() sends a TLB
+ * shootdown to an idle vCPU (docs/BENCHMARKS.md, issue 15's seventeenth
+ * stop). The page's residency is thus not restored (the class table says
+ * so); past the budget the rest is dropped. Wipe-on-fork memory, dropped
+ * whole whether written or not, gets the small fill only.
+ */
+#define ZERO_FILL_MAX	(4096ull * RW_PAGE_SIZE)
+#define SMALL_FILL_MAX	(16ull * RW_PAGE_SIZE)
+
+/*
+ * Whether [start, end) can be zero-filled: it lies in one anonymous vma of
+ * the image that is writable (process_vm_writev writes only there) and is
+ * small or fits what is left of the budget. Reading a dropped page gives
+ * zeros: the content is the same.
+ */
+static bool zero_fillable(const struct rw_proc_image *img, uint64_t start, uint64_t end,
+			  uint64_t budget)
+{
+	ssize_t i = proc_maps_find(&img->maps, start);
+	const struct rw_vma *v = i >= 0 ? &img->maps.v[i] : NULL;
+
+	if (!v || v->inode || !(v->prot & PROT_WRITE) || end > v->end)
+		return false;
+	return end - start <= SMALL_FILL_MAX || (!v->wipeonfork && end - start <= budget);
+}
+
+/* The pages not stored (unstored), as fill and drop. */
+static int split_unstored(struct rw_plan *p, const struct rw_proc_image *img,
+			  const struct rw_ranges *unstored)
+{
+	struct rw_ranges fill = { 0 }, drop = { 0 };
+	uint64_t budget = ZERO_FILL_MAX;
+	int err = 0;
+
+	for (size_t i = 0; i < unstored->n && !err; i++) {
+		const struct rw_range *d = &unstored->r[i];
+		uint64_t len = d->end - d->start;
+
+		p->drop_pages += len / RW_PAGE_SIZE;
+		if (zero_fillable(img, d->start, d->end, budget)) {
+			budget = len < budget ? budget - len : 0;
+			p->fill_pages += len / RW_PAGE_SIZE;
+			err = ranges_add(&fill, d->start, d->end);
+		} else {
+			err = ranges_add(&drop, d->start, d->end);
+		}
+	}
+	if (err) {
+		ranges_free(&fill);
+		ranges_free(&drop);
+		return err;
+	}
+	p->fill = fill.r;
+	p->nfill = fill.n;
+	p->drop = drop.r;
+	p->ndrop = drop.n;
+	return 0;
+}
+
+/* Split the pages to restore into stored ones (copy) and the rest (fill, drop). */
 static int split_pages(struct rw_plan *p, const struct rw_proc_image *img, const struct rw_ranges *pages)
 {
 	struct rw_ranges copy = { 0 }, drop = { 0 };
@@ -457,19 +522,17 @@ static int split_pages(struct rw_plan *p, const struct rw_proc_image *img, const
 		if (!err && cur < end)
 			err = ranges_add(&drop, cur, end);
 	}
+	if (!err)
+		err = split_unstored(p, img, &drop);
+	ranges_free(&drop);
 	if (err) {
 		ranges_free(&copy);
-		ranges_free(&drop);
 		return err;
 	}
 	p->copy = copy.r;
 	p->ncopy = copy.n;
-	p->drop = drop.r;
-	p->ndrop = drop.n;
 	for (size_t i = 0; i < copy.n; i++)
 		p->copy_pages += (copy.r[i].end - copy.r[i].start) / RW_PAGE_SIZE;
-	for (size_t i = 0; i < drop.n; i++)
-		p->drop_pages += (drop.r[i].end - drop.r[i].start) / RW_PAGE_SIZE;
 	return 0;
 }
 
@@ -1419,6 +1482,7 @@ void plan_free(struct rw_plan *p)
 	free(p->robust_ops);
 	free(p->layout);
 	free(p->copy);
+	free(p->fill);
 	free(p->drop);
 	free(p->fdops);
 	free(p->delete_timers);
@@ -1479,9 +1543,12 @@ json_object *plan_to_json(const struct rw_plan *p)
 	if (p->ncopy)
 		add_step(steps, "copy %llu pages in %zu ranges", (unsigned long long)p->copy_pages,
 			 p->ncopy);
+	if (p->nfill)
+		add_step(steps, "zero-fill %llu pages in %zu ranges", (unsigned long long)p->fill_pages,
+			 p->nfill);
 	if (p->ndrop)
-		add_step(steps, "drop %llu pages in %zu ranges", (unsigned long long)p->drop_pages,
-			 p->ndrop);
+		add_step(steps, "drop %llu pages in %zu ranges",
+			 (unsigned long long)(p->drop_pages - p->fill_pages), p->ndrop);
 	for (size_t i = 0; i < p->nfdops; i++)
 		add_step(steps, "%s fd %d", fd_names[p->fdops[i].kind], p->fdops[i].fd);
 	if (p->chdir)
@@ -1539,6 +1606,7 @@ json_object *plan_to_json(const struct rw_plan *p)
 	json_object_object_add(o, "steps", steps);
 	json_object_object_add(o, "pages_copied", json_object_new_int64(p->copy_pages));
 	json_object_object_add(o, "pages_dropped", json_object_new_int64(p->drop_pages));
+	json_object_object_add(o, "pages_zero_filled", json_object_new_int64(p->fill_pages));
 	json_object_object_add(o, "pages_wholesale", json_object_new_int64(p->wholesale_pages));
 	json_object_object_add(o, "pages_wiped", json_object_new_int64(p->wipe_pages));
 	json_object_object_add(o, "shm_pages", json_object_new_int64(p->shm_pages));

@@ -168,9 +168,17 @@ struct rw_plan {
 	struct rw_range *copy;		/* stored checkpoint pages to write back */
 	size_t ncopy;
 	uint64_t copy_pages;
-	struct rw_range *drop;		/* pages not stored at checkpoint: MADV_DONTNEED */
+	/*
+	 * Pages not stored at checkpoint (absent or zero then): in anonymous
+	 * writable memory written with zeros (fill, within plan.c's budget:
+	 * the page stays allocated), the rest dropped (MADV_DONTNEED).
+	 */
+	struct rw_range *fill;
+	size_t nfill;
+	uint64_t fill_pages;
+	struct rw_range *drop;
 	size_t ndrop;
-	uint64_t drop_pages;
+	uint64_t drop_pages;		/* fill's and drop's */
 	uint64_t wholesale_pages;	/* restored whole (coverage lost or remapped) */
 	uint64_t wipe_pages;		/* wipe-on-fork memory: dropped at every rewind */
 	struct rw_fd_op *fdops;

@@ -22,21 +22,6 @@
 
 #define IOV_BATCH	1024
 /*
- * Pages to drop (absent or zero at the checkpoint, and written since or in
- * a range nothing vouched for) in anonymous writable memory are zero-filled
- * through process_vm_writev instead, up to ZERO_FILL_MAX a process and
- * rewind, and ranges up to SMALL_FILL_MAX always: the page stays allocated,
- * so the next request that writes it (a heap's free top, a stack's depth)
- * takes no fault, which costs several times the fill in this guest, and no
- * injected madvise() sends a TLB shootdown to an idle vCPU (docs/BENCHMARKS.md,
- * issue 15's seventeenth stop). The page's residency is thus not restored
- * (the class table says so); past the budget the rest is dropped.
- * Wipe-on-fork memory, dropped whole whether written or not, gets the small
- * fill only.
- */
-#define ZERO_FILL_MAX	(4096ull * RW_PAGE_SIZE)
-#define SMALL_FILL_MAX	(16ull * RW_PAGE_SIZE)
-/*
  * From this many pages on, the target may copy them itself (copy_in_target,
  * use_restorer): below, one process_vm_writev costs less than its stop
  * (measured in docs/BENCHMARKS.md, "Copying pages back").
@@ -44,7 +29,6 @@
 #define RESTORER_MIN_PAGES	64
 #define RESTORER_PROBE		16
 
-static const uint8_t zero_page[RW_PAGE_SIZE] __attribute__((aligned(4096)));
 
 /* An fd number free in the target now and in the checkpoint, to stage a file on. */
 static int spare_fd(const struct rw_proc_image *img, pid_t pid)
@@ -617,24 +601,6 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	return err;
 }
 
-/*
- * Whether dropping [start, end) can be a zero fill instead: the range lies in
- * one anonymous vma of the image that is writable (process_vm_writev writes
- * only there) and is small or fits what is left of the budget. Reading a
- * dropped page gives zeros: the content is the same, the page stays
- * allocated.
- */
-static bool zero_fillable(const struct rw_proc_image *img, uint64_t start, uint64_t end,
-			  uint64_t budget)
-{
-	ssize_t i = proc_maps_find(&img->maps, start);
-	const struct rw_vma *v = i >= 0 ? &img->maps.v[i] : NULL;
-
-	if (!v || v->inode || !(v->prot & PROT_WRITE) || end > v->end)
-		return false;
-	return end - start <= SMALL_FILL_MAX || (!v->wipeonfork && end - start <= budget);
-}
-
 static int zero_fill(pid_t pid, uint64_t start, uint64_t end)
 {
 	struct iovec local[IOV_BATCH], remote;
@@ -645,7 +611,7 @@ static int zero_fill(pid_t pid, uint64_t start, uint64_t end)
 		int err;
 
 		for (size_t i = 0; i < k; i++)
-			local[i] = (struct iovec){ (void *)zero_page, RW_PAGE_SIZE };
+			local[i] = (struct iovec){ (void *)rw_zero_page, RW_PAGE_SIZE };
 		remote = (struct iovec){ (void *)(uintptr_t)start, k * RW_PAGE_SIZE };
 		if (process_vm_writev(pid, local, k, &remote, 1, 0) != (ssize_t)(k * RW_PAGE_SIZE)) {
 			err = errno ? -errno : -EIO;
@@ -657,54 +623,46 @@ static int zero_fill(pid_t pid, uint64_t start, uint64_t end)
 	return 0;
 }
 
-static int drop_pages(const struct rw_plan *p, const struct rw_proc_image *img,
-		      struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
+/* The plan's fill written with zeros, its drop dropped (plan.h). */
+static int drop_pages(const struct rw_plan *p, struct rw_remote *r, struct rw_restore_stats *st,
+		      char *why, size_t whylen)
 {
-	uint64_t budget = ZERO_FILL_MAX;
-	struct rw_batch_call *calls = calloc(p->ndrop ? p->ndrop : 1, sizeof(*calls));
-	size_t *which = calloc(p->ndrop ? p->ndrop : 1, sizeof(*which));
-	size_t n = 0, failed;
+	struct rw_batch_call *calls;
+	size_t failed;
 	long ret;
-	int err = 0;
+	int err;
 
-	if (!calls || !which) {
-		err = rw_why(why, whylen, -ENOMEM, "pid %d: dropping pages", p->tgid);
-		goto out;
+	for (size_t i = 0; i < p->nfill; i++) {
+		const struct rw_range *d = &p->fill[i];
+
+		err = zero_fill(p->tgid, d->start, d->end);
+		if (err)
+			return rw_why(why, whylen, err, "pid %d: zero-filling pages %#llx-%#llx", p->tgid,
+				      (unsigned long long)d->start, (unsigned long long)d->end);
+		st->zero_filled_pages += (d->end - d->start) / RW_PAGE_SIZE;
 	}
-	for (size_t i = 0; i < p->ndrop; i++) {
-		const struct rw_range *d = &p->drop[i];
-
-		if (zero_fillable(img, d->start, d->end, budget)) {
-			budget = d->end - d->start < budget ? budget - (d->end - d->start) : 0;
-			err = zero_fill(p->tgid, d->start, d->end);
-			st->zero_filled_pages += (d->end - d->start) / RW_PAGE_SIZE;
-			if (err) {
-				err = rw_why(why, whylen, err, "pid %d: zero-filling pages %#llx-%#llx",
-					     p->tgid, (unsigned long long)d->start,
-					     (unsigned long long)d->end);
-				goto out;
-			}
-			continue;
-		}
-		calls[n] = (struct rw_batch_call){
-			.nr = RW_NR_madvise, .args = { d->start, d->end - d->start, MADV_DONTNEED },
+	if (!p->ndrop)
+		return 0;
+	calls = calloc(p->ndrop, sizeof(*calls));
+	if (!calls)
+		return rw_why(why, whylen, -ENOMEM, "pid %d: dropping pages", p->tgid);
+	for (size_t i = 0; i < p->ndrop; i++)
+		calls[i] = (struct rw_batch_call){
+			.nr = RW_NR_madvise,
+			.args = { p->drop[i].start, p->drop[i].end - p->drop[i].start, MADV_DONTNEED },
 		};
-		which[n++] = i;
-	}
-	st->injected += n;
-	err = remote_batch(r, calls, n, &failed, &ret);
+	st->injected += p->ndrop;
+	err = remote_batch(r, calls, p->ndrop, &failed, &ret);
 	if (err) {
 		err = rw_why(why, whylen, err, "pid %d: dropping pages", p->tgid);
-	} else if (failed < n) {
-		const struct rw_range *d = &p->drop[which[failed]];
+	} else if (failed < p->ndrop) {
+		const struct rw_range *d = &p->drop[failed];
 
 		err = rw_why(why, whylen, ret < 0 && ret >= -4095 ? (int)ret : -EIO,
 			     "pid %d: dropping pages %#llx-%#llx", p->tgid,
 			     (unsigned long long)d->start, (unsigned long long)d->end);
 	}
-out:
 	free(calls);
-	free(which);
 	return err;
 }
 
@@ -930,7 +888,7 @@ int restore_apply_layout(const struct rw_plan *p, const struct rw_proc_image *im
 static int write_zeros(int fd, uint64_t start, uint64_t end)
 {
 	for (uint64_t off = start; off < end; off += RW_PAGE_SIZE)
-		if (pwrite(fd, zero_page, RW_PAGE_SIZE, off) != RW_PAGE_SIZE)
+		if (pwrite(fd, rw_zero_page, RW_PAGE_SIZE, off) != RW_PAGE_SIZE)
 			return errno ? -errno : -EIO;
 	return 0;
 }
@@ -1048,7 +1006,7 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 		return err;
 	t1 = rw_now_ns();
 	st->copy_ns += t1 - t0;
-	err = drop_pages(p, img, r, st, why, whylen);
+	err = drop_pages(p, r, st, why, whylen);
 	if (!err)
 		err = apply_fds(p, r, st, why, whylen);
 	if (!err)

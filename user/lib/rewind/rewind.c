@@ -322,17 +322,27 @@ int rewind_sleepers_recheck(struct rw_rewinding *rw, bool hold, char *why, size_
 	return 0;
 }
 
-int rewind_hold_all(struct rw_rewinding *rw, struct rw_ranges *restored, char *why,
-		    size_t whylen)
+/* The plan's copy, fill and drop (each sorted, disjoint from the others) in one list. */
+static int restored_pages(const struct rw_plan *p, bool with_drop, struct rw_ranges *out)
 {
 	int err = 0;
 
-	for (size_t i = 0; i < rw->plan.ncopy + rw->plan.ndrop && !err; i++) {
-		const struct rw_range *r = i < rw->plan.ncopy ? &rw->plan.copy[i] :
-				&rw->plan.drop[i - rw->plan.ncopy];
+	for (size_t i = 0; i < p->ncopy && !err; i++)
+		err = ranges_add(out, p->copy[i].start, p->copy[i].end);
+	for (size_t i = 0; i < p->nfill && !err; i++)
+		err = ranges_add(out, p->fill[i].start, p->fill[i].end);
+	for (size_t i = 0; with_drop && i < p->ndrop && !err; i++)
+		err = ranges_add(out, p->drop[i].start, p->drop[i].end);
+	if (!err)
+		ranges_normalize(out);
+	return err;
+}
 
-		err = ranges_add(restored, r->start, r->end);
-	}
+int rewind_hold_all(struct rw_rewinding *rw, struct rw_ranges *restored, char *why,
+		    size_t whylen)
+{
+	int err = restored_pages(&rw->plan, true, restored);
+
 	if (err)
 		return rw_why(why, whylen, err, "pid %d: listing the pages restored", rw->img->tgid);
 	/* One gone (it exited when it woke) is recreated by the next plan, like any. */
@@ -525,9 +535,9 @@ static int protect_each(struct rw_wp *wp, const struct rw_range *r, size_t n)
 
 /*
  * The hot pages the invocation changed (hotset.h), of slice: read back
- * before the copy puts the image's bytes there. A page that cannot be read,
- * or that the image does not hold, counts as changed: it stays hot, which
- * only costs a copy.
+ * before the copy puts the image's bytes there (zeros where the image
+ * stores none: a zero-filled page). A page that cannot be read counts as
+ * changed: it stays hot, which only costs a copy.
  */
 static int compare_hot(const struct rw_rewinding *rw, const struct rw_ranges *slice,
 		       struct rw_ranges *changed)
@@ -558,7 +568,7 @@ static int compare_hot(const struct rw_rewinding *rw, const struct rw_ranges *sl
 			uint64_t p = (uintptr_t)remote[j].iov_base;
 			const uint8_t *want = image_page(rw->img, p);
 
-			if (j == read || !want || memcmp(want, buf + j * RW_PAGE_SIZE, RW_PAGE_SIZE))
+			if (j == read || memcmp(want ? want : rw_zero_page, buf + j * RW_PAGE_SIZE, RW_PAGE_SIZE))
 				err = ranges_add(changed, p, p + RW_PAGE_SIZE);
 			a = p + RW_PAGE_SIZE;
 		}
@@ -573,21 +583,23 @@ static int compare_hot(const struct rw_rewinding *rw, const struct rw_ranges *sl
 
 /*
  * Write-protect again every page we wrote or dropped, but the hot ones
- * (hotset.h): those stay unprotected and are copied at the next rewind.
- * slice, changed: the hot pages compared before the copy, and of them the
- * ones found changed.
+ * (hotset.h): those stay unprotected and are restored at the next rewind.
+ * Pages copied or zero-filled may be hot (both stay allocated); dropped
+ * ones are protected. slice, changed: the hot pages compared before the
+ * copy, and of them the ones found changed.
  */
 static int rearm(struct rw_rewinding *rw, const struct rw_ranges *slice,
 		 const struct rw_ranges *changed, struct rw_rewind_stats *st)
 {
 	const struct rw_plan *p = &rw->plan;
 	struct rw_hotset none = { 0 }, *h = rw->hot ? rw->hot : &none;
-	struct rw_ranges hot = { 0 }, cold = { 0 }, probe = { 0 };
-	uint64_t lo = UINT64_MAX, hi = 0;
+	struct rw_ranges written = { 0 }, hot = { 0 }, cold = { 0 }, probe = { 0 };
 	bool kept = false;
 	int err;
 
-	err = hotset_split(h, p->copy, p->ncopy, slice, changed, &hot, &cold, &probe);
+	err = restored_pages(p, false, &written);
+	if (!err)
+		err = hotset_split(h, written.r, written.n, slice, changed, &hot, &cold, &probe);
 	if (!err && cold.n + p->ndrop <= PROTECT_EACH_MAX) {
 		err = protect_each(rw->wp, cold.r, cold.n);
 		if (!err)
@@ -595,21 +607,23 @@ static int rearm(struct rw_rewinding *rw, const struct rw_ranges *slice,
 		kept = !err;
 	} else if (!err) {
 		/* Many ranges: one walk protects every written page of the span, hot ones too. */
-		for (size_t i = 0; i < p->ncopy + p->ndrop; i++) {
-			const struct rw_range *r = i < p->ncopy ? &p->copy[i] : &p->drop[i - p->ncopy];
+		uint64_t lo = written.n ? written.r[0].start : UINT64_MAX;
+		uint64_t hi = written.n ? written.r[written.n - 1].end : 0;
 
-			lo = r->start < lo ? r->start : lo;
-			hi = r->end > hi ? r->end : hi;
+		if (p->ndrop) {
+			lo = p->drop[0].start < lo ? p->drop[0].start : lo;
+			hi = p->drop[p->ndrop - 1].end > hi ? p->drop[p->ndrop - 1].end : hi;
 		}
 		err = wp_rearm(rw->wp, lo, hi);
 		if (!err)
 			err = hotset_all_protected(&hot, &probe);
 		kept = !err;
 	}
-	if (rw->hot && hotset_commit(rw->hot, p->copy, p->ncopy, kept ? &hot : NULL,
+	if (rw->hot && hotset_commit(rw->hot, written.r, written.n, kept ? &hot : NULL,
 				     kept ? &probe : NULL, changed))
 		pr_warn("pid %d: out of memory for the hot set: every page tracked\n", rw->img->tgid);
 	st->pages_hot += rw->hot ? rw->hot->pages : 0;
+	ranges_free(&written);
 	ranges_free(&hot);
 	ranges_free(&cold);
 	ranges_free(&probe);

@@ -17,7 +17,6 @@
 #define CHUNK		(1ULL << 20)
 #define PAGE_UP(x)	(((x) + RW_PAGE_SIZE - 1) & ~(RW_PAGE_SIZE - 1))
 
-static const uint8_t zero_page[RW_PAGE_SIZE];
 /*
  * One buffer for every read (rewindd is one thread): allocated per call it
  * would be a fresh mapping that faults in at every rewind (measured: half
@@ -149,7 +148,7 @@ static int read_object(struct rw_shm_image *s)
 
 			err = read_zero_filled(s->fd, buf, n, off, s->size);
 			for (uint64_t p = 0; p < n && !err; p += RW_PAGE_SIZE)
-				if (memcmp(buf + p, zero_page, RW_PAGE_SIZE))
+				if (memcmp(buf + p, rw_zero_page, RW_PAGE_SIZE))
 					err = store_page(s, &cap, off + p, buf + p);
 		}
 	}
@@ -305,7 +304,7 @@ int shm_diff(const struct rw_shm_image *s, struct rw_shm_now *now)
 				const uint8_t *want = shm_page(s, off + p);
 
 				if (!want)
-					want = zero_page;
+					want = rw_zero_page;
 				if (!memcmp(buf + p, want, RW_PAGE_SIZE))
 					continue;
 				if (!diff.n) {

@@ -8,6 +8,8 @@
 #include "log.h"
 #include "pagemap.h"
 
+const uint8_t rw_zero_page[RW_PAGE_SIZE] __attribute__((aligned(4096)));
+
 _Static_assert(sizeof(struct pm_scan_arg) == 96, "pm_scan_arg is 96 bytes in the UAPI");
 
 #define SCAN_VEC_LEN	512

@@ -52,6 +52,8 @@ struct pm_scan_arg {
 #endif
 
 #define RW_PAGE_SIZE		4096ULL
+/* What a page absent or zero at a checkpoint reads: writes and compares take it from here. */
+extern const uint8_t rw_zero_page[RW_PAGE_SIZE];
 /* User addresses end below 2^56 even with 5-level paging; [vsyscall] is above. */
 #define RW_USER_ADDR_END	(1ULL << 56)
 

@@ -28,6 +28,9 @@
  * 'exit', so no thread the action waited for is left to wait out here. With
  * "keep-heap":true (rewind and insecure modes) malloc's trim is turned off
  * first and the answer says so: "heap":"kept", or "heap":"trimmable" and why.
+ * With "release-free":N, once the heap is kept, up to N bytes of the free top
+ * of malloc's heap go back to the kernel, the break kept (launcher.py's
+ * release_free): "released": bytes, or 0 and "release": why not.
  */
 'use strict';
 
@@ -224,9 +227,19 @@ function loadNative() {
 const native = loadNative();
 
 // Rewind mode: a heap malloc trimmed is grown back by the rewind and copied whole.
+let heapKept = false;
 function keepHeap() {
   if (!native || !native.keepHeap) return { heap: 'trimmable', why: nativeMissing };
-  return native.keepHeap() ? { heap: 'kept' } : { heap: 'trimmable', why: 'mallopt(M_TRIM_THRESHOLD) refused' };
+  heapKept = native.keepHeap();
+  return heapKept ? { heap: 'kept' } : { heap: 'trimmable', why: 'mallopt(M_TRIM_THRESHOLD) refused' };
+}
+
+// "release-free": the free top of malloc's heap back to the kernel, the break kept (launcher_native.c).
+function releaseFree(limit) {
+  if (!heapKept) return { released: 0, release: 'the heap is not kept (malloc may trim it)' };
+  if (!native.releaseFree) return { released: 0, release: nativeMissing || 'launcher_native.node has no releaseFree' };
+  const released = native.releaseFree(limit);
+  return typeof released === 'number' ? { released } : { released: 0, release: released };
 }
 
 function installReseeding() {
@@ -355,9 +368,12 @@ function main() {
       return;
     }
     if (request && request['rewind-proxy'] === 'settle' &&
-        Object.keys(request).every((k) => k === 'rewind-proxy' || k === 'keep-heap')) {
+        Object.keys(request).every((k) => k === 'rewind-proxy' || k === 'keep-heap' || k === 'release-free')) {
       // V8 collects on its own schedule; malloc's trim goes off on "keep-heap".
-      writeLine(Object.assign({ settled: true }, request['keep-heap'] === true ? keepHeap() : {}));
+      const settled = Object.assign({ settled: true }, request['keep-heap'] === true ? keepHeap() : {});
+      const limit = request['release-free'];
+      if (Number.isSafeInteger(limit) && limit > 0) Object.assign(settled, releaseFree(limit));
+      writeLine(settled);
       return;
     }
     if (request && request['rewind-proxy'] !== undefined && Object.keys(request).length === 1) {

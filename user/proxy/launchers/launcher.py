@@ -55,6 +55,10 @@ or by C code are not tracked. With "keep-heap": true (rewind, insecure) it also
 turns glibc malloc's trim off (mallopt M_TRIM_THRESHOLD): a heap trimmed
 during an invocation is grown back by the rewind and its pages copied back
 whole. The answer says "heap": "kept", or "heap": "trimmable" and why.
+With "release-free": N (bytes; once the heap is kept) it then gives the
+kernel back up to N bytes of the free top of malloc's heap, the break kept
+where it was (release_free): the answer says "released": bytes, or
+"released": 0 and "release": why not.
 """
 import gc
 import importlib.util
@@ -75,6 +79,10 @@ SETTLE_TIMEOUT = 5.0
 # Native ids of threading.Thread objects whose run has ended (set.add and
 # set.discard are atomic under the GIL).
 finished_tids = set()
+# keep_heap() took: malloc trims nothing any more (release_free's premise).
+heap_kept = False
+M_MMAP_MAX = -4
+DEFAULT_MMAP_MAX = 65536  # glibc's; a function that set its own loses it at release_free
 
 
 def track_thread_exits():
@@ -106,7 +114,61 @@ def keep_heap():
     M_TRIM_THRESHOLD = -1
     if mallopt(M_TRIM_THRESHOLD, 0x7FFFFFFF) != 1:
         return {"heap": "trimmable", "why": "mallopt(M_TRIM_THRESHOLD) refused"}
+    global heap_kept
+    heap_kept = True
     return {"heap": "kept"}
+
+
+def release_free(limit):
+    """
+    Gives the kernel back up to LIMIT bytes of the free top of malloc's main
+    heap without moving the break: a checkpoint then stores no page of the
+    garbage the warm-up left there, and a request that writes there again
+    is zero-filled back by the rewind instead of copied. Only through
+    malloc's own calls, each under its arena's lock (a thread that
+    allocates meanwhile cannot be hurt): malloc_trim(pad) lowers the break
+    to keep PAD bytes of the top (and drops whole free pages inside the
+    heaps: the free bytes outside the top count against LIMIT, so a
+    scattered heap is left alone), then a block as large as the drop, taken
+    with mmap off and freed at once, raises the break again over fresh
+    pages, absent until written. Should a free chunk inside the heap serve
+    that block instead, the break stays lower: a request may move it again.
+    """
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in
+                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+                     "fordblks", "keepcost")]
+
+    if not heap_kept:
+        return {"released": 0, "release": "the heap is not kept (malloc may trim it)"}
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = MallInfo2
+        libc.sbrk.restype = ctypes.c_void_p
+        libc.sbrk.argtypes = [ctypes.c_long]
+        libc.malloc.restype = ctypes.c_void_p
+        libc.malloc.argtypes = [ctypes.c_size_t]
+        libc.free.argtypes = [ctypes.c_void_p]
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+    except (OSError, AttributeError) as ex:
+        return {"released": 0, "release": "no mallinfo2/malloc_trim: %s" % ex}
+    info = libc.mallinfo2()
+    scattered = info.fordblks - info.keepcost
+    top = info.keepcost
+    if scattered >= limit or top < mmap.PAGESIZE:
+        return {"released": 0, "release": "%d free bytes outside the top, %d in it" % (scattered, top)}
+    raised = libc.sbrk(0)
+    libc.malloc_trim(top - min(top, limit - scattered))
+    lowered = libc.sbrk(0)
+    if lowered >= raised:
+        return {"released": 0, "release": "malloc_trim left the break"}
+    if libc.mallopt(M_MMAP_MAX, 0) == 1:
+        block = libc.malloc(raised - lowered + libc.mallinfo2().keepcost)
+        libc.free(block)
+        libc.mallopt(M_MMAP_MAX, DEFAULT_MMAP_MAX)
+    return {"released": raised - lowered}
 
 
 def await_thread_exits(timeout=SETTLE_TIMEOUT):
@@ -305,12 +367,15 @@ def main():
         except Exception as ex:  # not JSON, not an object, nested too deep
             answer(out, {"error": "malformed request: %s" % ex})
             continue
-        if request.get(FORK_SWITCH) == "settle" and set(request) <= {FORK_SWITCH, "keep-heap"}:
+        if request.get(FORK_SWITCH) == "settle" and set(request) <= {FORK_SWITCH, "keep-heap", "release-free"}:
             gc.collect()
             why = await_thread_exits()
             settled = {"settled": True} if why is None else {"settled": False, "error": why}
             if request.get("keep-heap") is True:
                 settled.update(keep_heap())
+            limit = request.get("release-free")
+            if why is None and type(limit) is int and limit > 0:
+                settled.update(release_free(limit))
             answer(out, settled)
         elif request.get(FORK_SWITCH) == "fork-per-request" and len(request) == 1:
             if answered is None:
