@@ -313,6 +313,51 @@ static int copy_pages_writev(const struct rw_plan *p, const struct rw_proc_image
 		      p->tgid, b.bytes, (unsigned long long)b.at, there);
 }
 
+static int zero_fill(pid_t pid, uint64_t start, uint64_t end)
+{
+	struct iovec local[IOV_BATCH], remote;
+	size_t pages = (end - start) / RW_PAGE_SIZE;
+
+	while (pages) {
+		size_t k = pages < IOV_BATCH ? pages : IOV_BATCH;
+		int err;
+
+		for (size_t i = 0; i < k; i++)
+			local[i] = (struct iovec){ (void *)rw_zero_page, RW_PAGE_SIZE };
+		remote = (struct iovec){ (void *)(uintptr_t)start, k * RW_PAGE_SIZE };
+		if (process_vm_writev(pid, local, k, &remote, 1, 0) != (ssize_t)(k * RW_PAGE_SIZE)) {
+			err = errno ? -errno : -EIO;
+			return err;
+		}
+		start += k * RW_PAGE_SIZE;
+		pages -= k;
+	}
+	return 0;
+}
+
+/*
+ * The plan's fill (plan.h), written with zeros from here once: beside the
+ * restorer while it copies on another CPU when it does (the two overlap),
+ * else with the drop.
+ */
+struct fill_job {
+	bool done;
+	int err;
+	const struct rw_range *bad;	/* the range that failed */
+};
+
+static void fill_pages(const struct rw_plan *p, struct rw_restore_stats *st, struct fill_job *f)
+{
+	f->done = true;
+	for (size_t i = 0; i < p->nfill && !f->err; i++) {
+		f->err = zero_fill(p->tgid, p->fill[i].start, p->fill[i].end);
+		if (f->err)
+			f->bad = &p->fill[i];
+		else
+			st->zero_filled_pages += (p->fill[i].end - p->fill[i].start) / RW_PAGE_SIZE;
+	}
+}
+
 /*
  * REWINDD_RESTORER=always|never (tests, measurements: always is the
  * restorer alone, nothing copied beside it); otherwise copy_beside from
@@ -362,13 +407,15 @@ static int writev_runs(const struct rw_plan *p, const struct rw_proc_image *img,
 
 static int copy_beside_table(const struct rw_plan *p, const struct rw_proc_image *img,
 			     struct rw_remote *r, const struct rw_copy_run *runs, size_t n,
-			     bool *done, struct rw_restore_stats *st)
+			     bool *done, struct rw_restore_stats *st, struct fill_job *fill)
 {
 	size_t low = n;
 	int err = remote_copy_begin(r, runs, n);
 
 	if (err)
 		return err == -ESRCH ? err : -EAGAIN;
+	if (!fill->done)
+		fill_pages(p, st, fill);
 	while (low > 0) {
 		size_t from = low, pages = 0;
 		bool wrote;
@@ -402,14 +449,14 @@ static int copy_beside_table(const struct rw_plan *p, const struct rw_proc_image
 
 static int copy_beside(const struct rw_plan *p, const struct rw_proc_image *img,
 		       struct rw_remote *r, const struct rw_copy_run *runs, size_t n, bool *done,
-		       struct rw_restore_stats *st)
+		       struct rw_restore_stats *st, struct fill_job *fill)
 {
 	int err = 0;
 
 	for (size_t at = 0; at < n && !err; at += RW_REMOTE_COPY_MAX) {
 		size_t k = n - at < RW_REMOTE_COPY_MAX ? n - at : RW_REMOTE_COPY_MAX;
 
-		err = copy_beside_table(p, img, r, runs + at, k, done + at, st);
+		err = copy_beside_table(p, img, r, runs + at, k, done + at, st, fill);
 		/* A later table that cannot start: the caller's pass copies it. */
 		if (err == -EAGAIN && at)
 			err = 0;
@@ -431,7 +478,8 @@ static int copy_beside(const struct rw_plan *p, const struct rw_proc_image *img,
  * CPU: nothing copied.
  */
 static int copy_in_target(const struct rw_plan *p, const struct rw_proc_image *img,
-			  struct rw_remote *r, bool *copied, struct rw_restore_stats *st, bool beside)
+			  struct rw_remote *r, bool *copied, struct rw_restore_stats *st, bool beside,
+			  struct fill_job *fill)
 {
 	size_t cap = p->ncopy + img->maps.n + p->copy_pages / RUN_MAX_PAGES, n = 0, done = 0, v = 0;
 	struct rw_copy_run *runs = malloc(cap * sizeof(*runs));
@@ -473,7 +521,7 @@ static int copy_in_target(const struct rw_plan *p, const struct rw_proc_image *i
 	}
 	t1 = rw_now_ns();
 	if (beside) {
-		err = copy_beside(p, img, r, runs, n, run_done, st);
+		err = copy_beside(p, img, r, runs, n, run_done, st, fill);
 		if (err == -EAGAIN)
 			goto out;
 	} else {
@@ -550,18 +598,21 @@ static bool use_restorer(const struct rw_plan *p)
 }
 
 /*
- * From BESIDE_MIN_PAGES on, the restorer with us copying beside it, when it
- * can start on another CPU: whichever way is faster does more of the copy,
- * so no measured choice is needed. A thread left asleep that wakes meanwhile
- * and makes the copy fail is the caller's to find (rewind.c).
+ * From BESIDE_MIN_PAGES on (the zero fill counted: we do it first, beside
+ * the restorer), the restorer with us copying beside it, when it can start
+ * on another CPU: whichever way is faster does more of the copy, so no
+ * measured choice is needed. A thread left asleep that wakes meanwhile and
+ * makes the copy fail is the caller's to find (rewind.c).
  */
 static bool restore_copies_beside(const struct rw_plan *p)
 {
-	return p->tmap && p->copy_pages >= BESIDE_MIN_PAGES && !restorer_forced();
+	return p->tmap && p->copy_pages >= RESTORER_MIN_PAGES &&
+	       p->copy_pages + p->fill_pages >= BESIDE_MIN_PAGES && !restorer_forced();
 }
 
 static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
-		      struct rw_remote *r, struct rw_restore_stats *st, char *why, size_t whylen)
+		      struct rw_remote *r, struct rw_restore_stats *st, struct fill_job *fill,
+		      char *why, size_t whylen)
 {
 	uint64_t t0 = rw_now_ns();
 	bool *copied, beside;
@@ -574,7 +625,8 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	copied = calloc(p->ncopy, sizeof(*copied));
 	if (!copied)
 		return rw_why(why, whylen, -ENOMEM, "pid %d: writing pages back", p->tgid);
-	beside = restore_copies_beside(p) && copy_in_target(p, img, r, copied, st, true) != -EAGAIN;
+	beside = restore_copies_beside(p) &&
+		 copy_in_target(p, img, r, copied, st, true, fill) != -EAGAIN;
 	if (!beside && !use_restorer(p)) {
 		free(copied);
 		err = copy_pages_writev(p, img, NULL, why, whylen);
@@ -584,7 +636,7 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 		return err;
 	}
 	if (!beside)
-		copy_in_target(p, img, r, copied, st, false);
+		copy_in_target(p, img, r, copied, st, false, fill);
 	err = r->broken ? rw_why(why, whylen, -ESRCH, "pid %d: lost while copying pages back",
 				 p->tgid) :
 			  copy_pages_writev(p, img, copied, why, whylen);
@@ -601,46 +653,21 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	return err;
 }
 
-static int zero_fill(pid_t pid, uint64_t start, uint64_t end)
-{
-	struct iovec local[IOV_BATCH], remote;
-	size_t pages = (end - start) / RW_PAGE_SIZE;
 
-	while (pages) {
-		size_t k = pages < IOV_BATCH ? pages : IOV_BATCH;
-		int err;
-
-		for (size_t i = 0; i < k; i++)
-			local[i] = (struct iovec){ (void *)rw_zero_page, RW_PAGE_SIZE };
-		remote = (struct iovec){ (void *)(uintptr_t)start, k * RW_PAGE_SIZE };
-		if (process_vm_writev(pid, local, k, &remote, 1, 0) != (ssize_t)(k * RW_PAGE_SIZE)) {
-			err = errno ? -errno : -EIO;
-			return err;
-		}
-		start += k * RW_PAGE_SIZE;
-		pages -= k;
-	}
-	return 0;
-}
-
-/* The plan's fill written with zeros, its drop dropped (plan.h). */
+/* The plan's fill written with zeros (unless done beside the copy), its drop dropped (plan.h). */
 static int drop_pages(const struct rw_plan *p, struct rw_remote *r, struct rw_restore_stats *st,
-		      char *why, size_t whylen)
+		      struct fill_job *fill, char *why, size_t whylen)
 {
 	struct rw_batch_call *calls;
 	size_t failed;
 	long ret;
 	int err;
 
-	for (size_t i = 0; i < p->nfill; i++) {
-		const struct rw_range *d = &p->fill[i];
-
-		err = zero_fill(p->tgid, d->start, d->end);
-		if (err)
-			return rw_why(why, whylen, err, "pid %d: zero-filling pages %#llx-%#llx", p->tgid,
-				      (unsigned long long)d->start, (unsigned long long)d->end);
-		st->zero_filled_pages += (d->end - d->start) / RW_PAGE_SIZE;
-	}
+	if (!fill->done)
+		fill_pages(p, st, fill);
+	if (fill->err)
+		return rw_why(why, whylen, fill->err, "pid %d: zero-filling pages %#llx-%#llx", p->tgid,
+			      (unsigned long long)fill->bad->start, (unsigned long long)fill->bad->end);
 	if (!p->ndrop)
 		return 0;
 	calls = calloc(p->ndrop, sizeof(*calls));
@@ -993,6 +1020,7 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 			   char *why, size_t whylen)
 {
 	uint64_t t0 = rw_now_ns(), t1;
+	struct fill_job fill = { 0 };
 	int err;
 
 	err = apply_shm(p, img, why, whylen);
@@ -1001,12 +1029,12 @@ int restore_apply_contents(const struct rw_plan *p, const struct rw_proc_image *
 	if (!err)
 		err = apply_robust(p, f, st, why, whylen);
 	if (!err)
-		err = copy_pages(p, img, r, st, why, whylen);
+		err = copy_pages(p, img, r, st, &fill, why, whylen);
 	if (err)
 		return err;
 	t1 = rw_now_ns();
 	st->copy_ns += t1 - t0;
-	err = drop_pages(p, r, st, why, whylen);
+	err = drop_pages(p, r, st, &fill, why, whylen);
 	if (!err)
 		err = apply_fds(p, r, st, why, whylen);
 	if (!err)
