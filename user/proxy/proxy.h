@@ -64,7 +64,7 @@ struct proxy_config {
 	bool shared_images;
 	/*
 	 * --heap-release: bytes of the free top of malloc's heap the final settle
-	 * gives back (rewind and insecure modes). Up to half of what rewindd
+	 * gives back (rewind and insecure modes). By default half of what rewindd
 	 * zero-fills in a rewind (16 MiB a process), so that a request writing
 	 * there again takes no fault after the rewind.
 	 */
