@@ -29,7 +29,6 @@
 #define RESTORER_MIN_PAGES	64
 #define RESTORER_PROBE		16
 
-
 /* An fd number free in the target now and in the checkpoint, to stage a file on. */
 static int spare_fd(const struct rw_proc_image *img, pid_t pid)
 {
@@ -652,7 +651,6 @@ static int copy_pages(const struct rw_plan *p, const struct rw_proc_image *img,
 	free(copied);
 	return err;
 }
-
 
 /* The plan's fill written with zeros (unless done beside the copy), its drop dropped (plan.h). */
 static int drop_pages(const struct rw_plan *p, struct rw_remote *r, struct rw_restore_stats *st,

@@ -594,12 +594,19 @@ static int rearm(struct rw_rewinding *rw, const struct rw_ranges *slice,
 	const struct rw_plan *p = &rw->plan;
 	struct rw_hotset none = { 0 }, *h = rw->hot ? rw->hot : &none;
 	struct rw_ranges written = { 0 }, hot = { 0 }, cold = { 0 }, probe = { 0 };
+	/* Copied and zero-filled pages in one list; without a fill, the copy list as it is. */
+	const struct rw_range *w = p->copy;
+	size_t nw = p->ncopy;
 	bool kept = false;
-	int err;
+	int err = 0;
 
-	err = restored_pages(p, false, &written);
+	if (p->nfill) {
+		err = restored_pages(p, false, &written);
+		w = written.r;
+		nw = written.n;
+	}
 	if (!err)
-		err = hotset_split(h, written.r, written.n, slice, changed, &hot, &cold, &probe);
+		err = hotset_split(h, w, nw, slice, changed, &hot, &cold, &probe);
 	if (!err && cold.n + p->ndrop <= PROTECT_EACH_MAX) {
 		err = protect_each(rw->wp, cold.r, cold.n);
 		if (!err)
@@ -607,8 +614,7 @@ static int rearm(struct rw_rewinding *rw, const struct rw_ranges *slice,
 		kept = !err;
 	} else if (!err) {
 		/* Many ranges: one walk protects every written page of the span, hot ones too. */
-		uint64_t lo = written.n ? written.r[0].start : UINT64_MAX;
-		uint64_t hi = written.n ? written.r[written.n - 1].end : 0;
+		uint64_t lo = nw ? w[0].start : UINT64_MAX, hi = nw ? w[nw - 1].end : 0;
 
 		if (p->ndrop) {
 			lo = p->drop[0].start < lo ? p->drop[0].start : lo;
@@ -619,7 +625,7 @@ static int rearm(struct rw_rewinding *rw, const struct rw_ranges *slice,
 			err = hotset_all_protected(&hot, &probe);
 		kept = !err;
 	}
-	if (rw->hot && hotset_commit(rw->hot, written.r, written.n, kept ? &hot : NULL,
+	if (rw->hot && hotset_commit(rw->hot, w, nw, kept ? &hot : NULL,
 				     kept ? &probe : NULL, changed))
 		pr_warn("pid %d: out of memory for the hot set: every page tracked\n", rw->img->tgid);
 	st->pages_hot += rw->hot ? rw->hot->pages : 0;

@@ -134,15 +134,14 @@ def release_free(limit):
     pages, absent until written. Should a free chunk inside the heap serve
     that block instead, the break stays lower: a request may move it again.
     """
+    if not heap_kept:
+        return {"released": 0, "release": "the heap is not kept (malloc may trim it)"}
     import ctypes
 
     class MallInfo2(ctypes.Structure):
         _fields_ = [(name, ctypes.c_size_t) for name in
                     ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
                      "fordblks", "keepcost")]
-
-    if not heap_kept:
-        return {"released": 0, "release": "the heap is not kept (malloc may trim it)"}
     try:
         libc = ctypes.CDLL(None)
         libc.mallinfo2.restype = MallInfo2
